@@ -1,0 +1,1 @@
+"""edbp.conformance: the conformance harness, device adapters, cases and reports."""

@@ -1,0 +1,1 @@
+"""edbp.model: the abstract protocol state machine, Dolev-Yao attacker, exploration and proofs."""

@@ -1,0 +1,1 @@
+"""edbp.reference: the wire layer and the reference roles (build, cloud, device)."""

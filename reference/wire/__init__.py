@@ -1,0 +1,1 @@
+"""edbp.reference.wire: every byte edbp emits or accepts (CBOR, COSE, SUIT, TEEP, EAT)."""

@@ -1,0 +1,1 @@
+"""edbp.spec: the normative CDDL and spec documents, shipped as package data."""

@@ -1,0 +1,1 @@
+"""edbp.vectors: the generated CBOR/JSON test vectors, shipped as package data."""
