@@ -1,0 +1,454 @@
+"""Deterministic CBOR encoding and a strict decoder for untrusted bytes.
+
+Why our own codec instead of cbor2's: what edbp signs must be byte-identical across
+implementations (RFC 8949 §4.2.1 core deterministic encoding: shortest arguments, definite
+lengths, map keys sorted by their encoded bytes), and what edbp accepts from an untrusted party
+must be refused for duplicate keys, non-shortest forms, indefinite lengths, trailing bytes, deep
+nesting or oversize input, each with its own stable code, never with a lower library's exception.
+The vector generator also needs byte-level control (``Raw`` splices pre-encoded bytes), so the
+encoder is explicit too.
+
+Decoded values: int, bytes, str, list, dict, bool, None, float, ``Tag``, ``Simple``,
+``Undefined``. Map keys that are arrays decode to tuples (hashable).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from edbp.errors import Code, WireError
+
+__all__ = [
+    "UNDEFINED",
+    "Limits",
+    "Raw",
+    "Simple",
+    "Tag",
+    "Undefined",
+    "diag",
+    "dumps",
+    "is_deterministic",
+    "loads",
+    "loads_prefix",
+]
+
+
+@attrs.frozen
+class Tag:
+    """A CBOR tag (major type 6) around a value."""
+
+    tag: int
+    value: Any
+
+
+@attrs.frozen
+class Simple:
+    """A simple value other than false/true/null/undefined."""
+
+    value: int
+
+
+@attrs.frozen
+class Raw:
+    """Pre-encoded CBOR bytes spliced into the output verbatim (one data item, trusted).
+
+    Used to embed an item exactly as received (a signed structure re-emitted unchanged) and by
+    the vector generator to build deliberately malformed messages.
+    """
+
+    data: bytes
+
+
+class Undefined:
+    """The CBOR ``undefined`` simple value (23); a singleton."""
+
+    _instance: Undefined | None = None
+
+    def __new__(cls) -> Undefined:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "undefined"
+
+
+UNDEFINED = Undefined()
+
+
+@attrs.frozen
+class Limits:
+    """Bounds for decoding untrusted input (spec/protocol.md, size and nesting limits)."""
+
+    max_size: int = 16 * 1024 * 1024
+    max_depth: int = 16
+    max_items: int = 65536  # per array or map
+    deterministic: bool = True  # refuse non-shortest forms and unsorted map keys
+    allow_indefinite: bool = False
+    allow_floats: bool = True
+
+
+STRICT = Limits()
+#: For published interop data (cose-wg, SUIT drafts) that is well-formed but not always
+#: deterministic: duplicates and trailing bytes are still refused.
+LENIENT = Limits(deterministic=False, allow_indefinite=True, max_depth=64)
+
+
+# ----------------------------------------------------------------------------------- encoding
+
+
+def _head(major: int, arg: int) -> bytes:
+    if arg < 24:
+        return bytes([(major << 5) | arg])
+    if arg < 0x100:
+        return bytes([(major << 5) | 24, arg])
+    if arg < 0x10000:
+        return bytes([(major << 5) | 25]) + arg.to_bytes(2, "big")
+    if arg < 0x100000000:
+        return bytes([(major << 5) | 26]) + arg.to_bytes(4, "big")
+    if arg < 0x10000000000000000:
+        return bytes([(major << 5) | 27]) + arg.to_bytes(8, "big")
+    raise WireError(Code.CBOR_UNSUPPORTED_TYPE, "integer out of CBOR range")
+
+
+def _float(value: float) -> bytes:
+    """Shortest of half/single/double that round-trips exactly (preferred serialization)."""
+    if math.isnan(value):
+        return b"\xf9\x7e\x00"
+    for fmt, prefix in (("e", b"\xf9"), ("f", b"\xfa")):
+        try:
+            packed = struct.pack(">" + fmt, value)
+        except OverflowError:
+            continue
+        if struct.unpack(">" + fmt, packed)[0] == value:
+            return prefix + packed
+    return b"\xfb" + struct.pack(">d", value)
+
+
+def _encode(obj: Any, out: list[bytes]) -> None:
+    if isinstance(obj, Raw):
+        out.append(obj.data)
+    elif obj is False:
+        out.append(b"\xf4")
+    elif obj is True:
+        out.append(b"\xf5")
+    elif obj is None:
+        out.append(b"\xf6")
+    elif obj is UNDEFINED:
+        out.append(b"\xf7")
+    elif isinstance(obj, int):
+        out.append(_head(0, obj) if obj >= 0 else _head(1, -1 - obj))
+    elif isinstance(obj, bytes | bytearray | memoryview):
+        data = bytes(obj)
+        out.append(_head(2, len(data)))
+        out.append(data)
+    elif isinstance(obj, str):
+        data = obj.encode("utf-8")
+        out.append(_head(3, len(data)))
+        out.append(data)
+    elif isinstance(obj, list | tuple):
+        out.append(_head(4, len(obj)))
+        for item in obj:
+            _encode(item, out)
+    elif isinstance(obj, Mapping):
+        pairs = sorted((dumps(k), dumps(v)) for k, v in obj.items())
+        for (k1, _), (k2, _) in zip(pairs, pairs[1:], strict=False):
+            if k1 == k2:
+                raise WireError(Code.CBOR_DUPLICATE_KEY, "two map keys encode identically")
+        out.append(_head(5, len(pairs)))
+        for k, v in pairs:
+            out.append(k)
+            out.append(v)
+    elif isinstance(obj, Tag):
+        out.append(_head(6, obj.tag))
+        _encode(obj.value, out)
+    elif isinstance(obj, Simple):
+        if 24 <= obj.value < 32 or not 0 <= obj.value < 256:
+            raise WireError(Code.CBOR_UNSUPPORTED_TYPE, "reserved simple value")
+        out.append(bytes([0xE0 | obj.value]) if obj.value < 24 else bytes([0xF8, obj.value]))
+    elif isinstance(obj, float):
+        out.append(_float(obj))
+    else:
+        raise WireError(Code.CBOR_UNSUPPORTED_TYPE, f"cannot encode {type(obj).__name__}")
+
+
+def dumps(obj: Any) -> bytes:
+    """Encode ``obj`` in RFC 8949 §4.2.1 core deterministic encoding."""
+    out: list[bytes] = []
+    _encode(obj, out)
+    return b"".join(out)
+
+
+# ----------------------------------------------------------------------------------- decoding
+
+
+class _Decoder:
+    __slots__ = ("data", "limits", "pos")
+
+    def __init__(self, data: bytes, limits: Limits) -> None:
+        self.data = data
+        self.limits = limits
+        self.pos = 0
+
+    def _take(self, n: int) -> bytes:
+        end = self.pos + n
+        if end > len(self.data):
+            raise WireError(Code.CBOR_TRUNCATED, f"needs {n} bytes at offset {self.pos}")
+        chunk = self.data[self.pos : end]
+        self.pos = end
+        return chunk
+
+    def _argument(self, info: int) -> int | None:
+        """The head's argument; None for indefinite length (info 31)."""
+        if info < 24:
+            return info
+        if info == 31:
+            return None
+        if info > 27:
+            raise WireError(Code.CBOR_MALFORMED, f"reserved additional info {info}")
+        size = 1 << (info - 24)
+        value = int.from_bytes(self._take(size), "big")
+        if self.limits.deterministic:
+            shortest = 24 if value < 0x100 else 0x100 if value < 0x10000 else (
+                0x10000 if value < 0x100000000 else 0x100000000
+            )
+            if (info == 24 and value < 24) or (info > 24 and value < shortest):
+                raise WireError(Code.CBOR_NON_SHORTEST, f"non-shortest argument at {self.pos}")
+        return value
+
+    def _length(self, n: int) -> int:
+        if n > len(self.data) - self.pos:
+            raise WireError(Code.CBOR_TRUNCATED, f"length {n} exceeds remaining input")
+        return n
+
+    def _indefinite_ok(self) -> None:
+        if not self.limits.allow_indefinite:
+            raise WireError(Code.CBOR_INDEFINITE_LENGTH, f"indefinite length at {self.pos - 1}")
+
+    def _count(self, n: int) -> int:
+        if n > self.limits.max_items:
+            raise WireError(Code.CBOR_TOO_LARGE, f"container of {n} items")
+        if n > len(self.data) - self.pos:  # every item takes at least one byte
+            raise WireError(Code.CBOR_TRUNCATED, f"container of {n} items exceeds input")
+        return n
+
+    def _is_break(self) -> bool:
+        if self.pos >= len(self.data):
+            raise WireError(Code.CBOR_TRUNCATED, "missing break")
+        if self.data[self.pos] == 0xFF:
+            self.pos += 1
+            return True
+        return False
+
+    def _chunks(self, major: int) -> bytes:
+        parts: list[bytes] = []
+        while not self._is_break():
+            ib = self._take(1)[0]
+            if ib >> 5 != major or (ib & 0x1F) == 31:
+                raise WireError(Code.CBOR_MALFORMED, "bad chunk in indefinite string")
+            n = self._argument(ib & 0x1F)
+            assert n is not None
+            parts.append(self._take(self._length(n)))
+        return b"".join(parts)
+
+    def item(self, depth: int, as_key: bool = False) -> Any:
+        if depth > self.limits.max_depth:
+            raise WireError(Code.CBOR_TOO_DEEP, f"nesting deeper than {self.limits.max_depth}")
+        ib = self._take(1)[0]
+        major, info = ib >> 5, ib & 0x1F
+        if major == 7:
+            return self._simple(info)
+        arg = self._argument(info)
+        if major == 0:
+            if arg is None:
+                raise WireError(Code.CBOR_MALFORMED, "indefinite integer")
+            return arg
+        if major == 1:
+            if arg is None:
+                raise WireError(Code.CBOR_MALFORMED, "indefinite integer")
+            return -1 - arg
+        if major in (2, 3):
+            if arg is None:
+                self._indefinite_ok()
+                raw = self._chunks(major)
+            else:
+                raw = self._take(self._length(arg))
+            if major == 2:
+                return raw
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise WireError(Code.CBOR_INVALID_UTF8, "text string is not UTF-8") from None
+        if major == 4:
+            items: list[Any] = []
+            if arg is None:
+                self._indefinite_ok()
+                while not self._is_break():
+                    items.append(self.item(depth + 1, as_key))
+                    if len(items) > self.limits.max_items:
+                        raise WireError(Code.CBOR_TOO_LARGE, "array too long")
+            else:
+                for _ in range(self._count(arg)):
+                    items.append(self.item(depth + 1, as_key))
+            return tuple(items) if as_key else items
+        if major == 5:
+            if as_key:
+                raise WireError(Code.CBOR_UNSUPPORTED_TYPE, "map used as a map key")
+            return self._map(arg, depth)
+        # major 6: tag
+        if arg is None:
+            raise WireError(Code.CBOR_MALFORMED, "indefinite tag")
+        return Tag(arg, self.item(depth + 1, as_key))
+
+    def _map(self, arg: int | None, depth: int) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        last_key: bytes | None = None
+        if arg is None:
+            self._indefinite_ok()
+        else:
+            self._count(arg * 2)
+        while True:
+            if arg is None:
+                if self._is_break():
+                    break
+                if len(result) >= self.limits.max_items:
+                    raise WireError(Code.CBOR_TOO_LARGE, "map too long")
+            elif len(result) == arg:
+                break
+            start = self.pos
+            key = self.item(depth + 1, as_key=True)
+            key_bytes = self.data[start : self.pos]
+            try:
+                duplicate = key in result
+            except TypeError:
+                raise WireError(Code.CBOR_UNSUPPORTED_TYPE, "unhashable map key") from None
+            if duplicate:
+                raise WireError(Code.CBOR_DUPLICATE_KEY, f"duplicate map key at offset {start}")
+            if self.limits.deterministic and last_key is not None and key_bytes <= last_key:
+                raise WireError(Code.CBOR_UNSORTED_KEYS, f"map keys out of order at {start}")
+            last_key = key_bytes
+            result[key] = self.item(depth + 1)
+        return result
+
+    def _simple(self, info: int) -> Any:
+        if info == 20:
+            return False
+        if info == 21:
+            return True
+        if info == 22:
+            return None
+        if info == 23:
+            return UNDEFINED
+        if info < 20:
+            return Simple(info)
+        if info == 24:
+            value = self._take(1)[0]
+            if value < 32:
+                raise WireError(Code.CBOR_MALFORMED, "simple value in two bytes below 32")
+            return Simple(value)
+        if info in (25, 26, 27):
+            if not self.limits.allow_floats:
+                raise WireError(Code.CBOR_UNSUPPORTED_TYPE, "floating point not allowed")
+            fmt = {25: ">e", 26: ">f", 27: ">d"}[info]
+            raw = self._take(struct.calcsize(fmt))
+            value = float(struct.unpack(fmt, raw)[0])
+            if self.limits.deterministic and _float(value)[1:] != raw:
+                raise WireError(Code.CBOR_NON_SHORTEST, "float not in its shortest form")
+            return value
+        if info == 31:
+            raise WireError(Code.CBOR_MALFORMED, f"unexpected break at {self.pos - 1}")
+        raise WireError(Code.CBOR_MALFORMED, f"reserved simple encoding {info}")
+
+
+def loads_prefix(data: bytes, limits: Limits = STRICT) -> tuple[Any, int]:
+    """Decode one item from the front of ``data``; returns it and the bytes consumed."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise WireError(Code.CBOR_MALFORMED, "input is not bytes")
+    data = bytes(data)
+    if len(data) > limits.max_size:
+        raise WireError(Code.CBOR_TOO_LARGE, f"input of {len(data)} bytes")
+    if not data:
+        raise WireError(Code.CBOR_TRUNCATED, "empty input")
+    decoder = _Decoder(data, limits)
+    try:
+        value = decoder.item(1)
+    except RecursionError:
+        raise WireError(Code.CBOR_TOO_DEEP, "nesting too deep") from None
+    return value, decoder.pos
+
+
+def loads(data: bytes, limits: Limits = STRICT) -> Any:
+    """Decode exactly one CBOR data item; anything after it is an error."""
+    value, used = loads_prefix(data, limits)
+    if used != len(data):
+        raise WireError(Code.CBOR_TRAILING_BYTES, f"{len(data) - used} bytes after the item")
+    return value
+
+
+def is_deterministic(data: bytes) -> bool:
+    """True when ``data`` is one item in core deterministic encoding."""
+    try:
+        loads(data, STRICT)
+    except WireError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------- diagnostic notation
+
+
+def diag(obj: Any, names: Mapping[int, str] | None = None, indent: int | None = None) -> str:
+    """RFC 8949 §8 diagnostic notation. ``names`` adds ``/ name /`` comments to int map keys."""
+
+    def fmt(o: Any, level: int) -> str:
+        sep = ", " if indent is None else ","
+        pad = "" if indent is None else "\n" + " " * (indent * (level + 1))
+        end = "" if indent is None else "\n" + " " * (indent * level)
+        if o is True:
+            return "true"
+        if o is False:
+            return "false"
+        if o is None:
+            return "null"
+        if o is UNDEFINED:
+            return "undefined"
+        if isinstance(o, int):
+            return str(o)
+        if isinstance(o, float):
+            if math.isnan(o):
+                return "NaN"
+            if math.isinf(o):
+                return "Infinity" if o > 0 else "-Infinity"
+            return repr(o)
+        if isinstance(o, bytes | bytearray):
+            return "h'" + bytes(o).hex() + "'"
+        if isinstance(o, str):
+            return '"' + o.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(o, list | tuple):
+            if not o:
+                return "[]"
+            return "[" + sep.join(pad + fmt(i, level + 1) for i in o) + end + "]"
+        if isinstance(o, Mapping):
+            if not o:
+                return "{}"
+            parts = []
+            for k, v in o.items():
+                label = ""
+                if names and isinstance(k, int) and k in names:
+                    label = f" / {names[k]} /"
+                parts.append(pad + fmt(k, level + 1) + label + ": " + fmt(v, level + 1))
+            return "{" + sep.join(parts) + end + "}"
+        if isinstance(o, Tag):
+            return f"{o.tag}(" + fmt(o.value, level) + ")"
+        if isinstance(o, Simple):
+            return f"simple({o.value})"
+        if isinstance(o, Raw):
+            return "<<" + fmt(loads(o.data, LENIENT), level) + ">>"
+        return repr(o)
+
+    return fmt(obj, 0)
