@@ -229,7 +229,11 @@ class EdbpError(Exception):
     def __init__(self, code: Code, detail: str = "") -> None:
         self.code = Code(code)
         self.detail = detail
-        super().__init__(f"{self.code.name} ({int(self.code)})" + (f": {detail}" if detail else ""))
+        # args are (int, str) so that errors pickle across worker processes unchanged
+        super().__init__(int(self.code), detail)
+
+    def __str__(self) -> str:
+        return f"{self.code.name} ({int(self.code)})" + (f": {self.detail}" if self.detail else "")
 
 
 class WireError(EdbpError):

@@ -33,12 +33,12 @@ class _LazyGroup(click.Group):
     """Imports a command group's module only when that group runs (fast ``--help``)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(GROUPS)
+        return [*GROUPS, *(n for n in super().list_commands(ctx) if n not in GROUPS)]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         module = GROUPS.get(cmd_name)
         if module is None:
-            return None
+            return super().get_command(ctx, cmd_name)
         cmd = importlib.import_module(module).command
         assert isinstance(cmd, click.Command)
         return cmd
@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except EdbpError as exc:
-        click.echo(f"edbp: error {int(exc.code)} {exc.code.name}" + (f": {exc.detail}" if exc.detail else ""), err=True)
+        detail = f": {exc.detail}" if exc.detail else ""
+        click.echo(f"edbp: error {int(exc.code)} {exc.code.name}{detail}", err=True)
         sys.exit(1)
     sys.exit(0)
