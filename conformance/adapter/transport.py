@@ -127,7 +127,8 @@ class SubprocessTransport(_FdTransport):
     def _drain_stderr(self) -> None:
         stream = self._proc.stderr
         assert stream is not None
-        for line in iter(lambda: stream.read1(4096) if hasattr(stream, "read1") else b"", b""):
+        fd = stream.fileno()
+        for line in iter(lambda: os.read(fd, 4096), b""):
             with self._stderr_lock:
                 self._stderr.append(line)
                 self._stderr_size += len(line)
