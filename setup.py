@@ -40,6 +40,6 @@ setup(
     package_data={
         "edbp.spec": ["*.cddl", "*.md", "*.json"],
         "edbp.vectors": ["*", "**/*"],
-        "edbp.conformance": ["*.json", "**/*.json", "**/*.cddl"],
+        "edbp.conformance": ["*.ini", "*.json", "**/*.json", "**/*.cddl"],
     },
 )

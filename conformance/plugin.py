@@ -1,5 +1,310 @@
-"""pytest plugin entry point of the conformance suite (filled by the conformance issue).
+"""pytest plugin of the conformance suite.
 
-Registered under the ``pytest11`` entry point so that ``edbp conformance run`` and a vendor's
-own pytest invocation load the same options. It adds nothing unless a conformance run asks.
+Registered under the ``pytest11`` entry point, so ``edbp conformance run`` and a vendor's own
+``pytest --pyargs edbp.conformance.cases --edbp-device ...`` load the same options. It adds
+nothing to a pytest session that does not collect conformance cases.
+
+What pytest and its plugins already do is left to them (selection with ``-k``/``-m``, JUnit XML,
+pytest-html, pytest-xdist, pytest-timeout). This plugin adds only:
+- the device pool: one adapter connection per worker, a reset before every case;
+- case metadata (``@pytest.mark.edbp_case(id=..., properties=..., flow=..., suite=...,
+  needs=...)``) with selection by property, flow, suite and tag, and capability-gated skips;
+- the expected-failures file: a case pinned to an error code must fail with exactly that code
+  (a pass or another code is a failure, so a fixed device is noticed);
+- the per-property summary and the JSON report.
 """
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edbp.conformance.outcome import CaseFailure, CaseMeta, case_meta
+from edbp.errors import Code
+
+_RESULTS_KEY = pytest.StashKey[dict[str, dict[str, Any]]]()
+_PINS_KEY = pytest.StashKey[dict[str, int]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("edbp", "edbp conformance")
+    group.addoption(
+        "--edbp-device",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="device to test: 'builtin', 'builtin:FAULT', 'tcp:HOST:PORT' or a command "
+        "speaking the adapter protocol on stdin/stdout; repeat for a pool of boards",
+    )
+    group.addoption("--edbp-timeout", type=float, default=30.0, help="seconds per request")
+    group.addoption(
+        "--edbp-expected-failures",
+        metavar="FILE",
+        help="JSON object mapping case id -> error code (int or name) the device is known to give",
+    )
+    group.addoption("--edbp-property", action="append", default=[], help="only cases guarding P<n>")
+    group.addoption("--edbp-flow", action="append", default=[], help="only cases of this flow")
+    group.addoption("--edbp-suite", action="append", default=[], help="only cases of this suite")
+    group.addoption("--edbp-tag", action="append", default=[], help="only cases with this tag")
+    group.addoption("--edbp-case", action="append", default=[], help="only this case id")
+    group.addoption("--edbp-json", metavar="FILE", help="write the JSON report here")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "edbp_case(id, properties, flow, suite, tags, needs, profile): conformance case metadata",
+    )
+    config.stash[_RESULTS_KEY] = {}
+    pins: dict[str, int] = {}
+    path = config.getoption("--edbp-expected-failures", default=None)
+    if path:
+        pins = load_expected_failures(Path(path))
+    config.stash[_PINS_KEY] = pins
+
+
+def load_expected_failures(path: Path) -> dict[str, int]:
+    """``{case id: code}`` with codes as integers or ``Code`` names."""
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise pytest.UsageError(f"cannot read expected-failures file {path}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise pytest.UsageError("expected-failures file must hold a JSON object")
+    pins: dict[str, int] = {}
+    for case_id, code in raw.items():
+        if isinstance(code, str) and code in Code.__members__:
+            pins[case_id] = int(Code[code])
+        elif isinstance(code, int):
+            pins[case_id] = code
+        else:
+            raise pytest.UsageError(f"expected failure {case_id!r}: unknown code {code!r}")
+    return pins
+
+
+def _selected(meta: CaseMeta, config: pytest.Config) -> bool:
+    props = config.getoption("--edbp-property")
+    if props and not set(props) & set(meta.properties):
+        return False
+    flows = config.getoption("--edbp-flow")
+    if flows and meta.flow not in flows:
+        return False
+    suites = config.getoption("--edbp-suite")
+    if suites and meta.suite not in suites:
+        return False
+    tags = config.getoption("--edbp-tag")
+    if tags and not set(tags) & set(meta.tags):
+        return False
+    ids = config.getoption("--edbp-case")
+    return not (ids and meta.id not in ids)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    keep, drop = [], []
+    for item in items:
+        meta = case_meta(item)
+        if meta is None or _selected(meta, config):
+            keep.append(item)
+        else:
+            drop.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report: pytest.TestReport = yield
+    meta = case_meta(item)
+    if meta is None:
+        return report
+    pins = item.config.stash[_PINS_KEY]
+    pinned = pins.get(meta.id)
+    if report.when == "call" and pinned is not None:
+        got = call.excinfo.value.code if call.excinfo and isinstance(call.excinfo.value, CaseFailure) else None
+        if report.passed:
+            report.outcome = "failed"
+            report.longrepr = f"[XPASS(strict)] {meta.id} was pinned to fail with code {pinned} but passed: update the expected-failures file"
+        elif got is not None and int(got) == pinned:
+            report.outcome = "skipped"
+            report.wasxfail = f"expected failure with code {pinned}"
+        elif report.failed:
+            report.longrepr = f"{meta.id} was pinned to code {pinned}, failed with {got}:\n{report.longrepr}"
+    if report.when == "call" or report.outcome != "passed":
+        _record(item, meta, report, call)
+    return report
+
+
+def _record(item: pytest.Item, meta: CaseMeta, report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
+    results = item.config.stash[_RESULTS_KEY]
+    if hasattr(report, "wasxfail"):
+        outcome = "expected-failure"
+    elif report.skipped:
+        outcome = "skipped"
+    elif report.failed:
+        failure = call.excinfo.value if call.excinfo else None
+        outcome = "failed" if report.when == "call" and isinstance(failure, CaseFailure | AssertionError) else "error"
+    else:
+        outcome = "passed"
+    entry: dict[str, Any] = {
+        "id": meta.id,
+        "nodeid": item.nodeid,
+        "outcome": outcome,
+        "properties": list(meta.properties),
+        "flow": meta.flow,
+        "suite": meta.suite,
+        "tags": list(meta.tags),
+        "duration": round(report.duration, 4),
+    }
+    if outcome != "passed":
+        longrepr = report.longrepr
+        if isinstance(longrepr, tuple):  # skip reports: (file, line, reason)
+            entry["reason"] = str(longrepr[2])
+        elif longrepr is not None:
+            entry["detail"] = str(longrepr)[-4000:]
+        exc = call.excinfo.value if call.excinfo else None
+        if isinstance(exc, CaseFailure):
+            entry["step"] = exc.step
+            entry["expected"] = exc.expected
+            entry["actual"] = exc.actual
+    results[item.nodeid] = entry
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    if report.when == "call" and getattr(report, "wasxfail", "").startswith("expected failure with code"):
+        return "xfailed", "x", "XFAIL"
+    return None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:  # xdist: merge worker results
+    results = node.workeroutput.get("edbp_results") if hasattr(node, "workeroutput") else None
+    if results:
+        node.config.stash[_RESULTS_KEY].update(json.loads(results))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    results = config.stash[_RESULTS_KEY]
+    if hasattr(config, "workeroutput"):  # an xdist worker: hand results to the controller
+        config.workeroutput["edbp_results"] = json.dumps(results)
+        return
+    path = config.getoption("--edbp-json", default=None)
+    if path and results:
+        report = build_report(config, list(results.values()))
+        Path(path).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+
+
+def build_report(config: pytest.Config, cases: list[dict[str, Any]]) -> dict[str, Any]:
+    counts: dict[str, int] = defaultdict(int)
+    for case in cases:
+        counts[case["outcome"]] += 1
+    return {
+        "tool": "edbp conformance",
+        "devices": config.getoption("--edbp-device") or ["builtin"],
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "summary": dict(sorted(counts.items())),
+        "by_property": property_table(cases),
+        "cases": sorted(cases, key=lambda c: c["id"]),
+    }
+
+
+def property_table(cases: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    table: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for case in cases:
+        for prop in case["properties"] or ["-"]:
+            table[prop][case["outcome"]] += 1
+    key = lambda p: (len(p), p)  # noqa: E731  P2 before P10
+    return {p: dict(sorted(table[p].items())) for p in sorted(table, key=key)}
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    cases = list(config.stash[_RESULTS_KEY].values())
+    if not cases or hasattr(config, "workeroutput"):
+        return
+    tr = terminalreporter
+    tr.section("edbp conformance: per property")
+    outcomes = ["passed", "failed", "error", "expected-failure", "skipped"]
+    tr.write_line(f"{'property':<10}" + "".join(f"{o:>18}" for o in outcomes))
+    for prop, row in property_table(cases).items():
+        tr.write_line(f"{prop:<10}" + "".join(f"{row.get(o, 0):>18}" for o in outcomes))
+    failed = [c for c in cases if c["outcome"] in ("failed", "error")]
+    for case in sorted(failed, key=lambda c: c["id"])[:50]:
+        where = f" at step {case['step']}" if case.get("step") else ""
+        tr.write_line(f"FAILED {case['id']}{where}")
+        if "expected" in case:
+            tr.write_line(f"    expected: {case['expected']}")
+            tr.write_line(f"    actual:   {case['actual']}")
+    if os.environ.get("EDBP_CONFORMANCE_QUIET") is None:
+        tr.write_line(f"{len(cases)} conformance cases recorded")
+
+
+# ------------------------------------------------------------------------------ device fixtures
+
+
+class _Pool:
+    """One adapter connection for this worker, opened on first use and kept for the session."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        specs = config.getoption("--edbp-device") or ["builtin"]
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+        index = int(worker[2:]) if worker[2:].isdigit() else 0
+        self.spec = specs[index % len(specs)]
+        self.timeout = float(config.getoption("--edbp-timeout"))
+        self.client: Any = None
+        self.info: Any = None
+
+    def get(self) -> Any:
+        from edbp.conformance.adapter import DeviceClient, open_transport
+
+        if self.client is None:
+            self.client = DeviceClient(open_transport(self.spec), timeout=self.timeout)
+            self.info = self.client.hello()
+        return self.client
+
+    def drop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        self.client = None
+
+    def close(self) -> None:
+        self.drop()
+
+
+@pytest.fixture(scope="session")
+def edbp_pool(request: pytest.FixtureRequest) -> Iterator[_Pool]:
+    pool = _Pool(request.config)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def edbp_device(edbp_pool: _Pool, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A freshly reset device; a case that leaves it crashed gets a new connection next time."""
+    from edbp.errors import AdapterError
+
+    client = edbp_pool.get()
+    meta = case_meta(request.node)
+    if meta is not None:
+        missing = [n for n in meta.needs if not edbp_pool.info.supports(n)]
+        if missing:
+            pytest.skip(f"device lacks capability {', '.join(missing)}")
+        if meta.profile not in edbp_pool.info.profiles:
+            pytest.skip(f"device does not speak the {meta.profile} profile")
+    try:
+        client.call("reset")
+    except AdapterError:
+        edbp_pool.drop()
+        client = edbp_pool.get()
+        client.call("reset")
+    client.log.clear()
+    yield client
+    if edbp_pool.client is not None and getattr(edbp_pool.client.transport, "returncode", None) is not None:
+        edbp_pool.drop()  # the device process died: reconnect for the next case

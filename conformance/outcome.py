@@ -1,0 +1,63 @@
+"""Case metadata and the failure a case raises when a device diverges from the spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pytest
+
+from edbp.errors import Code
+
+
+@attrs.frozen
+class CaseMeta:
+    """Stable identity and classification of one conformance case."""
+
+    id: str
+    properties: tuple[str, ...] = ()
+    flow: str = "-"
+    suite: str = "-"
+    tags: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()  # device capabilities; missing ones skip the case
+    profile: str = "edbp"
+
+
+def case_meta(item: pytest.Item) -> CaseMeta | None:
+    marker = item.get_closest_marker("edbp_case")
+    if marker is None:
+        return None
+    kwargs = dict(marker.kwargs)
+    for key in ("properties", "tags", "needs"):
+        if key in kwargs:
+            kwargs[key] = tuple(kwargs[key])
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "case" in callspec.params:
+        extra = callspec.params["case"]
+        if isinstance(extra, CaseMeta):
+            return extra
+    return CaseMeta(**kwargs)
+
+
+class CaseFailure(AssertionError):
+    """The device diverged: ``step`` names the first diverging step of the case."""
+
+    def __init__(self, step: str, expected: Any, actual: Any, code: int | None = None) -> None:
+        self.step = step
+        self.expected = _show(expected)
+        self.actual = _show(actual)
+        self.code = code  # the device's error code, when it answered with one
+        super().__init__(f"step {step}: expected {self.expected}, got {self.actual}")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Code):
+        return f"error {int(value)} {value.name}"
+    if isinstance(value, bytes):
+        from edbp.reference.wire import cbor
+
+        try:
+            return cbor.diag(cbor.loads(value, cbor.LENIENT))
+        except Exception:
+            return "h'" + value.hex() + "'"
+    return str(value)
