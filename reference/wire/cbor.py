@@ -187,6 +187,17 @@ def dumps(obj: Any) -> bytes:
 # ----------------------------------------------------------------------------------- decoding
 
 
+def _minimal_info(value: int) -> int:
+    """The additional-information value of the shortest head for ``value``."""
+    if value < 24:
+        return value
+    if value < 0x100:
+        return 24
+    if value < 0x10000:
+        return 25
+    return 26 if value < 0x100000000 else 27
+
+
 class _Decoder:
     __slots__ = ("data", "limits", "pos")
 
@@ -213,12 +224,8 @@ class _Decoder:
             raise WireError(Code.CBOR_MALFORMED, f"reserved additional info {info}")
         size = 1 << (info - 24)
         value = int.from_bytes(self._take(size), "big")
-        if self.limits.deterministic:
-            shortest = 24 if value < 0x100 else 0x100 if value < 0x10000 else (
-                0x10000 if value < 0x100000000 else 0x100000000
-            )
-            if (info == 24 and value < 24) or (info > 24 and value < shortest):
-                raise WireError(Code.CBOR_NON_SHORTEST, f"non-shortest argument at {self.pos}")
+        if self.limits.deterministic and info != _minimal_info(value):
+            raise WireError(Code.CBOR_NON_SHORTEST, f"non-shortest argument at {self.pos}")
         return value
 
     def _length(self, n: int) -> int:

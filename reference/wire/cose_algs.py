@@ -1,0 +1,343 @@
+"""COSE registries edbp uses: algorithm ids, header labels, key parameters, and their names.
+
+Why a module of its own: the SUIT/TEEP codecs, the roles and ``edbp inspect`` all need the same
+numbers and names, and the profile (which algorithm is allowed where) is decided by comparing
+against these enums, never against bare integers scattered through the code.
+
+Sources: IANA "COSE Algorithms", "COSE Header Parameters", "COSE Key Common Parameters",
+"COSE Key Type Parameters", "COSE Elliptic Curves" (RFC 9052, RFC 9053, RFC 9459 for AES-CTR,
+RFC 9864 for the fully-specified ESP256 (-9) and Ed25519 (-19)).
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+__all__ = [
+    "AEAD_ALGS",
+    "ALG_NAMES",
+    "COSE_TAG_NAMES",
+    "CTR_ALGS",
+    "CURVE_NAMES",
+    "ECDH_ALGS",
+    "HEADER_NAMES",
+    "KEY_OPS_NAMES",
+    "KEY_PARAM_NAMES",
+    "KEY_TYPE_NAMES",
+    "KEY_WRAP_ALGS",
+    "SIGNATURE_ALGS",
+    "Alg",
+    "AlgInfo",
+    "CoseTag",
+    "Curve",
+    "HeaderLabel",
+    "KeyOp",
+    "KeyParam",
+    "KeyType",
+    "alg_info",
+]
+
+
+class Alg(enum.IntEnum):
+    """COSE algorithm identifiers edbp knows. Knowing an id does not mean the profile allows it:
+    every verify/decrypt call passes its own allow-list."""
+
+    # signatures
+    ESP256 = -9  # ECDSA P-256 + SHA-256, fully specified (RFC 9864)
+    ES256 = -7  # ECDSA + SHA-256 (curve from the key); edbp accepts it with P-256 only
+    ED25519 = -19  # EdDSA on Ed25519, fully specified (RFC 9864)
+    EDDSA = -8  # EdDSA (curve from the key); edbp accepts it with Ed25519 only
+    # content encryption, AEAD
+    A128GCM = 1
+    A192GCM = 2
+    A256GCM = 3
+    CHACHA20_POLY1305 = 24
+    # content encryption without integrity (RFC 9459); only where a signed digest covers it
+    A128CTR = -65534
+    A192CTR = -65533
+    A256CTR = -65532
+    # key wrap
+    A128KW = -3
+    A192KW = -4
+    A256KW = -5
+    DIRECT = -6
+    # key agreement
+    ECDH_ES_HKDF_256 = -25
+    ECDH_SS_HKDF_256 = -27
+    ECDH_ES_A128KW = -29
+    ECDH_ES_A192KW = -30
+    ECDH_ES_A256KW = -31
+    ECDH_SS_A128KW = -32
+    ECDH_SS_A192KW = -33
+    ECDH_SS_A256KW = -34
+    # hashes (SUIT digests)
+    SHA256 = -16
+    SHA384 = -43
+    SHA512 = -44
+
+
+class HeaderLabel(enum.IntEnum):
+    """COSE header parameter labels (RFC 9052 §3.1, RFC 9053 §6, RFC 9338, RFC 9360, RFC 9597)."""
+
+    ALG = 1
+    CRIT = 2
+    CONTENT_TYPE = 3
+    KID = 4
+    IV = 5
+    PARTIAL_IV = 6
+    COUNTER_SIGNATURE = 7
+    COUNTER_SIGNATURE0 = 9
+    KID_CONTEXT = 10
+    COUNTER_SIGNATURE_V2 = 11
+    COUNTER_SIGNATURE0_V2 = 12
+    CWT_CLAIMS = 15
+    TYP = 16
+    X5BAG = 32
+    X5CHAIN = 33
+    X5T = 34
+    X5U = 35
+    EPHEMERAL_KEY = -1
+    STATIC_KEY = -2
+    STATIC_KEY_ID = -3
+    SALT = -20
+    PARTY_U_IDENTITY = -21
+    PARTY_U_NONCE = -22
+    PARTY_U_OTHER = -23
+    PARTY_V_IDENTITY = -24
+    PARTY_V_NONCE = -25
+    PARTY_V_OTHER = -26
+
+
+class KeyType(enum.IntEnum):
+    """COSE key types (kty)."""
+
+    OKP = 1
+    EC2 = 2
+    SYMMETRIC = 4
+
+
+class Curve(enum.IntEnum):
+    """COSE elliptic curves (crv)."""
+
+    P256 = 1
+    P384 = 2
+    P521 = 3
+    X25519 = 4
+    X448 = 5
+    ED25519 = 6
+    ED448 = 7
+
+
+class KeyParam(enum.IntEnum):
+    """COSE_Key map labels. ``K`` (-1, symmetric) and ``CRV`` (-1, EC2/OKP) share a label."""
+
+    KTY = 1
+    KID = 2
+    ALG = 3
+    KEY_OPS = 4
+    BASE_IV = 5
+    CRV = -1
+    X = -2
+    Y = -3
+    D = -4
+
+
+#: The symmetric key value label (same integer as ``KeyParam.CRV``; the key type tells them apart)
+K_LABEL = -1
+
+
+class KeyOp(enum.IntEnum):
+    """COSE key_ops values."""
+
+    SIGN = 1
+    VERIFY = 2
+    ENCRYPT = 3
+    DECRYPT = 4
+    WRAP_KEY = 5
+    UNWRAP_KEY = 6
+    DERIVE_KEY = 7
+    DERIVE_BITS = 8
+    MAC_CREATE = 9
+    MAC_VERIFY = 10
+
+
+class CoseTag(enum.IntEnum):
+    """CBOR tags of the COSE message types (RFC 9052 §2)."""
+
+    SIGN1 = 18
+    ENCRYPT = 96
+    ENCRYPT0 = 16
+    SIGN = 98
+    MAC = 97
+    MAC0 = 17
+    KEY = 101  # not a message; COSE_Key has no tag in RFC 9052, listed for inspect only
+
+
+@attrs.frozen
+class AlgInfo:
+    """What an algorithm is, so code branches on the family rather than on ids."""
+
+    family: str  # "ecdsa", "eddsa", "aead", "ctr", "kw", "direct", "ecdh", "hash"
+    key_bytes: int = 0  # symmetric key length for content/kw algs; KEK length for ECDH+KW
+    iv_bytes: int = 0
+    static: bool = False  # ECDH-SS (sender static key) rather than ECDH-ES
+    wrap: Alg | None = None  # the key wrap an ECDH+KW algorithm applies
+
+
+_INFO: dict[Alg, AlgInfo] = {
+    Alg.ESP256: AlgInfo("ecdsa"),
+    Alg.ES256: AlgInfo("ecdsa"),
+    Alg.ED25519: AlgInfo("eddsa"),
+    Alg.EDDSA: AlgInfo("eddsa"),
+    Alg.A128GCM: AlgInfo("aead", 16, 12),
+    Alg.A192GCM: AlgInfo("aead", 24, 12),
+    Alg.A256GCM: AlgInfo("aead", 32, 12),
+    Alg.CHACHA20_POLY1305: AlgInfo("aead", 32, 12),
+    Alg.A128CTR: AlgInfo("ctr", 16, 16),
+    Alg.A192CTR: AlgInfo("ctr", 24, 16),
+    Alg.A256CTR: AlgInfo("ctr", 32, 16),
+    Alg.A128KW: AlgInfo("kw", 16),
+    Alg.A192KW: AlgInfo("kw", 24),
+    Alg.A256KW: AlgInfo("kw", 32),
+    Alg.DIRECT: AlgInfo("direct"),
+    Alg.ECDH_ES_HKDF_256: AlgInfo("ecdh"),
+    Alg.ECDH_SS_HKDF_256: AlgInfo("ecdh", static=True),
+    Alg.ECDH_ES_A128KW: AlgInfo("ecdh", 16, wrap=Alg.A128KW),
+    Alg.ECDH_ES_A192KW: AlgInfo("ecdh", 24, wrap=Alg.A192KW),
+    Alg.ECDH_ES_A256KW: AlgInfo("ecdh", 32, wrap=Alg.A256KW),
+    Alg.ECDH_SS_A128KW: AlgInfo("ecdh", 16, static=True, wrap=Alg.A128KW),
+    Alg.ECDH_SS_A192KW: AlgInfo("ecdh", 24, static=True, wrap=Alg.A192KW),
+    Alg.ECDH_SS_A256KW: AlgInfo("ecdh", 32, static=True, wrap=Alg.A256KW),
+    Alg.SHA256: AlgInfo("hash", 32),
+    Alg.SHA384: AlgInfo("hash", 48),
+    Alg.SHA512: AlgInfo("hash", 64),
+}
+
+
+def alg_info(alg: Alg) -> AlgInfo:
+    """The family and sizes of ``alg``."""
+    return _INFO[alg]
+
+
+SIGNATURE_ALGS = frozenset(a for a, i in _INFO.items() if i.family in ("ecdsa", "eddsa"))
+AEAD_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "aead")
+CTR_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "ctr")
+KEY_WRAP_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "kw")
+ECDH_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "ecdh")
+
+
+# ---------------------------------------------------------------- names for `edbp inspect`
+
+#: IANA names of the algorithm ids edbp knows, plus common ones it only names (inspect output)
+ALG_NAMES: dict[int, str] = {
+    -9: "ESP256",
+    -7: "ES256",
+    -35: "ES384",
+    -36: "ES512",
+    -19: "Ed25519",
+    -8: "EdDSA",
+    -37: "PS256",
+    -257: "RS256",
+    1: "A128GCM",
+    2: "A192GCM",
+    3: "A256GCM",
+    10: "AES-CCM-16-64-128",
+    24: "ChaCha20/Poly1305",
+    5: "HMAC 256/256",
+    7: "HMAC 512/512",
+    -65534: "A128CTR",
+    -65533: "A192CTR",
+    -65532: "A256CTR",
+    -65531: "A128CBC",
+    -65530: "A192CBC",
+    -65529: "A256CBC",
+    -3: "A128KW",
+    -4: "A192KW",
+    -5: "A256KW",
+    -6: "direct",
+    -10: "direct+HKDF-SHA-256",
+    -25: "ECDH-ES + HKDF-256",
+    -26: "ECDH-ES + HKDF-512",
+    -27: "ECDH-SS + HKDF-256",
+    -28: "ECDH-SS + HKDF-512",
+    -29: "ECDH-ES + A128KW",
+    -30: "ECDH-ES + A192KW",
+    -31: "ECDH-ES + A256KW",
+    -32: "ECDH-SS + A128KW",
+    -33: "ECDH-SS + A192KW",
+    -34: "ECDH-SS + A256KW",
+    -16: "SHA-256",
+    -43: "SHA-384",
+    -44: "SHA-512",
+    -18: "SHAKE128",
+    -45: "SHAKE256",
+}
+
+#: header parameter names (RFC 9052 §3.1 table 3, RFC 9053 tables 15-17)
+HEADER_NAMES: dict[int, str] = {
+    1: "alg",
+    2: "crit",
+    3: "content type",
+    4: "kid",
+    5: "IV",
+    6: "Partial IV",
+    7: "counter signature",
+    9: "CounterSignature0",
+    10: "kid context",
+    11: "Countersignature version 2",
+    12: "Countersignature0 version 2",
+    15: "CWT Claims",
+    16: "typ",
+    32: "x5bag",
+    33: "x5chain",
+    34: "x5t",
+    35: "x5u",
+    -1: "ephemeral key",
+    -2: "static key",
+    -3: "static key id",
+    -20: "salt",
+    -21: "PartyU identity",
+    -22: "PartyU nonce",
+    -23: "PartyU other",
+    -24: "PartyV identity",
+    -25: "PartyV nonce",
+    -26: "PartyV other",
+}
+
+#: COSE_Key labels; the label -1 means "crv" for EC2/OKP and "k" for Symmetric keys
+KEY_PARAM_NAMES: dict[int, str] = {
+    1: "kty",
+    2: "kid",
+    3: "alg",
+    4: "key_ops",
+    5: "Base IV",
+    -1: "crv / k",
+    -2: "x",
+    -3: "y",
+    -4: "d",
+}
+
+KEY_TYPE_NAMES: dict[int, str] = {1: "OKP", 2: "EC2", 3: "RSA", 4: "Symmetric"}
+
+CURVE_NAMES: dict[int, str] = {
+    1: "P-256",
+    2: "P-384",
+    3: "P-521",
+    4: "X25519",
+    5: "X448",
+    6: "Ed25519",
+    7: "Ed448",
+}
+
+KEY_OPS_NAMES: dict[int, str] = {op.value: op.name.lower().replace("_", " ") for op in KeyOp}
+
+COSE_TAG_NAMES: dict[int, str] = {
+    18: "COSE_Sign1",
+    96: "COSE_Encrypt",
+    16: "COSE_Encrypt0",
+    98: "COSE_Sign",
+    97: "COSE_Mac",
+    17: "COSE_Mac0",
+}

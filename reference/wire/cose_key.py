@@ -1,0 +1,460 @@
+"""COSE_Key (RFC 9052 §7, RFC 9053 §7) and RFC 9679 COSE Key Thumbprints.
+
+Why one key class for the wire, the roles and the tests: a key travels as a COSE_Key map
+(ephemeral and static keys in recipient headers, `cnf` in EAT, device endorsements), as a
+``cryptography`` object (the operations), and as a JWK (the published cose-wg examples). The
+conversions live here once, with the validation an untrusted key needs (lengths, curve points,
+private part matching its public part), so every refusal is ``WireError(Code.COSE_BAD_KEY)``.
+
+Private parts (``d``, ``k``) never show in ``repr``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, x448, x25519
+
+from edbp.errors import Code, WireError
+from edbp.reference import rand
+
+from . import cbor
+from .cose_algs import Alg, Curve, KeyParam, KeyType, alg_info
+
+__all__ = ["CoseKey"]
+
+_EC_CURVES: dict[Curve, tuple[type[ec.EllipticCurve], int]] = {
+    Curve.P256: (ec.SECP256R1, 32),
+    Curve.P384: (ec.SECP384R1, 48),
+    Curve.P521: (ec.SECP521R1, 66),
+}
+_OKP_SIZES: dict[Curve, int] = {
+    Curve.X25519: 32,
+    Curve.ED25519: 32,
+    Curve.X448: 56,
+    Curve.ED448: 57,
+}
+_JWK_CRV: dict[str, Curve] = {
+    "P-256": Curve.P256,
+    "P-384": Curve.P384,
+    "P-521": Curve.P521,
+    "X25519": Curve.X25519,
+    "X448": Curve.X448,
+    "Ed25519": Curve.ED25519,
+    "Ed448": Curve.ED448,
+}
+_CRV_JWK = {v: k for k, v in _JWK_CRV.items()}
+
+PrivateKey = (
+    ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | x25519.X25519PrivateKey
+    | ed448.Ed448PrivateKey
+    | x448.X448PrivateKey
+)
+PublicKey = (
+    ec.EllipticCurvePublicKey
+    | ed25519.Ed25519PublicKey
+    | x25519.X25519PublicKey
+    | ed448.Ed448PublicKey
+    | x448.X448PublicKey
+)
+
+
+def _bad(detail: str) -> WireError:
+    return WireError(Code.COSE_BAD_KEY, detail)
+
+
+def _b64url_decode(text: Any, what: str) -> bytes:
+    if not isinstance(text, str):
+        raise _bad(f"JWK {what} is not a string")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise _bad(f"JWK {what} is not base64url") from None
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@attrs.frozen
+class CoseKey:
+    """One COSE_Key. Construct with ``from_map``/``decode``/``from_cryptography``/``from_jwk``
+    or ``symmetric``/``generate``; fields follow the COSE_Key labels.
+
+    ``y`` is bytes, or a bool for a point in compressed form (RFC 9053 §7.1.1).
+    """
+
+    kty: KeyType
+    crv: Curve | None = None
+    x: bytes | None = None
+    y: bytes | bool | None = None
+    d: bytes | None = attrs.field(default=None, repr=False)
+    k: bytes | None = attrs.field(default=None, repr=False)
+    kid: bytes | None = None
+    alg: int | str | None = None
+    key_ops: tuple[int | str, ...] | None = None
+    base_iv: bytes | None = attrs.field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ constructors
+
+    @classmethod
+    def symmetric(cls, k: bytes, *, kid: bytes | None = None, alg: int | None = None) -> CoseKey:
+        """A Symmetric key (KEK, CEK for ``direct``, class key)."""
+        if not isinstance(k, bytes) or not k:
+            raise _bad("symmetric key value must be non-empty bytes")
+        return cls(kty=KeyType.SYMMETRIC, k=k, kid=kid, alg=alg)
+
+    @classmethod
+    def generate(
+        cls,
+        crv: Curve,
+        rng: rand.RandomSource = rand.DEFAULT_RANDOM,
+        *,
+        kid: bytes | None = None,
+        alg: int | None = None,
+    ) -> CoseKey:
+        """A fresh P-256, X25519 or Ed25519 key drawn from ``rng`` (reproducible with a seed)."""
+        key: PrivateKey
+        if crv == Curve.P256:
+            key = rand.p256_private_key(rng)
+        elif crv == Curve.X25519:
+            key = rand.x25519_private_key(rng)
+        elif crv == Curve.ED25519:
+            key = rand.ed25519_private_key(rng)
+        else:
+            raise _bad(f"cannot generate keys on curve {crv!r}")
+        return cls.from_cryptography(key, kid=kid, alg=alg)
+
+    @classmethod
+    def from_cryptography(
+        cls, key: PrivateKey | PublicKey, *, kid: bytes | None = None, alg: int | None = None
+    ) -> CoseKey:
+        """Wrap a ``cryptography`` key object (private or public)."""
+        if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+            crv = next(
+                (c for c, (t, _) in _EC_CURVES.items() if isinstance(key.curve, t)), None
+            )
+            if crv is None:
+                raise _bad(f"unsupported curve {key.curve.name}")
+            size = _EC_CURVES[crv][1]
+            pub = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey) else key
+            nums = pub.public_numbers()
+            d = None
+            if isinstance(key, ec.EllipticCurvePrivateKey):
+                d = key.private_numbers().private_value.to_bytes(size, "big")
+            return cls(
+                kty=KeyType.EC2,
+                crv=crv,
+                x=nums.x.to_bytes(size, "big"),
+                y=nums.y.to_bytes(size, "big"),
+                d=d,
+                kid=kid,
+                alg=alg,
+            )
+        for crv, priv_t, pub_t in (
+            (Curve.ED25519, ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey),
+            (Curve.X25519, x25519.X25519PrivateKey, x25519.X25519PublicKey),
+            (Curve.ED448, ed448.Ed448PrivateKey, ed448.Ed448PublicKey),
+            (Curve.X448, x448.X448PrivateKey, x448.X448PublicKey),
+        ):
+            if isinstance(key, priv_t):
+                return cls(
+                    kty=KeyType.OKP,
+                    crv=crv,
+                    x=key.public_key().public_bytes_raw(),
+                    d=key.private_bytes_raw(),
+                    kid=kid,
+                    alg=alg,
+                )
+            if isinstance(key, pub_t):
+                return cls(kty=KeyType.OKP, crv=crv, x=key.public_bytes_raw(), kid=kid, alg=alg)
+        raise _bad(f"unsupported key object {type(key).__name__}")
+
+    @classmethod
+    def from_map(cls, m: Any) -> CoseKey:
+        """Parse a decoded COSE_Key map (untrusted). Unknown labels are ignored."""
+        if not isinstance(m, Mapping):
+            raise _bad("COSE_Key is not a map")
+        kty = m.get(KeyParam.KTY)
+        if isinstance(kty, bool) or kty not in set(KeyType):
+            raise _bad(f"unsupported kty {kty!r}")
+        kty = KeyType(kty)
+        kid = m.get(KeyParam.KID)
+        if kid is not None and not isinstance(kid, bytes):
+            raise _bad("kid is not a byte string")
+        alg = m.get(KeyParam.ALG)
+        if alg is not None and (isinstance(alg, bool) or not isinstance(alg, int | str)):
+            raise _bad("alg is not an int or text")
+        ops = m.get(KeyParam.KEY_OPS)
+        if ops is not None:
+            if not isinstance(ops, list) or not all(
+                isinstance(o, int | str) and not isinstance(o, bool) for o in ops
+            ):
+                raise _bad("key_ops is not an array of int/text")
+            ops = tuple(ops)
+        base_iv = m.get(KeyParam.BASE_IV)
+        if base_iv is not None and not isinstance(base_iv, bytes):
+            raise _bad("Base IV is not a byte string")
+        common = {"kid": kid, "alg": alg, "key_ops": ops, "base_iv": base_iv}
+        if kty == KeyType.SYMMETRIC:
+            k = m.get(-1)
+            if not isinstance(k, bytes) or not k:
+                raise _bad("symmetric key without k")
+            return cls(kty=kty, k=k, **common)
+        crv = m.get(KeyParam.CRV)
+        d = m.get(KeyParam.D)
+        x = m.get(KeyParam.X)
+        if d is not None and not isinstance(d, bytes):
+            raise _bad("d is not a byte string")
+        if not isinstance(x, bytes):
+            raise _bad("x missing or not a byte string")
+        if kty == KeyType.EC2:
+            if isinstance(crv, bool) or crv not in set(_EC_CURVES):
+                raise _bad(f"unsupported EC2 curve {crv!r}")
+            size = _EC_CURVES[Curve(crv)][1]
+            y = m.get(KeyParam.Y)
+            if not (isinstance(y, bool) or (isinstance(y, bytes) and len(y) == size)):
+                raise _bad("y missing or of the wrong size")
+            if len(x) != size or (d is not None and len(d) != size):
+                raise _bad("coordinate or private key of the wrong size")
+            return cls(kty=kty, crv=Curve(crv), x=x, y=y, d=d, **common)
+        if isinstance(crv, bool) or crv not in set(_OKP_SIZES):
+            raise _bad(f"unsupported OKP curve {crv!r}")
+        size = _OKP_SIZES[Curve(crv)]
+        if len(x) != size or (d is not None and len(d) != size):
+            raise _bad("OKP key of the wrong size")
+        if KeyParam.Y in m:
+            raise _bad("OKP key with y")
+        return cls(kty=kty, crv=Curve(crv), x=x, d=d, **common)
+
+    @classmethod
+    def decode(cls, data: bytes, *, lenient: bool = False) -> CoseKey:
+        """Decode COSE_Key bytes (untrusted) with the strict CBOR decoder."""
+        return cls.from_map(cbor.loads(data, cbor.LENIENT if lenient else cbor.STRICT))
+
+    @classmethod
+    def from_jwk(cls, jwk: Mapping[str, Any]) -> CoseKey:
+        """Parse a JWK dict (RFC 7517/8037). Also accepts the cose-wg examples' ``x_hex``,
+        ``y_hex``, ``d_hex``, ``k_hex`` spellings. ``kid`` is encoded as UTF-8 bytes."""
+        if not isinstance(jwk, Mapping):
+            raise _bad("JWK is not an object")
+
+        def field(name: str) -> bytes | None:
+            if name + "_hex" in jwk:
+                try:
+                    return bytes.fromhex(jwk[name + "_hex"])
+                except (TypeError, ValueError):
+                    raise _bad(f"JWK {name}_hex is not hex") from None
+            if name in jwk:
+                return _b64url_decode(jwk[name], name)
+            return None
+
+        kid_text = jwk.get("kid")
+        if kid_text is not None and not isinstance(kid_text, str):
+            raise _bad("JWK kid is not a string")
+        kid = kid_text.encode() if kid_text is not None else None
+        kty = jwk.get("kty")
+        if kty == "oct":
+            k = field("k")
+            if not k:
+                raise _bad("oct JWK without k")
+            return cls.symmetric(k, kid=kid)
+        crv_name = jwk.get("crv")
+        if crv_name not in _JWK_CRV:
+            raise _bad(f"unsupported JWK crv {crv_name!r}")
+        m: dict[int, Any] = {KeyParam.CRV: int(_JWK_CRV[crv_name]), KeyParam.X: field("x")}
+        if kty == "EC":
+            m[KeyParam.KTY] = int(KeyType.EC2)
+            m[KeyParam.Y] = field("y")
+        elif kty == "OKP":
+            m[KeyParam.KTY] = int(KeyType.OKP)
+        else:
+            raise _bad(f"unsupported JWK kty {kty!r}")
+        d = field("d")
+        if d is not None:
+            m[KeyParam.D] = d
+        if kid is not None:
+            m[KeyParam.KID] = kid
+        return cls.from_map(m)
+
+    # ------------------------------------------------------------------ serialisation
+
+    def to_map(self) -> dict[int, Any]:
+        """The COSE_Key map (private parts included when present)."""
+        m: dict[int, Any] = {KeyParam.KTY: int(self.kty)}
+        if self.kid is not None:
+            m[KeyParam.KID] = self.kid
+        if self.alg is not None:
+            m[KeyParam.ALG] = self.alg if isinstance(self.alg, str) else int(self.alg)
+        if self.key_ops is not None:
+            m[KeyParam.KEY_OPS] = list(self.key_ops)
+        if self.base_iv is not None:
+            m[KeyParam.BASE_IV] = self.base_iv
+        if self.kty == KeyType.SYMMETRIC:
+            m[-1] = self.k
+            return {int(k): v for k, v in m.items()}
+        assert self.crv is not None
+        m[KeyParam.CRV] = int(self.crv)
+        m[KeyParam.X] = self.x
+        if self.kty == KeyType.EC2:
+            m[KeyParam.Y] = self.y
+        if self.d is not None:
+            m[KeyParam.D] = self.d
+        return {int(k): v for k, v in m.items()}
+
+    def encode(self) -> bytes:
+        """Deterministic CBOR of ``to_map()``."""
+        return cbor.dumps(self.to_map())
+
+    def to_jwk(self) -> dict[str, str]:
+        """A JWK dict (base64url, no padding). ``kid`` must be UTF-8 to appear."""
+        jwk: dict[str, str] = {}
+        if self.kty == KeyType.SYMMETRIC:
+            assert self.k is not None
+            jwk = {"kty": "oct", "k": _b64url(self.k)}
+        else:
+            assert self.crv is not None and self.x is not None
+            jwk = {"kty": "EC" if self.kty == KeyType.EC2 else "OKP", "crv": _CRV_JWK[self.crv]}
+            jwk["x"] = _b64url(self.x)
+            if self.kty == KeyType.EC2:
+                jwk["y"] = _b64url(self._y_bytes())
+            if self.d is not None:
+                jwk["d"] = _b64url(self.d)
+        if self.kid is not None:
+            try:
+                jwk["kid"] = self.kid.decode()
+            except UnicodeDecodeError:
+                raise _bad("kid is not UTF-8; cannot express it in a JWK") from None
+        return jwk
+
+    # ------------------------------------------------------------------ views
+
+    @property
+    def has_private(self) -> bool:
+        """True when the key holds a private (or symmetric) part."""
+        return self.d is not None or self.k is not None
+
+    def public(self) -> CoseKey:
+        """The public half (kid, alg and key_ops kept; ``d`` dropped)."""
+        if self.kty == KeyType.SYMMETRIC:
+            raise _bad("a symmetric key has no public half")
+        return attrs.evolve(self, d=None)
+
+    def _y_bytes(self) -> bytes:
+        if isinstance(self.y, bytes):
+            return self.y
+        pub = self.public_key()
+        assert isinstance(pub, ec.EllipticCurvePublicKey)
+        size = _EC_CURVES[Curve(self.crv)][1]  # type: ignore[arg-type]
+        return pub.public_numbers().y.to_bytes(size, "big")
+
+    def thumbprint(self, hash_alg: Alg = Alg.SHA256) -> bytes:
+        """RFC 9679 COSE Key Thumbprint: hash of the deterministic CBOR of the required
+        parameters only (EC2: kty, crv, x, y; OKP: kty, crv, x; Symmetric: kty, k)."""
+        if self.kty == KeyType.SYMMETRIC:
+            m: dict[int, Any] = {1: int(self.kty), -1: self.k}
+        elif self.kty == KeyType.EC2:
+            m = {1: int(self.kty), -1: int(self.crv), -2: self.x, -3: self._y_bytes()}  # type: ignore[arg-type]
+        else:
+            m = {1: int(self.kty), -1: int(self.crv), -2: self.x}  # type: ignore[arg-type]
+        names = {Alg.SHA256: "sha256", Alg.SHA384: "sha384", Alg.SHA512: "sha512"}
+        if hash_alg not in names:
+            raise WireError(Code.COSE_UNKNOWN_ALG, f"no thumbprint hash {hash_alg!r}")
+        return hashlib.new(names[hash_alg], cbor.dumps(m)).digest()
+
+    def thumbprint_uri(self) -> str:
+        """RFC 9679 §6 COSE Key Thumbprint URI with SHA-256."""
+        return "urn:ietf:params:oauth:ckt:sha-256:" + _b64url(self.thumbprint())
+
+    # ------------------------------------------------------------------ cryptography objects
+
+    def public_key(self) -> PublicKey:
+        """The ``cryptography`` public key. Refuses points not on the curve."""
+        if self.kty == KeyType.SYMMETRIC:
+            raise _bad("symmetric key has no public key")
+        assert self.crv is not None and self.x is not None
+        try:
+            if self.kty == KeyType.EC2:
+                curve_t, _ = _EC_CURVES[self.crv]
+                if isinstance(self.y, bool):
+                    point = bytes([3 if self.y else 2]) + self.x
+                    return ec.EllipticCurvePublicKey.from_encoded_point(curve_t(), point)
+                assert self.y is not None
+                return ec.EllipticCurvePublicNumbers(
+                    int.from_bytes(self.x, "big"), int.from_bytes(self.y, "big"), curve_t()
+                ).public_key()
+            okp: dict[Curve, Any] = {
+                Curve.ED25519: ed25519.Ed25519PublicKey,
+                Curve.X25519: x25519.X25519PublicKey,
+                Curve.ED448: ed448.Ed448PublicKey,
+                Curve.X448: x448.X448PublicKey,
+            }
+            return okp[self.crv].from_public_bytes(self.x)  # type: ignore[no-any-return]
+        except (ValueError, TypeError, KeyError):
+            raise _bad("public key is not a valid point") from None
+
+    def private_key(self) -> PrivateKey:
+        """The ``cryptography`` private key; refuses a ``d`` that does not match x/y."""
+        if self.d is None:
+            raise _bad("key has no private part")
+        assert self.crv is not None
+        try:
+            key: PrivateKey
+            if self.kty == KeyType.EC2:
+                curve_t, _ = _EC_CURVES[self.crv]
+                key = ec.derive_private_key(int.from_bytes(self.d, "big"), curve_t())
+            else:
+                okp: dict[Curve, Any] = {
+                    Curve.ED25519: ed25519.Ed25519PrivateKey,
+                    Curve.X25519: x25519.X25519PrivateKey,
+                    Curve.ED448: ed448.Ed448PrivateKey,
+                    Curve.X448: x448.X448PrivateKey,
+                }
+                key = okp[self.crv].from_private_bytes(self.d)
+        except (ValueError, TypeError, KeyError):
+            raise _bad("private key is not valid") from None
+        derived = CoseKey.from_cryptography(key)
+        if derived.x != self.x or (
+            self.kty == KeyType.EC2
+            and (derived.y != self.y if isinstance(self.y, bytes) else False)
+        ):
+            raise _bad("private key does not match its public key")
+        return key
+
+    def check_alg(self, alg: Alg) -> None:
+        """Refuse (COSE_ALG_KEY_MISMATCH) a key that does not fit ``alg`` in edbp's profile:
+        ESP256/ES256 need EC2 P-256, Ed25519/EdDSA need OKP Ed25519, ECDH needs P-256 or X25519,
+        key wraps and content algorithms need a symmetric key of the exact size."""
+        info = alg_info(alg)
+        ok = False
+        if info.family == "ecdsa":
+            ok = self.kty == KeyType.EC2 and self.crv == Curve.P256
+        elif info.family == "eddsa":
+            ok = self.kty == KeyType.OKP and self.crv == Curve.ED25519
+        elif info.family == "ecdh":
+            ok = (self.kty == KeyType.EC2 and self.crv == Curve.P256) or (
+                self.kty == KeyType.OKP and self.crv == Curve.X25519
+            )
+        elif info.family in ("kw", "aead", "ctr"):
+            ok = self.kty == KeyType.SYMMETRIC and self.k is not None and (
+                len(self.k) == info.key_bytes
+            )
+        elif info.family == "direct":
+            ok = self.kty == KeyType.SYMMETRIC
+        if not ok:
+            raise WireError(Code.COSE_ALG_KEY_MISMATCH, f"key does not fit {alg.name}")
+        if self.alg is not None and self.alg != alg and not _same_family(self.alg, alg):
+            raise WireError(Code.COSE_ALG_KEY_MISMATCH, f"key is restricted to alg {self.alg!r}")
+
+
+def _same_family(key_alg: int | str, alg: Alg) -> bool:
+    """ESP256/ES256 and Ed25519/EdDSA name the same operation on edbp's curves."""
+    pairs = ({Alg.ESP256, Alg.ES256}, {Alg.ED25519, Alg.EDDSA})
+    return any(key_alg in p and alg in p for p in pairs)
