@@ -1,0 +1,210 @@
+"""COSE header buckets (RFC 9052 §3): protected bytes kept verbatim, checks every message runs.
+
+Why keep the protected bucket's bytes: signatures and AEAD tags cover the *serialized* protected
+header, and a published message need not be deterministic CBOR. Re-encoding the decoded map could
+change the bytes and break verification (or, worse, make two encodings verify alike), so the
+bytes received are the bytes verified and the bytes re-emitted.
+
+Checks made here, for every COSE structure: labels are int or text; no label in both buckets
+(COSE_DUPLICATE_HEADER); known labels have the right type; IV and Partial IV not both; ``crit``
+only in the protected bucket, non-empty, naming labels present there, each understood by the
+caller (COSE_UNKNOWN_CRITICAL_HEADER); ``alg`` is a known id inside the caller's allow-list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import attrs
+
+from edbp.errors import Code, WireError
+
+from . import cbor
+from .cose_algs import Alg, HeaderLabel
+
+__all__ = ["UNDERSTOOD_LABELS", "Headers", "Label"]
+
+Label = int | str
+
+#: Labels the COSE layer itself processes, so they may be marked critical without the caller
+#: adding them to ``understood``.
+UNDERSTOOD_LABELS: frozenset[Label] = frozenset(
+    {
+        HeaderLabel.ALG,
+        HeaderLabel.CRIT,
+        HeaderLabel.CONTENT_TYPE,
+        HeaderLabel.KID,
+        HeaderLabel.IV,
+        HeaderLabel.EPHEMERAL_KEY,
+        HeaderLabel.STATIC_KEY,
+        HeaderLabel.STATIC_KEY_ID,
+        HeaderLabel.SALT,
+        HeaderLabel.PARTY_U_IDENTITY,
+        HeaderLabel.PARTY_U_NONCE,
+        HeaderLabel.PARTY_U_OTHER,
+        HeaderLabel.PARTY_V_IDENTITY,
+        HeaderLabel.PARTY_V_NONCE,
+        HeaderLabel.PARTY_V_OTHER,
+    }
+)
+
+_BSTR_LABELS = (
+    HeaderLabel.KID,
+    HeaderLabel.IV,
+    HeaderLabel.PARTIAL_IV,
+    HeaderLabel.KID_CONTEXT,
+    HeaderLabel.STATIC_KEY_ID,
+    HeaderLabel.SALT,
+    HeaderLabel.PARTY_U_IDENTITY,
+    HeaderLabel.PARTY_U_OTHER,
+    HeaderLabel.PARTY_V_IDENTITY,
+    HeaderLabel.PARTY_V_OTHER,
+)
+
+
+def _malformed(detail: str) -> WireError:
+    return WireError(Code.COSE_MALFORMED, detail)
+
+
+def _is_label(k: Any) -> bool:
+    return (isinstance(k, int) and not isinstance(k, bool)) or isinstance(k, str)
+
+
+def _check_bucket(m: Any, which: str) -> dict[Label, Any]:
+    if not isinstance(m, Mapping):
+        raise _malformed(f"{which} header is not a map")
+    for k in m:
+        if not _is_label(k):
+            raise _malformed(f"{which} header label {k!r} is neither int nor text")
+    return dict(m)
+
+
+@attrs.frozen
+class Headers:
+    """The two header buckets of one COSE layer.
+
+    ``protected_raw`` is the exact content of the protected bstr (``b""`` when empty);
+    ``protected`` is its decoded map. Build with ``make`` (encodes deterministically) or
+    ``parse`` (untrusted, keeps the bytes).
+    """
+
+    protected_raw: bytes
+    protected: Mapping[Label, Any]
+    unprotected: Mapping[Label, Any]
+
+    @classmethod
+    def make(
+        cls,
+        protected: Mapping[Label, Any] | None = None,
+        unprotected: Mapping[Label, Any] | None = None,
+        *,
+        protected_raw: bytes | None = None,
+    ) -> Headers:
+        """Headers for a message edbp emits. The protected map is encoded deterministically and
+        an empty one as ``h''`` (RFC 9052 §3); ``protected_raw`` overrides the encoding (vector
+        generation: ``h'A0'``, non-deterministic orderings)."""
+        if protected_raw is None:
+            p = _check_bucket(protected or {}, "protected")
+            protected_raw = cbor.dumps(p) if p else b""
+        elif protected:
+            raise _malformed("give the protected map or protected_raw, not both")
+        return cls.parse(protected_raw, dict(unprotected or {}), lenient=True)
+
+    @classmethod
+    def parse(cls, protected_raw: Any, unprotected: Any, *, lenient: bool = False) -> Headers:
+        """Validate both buckets as received (untrusted)."""
+        if not isinstance(protected_raw, bytes):
+            raise _malformed("protected header is not a byte string")
+        protected: dict[Label, Any] = {}
+        if protected_raw:
+            decoded = cbor.loads(protected_raw, cbor.LENIENT if lenient else cbor.STRICT)
+            protected = _check_bucket(decoded, "protected")
+        unprot = _check_bucket(unprotected, "unprotected")
+        both = set(protected) & set(unprot)
+        if both:
+            raise WireError(Code.COSE_DUPLICATE_HEADER, f"labels {sorted(map(str, both))} twice")
+        for bucket in (protected, unprot):
+            _check_types(bucket)
+        if HeaderLabel.CRIT in unprot:
+            raise _malformed("crit in the unprotected bucket")
+        crit = protected.get(HeaderLabel.CRIT)
+        if crit is not None:
+            if not isinstance(crit, list) or not crit or not all(_is_label(c) for c in crit):
+                raise _malformed("crit is not a non-empty array of labels")
+            for c in crit:
+                if c not in protected:
+                    raise _malformed(f"critical label {c!r} not in the protected bucket")
+        iv_count = sum(
+            1 for b in (protected, unprot) for lbl in (HeaderLabel.IV, HeaderLabel.PARTIAL_IV)
+            if lbl in b
+        )
+        if iv_count > 1:
+            raise WireError(Code.COSE_BAD_IV, "IV and Partial IV both present")
+        return cls(protected_raw=protected_raw, protected=protected, unprotected=unprot)
+
+    # ------------------------------------------------------------------ access
+
+    def get(self, label: Label, default: Any = None) -> Any:
+        """The value of ``label`` from whichever bucket holds it."""
+        if label in self.protected:
+            return self.protected[label]
+        return self.unprotected.get(label, default)
+
+    def __contains__(self, label: Label) -> bool:
+        return label in self.protected or label in self.unprotected
+
+    @property
+    def kid(self) -> bytes | None:
+        """The kid header, if any."""
+        kid = self.get(HeaderLabel.KID)
+        return kid if isinstance(kid, bytes) else None
+
+    @property
+    def raw_alg(self) -> Any:
+        """The alg header as received (int, text or None)."""
+        return self.get(HeaderLabel.ALG)
+
+    def alg(self, allowed: Collection[Alg]) -> Alg:
+        """The alg, checked: present, known (COSE_UNKNOWN_ALG), and in ``allowed``
+        (COSE_ALG_NOT_ALLOWED). No negotiation, no fallback."""
+        raw = self.raw_alg
+        if raw is None:
+            raise _malformed("no alg header")
+        if isinstance(raw, str) or raw not in set(Alg):
+            raise WireError(Code.COSE_UNKNOWN_ALG, f"alg {raw!r}")
+        alg = Alg(raw)
+        if alg not in allowed:
+            raise WireError(Code.COSE_ALG_NOT_ALLOWED, f"alg {alg.name} not allowed here")
+        return alg
+
+    def check_critical(self, understood: Collection[Label] = ()) -> None:
+        """Refuse a ``crit`` label neither this layer nor the caller understands."""
+        for c in self.protected.get(HeaderLabel.CRIT) or ():
+            if c not in UNDERSTOOD_LABELS and c not in understood:
+                raise WireError(Code.COSE_UNKNOWN_CRITICAL_HEADER, f"critical label {c!r}")
+
+    def to_items(self) -> list[Any]:
+        """``[protected bstr, unprotected map]``, the first two items of every COSE array."""
+        return [self.protected_raw, dict(self.unprotected)]
+
+
+def _check_types(bucket: Mapping[Label, Any]) -> None:
+    alg = bucket.get(HeaderLabel.ALG)
+    if HeaderLabel.ALG in bucket and (isinstance(alg, bool) or not isinstance(alg, int | str)):
+        raise _malformed("alg is neither int nor text")
+    for lbl in _BSTR_LABELS:
+        if lbl in bucket and not isinstance(bucket[lbl], bytes):
+            raise _malformed(f"header {lbl.name} is not a byte string")
+    if HeaderLabel.CONTENT_TYPE in bucket:
+        ct = bucket[HeaderLabel.CONTENT_TYPE]
+        if isinstance(ct, bool) or not (isinstance(ct, str) or (isinstance(ct, int) and ct >= 0)):
+            raise _malformed("content type is neither uint nor text")
+    for lbl in (HeaderLabel.EPHEMERAL_KEY, HeaderLabel.STATIC_KEY):
+        if lbl in bucket and not isinstance(bucket[lbl], Mapping):
+            raise _malformed(f"header {lbl.name} is not a COSE_Key map")
+    nonce = bucket.get(HeaderLabel.PARTY_U_NONCE, b"")
+    nonce_v = bucket.get(HeaderLabel.PARTY_V_NONCE, b"")
+    for n in (nonce, nonce_v):
+        if isinstance(n, bool) or not isinstance(n, bytes | int):
+            raise _malformed("PartyU/PartyV nonce is neither bstr nor int")
