@@ -38,6 +38,7 @@ setup(
     packages=packages,
     package_dir=package_dir,
     package_data={
+        "edbp": ["py.typed"],
         "edbp.spec": ["*.cddl", "*.md", "*.json"],
         "edbp.vectors": ["*", "**/*"],
         "edbp.conformance": ["*.ini", "*.json", "**/*.json", "**/*.cddl"],

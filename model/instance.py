@@ -31,7 +31,7 @@ class Instance:
     def __attrs_post_init__(self) -> None:
         limits = {
             "devices": (1, 4), "classes": (1, 2), "components": (1, 2), "versions": (1, 4),
-            "sessions": (1, 8), "revocations": (0, 2), "compromises": (0, 2), "apps": (1, 3),
+            "sessions": (1, 64), "revocations": (0, 2), "compromises": (0, 2), "apps": (1, 3),
             "rotations": (0, 2),
         }
         for name, (lo, hi) in limits.items():

@@ -31,6 +31,12 @@ ATTACKER_KEY: Term = ("atk",)
 #: tags of atoms that are secrets (keys and plaintexts) rather than public data
 SECRET_TAGS = frozenset({"cek", "ck", "dak", "dsk", "ask", "tsk", "atk", "pt", "kid"})
 
+#: constructors with cryptographic meaning; every other non-atom tag is a plain record
+#: (a message body such as ``("upd", ...)``) that splits into its fields like ``tup``
+CRYPTO_TAGS = frozenset({"pub", "enc", "wrap", "sig", "h"})
+ATOM_TAGS = frozenset({"cek", "ck", "dak", "dsk", "ask", "tsk", "atk", "ak", "nonce", "pt",
+                       "pt_att", "kid", "nothing", "ver", "app"})
+
 
 def pub(k: Term) -> Term:
     """Public half of ``k``."""
@@ -89,15 +95,17 @@ def analyze(known: Iterable[Term]) -> frozenset[Term]:
         t = pending.pop()
         tag = t[0]
         new: tuple[object, ...] = ()
-        if tag == "tup":
-            new = t[1:]
-        elif tag == "sig":
+        if tag in ATOM_TAGS:
+            continue
+        if tag == "sig":
             new = (t[2],)
         elif tag in ("enc", "wrap"):
             if _opens(t[1], out):
                 new = (t[2],)
             else:
                 locked.append(t)
+        elif tag not in CRYPTO_TAGS:
+            new = t[1:]  # "tup" and message records
         for n in new:
             if isinstance(n, tuple) and n and n not in out:
                 out.add(n)
@@ -114,7 +122,7 @@ def can_build(t: object, known: frozenset[Term]) -> bool:
     tag = t[0]
     if tag == "pub":
         return True  # public keys are public
-    if tag in ("tup",):
+    if tag not in CRYPTO_TAGS and tag not in ATOM_TAGS:
         return all(can_build(x, known) for x in t[1:])
     if tag in ("enc",):
         return t[1] in known and can_build(t[2], known)

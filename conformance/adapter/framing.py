@@ -18,7 +18,7 @@ _ADAPTER_LIMITS = cbor.Limits(max_size=MAX_FRAME, max_depth=24)
 
 
 def encode_frame(item: Any) -> bytes:
-    body = cbor.dumps(item)
+    body: bytes = cbor.dumps(item)
     if len(body) > MAX_FRAME:
         raise AdapterError(Code.ADAPTER_FRAME_TOO_LARGE, f"frame of {len(body)} bytes")
     return len(body).to_bytes(4, "big") + body

@@ -61,7 +61,7 @@ _KEY_ID = re.compile(r"[A-Za-z0-9._:/@+-]{1,128}")
 
 
 def check_key_id(key_id: object) -> str:
-    """A class-key name: 1-128 characters from a safe set (it becomes an HSM label and a map key)."""
+    """A class-key name: 1-128 characters of a safe set (it becomes an HSM label, a map key)."""
     if not isinstance(key_id, str) or not _KEY_ID.fullmatch(key_id):
         raise KeyVaultError(Code.KEYVAULT_BAD_KEY_ID, "class key id: 1-128 of [A-Za-z0-9._:/@+-]")
     return key_id
@@ -88,7 +88,10 @@ class WrappedCek:
         check_key_id(self.key_id)
         if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 1:
             raise KeyVaultError(Code.KEYVAULT_NO_SUCH_KEY, "class key version must be >= 1")
-        if not isinstance(self.wrapped, bytes) or len(self.wrapped) - _KW_OVERHEAD not in CEK_LENGTHS:
+        if (
+            not isinstance(self.wrapped, bytes)
+            or len(self.wrapped) - _KW_OVERHEAD not in CEK_LENGTHS
+        ):
             raise KeyVaultError(Code.KEYVAULT_UNWRAP_FAILED, "wrapped CEK has the wrong length")
 
 

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from typing import Any
 
-from edbp.errors import Code, KeyVaultError
 from edbp.reference.cloud.keyvault import KeyVault, check_key_id
+
+from edbp.errors import Code, KeyVaultError
 
 __all__ = ["LABEL_PREFIX", "Pkcs11KeyVault", "find_softhsm_module"]
 
@@ -48,15 +50,46 @@ def find_softhsm_module() -> str | None:
     return next((p for p in candidates if p and os.path.exists(p)), None)
 
 
-def _label(key_id: str, version: int) -> str:
-    return f"{LABEL_PREFIX}{key_id}#v{version}"
+_NAMESPACE = re.compile(r"[A-Za-z0-9._-]{0,64}")
 
 
-def _parse_label(label: str) -> tuple[str, int] | None:
-    if not label.startswith(LABEL_PREFIX) or "#v" not in label:
-        return None
-    key_id, _, version = label[len(LABEL_PREFIX) :].rpartition("#v")
-    return (key_id, int(version)) if version.isdigit() else None
+#: PKCS#11 login state belongs to the (process, token), not to a session: C_Login on a second
+#: session fails with CKR_USER_ALREADY_LOGGED_IN and C_Logout on any session logs every session
+#: out. Vaults on one token therefore share one logged-in session, counted, and each works in
+#: its own unauthenticated session that inherits the login.
+_logins: dict[tuple[str, str], list[Any]] = {}
+_logins_lock = threading.Lock()
+
+
+def _login(token: Any, key: tuple[str, str], user_pin: str) -> None:
+    import pkcs11
+
+    with _logins_lock:
+        if key in _logins:
+            _logins[key][1] += 1
+            return
+        try:
+            session = token.open(user_pin=user_pin, rw=True)
+        except pkcs11.exceptions.UserAlreadyLoggedIn:
+            session = None  # logged in by someone else in this process: do not log them out
+        _logins[key] = [session, 1]
+
+
+def _logout(key: tuple[str, str]) -> None:
+    import pkcs11
+
+    with _logins_lock:
+        entry = _logins.get(key)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] == 0:
+            del _logins[key]
+            if entry[0] is not None:
+                try:
+                    entry[0].close()
+                except pkcs11.PKCS11Error:
+                    pass
 
 
 class Pkcs11KeyVault(KeyVault):
@@ -64,7 +97,15 @@ class Pkcs11KeyVault(KeyVault):
 
     backend = "pkcs11"
 
-    def __init__(self, module: str, token_label: str, user_pin: str) -> None:
+    def __init__(self, module: str, token_label: str, user_pin: str, namespace: str = "") -> None:
+        """Open a R/W user session on the token labelled ``token_label``.
+
+        ``namespace`` separates vaults sharing one token (tenants, or tests): object labels
+        are ``edbp-ck:<namespace>:<key_id>#v<version>`` and a vault sees only its own.
+        """
+        if not _NAMESPACE.fullmatch(namespace):
+            raise KeyVaultError(Code.KEYVAULT_BAD_KEY_ID, "namespace: up to 64 of [A-Za-z0-9._-]")
+        self._prefix = f"{LABEL_PREFIX}{namespace}:"
         try:
             import pkcs11
         except ImportError:  # pragma: no cover - python-pkcs11 is a declared extra
@@ -73,18 +114,38 @@ class Pkcs11KeyVault(KeyVault):
             ) from None
         self._p11 = pkcs11
         self._lock = threading.Lock()
+        self._login_key = (module, token_label)
         try:
             lib = pkcs11.lib(module)
             token = lib.get_token(token_label=token_label)
-            self._session = token.open(user_pin=user_pin, rw=True)
+            _login(token, self._login_key, user_pin)
         except (pkcs11.PKCS11Error, RuntimeError, OSError, AttributeError) as e:
             raise KeyVaultError(
-                Code.KEYVAULT_BACKEND_UNAVAILABLE, f"cannot open token {token_label!r}: {type(e).__name__}"
+                Code.KEYVAULT_BACKEND_UNAVAILABLE,
+                f"cannot open token {token_label!r}: {type(e).__name__}",
+            ) from None
+        try:
+            # the login is per token and process (PKCS#11); this session inherits it
+            self._session = token.open(rw=True)
+        except pkcs11.PKCS11Error as e:
+            _logout(self._login_key)
+            raise KeyVaultError(
+                Code.KEYVAULT_BACKEND_UNAVAILABLE, f"cannot open session: {type(e).__name__}"
             ) from None
         self._token_label = token_label
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"Pkcs11KeyVault(token={self._token_label!r})"
+
+    def _label(self, key_id: str, version: int) -> str:
+        return f"{self._prefix}{key_id}#v{version}"
+
+    def _parse_label(self, label: str) -> tuple[str, int] | None:
+        if not label.startswith(self._prefix) or "#v" not in label:
+            return None
+        key_id, _, version = label[len(self._prefix) :].rpartition("#v")
+        return (key_id, int(version)) if version.isdigit() else None
 
     def _fail(self, what: str, e: Exception) -> KeyVaultError:
         return KeyVaultError(Code.KEYVAULT_OPERATION_FAILED, f"{what}: {type(e).__name__}")
@@ -95,7 +156,7 @@ class Pkcs11KeyVault(KeyVault):
         for obj in self._session.get_objects(
             {p.Attribute.CLASS: p.ObjectClass.SECRET_KEY, p.Attribute.TOKEN: True}
         ):
-            parsed = _parse_label(obj.label or "")
+            parsed = self._parse_label(str(obj[p.Attribute.LABEL] or ""))
             if parsed:
                 out[parsed] = obj
         return out
@@ -104,7 +165,10 @@ class Pkcs11KeyVault(KeyVault):
         p = self._p11
         found = list(
             self._session.get_objects(
-                {p.Attribute.CLASS: p.ObjectClass.SECRET_KEY, p.Attribute.LABEL: _label(key_id, version)}
+                {
+                    p.Attribute.CLASS: p.ObjectClass.SECRET_KEY,
+                    p.Attribute.LABEL: self._label(key_id, version),
+                }
             )
         )
         if len(found) != 1:
@@ -129,8 +193,8 @@ class Pkcs11KeyVault(KeyVault):
                 self._session.generate_key(
                     p.KeyType.AES,
                     256,
-                    label=_label(key_id, version),
-                    id=hashlib.sha256(_label(key_id, version).encode()).digest()[:16],
+                    label=self._label(key_id, version),
+                    id=hashlib.sha256(self._label(key_id, version).encode()).digest()[:16],
                     store=True,
                     template={
                         a.TOKEN: True,
@@ -208,7 +272,11 @@ class Pkcs11KeyVault(KeyVault):
 
     def close(self) -> None:
         with self._lock:
+            if self._closed:
+                return
+            self._closed = True
             try:
                 self._session.close()
             except self._p11.PKCS11Error:
                 pass
+            _logout(self._login_key)

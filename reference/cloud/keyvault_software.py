@@ -34,11 +34,11 @@ from cryptography.hazmat.primitives.keywrap import (
     aes_key_unwrap,
     aes_key_wrap,
 )
-
-from edbp.errors import Code, EdbpError, KeyVaultError
 from edbp.reference.cloud.keyvault import KeyVault, check_key_id, wipe
 from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
 from edbp.reference.wire.cbor import dumps, loads
+
+from edbp.errors import Code, EdbpError, KeyVaultError
 
 __all__ = ["MASTER_KEY_BYTES", "SoftwareKeyVault"]
 
@@ -97,12 +97,16 @@ class SoftwareKeyVault(KeyVault):
             plain = self._siv.decrypt(blob[len(MAGIC) + _NONCE_BYTES :], [MAGIC, nonce])
         except InvalidTag:
             # wrong master key and tampering look the same
-            raise KeyVaultError(Code.KEYVAULT_SEALED_STORE_INVALID, "seal does not verify") from None
+            raise KeyVaultError(
+                Code.KEYVAULT_SEALED_STORE_INVALID, "seal does not verify"
+            ) from None
         buf = bytearray(plain)
         try:
             return self._parse(loads(bytes(buf)))
         except EdbpError:
-            raise KeyVaultError(Code.KEYVAULT_SEALED_STORE_INVALID, "sealed store content") from None
+            raise KeyVaultError(
+                Code.KEYVAULT_SEALED_STORE_INVALID, "sealed store content"
+            ) from None
         finally:
             wipe(buf)
 
@@ -124,7 +128,11 @@ class SoftwareKeyVault(KeyVault):
         return store
 
     def _save(self) -> None:
-        doc = {"keys": {k: {v: bytes(key) for v, key in vs.items()} for k, vs in self._store.keys.items()}}
+        doc = {
+            "keys": {
+                k: {v: bytes(key) for v, key in vs.items()} for k, vs in self._store.keys.items()
+            }
+        }
         plain = bytearray(dumps(doc))
         nonce = self._rng.random_bytes(_NONCE_BYTES)
         try:
@@ -142,7 +150,9 @@ class SoftwareKeyVault(KeyVault):
             os.replace(tmp, self._path)
         except OSError as e:
             tmp.unlink(missing_ok=True)
-            raise KeyVaultError(Code.KEYVAULT_BACKEND_UNAVAILABLE, f"cannot write store: {e.strerror}") from None
+            raise KeyVaultError(
+                Code.KEYVAULT_BACKEND_UNAVAILABLE, f"cannot write store: {e.strerror}"
+            ) from None
         dir_fd = os.open(self._path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
@@ -158,10 +168,14 @@ class SoftwareKeyVault(KeyVault):
         try:
             return self._store.keys[key_id][version]
         except KeyError:
-            raise KeyVaultError(Code.KEYVAULT_NO_SUCH_KEY, f"no class key {key_id!r} v{version}") from None
+            raise KeyVaultError(
+                Code.KEYVAULT_NO_SUCH_KEY, f"no class key {key_id!r} v{version}"
+            ) from None
 
     def _generate(self, key_id: str, version: int) -> None:
-        key = bytearray(self._rng.fork(f"class-key/{key_id}/{version}").random_bytes(_CLASS_KEY_BYTES))
+        key = bytearray(
+            self._rng.fork(f"class-key/{key_id}/{version}").random_bytes(_CLASS_KEY_BYTES)
+        )
         self._store.keys.setdefault(key_id, {})[version] = key
         try:
             self._save()

@@ -166,12 +166,13 @@ class MemoryStorage:
 
     def write(self, name: str, chunks: Iterable[bytes]) -> int:
         check_name(name)
-        parts: list[bytes] = []
-        self._files[name] = b""
-        for chunk in chunks:
-            parts.append(bytes(chunk))
-            self._files[name] = b"".join(parts)  # a partial file stays visible, as on disk
-        return len(self._files[name])
+        buf = bytearray()
+        try:
+            for chunk in chunks:
+                buf += chunk
+        finally:
+            self._files[name] = bytes(buf)  # a partial file stays visible, as on disk
+        return len(buf)
 
     def rename(self, src: str, dst: str) -> None:
         check_name(dst)

@@ -14,6 +14,7 @@ Decoded values: int, bytes, str, list, dict, bool, None, float, ``Tag``, ``Simpl
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
 from collections.abc import Mapping
@@ -103,6 +104,8 @@ LENIENT = Limits(deterministic=False, allow_indefinite=True, max_depth=64)
 
 
 def _head(major: int, arg: int) -> bytes:
+    if not isinstance(arg, int) or isinstance(arg, bool) or arg < 0:
+        raise WireError(Code.CBOR_UNSUPPORTED_TYPE, "negative head argument (tag number?)")
     if arg < 24:
         return bytes([(major << 5) | arg])
     if arg < 0x100:
@@ -157,7 +160,7 @@ def _encode(obj: Any, out: list[bytes]) -> None:
             _encode(item, out)
     elif isinstance(obj, Mapping):
         pairs = sorted((dumps(k), dumps(v)) for k, v in obj.items())
-        for (k1, _), (k2, _) in zip(pairs, pairs[1:], strict=False):
+        for (k1, _), (k2, _) in itertools.pairwise(pairs):
             if k1 == k2:
                 raise WireError(Code.CBOR_DUPLICATE_KEY, "two map keys encode identically")
         out.append(_head(5, len(pairs)))
@@ -168,7 +171,8 @@ def _encode(obj: Any, out: list[bytes]) -> None:
         out.append(_head(6, obj.tag))
         _encode(obj.value, out)
     elif isinstance(obj, Simple):
-        if 24 <= obj.value < 32 or not 0 <= obj.value < 256:
+        # 20-23 are false/true/null/undefined: encoding them as Simple would not round-trip
+        if not isinstance(obj.value, int) or 20 <= obj.value < 32 or not 0 <= obj.value < 256:
             raise WireError(Code.CBOR_UNSUPPORTED_TYPE, "reserved simple value")
         out.append(bytes([0xE0 | obj.value]) if obj.value < 24 else bytes([0xF8, obj.value]))
     elif isinstance(obj, float):
@@ -180,7 +184,10 @@ def _encode(obj: Any, out: list[bytes]) -> None:
 def dumps(obj: Any) -> bytes:
     """Encode ``obj`` in RFC 8949 §4.2.1 core deterministic encoding."""
     out: list[bytes] = []
-    _encode(obj, out)
+    try:
+        _encode(obj, out)
+    except RecursionError:
+        raise WireError(Code.CBOR_TOO_DEEP, "structure nested too deeply to encode") from None
     return b"".join(out)
 
 
@@ -314,11 +321,15 @@ class _Decoder:
 
     def _map(self, arg: int | None, depth: int) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
+        seen: set[bytes] = set()
         last_key: bytes | None = None
         if arg is None:
             self._indefinite_ok()
         else:
-            self._count(arg * 2)
+            if arg > self.limits.max_items:
+                raise WireError(Code.CBOR_TOO_LARGE, f"map of {arg} entries")
+            if arg * 2 > len(self.data) - self.pos:  # every key and value takes a byte
+                raise WireError(Code.CBOR_TRUNCATED, f"map of {arg} entries exceeds input")
         while True:
             if arg is None:
                 if self._is_break():
@@ -334,8 +345,11 @@ class _Decoder:
                 duplicate = key in result
             except TypeError:
                 raise WireError(Code.CBOR_UNSUPPORTED_TYPE, "unhashable map key") from None
-            if duplicate:
+            # equal encodings (NaN keys) or equal Python values (1 and 1.0, 1 and true) are both
+            # refused: the decoded dict could not hold the two entries apart
+            if duplicate or key_bytes in seen:
                 raise WireError(Code.CBOR_DUPLICATE_KEY, f"duplicate map key at offset {start}")
+            seen.add(key_bytes)
             if self.limits.deterministic and last_key is not None and key_bytes <= last_key:
                 raise WireError(Code.CBOR_UNSORTED_KEYS, f"map keys out of order at {start}")
             last_key = key_bytes
@@ -363,10 +377,10 @@ class _Decoder:
                 raise WireError(Code.CBOR_UNSUPPORTED_TYPE, "floating point not allowed")
             fmt = {25: ">e", 26: ">f", 27: ">d"}[info]
             raw = self._take(struct.calcsize(fmt))
-            value = float(struct.unpack(fmt, raw)[0])
-            if self.limits.deterministic and _float(value)[1:] != raw:
+            number = float(struct.unpack(fmt, raw)[0])
+            if self.limits.deterministic and _float(number)[1:] != raw:
                 raise WireError(Code.CBOR_NON_SHORTEST, "float not in its shortest form")
-            return value
+            return number
         if info == 31:
             raise WireError(Code.CBOR_MALFORMED, f"unexpected break at {self.pos - 1}")
         raise WireError(Code.CBOR_MALFORMED, f"reserved simple encoding {info}")

@@ -15,6 +15,8 @@ import enum
 
 import attrs
 
+from edbp.errors import Code, WireError
+
 __all__ = [
     "AEAD_ALGS",
     "ALG_NAMES",
@@ -37,6 +39,7 @@ __all__ = [
     "KeyParam",
     "KeyType",
     "alg_info",
+    "as_alg",
 ]
 
 
@@ -219,6 +222,18 @@ _INFO: dict[Alg, AlgInfo] = {
 def alg_info(alg: Alg) -> AlgInfo:
     """The family and sizes of ``alg``."""
     return _INFO[alg]
+
+
+def as_alg(value: object) -> Alg:
+    """``value`` as an ``Alg`` (callers may pass plain ints); COSE_UNKNOWN_ALG otherwise."""
+    if isinstance(value, Alg):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return Alg(value)
+        except ValueError:
+            pass
+    raise WireError(Code.COSE_UNKNOWN_ALG, f"alg {value!r}")
 
 
 SIGNATURE_ALGS = frozenset(a for a, i in _INFO.items() if i.family in ("ecdsa", "eddsa"))

@@ -23,7 +23,7 @@ from edbp.errors import Code, WireError
 from . import cbor
 from .cose_algs import Alg, HeaderLabel
 
-__all__ = ["UNDERSTOOD_LABELS", "Headers", "Label"]
+__all__ = ["UNDERSTOOD_LABELS", "Headers", "Label", "require_bytes"]
 
 Label = int | str
 
@@ -63,6 +63,14 @@ _BSTR_LABELS = (
 )
 
 
+def require_bytes(**values: Any) -> None:
+    """Refuse (COSE_MALFORMED) a caller argument that should be bytes (or None) and is not, so
+    a wrong type never surfaces as a TypeError from ``cryptography``."""
+    for name, value in values.items():
+        if value is not None and not isinstance(value, bytes):
+            raise WireError(Code.COSE_MALFORMED, f"{name} must be bytes")
+
+
 def _malformed(detail: str) -> WireError:
     return WireError(Code.COSE_MALFORMED, detail)
 
@@ -86,7 +94,9 @@ class Headers:
 
     ``protected_raw`` is the exact content of the protected bstr (``b""`` when empty);
     ``protected`` is its decoded map. Build with ``make`` (encodes deterministically) or
-    ``parse`` (untrusted, keeps the bytes).
+    ``parse`` (untrusted, keeps the bytes). The plain constructor checks nothing: the vector
+    generator uses it to build deliberately malformed headers (a label in both buckets, an
+    unknown critical label) that ``make`` and ``parse`` refuse.
     """
 
     protected_raw: bytes
@@ -144,6 +154,14 @@ class Headers:
         return cls(protected_raw=protected_raw, protected=protected, unprotected=unprot)
 
     # ------------------------------------------------------------------ access
+
+    @property
+    def protected_for_crypto(self) -> bytes:
+        """The protected bytes as Sig_structure, Enc_structure and the KDF context use them:
+        the bytes received, except that an empty map is always ``h''`` (RFC 9052 §3: recipients
+        accept ``h'a0'`` for an empty bucket; the zero-length form is the one the cryptographic
+        structures use)."""
+        return self.protected_raw if self.protected else b""
 
     def get(self, label: Label, default: Any = None) -> Any:
         """The value of ``label`` from whichever bucket holds it."""

@@ -19,14 +19,14 @@ from typing import Any
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, x448, x25519
+from edbp.reference import rand
 
 from edbp.errors import Code, WireError
-from edbp.reference import rand
 
 from . import cbor
 from .cose_algs import Alg, Curve, KeyParam, KeyType, alg_info
 
-__all__ = ["CoseKey"]
+__all__ = ["CoseKey", "require_key"]
 
 _EC_CURVES: dict[Curve, tuple[type[ec.EllipticCurve], int]] = {
     Curve.P256: (ec.SECP256R1, 32),
@@ -64,6 +64,10 @@ PublicKey = (
     | ed448.Ed448PublicKey
     | x448.X448PublicKey
 )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _bad(detail: str) -> WireError:
@@ -183,7 +187,7 @@ class CoseKey:
         if not isinstance(m, Mapping):
             raise _bad("COSE_Key is not a map")
         kty = m.get(KeyParam.KTY)
-        if isinstance(kty, bool) or kty not in set(KeyType):
+        if not _is_int(kty) or kty not in set(KeyType):
             raise _bad(f"unsupported kty {kty!r}")
         kty = KeyType(kty)
         kid = m.get(KeyParam.KID)
@@ -202,7 +206,7 @@ class CoseKey:
         base_iv = m.get(KeyParam.BASE_IV)
         if base_iv is not None and not isinstance(base_iv, bytes):
             raise _bad("Base IV is not a byte string")
-        common = {"kid": kid, "alg": alg, "key_ops": ops, "base_iv": base_iv}
+        common: dict[str, Any] = {"kid": kid, "alg": alg, "key_ops": ops, "base_iv": base_iv}
         if kty == KeyType.SYMMETRIC:
             k = m.get(-1)
             if not isinstance(k, bytes) or not k:
@@ -216,7 +220,7 @@ class CoseKey:
         if not isinstance(x, bytes):
             raise _bad("x missing or not a byte string")
         if kty == KeyType.EC2:
-            if isinstance(crv, bool) or crv not in set(_EC_CURVES):
+            if not _is_int(crv) or crv not in set(_EC_CURVES):
                 raise _bad(f"unsupported EC2 curve {crv!r}")
             size = _EC_CURVES[Curve(crv)][1]
             y = m.get(KeyParam.Y)
@@ -225,7 +229,7 @@ class CoseKey:
             if len(x) != size or (d is not None and len(d) != size):
                 raise _bad("coordinate or private key of the wrong size")
             return cls(kty=kty, crv=Curve(crv), x=x, y=y, d=d, **common)
-        if isinstance(crv, bool) or crv not in set(_OKP_SIZES):
+        if not _is_int(crv) or crv not in set(_OKP_SIZES):
             raise _bad(f"unsupported OKP curve {crv!r}")
         size = _OKP_SIZES[Curve(crv)]
         if len(x) != size or (d is not None and len(d) != size):
@@ -452,6 +456,13 @@ class CoseKey:
             raise WireError(Code.COSE_ALG_KEY_MISMATCH, f"key does not fit {alg.name}")
         if self.alg is not None and self.alg != alg and not _same_family(self.alg, alg):
             raise WireError(Code.COSE_ALG_KEY_MISMATCH, f"key is restricted to alg {self.alg!r}")
+
+
+def require_key(key: Any) -> CoseKey:
+    """Refuse (COSE_BAD_KEY) anything that is not a ``CoseKey``."""
+    if not isinstance(key, CoseKey):
+        raise WireError(Code.COSE_BAD_KEY, f"expected a CoseKey, got {type(key).__name__}")
+    return key
 
 
 def _same_family(key_alg: int | str, alg: Alg) -> bool:

@@ -15,15 +15,16 @@ that were digested and signed.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import attrs
-
-from edbp.errors import Code, WireError
 from edbp.reference.wire.cbor import Tag, dumps
 from edbp.reference.wire.suit_core import (
+    CborItem,
     ComponentId,
     SuitDigest,
+    as_dict,
+    as_tuple,
     bad,
     expect_bstr,
     expect_uint,
@@ -39,28 +40,32 @@ from edbp.reference.wire.suit_labels import (
     SuitParam,
 )
 
+from edbp.errors import Code, WireError
+
 __all__ = [
+    "RAW_FIELD",
     "Command",
     "CommandSequence",
     "EncryptionInfo",
     "IndexArg",
     "Parameters",
-    "RAW_FIELD",
     "set_raw",
 ]
 
 #: set-component-index argument: one index, ``True`` (all components) or a list of indices
 IndexArg = int | bool | tuple[int, ...]
-COSE_ENCRYPT_TAG = 96
 CBOR_PEN_TAG = 112
 
 
-def RAW_FIELD() -> Any:  # noqa: N802 - reads as a field declaration
+def RAW_FIELD() -> Any:
     """The exact bytes a structure was decoded from: not compared, not shown, not evolved."""
     return attrs.field(default=None, init=False, eq=False, repr=False)
 
 
-def set_raw(obj: Any, raw: bytes) -> Any:
+_T = TypeVar("_T")
+
+
+def set_raw(obj: _T, raw: bytes) -> _T:
     """Attach the received bytes to a frozen structure (decoders only)."""
     object.__setattr__(obj, "raw", raw)
     return obj
@@ -85,23 +90,22 @@ class EncryptionInfo:
 
     def cose(self, lenient: bool = False) -> Any:
         """The COSE_Encrypt, decoded by the COSE layer."""
-        from edbp.reference.wire import suit_crypto
+        from edbp.reference.wire.cose_encrypt import Encrypt
 
-        return suit_crypto.decode_encryption_info(self.data, lenient)
+        return Encrypt.decode(self.data, lenient=lenient, tagged=True)
 
     @classmethod
     def from_cbor(cls, value: Any, lenient: bool) -> EncryptionInfo:
+        """Check the bytes decode as a tagged COSE_Encrypt (by the COSE layer) whose
+        ciphertext is detached (nil; ``h''`` tolerated by the lenient decoder)."""
+        from edbp.reference.wire.cose_encrypt import Encrypt
+
         data = expect_bstr(value, "encryption-info")
-        item = load_cbor(data, "encryption-info", lenient)
-        if not isinstance(item, Tag) or item.tag != COSE_ENCRYPT_TAG:
-            raise bad("encryption-info: expected a tagged COSE_Encrypt (96)", Code.SUIT_ENCRYPTION_INFO)
-        body = item.value
-        if not isinstance(body, list) or len(body) != 4:
-            raise bad("encryption-info: COSE_Encrypt must have four elements", Code.SUIT_ENCRYPTION_INFO)
-        if body[2] is not None and not (lenient and body[2] == b""):
-            raise bad("encryption-info: ciphertext must be detached (nil)", Code.SUIT_ENCRYPTION_INFO)
-        if not isinstance(body[3], list) or not body[3]:
-            raise bad("encryption-info: no recipients", Code.SUIT_ENCRYPTION_INFO)
+        enc = Encrypt.decode(data, lenient=lenient, tagged=True)
+        if enc.ciphertext is not None and not (lenient and enc.ciphertext == b""):
+            raise bad(
+                "encryption-info: ciphertext must be detached (nil)", Code.SUIT_ENCRYPTION_INFO
+            )
         return cls(data)
 
 
@@ -158,12 +162,12 @@ def _param_to_cbor(label: int, value: Any) -> Any:
 
 
 @attrs.frozen
-class Parameters:
+class Parameters(CborItem):
     """The argument of set-parameters / override-parameters: parameter label → typed value.
 
     Build with ``Parameters.of(vendor_id=..., image_digest=SuitDigest(...), ...)``."""
 
-    values: Mapping[int, Any] = attrs.field(factory=dict, converter=dict)
+    values: Mapping[int, Any] = attrs.field(factory=dict, converter=as_dict)
 
     _NAMES = {
         "vendor_id": SuitParam.VENDOR_IDENTIFIER,
@@ -189,35 +193,35 @@ class Parameters:
 
     @property
     def vendor_id(self) -> bytes | Tag | None:
-        return self.get(SuitParam.VENDOR_IDENTIFIER)
+        return cast("bytes | Tag | None", self.get(SuitParam.VENDOR_IDENTIFIER))
 
     @property
     def class_id(self) -> bytes | None:
-        return self.get(SuitParam.CLASS_IDENTIFIER)
+        return cast("bytes | None", self.get(SuitParam.CLASS_IDENTIFIER))
 
     @property
     def image_digest(self) -> SuitDigest | None:
-        return self.get(SuitParam.IMAGE_DIGEST)
+        return cast("SuitDigest | None", self.get(SuitParam.IMAGE_DIGEST))
 
     @property
     def image_size(self) -> int | None:
-        return self.get(SuitParam.IMAGE_SIZE)
+        return cast("int | None", self.get(SuitParam.IMAGE_SIZE))
 
     @property
     def uri(self) -> str | None:
-        return self.get(SuitParam.URI)
+        return cast("str | None", self.get(SuitParam.URI))
 
     @property
     def content(self) -> bytes | None:
-        return self.get(SuitParam.CONTENT)
+        return cast("bytes | None", self.get(SuitParam.CONTENT))
 
     @property
     def encryption_info(self) -> EncryptionInfo | None:
-        return self.get(SuitParam.ENCRYPTION_INFO)
+        return cast("EncryptionInfo | None", self.get(SuitParam.ENCRYPTION_INFO))
 
     @property
     def source_component(self) -> int | None:
-        return self.get(SuitParam.SOURCE_COMPONENT)
+        return cast("int | None", self.get(SuitParam.SOURCE_COMPONENT))
 
     def to_cbor(self) -> dict[int, Any]:
         return {label: _param_to_cbor(label, v) for label, v in self.values.items()}
@@ -230,7 +234,9 @@ class Parameters:
         for label, v in value.items():
             if isinstance(label, bool) or not isinstance(label, int):
                 raise bad("parameters: labels are integers")
-            allowed = (label in DRAFT_PARAMETERS or label < 0) if lenient else label in EDBP_PARAMETERS
+            allowed = (
+                (label in DRAFT_PARAMETERS or label < 0) if lenient else label in EDBP_PARAMETERS
+            )
             if not allowed:
                 raise bad(f"parameter {label} not supported", Code.SUIT_UNSUPPORTED_PARAMETER)
             out[label] = _param_from_cbor(label, v, lenient)
@@ -270,7 +276,7 @@ class Command:
     @property
     def name(self) -> str:
         try:
-            return SuitCommand(self.code).name.lower().replace("_", "-")
+            return str(SuitCommand(self.code).name.lower().replace("_", "-"))
         except ValueError:
             return f"custom({self.code})"
 
@@ -316,7 +322,7 @@ class Command:
 class CommandSequence:
     """SUIT_Command_Sequence (or SUIT_Shared_Sequence): a flat [code, arg, code, arg, ...]."""
 
-    commands: tuple[Command, ...] = attrs.field(converter=tuple)
+    commands: tuple[Command, ...] = attrs.field(converter=as_tuple)
     raw: bytes | None = RAW_FIELD()
 
     def __iter__(self) -> Iterator[Command]:
@@ -333,7 +339,7 @@ class CommandSequence:
 
     def encode(self) -> bytes:
         """The sequence's bytes (the content of its bstr wrapper); received bytes verbatim."""
-        return self.raw if self.raw is not None else dumps(self.to_cbor())
+        return self.raw if self.raw is not None else cast(bytes, dumps(self.to_cbor()))
 
     @classmethod
     def decode(cls, data: bytes, *, shared: bool = False, lenient: bool = False) -> CommandSequence:

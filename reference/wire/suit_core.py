@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
 import attrs
-
-from edbp.errors import Code, WireError
 from edbp.reference.wire.cbor import LENIENT, STRICT, Limits, Tag, dumps, loads
 from edbp.reference.wire.suit_labels import SHA256, SHA384, SHA512
 
+from edbp.errors import Code, WireError
+
 __all__ = [
+    "CborItem",
     "ComponentId",
     "SuitDigest",
+    "as_dict",
+    "as_tuple",
     "bad",
     "check_component_id",
     "expect_bstr",
@@ -36,6 +40,16 @@ ComponentId = tuple[bytes, ...]
 _HASHES = {SHA256: "sha256", SHA384: "sha384", SHA512: "sha512"}
 #: The edbp profile digests with SHA-256 only; the lenient decoder also accepts SHA-384/512.
 EDBP_DIGEST_ALGS = frozenset({SHA256})
+
+
+def as_dict(value: Mapping[Any, Any]) -> dict[Any, Any]:
+    """attrs converter: a plain dict copy (typed, unlike ``converter=dict``)."""
+    return dict(value)
+
+
+def as_tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    """attrs converter: a tuple (typed, unlike ``converter=tuple``)."""
+    return tuple(value)
 
 
 def bad(detail: str, code: Code = Code.SUIT_MALFORMED) -> WireError:
@@ -57,13 +71,13 @@ def load_cbor(data: Any, what: str, lenient: bool) -> Any:
 def expect_bstr(value: Any, what: str) -> bytes:
     if not isinstance(value, bytes):
         raise bad(f"{what}: expected a byte string")
-    return value
+    return bytes(value)
 
 
 def expect_int(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise bad(f"{what}: expected an integer")
-    return value
+    return int(value)
 
 
 def expect_uint(value: Any, what: str) -> int:
@@ -75,7 +89,7 @@ def expect_uint(value: Any, what: str) -> int:
 
 def wrap(data: bytes) -> bytes:
     """The encoding of ``data`` as a CBOR byte string (what SUIT digests cover)."""
-    return dumps(data)
+    return cast(bytes, dumps(data))
 
 
 def check_component_id(value: Any, what: str = "component identifier") -> ComponentId:
@@ -131,6 +145,28 @@ class SuitDigest:
     @classmethod
     def decode(cls, data: bytes, lenient: bool = False) -> SuitDigest:
         return cls.from_cbor(load_cbor(data, "SUIT_Digest", lenient), lenient)
+
+
+class CborItem:
+    """``encode()`` / ``decode()`` for structures that are one CBOR item inside a larger one
+    (parameters, records, dependency metadata): deterministic encoding of ``to_cbor()``, and the
+    strict (or lenient) decoder feeding ``from_cbor``."""
+
+    __slots__ = ()
+
+    def to_cbor(self) -> Any:
+        raise NotImplementedError
+
+    def encode(self) -> bytes:
+        return cast(bytes, dumps(self.to_cbor()))
+
+    @classmethod
+    def from_cbor(cls, value: Any, lenient: bool) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def decode(cls, data: bytes, lenient: bool = False) -> Any:
+        return cls.from_cbor(load_cbor(data, cls.__name__, lenient), lenient)
 
 
 def untag(value: Any, tag: int, what: str, required: bool) -> Any:

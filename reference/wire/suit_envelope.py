@@ -11,17 +11,18 @@ structures encode deterministically (RFC 8949 §4.2.1).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeAlias, cast
 
 import attrs
-
-from edbp.errors import Code, WireError
 from edbp.reference.wire.cbor import Tag, dumps
 from edbp.reference.wire.suit_commands import RAW_FIELD, CommandSequence, component_ids, set_raw
 from edbp.reference.wire.suit_core import (
+    CborItem,
     ComponentId,
     SuitDigest,
+    as_dict,
+    as_tuple,
     bad,
     check_component_id,
     expect_bstr,
@@ -40,6 +41,8 @@ from edbp.reference.wire.suit_labels import (
     ManifestKey,
 )
 
+from edbp.errors import Code, WireError
+
 __all__ = [
     "AuthenticationWrapper",
     "Common",
@@ -56,8 +59,16 @@ COSE_MAC0_TAG = 17
 # ---------------------------------------------------------------------------------- common
 
 
+def _components(value: Iterable[Iterable[bytes]]) -> tuple[ComponentId, ...]:
+    return tuple(tuple(c) for c in value)
+
+
+def _optional_id(value: Iterable[bytes] | None) -> ComponentId | None:
+    return None if value is None else tuple(value)
+
+
 @attrs.frozen
-class Dependency:
+class Dependency(CborItem):
     """SUIT_Dependency_Metadata (draft-ietf-suit-trust-domains): where a dependency manifest's
     components live (its prefix)."""
 
@@ -81,14 +92,17 @@ class Dependency:
 class Common:
     """SUIT_Common: the components, the dependencies (trust domains) and the shared sequence."""
 
-    components: tuple[ComponentId, ...] = attrs.field(converter=lambda c: tuple(tuple(x) for x in c))
+    components: tuple[ComponentId, ...] = attrs.field(converter=_components)
     shared_sequence: CommandSequence | None = None
-    dependencies: Mapping[int, Dependency] = attrs.field(factory=dict, converter=dict)
+    dependencies: Mapping[int, Dependency] = attrs.field(factory=dict, converter=as_dict)
     raw: bytes | None = RAW_FIELD()
 
     @property
     def index_count(self) -> int:
-        """Size of the component index space: components plus dependency manifests."""
+        """Size of the component index space. Current trust-domains text: a dependency index
+        names an entry of ``components`` (the dependency envelope's component); the published
+        suit-firmware-encryption example puts dependencies after the components. Both are
+        accepted: the space covers the components and every dependency index."""
         top = max(self.dependencies, default=-1) + 1
         return max(len(self.components), top)
 
@@ -104,7 +118,7 @@ class Common:
         return out
 
     def encode(self) -> bytes:
-        return self.raw if self.raw is not None else dumps(self.to_cbor())
+        return self.raw if self.raw is not None else cast(bytes, dumps(self.to_cbor()))
 
     @classmethod
     def decode(cls, data: bytes, lenient: bool = False) -> Common:
@@ -124,8 +138,6 @@ class Common:
                 raise bad("SUIT_Dependencies: expected a non-empty map")
             for index, meta in raw_deps.items():
                 index = expect_uint(index, "dependency index")
-                if index < len(components) and not lenient:
-                    raise bad("dependency index collides with a component index")
                 deps[index] = Dependency.from_cbor(meta, lenient)
         shared = None
         if CommonKey.SHARED_SEQUENCE in value:
@@ -141,11 +153,11 @@ class Common:
 class SuitText:
     """SUIT_Text_Map, held as decoded CBOR (only shown, never acted upon)."""
 
-    value: Mapping[Any, Any] = attrs.field(converter=dict)
+    value: Mapping[Any, Any] = attrs.field(converter=as_dict)
     raw: bytes | None = RAW_FIELD()
 
     def encode(self) -> bytes:
-        return self.raw if self.raw is not None else dumps(self.value)
+        return self.raw if self.raw is not None else cast(bytes, dumps(self.value))
 
     @classmethod
     def decode(cls, data: bytes, lenient: bool = False) -> SuitText:
@@ -157,7 +169,7 @@ class SuitText:
 
 # -------------------------------------------------------------------------------- manifest
 
-Severable = CommandSequence | SuitDigest | None
+Severable: TypeAlias = CommandSequence | SuitDigest | None
 
 _SEQUENCE_MEMBERS = {
     ManifestKey.VALIDATE: "validate",
@@ -184,9 +196,7 @@ class Manifest:
     payload_fetch: Severable = None
     dependency_resolution: Severable = None
     text: SuitText | SuitDigest | None = None
-    component_id: ComponentId | None = attrs.field(
-        default=None, converter=lambda c: None if c is None else tuple(c)
-    )
+    component_id: ComponentId | None = attrs.field(default=None, converter=_optional_id)
     reference_uri: str | None = None
     load: CommandSequence | None = None
     invoke: CommandSequence | None = None
@@ -218,7 +228,7 @@ class Manifest:
 
     def encode(self) -> bytes:
         """The manifest's bytes (content of the envelope's bstr); received bytes verbatim."""
-        return self.raw if self.raw is not None else dumps(self.to_cbor())
+        return self.raw if self.raw is not None else cast(bytes, dumps(self.to_cbor()))
 
     def digest(self, alg: int = -16) -> SuitDigest:
         """The digest the authentication wrapper carries: over the bstr-wrapped manifest."""
@@ -229,7 +239,9 @@ class Manifest:
         attr = _SEQUENCE_MEMBERS.get(ManifestKey(key))
         member = getattr(self, attr) if attr else None
         if isinstance(member, SuitDigest):
-            raise WireError(Code.SUIT_SEVERABLE_MISMATCH, f"member {key} is severed; use the envelope")
+            raise WireError(
+                Code.SUIT_SEVERABLE_MISMATCH, f"member {key} is severed; use the envelope"
+            )
         return member
 
     @classmethod
@@ -243,7 +255,9 @@ class Manifest:
             if key not in known or (key in _LENIENT_ONLY and not lenient):
                 if lenient and key not in known:
                     continue
-                raise bad(f"SUIT_Manifest: member {key!r} not supported", Code.SUIT_UNSUPPORTED_COMMAND)
+                raise bad(
+                    f"SUIT_Manifest: member {key!r} not supported", Code.SUIT_UNSUPPORTED_COMMAND
+                )
         version = value.get(ManifestKey.MANIFEST_VERSION)
         if version != 1 or isinstance(version, bool):
             raise WireError(Code.SUIT_UNSUPPORTED_VERSION, f"manifest version {version!r}")
@@ -289,7 +303,7 @@ class AuthenticationWrapper:
     profile; COSE_Mac0 only in lenient mode): the COSE layer decodes and verifies them."""
 
     digest: SuitDigest
-    blocks: tuple[bytes, ...] = attrs.field(converter=tuple, default=())
+    blocks: tuple[bytes, ...] = attrs.field(converter=as_tuple, default=())
     raw: bytes | None = RAW_FIELD()
     digest_raw: bytes | None = RAW_FIELD()
 
@@ -298,7 +312,7 @@ class AuthenticationWrapper:
         return [digest_bytes, *self.blocks]
 
     def encode(self) -> bytes:
-        return self.raw if self.raw is not None else dumps(self.to_cbor())
+        return self.raw if self.raw is not None else cast(bytes, dumps(self.to_cbor()))
 
     @property
     def signed_payload(self) -> bytes:
@@ -318,7 +332,9 @@ class AuthenticationWrapper:
             item = load_cbor(block, "authentication block", lenient)
             allowed = (COSE_SIGN1_TAG, COSE_MAC0_TAG) if lenient else (COSE_SIGN1_TAG,)
             if not isinstance(item, Tag) or item.tag not in allowed:
-                raise bad("authentication block: expected a tagged COSE_Sign1", Code.SUIT_AUTH_FAILED)
+                raise bad(
+                    "authentication block: expected a tagged COSE_Sign1", Code.SUIT_AUTH_FAILED
+                )
             body = item.value
             if not isinstance(body, list) or len(body) != 4 or body[2] is not None:
                 raise bad("authentication block: expected a COSE structure with detached payload")
@@ -338,8 +354,8 @@ class Envelope:
 
     authentication: AuthenticationWrapper
     manifest: Manifest
-    severed: Mapping[int, bytes] = attrs.field(factory=dict, converter=dict)
-    integrated: Mapping[str, bytes] = attrs.field(factory=dict, converter=dict)
+    severed: Mapping[int, bytes] = attrs.field(factory=dict, converter=as_dict)
+    integrated: Mapping[str, bytes] = attrs.field(factory=dict, converter=as_dict)
     raw: bytes | None = RAW_FIELD()
 
     def to_cbor(self) -> Tag:
@@ -352,7 +368,7 @@ class Envelope:
         return Tag(SUIT_ENVELOPE_TAG, body)
 
     def encode(self) -> bytes:
-        return self.raw if self.raw is not None else dumps(self.to_cbor())
+        return self.raw if self.raw is not None else cast(bytes, dumps(self.to_cbor()))
 
     def digest_matches(self) -> bool:
         """True when the wrapper's digest covers this manifest (constant-time comparison)."""
@@ -367,7 +383,9 @@ class Envelope:
             if data is None:
                 return None
             if not member.matches(wrap(data)):
-                raise WireError(Code.SUIT_SEVERABLE_MISMATCH, f"severed member {key} digest mismatch")
+                raise WireError(
+                    Code.SUIT_SEVERABLE_MISMATCH, f"severed member {key} digest mismatch"
+                )
             return CommandSequence.decode(data, lenient=lenient)
         return member
 
@@ -400,14 +418,20 @@ class Envelope:
             if key not in SEVERABLE_MEMBERS:
                 if lenient:
                     continue
-                raise bad(f"SUIT_Envelope: member {key!r} not supported", Code.SUIT_UNSUPPORTED_COMMAND)
+                raise bad(
+                    f"SUIT_Envelope: member {key!r} not supported", Code.SUIT_UNSUPPORTED_COMMAND
+                )
             member = expect_bstr(member, f"severed member {key}")
             attr = "text" if key == ManifestKey.TEXT else _SEQUENCE_MEMBERS[ManifestKey(key)]
             expected = getattr(manifest, attr)
             if not isinstance(expected, SuitDigest):
-                raise WireError(Code.SUIT_SEVERABLE_MISMATCH, f"member {key} is not severed in the manifest")
+                raise WireError(
+                    Code.SUIT_SEVERABLE_MISMATCH, f"member {key} is not severed in the manifest"
+                )
             if not expected.matches(wrap(member)):
-                raise WireError(Code.SUIT_SEVERABLE_MISMATCH, f"severed member {key} digest mismatch")
+                raise WireError(
+                    Code.SUIT_SEVERABLE_MISMATCH, f"severed member {key} digest mismatch"
+                )
             if key == ManifestKey.TEXT:
                 SuitText.decode(member, lenient)
             else:

@@ -71,7 +71,12 @@ class ManifestKey(enum.IntEnum):
 
 #: Manifest members that may be severed (replaced by their SUIT_Digest) and carried in the envelope
 SEVERABLE_MEMBERS = frozenset(
-    {ManifestKey.DEPENDENCY_RESOLUTION, ManifestKey.PAYLOAD_FETCH, ManifestKey.INSTALL, ManifestKey.TEXT}
+    {
+        ManifestKey.DEPENDENCY_RESOLUTION,
+        ManifestKey.PAYLOAD_FETCH,
+        ManifestKey.INSTALL,
+        ManifestKey.TEXT,
+    }
 )
 
 

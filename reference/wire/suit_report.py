@@ -11,15 +11,17 @@ SUIT_Report = { 99: [? uri, SUIT_Digest], ? 2: nonce, 3: [* SUIT_Record / system
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import attrs
-
 from edbp.reference.wire.cbor import dumps
 from edbp.reference.wire.suit_commands import RAW_FIELD, Parameters, set_raw
 from edbp.reference.wire.suit_core import (
+    CborItem,
     ComponentId,
     SuitDigest,
+    as_dict,
+    as_tuple,
     bad,
     check_component_id,
     expect_bstr,
@@ -33,7 +35,7 @@ __all__ = ["SuitRecord", "SuitReference", "SuitReport", "SuitResult", "SystemPro
 
 
 @attrs.frozen
-class SuitReference:
+class SuitReference(CborItem):
     """SUIT_Reference = [? manifest uri, manifest digest]."""
 
     digest: SuitDigest
@@ -56,10 +58,10 @@ class SuitReference:
 
 
 @attrs.frozen
-class SuitRecord:
+class SuitRecord(CborItem):
     """SUIT_Record: where in which manifest a command ran, and the parameters it saw."""
 
-    manifest_id: tuple[int, ...] = attrs.field(converter=tuple)
+    manifest_id: tuple[int, ...] = attrs.field(converter=as_tuple)
     section: int
     offset: int
     component_index: int
@@ -94,10 +96,10 @@ class SuitRecord:
 
 
 @attrs.frozen
-class SystemProperties:
+class SystemProperties(CborItem):
     """system-property-claims: {0: component id, + parameters} (also TEEP's tc-list entries)."""
 
-    component_id: ComponentId = attrs.field(converter=tuple)
+    component_id: ComponentId = attrs.field(converter=as_tuple)
     parameters: Parameters = attrs.field(factory=Parameters)
 
     def to_cbor(self) -> dict[int, Any]:
@@ -115,7 +117,7 @@ class SystemProperties:
 
 
 @attrs.frozen
-class SuitResult:
+class SuitResult(CborItem):
     """A failed result: edbp/SUIT result code, the record where it failed, the reason."""
 
     code: int
@@ -152,10 +154,10 @@ class SuitReport:
     """SUIT_Report. ``result`` is ``True`` for success or a ``SuitResult`` for failure."""
 
     reference: SuitReference
-    records: tuple[Record, ...] = attrs.field(converter=tuple, default=())
+    records: tuple[Record, ...] = attrs.field(converter=as_tuple, default=())
     result: bool | SuitResult = True
     nonce: bytes | None = None
-    extensions: Mapping[int, Any] = attrs.field(factory=dict, converter=dict)
+    extensions: Mapping[int, Any] = attrs.field(factory=dict, converter=as_dict)
     raw: bytes | None = RAW_FIELD()
 
     @property
@@ -172,7 +174,21 @@ class SuitReport:
         return out
 
     def encode(self) -> bytes:
-        return self.raw if self.raw is not None else dumps(self.to_cbor())
+        return self.raw if self.raw is not None else cast(bytes, dumps(self.to_cbor()))
+
+    @classmethod
+    def for_manifest(
+        cls,
+        manifest_digest: SuitDigest,
+        *,
+        uri: str | None = None,
+        nonce: bytes | None = None,
+        records: tuple[Record, ...] = (),
+        result: bool | SuitResult = True,
+    ) -> SuitReport:
+        """The report a device sends about one manifest (a Success carries ``result=True``):
+        the manifest is named by the digest from its authentication wrapper."""
+        return cls(SuitReference(manifest_digest, uri), records, result, nonce)
 
     @classmethod
     def decode(cls, data: bytes, lenient: bool = False) -> SuitReport:
@@ -192,7 +208,9 @@ class SuitReport:
         records: list[Record] = []
         for r in records_value:
             records.append(
-                SystemProperties.from_cbor(r, lenient) if isinstance(r, dict) else SuitRecord.from_cbor(r, lenient)
+                SystemProperties.from_cbor(r, lenient)
+                if isinstance(r, dict)
+                else SuitRecord.from_cbor(r, lenient)
             )
         result_value = value[ReportKey.RESULT]
         if result_value is True:

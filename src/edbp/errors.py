@@ -127,6 +127,8 @@ class Code(enum.IntEnum):
     TA_UUID_MISMATCH = 516
     TA_SUBKEY_INVALID = 517
     TA_TRUNCATED = 518
+    TA_ENC_KEY_UNAVAILABLE = 519  # encrypted image, but no key of the type its flags name
+    TA_SUBKEY_DEPTH = 520  # subkey max_depth not strictly below its parent's
 
     # 6xx: device Agent (TEE) processing
     AGENT_UNEXPECTED_MESSAGE = 600
@@ -153,6 +155,7 @@ class Code(enum.IntEnum):
     TAM_UNEXPECTED_MESSAGE = 706
     TAM_AUDIT_TAMPERED = 707
     TAM_DEVICE_EXISTS = 708
+    TAM_STORAGE_FAILED = 709
     KEYVAULT_NO_SUCH_KEY = 720
     KEYVAULT_KEY_EXISTS = 721
     KEYVAULT_OPERATION_FAILED = 722

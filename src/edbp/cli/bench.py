@@ -1,5 +1,72 @@
-"""`edbp bench`: placeholder until issue 5 builds it."""
+"""`edbp bench`: run the registered benchmarks, each timed against its baseline in the same run.
 
-from edbp.cli import not_built
+Benchmarks live in ``edbp/bench/<area>.py`` (see ``edbp.bench`` for the registration API).
+The table shows time per call, throughput and the ratio to the baseline; ``--json`` writes the
+same as a machine-readable report.
+"""
 
-command = not_built("bench", "Run the benchmarks and report ratios against baselines measured in the same run.", "issue 5")
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+def _fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+@click.command(name="bench")
+@click.option("-k", "pattern", default=None, help="Only benchmarks whose name contains PATTERN (or matches a glob).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report.")
+@click.option("--quick", is_flag=True, help="Small sizes only, short samples.")
+@click.option("--list", "list_only", is_flag=True, help="List the benchmarks and exit.")
+def command(pattern: str | None, json_path: Path | None, quick: bool, list_only: bool) -> None:
+    """Run the benchmarks and report ratios against baselines measured in the same run."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from edbp.bench import discover, select
+    from edbp.bench.runner import RunConfig, results_to_json, run
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    err_console = Console(stderr=True)
+    failed = discover()
+    for module, error in failed.items():
+        err_console.print(f"[red]benchmark module {module} failed to import:[/red] {error}")
+    chosen = select(pattern, quick=quick)
+    if list_only:
+        for b in chosen:
+            click.echo(f"{b.name}" + (f"  (baseline {b.baseline})" if b.baseline else ""))
+        sys.exit(1 if failed else 0)
+    if not chosen:
+        click.echo("no benchmark matches", err=True)
+        sys.exit(1 if failed else 0)
+    config = RunConfig.quick() if quick else RunConfig()
+    with console.status("benchmarking") as status:
+        results = run(chosen, config, progress=lambda name: status.update(f"benchmarking {name}"))
+    table = Table(title="edbp bench" + (" (quick)" if quick else ""))
+    for col, justify in (("benchmark", "left"), ("time/op", "right"), ("MiB/s", "right"),
+                         ("baseline", "left"), ("baseline time/op", "right"), ("ratio", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in results:
+        if r.error:
+            table.add_row(r.name, "[red]error[/red]", "", "", "", r.error)
+            continue
+        t, b = r.timing, r.baseline
+        mib = f"{t.mib_per_s:.1f}" if t and t.mib_per_s is not None else "-"
+        table.add_row(
+            r.name, _fmt_time(t.seconds if t else None), mib, b.name if b else "-",
+            _fmt_time(b.seconds if b else None), f"{r.ratio:.2f}×" if r.ratio is not None else "-",
+        )
+    console.print(table)
+    if json_path is not None:
+        results_to_json(results, quick=quick, path=json_path)
+        click.echo(f"wrote {json_path}")
+    sys.exit(1 if failed or any(r.error for r in results) else 0)

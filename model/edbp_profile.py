@@ -1,0 +1,661 @@
+"""The `edbp` profile as an abstract state machine: TAM + KeyVault, Author, Registry, devices.
+
+One ``World`` is a global state: the Author's publications, the TAM's per-device session and
+registry status, each device's Agent (TEE) state, the attacker's observations, and ghost
+(history) variables that exist only so that properties can be stated over single states.
+
+The network is the Dolev-Yao attacker: every message sent is added to ``seen`` and every
+receiver may be handed any term the attacker can derive or build, so intercept, drop, replay and
+reorder need no state of their own. A delivery is labelled honest when the term is exactly the
+one the protocol's counterpart sent for the receiver's open exchange, ``attack.replay`` when it
+is an older or redirected message, ``attack.inject`` when the attacker built it. Every device's
+REE (the Broker) is the attacker too: the payload the Agent fetches is the attacker's choice.
+
+Steps internal to one trusted party with no input in between are taken atomically (e.g. the
+Author's build, encrypt, wrap and sign): they commute with every other step, so this loses no
+behaviour and keeps the graph small. Each transition lists every spec step it covers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+
+import attrs
+
+from edbp.model.instance import Instance
+from edbp.model.terms import ATTACKER_KEY, Term, analyze, enc, h, pub, sig, wrap
+
+TSK: Term = ("tsk",)
+ASK: Term = ("ask",)
+ATTACKER_SYM: Term = ("ak",)  # the attacker's own symmetric key (for packages it builds)
+OK, ERR = "ok", "err"
+
+
+@attrs.frozen
+class Config:
+    """What is explored: the instance, the flaws switched on, and the attacker's moves allowed."""
+
+    instance: Instance = Instance()
+    flaws: frozenset[str] = frozenset()
+    compromise: bool = True
+    revoke: bool = True
+    moves_off: frozenset[str] = frozenset()  # attacker moves withheld (attack isolation)
+
+    def has(self, name: str) -> bool:
+        """Whether seeded flaw ``name`` is on."""
+        return name in self.flaws
+
+
+@attrs.frozen(cache_hash=True)
+class Agent:
+    """A device's Agent (TEE) state.
+
+    ``installed`` holds per component the installed version (0 = none; a negative value is a
+    partial install of ``-v``, which only a flawed Agent leaves behind). ``job`` in FETCHING is
+    ``(c, v, cek, token, verified)``. ``kept`` are CEKs still held outside an exchange.
+    """
+
+    phase: str
+    token: int
+    job: tuple
+    floor: tuple[int, ...]
+    installed: tuple[int, ...]
+    kept: frozenset = frozenset()
+
+
+@attrs.frozen(cache_hash=True)
+class Session:
+    """The TAM's session with one device: NO_SESSION, CHALLENGED(nonce), UPDATE_SENT(job)."""
+
+    phase: str = "NO_SESSION"
+    nonce: int = -1
+    job: tuple = ()
+
+
+@attrs.frozen(cache_hash=True)
+class Ghost:
+    """History variables: what happened, as ground truth independent of any party's checks."""
+
+    delivered: frozenset = frozenset()  # (d, c, v): the TAM released CEK(c,v) for device d
+    bad_deliveries: frozenset = frozenset()  # (d, nonce, reason): P3 ground-truth failures
+    foreign_accepts: frozenset = frozenset()  # (d, named): Agent d accepted an Update for `named`
+    installs: tuple = ()  # per device: ((c, v, payload, fresh_token, token), ...)
+    ree_leaks: frozenset = frozenset()  # secrets an honest Agent handed to its REE
+    unverified_decrypts: frozenset = frozenset()  # devices that decrypted before verifying
+    reports: tuple = ()  # per device: audit records the TAM holds, capped at 2 (witness)
+    ck_holders: frozenset = frozenset({"keyvault"})
+    revoked_deliveries: frozenset = frozenset()  # (d, c, v) delivered while d was revoked
+    bad_records: frozenset = frozenset()  # audit records no honest report stands behind (P6)
+
+
+@attrs.frozen(cache_hash=True)
+class World:
+    """A global state of the `edbp` profile."""
+
+    published: tuple[int, ...]
+    sessions: tuple[Session, ...]
+    agents: tuple[Agent, ...]
+    revoked: frozenset[int]
+    compromised: frozenset[int]
+    issued: int
+    seen: frozenset
+    ghost: Ghost
+
+
+@attrs.frozen
+class Event:
+    """One transition as a trace shows it: spec step names, arrow, message text."""
+
+    steps: tuple[str, ...]
+    src: str
+    dst: str
+    text: str
+    data: tuple = ()  # structured facts about the step, for the honest scheduler
+
+    @property
+    def label(self) -> str:
+        return " + ".join(self.steps)
+
+    @property
+    def honest(self) -> bool:
+        return not any(s.startswith("attack.") for s in self.steps)
+
+
+# ---------------------------------------------------------------- names of keys and messages
+
+
+def dak_of(cfg: Config, d: int) -> Term:
+    """Device ``d``'s agreement key (shared per class under the seeded flaw)."""
+    if cfg.has("shared_device_key"):
+        return ("dak", "class", cfg.instance.class_of(d))
+    return ("dak", d)
+
+
+def dsk_of(d: int) -> Term:
+    return ("dsk", d)
+
+
+def cek_of(cfg: Config, c: int, v: int) -> Term:
+    """The CEK of package (c, v); under ``author_reuses_iv`` one CEK serves every version."""
+    if cfg.has("author_reuses_iv"):
+        return ("cek", c, 1)
+    return ("cek", c, v)
+
+
+def ck_of(cls: int) -> Term:
+    return ("ck", cls)
+
+
+def plaintext(c: int, v: int) -> Term:
+    return ("pt", c, v)
+
+
+def nonce(n: int) -> Term:
+    return ("nonce", n)
+
+
+def author_manifest(cfg: Config, c: int, v: int) -> Term:
+    """The Author's signed manifest: component, sequence number, digest, CK-wrapped CEK."""
+    wraps = tuple(wrap(ck_of(k), cek_of(cfg, c, v)) for k in range(cfg.instance.classes))
+    return sig(ASK, ("am", c, v, h(plaintext(c, v)), ("tup", *wraps)))
+
+
+def ciphertext(cfg: Config, c: int, v: int) -> Term:
+    return enc(cek_of(cfg, c, v), plaintext(c, v))
+
+
+def query_request(n: int) -> Term:
+    return sig(TSK, ("qr", nonce(n)))
+
+
+def evidence(cfg: Config, d: int, n: int) -> Term:
+    return sig(dsk_of(d), ("ev", nonce(n), d, pub(dak_of(cfg, d))))
+
+
+def delivery_wrap(cfg: Config, d: int, c: int, v: int) -> Term:
+    """The CEK as the TAM delivers it to device ``d``."""
+    if cfg.has("cek_sent_under_class_key"):
+        return wrap(ck_of(cfg.instance.class_of(d)), cek_of(cfg, c, v))
+    return wrap(pub(dak_of(cfg, d)), cek_of(cfg, c, v))
+
+
+def update(cfg: Config, d: int, n: int, c: int, v: int, kek: Term | None = None) -> Term:
+    """The TAM-signed per-device Update (TEEP Update carrying the two-layer SUIT manifest)."""
+    wrapped = delivery_wrap(cfg, d, c, v) if kek is None else wrap(kek, cek_of(cfg, c, v))
+    return sig(TSK, ("upd", d, nonce(n), author_manifest(cfg, c, v), wrapped))
+
+
+def receipt(cfg: Config, d: int, n: int, c: int, v: int, status: str) -> Term:
+    """The Agent's install report (Success or Error)."""
+    body = ("rc", d, None if cfg.has("agent_reuses_report_nonce") else nonce(n), c, v, status)
+    if cfg.has("receipt_unsigned"):
+        return body
+    return sig(dsk_of(d), body)
+
+
+# ---------------------------------------------------------------- initial state
+
+
+def initial(cfg: Config) -> World:
+    """Devices enrolled (enrol.keygen, enrol.endorse, enrol.register ran at manufacture)."""
+    inst = cfg.instance
+    comps = inst.components
+    agent = Agent("IDLE", -1, (), (0,) * comps, (0,) * comps)
+    seen = {ATTACKER_KEY, ATTACKER_SYM, *(("pt_att", c) for c in range(comps))}
+    return World(
+        published=(0,) * comps,
+        sessions=(Session(),) * inst.devices,
+        agents=(agent,) * inst.devices,
+        revoked=frozenset(),
+        compromised=frozenset(),
+        issued=0,
+        seen=frozenset(seen),
+        ghost=Ghost(installs=((),) * inst.devices, reports=(0,) * inst.devices),
+    )
+
+
+@lru_cache(maxsize=200_000)
+def knowledge(seen: frozenset) -> frozenset:
+    """The attacker's closed knowledge for a set of observations (memoised)."""
+    return analyze(seen)
+
+
+# ---------------------------------------------------------------- transitions
+
+
+def _set(t: tuple, i: int, x: object) -> tuple:
+    return (*t[:i], x, *t[i + 1:])
+
+
+def _learn(w: World, *terms: Term) -> frozenset:
+    return w.seen.union(terms)
+
+
+def successors(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
+    """Every transition enabled in ``w``: honest steps of every role and every attacker move."""
+    inst = cfg.instance
+    know = knowledge(w.seen)
+    moves: list[Iterator[tuple[Event, World]]] = [_publish(w, cfg)]
+    for d in range(inst.devices):
+        moves.append(_tam_steps(w, cfg, d, know))
+        if d not in w.compromised:
+            moves.append(_agent_steps(w, cfg, d, know))
+    moves.append(_lifecycle(w, cfg))
+    for gen in moves:
+        for ev, nw in gen:
+            yield ev, _collect(nw, cfg)
+
+
+#: flaws under which an old Update may still be acted on even below the floor or off-token
+_UPDATE_FLAWS = frozenset({"agent_ignores_recipient_binding", "agent_skips_token_check",
+                           "agent_skips_rollback_check", "agent_accepts_equal_sequence",
+                           "agent_decrypts_before_verify"})
+_EVIDENCE_FLAWS = frozenset({"tam_wraps_without_fresh_evidence"})
+_RECEIPT_FLAWS = frozenset({"agent_reuses_report_nonce", "receipt_unsigned"})
+
+
+def _collect(w: World, cfg: Config) -> World:
+    """Replace observations no party will ever accept again by what the attacker can use of them.
+
+    A message the protocol can never again consume (evidence for a challenge no session holds,
+    an Update below its device's floor, a report for a closed session) matters to the attacker
+    only through the secrets it carries. Keeping just those subterms (the Author manifest and
+    the CEK wrap of an Update; nothing of evidence or reports, whose contents are public) merges
+    states that differ only in such dead history. Nonces are never reissued and floors never
+    fall, so a dead message stays dead; under the seeded flaws that revive old messages nothing
+    is collected.
+    """
+    flaws = cfg.flaws
+    dead: list[Term] = []
+    residue: list[Term] = []
+    live_nonces = {nonce(s.nonce) for s in w.sessions if s.phase != "NO_SESSION"}
+    for t in w.seen:
+        if t[0] != "sig":
+            continue
+        body = t[2]
+        kind = body[0]
+        if kind == "ev":
+            if body[1] not in live_nonces and not (flaws & _EVIDENCE_FLAWS):
+                dead.append(t)
+        elif kind == "upd":
+            named, am = body[1], body[3]
+            c, v = am[2][1], am[2][2]
+            if (named < len(w.agents) and w.agents[named].floor[c] >= v
+                    and not (flaws & _UPDATE_FLAWS)):
+                dead.append(t)
+                residue.extend((am, body[4]))
+        elif kind == "rc":
+            if body[2] not in live_nonces and not (flaws & _RECEIPT_FLAWS):
+                dead.append(t)
+    if not dead:
+        return w
+    return attrs.evolve(w, seen=w.seen.difference(dead).union(residue))
+
+
+def _publish(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
+    for c in range(cfg.instance.components):
+        v = w.published[c] + 1
+        if v > cfg.instance.versions:
+            continue
+        g = w.ghost
+        if cfg.has("class_key_exported"):
+            g = attrs.evolve(g, ck_holders=g.ck_holders | {"author"})
+        nw = attrs.evolve(
+            w,
+            published=_set(w.published, c, v),
+            seen=_learn(w, author_manifest(cfg, c, v), ciphertext(cfg, c, v)),
+            ghost=g,
+        )
+        yield Event(("publish.build", "publish.encrypt", "publish.wrap_cek", "publish.sign",
+                     "publish.push"), "Author", "Registry",
+                    f"package c{c} v{v}: enc[CEK{c}.{v}](P{c}.{v}) + manifest signed by ASK"), nw
+
+
+def _tam_accepts_evidence(cfg: Config, w: World, d: int, term: Term) -> Term | None:
+    """The key the TAM would wrap to, or None when it refuses the evidence."""
+    if not (isinstance(term, tuple) and term[0] == "sig" and term[2][0] == "ev"):
+        return None
+    signer, (_, n, named, cnf) = term[1], term[2]
+    if cfg.has("tam_trusts_evidence_key"):
+        return cnf if n == nonce(w.sessions[d].nonce) else None
+    if signer != dsk_of(d) or named != d or cnf != pub(dak_of(cfg, d)):
+        return None
+    if cfg.has("tam_wraps_without_fresh_evidence"):
+        if n[0] != "nonce" or n[1] >= w.issued:
+            return None
+    elif n != nonce(w.sessions[d].nonce):
+        return None
+    return cnf
+
+
+def _evidence_candidates(cfg: Config, w: World, know: frozenset) -> set[Term]:
+    """Evidence terms the attacker can hand the TAM: every one seen, and every one it can sign."""
+    cands = {t for t in know if t[0] == "sig" and t[2][0] == "ev"}
+    signers = [k for k in know if k[0] in ("dsk", "atk")]
+    keys = [pub(dak_of(cfg, x)) for x in range(cfg.instance.devices)] + [pub(ATTACKER_KEY)]
+    for s in signers:
+        for n in range(w.issued):
+            for x in range(cfg.instance.devices):
+                for cnf in keys:
+                    cands.add(sig(s, ("ev", nonce(n), x, cnf)))
+    return cands
+
+
+def _tam_steps(w: World, cfg: Config, d: int, know: frozenset) -> Iterator[tuple[Event, World]]:
+    s = w.sessions[d]
+    inst = cfg.instance
+    revoked = d in w.revoked and not cfg.has("tam_ignores_revocation")
+    if s.phase == "NO_SESSION":
+        if w.issued < inst.sessions and not revoked:
+            n = w.issued
+            nw = attrs.evolve(
+                w, sessions=_set(w.sessions, d, Session("CHALLENGED", n)), issued=n + 1,
+                seen=_learn(w, query_request(n)),
+            )
+            yield Event(("deploy.query_request",), "TAM", f"Broker{d}",
+                        f"QueryRequest(challenge n{n}) signed by TSK"), nw
+        return
+    # a session that hears nothing expires (the TAM records a timeout)
+    nw = attrs.evolve(w, sessions=_set(w.sessions, d, Session()))
+    yield Event(("deploy.record",), "TAM", "TAM", f"session with device {d} expires",
+                ("expire", d)), nw
+    if s.phase == "CHALLENGED":
+        honest_ev = evidence(cfg, d, s.nonce)
+        for term in sorted(_evidence_candidates(cfg, w, know), key=repr):
+            kek = _tam_accepts_evidence(cfg, w, d, term)
+            if kek is None or revoked:
+                continue
+            ev_nonce = term[2][1]
+            for c in range(inst.components):
+                for v in range(1, w.published[c] + 1):
+                    yield _deliver(w, cfg, d, term, ev_nonce, kek, c, v, honest_ev)
+    elif s.phase == "UPDATE_SENT":
+        c, v = s.job
+        term = receipt(cfg, d, s.nonce, c, v, OK)
+        if term in know or _buildable_receipt(cfg, term, know):
+            truth = d in w.compromised or any(
+                e[0] == c and e[1] == v and e[5] == nonce(s.nonce) for e in w.ghost.installs[d])
+            rec = (d, s.nonce, c, v, OK)
+            g = attrs.evolve(w.ghost, reports=_set(w.ghost.reports, d,
+                                                   min(2, w.ghost.reports[d] + 1)),
+                             bad_records=w.ghost.bad_records | (set() if truth else {rec}))
+            nw = attrs.evolve(w, sessions=_set(w.sessions, d, Session()), ghost=g)
+            steps: tuple[str, ...] = ("deploy.record",)
+            if not truth:
+                steps = ("attack.replay" if term in w.seen else "attack.inject", "deploy.record")
+            yield Event(steps, f"Broker{d}", "TAM",
+                        f"report ok c{c} v{v} for n{s.nonce} recorded", ("record", d)), nw
+
+
+def _buildable_receipt(cfg: Config, term: Term, know: frozenset) -> bool:
+    if term[0] != "sig":
+        return True  # an unsigned report is plain data anyone can write
+    return term[1] in know
+
+
+def _deliver(w: World, cfg: Config, d: int, ev: Term, ev_nonce: Term, kek: Term, c: int,
+             v: int, honest_ev: Term) -> tuple[Event, World]:
+    """deploy.verify_evidence + deploy.update: KeyVault re-wraps CEK(c,v) to ``kek``."""
+    n = w.sessions[d].nonce
+    g = w.ghost
+    reasons = []
+    if ev[1] != dsk_of(d):
+        reasons.append("evidence not produced by the device")
+    if ev_nonce != nonce(n):
+        reasons.append("stale challenge")
+    if d in w.revoked:
+        reasons.append("device revoked")
+    if kek == pub(dak_of(cfg, d)):
+        upd = update(cfg, d, n, c, v)
+    else:
+        upd = update(cfg, d, n, c, v, kek=kek)
+    g = attrs.evolve(
+        g,
+        delivered=g.delivered | {(d, c, v)},
+        bad_deliveries=g.bad_deliveries | {(d, n, r) for r in reasons},
+        revoked_deliveries=g.revoked_deliveries | ({(d, c, v)} if d in w.revoked else set()),
+    )
+    nw = attrs.evolve(
+        w, sessions=_set(w.sessions, d, Session("UPDATE_SENT", n, (c, v))),
+        seen=_learn(w, upd), ghost=g,
+    )
+    steps: tuple[str, ...] = ("deploy.verify_evidence", "deploy.update")
+    if ev != honest_ev:
+        steps = ("attack.replay" if ev in w.seen else "attack.inject", *steps)
+    return Event(steps, f"Broker{d}", "TAM",
+                 f"evidence(n{ev_nonce[1]}) accepted; Update c{c} v{v}, CEK wrapped to "
+                 f"{_keyname(kek)}", ("deliver", d, c, v)), nw
+
+
+def _keyname(k: Term) -> str:
+    from edbp.model.terms import render
+
+    return render(k)
+
+
+# ---------------------------------------------------------------- the Agent (device TEE)
+
+
+def _agent_steps(w: World, cfg: Config, d: int, know: frozenset) -> Iterator[tuple[Event, World]]:
+    a = w.agents[d]
+    if a.phase == "IDLE":
+        for term in sorted((t for t in know if t[0] == "sig" and t[2][0] == "qr"), key=repr):
+            if term[1] != TSK:
+                continue
+            n = term[2][1][1]
+            ev = evidence(cfg, d, n)
+            nw = _with_agent(w, d, attrs.evolve(a, phase="QUERIED", token=n), w.ghost, ev)
+            s = w.sessions[d]
+            honest = s.phase == "CHALLENGED" and s.nonce == n
+            steps = ("deploy.query_response",) if honest else ("attack.replay",
+                                                                "deploy.query_response")
+            yield Event(steps, f"Agent{d}", "TAM",
+                        f"QueryResponse: EAT evidence(n{n}, UEID {d}) signed by DSK{d}"), nw
+        return
+    if a.phase == "QUERIED":
+        # timeout or unexpected input: Error, back to IDLE (nothing held)
+        yield _agent_error(w, cfg, d, a, "exchange abandoned (timeout or junk input)",
+                           ("deploy.error",))
+        seen_upd = {t for t in know if t[0] == "sig" and t[2][0] == "upd"}
+        for term in sorted(seen_upd | _forged_updates(cfg, w, d, know), key=repr):
+            yield from _verify_update(w, cfg, d, a, term)
+        return
+    if a.phase == "FETCHING":
+        yield from _fetch(w, cfg, d, a, know)
+
+
+def _with_agent(w: World, d: int, a: Agent, g: Ghost, *sent: Term) -> World:
+    return attrs.evolve(w, agents=_set(w.agents, d, a), ghost=g, seen=_learn(w, *sent))
+
+
+def _agent_error(w: World, cfg: Config, d: int, a: Agent, why: str,
+                 steps: tuple[str, ...], job_failed: bool = False) -> tuple[Event, World]:
+    """deploy.error: Error to the TAM, nothing installed, CEK erased (unless a flaw keeps it).
+
+    The Error message itself carries nothing the attacker can use and the TAM's session ends
+    by expiry either way, so it is not added to the attacker's observations.
+    """
+    g = w.ghost
+    kept = a.kept
+    installed = a.installed
+    if a.phase == "FETCHING":
+        c, v, cek = a.job[0], a.job[1], a.job[2]
+        if cfg.has("cek_not_erased_on_error"):
+            kept = kept | {cek}
+        if cfg.has("partial_install_on_failure") and job_failed:
+            installed = _set(installed, c, -v)
+    na = Agent("IDLE", -1, (), a.floor, installed, kept)
+    data = ("error", d, a.phase == "FETCHING")
+    return Event(steps, f"Agent{d}", "TAM", f"Error: {why}", data), _with_agent(w, d, na, g)
+
+
+def _forged_updates(cfg: Config, w: World, d: int, know: frozenset) -> set[Term]:
+    """Updates the attacker can sign itself, aimed at device ``d``'s open exchange."""
+    out: set[Term] = set()
+    signers = [k for k in know if k[0] in ("dsk", "atk")]
+    ams = [t for t in know if t[0] == "sig" and t[2][0] == "am"]
+    ams.append(sig(ATTACKER_KEY, ("am", 0, cfg.instance.versions, h(("pt_att", 0)), ("tup",))))
+    syms = [k for k in know if k[0] in ("cek", "ak")]
+    tok = nonce(w.agents[d].token)
+    for s in signers:
+        for am in ams:
+            for k in syms:
+                out.add(sig(s, ("upd", d, tok, am, wrap(pub(dak_of(cfg, d)), k))))
+    return out
+
+
+def _verify_update(w: World, cfg: Config, d: int, a: Agent,
+                   term: Term) -> Iterator[tuple[Event, World]]:
+    """deploy.verify_update + deploy.unwrap_cek (both in the TEE, no input in between)."""
+    body = term[2]
+    _, named, tok, am, wrapped = body
+    c, v = am[2][1], am[2][2]
+    if c >= cfg.instance.components:
+        return
+    sigs_ok = term[1] == TSK and am[1] == ASK
+    binding_ok = named == d or cfg.has("agent_ignores_recipient_binding")
+    token_ok = tok == nonce(a.token) or cfg.has("agent_skips_token_check")
+    if cfg.has("agent_skips_rollback_check"):
+        seq_ok = True
+    elif cfg.has("agent_accepts_equal_sequence"):
+        seq_ok = v >= a.floor[c]
+    else:
+        seq_ok = v > a.floor[c]
+    # unwrap with the device's own keys
+    cek = None
+    if wrapped[0] == "wrap":
+        kek = wrapped[1]
+        if kek == pub(dak_of(cfg, d)) or (kek == ck_of(cfg.instance.class_of(d))
+                                          and cfg.has("cek_sent_under_class_key")):
+            cek = wrapped[2]
+    ck_use = cek is not None and wrapped[1][0] == "ck"
+    s = w.sessions[d]
+    honest = (s.phase == "UPDATE_SENT" and term == update(cfg, d, s.nonce, *s.job))
+    prefix: tuple[str, ...] = ()
+    if not honest:
+        prefix = ("attack.replay",) if term in w.seen else ("attack.inject",)
+    checks_ok = sigs_ok and binding_ok and token_ok and seq_ok
+    early = cfg.has("agent_decrypts_before_verify") and cek is not None
+    if (checks_ok and cek is not None) or early:
+        g = w.ghost
+        if named != d:
+            g = attrs.evolve(g, foreign_accepts=g.foreign_accepts | {(d, named)})
+        if ck_use:
+            g = attrs.evolve(g, ck_holders=g.ck_holders | {f"device{d}"})
+        job = (c, v, cek, tok, checks_ok)
+        na = attrs.evolve(a, phase="FETCHING", job=job)
+        yield Event((*prefix, "deploy.verify_update", "deploy.unwrap_cek"), f"Broker{d}",
+                    f"Agent{d}", f"Update c{c} v{v} for device {named} accepted"
+                    + ("" if checks_ok else " (unverified)")), _with_agent(w, d, na, g)
+    elif checks_ok:
+        # the Update passed verification but does not unwrap with this device's key: the
+        # Agent has accepted it (a P4 breach if it names another device) and now fails
+        g = w.ghost
+        if named != d:
+            g = attrs.evolve(g, foreign_accepts=g.foreign_accepts | {(d, named)})
+        w2 = attrs.evolve(w, ghost=g)
+        yield _agent_error(w2, cfg, d, a, f"Update for device {named} accepted, CEK unwrap fails",
+                           (*prefix, "deploy.verify_update", "deploy.unwrap_cek", "deploy.error"))
+    elif prefix:
+        # refused input: Error, back to IDLE; the same successor as the junk/timeout edge
+        return
+    else:
+        yield _agent_error(w, cfg, d, a, "Update refused", ("deploy.verify_update",
+                                                             "deploy.error"))
+
+
+def _fetch(w: World, cfg: Config, d: int, a: Agent,
+           know: frozenset) -> Iterator[tuple[Event, World]]:
+    """deploy.fetch .. deploy.success: the Broker (attacker) chooses what the Agent fetches."""
+    c, v, cek, tok, verified = a.job
+    cands: set[Term] = {t for t in know if t[0] == "enc"}
+    pts = [t for t in know if t[0] in ("pt", "pt_att")]
+    for k in (x for x in know if x[0] in ("cek", "ak")):
+        for m in pts:
+            cands.add(enc(k, m))
+    cands.add(("nothing",))
+    leak: tuple[Term, ...] = (cek,) if cfg.has("cek_left_in_ree") else ()
+    for ct in sorted(cands, key=repr):
+        honest = ct == ciphertext(cfg, c, v)
+        prefix = () if honest else ("attack.control_ree",)
+        g = w.ghost
+        if leak:
+            g = attrs.evolve(g, ree_leaks=g.ree_leaks | set(leak))
+        if not verified and ct[0] == "enc":
+            g = attrs.evolve(g, unverified_decrypts=g.unverified_decrypts | {d})
+        if ct[0] != "enc" or ct[1] != cek:
+            w2 = attrs.evolve(w, ghost=g, seen=_learn(w, *leak))
+            yield _agent_error(w2, cfg, d, a, "payload does not decrypt",
+                               (*prefix, "deploy.fetch", "deploy.decrypt", "deploy.error"),
+                               job_failed=True)
+            continue
+        m = ct[2]
+        if not verified:
+            w2 = attrs.evolve(w, ghost=g, seen=_learn(w, *leak))
+            yield _agent_error(w2, cfg, d, a, "signature check after decryption fails",
+                               (*prefix, "deploy.fetch", "deploy.decrypt", "deploy.verify_update",
+                                "deploy.error"), job_failed=True)
+            continue
+        digest_ok = m == plaintext(c, v) or cfg.has("agent_skips_payload_digest")
+        if not digest_ok:
+            w2 = attrs.evolve(w, ghost=g, seen=_learn(w, *leak))
+            yield _agent_error(w2, cfg, d, a, "payload digest mismatch",
+                               (*prefix, "deploy.fetch", "deploy.check_payload", "deploy.decrypt",
+                                "deploy.error"), job_failed=True)
+            continue
+        fresh = tok == nonce(a.token)
+        installs = _set(g.installs, d, (*g.installs[d], (c, v, m, fresh, tok, nonce(a.token))))
+        g = attrs.evolve(g, installs=installs)
+        rc = receipt(cfg, d, a.token, c, v, OK)
+        na = Agent("IDLE", -1, (), _set(a.floor, c, max(v, a.floor[c])), _set(a.installed, c, v),
+                   a.kept)
+        yield Event((*prefix, "deploy.fetch", "deploy.check_payload", "deploy.decrypt",
+                     "deploy.install", "deploy.raise_floor", "deploy.erase_cek",
+                     "deploy.success"), f"Agent{d}", "TAM",
+                    f"installed c{c} v{v}" + ("" if m == plaintext(c, v) else " (attacker code)")
+                    + f"; signed report"), _with_agent(w, d, na, g, rc, *leak)
+
+
+# ---------------------------------------------------------------- lifecycle and attacker
+
+
+def _lifecycle(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
+    inst = cfg.instance
+    for d in range(inst.devices):
+        if cfg.revoke and d not in w.revoked and len(w.revoked) < inst.revocations:
+            nw = attrs.evolve(w, revoked=w.revoked | {d}, sessions=_set(w.sessions, d, Session())
+                              if not cfg.has("tam_ignores_revocation") else w.sessions)
+            yield Event(("revoke.device",), "Operator", "TAM", f"revoke device {d}"), nw
+        if (cfg.compromise and d not in w.compromised and len(w.compromised) < inst.compromises
+                and _may_compromise(cfg, d)):
+            a = w.agents[d]
+            loot: set[Term] = {dak_of(cfg, d), dsk_of(d), *a.kept}
+            if a.phase == "FETCHING":
+                loot.add(a.job[2])
+            for c, v in enumerate(a.installed):
+                if v:
+                    loot.add(plaintext(c, abs(v)))
+            if f"device{d}" in w.ghost.ck_holders:
+                loot.add(ck_of(inst.class_of(d)))
+            nw = attrs.evolve(w, compromised=w.compromised | {d}, seen=w.seen | loot)
+            yield Event(("attack.compromise_device",), "Attacker", f"Agent{d}",
+                        f"device {d}'s TEE compromised: DAK{d}, DSK{d}, held secrets"), nw
+
+
+def iv_of(cfg: Config, v: int) -> int:
+    """The IV the Author uses for version ``v`` (fresh per encryption; fixed under the flaw)."""
+    return 0 if cfg.has("author_reuses_iv") else v
+
+
+def _may_compromise(cfg: Config, d: int) -> bool:
+    """Which devices the attacker may pick to compromise.
+
+    With one device class every device is interchangeable, so a run that compromises k devices
+    is a relabelling of one that compromises the last k: exploring only those loses no
+    behaviour up to symmetry and halves the graph. With several classes any device may fall.
+    """
+    inst = cfg.instance
+    if inst.classes > 1:
+        return True
+    return d >= inst.devices - inst.compromises

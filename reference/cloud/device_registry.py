@@ -1,0 +1,414 @@
+"""The TAM's device registry (SQLite) and its append-only, hash-chained audit log.
+
+Why SQLite: the embedded default needs transactions (a device row and its audit entry are
+written together or not at all) and nothing else; a production TAM maps the same two tables
+onto its database.
+
+Devices: one row per UEID with the class and vendor ids, the endorsed public keys (DAK, DSK as
+COSE_Key bytes, and their RFC 9679 thumbprints), the Manufacturer's endorsement as received,
+and the status ``active`` / ``revoked`` (``enrol.register``, ``revoke.device``).
+
+Audit log: every step the TAM takes on a device is an ``edbp-audit-entry`` (spec/messages.cddl):
+``{1: index, 2: SHA-256 of the previous entry's encoding (32 zero bytes for entry 0), 3: time,
+4: step name, ?5: ueid, ?6: body, ?7: error code}`` in deterministic CBOR. Each entry therefore
+hashes the previous one: editing, removing or reordering any entry breaks the link of the entry
+after it, and ``verify`` names the first entry that does not check. SQLite triggers refuse
+UPDATE and DELETE on the log (a guard against mistakes, not against an attacker with the file,
+who can drop the triggers: the hash chain is what detects that). Truncating the tail or
+rewriting the last entry leaves a consistent shorter chain: a caller that keeps ``head()``
+elsewhere (a signed checkpoint, another system's log) passes it to ``verify`` to detect that.
+
+``verify`` also checks the devices table against the log: each device's keys, class and status
+must be what its ``enrol.register`` and ``revoke.device`` entries recorded, so flipping a
+revoked device back to active with an SQL UPDATE is detected too.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+from edbp.reference.cloud.endorsement import Endorsement
+from edbp.reference.wire.cbor import dumps, loads
+from edbp.reference.wire.cose_key import CoseKey
+
+from edbp.errors import Code, EdbpError, ProtocolError, VerificationError
+
+__all__ = [
+    "AUDIT_EVENTS",
+    "AuditEntry",
+    "DeviceRecord",
+    "DeviceRegistry",
+    "DeviceStatus",
+]
+
+GENESIS = bytes(32)
+#: step names an audit entry may carry (spec/messages.cddl edbp-audit-event)
+AUDIT_EVENTS = frozenset(
+    {
+        "enrol.register",
+        "deploy.verify_evidence",
+        "deploy.update",
+        "deploy.record",
+        "revoke.device",
+        "rotate.class_key",
+        "uninstall.component",
+        "publish.push",
+    }
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS devices (
+    ueid BLOB PRIMARY KEY,
+    class_id BLOB NOT NULL,
+    vendor_id BLOB NOT NULL,
+    dak BLOB NOT NULL,
+    dsk BLOB NOT NULL,
+    dak_thumbprint BLOB NOT NULL,
+    dsk_thumbprint BLOB NOT NULL,
+    endorsement BLOB NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+    registered_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS audit (
+    idx INTEGER PRIMARY KEY,
+    entry BLOB NOT NULL,
+    hash BLOB NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+"""
+
+
+class DeviceStatus(enum.Enum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+@attrs.frozen
+class DeviceRecord:
+    """One enrolled device as the registry holds it."""
+
+    ueid: bytes
+    class_id: bytes
+    vendor_id: bytes
+    dak: CoseKey
+    dsk: CoseKey
+    endorsement: bytes = attrs.field(repr=False)
+    status: DeviceStatus
+    registered_at: int
+    revoked_at: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status is DeviceStatus.ACTIVE
+
+    def enrolment_record(self) -> bytes:
+        """``edbp-enrolment-record`` (spec/messages.cddl) at registration time."""
+        return dumps(
+            {
+                1: self.ueid,
+                2: self.class_id,
+                3: self.vendor_id,
+                4: self.dak.thumbprint(),
+                5: self.dsk.thumbprint(),
+                6: self.endorsement,
+                7: DeviceStatus.ACTIVE.value,
+                8: self.registered_at,
+            }
+        )
+
+
+@attrs.frozen
+class AuditEntry:
+    """One decoded link of the audit log."""
+
+    index: int
+    prev_hash: bytes
+    time: int
+    event: str
+    ueid: bytes | None = None
+    body: bytes | None = None
+    error: int | None = None
+
+    def to_cbor(self) -> dict[int, Any]:
+        out: dict[int, Any] = {1: self.index, 2: self.prev_hash, 3: self.time, 4: self.event}
+        if self.ueid is not None:
+            out[5] = self.ueid
+        if self.body is not None:
+            out[6] = self.body
+        if self.error is not None:
+            out[7] = self.error
+        return out
+
+    def encode(self) -> bytes:
+        return dumps(self.to_cbor())
+
+    @classmethod
+    def decode(cls, data: bytes) -> AuditEntry:
+        value = loads(data)
+        if not isinstance(value, dict) or not {1, 2, 3, 4} <= set(value) <= {1, 2, 3, 4, 5, 6, 7}:
+            raise ValueError("audit entry shape")
+        entry = cls(
+            index=value[1],
+            prev_hash=value[2],
+            time=value[3],
+            event=value[4],
+            ueid=value.get(5),
+            body=value.get(6),
+            error=value.get(7),
+        )
+        if (
+            not isinstance(entry.index, int)
+            or not isinstance(entry.prev_hash, bytes)
+            or len(entry.prev_hash) != 32
+            or entry.event not in AUDIT_EVENTS
+        ):
+            raise ValueError("audit entry fields")
+        return entry
+
+
+def _tampered(index: int, why: str) -> VerificationError:
+    err = VerificationError(Code.TAM_AUDIT_TAMPERED, f"audit entry {index}: {why}")
+    err.first_bad_index = index  # type: ignore[attr-defined]
+    return err
+
+
+class DeviceRegistry:
+    """Devices and the audit log in one SQLite database (``":memory:"`` for tests)."""
+
+    def __init__(
+        self, path: str | Path = ":memory:", clock: Callable[[], int] | None = None
+    ) -> None:
+        try:
+            if str(path) != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            # WAL: one fsync per commit (of the log), readers never block the writer;
+            # synchronous=FULL keeps every committed audit entry across a power cut
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as e:
+            raise ProtocolError(
+                Code.TAM_STORAGE_FAILED, f"device registry: {type(e).__name__}"
+            ) from None
+        self._clock = clock or (lambda: int(time.time()))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __repr__(self) -> str:
+        return "DeviceRegistry()"
+
+    # ------------------------------------------------------------------ audit log
+
+    def _append(
+        self, event: str, ueid: bytes | None, body: bytes | None, error: int | None
+    ) -> AuditEntry:
+        """Append within the caller's transaction."""
+        row = self._db.execute("SELECT idx, hash FROM audit ORDER BY idx DESC LIMIT 1").fetchone()
+        index, prev = (0, GENESIS) if row is None else (row[0] + 1, bytes(row[1]))
+        entry = AuditEntry(index, prev, self._clock(), event, ueid, body, error)
+        data = entry.encode()
+        self._db.execute(
+            "INSERT INTO audit (idx, entry, hash) VALUES (?, ?, ?)",
+            (index, data, hashlib.sha256(data).digest()),
+        )
+        return entry
+
+    def record(
+        self,
+        event: str,
+        ueid: bytes | None = None,
+        body: bytes | None = None,
+        error: int | None = None,
+    ) -> AuditEntry:
+        """Append one audit entry (``deploy.*``, ``rotate.class_key``, ``publish.push`` ...)."""
+        if event not in AUDIT_EVENTS:
+            raise ProtocolError(Code.TAM_UNEXPECTED_MESSAGE, f"unknown audit event {event!r}")
+        with self._transaction():
+            return self._append(event, ueid, body, error)
+
+    def _transaction(self) -> Any:
+        registry = self
+
+        class _Tx:
+            def __enter__(self) -> None:
+                registry._db.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self, exc_type: object, *rest: object) -> None:
+                registry._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+        return _Tx()
+
+    def entries(self) -> Iterator[AuditEntry]:
+        """Decoded entries in order (for display; ``verify`` is the check)."""
+        for (data,) in self._db.execute("SELECT entry FROM audit ORDER BY idx"):
+            yield AuditEntry.decode(bytes(data))
+
+    def head(self) -> tuple[int, bytes]:
+        """(index of the last entry, its hash): keep it outside to detect tail truncation."""
+        row = self._db.execute("SELECT idx, hash FROM audit ORDER BY idx DESC LIMIT 1").fetchone()
+        return (-1, GENESIS) if row is None else (int(row[0]), bytes(row[1]))
+
+    def verify(self, expected_head: tuple[int, bytes] | None = None) -> int:
+        """Walk the chain; raise TAM_AUDIT_TAMPERED naming the first bad entry (the exception's
+        ``first_bad_index``). Returns the number of entries. See the module docstring."""
+        prev = GENESIS
+        expected = 0
+        enrolled: dict[bytes, dict[int, Any]] = {}
+        revoked: set[bytes] = set()
+        hashes: list[bytes] = []
+        for idx, data, stored_hash in self._db.execute(
+            "SELECT idx, entry, hash FROM audit ORDER BY idx"
+        ):
+            data = bytes(data)
+            if idx != expected:
+                raise _tampered(expected, "missing (the chain has a gap)")
+            try:
+                entry = AuditEntry.decode(data)
+            except (EdbpError, ValueError, TypeError):
+                raise _tampered(idx, "does not decode") from None
+            digest = hashlib.sha256(data).digest()
+            if entry.index != idx or not hmac.compare_digest(entry.prev_hash, prev):
+                raise _tampered(idx, "does not link to the previous entry")
+            if not hmac.compare_digest(digest, bytes(stored_hash)):
+                raise _tampered(idx, "stored hash does not match")
+            if (
+                entry.event == "enrol.register"
+                and entry.ueid is not None
+                and entry.body is not None
+            ):
+                try:
+                    enrolled[entry.ueid] = loads(entry.body)
+                except EdbpError:
+                    raise _tampered(idx, "enrolment record does not decode") from None
+                revoked.discard(entry.ueid)
+            elif entry.event == "revoke.device" and entry.ueid is not None:
+                revoked.add(entry.ueid)
+            prev = digest
+            hashes.append(digest)
+            expected += 1
+        if expected_head is not None:
+            head_index, head_hash = expected_head
+            if head_index >= expected:
+                raise _tampered(expected, "missing: the log ends before the checkpoint")
+            if head_index >= 0 and not hmac.compare_digest(hashes[head_index], head_hash):
+                raise _tampered(head_index, "differs from the checkpoint")
+        self._check_devices(enrolled, revoked)
+        return expected
+
+    def _check_devices(self, enrolled: dict[bytes, dict[int, Any]], revoked: set[bytes]) -> None:
+        rows = self._db.execute(
+            "SELECT ueid, class_id, vendor_id, dak_thumbprint, dsk_thumbprint, status FROM devices"
+        ).fetchall()
+        seen = set()
+        for ueid, class_id, vendor_id, dak_tp, dsk_tp, status in rows:
+            ueid = bytes(ueid)
+            seen.add(ueid)
+            rec = enrolled.get(ueid)
+            expected_status = "revoked" if ueid in revoked else "active"
+            if (
+                rec is None
+                or rec.get(2) != bytes(class_id)
+                or rec.get(3) != bytes(vendor_id)
+                or rec.get(4) != bytes(dak_tp)
+                or rec.get(5) != bytes(dsk_tp)
+                or status != expected_status
+            ):
+                raise VerificationError(
+                    Code.TAM_AUDIT_TAMPERED, f"device {ueid.hex()} differs from its audit entries"
+                )
+        missing = set(enrolled) - seen
+        if missing:
+            raise VerificationError(Code.TAM_AUDIT_TAMPERED, "an enrolled device row was removed")
+
+    # ------------------------------------------------------------------ devices
+
+    def register(self, endorsement: Endorsement, endorsement_bytes: bytes) -> DeviceRecord:
+        """``enrol.register``: record a device whose endorsement the caller has verified."""
+        record = DeviceRecord(
+            ueid=endorsement.ueid,
+            class_id=endorsement.class_id,
+            vendor_id=endorsement.vendor_id,
+            dak=endorsement.dak,
+            dsk=endorsement.dsk,
+            endorsement=endorsement_bytes,
+            status=DeviceStatus.ACTIVE,
+            registered_at=self._clock(),
+        )
+        with self._transaction():
+            if self._db.execute("SELECT 1 FROM devices WHERE ueid = ?", (record.ueid,)).fetchone():
+                raise ProtocolError(
+                    Code.TAM_DEVICE_EXISTS, f"device {record.ueid.hex()} is enrolled"
+                )
+            self._db.execute(
+                "INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                (
+                    record.ueid,
+                    record.class_id,
+                    record.vendor_id,
+                    record.dak.encode(),
+                    record.dsk.encode(),
+                    record.dak.thumbprint(),
+                    record.dsk.thumbprint(),
+                    record.endorsement,
+                    record.status.value,
+                    record.registered_at,
+                ),
+            )
+            self._append("enrol.register", record.ueid, record.enrolment_record(), None)
+        return record
+
+    def get(self, ueid: bytes) -> DeviceRecord:
+        """The device, or TAM_UNKNOWN_DEVICE."""
+        row = self._db.execute(
+            "SELECT ueid, class_id, vendor_id, dak, dsk, endorsement, status, registered_at,"
+            " revoked_at"
+            " FROM devices WHERE ueid = ?",
+            (bytes(ueid),),
+        ).fetchone()
+        if row is None:
+            raise ProtocolError(Code.TAM_UNKNOWN_DEVICE, "device is not enrolled")
+        try:
+            return DeviceRecord(
+                ueid=bytes(row[0]),
+                class_id=bytes(row[1]),
+                vendor_id=bytes(row[2]),
+                dak=CoseKey.decode(bytes(row[3])),
+                dsk=CoseKey.decode(bytes(row[4])),
+                endorsement=bytes(row[5]),
+                status=DeviceStatus(row[6]),
+                registered_at=int(row[7]),
+                revoked_at=row[8],
+            )
+        except (EdbpError, ValueError):
+            raise VerificationError(Code.TAM_AUDIT_TAMPERED, "device row does not decode") from None
+
+    def devices(self) -> list[bytes]:
+        return [bytes(r[0]) for r in self._db.execute("SELECT ueid FROM devices ORDER BY ueid")]
+
+    def revoke(self, ueid: bytes) -> DeviceRecord:
+        """``revoke.device``: the device gets no new delivery from now on (P13)."""
+        with self._transaction():
+            record = self.get(ueid)
+            if not record.active:
+                return record
+            now = self._clock()
+            self._db.execute(
+                "UPDATE devices SET status = 'revoked', revoked_at = ? WHERE ueid = ?",
+                (now, record.ueid),
+            )
+            self._append("revoke.device", record.ueid, None, None)
+        return attrs.evolve(record, status=DeviceStatus.REVOKED, revoked_at=now)

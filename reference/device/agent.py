@@ -1,0 +1,642 @@
+"""The TEEP Agent (device TEE): a sans-I/O state machine with one explicit transition table.
+
+Why sans-I/O: the same core runs in-process (tests, the demo, the 1,000-device benchmark),
+behind the device adapter (conformance), and is what a vendor's TA is checked against. It
+receives events (a TEEP message, a fetched payload, a failed fetch) and returns outputs (a TEEP
+message to send, a payload to fetch). Storage is an edge (``SealedStorage`` over a ``Storage``);
+there is no network, clock or thread in here.
+
+The table (``TRANSITIONS``) is the spec's Agent state machine, in one place:
+
+==========  ==============  ==============================================  ==============
+state       input           what happens (spec steps)                       next
+==========  ==============  ==============================================  ==============
+IDLE        QUERY_REQUEST   evidence (EAT) in a QueryResponse               QUERIED
+QUERIED     QUERY_REQUEST   a newer challenge replaces the outstanding one  QUERIED
+QUERIED     UPDATE          verify_update, unwrap_cek; ask for the payload  FETCHING
+IDLE        UPDATE          an Update bound to no open challenge: replay    IDLE (Error)
+QUERIED     UNINSTALL       uninstall.component (floors kept); Success      IDLE
+IDLE        UNINSTALL       bound to no open challenge: replay              IDLE (Error)
+FETCHING    PAYLOAD         check_payload, decrypt, install, raise_floor,   IDLE
+                            erase_cek; Success with a signed report
+FETCHING    FETCH_FAILED    erase_cek; Error                                IDLE
+==========  ==============  ==============================================  ==============
+
+Every other (state, input) pair, and every failure inside a transition, ends the same way:
+Error with a code (``edbp.errors``; the TEEP err-code from ``teep_err_code``), state IDLE, the
+CEK erased, nothing installed (the install is atomic; see ``install``). VERIFYING and
+INSTALLING are the states the Agent is in while the corresponding transition runs.
+
+Order of the Update checks (each refusal has its own code): TEEP signature (TSK) → SUIT
+envelopes (TAM then author signature, vendor/class ids) → device binding
+(AGENT_NOT_FOR_THIS_DEVICE) → the Update is bound to the open challenge (AGENT_REPLAY) →
+sequence number above the component's floor (AGENT_ROLLBACK) → CEK unwrap with the DAK.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+from edbp.reference.device.install import (
+    AgentRecord,
+    CiphertextSource,
+    ImageCheck,
+    Installer,
+    MemoryBudget,
+    PayloadSpec,
+)
+from edbp.reference.device.keys import DeviceKeys, KeySuite
+from edbp.reference.device.sealed_storage import SealedStorage, StorageKeys
+from edbp.reference.device.storage import Storage
+from edbp.reference.device.update import (
+    DeviceIdentity,
+    InstallPlan,
+    TrustAnchors,
+    check_binding,
+    verify_update,
+)
+from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
+from edbp.reference.wire import teep
+from edbp.reference.wire.cbor import dumps
+from edbp.reference.wire.cose_algs import Alg
+from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
+from edbp.reference.wire.cose_sign import Sign1
+from edbp.reference.wire.eat import EatClaims, EatManifest
+from edbp.reference.wire.suit_commands import Parameters
+from edbp.reference.wire.suit_core import SuitDigest
+from edbp.reference.wire.suit_crypto import SUIT_CONTENT_ALGS, SUIT_SIGNATURE_ALGS
+from edbp.reference.wire.suit_envelope import Envelope
+from edbp.reference.wire.suit_labels import ManifestKey, ReportReason
+from edbp.reference.wire.suit_report import SuitRecord, SuitReference, SuitReport, SuitResult
+
+from edbp.errors import (
+    Code,
+    EdbpError,
+    ProtocolError,
+    TeepErr,
+    WireError,
+    teep_err_code,
+)
+
+__all__ = [
+    "EAT_FORMAT",
+    "TRANSITIONS",
+    "Agent",
+    "AgentInput",
+    "AgentState",
+    "FetchFailed",
+    "FetchPayload",
+    "MessageReceived",
+    "PayloadFetched",
+    "SendMessage",
+    "Transition",
+]
+
+#: attestation-payload-format of the evidence (RFC 9782 media type of an EAT in a CWT)
+EAT_FORMAT = "application/eat+cwt"
+KEYS_NAME = "agent/keys"
+CF_CBOR = 60  # content-format of an ``edbp-installed-entry`` in the manifests claim
+#: Recipient algorithms the Agent accepts for the CEK delivered to it (no class-key wraps)
+DEVICE_RECIPIENT_ALGS = frozenset({Alg.ECDH_ES_A128KW})
+#: TEEP messages from the TAM: COSE_Sign1 with ESP256 or Ed25519 (the old ids accepted)
+TEEP_SIGNATURE_ALGS = SUIT_SIGNATURE_ALGS
+
+
+class AgentState(enum.Enum):
+    """docs/VOCABULARY.md: the TEEP Agent's states."""
+
+    IDLE = "IDLE"
+    QUERIED = "QUERIED"
+    VERIFYING = "VERIFYING"
+    FETCHING = "FETCHING"
+    INSTALLING = "INSTALLING"
+
+
+class AgentInput(enum.Enum):
+    """What can arrive at the Agent, classified before the table is consulted."""
+
+    QUERY_REQUEST = "QUERY_REQUEST"
+    UPDATE = "UPDATE"
+    UNINSTALL = "UNINSTALL"  # an Update that only lists unneeded components
+    OTHER_MESSAGE = "OTHER_MESSAGE"  # a well-formed TEEP message an Agent never receives
+    MALFORMED = "MALFORMED"  # bytes that are not a TEEP message signed by a trusted TAM
+    PAYLOAD = "PAYLOAD"
+    FETCH_FAILED = "FETCH_FAILED"
+
+
+# ------------------------------------------------------------------------------ events
+
+
+@attrs.frozen
+class MessageReceived:
+    """A TEEP message (COSE_Sign1 bytes) the Broker relays to the Agent."""
+
+    data: bytes
+
+
+@attrs.frozen
+class PayloadFetched:
+    """The Broker stored the ciphertext the Agent asked for; ``source`` reads it (REE)."""
+
+    source: CiphertextSource
+
+
+@attrs.frozen
+class FetchFailed:
+    """The Broker could not fetch the payload."""
+
+    reason: str = ""
+
+
+Event = MessageReceived | PayloadFetched | FetchFailed
+
+
+@attrs.frozen
+class SendMessage:
+    """Output: a signed TEEP message for the TAM. ``kind`` and ``code`` are for logs/tests."""
+
+    data: bytes
+    kind: teep.TeepType
+    code: Code | None = None
+
+
+@attrs.frozen
+class FetchPayload:
+    """Output: the Broker must fetch ``uri`` (ciphertext of ``size`` bytes, SHA-256 ``digest``)."""
+
+    uri: str
+    size: int
+    digest: bytes
+
+
+Output = SendMessage | FetchPayload
+
+
+@attrs.frozen
+class Transition:
+    """One row of the table: the handler's name and the state it leads to on success."""
+
+    handler: str
+    next_state: AgentState
+    steps: tuple[str, ...] = ()
+
+
+S, I = AgentState, AgentInput  # noqa: E741 - table readability
+TRANSITIONS: dict[tuple[AgentState, AgentInput], Transition] = {
+    (S.IDLE, I.QUERY_REQUEST): Transition("_on_query", S.QUERIED, ("deploy.query_response",)),
+    (S.QUERIED, I.QUERY_REQUEST): Transition("_on_query", S.QUERIED, ("deploy.query_response",)),
+    (S.QUERIED, I.UPDATE): Transition(
+        "_on_update", S.FETCHING, ("deploy.verify_update", "deploy.unwrap_cek")
+    ),
+    (S.IDLE, I.UPDATE): Transition("_on_update", S.IDLE, ("deploy.verify_update",)),
+    (S.QUERIED, I.UNINSTALL): Transition("_on_uninstall", S.IDLE, ("uninstall.component",)),
+    (S.IDLE, I.UNINSTALL): Transition("_on_uninstall", S.IDLE, ("uninstall.component",)),
+    (S.FETCHING, I.PAYLOAD): Transition(
+        "_on_payload",
+        S.IDLE,
+        (
+            "deploy.check_payload",
+            "deploy.decrypt",
+            "deploy.install",
+            "deploy.raise_floor",
+            "deploy.erase_cek",
+            "deploy.success",
+        ),
+    ),
+    (S.FETCHING, I.FETCH_FAILED): Transition("_on_fetch_failed", S.IDLE, ("deploy.erase_cek",)),
+}
+del S, I
+
+
+@attrs.frozen
+class _Session:
+    """The open exchange: the challenge sent in evidence and the token the Update must carry."""
+
+    challenge: bytes = attrs.field(repr=False)
+    token: bytes | None
+
+
+@attrs.frozen
+class _Pending:
+    """An Update verified and waiting for its payload."""
+
+    plan: InstallPlan
+    token: bytes | None
+    challenge: bytes = attrs.field(repr=False)
+
+
+class Agent:
+    """One device's TEEP Agent. Construct with ``Agent.open`` (loads or makes its keys)."""
+
+    def __init__(
+        self,
+        sealed: SealedStorage,
+        keys: DeviceKeys,
+        identity: DeviceIdentity,
+        anchors: TrustAnchors,
+        *,
+        budget: MemoryBudget = MemoryBudget(),
+        image_check: ImageCheck | None = None,
+        observer: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.sealed = sealed
+        self.keys = keys
+        self.identity = identity
+        self.anchors = anchors
+        self.installer = Installer(sealed, budget)
+        self.image_check = image_check
+        self.state = AgentState.IDLE
+        self._session: _Session | None = None
+        self._pending: _Pending | None = None
+        self._cek: bytearray | None = None
+        self._report_to: tuple[SuitDigest, bytes] | None = None
+        self._observer = observer
+        self.last_error: Code | None = None
+        #: every CEK the Agent held, as the (wiped) buffer: tests check they are all zero
+        self.erased_ceks: list[bytearray] = []
+
+    def __repr__(self) -> str:
+        return f"Agent(ueid={self.keys.ueid.hex()}, state={self.state.name})"
+
+    @classmethod
+    def open(
+        cls,
+        storage: Storage,
+        huk: bytes,
+        *,
+        vendor_id: bytes,
+        class_id: bytes,
+        anchors: TrustAnchors,
+        suite: KeySuite = KeySuite.P256,
+        rng: RandomSource = DEFAULT_RANDOM,
+        budget: MemoryBudget = MemoryBudget(),
+        image_check: ImageCheck | None = None,
+        chunk_size: int | None = None,
+        verify_ta: bool = True,
+    ) -> Agent:
+        """Start the Agent on a device: derive the storage key from the HUK, load the sealed
+        keys, or on a factory-fresh device make them (``enrol.keygen``) and seal them.
+
+        TA components are checked as OP-TEE's loader checks them, against
+        ``anchors.ta_signers`` (``verify_ta=False`` only for tests that ship opaque bytes)."""
+        sealed = SealedStorage(
+            storage,
+            StorageKeys.from_huk(huk),
+            rng.fork("sealed"),
+            chunk_size=chunk_size or budget.chunk,
+        )
+        if sealed.exists(KEYS_NAME):
+            keys = DeviceKeys.from_sealed_record(sealed.get(KEYS_NAME))
+        else:
+            keys = DeviceKeys.generate(suite, rng.fork("keys"))
+            sealed.put(KEYS_NAME, keys.seal_record())
+        identity = DeviceIdentity(keys.ueid, vendor_id, class_id)
+        if image_check is None and verify_ta:
+            from edbp.reference.device.ta_check import optee_image_check
+
+            image_check = optee_image_check(anchors.ta_signers, huk=huk)
+        return cls(sealed, keys, identity, anchors, budget=budget, image_check=image_check)
+
+    # ------------------------------------------------------------------------- the core
+
+    def receive(self, event: Event) -> list[Output]:
+        """Feed one event; returns what the Agent sends or asks for. Never raises on bad
+        input: every refusal becomes an Error message."""
+        kind, message = self._classify(event)
+        row = TRANSITIONS.get((self.state, kind))
+        reply_token = self._reply_token(kind, message)
+        try:
+            if isinstance(message, EdbpError):
+                raise message
+            if row is None:
+                raise ProtocolError(
+                    Code.AGENT_UNEXPECTED_MESSAGE, f"{kind.name} in state {self.state.name}"
+                )
+            handler = getattr(self, row.handler)
+            outputs: list[Output] = handler(event, message)
+            self.state = row.next_state
+            if row.next_state is AgentState.IDLE:
+                self._erase_cek()
+            return outputs
+        except EdbpError as exc:
+            return [self._fail(exc.code, reply_token)]
+        except OSError:
+            return [self._fail(Code.AGENT_INSTALL_FAILED, reply_token)]
+
+    def _classify(self, event: Event) -> tuple[AgentInput, Any]:
+        if isinstance(event, PayloadFetched):
+            return AgentInput.PAYLOAD, None
+        if isinstance(event, FetchFailed):
+            return AgentInput.FETCH_FAILED, None
+        try:
+            msg = self._open_teep(event.data)
+        except EdbpError as exc:
+            return AgentInput.MALFORMED, exc
+        if isinstance(msg, teep.QueryRequest):
+            return AgentInput.QUERY_REQUEST, msg
+        if isinstance(msg, teep.Update):
+            if not msg.manifest_list and msg.unneeded_manifest_list:
+                return AgentInput.UNINSTALL, msg
+            return AgentInput.UPDATE, msg
+        return AgentInput.OTHER_MESSAGE, msg
+
+    def _open_teep(self, data: bytes) -> teep.TeepMessage:
+        """Verify the TAM's COSE_Sign1 (TSK trust anchors) and decode the TEEP message."""
+        envelope = Sign1.decode(data)
+        last: EdbpError = ProtocolError(Code.AGENT_UNTRUSTED_SIGNER, "no TAM trust anchor")
+        for key in self.anchors.tam:
+            try:
+                payload = envelope.verify(key, algorithms=TEEP_SIGNATURE_ALGS)
+            except WireError as exc:
+                last = exc
+                continue
+            except EdbpError:
+                last = ProtocolError(Code.AGENT_UNTRUSTED_SIGNER, "TEEP message signature")
+                continue
+            return teep.decode(payload)
+        raise last
+
+    def _reply_token(self, kind: AgentInput, message: Any) -> bytes | None:
+        """The token an Error answers with: the open exchange's, when an Update arrives inside
+        one (so the TAM records the refusal against that session, even when the Update carried
+        another token), the pending install's for payload events, else the message's own."""
+        if (
+            kind in (AgentInput.UPDATE, AgentInput.UNINSTALL)
+            and self._session is not None
+            and self._session.token
+        ):
+            return self._session.token
+        if kind in (AgentInput.PAYLOAD, AgentInput.FETCH_FAILED) and self._pending is not None:
+            return self._pending.token
+        return getattr(message, "token", None) if isinstance(message, teep.TeepMessage) else None
+
+    def _step(self, step: str, detail: str = "") -> None:
+        if self._observer is not None:
+            self._observer(step, detail)
+
+    # ------------------------------------------------------------------------- handlers
+
+    def _on_query(self, event: Event, request: teep.QueryRequest) -> list[Output]:
+        """``deploy.query_response``: fresh evidence bound to the challenge."""
+        challenge = request.challenge
+        if challenge is None or not 8 <= len(challenge) <= 64:
+            raise ProtocolError(
+                Code.TEEP_UNSUPPORTED_FRESHNESS, "a challenge of 8..64 bytes is required"
+            )
+        if not any(s in teep.EDBP_CIPHER_SUITES for s in request.supported_cipher_suites):
+            raise ProtocolError(Code.TEEP_UNSUPPORTED_CIPHER_SUITE, "no common cipher suite")
+        self._pending = None
+        self._erase_cek()
+        record = self.installer.load()
+        claims = EatClaims(
+            ueid=self.keys.ueid,
+            cnf=self.keys.dak_public,
+            nonce=challenge,
+            oemid=self.identity.vendor_id,
+            hwmodel=self.identity.class_id,
+            manifests=tuple(_installed_entries(record)),
+        )
+        evidence = self.keys.sign(claims.encode()).encode()
+        response = teep.QueryResponse(
+            token=request.token,
+            selected_version=0,
+            attestation_payload_format=EAT_FORMAT,
+            attestation_payload=evidence,
+        )
+        self._session = _Session(challenge, request.token)
+        self._step("deploy.query_response", "evidence signed by the DSK, nonce = challenge")
+        return [self._send(response)]
+
+    def _on_update(self, event: Event, update: teep.Update) -> list[Output]:
+        """``deploy.verify_update`` then ``deploy.unwrap_cek``; ends asking for the payload."""
+        self.state = AgentState.VERIFYING
+        session, self._session = self._session, None
+        self._report_to = _reference_of(update, session)
+        plan = verify_update(update.manifest_list or (), self.identity, self.anchors)
+        check_binding(plan, self.keys.dak_public.kid, self.keys.ueid)
+        expected = None if session is None else (session.token or session.challenge)
+        if expected is None or update.token is None or not _eq(update.token, expected):
+            raise ProtocolError(Code.AGENT_REPLAY, "Update not bound to the open challenge")
+        record = self.installer.load()
+        self.installer.check_floor(record, plan.component_id, plan.sequence)
+        self._step("deploy.verify_update", f"component {plan.component_id!r} seq {plan.sequence}")
+        cek = plan.encryption.unwrap_cek(
+            self.keys.agreement_key(),
+            algorithms=SUIT_CONTENT_ALGS,
+            recipient_algorithms=DEVICE_RECIPIENT_ALGS,
+            allow_unauthenticated=True,  # CTR only with the signed plaintext digest (always set)
+            supp_pub_other=SUIT_KDF_OTHER,
+        )
+        self._cek = bytearray(cek)
+        del cek
+        self._step("deploy.unwrap_cek", "CEK unwrapped with the DAK inside the TEE")
+        assert session is not None
+        self._pending = _Pending(plan, update.token, session.challenge)
+        self._step("deploy.fetch", plan.uri)
+        return [FetchPayload(plan.uri, plan.ciphertext_size, plan.ciphertext_digest.digest)]
+
+    def _on_payload(self, event: PayloadFetched, _: Any) -> list[Output]:
+        pending, self._pending = self._pending, None
+        assert pending is not None and self._cek is not None
+        plan = pending.plan
+        self.state = AgentState.INSTALLING
+        spec = PayloadSpec(
+            component_id=plan.component_id,
+            sequence=plan.sequence,
+            ciphertext_digest=plan.ciphertext_digest.digest,
+            ciphertext_size=plan.ciphertext_size,
+            content_alg=plan.content_alg,
+            iv=plan.iv,
+            aad=plan.aad,
+            plaintext_digest=plan.plaintext_digest.digest,
+            plaintext_size=plan.plaintext_size,
+            manifest_digest=plan.tam_digest.digest,
+            envelope=plan.author_envelope,
+        )
+        try:
+            self.installer.check_payload(spec, event.source)
+            self._step("deploy.check_payload", "ciphertext digest and size match the signed values")
+            record = self.installer.decrypt_and_install(
+                spec, self._cek, event.source, self.image_check
+            )
+            self._step("deploy.install", "new version switched in atomically; floor raised")
+        finally:
+            self._erase_cek()
+        self._step("deploy.erase_cek", "CEK buffer wiped")
+        comp = record.components[_key(plan.component_id)]
+        report = SuitReport(
+            reference=SuitReference(plan.tam_digest),
+            nonce=pending.challenge,
+            records=(
+                SuitRecord(
+                    (0, 1),
+                    ManifestKey.INSTALL,
+                    0,
+                    0,
+                    Parameters.of(
+                        image_digest=SuitDigest(plan.plaintext_digest.alg, comp.current.digest),
+                        image_size=comp.current.size,
+                    ),
+                ),
+            ),
+            result=True,
+        )
+        signed = self.keys.sign(report.encode()).encode()
+        self._report_to = None
+        self._step("deploy.success", f"installed sequence {plan.sequence}")
+        return [self._send(teep.Success(token=pending.token, suit_reports=(signed,)))]
+
+    def _on_uninstall(self, event: Event, update: teep.Update) -> list[Output]:
+        """``uninstall.component``: an Update that lists only unneeded components, bound to the
+        open challenge like any Update. The floors stay."""
+        session, self._session = self._session, None
+        expected = None if session is None else (session.token or session.challenge)
+        if expected is None or update.token is None or not _eq(update.token, expected):
+            raise ProtocolError(Code.AGENT_REPLAY, "Update not bound to the open challenge")
+        assert session is not None and update.unneeded_manifest_list is not None
+        record = self.installer.load()
+        removed = [record.components.get(_key(c)) for c in update.unneeded_manifest_list]
+        self.installer.uninstall([tuple(c) for c in update.unneeded_manifest_list])
+        self._step("uninstall.component", f"{len(removed)} component(s) removed, floors kept")
+        first = removed[0]
+        assert first is not None
+        report = SuitReport(
+            reference=SuitReference(SuitDigest(-16, first.current.manifest_digest)),
+            nonce=session.challenge,
+            records=tuple(
+                SuitRecord((0,), ManifestKey.UNINSTALL, 0, 0) for _ in update.unneeded_manifest_list
+            ),
+            result=True,
+        )
+        signed = self.keys.sign(report.encode()).encode()
+        return [self._send(teep.Success(token=update.token, suit_reports=(signed,)))]
+
+    def _on_fetch_failed(self, event: FetchFailed, _: Any) -> list[Output]:
+        raise ProtocolError(Code.AGENT_PAYLOAD_FETCH_FAILED, event.reason or "fetch failed")
+
+    # ------------------------------------------------------------------------- outputs
+
+    def _send(self, message: teep.TeepMessage, code: Code | None = None) -> SendMessage:
+        return SendMessage(self.keys.sign(message.encode()).encode(), message.TYPE, code)
+
+    def _fail(self, code: Code, token: bytes | None) -> SendMessage:
+        """Any refusal: erase the CEK, drop the open exchange, back to IDLE, signed Error."""
+        self._erase_cek()
+        self._pending = None
+        self._session = None
+        self.state = AgentState.IDLE
+        self.last_error = code
+        self._step("deploy.error", f"{code.name} ({int(code)})")
+        reports = None
+        if self._report_to is not None:
+            reference, challenge = self._report_to
+            report = SuitReport(
+                reference=SuitReference(reference),
+                nonce=challenge,
+                records=(),
+                result=SuitResult(
+                    int(code), SuitRecord((0,), ManifestKey.INSTALL, 0, 0), _reason(code)
+                ),
+            )
+            reports = (self.keys.sign(report.encode()).encode(),)
+        self._report_to = None
+        error = teep.Error(
+            err_code=int(teep_err_code(code)),
+            token=token,
+            err_msg=f"edbp:{int(code)} {code.name}"[:128],
+            suit_reports=reports,
+        )
+        return self._send(error, code)
+
+    def _erase_cek(self) -> None:
+        if self._cek is not None:
+            self._cek[:] = bytes(len(self._cek))
+            self.erased_ceks.append(self._cek)
+            self._cek = None
+
+    # ------------------------------------------------------------------------- views
+
+    def record(self) -> AgentRecord:
+        """The committed state (floors, installed versions)."""
+        return self.installer.load()
+
+    def floor(self, component_id: Sequence[bytes]) -> int | None:
+        return self.installer.load().floor(tuple(component_id))
+
+    def installed_image(self, component_id: Sequence[bytes], previous: bool = False) -> bytes:
+        """The installed plaintext (inside the TEE; tests and the demo's final state only)."""
+        return self.installer.read_installed(tuple(component_id), previous)
+
+    @property
+    def holds_cek(self) -> bool:
+        return self._cek is not None
+
+
+def _eq(a: bytes, b: bytes) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a, b)
+
+
+def _key(component_id: Sequence[bytes]) -> str:
+    from edbp.reference.device.install import component_key
+
+    return component_key(tuple(component_id))
+
+
+def _installed_entries(record: AgentRecord) -> list[EatManifest]:
+    """``manifests`` claim entries (``edbp-installed-entry``): component, SUIT floor, digest of
+    the installed device manifest, TA version floor (0 when the payload is not a TA)."""
+    out = []
+    for comp in record.components.values():
+        entry = [
+            list(comp.component_id),
+            comp.floor,
+            SuitDigest(-16, comp.current.manifest_digest).to_cbor(),
+            comp.current.ta_version or 0,
+        ]
+        out.append(EatManifest(CF_CBOR, dumps(entry)))
+    return out
+
+
+def _reference_of(update: teep.Update, session: _Session | None) -> tuple[SuitDigest, bytes] | None:
+    """What an Error's SUIT report names: the device manifest's digest and the challenge."""
+    if session is None or not update.manifest_list:
+        return None
+    try:
+        digest = Envelope.decode(update.manifest_list[0]).authentication.digest
+    except EdbpError:
+        return None
+    return digest, session.challenge
+
+
+def _reason(code: Code) -> ReportReason:
+    if code in (Code.SUIT_AUTH_FAILED, Code.SUIT_DIGEST_MISMATCH, Code.AGENT_UNTRUSTED_SIGNER):
+        return ReportReason.UNAUTHORISED
+    if code in (Code.SUIT_UNSUPPORTED_COMMAND,):
+        return ReportReason.COMMAND_UNSUPPORTED
+    if code in (Code.SUIT_UNSUPPORTED_PARAMETER,):
+        return ReportReason.PARAMETER_UNSUPPORTED
+    if 300 <= code < 400 or code in (Code.AGENT_ROLLBACK, Code.AGENT_NOT_FOR_THIS_DEVICE):
+        return ReportReason.CONDITION_FAILED
+    return ReportReason.OPERATION_FAILED
+
+
+def error_code_of(message: bytes) -> tuple[TeepErr, int | None]:
+    """For tests and the TAM side: the TEEP err-code and the edbp code in an Error's err-msg."""
+    msg = teep.decode(Sign1.decode(message).payload or b"")
+    if not isinstance(msg, teep.Error):
+        raise WireError(Code.TEEP_UNEXPECTED_MESSAGE, "not an Error message")
+    edbp_code = None
+    if msg.err_msg and msg.err_msg.startswith("edbp:"):
+        try:
+            edbp_code = int(msg.err_msg[5:].split(" ", 1)[0])
+        except ValueError:
+            edbp_code = None
+    return TeepErr(msg.err_code), edbp_code
+
+
+__all__ += ["DEVICE_RECIPIENT_ALGS", "error_code_of"]

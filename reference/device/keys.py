@@ -1,0 +1,134 @@
+"""The Agent's own keys: Device Agreement Key (DAK) and Device Signing Key (DSK).
+
+Why a class that hands out operations rather than keys: the private halves are made inside the
+TEE (``enrol.keygen``) and must never leave it (P1, P8). ``DeviceKeys`` exposes the public
+halves (for the Manufacturer's endorsement and the ``cnf`` claim), signs with the DSK and runs
+the ECDH-ES recipient step with the DAK; it has no method that returns a private half. The only
+serialisation is ``seal_record``, consumed by the Agent's sealed storage and nowhere else.
+
+Suites (the profile's two): ``P256`` (DAK on P-256, DSK signs ESP256) and ``X25519`` (DAK on
+X25519, DSK signs Ed25519).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
+from edbp.reference.wire.cbor import dumps, loads
+from edbp.reference.wire.cose_algs import Alg, Curve
+from edbp.reference.wire.cose_key import CoseKey
+from edbp.reference.wire.cose_sign import Sign1, sign1
+from edbp.reference.wire.eat import UeidType
+
+from edbp.errors import Code, VerificationError
+
+__all__ = ["DeviceKeys", "KeySuite"]
+
+
+class KeySuite(enum.Enum):
+    """Which curves the device's keys use."""
+
+    P256 = "p256"
+    X25519 = "x25519"
+
+    @property
+    def agreement_curve(self) -> Curve:
+        return Curve.P256 if self is KeySuite.P256 else Curve.X25519
+
+    @property
+    def signing_curve(self) -> Curve:
+        return Curve.P256 if self is KeySuite.P256 else Curve.ED25519
+
+    @property
+    def signing_alg(self) -> Alg:
+        return Alg.ESP256 if self is KeySuite.P256 else Alg.ED25519
+
+
+@attrs.frozen
+class DeviceKeys:
+    """The device's identity (UEID) and its two key pairs; private halves stay inside."""
+
+    suite: KeySuite
+    ueid: bytes
+    _dak: CoseKey = attrs.field(repr=False, alias="dak")
+    _dsk: CoseKey = attrs.field(repr=False, alias="dsk")
+
+    @classmethod
+    def generate(
+        cls, suite: KeySuite = KeySuite.P256, rng: RandomSource = DEFAULT_RANDOM
+    ) -> DeviceKeys:
+        """``enrol.keygen``: fresh keys and a random-type UEID, drawn inside the TEE."""
+        ueid = bytes([UeidType.RAND]) + rng.fork("ueid").random_bytes(16)
+        dak = CoseKey.generate(suite.agreement_curve, rng.fork("dak"))
+        dsk = CoseKey.generate(suite.signing_curve, rng.fork("dsk"))
+        # kids are the RFC 9679 thumbprints, so a TAM can name the key a delivery is for
+        dak = attrs.evolve(dak, kid=dak.thumbprint())
+        dsk = attrs.evolve(dsk, kid=dsk.thumbprint())
+        return cls(suite=suite, ueid=ueid, dak=dak, dsk=dsk)
+
+    # ------------------------------------------------------------------ public views
+
+    @property
+    def dak_public(self) -> CoseKey:
+        """The agreement key's public half (the ``cnf`` claim; the TAM wraps CEKs to it)."""
+        return self._dak.public()
+
+    @property
+    def dsk_public(self) -> CoseKey:
+        """The signing key's public half (the TAM verifies evidence and reports with it)."""
+        return self._dsk.public()
+
+    @property
+    def signing_alg(self) -> Alg:
+        return self.suite.signing_alg
+
+    # ------------------------------------------------------------------ operations
+
+    def sign(
+        self,
+        payload: bytes,
+        *,
+        protected: Mapping[int, Any] | None = None,
+        unprotected: Mapping[int, Any] | None = None,
+    ) -> Sign1:
+        """A COSE_Sign1 over ``payload`` by the DSK (evidence, TEEP messages, reports)."""
+        unprot = {4: self._dsk.kid, **(unprotected or {})}
+        return sign1(payload, self._dsk, self.signing_alg, protected=protected, unprotected=unprot)
+
+    def agreement_key(self) -> CoseKey:
+        """The DAK for the COSE recipient step. Only the Agent's unwrap code calls this; the
+        key object never crosses the Agent's boundary (no message or report carries it)."""
+        return self._dak
+
+    # ------------------------------------------------------------------ sealed storage
+
+    def seal_record(self) -> bytes:
+        """The CBOR record the Agent seals (never written anywhere else)."""
+        return dumps(
+            {
+                "suite": self.suite.value,
+                "ueid": self.ueid,
+                "dak": self._dak.encode(),
+                "dsk": self._dsk.encode(),
+            }
+        )
+
+    @classmethod
+    def from_sealed_record(cls, data: bytes) -> DeviceKeys:
+        try:
+            value = loads(data)
+            keys = cls(
+                suite=KeySuite(value["suite"]),
+                ueid=value["ueid"],
+                dak=CoseKey.decode(value["dak"]),
+                dsk=CoseKey.decode(value["dsk"]),
+            )
+            keys._dak.private_key()  # d matches x/y
+            keys._dsk.private_key()
+            return keys
+        except Exception:
+            raise VerificationError(Code.AGENT_STORAGE_CORRUPT, "key record") from None

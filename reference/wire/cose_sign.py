@@ -1,0 +1,217 @@
+"""COSE_Sign1 (RFC 9052 §4.2, §4.4) with ESP256/ES256 and Ed25519/EdDSA.
+
+Why built on ``cryptography`` directly: the vector generator needs every intermediate
+(``Sig_structure``) and byte-level control over the headers, and verification must be exact:
+an explicit allow-list of algorithms per call (no negotiation, no fallback), the key checked
+against the algorithm, unknown critical headers and duplicated labels refused, and the protected
+header verified as the bytes received. ECDSA signatures are raw ``r‖s`` (RFC 9053 §2.1), made
+deterministically (RFC 6979) so vectors replay byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import attrs
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from edbp.errors import Code, VerificationError, WireError
+
+from . import cbor
+from .cose_algs import SIGNATURE_ALGS, Alg, CoseTag, HeaderLabel, alg_info, as_alg
+from .cose_headers import Headers, Label, require_bytes
+from .cose_key import CoseKey, require_key
+from .cose_trace import Trace
+
+__all__ = ["Sign1", "sig_structure", "sign1"]
+
+
+def sig_structure(
+    body_protected: bytes, external_aad: bytes, payload: bytes, *, context: str = "Signature1"
+) -> bytes:
+    """The ToBeSigned bytes: ``["Signature1", body_protected, external_aad, payload]``."""
+    return cbor.dumps([context, body_protected, external_aad, payload])
+
+
+def _unwrap_tag(obj: Any, tag: int, tagged: bool | None, what: str) -> tuple[Any, bool]:
+    """Strip and check the COSE tag. ``tagged``: True requires it, False forbids it,
+    None accepts both. Any other tag is COSE_WRONG_TAG."""
+    if isinstance(obj, cbor.Tag):
+        if obj.tag != tag:
+            raise WireError(Code.COSE_WRONG_TAG, f"tag {obj.tag} where {what} ({tag}) expected")
+        if tagged is False:
+            raise WireError(Code.COSE_WRONG_TAG, f"tagged {what} where untagged expected")
+        return obj.value, True
+    if tagged is True:
+        raise WireError(Code.COSE_WRONG_TAG, f"untagged {what} where tag {tag} expected")
+    return obj, False
+
+
+@attrs.frozen
+class Sign1:
+    """A COSE_Sign1. ``payload`` is None when detached (nil on the wire)."""
+
+    headers: Headers
+    payload: bytes | None
+    signature: bytes
+    tagged: bool = True
+
+    # ------------------------------------------------------------------ wire
+
+    def to_obj(self) -> Any:
+        """The CBOR data model value (for embedding in a larger structure)."""
+        body = [*self.headers.to_items(), self.payload, self.signature]
+        return cbor.Tag(CoseTag.SIGN1, body) if self.tagged else body
+
+    def encode(self) -> bytes:
+        """Deterministic CBOR (the protected bytes are kept as they are)."""
+        return cbor.dumps(self.to_obj())
+
+    @classmethod
+    def from_obj(cls, obj: Any, *, lenient: bool = False, tagged: bool | None = True) -> Sign1:
+        """Parse an already-decoded COSE_Sign1 (untrusted)."""
+        body, was_tagged = _unwrap_tag(obj, CoseTag.SIGN1, tagged, "COSE_Sign1")
+        if not isinstance(body, list) or len(body) != 4:
+            raise WireError(Code.COSE_MALFORMED, "COSE_Sign1 is not an array of 4")
+        prot, unprot, payload, signature = body
+        headers = Headers.parse(prot, unprot, lenient=lenient)
+        if payload is not None and not isinstance(payload, bytes):
+            raise WireError(Code.COSE_MALFORMED, "payload is neither bstr nor nil")
+        if not isinstance(signature, bytes):
+            raise WireError(Code.COSE_MALFORMED, "signature is not a bstr")
+        return cls(headers=headers, payload=payload, signature=signature, tagged=was_tagged)
+
+    @classmethod
+    def decode(cls, data: bytes, *, lenient: bool = False, tagged: bool | None = True) -> Sign1:
+        """Decode untrusted bytes with the strict CBOR decoder (``lenient`` for published
+        interop data that is well-formed but not deterministic)."""
+        obj = cbor.loads(data, cbor.LENIENT if lenient else cbor.STRICT)
+        return cls.from_obj(obj, lenient=lenient, tagged=tagged)
+
+    # ------------------------------------------------------------------ verification
+
+    def to_be_signed(
+        self, external_aad: bytes = b"", detached_payload: bytes | None = None
+    ) -> bytes:
+        """The Sig_structure this message's signature covers."""
+        return sig_structure(
+            self.headers.protected_for_crypto, external_aad, self._payload(detached_payload)
+        )
+
+    def _payload(self, detached_payload: bytes | None) -> bytes:
+        if self.payload is not None:
+            if detached_payload is not None:
+                raise WireError(Code.COSE_MALFORMED, "payload both attached and detached")
+            return self.payload
+        if detached_payload is None:
+            raise WireError(Code.COSE_DETACHED_PAYLOAD_MISSING, "detached payload not supplied")
+        return detached_payload
+
+    def verify(
+        self,
+        key: CoseKey,
+        *,
+        algorithms: Collection[Alg],
+        external_aad: bytes = b"",
+        detached_payload: bytes | None = None,
+        understood: Collection[Label] = (),
+        trace: Trace | None = None,
+    ) -> bytes:
+        """Verify with ``key`` and return the payload.
+
+        ``algorithms`` is the allow-list for this call (e.g. ``{Alg.ESP256, Alg.ES256}``);
+        -9/-7 both mean ECDSA P-256 + SHA-256, -19/-8 both Ed25519. Raises WireError for a
+        header/key problem and ``VerificationError(COSE_BAD_SIGNATURE)`` for a bad signature.
+        """
+        require_key(key)
+        require_bytes(external_aad=external_aad, detached_payload=detached_payload)
+        self.headers.check_critical(understood)
+        alg = self.headers.alg(frozenset(algorithms) & SIGNATURE_ALGS)
+        key.check_alg(alg)
+        payload = self._payload(detached_payload)
+        tbs = sig_structure(self.headers.protected_for_crypto, external_aad, payload)
+        if trace is not None:
+            trace.to_be_signed = tbs
+        _verify_raw(key, alg, tbs, self.signature)
+        return payload
+
+
+def _verify_raw(key: CoseKey, alg: Alg, tbs: bytes, signature: bytes) -> None:
+    pub = key.public_key()
+    try:
+        if alg_info(alg).family == "ecdsa":
+            assert isinstance(pub, ec.EllipticCurvePublicKey)
+            if len(signature) != 64:
+                raise InvalidSignature
+            r = int.from_bytes(signature[:32], "big")
+            s = int.from_bytes(signature[32:], "big")
+            pub.verify(encode_dss_signature(r, s), tbs, ec.ECDSA(hashes.SHA256()))
+        else:
+            assert isinstance(pub, ed25519.Ed25519PublicKey)
+            pub.verify(signature, tbs)
+    except (InvalidSignature, ValueError):
+        raise VerificationError(Code.COSE_BAD_SIGNATURE) from None
+
+
+def sign_bytes(key: CoseKey, alg: Alg, tbs: bytes) -> bytes:
+    """The raw COSE signature over ``tbs`` (ECDSA ``r‖s`` with RFC 6979 nonces, or Ed25519)."""
+    key.check_alg(alg)
+    priv = key.private_key()
+    if alg_info(alg).family == "ecdsa":
+        assert isinstance(priv, ec.EllipticCurvePrivateKey)
+        der = priv.sign(tbs, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+        r, s = decode_dss_signature(der)
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    assert isinstance(priv, ed25519.Ed25519PrivateKey)
+    return priv.sign(tbs)
+
+
+def sign1(
+    payload: bytes,
+    key: CoseKey,
+    alg: Alg,
+    *,
+    protected: Mapping[Label, Any] | None = None,
+    unprotected: Mapping[Label, Any] | None = None,
+    protected_raw: bytes | None = None,
+    external_aad: bytes = b"",
+    detached: bool = False,
+    tagged: bool = True,
+    trace: Trace | None = None,
+) -> Sign1:
+    """Sign ``payload`` into a COSE_Sign1.
+
+    ``alg`` goes into the protected bucket unless the caller already placed label 1 (in either
+    bucket, with the same value). ``detached`` leaves the payload out (nil) while still signing
+    it. ``protected_raw`` sets the protected bytes verbatim (vectors).
+    """
+    require_key(key)
+    require_bytes(payload=payload, external_aad=external_aad, protected_raw=protected_raw)
+    if payload is None:
+        raise WireError(Code.COSE_MALFORMED, "payload must be bytes")
+    alg = as_alg(alg)
+    if alg not in SIGNATURE_ALGS:
+        raise WireError(Code.COSE_ALG_NOT_ALLOWED, f"{alg!r} is not a signature algorithm")
+    prot = dict(protected or {})
+    unprot = dict(unprotected or {})
+    if protected_raw is None and HeaderLabel.ALG not in prot and HeaderLabel.ALG not in unprot:
+        prot = {HeaderLabel.ALG.value: int(alg), **prot}
+    headers = Headers.make(
+        prot if protected_raw is None else None, unprot, protected_raw=protected_raw
+    )
+    if headers.raw_alg != int(alg):
+        raise WireError(Code.COSE_MALFORMED, "alg header disagrees with the signing alg")
+    tbs = sig_structure(headers.protected_for_crypto, external_aad, payload)
+    if trace is not None:
+        trace.to_be_signed = tbs
+    signature = sign_bytes(key, alg, tbs)
+    return Sign1(
+        headers=headers, payload=None if detached else payload, signature=signature, tagged=tagged
+    )

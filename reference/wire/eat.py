@@ -1,0 +1,279 @@
+"""EAT claims (RFC 9711) for the device's evidence in QueryResponse, signed as a CWT-style
+COSE_Sign1 by the Device Signing Key.
+
+Why these claims: the TAM checks freshness (``eat_nonce`` = its QueryRequest challenge), the
+device's identity (``ueid``) and class (``oemid``, ``hwmodel``, ``hwversion``), what is installed
+(``manifests``) and the key a delivery must be wrapped to (``cnf``: the Device Agreement Key as
+a COSE_Key, RFC 8747). Other claims are kept verbatim in ``extra`` (lenient) or refused
+(strict), because evidence the verifier does not understand must not be silently accepted.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any, cast
+
+import attrs
+from edbp.reference.wire.cbor import LENIENT, STRICT, Tag, dumps, loads
+from edbp.reference.wire.cose_algs import Alg, HeaderLabel
+from edbp.reference.wire.cose_key import CoseKey
+from edbp.reference.wire.cose_sign import Sign1, sign1
+from edbp.reference.wire.suit_core import as_dict, as_tuple
+
+from edbp.errors import Code, VerificationError, WireError
+
+__all__ = [
+    "CF_SUIT_ENVELOPE",
+    "EAT_SIGNATURE_ALGS",
+    "Claim",
+    "EatClaims",
+    "EatManifest",
+    "UeidType",
+    "sign",
+    "verify",
+]
+
+
+class Claim(enum.IntEnum):
+    """CWT/EAT claim keys edbp uses."""
+
+    CNF = 8
+    IAT = 6
+    EAT_NONCE = 10
+    UEID = 256
+    OEMID = 258
+    HWMODEL = 259
+    HWVERSION = 260
+    EAT_PROFILE = 265
+    MANIFESTS = 273
+
+
+class UeidType(enum.IntEnum):
+    """First byte of a UEID (RFC 9711 §4.2.1)."""
+
+    RAND = 0x01
+    EUI = 0x02
+    IMEI = 0x03
+
+
+#: CoAP Content-Format under which a SUIT envelope is listed in ``manifests``. The drafts have
+#: not fixed a registered number for application/suit-envelope+cose; edbp uses 60
+#: (application/cbor) with the envelope as the CBOR body. See the project's deviations list.
+CF_SUIT_ENVELOPE = 60
+CWT_TAG = 61
+COSE_KEY_CNF_LABEL = 1  # cnf = {1: COSE_Key}
+
+
+def _bad(detail: str) -> WireError:
+    return WireError(Code.EAT_MALFORMED, detail)
+
+
+@attrs.frozen
+class EatManifest:
+    """One entry of the ``manifests`` claim: [content-format, body]."""
+
+    content_format: int
+    body: bytes
+
+    def to_cbor(self) -> list[Any]:
+        return [self.content_format, self.body]
+
+    def encode(self) -> bytes:
+        return cast(bytes, dumps(self.to_cbor()))
+
+    @classmethod
+    def decode(cls, data: bytes, lenient: bool = False) -> EatManifest:
+        return cls.from_cbor(loads(data, LENIENT if lenient else STRICT))
+
+    @classmethod
+    def from_cbor(cls, value: Any) -> EatManifest:
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or isinstance(value[0], bool)
+            or not isinstance(value[0], int)
+            or not 0 <= value[0] <= 0xFFFF
+            or not isinstance(value[1], bytes)
+        ):
+            raise _bad("manifests: each entry is [content-format uint, bstr]")
+        return cls(value[0], value[1])
+
+
+def _check_nonce(value: Any) -> bytes | tuple[bytes, ...]:
+    def one(v: Any) -> bytes:
+        if not isinstance(v, bytes) or not 8 <= len(v) <= 64:
+            raise _bad("eat_nonce: byte string of 8..64 bytes")
+        return v
+
+    if isinstance(value, list):
+        if not value:
+            raise _bad("eat_nonce: empty array")
+        return tuple(one(v) for v in value)
+    return one(value)
+
+
+def _public_only(key: CoseKey) -> CoseKey:
+    """A confirmation key is public: a private part given by mistake is dropped."""
+    return attrs.evolve(key, d=None) if key.d is not None else key
+
+
+@attrs.frozen
+class EatClaims:
+    """The claims-set of the device's evidence."""
+
+    ueid: bytes
+    cnf: CoseKey = attrs.field(converter=_public_only)
+    nonce: bytes | tuple[bytes, ...] | None = None
+    oemid: bytes | int | None = None
+    hwmodel: bytes | None = None
+    hwversion: tuple[str, int | None] | None = None
+    profile: str | None = None
+    manifests: tuple[EatManifest, ...] = attrs.field(default=(), converter=as_tuple)
+    iat: int | None = None
+    extra: Mapping[int, Any] = attrs.field(factory=dict, converter=as_dict)
+
+    def to_cbor(self) -> dict[int, Any]:
+        out: dict[int, Any] = dict(self.extra)
+        out[Claim.UEID] = self.ueid
+        out[Claim.CNF] = {COSE_KEY_CNF_LABEL: self.cnf.to_map()}
+        if self.nonce is not None:
+            out[Claim.EAT_NONCE] = list(self.nonce) if isinstance(self.nonce, tuple) else self.nonce
+        if self.oemid is not None:
+            out[Claim.OEMID] = self.oemid
+        if self.hwmodel is not None:
+            out[Claim.HWMODEL] = self.hwmodel
+        if self.hwversion is not None:
+            version, scheme = self.hwversion
+            out[Claim.HWVERSION] = [version] if scheme is None else [version, scheme]
+        if self.profile is not None:
+            out[Claim.EAT_PROFILE] = self.profile
+        if self.manifests:
+            out[Claim.MANIFESTS] = [m.to_cbor() for m in self.manifests]
+        if self.iat is not None:
+            out[Claim.IAT] = self.iat
+        return {int(k): v for k, v in out.items()}
+
+    def encode(self) -> bytes:
+        """Deterministic CBOR of the claims-set (the COSE_Sign1 payload)."""
+        return dumps(self.to_cbor())
+
+    def nonce_matches(self, challenge: bytes) -> bool:
+        import hmac
+
+        nonces = self.nonce if isinstance(self.nonce, tuple) else (self.nonce,)
+        return any(n is not None and hmac.compare_digest(n, challenge) for n in nonces)
+
+    @classmethod
+    def from_cbor(cls, value: Any, lenient: bool = False) -> EatClaims:
+        if isinstance(value, Tag) and value.tag == CWT_TAG:
+            value = value.value
+        if not isinstance(value, dict):
+            raise _bad("claims-set: expected a map")
+        for claim in (Claim.UEID, Claim.CNF):
+            if claim not in value:
+                raise WireError(Code.EAT_MISSING_CLAIM, f"claim {claim.name.lower()} missing")
+        known = set(Claim)
+        extra = {k: v for k, v in value.items() if k not in known}
+        if extra and not lenient:
+            raise _bad(f"claims not in the edbp profile: {sorted(extra, key=repr)}")
+        ueid = value[Claim.UEID]
+        if not isinstance(ueid, bytes) or not 7 <= len(ueid) <= 33:
+            raise _bad("ueid: byte string of 7..33 bytes")
+        if ueid[0] not in set(UeidType) and not lenient:
+            raise _bad(f"ueid: unknown type byte {ueid[0]}")
+        cnf = value[Claim.CNF]
+        if not isinstance(cnf, dict) or set(cnf) != {COSE_KEY_CNF_LABEL}:
+            raise _bad("cnf: expected {1: COSE_Key}")
+        key = CoseKey.from_map(cnf[COSE_KEY_CNF_LABEL])
+        if key.has_private:
+            raise _bad("cnf: a confirmation key must not carry a private part")
+        kwargs: dict[str, Any] = {}
+        if Claim.EAT_NONCE in value:
+            kwargs["nonce"] = _check_nonce(value[Claim.EAT_NONCE])
+        if Claim.OEMID in value:
+            oemid = value[Claim.OEMID]
+            if isinstance(oemid, bool) or not (
+                (isinstance(oemid, bytes) and len(oemid) in (3, 16))
+                or (isinstance(oemid, int) and oemid >= 0)
+            ):
+                raise _bad("oemid: 3- or 16-byte string, or a PEN")
+            kwargs["oemid"] = oemid
+        if Claim.HWMODEL in value:
+            hw = value[Claim.HWMODEL]
+            if not isinstance(hw, bytes) or not 1 <= len(hw) <= 32:
+                raise _bad("hwmodel: byte string of 1..32 bytes")
+            kwargs["hwmodel"] = hw
+        if Claim.HWVERSION in value:
+            hv = value[Claim.HWVERSION]
+            if (
+                not isinstance(hv, list)
+                or len(hv) not in (1, 2)
+                or not isinstance(hv[0], str)
+                or (len(hv) == 2 and (isinstance(hv[1], bool) or not isinstance(hv[1], int)))
+            ):
+                raise _bad("hwversion: [version text, ? scheme int]")
+            kwargs["hwversion"] = (hv[0], hv[1] if len(hv) == 2 else None)
+        if Claim.EAT_PROFILE in value:
+            prof = value[Claim.EAT_PROFILE]
+            if not isinstance(prof, str):
+                raise _bad("eat_profile: a URI text (OID profiles are not used by edbp)")
+            kwargs["profile"] = prof
+        if Claim.MANIFESTS in value:
+            ms = value[Claim.MANIFESTS]
+            if not isinstance(ms, list) or not ms:
+                raise _bad("manifests: non-empty array")
+            kwargs["manifests"] = tuple(EatManifest.from_cbor(m) for m in ms)
+        if Claim.IAT in value:
+            iat = value[Claim.IAT]
+            if isinstance(iat, bool) or not isinstance(iat, int):
+                raise _bad("iat: integer seconds")
+            kwargs["iat"] = iat
+        return cls(ueid=ueid, cnf=key, extra=extra, **kwargs)
+
+    @classmethod
+    def decode(cls, data: bytes, lenient: bool = False) -> EatClaims:
+        return cls.from_cbor(loads(data, LENIENT if lenient else STRICT), lenient)
+
+
+# --------------------------------------------------------------------------- COSE_Sign1
+
+#: Algorithms the Device Signing Key may use (ESP256 / Ed25519; older ids accepted on verify)
+EAT_SIGNATURE_ALGS = frozenset({-9, -7, -19, -8})
+
+
+def sign(claims: EatClaims, key: CoseKey, alg: int = -9, *, kid: bytes | None = None) -> bytes:
+    """The claims-set as a tagged COSE_Sign1 (a CWT-style EAT), signed by the device key."""
+
+    if alg not in EAT_SIGNATURE_ALGS:
+        raise WireError(Code.COSE_ALG_NOT_ALLOWED, f"algorithm {alg} not allowed for evidence")
+    unprotected = {HeaderLabel.KID.value: kid} if kid is not None else None
+    return sign1(claims.encode(), key, Alg(alg), unprotected=unprotected).encode()
+
+
+def verify(
+    data: bytes,
+    key: CoseKey,
+    *,
+    challenge: bytes | None = None,
+    algorithms: Any = EAT_SIGNATURE_ALGS,
+    lenient: bool = False,
+) -> EatClaims:
+    """Verify signed evidence (COSE_Sign1, optionally inside the CWT tag 61) and decode it.
+    With ``challenge``, ``eat_nonce`` must carry it (EAT_NONCE_MISMATCH)."""
+
+    obj = loads(data, LENIENT if lenient else STRICT)
+    if isinstance(obj, Tag) and obj.tag == CWT_TAG:
+        obj = obj.value
+    cose = Sign1.from_obj(obj, lenient=lenient, tagged=True)
+    if cose.payload is None:
+        raise _bad("evidence is signed with an attached payload")
+    allowed = {Alg(a) for a in algorithms if a in EAT_SIGNATURE_ALGS}
+    try:
+        payload = cose.verify(key, algorithms=allowed)
+    except VerificationError:
+        raise VerificationError(Code.EAT_BAD_SIGNATURE) from None
+    claims = EatClaims.decode(payload, lenient)
+    if challenge is not None and not claims.nonce_matches(challenge):
+        raise VerificationError(Code.EAT_NONCE_MISMATCH, "eat_nonce is not the challenge")
+    return claims

@@ -1,0 +1,623 @@
+"""TEEP messages (draft-ietf-teep-protocol): QueryRequest, QueryResponse, Update, Success, Error.
+
+Why typed classes: the TAM and the Agent are state machines that act on individual options
+(challenge, token, manifests, err-code); each option is checked against its CDDL type and size
+when decoded, so a state machine never sees a malformed value. Options the draft does not define
+for a message type are ignored, as the draft requires, but kept in ``unknown_options`` so that a
+received message re-encodes as it came. An unknown message type is refused (TEEP_UNKNOWN_TYPE).
+
+Every message travels inside a COSE_Sign1 (``sign`` / ``verify``), cipher suites
+``[[18, -9]]`` (ESP256) and ``[[18, -19]]`` (Ed25519).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, cast
+
+import attrs
+from edbp.reference.wire.cbor import LENIENT, STRICT, dumps, loads
+from edbp.reference.wire.cose_algs import Alg, HeaderLabel
+from edbp.reference.wire.cose_sign import Sign1, sign1
+from edbp.reference.wire.suit_core import ComponentId, as_tuple
+from edbp.reference.wire.suit_report import SystemProperties
+
+from edbp.errors import Code, VerificationError, WireError
+
+__all__ = [
+    "CIPHER_SUITE_ED25519",
+    "CIPHER_SUITE_ESP256",
+    "EDBP_CIPHER_SUITES",
+    "TEEP_SIGNATURE_ALGS",
+    "CipherSuite",
+    "DataItem",
+    "Error",
+    "Freshness",
+    "QueryRequest",
+    "QueryResponse",
+    "RequestedTc",
+    "Success",
+    "TeepMessage",
+    "TeepOption",
+    "TeepType",
+    "Update",
+    "check_freshness",
+    "cipher_suite_for",
+    "decode",
+    "peek",
+    "select_cipher_suite",
+    "select_version",
+    "sign",
+    "verify",
+]
+
+
+class TeepType(enum.IntEnum):
+    """Message type numbers of the draft's CDDL (4 is reserved)."""
+
+    QUERY_REQUEST = 1
+    QUERY_RESPONSE = 2
+    UPDATE = 3
+    SUCCESS = 5
+    ERROR = 6
+
+
+class TeepOption(enum.IntEnum):
+    """Map labels of TEEP options (and of requested-tc-info)."""
+
+    SUPPORTED_TEEP_CIPHER_SUITES = 1
+    CHALLENGE = 2
+    VERSIONS = 3
+    SUPPORTED_SUIT_COSE_PROFILES = 4
+    SELECTED_VERSION = 6
+    ATTESTATION_PAYLOAD = 7
+    TC_LIST = 8
+    EXT_LIST = 9
+    MANIFEST_LIST = 10
+    MSG = 11
+    ERR_MSG = 12
+    ATTESTATION_PAYLOAD_FORMAT = 13
+    REQUESTED_TC_LIST = 14
+    UNNEEDED_MANIFEST_LIST = 15
+    COMPONENT_ID = 16
+    TC_MANIFEST_SEQUENCE_NUMBER = 17
+    HAVE_BINARY = 18
+    SUIT_REPORTS = 19
+    TOKEN = 20
+    SUPPORTED_FRESHNESS_MECHANISMS = 21
+    ERR_LANG = 22
+    ERR_CODE = 23
+
+
+class Freshness(enum.IntEnum):
+    NONCE = 0
+    TIMESTAMP = 1
+
+
+class DataItem(enum.IntFlag):
+    """data-item-requested bits."""
+
+    ATTESTATION = 1 << 0
+    TRUSTED_COMPONENTS = 1 << 1
+    EXTENSIONS = 1 << 2
+    SUIT_REPORTS = 1 << 3
+
+
+#: A cipher suite: a sequence of (COSE structure type, algorithm) operations.
+CipherSuite = tuple[tuple[int, int], ...]
+COSE_SIGN1 = 18
+CIPHER_SUITE_ESP256: CipherSuite = ((COSE_SIGN1, -9),)
+CIPHER_SUITE_ED25519: CipherSuite = ((COSE_SIGN1, -19),)
+EDBP_CIPHER_SUITES = (CIPHER_SUITE_ESP256, CIPHER_SUITE_ED25519)
+#: A SUIT COSE profile: an array of algorithm ids ([-16, -9, -29, 1]) or a single registered id.
+SuitCoseProfile = tuple[int, ...] | int
+
+
+def _bad(detail: str) -> WireError:
+    return WireError(Code.TEEP_MALFORMED, detail)
+
+
+# ------------------------------------------------------------------------- option codecs
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _bstr(lo: int, hi: int) -> Callable[[Any, str], bytes]:
+    def check(v: Any, what: str) -> bytes:
+        if not isinstance(v, bytes) or not lo <= len(v) <= hi:
+            raise _bad(f"{what}: expected a byte string of {lo}..{hi} bytes")
+        return v
+
+    return check
+
+
+def _any_bstr(v: Any, what: str) -> bytes:
+    if not isinstance(v, bytes):
+        raise _bad(f"{what}: expected a byte string")
+    return v
+
+
+def _text(lo: int, hi: int | None) -> Callable[[Any, str], str]:
+    def check(v: Any, what: str) -> str:
+        if not isinstance(v, str):
+            raise _bad(f"{what}: expected text")
+        n = len(v.encode())
+        if n < lo or (hi is not None and n > hi):
+            raise _bad(f"{what}: text of {n} bytes out of range")
+        return v
+
+    return check
+
+
+def _uint(bits: int) -> Callable[[Any, str], int]:
+    def check(v: Any, what: str) -> int:
+        if not _is_int(v) or not 0 <= v < (1 << bits):
+            raise _bad(f"{what}: expected an unsigned integer of {bits} bits")
+        return int(v)
+
+    return check
+
+
+def _err_code(v: Any, what: str) -> int:
+    if not _is_int(v) or not 0 <= v <= 23:
+        raise _bad(f"{what}: err-code out of 0..23")
+    return int(v)
+
+
+def _nonempty(item: Callable[[Any, str], Any]) -> Callable[[Any, str], tuple[Any, ...]]:
+    def check(v: Any, what: str) -> tuple[Any, ...]:
+        if not isinstance(v, list) or not v:
+            raise _bad(f"{what}: expected a non-empty array")
+        return tuple(item(x, what) for x in v)
+
+    return check
+
+
+def _cipher_suite(v: Any, what: str) -> CipherSuite:
+    if not isinstance(v, list) or not v:
+        raise _bad(f"{what}: a cipher suite is a non-empty array of operations")
+    ops = []
+    for op in v:
+        if not isinstance(op, list) or len(op) != 2 or not _is_int(op[0]) or not _is_int(op[1]):
+            raise _bad(f"{what}: an operation is [cose type, algorithm]")
+        ops.append((int(op[0]), int(op[1])))
+    return tuple(ops)
+
+
+def _profile(v: Any, what: str) -> SuitCoseProfile:
+    if _is_int(v):
+        return int(v)
+    if isinstance(v, list) and v and all(_is_int(x) for x in v):
+        return tuple(int(x) for x in v)
+    raise _bad(f"{what}: a SUIT COSE profile is an int or an array of algorithm ids")
+
+
+def _component_id(v: Any, what: str) -> ComponentId:
+    if not isinstance(v, list) or not all(isinstance(p, bytes) for p in v):
+        raise _bad(f"{what}: a component id is an array of byte strings")
+    return tuple(v)
+
+
+def _bool(v: Any, what: str) -> bool:
+    if not isinstance(v, bool):
+        raise _bad(f"{what}: expected a boolean")
+    return v
+
+
+@attrs.frozen
+class RequestedTc:
+    """requested-tc-info: a Trusted Component the Agent asks the TAM to install."""
+
+    component_id: ComponentId = attrs.field(converter=as_tuple)
+    sequence_number: int | None = None
+    have_binary: bool | None = None
+
+    def to_cbor(self) -> dict[int, Any]:
+        out: dict[int, Any] = {TeepOption.COMPONENT_ID: list(self.component_id)}
+        if self.sequence_number is not None:
+            out[TeepOption.TC_MANIFEST_SEQUENCE_NUMBER] = self.sequence_number
+        if self.have_binary is not None:
+            out[TeepOption.HAVE_BINARY] = self.have_binary
+        return out
+
+    def encode(self) -> bytes:
+        return cast(bytes, dumps(self.to_cbor()))
+
+    @classmethod
+    def decode(cls, data: bytes, lenient: bool = False) -> RequestedTc:
+        return cls.from_cbor(loads(data, LENIENT if lenient else STRICT), "requested-tc-info")
+
+    @classmethod
+    def from_cbor(cls, v: Any, what: str) -> RequestedTc:
+        if not isinstance(v, dict) or TeepOption.COMPONENT_ID not in v:
+            raise _bad(f"{what}: requested-tc-info needs a component-id")
+        seq = v.get(TeepOption.TC_MANIFEST_SEQUENCE_NUMBER)
+        have = v.get(TeepOption.HAVE_BINARY)
+        return cls(
+            _component_id(v[TeepOption.COMPONENT_ID], what),
+            None if seq is None else _uint(64)(seq, what),
+            None if have is None else _bool(have, what),
+        )
+
+
+def _system_properties(v: Any, what: str) -> SystemProperties:
+    try:
+        return SystemProperties.from_cbor(v, lenient=True)
+    except WireError as exc:
+        raise _bad(f"{what}: {exc.detail}") from None
+
+
+def _enc(v: Any) -> Any:
+    """Option value → CBOR value."""
+    if isinstance(v, RequestedTc | SystemProperties):
+        return v.to_cbor()
+    if isinstance(v, tuple):
+        return [_enc(x) for x in v]
+    return v
+
+
+#: label -> (attribute, checker)
+_CODECS: dict[int, tuple[str, Callable[[Any, str], Any]]] = {
+    TeepOption.TOKEN: ("token", _bstr(8, 64)),
+    TeepOption.CHALLENGE: ("challenge", _bstr(8, 512)),
+    TeepOption.VERSIONS: ("versions", _nonempty(_uint(32))),
+    TeepOption.SUPPORTED_FRESHNESS_MECHANISMS: ("freshness_mechanisms", _nonempty(_uint(64))),
+    TeepOption.ATTESTATION_PAYLOAD_FORMAT: ("attestation_payload_format", _text(0, None)),
+    TeepOption.ATTESTATION_PAYLOAD: ("attestation_payload", _any_bstr),
+    TeepOption.SUIT_REPORTS: ("suit_reports", _nonempty(_any_bstr)),
+    TeepOption.SELECTED_VERSION: ("selected_version", _uint(32)),
+    TeepOption.TC_LIST: ("tc_list", _nonempty(_system_properties)),
+    TeepOption.REQUESTED_TC_LIST: ("requested_tc_list", _nonempty(RequestedTc.from_cbor)),
+    TeepOption.UNNEEDED_MANIFEST_LIST: ("unneeded_manifest_list", _nonempty(_component_id)),
+    TeepOption.EXT_LIST: ("ext_list", _nonempty(_uint(32))),
+    TeepOption.MANIFEST_LIST: ("manifest_list", _nonempty(_any_bstr)),
+    TeepOption.ERR_CODE: ("err_code", _err_code),
+    TeepOption.ERR_MSG: ("err_msg", _text(1, 128)),
+    TeepOption.ERR_LANG: ("err_lang", _text(1, 35)),
+    TeepOption.MSG: ("msg", _text(1, 128)),
+    TeepOption.SUPPORTED_TEEP_CIPHER_SUITES: ("cipher_suites", _nonempty(_cipher_suite)),
+    TeepOption.SUPPORTED_SUIT_COSE_PROFILES: ("suit_cose_profiles", _nonempty(_profile)),
+}
+
+
+def _opt(default: Any = None) -> Any:
+    return attrs.field(default=default, kw_only=True)
+
+
+def _tuple_or_none(v: Any) -> Any:
+    return None if v is None else tuple(v)
+
+
+def _opt_tuple() -> Any:
+    return attrs.field(default=None, kw_only=True, converter=_tuple_or_none)
+
+
+def _unknown() -> Any:
+    return attrs.field(factory=dict, converter=dict, kw_only=True)
+
+
+class TeepMessage:
+    """Behaviour shared by the five messages: option map encode/decode, type dispatch."""
+
+    TYPE: ClassVar[TeepType]
+    OPTIONS: ClassVar[frozenset[int]]
+    POSITIONAL: ClassVar[tuple[tuple[str, Callable[[Any, str], Any]], ...]] = ()
+
+    unknown_options: Mapping[int, Any]
+
+    def options_cbor(self) -> dict[int, Any]:
+        out: dict[int, Any] = dict(self.unknown_options)
+        for label in self.OPTIONS:
+            attr = _CODECS[label][0]
+            value = getattr(self, attr)
+            if value is not None:
+                out[label] = _enc(value)
+        return out
+
+    def to_cbor(self) -> list[Any]:
+        positional = [_enc(getattr(self, attr)) for attr, _ in self.POSITIONAL]
+        return [int(self.TYPE), self.options_cbor(), *positional]
+
+    def encode(self) -> bytes:
+        """Deterministic CBOR of the message (the COSE_Sign1 payload)."""
+        return dumps(self.to_cbor())
+
+    @classmethod
+    def _from_list(cls, items: list[Any]) -> Any:
+        expected = 2 + len(cls.POSITIONAL)
+        if len(items) != expected:
+            raise _bad(f"{cls.__name__}: expected {expected} elements, got {len(items)}")
+        options = items[1]
+        if not isinstance(options, dict):
+            raise _bad(f"{cls.__name__}: options must be a map")
+        kwargs: dict[str, Any] = {}
+        unknown: dict[int, Any] = {}
+        for label, value in options.items():
+            if not _is_int(label) or label < 0:
+                raise _bad(f"{cls.__name__}: option labels are unsigned integers")
+            if label in cls.OPTIONS:
+                attr, check = _CODECS[label]
+                kwargs[attr] = check(value, attr.replace("_", "-"))
+            else:
+                unknown[label] = value  # ignored, as the draft requires; kept for re-encoding
+        for (attr, check), value in zip(cls.POSITIONAL, items[2:], strict=True):
+            kwargs[attr] = check(value, attr.replace("_", "-"))
+        return cast(Any, cls)(unknown_options=unknown, **kwargs)
+
+    @classmethod
+    def decode(cls, data: bytes, lenient: bool = False) -> Any:
+        """Decode untrusted bytes; refuses a message of another type than ``cls``."""
+        msg = decode(data, lenient)
+        if cls is not TeepMessage and not isinstance(msg, cls):
+            raise WireError(
+                Code.TEEP_UNEXPECTED_MESSAGE, f"expected {cls.__name__}, got {type(msg).__name__}"
+            )
+        return msg
+
+
+@attrs.frozen
+class QueryRequest(TeepMessage):
+    """TAM → Agent: what the TAM supports and wants to know, with a fresh challenge."""
+
+    TYPE = TeepType.QUERY_REQUEST
+    OPTIONS = frozenset(
+        {
+            TeepOption.TOKEN,
+            TeepOption.SUPPORTED_FRESHNESS_MECHANISMS,
+            TeepOption.CHALLENGE,
+            TeepOption.VERSIONS,
+            TeepOption.ATTESTATION_PAYLOAD_FORMAT,
+            TeepOption.ATTESTATION_PAYLOAD,
+            TeepOption.SUIT_REPORTS,
+        }
+    )
+    POSITIONAL = (
+        ("supported_cipher_suites", _nonempty(_cipher_suite)),
+        ("supported_suit_cose_profiles", _nonempty(_profile)),
+        ("data_item_requested", _uint(64)),
+    )
+
+    supported_cipher_suites: tuple[CipherSuite, ...] = attrs.field(
+        default=EDBP_CIPHER_SUITES, converter=tuple
+    )
+    supported_suit_cose_profiles: tuple[SuitCoseProfile, ...] = attrs.field(
+        default=((-16, -9, -29, 1),), converter=tuple
+    )
+    data_item_requested: int = int(DataItem.ATTESTATION | DataItem.TRUSTED_COMPONENTS)
+    token: bytes | None = _opt()
+    challenge: bytes | None = _opt()
+    versions: tuple[int, ...] | None = _opt_tuple()
+    freshness_mechanisms: tuple[int, ...] | None = _opt_tuple()
+    attestation_payload_format: str | None = _opt()
+    attestation_payload: bytes | None = _opt()
+    suit_reports: tuple[bytes, ...] | None = _opt_tuple()
+    unknown_options: Mapping[int, Any] = _unknown()
+
+
+@attrs.frozen
+class QueryResponse(TeepMessage):
+    """Agent → TAM: evidence (attestation payload), installed and requested components."""
+
+    TYPE = TeepType.QUERY_RESPONSE
+    OPTIONS = frozenset(
+        {
+            TeepOption.TOKEN,
+            TeepOption.SELECTED_VERSION,
+            TeepOption.ATTESTATION_PAYLOAD_FORMAT,
+            TeepOption.ATTESTATION_PAYLOAD,
+            TeepOption.SUIT_REPORTS,
+            TeepOption.TC_LIST,
+            TeepOption.REQUESTED_TC_LIST,
+            TeepOption.UNNEEDED_MANIFEST_LIST,
+            TeepOption.EXT_LIST,
+        }
+    )
+
+    token: bytes | None = _opt()
+    selected_version: int | None = _opt()
+    attestation_payload_format: str | None = _opt()
+    attestation_payload: bytes | None = _opt()
+    suit_reports: tuple[bytes, ...] | None = _opt_tuple()
+    tc_list: tuple[SystemProperties, ...] | None = _opt_tuple()
+    requested_tc_list: tuple[RequestedTc, ...] | None = _opt_tuple()
+    unneeded_manifest_list: tuple[ComponentId, ...] | None = _opt_tuple()
+    ext_list: tuple[int, ...] | None = _opt_tuple()
+    unknown_options: Mapping[int, Any] = _unknown()
+
+
+@attrs.frozen
+class Update(TeepMessage):
+    """TAM → Agent: SUIT envelopes to process (``manifest_list`` holds their exact bytes)."""
+
+    TYPE = TeepType.UPDATE
+    OPTIONS = frozenset(
+        {
+            TeepOption.TOKEN,
+            TeepOption.UNNEEDED_MANIFEST_LIST,
+            TeepOption.MANIFEST_LIST,
+            TeepOption.ATTESTATION_PAYLOAD_FORMAT,
+            TeepOption.ATTESTATION_PAYLOAD,
+            TeepOption.ERR_CODE,
+            TeepOption.ERR_MSG,
+            TeepOption.ERR_LANG,
+        }
+    )
+
+    token: bytes | None = _opt()
+    manifest_list: tuple[bytes, ...] | None = _opt_tuple()
+    unneeded_manifest_list: tuple[ComponentId, ...] | None = _opt_tuple()
+    attestation_payload_format: str | None = _opt()
+    attestation_payload: bytes | None = _opt()
+    err_code: int | None = _opt()
+    err_msg: str | None = _opt()
+    err_lang: str | None = _opt()
+    unknown_options: Mapping[int, Any] = _unknown()
+
+    def envelopes(self, lenient: bool = False) -> list[Any]:
+        """The SUIT envelopes of ``manifest_list``, decoded (not yet verified)."""
+        from edbp.reference.wire.suit_envelope import Envelope
+
+        return [Envelope.decode(data, lenient) for data in self.manifest_list or ()]
+
+
+@attrs.frozen
+class Success(TeepMessage):
+    """Agent → TAM: the update was installed; ``suit_reports`` holds signed SUIT reports."""
+
+    TYPE = TeepType.SUCCESS
+    OPTIONS = frozenset({TeepOption.TOKEN, TeepOption.MSG, TeepOption.SUIT_REPORTS})
+
+    token: bytes | None = _opt()
+    msg: str | None = _opt()
+    suit_reports: tuple[bytes, ...] | None = _opt_tuple()
+    unknown_options: Mapping[int, Any] = _unknown()
+
+
+@attrs.frozen
+class Error(TeepMessage):
+    """Agent → TAM: processing failed with ``err_code`` (TeepErr); nothing was installed."""
+
+    TYPE = TeepType.ERROR
+    OPTIONS = frozenset(
+        {
+            TeepOption.TOKEN,
+            TeepOption.ERR_MSG,
+            TeepOption.ERR_LANG,
+            TeepOption.SUPPORTED_TEEP_CIPHER_SUITES,
+            TeepOption.SUPPORTED_FRESHNESS_MECHANISMS,
+            TeepOption.SUPPORTED_SUIT_COSE_PROFILES,
+            TeepOption.CHALLENGE,
+            TeepOption.VERSIONS,
+            TeepOption.SUIT_REPORTS,
+        }
+    )
+    POSITIONAL = (("err_code", _err_code),)
+
+    err_code: int
+    token: bytes | None = _opt()
+    err_msg: str | None = _opt()
+    err_lang: str | None = _opt()
+    cipher_suites: tuple[CipherSuite, ...] | None = _opt_tuple()
+    freshness_mechanisms: tuple[int, ...] | None = _opt_tuple()
+    suit_cose_profiles: tuple[SuitCoseProfile, ...] | None = _opt_tuple()
+    challenge: bytes | None = _opt()
+    versions: tuple[int, ...] | None = _opt_tuple()
+    suit_reports: tuple[bytes, ...] | None = _opt_tuple()
+    unknown_options: Mapping[int, Any] = _unknown()
+
+
+# ------------------------------------------------------------------- negotiation helpers
+
+
+def select_cipher_suite(
+    offered: tuple[CipherSuite, ...], supported: tuple[CipherSuite, ...] = EDBP_CIPHER_SUITES
+) -> CipherSuite:
+    """The first offered cipher suite this side supports (TEEP_UNSUPPORTED_CIPHER_SUITE)."""
+    for suite in offered:
+        if suite in supported:
+            return suite
+    raise WireError(Code.TEEP_UNSUPPORTED_CIPHER_SUITE, "no common TEEP cipher suite")
+
+
+def select_version(offered: tuple[int, ...] | None, supported: tuple[int, ...] = (0,)) -> int:
+    """The protocol version to use: absent ``versions`` means 0 (TEEP_UNSUPPORTED_VERSION)."""
+    for version in offered if offered is not None else (0,):
+        if version in supported:
+            return version
+    raise WireError(Code.TEEP_UNSUPPORTED_VERSION, "no common TEEP version")
+
+
+def check_freshness(offered: tuple[int, ...] | None) -> None:
+    """edbp uses nonce freshness only; absent ``supported-freshness-mechanisms`` means nonce
+    (TEEP_UNSUPPORTED_FRESHNESS)."""
+    if offered is not None and Freshness.NONCE not in offered:
+        raise WireError(Code.TEEP_UNSUPPORTED_FRESHNESS, "nonce freshness not offered")
+
+
+MESSAGE_CLASSES: dict[int, type[TeepMessage]] = {
+    cls.TYPE: cls for cls in (QueryRequest, QueryResponse, Update, Success, Error)
+}
+
+
+def decode(data: bytes, lenient: bool = False) -> TeepMessage:
+    """Decode one TEEP message (the COSE_Sign1 payload) from untrusted bytes."""
+    items = loads(data, LENIENT if lenient else STRICT)
+    return from_cbor(items)
+
+
+def from_cbor(items: Any) -> TeepMessage:
+    if not isinstance(items, list) or len(items) < 2:
+        raise _bad("a TEEP message is [type, options, ...]")
+    msg_type = items[0]
+    if not _is_int(msg_type) or not 0 <= msg_type <= 255:
+        raise _bad("TEEP message type must be a small unsigned integer")
+    cls = MESSAGE_CLASSES.get(msg_type)
+    if cls is None:
+        raise WireError(Code.TEEP_UNKNOWN_TYPE, f"message type {msg_type}")
+    return cls._from_list(items)  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- COSE_Sign1
+
+#: Signature algorithms of the two cipher suites (emit -9/-19; the older ids accepted on verify)
+TEEP_SIGNATURE_ALGS = frozenset({-9, -7, -19, -8})
+_SUITE_FOR_ALG = {
+    -9: CIPHER_SUITE_ESP256,
+    -7: CIPHER_SUITE_ESP256,
+    -19: CIPHER_SUITE_ED25519,
+    -8: CIPHER_SUITE_ED25519,
+}
+
+
+def cipher_suite_for(alg: int) -> CipherSuite:
+    """The TEEP cipher suite a signing algorithm belongs to (TEEP_UNSUPPORTED_CIPHER_SUITE)."""
+    suite = _SUITE_FOR_ALG.get(int(alg))
+    if suite is None:
+        raise WireError(
+            Code.TEEP_UNSUPPORTED_CIPHER_SUITE, f"algorithm {alg} is in no TEEP cipher suite"
+        )
+    return suite
+
+
+def sign(msg: TeepMessage, key: Any, alg: int = -9, *, kid: bytes | None = None) -> bytes:
+    """The message as a tagged COSE_Sign1 (attached payload), signed with ``key``."""
+
+    cipher_suite_for(alg)
+    unprotected = {HeaderLabel.KID.value: kid} if kid is not None else None
+    return sign1(msg.encode(), key, Alg(alg), unprotected=unprotected).encode()
+
+
+def verify(
+    data: bytes,
+    key: Any,
+    *,
+    algorithms: Any = TEEP_SIGNATURE_ALGS,
+    lenient: bool = False,
+) -> TeepMessage:
+    """Verify a signed TEEP message with ``key`` under ``algorithms`` and decode it.
+
+    A bad signature is VerificationError(TEEP_BAD_SIGNATURE); header, key and algorithm
+    refusals keep the COSE layer's codes."""
+
+    cose = Sign1.decode(data, lenient=lenient, tagged=True)
+    if cose.payload is None:
+        raise _bad("a TEEP message is signed with an attached payload")
+    allowed = {Alg(a) for a in algorithms if a in TEEP_SIGNATURE_ALGS}
+    try:
+        payload = cose.verify(key, algorithms=allowed)
+    except VerificationError:
+        raise VerificationError(Code.TEEP_BAD_SIGNATURE) from None
+    return decode(payload, lenient)
+
+
+def peek(data: bytes, lenient: bool = False) -> TeepMessage:
+    """The message inside a COSE_Sign1 *without* verifying it: for routing and diagnostics
+    only, never for acting on the message."""
+
+    cose = Sign1.decode(data, lenient=lenient, tagged=True)
+    if cose.payload is None:
+        raise _bad("a TEEP message is signed with an attached payload")
+    return decode(cose.payload, lenient)

@@ -1,0 +1,642 @@
+"""Regenerate the example instances of spec/messages.cddl and spec/adapter.cddl.
+
+Run ``python spec/examples/make_examples.py`` from the project root; it rewrites
+``spec/examples/<name>.diag`` (CBOR diagnostic notation, RFC 8949 section 8, with ``<< >>`` for
+embedded CBOR) and ``spec/examples/<name>.cbor.hex`` (the bytes, in core deterministic
+encoding, RFC 8949 section 4.2.1). The first line of each ``.diag`` names the CDDL file and rule
+the instance belongs to; ``tests/spec`` validates every example against that rule.
+
+Why a script of its own, with cryptography and cbor2 only: the examples are part of the spec,
+so they must be real (signatures verify, wrapped keys unwrap, the payload decrypts) and must
+regenerate byte for byte, yet must not depend on the reference implementation they are meant
+to check. Every "random" value is derived from a label with SHA-256; ECDSA signatures use
+RFC 6979 deterministic nonces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cbor2
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.keywrap import aes_key_wrap
+
+HERE = Path(__file__).resolve().parent
+SEED = b"edbp spec examples v1"
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+class Emb:
+    """A byte string holding the encoding of ``value`` (CDDL ``bstr .cbor``; EDN ``<< >>``)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+# ------------------------------------------------------------------------- encoding and EDN
+
+
+def _normal(obj: Any) -> Any:
+    """Replace Emb by bytes and order every map by its keys' encoded bytes (RFC 8949 4.2.1)."""
+    if isinstance(obj, Emb):
+        return encode(obj.value)
+    if isinstance(obj, cbor2.CBORTag):
+        return cbor2.CBORTag(obj.tag, _normal(obj.value))
+    if isinstance(obj, list):
+        return [_normal(x) for x in obj]
+    if isinstance(obj, dict):
+        items = [(_normal(k), _normal(v)) for k, v in obj.items()]
+        items.sort(key=lambda kv: cbor2.dumps(kv[0]))
+        return dict(items)
+    return obj
+
+
+def encode(obj: Any) -> bytes:
+    """Core deterministic encoding: cbor2 emits shortest heads; maps are pre-sorted above."""
+    return cbor2.dumps(_normal(obj))
+
+
+def _edn_text(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _edn_bytes(b: bytes) -> str:
+    if b and all(32 <= c < 127 and c not in (39, 92) for c in b) and len(b) <= 40:
+        return "'" + b.decode("ascii") + "'"
+    return "h'" + b.hex() + "'"
+
+
+def edn(obj: Any, level: int = 0) -> str:
+    """Diagnostic notation, two-space indentation, maps in encoded order."""
+    pad = "  " * (level + 1)
+    end = "  " * level
+    if obj is True:
+        return "true"
+    if obj is False:
+        return "false"
+    if obj is None:
+        return "null"
+    if isinstance(obj, int):
+        return str(obj)
+    if isinstance(obj, str):
+        return _edn_text(obj)
+    if isinstance(obj, bytes):
+        return _edn_bytes(obj)
+    if isinstance(obj, Emb):
+        return "<< " + edn(obj.value, level) + " >>"
+    if isinstance(obj, cbor2.CBORTag):
+        return f"{obj.tag}(" + edn(obj.value, level) + ")"
+    if isinstance(obj, list):
+        if not obj:
+            return "[]"
+        if (
+            all(isinstance(x, int | bytes | str) and not isinstance(x, bool) for x in obj)
+            and len(obj) <= 6
+        ):
+            return "[" + ", ".join(edn(x, level) for x in obj) + "]"
+        return "[\n" + ",\n".join(pad + edn(x, level + 1) for x in obj) + "\n" + end + "]"
+    if isinstance(obj, dict):
+        if not obj:
+            return "{}"
+        items = sorted(obj.items(), key=lambda kv: encode(kv[0]))
+        return (
+            "{\n"
+            + ",\n".join(pad + edn(k, level + 1) + ": " + edn(v, level + 1) for k, v in items)
+            + "\n"
+            + end
+            + "}"
+        )
+    raise TypeError(type(obj))
+
+
+# ------------------------------------------------------------------------- keys and crypto
+
+
+def rnd(label: str, n: int) -> bytes:
+    """Reproducible 'random' bytes for ``label``."""
+    out = b""
+    counter = 0
+    while len(out) < n:
+        out += hashlib.sha256(SEED + b"|" + label.encode() + b"|" + bytes([counter])).digest()
+        counter += 1
+    return out[:n]
+
+
+def p256(label: str) -> ec.EllipticCurvePrivateKey:
+    scalar = int.from_bytes(rnd("key:" + label, 32), "big") % (P256_ORDER - 1) + 1
+    return ec.derive_private_key(scalar, ec.SECP256R1())
+
+
+def cose_key(priv: ec.EllipticCurvePrivateKey) -> dict[int, Any]:
+    nums = priv.public_key().public_numbers()
+    return {1: 2, -1: 1, -2: nums.x.to_bytes(32, "big"), -3: nums.y.to_bytes(32, "big")}
+
+
+def thumbprint(key: dict[int, Any]) -> bytes:
+    """RFC 9679: SHA-256 over the deterministic encoding of the required parameters."""
+    required = {k: key[k] for k in (1, -1, -2, -3) if k in key}
+    return hashlib.sha256(encode(required)).digest()
+
+
+def sign_es(priv: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
+    der = priv.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+    r, s = decode_dss_signature(der)
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def sign1(
+    priv: ec.EllipticCurvePrivateKey, payload: Any, kid: bytes | None = None
+) -> cbor2.CBORTag:
+    """COSE_Sign1_Tagged, ESP256, attached payload (``payload`` is encoded as bstr .cbor)."""
+    protected = {1: -9}
+    unprotected = {} if kid is None else {4: kid}
+    to_be_signed = encode(["Signature1", Emb(protected), b"", Emb(payload)])
+    return cbor2.CBORTag(
+        18, [Emb(protected), unprotected, Emb(payload), sign_es(priv, to_be_signed)]
+    )
+
+
+def sign1_detached(priv: ec.EllipticCurvePrivateKey, detached: bytes, kid: bytes) -> cbor2.CBORTag:
+    protected = {1: -9}
+    to_be_signed = encode(["Signature1", Emb(protected), b"", detached])
+    return cbor2.CBORTag(18, [Emb(protected), {4: kid}, None, sign_es(priv, to_be_signed)])
+
+
+def digest(data: bytes) -> list[Any]:
+    return [-16, hashlib.sha256(data).digest()]
+
+
+def manifest_digest(manifest: dict[int, Any]) -> list[Any]:
+    """SUIT_Digest of a manifest: over the bstr-wrapped manifest, as the authentication wrapper
+    and condition-dependency-integrity compute it (draft-ietf-suit-manifest)."""
+    return digest(cbor2.dumps(encode(manifest)))
+
+
+# ------------------------------------------------------------------------- the world
+
+TA_UUID = uuid.UUID("8aaaf200-2450-11e4-abe2-0002a5d5c51b").bytes
+VENDOR = uuid.uuid5(uuid.NAMESPACE_DNS, "vendor.example")
+VENDOR_ID = VENDOR.bytes
+CLASS_ID = uuid.uuid5(VENDOR, "ls1028a-gateway").bytes
+UEID = b"\x01" + rnd("ueid", 16)
+CK_KID = b"app.example/ls1028a#1"
+REGISTRY_URI = "oci://registry.example/edbp/hello-ta@sha256:"
+SEQ = 3
+TA_VERSION = 3
+
+ASK, TSK, DSK, DAK, MRK, TK = (p256(n) for n in ("ASK", "TSK", "DSK", "DAK", "MRK", "TK"))
+CK = rnd("class key", 32)
+CEK = rnd("cek", 16)
+IV = rnd("iv", 12)
+CHALLENGE = rnd("challenge", 32)
+TOKEN = rnd("token", 16)
+NOW = 1_795_000_000
+PLAINTEXT = b"edbp example payload: stands in for an OP-TEE TA image (shdr + ELF)"
+
+TA_COMPONENT = [b"TEEP-Device", b"SecureFS", TA_UUID]
+STAGING_COMPONENT = [b"edbp", b"ciphertext", TA_UUID]
+ASK_KID = thumbprint(cose_key(ASK))
+TSK_KID = thumbprint(cose_key(TSK))
+DSK_KID = thumbprint(cose_key(DSK))
+DAK_KID = thumbprint(cose_key(DAK))
+
+
+def content_layer() -> tuple[dict[int, Any], bytes]:
+    """The payload's COSE_Encrypt content layer: A128GCM, detached ciphertext."""
+    protected = {1: 1}
+    aad = encode(["Encrypt", Emb(protected), b""])
+    return protected, AESGCM(CEK).encrypt(IV, PLAINTEXT, aad)
+
+
+CONTENT_PROTECTED, CIPHERTEXT = content_layer()
+CIPHERTEXT_URI = REGISTRY_URI + hashlib.sha256(CIPHERTEXT).hexdigest()
+
+
+def encryption_info_class() -> cbor2.CBORTag:
+    recipient = [b"", {1: -5, 4: CK_KID}, aes_key_wrap(CK, CEK)]
+    return cbor2.CBORTag(96, [Emb(CONTENT_PROTECTED), {5: IV}, None, [recipient]])
+
+
+def kdf_context() -> list[Any]:
+    return [
+        -3,
+        [None, None, None],
+        [None, None, None],
+        [128, Emb({1: -29}), b"SUIT Payload Encryption"],
+    ]
+
+
+def encryption_info_device() -> cbor2.CBORTag:
+    shared = TK.exchange(ec.ECDH(), DAK.public_key())
+    kek = HKDF(hashes.SHA256(), 16, salt=None, info=encode(kdf_context())).derive(shared)
+    wrapped = aes_key_wrap(kek, CEK)
+    recipient = [Emb({1: -29}), {-1: cose_key(TK), 4: DAK_KID}, wrapped]
+    return cbor2.CBORTag(96, [Emb(CONTENT_PROTECTED), {5: IV}, None, [recipient]])
+
+
+def author_manifest() -> dict[int, Any]:
+    shared = [
+        12,
+        0,
+        20,
+        {1: VENDOR_ID, 2: CLASS_ID, 3: Emb(digest(PLAINTEXT)), 14: len(PLAINTEXT)},
+        1,
+        15,
+        2,
+        15,
+    ]
+    payload_fetch = [
+        12,
+        1,
+        20,
+        {21: CIPHERTEXT_URI, 3: Emb(digest(CIPHERTEXT)), 14: len(CIPHERTEXT)},
+        21,
+        15,
+        3,
+        15,
+    ]
+    install = [
+        12,
+        0,
+        19,
+        {19: Emb(encryption_info_class()), 22: 1},
+        22,
+        15,
+        3,
+        15,
+    ]
+    return {
+        1: 1,
+        2: SEQ,
+        3: Emb({2: [TA_COMPONENT, STAGING_COMPONENT], 4: Emb(shared)}),
+        5: [b"edbp", b"author", TA_UUID],
+        16: Emb(payload_fetch),
+        20: Emb(install),
+    }
+
+
+def envelope(
+    manifest: dict[int, Any],
+    priv: ec.EllipticCurvePrivateKey,
+    kid: bytes,
+    extra: dict[str, Any] | None = None,
+) -> cbor2.CBORTag:
+    suit_digest = encode(manifest_digest(manifest))
+    signature = Emb(sign1_detached(priv, suit_digest, kid))
+    body: dict[Any, Any] = {2: Emb([Emb(manifest_digest(manifest)), signature]), 3: Emb(manifest)}
+    body.update(extra or {})
+    return cbor2.CBORTag(107, body)
+
+
+def author_envelope() -> cbor2.CBORTag:
+    return envelope(author_manifest(), ASK, ASK_KID)
+
+
+def device_manifest() -> dict[int, Any]:
+    shared = [
+        12,
+        0,
+        20,
+        {3: Emb(digest(PLAINTEXT)), 14: len(PLAINTEXT)},
+    ]
+    install = [
+        12,
+        0,
+        20,
+        {19: Emb(encryption_info_device())},
+        12,
+        1,
+        20,
+        {3: Emb(manifest_digest(author_manifest())), 21: "#author"},
+        21,
+        15,
+        7,
+        15,
+        11,
+        15,
+    ]
+    return {
+        1: 1,
+        2: SEQ,
+        3: Emb({1: {1: {1: [b"edbp", b"author", TA_UUID]}}, 2: [TA_COMPONENT], 4: Emb(shared)}),
+        5: [b"edbp", b"device", TA_UUID, UEID],
+        20: Emb(install),
+    }
+
+
+def device_envelope() -> cbor2.CBORTag:
+    return envelope(device_manifest(), TSK, TSK_KID, {"#author": Emb(author_envelope())})
+
+
+def eat_claims() -> dict[int, Any]:
+    installed = [TA_COMPONENT, SEQ - 1, digest(b"previous device manifest"), TA_VERSION - 1]
+    return {
+        10: CHALLENGE,
+        256: UEID,
+        258: VENDOR_ID,
+        259: CLASS_ID,
+        8: {1: cose_key(DAK)},
+        265: "tag:edbp.dev,2026:eat-profile:1",
+        272: [[60, Emb(installed)]],
+        6: NOW,
+    }
+
+
+def suit_report(ok: bool) -> dict[int, Any]:
+    record = [[0], 20, 4, 0, {3: Emb(digest(PLAINTEXT)), 14: len(PLAINTEXT)}]
+    result: Any = True if ok else {5: 603, 6: record, 7: 10}
+    return {99: [manifest_digest(device_manifest())], 2: CHALLENGE, 3: [record], 4: result}
+
+
+def query_request() -> list[Any]:
+    return [
+        1,
+        {20: TOKEN, 21: [0], 2: CHALLENGE, 3: [0]},
+        [[[18, -9]], [[18, -19]]],
+        [[-16, -9, -29, 1]],
+        1,
+    ]
+
+
+def query_response() -> list[Any]:
+    return [
+        2,
+        {20: TOKEN, 6: 0, 13: "application/eat+cwt", 7: Emb(sign1(DSK, eat_claims(), DSK_KID))},
+    ]
+
+
+def update() -> list[Any]:
+    # TEEP's manifest-list carries untagged SUIT_Envelopes
+    return [3, {20: TOKEN, 10: [Emb(device_envelope().value)]}]
+
+
+def success() -> list[Any]:
+    return [5, {20: TOKEN, 19: [Emb(sign1(DSK, suit_report(True), DSK_KID))]}]
+
+
+def error() -> list[Any]:
+    return [
+        6,
+        {20: TOKEN, 12: "AGENT_ROLLBACK (603)", 19: [Emb(sign1(DSK, suit_report(False), DSK_KID))]},
+        17,
+    ]
+
+
+def endorsement_body() -> dict[int, Any]:
+    return {1: UEID, 2: CLASS_ID, 3: VENDOR_ID, 4: cose_key(DAK), 5: cose_key(DSK), 6: NOW - 86400}
+
+
+def endorsement() -> cbor2.CBORTag:
+    return sign1(MRK, endorsement_body(), thumbprint(cose_key(MRK)))
+
+
+def delivery_binding() -> dict[int, Any]:
+    return {
+        1: UEID,
+        2: TA_COMPONENT,
+        3: SEQ,
+        4: digest(PLAINTEXT),
+        5: manifest_digest(author_manifest()),
+        6: manifest_digest(device_manifest()),
+        7: DAK_KID,
+        8: CHALLENGE,
+        9: TOKEN,
+    }
+
+
+def install_receipt() -> dict[int, Any]:
+    return {
+        1: UEID,
+        2: TA_COMPONENT,
+        3: SEQ,
+        4: manifest_digest(device_manifest()),
+        5: Emb(sign1(DSK, suit_report(True), DSK_KID)),
+        6: 0,
+        7: NOW + 5,
+    }
+
+
+def ta_image_metadata() -> dict[int, Any]:
+    return {
+        1: 2,
+        2: TA_UUID,
+        3: TA_VERSION,
+        4: len(PLAINTEXT),
+        5: 0x70414930,
+        6: hashlib.sha256(b"shdr-hash-input").digest(),
+        7: 3072,
+        8: 0x40000810,
+        9: 1,
+    }
+
+
+# ------------------------------------------------------------------------- adapter frames
+
+
+def adapter_frames() -> dict[str, Any]:
+    signed_qr = encode(sign1(TSK, query_request(), TSK_KID))
+    signed_resp = encode(sign1(DSK, query_response(), DSK_KID))
+    return {
+        "adapter-hello-request": {
+            "id": 1,
+            "req": "hello",
+            "args": {"version": 1, "harness": "edbp"},
+        },
+        "adapter-hello-reply": {
+            "id": 1,
+            "ok": True,
+            "result": {
+                "version": 1,
+                "name": "edbp reference device",
+                "profiles": ["edbp", "blueprint"],
+                "suites": [
+                    "suit-sha256-esp256-ecdh-a128gcm",
+                    "teep-sign1-esp256",
+                    "teep-sign1-ed25519",
+                ],
+                "capabilities": ["power-cut", "clock", "test-keys", "cpm"],
+                "limits": {"max_message": 65536, "max_payload": 16777216},
+            },
+        },
+        "adapter-deliver-request": {"id": 7, "req": "deliver", "args": {"message": signed_qr}},
+        "adapter-deliver-reply": {"id": 7, "ok": True, "result": {"replies": [signed_resp]}},
+        "adapter-fetch-ask": {
+            "id": 1000000001,
+            "ask": "fetch",
+            "args": {"uri": CIPHERTEXT_URI, "digest": encode(digest(CIPHERTEXT))},
+        },
+        "adapter-fetch-reply": {"id": 1000000001, "ok": True, "result": {"payload": CIPHERTEXT}},
+        "adapter-state-reply": {
+            "id": 9,
+            "ok": True,
+            "result": {
+                "agent_state": "IDLE",
+                "components": [
+                    {
+                        "component": TA_COMPONENT,
+                        "sequence": SEQ,
+                        "ta_version": TA_VERSION,
+                        "digest": encode(digest(PLAINTEXT)),
+                    }
+                ],
+                "floors": [{"component": TA_COMPONENT, "sequence": SEQ, "ta_version": TA_VERSION}],
+            },
+        },
+        "adapter-error-reply": {
+            "id": 10,
+            "ok": False,
+            "code": 806,
+            "msg": "capability power-cut missing",
+        },
+        "adapter-cpm-request": {
+            "id": 11,
+            "req": "cpm",
+            "args": {
+                "call": "initialize_decryption_aes_gcm",
+                "application_id": "hello-ta",
+                "key_strength": 256,
+                "iv": rnd("cpk iv", 12),
+                "tag": rnd("cpk tag", 16),
+            },
+        },
+    }
+
+
+#: name -> (cddl file, rule, builder)
+EXAMPLES: dict[str, tuple[str, str, Callable[[], Any]]] = {
+    "teep-query-request": ("messages.cddl", "edbp-query-request", query_request),
+    "teep-query-request-signed": (
+        "messages.cddl",
+        "edbp-teep-message-signed",
+        lambda: sign1(TSK, query_request(), TSK_KID),
+    ),
+    "teep-query-response-signed": (
+        "messages.cddl",
+        "edbp-teep-message-signed",
+        lambda: sign1(DSK, query_response(), DSK_KID),
+    ),
+    "teep-update-signed": (
+        "messages.cddl",
+        "edbp-teep-message-signed",
+        lambda: sign1(TSK, update(), TSK_KID),
+    ),
+    "teep-success-signed": (
+        "messages.cddl",
+        "edbp-teep-message-signed",
+        lambda: sign1(DSK, success(), DSK_KID),
+    ),
+    "teep-error-signed": (
+        "messages.cddl",
+        "edbp-teep-message-signed",
+        lambda: sign1(DSK, error(), DSK_KID),
+    ),
+    "suit-envelope-author": ("messages.cddl", "edbp-suit-envelope-author", author_envelope),
+    "suit-envelope-device": ("messages.cddl", "edbp-suit-envelope-device", device_envelope),
+    "suit-encryption-info-class": (
+        "messages.cddl",
+        "edbp-encryption-info-class",
+        encryption_info_class,
+    ),
+    "suit-encryption-info-device": (
+        "messages.cddl",
+        "edbp-encryption-info-device",
+        encryption_info_device,
+    ),
+    "cose-kdf-context": ("messages.cddl", "edbp-kdf-context", kdf_context),
+    "suit-report-signed": (
+        "messages.cddl",
+        "edbp-suit-report-signed",
+        lambda: sign1(DSK, suit_report(True), DSK_KID),
+    ),
+    "eat-claims": ("messages.cddl", "edbp-eat-claims", eat_claims),
+    "eat-signed": ("messages.cddl", "edbp-eat-signed", lambda: sign1(DSK, eat_claims(), DSK_KID)),
+    "device-endorsement": ("messages.cddl", "edbp-device-endorsement", endorsement),
+    "enrolment-record": (
+        "messages.cddl",
+        "edbp-enrolment-record",
+        lambda: {
+            1: UEID,
+            2: CLASS_ID,
+            3: VENDOR_ID,
+            4: DAK_KID,
+            5: DSK_KID,
+            6: Emb(endorsement()),
+            7: "active",
+            8: NOW - 3600,
+        },
+    ),
+    "delivery-binding": ("messages.cddl", "edbp-delivery-binding", delivery_binding),
+    "package-record": (
+        "messages.cddl",
+        "edbp-package-record",
+        lambda: {
+            1: TA_COMPONENT,
+            2: SEQ,
+            3: CLASS_ID,
+            4: Emb(author_envelope()),
+            5: CIPHERTEXT_URI,
+            6: digest(CIPHERTEXT),
+            7: len(CIPHERTEXT),
+        },
+    ),
+    "install-receipt": ("messages.cddl", "edbp-install-receipt", install_receipt),
+    "audit-entry": (
+        "messages.cddl",
+        "edbp-audit-entry",
+        lambda: {
+            1: 42,
+            2: rnd("previous audit entry", 32),
+            3: NOW + 5,
+            4: "deploy.record",
+            5: UEID,
+            6: Emb(install_receipt()),
+        },
+    ),
+    "ta-image-metadata": ("messages.cddl", "edbp-ta-image-metadata", ta_image_metadata),
+}
+#: adapter example -> the typed frame rule it instantiates
+ADAPTER_RULES = {
+    "adapter-hello-request": "hello-request",
+    "adapter-hello-reply": "hello-reply",
+    "adapter-deliver-request": "deliver-request",
+    "adapter-deliver-reply": "deliver-reply",
+    "adapter-fetch-ask": "fetch-ask",
+    "adapter-fetch-reply": "fetch-reply",
+    "adapter-state-reply": "state-reply",
+    "adapter-error-reply": "adapter-error",
+    "adapter-cpm-request": "cpm-request",
+}
+for _name, _frame in adapter_frames().items():
+    EXAMPLES[_name] = ("adapter.cddl", ADAPTER_RULES[_name], lambda f=_frame: f)
+
+
+def build() -> dict[str, tuple[str, str]]:
+    """name -> (diag text, hex text), exactly as written to disk."""
+    out = {}
+    for name, (cddl, rule, make) in EXAMPLES.items():
+        obj = make()
+        diag = f"/ {cddl} {rule} /\n" + edn(obj) + "\n"
+        out[name] = (diag, encode(obj).hex() + "\n")
+    return out
+
+
+def main(argv: list[str]) -> int:
+    target = Path(argv[1]) if len(argv) > 1 else HERE
+    for name, (diag, hexa) in build().items():
+        (target / f"{name}.diag").write_text(diag)
+        (target / f"{name}.cbor.hex").write_text(hexa)
+    print(f"wrote {len(EXAMPLES)} examples to {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,380 @@
+"""The Agent end to end through its public API (Broker.deliver / Agent.receive): the Deploy flow,
+each refusal with its code, and the invariants after every refusal (IDLE, CEK erased, nothing
+installed)."""
+
+from __future__ import annotations
+
+import pytest
+from builders import CLASS_B, COMPONENT, VENDOR
+from conftest import Device, World
+from edbp.reference.device.agent import (
+    EAT_FORMAT,
+    TRANSITIONS,
+    AgentInput,
+    AgentState,
+    FetchFailed,
+    FetchPayload,
+    MessageReceived,
+    PayloadFetched,
+    SendMessage,
+    error_code_of,
+)
+from edbp.reference.device.broker import BrokerPayload
+from edbp.reference.device.storage import MemoryStorage
+from edbp.reference.wire import cose, teep
+from edbp.reference.wire.cbor import loads
+from edbp.reference.wire.eat import EatClaims
+from edbp.reference.wire.suit_crypto import verify_report
+from edbp.reference.wire.suit_envelope import Envelope
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edbp.errors import Code, EdbpError, TeepErr
+
+V1 = b"\x7fELF v1 trusted application " * 300
+V2 = b"\x7fELF v2 trusted application, fixed " * 310
+
+
+def reply(data: bytes) -> teep.TeepMessage:
+    return teep.decode(cose.Sign1.decode(data).payload or b"")
+
+
+def assert_refused(dev: Device, replies: list[bytes], code: Code) -> None:
+    assert len(replies) == 1
+    _, edbp_code = error_code_of(replies[0])
+    msg = reply(replies[0])
+    assert isinstance(msg, teep.Error)
+    for signed in msg.suit_reports or ():  # the report carries the same code, signed by the DSK
+        result = verify_report(signed, dev.agent.keys.dsk_public).result
+        assert not isinstance(result, bool) and result.code == int(code)
+    assert edbp_code == int(code), (Code(edbp_code).name if edbp_code else None, code.name)
+    assert dev.agent.state is AgentState.IDLE
+    assert not dev.agent.holds_cek
+    assert all(not any(buf) for buf in dev.agent.erased_ceks)
+
+
+def test_query_response_is_fresh_signed_evidence(w: World) -> None:
+    dev = w.device()
+    request, token = w.tam.query()
+    challenge = reply_challenge(request)
+    (response,) = dev.broker.deliver(request)
+    # the TEEP message and the evidence are both signed by the DSK
+    msg = teep.decode(
+        cose.Sign1.decode(response).verify(dev.agent.keys.dsk_public, algorithms={cose.Alg.ESP256})
+    )
+    assert isinstance(msg, teep.QueryResponse) and msg.token == token
+    assert msg.attestation_payload_format == EAT_FORMAT
+    claims = EatClaims.decode(
+        cose.Sign1.decode(msg.attestation_payload).verify(
+            dev.agent.keys.dsk_public, algorithms={cose.Alg.ESP256}
+        )
+    )
+    assert claims.nonce_matches(challenge)
+    assert claims.ueid == dev.agent.keys.ueid
+    assert claims.cnf == dev.agent.keys.dak_public
+    assert claims.hwmodel == dev.agent.identity.class_id and claims.oemid == VENDOR
+    assert claims.manifests == ()
+    assert dev.agent.state is AgentState.QUERIED
+
+
+def reply_challenge(request: bytes) -> bytes:
+    msg = teep.decode(cose.Sign1.decode(request).payload or b"")
+    assert isinstance(msg, teep.QueryRequest) and msg.challenge
+    return msg.challenge
+
+
+def test_install_v1_then_v2(w: World) -> None:
+    dev = w.device()
+    v1, v2 = w.publish(V1, 1), w.publish(V2, 2)
+    request, token = w.tam.query()
+    dev.broker.deliver(request)
+    update = w.tam.update(v1, dev.agent.keys.dak_public, token)
+    (ok,) = dev.broker.deliver(update)
+    msg = reply(ok)
+    assert isinstance(msg, teep.Success) and msg.suit_reports and msg.token == token
+    report = verify_report(msg.suit_reports[0], dev.agent.keys.dsk_public)
+    assert report.succeeded and report.nonce == reply_challenge(request)
+    device_manifest = teep.decode(cose.Sign1.decode(update).payload).manifest_list[0]
+    assert report.reference.digest == Envelope.decode(device_manifest).authentication.digest
+    assert dev.agent.installed_image(COMPONENT) == V1
+    assert dev.agent.floor(COMPONENT) == 1
+    (ok,) = dev.install(w.tam, v2)
+    assert isinstance(reply(ok), teep.Success)
+    assert dev.agent.installed_image(COMPONENT) == V2
+    assert dev.agent.installed_image(COMPONENT, previous=True) == V1  # still runnable
+    assert dev.agent.floor(COMPONENT) == 2
+    assert dev.agent.state is AgentState.IDLE and not dev.agent.holds_cek
+    assert len(dev.agent.erased_ceks) == 2 and all(not any(b) for b in dev.agent.erased_ceks)
+    # the evidence now lists the installed author manifest
+    request, _ = w.tam.query()
+    (response,) = dev.broker.deliver(request)
+    msg = reply(response)
+    assert isinstance(msg, teep.QueryResponse)
+    claims = EatClaims.decode(cose.Sign1.decode(msg.attestation_payload).payload)
+    (entry,) = [loads(m.body) for m in claims.manifests]
+    assert entry[0] == list(COMPONENT) and entry[1] == 2 and entry[3] == 0
+
+
+def test_author_envelope_as_separate_manifest(w: World) -> None:
+    dev = w.device()
+    (ok,) = dev.install(w.tam, w.publish(V1, 1), integrated=False)
+    assert isinstance(reply(ok), teep.Success)
+
+
+def test_state_survives_a_power_cycle(w: World) -> None:
+    dev = w.device()
+    dev.install(w.tam, w.publish(V1, 4))
+    again = w.reopen(dev)
+    assert again.keys.ueid == dev.agent.keys.ueid
+    assert again.keys.dak_public == dev.agent.keys.dak_public
+    assert again.floor(COMPONENT) == 4 and again.installed_image(COMPONENT) == V1
+
+
+def test_replay_of_an_old_update_is_refused(w: World) -> None:
+    dev = w.device()
+    v1, v2 = w.publish(V1, 1), w.publish(V2, 2)
+    token = dev.query(w.tam)
+    old_update = w.tam.update(v1, dev.agent.keys.dak_public, token)
+    dev.broker.deliver(old_update)
+    dev.install(w.tam, v2)
+    # the attacker replays the recorded v1 Update: in IDLE, and inside a fresh exchange
+    assert_refused(dev, dev.broker.deliver(old_update), Code.AGENT_REPLAY)
+    dev.query(w.tam)
+    assert_refused(dev, dev.broker.deliver(old_update), Code.AGENT_REPLAY)
+    assert dev.agent.installed_image(COMPONENT) == V2 and dev.agent.floor(COMPONENT) == 2
+
+
+def test_rollback_and_equal_sequence_are_refused(w: World) -> None:
+    dev = w.device()
+    dev.install(w.tam, w.publish(V2, 5))
+    for seq in (4, 5):
+        assert_refused(dev, dev.install(w.tam, w.publish(V1, seq)), Code.AGENT_ROLLBACK)
+    assert dev.agent.installed_image(COMPONENT) == V2 and dev.agent.floor(COMPONENT) == 5
+    err, _ = error_code_of(dev.install(w.tam, w.publish(V1, 3))[0])
+    assert err is TeepErr.ERR_MANIFEST_PROCESSING_FAILED
+
+
+@pytest.mark.parametrize("named_by", ["kid", "manifest-id", "party-v"])
+def test_delivery_for_another_device_is_refused(w: World, named_by: str) -> None:
+    a, b = w.device(), w.device()
+    pkg = w.publish(V1, 1)
+    token_a = a.query(w.tam)
+    token_b = b.query(w.tam)
+    if named_by == "kid":
+        for_a = w.tam.update(pkg, a.agent.keys.dak_public, token_a)
+    elif named_by == "manifest-id":
+        bare = cose.CoseKey.from_cryptography(a.agent.keys.dak_public.public_key())
+        info = w.tam.delivery_info(pkg, bare)  # the recipient names nobody
+        for_a = w.tam.update(pkg, bare, token_a, ueid=a.agent.keys.ueid, info=info)
+    else:
+        bare = cose.CoseKey.from_cryptography(a.agent.keys.dak_public.public_key())
+        info = w.tam.delivery_info(pkg, bare, ueid=a.agent.keys.ueid)
+        for_a = w.tam.update(pkg, bare, token_a, info=info)
+    assert_refused(b, b.broker.deliver(for_a), Code.AGENT_NOT_FOR_THIS_DEVICE)
+    # even with B's own token, the delivery stays useless to B
+    if named_by == "kid":
+        stolen = w.tam.update(pkg, a.agent.keys.dak_public, token_b)
+        b.query(w.tam)
+        assert_refused(b, b.broker.deliver(stolen), Code.AGENT_NOT_FOR_THIS_DEVICE)
+    with pytest.raises(EdbpError) as exc:
+        b.agent.installed_image(COMPONENT)
+    assert exc.value.code == Code.AGENT_NO_SUCH_COMPONENT
+    assert isinstance(reply(a.broker.deliver(for_a)[0]), teep.Success)
+
+
+def test_wrong_class_and_wrong_vendor(w: World) -> None:
+    dev = w.device()
+    assert_refused(
+        dev, dev.install(w.tam, w.publish(V1, 1, class_id=CLASS_B)), Code.SUIT_CONDITION_CLASS
+    )
+    assert_refused(
+        dev,
+        dev.install(w.tam, w.publish(V1, 1, vendor_id=b"\x01" * 16)),
+        Code.SUIT_CONDITION_VENDOR,
+    )
+
+
+def test_untrusted_signers(w: World) -> None:
+    dev = w.device()
+    pkg = w.publish(V1, 1)
+    rogue = cose.CoseKey.generate(cose.Curve.P256)
+    # TEEP message signed by a key that is not a TAM trust anchor
+    request, _ = w.tam.query()
+    forged = w.tam.signed(reply_from(request), rogue)
+    assert_refused(dev, dev.broker.deliver(forged), Code.AGENT_UNTRUSTED_SIGNER)
+    # author manifest signed by a key that is not an Author trust anchor
+    bad_pkg = w.publish(V1, 1, key=rogue)
+    assert_refused(dev, dev.install(w.tam, bad_pkg), Code.SUIT_AUTH_FAILED)
+    # TAM manifest signed by another key, inside a TEEP message the TAM signed
+    token = dev.query(w.tam)
+    env = w.tam.tam_envelope(pkg, w.tam.delivery_info(pkg, dev.agent.keys.dak_public), key=rogue)
+    upd = w.tam.signed(teep.Update(token=token, manifest_list=(env,)))
+    assert_refused(dev, dev.broker.deliver(upd), Code.SUIT_AUTH_FAILED)
+    assert dev.agent.record().components == {}
+
+
+def reply_from(signed: bytes) -> teep.TeepMessage:
+    return teep.decode(cose.Sign1.decode(signed).payload or b"")
+
+
+def test_tampered_ciphertext_is_refused_before_decryption(w: World) -> None:
+    pkg = w.publish(V1, 1)
+    tampered = bytearray(pkg.ciphertext)
+    tampered[100] ^= 1
+    dev = w.device(fetcher=lambda uri: [bytes(tampered)])
+    before = dev.storage.list()
+    assert_refused(dev, dev.install(w.tam, pkg), Code.AGENT_PAYLOAD_MISMATCH)
+    assert dev.storage.list() == before  # not a byte decrypted or written
+
+
+def test_ciphertext_swapped_between_check_and_decrypt(w: World) -> None:
+    """The REE changes the stored ciphertext after the Agent checked it: the second hash catches
+    it and the decrypted file never becomes current."""
+    pkg = w.publish(V1, 1)
+    dev = w.device()
+    token = dev.query(w.tam)
+    outputs = dev.agent.receive(
+        MessageReceived(w.tam.update(pkg, dev.agent.keys.dak_public, token))
+    )
+    (fetch,) = outputs
+    assert isinstance(fetch, FetchPayload) and fetch.size == len(pkg.ciphertext)
+    ree = MemoryStorage()
+    ree.write("p", [pkg.ciphertext])
+
+    class Swapping(BrokerPayload):
+        reads = 0
+
+        def read_chunks(self, chunk_size: int):  # type: ignore[no-untyped-def]
+            Swapping.reads += 1
+            if Swapping.reads == 2:
+                data = bytearray(pkg.ciphertext)
+                data[-1] ^= 1
+                self.storage.write(self.name, [bytes(data)])
+            return super().read_chunks(chunk_size)
+
+    (out,) = dev.agent.receive(PayloadFetched(Swapping(ree, "p")))
+    assert isinstance(out, SendMessage)
+    assert_refused(dev, [out.data], Code.AGENT_PAYLOAD_MISMATCH)
+    assert dev.agent.record().components == {}
+    assert [n for n in dev.storage.list() if n.startswith("c/")] == []
+
+
+def test_wrong_cek_is_a_decryption_failure(w: World) -> None:
+    dev = w.device()
+    pkg = w.publish(V1, 1)
+    token = dev.query(w.tam)
+    info = w.tam.delivery_info(pkg, dev.agent.keys.dak_public, cek=b"\x00" * 16)
+    upd = w.tam.update(pkg, dev.agent.keys.dak_public, token, info=info)
+    assert_refused(dev, dev.broker.deliver(upd), Code.AGENT_DECRYPT_FAILED)
+    assert dev.agent.record().components == {}
+
+
+def test_ctr_payload_is_checked_against_the_signed_digests(w: World) -> None:
+    dev = w.device()
+    pkg = w.publish(V1, 1, alg=cose.Alg.A128CTR)
+    (ok,) = dev.install(w.tam, pkg)
+    assert isinstance(reply(ok), teep.Success)
+    assert dev.agent.installed_image(COMPONENT) == V1
+
+
+def test_fetch_failure(w: World) -> None:
+    def broken(uri: str):  # type: ignore[no-untyped-def]
+        raise OSError("registry unreachable")
+
+    dev = w.device(fetcher=broken)
+    replies = dev.install(w.tam, w.publish(V1, 1))
+    assert_refused(dev, replies, Code.AGENT_PAYLOAD_FETCH_FAILED)
+    assert error_code_of(replies[0])[0] is TeepErr.ERR_TEMPORARY_ERROR
+
+
+def test_payload_larger_than_signed_is_not_stored(w: World) -> None:
+    pkg = w.publish(V1, 1)
+    dev = w.device(fetcher=lambda uri: [pkg.ciphertext, b"x" * 10])
+    assert_refused(dev, dev.install(w.tam, pkg), Code.AGENT_PAYLOAD_FETCH_FAILED)
+    assert dev.ree.list() == []
+
+
+def test_inputs_outside_the_table(w: World) -> None:
+    dev = w.device()
+    # an Agent never receives Success; a payload nobody asked for; a fetch failure in IDLE
+    success = w.tam.signed(teep.Success(token=b"t" * 8))
+    assert_refused(dev, dev.broker.deliver(success), Code.AGENT_UNEXPECTED_MESSAGE)
+    (out,) = dev.agent.receive(PayloadFetched(BrokerPayload(MemoryStorage(), "x")))
+    assert_refused(dev, [out.data], Code.AGENT_UNEXPECTED_MESSAGE)
+    (out,) = dev.agent.receive(FetchFailed())
+    assert_refused(dev, [out.data], Code.AGENT_UNEXPECTED_MESSAGE)
+    # a QueryRequest while a payload is awaited: refused, and the open exchange is dropped
+    pkg = w.publish(V1, 1)
+    token = dev.query(w.tam)
+    dev.agent.receive(MessageReceived(w.tam.update(pkg, dev.agent.keys.dak_public, token)))
+    assert dev.agent.state is AgentState.FETCHING and dev.agent.holds_cek
+    request, _ = w.tam.query()
+    assert_refused(dev, dev.broker.deliver(request), Code.AGENT_UNEXPECTED_MESSAGE)
+    assert dev.agent.record().components == {}
+
+
+def test_transition_table_shape() -> None:
+    states = {s for s, _ in TRANSITIONS} | {t.next_state for t in TRANSITIONS.values()}
+    assert states <= set(AgentState)
+    assert {t.next_state for t in TRANSITIONS.values()} <= {
+        AgentState.QUERIED,
+        AgentState.FETCHING,
+        AgentState.IDLE,
+    }
+    assert (AgentState.IDLE, AgentInput.PAYLOAD) not in TRANSITIONS
+    assert all(i is not AgentInput.MALFORMED for _, i in TRANSITIONS)
+
+
+def test_challenge_out_of_range(w: World) -> None:
+    dev = w.device()
+    bad = w.tam.signed(teep.QueryRequest(token=b"t" * 8, challenge=b"c" * 100))
+    assert_refused(dev, dev.broker.deliver(bad), Code.TEEP_UNSUPPORTED_FRESHNESS)
+
+
+@settings(max_examples=40)
+@given(st.binary(max_size=200))
+def test_arbitrary_bytes_give_one_error_and_idle(data: bytes) -> None:
+    from builders import world as make_world
+    from conftest import World as W
+
+    author, tam = make_world("fuzz")
+    dev = W(author, tam).device()
+    (out,) = dev.agent.receive(MessageReceived(data))
+    assert out.kind is teep.TeepType.ERROR and out.code is not None
+    assert dev.agent.state is AgentState.IDLE
+
+
+@settings(max_examples=25)
+@given(st.integers(0, 400), st.integers(0, 7))
+def test_flipped_update_bits_never_install(pos: int, bit: int) -> None:
+    from builders import world as make_world
+    from conftest import World as W
+
+    w = W(*make_world("flip"))
+    dev = w.device()
+    pkg = w.publish(V1, 1)
+    token = dev.query(w.tam)
+    upd = bytearray(w.tam.update(pkg, dev.agent.keys.dak_public, token))
+    upd[pos % len(upd)] ^= 1 << bit
+    (out,) = dev.broker.deliver(bytes(upd))
+    assert out is not None
+    assert dev.agent.record().components == {}
+    assert dev.agent.state is AgentState.IDLE
+
+
+def test_uninstall_keeps_the_floor(w: World) -> None:
+    dev = w.device()
+    dev.install(w.tam, w.publish(V2, 3))
+    token = dev.query(w.tam)
+    uninstall = w.tam.signed(teep.Update(token=token, unneeded_manifest_list=(COMPONENT,)))
+    (ok,) = dev.broker.deliver(uninstall)
+    assert isinstance(reply(ok), teep.Success)
+    assert dev.agent.record().components == {}
+    assert dev.agent.floor(COMPONENT) == 3  # an uninstall never lowers the floor
+    # replayed uninstall, and an older version after the uninstall, are both refused
+    assert_refused(dev, dev.broker.deliver(uninstall), Code.AGENT_REPLAY)
+    assert_refused(dev, dev.install(w.tam, w.publish(V1, 2)), Code.AGENT_ROLLBACK)
+    assert isinstance(reply(dev.install(w.tam, w.publish(V1, 4))[0]), teep.Success)
+    token = dev.query(w.tam)
+    other = w.tam.signed(teep.Update(token=token, unneeded_manifest_list=((b"nope",),)))
+    assert_refused(dev, dev.broker.deliver(other), Code.AGENT_NO_SUCH_COMPONENT)

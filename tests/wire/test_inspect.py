@@ -1,0 +1,216 @@
+"""`edbp inspect`: every external SUIT example decodes and its parts are named; edbp's own TEEP,
+EAT and SUIT report messages are recognised inside their COSE_Sign1; malformed input is one line
+and exit status 1."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from edbp.reference.rand import SeededRandom
+from edbp.reference.wire import cbor, cose, eat, suit, teep
+from edbp.reference.wire.inspect import inspect, recognise
+from hypothesis import given
+from hypothesis import strategies as st
+
+from edbp.cli import main
+from edbp.errors import EdbpError
+
+INTEROP = Path(__file__).resolve().parent.parent / "interop"
+FW = INTEROP / "suit-firmware-encryption"
+MS = INTEROP / "suit-manifest"
+KEY = cose.CoseKey.generate(cose.Curve.P256, SeededRandom("test-inspect"))
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["inspect", *args])
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+def example_hex_files(tmp_path: Path) -> list[Path]:
+    files = sorted(FW.glob("*.hex")) + sorted(FW.glob("*.hex.signed"))
+    for n in range(6):
+        text = (MS / f"example{n}.txt").read_text()
+        for j, block in enumerate(re.findall(r"~~~\n([0-9a-f\n]+)~~~", text)):
+            path = tmp_path / f"example{n}-{j}.hex"
+            path.write_text(block)
+            files.append(path)
+    return files
+
+
+def test_every_external_example_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = example_hex_files(tmp_path)
+    assert len(files) == 26  # 4 payloads, 4 encryption infos, 5 manifests, 13 example envelopes
+    for path in files:
+        if path.name.startswith("encrypted-payload"):
+            continue  # raw ciphertext, not CBOR: covered by test_malformed_input
+        code, out, err = run_cli(["--lenient", str(path)], capsys)
+        assert code == 0, (path.name, err)
+        if path.name.startswith("suit-encryption-info"):
+            assert out.startswith("/ COSE_Encrypt /")
+            for name in ("/ alg / 1:", "/ IV / 5:", "/ recipients /", "A128KW"):
+                assert name in out, (path.name, name)
+        else:
+            assert out.startswith("/ SUIT envelope /"), path.name
+            for name in (
+                "/ authentication-wrapper / 2:",
+                "/ manifest / 3:",
+                "/ manifest-sequence-number / 2:",
+                "/ common / 3:",
+                "/ components / 2:",
+                "/ algorithm-id / -16 / SHA-256 /",
+            ):
+                assert name in out, (path.name, name)
+            assert re.search(r"/ (directive|condition)-[a-z-]+ / \d+", out), path.name
+
+
+def test_parameters_and_cose_labels_are_named(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(
+        ["--lenient", str(FW / "suit-manifest-es-ecdh-dependency.hex.signed")], capsys
+    )
+    assert code == 0
+    for name in (
+        "/ parameter-encryption-info / 19: << / COSE_Encrypt / 96(",
+        "/ ephemeral key / -1:",
+        "/ crv / -1: 1 / P-256 /",
+        "/ kty / 1: 2 / EC2 /",
+        "/ dependencies / 1:",
+        "/ dependency-prefix / 1:",
+        "/ condition-dependency-integrity / 7, 15",
+        "/ directive-process-dependency / 11",
+        '"#dependency-manifest": << / SUIT_Envelope_Tagged / 107(',
+        "/ COSE_Sign1 / 18(",
+        "/ alg / 1: -9 / ESP256 /",
+    ):
+        assert name in out, name
+
+
+def test_strict_judges_the_outer_item_only(capsys: pytest.CaptureFixture[str]) -> None:
+    # the envelope is deterministic CBOR; its embedded manifest is not, and is still shown
+    code, out, err = run_cli([str(FW / "suit-manifest-es-ecdh-content.hex.signed")], capsys)
+    assert code == 0, err
+    assert "/ manifest / 3: << {" in out
+
+
+def test_teep_eat_and_report_are_recognised(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    claims = eat.EatClaims(ueid=b"\x01" + bytes(16), cnf=KEY, nonce=b"n" * 16, hwmodel=b"ls1028a")
+    evidence = eat.sign(claims, KEY)
+    qr = teep.QueryResponse(
+        token=b"t" * 8,
+        attestation_payload_format="application/eat+cwt",
+        attestation_payload=evidence,
+    )
+    report = suit.SuitReport(suit.SuitReference(suit.SuitDigest.of(b"m")), (), True)
+    cases = {
+        "qr.cbor": (
+            teep.sign(qr, KEY),
+            "TEEP message: TEEP-TYPE-query-response in COSE_Sign1",
+            ["/ attestation-payload / 7:", "/ ueid / 256:", "/ cnf / 8:", "/ token / 20:"],
+        ),
+        "qreq.hex": (
+            teep.sign(teep.QueryRequest(challenge=b"c" * 8), KEY).hex().encode(),
+            "TEEP message: TEEP-TYPE-query-request in COSE_Sign1",
+            ["/ supported-teep-cipher-suites /", "/ data-item-requested / 3", "/ challenge / 2:"],
+        ),
+        "err.cbor": (
+            teep.Error(17).encode(),
+            "TEEP message: TEEP-TYPE-error",
+            ["/ err-code / 17 / ERR_MANIFEST_PROCESSING_FAILED /"],
+        ),
+        "eat.cbor": (
+            evidence,
+            "EAT claims in COSE_Sign1",
+            ["/ eat_nonce / 10:", "/ hwmodel / 259:"],
+        ),
+        "report.cbor": (
+            suit.sign_report(report, KEY),
+            "SUIT report in COSE_Sign1",
+            ["/ suit-reference / 99:", "/ suit-report-result / 4: true"],
+        ),
+    }
+    for name, (data, kind, names) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        code, out, err = run_cli([str(path)], capsys)
+        assert code == 0, err
+        assert out.splitlines()[0] == f"/ {kind} /"
+        for n in names:
+            assert n in out, (name, n)
+
+
+@pytest.mark.parametrize(
+    ("content", "code_name"),
+    [
+        (b"ff", "CBOR_MALFORMED"),
+        (b"abc", "CBOR_MALFORMED"),
+        (b"\x82\x01", "CBOR_TRUNCATED"),
+        (b"\x01\x02", "CBOR_TRAILING_BYTES"),
+        (b"", "CBOR_TRUNCATED"),
+        (b"\xa2\x01\x01\x01\x02", "CBOR_DUPLICATE_KEY"),
+    ],
+)
+def test_malformed_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, code_name: str
+) -> None:
+    path = tmp_path / "bad"
+    path.write_bytes(content)
+    code, out, err = run_cli([str(path)], capsys)
+    assert code == 1
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert code_name in err
+
+
+def test_lenient_switch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "unsorted.hex"
+    path.write_text("a2 02 01 01 02")
+    code, _, err = run_cli([str(path)], capsys)
+    assert code == 1 and "CBOR_UNSORTED_KEYS" in err
+    code, out, _ = run_cli(["--lenient", str(path)], capsys)
+    assert code == 0 and "{" in out
+
+
+def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli([str(tmp_path / "nope")], capsys)
+    assert code == 2 and "does not exist" in err
+
+
+@given(st.binary(max_size=200))
+def test_inspect_arbitrary_bytes(data: bytes) -> None:
+    for lenient in (False, True):
+        try:
+            result = inspect(data, lenient)
+        except EdbpError:
+            continue
+        assert result.text
+
+
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**64), 2**64 - 1)
+        | st.binary(max_size=8)
+        | st.text(max_size=8),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(st.integers(-30, 300) | st.text(max_size=3), inner, max_size=4)
+            | st.builds(
+                cbor.Tag, st.sampled_from([16, 17, 18, 61, 96, 107, 1070, 112, 5000]), inner
+            )
+        ),
+        max_leaves=20,
+    )
+)
+def test_render_any_structure(item: object) -> None:
+    data = cbor.dumps(item)
+    result = inspect(data)
+    assert result.text
+    recognise(cbor.loads(data))
