@@ -85,7 +85,7 @@ ATTACKS: tuple[Attack, ...] = (
            "signature, and the Agent checks the decrypted payload against that digest"),
     Attack("rollback_to_older_package",
            "Rollback to an older package (the CPK version is informational)",
-           ("P7",), bp.bp_p7, frozenset({"wrapkey", "compromise", "control_ree"}),
+           ("P7",), bp.bp_p7, frozenset({"wrapkey", "compromise", "control_ree", "splice"}),
            "a per-component, strictly monotone sequence-number floor in the Agent "
            "(deploy.verify_update, deploy.raise_floor)"),
     Attack("revoked_device_still_keyed",

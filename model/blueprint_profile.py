@@ -237,6 +237,8 @@ def _cpm_steps(w: BWorld, cfg: Config, d: int, know: frozenset) -> Iterator[tupl
             entry = (m[1], m[2], payload)
             if entry in cpm.installed:
                 continue
+            if ("splice" in off and payload[0] == "pt" and (m, ct) not in genuine):
+                continue  # the REE feeds only CPK files as built (no stream splicing)
             nw = attrs.evolve(w, cpms=_set(w.cpms, d, attrs.evolve(
                 cpm, installed=(*cpm.installed, entry))))
             honest = (m, ct) in genuine

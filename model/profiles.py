@@ -27,7 +27,7 @@ def _edbp_rank(ev: ep.Event, w: ep.World, cfg: ep.Config) -> int | None:
         if w.agents[d].installed[c] >= v or v != w.published[c]:
             return None
         return 3
-    if "deploy.record" in steps and not ev.data:
+    if ev.data and ev.data[0] == "record":
         return 2
     if "deploy.query_response" in steps:
         return 4
@@ -38,7 +38,12 @@ def _edbp_rank(ev: ep.Event, w: ep.World, cfg: ep.Config) -> int | None:
         needs = any(w.agents[d].installed[c] != cfg.instance.versions
                     for c in range(cfg.instance.components))
         return 6 if needs and d not in w.compromised else None
-    if ev.data and ev.data[0] in ("expire", "error"):
+    if ev.data and ev.data[0] == "error":
+        d = ev.data[1]
+        a, sess = w.agents[d], w.sessions[d]
+        dead = sess.phase == "NO_SESSION" or sess.nonce != a.token
+        return 4 if dead else 7
+    if ev.data and ev.data[0] == "expire":
         return 7
     return None
 

@@ -409,7 +409,8 @@ class Cpm:
         floor = self.floors.get(call.application_id)
         if floor is not None and tuple(call.version) <= floor:
             return Reply(RC_ROLLBACK)
-        self._deploy = _Deployment(call.application_id, call.total_size, tuple(call.version))
+        a, b, c = call.version
+        self._deploy = _Deployment(call.application_id, call.total_size, (a, b, c))
         return Reply(0)
 
     def _InitializeDecryptionAesGcm(self, call: InitializeDecryptionAesGcm) -> Reply:

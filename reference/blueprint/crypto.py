@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import hmac
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 
 import attrs
 from cryptography import x509
@@ -60,7 +60,7 @@ TAG_BYTES = 16
 
 def gcm_encrypt_chunks(
     key: bytes, nonce: bytes, chunks: Iterable[bytes], aad: bytes = b""
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, bytes]:
     """Yield ciphertext chunk by chunk, then (as the generator's return value) the 16-byte tag."""
     enc = Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
     if aad:
@@ -251,6 +251,8 @@ def pkcs1v15_encrypt(
 MBEDTLS_ERR_RSA_BAD_INPUT_DATA = -0x4080
 MBEDTLS_ERR_RSA_INVALID_PADDING = -0x4100
 MBEDTLS_ERR_RSA_OUTPUT_TOO_LARGE = -0x4400
+#: mbedtls_rsa_private on an input >= n: RSA_PRIVATE_FAILED + MPI_BAD_INPUT_DATA
+MBEDTLS_ERR_RSA_PRIVATE_FAILED_BAD_INPUT = -0x4300 - 0x0004
 
 
 @attrs.frozen
@@ -264,10 +266,16 @@ class Pkcs1Result:
 
 def pkcs1v15_decode(key: rsa.RSAPrivateKey, ciphertext: bytes, out_capacity: int) -> Pkcs1Result:
     """mbedtls_rsa_rsaes_pkcs1_v15_decrypt's observable behaviour with an output buffer of
-    ``out_capacity`` bytes: bad input, bad padding and too-large output are told apart."""
+    ``out_capacity`` bytes: bad input, bad padding and too-large output are told apart.
+
+    Input length other than k: the pk layer's RSA_BAD_INPUT_DATA; an input integer >= n:
+    rsa_private's RSA_PRIVATE_FAILED + MPI_BAD_INPUT_DATA."""
+    k = _k(key.private_numbers().public_numbers.n)
+    if len(ciphertext) != k:
+        return Pkcs1Result(MBEDTLS_ERR_RSA_BAD_INPUT_DATA)
     em = raw_rsa_decrypt(key, ciphertext)
     if em is None:
-        return Pkcs1Result(MBEDTLS_ERR_RSA_BAD_INPUT_DATA)
+        return Pkcs1Result(MBEDTLS_ERR_RSA_PRIVATE_FAILED_BAD_INPUT)
     if em[0] != 0 or em[1] != 2:
         return Pkcs1Result(MBEDTLS_ERR_RSA_INVALID_PADDING)
     sep = em.find(b"\x00", 2)

@@ -107,7 +107,7 @@ class KeyService:
 
     def provision_key(self, key_name: object) -> str:
         name = check_key_name(key_name)
-        self.secrets.generate(name, 32, self.rng.fork(f"provision/{name}"))
+        self.secrets.generate(name, 32, self.rng)
         return f"Successfully provisioned the key {name}."
 
     def wrap_key(self, key_name: object, client_public_key: object) -> str:

@@ -30,7 +30,7 @@ from edbp.reference.rand import RandomSource, SeededRandom
 from edbp.reference.wire.cose_algs import Curve
 from edbp.reference.wire.cose_key import CoseKey
 
-__all__ = ["FleetResult", "deploy_fleet"]
+__all__ = ["Fleet", "FleetResult", "deploy_fleet"]
 
 TA_UUID = bytes.fromhex("8aaaf200245011e4abe20002a5d5c51b")
 
@@ -53,6 +53,103 @@ class FleetResult:
         return self.devices / self.seconds_tam if self.seconds_tam else 0.0
 
 
+class Fleet:
+    """``n`` enrolled devices of one class, a TAM, an Author and a registry, ready to deploy.
+
+    ``deploy_next`` publishes the next version of the package (sequence 1, 2, ...) and deploys
+    it to every device: each call is a real upgrade, so a benchmark can repeat it."""
+
+    def __init__(
+        self,
+        n: int,
+        vault: KeyVault,
+        workdir: str | Path,
+        *,
+        payload_bytes: int = 16 * 1024,
+        registry: Registry | None = None,
+        rng: RandomSource | None = None,
+        class_key_id: str = "bench.sample-ta/gateway",
+    ) -> None:
+        from edbp.reference.device.agent import Agent
+        from edbp.reference.device.broker import Broker, RegistryFetcher
+        from edbp.reference.device.storage import MemoryStorage
+        from edbp.reference.device.update import TrustAnchors
+
+        rng = rng or SeededRandom("fleet")
+        self._rng = rng
+        workdir = Path(workdir)
+        self.vendor = vendor_id_for("acme.example")
+        self.class_id = class_id_for(self.vendor, "gateway")
+        self.payload_bytes = payload_bytes
+        self.class_key_id = class_key_id
+        self.vault = vault
+        mrk = CoseKey.generate(Curve.P256, rng.fork("mrk"))
+        ask = CoseKey.generate(Curve.P256, rng.fork("ask"))
+        tsk = CoseKey.generate(Curve.P256, rng.fork("tsk"))
+        if not vault.exists(class_key_id):
+            vault.create_class_key(class_key_id)
+        self.registry = registry or DirectoryRegistry(workdir / "registry")
+        self.tam = Tam(
+            DeviceRegistry(workdir / "tam.sqlite"), vault, tsk, mrk.public(), [ask.public()],
+            rng=rng.fork("tam"),
+        )
+        self.author = Author(vault, self.registry, ask, rng=rng.fork("author"))
+        # the payload is an OP-TEE TA image the devices check as OP-TEE's loader does
+        self._tak = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        anchors = TrustAnchors(
+            tam=(tsk.public(),), author=(ask.public(),), ta_signers=(self._tak.public_key(),)
+        )
+        fetcher = RegistryFetcher(self.registry)
+        self.brokers = []
+        for i in range(n):
+            agent = Agent.open(
+                MemoryStorage(), rng.fork(f"huk/{i}").random_bytes(16), vendor_id=self.vendor,
+                class_id=self.class_id, anchors=anchors, rng=rng.fork(f"device/{i}"),
+            )
+            keys = agent.keys
+            body = Endorsement(
+                keys.ueid, self.class_id, self.vendor, keys.dak_public, keys.dsk_public, 0
+            )
+            self.tam.enrol(sign_endorsement(body, mrk))
+            self.brokers.append(Broker(agent, fetcher, MemoryStorage()))
+        self.sequence = 0
+
+    def deploy_next(self) -> FleetResult:
+        """Publish version ``sequence + 1`` and deploy it to every device; timed."""
+        from edbp.reference.optee.sign import sign_ta
+
+        self.sequence += 1
+        seq = self.sequence
+        start = time.perf_counter()
+        image = sign_ta(
+            self._rng.fork(f"elf/{seq}").random_bytes(self.payload_bytes), self._tak,
+            uuid.UUID(bytes=TA_UUID), seq, rng=self._rng.fork(f"ta/{seq}"),
+        )
+        published = self.author.publish(
+            image, ta_uuid=TA_UUID, sequence=seq, vendor_id=self.vendor, class_id=self.class_id,
+            class_key_id=self.class_key_id, repository="bench/sample-ta",
+        )
+        t0 = time.perf_counter()
+        self.tam.add_package(published.envelope)
+        tam_time = time.perf_counter() - t0
+        installed = 0
+        for broker in self.brokers:
+            t0 = time.perf_counter()
+            out = self.tam.begin(broker.agent.keys.ueid, Intent(package=(TA_UUID, seq)))
+            tam_time += time.perf_counter() - t0
+            while out.send is not None:
+                (reply,) = broker.deliver(out.send)
+                t0 = time.perf_counter()
+                out = self.tam.receive(reply)
+                tam_time += time.perf_counter() - t0
+            if out.detail == "installed" and broker.agent.floor(ta_component(TA_UUID)) == seq:
+                installed += 1
+        total = time.perf_counter() - start
+        return FleetResult(
+            self.vault.backend, len(self.brokers), installed, self.payload_bytes, total, tam_time
+        )
+
+
 def deploy_fleet(
     n: int,
     vault: KeyVault,
@@ -64,65 +161,8 @@ def deploy_fleet(
     class_key_id: str = "bench.sample-ta/gateway",
 ) -> FleetResult:
     """Enrol ``n`` devices, publish one package, deploy it to each; time the deployments."""
-    from edbp.reference.device.agent import Agent
-    from edbp.reference.device.broker import Broker, RegistryFetcher
-    from edbp.reference.device.storage import MemoryStorage
-    from edbp.reference.device.update import TrustAnchors
-    from edbp.reference.optee.sign import sign_ta
-
-    rng = rng or SeededRandom("fleet")
-    workdir = Path(workdir)
-    vendor = vendor_id_for("acme.example")
-    class_id = class_id_for(vendor, "gateway")
-    mrk = CoseKey.generate(Curve.P256, rng.fork("mrk"))
-    ask = CoseKey.generate(Curve.P256, rng.fork("ask"))
-    tsk = CoseKey.generate(Curve.P256, rng.fork("tsk"))
-    if not vault.exists(class_key_id):
-        vault.create_class_key(class_key_id)
-    registry = registry or DirectoryRegistry(workdir / "registry")
-    tam = Tam(
-        DeviceRegistry(workdir / "tam.sqlite"), vault, tsk, mrk.public(), [ask.public()],
-        rng=rng.fork("tam"),
+    fleet = Fleet(
+        n, vault, workdir, payload_bytes=payload_bytes, registry=registry, rng=rng,
+        class_key_id=class_key_id,
     )
-    # publish.build: an OP-TEE TA image the devices check as OP-TEE's loader does
-    tak = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    image = sign_ta(
-        rng.fork("elf").random_bytes(payload_bytes), tak, uuid.UUID(bytes=TA_UUID), 1,
-        rng=rng.fork("ta"),
-    )
-    published = Author(vault, registry, ask, rng=rng.fork("author")).publish(
-        image, ta_uuid=TA_UUID, sequence=1, vendor_id=vendor, class_id=class_id,
-        class_key_id=class_key_id, repository="bench/sample-ta",
-    )
-    tam.add_package(published.envelope)
-    anchors = TrustAnchors(
-        tam=(tsk.public(),), author=(ask.public(),), ta_signers=(tak.public_key(),)
-    )
-    fetcher = RegistryFetcher(registry)
-    brokers = []
-    for i in range(n):
-        agent = Agent.open(
-            MemoryStorage(), rng.fork(f"huk/{i}").random_bytes(16), vendor_id=vendor,
-            class_id=class_id, anchors=anchors, rng=rng.fork(f"device/{i}"),
-        )
-        keys = agent.keys
-        body = Endorsement(keys.ueid, class_id, vendor, keys.dak_public, keys.dsk_public, 0)
-        tam.enrol(sign_endorsement(body, mrk))
-        brokers.append(Broker(agent, fetcher, MemoryStorage()))
-
-    tam_time = 0.0
-    start = time.perf_counter()
-    installed = 0
-    for broker in brokers:
-        t0 = time.perf_counter()
-        out = tam.begin(broker.agent.keys.ueid, Intent(package=(TA_UUID, 1)))
-        tam_time += time.perf_counter() - t0
-        while out.send is not None:
-            (reply,) = broker.deliver(out.send)
-            t0 = time.perf_counter()
-            out = tam.receive(reply)
-            tam_time += time.perf_counter() - t0
-        if out.detail == "installed" and broker.agent.floor(ta_component(TA_UUID)) == 1:
-            installed += 1
-    total = time.perf_counter() - start
-    return FleetResult(vault.backend, n, installed, payload_bytes, total, tam_time)
+    return fleet.deploy_next()

@@ -92,7 +92,7 @@ class WrappedCek:
             not isinstance(self.wrapped, bytes)
             or len(self.wrapped) - _KW_OVERHEAD not in CEK_LENGTHS
         ):
-            raise KeyVaultError(Code.KEYVAULT_UNWRAP_FAILED, "wrapped CEK has the wrong length")
+            raise KeyVaultError(Code.KEYVAULT_OPERATION_FAILED, "wrapped CEK has the wrong length")
 
 
 class KeyVault(abc.ABC):
@@ -122,7 +122,7 @@ class KeyVault(abc.ABC):
     @abc.abstractmethod
     def _unwrap_into(self, key_id: str, version: int, wrapped: bytes) -> bytearray:
         """Unwrap ``wrapped``; the caller wipes the returned buffer. Integrity failure raises
-        ``KeyVaultError(KEYVAULT_UNWRAP_FAILED)`` with no detail."""
+        ``DecryptionFailed(KEYVAULT_UNWRAP_FAILED)``, with no detail (every cause looks alike)."""
 
     @abc.abstractmethod
     def _destroy(self, key_id: str, versions: tuple[int, ...]) -> None:

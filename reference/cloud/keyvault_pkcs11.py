@@ -27,7 +27,7 @@ from typing import Any
 
 from edbp.reference.cloud.keyvault import KeyVault, check_key_id
 
-from edbp.errors import Code, KeyVaultError
+from edbp.errors import Code, DecryptionFailed, KeyVaultError
 
 __all__ = ["LABEL_PREFIX", "Pkcs11KeyVault", "find_softhsm_module"]
 
@@ -254,7 +254,7 @@ class Pkcs11KeyVault(KeyVault):
                     template={a.TOKEN: False, a.EXTRACTABLE: True, a.SENSITIVE: False},
                 )
             except p.PKCS11Error:
-                raise KeyVaultError(Code.KEYVAULT_UNWRAP_FAILED) from None
+                raise DecryptionFailed(Code.KEYVAULT_UNWRAP_FAILED) from None
             try:
                 return bytearray(transient[a.VALUE])
             except p.PKCS11Error as e:

@@ -38,7 +38,7 @@ from edbp.reference.cloud.keyvault import KeyVault, check_key_id, wipe
 from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
 from edbp.reference.wire.cbor import dumps, loads
 
-from edbp.errors import Code, EdbpError, KeyVaultError
+from edbp.errors import Code, DecryptionFailed, EdbpError, KeyVaultError
 
 __all__ = ["MASTER_KEY_BYTES", "SoftwareKeyVault"]
 
@@ -192,7 +192,7 @@ class SoftwareKeyVault(KeyVault):
         try:
             return bytearray(aes_key_unwrap(bytes(self._key(key_id, version)), wrapped))
         except InvalidUnwrap:
-            raise KeyVaultError(Code.KEYVAULT_UNWRAP_FAILED) from None
+            raise DecryptionFailed(Code.KEYVAULT_UNWRAP_FAILED) from None
 
     def _destroy(self, key_id: str, versions: tuple[int, ...]) -> None:
         removed = {v: self._store.keys[key_id].pop(v) for v in versions}

@@ -254,9 +254,24 @@ class Tam:
             self._sessions.pop(token, None)
         return record
 
+    def retire_class_key_versions(self, key_id: str) -> tuple[int, ...]:
+        """``rotate.class_key`` step 3: destroy every version of ``key_id`` that is not current
+        and that no package the TAM holds refers to (after ``Author.rewrap`` moved them)."""
+        current = self.vault.current_version(key_id)
+        used = {
+            p.wrapped_cek.version for p in self._packages.values() if p.wrapped_cek.key_id == key_id
+        }
+        retired = tuple(v for v in self.vault.versions(key_id) if v != current and v not in used)
+        for version in retired:
+            self.vault.delete(key_id, version)
+        if retired:
+            self.registry.record("rotate.class_key", None, dumps({1: key_id, 3: list(retired)}))
+        return retired
+
     def rotate_class_key(self, key_id: str) -> int:
-        """``rotate.class_key``: a fresh class-key version for new packages; old versions stay
-        in the vault for the packages already published under them."""
+        """``rotate.class_key`` step 1: a fresh class-key version, current from now on. Older
+        versions stay until ``retire_class_key_versions`` (after the Author re-wrapped the
+        packages that use them with ``Author.rewrap`` and the TAM took the new envelopes)."""
         version = self.vault.rotate(key_id)
         self.registry.record("rotate.class_key", None, dumps({1: key_id, 2: version}))
         return version

@@ -62,7 +62,6 @@ from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
 from edbp.reference.wire import teep
 from edbp.reference.wire.cbor import dumps
 from edbp.reference.wire.cose_algs import Alg
-from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
 from edbp.reference.wire.cose_sign import Sign1
 from edbp.reference.wire.eat import EatClaims, EatManifest
 from edbp.reference.wire.suit_commands import Parameters
@@ -255,6 +254,7 @@ class Agent:
         self._report_to: tuple[SuitDigest, bytes] | None = None
         self._observer = observer
         self.last_error: Code | None = None
+        self.last_exception: Exception | None = None  # an internal fault (kept for debugging)
         #: every CEK the Agent held, as the (wiped) buffer: tests check they are all zero
         self.erased_ceks: list[bytearray] = []
 
@@ -325,6 +325,9 @@ class Agent:
             return [self._fail(exc.code, reply_token)]
         except OSError:
             return [self._fail(Code.AGENT_INSTALL_FAILED, reply_token)]
+        except Exception as exc:  # a fault of ours: still fail closed, never crash the TEE
+            self.last_exception = exc
+            return [self._fail(Code.AGENT_BAD_STATE, reply_token)]
 
     def _classify(self, event: Event) -> tuple[AgentInput, Any]:
         if isinstance(event, PayloadFetched):
@@ -423,15 +426,7 @@ class Agent:
         record = self.installer.load()
         self.installer.check_floor(record, plan.component_id, plan.sequence)
         self._step("deploy.verify_update", f"component {plan.component_id!r} seq {plan.sequence}")
-        cek = plan.encryption.unwrap_cek(
-            self.keys.agreement_key(),
-            algorithms=SUIT_CONTENT_ALGS,
-            recipient_algorithms=DEVICE_RECIPIENT_ALGS,
-            allow_unauthenticated=True,  # CTR only with the signed plaintext digest (always set)
-            supp_pub_other=SUIT_KDF_OTHER,
-        )
-        self._cek = bytearray(cek)
-        del cek
+        self._cek = self.keys.unwrap_cek(plan.encryption, content_algs=SUIT_CONTENT_ALGS)
         self._step("deploy.unwrap_cek", "CEK unwrapped with the DAK inside the TEE")
         assert session is not None
         self._pending = _Pending(plan, update.token, session.challenge)

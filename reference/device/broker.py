@@ -13,7 +13,7 @@ registry (``edbp.reference.build.registry``); a test may pass any callable retur
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -114,14 +114,12 @@ class Broker:
         """``deploy.fetch``: download the ciphertext into REE storage."""
         self._tap("fetch-uri", request.uri.encode())
         name = f"broker/payloads/{request.digest.hex()}.bin"
-        digest = hashlib.sha256()
         size = 0
 
         def chunks() -> Iterator[bytes]:
             nonlocal size
             for chunk in self.fetcher(request.uri):
                 self._tap("payload", chunk)
-                digest.update(chunk)
                 size += len(chunk)
                 if size > request.size:
                     raise EdbpError(Code.AGENT_PAYLOAD_FETCH_FAILED, "payload larger than signed")
@@ -129,9 +127,10 @@ class Broker:
 
         try:
             self.storage.write(name, chunks())
-        except (EdbpError, OSError) as exc:
-            self.storage.remove(name)
-            return FetchFailed(str(exc)[:100])
+        except Exception as exc:  # any fault of the fetch edge is a failed fetch, never a crash
+            with contextlib.suppress(OSError):
+                self.storage.remove(name)
+            return FetchFailed(type(exc).__name__ + ": " + str(exc)[:100])
         # the Broker's own check is a convenience; the Agent checks the signed digest itself
         return PayloadFetched(BrokerPayload(self.storage, name, self._tap if self.record else None))
 

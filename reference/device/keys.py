@@ -13,18 +13,20 @@ X25519, DSK signs Ed25519).
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import attrs
 from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
 from edbp.reference.wire.cbor import dumps, loads
 from edbp.reference.wire.cose_algs import Alg, Curve
+from edbp.reference.wire.cose_encrypt import Encrypt
+from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import Sign1, sign1
 from edbp.reference.wire.eat import UeidType
 
-from edbp.errors import Code, VerificationError
+from edbp.errors import Code, DecryptionFailed, VerificationError
 
 __all__ = ["DeviceKeys", "KeySuite"]
 
@@ -99,9 +101,25 @@ class DeviceKeys:
         unprot = {4: self._dsk.kid, **(unprotected or {})}
         return sign1(payload, self._dsk, self.signing_alg, protected=protected, unprotected=unprot)
 
+    def unwrap_cek(self, encryption: Encrypt, *, content_algs: Collection[Alg]) -> bytearray:
+        """``deploy.unwrap_cek``: the CEK from the recipient of ``encryption`` (a SUIT
+        encryption info) addressed to the DAK — ECDH-ES+A128KW with the SUIT KDF context only.
+        Returned in a buffer the caller wipes; every failure is ``DecryptionFailed``."""
+        try:
+            cek = encryption.unwrap_cek(
+                self._dak,
+                algorithms=content_algs,
+                recipient_algorithms={Alg.ECDH_ES_A128KW},
+                allow_unauthenticated=True,  # CTR: the caller holds the signed digests
+                supp_pub_other=SUIT_KDF_OTHER,
+            )
+        except DecryptionFailed:
+            raise DecryptionFailed(Code.AGENT_DECRYPT_FAILED) from None
+        return bytearray(cek)
+
     def agreement_key(self) -> CoseKey:
-        """The DAK for the COSE recipient step. Only the Agent's unwrap code calls this; the
-        key object never crosses the Agent's boundary (no message or report carries it)."""
+        """The DAK itself, for code that runs *inside* the TEE boundary (tests acting as the
+        device). The Agent uses ``unwrap_cek``; no message, report or log carries the key."""
         return self._dak
 
     # ------------------------------------------------------------------ sealed storage

@@ -8,8 +8,8 @@ spec/ta-image.md is the normative description.
 Modules: ``constants`` (the numbers), ``layout`` (header values and encodings), ``rsa_sig``
 (RSA over the prehashed digest), ``huk`` (``huk_subkey_derive`` and the TA encryption key),
 ``subkey`` (subkey parsing, namespace UUIDs), ``sign`` (build images and subkeys), ``verify``
-(the loader), ``floors`` (version floors), ``mutations`` (the named negative cases),
-``agent`` (the Agent's install-time image check).
+(the loader), ``floors`` (version floors), ``mutations`` (the named negative cases). The
+device Agent runs the same ``verify_ta`` on the TA it installs (``edbp.reference.device.ta_check``).
 """
 
 from edbp.reference.optee.constants import EncKeyType, ImgType, SigAlgo

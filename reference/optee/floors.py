@@ -23,11 +23,15 @@ from edbp.errors import Code, TAImageError
 __all__ = ["VersionFloors", "check_floor"]
 
 
-def check_floor(floors: Mapping[uuidlib.UUID, int], ident: uuidlib.UUID, version: int, what: str) -> None:
+def check_floor(
+    floors: Mapping[uuidlib.UUID, int], ident: uuidlib.UUID, version: int, what: str
+) -> None:
     """Refuse ``version`` if ``floors`` holds a higher one for ``ident``."""
     stored = floors.get(ident)
     if stored is not None and stored > version:
-        raise TAImageError(Code.TA_VERSION_ROLLBACK, f"{what} version {version} below stored {stored}")
+        raise TAImageError(
+            Code.TA_VERSION_ROLLBACK, f"{what} version {version} below stored {stored}"
+        )
 
 
 @attrs.frozen

@@ -22,7 +22,6 @@ import hmac
 import struct
 
 from cryptography.hazmat.primitives.asymmetric import rsa
-
 from edbp.reference.optee.constants import TA_ENC_KEY_SIZE
 
 __all__ = [

@@ -19,7 +19,6 @@ from __future__ import annotations
 import uuid as uuidlib
 
 import attrs
-
 from edbp.reference.optee.constants import (
     BOOTSTRAP,
     EHDR,
@@ -64,7 +63,9 @@ class Shdr:
     magic: int = attrs.field(default=SHDR_MAGIC, validator=_u32)
 
     def encode(self) -> bytes:
-        return SHDR.pack(self.magic, self.img_type, self.img_size, self.algo, self.hash_size, self.sig_size)
+        return SHDR.pack(
+            self.magic, self.img_type, self.img_size, self.algo, self.hash_size, self.sig_size
+        )
 
     @classmethod
     def decode(cls, raw: bytes) -> Shdr:
@@ -113,7 +114,9 @@ class EncryptedHeader:
         _u16(self, attrs.fields(EncryptedHeader).tag_size, self.tag_size)
 
     def encode(self) -> bytes:
-        return EHDR.pack(self.enc_algo, self.flags, self.iv_size, self.tag_size) + self.iv + self.tag
+        return (
+            EHDR.pack(self.enc_algo, self.flags, self.iv_size, self.tag_size) + self.iv + self.tag
+        )
 
     @property
     def total_size(self) -> int:

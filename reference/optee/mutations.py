@@ -20,24 +20,27 @@ from collections.abc import Callable
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-from edbp.errors import Code
 from edbp.reference.optee.constants import (
     BOOTSTRAP_SIZE,
     EHDR_SIZE,
     SHDR_SIZE,
     TEE_ALG_AES_CCM,
+    TEE_ALG_AES_GCM,
     TEE_ALG_ECDSA_SHA256,
     TEE_ALG_RSASSA_PKCS1_PSS_MGF1_SHA1,
     TEE_ALG_RSASSA_PKCS1_V1_5_SHA1,
-    TEE_ALG_AES_GCM,
     EncKeyType,
     ImgType,
     SigAlgo,
 )
 from edbp.reference.optee.floors import VersionFloors
 from edbp.reference.optee.huk import ta_enc_key
-from edbp.reference.optee.layout import BootstrapHeader, EncryptedHeader, Shdr, SubkeyHeader, subkey_payload
+from edbp.reference.optee.layout import (
+    BootstrapHeader,
+    EncryptedHeader,
+    Shdr,
+    subkey_payload,
+)
 from edbp.reference.optee.rsa_sig import sign_digest, signature_size
 from edbp.reference.optee.sign import (
     Encryption,
@@ -52,7 +55,9 @@ from edbp.reference.optee.subkey import parse_subkey_payload
 from edbp.reference.optee.verify import DecryptionKeys, LoaderPolicy, VerifiedTA, verify_ta
 from edbp.reference.rand import SeededRandom
 
-__all__ = ["MUTATIONS", "Mutated", "MutationContext", "Mutation"]
+from edbp.errors import Code
+
+__all__ = ["MUTATIONS", "Mutated", "Mutation", "MutationContext"]
 
 
 @attrs.frozen
@@ -73,12 +78,18 @@ class MutationContext:
 
     @classmethod
     def create(
-        cls, root: rsa.RSAPrivateKey, other: rsa.RSAPrivateKey, small: rsa.RSAPrivateKey,
-        seed: str = "edbp-optee-mutations", elf_size: int = 12 * 1024,
+        cls,
+        root: rsa.RSAPrivateKey,
+        other: rsa.RSAPrivateKey,
+        small: rsa.RSAPrivateKey,
+        seed: str = "edbp-optee-mutations",
+        elf_size: int = 12 * 1024,
     ) -> MutationContext:
         rng = SeededRandom(seed)
         return cls(
-            root, other, small,
+            root,
+            other,
+            small,
             huk=rng.fork("huk").random_bytes(16),
             other_huk=rng.fork("other-huk").random_bytes(16),
             uuid=uuidlib.UUID(bytes=rng.fork("uuid").random_bytes(16), version=4),
@@ -93,14 +104,23 @@ class MutationContext:
         """The device-specific TA key of the device with ``huk`` trusting ``root``."""
         return ta_enc_key(self.huk, self.root.public_key())
 
-    def bootstrap(self, algo: int = SigAlgo.PSS_MGF1_SHA256, key: rsa.RSAPrivateKey | None = None) -> bytes:
+    def bootstrap(
+        self, algo: int = SigAlgo.PSS_MGF1_SHA256, key: rsa.RSAPrivateKey | None = None
+    ) -> bytes:
         """The signed, unencrypted base image (img_type 1)."""
-        return sign_ta(self.elf, key or self.root, self.uuid, self.ta_version, algo=algo, salt=self._salt(algo))
+        return sign_ta(
+            self.elf, key or self.root, self.uuid, self.ta_version, algo=algo, salt=self._salt(algo)
+        )
 
     def encrypted(self, algo: int = SigAlgo.PSS_MGF1_SHA256) -> bytes:
         """The signed and encrypted base image (img_type 2) under the device-specific key."""
         return sign_ta(
-            self.elf, self.root, self.uuid, self.ta_version, algo=algo, salt=self._salt(algo),
+            self.elf,
+            self.root,
+            self.uuid,
+            self.ta_version,
+            algo=algo,
+            salt=self._salt(algo),
             encryption=Encryption(self.enc_key, EncKeyType.DEV_SPECIFIC, self.iv),
         )
 
@@ -133,8 +153,12 @@ class Mutated:
 
     def run(self) -> VerifiedTA:
         return verify_ta(
-            self.image, self.root_key, keys=self.keys, expected_uuid=self.expected_uuid,
-            floors=self.floors, policy=self.policy,
+            self.image,
+            self.root_key,
+            keys=self.keys,
+            expected_uuid=self.expected_uuid,
+            floors=self.floors,
+            policy=self.policy,
         )
 
 
@@ -262,7 +286,9 @@ def unknown_img_type(ctx: MutationContext) -> Mutated:
 
 
 def legacy_type0_forbidden(ctx: MutationContext) -> Mutated:
-    image = sign_ta(ctx.elf, ctx.root, ctx.uuid, algo=SigAlgo.PSS_MGF1_SHA256, salt=ctx.salt, legacy=True)
+    image = sign_ta(
+        ctx.elf, ctx.root, ctx.uuid, algo=SigAlgo.PSS_MGF1_SHA256, salt=ctx.salt, legacy=True
+    )
     return ctx.case(image)
 
 
@@ -308,7 +334,9 @@ def pss_labelled_pkcs1(ctx: MutationContext) -> Mutated:
 
 
 def pkcs1_labelled_pss(ctx: MutationContext) -> Mutated:
-    return ctx.case(_put(ctx.bootstrap(SigAlgo.PKCS1_V1_5_SHA256), 12, "<I", SigAlgo.PSS_MGF1_SHA256))
+    return ctx.case(
+        _put(ctx.bootstrap(SigAlgo.PKCS1_V1_5_SHA256), 12, "<I", SigAlgo.PSS_MGF1_SHA256)
+    )
 
 
 def signed_by_other_key(ctx: MutationContext) -> Mutated:
@@ -401,7 +429,7 @@ _BOUNDARIES = {
 def _truncate(where: str, at: int) -> Mutation:
     def mutation(ctx: MutationContext) -> Mutated:
         image = ctx.encrypted()
-        return ctx.case(image[:at] if at >= 0 else image[:at])
+        return ctx.case(image[:at])
 
     mutation.__name__ = mutation.__qualname__ = f"truncate_{where}"
     return mutation
@@ -414,27 +442,41 @@ _TA_NAME = "edbp-ta"
 
 
 def _subkey(ctx: MutationContext, **kw: object) -> SubkeyChain:
-    return sign_subkey(ctx.root, ctx.other.public_key(), _SK_UUID, name_size=32, salt=ctx.salt, **kw)  # type: ignore[arg-type]
+    return sign_subkey(
+        ctx.root, ctx.other.public_key(), _SK_UUID, name_size=32, salt=ctx.salt, **kw
+    )  # type: ignore[arg-type]
 
 
-def _ta_under(ctx: MutationContext, chain: SubkeyChain, signer: rsa.RSAPrivateKey) -> tuple[bytes, uuidlib.UUID]:
+def _ta_under(
+    ctx: MutationContext, chain: SubkeyChain, signer: rsa.RSAPrivateKey
+) -> tuple[bytes, uuidlib.UUID]:
     ta_uuid = chain.next_uuid(_TA_NAME)
-    image = sign_ta(ctx.elf, signer, ta_uuid, ctx.ta_version, chain=chain, name=_TA_NAME, salt=ctx.salt)
+    image = sign_ta(
+        ctx.elf, signer, ta_uuid, ctx.ta_version, chain=chain, name=_TA_NAME, salt=ctx.salt
+    )
     return image, ta_uuid
 
 
 def subkey_chain_base(ctx: MutationContext) -> tuple[bytes, uuidlib.UUID]:
     """root -> subkey (max_depth 1) -> subkey (max_depth 0) -> TA: accepted as is."""
     first = _subkey(ctx, max_depth=1, subkey_version=2)
-    second = sign_subkey(ctx.other, ctx.root.public_key(), parent=first, name="level2", name_size=16, salt=ctx.salt)
+    second = sign_subkey(
+        ctx.other, ctx.root.public_key(), parent=first, name="level2", name_size=16, salt=ctx.salt
+    )
     return _ta_under(ctx, second, ctx.root)
 
 
 def subkey_depth_not_decreasing(ctx: MutationContext) -> Mutated:
     first = _subkey(ctx, max_depth=1)
     second = sign_subkey(
-        ctx.other, ctx.root.public_key(), parent=first, name="level2", name_size=16, max_depth=1,
-        salt=ctx.salt, check_depth=False,
+        ctx.other,
+        ctx.root.public_key(),
+        parent=first,
+        name="level2",
+        name_size=16,
+        max_depth=1,
+        salt=ctx.salt,
+        check_depth=False,
     )
     image, ta_uuid = _ta_under(ctx, second, ctx.root)
     return ctx.case(image, expected_uuid=ta_uuid, floors=VersionFloors())
@@ -442,8 +484,10 @@ def subkey_depth_not_decreasing(ctx: MutationContext) -> Mutated:
 
 def subkey_ta_outside_namespace(ctx: MutationContext) -> Mutated:
     chain = _subkey(ctx)
-    image = chain.data + chain.name_bytes(_TA_NAME) + sign_ta(
-        ctx.elf, ctx.other, ctx.uuid, ctx.ta_version, salt=ctx.salt
+    image = (
+        chain.data
+        + chain.name_bytes(_TA_NAME)
+        + sign_ta(ctx.elf, ctx.other, ctx.uuid, ctx.ta_version, salt=ctx.salt)
     )
     return ctx.case(image)
 
@@ -477,18 +521,33 @@ def subkey_payload_flipped(ctx: MutationContext) -> Mutated:
 
 def subkey_attr_out_of_range(ctx: MutationContext) -> Mutated:
     numbers = ctx.other.public_key().public_numbers()
-    payload = bytearray(subkey_payload(
-        _SK_UUID, numbers.n, numbers.e, algo=SigAlgo.PSS_MGF1_SHA256, name_size=32,
-        subkey_version=0, max_depth=0,
-    ))
+    payload = bytearray(
+        subkey_payload(
+            _SK_UUID,
+            numbers.n,
+            numbers.e,
+            algo=SigAlgo.PSS_MGF1_SHA256,
+            name_size=32,
+            subkey_version=0,
+            max_depth=0,
+        )
+    )
     struct.pack_into("<I", payload, 36 + 12 + 4, len(payload))  # exponent offs past the end
     algo = SigAlgo.PSS_MGF1_SHA256
     shdr = Shdr(ImgType.SUBKEY, len(payload), algo, 32, signature_size(ctx.root))
     digest = image_digest(algo, (shdr.encode(), bytes(payload)))
     sig = sign_digest(ctx.root, algo, digest, salt=ctx.salt)
-    good = parse_subkey_payload(subkey_payload(
-        _SK_UUID, numbers.n, numbers.e, algo=algo, name_size=32, subkey_version=0, max_depth=0,
-    ))
+    good = parse_subkey_payload(
+        subkey_payload(
+            _SK_UUID,
+            numbers.n,
+            numbers.e,
+            algo=algo,
+            name_size=32,
+            subkey_version=0,
+            max_depth=0,
+        )
+    )
     chain = SubkeyChain(assemble(shdr, digest, sig, bytes(payload)), good)
     image, ta_uuid = _ta_under(ctx, chain, ctx.other)
     return ctx.case(image, expected_uuid=ta_uuid)
@@ -550,7 +609,9 @@ MUTATIONS: dict[str, tuple[Mutation, Code]] = {
     **{
         f"truncate_{where}": (
             _truncate(where, at),
-            Code.TA_SIZE_MISMATCH if where in ("after_tag", "before_last_byte") else Code.TA_TRUNCATED,
+            Code.TA_SIZE_MISMATCH
+            if where in ("after_tag", "before_last_byte")
+            else Code.TA_TRUNCATED,
         )
         for where, at in _BOUNDARIES.items()
     },

@@ -15,8 +15,6 @@ import hashlib
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
-
-from edbp.errors import Code, ConfigError, TAImageError
 from edbp.reference.optee.constants import (
     DIGEST_SHA256,
     DIGEST_SHA384,
@@ -26,6 +24,8 @@ from edbp.reference.optee.constants import (
     digest_id,
 )
 from edbp.reference.rand import DEFAULT_RANDOM, RandomSource, SystemRandom
+
+from edbp.errors import Code, ConfigError, TAImageError
 
 __all__ = ["hash_for", "is_pss", "new_hash", "sign_digest", "signature_size", "verify_digest"]
 
@@ -42,7 +42,7 @@ def hash_for(algo: int) -> hashes.HashAlgorithm:
     return _HASHES[digest_id(algo)]()
 
 
-def new_hash(algo: int) -> "hashlib._Hash":
+def new_hash(algo: int) -> hashlib._Hash:
     """A fresh hashlib object for the image digest of ``algo`` (TEE_DIGEST_HASH_TO_ALGO)."""
     return hashlib.new(_HASHLIB[digest_id(algo)])
 
@@ -94,7 +94,9 @@ def _pss_with_salt(key: rsa.RSAPrivateKey, algo: int, digest: bytes, salt: bytes
         raise ConfigError(Code.TA_KEY_TOO_SMALL, "key too small for PSS with this salt")
     m_hash = hashlib.new(hname, b"\x00" * 8 + digest + salt).digest()
     db = b"\x00" * (em_len - len(salt) - hlen - 2) + b"\x01" + salt
-    masked = bytearray(a ^ b for a, b in zip(db, _mgf1(m_hash, em_len - hlen - 1, hname), strict=True))
+    masked = bytearray(
+        a ^ b for a, b in zip(db, _mgf1(m_hash, em_len - hlen - 1, hname), strict=True)
+    )
     masked[0] &= 0xFF >> (8 * em_len - em_bits)
     em = int.from_bytes(bytes(masked) + m_hash + b"\xbc", "big")
     # RSASP1 with CRT
@@ -130,7 +132,9 @@ def sign_digest(
             return key.sign(digest, _padding(algo), utils.Prehashed(hash_for(algo)))
         salt = rng.random_bytes(hlen)
     if len(salt) != hlen:
-        raise ConfigError(Code.TA_UNSUPPORTED_ALGO, f"PSS salt must be {hlen} bytes (the loader's salt length)")
+        raise ConfigError(
+            Code.TA_UNSUPPORTED_ALGO, f"PSS salt must be {hlen} bytes (the loader's salt length)"
+        )
     sig = _pss_with_salt(key, algo, digest, salt)
     if not verify_digest(key.public_key(), algo, digest, sig):
         raise TAImageError(Code.TA_BAD_SIGNATURE, "PSS signature failed its own check")

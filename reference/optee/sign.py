@@ -15,8 +15,6 @@ from collections.abc import Iterable
 import attrs
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from edbp.errors import Code, ConfigError
 from edbp.reference.optee.constants import (
     GCM_IV_SIZE,
     GCM_TAG_SIZE,
@@ -27,10 +25,18 @@ from edbp.reference.optee.constants import (
     ImgType,
     SigAlgo,
 )
-from edbp.reference.optee.layout import BootstrapHeader, EncryptedHeader, Shdr, SubkeyHeader, subkey_payload
+from edbp.reference.optee.layout import (
+    BootstrapHeader,
+    EncryptedHeader,
+    Shdr,
+    SubkeyHeader,
+    subkey_payload,
+)
 from edbp.reference.optee.rsa_sig import hash_for, new_hash, sign_digest, signature_size
 from edbp.reference.optee.subkey import next_uuid, parse_subkey_payload
 from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
+
+from edbp.errors import Code, ConfigError
 
 __all__ = [
     "Encryption",
@@ -54,7 +60,9 @@ class Encryption:
 
     def __attrs_post_init__(self) -> None:
         if len(self.key) != TA_ENC_KEY_SIZE:
-            raise ConfigError(Code.TA_ENC_KEY_UNAVAILABLE, "the TA encryption key is 32 bytes (AES-256)")
+            raise ConfigError(
+                Code.TA_ENC_KEY_UNAVAILABLE, "the TA encryption key is 32 bytes (AES-256)"
+            )
         if self.iv is not None and len(self.iv) != GCM_IV_SIZE:
             raise ConfigError(Code.TA_BAD_IV_SIZE, "the IV is 12 bytes")
 
@@ -86,13 +94,16 @@ def image_digest(algo: int, parts: Iterable[bytes | memoryview]) -> bytes:
     return h.digest()
 
 
-def encrypt_payload(key: bytes, iv: bytes, plaintext: bytes | memoryview) -> tuple[bytes, bytes]:
-    """AES-256-GCM without AAD: (ciphertext, 16-byte tag)."""
-    sealed = AESGCM(key).encrypt(iv, plaintext, None)
-    return sealed[:-GCM_TAG_SIZE], sealed[-GCM_TAG_SIZE:]
+def encrypt_payload(
+    key: bytes, iv: bytes, plaintext: bytes | memoryview
+) -> tuple[memoryview, bytes]:
+    """AES-256-GCM without AAD: (ciphertext, 16-byte tag). The ciphertext is a view into the
+    AEAD output, so a large payload is not copied once more before the file is laid out."""
+    sealed = memoryview(AESGCM(key).encrypt(iv, plaintext, None))
+    return sealed[:-GCM_TAG_SIZE], bytes(sealed[-GCM_TAG_SIZE:])
 
 
-def assemble(shdr: Shdr, digest: bytes, sig: bytes, *parts: bytes) -> bytes:
+def assemble(shdr: Shdr, digest: bytes, sig: bytes, *parts: bytes | memoryview) -> bytes:
     """shdr ‖ hash ‖ sig ‖ parts: one element of a TA file."""
     return b"".join((shdr.encode(), digest, sig, *parts))
 
@@ -116,6 +127,8 @@ def sign_ta(
     the chain's last subkey (``key``), and its UUID must lie in that subkey's namespace."""
     if not 0 <= ta_version <= UINT32_MAX:
         raise ConfigError(Code.TA_MALFORMED, "ta_version is a u32")
+    if len(elf) > UINT32_MAX:
+        raise ConfigError(Code.TA_MALFORMED, "img_size is a u32: the ELF is too large")
     if chain is not None and chain.next_uuid(name) != uuid:
         raise ConfigError(Code.TA_UUID_MISMATCH, "the UUID is outside the subkey's namespace")
     hash_size = hash_for(algo).digest_size
@@ -125,7 +138,7 @@ def sign_ta(
             raise ConfigError(Code.TA_LEGACY_FORBIDDEN, "a legacy image cannot be encrypted")
         shdr = Shdr(ImgType.TA, len(elf), algo, hash_size, sig_size)
         sub: tuple[bytes, ...] = ()
-        body = elf
+        body: bytes | memoryview = elf
     elif encryption is None:
         shdr = Shdr(ImgType.BOOTSTRAP_TA, len(elf), algo, hash_size, sig_size)
         sub = (BootstrapHeader(uuid, ta_version).encode(),)
@@ -166,10 +179,14 @@ def sign_subkey(
         if uuid is None:
             uuid = derived
         elif uuid != derived:
-            raise ConfigError(Code.TA_UUID_MISMATCH, "the subkey UUID is outside its parent's namespace")
+            raise ConfigError(
+                Code.TA_UUID_MISMATCH, "the subkey UUID is outside its parent's namespace"
+            )
         if max_depth is None:
             if parent.last.max_depth == 0:
-                raise ConfigError(Code.TA_SUBKEY_DEPTH, "the parent subkey allows no further subkey")
+                raise ConfigError(
+                    Code.TA_SUBKEY_DEPTH, "the parent subkey allows no further subkey"
+                )
             max_depth = parent.last.max_depth - 1
         elif check_depth and max_depth >= parent.last.max_depth:
             raise ConfigError(Code.TA_SUBKEY_DEPTH, "max_depth must be below the parent's")
@@ -179,8 +196,13 @@ def sign_subkey(
         raise ConfigError(Code.TA_UUID_MISMATCH, "a root subkey needs a UUID")
     numbers = subkey.public_numbers()
     payload = subkey_payload(
-        uuid, numbers.n, numbers.e, algo=algo, name_size=name_size,
-        subkey_version=subkey_version, max_depth=max_depth,
+        uuid,
+        numbers.n,
+        numbers.e,
+        algo=algo,
+        name_size=name_size,
+        subkey_version=subkey_version,
+        max_depth=max_depth,
     )
     shdr = Shdr(ImgType.SUBKEY, len(payload), algo, hash_for(algo).digest_size, signature_size(key))
     digest = image_digest(algo, (shdr.encode(), payload))

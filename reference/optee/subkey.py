@@ -14,8 +14,6 @@ import hashlib
 import uuid as uuidlib
 
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-from edbp.errors import Code, TAImageError
 from edbp.reference.optee.constants import (
     SUBKEY,
     SUBKEY_ATTR,
@@ -25,6 +23,8 @@ from edbp.reference.optee.constants import (
     main_algo,
 )
 from edbp.reference.optee.layout import SubkeyAttr, SubkeyHeader
+
+from edbp.errors import Code, TAImageError
 
 __all__ = ["next_uuid", "parse_subkey_payload", "subkey_public_key"]
 
@@ -50,7 +50,9 @@ def parse_subkey_payload(payload: bytes | memoryview) -> SubkeyHeader:
         raise TAImageError(Code.TA_SUBKEY_INVALID, "attribute table outside the subkey")
     table = []
     for i in range(attr_count):
-        attr_id, offs, attr_size = SUBKEY_ATTR.unpack_from(payload, SUBKEY.size + i * SUBKEY_ATTR.size)
+        attr_id, offs, attr_size = SUBKEY_ATTR.unpack_from(
+            payload, SUBKEY.size + i * SUBKEY_ATTR.size
+        )
         if offs + attr_size > size:
             raise TAImageError(Code.TA_SUBKEY_INVALID, "attribute value outside the subkey")
         table.append(SubkeyAttr(attr_id, offs, attr_size))
@@ -62,8 +64,14 @@ def parse_subkey_payload(payload: bytes | memoryview) -> SubkeyHeader:
         return b""
 
     return SubkeyHeader(
-        uuidlib.UUID(bytes=raw_uuid), name_size, version, max_depth, algo, tuple(table),
-        find(TEE_ATTR_RSA_MODULUS), find(TEE_ATTR_RSA_PUBLIC_EXPONENT),
+        uuidlib.UUID(bytes=raw_uuid),
+        name_size,
+        version,
+        max_depth,
+        algo,
+        tuple(table),
+        find(TEE_ATTR_RSA_MODULUS),
+        find(TEE_ATTR_RSA_PUBLIC_EXPONENT),
     )
 
 

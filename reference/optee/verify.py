@@ -21,8 +21,6 @@ import attrs
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from edbp.errors import Code, DecryptionFailed, TAImageError
 from edbp.reference.optee.constants import (
     BOOTSTRAP,
     DIGEST_SIZES,
@@ -50,6 +48,8 @@ from edbp.reference.optee.huk import ta_enc_key
 from edbp.reference.optee.layout import BootstrapHeader, EncryptedHeader, Shdr, SubkeyHeader
 from edbp.reference.optee.rsa_sig import new_hash, verify_digest
 from edbp.reference.optee.subkey import next_uuid, parse_subkey_payload, subkey_public_key
+
+from edbp.errors import Code, DecryptionFailed, TAImageError
 
 __all__ = ["DecryptionKeys", "LoaderPolicy", "VerifiedTA", "verify_ta"]
 
@@ -130,14 +130,18 @@ def _read_shdr(data: memoryview, offs: int) -> tuple[Shdr, bytes, bytes]:
     return shdr, bytes(data[h0 : h0 + shdr.hash_size]), bytes(data[h0 + shdr.hash_size : end])
 
 
-def _check_signature(shdr: Shdr, digest: bytes, sig: bytes, key: rsa.RSAPublicKey, policy: LoaderPolicy) -> None:
+def _check_signature(
+    shdr: Shdr, digest: bytes, sig: bytes, key: rsa.RSAPublicKey, policy: LoaderPolicy
+) -> None:
     """``shdr_verify_signature`` / ``shdr_verify_signature2``, one code per rule."""
     if shdr.magic != SHDR_MAGIC:
         raise _fail(Code.TA_BAD_MAGIC, f"magic {shdr.magic:#010x}")
     if main_algo(shdr.algo) != TEE_MAIN_ALGO_RSA:
         raise _fail(Code.TA_UNSUPPORTED_ALGO, f"algo {shdr.algo:#010x} is not RSA")
     if digest_id(shdr.algo) in WEAK_DIGESTS or digest_id(shdr.algo) not in DIGEST_SIZES:
-        raise _fail(Code.TA_UNSUPPORTED_ALGO, f"algo {shdr.algo:#010x} has a weak or unknown digest")
+        raise _fail(
+            Code.TA_UNSUPPORTED_ALGO, f"algo {shdr.algo:#010x} has a weak or unknown digest"
+        )
     if shdr.algo not in policy.algos:
         raise _fail(Code.TA_UNSUPPORTED_ALGO, f"algo {shdr.algo:#010x} not allowed by the policy")
     if key.key_size < max(policy.min_rsa_bits, MIN_RSA_BITS):
@@ -151,9 +155,22 @@ def _check_signature(shdr: Shdr, digest: bytes, sig: bytes, key: rsa.RSAPublicKe
 
 
 def _walk_subkeys(
-    data: memoryview, shdr: Shdr, stored_hash: bytes, offs: int, key: rsa.RSAPublicKey, policy: LoaderPolicy,
+    data: memoryview,
+    shdr: Shdr,
+    stored_hash: bytes,
+    offs: int,
+    key: rsa.RSAPublicKey,
+    policy: LoaderPolicy,
     floors: VersionFloors,
-) -> tuple[Shdr, bytes, int, rsa.RSAPublicKey, tuple[SubkeyHeader, ...], uuidlib.UUID | None, tuple[tuple[uuidlib.UUID, int], ...]]:
+) -> tuple[
+    Shdr,
+    bytes,
+    int,
+    rsa.RSAPublicKey,
+    tuple[SubkeyHeader, ...],
+    uuidlib.UUID | None,
+    tuple[tuple[uuidlib.UUID, int], ...],
+]:
     """The ``while (shdr->img_type == SHDR_SUBKEY)`` loop of ``ree_fs_ta_open``."""
     chain: list[SubkeyHeader] = []
     records: list[tuple[uuidlib.UUID, int]] = []
@@ -262,7 +279,9 @@ def verify_ta(
         offs += total
     # 7. exact length
     if len(data) != offs + shdr.img_size:
-        raise _fail(Code.TA_SIZE_MISMATCH, f"file is {len(data)} bytes, header says {offs + shdr.img_size}")
+        raise _fail(
+            Code.TA_SIZE_MISMATCH, f"file is {len(data)} bytes, header says {offs + shdr.img_size}"
+        )
     payload = data[offs:]
     # 8. decrypt (tag first) and hash the plaintext
     if ehdr is not None:
@@ -284,4 +303,6 @@ def verify_ta(
     if bootstrap is not None:
         check_floor(floors.ta, bootstrap.uuid, bootstrap.ta_version, "TA")
         ta_floor = (bootstrap.uuid, bootstrap.ta_version)
-    return VerifiedTA(shdr, stored_hash, bootstrap, ehdr, chain, plaintext, offs, ta_floor, sk_records)
+    return VerifiedTA(
+        shdr, stored_hash, bootstrap, ehdr, chain, plaintext, offs, ta_floor, sk_records
+    )

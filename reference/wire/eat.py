@@ -46,7 +46,7 @@ class Claim(enum.IntEnum):
     HWMODEL = 259
     HWVERSION = 260
     EAT_PROFILE = 265
-    MANIFESTS = 273
+    MANIFESTS = 272  # RFC 9711 §4.2.15 (273 is measurements)
 
 
 class UeidType(enum.IntEnum):
@@ -259,13 +259,14 @@ def verify(
     algorithms: Any = EAT_SIGNATURE_ALGS,
     lenient: bool = False,
 ) -> EatClaims:
-    """Verify signed evidence (COSE_Sign1, optionally inside the CWT tag 61) and decode it.
+    """Verify signed evidence (COSE_Sign1, tagged or not, optionally inside the CWT tag 61) and
+    decode it.
     With ``challenge``, ``eat_nonce`` must carry it (EAT_NONCE_MISMATCH)."""
 
     obj = loads(data, LENIENT if lenient else STRICT)
     if isinstance(obj, Tag) and obj.tag == CWT_TAG:
         obj = obj.value
-    cose = Sign1.from_obj(obj, lenient=lenient, tagged=True)
+    cose = Sign1.from_obj(obj, lenient=lenient, tagged=None)
     if cose.payload is None:
         raise _bad("evidence is signed with an attached payload")
     allowed = {Alg(a) for a in algorithms if a in EAT_SIGNATURE_ALGS}

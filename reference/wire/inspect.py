@@ -582,6 +582,8 @@ def recognise(item: Any) -> str | None:
             return "EAT claims"
         if item.get(1) == 1 and isinstance(item.get(3), bytes) and 2 in item:
             return "SUIT manifest"
+        if item.get(1) in (1, 2, 4) and (-1 in item or -2 in item):
+            return "COSE_Key"
     return None
 
 
@@ -592,6 +594,7 @@ _TOP_CTX = {
     "EAT claims": "eat",
     "SUIT report": "report",
     "SUIT digest": "digest",
+    "COSE_Key": "cose_key",
 }
 
 

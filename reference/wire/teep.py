@@ -597,12 +597,13 @@ def verify(
     algorithms: Any = TEEP_SIGNATURE_ALGS,
     lenient: bool = False,
 ) -> TeepMessage:
-    """Verify a signed TEEP message with ``key`` under ``algorithms`` and decode it.
+    """Verify a signed TEEP message with ``key`` under ``algorithms`` and decode it. edbp emits
+    COSE_Sign1_Tagged; an untagged COSE_Sign1 is accepted too (same structure, no ambiguity).
 
     A bad signature is VerificationError(TEEP_BAD_SIGNATURE); header, key and algorithm
     refusals keep the COSE layer's codes."""
 
-    cose = Sign1.decode(data, lenient=lenient, tagged=True)
+    cose = Sign1.decode(data, lenient=lenient, tagged=None)
     if cose.payload is None:
         raise _bad("a TEEP message is signed with an attached payload")
     allowed = {Alg(a) for a in algorithms if a in TEEP_SIGNATURE_ALGS}
@@ -617,7 +618,7 @@ def peek(data: bytes, lenient: bool = False) -> TeepMessage:
     """The message inside a COSE_Sign1 *without* verifying it: for routing and diagnostics
     only, never for acting on the message."""
 
-    cose = Sign1.decode(data, lenient=lenient, tagged=True)
+    cose = Sign1.decode(data, lenient=lenient, tagged=None)
     if cose.payload is None:
         raise _bad("a TEEP message is signed with an attached payload")
     return decode(cose.payload, lenient)

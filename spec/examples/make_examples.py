@@ -42,6 +42,150 @@ class Emb:
         self.value = value
 
 
+class Named(dict):  # type: ignore[type-arg]
+    """A map whose keys the diagnostic notation annotates with ``/ name /`` comments."""
+
+    def __init__(self, names: dict[Any, str], items: dict[Any, Any]) -> None:
+        super().__init__(items)
+        self.names = names
+
+
+class Commands(list):  # type: ignore[type-arg]
+    """A SUIT command sequence: rendered one (command, argument) pair per line, named."""
+
+
+# Names for the comments of the diagnostic notation (labels of the drafts and of messages.cddl).
+TEEP_OPTIONS = {
+    1: "supported-teep-cipher-suites",
+    2: "challenge",
+    3: "versions",
+    4: "supported-suit-cose-profiles",
+    6: "selected-version",
+    7: "attestation-payload",
+    10: "manifest-list",
+    11: "msg",
+    12: "err-msg",
+    13: "attestation-payload-format",
+    15: "unneeded-manifest-list",
+    19: "suit-reports",
+    20: "token",
+    21: "supported-freshness-mechanisms",
+}
+COSE_HEADERS = {1: "alg", 4: "kid", 5: "IV", -1: "ephemeral key"}
+COSE_KEY = {1: "kty", -1: "crv", -2: "x", -3: "y"}
+ENVELOPE = {2: "authentication-wrapper", 3: "manifest"}
+MANIFEST = {
+    1: "manifest-version",
+    2: "manifest-sequence-number",
+    3: "common",
+    5: "manifest-component-id",
+    7: "validate",
+    16: "payload-fetch",
+    20: "install",
+}
+COMMON = {1: "dependencies", 2: "components", 4: "shared-sequence"}
+PARAMETERS = {
+    1: "vendor-identifier",
+    2: "class-identifier",
+    3: "image-digest",
+    14: "image-size",
+    19: "encryption-info",
+    21: "uri",
+    22: "source-component",
+}
+COMMANDS = {
+    1: "condition-vendor-identifier",
+    2: "condition-class-identifier",
+    3: "condition-image-match",
+    7: "condition-dependency-integrity",
+    11: "directive-process-dependency",
+    12: "directive-set-component-index",
+    19: "directive-set-parameters",
+    20: "directive-override-parameters",
+    21: "directive-fetch",
+    22: "directive-copy",
+}
+EAT = {
+    6: "iat",
+    8: "cnf",
+    10: "eat_nonce",
+    256: "ueid",
+    258: "oemid",
+    259: "hwmodel",
+    265: "eat_profile",
+    272: "manifests",
+}
+REPORT = {
+    2: "suit-report-nonce",
+    3: "suit-report-records",
+    4: "suit-report-result",
+    5: "result-code",
+    6: "result-record",
+    7: "result-reason",
+    99: "suit-reference",
+}
+ENDORSEMENT = {
+    1: "ueid",
+    2: "class-identifier",
+    3: "vendor-identifier",
+    4: "DAK",
+    5: "DSK",
+    6: "issued-at",
+}
+ENROLMENT = {
+    1: "ueid",
+    2: "class-identifier",
+    3: "vendor-identifier",
+    4: "kid(DAK)",
+    5: "kid(DSK)",
+    6: "endorsement",
+    7: "status",
+    8: "registered-at",
+    9: "revoked-at",
+}
+BINDING = {
+    1: "ueid",
+    2: "component-id",
+    3: "sequence-number",
+    4: "image-digest",
+    5: "author-manifest-digest",
+    6: "device-manifest-digest",
+    7: "kid(DAK)",
+    8: "challenge",
+    9: "token",
+}
+PACKAGE = {
+    1: "component-id",
+    2: "sequence-number",
+    3: "class-identifier",
+    4: "author-envelope",
+    5: "ciphertext-uri",
+    6: "ciphertext-digest",
+    7: "ciphertext-size",
+}
+RECEIPT = {
+    1: "ueid",
+    2: "component-id",
+    3: "sequence-number",
+    4: "device-manifest-digest",
+    5: "signed-report",
+    6: "code",
+    7: "recorded-at",
+}
+AUDIT = {1: "index", 2: "previous-hash", 3: "time", 4: "event", 5: "ueid", 6: "record", 7: "code"}
+TA_META = {
+    1: "img_type",
+    2: "uuid",
+    3: "ta_version",
+    4: "img_size",
+    5: "algo",
+    6: "hash",
+    7: "key-bits",
+    8: "enc_algo",
+    9: "enc-flags",
+}
+
+
 # ------------------------------------------------------------------------- encoding and EDN
 
 
@@ -95,6 +239,11 @@ def edn(obj: Any, level: int = 0) -> str:
         return "<< " + edn(obj.value, level) + " >>"
     if isinstance(obj, cbor2.CBORTag):
         return f"{obj.tag}(" + edn(obj.value, level) + ")"
+    if isinstance(obj, Commands):
+        lines = []
+        for code, arg in zip(obj[::2], obj[1::2], strict=True):
+            lines.append(pad + f"{code} / {COMMANDS.get(code, '?')} /, " + edn(arg, level + 1))
+        return "[\n" + ",\n".join(lines) + "\n" + end + "]"
     if isinstance(obj, list):
         if not obj:
             return "[]"
@@ -107,10 +256,18 @@ def edn(obj: Any, level: int = 0) -> str:
     if isinstance(obj, dict):
         if not obj:
             return "{}"
+        names = getattr(obj, "names", {})
         items = sorted(obj.items(), key=lambda kv: encode(kv[0]))
         return (
             "{\n"
-            + ",\n".join(pad + edn(k, level + 1) + ": " + edn(v, level + 1) for k, v in items)
+            + ",\n".join(
+                pad
+                + edn(k, level + 1)
+                + (f" / {names[k]} /" if k in names else "")
+                + ": "
+                + edn(v, level + 1)
+                for k, v in items
+            )
             + "\n"
             + end
             + "}"
@@ -138,7 +295,8 @@ def p256(label: str) -> ec.EllipticCurvePrivateKey:
 
 def cose_key(priv: ec.EllipticCurvePrivateKey) -> dict[int, Any]:
     nums = priv.public_key().public_numbers()
-    return {1: 2, -1: 1, -2: nums.x.to_bytes(32, "big"), -3: nums.y.to_bytes(32, "big")}
+    x, y = nums.x.to_bytes(32, "big"), nums.y.to_bytes(32, "big")
+    return Named(COSE_KEY, {1: 2, -1: 1, -2: x, -3: y})
 
 
 def thumbprint(key: dict[int, Any]) -> bytes:
@@ -157,8 +315,8 @@ def sign1(
     priv: ec.EllipticCurvePrivateKey, payload: Any, kid: bytes | None = None
 ) -> cbor2.CBORTag:
     """COSE_Sign1_Tagged, ESP256, attached payload (``payload`` is encoded as bstr .cbor)."""
-    protected = {1: -9}
-    unprotected = {} if kid is None else {4: kid}
+    protected = Named(COSE_HEADERS, {1: -9})
+    unprotected = Named(COSE_HEADERS, {} if kid is None else {4: kid})
     to_be_signed = encode(["Signature1", Emb(protected), b"", Emb(payload)])
     return cbor2.CBORTag(
         18, [Emb(protected), unprotected, Emb(payload), sign_es(priv, to_be_signed)]
@@ -166,9 +324,15 @@ def sign1(
 
 
 def sign1_detached(priv: ec.EllipticCurvePrivateKey, detached: bytes, kid: bytes) -> cbor2.CBORTag:
-    protected = {1: -9}
+    protected = Named(COSE_HEADERS, {1: -9})
     to_be_signed = encode(["Signature1", Emb(protected), b"", detached])
-    return cbor2.CBORTag(18, [Emb(protected), {4: kid}, None, sign_es(priv, to_be_signed)])
+    unprotected = Named(COSE_HEADERS, {4: kid})
+    return cbor2.CBORTag(18, [Emb(protected), unprotected, None, sign_es(priv, to_be_signed)])
+
+
+def P(items: dict[int, Any]) -> Named:
+    """SUIT parameters, named."""
+    return Named(PARAMETERS, items)
 
 
 def digest(data: bytes) -> list[Any]:
@@ -212,7 +376,7 @@ DAK_KID = thumbprint(cose_key(DAK))
 
 def content_layer() -> tuple[dict[int, Any], bytes]:
     """The payload's COSE_Encrypt content layer: A128GCM, detached ciphertext."""
-    protected = {1: 1}
+    protected = Named(COSE_HEADERS, {1: 1})
     aad = encode(["Encrypt", Emb(protected), b""])
     return protected, AESGCM(CEK).encrypt(IV, PLAINTEXT, aad)
 
@@ -222,8 +386,9 @@ CIPHERTEXT_URI = REGISTRY_URI + hashlib.sha256(CIPHERTEXT).hexdigest()
 
 
 def encryption_info_class() -> cbor2.CBORTag:
-    recipient = [b"", {1: -5, 4: CK_KID}, aes_key_wrap(CK, CEK)]
-    return cbor2.CBORTag(96, [Emb(CONTENT_PROTECTED), {5: IV}, None, [recipient]])
+    recipient = [b"", Named(COSE_HEADERS, {1: -5, 4: CK_KID}), aes_key_wrap(CK, CEK)]
+    unprotected = Named(COSE_HEADERS, {5: IV})
+    return cbor2.CBORTag(96, [Emb(CONTENT_PROTECTED), unprotected, None, [recipient]])
 
 
 def kdf_context() -> list[Any]:
@@ -231,7 +396,7 @@ def kdf_context() -> list[Any]:
         -3,
         [None, None, None],
         [None, None, None],
-        [128, Emb({1: -29}), b"SUIT Payload Encryption"],
+        [128, Emb(Named(COSE_HEADERS, {1: -29})), b"SUIT Payload Encryption"],
     ]
 
 
@@ -239,49 +404,53 @@ def encryption_info_device() -> cbor2.CBORTag:
     shared = TK.exchange(ec.ECDH(), DAK.public_key())
     kek = HKDF(hashes.SHA256(), 16, salt=None, info=encode(kdf_context())).derive(shared)
     wrapped = aes_key_wrap(kek, CEK)
-    recipient = [Emb({1: -29}), {-1: cose_key(TK), 4: DAK_KID}, wrapped]
-    return cbor2.CBORTag(96, [Emb(CONTENT_PROTECTED), {5: IV}, None, [recipient]])
+    recipient = [
+        Emb(Named(COSE_HEADERS, {1: -29})),
+        Named(COSE_HEADERS, {-1: cose_key(TK), 4: DAK_KID}),
+        wrapped,
+    ]
+    unprotected = Named(COSE_HEADERS, {5: IV})
+    return cbor2.CBORTag(96, [Emb(CONTENT_PROTECTED), unprotected, None, [recipient]])
 
 
 def author_manifest() -> dict[int, Any]:
-    shared = [
-        12,
-        0,
-        20,
-        {1: VENDOR_ID, 2: CLASS_ID, 3: Emb(digest(PLAINTEXT)), 14: len(PLAINTEXT)},
-        1,
-        15,
-        2,
-        15,
-    ]
-    payload_fetch = [
-        12,
-        1,
-        20,
-        {21: CIPHERTEXT_URI, 3: Emb(digest(CIPHERTEXT)), 14: len(CIPHERTEXT)},
-        21,
-        15,
-        3,
-        15,
-    ]
-    install = [
-        12,
-        0,
-        19,
-        {19: Emb(encryption_info_class()), 22: 1},
-        22,
-        15,
-        3,
-        15,
-    ]
-    return {
-        1: 1,
-        2: SEQ,
-        3: Emb({2: [TA_COMPONENT, STAGING_COMPONENT], 4: Emb(shared)}),
-        5: [b"edbp", b"author", TA_UUID],
-        16: Emb(payload_fetch),
-        20: Emb(install),
-    }
+    """Layer 1, the layout of spec/protocol.md section 7 (and of reference/build/author.py)."""
+    # fmt: off
+    shared = Commands([
+        12, 0,
+        20, P({1: VENDOR_ID, 2: CLASS_ID, 3: Emb(digest(PLAINTEXT)), 14: len(PLAINTEXT)}),
+        1, 15,
+        2, 15,
+        12, 1,
+        20, P({3: Emb(digest(CIPHERTEXT)), 14: len(CIPHERTEXT)}),
+    ])
+    payload_fetch = Commands([
+        12, 1,
+        20, P({21: CIPHERTEXT_URI}),
+        21, 2,
+        3, 15,
+    ])
+    install = Commands([
+        12, 0,
+        19, P({19: Emb(encryption_info_class())}),
+        20, P({22: 1}),
+        22, 15,
+        3, 15,
+    ])
+    validate = Commands([12, 0, 3, 15])
+    # fmt: on
+    return Named(
+        MANIFEST,
+        {
+            1: 1,
+            2: SEQ,
+            3: Emb(Named(COMMON, {2: [TA_COMPONENT, STAGING_COMPONENT], 4: Emb(shared)})),
+            5: [b"edbp", b"author", TA_UUID],
+            7: Emb(validate),
+            16: Emb(payload_fetch),
+            20: Emb(install),
+        },
+    )
 
 
 def envelope(
@@ -292,7 +461,9 @@ def envelope(
 ) -> cbor2.CBORTag:
     suit_digest = encode(manifest_digest(manifest))
     signature = Emb(sign1_detached(priv, suit_digest, kid))
-    body: dict[Any, Any] = {2: Emb([Emb(manifest_digest(manifest)), signature]), 3: Emb(manifest)}
+    body: dict[Any, Any] = Named(
+        ENVELOPE, {2: Emb([Emb(manifest_digest(manifest)), signature]), 3: Emb(manifest)}
+    )
     body.update(extra or {})
     return cbor2.CBORTag(107, body)
 
@@ -302,35 +473,35 @@ def author_envelope() -> cbor2.CBORTag:
 
 
 def device_manifest() -> dict[int, Any]:
-    shared = [
-        12,
-        0,
-        20,
-        {3: Emb(digest(PLAINTEXT)), 14: len(PLAINTEXT)},
-    ]
-    install = [
-        12,
-        0,
-        20,
-        {19: Emb(encryption_info_device())},
-        12,
-        1,
-        20,
-        {3: Emb(manifest_digest(author_manifest())), 21: "#author"},
-        21,
-        15,
-        7,
-        15,
-        11,
-        15,
-    ]
-    return {
-        1: 1,
-        2: SEQ,
-        3: Emb({1: {1: {1: [b"edbp", b"author", TA_UUID]}}, 2: [TA_COMPONENT], 4: Emb(shared)}),
-        5: [b"edbp", b"device", TA_UUID, UEID],
-        20: Emb(install),
-    }
+    """Layer 2, the layout of spec/protocol.md section 7 (and of reference/cloud/delivery.py)."""
+    # fmt: off
+    shared = Commands([
+        12, 0,
+        20, P({1: VENDOR_ID, 2: CLASS_ID, 3: Emb(digest(PLAINTEXT)), 14: len(PLAINTEXT)}),
+        1, 15,
+        2, 15,
+    ])
+    install = Commands([
+        12, 0,
+        20, P({19: Emb(encryption_info_device())}),
+        12, 2,
+        20, P({3: Emb(manifest_digest(author_manifest())), 21: "#author"}),
+        7, 15,
+        11, 15,
+    ])
+    # fmt: on
+    return Named(
+        MANIFEST,
+        {
+            1: 1,
+            2: SEQ,
+            3: Emb(
+                Named(COMMON, {1: {2: {}}, 2: [TA_COMPONENT, STAGING_COMPONENT], 4: Emb(shared)})
+            ),
+            5: [b"edbp", b"device", TA_UUID, UEID],
+            20: Emb(install),
+        },
+    )
 
 
 def device_envelope() -> cbor2.CBORTag:
@@ -339,28 +510,33 @@ def device_envelope() -> cbor2.CBORTag:
 
 def eat_claims() -> dict[int, Any]:
     installed = [TA_COMPONENT, SEQ - 1, digest(b"previous device manifest"), TA_VERSION - 1]
-    return {
-        10: CHALLENGE,
-        256: UEID,
-        258: VENDOR_ID,
-        259: CLASS_ID,
-        8: {1: cose_key(DAK)},
-        265: "tag:edbp.dev,2026:eat-profile:1",
-        272: [[60, Emb(installed)]],
-        6: NOW,
-    }
+    return Named(
+        EAT,
+        {
+            10: CHALLENGE,
+            256: UEID,
+            258: VENDOR_ID,
+            259: CLASS_ID,
+            8: {1: cose_key(DAK)},
+            265: "tag:edbp.dev,2026:eat-profile:1",
+            272: [[60, Emb(installed)]],
+            6: NOW,
+        },
+    )
 
 
 def suit_report(ok: bool) -> dict[int, Any]:
     record = [[0], 20, 4, 0, {3: Emb(digest(PLAINTEXT)), 14: len(PLAINTEXT)}]
-    result: Any = True if ok else {5: 603, 6: record, 7: 10}
-    return {99: [manifest_digest(device_manifest())], 2: CHALLENGE, 3: [record], 4: result}
+    result: Any = True if ok else Named(REPORT, {5: 603, 6: record, 7: 10})
+    return Named(
+        REPORT, {99: [manifest_digest(device_manifest())], 2: CHALLENGE, 3: [record], 4: result}
+    )
 
 
 def query_request() -> list[Any]:
     return [
         1,
-        {20: TOKEN, 21: [0], 2: CHALLENGE, 3: [0]},
+        Named(TEEP_OPTIONS, {20: TOKEN, 21: [0], 2: CHALLENGE, 3: [0]}),
         [[[18, -9]], [[18, -19]]],
         [[-16, -9, -29, 1]],
         1,
@@ -370,29 +546,42 @@ def query_request() -> list[Any]:
 def query_response() -> list[Any]:
     return [
         2,
-        {20: TOKEN, 6: 0, 13: "application/eat+cwt", 7: Emb(sign1(DSK, eat_claims(), DSK_KID))},
+        Named(
+            TEEP_OPTIONS,
+            {20: TOKEN, 6: 0, 13: "application/eat+cwt", 7: Emb(sign1(DSK, eat_claims(), DSK_KID))},
+        ),
     ]
 
 
 def update() -> list[Any]:
     # TEEP's manifest-list carries untagged SUIT_Envelopes
-    return [3, {20: TOKEN, 10: [Emb(device_envelope().value)]}]
+    return [3, Named(TEEP_OPTIONS, {20: TOKEN, 10: [Emb(device_envelope().value)]})]
 
 
 def success() -> list[Any]:
-    return [5, {20: TOKEN, 19: [Emb(sign1(DSK, suit_report(True), DSK_KID))]}]
+    return [5, Named(TEEP_OPTIONS, {20: TOKEN, 19: [Emb(sign1(DSK, suit_report(True), DSK_KID))]})]
 
 
 def error() -> list[Any]:
     return [
         6,
-        {20: TOKEN, 12: "AGENT_ROLLBACK (603)", 19: [Emb(sign1(DSK, suit_report(False), DSK_KID))]},
+        Named(
+            TEEP_OPTIONS,
+            {
+                20: TOKEN,
+                12: "AGENT_ROLLBACK (603)",
+                19: [Emb(sign1(DSK, suit_report(False), DSK_KID))],
+            },
+        ),
         17,
     ]
 
 
 def endorsement_body() -> dict[int, Any]:
-    return {1: UEID, 2: CLASS_ID, 3: VENDOR_ID, 4: cose_key(DAK), 5: cose_key(DSK), 6: NOW - 86400}
+    return Named(
+        ENDORSEMENT,
+        {1: UEID, 2: CLASS_ID, 3: VENDOR_ID, 4: cose_key(DAK), 5: cose_key(DSK), 6: NOW - 86400},
+    )
 
 
 def endorsement() -> cbor2.CBORTag:
@@ -400,43 +589,52 @@ def endorsement() -> cbor2.CBORTag:
 
 
 def delivery_binding() -> dict[int, Any]:
-    return {
-        1: UEID,
-        2: TA_COMPONENT,
-        3: SEQ,
-        4: digest(PLAINTEXT),
-        5: manifest_digest(author_manifest()),
-        6: manifest_digest(device_manifest()),
-        7: DAK_KID,
-        8: CHALLENGE,
-        9: TOKEN,
-    }
+    return Named(
+        BINDING,
+        {
+            1: UEID,
+            2: TA_COMPONENT,
+            3: SEQ,
+            4: digest(PLAINTEXT),
+            5: manifest_digest(author_manifest()),
+            6: manifest_digest(device_manifest()),
+            7: DAK_KID,
+            8: CHALLENGE,
+            9: TOKEN,
+        },
+    )
 
 
 def install_receipt() -> dict[int, Any]:
-    return {
-        1: UEID,
-        2: TA_COMPONENT,
-        3: SEQ,
-        4: manifest_digest(device_manifest()),
-        5: Emb(sign1(DSK, suit_report(True), DSK_KID)),
-        6: 0,
-        7: NOW + 5,
-    }
+    return Named(
+        RECEIPT,
+        {
+            1: UEID,
+            2: TA_COMPONENT,
+            3: SEQ,
+            4: manifest_digest(device_manifest()),
+            5: Emb(sign1(DSK, suit_report(True), DSK_KID)),
+            6: 0,
+            7: NOW + 5,
+        },
+    )
 
 
 def ta_image_metadata() -> dict[int, Any]:
-    return {
-        1: 2,
-        2: TA_UUID,
-        3: TA_VERSION,
-        4: len(PLAINTEXT),
-        5: 0x70414930,
-        6: hashlib.sha256(b"shdr-hash-input").digest(),
-        7: 3072,
-        8: 0x40000810,
-        9: 1,
-    }
+    return Named(
+        TA_META,
+        {
+            1: 2,
+            2: TA_UUID,
+            3: TA_VERSION,
+            4: len(PLAINTEXT),
+            5: 0x70414930,
+            6: hashlib.sha256(b"shdr-hash-input").digest(),
+            7: 3072,
+            8: 0x40000810,
+            9: 1,
+        },
+    )
 
 
 # ------------------------------------------------------------------------- adapter frames
@@ -502,11 +700,37 @@ def adapter_frames() -> dict[str, Any]:
             "req": "cpm",
             "args": {
                 "call": "initialize_decryption_aes_gcm",
-                "application_id": "hello-ta",
-                "key_strength": 256,
-                "iv": rnd("cpk iv", 12),
-                "tag": rnd("cpk tag", 16),
+                "args": {
+                    "application_id": "hello-ta",
+                    "key_strength": 256,
+                    "iv": rnd("cpk iv", 12),
+                    "tag": rnd("cpk tag", 16),
+                },
             },
+        },
+        "adapter-identity-reply": {
+            "id": 3,
+            "ok": True,
+            "result": {
+                "ueid": UEID,
+                "class_id": CLASS_ID,
+                "vendor_id": VENDOR_ID,
+                "dak": cose_key(DAK),
+                "dsk": cose_key(DSK),
+                "endorsement": encode(endorsement()),
+            },
+        },
+        "adapter-provision-request": {
+            "id": 4,
+            "req": "provision",
+            "args": {"tam_keys": [cose_key(TSK)], "author_keys": [cose_key(ASK)]},
+        },
+        "adapter-deliver-refused": {
+            "id": 8,
+            "ok": False,
+            "code": 603,
+            "msg": "AGENT_ROLLBACK (603)",
+            "replies": [encode(sign1(DSK, error(), DSK_KID))],
         },
     }
 
@@ -563,43 +787,52 @@ EXAMPLES: dict[str, tuple[str, str, Callable[[], Any]]] = {
     "enrolment-record": (
         "messages.cddl",
         "edbp-enrolment-record",
-        lambda: {
-            1: UEID,
-            2: CLASS_ID,
-            3: VENDOR_ID,
-            4: DAK_KID,
-            5: DSK_KID,
-            6: Emb(endorsement()),
-            7: "active",
-            8: NOW - 3600,
-        },
+        lambda: Named(
+            ENROLMENT,
+            {
+                1: UEID,
+                2: CLASS_ID,
+                3: VENDOR_ID,
+                4: DAK_KID,
+                5: DSK_KID,
+                6: Emb(endorsement()),
+                7: "active",
+                8: NOW - 3600,
+            },
+        ),
     ),
     "delivery-binding": ("messages.cddl", "edbp-delivery-binding", delivery_binding),
     "package-record": (
         "messages.cddl",
         "edbp-package-record",
-        lambda: {
-            1: TA_COMPONENT,
-            2: SEQ,
-            3: CLASS_ID,
-            4: Emb(author_envelope()),
-            5: CIPHERTEXT_URI,
-            6: digest(CIPHERTEXT),
-            7: len(CIPHERTEXT),
-        },
+        lambda: Named(
+            PACKAGE,
+            {
+                1: TA_COMPONENT,
+                2: SEQ,
+                3: CLASS_ID,
+                4: Emb(author_envelope()),
+                5: CIPHERTEXT_URI,
+                6: digest(CIPHERTEXT),
+                7: len(CIPHERTEXT),
+            },
+        ),
     ),
     "install-receipt": ("messages.cddl", "edbp-install-receipt", install_receipt),
     "audit-entry": (
         "messages.cddl",
         "edbp-audit-entry",
-        lambda: {
-            1: 42,
-            2: rnd("previous audit entry", 32),
-            3: NOW + 5,
-            4: "deploy.record",
-            5: UEID,
-            6: Emb(install_receipt()),
-        },
+        lambda: Named(
+            AUDIT,
+            {
+                1: 42,
+                2: rnd("previous audit entry", 32),
+                3: NOW + 5,
+                4: "deploy.record",
+                5: UEID,
+                6: Emb(install_receipt()),
+            },
+        ),
     ),
     "ta-image-metadata": ("messages.cddl", "edbp-ta-image-metadata", ta_image_metadata),
 }
@@ -614,6 +847,9 @@ ADAPTER_RULES = {
     "adapter-state-reply": "state-reply",
     "adapter-error-reply": "adapter-error",
     "adapter-cpm-request": "cpm-request",
+    "adapter-identity-reply": "identity-reply",
+    "adapter-provision-request": "provision-request",
+    "adapter-deliver-refused": "adapter-error",
 }
 for _name, _frame in adapter_frames().items():
     EXAMPLES[_name] = ("adapter.cddl", ADAPTER_RULES[_name], lambda f=_frame: f)

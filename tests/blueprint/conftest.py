@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-
 from edbp.reference.blueprint.keyservice import KeyService
 from edbp.reference.blueprint.keyservice_http import LoopbackKeyService
 from edbp.reference.blueprint.mutations import MutationContext, make_context
@@ -18,16 +17,21 @@ from edbp.reference.rand import SeededRandom
 
 @pytest.fixture(scope="session")
 def rsa_keys() -> dict[str, rsa.RSAPrivateKey]:
-    return {n: rsa.generate_private_key(65537, 2048) for n in ("signer", "attacker", "device", "device2")}
+    return {
+        n: rsa.generate_private_key(65537, 2048)
+        for n in ("signer", "attacker", "device", "device2")
+    }
 
 
 @pytest.fixture(scope="session")
 def ctx(rsa_keys: dict[str, rsa.RSAPrivateKey]) -> MutationContext:
-    return make_context(7, signer=rsa_keys["signer"], attacker=rsa_keys["attacker"], device_key=rsa_keys["device"])
+    return make_context(
+        7, signer=rsa_keys["signer"], attacker=rsa_keys["attacker"], device_key=rsa_keys["device"]
+    )
 
 
 @pytest.fixture
-def keyservice(tmp_path) -> Iterator[KeyService]:  # noqa: ANN001
+def keyservice(tmp_path) -> Iterator[KeyService]:
     vault = SoftwareKeyVault(tmp_path / "vault.sealed", b"m" * 32, rng=SeededRandom("vault"))
     store = KeyVaultSecretStore(vault, tmp_path / "secrets.json", rng=SeededRandom("store"))
     yield KeyService(store, TwinStore(), rng=SeededRandom("keyservice"))

@@ -7,13 +7,19 @@ test gets a fresh, empty vault on the shared token through its own namespace.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from edbp.reference.cloud.keyvault import KeyVault
 from edbp.reference.cloud.keyvault_software import SoftwareKeyVault
 from edbp.reference.cloud.softhsm import SoftHsmToken, process_token, softhsm_unavailable_reason
 from edbp.reference.rand import SeededRandom
+
+# the tests import their helpers (``cloud_world``) by name; --import-mode=importlib does not
+# put the test folder on sys.path
+sys.path.insert(0, str(Path(__file__).parent))
 
 _namespaces = itertools.count()
 

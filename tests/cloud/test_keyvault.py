@@ -10,7 +10,7 @@ from edbp.reference.cloud.keyvault import KeyVault, WrappedCek
 from edbp.reference.cloud.keyvault_software import SoftwareKeyVault
 from edbp.reference.rand import SeededRandom
 
-from edbp.errors import Code, KeyVaultError
+from edbp.errors import Code, DecryptionFailed, KeyVaultError
 
 CEK = bytes(range(16))
 
@@ -93,7 +93,7 @@ def test_tampered_or_foreign_wrapped_cek_is_refused_without_detail(vault: KeyVau
     outside = WrappedCek("a", 1, aes_key_wrap(b"\x07" * 32, CEK))
     messages = set()
     for bad in (flipped, foreign, outside):
-        with pytest.raises(KeyVaultError) as e:
+        with pytest.raises(DecryptionFailed) as e:
             vault.rewrap(bad, bytes)
         assert e.value.code == Code.KEYVAULT_UNWRAP_FAILED
         messages.add(str(e.value))
@@ -180,7 +180,7 @@ def test_software_store_persists_and_never_holds_the_key_in_clear(tmp_path) -> N
     kv2 = SoftwareKeyVault(path, master)
     assert kv2.versions("k") == (1, 2)
     assert unwrap(kv2, w2) == CEK
-    with pytest.raises(KeyVaultError) as e:
+    with pytest.raises(DecryptionFailed) as e:
         kv2.rewrap(w1, bytes)  # ... so v1 cannot unwrap it: the versions are distinct keys
     assert e.value.code == Code.KEYVAULT_UNWRAP_FAILED
     assert not list(tmp_path.glob(".store.tmp*"))  # atomic write left no temporary behind

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from cloud_world import CLASS_A, CLASS_B, KEY_A, KEY_B, TA_UUID, World, ta_image
+from cloud_world import CLASS_A, CLASS_B, KEY_A, KEY_B, TA_UUID, VENDOR, World, ta_image
 from edbp.reference.build.package import ta_component
 from edbp.reference.cloud.keyvault import KeyVault
 from edbp.reference.cloud.tam import TRANSITIONS, Input, Intent, TamState
@@ -157,7 +157,7 @@ def test_delivery_for_a_given_to_b(world: World) -> None:
     forged = b.agent.keys.sign(teep.Error(err_code=1, token=teep.peek(update_for_a).token).encode())
     with pytest.raises(VerificationError) as e:
         world.tam.receive(forged.encode())
-    assert e.value.code == Code.TAM_EVIDENCE_INVALID
+    assert e.value.code == Code.TEEP_BAD_SIGNATURE
     assert world.tam.state(a.ueid) is TamState.UPDATE_SENT
     assert world.tam.receive(a.broker.deliver(update_for_a)[0]).detail == "installed"
 
@@ -186,6 +186,7 @@ def _claims(dev, challenge: bytes, **kw) -> EatClaims:  # type: ignore[no-untype
         "cnf": dev.agent.keys.dak_public,
         "nonce": challenge,
         "hwmodel": CLASS_A,
+        "oemid": VENDOR,
     }
     base.update(kw)
     return EatClaims(**base)
@@ -194,20 +195,23 @@ def _claims(dev, challenge: bytes, **kw) -> EatClaims:  # type: ignore[no-untype
 @pytest.mark.parametrize(
     ("change", "code"),
     [
-        ({"nonce": b"\x00" * 32}, Code.TAM_CHALLENGE_MISMATCH),
+        ({"nonce": b"\x00" * 32}, Code.EAT_NONCE_MISMATCH),
         (
-            {"cnf": CoseKey.generate(Curve.P256, SeededRandom("other-dak")).public()},
-            Code.TAM_EVIDENCE_INVALID,
+            {"cnf": CoseKey.generate(Curve.P256, SeededRandom("x")).public()},
+            Code.EAT_ENDORSEMENT_INVALID,
         ),
-        ({"ueid": b"\x01" + bytes(16)}, Code.TAM_EVIDENCE_INVALID),
-        ({"hwmodel": CLASS_B}, Code.TAM_CLASS_MISMATCH),
+        ({"ueid": b"\x01" + bytes(16)}, Code.EAT_UNKNOWN_DEVICE),
+        ({"hwmodel": CLASS_B}, Code.EAT_ENDORSEMENT_INVALID),
+        ({"oemid": bytes(16)}, Code.EAT_ENDORSEMENT_INVALID),
+        ({"hwmodel": None}, Code.EAT_MISSING_CLAIM),
+        ({"nonce": None}, Code.EAT_MISSING_CLAIM),
     ],
 )
 def test_bad_evidence_ends_the_session(world: World, change: dict, code: Code) -> None:  # type: ignore[type-arg]
     dev = world.device()
     world.publish(V1, 1)
     token, challenge = _open(world, dev)
-    with pytest.raises(ProtocolError) as e:
+    with pytest.raises(EdbpError) as e:
         world.tam.receive(_response(dev, token, _claims(dev, challenge, **change)))
     assert e.value.code == code
     assert world.tam.state(dev.ueid) is TamState.NO_SESSION
@@ -230,9 +234,9 @@ def test_stale_evidence_from_an_earlier_session_is_refused(world: World) -> None
         teep.verify(old_response, dev.agent.keys.dsk_public).attestation_payload,
         dev.agent.keys.dsk_public,
     )
-    with pytest.raises(ProtocolError) as e:
+    with pytest.raises(VerificationError) as e:
         world.tam.receive(_response(dev, token2, claims))
-    assert e.value.code == Code.TAM_CHALLENGE_MISMATCH
+    assert e.value.code == Code.EAT_NONCE_MISMATCH
 
 
 def test_forged_message_does_not_disturb_the_session(world: World) -> None:
@@ -242,7 +246,7 @@ def test_forged_message_does_not_disturb_the_session(world: World) -> None:
     forged = _response(intruder, token, _claims(dev, challenge))  # right token, wrong signer
     with pytest.raises(VerificationError) as e:
         world.tam.receive(forged)
-    assert e.value.code == Code.TAM_EVIDENCE_INVALID
+    assert e.value.code == Code.TEEP_BAD_SIGNATURE
     assert world.tam.state(dev.ueid) is TamState.CHALLENGED
     out = world.tam.receive(_response(dev, token, _claims(dev, challenge)))
     assert out.state is TamState.UPDATE_SENT
@@ -251,15 +255,74 @@ def test_forged_message_does_not_disturb_the_session(world: World) -> None:
             world.tam.receive(junk)
 
 
-def test_message_out_of_order_is_refused_and_closes(world: World) -> None:
+def test_message_out_of_order_is_recorded_and_ignored(world: World) -> None:
     dev = world.device()
     world.publish(V1, 1)
-    token, _ = _open(world, dev)
+    token, challenge = _open(world, dev)
     success = dev.agent.keys.sign(teep.Success(token=token, suit_reports=(b"x",)).encode()).encode()
     with pytest.raises(ProtocolError) as e:
-        world.tam.receive(success)  # Success while CHALLENGED: not in the table
+        world.tam.receive(success)  # Success while CHALLENGED: no row in the table (T10)
     assert e.value.code == Code.TAM_UNEXPECTED_MESSAGE
-    assert world.tam.state(dev.ueid) is TamState.NO_SESSION
+    assert world.tam.state(dev.ueid) is TamState.CHALLENGED
+    assert events(world)[-1] == ("deploy.verify_evidence", int(Code.TAM_UNEXPECTED_MESSAGE))
+    out = world.tam.receive(_response(dev, token, _claims(dev, challenge)))
+    assert out.state is TamState.UPDATE_SENT
+
+
+def test_a_bad_report_is_recorded_and_ignored(world: World) -> None:
+    from edbp.reference.wire.suit_core import SuitDigest
+    from edbp.reference.wire.suit_report import SuitReference, SuitReport
+
+    dev = world.device()
+    world.publish(V1, 1)
+    q = world.tam.begin(dev.ueid, Intent(package=(TA_UUID, 1)))
+    update = world.tam.receive(dev.broker.deliver(q.send)[0])
+    (genuine,) = dev.broker.deliver(update.send)
+    token = teep.peek(genuine).token
+    keys = dev.agent.keys
+
+    def success(report: SuitReport) -> bytes:
+        signed = keys.sign(report.encode()).encode()
+        return keys.sign(teep.Success(token=token, suit_reports=(signed,)).encode()).encode()
+
+    digest = world.tam.package(TA_UUID, 1).manifest_digest
+    unsigned_report = teep.Success(token=token, suit_reports=(b"\xa0",))
+    cases = [
+        (success(SuitReport(SuitReference(digest), nonce=bytes(16))), Code.EAT_NONCE_MISMATCH),
+        (
+            success(SuitReport(SuitReference(SuitDigest.of(b"other")), nonce=token)),
+            Code.SUIT_DIGEST_MISMATCH,
+        ),
+        (keys.sign(teep.Success(token=token).encode()).encode(), Code.TEEP_MALFORMED),
+        (keys.sign(unsigned_report.encode()).encode(), Code.TEEP_BAD_SIGNATURE),
+    ]
+    for message, code in cases:
+        with pytest.raises(EdbpError) as e:
+            world.tam.receive(message)
+        assert e.value.code == code
+        assert world.tam.state(dev.ueid) is TamState.UPDATE_SENT  # T8: ignored
+        assert events(world)[-1] == ("deploy.record", int(code))
+    assert world.tam.receive(genuine).detail == "installed"
+
+
+def test_sessions_expire(tmp_path, vault: KeyVault) -> None:  # type: ignore[no-untyped-def]
+    world = World(tmp_path, vault)
+    now = [1000.0]
+    world.tam._clock = lambda: now[0]
+    a, b = world.device(), world.device()
+    world.publish(V1, 1)
+    qa = world.tam.begin(a.ueid, Intent(package=(TA_UUID, 1)))
+    response_a = a.broker.deliver(qa.send)[0]
+    qb = world.tam.begin(b.ueid, Intent(package=(TA_UUID, 1)))
+    world.tam.receive(b.broker.deliver(qb.send)[0])  # b: UPDATE_SENT
+    now[0] += 301
+    with pytest.raises(VerificationError) as e:
+        world.tam.receive(response_a)  # evidence for a challenge issued 301 s ago
+    assert e.value.code == Code.EAT_STALE
+    assert world.tam.state(a.ueid) is TamState.NO_SESSION
+    assert [o.detail for o in world.tam.expire()] == ["outcome unknown"]
+    assert world.tam.state(b.ueid) is TamState.NO_SESSION
+    assert world.tam.expire() == []
 
 
 def test_revoked_device_gets_nothing(world: World) -> None:
@@ -347,10 +410,22 @@ def test_rotate_class_key(world: World) -> None:
     assert world.deploy(b, 1)[-1].detail == "installed"  # old packages still deliverable
     assert world.deploy(a, 2)[-1].detail == "installed"
     assert ("rotate.class_key", None) in events(world)
-    world.vault.delete(KEY_A, version=1)  # retire v1: its packages can no longer be delivered
+    assert world.tam.retire_class_key_versions(KEY_A) == ()  # package 1 still uses v1
+    # spec 8.4 step 2: the Author re-wraps package 1's CEK under v2 (inside the vault), re-signs
+    old = world.tam.package(TA_UUID, 1)
+    moved = world.author.rewrap(old.envelope)
+    assert moved.package.wrapped_cek.version == 2 and moved.package.sequence == 1
+    assert moved.package.image_digest == old.image_digest and moved.package.iv == old.iv
+    assert moved.package.ciphertext_digest == old.ciphertext_digest
+    world.tam.add_package(moved.envelope)
+    assert world.tam.retire_class_key_versions(KEY_A) == (1,)  # step 3
+    assert world.vault.versions(KEY_A) == (2,)
     c = world.device()
+    assert world.deploy(c, 1)[-1].detail == "installed"
+    assert c.agent.installed_image(ta_component(TA_UUID)) == V1
+    # the envelope that still names v1 can no longer be re-wrapped by the vault
     with pytest.raises(EdbpError) as e:
-        world.deploy(c, 1)
+        world.author.rewrap(old.envelope)
     assert e.value.code == Code.KEYVAULT_NO_SUCH_KEY
 
 

@@ -1,112 +1,16 @@
-"""Fixtures for the device tests: a mini Author/TAM, devices (Agent + Broker) and a registry."""
+"""Fixtures for the device tests (helpers live in ``device_fixtures``)."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
-import attrs
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from builders import CLASS_A, VENDOR, MiniAuthor, MiniTam, Package, world
-from edbp.reference.device.agent import Agent
-from edbp.reference.device.broker import Broker
-from edbp.reference.device.install import MemoryBudget
-from edbp.reference.device.storage import MemoryStorage, Storage
-from edbp.reference.device.update import TrustAnchors
-from edbp.reference.rand import SeededRandom
-
-
-@attrs.define
-class Device:
-    agent: Agent
-    broker: Broker
-    storage: Storage  # the Agent's (sealed) storage medium
-    ree: Storage  # the Broker's storage
-    huk: bytes
-    name: str
-
-    def query(self, tam: MiniTam) -> bytes:
-        request, token = tam.query()
-        replies = self.broker.deliver(request)
-        assert len(replies) == 1
-        return token
-
-    def install(self, tam: MiniTam, package: Package, **kw: Any) -> list[bytes]:
-        token = self.query(tam)
-        return self.broker.deliver(tam.update(package, self.agent.keys.dak_public, token, **kw))
-
-
-@attrs.define
-class World:
-    author: MiniAuthor
-    tam: MiniTam
-    blobs: dict[str, bytes] = attrs.field(factory=dict)
-    count: int = 0
-    ta_signers: list[Any] = attrs.field(factory=list)
-
-    @property
-    def anchors(self) -> TrustAnchors:
-        return TrustAnchors(
-            tam=[self.tam.tsk.public()], author=[self.author.ask.public()], ta_signers=self.ta_signers
-        )
-
-    def fetch(self, uri: str) -> Iterable[bytes]:
-        data = self.blobs[uri]
-        for i in range(0, len(data), 4096):
-            yield data[i : i + 4096]
-
-    def publish(self, plaintext: bytes, sequence: int, **kw: Any) -> Package:
-        pkg = self.author.publish(plaintext, sequence, **kw)
-        self.blobs[pkg.uri] = pkg.ciphertext
-        return pkg
-
-    def device(
-        self,
-        *,
-        class_id: bytes = CLASS_A,
-        storage: Storage | None = None,
-        fetcher: Callable[[str], Iterable[bytes]] | None = None,
-        record: bool = False,
-        budget: MemoryBudget = MemoryBudget(chunk=1024),
-        huk: bytes | None = None,
-        ree: Storage | None = None,
-        **kw: Any,
-    ) -> Device:
-        self.count += 1
-        name = f"dev{self.count}"
-        storage = storage if storage is not None else MemoryStorage()
-        huk = huk or bytes([self.count]) * 16
-        agent = Agent.open(
-            storage,
-            huk,
-            vendor_id=VENDOR,
-            class_id=class_id,
-            anchors=self.anchors,
-            rng=SeededRandom(name),
-            budget=budget,
-            **{"verify_ta": False, **kw},
-        )
-        ree = ree if ree is not None else MemoryStorage()
-        broker = Broker(agent, fetcher or self.fetch, ree, record=record)
-        return Device(agent, broker, storage, ree, huk, name)
-
-    def reopen(self, dev: Device, storage: Storage | None = None, **kw: Any) -> Agent:
-        """The same device after a power cycle: a new Agent on the same medium and HUK."""
-        return Agent.open(
-            storage or dev.storage,
-            dev.huk,
-            vendor_id=VENDOR,
-            class_id=dev.agent.identity.class_id,
-            anchors=self.anchors,
-            rng=SeededRandom(dev.name + "-reboot"),
-            budget=MemoryBudget(chunk=1024),
-            **{"verify_ta": False, **kw},
-        )
+from device_builders import world
+from device_fixtures import World
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-
 from edbp.reference.optee.mutations import MutationContext
 
 
@@ -29,5 +28,7 @@ def key_3072() -> rsa.RSAPrivateKey:
 
 
 @pytest.fixture(scope="session")
-def ctx(root_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey, small_key: rsa.RSAPrivateKey) -> MutationContext:
+def ctx(
+    root_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey, small_key: rsa.RSAPrivateKey
+) -> MutationContext:
     return MutationContext.create(root_key, other_key, small_key)

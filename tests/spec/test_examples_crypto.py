@@ -149,12 +149,13 @@ def test_both_recipients_unwrap_to_one_cek_that_decrypts_the_payload(gen: Any) -
 
     # content: the ciphertext the fetch example serves
     ciphertext = _load("adapter-fetch-reply")["result"]["payload"]
-    fetch_params = _params(_manifest(author_env)[16], 1)
-    assert cbor2.loads(fetch_params[3]) == [-16, hashlib.sha256(ciphertext).digest()]
+    shared_author = cbor2.loads(cbor2.loads(_manifest(author_env)[3])[4])
+    staging = _params(cbor2.dumps(shared_author), 1)
+    assert cbor2.loads(staging[3]) == [-16, hashlib.sha256(ciphertext).digest()]
+    assert staging[14] == len(ciphertext)
     aad = cbor2.dumps(["Encrypt", info_device.value[0], b""])
     plaintext = AESGCM(cek_device).decrypt(info_device.value[1][5], ciphertext, aad)
-    shared = cbor2.loads(cbor2.loads(_manifest(author_env)[3])[4])
-    image = dict(zip(shared[::2], shared[1::2], strict=True))[20]
+    image = _params(cbor2.dumps(shared_author), 0)
     assert cbor2.loads(image[3]) == [-16, hashlib.sha256(plaintext).digest()]
     assert image[14] == len(plaintext)
 
@@ -162,7 +163,7 @@ def test_both_recipients_unwrap_to_one_cek_that_decrypts_the_payload(gen: Any) -
 def test_device_manifest_binds_the_author_manifest_and_the_device(gen: Any) -> None:
     device_env = _load("suit-envelope-device")
     author_env = cbor2.loads(device_env.value["#author"])
-    dependency = _params(_manifest(device_env)[20], 1)
+    dependency = _params(_manifest(device_env)[20], 2)
     assert dependency[21] == "#author"
     wrapped_author_manifest = cbor2.dumps(
         author_env.value[3]

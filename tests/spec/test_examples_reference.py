@@ -67,11 +67,6 @@ def test_reference_reads_the_signed_report() -> None:
     assert report.succeeded
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reference eat.py: MANIFESTS = 273 (RFC 9711 registers manifests = 272) and the "
-    "strict decoder refuses eat_profile (265); spec/protocol.md section 14 item 1",
-)
 def test_reference_reads_the_eat_example() -> None:
     claims = eat.EatClaims.decode(_bytes("eat-claims"))
     assert len(claims.manifests) == 1
@@ -86,3 +81,12 @@ def test_reference_reads_the_untagged_envelope_inside_an_update() -> None:
     signed = cbor2.loads(_bytes("teep-update-signed"))
     envelope = cbor2.loads(signed.value[2])[1][10][0]
     assert suit_envelope.Envelope.decode(envelope).digest_matches()
+
+
+def test_reference_reads_the_author_example_as_an_edbp_package(gen: Any) -> None:
+    from edbp.reference.build import package
+
+    ask = cose_key.CoseKey.from_map(gen.cose_key(gen.ASK))
+    read = package.read_author_envelope(_bytes("suit-envelope-author"), ask)
+    assert read.sequence == gen.SEQ
+    assert tuple(read.component_id) == tuple(gen.TA_COMPONENT)

@@ -102,7 +102,7 @@ def test_mermaid_blocks_are_sequence_diagrams() -> None:
 
 @pytest.mark.parametrize("text", [PROTOCOL, ADAPTER], ids=["protocol", "adapter"])
 def test_named_codes_exist_with_their_integers(text: str) -> None:
-    pairs = re.findall(r"`([A-Z][A-Z0-9_]+)` \((\d{3,4})\)", text)
+    pairs = re.findall(r"`([A-Z][A-Z0-9_]+)`,? \(?(\d{3,4})\b", text)
     assert pairs
     for name, value in pairs:
         assert name in Code.__members__, f"{name} is not an error code"

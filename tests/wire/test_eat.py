@@ -3,14 +3,33 @@ challenge, refusals and fuzz."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
 import pytest
 from edbp.reference.rand import SeededRandom
 from edbp.reference.wire import cbor, cose, eat
 from hypothesis import given
 from hypothesis import strategies as st
-from test_suit_fuzz import mutate  # the shared structure mutator (tests/wire)
 
 from edbp.errors import Code, EdbpError, VerificationError
+
+
+def _sibling(name: str) -> Any:
+    """A sibling test module of tests/wire, imported by path (any pytest import mode)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(name + ".py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+mutate = _sibling("test_suit_fuzz").mutate  # the shared structure mutator
+
 
 RNG = SeededRandom("test-eat")
 DSK = cose.CoseKey.generate(cose.Curve.P256, RNG.fork("dsk"))

@@ -6,6 +6,9 @@ and inspecting."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
 from typing import Any
 
 from edbp.reference.wire import cbor, cose, suit
@@ -14,6 +17,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edbp.errors import EdbpError
+
+
+def _sibling(name: str) -> Any:
+    """A sibling test module of tests/wire, imported by path (any pytest import mode)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(name + ".py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
 
 LEAVES = st.one_of(
     st.none(),
@@ -69,7 +84,8 @@ def mutate(value: Any, data: st.DataObject, depth: int = 0) -> Any:
 
 
 def _samples() -> list[bytes]:
-    from test_suit_roundtrip import TAM, two_layer
+    samples = _sibling("test_suit_roundtrip")
+    TAM, two_layer = samples.TAM, samples.two_layer
 
     tam, author = two_layer()
     report = suit.SuitReport(

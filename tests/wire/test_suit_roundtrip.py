@@ -242,8 +242,9 @@ def author_manifest() -> suit.Manifest:
     )
     install = suit.CommandSequence(
         [
+            # set-parameters: the per-device encryption info the TAM's manifest sets wins
             suit.Command(
-                C.DIRECTIVE_OVERRIDE_PARAMETERS,
+                C.DIRECTIVE_SET_PARAMETERS,
                 suit.Parameters.of(uri="oci://registry.example/ta@sha256", encryption_info=INFO_KW),
             ),
             suit.Command(C.DIRECTIVE_FETCH, 15),
@@ -285,9 +286,10 @@ def two_layer() -> tuple[suit.Envelope, bytes]:
     )
     tam_manifest = suit.Manifest(
         sequence_number=1,
+        # current trust-domains layout: the dependency envelope is component 1 of the list
         common=suit.Common(
-            [(b"TA", b"8d82573a926d4754935332dc29997f74")],
-            dependencies={1: suit.Dependency((b"author.suit",))},
+            [(b"TA", b"8d82573a926d4754935332dc29997f74"), (b"author.suit",)],
+            dependencies={1: suit.Dependency()},
         ),
         install=tam_install,
     )
@@ -317,20 +319,39 @@ def test_two_layer_envelope_signs_verifies_and_processes() -> None:
     )
     assert dependency.encode() == author_bytes
     suit.verify_envelope(dependency, AUTHOR.public(), algorithms={cose.Alg.ESP256})
-    # the device unwraps the CEK delivered to it, the author's info is for the class key
-    tam_params = suit.steps(received.sequence(suit.ManifestKey.INSTALL), received.manifest.common)[
-        1
-    ]  # type: ignore[arg-type]
-    info = tam_params.parameters(0).encryption_info
-    assert info is not None
+    # process-dependency: the author's install runs with the TAM's parameters for component
+    # 0, so the device sees the CEK re-wrapped to it, not the class-key wrap
+    tam_store = suit.steps(
+        received.sequence(suit.ManifestKey.INSTALL),  # type: ignore[arg-type]
+        received.manifest.common,
+    )[1]
+    author_steps = suit.run(
+        dependency,
+        suit.ManifestKey.INSTALL,
+        inherited=tam_store.by_component(received.manifest.common),
+    )
+    assert [s.command.name for s in author_steps] == [
+        "condition-vendor-identifier",
+        "condition-class-identifier",
+        "directive-fetch",
+        "directive-write",
+        "condition-image-match",
+    ]
+    suit.check_vendor(author_steps[0].parameters, VENDOR)
+    suit.check_class(author_steps[1].parameters, CLASS)
+    write = author_steps[3].parameters
+    assert write.encryption_info == INFO_ECDH and write.uri == "oci://registry.example/ta@sha256"
     ciphertext = cose.encrypt(
         IMAGE, [cose.RecipientSpec(cose.Alg.A256KW, CLASS_KEY)], cose.Alg.A128GCM, cek=CEK, iv=IV
     ).detach()[1]
-    assert suit.decrypt_payload(info, ciphertext, DEVICE) == IMAGE
-    author_steps = suit.run(dependency, suit.ManifestKey.INSTALL)
-    suit.check_vendor(author_steps[0].parameters, VENDOR)
-    suit.check_class(author_steps[1].parameters, CLASS)
-    suit.check_image(author_steps[-1].parameters, IMAGE)
+    plaintext = suit.decrypt_payload(write.encryption_info, ciphertext, DEVICE)
+    suit.check_image(author_steps[-1].parameters, plaintext)
+    assert plaintext == IMAGE
+    # without the TAM's layer the device cannot open the class-key wrap
+    alone = suit.run(dependency, suit.ManifestKey.INSTALL)[3].parameters
+    assert alone.encryption_info == INFO_KW
+    with pytest.raises(EdbpError):
+        suit.decrypt_payload(alone.encryption_info, ciphertext, DEVICE)
 
 
 def test_algorithm_allow_list_is_enforced() -> None:

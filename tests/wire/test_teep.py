@@ -3,8 +3,11 @@ suites, option handling (unknown ignored, bad values refused) and fuzz."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from edbp.reference.rand import SeededRandom
@@ -14,10 +17,24 @@ from edbp.reference.wire.suit_core import SuitDigest
 from edbp.reference.wire.suit_report import SystemProperties
 from hypothesis import given
 from hypothesis import strategies as st
-from test_suit_fuzz import mutate  # the shared structure mutator (tests/wire)
-from test_suit_roundtrip import two_layer  # sample envelope builder (tests/wire)
 
 from edbp.errors import Code, EdbpError, TeepErr, VerificationError
+
+
+def _sibling(name: str) -> Any:
+    """A sibling test module of tests/wire, imported by path (any pytest import mode)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(name + ".py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+mutate = _sibling("test_suit_fuzz").mutate  # the shared structure mutator
+two_layer = _sibling("test_suit_roundtrip").two_layer  # sample envelope builder
+
 
 CDDL = (
     Path(__file__).resolve().parent.parent
@@ -277,3 +294,9 @@ def test_update_carries_envelopes_verbatim() -> None:
     bad = teep.Update(manifest_list=(b"\xd8\x6b\xa0",))
     with pytest.raises(EdbpError):
         bad.envelopes()
+
+
+def test_untagged_sign1_is_accepted() -> None:
+    msg = teep.Success(token=b"t" * 8)
+    untagged = cbor.dumps(cbor.loads(teep.sign(msg, TAM_ED, -19)).value)
+    assert teep.verify(untagged, TAM_ED.public()) == msg

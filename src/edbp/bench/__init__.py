@@ -92,7 +92,8 @@ def benchmark(
     def register(func: F) -> F:
         existing = REGISTRY.get(name)
         if existing is not None and (existing.module, existing.func.__qualname__) != (
-            func.__module__, func.__qualname__
+            func.__module__,
+            func.__qualname__,
         ):
             raise ValueError(f"benchmark {name!r} registered twice")
         REGISTRY[name] = Benchmark(name, func, baseline, setup, nbytes, quick, func.__module__)
@@ -106,7 +107,9 @@ def discover() -> dict[str, str]:
     (they are reported, not hidden, and the others still run)."""
     errors: dict[str, str] = {}
     for info in pkgutil.iter_modules(__path__, prefix=f"{__name__}."):
-        if info.name.rsplit(".", 1)[-1] in ("runner",) or info.name.rsplit(".", 1)[-1].startswith("_"):
+        if info.name.rsplit(".", 1)[-1] in ("runner",) or info.name.rsplit(".", 1)[-1].startswith(
+            "_"
+        ):
             continue
         try:
             importlib.import_module(info.name)

@@ -57,8 +57,12 @@ class Timing:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "seconds": self.seconds, "best": self.best,
-            "samples": list(self.samples), "loops": self.loops, "nbytes": self.nbytes,
+            "name": self.name,
+            "seconds": self.seconds,
+            "best": self.best,
+            "samples": list(self.samples),
+            "loops": self.loops,
+            "nbytes": self.nbytes,
             "mib_per_s": self.mib_per_s,
         }
 
@@ -79,10 +83,12 @@ class Result:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "module": self.module,
+            "name": self.name,
+            "module": self.module,
             "timing": self.timing.to_json() if self.timing else None,
             "baseline": self.baseline.to_json() if self.baseline else None,
-            "ratio": self.ratio, "error": self.error,
+            "ratio": self.ratio,
+            "error": self.error,
         }
 
 
@@ -103,7 +109,9 @@ def _sample(call: Callable[[], object], loops: int, clock: Callable[[], float]) 
 
 
 def _timing(bench: Benchmark, samples: list[float], loops: int) -> Timing:
-    return Timing(bench.name, statistics.median(samples), min(samples), tuple(samples), loops, bench.nbytes)
+    return Timing(
+        bench.name, statistics.median(samples), min(samples), tuple(samples), loops, bench.nbytes
+    )
 
 
 def run(
@@ -121,7 +129,9 @@ def run(
             progress(bench.name)
         base = REGISTRY.get(bench.baseline) if bench.baseline else None
         if bench.baseline and base is None:
-            results.append(Result(bench.name, bench.module, None, None, f"unknown baseline {bench.baseline!r}"))
+            results.append(
+                Result(bench.name, bench.module, None, None, f"unknown baseline {bench.baseline!r}")
+            )
             continue
         try:
             call = bench.prepare()
@@ -135,21 +145,27 @@ def run(
                 if base_call is not None:
                     theirs.append(_sample(base_call, base_loops, clock))
         except Exception as exc:  # report, keep going
-            results.append(Result(bench.name, bench.module, None, None, f"{type(exc).__name__}: {exc}"))
+            results.append(
+                Result(bench.name, bench.module, None, None, f"{type(exc).__name__}: {exc}")
+            )
             continue
-        results.append(Result(
-            bench.name, bench.module, _timing(bench, mine, loops),
-            _timing(base, theirs, base_loops) if base is not None else None,
-        ))
+        results.append(
+            Result(
+                bench.name,
+                bench.module,
+                _timing(bench, mine, loops),
+                _timing(base, theirs, base_loops) if base is not None else None,
+            )
+        )
     return results
 
 
-def results_to_json(results: list[Result], *, quick: bool, path: Path | None = None) -> dict[str, Any]:
+def results_to_json(
+    results: list[Result], *, quick: bool, path: Path | None = None
+) -> dict[str, Any]:
     """The JSON report (written to ``path`` when given)."""
-    try:
-        from cryptography import __version__ as crypto_version
-    except ImportError:  # pragma: no cover
-        crypto_version = None
+    from cryptography import __version__ as crypto_version
+
     doc = {
         "schema": "edbp-bench/1",
         "quick": quick,

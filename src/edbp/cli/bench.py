@@ -23,8 +23,18 @@ def _fmt_time(seconds: float | None) -> str:
 
 
 @click.command(name="bench")
-@click.option("-k", "pattern", default=None, help="Only benchmarks whose name contains PATTERN (or matches a glob).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report.")
+@click.option(
+    "-k",
+    "pattern",
+    default=None,
+    help="Only benchmarks whose name contains PATTERN (or matches a glob).",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a JSON report.",
+)
 @click.option("--quick", is_flag=True, help="Small sizes only, short samples.")
 @click.option("--list", "list_only", is_flag=True, help="List the benchmarks and exit.")
 def command(pattern: str | None, json_path: Path | None, quick: bool, list_only: bool) -> None:
@@ -42,18 +52,24 @@ def command(pattern: str | None, json_path: Path | None, quick: bool, list_only:
         err_console.print(f"[red]benchmark module {module} failed to import:[/red] {error}")
     chosen = select(pattern, quick=quick)
     if list_only:
-        for b in chosen:
-            click.echo(f"{b.name}" + (f"  (baseline {b.baseline})" if b.baseline else ""))
+        for bench in chosen:
+            click.echo(bench.name + (f"  (baseline {bench.baseline})" if bench.baseline else ""))
         sys.exit(1 if failed else 0)
     if not chosen:
         click.echo("no benchmark matches", err=True)
-        sys.exit(1 if failed else 0)
+        sys.exit(1)
     config = RunConfig.quick() if quick else RunConfig()
     with console.status("benchmarking") as status:
         results = run(chosen, config, progress=lambda name: status.update(f"benchmarking {name}"))
     table = Table(title="edbp bench" + (" (quick)" if quick else ""))
-    for col, justify in (("benchmark", "left"), ("time/op", "right"), ("MiB/s", "right"),
-                         ("baseline", "left"), ("baseline time/op", "right"), ("ratio", "right")):
+    for col, justify in (
+        ("benchmark", "left"),
+        ("time/op", "right"),
+        ("MiB/s", "right"),
+        ("baseline", "left"),
+        ("baseline time/op", "right"),
+        ("ratio", "right"),
+    ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for r in results:
         if r.error:
@@ -62,8 +78,12 @@ def command(pattern: str | None, json_path: Path | None, quick: bool, list_only:
         t, b = r.timing, r.baseline
         mib = f"{t.mib_per_s:.1f}" if t and t.mib_per_s is not None else "-"
         table.add_row(
-            r.name, _fmt_time(t.seconds if t else None), mib, b.name if b else "-",
-            _fmt_time(b.seconds if b else None), f"{r.ratio:.2f}×" if r.ratio is not None else "-",
+            r.name,
+            _fmt_time(t.seconds if t else None),
+            mib,
+            b.name if b else "-",
+            _fmt_time(b.seconds if b else None),
+            f"{r.ratio:.2f}×" if r.ratio is not None else "-",
         )
     console.print(table)
     if json_path is not None:

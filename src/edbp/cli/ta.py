@@ -55,7 +55,9 @@ def _load_private(path: Path) -> rsa.RSAPrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError) as exc:
-        raise click.BadParameter(f"cannot load a PEM private key: {exc}", param_hint="--key") from None
+        raise click.BadParameter(
+            f"cannot load a PEM private key: {exc}", param_hint="--key"
+        ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise click.BadParameter("the TA signing key must be RSA", param_hint="--key")
     return key
@@ -81,24 +83,62 @@ def command() -> None:
 
 
 @command.command("sign")
-@click.option("--key", "key_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="PEM RSA private key (>= 2048 bits).")
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM RSA private key (>= 2048 bits).",
+)
 @click.option("--uuid", "ta_uuid", required=True, callback=_uuid, help="UUID of the TA.")
-@click.option("--ta-version", default="0", callback=_u32, show_default=True, help="TA version (u32) for rollback.")
-@click.option("--in", "in_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The stripped ELF.")
+@click.option(
+    "--ta-version",
+    default="0",
+    callback=_u32,
+    show_default=True,
+    help="TA version (u32) for rollback.",
+)
+@click.option(
+    "--in",
+    "in_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The stripped ELF.",
+)
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--algo", type=click.Choice(sorted(_ALGOS)), default="pss", show_default=True,
-              help="RSASSA-PSS-MGF1-SHA256 (salt 32) or RSASSA-PKCS1-v1_5-SHA256.")
+@click.option(
+    "--algo",
+    type=click.Choice(sorted(_ALGOS)),
+    default="pss",
+    show_default=True,
+    help="RSASSA-PSS-MGF1-SHA256 (salt 32) or RSASSA-PKCS1-v1_5-SHA256.",
+)
 @click.option("--encrypt", is_flag=True, help="Encrypt the ELF with AES-256-GCM (img_type 2).")
 @click.option("--enc-key", callback=_hex, help="The 32-byte TA encryption key, hex.")
-@click.option("--huk", callback=_hex, help="Derive the device-specific key from this 16-byte HUK (OP-TEE default).")
-@click.option("--class-wide", is_flag=True, help="Mark the key as class-wide (flags bit 0); needs --enc-key.")
-@click.option("--iv", callback=_hex, help="Fixed 12-byte IV (vectors only: never reuse one under a key).")
+@click.option(
+    "--huk",
+    callback=_hex,
+    help="Derive the device-specific key from this 16-byte HUK (OP-TEE default).",
+)
+@click.option(
+    "--class-wide", is_flag=True, help="Mark the key as class-wide (flags bit 0); needs --enc-key."
+)
+@click.option(
+    "--iv", callback=_hex, help="Fixed 12-byte IV (vectors only: never reuse one under a key)."
+)
 @click.option("--salt", callback=_hex, help="Fixed 32-byte PSS salt (vectors only).")
 def sign(
-    key_path: Path, ta_uuid: uuidlib.UUID, ta_version: int, in_path: Path, out_path: Path, algo: str,
-    encrypt: bool, enc_key: bytes | None, huk: bytes | None, class_wide: bool, iv: bytes | None,
+    key_path: Path,
+    ta_uuid: uuidlib.UUID,
+    ta_version: int,
+    in_path: Path,
+    out_path: Path,
+    algo: str,
+    encrypt: bool,
+    enc_key: bytes | None,
+    huk: bytes | None,
+    class_wide: bool,
+    iv: bytes | None,
     salt: bytes | None,
 ) -> None:
     """Sign (and optionally encrypt) a TA as optee_os scripts/sign_encrypt.py does."""
@@ -121,31 +161,58 @@ def sign(
         key_type = EncKeyType.CLASS_WIDE if class_wide else EncKeyType.DEV_SPECIFIC
         encryption = Encryption(aes_key, key_type, iv)
     elf = in_path.read_bytes()
-    image = sign_ta(elf, key, ta_uuid, ta_version, algo=_ALGOS[algo], encryption=encryption, salt=salt)
+    image = sign_ta(
+        elf, key, ta_uuid, ta_version, algo=_ALGOS[algo], encryption=encryption, salt=salt
+    )
     out_path.write_bytes(image)
     kind = "encrypted" if encrypt else "bootstrap"
-    click.echo(f"signed {kind} TA {ta_uuid} version {ta_version}: {len(image)} bytes "
-               f"(sha256 {hashlib.sha256(image).hexdigest()})")
+    click.echo(
+        f"signed {kind} TA {ta_uuid} version {ta_version}: {len(image)} bytes "
+        f"(sha256 {hashlib.sha256(image).hexdigest()})"
+    )
 
 
 @command.command("verify")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--key", "key_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="PEM RSA key the device trusts (public or private).")
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM RSA key the device trusts (public or private).",
+)
 @click.option("--enc-key", callback=_hex, help="The 32-byte TA encryption key, hex.")
 @click.option("--huk", callback=_hex, help="Derive the device-specific key from this 16-byte HUK.")
-@click.option("--floor", default=None, callback=_u32, help="Stored TA version: a lower image version is refused.")
+@click.option(
+    "--floor",
+    default=None,
+    callback=_u32,
+    help="Stored TA version: a lower image version is refused.",
+)
 @click.option("--uuid", "ta_uuid", callback=_uuid, help="The UUID the TA is requested by.")
-@click.option("--allow-legacy", is_flag=True, help="Accept legacy img_type 0 (no UUID, no version).")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the decrypted ELF here.")
+@click.option(
+    "--allow-legacy", is_flag=True, help="Accept legacy img_type 0 (no UUID, no version)."
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the decrypted ELF here.",
+)
 def verify(
-    file: Path, key_path: Path, enc_key: bytes | None, huk: bytes | None, floor: int | None,
-    ta_uuid: uuidlib.UUID | None, allow_legacy: bool, out_path: Path | None,
+    file: Path,
+    key_path: Path,
+    enc_key: bytes | None,
+    huk: bytes | None,
+    floor: int | None,
+    ta_uuid: uuidlib.UUID | None,
+    allow_legacy: bool,
+    out_path: Path | None,
 ) -> None:
     """Check a TA image as OP-TEE's loader does, print its headers, optionally decrypt it."""
     from edbp.reference.optee import DecryptionKeys, LoaderPolicy, verify_ta
-    from edbp.reference.optee.floors import check_floor
     from edbp.reference.optee.constants import EncKeyType, ImgType, SigAlgo
+    from edbp.reference.optee.floors import check_floor
 
     if enc_key is not None and huk is not None:
         raise click.UsageError("give --enc-key or --huk, not both")
@@ -155,12 +222,22 @@ def verify(
     image = file.read_bytes()
     try:
         result = verify_ta(
-            image, root, keys=DecryptionKeys(enc_key, huk), expected_uuid=ta_uuid,
+            image,
+            root,
+            keys=DecryptionKeys(enc_key, huk),
+            expected_uuid=ta_uuid,
             policy=LoaderPolicy(allow_legacy=allow_legacy),
         )
+        if floor is not None and result.bootstrap is None:
+            click.echo("note: a legacy image has no TA version; --floor does not apply", err=True)
         if floor is not None and result.bootstrap is not None:
             # the floor check is the loader's last step, so running it here keeps the order
-            check_floor({result.bootstrap.uuid: floor}, result.bootstrap.uuid, result.bootstrap.ta_version, "TA")
+            check_floor(
+                {result.bootstrap.uuid: floor},
+                result.bootstrap.uuid,
+                result.bootstrap.ta_version,
+                "TA",
+            )
     except EdbpError as exc:
         detail = f": {exc.detail}" if exc.detail else ""
         click.echo(f"REJECTED {exc.code.name} ({int(exc.code)}){detail}", err=True)
@@ -173,8 +250,10 @@ def verify(
             return "?"
 
     for sub in result.chain:
-        click.echo(f"subkey {sub.uuid} version {sub.subkey_version} max_depth {sub.max_depth} "
-                   f"name_size {sub.name_size}")
+        click.echo(
+            f"subkey {sub.uuid} version {sub.subkey_version} max_depth {sub.max_depth} "
+            f"name_size {sub.name_size}"
+        )
     s = result.shdr
     click.echo(f"magic:      {s.magic:#010x}")
     click.echo(f"img_type:   {s.img_type} ({name_of(ImgType, s.img_type)})")

@@ -6,10 +6,10 @@ import inspect
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-from edbp.errors import Code, DecryptionFailed, EdbpError, TAImageError
 from edbp.reference.optee import VersionFloors
 from edbp.reference.optee.mutations import MUTATIONS, MutationContext, subkey_chain_base
+
+from edbp.errors import Code, DecryptionFailed, EdbpError, TAImageError
 
 
 def test_bases_are_accepted(ctx: MutationContext) -> None:
@@ -22,7 +22,9 @@ def test_bases_are_accepted(ctx: MutationContext) -> None:
     assert result.uuid == ta_uuid and len(result.chain) == 2
 
 
-def test_small_key_fails_on_the_size_rule_alone(ctx: MutationContext, small_key: rsa.RSAPrivateKey) -> None:
+def test_small_key_fails_on_the_size_rule_alone(
+    ctx: MutationContext, small_key: rsa.RSAPrivateKey
+) -> None:
     # the same image passes every other check: its signature verifies with the small key
     from edbp.reference.optee.rsa_sig import verify_digest
 
@@ -50,13 +52,35 @@ def test_catalogue_shape() -> None:
         assert func.__name__ == name, "each mutation is a named function under its own name"
         assert 500 <= int(code) < 600
     issue_cases = {
-        "wrong_magic", "unknown_img_type", "legacy_type0_forbidden", "weak_algo_pkcs1_sha1",
-        "non_rsa_algo_ecdsa", "hash_size_sha1_length", "sig_size_short", "key_under_2048_bits",
-        "pss_labelled_pkcs1", "pkcs1_labelled_pss", "trailing_byte", "img_size_plus_one",
-        "img_size_minus_one", "unknown_enc_algo_ccm", "iv_size_0", "iv_size_8", "iv_size_16",
-        "iv_size_17", "tag_size_0", "tag_size_8", "tag_size_17", "flip_ciphertext", "flip_tag",
-        "flip_iv", "another_devices_key", "hash_over_ciphertext", "version_below_floor",
-        "uuid_mismatch", "subkey_depth_not_decreasing",
+        "wrong_magic",
+        "unknown_img_type",
+        "legacy_type0_forbidden",
+        "weak_algo_pkcs1_sha1",
+        "non_rsa_algo_ecdsa",
+        "hash_size_sha1_length",
+        "sig_size_short",
+        "key_under_2048_bits",
+        "pss_labelled_pkcs1",
+        "pkcs1_labelled_pss",
+        "trailing_byte",
+        "img_size_plus_one",
+        "img_size_minus_one",
+        "unknown_enc_algo_ccm",
+        "iv_size_0",
+        "iv_size_8",
+        "iv_size_16",
+        "iv_size_17",
+        "tag_size_0",
+        "tag_size_8",
+        "tag_size_17",
+        "flip_ciphertext",
+        "flip_tag",
+        "flip_iv",
+        "another_devices_key",
+        "hash_over_ciphertext",
+        "version_below_floor",
+        "uuid_mismatch",
+        "subkey_depth_not_decreasing",
     }
     assert issue_cases <= set(MUTATIONS)
     assert sum(n.startswith("truncate_") for n in MUTATIONS) >= 14

@@ -17,7 +17,6 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from edbp.reference.optee import EncKeyType, Encryption, SigAlgo, sign_ta, verify_ta
 from edbp.reference.optee.verify import DecryptionKeys
 from edbp.reference.rand import SeededRandom
@@ -30,14 +29,14 @@ SALT = bytes.fromhex("a5" * 16 + "5a" * 16)
 VERSION = 0x01020304
 
 # struct shdr for img_size 4096 (0x1000), hash_size 32, sig_size 256, little-endian
-SHDR_PSS_BOOTSTRAP = "4853544f" "01000000" "00100000" "30494170" "2000" "0001"
-SHDR_PSS_ENCRYPTED = "4853544f" "02000000" "00100000" "30494170" "2000" "0001"
-SHDR_PKCS1_BOOTSTRAP = "4853544f" "01000000" "00100000" "30480070" "2000" "0001"
-SHDR_PKCS1_ENCRYPTED = "4853544f" "02000000" "00100000" "30480070" "2000" "0001"
+SHDR_PSS_BOOTSTRAP = "4853544f01000000001000003049417020000001"
+SHDR_PSS_ENCRYPTED = "4853544f02000000001000003049417020000001"
+SHDR_PKCS1_BOOTSTRAP = "4853544f01000000001000003048007020000001"
+SHDR_PKCS1_ENCRYPTED = "4853544f02000000001000003048007020000001"
 # struct shdr_bootstrap_ta: the UUID's RFC 4122 octets, then ta_version LE
-BOOTSTRAP = "8aaaf200245011e4abe20002a5d5c51b" "04030201"
+BOOTSTRAP = "8aaaf200245011e4abe20002a5d5c51b04030201"
 # struct shdr_encrypted_ta: TEE_ALG_AES_GCM, device-specific, iv 12, tag 16
-EHDR = "10080040" "00000000" "0c00" "1000"
+EHDR = "10080040000000000c001000"
 
 
 def _pss_salt(key: rsa.RSAPublicKey, sig: bytes) -> bytes:
@@ -48,7 +47,9 @@ def _pss_salt(key: rsa.RSAPublicKey, sig: bytes) -> bytes:
     em = pow(int.from_bytes(sig, "big"), e, n).to_bytes(em_len, "big")
     assert em[-1] == 0xBC
     masked, h = em[: em_len - 33], em[em_len - 33 : em_len - 1]
-    mask = b"".join(hashlib.sha256(h + i.to_bytes(4, "big")).digest() for i in range(len(masked) // 32 + 1))
+    mask = b"".join(
+        hashlib.sha256(h + i.to_bytes(4, "big")).digest() for i in range(len(masked) // 32 + 1)
+    )
     db = bytearray(a ^ b for a, b in zip(masked, mask, strict=False))
     db[0] &= 0xFF >> (8 * em_len - em_bits)
     return bytes(db[-32:])
@@ -64,10 +65,17 @@ def _pss_salt(key: rsa.RSAPublicKey, sig: bytes) -> bytes:
     ],
     ids=["pss", "pss-encrypted", "pkcs1v15", "pkcs1v15-encrypted"],
 )
-def test_layout_is_byte_identical(root_key: rsa.RSAPrivateKey, algo: int, encrypted: bool, shdr_hex: str) -> None:
+def test_layout_is_byte_identical(
+    root_key: rsa.RSAPrivateKey, algo: int, encrypted: bool, shdr_hex: str
+) -> None:
     pss = algo == SigAlgo.PSS_MGF1_SHA256
     image = sign_ta(
-        ELF, root_key, UUID, VERSION, algo=algo, salt=SALT if pss else None,
+        ELF,
+        root_key,
+        UUID,
+        VERSION,
+        algo=algo,
+        salt=SALT if pss else None,
         encryption=Encryption(ENC_KEY, EncKeyType.DEV_SPECIFIC, IV) if encrypted else None,
     )
     shdr = bytes.fromhex(shdr_hex)
@@ -89,14 +97,20 @@ def test_layout_is_byte_identical(root_key: rsa.RSAPrivateKey, algo: int, encryp
     assert image[308:] == sub + body
     assert len(image) == 20 + 32 + 256 + len(sub) + len(ELF)
     # the signature: cryptography's own verify over the prehashed digest
-    pad = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32) if pss else padding.PKCS1v15()
+    pad = (
+        padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+        if pss
+        else padding.PKCS1v15()
+    )
     root_key.public_key().verify(sig, digest, pad, utils.Prehashed(hashes.SHA256()))
     if pss:
         assert _pss_salt(root_key.public_key(), sig) == SALT
     else:  # deterministic: the whole file is fixed by its inputs
         assert sig == root_key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
     # and it loads
-    result = verify_ta(image, root_key.public_key(), keys=DecryptionKeys(enc_key=ENC_KEY), expected_uuid=UUID)
+    result = verify_ta(
+        image, root_key.public_key(), keys=DecryptionKeys(enc_key=ENC_KEY), expected_uuid=UUID
+    )
     assert result.plaintext == ELF
     assert result.ta_version == VERSION
 
@@ -116,13 +130,21 @@ def test_random_iv_and_salt_differ(root_key: rsa.RSAPrivateKey) -> None:
     assert a[340:352] != b[340:352]  # IV
     assert a[52:308] != b[52:308]  # PSS salt
     for image in (a, b):
-        assert verify_ta(image, root_key.public_key(), keys=DecryptionKeys(enc_key=ENC_KEY)).plaintext == ELF
+        assert (
+            verify_ta(image, root_key.public_key(), keys=DecryptionKeys(enc_key=ENC_KEY)).plaintext
+            == ELF
+        )
 
 
 def test_class_wide_flag(root_key: rsa.RSAPrivateKey) -> None:
-    image = sign_ta(ELF, root_key, UUID, 1, encryption=Encryption(ENC_KEY, EncKeyType.CLASS_WIDE, IV))
+    image = sign_ta(
+        ELF, root_key, UUID, 1, encryption=Encryption(ENC_KEY, EncKeyType.CLASS_WIDE, IV)
+    )
     assert struct.unpack_from("<I", image, 328 + 4)[0] == 1
-    assert verify_ta(image, root_key.public_key(), keys=DecryptionKeys(enc_key=ENC_KEY)).ehdr.flags == 1  # type: ignore[union-attr]
+    assert (
+        verify_ta(image, root_key.public_key(), keys=DecryptionKeys(enc_key=ENC_KEY)).ehdr.flags
+        == 1
+    )  # type: ignore[union-attr]
 
 
 def test_sig_size_follows_the_modulus(key_3072: rsa.RSAPrivateKey) -> None:
@@ -131,7 +153,9 @@ def test_sig_size_follows_the_modulus(key_3072: rsa.RSAPrivateKey) -> None:
     assert verify_ta(image, key_3072.public_key()).plaintext == ELF
 
 
-@pytest.mark.parametrize("algo", [SigAlgo.PSS_MGF1_SHA384, SigAlgo.PKCS1_V1_5_SHA512], ids=["pss-sha384", "pkcs1-sha512"])
+@pytest.mark.parametrize(
+    "algo", [SigAlgo.PSS_MGF1_SHA384, SigAlgo.PKCS1_V1_5_SHA512], ids=["pss-sha384", "pkcs1-sha512"]
+)
 def test_other_strong_digests_load_as_in_optee(root_key: rsa.RSAPrivateKey, algo: int) -> None:
     image = sign_ta(ELF, root_key, UUID, 1, algo=algo)
     digest_size = 48 if algo == SigAlgo.PSS_MGF1_SHA384 else 64

@@ -9,10 +9,10 @@ import uuid
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-from edbp.errors import Code, ConfigError
 from edbp.reference.optee import next_uuid, sign_subkey, sign_ta, verify_ta
 from edbp.reference.optee.constants import TEE_ATTR_RSA_MODULUS, TEE_ATTR_RSA_PUBLIC_EXPONENT
+
+from edbp.errors import Code, ConfigError
 
 SK_UUID = uuid.UUID("f04a0fe7-1f5d-4b9b-abf7-619b85b4ce8c")
 
@@ -29,7 +29,9 @@ def test_next_uuid_is_sha512_uuidv5() -> None:
 
 
 def test_subkey_payload_layout(root_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey) -> None:
-    chain = sign_subkey(root_key, other_key.public_key(), SK_UUID, name_size=64, max_depth=3, subkey_version=9)
+    chain = sign_subkey(
+        root_key, other_key.public_key(), SK_UUID, name_size=64, max_depth=3, subkey_version=9
+    )
     data = chain.data
     magic, img_type, img_size, algo, hash_size, sig_size = struct.unpack_from("<IIIIHH", data)
     assert (magic, img_type, hash_size, sig_size) == (0x4F545348, 3, 32, 256)
@@ -37,7 +39,14 @@ def test_subkey_payload_layout(root_key: rsa.RSAPrivateKey, other_key: rsa.RSAPr
     assert len(payload) == img_size
     assert data[20:52] == hashlib.sha256(data[:20] + payload).digest()
     raw_uuid, name_size, version, depth, sk_algo, count = struct.unpack_from("<16sIIIII", payload)
-    assert (uuid.UUID(bytes=raw_uuid), name_size, version, depth, sk_algo, count) == (SK_UUID, 64, 9, 3, algo, 2)
+    assert (uuid.UUID(bytes=raw_uuid), name_size, version, depth, sk_algo, count) == (
+        SK_UUID,
+        64,
+        9,
+        3,
+        algo,
+        2,
+    )
     attrs = [struct.unpack_from("<III", payload, 36 + 12 * i) for i in range(2)]
     n = other_key.public_key().public_numbers().n
     # sign_encrypt.py int_to_bytes: (bit_length + 8) // 8, so a leading zero for 2048 bits
@@ -48,9 +57,15 @@ def test_subkey_payload_layout(root_key: rsa.RSAPrivateKey, other_key: rsa.RSAPr
     assert chain.last.uuid == SK_UUID and chain.last.max_depth == 3
 
 
-def test_two_level_chain_loads(root_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey, key_3072: rsa.RSAPrivateKey) -> None:
-    first = sign_subkey(root_key, other_key.public_key(), SK_UUID, name_size=16, max_depth=1, subkey_version=4)
-    second = sign_subkey(other_key, key_3072.public_key(), parent=first, name="vendor", name_size=32)
+def test_two_level_chain_loads(
+    root_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey, key_3072: rsa.RSAPrivateKey
+) -> None:
+    first = sign_subkey(
+        root_key, other_key.public_key(), SK_UUID, name_size=16, max_depth=1, subkey_version=4
+    )
+    second = sign_subkey(
+        other_key, key_3072.public_key(), parent=first, name="vendor", name_size=32
+    )
     assert second.last.max_depth == 0 and second.last.uuid == next_uuid(SK_UUID, b"vendor")
     ta_uuid = second.next_uuid("app")
     image = sign_ta(b"\x7fELF" + bytes(1000), key_3072, ta_uuid, 2, chain=second, name="app")
@@ -68,7 +83,9 @@ def test_identity_subkey(root_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateK
     assert verify_ta(image, root_key.public_key(), expected_uuid=SK_UUID).uuid == SK_UUID
 
 
-def test_signer_refuses_bad_chains(root_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey) -> None:
+def test_signer_refuses_bad_chains(
+    root_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey
+) -> None:
     leaf = sign_subkey(root_key, other_key.public_key(), SK_UUID, name_size=8, max_depth=0)
     with pytest.raises(ConfigError) as info:
         sign_subkey(other_key, root_key.public_key(), parent=leaf, name="x", name_size=8)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from edbp.reference.optee.mutations import MutationContext
 from hypothesis import given
 from hypothesis import strategies as st
 
 from edbp.errors import EdbpError
-from edbp.reference.optee.mutations import MutationContext
 
 _CACHE: dict[str, bytes] = {}
 
@@ -18,9 +18,15 @@ def _image(ctx: MutationContext) -> bytes:
 
 
 @given(data=st.data())
-def test_random_corruption_is_refused_with_a_code(ctx: MutationContext, data: st.DataObject) -> None:
+def test_random_corruption_is_refused_with_a_code(
+    ctx: MutationContext, data: st.DataObject
+) -> None:
     image = bytearray(_image(ctx))
-    edits = data.draw(st.lists(st.tuples(st.integers(0, len(image) - 1), st.integers(1, 255)), min_size=1, max_size=4))
+    edits = data.draw(
+        st.lists(
+            st.tuples(st.integers(0, len(image) - 1), st.integers(1, 255)), min_size=1, max_size=4
+        )
+    )
     for offs, mask in edits:
         image[offs] ^= mask
     cut = data.draw(st.one_of(st.none(), st.integers(0, len(image))))

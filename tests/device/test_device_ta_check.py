@@ -6,14 +6,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from builders import COMPONENT
-from conftest import World
 from cryptography.hazmat.primitives.asymmetric import rsa
-from test_agent import assert_refused, reply
-
-from edbp.errors import Code
+from device_builders import COMPONENT
+from device_fixtures import World, assert_refused, reply
 from edbp.reference.optee.sign import sign_ta
 from edbp.reference.wire import teep
+
+from edbp.errors import Code
 
 TA_UUID = uuid.UUID(bytes=COMPONENT[2])
 
@@ -23,8 +22,12 @@ def tak() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def ta(key: rsa.RSAPrivateKey, version: int, body: bytes = b"\x7fELF" + b"t" * 3000,
-       ta_uuid: uuid.UUID = TA_UUID) -> bytes:
+def ta(
+    key: rsa.RSAPrivateKey,
+    version: int,
+    body: bytes = b"\x7fELF" + b"t" * 3000,
+    ta_uuid: uuid.UUID = TA_UUID,
+) -> bytes:
     return sign_ta(body + bytes([version]), key, ta_uuid, version)
 
 
@@ -51,7 +54,8 @@ def test_ta_refusals(w: World, tak: rsa.RSAPrivateKey) -> None:
     assert_refused(dev, dev.install(w.tam, w.publish(ta(rogue, 1), 1)), Code.TA_BAD_SIGNATURE)
     other_uuid = ta(tak, 1, ta_uuid=uuid.uuid4())
     assert_refused(dev, dev.install(w.tam, w.publish(other_uuid, 2)), Code.TA_UUID_MISMATCH)
-    assert_refused(dev, dev.install(w.tam, w.publish(b"not a TA at all" * 100, 3)), Code.TA_BAD_MAGIC)
+    not_a_ta = b"\x00" + ta(tak, 1)[1:]  # wrong shdr magic
+    assert_refused(dev, dev.install(w.tam, w.publish(not_a_ta, 3)), Code.TA_BAD_MAGIC)
     assert dev.agent.record().components == {}
     assert [n for n in dev.storage.list() if n.startswith("c/")] == []
 

@@ -7,13 +7,23 @@ import hmac
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-from edbp.reference.optee.huk import INSECURE_HUK, HukUsage, die_id_compat, huk_subkey_derive, modulus_bytes, ta_enc_key
+from edbp.reference.optee.huk import (
+    INSECURE_HUK,
+    HukUsage,
+    die_id_compat,
+    huk_subkey_derive,
+    modulus_bytes,
+    ta_enc_key,
+)
 
 
 def test_usage_ids_are_optees() -> None:
     assert [(u.name, int(u)) for u in HukUsage] == [
-        ("RPMB", 0), ("SSK", 1), ("DIE_ID", 2), ("UNIQUE_TA", 3), ("TA_ENC", 4),
+        ("RPMB", 0),
+        ("SSK", 1),
+        ("DIE_ID", 2),
+        ("UNIQUE_TA", 3),
+        ("TA_ENC", 4),
     ]
 
 
@@ -26,10 +36,11 @@ def test_default_ta_key_is_hmac_of_usage_and_modulus(root_key: rsa.RSAPrivateKey
     assert len(expected) == 32
 
 
-
 def test_compat_usages() -> None:
     huk = bytes(range(16))
-    assert huk_subkey_derive(huk, HukUsage.RPMB, b"x") == hmac.new(huk, b"x", hashlib.sha256).digest()
+    assert (
+        huk_subkey_derive(huk, HukUsage.RPMB, b"x") == hmac.new(huk, b"x", hashlib.sha256).digest()
+    )
     ssk = hmac.new(huk, b"BEEF" * 8 + b"ONLY_FOR_tee_fs_ssk\x00", hashlib.sha256).digest()
     assert die_id_compat() == b"BEEF" * 8
     assert huk_subkey_derive(huk, HukUsage.SSK) == ssk
@@ -46,7 +57,10 @@ def test_without_compat_every_usage_is_hashed() -> None:
 
 
 def test_length_and_die_id_bounds() -> None:
-    assert huk_subkey_derive(bytes(16), HukUsage.TA_ENC, length=16) == huk_subkey_derive(bytes(16), HukUsage.TA_ENC)[:16]
+    assert (
+        huk_subkey_derive(bytes(16), HukUsage.TA_ENC, length=16)
+        == huk_subkey_derive(bytes(16), HukUsage.TA_ENC)[:16]
+    )
     with pytest.raises(ValueError):
         huk_subkey_derive(bytes(16), HukUsage.TA_ENC, length=33)
     with pytest.raises(ValueError):

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import tracemalloc
 
-from builders import COMPONENT
-from conftest import World
+from device_builders import COMPONENT
+from device_fixtures import V1, V2, World, assert_refused, reply
 from edbp.reference.device.agent import AgentState
 from edbp.reference.device.install import MemoryBudget
 from edbp.reference.device.storage import FaultyStorage, FileStorage, MemoryStorage
 from edbp.reference.wire import teep
-from test_agent import V1, V2, assert_refused, reply
 
 from edbp.errors import Code
 

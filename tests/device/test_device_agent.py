@@ -5,8 +5,8 @@ installed)."""
 from __future__ import annotations
 
 import pytest
-from builders import CLASS_B, COMPONENT, VENDOR
-from conftest import Device, World
+from device_builders import CLASS_B, COMPONENT, VENDOR
+from device_fixtures import V1, V2, Device, World, assert_refused, reply
 from edbp.reference.device.agent import (
     EAT_FORMAT,
     TRANSITIONS,
@@ -30,27 +30,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edbp.errors import Code, EdbpError, TeepErr
-
-V1 = b"\x7fELF v1 trusted application " * 300
-V2 = b"\x7fELF v2 trusted application, fixed " * 310
-
-
-def reply(data: bytes) -> teep.TeepMessage:
-    return teep.decode(cose.Sign1.decode(data).payload or b"")
-
-
-def assert_refused(dev: Device, replies: list[bytes], code: Code) -> None:
-    assert len(replies) == 1
-    _, edbp_code = error_code_of(replies[0])
-    msg = reply(replies[0])
-    assert isinstance(msg, teep.Error)
-    for signed in msg.suit_reports or ():  # the report carries the same code, signed by the DSK
-        result = verify_report(signed, dev.agent.keys.dsk_public).result
-        assert not isinstance(result, bool) and result.code == int(code)
-    assert edbp_code == int(code), (Code(edbp_code).name if edbp_code else None, code.name)
-    assert dev.agent.state is AgentState.IDLE
-    assert not dev.agent.holds_cek
-    assert all(not any(buf) for buf in dev.agent.erased_ceks)
 
 
 def test_query_response_is_fresh_signed_evidence(w: World) -> None:
@@ -334,8 +313,8 @@ def test_challenge_out_of_range(w: World) -> None:
 @settings(max_examples=40)
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes_give_one_error_and_idle(data: bytes) -> None:
-    from builders import world as make_world
-    from conftest import World as W
+    from device_builders import world as make_world
+    from device_fixtures import World as W
 
     author, tam = make_world("fuzz")
     dev = W(author, tam).device()
@@ -347,8 +326,8 @@ def test_arbitrary_bytes_give_one_error_and_idle(data: bytes) -> None:
 @settings(max_examples=25)
 @given(st.integers(0, 400), st.integers(0, 7))
 def test_flipped_update_bits_never_install(pos: int, bit: int) -> None:
-    from builders import world as make_world
-    from conftest import World as W
+    from device_builders import world as make_world
+    from device_fixtures import World as W
 
     w = W(*make_world("flip"))
     dev = w.device()
@@ -378,3 +357,61 @@ def test_uninstall_keeps_the_floor(w: World) -> None:
     token = dev.query(w.tam)
     other = w.tam.signed(teep.Update(token=token, unneeded_manifest_list=((b"nope",),)))
     assert_refused(dev, dev.broker.deliver(other), Code.AGENT_NO_SUCH_COMPONENT)
+
+
+def test_unnamed_recipient_for_another_dak_fails_to_unwrap(w: World) -> None:
+    a, b = w.device(), w.device()
+    pkg = w.publish(V1, 1)
+    token = b.query(w.tam)
+    bare_a = cose.CoseKey.from_cryptography(a.agent.keys.dak_public.public_key())  # no kid
+    upd = w.tam.update(pkg, bare_a, token, info=w.tam.delivery_info(pkg, bare_a))
+    assert_refused(b, b.broker.deliver(upd), Code.AGENT_DECRYPT_FAILED)
+    assert b.agent.record().components == {}
+
+
+def test_every_pair_outside_the_table_is_refused(w: World) -> None:
+    """Drive the Agent into each state it can rest in and feed every input kind; pairs not in
+    TRANSITIONS give one Error, IDLE, no CEK, nothing installed."""
+    pkg = w.publish(V1, 1)
+
+    def at(state: AgentState) -> tuple[Device, bytes | None]:
+        dev = w.device()
+        if state is AgentState.IDLE:
+            return dev, None
+        token = dev.query(w.tam)
+        if state is AgentState.FETCHING:
+            dev.agent.receive(MessageReceived(w.tam.update(pkg, dev.agent.keys.dak_public, token)))
+        assert dev.agent.state is state
+        return dev, token
+
+    def event(kind: AgentInput, dev: Device, token: bytes | None):  # type: ignore[no-untyped-def]
+        if kind is AgentInput.QUERY_REQUEST:
+            return MessageReceived(w.tam.query()[0])
+        if kind is AgentInput.UPDATE:
+            return MessageReceived(w.tam.update(pkg, dev.agent.keys.dak_public, token or b"t" * 16))
+        if kind is AgentInput.UNINSTALL:
+            upd = teep.Update(token=token or b"t" * 16, unneeded_manifest_list=(COMPONENT,))
+            return MessageReceived(w.tam.signed(upd))
+        if kind is AgentInput.OTHER_MESSAGE:
+            return MessageReceived(w.tam.signed(teep.Success(token=b"t" * 16)))
+        if kind is AgentInput.MALFORMED:
+            return MessageReceived(b"\xa0")
+        if kind is AgentInput.PAYLOAD:
+            ree = MemoryStorage()
+            ree.write("p", [pkg.ciphertext])
+            return PayloadFetched(BrokerPayload(ree, "p"))
+        return FetchFailed()
+
+    checked = 0
+    for state in (AgentState.IDLE, AgentState.QUERIED, AgentState.FETCHING):
+        for kind in AgentInput:
+            if (state, kind) in TRANSITIONS:
+                continue
+            dev, token = at(state)
+            outputs = dev.agent.receive(event(kind, dev, token))
+            assert len(outputs) == 1 and isinstance(outputs[0], SendMessage)
+            assert outputs[0].kind is teep.TeepType.ERROR, (state, kind)
+            assert dev.agent.state is AgentState.IDLE and not dev.agent.holds_cek
+            assert dev.agent.record().components == {}
+            checked += 1
+    assert checked >= 12

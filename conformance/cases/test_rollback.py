@@ -1,0 +1,84 @@
+"""Rollback resistance (P7): strictly monotone per-component floors, kept across uninstall."""
+
+from __future__ import annotations
+
+import pytest
+
+from edbp.conformance.harness import TA_UUID, Harness
+from edbp.conformance.outcome import CaseFailure
+from edbp.errors import Code
+from edbp.reference.build.package import ta_component
+
+case = pytest.mark.edbp_case
+
+
+def _refused_update(harness: Harness, sequence: int, code: Code, step: str) -> None:
+    before = harness.state()
+    published = harness.publish(sequence)
+    q = harness.query(step=f"{step}: deploy.query_request")
+    got = harness.deliver(harness.update(published, q), f"{step}: deploy.update")
+    harness.expect_refusal(got, code, f"{step}: deploy.verify_update")
+    harness.expect_unchanged(before, step)
+
+
+@case(id="rollback.older-sequence", properties=("P7",), flow="deploy", tags=("rollback",))
+def test_older_sequence_refused(harness: Harness) -> None:
+    harness.deploy(2, step="v2")
+    _refused_update(harness, 1, Code.AGENT_ROLLBACK, "v1 after v2")
+
+
+@case(id="rollback.equal-sequence", properties=("P7",), flow="deploy", tags=("rollback",))
+def test_equal_sequence_refused(harness: Harness) -> None:
+    harness.deploy(2, step="v2")
+    _refused_update(harness, 2, Code.AGENT_ROLLBACK, "v2 again")
+
+
+@case(id="rollback.preset-floor", properties=("P7",), flow="deploy", tags=("rollback",),
+      needs=("test-keys",))
+def test_preset_floor(bare: Harness) -> None:
+    """A floor provisioned at manufacture holds before anything was installed."""
+    floors = [{"component": list(ta_component(TA_UUID)), "sequence": 5, "ta_version": 0}]
+    bare.provision(floors=floors)
+    _refused_update(bare, 3, Code.AGENT_ROLLBACK, "v3 under floor 5")
+    bare.deploy(6, step="v6")
+
+
+@case(id="uninstall.component", properties=("P7",), flow="lifecycle", tags=("uninstall",))
+def test_uninstall(harness: Harness) -> None:
+    """``uninstall.component``: Success bound to the exchange; component gone, floor kept."""
+    harness.deploy(2, step="v2")
+    q = harness.query(step="uninstall: deploy.query_request")
+    got = harness.deliver(harness.uninstall(q), "uninstall.component")
+    if got.code is not None or len(got.replies) != 1:
+        raise CaseFailure("uninstall.component", "one Success", got.code, got.code)
+    if not isinstance(harness.open_reply(got.replies[0], "uninstall.component"), __import__(
+        "edbp.reference.wire.teep", fromlist=["Success"]).Success):
+        raise CaseFailure("uninstall.component", "Success", "another message")
+    if harness.installed() is not None:
+        raise CaseFailure("uninstall.component (state)", "no component", harness.installed())
+    if harness.floor() != 2:
+        raise CaseFailure("uninstall.component (floor kept)", 2, harness.floor())
+
+
+@case(id="uninstall.floor-survives", properties=("P7",), flow="lifecycle",
+      tags=("uninstall", "rollback"))
+def test_rollback_after_uninstall(harness: Harness) -> None:
+    """After an uninstall the old floor still refuses an older version."""
+    harness.deploy(2, step="v2")
+    q = harness.query(step="uninstall: deploy.query_request")
+    harness.deliver(harness.uninstall(q), "uninstall.component")
+    _refused_update(harness, 1, Code.AGENT_ROLLBACK, "v1 after uninstall")
+    harness.deploy(3, step="v3")
+
+
+@case(id="uninstall.replayed", properties=("P6",), flow="lifecycle", tags=("uninstall", "replay"))
+def test_uninstall_without_exchange(harness: Harness) -> None:
+    harness.deploy(1, step="v1")
+    q = harness.query(step="uninstall: deploy.query_request")
+    message = harness.uninstall(q)
+    harness.deliver(message, "uninstall.component")
+    harness.deploy(2, step="v2")
+    before = harness.state()
+    got = harness.deliver(message, "replayed uninstall")
+    harness.expect_refusal(got, Code.AGENT_REPLAY, "replayed uninstall")
+    harness.expect_unchanged(before, "replayed uninstall")

@@ -1,0 +1,472 @@
+"""Seeded faulty devices: the reference device with one duty broken each.
+
+Why: a conformance suite is only worth what it catches. Every fault here is a real change of
+behaviour (never a flag the harness reads), made by subclassing the reference Agent or the
+reference device, and each names the properties (P1–P13) it breaks. ``tests/conformance``
+runs the suite against every fault and requires each to fail at least one case guarding one of
+its properties (the mutation score, printed, must be 100 %).
+
+``edbp device serve --list-faults`` prints this catalogue; ``--fault NAME`` serves one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+from cryptography.hazmat.primitives.asymmetric import ec
+from edbp.reference.build.package import read_author_envelope
+from edbp.reference.device.agent import (
+    Agent,
+    AgentState,
+    FetchPayload,
+    Output,
+    SendMessage,
+    _eq,
+    _Pending,
+    _reference_of,
+)
+from edbp.reference.device.install import AgentRecord, component_key
+from edbp.reference.device.keys import DeviceKeys
+from edbp.reference.device.update import (
+    TrustAnchors,
+    check_binding,
+    verify_update,
+)
+from edbp.reference.rand import SeededRandom
+from edbp.reference.wire import cbor, teep
+from edbp.reference.wire.cose_algs import Curve
+from edbp.reference.wire.cose_key import CoseKey
+from edbp.reference.wire.cose_sign import Sign1, sig_structure
+from edbp.reference.wire.eat import EatClaims
+from edbp.reference.wire.suit_crypto import SUIT_CONTENT_ALGS
+from edbp.reference.wire.suit_envelope import Envelope
+
+from edbp.conformance.reference_device import ReferenceDevice
+from edbp.errors import Code, ConfigError, EdbpError, ProtocolError
+
+__all__ = ["FAULTS", "Fault", "check_fault"]
+
+
+# ------------------------------------------------------------------------------ the faulty Agent
+
+
+class FaultyAgent(Agent):
+    """The reference Agent with switchable deviations (``flags``), each one line of the
+    reference logic left out or changed. The flags are set by the fault's device only."""
+
+    flags: frozenset[str] = frozenset()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._history: list[tuple[bytes, bytes | None]] = []  # every (challenge, token) issued
+        self._first_challenge: bytes | None = None
+        self._throwaway = CoseKey.generate(Curve.P256, SeededRandom("throwaway"))
+        if "ecdsa-fixed-k" in self.flags:
+            self.keys = FixedNonceKeys(
+                suite=self.keys.suite,
+                ueid=self.keys.ueid,
+                dak=self.keys._dak,
+                dsk=self.keys._dsk,
+            )
+        if "skip-rollback" in self.flags:
+            self.installer.check_floor = lambda record, cid, seq: None  # type: ignore[method-assign]
+        elif "equal-sequence" in self.flags:
+
+            def below_only(record: AgentRecord, cid: tuple[bytes, ...], seq: int) -> None:
+                floor = record.floor(cid)
+                if floor is not None and seq < floor:
+                    raise ProtocolError(Code.AGENT_ROLLBACK, f"sequence {seq} < floor {floor}")
+
+            self.installer.check_floor = below_only  # type: ignore[method-assign]
+        if "decrypt-first" in self.flags:
+            self.installer.check_payload = self._decrypt_then_check  # type: ignore[method-assign]
+        if "uninstall-drops-floor" in self.flags:
+            original = self.installer.uninstall
+
+            def forgetful(component_ids: Any) -> AgentRecord:
+                record = original(component_ids)
+                dropped = AgentRecord(dict(record.components), {}, record.installs, {})
+                self.installer._commit(dropped)
+                return dropped
+
+            self.installer.uninstall = forgetful  # type: ignore[method-assign]
+
+    # -- evidence --------------------------------------------------------------------------
+
+    def _on_query(self, event: Any, request: teep.QueryRequest) -> list[Output]:
+        challenge = request.challenge
+        if self._first_challenge is None and challenge is not None:
+            self._first_challenge = challenge
+        outputs = super()._on_query(event, request)
+        assert self._session is not None
+        self._history.append((self._session.challenge, self._session.token))
+        if not ({"evidence-nonce-reuse", "evidence-cnf", "evidence-signer"} & self.flags):
+            return outputs
+        claims = EatClaims(
+            ueid=self.keys.ueid,
+            cnf=self._throwaway.public() if "evidence-cnf" in self.flags else self.keys.dak_public,
+            nonce=(
+                self._first_challenge
+                if "evidence-nonce-reuse" in self.flags and self._first_challenge
+                else challenge
+            ),
+            oemid=self.identity.vendor_id,
+            hwmodel=self.identity.class_id,
+            manifests=(),
+        )
+        if "evidence-signer" in self.flags:
+            from edbp.reference.wire.cose_sign import sign1
+
+            evidence = sign1(claims.encode(), self._throwaway, self.keys.signing_alg).encode()
+        else:
+            evidence = self.keys.sign(claims.encode()).encode()
+        response = teep.QueryResponse(
+            token=request.token,
+            selected_version=0,
+            attestation_payload_format="application/eat+cwt",
+            attestation_payload=evidence,
+        )
+        return [self._send(response)]
+
+    # -- the TEEP signature ------------------------------------------------------------------
+
+    def _open_teep(self, data: bytes) -> teep.TeepMessage:
+        if "ignore-tam-signature" in self.flags:
+            envelope = Sign1.decode(data)
+            return teep.decode(envelope.payload or b"")
+        return super()._open_teep(data)
+
+    # -- the Update --------------------------------------------------------------------------
+
+    def _on_update(self, event: Any, update: teep.Update) -> list[Output]:
+        """The reference ``_on_update`` with each check behind a flag."""
+        flags = self.flags
+        self.state = AgentState.VERIFYING
+        session, self._session = self._session, None
+        self._report_to = _reference_of(update, session)
+        manifests = update.manifest_list or ()
+        identity, anchors = self.identity, self.anchors
+        if "tam-key-as-author" in flags:
+            anchors = TrustAnchors(anchors.tam, anchors.author + anchors.tam, anchors.ta_signers)
+        if manifests and ({"ignore-class-id", "accept-other-device"} & flags):
+            tam = Envelope.decode(manifests[0])
+            if "ignore-class-id" in flags and "#author" in tam.integrated:
+                package = read_author_envelope(tam.integrated["#author"], anchors.author)
+                identity = attrs.evolve(identity, class_id=package.class_id)
+            mid = tam.manifest.component_id
+            if "accept-other-device" in flags and mid is not None and len(mid) == 4:
+                identity = attrs.evolve(identity, ueid=mid[3])
+        plan = verify_update(manifests, identity, anchors)
+        if "accept-other-device" not in flags:
+            check_binding(plan, self.keys.dak_public.kid, self.keys.ueid)
+        challenge = self._bound_challenge(session, update)
+        record = self.installer.load()
+        self.installer.check_floor(record, plan.component_id, plan.sequence)
+        if "early-floor" in flags:  # raises the floor before anything is installed
+            retired = dict(record.retired)
+            retired[component_key(plan.component_id)] = plan.sequence
+            self.installer._commit(
+                AgentRecord(dict(record.components), dict(record.ta_floors), record.installs, retired)
+            )
+        self._cek = self.keys.unwrap_cek(plan.encryption, content_algs=SUIT_CONTENT_ALGS)
+        self._pending = _Pending(plan, update.token, challenge)
+        return [FetchPayload(plan.uri, plan.ciphertext_size, plan.ciphertext_digest.digest)]
+
+    def _bound_challenge(self, session: Any, update: teep.Update) -> bytes:
+        if "accept-stale-challenge" in self.flags and update.token is not None:
+            for challenge, token in reversed(self._history):
+                if _eq(update.token, token or challenge):
+                    return challenge
+        expected = None if session is None else (session.token or session.challenge)
+        if expected is None or update.token is None or not _eq(update.token, expected):
+            raise ProtocolError(Code.AGENT_REPLAY, "Update not bound to the open challenge")
+        return bytes(session.challenge)
+
+    # -- the payload -------------------------------------------------------------------------
+
+    def _decrypt_then_check(self, spec: Any, source: Any) -> None:
+        """Trial-decrypts the ciphertext before checking its signed digest (P9 broken)."""
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        data = b"".join(source.read_chunks(1 << 16))
+        assert self._cek is not None
+        try:
+            AESGCM(bytes(self._cek)).decrypt(spec.iv, data, spec.aad)
+        except (InvalidTag, ValueError):
+            raise ProtocolError(Code.AGENT_DECRYPT_FAILED, "decryption failed") from None
+        type(self.installer).check_payload(self.installer, spec, source)
+
+    def _on_payload(self, event: Any, _: Any) -> list[Output]:
+        cek = bytes(self._cek) if self._cek is not None else b""
+        if "report-nonce-reuse" in self.flags and self._pending is not None:
+            first = self._history[0][0] if self._history else self._pending.challenge
+            self._pending = attrs.evolve(self._pending, challenge=first)
+        outputs = super()._on_payload(event, _)
+        if "cek-in-success" in self.flags:
+            success = teep.peek(outputs[0].data)
+            assert isinstance(success, teep.Success)
+            leaky = attrs.evolve(success, msg="installed; key " + cek.hex())
+            return [self._send(leaky)]
+        return outputs
+
+    # -- error codes -------------------------------------------------------------------------
+
+    def _fail(self, code: Code, token: bytes | None) -> SendMessage:
+        if "wrong-error-code" in self.flags and code is not Code.AGENT_INSTALL_FAILED:
+            code = Code.AGENT_INSTALL_FAILED  # every refusal reported as a storage failure
+        return super()._fail(code, token)
+
+
+class FixedNonceKeys(DeviceKeys):
+    """Device keys whose ECDSA signatures use one fixed nonce k (P11 broken: two signatures
+    under the DSK give away the private key)."""
+
+    _K = 0x1D0C_0FFE_E15B_AD5E_ED00_DEAD_BEEF
+
+    def sign(self, payload: bytes, *, protected: Any = None, unprotected: Any = None) -> Sign1:
+        honest = super().sign(payload, protected=protected, unprotected=unprotected)
+        tbs = sig_structure(honest.headers.protected_for_crypto, b"", payload)
+        priv = self._dsk.private_key()
+        assert isinstance(priv, ec.EllipticCurvePrivateKey)
+        n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+        d = priv.private_numbers().private_value
+        z = int.from_bytes(hashlib.sha256(tbs).digest(), "big")
+        kg = ec.derive_private_key(self._K, ec.SECP256R1()).public_key().public_numbers()
+        r = kg.x % n
+        s = pow(self._K, -1, n) * (z + r * d) % n
+        return attrs.evolve(honest, signature=r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+
+# ------------------------------------------------------------------------------ faulty devices
+
+
+class FaultyDevice(ReferenceDevice):
+    """The reference device running a ``FaultyAgent`` with ``flags``; subclasses change the
+    REE side or an adapter request."""
+
+    flags: frozenset[str] = frozenset()
+
+    def make_agent(self) -> Agent:
+        flags = self.flags
+        agent_class = type("Agent", (FaultyAgent,), {"flags": flags})
+        self.agent_class = agent_class
+        return super().make_agent()
+
+
+def _agent_fault(*flags: str) -> Callable[[], ReferenceDevice]:
+    cls = type("FaultyDevice", (FaultyDevice,), {"flags": frozenset(flags)})
+    return cls
+
+
+class CrashOnMalformed(ReferenceDevice):
+    """Hands the message to a parser that dies on malformed CBOR instead of refusing it."""
+
+    def req_deliver(self, args: dict[str, Any], host: Any) -> dict[str, Any]:
+        message = args.get("message")
+        if isinstance(message, bytes):
+            try:
+                cbor.loads(message, cbor.LENIENT)
+            except EdbpError:
+                raise RuntimeError("segmentation fault in the TEEP parser") from None
+        return super().req_deliver(args, host)
+
+
+class CekToRee(FaultyDevice):
+    """The Agent tells the REE the CEK (a debug hint in the fetch request)."""
+
+    def fetch(self, request: FetchPayload, host: Any) -> Any:
+        cek = self.agent._cek
+        if cek is not None:
+            request = attrs.evolve(request, uri=f"{request.uri}#cek={bytes(cek).hex()}")
+        return super().fetch(request, host)
+
+
+class PlaintextInState(ReferenceDevice):
+    """The ``state`` reply (REE-visible) carries the installed plaintext image."""
+
+    def req_state(self, args: dict[str, Any], host: Any) -> dict[str, Any]:
+        result = super().req_state(args, host)
+        for entry in result["components"]:
+            entry["image"] = self.agent.installed_image(tuple(entry["component"]))
+        return result
+
+
+class KeepsRevokedAnchors(ReferenceDevice):
+    """``provision`` adds trust anchors to the old ones instead of replacing them."""
+
+    def req_provision(self, args: dict[str, Any], host: Any) -> dict[str, Any]:
+        old = self.anchors
+        result = super().req_provision(args, host)
+        self.anchors = TrustAnchors(old.tam + self.anchors.tam, old.author + self.anchors.author)
+        self.boot()
+        return result
+
+
+class ExportsPrivateKeys(ReferenceDevice):
+    """``identity`` returns the DAK with its private part (the device key leaves the TEE)."""
+
+    def req_identity(self, args: dict[str, Any], host: Any) -> dict[str, Any]:
+        result = super().req_identity(args, host)
+        result["dak"] = self.agent.keys.agreement_key().encode()
+        return result
+
+
+class SharedDeviceKeys(ReferenceDevice):
+    """Every unit of the model holds the same DAK, DSK and UEID (one compromise opens all)."""
+
+    def factory_reset(self, keep_keys: bool) -> None:
+        self.rng = SeededRandom("one key for the whole fleet")
+        self._resets = 0
+        super().factory_reset(keep_keys)
+
+
+# ------------------------------------------------------------------------------ the catalogue
+
+
+@attrs.frozen
+class Fault:
+    """One faulty variant: what it breaks and how to make it."""
+
+    description: str
+    properties: tuple[str, ...]
+    make: Callable[[], ReferenceDevice] = attrs.field(repr=False)
+    duty: str = ""  # the error-handling duty it breaks, when it is one of the issue's list
+
+
+FAULTS: dict[str, Fault] = {
+    "cek-in-success": Fault(
+        "reports the CEK in the msg of its Success", ("P1",), _agent_fault("cek-in-success")
+    ),
+    "cek-to-ree": Fault(
+        "leaks the CEK to the REE (appended to the payload fetch request)",
+        ("P1", "P8"),
+        type("CekToReeDevice", (CekToRee,), {"flags": frozenset()}),
+        "leaks CEK to REE",
+    ),
+    "plaintext-in-state": Fault(
+        "returns the installed plaintext image in the REE-visible state reply",
+        ("P8",),
+        PlaintextInState,
+    ),
+    "tam-key-as-author": Fault(
+        "one trust store: accepts an author manifest signed by a TAM key",
+        ("P5", "P12"),
+        _agent_fault("tam-key-as-author"),
+    ),
+    "evidence-nonce-reuse": Fault(
+        "puts the first challenge it ever saw in every EAT instead of the current one",
+        ("P3", "P6"),
+        _agent_fault("evidence-nonce-reuse"),
+    ),
+    "evidence-cnf": Fault(
+        "names a key other than its DAK in the EAT cnf claim", ("P3", "P4"), _agent_fault("evidence-cnf")
+    ),
+    "evidence-signer": Fault(
+        "signs its EAT with a key that is not its DSK", ("P3",), _agent_fault("evidence-signer")
+    ),
+    "accept-other-device": Fault(
+        "accepts a delivery meant for another device (no UEID/DAK binding check)",
+        ("P4",),
+        _agent_fault("accept-other-device"),
+        "accepts a delivery meant for another device",
+    ),
+    "ignore-class-id": Fault(
+        "ignores the class id condition (installs packages of another device class)",
+        ("P4", "P5"),
+        _agent_fault("ignore-class-id"),
+        "ignores class id",
+    ),
+    "ignore-tam-signature": Fault(
+        "decodes TEEP messages without verifying the TAM signature",
+        ("P5", "P6"),
+        _agent_fault("ignore-tam-signature"),
+        "ignores TAM signature",
+    ),
+    "accept-stale-challenge": Fault(
+        "accepts an Update bound to any challenge it issued before (not only the open one)",
+        ("P6", "P3"),
+        _agent_fault("accept-stale-challenge"),
+        "accepts stale challenge",
+    ),
+    "report-nonce-reuse": Fault(
+        "puts its first challenge in every install report (reports replayable)",
+        ("P6",),
+        _agent_fault("report-nonce-reuse"),
+        "reuses nonces in reports",
+    ),
+    "skip-rollback": Fault(
+        "skips the rollback check (installs any sequence number)",
+        ("P7",),
+        _agent_fault("skip-rollback"),
+        "skips rollback check",
+    ),
+    "equal-sequence": Fault(
+        "accepts a sequence number equal to the floor", ("P7",), _agent_fault("equal-sequence"),
+        "accepts equal sequence number",
+    ),
+    "uninstall-drops-floor": Fault(
+        "forgets the floors when a component is uninstalled (old versions reinstallable)",
+        ("P7",),
+        _agent_fault("uninstall-drops-floor"),
+    ),
+    "decrypt-first": Fault(
+        "decrypts the payload before checking its signed digest and size",
+        ("P9",),
+        _agent_fault("decrypt-first"),
+        "decrypts before verifying",
+    ),
+    "early-floor": Fault(
+        "raises the floor before the install, so a failed delivery leaves a partial state",
+        ("P10",),
+        _agent_fault("early-floor"),
+        "leaves a partial install on failure",
+    ),
+    "crash-on-malformed": Fault(
+        "crashes on malformed CBOR instead of refusing it",
+        ("P10",),
+        CrashOnMalformed,
+        "crashes on malformed CBOR",
+    ),
+    "wrong-error-code": Fault(
+        "refuses correctly but reports every refusal as AGENT_INSTALL_FAILED",
+        ("P10",),
+        _agent_fault("wrong-error-code"),
+        "answers with the wrong error code",
+    ),
+    "ecdsa-fixed-k": Fault(
+        "signs every message with one fixed ECDSA nonce (nonce reuse under one key)",
+        ("P11",),
+        _agent_fault("ecdsa-fixed-k"),
+    ),
+    "exports-private-keys": Fault(
+        "returns its DAK private key in the identity reply", ("P12", "P1"), ExportsPrivateKeys
+    ),
+    "shared-device-keys": Fault(
+        "every unit holds the same keys and UEID (no per-device keys)",
+        ("P12",),
+        SharedDeviceKeys,
+    ),
+    "keeps-revoked-anchors": Fault(
+        "keeps trust anchors that a later provision removed (revoked TAM keys stay trusted)",
+        ("P13",),
+        KeepsRevokedAnchors,
+    ),
+}
+
+
+def check_fault(name: str | None) -> Fault | None:
+    """The fault called ``name`` (None for the honest device); an unknown name is a clear
+    configuration error listing the known ones."""
+    if name is None:
+        return None
+    fault = FAULTS.get(name)
+    if fault is None:
+        raise ConfigError(
+            Code.CONFORMANCE_CONFIG,
+            f"unknown fault {name!r}; known faults: {', '.join(sorted(FAULTS))}",
+        )
+    return fault

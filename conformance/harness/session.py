@@ -1,0 +1,344 @@
+"""One case's conversation with one device: the harness as TAM, Registry and Attacker.
+
+Every check raises ``CaseFailure(step, expected, actual, code)`` naming the spec step where the
+device first diverged, so a vendor reads *where* its device went wrong, not only that it did.
+The harness is its own TAM (rather than driving ``reference.cloud.Tam``) because attack cases
+need messages a correct TAM never sends: Updates for stale challenges, for other devices,
+signed by the wrong keys, replayed. The honest path uses the same builders the reference TAM
+uses (``build_delivery``, ``teep.sign``), and the checks are the TAM's checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+from edbp.reference.build.author import Published
+from edbp.reference.build.package import ta_component
+from edbp.reference.cloud.delivery import Delivery, build_delivery
+from edbp.reference.rand import RandomSource
+from edbp.reference.wire import eat, teep
+from edbp.reference.wire.cose_algs import Alg
+from edbp.reference.wire.cose_key import CoseKey
+from edbp.reference.wire.suit_core import SuitDigest
+from edbp.reference.wire.suit_crypto import verify_report
+from edbp.reference.wire.suit_report import SuitReport
+
+from edbp.conformance.adapter.client import DeviceClient, DeviceError
+from edbp.conformance.harness.cloud import TA_UUID, Cloud, image_for
+from edbp.conformance.outcome import CaseFailure
+from edbp.errors import Code, EdbpError
+
+__all__ = ["Delivered", "Harness", "Query", "Target"]
+
+
+@attrs.frozen
+class Target:
+    """Whom a delivery is built for (what ``build_delivery`` needs of a device record)."""
+
+    ueid: bytes
+    dak: CoseKey
+
+
+@attrs.frozen
+class Query:
+    """An open exchange: what the harness sent and what the device answered."""
+
+    token: bytes
+    challenge: bytes = attrs.field(repr=False)
+    request: bytes = attrs.field(repr=False)
+    replies: tuple[bytes, ...] = attrs.field(repr=False)
+    code: int | None = None
+
+
+@attrs.frozen
+class Delivered:
+    """The device's answer to one ``deliver``."""
+
+    replies: tuple[bytes, ...] = attrs.field(repr=False)
+    code: int | None = None
+    power_cut: bool = False
+
+
+def _code_name(code: int | None) -> str:
+    if code is None:
+        return "no code"
+    try:
+        return f"error {code} {Code(code).name}"
+    except ValueError:
+        return f"error {code}"
+
+
+class Harness:
+    """The harness's roles around one freshly reset device, for one case."""
+
+    def __init__(self, device: DeviceClient, cloud: Cloud, label: str = "case") -> None:
+        self.device = device
+        self.cloud = cloud
+        self.rng: RandomSource = cloud.rng.fork("session/" + label)
+        self._counter = 0
+        #: the attacker's hook on the payload: (uri, bytes) -> bytes served to the device
+        self.tamper: Callable[[str, bytes], bytes] | None = None
+        self.fetched: list[str] = []
+        device.fetch = self._fetch
+        self.read_identity()
+
+    # ------------------------------------------------------------------ identity, provision
+
+    def read_identity(self) -> None:
+        ident = self.call("identity", {}, step="identity")
+        try:
+            self.ueid: bytes = ident["ueid"]
+            self.class_id: bytes = ident["class_id"]
+            self.vendor_id: bytes = ident["vendor_id"]
+            self.dak = CoseKey.decode(ident["dak"])
+            self.dsk = CoseKey.decode(ident["dsk"])
+        except (KeyError, TypeError, EdbpError):
+            raise CaseFailure("identity", "ueid, class_id, vendor_id, dak, dsk", ident) from None
+        self.identity = ident
+
+    def provision(
+        self,
+        tam_keys: list[CoseKey] | None = None,
+        author_keys: list[CoseKey] | None = None,
+        **extra: Any,
+    ) -> None:
+        """Trust anchors (default: the run's TSK and ASK); ``extra`` adds members as given."""
+        tams = tam_keys if tam_keys is not None else [self.cloud.tsk]
+        authors = author_keys if author_keys is not None else [self.cloud.ask]
+        args = {
+            "tam_keys": [k.public().encode() for k in tams],
+            "author_keys": [k.public().encode() for k in authors],
+            **extra,
+        }
+        self.call("provision", args, step="provision")
+
+    # ------------------------------------------------------------------ adapter calls
+
+    def call(self, req: str, args: dict[str, Any], *, step: str) -> Any:
+        try:
+            return self.device.call(req, args)
+        except DeviceError as exc:
+            raise CaseFailure(step, f"{req} answered", _code_name(exc.raw_code), exc.raw_code) from None
+
+    def _fetch(self, uri: str) -> bytes:
+        self.fetched.append(uri)
+        data = self.cloud.registry.payload(uri)
+        return self.tamper(uri, data) if self.tamper is not None else data
+
+    def state(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("state", {}, step="state")
+        return result
+
+    def installed(self, ta_uuid: bytes = TA_UUID) -> int | None:
+        """The sequence number installed for the TA's component, per ``state``."""
+        want = list(ta_component(ta_uuid))
+        for entry in self.state().get("components", []):
+            if entry.get("component") == want:
+                return int(entry["sequence"])
+        return None
+
+    def floor(self, ta_uuid: bytes = TA_UUID) -> int | None:
+        want = list(ta_component(ta_uuid))
+        for entry in self.state().get("floors", []):
+            if entry.get("component") == want:
+                return int(entry["sequence"])
+        return None
+
+    def deliver(self, message: bytes, step: str = "deliver") -> Delivered:
+        result = self.call("deliver", {"message": message}, step=step)
+        if not isinstance(result, dict) or not isinstance(result.get("replies"), list):
+            raise CaseFailure(step, "deliver result with replies", result)
+        code = result.get("code")
+        return Delivered(tuple(result["replies"]), code, bool(result.get("power_cut", False)))
+
+    # ------------------------------------------------------------------ the TAM's messages
+
+    def _fresh(self, label: str, n: int) -> bytes:
+        self._counter += 1
+        return self.rng.fork(f"{label}/{self._counter}").random_bytes(n)
+
+    def query_request(self, signer: CoseKey | None = None) -> tuple[bytes, bytes, bytes]:
+        """(token, challenge, signed QueryRequest) with a fresh token and challenge."""
+        token, challenge = self._fresh("token", 16), self._fresh("challenge", 32)
+        msg = teep.QueryRequest(
+            token=token,
+            challenge=challenge,
+            freshness_mechanisms=(teep.Freshness.NONCE,),
+            versions=(0,),
+        )
+        return token, challenge, teep.sign(msg, signer or self.cloud.tsk, Alg.ESP256)
+
+    def query(self, signer: CoseKey | None = None, step: str = "deploy.query_request") -> Query:
+        """``deploy.query_request`` → ``deploy.query_response``; checks the evidence."""
+        token, challenge, request = self.query_request(signer)
+        got = self.deliver(request, step)
+        q = Query(token, challenge, request, got.replies, got.code)
+        if signer is None:
+            self.check_evidence(q)
+        return q
+
+    def delivery(
+        self,
+        published: Published,
+        *,
+        target: Target | None = None,
+        tsk: CoseKey | None = None,
+    ) -> Delivery:
+        return build_delivery(
+            published.package,
+            target or Target(self.ueid, self.dak),
+            self.cloud.vault,
+            tsk or self.cloud.tsk,
+            Alg.ESP256,
+            self.rng.fork(f"delivery/{self._fresh('d', 8).hex()}"),
+        )
+
+    def update(
+        self,
+        published: Published,
+        query: Query | None,
+        *,
+        token: bytes | None = None,
+        target: Target | None = None,
+        manifest_tsk: CoseKey | None = None,
+        teep_tsk: CoseKey | None = None,
+        envelope: bytes | None = None,
+    ) -> bytes:
+        """``deploy.update``: the signed Update for ``published``, bound to ``query``."""
+        env = envelope or self.delivery(published, target=target, tsk=manifest_tsk).envelope
+        tok = token if token is not None else (query.token if query is not None else None)
+        msg = teep.Update(token=tok, manifest_list=(env,))
+        return teep.sign(msg, teep_tsk or self.cloud.tsk, Alg.ESP256)
+
+    def uninstall(self, query: Query, ta_uuid: bytes = TA_UUID) -> bytes:
+        msg = teep.Update(token=query.token, unneeded_manifest_list=(ta_component(ta_uuid),))
+        return teep.sign(msg, self.cloud.tsk, Alg.ESP256)
+
+    def publish(self, sequence: int, **kw: Any) -> Published:
+        kw.setdefault("vendor_id", self.vendor_id)
+        kw.setdefault("class_id", self.class_id)
+        return self.cloud.publish(sequence=sequence, **kw)
+
+    def deploy(self, sequence: int, step: str = "deploy") -> tuple[Query, Delivered]:
+        """The whole honest Deploy flow for ``sequence``; fails the case unless installed."""
+        published = self.publish(sequence)
+        q = self.query(step=f"{step}: deploy.query_request")
+        got = self.deliver(self.update(published, q), f"{step}: deploy.update")
+        self.expect_success(got, q, published, step=f"{step}: deploy.success")
+        return q, got
+
+    # ------------------------------------------------------------------ checks
+
+    def open_reply(self, data: bytes, step: str) -> teep.TeepMessage:
+        """A device reply, verified under the device's DSK (as the TAM does)."""
+        try:
+            return teep.verify(data, self.dsk)
+        except EdbpError as exc:
+            raise CaseFailure(step, "a TEEP message signed by the DSK", f"{exc.code.name}") from None
+
+    def check_evidence(self, q: Query, step: str = "deploy.query_response") -> eat.EatClaims:
+        """The TAM's ``deploy.verify_evidence``: EAT signed by the DSK, nonce = challenge,
+        ueid, cnf = DAK, oemid and hwmodel as identified."""
+        if len(q.replies) != 1:
+            raise CaseFailure(step, "one QueryResponse", f"{len(q.replies)} replies, {_code_name(q.code)}", q.code)
+        msg = self.open_reply(q.replies[0], step)
+        if not isinstance(msg, teep.QueryResponse) or msg.attestation_payload is None:
+            raise CaseFailure(step, "QueryResponse with evidence", type(msg).__name__)
+        if msg.token is None or not hmac.compare_digest(msg.token, q.token):
+            raise CaseFailure(step, "token of the QueryRequest", msg.token)
+        try:
+            claims = eat.verify(msg.attestation_payload, self.dsk)
+        except EdbpError as exc:
+            raise CaseFailure(step + " (EAT signed by the DSK)", "verifies", exc.code.name) from None
+        if claims.nonce is None or not claims.nonce_matches(q.challenge):
+            raise CaseFailure(step + " (eat_nonce)", q.challenge.hex(), repr(claims.nonce))
+        if not hmac.compare_digest(claims.ueid, self.ueid):
+            raise CaseFailure(step + " (ueid)", self.ueid.hex(), claims.ueid.hex())
+        if not hmac.compare_digest(claims.cnf.thumbprint(), self.dak.thumbprint()):
+            raise CaseFailure(step + " (cnf)", "the DAK", "another key")
+        if claims.hwmodel != self.class_id or claims.oemid != self.vendor_id:
+            raise CaseFailure(step + " (hwmodel, oemid)", "the identified class and vendor", "other ids")
+        return claims
+
+    def expect_success(
+        self, got: Delivered, q: Query, published: Published, step: str = "deploy.success"
+    ) -> SuitReport:
+        """One Success, token of the exchange, a SUIT report signed by the DSK, fresh (nonce =
+        the challenge or token), naming the manifest sent; then ``state`` shows the image."""
+        if got.code is not None or len(got.replies) != 1:
+            raise CaseFailure(step, "one Success", f"{len(got.replies)} replies, {_code_name(got.code)}", got.code)
+        msg = self.open_reply(got.replies[0], step)
+        if not isinstance(msg, teep.Success):
+            raise CaseFailure(step, "Success", type(msg).__name__)
+        if msg.token is None or not hmac.compare_digest(msg.token, q.token):
+            raise CaseFailure(step, "token of the exchange", msg.token)
+        if not msg.suit_reports:
+            raise CaseFailure(step, "a SUIT report", "none")
+        try:
+            report = verify_report(msg.suit_reports[0], self.dsk)
+        except EdbpError as exc:
+            raise CaseFailure(step + " (report signed by the DSK)", "verifies", exc.code.name) from None
+        nonce = report.nonce or b""
+        if not (hmac.compare_digest(nonce, q.challenge) or hmac.compare_digest(nonce, q.token)):
+            raise CaseFailure(step + " (report nonce)", "this exchange's challenge", nonce.hex())
+        if not report.succeeded:
+            raise CaseFailure(step + " (report result)", "success", "failure")
+        seq = published.package.sequence
+        entry = self._component(published.package.ta_uuid)
+        if entry is None or entry.get("sequence") != seq:
+            raise CaseFailure(step + " (state)", f"sequence {seq} installed", entry)
+        digest = SuitDigest(-16, hashlib.sha256(image_for(published.package.ta_uuid, seq)).digest())
+        if entry.get("digest") != digest.to_cbor():
+            raise CaseFailure(step + " (state digest)", "digest of the published image", entry.get("digest"))
+        return report
+
+    def _component(self, ta_uuid: bytes) -> dict[str, Any] | None:
+        want = list(ta_component(ta_uuid))
+        for entry in self.state().get("components", []):
+            if entry.get("component") == want:
+                return dict(entry)
+        return None
+
+    def expect_refusal(self, got: Delivered, code: Code, step: str) -> teep.Error:
+        """One TEEP Error, signed by the DSK, carrying ``code`` in the deliver result and in
+        its err-msg."""
+        if got.power_cut:
+            raise CaseFailure(step, _code_name(int(code)), "power cut")
+        if got.code is None:
+            raise CaseFailure(step, f"refusal with {_code_name(int(code))}", "accepted", None)
+        if got.code != int(code):
+            raise CaseFailure(step, _code_name(int(code)), _code_name(got.code), got.code)
+        if len(got.replies) != 1:
+            raise CaseFailure(step, "one Error", f"{len(got.replies)} replies", got.code)
+        msg = self.open_reply(got.replies[0], step)
+        if not isinstance(msg, teep.Error):
+            raise CaseFailure(step, "TEEP Error", type(msg).__name__, got.code)
+        if not (msg.err_msg or "").startswith(f"edbp:{int(code)}"):
+            raise CaseFailure(step + " (err-msg)", f"edbp:{int(code)}", msg.err_msg, got.code)
+        return msg
+
+    def expect_unchanged(self, before: dict[str, Any], step: str) -> None:
+        """Nothing installed, no floor moved (fail closed)."""
+        after = self.state()
+        for key in ("components", "floors"):
+            if after.get(key) != before.get(key):
+                raise CaseFailure(step + f" ({key} unchanged)", before.get(key), after.get(key))
+        if after.get("agent_state") != "IDLE":
+            raise CaseFailure(step + " (agent_state)", "IDLE", after.get("agent_state"))
+
+    def frames(self) -> bytes:
+        """Everything that crossed the adapter in this case (REE-visible), as CBOR bytes."""
+        from edbp.reference.wire import cbor
+
+        out = bytearray()
+        for _, item in self.device.log:
+            try:
+                out += cbor.dumps(item)
+            except EdbpError:
+                out += repr(item).encode()
+        return bytes(out)
+

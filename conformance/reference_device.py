@@ -1,0 +1,400 @@
+"""The reference device behind the adapter: the reference Agent, a Broker-like relay and storage.
+
+Why it exists: ``edbp device serve`` and ``--device builtin`` must offer a device that passes
+the whole suite, so that every case is shown to be satisfiable, and the faulty variants
+(``edbp.conformance.faults``) need a real device to break one duty at a time. It is also the
+model shim a vendor reads: every adapter request maps onto one call of the Agent.
+
+What it holds, as a board would:
+- persistent TEE storage (``MemoryStorage`` behind ``PowerCutStorage``, the failure-injection
+  edge the ``power_cut`` capability arms) and a HUK: the Agent's sealed files survive a power
+  cut, its RAM state does not;
+- REE storage where the relay keeps the ciphertext it fetched through the harness
+  (``host.fetch``: the harness plays Registry and Broker);
+- a fixed vendor and class (``example.com`` / ``reference-device``) and trust anchors that are
+  empty until ``provision``.
+
+Payloads are opaque images here (``verify_ta=False``): the adapter has no member to provision
+TA signing keys; OP-TEE image checks are covered by the ta-image vectors instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from edbp.reference.build.package import class_id_for, vendor_id_for
+from edbp.reference.device.agent import (
+    KEYS_NAME,
+    Agent,
+    FetchFailed,
+    FetchPayload,
+    MessageReceived,
+    PayloadFetched,
+    SendMessage,
+)
+from edbp.reference.device.broker import BrokerPayload
+from edbp.reference.device.install import STATE_NAME, AgentRecord, component_key
+from edbp.reference.device.keys import DeviceKeys, KeySuite
+from edbp.reference.device.storage import MemoryStorage, Storage
+from edbp.reference.device.update import TrustAnchors
+from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
+from edbp.reference.wire.cbor import loads
+from edbp.reference.wire.cose_key import CoseKey
+from edbp.reference.wire.suit_core import SuitDigest
+
+from edbp.conformance.adapter.messages import PROTOCOL_VERSION
+from edbp.conformance.adapter.server import DeviceBackend, Host
+from edbp.errors import AdapterError, Code, EdbpError
+
+__all__ = [
+    "CAPABILITIES",
+    "CLASS_NAME",
+    "PROFILES",
+    "SUITES",
+    "VENDOR_DOMAIN",
+    "PowerCutStorage",
+    "PowerLoss",
+    "ReferenceDevice",
+    "make_backend",
+]
+
+VENDOR_DOMAIN = "example.com"
+CLASS_NAME = "reference-device"
+PROFILES = ("edbp",)
+SUITES = ("suit-sha256-esp256-ecdh-a128gcm", "teep-sign1-esp256")
+CAPABILITIES = ("power-cut", "clock", "test-keys")
+MAX_MESSAGE = 1 << 20
+MAX_PAYLOAD = 16 << 20
+
+
+class PowerLoss(BaseException):  # noqa: N818 - an event, not an error: nothing may catch it
+    """The simulated power loss: a BaseException so that no handler in the Agent (which maps
+    OSError to AGENT_INSTALL_FAILED and cleans up) runs; the device simply stops."""
+
+
+class PowerCutStorage:
+    """Persistent storage with the ``power_cut`` edge: when armed at N, the N-th mutating
+    operation (chunk written, rename, removal) does not happen and the power is lost."""
+
+    def __init__(self, inner: Storage) -> None:
+        self.inner = inner
+        self.armed_at: int | None = None
+        self.writes = 0
+
+    def arm(self, at: int) -> None:
+        self.armed_at = at
+        self.writes = 0
+
+    def _tick(self) -> None:
+        if self.armed_at is None:
+            return
+        self.writes += 1
+        if self.writes >= self.armed_at:
+            self.armed_at = None
+            raise PowerLoss(f"power lost at write {self.writes}")
+
+    def write(self, name: str, chunks: Iterable[bytes]) -> int:
+        def counted() -> Iterator[bytes]:
+            for chunk in chunks:
+                self._tick()
+                yield chunk
+
+        return self.inner.write(name, counted())
+
+    def rename(self, src: str, dst: str) -> None:
+        self._tick()
+        self.inner.rename(src, dst)
+
+    def remove(self, name: str) -> None:
+        self._tick()
+        self.inner.remove(name)
+
+    def read_chunks(self, name: str, chunk_size: int) -> Iterator[bytes]:
+        return self.inner.read_chunks(name, chunk_size)
+
+    def read(self, name: str) -> bytes:
+        return self.inner.read(name)
+
+    def size(self, name: str) -> int:
+        return self.inner.size(name)
+
+    def exists(self, name: str) -> bool:
+        return self.inner.exists(name)
+
+    def list(self, prefix: str = "") -> list[str]:
+        return self.inner.list(prefix)
+
+
+def _bad_args(detail: str) -> AdapterError:
+    return AdapterError(Code.ADAPTER_MALFORMED_FRAME, detail)
+
+
+def _bytes_list(args: dict[str, Any], name: str) -> list[bytes]:
+    value = args.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, bytes) for v in value):
+        raise _bad_args(f"{name} must be an array of byte strings")
+    return value
+
+
+def _key(data: bytes, what: str) -> CoseKey:
+    try:
+        return CoseKey.decode(data)
+    except EdbpError:
+        raise _bad_args(f"{what} is not a COSE_Key") from None
+
+
+class ReferenceDevice(DeviceBackend):
+    """The reference device as an adapter backend. Faulty variants subclass it and override
+    one hook: ``make_agent`` (the Agent class), ``relay`` (the REE side of a delivery) or a
+    request handler."""
+
+    name = "edbp reference device"
+    agent_class: type[Agent] = Agent
+
+    def __init__(self, rng: RandomSource = DEFAULT_RANDOM) -> None:
+        self.rng = rng
+        self.vendor_id = vendor_id_for(VENDOR_DOMAIN)
+        self.class_id = class_id_for(self.vendor_id, CLASS_NAME)
+        self.clock: float | None = None
+        self._resets = 0
+        self.factory_reset(keep_keys=False)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.agent!r})"
+
+    # ------------------------------------------------------------------ device lifecycle
+
+    def factory_reset(self, keep_keys: bool) -> None:
+        """Erase everything persistent; unless ``keep_keys``, new DAK, DSK and UEID."""
+        kept = self.tee.inner.read(KEYS_NAME) if keep_keys and hasattr(self, "tee") else None
+        self._resets += 1
+        fork = self.rng.fork(f"reset/{self._resets}")
+        if not keep_keys or not hasattr(self, "huk"):
+            self.huk = fork.fork("huk").random_bytes(16)
+        self.tee = PowerCutStorage(MemoryStorage())
+        self.ree: Storage = MemoryStorage()
+        if kept is not None:
+            self.tee.inner.write(KEYS_NAME, [kept])
+        self.anchors = TrustAnchors(tam=(), author=())
+        self._agent_rng = fork.fork("agent")
+        self.boot()
+
+    def boot(self) -> None:
+        """Power on: the Agent reloads its keys and record from persistent storage; RAM state
+        (open exchange, CEK) is gone."""
+        self.agent = self.make_agent()
+
+    def make_agent(self) -> Agent:
+        return self.agent_class.open(
+            self.tee,
+            self.huk,
+            vendor_id=self.vendor_id,
+            class_id=self.class_id,
+            anchors=self.anchors,
+            suite=KeySuite.P256,
+            rng=self._agent_rng,
+            verify_ta=False,
+        )
+
+    # ------------------------------------------------------------------ adapter requests
+
+    def handle(self, req: str, args: dict[str, Any], host: Host) -> Any:
+        handler = getattr(self, "req_" + req, None)
+        if handler is None:
+            raise AdapterError(Code.ADAPTER_UNKNOWN_REQUEST, req[:64])
+        return handler(args, host)
+
+    def capabilities(self) -> tuple[str, ...]:
+        return CAPABILITIES
+
+    def _need(self, capability: str) -> None:
+        if capability not in self.capabilities():
+            raise AdapterError(Code.ADAPTER_CAPABILITY_MISSING, capability)
+
+    def req_hello(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
+        return {
+            "version": PROTOCOL_VERSION,
+            "name": self.name,
+            "profiles": list(PROFILES),
+            "suites": list(SUITES),
+            "capabilities": list(self.capabilities()),
+            "limits": {"max_message": MAX_MESSAGE, "max_payload": MAX_PAYLOAD},
+        }
+
+    def req_reset(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
+        profile = args.get("profile", PROFILES[0])
+        if profile not in PROFILES:
+            raise AdapterError(Code.ADAPTER_CAPABILITY_MISSING, f"profile {profile!r}")
+        keep = args.get("keep_keys", False)
+        if not isinstance(keep, bool):
+            raise _bad_args("keep_keys must be a boolean")
+        self.factory_reset(keep_keys=keep)
+        return {}
+
+    def req_identity(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
+        keys = self.agent.keys
+        return {
+            "ueid": keys.ueid,
+            "class_id": self.class_id,
+            "vendor_id": self.vendor_id,
+            "dak": keys.dak_public.encode(),
+            "dsk": keys.dsk_public.encode(),
+        }
+
+    def req_provision(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
+        tam = [_key(k, "tam key") for k in _bytes_list(args, "tam_keys")]
+        author = [_key(k, "author key") for k in _bytes_list(args, "author_keys")]
+        test_keys = args.get("test_keys")
+        floors = args.get("floors")
+        if test_keys is not None or floors is not None:
+            self._need("test-keys")
+        if test_keys is not None:
+            self._install_test_keys(test_keys)
+        if floors is not None:
+            self._preset_floors(floors)
+        self.anchors = TrustAnchors(tam=tam, author=author)
+        self.boot()
+        return {}
+
+    def _install_test_keys(self, test_keys: Any) -> None:
+        if not isinstance(test_keys, dict):
+            raise _bad_args("test_keys must be a map")
+        current = self.agent.keys
+        dak = _key(test_keys["dak"], "dak") if "dak" in test_keys else current.agreement_key()
+        dsk = (
+            _key(test_keys["dsk"], "dsk")
+            if "dsk" in test_keys
+            else DeviceKeys.from_sealed_record(self.agent.sealed.get(KEYS_NAME))._dsk
+        )
+        ueid = test_keys.get("ueid", current.ueid)
+        if not isinstance(ueid, bytes) or not dak.has_private or not dsk.has_private:
+            raise _bad_args("test keys need private parts and a byte-string ueid")
+        keys = DeviceKeys(suite=KeySuite.P256, ueid=ueid, dak=dak, dsk=dsk)
+        self.agent.sealed.put(KEYS_NAME, keys.seal_record())
+
+    def _preset_floors(self, floors: Any) -> None:
+        if not isinstance(floors, list):
+            raise _bad_args("floors must be an array")
+        record = self.agent.record()
+        retired = dict(record.retired)
+        ta_floors = dict(record.ta_floors)
+        for entry in floors:
+            if not isinstance(entry, dict):
+                raise _bad_args("floor entry must be a map")
+            comp, seq = entry.get("component"), entry.get("sequence")
+            if not isinstance(comp, list) or not isinstance(seq, int) or seq < 0:
+                raise _bad_args("floor entry needs component and sequence")
+            retired[component_key(tuple(comp))] = seq
+            ta_version = entry.get("ta_version", 0)
+            if ta_version and len(comp) == 3:
+                ta_floors[comp[2]] = ta_version
+        updated = AgentRecord(dict(record.components), ta_floors, record.installs, retired)
+        self.agent.sealed.put(STATE_NAME, updated.encode())
+
+    def req_deliver(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
+        message = args.get("message")
+        if not isinstance(message, bytes):
+            raise _bad_args("deliver needs message (bytes)")
+        if len(message) > MAX_MESSAGE:
+            raise AdapterError(Code.AGENT_RESOURCE_LIMIT, "message larger than max_message")
+        replies: list[SendMessage] = []
+        try:
+            self.relay(message, host, replies)
+        except PowerLoss:
+            self.boot()
+            return self._deliver_result(replies, power_cut=True)
+        return self._deliver_result(replies)
+
+    def _deliver_result(self, replies: list[SendMessage], power_cut: bool = False) -> dict[str, Any]:
+        result: dict[str, Any] = {"replies": [r.data for r in replies]}
+        codes = [r.code for r in replies if r.code is not None]
+        if codes:
+            result["code"] = int(codes[-1])
+        if power_cut:
+            result["power_cut"] = True
+        return result
+
+    def relay(self, message: bytes, host: Host, replies: list[SendMessage]) -> None:
+        """The REE side (the Broker's job): hand the message to the Agent, serve its payload
+        fetches through the harness, collect what it sends back."""
+        outputs: list[Any] = self.agent.receive(MessageReceived(message))
+        while outputs:
+            output = outputs.pop(0)
+            if isinstance(output, SendMessage):
+                replies.append(output)
+            elif isinstance(output, FetchPayload):
+                outputs.extend(self.agent.receive(self.fetch(output, host)))
+
+    def fetch_args(self, request: FetchPayload) -> dict[str, Any]:
+        return {"uri": request.uri, "digest": SuitDigest(-16, request.digest).to_cbor()}
+
+    def fetch(self, request: FetchPayload, host: Host) -> PayloadFetched | FetchFailed:
+        """``deploy.fetch``: the ciphertext, through the harness, into REE storage."""
+        try:
+            payload = host.fetch(request.uri)
+        except EdbpError as exc:
+            return FetchFailed(exc.detail[:100])
+        if len(payload) > MAX_PAYLOAD:
+            return FetchFailed("payload larger than max_payload")
+        name = f"broker/payloads/{request.digest.hex()}.bin"
+        self.ree.write(name, [payload])
+        return PayloadFetched(BrokerPayload(self.ree, name))
+
+    def req_state(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
+        record = self.agent.record()
+        components = []
+        floors = []
+        for comp in record.components.values():
+            components.append(
+                {
+                    "component": list(comp.component_id),
+                    "sequence": comp.current.sequence,
+                    "ta_version": comp.current.ta_version or 0,
+                    "digest": SuitDigest(-16, comp.current.digest).to_cbor(),
+                }
+            )
+            floors.append(self._floor_entry(list(comp.component_id), comp.floor, record))
+        for key, floor in record.retired.items():
+            if key not in record.components:
+                component = list(loads(bytes.fromhex(key)))
+                floors.append(self._floor_entry(component, floor, record))
+        return {"agent_state": self.agent.state.value, "components": components, "floors": floors}
+
+    @staticmethod
+    def _floor_entry(component: list[bytes], seq: int, record: AgentRecord) -> dict[str, Any]:
+        ta = record.ta_floors.get(component[2], 0) if len(component) == 3 else 0
+        return {"component": component, "sequence": seq, "ta_version": ta}
+
+    def req_power_cut(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
+        self._need("power-cut")
+        at = args.get("at")
+        if not isinstance(at, int) or isinstance(at, bool) or at < 1:
+            raise _bad_args("power_cut needs at >= 1")
+        self.tee.arm(at)
+        return {}
+
+    def req_set_clock(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
+        self._need("clock")
+        t = args.get("time")
+        if not isinstance(t, int) or isinstance(t, bool) or t < 0:
+            raise _bad_args("set_clock needs time (POSIX seconds)")
+        self.clock = float(t)
+        return {}
+
+    def now(self) -> float:
+        return self.clock if self.clock is not None else time.time()
+
+    def req_cpm(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
+        self._need("cpm")
+        raise AdapterError(Code.ADAPTER_CAPABILITY_MISSING, "cpm")
+
+
+def make_backend(fault: str | None = None) -> DeviceBackend:
+    """The reference device, or its seeded faulty variant ``fault`` (edbp.conformance.faults)."""
+    if fault is None:
+        return ReferenceDevice()
+    from edbp.conformance.faults import check_fault
+
+    return check_fault(fault).make()

@@ -1,0 +1,284 @@
+"""`edbp model check`: everything the model promises, run once, as one report.
+
+For the `edbp` profile: the full reachable graph with every property checked on every state,
+witnesses for every property and honest goal, bounded liveness, the z3 inductive proofs, and
+every seeded flaw caught by exploration (and by z3 where the flaw is in its encoding). For the
+`blueprint` profile: every expected attack found with a shortest trace, and the P1–P13
+violations the as-built design has.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from edbp.model import blueprint_profile as bp
+from edbp.model.attacks import ATTACKS, Finding, find_attack
+from edbp.model.edbp_profile import Config
+from edbp.model.explore import Exploration, check_liveness, explore
+from edbp.model.flaws import FLAWS, Flaw
+from edbp.model.instance import Instance
+from edbp.model.mermaid import sequence_diagram
+from edbp.model.profiles import BLUEPRINT, EDBP
+from edbp.model.properties import PROPERTY_IDS, PROPERTY_TITLES
+from edbp.model.proofs import Obligation, prove
+
+Stage = Callable[[str, int, int], None]
+
+
+@attrs.define
+class FlawResult:
+    """One seeded flaw: did exploration and z3 catch it, and how."""
+
+    flaw: Flaw
+    explored: bool
+    explore_states: int
+    explore_seconds: float
+    violation: str
+    trace: list[str]
+    mermaid: str
+    z3: bool | None  # None when the flaw is outside the z3 encoding
+    z3_failure: str
+    z3_seconds: float
+    also_violated: list[str]
+
+    @property
+    def caught(self) -> bool:
+        return self.explored and (self.z3 is None or self.z3)
+
+
+@attrs.define
+class PropertyRow:
+    """One row of the table: a property across exploration, witness, z3 and its flaws."""
+
+    id: str
+    title: str
+    holds: bool | None  # None: not checked in this profile
+    violation: str = ""
+    trace: list[str] = attrs.Factory(list)
+    mermaid: str = ""
+    witness: str = ""
+    witness_steps: int | None = None
+    z3: Obligation | None = None
+    flaws: list[FlawResult] = attrs.Factory(list)
+    expected_violation: bool = False
+
+
+@attrs.define
+class Report:
+    """The whole check: what `edbp model check` prints and writes as JSON."""
+
+    profile: str
+    instance: Instance
+    states: int = 0
+    edges: int = 0
+    explore_seconds: float = 0.0
+    rows: list[PropertyRow] = attrs.Factory(list)
+    goals: dict[str, int | None] = attrs.Factory(dict)
+    liveness_checked: int = 0
+    liveness_failures: int = 0
+    liveness_seconds: float = 0.0
+    liveness_example: list[str] = attrs.Factory(list)
+    z3_seconds: float = 0.0
+    attacks: list[Finding] = attrs.Factory(list)
+    problems: list[str] = attrs.Factory(list)
+    seconds: float = 0.0
+    exploration: Exploration | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (no secrets: the model has none, only symbolic names)."""
+        return {
+            "profile": self.profile,
+            "instance": self.instance.as_dict(),
+            "ok": self.ok,
+            "problems": self.problems,
+            "states": self.states,
+            "edges": self.edges,
+            "explore_seconds": round(self.explore_seconds, 3),
+            "states_per_second": round(self.states / self.explore_seconds, 1)
+            if self.explore_seconds else None,
+            "z3_seconds": round(self.z3_seconds, 3),
+            "liveness": {"checked": self.liveness_checked, "failures": self.liveness_failures,
+                         "seconds": round(self.liveness_seconds, 3),
+                         "example": self.liveness_example},
+            "goals": self.goals,
+            "seconds": round(self.seconds, 3),
+            "properties": [
+                {
+                    "id": r.id, "title": r.title, "holds": r.holds,
+                    "expected_violation": r.expected_violation,
+                    "violation": r.violation, "trace": r.trace,
+                    "witness": r.witness, "witness_steps": r.witness_steps,
+                    "z3": None if r.z3 is None else {
+                        "proved": r.z3.proved, "seconds": round(r.z3.seconds, 3),
+                        "failure": r.z3.failure},
+                    "flaws": [
+                        {"name": f.flaw.name, "summary": f.flaw.summary, "caught": f.caught,
+                         "explored": f.explored, "states": f.explore_states,
+                         "violation": f.violation, "trace": f.trace,
+                         "also_violated": f.also_violated,
+                         "z3": f.z3, "z3_failure": f.z3_failure}
+                        for f in r.flaws
+                    ],
+                }
+                for r in self.rows
+            ],
+            "attacks": [
+                {"id": a.attack.id, "title": a.attack.title, "found": a.found,
+                 "properties": list(a.attack.properties), "description": a.description,
+                 "trace": [e.label + " — " + e.text for e in a.trace.events] if a.trace else [],
+                 "states": a.states, "edbp_mechanism": a.attack.edbp_mechanism}
+                for a in self.attacks
+            ],
+        }
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def check_flaw(flaw: Flaw, instance: Instance, with_z3: bool = True) -> FlawResult:
+    """Explore the flawed model until its target property breaks; run z3 on it too."""
+    cfg = Config(instance, flaws=frozenset({flaw.name}))
+    res = explore(EDBP, cfg, stop_on=frozenset({flaw.target}), build_graph=False)
+    hit = res.violations.get(flaw.target)
+    trace = res.trace(hit[0]) if hit else None
+    z3_ok: bool | None = None
+    z3_failure, z3_seconds = "", 0.0
+    if flaw.z3 and with_z3:
+        ob = prove(frozenset({flaw.name}), props=(flaw.target,))[0]
+        z3_ok, z3_failure, z3_seconds = (not ob.proved), ob.failure, ob.seconds
+    return FlawResult(
+        flaw=flaw, explored=hit is not None, explore_states=res.state_count,
+        explore_seconds=res.seconds, violation=hit[1] if hit else "",
+        trace=[e.label + " — " + e.text for e in trace.events] if trace else [],
+        mermaid=sequence_diagram(trace.events, flaw.name) if trace else "",
+        z3=z3_ok, z3_failure=z3_failure, z3_seconds=z3_seconds,
+        also_violated=sorted(k for k in res.violations if k != flaw.target),
+    )
+
+
+def check_edbp(instance: Instance, stage: Stage = _noop, flaws: bool = True,
+               with_z3: bool = True) -> Report:
+    """The full check of the hardened profile."""
+    t0 = time.perf_counter()
+    rep = Report("edbp", instance)
+    cfg = Config(instance)
+    res = explore(EDBP, cfg, progress=lambda n, q: stage("explore", n, n + q))
+    rep.exploration = res
+    rep.states, rep.edges, rep.explore_seconds = res.state_count, res.edges, res.seconds
+    stage("liveness", 0, res.state_count)
+    check_liveness(EDBP, res, progress=lambda i, n: stage("liveness", i, n))
+    rep.liveness_checked = res.liveness_checked
+    rep.liveness_failures = len(res.liveness_failures)
+    rep.liveness_seconds = res.liveness_seconds
+    if res.liveness_failures:
+        sid = res.liveness_failures[0]
+        rep.liveness_example = res.trace(sid).steps
+        rep.problems.append(f"liveness: {len(res.liveness_failures)} states cannot complete "
+                            "the deployment")
+    proofs: dict[str, Obligation] = {}
+    if with_z3:
+        stage("z3", 0, 1)
+        tz = time.perf_counter()
+        proofs = {o.prop: o for o in prove()}
+        rep.z3_seconds = time.perf_counter() - tz
+    for name in list(EDBP.goals):
+        rep.goals[name] = len(res.witness_trace(name)) if name in res.witnesses else None
+        if name not in res.witnesses:
+            rep.problems.append(f"honest goal {name} is unreachable")
+    for ev_name in EDBP.event_witnesses:
+        if ev_name not in PROPERTY_TITLES:
+            rep.goals[ev_name] = (len(res.witness_trace(ev_name))
+                                  if ev_name in res.witnesses else None)
+            if ev_name not in res.witnesses:
+                rep.problems.append(f"honest goal {ev_name} is unreachable")
+    flaw_results: dict[str, list[FlawResult]] = {p: [] for p in PROPERTY_IDS}
+    if flaws:
+        for i, f in enumerate(FLAWS):
+            stage("flaws", i, len(FLAWS))
+            fr = check_flaw(f, instance, with_z3=with_z3)
+            flaw_results[f.target].append(fr)
+            if not fr.explored:
+                rep.problems.append(f"seeded flaw {f.name} not caught by exploration")
+            if fr.z3 is False:
+                rep.problems.append(f"seeded flaw {f.name} not caught by z3")
+        stage("flaws", len(FLAWS), len(FLAWS))
+    for pid in PROPERTY_IDS:
+        row = PropertyRow(pid, PROPERTY_TITLES[pid], holds=pid not in res.violations)
+        if pid in res.violations:
+            sid, why = res.violations[pid]
+            tr = res.trace(sid)
+            row.violation, row.trace = why, [e.label + " — " + e.text for e in tr.events]
+            row.mermaid = sequence_diagram(tr.events, f"{pid} violated")
+            rep.problems.append(f"{pid} violated: {why}")
+        desc = EDBP.witnesses.get(pid) or EDBP.event_witnesses.get(pid)
+        row.witness = desc[0] if desc else ""
+        if pid in res.witnesses:
+            row.witness_steps = len(res.witness_trace(pid))
+        else:
+            rep.problems.append(f"{pid} holds vacuously: no witness ({row.witness})")
+        row.z3 = proofs.get(pid)
+        if with_z3 and (row.z3 is None or not row.z3.proved):
+            rep.problems.append(f"{pid} not proved by z3"
+                                + (f": {row.z3.failure}" if row.z3 else ""))
+        row.flaws = flaw_results[pid]
+        if flaws and not row.flaws:
+            rep.problems.append(f"{pid} has no seeded flaw")
+        rep.rows.append(row)
+    rep.seconds = time.perf_counter() - t0
+    return rep
+
+
+def check_blueprint(instance: Instance, stage: Stage = _noop) -> Report:
+    """The blueprint profile: every expected attack must be found."""
+    t0 = time.perf_counter()
+    rep = Report("blueprint", instance)
+    cfg = Config(instance)
+    for i, a in enumerate(ATTACKS):
+        stage("attacks", i, len(ATTACKS))
+        f = find_attack(a, cfg)
+        rep.attacks.append(f)
+        rep.states += f.states
+        if not f.found:
+            rep.problems.append(f"expected attack {a.id} no longer found")
+    stage("attacks", len(ATTACKS), len(ATTACKS))
+    for pid in PROPERTY_IDS:
+        stage("properties", PROPERTY_IDS.index(pid), len(PROPERTY_IDS))
+        row = PropertyRow(pid, PROPERTY_TITLES[pid], holds=None)
+        if pid in bp.PROPERTIES:
+            prof = attrs.evolve(BLUEPRINT, properties={pid: bp.PROPERTIES[pid]})
+            res = explore(prof, cfg, stop_on=frozenset({pid}), build_graph=False,
+                          max_states=300_000)
+            rep.states += res.state_count
+            rep.explore_seconds += res.seconds
+            row.expected_violation = True
+            if pid in res.violations:
+                sid, why = res.violations[pid]
+                tr = res.trace(sid)
+                row.holds = False
+                row.violation = why
+                row.trace = [e.label + " — " + e.text for e in tr.events]
+                row.mermaid = sequence_diagram(tr.events, f"{pid} violated (blueprint)")
+            else:
+                row.holds = True
+                rep.problems.append(f"{pid}: the expected blueprint violation was not found")
+        else:
+            row.violation = bp.NOT_MODELLED[pid]
+        rep.rows.append(row)
+    rep.seconds = time.perf_counter() - t0
+    return rep
+
+
+def run(profile: str, instance: Instance, stage: Stage = _noop) -> Report:
+    """Dispatch on the profile name."""
+    if profile == "blueprint":
+        return check_blueprint(instance, stage)
+    return check_edbp(instance, stage)
