@@ -21,6 +21,7 @@ class CaseMeta:
     tags: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()  # device capabilities; missing ones skip the case
     profile: str = "edbp"
+    advisory: bool = False  # reports a published weakness; never a conformance failure
 
 
 def case_meta(item: pytest.Item) -> CaseMeta | None:
@@ -61,3 +62,16 @@ def _show(value: Any) -> str:
         except Exception:
             return "h'" + value.hex() + "'"
     return str(value)
+
+
+class Advisory(Exception):
+    """A published weakness found on the device (blueprint profile), reported apart from failures.
+
+    Raised only by cases marked ``advisory=True``; the case then counts as ``advisory``, not
+    ``failed``, and the finding goes to the report's advisory section.
+    """
+
+    def __init__(self, finding: str, evidence: str = "") -> None:
+        self.finding = finding
+        self.evidence = evidence
+        super().__init__(finding)

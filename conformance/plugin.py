@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from edbp.conformance.outcome import CaseFailure, CaseMeta, case_meta
+from edbp.conformance.outcome import Advisory, CaseFailure, CaseMeta, case_meta
 from edbp.errors import Code
 
 _RESULTS_KEY = pytest.StashKey[dict[str, dict[str, Any]]]()
@@ -125,6 +125,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     meta = case_meta(item)
     if meta is None:
         return report
+    if report.when == "call" and call.excinfo is not None and isinstance(call.excinfo.value, Advisory):
+        if meta.advisory:
+            finding = call.excinfo.value
+            report.outcome = "passed"
+            report.longrepr = None
+            report.sections.append(("edbp advisory", f"{finding.finding}\n{finding.evidence}"))
+            _record(item, meta, report, call, advisory=finding)
+            return report
     pins = item.config.stash[_PINS_KEY]
     pinned = pins.get(meta.id)
     if report.when == "call" and pinned is not None:
@@ -142,15 +150,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def _record(item: pytest.Item, meta: CaseMeta, report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
+def _record(
+    item: pytest.Item,
+    meta: CaseMeta,
+    report: pytest.TestReport,
+    call: pytest.CallInfo[None],
+    advisory: Advisory | None = None,
+) -> None:
     results = item.config.stash[_RESULTS_KEY]
-    if hasattr(report, "wasxfail"):
+    if advisory is not None:
+        outcome = "advisory"
+    elif hasattr(report, "wasxfail"):
         outcome = "expected-failure"
     elif report.skipped:
         outcome = "skipped"
     elif report.failed:
         failure = call.excinfo.value if call.excinfo else None
-        outcome = "failed" if report.when == "call" and isinstance(failure, CaseFailure | AssertionError) else "error"
+        # a divergence (or a pinned case that passed) is a failure; a harness or adapter fault,
+        # or a failure outside the case body, is an error
+        diverged = failure is None or isinstance(failure, CaseFailure | AssertionError)
+        outcome = "failed" if report.when == "call" and diverged else "error"
     else:
         outcome = "passed"
     entry: dict[str, Any] = {
@@ -162,7 +181,11 @@ def _record(item: pytest.Item, meta: CaseMeta, report: pytest.TestReport, call: 
         "suite": meta.suite,
         "tags": list(meta.tags),
         "duration": round(report.duration, 4),
+        "profile": meta.profile,
     }
+    if advisory is not None:
+        entry["finding"] = advisory.finding
+        entry["evidence"] = advisory.evidence[:4000]
     if outcome != "passed":
         longrepr = report.longrepr
         if isinstance(longrepr, tuple):  # skip reports: (file, line, reason)
@@ -231,10 +254,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     tr = terminalreporter
     tr.section("edbp conformance: per property")
-    outcomes = ["passed", "failed", "error", "expected-failure", "skipped"]
-    tr.write_line(f"{'property':<10}" + "".join(f"{o:>18}" for o in outcomes))
+    outcomes = ["passed", "failed", "error", "expected-failure", "skipped", "advisory"]
+    tr.write_line(f"{'property':<10}" + "".join(f"{o:>17}" for o in outcomes))
     for prop, row in property_table(cases).items():
-        tr.write_line(f"{prop:<10}" + "".join(f"{row.get(o, 0):>18}" for o in outcomes))
+        tr.write_line(f"{prop:<10}" + "".join(f"{row.get(o, 0):>17}" for o in outcomes))
+    advisories = [c for c in cases if c["outcome"] == "advisory"]
+    if advisories:
+        tr.section("edbp advisories (published weaknesses found; not conformance failures)")
+        for case in sorted(advisories, key=lambda c: c["id"]):
+            tr.write_line(f"ADVISORY {case['id']}: {case['finding']}")
     failed = [c for c in cases if c["outcome"] in ("failed", "error")]
     for case in sorted(failed, key=lambda c: c["id"])[:50]:
         where = f" at step {case['step']}" if case.get("step") else ""

@@ -8,6 +8,7 @@ from edbp.conformance.harness import TA_UUID, Harness
 from edbp.conformance.outcome import CaseFailure
 from edbp.errors import Code
 from edbp.reference.build.package import ta_component
+from edbp.reference.wire import teep
 
 case = pytest.mark.edbp_case
 
@@ -51,8 +52,7 @@ def test_uninstall(harness: Harness) -> None:
     got = harness.deliver(harness.uninstall(q), "uninstall.component")
     if got.code is not None or len(got.replies) != 1:
         raise CaseFailure("uninstall.component", "one Success", got.code, got.code)
-    if not isinstance(harness.open_reply(got.replies[0], "uninstall.component"), __import__(
-        "edbp.reference.wire.teep", fromlist=["Success"]).Success):
+    if not isinstance(harness.open_reply(got.replies[0], "uninstall.component"), teep.Success):
         raise CaseFailure("uninstall.component", "Success", "another message")
     if harness.installed() is not None:
         raise CaseFailure("uninstall.component (state)", "no component", harness.installed())

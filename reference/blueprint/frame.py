@@ -87,11 +87,12 @@ class StreamEntry:
 
 @attrs.frozen
 class Limits:
-    """Caps for ``strict`` parsing. The payload cap defaults to 1 GiB (streaming handles more if
-    asked); metadata streams are small by construction, so 64 KiB is generous."""
+    """Caps for ``strict`` parsing. The payload cap defaults to the CPM's 12 MiB buffer (nothing
+    larger can install on a blueprint device); build and verify stream any size when the caller
+    raises it. Metadata streams are small by construction, so 64 KiB is generous."""
 
     max_streams: int = 64
-    max_payload: int = 1 << 30
+    max_payload: int = 12 * 1024 * 1024
     max_metadata: int = 64 * 1024
 
 

@@ -98,6 +98,9 @@ __all__ = [
 EAT_FORMAT = "application/eat+cwt"
 KEYS_NAME = "agent/keys"
 CF_CBOR = 60  # content-format of an ``edbp-installed-entry`` in the manifests claim
+TEEP_VERSION = 0
+#: the SUIT COSE profiles the Agent processes (mandatory first; then the optional CTR one)
+SUIT_PROFILES: tuple[tuple[int, ...], ...] = ((-16, -9, -29, 1), (-16, -9, -29, -65534))
 #: Recipient algorithms the Agent accepts for the CEK delivered to it (no class-key wraps)
 DEVICE_RECIPIENT_ALGS = frozenset({Alg.ECDH_ES_A128KW})
 #: TEEP messages from the TAM: COSE_Sign1 with ESP256 or Ed25519 (the old ids accepted)
@@ -391,6 +394,14 @@ class Agent:
             )
         if not any(s in teep.EDBP_CIPHER_SUITES for s in request.supported_cipher_suites):
             raise ProtocolError(Code.TEEP_UNSUPPORTED_CIPHER_SUITE, "no common cipher suite")
+        if request.freshness_mechanisms is not None and (
+            teep.Freshness.NONCE not in request.freshness_mechanisms
+        ):
+            raise ProtocolError(Code.TEEP_UNSUPPORTED_FRESHNESS, "nonce freshness is required")
+        if request.versions is not None and TEEP_VERSION not in request.versions:
+            raise ProtocolError(Code.TEEP_UNSUPPORTED_VERSION, "only TEEP version 0")
+        if not any(_profile_ok(p) for p in request.supported_suit_cose_profiles):
+            raise ProtocolError(Code.SUIT_UNSUPPORTED_PROFILE, "no common SUIT COSE profile")
         self._pending = None
         self._erase_cek()
         record = self.installer.load()
@@ -538,11 +549,20 @@ class Agent:
             )
             reports = (self.keys.sign(report.encode()).encode(),)
         self._report_to = None
+        # what the Agent does support, where the refusal is about negotiation (TEEP §4.6)
         error = teep.Error(
             err_code=int(teep_err_code(code)),
             token=token,
             err_msg=f"edbp:{int(code)} {code.name}"[:128],
             suit_reports=reports,
+            cipher_suites=(
+                teep.EDBP_CIPHER_SUITES if code == Code.TEEP_UNSUPPORTED_CIPHER_SUITE else None
+            ),
+            freshness_mechanisms=(
+                (int(teep.Freshness.NONCE),) if code == Code.TEEP_UNSUPPORTED_FRESHNESS else None
+            ),
+            versions=(TEEP_VERSION,) if code == Code.TEEP_UNSUPPORTED_VERSION else None,
+            suit_cose_profiles=SUIT_PROFILES if code == Code.SUIT_UNSUPPORTED_PROFILE else None,
         )
         return self._send(error, code)
 
@@ -580,6 +600,20 @@ def _key(component_id: Sequence[bytes]) -> str:
     from edbp.reference.device.install import component_key
 
     return component_key(tuple(component_id))
+
+
+def _profile_ok(profile: Any) -> bool:
+    """A SUIT COSE profile the Agent can process: SHA-256, an accepted signature, the CEK
+    delivered by ECDH-ES+A128KW, and AES-GCM or AES-CTR content."""
+    if not isinstance(profile, tuple) or len(profile) != 4:
+        return False
+    digest, sig, kw, content = profile
+    return (
+        digest == -16
+        and sig in (-9, -7, -19, -8)
+        and kw == int(Alg.ECDH_ES_A128KW)
+        and content in {int(a) for a in SUIT_CONTENT_ALGS}
+    )
 
 
 def _installed_entries(record: AgentRecord) -> list[EatManifest]:

@@ -95,9 +95,11 @@ def test_verify_streams_a_file_larger_than_the_cpm_buffer(ctx, tmp_path) -> None
             date="d",
         )
     with open(path, "rb") as f:
-        report = verify_cpk(
-            CpkReader(f, strict=True), class_key=ctx.class_key, trust_anchor=ctx.signer_cert
-        )
+        with pytest.raises(BlueprintError) as err:
+            CpkReader(f, strict=True)  # default cap: the CPM's 12 MiB buffer
+        assert err.value.code is Code.CPK_STREAM_TOO_LARGE
+        reader = CpkReader(f, strict=True, limits=Limits(max_payload=1 << 30))
+        report = verify_cpk(reader, class_key=ctx.class_key, trust_anchor=ctx.signer_cert)
     assert report.plaintext_size == size and report.digest and report.trust_anchor
 
 

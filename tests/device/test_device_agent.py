@@ -415,3 +415,31 @@ def test_every_pair_outside_the_table_is_refused(w: World) -> None:
             assert dev.agent.record().components == {}
             checked += 1
     assert checked >= 12
+
+
+@pytest.mark.parametrize(
+    ("request_kw", "code", "option"),
+    [
+        (
+            {"supported_cipher_suites": (((18, -7),),)},
+            Code.TEEP_UNSUPPORTED_CIPHER_SUITE,
+            "cipher_suites",
+        ),
+        ({"freshness_mechanisms": (1,)}, Code.TEEP_UNSUPPORTED_FRESHNESS, "freshness_mechanisms"),
+        ({"versions": (1,)}, Code.TEEP_UNSUPPORTED_VERSION, "versions"),
+        (
+            {"supported_suit_cose_profiles": ((-16, -9, -29, 99),)},
+            Code.SUIT_UNSUPPORTED_PROFILE,
+            "suit_cose_profiles",
+        ),
+    ],
+)
+def test_negotiation_refusals_say_what_is_supported(
+    w: World, request_kw: dict, code: Code, option: str
+) -> None:
+    dev = w.device()
+    bad = w.tam.signed(teep.QueryRequest(token=b"t" * 16, challenge=b"c" * 32, **request_kw))
+    replies = dev.broker.deliver(bad)
+    assert_refused(dev, replies, code)
+    msg = reply(replies[0])
+    assert getattr(msg, option)

@@ -226,6 +226,13 @@ def inspect(cpk: str, strict: bool, as_json: bool) -> None:
 @click.option("--binding", type=BINDINGS, default="as-published", show_default=True)
 @click.option("--strict/--lenient", default=True, show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False), help="write the verified plaintext here")
+@click.option(
+    "--max-payload",
+    type=click.IntRange(0),
+    default=1 << 32,
+    show_default=True,
+    help="strict mode's payload cap in bytes (a blueprint CPM holds 12 MiB)",
+)
 def verify(
     cpk: str,
     trust_anchor: str | None,
@@ -233,9 +240,11 @@ def verify(
     binding: str,
     strict: bool,
     output: str | None,
+    max_payload: int,
 ) -> None:
     """Check CPK's signature (embedded certificate, optional trust anchor); with a class key,
     decrypt (streamed) and check the tag and the digest."""
+    from edbp.reference.blueprint.frame import Limits
     from edbp.reference.blueprint.package import CpkReader, verify_cpk
 
     anchor = (
@@ -249,7 +258,7 @@ def verify(
     try:
         with open(cpk, "rb") as f, open(tmp, "wb") if tmp else open(os.devnull, "wb") as sink:
             report = verify_cpk(
-                CpkReader(f, strict=strict),
+                CpkReader(f, strict=strict, limits=Limits(max_payload=max_payload)),
                 class_key=class_key,
                 trust_anchor=anchor,
                 binding=binding,

@@ -1,0 +1,55 @@
+"""Package and message authenticity (P5): only the provisioned TAM and Author keys count."""
+
+from __future__ import annotations
+
+import pytest
+
+from edbp.conformance.harness import Harness
+from edbp.errors import Code
+
+case = pytest.mark.edbp_case
+
+
+def _refused(harness: Harness, code: Code, step: str, signer: str = "author", **kw: object) -> None:
+    before = harness.state()
+    published = harness.publish(1, signer=signer)
+    q = harness.query(step=f"{step}: deploy.query_request")
+    got = harness.deliver(harness.update(published, q, **kw), f"{step}: deploy.update")  # type: ignore[arg-type]
+    harness.expect_refusal(got, code, f"{step}: deploy.verify_update")
+    harness.expect_unchanged(before, step)
+
+
+@case(id="auth.untrusted-tam-update", properties=("P5",), flow="deploy", tags=("signature",))
+def test_update_signed_by_untrusted_tam(harness: Harness) -> None:
+    """A TEEP Update signed by a key that is no TAM trust anchor is refused."""
+    _refused(harness, Code.AGENT_UNTRUSTED_SIGNER, "rogue TEEP signer",
+             teep_tsk=harness.cloud.rogue_tsk)
+
+
+@case(id="auth.untrusted-tam-query", properties=("P5", "P3"), flow="deploy", tags=("signature",))
+def test_query_signed_by_untrusted_tam(harness: Harness) -> None:
+    """A QueryRequest from an untrusted TAM gets no evidence, only a refusal."""
+    before = harness.state()
+    _, _, request = harness.query_request(harness.cloud.rogue_tsk)
+    got = harness.deliver(request, "rogue QueryRequest")
+    harness.expect_refusal(got, Code.AGENT_UNTRUSTED_SIGNER, "rogue QueryRequest")
+    harness.expect_unchanged(before, "rogue QueryRequest")
+
+
+@case(id="auth.untrusted-device-manifest", properties=("P5",), flow="deploy", tags=("signature",))
+def test_device_manifest_signed_by_untrusted_tam(harness: Harness) -> None:
+    """A per-device SUIT manifest signed by an untrusted key is refused (SUIT_AUTH_FAILED)."""
+    _refused(harness, Code.SUIT_AUTH_FAILED, "rogue manifest signer",
+             manifest_tsk=harness.cloud.rogue_tsk)
+
+
+@case(id="auth.untrusted-author", properties=("P5",), flow="deploy", tags=("signature",))
+def test_author_manifest_signed_by_untrusted_author(harness: Harness) -> None:
+    """An author manifest signed by an Author the device does not trust is refused."""
+    _refused(harness, Code.SUIT_AUTH_FAILED, "rogue author", signer="rogue-author")
+
+
+@case(id="auth.tam-as-author", properties=("P5", "P12"), flow="deploy", tags=("signature",))
+def test_author_manifest_signed_by_tam(harness: Harness) -> None:
+    """The TAM cannot forge a package: an author manifest signed by a TSK is refused."""
+    _refused(harness, Code.SUIT_AUTH_FAILED, "TAM as author", signer="tam")

@@ -1,0 +1,65 @@
+"""Freshness (P6, P3): an Update is accepted only inside the exchange whose challenge it
+answers; old, stale or unbound Updates are replays."""
+
+from __future__ import annotations
+
+import pytest
+
+from edbp.conformance.harness import Harness
+from edbp.errors import Code
+
+case = pytest.mark.edbp_case
+
+
+def _expect_replay(harness: Harness, message: bytes, step: str) -> None:
+    before = harness.state()
+    got = harness.deliver(message, step)
+    harness.expect_refusal(got, Code.AGENT_REPLAY, step)
+    harness.expect_unchanged(before, step)
+
+
+@case(id="freshness.stale-challenge", properties=("P6", "P3"), flow="deploy", tags=("replay",))
+def test_stale_challenge(harness: Harness) -> None:
+    """An Update bound to a challenge that a newer QueryRequest replaced is refused."""
+    published = harness.publish(1)
+    old = harness.query(step="query 1")
+    harness.query(step="query 2")
+    _expect_replay(harness, harness.update(published, old), "Update bound to query 1")
+
+
+@case(id="freshness.replayed-update", properties=("P6",), flow="deploy", tags=("replay",))
+def test_replayed_update(harness: Harness) -> None:
+    """The exact bytes of an Update already installed, delivered again, are a replay."""
+    published = harness.publish(1)
+    q = harness.query(step="deploy.query_request")
+    update = harness.update(published, q)
+    got = harness.deliver(update, "deploy.update")
+    harness.expect_success(got, q, published)
+    _expect_replay(harness, update, "replayed Update")
+
+
+@case(id="freshness.replay-into-new-exchange", properties=("P6",), flow="deploy",
+      tags=("replay",))
+def test_replay_into_new_exchange(harness: Harness) -> None:
+    """An old Update delivered while a newer exchange is open is refused (token mismatch)."""
+    published = harness.publish(1)
+    q = harness.query(step="query 1")
+    update = harness.update(published, q)
+    harness.deliver(update, "deploy.update")
+    harness.query(step="query 2")
+    _expect_replay(harness, update, "old Update in exchange 2")
+
+
+@case(id="freshness.no-exchange", properties=("P6", "P3"), flow="deploy", tags=("replay",))
+def test_update_without_exchange(harness: Harness) -> None:
+    """An Update on a device that issued no challenge is refused."""
+    published = harness.publish(1)
+    _expect_replay(harness, harness.update(published, None, token=b"\x5a" * 16), "unbound Update")
+
+
+@case(id="freshness.token-mismatch", properties=("P6",), flow="deploy", tags=("replay",))
+def test_token_mismatch(harness: Harness) -> None:
+    """Inside an open exchange, an Update with another token is refused."""
+    published = harness.publish(1)
+    harness.query(step="deploy.query_request")
+    _expect_replay(harness, harness.update(published, None, token=b"\xa5" * 16), "wrong token")

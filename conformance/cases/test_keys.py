@@ -1,0 +1,52 @@
+"""Device keys (P12, P1): per-device, made in the TEE, only public parts leave it."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+from edbp.reference.device.keys import DeviceKeys, KeySuite
+from edbp.reference.wire.cose_key import CoseKey
+
+from edbp.conformance.harness import Harness
+from edbp.conformance.outcome import CaseFailure
+
+case = pytest.mark.edbp_case
+
+
+@case(id="keys.public-only", properties=("P12", "P1"), flow="enrol", tags=("keys",))
+def test_identity_exposes_public_keys_only(bare: Harness) -> None:
+    for name in ("dak", "dsk"):
+        key = CoseKey.decode(bare.identity[name])
+        if key.has_private:
+            raise CaseFailure(f"identity ({name})", "public key only", "private part present")
+
+
+@case(id="keys.per-device", properties=("P12",), flow="enrol", tags=("keys",))
+def test_reset_makes_new_keys(bare: Harness) -> None:
+    """``enrol.keygen`` on every factory reset: a new UEID, DAK and DSK (no fleet-wide key);
+    ``keep_keys`` keeps them."""
+    first = dict(bare.identity)
+    bare.call("reset", {"keep_keys": True}, step="reset keep_keys")
+    bare.read_identity()
+    for name in ("ueid", "dak", "dsk"):
+        if bare.identity[name] != first[name]:
+            raise CaseFailure(f"reset keep_keys ({name})", "unchanged", "changed")
+    bare.call("reset", {}, step="reset")
+    bare.read_identity()
+    for name in ("ueid", "dak", "dsk"):
+        if bare.identity[name] == first[name]:
+            raise CaseFailure(f"enrol.keygen ({name})", "a new value", "the previous device's")
+
+
+@case(id="keys.test-keys", properties=("P4",), flow="enrol", tags=("keys",), needs=("test-keys",))
+def test_provisioned_test_keys(bare: Harness) -> None:
+    """Test keys provisioned through the adapter become the device's identity and are the
+    keys deliveries are bound to."""
+    keys = DeviceKeys.generate(KeySuite.P256, bare.rng.fork("test-keys"))
+    dak, dsk = keys.agreement_key(), DeviceKeys.from_sealed_record(keys.seal_record())._dsk
+    bare.provision(test_keys={"dak": dak.encode(), "dsk": dsk.encode(), "ueid": keys.ueid})
+    bare.read_identity()
+    if bare.ueid != keys.ueid or bare.dak.thumbprint() != dak.thumbprint():
+        raise CaseFailure("provision test_keys (identity)", "the provisioned keys", "others")
+    bare.deploy(1)
+    _ = attrs

@@ -1,0 +1,157 @@
+"""Stepping the `edbp` model from outside: the interface a lockstep test or a conformance
+harness drives, whatever implementation it compares against.
+
+``ModelDriver`` holds one model state and moves it only through the model's own transitions
+(named with the spec's step names), so a prediction is never hand-written: it is what the
+state machine does. Two levels:
+
+- ``enabled()`` / ``take(step, ...)``: single transitions, for drivers that step messages one
+  by one (an adapter that relays each TEEP message);
+- ``deploy``, ``replay_update``, ``revoke``, ``publish``: whole exchanges as a TAM + Broker
+  relay loop runs them, returning a ``Prediction`` (installed or refused, with the error code
+  the spec pins for the refusal).
+
+``observe()`` returns what an implementation must agree with after each step: per device the
+installed version and the floor of every component, the revoked set, the count of TAM records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+from edbp.errors import Code
+from edbp.model import edbp_profile as ep
+from edbp.model.instance import Instance
+from edbp.model.properties import PROPERTIES
+
+
+@attrs.frozen
+class Observation:
+    """The observable state an implementation must match."""
+
+    installed: tuple[tuple[int, ...], ...]  # per device, per component (0 = nothing)
+    floors: tuple[tuple[int, ...], ...]
+    revoked: frozenset[int]
+    published: tuple[int, ...]
+
+
+@attrs.frozen
+class Prediction:
+    """What the model says an exchange ends in."""
+
+    installed: bool
+    code: Code | None  # the refusal's code, when the spec pins one
+    steps: tuple[str, ...]
+
+
+class ModelDriver:
+    """One model run, stepped by a test harness."""
+
+    def __init__(self, instance: Instance | None = None,
+                 flaws: frozenset[str] = frozenset()) -> None:
+        inst = instance or Instance(devices=2, versions=3, sessions=64, compromises=0)
+        self.config = ep.Config(inst, flaws=flaws, compromise=False)
+        self.state: ep.World = ep.initial(self.config)
+        self.log: list[ep.Event] = []
+
+    # ------------------------------------------------------------ single transitions
+
+    def enabled(self) -> list[ep.Event]:
+        """Every transition enabled now (honest and attacker)."""
+        return [ev for ev, _ in ep.successors(self.state, self.config)]
+
+    def take(self, pred: Callable[[ep.Event, ep.World], bool]) -> ep.Event | None:
+        """Take the first enabled transition whose event satisfies ``pred``; None if none."""
+        for ev, nw in ep.successors(self.state, self.config):
+            if pred(ev, nw):
+                self.state = nw
+                self.log.append(ev)
+                return ev
+        return None
+
+    # ------------------------------------------------------------ whole exchanges
+
+    def publish(self, c: int = 0) -> int:
+        """publish.*: the next version of component ``c``; returns its sequence number."""
+        ev = self.take(lambda e, w: "publish.push" in e.steps and w.published[c]
+                       == self.state.published[c] + 1)
+        if ev is None:
+            raise ValueError("no further version in this instance")
+        return self.state.published[c]
+
+    def revoke(self, d: int) -> None:
+        """revoke.device."""
+        if d in self.state.revoked:
+            return
+        if self.take(lambda e, w: e.steps == ("revoke.device",) and d in w.revoked) is None:
+            raise ValueError("revocation budget of the instance exhausted")
+
+    def deploy(self, d: int, v: int, c: int = 0) -> Prediction:
+        """The Deploy flow for device ``d`` and version ``v`` with an honest network."""
+        start = len(self.log)
+        if d in self.state.revoked:
+            return Prediction(False, Code.TAM_DEVICE_REVOKED, ())
+        if v > self.state.published[c]:
+            return Prediction(False, Code.TAM_NO_SUCH_PACKAGE, ())
+        self._close_session(d)
+        honest = lambda e, w: e.honest  # noqa: E731
+        if self.take(lambda e, w: honest(e, w) and "deploy.query_request" in e.steps
+                     and e.dst == f"Broker{d}") is None:
+            raise ValueError("challenge budget of the instance exhausted")
+        n = self.state.sessions[d].nonce
+        self.take(lambda e, w: honest(e, w) and "deploy.query_response" in e.steps
+                  and w.agents[d].token == n and e.src == f"Agent{d}")
+        self.take(lambda e, w: honest(e, w) and e.data == ("deliver", d, c, v))
+        ev = self.take(lambda e, w: honest(e, w) and "deploy.verify_update" in e.steps
+                       and f"Agent{d}" in (e.src, e.dst))
+        steps = tuple(e.label for e in self.log[start:])
+        if ev is None or "deploy.error" in ev.steps:
+            self._close_session(d)
+            return Prediction(False, Code.AGENT_ROLLBACK, steps)
+        self.take(lambda e, w: honest(e, w) and "deploy.success" in e.steps
+                  and e.src == f"Agent{d}")
+        self.take(lambda e, w: honest(e, w) and e.data == ("record", d))
+        return Prediction(True, None, tuple(e.label for e in self.log[start:]))
+
+    def replay_update(self, d: int) -> Prediction:
+        """attack.replay of an old Update to device ``d`` outside any exchange it opened."""
+        before = self.state
+        known = [t for t in ep.knowledge(self.state.seen)
+                 if t[0] == "sig" and t[2][0] == "upd"]
+        # an idle Agent has no transition for an Update: it answers with an Error
+        if self.state.agents[d].phase == "IDLE" or not known:
+            return Prediction(False, Code.AGENT_UNEXPECTED_MESSAGE, ("attack.replay",))
+        ev = self.take(lambda e, w: "attack.replay" in e.steps and e.dst == f"Agent{d}"
+                       and "deploy.unwrap_cek" in e.steps)
+        installed = ev is not None and before.agents[d].installed != self.state.agents[d].installed
+        return Prediction(installed, None if installed else Code.AGENT_UNEXPECTED_MESSAGE,
+                          (ev.label,) if ev else ())
+
+    def _close_session(self, d: int) -> None:
+        """Let a stale TAM session or Agent exchange for ``d`` time out."""
+        if self.state.sessions[d].phase != "NO_SESSION":
+            self.take(lambda e, w: e.data == ("expire", d))
+        if self.state.agents[d].phase == "QUERIED":
+            self.take(lambda e, w: e.data[:2] == ("error", d))
+
+    # ------------------------------------------------------------ views
+
+    def observe(self) -> Observation:
+        s = self.state
+        return Observation(
+            installed=tuple(a.installed for a in s.agents),
+            floors=tuple(a.floor for a in s.agents),
+            revoked=s.revoked,
+            published=s.published,
+        )
+
+    def violations(self) -> dict[str, str]:
+        """Properties violated in the current state (empty for the correct model)."""
+        out = {}
+        for name, fn in PROPERTIES.items():
+            why = fn(self.state, self.config)
+            if why is not None:
+                out[name] = why
+        return out
