@@ -24,6 +24,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import attrs
+
 from edbp.reference.build.package import class_id_for, vendor_id_for
 from edbp.reference.device.agent import (
     KEYS_NAME,
@@ -266,11 +268,14 @@ class ReferenceDevice(DeviceBackend):
         dsk = (
             _key(test_keys["dsk"], "dsk")
             if "dsk" in test_keys
-            else DeviceKeys.from_sealed_record(self.agent.sealed.get(KEYS_NAME))._dsk
+            else DeviceKeys.from_sealed_record(self.agent.sealed.get(KEYS_NAME))._dsk  # noqa: SLF001
         )
         ueid = test_keys.get("ueid", current.ueid)
         if not isinstance(ueid, bytes) or not dak.has_private or not dsk.has_private:
             raise _bad_args("test keys need private parts and a byte-string ueid")
+        # kids are the RFC 9679 thumbprints, as at enrol.keygen (deliveries name the DAK by it)
+        dak = attrs.evolve(dak, kid=dak.thumbprint())
+        dsk = attrs.evolve(dsk, kid=dsk.thumbprint())
         keys = DeviceKeys(suite=KeySuite.P256, ueid=ueid, dak=dak, dsk=dsk)
         self.agent.sealed.put(KEYS_NAME, keys.seal_record())
 

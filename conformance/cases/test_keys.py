@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import attrs
 import pytest
-from edbp.reference.device.keys import DeviceKeys, KeySuite
+from edbp.reference.wire.cose_algs import Curve
 from edbp.reference.wire.cose_key import CoseKey
 
 from edbp.conformance.harness import Harness
@@ -42,11 +41,12 @@ def test_reset_makes_new_keys(bare: Harness) -> None:
 def test_provisioned_test_keys(bare: Harness) -> None:
     """Test keys provisioned through the adapter become the device's identity and are the
     keys deliveries are bound to."""
-    keys = DeviceKeys.generate(KeySuite.P256, bare.rng.fork("test-keys"))
-    dak, dsk = keys.agreement_key(), DeviceKeys.from_sealed_record(keys.seal_record())._dsk
-    bare.provision(test_keys={"dak": dak.encode(), "dsk": dsk.encode(), "ueid": keys.ueid})
+    rng = bare.rng.fork("test-keys")
+    dak = CoseKey.generate(Curve.P256, rng.fork("dak"))
+    dsk = CoseKey.generate(Curve.P256, rng.fork("dsk"))
+    ueid = b"\x01" + rng.fork("ueid").random_bytes(16)
+    bare.provision(test_keys={"dak": dak.encode(), "dsk": dsk.encode(), "ueid": ueid})
     bare.read_identity()
-    if bare.ueid != keys.ueid or bare.dak.thumbprint() != dak.thumbprint():
+    if bare.ueid != ueid or bare.dak.thumbprint() != dak.thumbprint():
         raise CaseFailure("provision test_keys (identity)", "the provisioned keys", "others")
     bare.deploy(1)
-    _ = attrs

@@ -23,6 +23,7 @@ from typing import BinaryIO, Literal
 
 import attrs
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from edbp.reference.blueprint import crypto
@@ -282,7 +283,7 @@ def _anchored(cert: x509.Certificate, anchor: x509.Certificate) -> bool:
         return True
     try:
         cert.verify_directly_issued_by(anchor)
-    except (ValueError, TypeError, Exception):
+    except (ValueError, TypeError, InvalidSignature):
         return False
     return True
 

@@ -161,3 +161,40 @@ def test_strict_caps_metadata_streams(ctx) -> None:
         CpkReader(io.BytesIO(cpk), strict=True, limits=Limits(max_metadata=300)).parts()
     assert err.value.code is Code.CPK_STREAM_TOO_LARGE
     CpkReader(io.BytesIO(cpk), strict=False, limits=Limits(max_metadata=300)).parts()
+
+
+def test_trust_anchor_may_issue_the_signer_certificate(ctx) -> None:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    ca_key, ca_cert = ctx.attacker, ctx.attacker_cert  # any RSA CA will do
+    start = dt.datetime(2021, 10, 5, tzinfo=dt.UTC)
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vendor build agent")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(ctx.signer.public_key())
+        .serial_number(7)
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=30))
+        .sign(ca_key, hashes.SHA256())
+    )
+    out = io.BytesIO()
+    build_cpk(
+        out,
+        io.BytesIO(b"payload"),
+        class_key=ctx.class_key,
+        signing_key=ctx.signer,
+        certificate=leaf,
+        cp_id="chain-app",
+        cp_name="n",
+        cp_vendor="v",
+        date="d",
+    )
+    assert verify_cpk(_reader(out.getvalue()), trust_anchor=ca_cert).trust_anchor
+    other_ca = crypto.self_signed_certificate(ctx.device_key, "other ca")
+    with pytest.raises(BlueprintError):
+        verify_cpk(_reader(out.getvalue()), trust_anchor=other_ca)

@@ -70,7 +70,8 @@ class World:
         self.registry = DirectoryRegistry(root / "registry")
         self.author = Author(vault, self.registry, self.ask, rng=rng.fork("author"), chunk=4096)
         ticks = iter(range(1_800_000_000, 1_900_000_000))
-        self.devices_db = DeviceRegistry(root / "tam.sqlite", clock=lambda: next(ticks))
+        self.devices_db_path = root / "tam.sqlite"
+        self.devices_db = DeviceRegistry(self.devices_db_path, clock=lambda: next(ticks))
         self.tam = Tam(
             self.devices_db,
             vault,

@@ -75,6 +75,14 @@ def test_deploy_installs_and_records(world: World, suite: KeySuite) -> None:
         and binding[7] == dev.agent.keys.dak_public.thumbprint()
     )
     assert world.devices_db.verify() == len(events(world))
+    # P1/P8 on the cloud side: neither the CEK nor the plaintext is in what the Broker relayed
+    # or stored, in the registry, or in the TAM's database
+    cek = world.vault.rewrap(package.wrapped_cek, bytes)
+    untrusted = [data for _, data in dev.broker.transcript]
+    untrusted += [p.read_bytes() for p in (world.registry.root).rglob("*") if p.is_file()]
+    untrusted += [p.read_bytes() for p in world.devices_db_path.parent.glob("tam.sqlite*")]
+    for data in untrusted:
+        assert cek not in data and V1[-64:] not in data
 
 
 def test_the_update_rewraps_the_cek_to_the_device_only(world: World) -> None:
