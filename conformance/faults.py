@@ -11,8 +11,10 @@ its properties (the mutation score, printed, must be 100 %).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -37,7 +39,7 @@ from edbp.reference.device.update import (
 )
 from edbp.reference.rand import SeededRandom
 from edbp.reference.wire import cbor, teep
-from edbp.reference.wire.cose_algs import Curve
+from edbp.reference.wire.cose_algs import Alg, Curve
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import Sign1, sig_structure
 from edbp.reference.wire.eat import EatClaims
@@ -159,18 +161,19 @@ class FaultyAgent(Agent):
             mid = tam.manifest.component_id
             if "accept-other-device" in flags and mid is not None and len(mid) == 4:
                 identity = attrs.evolve(identity, ueid=mid[3])
-        plan = verify_update(manifests, identity, anchors)
-        if "accept-other-device" not in flags:
+        if "class-key-profile" in flags:
+            with _class_wraps_allowed():
+                plan = verify_update(manifests, identity, anchors)
+        else:
+            plan = verify_update(manifests, identity, anchors)
+        class_wrap = "class-key-profile" in flags and any(
+            r.headers.raw_alg == int(Alg.A256KW) for r in plan.encryption.recipients
+        )
+        if "accept-other-device" not in flags and not class_wrap:
             check_binding(plan, self.keys.dak_public.kid, self.keys.ueid)
         challenge = self._bound_challenge(session, update)
         record = self.installer.load()
         self.installer.check_floor(record, plan.component_id, plan.sequence)
-        if "early-floor" in flags:  # raises the floor before anything is installed
-            retired = dict(record.retired)
-            retired[component_key(plan.component_id)] = plan.sequence
-            self.installer._commit(
-                AgentRecord(dict(record.components), dict(record.ta_floors), record.installs, retired)
-            )
         self._cek = self.keys.unwrap_cek(plan.encryption, content_algs=SUIT_CONTENT_ALGS)
         self._pending = _Pending(plan, update.token, challenge)
         return [FetchPayload(plan.uri, plan.ciphertext_size, plan.ciphertext_digest.digest)]
@@ -216,6 +219,14 @@ class FaultyAgent(Agent):
     # -- error codes -------------------------------------------------------------------------
 
     def _fail(self, code: Code, token: bytes | None) -> SendMessage:
+        if "early-floor" in self.flags and self._pending is not None:
+            # the floor goes up although nothing was installed: a partial state
+            record = self.installer.load()
+            retired = dict(record.retired)
+            retired[component_key(self._pending.plan.component_id)] = self._pending.plan.sequence
+            self.installer._commit(
+                AgentRecord(dict(record.components), dict(record.ta_floors), record.installs, retired)
+            )
         if "wrong-error-code" in self.flags and code is not Code.AGENT_INSTALL_FAILED:
             code = Code.AGENT_INSTALL_FAILED  # every refusal reported as a storage failure
         return super()._fail(code, token)
@@ -260,6 +271,83 @@ class FaultyDevice(ReferenceDevice):
 def _agent_fault(*flags: str) -> Callable[[], ReferenceDevice]:
     cls = type("FaultyDevice", (FaultyDevice,), {"flags": frozenset(flags)})
     return cls
+
+
+class ClassKeyKeys(DeviceKeys):
+    """Device keys that also unwrap CEKs wrapped under class keys stored on the device."""
+
+    class_keys: tuple[bytes, ...] = ()
+
+    def unwrap_cek(self, encryption: Any, *, content_algs: Any) -> bytearray:
+        try:
+            return super().unwrap_cek(encryption, content_algs=content_algs)
+        except EdbpError:
+            for k in self.class_keys:
+                try:
+                    cek = encryption.unwrap_cek(
+                        CoseKey.symmetric(k),
+                        algorithms=content_algs,
+                        recipient_algorithms={Alg.A256KW},
+                        allow_unauthenticated=True,
+                    )
+                except EdbpError:
+                    continue
+                return bytearray(cek)
+            raise
+
+
+_PATCH_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _class_wraps_allowed() -> Iterator[None]:
+    """The SUIT processor with its recipient-algorithm check relaxed to admit A256KW (class
+    key) wraps. The check is a module function of ``edbp.reference.device.update``, so it is
+    swapped for the duration of one verification, under a lock (faulty devices only)."""
+    from edbp.reference.device import update as update_module
+
+    original = update_module._check_encryption
+
+    def relaxed(enc: Any) -> Any:
+        try:
+            return original(enc)
+        except EdbpError as exc:
+            if exc.code is Code.SUIT_UNSUPPORTED_PROFILE and enc.recipients[0].headers.raw_alg == int(Alg.A256KW):
+                return enc
+            raise
+
+    with _PATCH_LOCK:
+        update_module._check_encryption = relaxed
+        try:
+            yield
+        finally:
+            update_module._check_encryption = original
+
+
+class HoldsClassKeys(FaultyDevice):
+    """Takes class keys offered at provisioning (``class_keys``) and unwraps class-key CEK
+    wraps with them: the class key has left the HSM (P2 broken)."""
+
+    class_keys: tuple[bytes, ...] = ()
+    flags = frozenset({"class-key-profile"})
+
+    def factory_reset(self, keep_keys: bool) -> None:
+        self.class_keys = ()
+        super().factory_reset(keep_keys)
+
+    def req_provision(self, args: dict[str, Any], host: Any) -> dict[str, Any]:
+        offered = args.get("class_keys", [])
+        self.class_keys = tuple(k for k in offered if isinstance(k, bytes))
+        return super().req_provision(args, host)
+
+    def make_agent(self) -> Agent:
+        agent = super().make_agent()
+        keys = agent.keys
+        swapped = type("Keys", (ClassKeyKeys,), {"class_keys": self.class_keys})(
+            suite=keys.suite, ueid=keys.ueid, dak=keys._dak, dsk=keys._dsk
+        )
+        agent.keys = swapped
+        return agent
 
 
 class CrashOnMalformed(ReferenceDevice):
@@ -341,6 +429,11 @@ FAULTS: dict[str, Fault] = {
     "cek-in-success": Fault(
         "reports the CEK in the msg of its Success", ("P1",), _agent_fault("cek-in-success")
     ),
+    "holds-class-key": Fault(
+        "accepts class keys at provisioning and unwraps class-key CEK wraps with them",
+        ("P2",),
+        HoldsClassKeys,
+    ),
     "cek-to-ree": Fault(
         "leaks the CEK to the REE (appended to the payload fetch request)",
         ("P1", "P8"),
@@ -420,7 +513,7 @@ FAULTS: dict[str, Fault] = {
         "decrypts before verifying",
     ),
     "early-floor": Fault(
-        "raises the floor before the install, so a failed delivery leaves a partial state",
+        "raises the floor although the install failed (a partial state is left behind)",
         ("P10",),
         _agent_fault("early-floor"),
         "leaves a partial install on failure",

@@ -20,7 +20,9 @@ TA signing keys; OP-TEE image checks are covered by the ta-image vectors instead
 
 from __future__ import annotations
 
+import sys
 import time
+import traceback
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -310,7 +312,16 @@ class ReferenceDevice(DeviceBackend):
         except PowerLoss:
             self.boot()
             return self._deliver_result(replies, power_cut=True)
+        self._log_internal_fault()
         return self._deliver_result(replies)
+
+    def _log_internal_fault(self) -> None:
+        """An Agent that failed closed on an internal fault says why on stderr (the harness
+        attaches the device's stderr to a failed case)."""
+        exc = getattr(self.agent, "last_exception", None)
+        if exc is not None:
+            self.agent.last_exception = None
+            traceback.print_exception(exc, file=sys.stderr)
 
     def _deliver_result(self, replies: list[SendMessage], power_cut: bool = False) -> dict[str, Any]:
         result: dict[str, Any] = {"replies": [r.data for r in replies]}

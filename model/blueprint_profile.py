@@ -196,6 +196,7 @@ def _distribute(w: BWorld, cfg: Config) -> tuple[Event, BWorld]:
 
 def _cpm_steps(w: BWorld, cfg: Config, d: int, know: frozenset) -> Iterator[tuple[Event, BWorld]]:
     inst = cfg.instance
+    off = cfg.moves_off
     cpm = w.cpms[d]
     # install_application_key: the REE passes any wrapped key it holds or can build
     wraps = {t for t in know if t[0] == "wrap" and t[1] == pub(device_key(d))}

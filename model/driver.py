@@ -115,6 +115,46 @@ class ModelDriver:
         self.take(lambda e, w: honest(e, w) and e.data == ("record", d))
         return Prediction(True, None, tuple(e.label for e in self.log[start:]))
 
+    def deploy_dropped(self, d: int, v: int, c: int = 0) -> ep.Term:
+        """A Deploy whose Update the attacker drops (the Agent times out); returns that Update,
+        which the attacker keeps for later."""
+        self._close_session(d)
+        honest = lambda e, w: e.honest  # noqa: E731
+        self.take(lambda e, w: honest(e, w) and "deploy.query_request" in e.steps
+                  and e.dst == f"Broker{d}")
+        n = self.state.sessions[d].nonce
+        self.take(lambda e, w: honest(e, w) and "deploy.query_response" in e.steps
+                  and w.agents[d].token == n and e.src == f"Agent{d}")
+        self.take(lambda e, w: honest(e, w) and e.data == ("deliver", d, c, v))
+        self._close_session(d)
+        return ep.update(self.config, d, n, c, v)
+
+    def replay_in_exchange(self, d: int, term: ep.Term) -> Prediction:
+        """attack.replay: inside a fresh exchange of device ``d``, the attacker hands the Agent
+        an old Update instead of the TAM's."""
+        self._close_session(d)
+        honest = lambda e, w: e.honest  # noqa: E731
+        self.take(lambda e, w: honest(e, w) and "deploy.query_request" in e.steps
+                  and e.dst == f"Broker{d}")
+        n = self.state.sessions[d].nonce
+        self.take(lambda e, w: honest(e, w) and "deploy.query_response" in e.steps
+                  and w.agents[d].token == n and e.src == f"Agent{d}")
+        a = self.state.agents[d]
+        accepted = None
+        for ev, nw in ep._verify_update(self.state, self.config, d, a, term):
+            if nw.agents[d].phase == "FETCHING":
+                accepted = (ev, nw)
+                break
+        if accepted is None:
+            self._close_session(d)
+            return Prediction(False, Code.AGENT_REPLAY, ("attack.replay",))
+        self.state = accepted[1]
+        self.log.append(accepted[0])
+        done = self.take(lambda e, w: "deploy.success" in e.steps and e.src == f"Agent{d}"
+                         and "attack.control_ree" not in e.steps)
+        self._close_session(d)
+        return Prediction(done is not None, None, (accepted[0].label,))
+
     def replay_update(self, d: int) -> Prediction:
         """attack.replay of an old Update to device ``d`` outside any exchange it opened."""
         before = self.state
@@ -122,11 +162,11 @@ class ModelDriver:
                  if t[0] == "sig" and t[2][0] == "upd"]
         # an idle Agent has no transition for an Update: it answers with an Error
         if self.state.agents[d].phase == "IDLE" or not known:
-            return Prediction(False, Code.AGENT_UNEXPECTED_MESSAGE, ("attack.replay",))
+            return Prediction(False, Code.AGENT_REPLAY, ("attack.replay",))
         ev = self.take(lambda e, w: "attack.replay" in e.steps and e.dst == f"Agent{d}"
                        and "deploy.unwrap_cek" in e.steps)
         installed = ev is not None and before.agents[d].installed != self.state.agents[d].installed
-        return Prediction(installed, None if installed else Code.AGENT_UNEXPECTED_MESSAGE,
+        return Prediction(installed, None if installed else Code.AGENT_REPLAY,
                           (ev.label,) if ev else ())
 
     def _close_session(self, d: int) -> None:

@@ -22,7 +22,7 @@ class Instance:
     classes: int = 1
     components: int = 1
     versions: int = 2
-    sessions: int = 4  # TAM challenges (fresh nonces) over the whole run
+    sessions: int = 2  # TAM challenges (fresh nonces) over the whole run
     revocations: int = 1
     compromises: int = 1
     apps: int = 2  # blueprint profile: applications (class keys in the key service)

@@ -53,3 +53,18 @@ def test_author_manifest_signed_by_untrusted_author(harness: Harness) -> None:
 def test_author_manifest_signed_by_tam(harness: Harness) -> None:
     """The TAM cannot forge a package: an author manifest signed by a TSK is refused."""
     _refused(harness, Code.SUIT_AUTH_FAILED, "TAM as author", signer="tam")
+
+
+@case(id="auth.unnamed-signer", properties=("P5",), flow="deploy", tags=("signature",))
+def test_update_signed_without_kid_by_untrusted_key(harness: Harness) -> None:
+    """Without a kid the Agent tries each trusted TSK: none verifies, TEEP_BAD_SIGNATURE."""
+    from edbp.reference.wire import teep
+
+    before = harness.state()
+    published = harness.publish(1)
+    q = harness.query(step="deploy.query_request")
+    envelope = harness.delivery(published).envelope
+    msg = teep.Update(token=q.token, manifest_list=(envelope,))
+    got = harness.deliver(harness.sign(msg, harness.cloud.rogue_tsk, kid=False), "unnamed signer")
+    harness.expect_refusal(got, Code.TEEP_BAD_SIGNATURE, "deploy.verify_update")
+    harness.expect_unchanged(before, "unnamed signer")

@@ -50,3 +50,22 @@ def test_provisioned_test_keys(bare: Harness) -> None:
     if bare.ueid != ueid or bare.dak.thumbprint() != dak.thumbprint():
         raise CaseFailure("provision test_keys (identity)", "the provisioned keys", "others")
     bare.deploy(1)
+
+
+@case(id="keys.no-class-key", properties=("P2",), flow="deploy", tags=("keys",))
+def test_class_key_wrap_refused(harness: Harness) -> None:
+    """A device never holds a class key: offered one at provisioning (an unknown member it
+    ignores), it still refuses a delivery whose CEK is wrapped under that class key
+    (A256KW) rather than to its DAK: the profile admits ECDH-ES+A128KW only."""
+    from edbp.conformance.harness.session import ClassWrapVault
+    from edbp.errors import Code
+
+    class_key = harness.rng.fork("class-key").random_bytes(32)
+    harness.provision(class_keys=[class_key])
+    before = harness.state()
+    published = harness.publish(1)
+    q = harness.query(step="deploy.query_request")
+    vault = ClassWrapVault(harness.cloud.vault, class_key)
+    got = harness.deliver(harness.update(published, q, vault=vault), "class-key wrapped Update")
+    harness.expect_refusal(got, Code.SUIT_UNSUPPORTED_PROFILE, "deploy.verify_update")
+    harness.expect_unchanged(before, "class-key wrapped Update")

@@ -63,6 +63,45 @@ class Delivered:
     power_cut: bool = False
 
 
+class ClassWrapVault:
+    """A vault that wraps the CEK under a *class key* (A256KW) instead of to the device's DAK:
+    the delivery a device may only accept if a class key sits on it (P2 broken)."""
+
+    def __init__(self, vault: Any, class_key: bytes) -> None:
+        self._vault = vault
+        self._kek = CoseKey.symmetric(class_key)
+
+    def rewrap(self, wrapped: Any, seal: Callable[[bytearray], Any]) -> Any:
+        from edbp.reference.wire.cose_encrypt import RecipientSpec, encryption_info
+
+        captured: dict[str, Any] = {}
+
+        def grab(cek: bytearray) -> Any:
+            enc = seal(cek)
+            captured["enc"] = encryption_info(
+                [RecipientSpec(alg=Alg.A256KW, key=self._kek)],
+                _alg(enc),
+                cek=bytes(cek),
+                iv=_iv(enc),
+            )
+            return enc
+
+        self._vault.rewrap(wrapped, grab)
+        return captured["enc"]
+
+
+def _alg(enc: Any) -> Alg:
+    return Alg(enc.headers.raw_alg)
+
+
+def _iv(enc: Any) -> bytes:
+    from edbp.reference.wire.cose_algs import HeaderLabel
+
+    iv = enc.headers.get(HeaderLabel.IV)
+    assert isinstance(iv, bytes)
+    return iv
+
+
 def _code_name(code: int | None) -> str:
     if code is None:
         return "no code"
@@ -170,7 +209,7 @@ class Harness:
             freshness_mechanisms=(teep.Freshness.NONCE,),
             versions=(0,),
         )
-        return token, challenge, teep.sign(msg, signer or self.cloud.tsk, Alg.ESP256)
+        return token, challenge, self.sign(msg, signer or self.cloud.tsk)
 
     def query(self, signer: CoseKey | None = None, step: str = "deploy.query_request") -> Query:
         """``deploy.query_request`` → ``deploy.query_response``; checks the evidence."""
@@ -187,11 +226,12 @@ class Harness:
         *,
         target: Target | None = None,
         tsk: CoseKey | None = None,
+        vault: Any = None,
     ) -> Delivery:
         return build_delivery(
             published.package,
             target or Target(self.ueid, self.dak),
-            self.cloud.vault,
+            vault or self.cloud.vault,
             tsk or self.cloud.tsk,
             Alg.ESP256,
             self.rng.fork(f"delivery/{self._fresh('d', 8).hex()}"),
@@ -207,16 +247,25 @@ class Harness:
         manifest_tsk: CoseKey | None = None,
         teep_tsk: CoseKey | None = None,
         envelope: bytes | None = None,
+        vault: Any = None,
     ) -> bytes:
         """``deploy.update``: the signed Update for ``published``, bound to ``query``."""
-        env = envelope or self.delivery(published, target=target, tsk=manifest_tsk).envelope
+        env = envelope or self.delivery(
+            published, target=target, tsk=manifest_tsk, vault=vault
+        ).envelope
         tok = token if token is not None else (query.token if query is not None else None)
         msg = teep.Update(token=tok, manifest_list=(env,))
-        return teep.sign(msg, teep_tsk or self.cloud.tsk, Alg.ESP256)
+        return self.sign(msg, teep_tsk or self.cloud.tsk)
 
     def uninstall(self, query: Query, ta_uuid: bytes = TA_UUID) -> bytes:
         msg = teep.Update(token=query.token, unneeded_manifest_list=(ta_component(ta_uuid),))
-        return teep.sign(msg, self.cloud.tsk, Alg.ESP256)
+        return self.sign(msg, self.cloud.tsk)
+
+    def sign(self, msg: teep.TeepMessage, key: CoseKey, kid: bool = True) -> bytes:
+        """A TEEP message signed as a TAM signs it: ESP256, ``kid`` = the key's thumbprint
+        (protocol.md 2: an Agent selects its TSK by kid; a kid naming no trusted TSK is
+        AGENT_UNTRUSTED_SIGNER, an absent kid means every TSK is tried)."""
+        return teep.sign(msg, key, Alg.ESP256, kid=key.thumbprint() if kid else None)
 
     def publish(self, sequence: int, **kw: Any) -> Published:
         kw.setdefault("vendor_id", self.vendor_id)

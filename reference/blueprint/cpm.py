@@ -518,3 +518,69 @@ class Cpm:
             return Reply(0)
         finally:
             self._abort()
+
+
+# ----------------------------------------------------------------------------- adapter helpers
+
+#: the adapter's call names (spec/adapter.md, ``cpm`` request) -> call type
+CALLS: dict[str, type] = {
+    "ping": Ping,
+    "is_operation_supported": IsOperationSupported,
+    "get_device_public_key_data_size": GetDevicePublicKeyDataSize,
+    "export_device_public_key": ExportDevicePublicKey,
+    "install_application_key": InstallApplicationKey,
+    "begin_application_deployment": BeginApplicationDeployment,
+    "initialize_decryption_aes_gcm": InitializeDecryptionAesGcm,
+    "add_application_data": AddApplicationData,
+    "verify_application_sha256_rsa_pkcs1_v15": VerifyApplicationSha256RsaPkcs1V15,
+    "end_application_deployment": EndApplicationDeployment,
+}
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "application_id": (str,),
+    "size": (int,),
+    "total_size": (int,),
+    "key_strength": (int,),
+    "wrapped": (bytes,),
+    "iv": (bytes,),
+    "tag": (bytes,),
+    "data": (bytes,),
+    "digest": (bytes,),
+    "signature": (bytes,),
+    "public_key": (bytes,),
+}
+
+
+def call_from_args(name: str, args: dict[str, object]) -> Call:
+    """Build a call from an adapter request (name + argument map), checking every argument's
+    type, so that malformed requests are a ``CPM_ERROR`` and never a lower-level exception.
+    ``export_device_public_key`` without ``size`` asks with a buffer large enough for any key."""
+    cls = CALLS.get(name)
+    if cls is None or not isinstance(args, dict):
+        raise BlueprintError(Code.CPM_ERROR, f"unknown CPM call {name!r}")
+    values: dict[str, object] = {}
+    for field in attrs.fields(cls):
+        if field.name not in args:
+            if field.name == "version" or (cls is ExportDevicePublicKey and field.name == "size"):
+                values[field.name] = None if field.name == "version" else 4096
+                continue
+            raise BlueprintError(Code.CPM_ERROR, f"{name}: missing {field.name}")
+        value = args[field.name]
+        if field.name == "version":
+            ok = value is None or (
+                isinstance(value, list | tuple)
+                and len(value) == 3
+                and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+            )
+            if not ok:
+                raise BlueprintError(Code.CPM_ERROR, f"{name}: version is [maj, min, rev]")
+            values["version"] = None if value is None else tuple(value)  # type: ignore[arg-type]
+            continue
+        kinds = _FIELD_TYPES[field.name]
+        if not isinstance(value, kinds) or isinstance(value, bool):
+            raise BlueprintError(Code.CPM_ERROR, f"{name}: {field.name} has the wrong type")
+        if isinstance(value, int) and not 0 <= value < 1 << 64:
+            raise BlueprintError(Code.CPM_ERROR, f"{name}: {field.name} out of range")
+        values[field.name] = value
+    return cls(**values)  # type: ignore[no-any-return]

@@ -517,10 +517,15 @@ def _other_rsa_key() -> rsa.RSAPublicKey:
 
 
 def _wrong_key(pub: rsa.RSAPublicKey, ck: bytes, rng: RandomSource) -> bytes:
-    """The class key wrapped to another RSA-2048 key. Under the device key it decrypts to a
-    pseudo-random block, conformant with probability about 2^-16 * 0.97 (the vector
-    generator pins the bytes it draws)."""
-    return crypto.pkcs1v15_encrypt(_other_rsa_key(), ck, rng)
+    """The class key wrapped to another RSA-2048 key, redrawn until the ciphertext is below the
+    device's modulus (otherwise the device reports "input too large", another class). Under
+    the device key it decrypts to a pseudo-random block, conformant with probability about
+    2^-16 * 0.97 (the vector generator pins the bytes it draws)."""
+    n = pub.public_numbers().n
+    while True:
+        c = crypto.pkcs1v15_encrypt(_other_rsa_key(), ck, rng)
+        if int.from_bytes(c, "big") < n:
+            return c
 
 
 _w("wrong_key", "wrapped to another RSA key", (-1, (_INSTALL, _PAD, _MIS0)))(_wrong_key)

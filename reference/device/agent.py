@@ -76,6 +76,7 @@ from edbp.errors import (
     EdbpError,
     ProtocolError,
     TeepErr,
+    VerificationError,
     WireError,
     teep_err_code,
 )
@@ -99,8 +100,9 @@ EAT_FORMAT = "application/eat+cwt"
 KEYS_NAME = "agent/keys"
 CF_CBOR = 60  # content-format of an ``edbp-installed-entry`` in the manifests claim
 TEEP_VERSION = 0
-#: the SUIT COSE profiles the Agent processes (mandatory first; then the optional CTR one)
-SUIT_PROFILES: tuple[tuple[int, ...], ...] = ((-16, -9, -29, 1), (-16, -9, -29, -65534))
+TOKEN_BYTES = 16  # spec/protocol.md section 6: exactly 16 / 32 bytes
+CHALLENGE_BYTES = 32
+MAX_TEEP_MESSAGE = 64 * 1024
 #: Recipient algorithms the Agent accepts for the CEK delivered to it (no class-key wraps)
 DEVICE_RECIPIENT_ALGS = frozenset({Alg.ECDH_ES_A128KW})
 #: TEEP messages from the TAM: COSE_Sign1 with ESP256 or Ed25519 (the old ids accepted)
@@ -350,20 +352,27 @@ class Agent:
         return AgentInput.OTHER_MESSAGE, msg
 
     def _open_teep(self, data: bytes) -> teep.TeepMessage:
-        """Verify the TAM's COSE_Sign1 (TSK trust anchors) and decode the TEEP message."""
+        """Steps 1–3 of spec/protocol.md section 9: size, strict COSE_Sign1, a trusted TSK
+        (selected by ``kid`` when there is one: a ``kid`` naming no trusted TSK is
+        AGENT_UNTRUSTED_SIGNER), the signature (TEEP_BAD_SIGNATURE), the TEEP shape."""
+        if len(data) > MAX_TEEP_MESSAGE:
+            raise WireError(Code.CBOR_TOO_LARGE, "TEEP message above 64 KiB")
         envelope = Sign1.decode(data)
-        last: EdbpError = ProtocolError(Code.AGENT_UNTRUSTED_SIGNER, "no TAM trust anchor")
-        for key in self.anchors.tam:
+        kid = envelope.headers.kid
+        keys = [k for k in self.anchors.tam if kid is None or _eq(k.kid or k.thumbprint(), kid)]
+        if not keys:
+            raise ProtocolError(Code.AGENT_UNTRUSTED_SIGNER, "kid names no trusted TSK")
+        for key in keys:
             try:
                 payload = envelope.verify(key, algorithms=TEEP_SIGNATURE_ALGS)
             except WireError as exc:
-                last = exc
-                continue
+                if exc.code == Code.COSE_ALG_KEY_MISMATCH and len(keys) > 1:
+                    continue
+                raise
             except EdbpError:
-                last = ProtocolError(Code.AGENT_UNTRUSTED_SIGNER, "TEEP message signature")
                 continue
             return teep.decode(payload)
-        raise last
+        raise VerificationError(Code.TEEP_BAD_SIGNATURE, "TEEP message signature")
 
     def _reply_token(self, kind: AgentInput, message: Any) -> bytes | None:
         """The token an Error answers with: the open exchange's, when an Update arrives inside
@@ -388,20 +397,18 @@ class Agent:
     def _on_query(self, event: Event, request: teep.QueryRequest) -> list[Output]:
         """``deploy.query_response``: fresh evidence bound to the challenge."""
         challenge = request.challenge
-        if challenge is None or not 8 <= len(challenge) <= 64:
-            raise ProtocolError(
-                Code.TEEP_UNSUPPORTED_FRESHNESS, "a challenge of 8..64 bytes is required"
-            )
+        if request.token is None or len(request.token) != TOKEN_BYTES:
+            raise WireError(Code.TEEP_MALFORMED, "token: 16 bytes")
+        if challenge is None or len(challenge) != CHALLENGE_BYTES:
+            raise WireError(Code.TEEP_MALFORMED, "challenge: 32 bytes")
+        if request.versions is not None and TEEP_VERSION not in request.versions:
+            raise ProtocolError(Code.TEEP_UNSUPPORTED_VERSION, "only TEEP version 0")
         if not any(s in teep.EDBP_CIPHER_SUITES for s in request.supported_cipher_suites):
             raise ProtocolError(Code.TEEP_UNSUPPORTED_CIPHER_SUITE, "no common cipher suite")
         if request.freshness_mechanisms is not None and (
             teep.Freshness.NONCE not in request.freshness_mechanisms
         ):
             raise ProtocolError(Code.TEEP_UNSUPPORTED_FRESHNESS, "nonce freshness is required")
-        if request.versions is not None and TEEP_VERSION not in request.versions:
-            raise ProtocolError(Code.TEEP_UNSUPPORTED_VERSION, "only TEEP version 0")
-        if not any(_profile_ok(p) for p in request.supported_suit_cose_profiles):
-            raise ProtocolError(Code.SUIT_UNSUPPORTED_PROFILE, "no common SUIT COSE profile")
         self._pending = None
         self._erase_cek()
         record = self.installer.load()
@@ -428,6 +435,8 @@ class Agent:
         """``deploy.verify_update`` then ``deploy.unwrap_cek``; ends asking for the payload."""
         self.state = AgentState.VERIFYING
         session, self._session = self._session, None
+        if update.token is not None and len(update.token) != TOKEN_BYTES:
+            raise WireError(Code.TEEP_MALFORMED, "token: 16 bytes")
         self._report_to = _reference_of(update, session)
         plan = verify_update(update.manifest_list or (), self.identity, self.anchors)
         check_binding(plan, self.keys.dak_public.kid, self.keys.ueid)
@@ -439,6 +448,8 @@ class Agent:
         self._step("deploy.verify_update", f"component {plan.component_id!r} seq {plan.sequence}")
         self._cek = self.keys.unwrap_cek(plan.encryption, content_algs=SUIT_CONTENT_ALGS)
         self._step("deploy.unwrap_cek", "CEK unwrapped with the DAK inside the TEE")
+        if plan.ciphertext_size > self.installer.budget.max_payload:
+            raise ProtocolError(Code.AGENT_RESOURCE_LIMIT, "payload above the Agent's limit")
         assert session is not None
         self._pending = _Pending(plan, update.token, session.challenge)
         self._step("deploy.fetch", plan.uri)
@@ -562,7 +573,6 @@ class Agent:
                 (int(teep.Freshness.NONCE),) if code == Code.TEEP_UNSUPPORTED_FRESHNESS else None
             ),
             versions=(TEEP_VERSION,) if code == Code.TEEP_UNSUPPORTED_VERSION else None,
-            suit_cose_profiles=SUIT_PROFILES if code == Code.SUIT_UNSUPPORTED_PROFILE else None,
         )
         return self._send(error, code)
 
@@ -600,20 +610,6 @@ def _key(component_id: Sequence[bytes]) -> str:
     from edbp.reference.device.install import component_key
 
     return component_key(tuple(component_id))
-
-
-def _profile_ok(profile: Any) -> bool:
-    """A SUIT COSE profile the Agent can process: SHA-256, an accepted signature, the CEK
-    delivered by ECDH-ES+A128KW, and AES-GCM or AES-CTR content."""
-    if not isinstance(profile, tuple) or len(profile) != 4:
-        return False
-    digest, sig, kw, content = profile
-    return (
-        digest == -16
-        and sig in (-9, -7, -19, -8)
-        and kw == int(Alg.ECDH_ES_A128KW)
-        and content in {int(a) for a in SUIT_CONTENT_ALGS}
-    )
 
 
 def _installed_entries(record: AgentRecord) -> list[EatManifest]:

@@ -96,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-kib", type=int, default=64, help="Agent chunk size in KiB")
     parser.add_argument("--budget-kib", type=int, default=1024, help="stated budget in KiB")
     args = parser.parse_args(argv)
-    budget = MemoryBudget(chunk=args.chunk_kib * 1024, limit=args.budget_kib * 1024)
+    budget = MemoryBudget(
+        chunk=args.chunk_kib * 1024, limit=args.budget_kib * 1024, max_payload=(args.mib + 1) << 20
+    )
     with tempfile.TemporaryDirectory(prefix="edbp-bench-") as tmp:
         result = measure(args.mib << 20, budget, Path(tmp))
     print(json.dumps(result))

@@ -66,6 +66,8 @@ class MemoryBudget:
 
     chunk: int = 64 * 1024
     limit: int = 1024 * 1024
+    #: largest ciphertext the Agent accepts (spec/protocol.md section 6: 16 MiB)
+    max_payload: int = 16 * 1024 * 1024
 
 
 class CiphertextSource(Protocol):

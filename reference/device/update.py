@@ -44,9 +44,10 @@ import attrs
 from edbp.reference.wire.cose_algs import Alg, HeaderLabel
 from edbp.reference.wire.cose_encrypt import Encrypt, enc_structure
 from edbp.reference.wire.cose_key import CoseKey
+from edbp.reference.wire.cose_sign import Sign1
 from edbp.reference.wire.suit_commands import Parameters
 from edbp.reference.wire.suit_core import ComponentId, SuitDigest
-from edbp.reference.wire.suit_crypto import SUIT_CONTENT_ALGS, verify_envelope
+from edbp.reference.wire.suit_crypto import SUIT_CONTENT_ALGS
 from edbp.reference.wire.suit_envelope import Envelope
 from edbp.reference.wire.suit_labels import ManifestKey, SuitCommand, SuitParam
 from edbp.reference.wire.suit_process import (
@@ -152,6 +153,8 @@ class _Interpreter:
         self.checked: set[tuple[int, int, ComponentId]] = set()  # (command, depth, component)
         self.contents: dict[ComponentId, _Content] = {}
         self.deps: dict[tuple[int, int], Envelope] = {}
+        #: the dependent's parameters per component when it processed its dependency
+        self.dependent_params: dict[ComponentId, dict[int, Any]] = {}
 
     def run(self, envelope: Envelope, depth: int, seed: dict[ComponentId, dict[int, Any]]) -> None:
         common = envelope.manifest.common
@@ -219,7 +222,13 @@ class _Interpreter:
                     raise WireError(
                         Code.SUIT_DEPENDENCY_FAILED, "the author manifest has dependencies"
                     )
-                self.deps[(depth, index)] = self._dependency(envelope, params)
+                dep = self._dependency(envelope, params)
+                prefix = common.dependencies[index].prefix
+                if prefix is not None and tuple(prefix) != tuple(dep.manifest.component_id or ()):
+                    raise VerificationError(
+                        Code.SUIT_DEPENDENCY_FAILED, "dependency prefix names another manifest"
+                    )
+                self.deps[(depth, index)] = dep
             elif code == _C.DIRECTIVE_PROCESS_DEPENDENCY:
                 dep = self.deps.get((depth, index))
                 if dep is None:
@@ -231,7 +240,12 @@ class _Interpreter:
                     tuple(cid): dict(store.by_index.get(i, {}))
                     for i, cid in enumerate(common.components)
                 }
+                self.dependent_params = seed
                 self.run(dep, depth + 1, seed)
+            elif code == _C.DIRECTIVE_FETCH:
+                # fetching an integrated dependency means taking it from the envelope
+                if params.uri is None or not params.uri.startswith("#"):
+                    raise WireError(Code.SUIT_DEPENDENCY_FAILED, "dependencies must be integrated")
             elif code != _C.CONDITION_IS_DEPENDENCY:
                 raise WireError(Code.SUIT_UNSUPPORTED_COMMAND, f"{command.name} on a dependency")
             return
@@ -280,7 +294,7 @@ class _Interpreter:
         elif params.image_digest is not None:
             for other in self.others:
                 try:
-                    candidate = Envelope.decode(other)
+                    candidate = decode_envelope(other)
                 except EdbpError:
                     continue
                 got = candidate.authentication.digest
@@ -290,8 +304,11 @@ class _Interpreter:
                     break
         if data is None:
             raise VerificationError(Code.SUIT_DEPENDENCY_FAILED, "author envelope not supplied")
+        if len(data) > MAX_ENVELOPE:
+            raise WireError(Code.CBOR_TOO_LARGE, "author envelope above 32 KiB")
         dep = check_dependency_integrity(params, data)
-        verify_envelope(dep, self.anchors.author)
+        verify_signed_envelope(dep, self.anchors.author)
+        _check_limits(dep)
         if self.author is not None and self.author_bytes != data:
             raise WireError(Code.SUIT_DEPENDENCY_FAILED, "more than one author manifest")
         self.author, self.author_bytes = dep, data
@@ -308,35 +325,128 @@ def _select(arg: Any, count: int) -> tuple[int, ...]:
     return tuple(indices)
 
 
+#: spec/protocol.md section 6 limits the Agent enforces while reading an Update
+MAX_ENVELOPE = 32 * 1024
+MAX_MANIFESTS = 4
+MAX_COMPONENTS = 4
+MAX_COMMANDS = 64
+#: manifest-component-ids of the two layers: ['edbp', 'author', ta] and ['edbp', 'device', ta, ueid]
+AUTHOR_MANIFEST_PREFIX = (b"edbp", b"author")
+DEVICE_MANIFEST_PREFIX = (b"edbp", b"device")
+#: SUIT COSE profiles the Agent offers: (digest, signature, key delivery, content)
+OFFERED_SIGNATURE_ALGS = frozenset({Alg.ESP256, Alg.ES256, Alg.ED25519, Alg.EDDSA})
+OFFERED_CONTENT_ALGS = frozenset({Alg.A128GCM, Alg.A128CTR})
+
+
+def decode_envelope(data: bytes) -> Envelope:
+    """A SUIT envelope from a TEEP Update: TEEP carries it untagged (``bstr .cbor
+    SUIT_Envelope``), edbp's other places tagged (107); both are accepted."""
+    if len(data) > MAX_ENVELOPE:
+        raise WireError(Code.CBOR_TOO_LARGE, "SUIT envelope above 32 KiB")
+    if data[:2] != b"\xd8\x6b":  # not tag 107: wrap it so the strict decoder sees one shape
+        return Envelope.decode(b"\xd8\x6b" + data)
+    return Envelope.decode(data)
+
+
+def _kid_of(key: CoseKey) -> bytes:
+    return key.kid if key.kid is not None else key.thumbprint()
+
+
+def verify_signed_envelope(envelope: Envelope, keys: Sequence[CoseKey]) -> None:
+    """Step 4 of the Agent's processing, for one layer: the wrapper digest covers the manifest
+    (302); a block whose ``kid`` names a trusted key of this role must verify (303); a ``kid``
+    naming no trusted key is an untrusted signer (604); without a ``kid`` every trusted key is
+    tried (303 when none verifies)."""
+    if not envelope.digest_matches():
+        raise VerificationError(Code.SUIT_DIGEST_MISMATCH, "manifest digest does not match")
+    payload = envelope.authentication.signed_payload
+    untrusted = False
+    tried = False
+    for block in envelope.authentication.blocks:
+        cose = Sign1.decode(block)
+        alg = cose.headers.raw_alg
+        if alg not in {int(a) for a in OFFERED_SIGNATURE_ALGS}:
+            raise WireError(Code.SUIT_UNSUPPORTED_PROFILE, f"signature algorithm {alg!r}")
+        kid = cose.headers.kid
+        candidates = [k for k in keys if kid is None or hmac.compare_digest(_kid_of(k), kid)]
+        if not candidates:
+            untrusted = True
+            continue
+        for key in candidates:
+            tried = True
+            try:
+                cose.verify(key, algorithms=OFFERED_SIGNATURE_ALGS, detached_payload=payload)
+            except WireError as exc:
+                if exc.code == Code.COSE_ALG_KEY_MISMATCH:
+                    continue
+                raise
+            except VerificationError:
+                continue
+            return
+    if untrusted and not tried:
+        raise ProtocolError(Code.AGENT_UNTRUSTED_SIGNER, "signed by a key the Agent does not trust")
+    raise VerificationError(Code.SUIT_AUTH_FAILED, "no authentication block verifies")
+
+
+def _check_limits(envelope: Envelope) -> None:
+    manifest = envelope.manifest
+    if len(manifest.common.components) > MAX_COMPONENTS:
+        raise ProtocolError(Code.AGENT_RESOURCE_LIMIT, "too many components")
+    sequences = [manifest.common.shared_sequence]
+    sequences += [envelope.sequence(m) for m in _MEMBERS]
+    for seq in sequences:
+        if seq is not None and len(seq) > MAX_COMMANDS:
+            raise ProtocolError(Code.AGENT_RESOURCE_LIMIT, "command sequence too long")
+
+
 def verify_update(
     manifest_list: Sequence[bytes], device: DeviceIdentity, anchors: TrustAnchors
 ) -> InstallPlan:
-    """Authenticate the TAM envelope (first entry) and the author envelope it depends on, run
-    both manifests' conditions against ``device``, and return what to fetch, check, decrypt
-    and install. Nothing is fetched or decrypted here."""
+    """Steps 4–6 of the Agent's processing (spec/protocol.md section 9): authenticate the
+    device envelope (TSK) and the author envelope it depends on (ASK), run both manifests'
+    conditions against ``device``, check the binding to this device, and return what to fetch,
+    check, decrypt and install. Nothing is fetched or decrypted here."""
     if not manifest_list:
         raise WireError(Code.TEEP_MALFORMED, "Update without manifests")
+    if len(manifest_list) > MAX_MANIFESTS:
+        raise ProtocolError(Code.AGENT_RESOURCE_LIMIT, "too many manifests in one Update")
     tam_bytes, *others = manifest_list
-    tam = Envelope.decode(tam_bytes)
-    verify_envelope(tam, anchors.tam)  # SUIT_DIGEST_MISMATCH / SUIT_AUTH_FAILED
-    _check_manifest_binding(tam, device.ueid)
+    tam = decode_envelope(tam_bytes)
+    # step 4: the device envelope
+    verify_signed_envelope(tam, anchors.tam)
+    _check_limits(tam)
     if not tam.manifest.common.dependencies:
         raise VerificationError(
             Code.SUIT_DEPENDENCY_FAILED, "TAM manifest names no author manifest"
         )
+    # step 5: the dependency (author envelope), processed as the device manifest directs
     run = _Interpreter(device, anchors, others)
     run.run(tam, 0, {})
     author = run.author
     if author is None:
         raise VerificationError(Code.SUIT_DEPENDENCY_FAILED, "author manifest not processed")
+    plan = _plan(run, tam, author)
+    # step 6: the delivery is for this device
+    check_device_manifest(tam, plan.component_id, device.ueid)
+    return plan
+
+
+def _plan(run: _Interpreter, tam: Envelope, author: Envelope) -> InstallPlan:
+    author_components = [tuple(c) for c in author.manifest.common.components]
+    ta = author_components[0]
+    mid = author.manifest.component_id
+    if mid is None or tuple(mid) != (*AUTHOR_MANIFEST_PREFIX, ta[-1]):
+        raise VerificationError(Code.SUIT_DEPENDENCY_FAILED, "author manifest-component-id")
+    if tuple(tam.manifest.common.components[0]) != ta:
+        raise VerificationError(Code.SUIT_CONDITION_COMPONENT, "TA component differs")
+    if tam.manifest.sequence_number != author.manifest.sequence_number:
+        raise VerificationError(Code.SUIT_DEPENDENCY_FAILED, "sequence numbers differ")
     targets = [(cid, c) for cid, c in run.contents.items() if c.encryption is not None]
     if len(targets) != 1:
         raise WireError(Code.SUIT_ENCRYPTION_INFO, "expected one encrypted component")
     cid, target = targets[0]
-    if cid not in {tuple(c) for c in author.manifest.common.components}:
-        raise WireError(
-            Code.SUIT_COMPONENT_UNKNOWN, "installed component not in the author manifest"
-        )
+    if cid != ta:
+        raise VerificationError(Code.SUIT_CONDITION_COMPONENT, "decrypted into another component")
     # the author's own manifest must condition vendor and class on the installed component
     if (_C.CONDITION_VENDOR_IDENTIFIER, 1, cid) not in run.checked:
         raise VerificationError(Code.SUIT_CONDITION_VENDOR, "author manifest checks no vendor id")
@@ -344,6 +454,12 @@ def verify_update(
         raise VerificationError(Code.SUIT_CONDITION_CLASS, "author manifest checks no class id")
     if target.digest is None:
         raise VerificationError(Code.SUIT_CONDITION_IMAGE_DIGEST, "no image-match on the image")
+    # the device manifest names the same image as the author's (digest and size)
+    seeded = run.dependent_params.get(cid, {})
+    tam_digest = seeded.get(int(SuitParam.IMAGE_DIGEST))
+    tam_size = seeded.get(int(SuitParam.IMAGE_SIZE))
+    if tam_digest != target.digest or tam_size != target.size:
+        raise VerificationError(Code.SUIT_DEPENDENCY_FAILED, "image differs between the layers")
     if target.fetched:
         raise WireError(
             Code.SUIT_ENCRYPTION_INFO, "decrypt-on-fetch: the ciphertext digest is not signed"
@@ -356,7 +472,7 @@ def verify_update(
         raise VerificationError(
             Code.SUIT_CONDITION_IMAGE_DIGEST, "no image-match on the ciphertext"
         )
-    encryption = target.encryption.cose()
+    encryption = _check_encryption(target.encryption.cose())
     return InstallPlan(
         component_id=cid,
         sequence=author.manifest.sequence_number,
@@ -372,37 +488,52 @@ def verify_update(
     )
 
 
-#: manifest-component-id prefix of a per-device (TAM) manifest: ['edbp', 'device', ta, ueid]
-DEVICE_MANIFEST_PREFIX = (b"edbp", b"device")
+def _check_encryption(enc: Encrypt) -> Encrypt:
+    """The device's encryption info: one recipient, an offered profile, a well-sized IV."""
+    if len(enc.recipients) != 1:
+        raise WireError(Code.SUIT_ENCRYPTION_INFO, "encryption info: one recipient expected")
+    content = enc.headers.raw_alg
+    if content not in {int(a) for a in OFFERED_CONTENT_ALGS}:
+        raise WireError(Code.SUIT_UNSUPPORTED_PROFILE, f"content algorithm {content!r}")
+    if enc.recipients[0].headers.raw_alg != int(Alg.ECDH_ES_A128KW):
+        raise WireError(Code.SUIT_UNSUPPORTED_PROFILE, "the CEK must come by ECDH-ES+A128KW")
+    iv = enc.headers.get(HeaderLabel.IV)
+    want = 12 if content == int(Alg.A128GCM) else 16
+    if not isinstance(iv, bytes) or len(iv) != want:
+        raise WireError(Code.COSE_BAD_IV, "IV size does not fit the content algorithm")
+    return enc
 
 
-def _check_manifest_binding(tam: Envelope, ueid: bytes) -> None:
-    """P4: a TAM manifest that names its device (manifest-component-id ending in a UEID)
-    must name this one."""
+def check_device_manifest(tam: Envelope, component_id: ComponentId, ueid: bytes) -> None:
+    """Step 6 (P4), manifest part: the device manifest's manifest-component-id must be
+    ['edbp', 'device', <TA UUID>, <this device's UEID>]."""
     mid = tam.manifest.component_id
-    if mid is not None and len(mid) == 4 and tuple(mid[:2]) == DEVICE_MANIFEST_PREFIX:
-        if not hmac.compare_digest(mid[3], ueid):
-            raise ProtocolError(Code.AGENT_NOT_FOR_THIS_DEVICE, "manifest names another device")
+    if (
+        mid is None
+        or len(mid) != 4
+        or tuple(mid[:2]) != DEVICE_MANIFEST_PREFIX
+        or mid[2] != component_id[-1]
+        or not hmac.compare_digest(mid[3], ueid)
+    ):
+        raise ProtocolError(
+            Code.AGENT_NOT_FOR_THIS_DEVICE, "the device manifest names another device"
+        )
 
 
 def check_binding(plan: InstallPlan, dak_kid: bytes | None, ueid: bytes) -> None:
-    """P4: the TAM-signed encryption info must be addressed to this device — a recipient whose
-    kid is this device's DAK thumbprint or whose PartyV identity is its UEID. A recipient list
-    that names other devices only is refused before any key agreement."""
-    named = False
-    for recipient in plan.encryption.recipients:
-        kid = recipient.headers.kid
-        identity = recipient.headers.get(HeaderLabel.PARTY_V_IDENTITY)
-        if kid is None and identity is None:
-            continue
-        named = True
-        if (kid is not None and dak_kid is not None and hmac.compare_digest(kid, dak_kid)) or (
-            isinstance(identity, bytes) and hmac.compare_digest(identity, ueid)
-        ):
-            return
-    if named:
-        raise ProtocolError(Code.AGENT_NOT_FOR_THIS_DEVICE, "delivery addressed to another device")
-    # no recipient names a device: the ECDH unwrap itself decides (a miss is DecryptionFailed)
+    """Step 6 (P4), key part: the one recipient of the device's encryption info carries
+    ``kid(DAK)`` of this device; anything else is a delivery for another device, refused
+    before any key agreement."""
+    del ueid  # the UEID is bound by the manifest-component-id (check_device_manifest)
+    (recipient,) = plan.encryption.recipients
+    kid = recipient.headers.kid
+    if kid is None or dak_kid is None or not hmac.compare_digest(kid, dak_kid):
+        raise ProtocolError(Code.AGENT_NOT_FOR_THIS_DEVICE, "delivery addressed to another key")
 
 
-__all__ += ["check_binding"]
+__all__ += [
+    "check_binding",
+    "check_device_manifest",
+    "decode_envelope",
+    "verify_signed_envelope",
+]

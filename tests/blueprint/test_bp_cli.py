@@ -124,3 +124,21 @@ def test_build_with_class_key_from_key_service(tmp_path, server) -> None:
     )
     got = _run("cpk", "verify", str(out), "--key-file", str(key), "--binding", "fixed")
     assert "digest OK" in got
+
+
+def test_keyservice_provision_and_distribute_commands(server) -> None:
+    out = _run(
+        "cpk",
+        "keyservice",
+        "provision",
+        "cli-app-22",
+        "--url",
+        server.url,
+        "--function-key",
+        "fk-test",
+    )
+    assert "cli-app-22" in out
+    report = json.loads(
+        _run("cpk", "keyservice", "distribute", "--url", server.url, "--function-key", "fk-test")
+    )
+    assert report["keys"] == ["cli-app-22"] and report["updated"] == []

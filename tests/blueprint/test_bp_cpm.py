@@ -234,3 +234,34 @@ def test_no_secret_in_reprs(ctx) -> None:
     cpm = _keyed(ctx, "as-published")
     text = repr(cpm) + repr(C.AddApplicationData(APP, ctx.class_key)) + repr(ctx)
     assert ctx.class_key.hex() not in text and repr(ctx.class_key) not in text
+
+
+def test_adapter_calls_are_checked(ctx) -> None:
+    from edbp.errors import BlueprintError, Code
+
+    cpm = C.Cpm(keygen=lambda: ctx.device_key)
+    assert cpm.handle(C.call_from_args("ping", {})).version == 1
+    assert cpm.handle(C.call_from_args("export_device_public_key", {})).data
+    call = C.call_from_args(
+        "begin_application_deployment",
+        {"application_id": APP, "total_size": 3, "version": [1, 2, 3]},
+    )
+    assert call.version == (1, 2, 3)
+    for name, args in [
+        ("nope", {}),
+        ("install_application_key", {"application_id": APP}),
+        ("install_application_key", {"application_id": APP, "wrapped": "text"}),
+        (
+            "initialize_decryption_aes_gcm",
+            {"application_id": APP, "key_strength": True, "iv": b"", "tag": b""},
+        ),
+        ("begin_application_deployment", {"application_id": APP, "total_size": -1}),
+        (
+            "begin_application_deployment",
+            {"application_id": APP, "total_size": 1, "version": [1, 2]},
+        ),
+    ]:
+        with pytest.raises(BlueprintError) as err:
+            C.call_from_args(name, args)
+        assert err.value.code is Code.CPM_ERROR
+    assert set(C.CALLS) == {op.removeprefix("ecall_") for op in C.SUPPORTED_OPERATIONS}

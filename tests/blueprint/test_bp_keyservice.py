@@ -157,3 +157,34 @@ def test_device_syncs_desired_keys_into_cpm_and_installs(server, ctx, rsa_keys) 
         cpm.reload()  # device key lost: the twin's wrapped key no longer opens
         cpm.handle(C.Ping())
         assert sync_keys(cpm, desired) == {APP: -1}
+
+
+def test_if_match_is_honoured_over_http(server) -> None:
+    client = KeyServiceClient(server.url, "fk-test")
+    twin = client.register_twin("dev-etag")
+    client.report("dev-etag", {"device_public_key": "x"}, etag=twin["etag"])
+    with pytest.raises(BlueprintError) as err:
+        client.report("dev-etag", {"device_public_key": "y"}, etag=twin["etag"])  # stale ETag
+    assert err.value.code is Code.KEYSERVICE_BAD_REQUEST
+    assert client.get_twin("dev-etag")["properties"]["reported"]["device_public_key"] == "x"
+
+
+def test_stale_desired_keys_replay_into_the_cpm(server, ctx) -> None:
+    """P6: an old desired document still installs after the key was re-provisioned."""
+    svc = server.service
+    client = KeyServiceClient(server.url, "fk-test")
+    svc.secrets.set(APP, ctx.class_key)
+    cpm = ctx.cpm("as-published")
+    client.register_twin("dev-replay")
+    client.report("dev-replay", {"device_public_key": device_public_key_spki(cpm)})
+    client.distribute()
+    stale = client.get_twin("dev-replay")["properties"]["desired"]["confidential_package_keys"]
+    client.provision_key(APP)  # "rotation": a new class key
+    client.distribute()
+    fresh = client.get_twin("dev-replay")["properties"]["desired"]["confidential_package_keys"]
+    assert fresh[APP] != stale[APP]
+    assert sync_keys(cpm, fresh) == {APP: 0}
+    assert sync_keys(cpm, stale) == {APP: 0}  # nothing marks it stale
+    assert (
+        run_cpk(ctx, "as-published", ctx.base("as-published"), cpm) == "installed"
+    )  # old-key package

@@ -18,7 +18,7 @@ from edbp.reference.wire import cose, teep
 from edbp.reference.wire.suit_commands import Command, CommandSequence, EncryptionInfo, Parameters
 from edbp.reference.wire.suit_core import SuitDigest
 from edbp.reference.wire.suit_crypto import sign_envelope
-from edbp.reference.wire.suit_envelope import Common, Dependency, Manifest
+from edbp.reference.wire.suit_envelope import Common, Dependency, Envelope, Manifest
 from edbp.reference.wire.suit_labels import SuitCommand as C
 
 VENDOR = bytes.fromhex("fa6b4a53d5ad5fdfbe9de663e4d41ffe")
@@ -40,6 +40,8 @@ class Package:
     plaintext: bytes = attrs.field(repr=False)
     sequence: int
     alg: cose.Alg
+    vendor_id: bytes = VENDOR
+    class_id: bytes = CLASS_A
 
 
 def _cmd(code: int, arg: Any = 15) -> Command:
@@ -117,13 +119,9 @@ class MiniAuthor:
         install = CommandSequence(
             [
                 _cmd(C.DIRECTIVE_SET_COMPONENT_INDEX, 0),
-                _cmd(
-                    C.DIRECTIVE_OVERRIDE_PARAMETERS,
-                    Parameters.of(
-                        source_component=1,
-                        encryption_info=class_info,
-                    ),
-                ),
+                # set (not override): the device manifest's encryption info takes precedence
+                _cmd(C.DIRECTIVE_SET_PARAMETERS, Parameters.of(encryption_info=class_info)),
+                _cmd(C.DIRECTIVE_OVERRIDE_PARAMETERS, Parameters.of(source_component=1)),
                 _cmd(C.DIRECTIVE_COPY),
                 _cmd(C.CONDITION_IMAGE_MATCH),
             ]
@@ -143,7 +141,9 @@ class MiniAuthor:
             component_id=author_manifest_id(component[2]),
         )
         envelope = sign_envelope(manifest, key or self.ask, cose.Alg.ESP256).encode()
-        return Package(envelope, ciphertext, uri, cek, iv, plaintext, sequence, alg)
+        return Package(
+            envelope, ciphertext, uri, cek, iv, plaintext, sequence, alg, vendor_id, class_id
+        )
 
 
 class MiniTam:
@@ -151,6 +151,8 @@ class MiniTam:
         self.rng = rng
         self.tsk = tsk or cose.CoseKey.generate(cose.Curve.P256, rng.fork("tsk"))
         self.count = 0
+        #: DAK thumbprint -> UEID of the devices this TAM knows (enrolment, in short)
+        self.ueids: dict[bytes, bytes] = {}
 
     def _fresh(self, n: int) -> bytes:
         self.count += 1
@@ -170,15 +172,16 @@ class MiniTam:
         package: Package,
         dak: cose.CoseKey,
         *,
-        ueid: bytes | None = None,
         kid: bytes | None = None,
         cek: bytes | None = None,
     ) -> EncryptionInfo:
+        """The CEK to ``dak`` (ECDH-ES+A128KW); kid = thumbprint of the DAK unless given
+        (``kid=b""`` leaves it out)."""
+        kid = dak.thumbprint() if kid is None else kid
         spec = cose.RecipientSpec(
             cose.Alg.ECDH_ES_A128KW,
             dak,
-            unprotected={4: kid if kid is not None else dak.kid} if (kid or dak.kid) else {},
-            party_v_identity=ueid,
+            unprotected={4: kid} if kid else {},
             supp_pub_other=cose.SUIT_KDF_OTHER,
         )
         enc = cose.encryption_info(
@@ -195,37 +198,51 @@ class MiniTam:
         package: Package,
         info: EncryptionInfo,
         *,
-        sequence: int = 1,
         key: cose.CoseKey | None = None,
         integrated: bool = True,
-        ueid: bytes | None = None,
+        ueid: bytes,
+        sequence: int | None = None,
     ) -> bytes:
-        from edbp.reference.wire.suit_envelope import Envelope
-
+        """The device envelope of spec/protocol.md section 7 (as the cloud's TAM builds it)."""
         author = Envelope.decode(package.envelope)
+        ta, staging = author.manifest.common.components
+        shared = CommandSequence(
+            [
+                _cmd(C.DIRECTIVE_SET_COMPONENT_INDEX, 0),
+                _cmd(
+                    C.DIRECTIVE_OVERRIDE_PARAMETERS,
+                    Parameters.of(
+                        vendor_id=package.vendor_id,
+                        class_id=package.class_id,
+                        image_digest=SuitDigest.of(package.plaintext),
+                        image_size=len(package.plaintext),
+                    ),
+                ),
+                _cmd(C.CONDITION_VENDOR_IDENTIFIER),
+                _cmd(C.CONDITION_CLASS_IDENTIFIER),
+            ]
+        )
         install = CommandSequence(
             [
-                _cmd(C.DIRECTIVE_SET_COMPONENT_INDEX, 1),
+                _cmd(C.DIRECTIVE_SET_COMPONENT_INDEX, 0),
+                _cmd(C.DIRECTIVE_OVERRIDE_PARAMETERS, Parameters.of(encryption_info=info)),
+                _cmd(C.DIRECTIVE_SET_COMPONENT_INDEX, 2),
                 _cmd(
                     C.DIRECTIVE_OVERRIDE_PARAMETERS,
                     Parameters.of(
                         image_digest=author.authentication.digest,
-                        image_size=len(package.envelope),
                         uri="#author" if integrated else "oci://packages/ta-envelope",
                     ),
                 ),
                 _cmd(C.CONDITION_DEPENDENCY_INTEGRITY),
-                _cmd(C.DIRECTIVE_SET_COMPONENT_INDEX, 0),
-                _cmd(C.DIRECTIVE_OVERRIDE_PARAMETERS, Parameters.of(encryption_info=info)),
-                _cmd(C.DIRECTIVE_SET_COMPONENT_INDEX, 1),
                 _cmd(C.DIRECTIVE_PROCESS_DEPENDENCY),
             ]
         )
         manifest = Manifest(
-            sequence_number=sequence,
-            common=Common([author.manifest.common.components[0]], dependencies={1: Dependency()}),
+            sequence_number=package.sequence if sequence is None else sequence,
+            common=Common([ta, staging], shared_sequence=shared, dependencies={2: Dependency()}),
             install=install,
-            component_id=None if ueid is None else device_manifest_id(COMPONENT[2], ueid),
+            component_id=device_manifest_id(ta[2], ueid),
         )
         return sign_envelope(
             manifest,
@@ -244,7 +261,9 @@ class MiniTam:
         integrated: bool = True,
         info: EncryptionInfo | None = None,
     ) -> bytes:
-        info = info or self.delivery_info(package, dak, ueid=ueid)
+        """A TSK-signed Update for the device that owns ``dak`` (its UEID looked up)."""
+        ueid = ueid if ueid is not None else self.ueids[dak.thumbprint()]
+        info = info or self.delivery_info(package, dak)
         env = self.tam_envelope(package, info, integrated=integrated, ueid=ueid)
         manifests = (env,) if integrated else (env, package.envelope)
         return self.signed(teep.Update(token=token, manifest_list=manifests))

@@ -92,6 +92,7 @@ class World:
             budget=budget,
             **{"verify_ta": False, **kw},
         )
+        self.tam.ueids[agent.keys.dak_public.thumbprint()] = agent.keys.ueid
         ree = ree if ree is not None else MemoryStorage()
         broker = Broker(agent, fetcher or self.fetch, ree, record=record)
         return Device(agent, broker, storage, ree, huk, name)

@@ -20,7 +20,9 @@ def test_benchmarks_registered_and_runnable() -> None:
 
 
 def test_memory_script_measures_within_budget(tmp_path) -> None:
-    result = measure(2 << 20, MemoryBudget(chunk=64 * 1024, limit=1 << 20), tmp_path)
+    result = measure(
+        2 << 20, MemoryBudget(chunk=64 * 1024, limit=1 << 20, max_payload=4 << 20), tmp_path
+    )
     assert result["installed"] is True
     assert result["within_budget"] is True
     assert 0 < int(result["peak_bytes"]) < 1 << 20  # type: ignore[call-overload]

@@ -37,7 +37,7 @@ from edbp.reference.device.storage import FileStorage, MemoryStorage, Storage
 from edbp.reference.wire.cose_algs import Alg
 from edbp.reference.wire.cose_encrypt import enc_structure
 
-BUDGET = MemoryBudget(chunk=64 * 1024, limit=1024 * 1024)
+BUDGET = MemoryBudget(chunk=64 * 1024, limit=1024 * 1024, max_payload=1 << 30)
 _COMPONENT = (b"TEEP-Device", b"SecureFS", bytes(16))
 _SIZES = {"1MiB": (1 << 20, True), "64MiB": (64 << 20, False)}
 

@@ -53,7 +53,7 @@ def check(profile: str, instance_text: str | None, json_out: Path | None,
 
     inst = _instance(instance_text, profile)
     console = Console(stderr=True)
-    out = Console()
+    out = Console() if Console().is_terminal else Console(width=160)
     if (graph_out or dot_out) and profile != "edbp":
         raise ConfigError(Code.MODEL_BAD_INSTANCE, "--graph/--dot need --profile edbp")
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
@@ -89,8 +89,8 @@ def _print_report(out: Console, report, traces: bool) -> None:
                  f"{report.edges} transitions explored in {report.explore_seconds:.1f} s "
                  f"({inst})")
         t = Table(title=title)
-        for col in ("property", "explored", "witness (steps)", "z3 (s)", "flaws caught",
-                    "flaw traces (steps)"):
+        for col in ("property", "every state", "witness (steps)", "z3 (s)", "flaws caught",
+                    "seeded flaws (shortest trace, steps)"):
             t.add_column(col)
         for r in report.rows:
             z3c = "–" if r.z3 is None else (f"[green]proved[/] {r.z3.seconds:.2f}" if r.z3.proved
@@ -100,8 +100,7 @@ def _print_report(out: Console, report, traces: bool) -> None:
             flaw_steps = ", ".join(f"{f.flaw.name} ({len(f.trace)})" for f in r.flaws)
             explored = "[green]holds[/]" if r.holds else "[red]VIOLATED[/]"
             wit = (f"{r.witness_steps}" if r.witness_steps is not None else "[red]none[/]")
-            t.add_row(f"{r.id} {r.title}", f"{explored} on {report.states}", wit, z3c,
-                      flaws, flaw_steps)
+            t.add_row(f"{r.id} {r.title}", explored, wit, z3c, flaws, flaw_steps)
         out.print(t)
         out.print(f"liveness: {report.liveness_checked} states checked, "
                   f"{report.liveness_failures} cannot complete "

@@ -1,0 +1,220 @@
+"""Model-based testing: the model and an implementation run in lockstep.
+
+A Hypothesis ``RuleBasedStateMachine`` whose rules are whole exchanges built from the model's
+transitions (publish, deploy, a deploy whose Update the attacker drops, the replay of a dropped
+Update inside a later exchange, revocation). Each rule is applied to the model through
+``ModelDriver`` and to the implementation through a ``Target``; after every rule the
+implementation's observable state (installed version and floor of every device, revoked
+devices) must equal the model's, and the security invariants are asserted on the
+implementation's real bytes (no CEK in anything a Broker handled or stored, nor in the
+registry). Hypothesis shrinks a failure to the shortest rule sequence, i.e. spec steps.
+
+``Target`` is the adapter-neutral edge: ``ReferenceTarget`` drives the in-process reference
+(``edbp.reference.device.world.World``); a conformance adapter can implement the same five
+methods against any device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from edbp.errors import Code
+from edbp.model import edbp_profile as ep
+from edbp.model.driver import ModelDriver
+from edbp.model.instance import Instance
+
+DEVICES = 2
+VERSIONS = 3
+
+
+class Target(Protocol):
+    """What the lockstep machine needs from an implementation (one TA component)."""
+
+    def publish(self, v: int) -> None: ...
+    def deploy(self, d: int, v: int, drop_update: bool = False) -> tuple[bool, int | None]: ...
+    def replay_in_exchange(self, d: int, k: int) -> tuple[bool, int | None]: ...
+    def revoke(self, d: int) -> None: ...
+    def observe(self) -> tuple[tuple[int, ...], tuple[int, ...]]: ...
+    def leaked_ceks(self) -> list[str]: ...
+
+
+class ReferenceTarget:
+    """The reference implementation, in process: Author, KeyVault, Registry, TAM, devices."""
+
+    def __init__(self, root: Path, agent_class: type | None = None) -> None:
+        import uuid
+
+        from edbp.reference.build.package import ta_component
+        from edbp.reference.device import world as world_mod
+
+        self._world_mod = world_mod
+        original = world_mod.Agent
+        if agent_class is not None:
+            world_mod.Agent = agent_class  # type: ignore[misc]
+        try:
+            self.w = world_mod.World(root, seed="lockstep")
+            self.devs = [self.w.enrol(f"d{i}", "gw") for i in range(DEVICES)]
+        finally:
+            world_mod.Agent = original  # type: ignore[misc]
+        self.ta = uuid.uuid5(uuid.NAMESPACE_URL, "urn:edbp:model:lockstep").bytes
+        self.comp = ta_component(self.ta)
+        self.images: dict[int, bytes] = {}
+        self.captured: list[bytes] = []
+
+    def publish(self, v: int) -> None:
+        image = self.w.build_ta(b"\x7fELF lockstep " + bytes([v]) * 48, self.ta, ta_version=v)
+        self.images[v] = image
+        self.w.publish(image, ta_uuid=self.ta, sequence=v, class_name="gw")
+
+    def deploy(self, d: int, v: int, drop_update: bool = False) -> tuple[bool, int | None]:
+        seen: list[bytes] = []
+
+        def intercept(msg: bytes) -> bytes | None:
+            seen.append(msg)
+            if drop_update and len(seen) == 2:
+                self.captured.append(msg)
+                return b"\xa0"  # the attacker replaces the Update by junk
+            return None
+
+        r = self.w.deploy(self.devs[d], self.ta, v, intercept=intercept)
+        return r.ok and r.detail == "installed", r.code
+
+    def replay_in_exchange(self, d: int, k: int) -> tuple[bool, int | None]:
+        from edbp.reference.cloud.tam import Intent
+        from edbp.reference.device.world import _device_code
+
+        dev = self.devs[d]
+        before = self.observe()
+        out = self.w.tam.begin(dev.ueid, Intent(package=(self.ta, max(self.images))))
+        for reply in dev.broker.deliver(out.send):
+            try:
+                self.w.tam.receive(reply)
+            except Exception:  # noqa: BLE001, S110 - the TAM may refuse; the device matters here
+                pass
+        code = None
+        for reply in dev.broker.deliver(self.captured[k]):
+            code = code or _device_code(reply)
+            try:
+                self.w.tam.receive(reply)
+            except Exception:  # noqa: BLE001, S110
+                pass
+        return self.observe() != before, code
+
+    def revoke(self, d: int) -> None:
+        self.w.tam.revoke(self.devs[d].ueid)
+
+    def observe(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        installed, floors = [], []
+        for dev in self.devs:
+            floor = dev.agent.floor(self.comp) or 0
+            version = 0
+            try:
+                image = dev.agent.installed_image(self.comp)
+                version = next((v for v, im in self.images.items() if im == image), -1)
+            except Exception:  # noqa: BLE001 - nothing installed
+                version = 0
+            installed.append(version)
+            floors.append(floor)
+        return tuple(installed), tuple(floors)
+
+    def leaked_ceks(self) -> list[str]:
+        from edbp.reference.device.world import contains
+
+        leaks = []
+        handled = [self.w.broker_bytes(dev) for dev in self.devs] + [self.w.registry_bytes()]
+        for (_ta, v), published in self.w.packages.items():
+            cek = self.w.cek_of(published.package)
+            if any(contains(blob, cek) for blob in handled):
+                leaks.append(f"CEK of v{v}")
+        return leaks
+
+
+def make_machine(target_factory: Callable[[], Target]) -> type[RuleBasedStateMachine]:
+    """A lockstep state machine class for targets made by ``target_factory``."""
+
+    class Lockstep(RuleBasedStateMachine):
+        @initialize()
+        def start(self) -> None:
+            self.model = ModelDriver(Instance(devices=DEVICES, versions=VERSIONS, sessions=64,
+                                              compromises=0, revocations=1))
+            self.target = target_factory()
+            self.captured_terms: list[tuple[int, Any]] = []
+
+        @precondition(lambda self: self.model.state.published[0] < VERSIONS)
+        @rule()
+        def publish(self) -> None:
+            v = self.model.publish()
+            self.target.publish(v)
+
+        @precondition(lambda self: self.model.state.published[0] > 0)
+        @rule(d=st.integers(0, DEVICES - 1), v=st.integers(1, VERSIONS))
+        def deploy(self, d: int, v: int) -> None:
+            v = min(v, self.model.state.published[0])
+            predicted = self.model.deploy(d, v)
+            installed, code = self.target.deploy(d, v)
+            assert installed == predicted.installed, (
+                f"deploy(device {d}, v{v}): model predicts "
+                f"{'install' if predicted.installed else 'refusal'} ({predicted.steps}), "
+                f"implementation {'installed' if installed else f'refused ({code})'}")
+            if predicted.code is Code.TAM_DEVICE_REVOKED:
+                assert code == int(Code.TAM_DEVICE_REVOKED)
+
+        @precondition(lambda self: self.model.state.published[0] > 0)
+        @rule(d=st.integers(0, DEVICES - 1))
+        def deploy_update_dropped(self, d: int) -> None:
+            v = self.model.state.published[0]
+            if d in self.model.state.revoked or self.model.state.agents[d].floor[0] >= v:
+                return  # the TAM would not send an Update: nothing to drop
+            term = self.model.deploy_dropped(d, v)
+            self.target.deploy(d, v, drop_update=True)
+            self.captured_terms.append((d, term))
+
+        @precondition(lambda self: bool(self.captured_terms))
+        @rule(d=st.integers(0, DEVICES - 1))
+        def replay_in_exchange(self, d: int) -> None:
+            if d in self.model.state.revoked:
+                return
+            k = len(self.captured_terms) - 1
+            predicted = self.model.replay_in_exchange(d, self.captured_terms[k][1])
+            changed, code = self.target.replay_in_exchange(d, k)
+            assert changed == predicted.installed, (
+                f"replayed Update to device {d}: model predicts "
+                f"{'install' if predicted.installed else 'refusal'}, implementation "
+                f"{'changed its state' if changed else 'refused'} (code {code})")
+
+        @precondition(lambda self: not self.model.state.revoked)
+        @rule(d=st.integers(0, DEVICES - 1))
+        def revoke(self, d: int) -> None:
+            self.model.revoke(d)
+            self.target.revoke(d)
+
+        @invariant()
+        def same_observable_state(self) -> None:
+            if not hasattr(self, "model"):
+                return
+            obs = self.model.observe()
+            installed, floors = self.target.observe()
+            assert installed == tuple(i[0] for i in obs.installed), (
+                f"installed: model {obs.installed}, implementation {installed}")
+            assert floors == tuple(f[0] for f in obs.floors), (
+                f"floors: model {obs.floors}, implementation {floors}")
+
+        @invariant()
+        def no_cek_outside_tee_or_hsm(self) -> None:
+            if hasattr(self, "target"):
+                assert not self.target.leaked_ceks()
+
+        @invariant()
+        def model_properties_hold(self) -> None:
+            if hasattr(self, "model"):
+                assert not self.model.violations()
+
+    return Lockstep
+
+
+__all__ = ["ReferenceTarget", "Target", "ep", "make_machine"]

@@ -1,0 +1,334 @@
+"""The reference roles wired for vector generation: in-memory vault and registry, a TAM, an
+Author, test devices, all drawn from one seeded stream, plus helpers that shape what they
+produce into vector steps.
+
+Why in memory: the vault and registry backends' files are edges, not vector content; keeping
+them in memory keeps generation fast and free of temporary folders. The vault here is a real
+KeyVault (A256KW under AES-256 class keys, RFC 3394), so the class-key wrap in the vectors is
+the one the software and PKCS#11 backends produce for the same key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+from edbp.reference.build.author import Author, Published
+from edbp.reference.build.package import class_id_for, vendor_id_for
+from edbp.reference.cloud.device_registry import DeviceRegistry
+from edbp.reference.cloud.endorsement import Endorsement, sign_endorsement
+from edbp.reference.cloud.keyvault import KeyVault
+from edbp.reference.cloud.tam import Intent, Tam
+from edbp.reference.device.install import component_key
+from edbp.reference.device.keys import DeviceKeys, KeySuite
+from edbp.reference.rand import SeededRandom
+from edbp.reference.wire import cbor
+from edbp.reference.wire.cose_algs import Alg, Curve
+from edbp.reference.wire.cose_key import CoseKey
+
+from edbp.conformance.harness.cloud import MemoryRegistry
+from edbp.conformance.reference_device import CLASS_NAME, VENDOR_DOMAIN
+from edbp.errors import Code, DecryptionFailed
+from edbp.vectorgen.format import Step, error, message
+from edbp.vectorgen.replay import ReferenceTarget, device_state_view
+
+__all__ = ["SUITES", "DeviceHandle", "Kit", "MemoryVault", "Suite"]
+
+TEEP_RULE = "messages.cddl#edbp-teep-message-signed"
+TA_UUID = bytes.fromhex("8aaaf200245011e4abe20002a5d5c51b")
+
+
+@attrs.frozen
+class Suite:
+    """One algorithm suite of the profile as the vectors name it."""
+
+    name: str
+    keys: KeySuite
+    content_alg: Alg
+    profile: tuple[int, int, int, int]
+
+    @property
+    def sig_alg(self) -> Alg:
+        return self.keys.signing_alg
+
+    @property
+    def sig_curve(self) -> Curve:
+        return self.keys.signing_curve
+
+
+SUITES = (
+    Suite("esp256-a128gcm", KeySuite.P256, Alg.A128GCM, (-16, -9, -29, 1)),
+    Suite("ed25519-a128gcm", KeySuite.X25519, Alg.A128GCM, (-16, -19, -29, 1)),
+    Suite("esp256-a128ctr", KeySuite.P256, Alg.A128CTR, (-16, -9, -29, -65534)),
+)
+
+
+class MemoryVault(KeyVault):
+    """Class keys in memory (test material: the generator publishes them as intermediates)."""
+
+    backend = "memory"
+
+    def __init__(self, rng: SeededRandom) -> None:
+        self._rng = rng
+        self._keys: dict[tuple[str, int], bytes] = {}
+
+    def __repr__(self) -> str:
+        return f"MemoryVault(keys={len(self._keys)})"
+
+    def versions(self, key_id: str) -> tuple[int, ...]:
+        return tuple(sorted(v for k, v in self._keys if k == key_id))
+
+    def _generate(self, key_id: str, version: int) -> None:
+        self._keys[(key_id, version)] = self._rng.fork(f"{key_id}#{version}").random_bytes(32)
+
+    def _wrap(self, key_id: str, version: int, cek: bytes | bytearray) -> bytes:
+        return aes_key_wrap(self._keys[(key_id, version)], bytes(cek))
+
+    def _unwrap_into(self, key_id: str, version: int, wrapped: bytes) -> bytearray:
+        try:
+            return bytearray(aes_key_unwrap(self._keys[(key_id, version)], wrapped))
+        except (InvalidUnwrap, KeyError):
+            raise DecryptionFailed(Code.KEYVAULT_UNWRAP_FAILED) from None
+
+    def _destroy(self, key_id: str, versions: tuple[int, ...]) -> None:
+        for v in versions:
+            self._keys.pop((key_id, v), None)
+
+    def class_key(self, key_id: str, version: int | None = None) -> bytes:
+        """The class key itself (test material only: real vaults have no such method)."""
+        return self._keys[(key_id, version or self.current_version(key_id))]
+
+
+def image_for(sequence: int, size: int = 700, label: str = "") -> bytes:
+    """A deterministic opaque payload per sequence (the adapter's devices take opaque images)."""
+    head = b"edbp vector image%s #%d\n" % (label.encode(), sequence)
+    return (head * (size // len(head) + 1))[:size]
+
+
+@attrs.define
+class DeviceHandle:
+    """A test device: its keys (test material), identity and the vector's starting state."""
+
+    label: str
+    keys: DeviceKeys
+    vendor_id: bytes
+    class_id: bytes
+    endorsement: bytes
+
+    @property
+    def ueid(self) -> bytes:
+        return self.keys.ueid
+
+    def state(
+        self, kit: Kit, floors: dict[tuple[bytes, ...], int] | None = None, tam_keys: list[CoseKey] | None = None
+    ) -> dict[str, Any]:
+        """The ``device`` starting state of a vector (spec/vectors.md)."""
+        tam = tam_keys if tam_keys is not None else [kit.tsk.public()]
+        return {
+            "profile": "edbp",
+            "suite": kit.suite.name,
+            "ueid": self.ueid.hex(),
+            "vendorId": self.vendor_id.hex(),
+            "classId": self.class_id.hex(),
+            "testKeys": {
+                "dak": self.keys.agreement_key().encode().hex(),
+                "dsk": self.keys._dsk.encode().hex(),
+            },
+            "trustAnchors": {
+                "tam": [k.encode().hex() for k in tam],
+                "author": [kit.ask.public().encode().hex()],
+            },
+            "floors": [
+                {"component": [c.hex() for c in comp], "sequence": seq}
+                for comp, seq in sorted((floors or {}).items())
+            ],
+        }
+
+
+class Kit:
+    """Vendor cloud + test devices for one suite, everything from ``rng``."""
+
+    def __init__(self, rng: SeededRandom, suite: Suite) -> None:
+        self.rng = rng
+        self.suite = suite
+        self.vault = MemoryVault(rng.fork("vault"))
+        self.registry = MemoryRegistry()
+
+        def key(label: str, curve: Curve | None = None) -> CoseKey:
+            k = CoseKey.generate(curve or suite.sig_curve, rng.fork(label))
+            return attrs.evolve(k, kid=k.thumbprint())
+
+        self.ask = key("ask")
+        self.tsk = key("tsk")
+        self.tsk_rotated = key("tsk-rotated")
+        self.rogue_ask = key("rogue-ask")
+        self.rogue_tsk = key("rogue-tsk")
+        self.mrk = key("mrk", Curve.P256)
+        self.vendor_id = vendor_id_for(VENDOR_DOMAIN)
+        self.class_id = class_id_for(self.vendor_id, CLASS_NAME)
+        self.author = Author(self.vault, self.registry, self.ask, suite.sig_alg, rng.fork("author"))
+        self.rogue_author = Author(
+            self.vault, self.registry, self.rogue_ask, suite.sig_alg, rng.fork("rogue-author")
+        )
+        self.tam = self.new_tam(self.tsk, "tam")
+        self.devices: dict[str, DeviceHandle] = {}
+
+    def new_tam(self, tsk: CoseKey, label: str) -> Tam:
+        return Tam(
+            DeviceRegistry(":memory:", clock=lambda: 0),
+            self.vault,
+            tsk,
+            self.mrk.public(),
+            [self.ask.public()],
+            self.suite.sig_alg,
+            self.rng.fork(label),
+            clock=lambda: 0.0,
+        )
+
+    # ------------------------------------------------------------------ enrol, publish
+
+    def device(
+        self,
+        label: str,
+        *,
+        class_id: bytes | None = None,
+        vendor_id: bytes | None = None,
+        tams: tuple[Tam, ...] | None = None,
+    ) -> DeviceHandle:
+        """``enrol.keygen`` (test keys), ``enrol.endorse`` (MRK) and ``enrol.register``."""
+        if label in self.devices:
+            return self.devices[label]
+        keys = DeviceKeys.generate(self.suite.keys, self.rng.fork(f"device/{label}"))
+        vendor = vendor_id or self.vendor_id
+        cls = class_id or self.class_id
+        body = Endorsement(
+            ueid=keys.ueid, class_id=cls, vendor_id=vendor, dak=keys.dak_public, dsk=keys.dsk_public
+        )
+        endorsement = sign_endorsement(body, self.mrk)
+        for tam in tams or (self.tam,):
+            tam.enrol(endorsement)
+        handle = DeviceHandle(label, keys, vendor, cls, endorsement)
+        self.devices[label] = handle
+        return handle
+
+    def class_key_id(self, class_id: bytes) -> str:
+        return "class-" + class_id.hex()
+
+    def publish(
+        self,
+        sequence: int,
+        *,
+        class_id: bytes | None = None,
+        vendor_id: bytes | None = None,
+        rogue: bool = False,
+        add_to: tuple[Tam, ...] | None = None,
+        label: str = "",
+        content_alg: Alg | None = None,
+    ) -> Published:
+        cls = class_id or self.class_id
+        vendor = vendor_id or self.vendor_id
+        key_id = self.class_key_id(cls)
+        if not self.vault.exists(key_id):
+            self.vault.create_class_key(key_id)
+        author = self.rogue_author if rogue else self.author
+        published = author.publish(
+            image_for(sequence, label=label),
+            ta_uuid=TA_UUID,
+            sequence=sequence,
+            vendor_id=vendor,
+            class_id=cls,
+            class_key_id=key_id,
+            repository="vectors/" + ("rogue" if rogue else "ta") + (f"-{label}" if label else ""),
+            content_alg=content_alg or self.suite.content_alg,
+        )
+        if not rogue:
+            for tam in add_to if add_to is not None else (self.tam,):
+                tam.add_package(published.envelope)
+        return published
+
+    def payload(self, published: Published) -> tuple[str, bytes]:
+        return published.package.uri, self.registry.payload(published.package.uri)
+
+    def cek(self, published: Published) -> bytes:
+        out: bytes = self.vault.rewrap(published.package.wrapped_cek, lambda c: bytes(c))
+        return out
+
+    # ------------------------------------------------------------------ live sessions
+
+    def target(self, state: dict[str, Any]) -> ReferenceTarget:
+        """A reference device set up from a vector's starting state (used while generating)."""
+        from edbp.vectorgen.replay import _setup_device
+
+        target = ReferenceTarget()
+        _setup_device(target, state)
+        return target
+
+
+def deliver(target: ReferenceTarget, data: bytes, payloads: dict[str, bytes] | None = None) -> list[bytes]:
+    """Deliver to a live reference device during generation; its replies."""
+    pay = payloads or {}
+
+    def fetch(uri: str) -> bytes:
+        if uri not in pay:
+            from edbp.errors import AdapterError
+
+            raise AdapterError(Code.AGENT_PAYLOAD_FETCH_FAILED, "no payload")
+        return pay[uri]
+
+    result = target.call("deliver", {"message": data}, fetch)
+    return list(result["replies"])
+
+
+def open_session(kit: Kit, tam: Tam, handle: DeviceHandle, target: ReferenceTarget, intent: Intent) -> tuple[bytes, bytes, bytes | None]:
+    """TAM ``begin`` → device QueryResponse → TAM: (QueryRequest, QueryResponse, Update)."""
+    qr = tam.begin(handle.ueid, intent).send
+    assert qr is not None
+    replies = deliver(target, qr)
+    response = replies[0]
+    out = tam.receive(response)
+    return qr, response, out.send
+
+
+def deliver_step(
+    data: bytes,
+    expect: dict[str, Any],
+    payloads: dict[str, bytes] | None = None,
+    state_after: dict[str, Any] | None = None,
+    rule: str | None = TEEP_RULE,
+) -> Step:
+    inp: dict[str, Any] = {"message": message(data, rule)}
+    if payloads:
+        inp["payloads"] = {uri: p.hex() for uri, p in payloads.items()}
+    return Step("agent.deliver", inp, expect, state_after)
+
+
+def ok(*replies: str) -> dict[str, Any]:
+    return {"result": "ok", "replies": list(replies), "checks": "ok"}
+
+
+def refused(code: Code) -> dict[str, Any]:
+    return {**error(code), "replies": ["Error"], "checks": "ok"}
+
+
+def state_after(
+    agent_state: str,
+    installed: dict[tuple[bytes, ...], int] | None = None,
+    floors: dict[tuple[bytes, ...], int] | None = None,
+) -> dict[str, Any]:
+    """The ``stateAfter`` view (see ``replay.device_state_view``)."""
+    installed = installed or {}
+    floors = dict(floors or {})
+    for comp, seq in installed.items():
+        floors[comp] = max(seq, floors.get(comp, 0))
+    return device_state_view(
+        {
+            "agent_state": agent_state,
+            "components": [{"component": list(c), "sequence": s} for c, s in installed.items()],
+            "floors": [{"component": list(c), "sequence": s} for c, s in floors.items()],
+        }
+    )
+
+
+def component_hex(component: tuple[bytes, ...]) -> str:
+    return component_key(component) if component else cbor.dumps([]).hex()

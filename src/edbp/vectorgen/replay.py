@@ -1,0 +1,286 @@
+"""Replay vectors: one generic runner over each step's ``op``, with a registry of op runners.
+
+Why a registry: the same files are replayed by three consumers: the generator itself (every
+vector is replayed against the reference before it is written, and generation fails if the
+reference disagrees with the stated expectation), the project's tests, and the conformance
+suite, which replays the ``agent.*`` steps against a real device over the adapter. An op runner
+receives the step's ``input`` and a ``ReplayContext`` and returns what actually happened in the
+shape of an ``expect`` object (``{"result": "ok", ...}`` or ``{"error": n, "errorName": s}``);
+``compare`` then checks it against the vector, key by key.
+
+Device steps (``agent.*``) speak the adapter's requests (spec/adapter.md): the test's
+``device`` starting state becomes ``reset`` + ``provision`` (trust anchors, ``test_keys``,
+``floors``), each ``agent.deliver`` is a ``deliver`` whose payload fetches are answered from the
+step's ``payloads``, ``stateAfter`` is compared with ``state``. A ``DeviceTarget`` is anything
+with ``call(req, args, fetch)``: ``ReferenceTarget`` wraps an in-process adapter backend (the
+reference device, or a faulty one); the conformance helper wraps its ``DeviceClient``.
+
+Other ops run the reference functions directly (``decode``, ``cose.*``, ``ta.verify``,
+``publish.*``, ``enrol.*``, ``tam.*``, ``cpk.install``, ``cpm.*``); a device target can run them
+too when the conformance suite maps them onto adapter requests (``cpm``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+
+from edbp.errors import Code, EdbpError
+
+__all__ = [
+    "OPS",
+    "DeviceTarget",
+    "Outcome",
+    "ReferenceTarget",
+    "ReplayContext",
+    "SkipTest",
+    "compare",
+    "iter_tests",
+    "op",
+    "replay_file",
+    "replay_test",
+]
+
+#: keys of an ``expect`` object that document rather than assert (never compared)
+INFORMATIVE = frozenset({"comment", "referenceReplies", "outcomeDetail", "log"})
+
+FetchFn = Callable[[str], bytes]
+
+
+class DeviceTarget(Protocol):
+    """A device as the adapter sees it: one request in, its result out (EdbpError to refuse)."""
+
+    def call(self, req: str, args: dict[str, Any], fetch: FetchFn | None = None) -> Any: ...
+
+
+class SkipTest(Exception):  # noqa: N818 - control flow, not an error
+    """The target cannot run this test (missing suite, capability or identity); with why."""
+
+
+OpRunner = Callable[[dict[str, Any], "ReplayContext"], dict[str, Any]]
+OPS: dict[str, OpRunner] = {}
+
+
+def op(name: str) -> Callable[[OpRunner], OpRunner]:
+    """Register the runner of ``op`` ``name`` (one per name)."""
+
+    def register(fn: OpRunner) -> OpRunner:
+        if name in OPS:
+            raise ValueError(f"two runners for op {name}")
+        OPS[name] = fn
+        return fn
+
+    return register
+
+
+def error_result(code: int | Code) -> dict[str, Any]:
+    try:
+        name = Code(int(code)).name
+    except ValueError:
+        name = "UNKNOWN"
+    return {"error": int(code), "errorName": name}
+
+
+@attrs.define
+class ReplayContext:
+    """What a runner may use: the test and group it runs in, and the device target (for
+    ``agent.*`` steps), set up from the test's ``device`` state on first use."""
+
+    test: dict[str, Any]
+    group: dict[str, Any]
+    target: DeviceTarget | None = None
+    device_ready: bool = False
+    replies: list[bytes] = attrs.field(factory=list)  # ECDSA r values seen (P11)
+    challenge: bytes | None = None  # the challenge of the last QueryRequest delivered
+
+    def device(self) -> DeviceTarget:
+        if self.target is None:
+            raise SkipTest("no device target for agent steps")
+        if not self.device_ready:
+            _setup_device(self.target, self.test.get("device") or {})
+            self.device_ready = True
+        return self.target
+
+
+def _hexes(items: Iterable[str]) -> list[bytes]:
+    return [bytes.fromhex(x) for x in items]
+
+
+def _setup_device(target: DeviceTarget, state: dict[str, Any]) -> None:
+    """``reset`` then ``provision`` the starting state (spec/adapter.md)."""
+    target.call("reset", {})
+    identity = target.call("identity", {})
+    for key, field in (("vendorId", "vendor_id"), ("classId", "class_id")):
+        if key in state and bytes.fromhex(state[key]) != identity.get(field):
+            raise SkipTest(f"device {field} differs from the vector's ({state[key]})")
+    args: dict[str, Any] = {
+        "tam_keys": _hexes(state.get("trustAnchors", {}).get("tam", [])),
+        "author_keys": _hexes(state.get("trustAnchors", {}).get("author", [])),
+    }
+    keys = state.get("testKeys")
+    if keys:
+        args["test_keys"] = {
+            "dak": bytes.fromhex(keys["dak"]),
+            "dsk": bytes.fromhex(keys["dsk"]),
+            "ueid": bytes.fromhex(state["ueid"]),
+        }
+    if state.get("floors"):
+        args["floors"] = [
+            {"component": _hexes(f["component"]), "sequence": f["sequence"]}
+            for f in state["floors"]
+        ]
+    target.call("provision", args)
+
+
+def compare(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    """Differences between an ``expect`` object and what happened (empty: it matches)."""
+    if "error" in expected:
+        if "error" not in actual:
+            return [f"expected error {expected['errorName']} ({expected['error']}), got success"]
+        if actual["error"] != expected["error"]:
+            return [
+                f"expected error {expected['errorName']} ({expected['error']}), "
+                f"got {actual.get('errorName')} ({actual['error']})"
+            ]
+        checked = {k: v for k, v in expected.items() if k not in ("error", "errorName")}
+    else:
+        if "error" in actual:
+            return [f"expected success, got error {actual.get('errorName')} ({actual['error']})"]
+        checked = {k: v for k, v in expected.items() if k != "result"}
+    problems = []
+    for key, value in checked.items():
+        if key in INFORMATIVE:
+            continue
+        if key not in actual:
+            problems.append(f"{key}: not produced by the runner")
+        elif actual[key] != value:
+            problems.append(f"{key}: expected {_short(value)}, got {_short(actual[key])}")
+    return problems
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+@attrs.frozen
+class Outcome:
+    """One test replayed: passed, or the failures (step index and difference), or skipped."""
+
+    tc_id: str
+    passed: bool
+    failures: tuple[str, ...] = ()
+    skipped: str | None = None
+
+
+def replay_test(
+    test: dict[str, Any], group: dict[str, Any], target: DeviceTarget | None = None
+) -> Outcome:
+    """Run every step of ``test``; the first mismatching step ends it."""
+    ctx = ReplayContext(test, group, target)
+    try:
+        for i, step in enumerate(test["steps"]):
+            runner = OPS.get(step["op"])
+            if runner is None:
+                raise SkipTest(f"no runner for op {step['op']}")
+            try:
+                actual = runner(step["input"], ctx)
+            except SkipTest:
+                raise
+            except EdbpError as exc:  # a runner's refusal is the step's outcome
+                actual = error_result(exc.code)
+            problems = compare(step["expect"], actual)
+            if not problems and "stateAfter" in step:
+                problems = _compare_state(step["stateAfter"], ctx)
+            if problems:
+                return Outcome(test["tcId"], False, tuple(f"step {i}: {p}" for p in problems))
+    except SkipTest as why:
+        return Outcome(test["tcId"], False, skipped=str(why))
+    return Outcome(test["tcId"], True)
+
+
+def _compare_state(expected: dict[str, Any], ctx: ReplayContext) -> list[str]:
+    state = ctx.device().call("state", {})
+    actual = device_state_view(state)
+    return [
+        f"stateAfter.{k}: expected {_short(v)}, got {_short(actual.get(k))}"
+        for k, v in expected.items()
+        if actual.get(k) != v
+    ]
+
+
+def device_state_view(state: dict[str, Any]) -> dict[str, Any]:
+    """The adapter's ``state`` result in the vectors' ``stateAfter`` shape (hex, sorted)."""
+    components = sorted(
+        (
+            {"component": [c.hex() for c in comp["component"]], "sequence": comp["sequence"]}
+            for comp in state.get("components", [])
+        ),
+        key=lambda c: c["component"],
+    )
+    floors = sorted(
+        (
+            {"component": [c.hex() for c in f["component"]], "sequence": f["sequence"]}
+            for f in state.get("floors", [])
+        ),
+        key=lambda f: f["component"],
+    )
+    return {"agentState": state.get("agent_state"), "components": components, "floors": floors}
+
+
+def iter_tests(doc: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    for group in doc["testGroups"]:
+        for test in group["tests"]:
+            yield group, test
+
+
+def replay_file(
+    path: Path | dict[str, Any],
+    target_factory: Callable[[dict[str, Any], dict[str, Any]], DeviceTarget | None] | None = None,
+) -> list[Outcome]:
+    """Replay every test of a vector file; ``target_factory(group, test)`` gives each test its
+    device (None: steps that need one are skipped)."""
+    _load_runners()
+    doc = json.loads(path.read_text()) if isinstance(path, Path) else path
+    out = []
+    for group, test in iter_tests(doc):
+        target = target_factory(group, test) if target_factory else None
+        out.append(replay_test(test, group, target))
+    return out
+
+
+def _load_runners() -> None:
+    """The op runners live in ``replay_ops`` (imported lazily: they pull in the roles)."""
+    import edbp.vectorgen.replay_ops  # noqa: F401
+
+
+class ReferenceTarget:
+    """An in-process adapter backend as a ``DeviceTarget`` (the reference device by default,
+    with both key suites; or any backend, e.g. a faulty device)."""
+
+    def __init__(self, backend: Any = None) -> None:
+        if backend is None:
+            from edbp.vectorgen.replay_ops import SuiteAwareDevice
+
+            backend = SuiteAwareDevice()
+        self.backend = backend
+
+    def call(self, req: str, args: dict[str, Any], fetch: FetchFn | None = None) -> Any:
+        host = _Host(fetch)
+        return self.backend.handle(req, args, host)
+
+
+class _Host:
+    def __init__(self, fetch: FetchFn | None) -> None:
+        self._fetch = fetch
+
+    def fetch(self, uri: str) -> bytes:
+        from edbp.errors import AdapterError
+
+        if self._fetch is None:
+            raise AdapterError(Code.AGENT_PAYLOAD_FETCH_FAILED, "no payload for this step")
+        return self._fetch(uri)

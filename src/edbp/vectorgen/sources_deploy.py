@@ -1,0 +1,603 @@
+"""Deploy and lifecycle vectors: the model's honest traces and attacker moves, realised by the
+reference roles (Author, KeyVault, TAM) against a test device, for each suite.
+
+Every test is a sequence of ``agent.deliver`` steps from a device starting state (test DAK/DSK,
+trust anchors, floors). Messages come from the real TAM after a real exchange with the
+reference device (its QueryResponse is what the TAM verified); broken forms are made from them
+the way the attacker of the model can (``attack.replay``, ``attack.inject``, ``attack.reorder``,
+``attack.control_ree``), or, where only a trusted party could produce the bytes (a TAM that
+mis-addresses, an Author key the device does not trust), by the same roles with the fault.
+
+Every test is replayed against the reference device before it is written; generation fails
+when the reference disagrees with the expectation stated here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+from edbp.reference.build.package import ta_component, vendor_id_for
+from edbp.reference.cloud.delivery import build_delivery
+from edbp.reference.cloud.tam import Intent
+from edbp.reference.device.update import DeviceIdentity, TrustAnchors, verify_update
+from edbp.reference.rand import SeededRandom
+from edbp.reference.wire import cbor, teep
+from edbp.reference.wire.cose_algs import Alg
+from edbp.reference.wire.cose_encrypt import enc_structure
+from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
+from edbp.reference.wire.cose_sign import Sign1, sign1
+from edbp.reference.wire.cose_trace import Trace
+
+from edbp.errors import Code
+from edbp.vectorgen.flowkit import (
+    SUITES,
+    TA_UUID,
+    DeviceHandle,
+    Kit,
+    Suite,
+    deliver,
+    deliver_step,
+    image_for,
+    ok,
+    open_session,
+    refused,
+    state_after,
+)
+from edbp.vectorgen.format import Note, Step, TestCase, TestGroup, VectorFile
+from edbp.vectorgen.registry import source
+from edbp.vectorgen.replay import ReferenceTarget, replay_test
+
+COMPONENT = ta_component(TA_UUID)
+
+NOTES = {
+    "HonestDeploy": Note(
+        "Functionality",
+        "the model's honest Deploy trace: QueryRequest, evidence, per-device Update, payload, "
+        "Success with a signed report; the CEK and plaintext never leave the TEE",
+        ("P1", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P11"),
+    ),
+    "Upgrade": Note("Functionality", "a newer sequence number above the installed one", ("P7",)),
+    "RetryAfterError": Note(
+        "Functionality", "after a refused delivery the device still runs the old version and "
+        "accepts the next honest one", ("P10",)),
+    "TwoDevices": Note(
+        "Functionality", "each device installs only the delivery addressed to its own DAK",
+        ("P4", "P12")),
+    "TamKeyRotation": Note(
+        "Functionality", "the device re-provisioned with the TAM's new key accepts messages "
+        "signed by it", ("P13",)),
+    "Uninstall": Note(
+        "Functionality", "uninstall.component: the component goes, its floor stays", ("P7",)),
+    "ChangeSignature": Note(
+        "SignatureMalleability", "one bit of the TAM's COSE_Sign1 signature flipped", ("P5", "P6")),
+    "ChangeTag": Note("ModifiedInput", "COSE_Sign1 tag 18 replaced by another COSE tag", ("P10",)),
+    "NonCanonicalCBOR": Note(
+        "Malleability", "the same message with a non-shortest CBOR head", ("P5", "P10")),
+    "DuplicateMapKey": Note(
+        "Ambiguity", "an unprotected header map with a repeated label", ("P5", "P10")),
+    "UnknownCriticalHeader": Note(
+        "ModifiedInput", "a validly signed message whose crit header names an unknown label",
+        ("P10",)),
+    "AlgDowngrade": Note(
+        "AlgorithmConfusion", "the protected alg replaced by a non-signature algorithm",
+        ("P5", "P10")),
+    "UntrustedTam": Note(
+        "WrongSigner", "an Update signed by a TAM key the device does not trust", ("P5",)),
+    "RevokedTamKey": Note(
+        "Revocation", "a message signed by a TAM key the device's trust anchors no longer hold",
+        ("P13",)),
+    "UntrustedAuthor": Note(
+        "WrongSigner", "an author manifest signed by an Author key the device does not trust "
+        "(the TAM signed the device envelope around it)", ("P5",)),
+    "TamperedAuthorSignature": Note(
+        "SignatureMalleability", "one bit of the author manifest's signature flipped inside an "
+        "otherwise valid Update", ("P5",)),
+    "WrongRecipient": Note(
+        "RecipientBinding", "another device's Update delivered to this device (its DAK kid and "
+        "UEID are the other's)", ("P4", "P12", "P1")),
+    "WrongClass": Note(
+        "RecipientBinding", "a package for another device class, re-wrapped to this device",
+        ("P4", "P12")),
+    "WrongVendor": Note(
+        "RecipientBinding", "a package for another vendor, re-wrapped to this device", ("P4", "P5")),
+    "Rollback": Note("Rollback", "a sequence number below the component's floor", ("P7",)),
+    "EqualSequence": Note(
+        "Rollback", "a sequence number equal to the floor (must be strictly above)", ("P7",)),
+    "RollbackAfterUninstall": Note(
+        "Rollback", "an older version after the component was uninstalled (floors kept)", ("P7",)),
+    "Replay": Note(
+        "Replay", "an Update delivered again after it was installed", ("P6",)),
+    "StaleChallenge": Note(
+        "Replay", "an Update bound to an earlier challenge than the open one", ("P6", "P3")),
+    "NoChallenge": Note(
+        "Replay", "an Update with no QueryRequest before it (no fresh evidence)", ("P3", "P6")),
+    "TamperedPayload": Note(
+        "ModifiedInput", "one ciphertext bit flipped by the registry/REE: refused before "
+        "decryption", ("P9", "P10")),
+    "TruncatedPayload": Note(
+        "ModifiedInput", "the ciphertext without its last byte: refused before decryption",
+        ("P9", "P10")),
+    "SwappedPayload": Note(
+        "ModifiedInput", "another package's ciphertext at the manifest's URI", ("P9", "P5")),
+    "FetchFailed": Note(
+        "FailClosed", "the REE cannot fetch the payload: error, CEK erased, nothing installed",
+        ("P10",)),
+    "FailedUpgradeKeepsOld": Note(
+        "FailClosed", "a refused upgrade leaves the installed version and its floor as they "
+        "were", ("P10",)),
+    "MalformedMessage": Note(
+        "FailClosed", "bytes that are not CBOR at all", ("P10",)),
+    "UnexpectedMessage": Note(
+        "FailClosed", "a well-signed TEEP message the Agent never receives (QueryResponse)",
+        ("P10",)),
+}
+
+
+@attrs.define
+class Ctx:
+    """One suite's kit and the tests made for it."""
+
+    kit: Kit
+    tests: list[TestCase] = attrs.field(factory=list)
+
+    @property
+    def suite(self) -> Suite:
+        return self.kit.suite
+
+    def add(self, name: str, result: str, comment: str, flags: tuple[str, ...], steps: list[Step],
+            device: dict[str, Any], intermediates: dict[str, Any] | None = None) -> None:
+        props = sorted({p for f in flags for p in NOTES[f].properties}, key=lambda p: int(p[1:]))
+        self.tests.append(
+            TestCase(
+                tc_id=f"deploy.{self.suite.name}.{result}.{name}",
+                comment=comment,
+                result=result,
+                steps=tuple(steps),
+                flags=flags,
+                properties=tuple(props),
+                intermediates=intermediates or {},
+                device=device,
+            )
+        )
+
+
+# ------------------------------------------------------------------------------ byte mutations
+
+
+def _parts(data: bytes) -> tuple[bytes, dict[Any, Any], bytes, bytes]:
+    obj = cbor.loads(data)
+    prot, unprot, payload, sig = obj.value
+    return prot, unprot, payload, sig
+
+
+def flip_signature(data: bytes) -> bytes:
+    prot, unprot, payload, sig = _parts(data)
+    return cbor.dumps(cbor.Tag(18, [prot, unprot, payload, sig[:-1] + bytes([sig[-1] ^ 1])]))
+
+
+def change_tag(data: bytes) -> bytes:
+    return cbor.dumps(cbor.Tag(98, list(_parts(data))))
+
+
+def non_canonical(data: bytes) -> bytes:
+    assert data[0] == 0xD2
+    return b"\xd8\x12" + data[1:]
+
+
+def duplicate_key(data: bytes) -> bytes:
+    prot, _unprot, payload, sig = _parts(data)
+    dup = bytes.fromhex("a20441010441 01".replace(" ", ""))
+    return b"\xd2\x84" + cbor.dumps(prot) + dup + cbor.dumps(payload) + cbor.dumps(sig)
+
+
+def resign(data: bytes, key: Any, alg: Alg, protected: dict[int, Any] | None = None) -> bytes:
+    _, _, payload, _ = _parts(data)
+    return sign1(payload, key, alg, protected=protected).encode()
+
+
+def alg_downgrade(data: bytes) -> bytes:
+    _, unprot, payload, sig = _parts(data)
+    return cbor.dumps(cbor.Tag(18, [cbor.dumps({1: int(Alg.A128GCM)}), unprot, payload, sig]))
+
+
+def flip_author_signature(update: bytes, tsk: Any, alg: Alg) -> bytes:
+    """Flip a bit of the author manifest's signature inside the device envelope, keep the
+    TAM's signatures valid (the device envelope binds the author manifest's digest only)."""
+    msg = teep.peek(update)
+    assert isinstance(msg, teep.Update) and msg.manifest_list
+    env = cbor.loads(msg.manifest_list[0])
+    author = cbor.loads(env.value["#author"])
+    auth = cbor.loads(author.value[2])
+    sig_obj = cbor.loads(auth[1])
+    p, u, pl, s = sig_obj.value
+    auth[1] = cbor.dumps(cbor.Tag(18, [p, u, pl, s[:-1] + bytes([s[-1] ^ 1])]))
+    author.value[2] = cbor.dumps(auth)
+    env.value["#author"] = cbor.dumps(author)
+    new = attrs.evolve(msg, manifest_list=(cbor.dumps(env),))
+    return teep.sign(new, tsk, alg)
+
+
+# ------------------------------------------------------------------------------ scenarios
+
+
+def _floors(seq: int | None) -> dict[tuple[bytes, ...], int]:
+    return {} if seq is None else {COMPONENT: seq}
+
+
+def _intermediates(kit: Kit, handle: DeviceHandle, update: bytes, published: Any, messages: dict[str, bytes]) -> dict[str, Any]:
+    """cose-wg style intermediates of one delivery: ToBeSigned of each TEEP message, the
+    ECDH-ES recipient's KDF context, Z, KEK, the CEK, the content Enc_structure, digests."""
+    msg = teep.peek(update)
+    assert isinstance(msg, teep.Update) and msg.manifest_list
+    anchors = TrustAnchors(tam=[kit.tsk.public()], author=[kit.ask.public()])
+    plan = verify_update(msg.manifest_list, DeviceIdentity(handle.ueid, handle.vendor_id, handle.class_id), anchors)
+    trace = Trace()
+    cek = plan.encryption.unwrap_cek(
+        handle.keys.agreement_key(),
+        algorithms={Alg.A128GCM, Alg.A128CTR},
+        recipient_algorithms={Alg.ECDH_ES_A128KW},
+        allow_unauthenticated=True,
+        supp_pub_other=SUIT_KDF_OTHER,
+        trace=trace,
+    )
+    rec = trace.recipients[0]
+    package = published.package
+    out: dict[str, Any] = {
+        name + "ToBeSigned": Sign1.decode(data).to_be_signed().hex() for name, data in messages.items()
+    }
+    out.update(
+        {
+            "kdfContext": (rec.kdf_context or b"").hex(),
+            "sharedSecret": (rec.shared_secret or b"").hex(),
+            "kek": (rec.kek or b"").hex(),
+            "wrappedCekDevice": (rec.wrapped_cek or b"").hex(),
+            "cek": cek.hex(),
+            "classKey": kit.vault.class_key(package.wrapped_cek.key_id, package.wrapped_cek.version).hex(),
+            "wrappedCekClass": package.wrapped_cek.wrapped.hex(),
+            "contentAlg": int(package.content_alg),
+            "iv": package.iv.hex(),
+            "encStructure": enc_structure("Encrypt", package.content_protected, b"").hex(),
+            "ciphertextSha256": package.ciphertext_digest.digest.hex(),
+            "plaintextSha256": package.image_digest.digest.hex(),
+            "plaintext": image_for(package.sequence).hex(),
+            "authorManifestSha256": package.manifest_digest.digest.hex(),
+            "deviceManifestSha256": plan.tam_digest.digest.hex(),
+        }
+    )
+    return out
+
+
+def honest(c: Ctx) -> None:
+    kit = c.kit
+    dev = kit.device("device-a")
+    pub = kit.publish(3)
+    state = dev.state(kit)
+    target = kit.target(state)
+    qr, resp, upd = open_session(kit, kit.tam, dev, target, Intent(package=(TA_UUID, 3)))
+    assert upd is not None
+    uri, payload = kit.payload(pub)
+    replies = deliver(target, upd, {uri: payload})
+    kit.tam.receive(replies[0])
+    inter = _intermediates(kit, dev, upd, pub, {"queryRequest": qr, "queryResponse": resp, "update": upd, "success": replies[0]})
+    c.add("honest-install", "valid", "the honest Deploy trace: sequence 3 on a factory-fresh device",
+          ("HonestDeploy",), [
+              deliver_step(qr, ok("QueryResponse"), state_after=state_after("QUERIED")),
+              deliver_step(upd, ok("Success"), {uri: payload}, state_after("IDLE", {COMPONENT: 3})),
+          ], state, inter)
+
+    # attacker moves on the same delivery
+    def one(name: str, result: str, comment: str, flags: tuple[str, ...], bad: bytes, code: Code,
+            payloads: dict[str, bytes] | None = None, floors: int | None = None) -> None:
+        c.add(name, result, comment, flags, [
+            deliver_step(qr, ok("QueryResponse")),
+            deliver_step(bad, refused(code), payloads, state_after("IDLE", floors=_floors(floors))),
+        ], dev.state(kit, _floors(floors)), {"cek": inter["cek"], "plaintext": inter["plaintext"]})
+
+    pay = {uri: payload}
+    one("update-signature-flipped", "invalid", "Update with one bit of the TSK signature flipped",
+        ("ChangeSignature",), flip_signature(upd), Code.AGENT_UNTRUSTED_SIGNER, pay)
+    one("update-tag-changed", "invalid", "Update as COSE_Sign (tag 98) instead of COSE_Sign1",
+        ("ChangeTag",), change_tag(upd), Code.COSE_WRONG_TAG, pay)
+    one("update-non-canonical", "invalid", "Update with its tag encoded in two bytes (d8 12)",
+        ("NonCanonicalCBOR",), non_canonical(upd), Code.CBOR_NON_SHORTEST, pay)
+    one("update-duplicate-key", "invalid", "Update whose unprotected map repeats label 4",
+        ("DuplicateMapKey",), duplicate_key(upd), Code.CBOR_DUPLICATE_KEY, pay)
+    one("update-unknown-critical", "invalid", "Update re-signed by the TSK with crit [99]",
+        ("UnknownCriticalHeader",),
+        resign(upd, kit.tsk, c.suite.sig_alg, {1: int(c.suite.sig_alg), 2: [99], 99: 0}),
+        Code.COSE_UNKNOWN_CRITICAL_HEADER, pay)
+    one("update-alg-a128gcm", "invalid", "Update whose protected alg says A128GCM",
+        ("AlgDowngrade",), alg_downgrade(upd), Code.COSE_ALG_NOT_ALLOWED, pay)
+    one("update-rogue-tam", "invalid", "the Update re-signed by a TAM key the device does not trust",
+        ("UntrustedTam",), resign(upd, kit.rogue_tsk, c.suite.sig_alg), Code.AGENT_UNTRUSTED_SIGNER, pay)
+    one("update-author-signature-flipped", "invalid",
+        "the author manifest's signature flipped inside a TSK-signed Update",
+        ("TamperedAuthorSignature",), flip_author_signature(upd, kit.tsk, c.suite.sig_alg),
+        Code.SUIT_AUTH_FAILED, pay)
+    flipped = bytearray(payload)
+    flipped[len(flipped) // 2] ^= 1
+    one("payload-bit-flipped", "invalid", "one ciphertext bit flipped in the registry",
+        ("TamperedPayload",), upd, Code.AGENT_PAYLOAD_MISMATCH, {uri: bytes(flipped)})
+    one("payload-truncated", "invalid", "the ciphertext without its last byte",
+        ("TruncatedPayload",), upd, Code.AGENT_PAYLOAD_MISMATCH, {uri: payload[:-1]})
+    other = kit.publish(4, label="-other", add_to=())
+    _, other_payload = kit.payload(other)
+    one("payload-swapped", "invalid", "another package's ciphertext served at this URI",
+        ("SwappedPayload",), upd, Code.AGENT_PAYLOAD_MISMATCH, {uri: other_payload})
+    one("payload-fetch-failed", "invalid", "the Broker cannot fetch the payload",
+        ("FetchFailed",), upd, Code.AGENT_PAYLOAD_FETCH_FAILED, None)
+    one("update-equal-sequence", "invalid", "sequence 3 on a device whose floor is 3",
+        ("EqualSequence",), upd, Code.AGENT_ROLLBACK, pay, floors=3)
+    one("update-rollback", "invalid", "sequence 3 on a device whose floor is 5",
+        ("Rollback",), upd, Code.AGENT_ROLLBACK, pay, floors=5)
+    one("update-query-response-injected", "invalid",
+        "a QueryResponse (a message only a device sends) where the Update belongs",
+        ("UnexpectedMessage",), resign(resp, kit.tsk, c.suite.sig_alg), Code.AGENT_UNEXPECTED_MESSAGE)
+    one("update-not-cbor", "invalid", "bytes that are not a CBOR data item", ("MalformedMessage",),
+        b"\xff\x00edbp", Code.CBOR_MALFORMED)
+
+    # replay after install, and an Update with no challenge at all
+    c.add("update-replayed-after-install", "invalid",
+          "the installed Update delivered again (no open challenge any more)", ("Replay",), [
+              deliver_step(qr, ok("QueryResponse")),
+              deliver_step(upd, ok("Success"), pay),
+              deliver_step(upd, refused(Code.AGENT_REPLAY), pay, state_after("IDLE", {COMPONENT: 3})),
+          ], state, {"cek": inter["cek"]})
+    c.add("update-without-query", "invalid",
+          "an honest Update delivered to a device that never sent evidence for it", ("NoChallenge",), [
+              deliver_step(upd, refused(Code.AGENT_REPLAY), pay, state_after("IDLE")),
+          ], state, {"cek": inter["cek"]})
+
+
+def stale_challenge(c: Ctx) -> None:
+    kit = c.kit
+    dev = kit.device("device-a")
+    kit.publish(3) if (TA_UUID, 3) not in kit.tam._packages else None
+    state = dev.state(kit)
+    target = kit.target(state)
+    qr1, _, upd1 = open_session(kit, kit.tam, dev, target, Intent(package=(TA_UUID, 3)))
+    qr2 = kit.tam.begin(dev.ueid, Intent(package=(TA_UUID, 3))).send
+    assert upd1 is not None and qr2 is not None
+    c.add("update-stale-challenge", "invalid",
+          "a second QueryRequest replaced the challenge; the Update bound to the first arrives",
+          ("StaleChallenge",), [
+              deliver_step(qr1, ok("QueryResponse")),
+              deliver_step(qr2, ok("QueryResponse")),
+              deliver_step(upd1, refused(Code.AGENT_REPLAY), None, state_after("IDLE")),
+          ], state)
+
+
+def upgrade_and_failure(c: Ctx) -> None:
+    kit = c.kit
+    dev = kit.device("device-b")
+    p3 = kit.tam.package(TA_UUID, 3) if (TA_UUID, 3) in kit.tam._packages else kit.publish(3).package
+    del p3
+    p5 = kit.publish(5)
+    state = dev.state(kit, _floors(None))
+    target = kit.target(state)
+    # install 3 first
+    qr_a, _, upd_a = open_session(kit, kit.tam, dev, target, Intent(package=(TA_UUID, 3)))
+    assert upd_a is not None
+    pub3 = _published(kit, 3)
+    uri3, pay3 = kit.payload(pub3)
+    kit.tam.receive(deliver(target, upd_a, {uri3: pay3})[0])
+    qr_b, _, upd_b = open_session(kit, kit.tam, dev, target, Intent(package=(TA_UUID, 5)))
+    assert upd_b is not None
+    uri5, pay5 = kit.payload(p5)
+    bad5 = bytearray(pay5)
+    bad5[0] ^= 0x80
+    c.add("upgrade-3-to-5", "valid", "sequence 3 installed, then sequence 5", ("Upgrade",), [
+        deliver_step(qr_a, ok("QueryResponse")),
+        deliver_step(upd_a, ok("Success"), {uri3: pay3}, state_after("IDLE", {COMPONENT: 3})),
+        deliver_step(qr_b, ok("QueryResponse")),
+        deliver_step(upd_b, ok("Success"), {uri5: pay5}, state_after("IDLE", {COMPONENT: 5})),
+    ], state)
+    c.add("upgrade-tampered-keeps-old", "invalid",
+          "sequence 3 installed; the upgrade to 5 arrives with a tampered payload", ("FailedUpgradeKeepsOld",), [
+              deliver_step(qr_a, ok("QueryResponse")),
+              deliver_step(upd_a, ok("Success"), {uri3: pay3}),
+              deliver_step(qr_b, ok("QueryResponse")),
+              deliver_step(upd_b, refused(Code.AGENT_PAYLOAD_MISMATCH), {uri5: bytes(bad5)},
+                           state_after("IDLE", {COMPONENT: 3})),
+          ], state)
+    # retry: after the refusal, a fresh exchange for 5 installs it
+    target2 = kit.target(state)
+    deliver(target2, qr_a)
+    deliver(target2, upd_a, {uri3: pay3})
+    deliver(target2, qr_b)
+    deliver(target2, upd_b, {uri5: bytes(bad5)})
+    kit.tam._close(kit.tam._sessions[kit.tam._by_device[dev.ueid]]) if dev.ueid in kit.tam._by_device else None
+    qr_c, _, upd_c = open_session(kit, kit.tam, dev, target2, Intent(package=(TA_UUID, 5)))
+    assert upd_c is not None
+    c.add("retry-after-error", "valid",
+          "a refused upgrade, then a fresh exchange for the same version installs it", ("RetryAfterError",), [
+              deliver_step(qr_a, ok("QueryResponse")),
+              deliver_step(upd_a, ok("Success"), {uri3: pay3}),
+              deliver_step(qr_b, ok("QueryResponse")),
+              deliver_step(upd_b, refused(Code.AGENT_PAYLOAD_MISMATCH), {uri5: bytes(bad5)}),
+              deliver_step(qr_c, ok("QueryResponse")),
+              deliver_step(upd_c, ok("Success"), {uri5: pay5}, state_after("IDLE", {COMPONENT: 5})),
+          ], state)
+
+
+def _published(kit: Kit, seq: int) -> Any:
+    for p in kit.author_published:
+        if p.package.sequence == seq:
+            return p
+    raise KeyError(seq)
+
+
+def recipients(c: Ctx) -> None:
+    """P4/P12: two devices; each one's Update is useless to the other."""
+    kit = c.kit
+    a, b = kit.device("device-a"), kit.device("device-c")
+    pub = _published(kit, 3)
+    uri, pay = kit.payload(pub)
+    sa, sb = a.state(kit), b.state(kit)
+    ta, tb = kit.target(sa), kit.target(sb)
+    qa, _, ua = open_session(kit, kit.tam, a, ta, Intent(package=(TA_UUID, 3)))
+    qb, _, ub = open_session(kit, kit.tam, b, tb, Intent(package=(TA_UUID, 3)))
+    assert ua is not None and ub is not None
+    c.add("device-c-own-delivery", "valid", "a second device installs the delivery made for it",
+          ("TwoDevices",), [
+              deliver_step(qb, ok("QueryResponse")),
+              deliver_step(ub, ok("Success"), {uri: pay}, state_after("IDLE", {COMPONENT: 3})),
+          ], sb)
+    c.add("update-for-other-device", "invalid",
+          "device A's Update (its DAK, its UEID, its token) delivered to device C in C's session",
+          ("WrongRecipient",), [
+              deliver_step(qb, ok("QueryResponse")),
+              deliver_step(ua, refused(Code.AGENT_NOT_FOR_THIS_DEVICE), {uri: pay}, state_after("IDLE")),
+          ], sb, {"cek": kit.cek(pub).hex()})
+    del qa
+    # a package of another class / vendor, re-wrapped to this device by a faulty TAM
+    for name, flag, pkg, code, comment in (
+        ("package-other-class", "WrongClass", kit.publish(3, class_id=bytes(16), label="-class", add_to=()),
+         Code.SUIT_CONDITION_CLASS, "a package published for another device class"),
+        ("package-other-vendor", "WrongVendor",
+         kit.publish(3, vendor_id=vendor_id_for("other.example"), label="-vendor", add_to=()),
+         Code.SUIT_CONDITION_VENDOR, "a package published for another vendor"),
+        ("package-rogue-author", "UntrustedAuthor", kit.publish(3, rogue=True, label="-rogue"),
+         Code.SUIT_AUTH_FAILED, "an author manifest signed by an Author key the device does not trust"),
+    ):
+        qr = kit.tam.begin(b.ueid, Intent(package=(TA_UUID, 3))).send
+        assert qr is not None
+        token = teep.peek(qr).token
+        record = kit.tam.registry.get(b.ueid)
+        from edbp.reference.build.package import read_author_envelope
+
+        package = read_author_envelope(pkg.envelope, [kit.ask.public(), kit.rogue_ask.public()])
+        delivery = build_delivery(package, record, kit.vault, kit.tsk, c.suite.sig_alg, kit.rng.fork(f"faulty/{name}"))
+        upd = teep.sign(teep.Update(token=token, manifest_list=(delivery.envelope,)), kit.tsk, c.suite.sig_alg)
+        puri, ppay = kit.payload(pkg)
+        c.add(name, "invalid", comment + ", re-wrapped to this device and signed by its TAM",
+              (flag,), [
+                  deliver_step(qr, ok("QueryResponse")),
+                  deliver_step(upd, refused(code), {puri: ppay}, state_after("IDLE")),
+              ], sb)
+
+
+def lifecycle(c: Ctx) -> None:
+    """uninstall (floors kept, rollback after it refused) and TAM key rotation (P13)."""
+    kit = c.kit
+    dev = kit.device("device-d")
+    pub = _published(kit, 3)
+    uri, pay = kit.payload(pub)
+    state = dev.state(kit)
+    target = kit.target(state)
+    qr1, _, up1 = open_session(kit, kit.tam, dev, target, Intent(package=(TA_UUID, 3)))
+    assert up1 is not None
+    kit.tam.receive(deliver(target, up1, {uri: pay})[0])
+    qr2, _, un = open_session(kit, kit.tam, dev, target, Intent(uninstall=COMPONENT))
+    assert un is not None
+    kit.tam.receive(deliver(target, un)[0])
+    # the TAM then offers sequence 3 again (an attacker replaying the old Update cannot, it has
+    # no session; a confused TAM can): the device's floor refuses it
+    qr3, _, up3 = open_session(kit, kit.tam, dev, target, Intent(package=(TA_UUID, 3)))
+    assert up3 is not None
+    install = [deliver_step(qr1, ok("QueryResponse")), deliver_step(up1, ok("Success"), {uri: pay})]
+    c.add("uninstall-keeps-floor", "valid", "install 3, then uninstall: component gone, floor 3 kept",
+          ("Uninstall",), [*install,
+                           deliver_step(qr2, ok("QueryResponse")),
+                           deliver_step(un, ok("Success"), None, state_after("IDLE", floors={COMPONENT: 3}))],
+          state)
+    c.add("reinstall-after-uninstall", "invalid",
+          "after uninstall, sequence 3 again: refused by the kept floor", ("RollbackAfterUninstall",), [
+              *install, deliver_step(qr2, ok("QueryResponse")), deliver_step(un, ok("Success")),
+              deliver_step(qr3, ok("QueryResponse")),
+              deliver_step(up3, refused(Code.AGENT_ROLLBACK), {uri: pay}, state_after("IDLE", floors={COMPONENT: 3})),
+          ], state)
+
+    # TAM key rotation: the device now trusts only the rotated key
+    tam2 = kit.new_tam(kit.tsk_rotated, "tam-rotated")
+    dev2 = kit.device("device-e", tams=(kit.tam, tam2))
+    tam2.add_package(pub.envelope)
+    s_new = dev2.state(kit, tam_keys=[kit.tsk_rotated.public()])
+    t_new = kit.target(s_new)
+    qn, _, un2 = open_session(kit, tam2, dev2, t_new, Intent(package=(TA_UUID, 3)))
+    assert un2 is not None
+    old_qr = kit.tam.begin(dev2.ueid, Intent(package=(TA_UUID, 3))).send
+    assert old_qr is not None
+    c.add("rotated-tam-key", "valid", "the device trusts only the TAM's rotated key; the new TAM deploys",
+          ("TamKeyRotation",), [
+              deliver_step(qn, ok("QueryResponse")),
+              deliver_step(un2, ok("Success"), {uri: pay}, state_after("IDLE", {COMPONENT: 3})),
+          ], s_new)
+    c.add("revoked-tam-key", "invalid",
+          "a QueryRequest signed by the TAM key the device's anchors no longer hold", ("RevokedTamKey",), [
+              deliver_step(old_qr, refused(Code.AGENT_UNTRUSTED_SIGNER), None, state_after("IDLE")),
+          ], s_new)
+
+
+SCENARIOS: tuple[Callable[[Ctx], None], ...] = (honest, stale_challenge, upgrade_and_failure, recipients, lifecycle)
+
+
+def check_against_reference(vf: VectorFile) -> VectorFile:
+    """Replay every test on a fresh reference device; any disagreement stops generation."""
+    problems = []
+    for group in vf.groups:
+        gjson = group.to_json()
+        for test in gjson["tests"]:
+            outcome = replay_test(test, gjson, ReferenceTarget())
+            if not outcome.passed:
+                problems.append(f"{test['tcId']}: {outcome.skipped or '; '.join(outcome.failures)}")
+    if problems:
+        raise AssertionError(f"{vf.path}: the reference disagrees:\n  " + "\n  ".join(problems))
+    return vf
+
+
+def _suite_file(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
+    def make(rng: SeededRandom) -> VectorFile:
+        kit = Kit(rng, suite)
+        published: list[Any] = []
+        original = kit.author.publish
+
+        def recording(*args: Any, **kw: Any) -> Any:
+            p = original(*args, **kw)
+            published.append(p)
+            return p
+
+        kit.author.publish = recording  # type: ignore[method-assign]
+        kit.author_published = published  # type: ignore[attr-defined]
+        c = Ctx(kit)
+        for scenario in SCENARIOS:
+            scenario(c)
+        valid = tuple(t for t in c.tests if t.result == "valid")
+        invalid = tuple(t for t in c.tests if t.result != "valid")
+        keys = {
+            "tsk": kit.tsk.public().encode().hex(),
+            "tskRotated": kit.tsk_rotated.public().encode().hex(),
+            "ask": kit.ask.public().encode().hex(),
+            "mrk": kit.mrk.public().encode().hex(),
+            "rogueTsk": kit.rogue_tsk.public().encode().hex(),
+            "rogueAsk": kit.rogue_ask.public().encode().hex(),
+            "suitCoseProfile": list(suite.profile),
+        }
+        vf = VectorFile(
+            path=f"deploy/{suite.name}",
+            title=f"Deploy and lifecycle flows, suite {suite.name} {list(suite.profile)}",
+            header=(
+                "Each test starts from `device` (reset, then provision: trust anchors, test DAK/DSK, floors).",
+                "op agent.deliver: hand `message` to the Agent; answer its payload fetch from `payloads` "
+                "(uri -> ciphertext hex; a uri not listed fails the fetch).",
+                "expect.replies: the TEEP message types the Agent sends back; an error names the edbp code "
+                "of its Error (err-msg 'edbp:<code>'). checks 'ok': every reply is signed by the test DSK, "
+                "evidence carries the challenge, UEID and DAK, reports carry the open challenge, no ECDSA "
+                "nonce repeats, neither the CEK nor the plaintext appears outside the TEE.",
+                "stateAfter: the adapter's state view (components installed, per-component floors).",
+            ),
+            notes=NOTES,
+            groups=(
+                TestGroup("AgentDeploy", "deploy", suite.name, valid, keys=keys),
+                TestGroup("AgentDeploy", "deploy", suite.name, invalid, keys=keys),
+            ),
+        )
+        return check_against_reference(vf)
+
+    return make
+
+
+for _suite in SUITES:
+    source(f"deploy/{_suite.name}")(_suite_file(_suite))

@@ -1,0 +1,59 @@
+"""The ModelDriver interface and the `edbp model` commands."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from edbp.cli.model import command
+from edbp.errors import Code
+from edbp.model.driver import ModelDriver
+
+
+def test_driver_predicts_installs_and_refusals() -> None:
+    m = ModelDriver()
+    assert m.publish() == 1 and m.publish() == 2
+    assert m.deploy(0, 2).installed
+    refused = m.deploy(0, 1)
+    assert not refused.installed and refused.code is Code.AGENT_ROLLBACK
+    term = m.deploy_dropped(1, 2)
+    assert m.observe().installed[1] == (0,)
+    assert not m.replay_in_exchange(1, term).installed  # stale token
+    m.revoke(1)
+    assert m.deploy(1, 2).code is Code.TAM_DEVICE_REVOKED
+    assert m.observe().floors == ((2,), (0,))
+    assert m.violations() == {}
+
+
+def test_driver_with_a_flaw_predicts_the_flawed_behaviour() -> None:
+    m = ModelDriver(flaws=frozenset({"agent_skips_token_check"}))
+    m.publish()
+    term = m.deploy_dropped(0, 1)
+    assert m.replay_in_exchange(0, term).installed
+    assert "P6" in m.violations()
+
+
+def test_cli_flaws_and_trace() -> None:
+    runner = CliRunner()
+    res = runner.invoke(command, ["flaws"])
+    assert res.exit_code == 0 and "agent_skips_rollback_check" in res.output
+    res = runner.invoke(command, ["trace", "author_reuses_iv", "--mermaid"])
+    assert res.exit_code == 0 and "sequenceDiagram" in res.output
+
+
+def test_cli_check_fails_on_a_vacuous_instance(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(command, [
+        "check", "--quiet", "--instance",
+        "devices=1,versions=1,sessions=1,compromises=0,revocations=0", "--json", str(out)])
+    assert res.exit_code == 1  # too small: several properties would hold vacuously
+    report = json.loads(out.read_text())
+    assert report["ok"] is False
+    assert any("vacuously" in p for p in report["problems"])
+    assert all(p["holds"] for p in report["properties"])
+
+
+def test_cli_rejects_bad_instances() -> None:
+    res = CliRunner().invoke(command, ["check", "--instance", "devices=99"])
+    assert res.exit_code != 0
