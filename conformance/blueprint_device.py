@@ -45,7 +45,7 @@ from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
 
 from edbp.conformance.adapter.messages import PROTOCOL_VERSION
 from edbp.conformance.adapter.server import DeviceBackend, Host
-from edbp.errors import AdapterError, BlueprintError, Code, EdbpError
+from edbp.errors import AdapterError, BlueprintError, Code, ConfigError, EdbpError
 
 __all__ = [
     "CAPABILITIES",
@@ -201,7 +201,7 @@ class CpmDevice(DeviceBackend):
         keygen: Callable[[], rsa.RSAPrivateKey] | None = None,
     ) -> None:
         if behaviour not in C.BEHAVIOURS:
-            raise AdapterError(Code.CONFORMANCE_CONFIG, f"unknown CPM behaviour {behaviour!r}")
+            raise ConfigError(Code.CONFORMANCE_CONFIG, f"unknown CPM behaviour {behaviour!r}")
         self.behaviour: Behaviour = behaviour
         self.name = f"edbp blueprint device (CPM {behaviour})"
         self.rng = rng
@@ -343,7 +343,7 @@ def make_cpm_backend(behaviour: str = "as-published") -> DeviceBackend:
     """The blueprint device running the CPM of ``behaviour`` (``as-published`` or ``fixed``);
     what ``edbp device serve --profile blueprint --cpm BEHAVIOUR`` serves."""
     if behaviour not in C.BEHAVIOURS:
-        raise AdapterError(
+        raise ConfigError(
             Code.CONFORMANCE_CONFIG,
             f"unknown CPM behaviour {behaviour!r} (choose from {', '.join(C.BEHAVIOURS)})",
         )

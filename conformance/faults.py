@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric import ec
+from edbp.conformance.reference_device import ReferenceDevice
 from edbp.reference.build.package import read_author_envelope
 from edbp.reference.device.agent import (
     Agent,
@@ -46,7 +47,6 @@ from edbp.reference.wire.eat import EatClaims
 from edbp.reference.wire.suit_crypto import SUIT_CONTENT_ALGS
 from edbp.reference.wire.suit_envelope import Envelope
 
-from edbp.conformance.reference_device import ReferenceDevice
 from edbp.errors import Code, ConfigError, EdbpError, ProtocolError
 
 __all__ = ["FAULTS", "Fault", "check_fault"]
@@ -225,7 +225,9 @@ class FaultyAgent(Agent):
             retired = dict(record.retired)
             retired[component_key(self._pending.plan.component_id)] = self._pending.plan.sequence
             self.installer._commit(
-                AgentRecord(dict(record.components), dict(record.ta_floors), record.installs, retired)
+                AgentRecord(
+                    dict(record.components), dict(record.ta_floors), record.installs, retired
+                )
             )
         if "wrong-error-code" in self.flags and code is not Code.AGENT_INSTALL_FAILED:
             code = Code.AGENT_INSTALL_FAILED  # every refusal reported as a storage failure
@@ -312,7 +314,9 @@ def _class_wraps_allowed() -> Iterator[None]:
         try:
             return original(enc)
         except EdbpError as exc:
-            if exc.code is Code.SUIT_UNSUPPORTED_PROFILE and enc.recipients[0].headers.raw_alg == int(Alg.A256KW):
+            if exc.code is Code.SUIT_UNSUPPORTED_PROFILE and enc.recipients[
+                0
+            ].headers.raw_alg == int(Alg.A256KW):
                 return enc
             raise
 
@@ -456,7 +460,9 @@ FAULTS: dict[str, Fault] = {
         _agent_fault("evidence-nonce-reuse"),
     ),
     "evidence-cnf": Fault(
-        "names a key other than its DAK in the EAT cnf claim", ("P3", "P4"), _agent_fault("evidence-cnf")
+        "names a key other than its DAK in the EAT cnf claim",
+        ("P3", "P4"),
+        _agent_fault("evidence-cnf"),
     ),
     "evidence-signer": Fault(
         "signs its EAT with a key that is not its DSK", ("P3",), _agent_fault("evidence-signer")
@@ -498,7 +504,9 @@ FAULTS: dict[str, Fault] = {
         "skips rollback check",
     ),
     "equal-sequence": Fault(
-        "accepts a sequence number equal to the floor", ("P7",), _agent_fault("equal-sequence"),
+        "accepts a sequence number equal to the floor",
+        ("P7",),
+        _agent_fault("equal-sequence"),
         "accepts equal sequence number",
     ),
     "uninstall-drops-floor": Fault(

@@ -27,7 +27,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import attrs
-
+from edbp.conformance.adapter.messages import PROTOCOL_VERSION
+from edbp.conformance.adapter.server import DeviceBackend, Host
 from edbp.reference.build.package import class_id_for, vendor_id_for
 from edbp.reference.device.agent import (
     KEYS_NAME,
@@ -48,8 +49,6 @@ from edbp.reference.wire.cbor import loads
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.suit_core import SuitDigest
 
-from edbp.conformance.adapter.messages import PROTOCOL_VERSION
-from edbp.conformance.adapter.server import DeviceBackend, Host
 from edbp.errors import AdapterError, Code, EdbpError
 
 __all__ = [
@@ -67,13 +66,22 @@ __all__ = [
 VENDOR_DOMAIN = "example.com"
 CLASS_NAME = "reference-device"
 PROFILES = ("edbp",)
-SUITES = ("suit-sha256-esp256-ecdh-a128gcm", "teep-sign1-esp256")
+#: what the reference Agent runs (update.OFFERED_CONTENT_ALGS, ESP256 and Ed25519 keys);
+#: "suit-sha256-ed25519-ecdh-a128gcm" is not (yet) a name of spec/adapter.cddl
+SUITES = (
+    "suit-sha256-esp256-ecdh-a128gcm",
+    "suit-sha256-esp256-ecdh-a128ctr",
+    "suit-sha256-ed25519-ecdh-a128gcm",
+    "suit-sha256-ed25519-ecdh-a128ctr",
+    "teep-sign1-esp256",
+    "teep-sign1-ed25519",
+)
 CAPABILITIES = ("power-cut", "clock", "test-keys")
 MAX_MESSAGE = 1 << 20
 MAX_PAYLOAD = 16 << 20
 
 
-class PowerLoss(BaseException):  # noqa: N818 - an event, not an error: nothing may catch it
+class PowerLoss(BaseException):
     """The simulated power loss: a BaseException so that no handler in the Agent (which maps
     OSError to AGENT_INSTALL_FAILED and cleans up) runs; the device simply stops."""
 
@@ -129,6 +137,14 @@ class PowerCutStorage:
 
     def list(self, prefix: str = "") -> list[str]:
         return self.inner.list(prefix)
+
+
+def _suite_of(dak: CoseKey) -> KeySuite:
+    """The key suite a provisioned DAK belongs to (P-256, or X25519 with an Ed25519 DSK)."""
+    for suite in KeySuite:
+        if int(suite.agreement_curve) == int(dak.crv or 0):
+            return suite
+    raise _bad_args("test DAK on a curve the device does not support")
 
 
 def _bad_args(detail: str) -> AdapterError:
@@ -270,7 +286,7 @@ class ReferenceDevice(DeviceBackend):
         dsk = (
             _key(test_keys["dsk"], "dsk")
             if "dsk" in test_keys
-            else DeviceKeys.from_sealed_record(self.agent.sealed.get(KEYS_NAME))._dsk  # noqa: SLF001
+            else DeviceKeys.from_sealed_record(self.agent.sealed.get(KEYS_NAME))._dsk
         )
         ueid = test_keys.get("ueid", current.ueid)
         if not isinstance(ueid, bytes) or not dak.has_private or not dsk.has_private:
@@ -278,7 +294,8 @@ class ReferenceDevice(DeviceBackend):
         # kids are the RFC 9679 thumbprints, as at enrol.keygen (deliveries name the DAK by it)
         dak = attrs.evolve(dak, kid=dak.thumbprint())
         dsk = attrs.evolve(dsk, kid=dsk.thumbprint())
-        keys = DeviceKeys(suite=KeySuite.P256, ueid=ueid, dak=dak, dsk=dsk)
+        suite = _suite_of(dak)
+        keys = DeviceKeys(suite=suite, ueid=ueid, dak=dak, dsk=dsk)
         self.agent.sealed.put(KEYS_NAME, keys.seal_record())
 
     def _preset_floors(self, floors: Any) -> None:
@@ -323,7 +340,9 @@ class ReferenceDevice(DeviceBackend):
             self.agent.last_exception = None
             traceback.print_exception(exc, file=sys.stderr)
 
-    def _deliver_result(self, replies: list[SendMessage], power_cut: bool = False) -> dict[str, Any]:
+    def _deliver_result(
+        self, replies: list[SendMessage], power_cut: bool = False
+    ) -> dict[str, Any]:
         result: dict[str, Any] = {"replies": [r.data for r in replies]}
         codes = [r.code for r in replies if r.code is not None]
         if codes:

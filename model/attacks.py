@@ -55,6 +55,17 @@ def _manifest_swapped(w: bp.BWorld, c: Config) -> str | None:
     return None
 
 
+def _own_application_exposed(w: bp.BWorld, c: Config) -> str | None:
+    for d in sorted(w.compromised):
+        app = c.instance.app_of(d)
+        on_compromised = set().union(*(bp._installed_pairs(w, x) for x in w.compromised))
+        for t in bp.knowledge(w.seen):
+            if t[0] == "pt" and t[1] == app and (t[1], t[2]) not in on_compromised:
+                return (f"compromising device {d} exposes P{t[1]}.{t[2]} of its application, "
+                        "a package it never installed")
+    return None
+
+
 def _every_key(w: bp.BWorld, c: Config) -> str | None:
     for d, a, _g, _r in sorted(w.ghost.deliveries):
         if a != c.instance.app_of(d):
@@ -70,7 +81,7 @@ ATTACKS: tuple[Attack, ...] = (
            "it verified (deploy.verify_evidence); the class key never leaves the HSM (P2)"),
     Attack("compromise_exposes_application",
            "One device's compromise exposes every package of the application",
-           ("P12",), bp.bp_p12, frozenset({"wrapkey", "control_ree"}),
+           ("P12",), _own_application_exposed, frozenset({"wrapkey", "control_ree"}),
            "per-package CEKs wrapped to each device's own DAK; a compromised device holds only "
            "the CEKs delivered to it, never the class key (P12, P2)"),
     Attack("unsigned_package_installed",

@@ -154,7 +154,8 @@ def successors(w: BWorld, cfg: Config) -> Iterator[tuple[Event, BWorld]]:
             g = attrs.evolve(w.ghost, released=w.ghost.released | {(a, w.gen[a])})
             nw = attrs.evolve(w, seen=w.seen | {wrapped}, ghost=g)
             yield Event(("attack.inject", "deploy.update"), "Attacker", "KeyService",
-                        f"WrapKey(app{a}, attacker public key) returns wrap[pub(ATK)](CK{a})",
+                        f"WrapKey(app{a}, attacker public key) returns "
+                        f"wrap[pub(ATK)](CK{a}.{w.gen[a]})",
                         ("wrapkey", a)), nw
     for d in range(inst.devices):
         if cfg.revoke and d not in w.revoked and len(w.revoked) < inst.revocations:
@@ -359,7 +360,9 @@ PROPERTIES = {
 
 #: properties the blueprint model does not speak to, with the reason
 NOT_MODELLED = {
-    "P8": "the CPM decrypts in the TEE; the REE sees ciphertext only (holds in this model)",
+    "P8": "not checked: the CPM decrypts in the TEE and hands the REE no key or plaintext in "
+          "this model (its distinguishable unwrap-error logs are a padding oracle, outside a "
+          "symbolic model)",
     "P10": "the CPM keeps the class key in its slot by design; no partial-install model",
     "P11": "random 96-bit GCM nonces under one long-lived class key: a probabilistic bound, "
            "not a state property",

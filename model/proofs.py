@@ -122,7 +122,6 @@ def properties(s: State) -> dict[str, z3.BoolRef]:
 #: strengthening invariants (named as in spec/model.md) that make the properties inductive
 def lemmas(s: State) -> dict[str, z3.BoolRef]:
     return {
-        "L0 challenges are counted from zero": s["issued"] >= 0,
         "L1 wraps on the network were delivered": _all(
             [d_, c_, v_], z3.Implies(s["wrapnet"][d_, c_, v_], s["dlv"][d_, c_, v_])),
         "L2 no CEK is wrapped to an attacker key": _all([c_, v_], z3.Not(s["wrapatt"][c_, v_])),
@@ -136,13 +135,8 @@ def lemmas(s: State) -> dict[str, z3.BoolRef]:
                                     s["htok"][d_] == s["tok"][d_]))),
         "L6 installed versions were delivered": _all(
             [d_, c_], z3.Implies(s["ins"][d_, c_] > 0, s["dlv"][d_, c_, s["ins"][d_, c_]])),
-        "L7 an open TAM session has an issued challenge": _all(
-            [d_], z3.Implies(z3.Or(s["sch"][d_], s["sus"][d_]),
-                             z3.And(s["snonce"][d_] >= 0, s["snonce"][d_] < s["issued"]))),
-        "L8 the TAM only delivers while the device is active": _all(
+        "L7 the TAM holds no session with a revoked device": _all(
             [d_], z3.Implies(s["rev"][d_], z3.And(z3.Not(s["sch"][d_]), z3.Not(s["sus"][d_])))),
-        "L9 an uncompromised device never held a CEK it kept": _all(
-            [d_], z3.Implies(s["kept"][d_], s["comp"][d_])),
     }
 
 
@@ -412,8 +406,8 @@ def _counterexample(model: z3.ModelRef, tname: str, params: list, pre: State,
 #: what each obligation may assume besides itself (properties P*, lemmas by their L-number)
 SUPPORT: dict[str, tuple[str, ...]] = {
     "P1": ("P12", "L1", "L2", "L4", "L6"), "P6": ("L5",), "P7": ("L5",),
-    "P12": ("P1", "L1", "L2", "L4", "L6"), "P13": ("L8",),
-    "L4": ("L3",), "L6": ("L4", "L3"), "L7": ("L0",),
+    "P12": ("P1", "L1", "L2", "L4", "L6"), "P13": ("L7",),
+    "L4": ("L3",), "L6": ("L4", "L3"),
 }
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from edbp.conformance.harness import Harness
+
 from edbp.errors import Code
 
 case = pytest.mark.edbp_case
@@ -22,8 +22,9 @@ def _refused(harness: Harness, code: Code, step: str, signer: str = "author", **
 @case(id="auth.untrusted-tam-update", properties=("P5",), flow="deploy", tags=("signature",))
 def test_update_signed_by_untrusted_tam(harness: Harness) -> None:
     """A TEEP Update signed by a key that is no TAM trust anchor is refused."""
-    _refused(harness, Code.AGENT_UNTRUSTED_SIGNER, "rogue TEEP signer",
-             teep_tsk=harness.cloud.rogue_tsk)
+    _refused(
+        harness, Code.AGENT_UNTRUSTED_SIGNER, "rogue TEEP signer", teep_tsk=harness.cloud.rogue_tsk
+    )
 
 
 @case(id="auth.untrusted-tam-query", properties=("P5", "P3"), flow="deploy", tags=("signature",))
@@ -39,8 +40,12 @@ def test_query_signed_by_untrusted_tam(harness: Harness) -> None:
 @case(id="auth.untrusted-device-manifest", properties=("P5",), flow="deploy", tags=("signature",))
 def test_device_manifest_signed_by_untrusted_tam(harness: Harness) -> None:
     """A per-device SUIT manifest signed by an untrusted key is refused (SUIT_AUTH_FAILED)."""
-    _refused(harness, Code.SUIT_AUTH_FAILED, "rogue manifest signer",
-             manifest_tsk=harness.cloud.rogue_tsk)
+    _refused(
+        harness,
+        Code.SUIT_AUTH_FAILED,
+        "rogue manifest signer",
+        manifest_tsk=harness.cloud.rogue_tsk,
+    )
 
 
 @case(id="auth.untrusted-author", properties=("P5",), flow="deploy", tags=("signature",))

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import attrs
 import pytest
+from edbp.conformance.harness import Harness
+from edbp.conformance.harness.session import Target
 from edbp.reference.build.package import class_id_for, vendor_id_for
 from edbp.reference.wire.cose_algs import Curve
 from edbp.reference.wire.cose_key import CoseKey
 
-from edbp.conformance.harness import Harness
-from edbp.conformance.harness.session import Target
 from edbp.errors import Code
 
 case = pytest.mark.edbp_case
@@ -24,7 +24,9 @@ def _other_device(harness: Harness, own_dak: bool) -> Target:
 
 def _refused(harness: Harness, code: Code, step: str, **kw: object) -> None:
     before = harness.state()
-    published = harness.publish(1, **{k: v for k, v in kw.items() if k in ("class_id", "vendor_id")})
+    published = harness.publish(
+        1, **{k: v for k, v in kw.items() if k in ("class_id", "vendor_id")}
+    )
     q = harness.query(step=f"{step}: deploy.query_request")
     target = kw.get("target")
     update = harness.update(published, q, target=target)  # type: ignore[arg-type]
@@ -36,27 +38,43 @@ def _refused(harness: Harness, code: Code, step: str, **kw: object) -> None:
 @case(id="binding.other-device", properties=("P4",), flow="deploy", tags=("binding",))
 def test_delivery_for_another_device(harness: Harness) -> None:
     """A delivery made for another device (its UEID, its DAK) is refused before unwrapping."""
-    _refused(harness, Code.AGENT_NOT_FOR_THIS_DEVICE, "other device",
-             target=_other_device(harness, own_dak=False))
+    _refused(
+        harness,
+        Code.AGENT_NOT_FOR_THIS_DEVICE,
+        "other device",
+        target=_other_device(harness, own_dak=False),
+    )
 
 
 @case(id="binding.other-ueid", properties=("P4",), flow="deploy", tags=("binding",))
 def test_manifest_naming_another_ueid(harness: Harness) -> None:
     """A device manifest naming another UEID is refused even when the CEK is wrapped to this
     device's DAK."""
-    _refused(harness, Code.AGENT_NOT_FOR_THIS_DEVICE, "other UEID",
-             target=_other_device(harness, own_dak=True))
+    _refused(
+        harness,
+        Code.AGENT_NOT_FOR_THIS_DEVICE,
+        "other UEID",
+        target=_other_device(harness, own_dak=True),
+    )
 
 
 @case(id="binding.wrong-class", properties=("P4", "P5"), flow="deploy", tags=("binding",))
 def test_wrong_class(harness: Harness) -> None:
     """A package for another class of the same vendor is refused (condition-class-identifier)."""
-    _refused(harness, Code.SUIT_CONDITION_CLASS, "other class",
-             class_id=class_id_for(harness.vendor_id, "another-model"))
+    _refused(
+        harness,
+        Code.SUIT_CONDITION_CLASS,
+        "other class",
+        class_id=class_id_for(harness.vendor_id, "another-model"),
+    )
 
 
 @case(id="binding.wrong-vendor", properties=("P4", "P5"), flow="deploy", tags=("binding",))
 def test_wrong_vendor(harness: Harness) -> None:
     """A package of another vendor is refused (condition-vendor-identifier)."""
-    _refused(harness, Code.SUIT_CONDITION_VENDOR, "other vendor",
-             vendor_id=vendor_id_for("other-vendor.example"))
+    _refused(
+        harness,
+        Code.SUIT_CONDITION_VENDOR,
+        "other vendor",
+        vendor_id=vendor_id_for("other-vendor.example"),
+    )

@@ -5,18 +5,22 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from edbp.reference.wire import eat, teep
-from edbp.reference.wire.cose_sign import Sign1
-
 from edbp.conformance.harness import TA_UUID, Harness
 from edbp.conformance.harness.cloud import image_for
 from edbp.conformance.outcome import CaseFailure
+from edbp.reference.wire import eat, teep
+from edbp.reference.wire.cose_sign import Sign1
 
 case = pytest.mark.edbp_case
 
 
-@case(id="deploy.install", properties=("P3", "P5", "P10"), flow="deploy", suite="esp256-a128gcm",
-      tags=("honest",))
+@case(
+    id="deploy.install",
+    properties=("P3", "P5", "P10"),
+    flow="deploy",
+    suite="esp256-a128gcm",
+    tags=("honest",),
+)
 def test_install(harness: Harness) -> None:
     """Query, Update, fetch, Success: the image is installed at the published sequence."""
     harness.deploy(1)
@@ -24,8 +28,13 @@ def test_install(harness: Harness) -> None:
         raise CaseFailure("deploy.success (agent_state)", "IDLE", harness.state()["agent_state"])
 
 
-@case(id="deploy.upgrade", properties=("P6", "P7"), flow="deploy", suite="esp256-a128gcm",
-      tags=("honest",))
+@case(
+    id="deploy.upgrade",
+    properties=("P6", "P7"),
+    flow="deploy",
+    suite="esp256-a128gcm",
+    tags=("honest",),
+)
 def test_upgrade(harness: Harness) -> None:
     """Two exchanges, two versions: each report is fresh for its own exchange."""
     harness.deploy(1, step="v1")
@@ -77,8 +86,12 @@ def test_signature_nonces_unique(harness: Harness) -> None:
         report_nonces.add(report.nonce or b"")
 
 
-@case(id="deploy.secrets-not-in-ree", properties=("P1", "P8"), flow="deploy",
-      tags=("confidentiality",))
+@case(
+    id="deploy.secrets-not-in-ree",
+    properties=("P1", "P8"),
+    flow="deploy",
+    tags=("confidentiality",),
+)
 def test_secrets_never_cross_the_adapter(harness: Harness) -> None:
     """Nothing the device hands its REE (every adapter frame, including state) carries the CEK
     or the plaintext image, raw or hex."""

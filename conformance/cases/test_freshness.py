@@ -4,8 +4,8 @@ answers; old, stale or unbound Updates are replays."""
 from __future__ import annotations
 
 import pytest
-
 from edbp.conformance.harness import Harness
+
 from edbp.errors import Code
 
 case = pytest.mark.edbp_case
@@ -38,8 +38,7 @@ def test_replayed_update(harness: Harness) -> None:
     _expect_replay(harness, update, "replayed Update")
 
 
-@case(id="freshness.replay-into-new-exchange", properties=("P6",), flow="deploy",
-      tags=("replay",))
+@case(id="freshness.replay-into-new-exchange", properties=("P6",), flow="deploy", tags=("replay",))
 def test_replay_into_new_exchange(harness: Harness) -> None:
     """An old Update delivered while a newer exchange is open is refused (token mismatch)."""
     published = harness.publish(1)

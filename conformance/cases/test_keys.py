@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from edbp.reference.wire.cose_algs import Curve
-from edbp.reference.wire.cose_key import CoseKey
-
 from edbp.conformance.harness import Harness
 from edbp.conformance.outcome import CaseFailure
+from edbp.reference.wire.cose_algs import Curve
+from edbp.reference.wire.cose_key import CoseKey
 
 case = pytest.mark.edbp_case
 
@@ -58,6 +57,7 @@ def test_class_key_wrap_refused(harness: Harness) -> None:
     ignores), it still refuses a delivery whose CEK is wrapped under that class key
     (A256KW) rather than to its DAK: the profile admits ECDH-ES+A128KW only."""
     from edbp.conformance.harness.session import ClassWrapVault
+
     from edbp.errors import Code
 
     class_key = harness.rng.fork("class-key").random_bytes(32)

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from edbp.conformance.harness import Harness
+
 from edbp.errors import AdapterError, Code
 
 case = pytest.mark.edbp_case
@@ -31,8 +31,8 @@ TAMPERS: dict[str, Callable[[Harness], Callable[[str, bytes], bytes]]] = {
     "ciphertext-byte": lambda h: _flip(100),
     "gcm-tag": lambda h: _flip(-1),
     "first-byte": lambda h: _flip(0),
-    "truncated": lambda h: (lambda uri, data: data[:-16]),
-    "extended": lambda h: (lambda uri, data: data + b"\x00" * 16),
+    "truncated": lambda h: lambda uri, data: data[:-16],
+    "extended": lambda h: lambda uri, data: data + b"\x00" * 16,
     "other-package": _swap,
 }
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from edbp.reference.wire.suit_core import SuitDigest
-
 from edbp.conformance.harness import TA_UUID, Harness
 from edbp.conformance.harness.cloud import image_for
 from edbp.conformance.outcome import CaseFailure
+from edbp.reference.wire.suit_core import SuitDigest
 
 case = pytest.mark.edbp_case
 MAX_WRITES = 64
@@ -33,8 +32,13 @@ def _check_whole(harness: Harness, step: str) -> int:
     return seq
 
 
-@case(id="powercut.install", properties=("P10", "P7"), flow="deploy", tags=("power-cut",),
-      needs=("power-cut",))
+@case(
+    id="powercut.install",
+    properties=("P10", "P7"),
+    flow="deploy",
+    tags=("power-cut",),
+    needs=("power-cut",),
+)
 def test_power_cut_at_each_install_write(harness: Harness) -> None:
     for at in range(1, MAX_WRITES + 1):
         step = f"power cut at write {at}"

@@ -4,8 +4,8 @@ trusted; the rotated TAM key works; a class-key rotation keeps packages installa
 from __future__ import annotations
 
 import pytest
-
 from edbp.conformance.harness import Harness
+
 from edbp.errors import Code
 
 case = pytest.mark.edbp_case

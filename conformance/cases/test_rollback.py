@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-
 from edbp.conformance.harness import TA_UUID, Harness
 from edbp.conformance.outcome import CaseFailure
-from edbp.errors import Code
 from edbp.reference.build.package import ta_component
 from edbp.reference.wire import teep
+
+from edbp.errors import Code
 
 case = pytest.mark.edbp_case
 
@@ -34,8 +34,13 @@ def test_equal_sequence_refused(harness: Harness) -> None:
     _refused_update(harness, 2, Code.AGENT_ROLLBACK, "v2 again")
 
 
-@case(id="rollback.preset-floor", properties=("P7",), flow="deploy", tags=("rollback",),
-      needs=("test-keys",))
+@case(
+    id="rollback.preset-floor",
+    properties=("P7",),
+    flow="deploy",
+    tags=("rollback",),
+    needs=("test-keys",),
+)
 def test_preset_floor(bare: Harness) -> None:
     """A floor provisioned at manufacture holds before anything was installed."""
     floors = [{"component": list(ta_component(TA_UUID)), "sequence": 5, "ta_version": 0}]
@@ -60,8 +65,12 @@ def test_uninstall(harness: Harness) -> None:
         raise CaseFailure("uninstall.component (floor kept)", 2, harness.floor())
 
 
-@case(id="uninstall.floor-survives", properties=("P7",), flow="lifecycle",
-      tags=("uninstall", "rollback"))
+@case(
+    id="uninstall.floor-survives",
+    properties=("P7",),
+    flow="lifecycle",
+    tags=("uninstall", "rollback"),
+)
 def test_rollback_after_uninstall(harness: Harness) -> None:
     """After an uninstall the old floor still refuses an older version."""
     harness.deploy(2, step="v2")

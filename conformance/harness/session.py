@@ -16,6 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+from edbp.conformance.adapter.client import DeviceClient, DeviceError
+from edbp.conformance.harness.cloud import TA_UUID, Cloud, image_for
+from edbp.conformance.outcome import CaseFailure
 from edbp.reference.build.author import Published
 from edbp.reference.build.package import ta_component
 from edbp.reference.cloud.delivery import Delivery, build_delivery
@@ -27,10 +30,7 @@ from edbp.reference.wire.suit_core import SuitDigest
 from edbp.reference.wire.suit_crypto import verify_report
 from edbp.reference.wire.suit_report import SuitReport
 
-from edbp.conformance.adapter.client import DeviceClient, DeviceError
-from edbp.conformance.harness.cloud import TA_UUID, Cloud, image_for
-from edbp.conformance.outcome import CaseFailure
-from edbp.errors import Code, EdbpError
+from edbp.errors import AdapterError, Code, EdbpError
 
 __all__ = ["Delivered", "Harness", "Query", "Target"]
 
@@ -121,6 +121,8 @@ class Harness:
         self._counter = 0
         #: the attacker's hook on the payload: (uri, bytes) -> bytes served to the device
         self.tamper: Callable[[str, bytes], bytes] | None = None
+        #: serves fetches instead of the run's registry (vector replay: the vector's payloads)
+        self.payloads: dict[str, bytes] | None = None
         self.fetched: list[str] = []
         device.fetch = self._fetch
         self.read_identity()
@@ -161,11 +163,18 @@ class Harness:
         try:
             return self.device.call(req, args)
         except DeviceError as exc:
-            raise CaseFailure(step, f"{req} answered", _code_name(exc.raw_code), exc.raw_code) from None
+            raise CaseFailure(
+                step, f"{req} answered", _code_name(exc.raw_code), exc.raw_code
+            ) from None
 
     def _fetch(self, uri: str) -> bytes:
         self.fetched.append(uri)
-        data = self.cloud.registry.payload(uri)
+        if self.payloads is not None:
+            if uri not in self.payloads:
+                raise AdapterError(Code.AGENT_PAYLOAD_FETCH_FAILED, "no such payload")
+            data = self.payloads[uri]
+        else:
+            data = self.cloud.registry.payload(uri)
         return self.tamper(uri, data) if self.tamper is not None else data
 
     def state(self) -> dict[str, Any]:
@@ -250,9 +259,10 @@ class Harness:
         vault: Any = None,
     ) -> bytes:
         """``deploy.update``: the signed Update for ``published``, bound to ``query``."""
-        env = envelope or self.delivery(
-            published, target=target, tsk=manifest_tsk, vault=vault
-        ).envelope
+        env = (
+            envelope
+            or self.delivery(published, target=target, tsk=manifest_tsk, vault=vault).envelope
+        )
         tok = token if token is not None else (query.token if query is not None else None)
         msg = teep.Update(token=tok, manifest_list=(env,))
         return self.sign(msg, teep_tsk or self.cloud.tsk)
@@ -287,13 +297,17 @@ class Harness:
         try:
             return teep.verify(data, self.dsk)
         except EdbpError as exc:
-            raise CaseFailure(step, "a TEEP message signed by the DSK", f"{exc.code.name}") from None
+            raise CaseFailure(
+                step, "a TEEP message signed by the DSK", f"{exc.code.name}"
+            ) from None
 
     def check_evidence(self, q: Query, step: str = "deploy.query_response") -> eat.EatClaims:
         """The TAM's ``deploy.verify_evidence``: EAT signed by the DSK, nonce = challenge,
         ueid, cnf = DAK, oemid and hwmodel as identified."""
         if len(q.replies) != 1:
-            raise CaseFailure(step, "one QueryResponse", f"{len(q.replies)} replies, {_code_name(q.code)}", q.code)
+            raise CaseFailure(
+                step, "one QueryResponse", f"{len(q.replies)} replies, {_code_name(q.code)}", q.code
+            )
         msg = self.open_reply(q.replies[0], step)
         if not isinstance(msg, teep.QueryResponse) or msg.attestation_payload is None:
             raise CaseFailure(step, "QueryResponse with evidence", type(msg).__name__)
@@ -302,7 +316,9 @@ class Harness:
         try:
             claims = eat.verify(msg.attestation_payload, self.dsk)
         except EdbpError as exc:
-            raise CaseFailure(step + " (EAT signed by the DSK)", "verifies", exc.code.name) from None
+            raise CaseFailure(
+                step + " (EAT signed by the DSK)", "verifies", exc.code.name
+            ) from None
         if claims.nonce is None or not claims.nonce_matches(q.challenge):
             raise CaseFailure(step + " (eat_nonce)", q.challenge.hex(), repr(claims.nonce))
         if not hmac.compare_digest(claims.ueid, self.ueid):
@@ -310,7 +326,9 @@ class Harness:
         if not hmac.compare_digest(claims.cnf.thumbprint(), self.dak.thumbprint()):
             raise CaseFailure(step + " (cnf)", "the DAK", "another key")
         if claims.hwmodel != self.class_id or claims.oemid != self.vendor_id:
-            raise CaseFailure(step + " (hwmodel, oemid)", "the identified class and vendor", "other ids")
+            raise CaseFailure(
+                step + " (hwmodel, oemid)", "the identified class and vendor", "other ids"
+            )
         return claims
 
     def expect_success(
@@ -319,7 +337,9 @@ class Harness:
         """One Success, token of the exchange, a SUIT report signed by the DSK, fresh (nonce =
         the challenge or token), naming the manifest sent; then ``state`` shows the image."""
         if got.code is not None or len(got.replies) != 1:
-            raise CaseFailure(step, "one Success", f"{len(got.replies)} replies, {_code_name(got.code)}", got.code)
+            raise CaseFailure(
+                step, "one Success", f"{len(got.replies)} replies, {_code_name(got.code)}", got.code
+            )
         msg = self.open_reply(got.replies[0], step)
         if not isinstance(msg, teep.Success):
             raise CaseFailure(step, "Success", type(msg).__name__)
@@ -330,7 +350,9 @@ class Harness:
         try:
             report = verify_report(msg.suit_reports[0], self.dsk)
         except EdbpError as exc:
-            raise CaseFailure(step + " (report signed by the DSK)", "verifies", exc.code.name) from None
+            raise CaseFailure(
+                step + " (report signed by the DSK)", "verifies", exc.code.name
+            ) from None
         nonce = report.nonce or b""
         if not (hmac.compare_digest(nonce, q.challenge) or hmac.compare_digest(nonce, q.token)):
             raise CaseFailure(step + " (report nonce)", "this exchange's challenge", nonce.hex())
@@ -342,7 +364,9 @@ class Harness:
             raise CaseFailure(step + " (state)", f"sequence {seq} installed", entry)
         digest = SuitDigest(-16, hashlib.sha256(image_for(published.package.ta_uuid, seq)).digest())
         if entry.get("digest") != digest.to_cbor():
-            raise CaseFailure(step + " (state digest)", "digest of the published image", entry.get("digest"))
+            raise CaseFailure(
+                step + " (state digest)", "digest of the published image", entry.get("digest")
+            )
         return report
 
     def _component(self, ta_uuid: bytes) -> dict[str, Any] | None:
@@ -390,4 +414,3 @@ class Harness:
             except EdbpError:
                 out += repr(item).encode()
         return bytes(out)
-

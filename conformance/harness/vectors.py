@@ -20,9 +20,9 @@ from importlib import resources
 from typing import Any
 
 import attrs
-
 from edbp.conformance.harness.session import Harness
 from edbp.conformance.outcome import CaseFailure, CaseMeta
+
 from edbp.errors import Code
 
 __all__ = ["OP_RUNNERS", "VectorCase", "load_vector_cases", "run_vector"]
@@ -62,11 +62,159 @@ def run_decode(harness: Harness, test: dict[str, Any], step: dict[str, Any]) -> 
         if got.code is None:
             raise CaseFailure("decode", "a refusal (not a signed TEEP message)", "accepted")
         if got.code in CBOR_CODES:
-            raise CaseFailure("decode", "well-formed CBOR decoded", f"CBOR refusal {got.code}", got.code)
+            raise CaseFailure(
+                "decode", "well-formed CBOR decoded", f"CBOR refusal {got.code}", got.code
+            )
     harness.expect_unchanged(before, "decode")
 
 
-OP_RUNNERS: dict[str, Runner] = {"decode": run_decode}
+def _hex_list(values: Any) -> list[bytes]:
+    return [bytes.fromhex(v) for v in values or ()]
+
+
+def setup_device(harness: Harness, test: dict[str, Any]) -> None:
+    """A test's ``device``: reset, then provision trust anchors, test keys and floors."""
+    device = test.get("device")
+    if not device:
+        harness.provision()
+        return
+    info = harness.device.info
+    if info is not None and not info.supports("test-keys") and device.get("testKeys"):
+        import pytest
+
+        pytest.skip("vector needs the test-keys capability")
+    harness.call("reset", {}, step="device: reset")
+    anchors = device.get("trustAnchors", {})
+    args: dict[str, Any] = {
+        "tam_keys": _hex_list(anchors.get("tam")),
+        "author_keys": _hex_list(anchors.get("author")),
+    }
+    keys = device.get("testKeys") or {}
+    if keys:
+        test_keys = {k: bytes.fromhex(v) for k, v in keys.items()}
+        if device.get("ueid"):
+            test_keys["ueid"] = bytes.fromhex(device["ueid"])
+        args["test_keys"] = test_keys
+    if device.get("floors"):
+        args["floors"] = [
+            {
+                "component": _hex_list(f["component"]),
+                "sequence": int(f["sequence"]),
+                "ta_version": int(f.get("taVersion", f.get("ta_version", 0))),
+            }
+            for f in device["floors"]
+        ]
+    harness.call("provision", args, step="device: provision")
+    harness.read_identity()
+
+
+@attrs.define
+class _Replay:
+    """What a multi-step replay remembers: the open challenge, the signature nonces seen."""
+
+    challenge: bytes | None = None
+    token: bytes | None = None
+    nonces: set[bytes] = attrs.field(factory=set)
+
+
+def _replay(harness: Harness) -> _Replay:
+    state = getattr(harness, "_vector_replay", None)
+    if state is None:
+        state = _Replay()
+        harness._vector_replay = state  # type: ignore[attr-defined]
+    return state
+
+
+def run_agent_deliver(harness: Harness, test: dict[str, Any], step: dict[str, Any]) -> None:
+    """``agent.deliver``: the message to the Agent, its fetches answered from ``payloads``;
+    reply types, error code, the 'ok' checks and ``stateAfter`` compared."""
+    from edbp.reference.wire import eat, teep
+    from edbp.reference.wire.cose_sign import Sign1
+    from edbp.reference.wire.suit_crypto import verify_report
+
+    memory = _replay(harness)
+    payloads = step.get("input", {}).get("payloads") or {}
+    harness.payloads = {uri: bytes.fromhex(h) for uri, h in payloads.items()}
+    message = _message(step)
+    try:
+        sent = teep.peek(message)
+    except Exception:
+        sent = None
+    got = harness.deliver(message, "agent.deliver")
+    expect = step.get("expect", {})
+    if "error" in expect:
+        harness.expect_refusal(got, Code(int(expect["error"])), "agent.deliver")
+    elif got.code is not None:
+        raise CaseFailure("agent.deliver", "accepted", f"error {got.code}", got.code)
+    names = []
+    for data in got.replies:
+        msg = harness.open_reply(data, "agent.deliver (reply signed by the DSK)")
+        names.append(type(msg).__name__)
+        sigs = [Sign1.decode(data).signature]
+        if isinstance(msg, teep.QueryResponse) and msg.attestation_payload:
+            sigs.append(Sign1.decode(msg.attestation_payload).signature)
+            claims = eat.verify(msg.attestation_payload, harness.dsk)
+            if isinstance(sent, teep.QueryRequest) and sent.challenge is not None:
+                if not claims.nonce_matches(sent.challenge):
+                    raise CaseFailure("agent.deliver (eat_nonce)", "the challenge", "another")
+            if claims.ueid != harness.ueid or claims.cnf.thumbprint() != harness.dak.thumbprint():
+                raise CaseFailure(
+                    "agent.deliver (evidence)", "UEID and DAK of the device", "others"
+                )
+        for report in getattr(msg, "suit_reports", None) or ():
+            sigs.append(Sign1.decode(report).signature)
+            nonce = verify_report(report, harness.dsk).nonce
+            if memory.challenge is not None and nonce not in (memory.challenge, memory.token):
+                raise CaseFailure("agent.deliver (report nonce)", "the open challenge", "another")
+        for sig in sigs:
+            r = sig[: len(sig) // 2]
+            if len(sig) == 64 and harness.dsk.kty == 2 and r in memory.nonces:
+                raise CaseFailure("agent.deliver (signature nonce)", "fresh", "reused")
+            memory.nonces.add(r)
+    if isinstance(sent, teep.QueryRequest) and names == ["QueryResponse"]:
+        memory.challenge, memory.token = sent.challenge, sent.token
+    want = expect.get("replies")
+    if want is not None and names != list(want):
+        raise CaseFailure("agent.deliver (replies)", want, names, got.code)
+    _check_secrets(harness, test)
+    after = step.get("stateAfter")
+    if after is not None:
+        _check_state(harness, after)
+
+
+def _check_secrets(harness: Harness, test: dict[str, Any]) -> None:
+    inter = test.get("intermediates") or {}
+    frames = harness.frames()
+    for name in ("cek", "plaintext"):
+        value = inter.get(name)
+        if not value:
+            continue
+        secret = bytes.fromhex(value)[:64]
+        if len(secret) >= 16 and (secret in frames or secret.hex().encode() in frames):
+            raise CaseFailure("agent.deliver (REE-visible frames)", f"no {name}", f"{name} found")
+
+
+def _check_state(harness: Harness, after: dict[str, Any]) -> None:
+    state = harness.state()
+    if "agentState" in after and state.get("agent_state") != after["agentState"]:
+        raise CaseFailure("stateAfter (agent_state)", after["agentState"], state.get("agent_state"))
+    for key in ("components", "floors"):
+        if key not in after:
+            continue
+        want = sorted((tuple(e["component"]), int(e["sequence"])) for e in after[key])
+        have = sorted(
+            (tuple(c.hex() for c in e["component"]), int(e["sequence"])) for e in state.get(key, [])
+        )
+        if want != have:
+            raise CaseFailure(f"stateAfter ({key})", want, have)
+
+
+def setup_for(test: dict[str, Any]) -> bool:
+    """Whether the test's ops need a prepared device (every op but ``decode``)."""
+    return any(s.get("op") != "decode" for s in test.get("steps", []))
+
+
+OP_RUNNERS: dict[str, Runner] = {"decode": run_decode, "agent.deliver": run_agent_deliver}
 
 
 def _index() -> tuple[Any, dict[str, Any]]:
@@ -102,6 +250,10 @@ def load_vector_cases() -> Iterator[VectorCase]:
 
 
 def run_vector(harness: Harness, case: VectorCase) -> None:
+    if setup_for(case.test) or case.test.get("device"):
+        setup_device(harness, case.test)
+    else:
+        harness.provision()
     for i, step in enumerate(case.test.get("steps", [])):
         try:
             OP_RUNNERS[step["op"]](harness, case.test, step)

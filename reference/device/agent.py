@@ -46,6 +46,7 @@ from edbp.reference.device.install import (
     ImageCheck,
     Installer,
     MemoryBudget,
+    MonotonicCounter,
     PayloadSpec,
 )
 from edbp.reference.device.keys import DeviceKeys, KeySuite
@@ -97,6 +98,8 @@ __all__ = [
 
 #: attestation-payload-format of the evidence (RFC 9782 media type of an EAT in a CWT)
 EAT_FORMAT = "application/eat+cwt"
+#: eat_profile claim of the evidence (spec/messages.cddl edbp-eat-claims)
+EAT_PROFILE = "tag:edbp.dev,2026:eat-profile:1"
 KEYS_NAME = "agent/keys"
 CF_CBOR = 60  # content-format of an ``edbp-installed-entry`` in the manifests claim
 TEEP_VERSION = 0
@@ -245,12 +248,13 @@ class Agent:
         budget: MemoryBudget = MemoryBudget(),
         image_check: ImageCheck | None = None,
         observer: Callable[[str, str], None] | None = None,
+        counter: MonotonicCounter | None = None,
     ) -> None:
         self.sealed = sealed
         self.keys = keys
         self.identity = identity
         self.anchors = anchors
-        self.installer = Installer(sealed, budget)
+        self.installer = Installer(sealed, budget, counter)
         self.image_check = image_check
         self.state = AgentState.IDLE
         self._session: _Session | None = None
@@ -281,12 +285,15 @@ class Agent:
         image_check: ImageCheck | None = None,
         chunk_size: int | None = None,
         verify_ta: bool = True,
+        counter: MonotonicCounter | None = None,
     ) -> Agent:
         """Start the Agent on a device: derive the storage key from the HUK, load the sealed
         keys, or on a factory-fresh device make them (``enrol.keygen``) and seal them.
 
         TA components are checked as OP-TEE's loader checks them, against
-        ``anchors.ta_signers`` (``verify_ta=False`` only for tests that ship opaque bytes)."""
+        ``anchors.ta_signers`` (``verify_ta=False`` only for tests that ship opaque bytes).
+        ``counter`` is the rollback-protected counter (RPMB) that makes an old copy of the
+        sealed state refused; without it the floors are only as fresh as the REE's files."""
         sealed = SealedStorage(
             storage,
             StorageKeys.from_huk(huk),
@@ -303,14 +310,26 @@ class Agent:
             from edbp.reference.device.ta_check import optee_image_check
 
             image_check = optee_image_check(anchors.ta_signers, huk=huk)
-        return cls(sealed, keys, identity, anchors, budget=budget, image_check=image_check)
+        return cls(
+            sealed,
+            keys,
+            identity,
+            anchors,
+            budget=budget,
+            image_check=image_check,
+            counter=counter,
+        )
 
     # ------------------------------------------------------------------------- the core
 
     def receive(self, event: Event) -> list[Output]:
         """Feed one event; returns what the Agent sends or asks for. Never raises on bad
         input: every refusal becomes an Error message."""
-        kind, message = self._classify(event)
+        try:
+            kind, message = self._classify(event)
+        except Exception as exc:  # a fault of ours while reading: refuse, never crash
+            self.last_exception = exc
+            kind, message = AgentInput.MALFORMED, ProtocolError(Code.AGENT_BAD_STATE)
         row = TRANSITIONS.get((self.state, kind))
         reply_token = self._reply_token(kind, message)
         try:
@@ -419,6 +438,7 @@ class Agent:
             oemid=self.identity.vendor_id,
             hwmodel=self.identity.class_id,
             manifests=tuple(_installed_entries(record)),
+            profile=EAT_PROFILE,
         )
         evidence = self.keys.sign(claims.encode()).encode()
         response = teep.QueryResponse(

@@ -24,9 +24,12 @@ Files no state record refers to (a staging file left by a power cut, versions ol
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import os
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
@@ -42,10 +45,13 @@ __all__ = [
     "AgentRecord",
     "CiphertextSource",
     "ComponentState",
+    "FileCounter",
     "InstallFailed",
     "Installed",
     "Installer",
     "MemoryBudget",
+    "MemoryCounter",
+    "MonotonicCounter",
     "PayloadSpec",
     "component_key",
 ]
@@ -179,6 +185,8 @@ class AgentRecord:
     installs: int = 0
     #: floors of uninstalled components: an uninstall never lowers what may be installed next
     retired: dict[str, int] = attrs.field(factory=dict)
+    #: commits so far; checked against the rollback-protected counter when there is one
+    generation: int = 0
 
     def encode(self) -> bytes:
         return dumps(
@@ -188,6 +196,7 @@ class AgentRecord:
                 "ta_floors": dict(self.ta_floors),
                 "installs": self.installs,
                 "retired": dict(self.retired),
+                "gen": self.generation,
             }
         )
 
@@ -202,6 +211,7 @@ class AgentRecord:
                 dict(value["ta_floors"]),
                 value["installs"],
                 dict(value.get("retired", {})),
+                value.get("gen", 0),
             )
         except (EdbpError, ValueError, KeyError, TypeError, AttributeError):
             raise VerificationError(Code.AGENT_STORAGE_CORRUPT, "state record") from None
@@ -227,21 +237,87 @@ class _Progress:
     tag: bytes = b""
 
 
+class MonotonicCounter(Protocol):
+    """Rollback-protected storage for one number (OP-TEE: RPMB; elsewhere a TPM NV counter).
+    The REE cannot lower it; sealed files alone cannot prove they are the newest."""
+
+    def read(self) -> int: ...
+
+    def advance(self, value: int) -> None:
+        """Raise the counter to ``value`` (never lowers it)."""
+        ...
+
+
+class MemoryCounter:
+    """A counter in memory (simulated devices)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def read(self) -> int:
+        return self.value
+
+    def advance(self, value: int) -> None:
+        self.value = max(self.value, value)
+
+    def __repr__(self) -> str:
+        return f"MemoryCounter({self.value})"
+
+
+class FileCounter:
+    """A counter in a file standing for the RPMB partition of a simulated device (the
+    simulation's REE attacker is not given this file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def read(self) -> int:
+        try:
+            return int(self.path.read_text() or "0")
+        except FileNotFoundError:
+            return 0
+        except ValueError:
+            raise VerificationError(Code.AGENT_STORAGE_CORRUPT, "rollback counter") from None
+
+    def advance(self, value: int) -> None:
+        if value > self.read():
+            tmp = self.path.with_suffix(".new")
+            tmp.write_text(str(value))
+            os.replace(tmp, self.path)
+
+    def __repr__(self) -> str:
+        return f"FileCounter({self.path.name!r})"
+
+
 class Installer:
     """Keeps the Agent's record and installs payloads into sealed storage."""
 
-    def __init__(self, sealed: SealedStorage, budget: MemoryBudget = MemoryBudget()) -> None:
+    def __init__(
+        self,
+        sealed: SealedStorage,
+        budget: MemoryBudget = MemoryBudget(),
+        counter: MonotonicCounter | None = None,
+    ) -> None:
         self.sealed = sealed
         self.budget = budget
+        self.counter = counter
 
     def __repr__(self) -> str:
         return f"Installer({self.sealed!r})"
 
     def load(self) -> AgentRecord:
-        """The committed record (an empty one on a factory-fresh device)."""
-        if not self.sealed.exists(STATE_NAME):
-            return AgentRecord()
-        return AgentRecord.decode(self.sealed.get(STATE_NAME))
+        """The committed record (an empty one on a factory-fresh device). With a rollback
+        counter, a sealed record older than the counter (the REE put back an old copy, or
+        removed it) is refused: AGENT_STORAGE_CORRUPT."""
+        record = (
+            AgentRecord.decode(self.sealed.get(STATE_NAME))
+            if self.sealed.exists(STATE_NAME)
+            else AgentRecord()
+        )
+        if self.counter is not None and record.generation < self.counter.read():
+            raise VerificationError(Code.AGENT_STORAGE_CORRUPT, "sealed state rolled back")
+        return record
 
     def check_floor(self, record: AgentRecord, component_id: tuple[bytes, ...], seq: int) -> None:
         """Refuse a sequence number not strictly above the component's floor (P7)."""
@@ -325,7 +401,9 @@ class Installer:
             if ta_uuid is not None and ta_version is not None:
                 ta_floors[ta_uuid] = max(ta_version, ta_floors.get(ta_uuid, 0))
             retired = {k: v for k, v in record.retired.items() if k != key}
-            updated = AgentRecord(comps, ta_floors, record.installs + 1, retired)
+            updated = AgentRecord(
+                comps, ta_floors, record.installs + 1, retired, record.generation + 1
+            )
             self._commit(updated)
             return updated
         except OSError as exc:
@@ -348,7 +426,9 @@ class Installer:
             if comp is None:
                 raise ProtocolError(Code.AGENT_NO_SUCH_COMPONENT, "component not installed")
             retired[key] = comp.floor
-        updated = AgentRecord(comps, dict(record.ta_floors), record.installs, retired)
+        updated = AgentRecord(
+            comps, dict(record.ta_floors), record.installs, retired, record.generation + 1
+        )
         try:
             self._commit(updated)
         except OSError as exc:
@@ -356,8 +436,12 @@ class Installer:
         return updated
 
     def _commit(self, record: AgentRecord) -> None:
-        # the only switch: write the new record beside the old one, then rename over it
+        # the only switch: write the new record beside the old one, then rename over it; the
+        # rollback counter follows (a cut between the two leaves record >= counter: accepted)
         self.sealed.put(STATE_NAME, record.encode())
+        if self.counter is not None:
+            with contextlib.suppress(OSError):
+                self.counter.advance(record.generation)
 
     def _discard(self, name: str) -> None:
         try:

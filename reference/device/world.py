@@ -30,7 +30,12 @@ from edbp.reference.cloud.keyvault_software import SoftwareKeyVault
 from edbp.reference.cloud.tam import Intent, Tam
 from edbp.reference.device.agent import Agent, error_code_of
 from edbp.reference.device.broker import Broker, RegistryFetcher
-from edbp.reference.device.install import MemoryBudget
+from edbp.reference.device.install import (
+    FileCounter,
+    MemoryBudget,
+    MemoryCounter,
+    MonotonicCounter,
+)
 from edbp.reference.device.keys import KeySuite
 from edbp.reference.device.storage import FileStorage, MemoryStorage, Storage
 from edbp.reference.device.update import TrustAnchors
@@ -166,6 +171,12 @@ class World:
         ree: Storage = (
             FileStorage(self.root / "devices" / name / "ree") if self.root else MemoryStorage()
         )
+        # the RPMB stand-in: a rollback counter the REE cannot lower
+        counter: MonotonicCounter = (
+            FileCounter(self.root / "devices" / name / "rpmb" / "counter")
+            if self.root
+            else MemoryCounter()
+        )
         agent = Agent.open(
             storage,
             huk,
@@ -176,6 +187,7 @@ class World:
             rng=rng.fork("agent"),
             budget=self.budget,
             verify_ta=verify_ta,
+            counter=counter,
         )
         broker = Broker(agent, RegistryFetcher(self.registry), ree, record=self.record)
         endorsement = Endorsement(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from edbp.cli.conformance import pytest_args
+from edbp.cli import conformance as cli_conformance
 
 #: the reference device as a subprocess speaking the adapter protocol on stdin/stdout
 SERVE = [sys.executable, "-c", "import sys; from edbp.cli import main; sys.exit(main())"]
@@ -26,7 +26,7 @@ def run_suite(
 ) -> tuple[int, dict[str, Any]]:
     """Exit status and JSON report of one run of the suite against ``device``."""
     report = tmp_path / f"{name}.json"
-    args = pytest_args([device], json_out=str(report), **options) + ["-p", "no:terminal", *extra]
+    args = cli_conformance.build_pytest_args([device], json_out=str(report), **options) + list(extra)
     code = int(pytest.main(args))
     data = json.loads(report.read_text()) if report.exists() else {"cases": []}
     return code, data
@@ -36,13 +36,13 @@ def outcomes(report: dict[str, Any]) -> dict[str, str]:
     return {c["nodeid"]: c["outcome"] for c in report["cases"]}
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def suite() -> Any:
     """``suite(tmp_path, device, *pytest_args, **cli_options) -> (exit status, report)``."""
     return run_suite
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def serve_argv() -> list[str]:
     """argv prefix running ``edbp`` with this interpreter (no reliance on PATH)."""
     return list(SERVE)

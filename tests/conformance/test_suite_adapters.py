@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from edbp.conformance.adapter.server import serve_tcp
 from edbp.conformance.faults import FAULTS
 from edbp.conformance.reference_device import make_backend
@@ -20,16 +19,16 @@ def outcomes(report: dict[str, Any]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def builtin_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from conftest import run_suite  # type: ignore[import-not-found]
-
-    code, report = run_suite(tmp_path_factory.mktemp("builtin"), "builtin")
+def builtin_report(tmp_path_factory: pytest.TempPathFactory, suite: Any) -> dict[str, Any]:
+    code, report = suite(tmp_path_factory.mktemp("builtin"), "builtin")
     assert code == 0, [c for c in report["cases"] if c["outcome"] != "passed"]
     return report
 
 
 def test_builtin_passes_everything(builtin_report: dict[str, Any]) -> None:
-    assert set(builtin_report["summary"]) == {"passed"}
+    assert set(builtin_report["summary"]) <= {"passed", "skipped"}
+    for case in builtin_report["cases"]:  # only other profiles' cases are skipped
+        assert case["outcome"] == "passed" or "profile" in case.get("reason", ""), case
     ids = {c["id"] for c in builtin_report["cases"]}
     props = {p for c in builtin_report["cases"] for p in c["properties"]}
     assert {f"P{i}" for i in range(1, 14)} <= props  # every property has a case
@@ -80,7 +79,8 @@ def test_tcp_serve_command(tmp_path: Path, suite: Any, serve_argv: list[str]) ->
         assert line.startswith("listening on "), line
         code, report = suite(tmp_path, "tcp:" + line.split()[-1], "-k", "install or hello")
         assert code == 0
-        assert report["summary"] == {"passed": len(report["cases"])} and report["cases"]
+        assert report["summary"].get("passed", 0) > 1
+        assert not {"failed", "error"} & set(report["summary"])
         assert proc.wait(timeout=20) == 0
     finally:
         proc.kill()
@@ -89,7 +89,10 @@ def test_tcp_serve_command(tmp_path: Path, suite: Any, serve_argv: list[str]) ->
 
 def test_list_faults(serve_argv: list[str]) -> None:
     out = subprocess.run(
-        [*serve_argv, "device", "serve", "--list-faults"], capture_output=True, text=True, check=True
+        [*serve_argv, "device", "serve", "--list-faults"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     lines = out.strip().splitlines()
     assert [ln.split()[0] for ln in lines] == list(FAULTS)
@@ -99,7 +102,9 @@ def test_list_faults(serve_argv: list[str]) -> None:
 def test_unknown_fault_is_a_clear_error(serve_argv: list[str]) -> None:
     res = subprocess.run(
         [*serve_argv, "device", "serve", "--stdio", "--fault", "no-such-fault"],
-        capture_output=True, text=True, input="",
+        capture_output=True,
+        text=True,
+        input="",
     )
     assert res.returncode != 0
     assert "unknown fault 'no-such-fault'" in res.stderr and "skip-rollback" in res.stderr

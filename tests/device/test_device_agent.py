@@ -55,6 +55,7 @@ def test_query_response_is_fresh_signed_evidence(w: World) -> None:
     assert claims.cnf == dev.agent.keys.dak_public
     assert claims.hwmodel == dev.agent.identity.class_id and claims.oemid == VENDOR
     assert claims.manifests == ()
+    assert claims.profile == "tag:edbp.dev,2026:eat-profile:1"
     assert dev.agent.state is AgentState.QUERIED
 
 

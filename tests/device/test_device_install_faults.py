@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import tracemalloc
 
+import pytest
 from device_builders import COMPONENT
 from device_fixtures import V1, V2, World, assert_refused, reply
 from edbp.reference.device.agent import AgentState
-from edbp.reference.device.install import MemoryBudget
+from edbp.reference.device.install import MemoryBudget, MemoryCounter
 from edbp.reference.device.storage import FaultyStorage, FileStorage, MemoryStorage
 from edbp.reference.wire import teep
 
-from edbp.errors import Code
+from edbp.errors import Code, EdbpError
 
 
 def test_failure_at_every_write_keeps_the_previous_version(w: World, tmp_path) -> None:
@@ -133,3 +134,38 @@ class _Ree(MemoryStorage):
 
     def list(self, prefix=""):  # type: ignore[no-untyped-def]
         return sorted(n for n in self._chunks if n.startswith(prefix))
+
+
+def test_rollback_of_the_sealed_state_needs_the_counter(w: World) -> None:
+    """The REE keeps the sealed files: it can put back an old copy of the Agent's state. With
+    the rollback-protected counter (RPMB) the Agent refuses it; without, the floor would come
+    back down, which is why a production Agent keeps the counter."""
+    for protected in (True, False):
+        medium = MemoryStorage()
+        counter = MemoryCounter() if protected else None
+        dev = w.device(storage=medium, counter=counter)
+        dev.install(w.tam, w.publish(V1, 1))
+        saved = {n: medium.read(n) for n in medium.list()}
+        dev.install(w.tam, w.publish(V2, 2))
+        for name, data in saved.items():  # the REE restores yesterday's files
+            medium.write(name, [data])
+        rebooted = w.reopen(dev, counter=counter)
+        if protected:
+            with pytest.raises(EdbpError) as exc:
+                rebooted.floor(COMPONENT)
+            assert exc.value.code == Code.AGENT_STORAGE_CORRUPT
+            # and the Agent refuses to work on it: an Error, nothing installed
+            dev.agent = dev.broker.agent = rebooted
+            request, _ = w.tam.query()
+            assert_refused(dev, dev.broker.deliver(request), Code.AGENT_STORAGE_CORRUPT)
+        else:
+            assert rebooted.floor(COMPONENT) == 1  # the weakness the counter removes
+
+
+def test_power_cut_between_commit_and_counter_is_accepted(w: World) -> None:
+    medium, counter = MemoryStorage(), MemoryCounter()
+    dev = w.device(storage=medium, counter=counter)
+    dev.install(w.tam, w.publish(V1, 1))
+    assert counter.read() == dev.agent.record().generation == 1
+    counter.value = 0  # as if the cut came after the rename, before the counter moved
+    assert w.reopen(dev, counter=counter).floor(COMPONENT) == 1

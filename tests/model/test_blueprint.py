@@ -45,7 +45,9 @@ def test_an_attack_disappears_when_its_weakness_is_withheld() -> None:
     # without WrapKey and without a compromised or malicious REE, nobody outside the devices
     # learns a class key: the search must come back empty, so "found" is not automatic
     attack = ATTACKS[0]
-    cfg = Config(Instance(), moves_off=frozenset({"wrapkey", "control_ree"}))
+    tiny = Instance(devices=1, apps=1, versions=1, rotations=0, revocations=0)
+    assert find_attack(attack, Config(tiny)).found
+    cfg = Config(tiny, moves_off=frozenset({"wrapkey", "control_ree"}))
     assert not find_attack(attack, cfg).found
 
 

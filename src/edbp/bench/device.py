@@ -24,6 +24,7 @@ import os
 import shutil
 import tempfile
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -71,7 +72,7 @@ def _payload(size: int) -> _Payload:
     ree = FileStorage(root / "ree")
     block = hashlib.shake_256(b"edbp device bench").digest(1 << 20)
 
-    def ciphertext():  # type: ignore[no-untyped-def]
+    def ciphertext() -> Iterator[bytes]:
         left = size
         while left:
             piece = block[: min(left, len(block))]

@@ -28,7 +28,7 @@ def _pool_file(path: str) -> list[str]:
     return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
 
 
-def pytest_args(
+def build_pytest_args(
     devices: list[str],
     *,
     json_out: str | None = None,
@@ -135,7 +135,7 @@ def run(
     import pytest
 
     specs = list(devices) + (_pool_file(pool_file) if pool_file else [])
-    args = pytest_args(specs or ["builtin"], extra=pytest_extra, **options)  # type: ignore[arg-type]
+    args = build_pytest_args(specs or ["builtin"], extra=pytest_extra, **options)  # type: ignore[arg-type]
     code = int(pytest.main(args))
     if code == 5:
         click.echo("edbp conformance: no case selected", err=True)

@@ -17,7 +17,12 @@ from edbp.vectorgen.format import FORMAT_VERSION, VectorFile, dumps_json
 DEFAULT_SEED = "edbp-vectors-v1"
 
 #: modules whose import registers sources; an area adds its module here
-SOURCE_MODULES = ("edbp.vectorgen.sources_cbor",)
+SOURCE_MODULES = (
+    "edbp.vectorgen.sources_cbor",
+    "edbp.vectorgen.sources_deploy",
+    "edbp.vectorgen.sources_cloud",
+    "edbp.vectorgen.sources_cose",
+)
 
 SourceFn = Callable[[SeededRandom], VectorFile]
 SOURCES: dict[str, SourceFn] = {}

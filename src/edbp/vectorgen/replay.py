@@ -181,6 +181,7 @@ def replay_test(
     test: dict[str, Any], group: dict[str, Any], target: DeviceTarget | None = None
 ) -> Outcome:
     """Run every step of ``test``; the first mismatching step ends it."""
+    _load_runners()
     ctx = ReplayContext(test, group, target)
     try:
         for i, step in enumerate(test["steps"]):

@@ -420,3 +420,69 @@ def cpm_install_key(inp: dict[str, Any], ctx: ReplayContext) -> dict[str, Any]:
     if rc == 0:
         return {"result": "ok", **base}
     return {**error_result(Code.CPM_ERROR), **base}
+
+
+# ------------------------------------------------------------------------------ TAM
+
+
+class _ScriptedRandom:
+    """The TAM's randomness with the session's token and challenge fixed by the vector; every
+    other draw (delivery ephemerals) from a fixed stream (not compared)."""
+
+    def __init__(self, token: bytes, challenge: bytes, path: tuple[str, ...] = ()) -> None:
+        self._token = token
+        self._challenge = challenge
+        self._path = path
+
+    def fork(self, label: str) -> _ScriptedRandom:
+        return _ScriptedRandom(self._token, self._challenge, (*self._path, label))
+
+    def random_bytes(self, n: int) -> bytes:
+        from edbp.reference.rand import SeededRandom
+
+        last = self._path[-1] if self._path else ""
+        if last == "token" and n == len(self._token):
+            return self._token
+        if last == "challenge" and n == len(self._challenge):
+            return self._challenge
+        stream = SeededRandom("edbp-tam-replay")
+        for part in self._path:
+            stream = stream.fork(part)
+        return stream.random_bytes(n)
+
+
+@op("tam.verify_evidence")
+def tam_verify_evidence(inp: dict[str, Any], ctx: ReplayContext) -> dict[str, Any]:
+    from edbp.reference.build.package import read_author_envelope
+    from edbp.reference.cloud.device_registry import DeviceRegistry
+    from edbp.reference.cloud.tam import Intent, Tam
+    from edbp.vectorgen.flowkit import MemoryVault
+
+    tsk = _key(inp["tsk"])
+    sig_alg = Alg.ESP256 if tsk.crv == Curve.P256 else Alg.ED25519
+    rng = _ScriptedRandom(bytes.fromhex(inp["token"]), bytes.fromhex(inp["challenge"]))
+    from edbp.reference.rand import SeededRandom
+
+    vault = MemoryVault(SeededRandom("edbp-tam-replay-vault"))
+    key_id, _, version = inp["classKeyId"].rpartition("#")
+    vault._keys[(key_id, int(version))] = bytes.fromhex(inp["classKey"])  # test class key
+    tam = Tam(
+        DeviceRegistry(":memory:", clock=lambda: 0),
+        vault,
+        tsk,
+        _key(inp["mrk"]),
+        [_key(k) for k in inp["authorKeys"]],
+        sig_alg,
+        rng,
+        clock=lambda: 0.0,
+    )
+    record = tam.enrol(_hex(inp, "endorsement"))
+    envelope = _hex(inp, "package")
+    package = read_author_envelope(envelope, [_key(k) for k in inp["authorKeys"]])
+    tam.add_package(envelope)
+    if inp.get("revoked"):
+        tam.revoke(record.ueid)
+    tam.begin(record.ueid, Intent(package=(package.ta_uuid, inp["componentSequence"])))
+    out = tam.receive(_hex(inp, "queryResponse"))
+    sends = _type_name(out.send) if out.send is not None else None
+    return {"result": "ok", "sends": sends}

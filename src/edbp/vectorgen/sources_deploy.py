@@ -192,9 +192,14 @@ def duplicate_key(data: bytes) -> bytes:
     return b"\xd2\x84" + cbor.dumps(prot) + dup + cbor.dumps(payload) + cbor.dumps(sig)
 
 
-def resign(data: bytes, key: Any, alg: Alg, protected: dict[int, Any] | None = None) -> bytes:
+def resign(
+    data: bytes, key: Any, alg: Alg, protected: dict[int, Any] | None = None, kid: bool = False
+) -> bytes:
+    """The same payload signed by ``key`` (with its ``kid`` when asked: a verifier selecting
+    among trust anchors by kid then knows the signer is none of them)."""
     _, _, payload, _ = _parts(data)
-    return sign1(payload, key, alg, protected=protected).encode()
+    unprotected = {4: key.thumbprint()} if kid else None
+    return sign1(payload, key, alg, protected=protected, unprotected=unprotected).encode()
 
 
 def alg_downgrade(data: bytes) -> bytes:
@@ -297,7 +302,7 @@ def honest(c: Ctx) -> None:
 
     pay = {uri: payload}
     one("update-signature-flipped", "invalid", "Update with one bit of the TSK signature flipped",
-        ("ChangeSignature",), flip_signature(upd), Code.AGENT_UNTRUSTED_SIGNER, pay)
+        ("ChangeSignature",), flip_signature(upd), Code.TEEP_BAD_SIGNATURE, pay)
     one("update-tag-changed", "invalid", "Update as COSE_Sign (tag 98) instead of COSE_Sign1",
         ("ChangeTag",), change_tag(upd), Code.COSE_WRONG_TAG, pay)
     one("update-non-canonical", "invalid", "Update with its tag encoded in two bytes (d8 12)",
@@ -311,7 +316,11 @@ def honest(c: Ctx) -> None:
     one("update-alg-a128gcm", "invalid", "Update whose protected alg says A128GCM",
         ("AlgDowngrade",), alg_downgrade(upd), Code.COSE_ALG_NOT_ALLOWED, pay)
     one("update-rogue-tam", "invalid", "the Update re-signed by a TAM key the device does not trust",
-        ("UntrustedTam",), resign(upd, kit.rogue_tsk, c.suite.sig_alg), Code.AGENT_UNTRUSTED_SIGNER, pay)
+        ("UntrustedTam",), resign(upd, kit.rogue_tsk, c.suite.sig_alg), Code.TEEP_BAD_SIGNATURE, pay)
+    one("update-rogue-tam-kid", "invalid",
+        "the Update re-signed by an untrusted TAM key, naming it by kid",
+        ("UntrustedTam",), resign(upd, kit.rogue_tsk, c.suite.sig_alg, kid=True),
+        Code.AGENT_UNTRUSTED_SIGNER, pay)
     one("update-author-signature-flipped", "invalid",
         "the author manifest's signature flipped inside a TSK-signed Update",
         ("TamperedAuthorSignature",), flip_author_signature(upd, kit.tsk, c.suite.sig_alg),
@@ -354,7 +363,6 @@ def honest(c: Ctx) -> None:
 def stale_challenge(c: Ctx) -> None:
     kit = c.kit
     dev = kit.device("device-a")
-    kit.publish(3) if (TA_UUID, 3) not in kit.tam._packages else None
     state = dev.state(kit)
     target = kit.target(state)
     qr1, _, upd1 = open_session(kit, kit.tam, dev, target, Intent(package=(TA_UUID, 3)))
@@ -372,8 +380,6 @@ def stale_challenge(c: Ctx) -> None:
 def upgrade_and_failure(c: Ctx) -> None:
     kit = c.kit
     dev = kit.device("device-b")
-    p3 = kit.tam.package(TA_UUID, 3) if (TA_UUID, 3) in kit.tam._packages else kit.publish(3).package
-    del p3
     p5 = kit.publish(5)
     state = dev.state(kit, _floors(None))
     target = kit.target(state)
@@ -408,7 +414,6 @@ def upgrade_and_failure(c: Ctx) -> None:
     deliver(target2, upd_a, {uri3: pay3})
     deliver(target2, qr_b)
     deliver(target2, upd_b, {uri5: bytes(bad5)})
-    kit.tam._close(kit.tam._sessions[kit.tam._by_device[dev.ueid]]) if dev.ueid in kit.tam._by_device else None
     qr_c, _, upd_c = open_session(kit, kit.tam, dev, target2, Intent(package=(TA_UUID, 5)))
     assert upd_c is not None
     c.add("retry-after-error", "valid",
@@ -527,7 +532,12 @@ def lifecycle(c: Ctx) -> None:
           ], s_new)
     c.add("revoked-tam-key", "invalid",
           "a QueryRequest signed by the TAM key the device's anchors no longer hold", ("RevokedTamKey",), [
-              deliver_step(old_qr, refused(Code.AGENT_UNTRUSTED_SIGNER), None, state_after("IDLE")),
+              deliver_step(old_qr, refused(Code.TEEP_BAD_SIGNATURE), None, state_after("IDLE")),
+          ], s_new)
+    c.add("revoked-tam-key-kid", "invalid",
+          "the same, the old TAM key named by kid", ("RevokedTamKey",), [
+              deliver_step(resign(old_qr, kit.tsk, c.suite.sig_alg, kid=True),
+                           refused(Code.AGENT_UNTRUSTED_SIGNER), None, state_after("IDLE")),
           ], s_new)
 
 

@@ -1,0 +1,263 @@
+"""The blueprint profile of the conformance suite, run on both CPM behaviours.
+
+The as-published CPM must pass every contract case and show every advisory; the fixed CPM must
+pass every case with no advisory; both in-process and through a subprocess speaking the adapter
+on stdin/stdout. A device declaring only ``blueprint`` skips the edbp cases (and the reference
+device skips the blueprint ones). Seeded faults show the contract cases bite.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edbp.cli.conformance import build_pytest_args
+from edbp.conformance import adapter as adapter_pkg
+from edbp.conformance.adapter import DeviceClient, InProcessTransport
+from edbp.conformance.adapter.client import DeviceError
+from edbp.conformance.adapter.server import serve_socket
+from edbp.conformance.blueprint_device import CpmDevice, blueprint_serve, make_cpm_backend
+from edbp.errors import Code, ConfigError
+from edbp.reference.blueprint import cpm as C
+
+pytest_plugins = ["pytester"]
+
+CONTRACT = {
+    "bp.ping-version",
+    "bp.operations-supported",
+    "bp.export-key",
+    "bp.install-key",
+    "bp.deploy-valid",
+    "bp.refuse.key-strength",
+    "bp.refuse.iv-size",
+    "bp.refuse.tag-size",
+    "bp.refuse.tag-mismatch",
+    "bp.refuse.key-size",
+    "bp.refuse.ta-rollback",
+}
+ADVISORIES = {
+    "bp.advisory.padding-oracle",
+    "bp.advisory.signature-not-enforced",
+    "bp.advisory.manifest-unbound",
+    "bp.advisory.single-key-slot",
+    "bp.advisory.device-key-reload",
+    "bp.advisory.package-rollback",
+}
+
+
+class _PingVersion2(CpmDevice):
+    """Fault: ping answers contract version 2."""
+
+    def _call(self, call: C.Call) -> C.Reply:
+        reply = super()._call(call)
+        return C.Reply(0, version=2) if isinstance(call, C.Ping) else reply
+
+
+class _IvUnchecked(CpmDevice):
+    """Fault: the shim pads a short IV to 12 bytes instead of letting the CPM refuse it."""
+
+    def _call(self, call: C.Call) -> C.Reply:
+        if isinstance(call, C.InitializeDecryptionAesGcm) and len(call.iv) < 12:
+            call = C.InitializeDecryptionAesGcm(
+                call.application_id, call.key_strength, call.iv.ljust(12, b"\0"), call.tag
+            )
+        return super()._call(call)
+
+
+FAULTS: dict[str, type[CpmDevice]] = {"ping-version-2": _PingVersion2, "iv-unchecked": _IvUnchecked}
+
+
+@pytest.fixture
+def inprocess(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``blueprint:BEHAVIOUR`` and ``blueprint-fault:NAME`` device specs, in-process.
+    (What ``open_transport`` offers for ``builtin``; the wrapper defers every other spec.)"""
+    original = adapter_pkg.open_transport
+
+    def open_transport(spec: str) -> Any:
+        kind, _, arg = spec.partition(":")
+        if kind == "blueprint":
+            return InProcessTransport(blueprint_serve(arg), name=spec)
+        if kind == "blueprint-fault":
+            backend = FAULTS[arg]("as-published")
+            return InProcessTransport(lambda sock: serve_socket(sock, backend), name=spec)
+        return original(spec)
+
+    monkeypatch.setattr(adapter_pkg, "open_transport", open_transport)
+
+
+def _stdio(behaviour: str) -> str:
+    code = (
+        "from edbp.conformance.blueprint_device import make_cpm_backend; "
+        "from edbp.conformance.adapter.server import serve_stdio; "
+        f"serve_stdio(make_cpm_backend({behaviour!r}))"
+    )
+    return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+
+
+def _run(pytester: pytest.Pytester, spec: str, *extra: str, keyword: str | None = "blueprint") -> tuple[int, dict[str, dict[str, Any]]]:
+    out = Path(pytester.path) / "report.json"
+    args = build_pytest_args([spec], json_out=str(out), keyword=keyword, timeout=60.0, case_timeout=120.0)
+    result = pytester.runpytest_inprocess(*args, *extra)
+    report = json.loads(out.read_text())
+    return int(result.ret), {c["id"]: c for c in report["cases"]}
+
+
+def _outcomes(cases: dict[str, dict[str, Any]]) -> dict[str, str]:
+    return {cid: c["outcome"] for cid, c in cases.items()}
+
+
+def _check_as_published(ret: int, cases: dict[str, dict[str, Any]]) -> None:
+    assert _outcomes(cases) == {
+        **{cid: "passed" for cid in CONTRACT},
+        **{cid: "advisory" for cid in ADVISORIES},
+    }
+    assert ret == 0
+    oracle = cases["bp.advisory.padding-oracle"]
+    assert "Bleichenbacher" in oracle["finding"]
+    assert "unwrap error" in oracle["evidence"] and "size mismatch (16)" in oracle["evidence"]
+    assert all(cases[cid]["profile"] == "blueprint" for cid in CONTRACT | ADVISORIES)
+
+
+def _check_fixed(ret: int, cases: dict[str, dict[str, Any]]) -> None:
+    assert _outcomes(cases) == {cid: "passed" for cid in CONTRACT | ADVISORIES}
+    assert ret == 0
+
+
+@pytest.mark.usefixtures("inprocess")
+def test_as_published_inprocess(pytester: pytest.Pytester) -> None:
+    _check_as_published(*_run(pytester, "blueprint:as-published"))
+
+
+@pytest.mark.usefixtures("inprocess")
+def test_fixed_inprocess(pytester: pytest.Pytester) -> None:
+    _check_fixed(*_run(pytester, "blueprint:fixed"))
+
+
+@pytest.mark.parametrize("behaviour", ["as-published", "fixed"])
+def test_through_subprocess(pytester: pytest.Pytester, behaviour: str) -> None:
+    ret, cases = _run(pytester, _stdio(behaviour))
+    (_check_as_published if behaviour == "as-published" else _check_fixed)(ret, cases)
+
+
+@pytest.mark.usefixtures("inprocess")
+def test_blueprint_device_skips_edbp_cases(pytester: pytest.Pytester) -> None:
+    """The whole suite: every edbp-profile case is skipped with a reason, none fails."""
+    ret, cases = _run(pytester, "blueprint:fixed", keyword=None)
+    others = {cid: c for cid, c in cases.items() if c["profile"] != "blueprint"}
+    assert others, "the edbp cases were collected"
+    assert {c["outcome"] for c in others.values()} == {"skipped"}
+    assert all(c.get("reason") for c in others.values())
+    assert {cid for cid, c in cases.items() if c["profile"] == "blueprint"} == CONTRACT | ADVISORIES
+    assert ret == 0
+
+
+def test_reference_device_skips_blueprint_cases(pytester: pytest.Pytester) -> None:
+    ret, cases = _run(pytester, "builtin")
+    assert set(cases) == CONTRACT | ADVISORIES
+    assert {c["outcome"] for c in cases.values()} == {"skipped"}
+    assert ret == 0
+
+
+@pytest.mark.usefixtures("inprocess")
+@pytest.mark.parametrize(
+    ("fault", "case_id", "step"),
+    [
+        ("ping-version-2", "bp.ping-version", "ping"),
+        ("iv-unchecked", "bp.refuse.iv-size", "IV of 11 bytes"),
+    ],
+)
+def test_faults_are_caught(pytester: pytest.Pytester, fault: str, case_id: str, step: str) -> None:
+    ret, cases = _run(pytester, f"blueprint-fault:{fault}", "--edbp-case", case_id)
+    assert _outcomes(cases) == {case_id: "failed"}
+    assert cases[case_id]["step"] == step
+    assert ret == 1
+
+
+# ----------------------------------------------------------------------------- the backend
+
+
+@pytest.fixture
+def client() -> Any:
+    c = DeviceClient(InProcessTransport(blueprint_serve("as-published")), timeout=10)
+    c.hello()
+    yield c
+    c.close()
+
+
+def test_hello_declares_blueprint_only(client: DeviceClient) -> None:
+    assert client.info is not None
+    assert client.info.profiles == ("blueprint",)
+    assert client.info.capabilities == ("cpm",)
+    assert client.info.suites == ("cpk-aes256gcm-rsa2048",)
+
+
+@pytest.mark.parametrize(
+    ("req", "args", "code"),
+    [
+        ("cpm", {"call": "no_such_call", "args": {}}, Code.ADAPTER_UNKNOWN_REQUEST),
+        ("cpm", {"call": "install_application_key", "args": {"application_id": "x"}}, Code.ADAPTER_MALFORMED_FRAME),
+        ("cpm", {"call": "begin_application_deployment", "args": {"application_id": "x", "total_size": -1}}, Code.ADAPTER_MALFORMED_FRAME),
+        ("cpm", {"call": "begin_application_deployment", "args": {"application_id": "x", "total_size": 1, "version": [1, 2]}}, Code.ADAPTER_MALFORMED_FRAME),
+        ("cpm", {"call": 7}, Code.ADAPTER_MALFORMED_FRAME),
+        ("provision", {"payload_keys": [b"not a key"]}, Code.ADAPTER_MALFORMED_FRAME),
+        ("reset", {"profile": "edbp"}, Code.ADAPTER_CAPABILITY_MISSING),
+        ("deliver", {"message": b""}, Code.ADAPTER_CAPABILITY_MISSING),
+        ("power_cut", {"at": 1}, Code.ADAPTER_CAPABILITY_MISSING),
+    ],
+)
+def test_bad_requests_refused_with_codes(client: DeviceClient, req: str, args: dict[str, Any], code: Code) -> None:
+    with pytest.raises(DeviceError) as info:
+        client.call(req, args)
+    assert info.value.code is code
+    assert client.call("cpm", {"call": "ping", "args": {}})["rc"] == 0  # still answering
+
+
+def test_cpm_result_carries_rc_outputs_and_ree_log(client: DeviceClient) -> None:
+    assert client.call("cpm", {"call": "export_device_public_key", "args": {}})["rc"] == -1
+    ping = client.call("cpm", {"call": "ping", "args": {}})
+    assert ping == {"rc": 0, "version": 1, "log": ["ecall_ping", "Starting ConfidentialPackageManager Instance configuration"]}
+    ident = client.call("identity")
+    exported = client.call("cpm", {"call": "export_device_public_key", "args": {}})
+    assert exported["public_key"] == ident["device_public_key"]
+    init = client.call("cpm", {"call": "initialize_decryption_aes_gcm", "args": {"application_id": "app-x", "key_strength": 256, "iv": bytes(12), "tag": bytes(15)}})
+    assert init["rc"] == -3
+
+
+def test_unknown_behaviour_is_a_config_error() -> None:
+    with pytest.raises(ConfigError):
+        make_cpm_backend("hardened")
+
+
+def test_as_published_key_changes_on_reload_fixed_keeps_it() -> None:
+    for behaviour, same in (("as-published", False), ("fixed", True)):
+        c = DeviceClient(InProcessTransport(blueprint_serve(behaviour)), timeout=10)
+        c.hello()
+        first = c.call("identity")["device_public_key"]
+        c.call("reset", {"keep_keys": True})
+        kept = c.call("identity")["device_public_key"]
+        c.call("reset", {})
+        fresh = c.call("identity")["device_public_key"]
+        c.close()
+        assert (first == kept) is same
+        assert fresh != kept
+
+
+# ----------------------------------------------------------------------------- the demo
+
+
+def test_side_by_side_demo() -> None:
+    from rich.console import Console
+
+    from edbp.demo_blueprint import side_by_side
+
+    buf = io.StringIO()
+    assert side_by_side(Console(file=buf, width=120, force_terminal=False)) is True
+    text = buf.getvalue()
+    assert "blueprint" in text and "edbp" in text
+    assert "SUIT_AUTH_FAILED" in text
