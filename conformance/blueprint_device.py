@@ -25,9 +25,10 @@ What it holds, as a board would:
 Requests: ``hello`` (profile ``blueprint``, capability ``cpm``, the suite of package binding
 the CPM accepts), ``reset``, ``identity`` (the exported device key, DER RSAPublicKey),
 ``provision`` (``payload_keys``: RSA keys the fixed CPM accepts package signatures from;
-``ta_keys``: TA signing keys OP-TEE's install accepts), ``state`` (installed TAs, per-application
-floors, the CPM's deployment state) and ``cpm``. ``deliver`` belongs to the edbp profile and
-is refused with ``ADAPTER_CAPABILITY_MISSING``.
+``ta_keys``: TA signing keys OP-TEE's install accepts; with capability ``test-keys`` a device
+key to load and ``ta_check: false``, for replaying recorded vectors), ``state`` (installed
+TAs, per-application floors, the CPM's deployment state) and ``cpm``. ``deliver`` belongs to
+the edbp profile and is refused with ``ADAPTER_CAPABILITY_MISSING``.
 """
 
 from __future__ import annotations
@@ -36,15 +37,16 @@ import uuid as uuidlib
 from collections.abc import Callable
 from typing import Any, Literal
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from edbp.conformance.adapter.messages import PROTOCOL_VERSION
+from edbp.conformance.adapter.server import DeviceBackend, Host
 from edbp.reference.blueprint import cpm as C
 from edbp.reference.blueprint import crypto
-from edbp.reference.blueprint.ta_store import SecureStorageTaStore, TaIdentity
+from edbp.reference.blueprint.ta_store import OpaqueTaVerifier, SecureStorageTaStore, TaIdentity
 from edbp.reference.optee.verify import verify_ta
 from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
 
-from edbp.conformance.adapter.messages import PROTOCOL_VERSION
-from edbp.conformance.adapter.server import DeviceBackend, Host
 from edbp.errors import AdapterError, BlueprintError, Code, ConfigError, EdbpError
 
 __all__ = [
@@ -60,7 +62,7 @@ __all__ = [
 
 Behaviour = Literal["as-published", "fixed"]
 PROFILES = ("blueprint",)
-CAPABILITIES = ("cpm",)
+CAPABILITIES = ("cpm", "test-keys")
 #: the package binding each CPM accepts, as an adapter suite name (spec/adapter.cddl): the
 #: as-published CPM decrypts packages with empty AAD; the fixed one needs the manifest binding
 SUITE_FOR: dict[str, str] = {
@@ -119,10 +121,10 @@ def _bytes(args: dict[str, Any], name: str) -> bytes:
     return value
 
 
-def _uint(args: dict[str, Any], name: str, default: int | None = None) -> int:
+def _uint(args: dict[str, Any], name: str, default: int | None = None, bits: int = 32) -> int:
     value = args.get(name, default)
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << 32:
-        raise _bad_args(f"{name} must be a u32")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << bits:
+        raise _bad_args(f"{name} must be a u{bits}")
     return value
 
 
@@ -143,14 +145,12 @@ CPM_CALLS: dict[str, _Builder] = {
     "ping": lambda a: C.Ping(),
     "is_operation_supported": lambda a: C.IsOperationSupported(_str(a, "name")),
     "get_device_public_key_data_size": lambda a: C.GetDevicePublicKeyDataSize(),
-    "export_device_public_key": lambda a: C.ExportDevicePublicKey(
-        _uint(a, "size", _EXPORT_BUFFER)
-    ),
+    "export_device_public_key": lambda a: C.ExportDevicePublicKey(_uint(a, "size", _EXPORT_BUFFER)),
     "install_application_key": lambda a: C.InstallApplicationKey(
         _str(a, "application_id"), _bytes(a, "wrapped")
     ),
     "begin_application_deployment": lambda a: C.BeginApplicationDeployment(
-        _str(a, "application_id"), _uint(a, "total_size"), _version(a)
+        _str(a, "application_id"), _uint(a, "total_size", bits=64), _version(a)
     ),
     "initialize_decryption_aes_gcm": lambda a: C.InitializeDecryptionAesGcm(
         _str(a, "application_id"), _uint(a, "key_strength"), _bytes(a, "iv"), _bytes(a, "tag")
@@ -165,9 +165,7 @@ CPM_CALLS: dict[str, _Builder] = {
         _bytes(a, "signature"),
         _bytes(a, "public_key"),
     ),
-    "end_application_deployment": lambda a: C.EndApplicationDeployment(
-        _str(a, "application_id")
-    ),
+    "end_application_deployment": lambda a: C.EndApplicationDeployment(_str(a, "application_id")),
 }
 
 
@@ -207,6 +205,7 @@ class CpmDevice(DeviceBackend):
         self.rng = rng
         self._keygen = keygen or (lambda: rsa.generate_private_key(65537, 2048))
         self._sealed_key: rsa.RSAPrivateKey | None = None  # fixed: persistent storage
+        self._test_key: rsa.RSAPrivateKey | None = None  # provisioned test material
         self.payload_keys: tuple[rsa.RSAPublicKey, ...] = ()
         self.ta_keys: tuple[rsa.RSAPublicKey, ...] = ()
         self._log: list[str] = []
@@ -219,7 +218,9 @@ class CpmDevice(DeviceBackend):
 
     def _device_key(self) -> rsa.RSAPrivateKey:
         """The CPM's ``keygen`` edge. As published: a new key at every TA load. Fixed: the key
-        sealed in persistent storage, made once."""
+        sealed in persistent storage, made once. A provisioned test key replaces either."""
+        if self._test_key is not None:
+            return self._test_key
         if self.behaviour != "fixed":
             return self._keygen()
         if self._sealed_key is None:
@@ -230,8 +231,10 @@ class CpmDevice(DeviceBackend):
         """Installed TAs, floors and trust anchors erased; the TA reloaded (its RAM is gone)."""
         if not keep_keys:
             self._sealed_key = None
+            self._test_key = None
         self.payload_keys = ()
         self.ta_keys = ()
+        self.opaque_tas = False
         self.ta_store = SecureStorageTaStore(verify=self._verify_ta)
         self.cpm = C.Cpm(
             self.behaviour,
@@ -241,6 +244,8 @@ class CpmDevice(DeviceBackend):
         )
 
     def _verify_ta(self, image: bytes) -> TaIdentity:
+        if self.opaque_tas:
+            return OpaqueTaVerifier()(image)
         return OpteeTaVerifier(self.ta_keys)(image)
 
     # ------------------------------------------------------------------ adapter requests
@@ -285,12 +290,41 @@ class CpmDevice(DeviceBackend):
         }
 
     def req_provision(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
+        """``payload_keys`` and ``ta_keys`` (DER RSA public keys); with capability
+        ``test-keys``: ``test_keys.device_key`` (PKCS#8 DER RSA private key: the CPM's device
+        key from its next load on, so that recorded wrapped keys unwrap) and ``ta_check``
+        (false: OP-TEE's install takes opaque images, for vectors whose payload is no TA)."""
         payload = self._rsa_keys(args, "payload_keys")
         ta = self._rsa_keys(args, "ta_keys")
+        test_keys = args.get("test_keys")
+        ta_check = args.get("ta_check", True)
+        if not isinstance(ta_check, bool):
+            raise _bad_args("ta_check must be a boolean")
+        device_key = None
+        if test_keys is not None:
+            if not isinstance(test_keys, dict) or not isinstance(
+                test_keys.get("device_key"), bytes
+            ):
+                raise _bad_args("test_keys needs device_key (PKCS#8 DER)")
+            device_key = self._private_key(test_keys["device_key"])
         self.payload_keys = payload
         self.ta_keys = ta
+        self.opaque_tas = not ta_check
         self.cpm.trust_anchors = payload
+        if device_key is not None:
+            self._test_key = device_key
+            self.cpm.reload()  # the TA reloads with the provisioned key
         return {}
+
+    @staticmethod
+    def _private_key(der: bytes) -> rsa.RSAPrivateKey:
+        try:
+            key = serialization.load_der_private_key(der, password=None)
+        except (ValueError, TypeError):
+            raise _bad_args("device_key: not a PKCS#8 DER private key") from None
+        if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 1024:
+            raise _bad_args("device_key: not an RSA key of >= 1024 bits")
+        return key
 
     @staticmethod
     def _rsa_keys(args: dict[str, Any], name: str) -> tuple[rsa.RSAPublicKey, ...]:

@@ -31,19 +31,19 @@ from typing import Any
 import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
+from edbp.conformance.adapter.client import DeviceClient, DeviceError
+from edbp.conformance.blueprint_device import SUITE_FOR
+from edbp.conformance.outcome import CaseFailure
 from edbp.reference.blueprint import crypto
 from edbp.reference.blueprint.keyservice import DESIRED_PROPERTY, REPORTED_PROPERTY, KeyService
 from edbp.reference.blueprint.mutations import assemble, split_streams
-from edbp.reference.blueprint.package import Binding, CpkReader, build_cpk
+from edbp.reference.blueprint.package import Binding, CpkReader, PackageParts, build_cpk
 from edbp.reference.blueprint.secret_store import MemorySecretStore
 from edbp.reference.blueprint.twins import TwinStore
 from edbp.reference.optee.sign import sign_ta
 from edbp.reference.rand import RandomSource, SeededRandom
 
-from edbp.conformance.adapter.client import DeviceClient, DeviceError
-from edbp.conformance.blueprint_device import SUITE_FOR
-from edbp.conformance.outcome import CaseFailure
-from edbp.errors import Code, ConfigError, EdbpError
+from edbp.errors import BlueprintError, Code, ConfigError, EdbpError
 
 __all__ = [
     "APP",
@@ -57,6 +57,7 @@ __all__ = [
     "edit_manifest",
     "flip_bit",
     "replace_stream",
+    "run_blueprint_vector",
     "shared_cloud",
 ]
 
@@ -213,9 +214,7 @@ class BlueprintCloud:
             self._packages[key] = out.getvalue()
         return self._packages[key]
 
-    def _signer(
-        self, signer: str
-    ) -> tuple[rsa.RSAPrivateKey, x509.Certificate, rsa.RSAPrivateKey]:
+    def _signer(self, signer: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate, rsa.RSAPrivateKey]:
         if signer == "vendor":
             return self.signer, self.signer_cert, self.build_agent
         if signer == "attacker":
@@ -247,12 +246,17 @@ class Deployment:
     """What ``cpk-tool install`` saw: every call up to the first non-zero return code."""
 
     calls: tuple[CpmResult, ...]
+    #: the host's own refusal between calls (a stream it could not read), as a Code name
+    host_error: str | None = None
 
     @property
     def completed(self) -> bool:
         """Every call returned 0 (the CPM says it installed)."""
-        return bool(self.calls) and all(c.rc == 0 for c in self.calls) and (
-            self.calls[-1].call == "end_application_deployment"
+        return (
+            self.host_error is None
+            and bool(self.calls)
+            and all(c.rc == 0 for c in self.calls)
+            and (self.calls[-1].call == "end_application_deployment")
         )
 
     @property
@@ -267,7 +271,21 @@ class Deployment:
                 return c
         return None
 
+    def outcome(self) -> str:
+        """The vectors' notation: ``installed``, ``host:<CODE>`` or ``cpm:<Call>:<rc>`` with
+        the reference's call class name."""
+        if self.host_error is not None:
+            return f"host:{self.host_error}"
+        if self.completed:
+            return "installed"
+        at = self.refused_at
+        if at is None:
+            return "no call made"
+        return f"cpm:{''.join(w.capitalize() for w in at[0].split('_'))}:{at[1]}"
+
     def describe(self) -> str:
+        if self.host_error is not None:
+            return f"the host stopped: {self.host_error}"
         if self.completed:
             return "installed (every call returned 0)"
         at = self.refused_at
@@ -298,7 +316,9 @@ class BlueprintHarness:
             return self.device.call(req, args)
         except DeviceError as exc:
             name = exc.code.name if isinstance(exc.code, Code) else str(exc.raw_code)
-            raise CaseFailure(step, f"{req} answered", f"error {exc.raw_code} {name}", exc.raw_code) from None
+            raise CaseFailure(
+                step, f"{req} answered", f"error {exc.raw_code} {name}", exc.raw_code
+            ) from None
 
     def cpm(self, call: str, step: str | None = None, **args: Any) -> CpmResult:
         """One ecall; the adapter reply must carry an integer ``rc``."""
@@ -325,7 +345,10 @@ class BlueprintHarness:
             "provision",
             {
                 "payload_keys": [spki(self.cloud.signer.public_key())],
-                "ta_keys": [spki(self.cloud.tak.public_key()), spki(self.cloud.dev_tak.public_key())],
+                "ta_keys": [
+                    spki(self.cloud.tak.public_key()),
+                    spki(self.cloud.dev_tak.public_key()),
+                ],
             },
             step="provision",
         )
@@ -343,7 +366,9 @@ class BlueprintHarness:
             try:
                 out[bytes(entry["uuid"])] = (int(entry["ta_version"]), bytes(entry["digest"]))
             except (KeyError, TypeError, ValueError):
-                raise CaseFailure("state", "tas entries with uuid, ta_version, digest", entry) from None
+                raise CaseFailure(
+                    "state", "tas entries with uuid, ta_version, digest", entry
+                ) from None
         return out
 
     def has_image(self, image: bytes) -> bool:
@@ -370,7 +395,9 @@ class BlueprintHarness:
         except EdbpError:
             raise CaseFailure(f"{step}: export", "a DER RSA public key", der) from None
 
-    def sync(self, app: str = APP, *, install_as: str | None = None, step: str = "sync") -> CpmResult:
+    def sync(
+        self, app: str = APP, *, install_as: str | None = None, step: str = "sync"
+    ) -> CpmResult:
         """The key path of the published system: report the device key to the twin, one
         DistributeKey run, then ``cpk-tool sync`` installs ``app``'s wrapped key from the
         desired property (under application id ``install_as``, default ``app``)."""
@@ -397,12 +424,44 @@ class BlueprintHarness:
         stopping at the first non-zero return code. The application id is ``cp-id``."""
         try:
             reader = CpkReader(io.BytesIO(cpk))
-            parts = reader.parts()
-            key = crypto.load_certificate_pem(parts.certificate_pem).public_key()
+            parts, key = self._extract(reader)
         except EdbpError as exc:
-            raise CaseFailure(f"{step}: parse", "a package the host can read", exc.code.name) from None
+            raise CaseFailure(
+                f"{step}: parse", "a package the host can read", exc.code.name
+            ) from None
+        return self._drive(reader, parts, key, step, chunk)
+
+    @staticmethod
+    def _extract(reader: CpkReader) -> tuple[PackageParts, rsa.RSAPublicKey]:
+        """The installer's extraction: the parts and the certificate's RSA key."""
+        parts = reader.parts()
+        key = crypto.load_certificate_pem(parts.certificate_pem).public_key()
         if not isinstance(key, rsa.RSAPublicKey):
-            raise CaseFailure(f"{step}: parse", "an RSA certificate", type(key).__name__)
+            raise BlueprintError(Code.CPK_UNSUPPORTED_SCHEME, "certificate key is not RSA")
+        return parts, key
+
+    def replay_install(self, cpk: bytes, step: str = "install") -> str:
+        """A recorded package through the host and the device, as the vectors state outcomes:
+        ``parse:<CODE>`` (the host's parser: lenient for as-published, strict for fixed),
+        ``host:<CODE>``, ``cpm:<Call>:<rc>`` or ``installed``."""
+        try:
+            reader = CpkReader(io.BytesIO(cpk), strict=self.binding == "fixed")
+        except EdbpError as exc:
+            return f"parse:{exc.code.name}"
+        try:
+            parts, key = self._extract(reader)
+        except EdbpError as exc:
+            return f"host:{exc.code.name}"
+        return self._drive(reader, parts, key, step, CHUNK).outcome()
+
+    def _drive(
+        self,
+        reader: CpkReader,
+        parts: PackageParts,
+        key: rsa.RSAPublicKey,
+        step: str,
+        chunk: int,
+    ) -> Deployment:
         app = parts.manifest.cp_id
         begin: dict[str, Any] = {"application_id": app, "total_size": parts.ciphertext[1]}
         if self.binding == "fixed":
@@ -422,10 +481,13 @@ class BlueprintHarness:
             tag=parts.tag,
         )
         if ok:
-            for block in reader.iter_ciphertext(chunk):
-                if not run("add_application_data", application_id=app, data=block):
-                    ok = False
-                    break
+            try:
+                for block in reader.iter_ciphertext(chunk):
+                    if not run("add_application_data", application_id=app, data=block):
+                        ok = False
+                        break
+            except EdbpError as exc:  # a stream table entry past the end of the file
+                return Deployment(tuple(calls), exc.code.name)
         ok = ok and run(
             "verify_application_sha256_rsa_pkcs1_v15",
             application_id=app,
@@ -446,9 +508,7 @@ class BlueprintHarness:
             raise CaseFailure(f"{step} (state)", "the TA installed", self.installed())
         return got
 
-    def expect_refused(
-        self, cpk: bytes, call: str, rc: int, step: str
-    ) -> Deployment:
+    def expect_refused(self, cpk: bytes, call: str, rc: int, step: str) -> Deployment:
         """A deployment refused by ``call`` with ``rc``, and nothing installed or replaced."""
         before = self.installed()
         got = self.deploy(cpk, step)
@@ -458,3 +518,71 @@ class BlueprintHarness:
         if after != before:
             raise CaseFailure(f"{step} (state unchanged)", before, after)
         return got
+
+
+# ------------------------------------------------------------------------- vector replay
+
+
+def _hex(value: Any, what: str) -> bytes:
+    try:
+        return bytes.fromhex(value)
+    except (TypeError, ValueError):
+        raise CaseFailure("vector input", f"{what} (hex)", value) from None
+
+
+def run_blueprint_vector(bp: BlueprintHarness, test: Mapping[str, Any]) -> None:
+    """Replay one blueprint vector (``vectors/blueprint/*.json``) through the adapter.
+
+    Each step provisions the recorded device key (capability ``test-keys``; the CPM reloads
+    with it) and the recorded trust anchors, with OP-TEE's image check off (the recorded
+    payloads are opaque bytes, not TA images), then:
+    ``cpm.install_application_key``: the recorded wrapped key, expecting the recorded rc;
+    ``cpk.install``: the recorded wrapped key installed (twin sync), then the package through
+    the host and the CPM, expecting the recorded outcome. An ``acceptable`` vector records a
+    published weakness (the as-published CPM installs it): a refusal passes too. The REE log
+    lines the vectors record are not compared: they are no part of the EDL contract (the
+    padding-oracle advisory judges them).
+    """
+    for i, step in enumerate(test.get("steps", [])):
+        op, inp, expect = step.get("op"), step.get("input", {}), step.get("expect", {})
+        label = f"step {i} ({op})"
+        bp.call(
+            "provision",
+            {
+                "payload_keys": [_hex(a, "trustAnchors") for a in inp.get("trustAnchors", [])],
+                "ta_keys": [],
+                "test_keys": {"device_key": _hex(inp.get("deviceKey"), "deviceKey")},
+                "ta_check": False,
+            },
+            step=f"{label}: provision",
+        )
+        bp.expect_rc(bp.cpm("ping", f"{label}: ping"), 0, f"{label}: ping")
+        app = inp.get("applicationId")
+        if op == "cpm.install_application_key":
+            got = bp.cpm(
+                "install_application_key",
+                label,
+                application_id=app,
+                wrapped=_hex(inp.get("wrapped"), "wrapped"),
+            )
+            if got.rc != expect.get("rc"):
+                raise CaseFailure(label, f"rc {expect.get('rc')}", f"rc {got.rc}")
+        elif op == "cpk.install":
+            key = bp.cpm(
+                "install_application_key",
+                f"{label}: install_application_key",
+                application_id=app,
+                wrapped=_hex(inp.get("wrappedKey"), "wrappedKey"),
+            )
+            bp.expect_rc(key, 0, f"{label}: install_application_key")
+            before = bp.installed()
+            outcome = bp.replay_install(_hex(inp.get("cpk"), "cpk"), label)
+            want = expect.get("outcome")
+            acceptable = test.get("result") == "acceptable" and outcome != "installed"
+            if outcome != want and not acceptable:
+                raise CaseFailure(label, want, outcome)
+            after = bp.installed()
+            if outcome != "installed" and after != before:
+                raise CaseFailure(f"{label} (state unchanged)", before, after)
+        else:
+            raise CaseFailure(label, "a blueprint vector op", op)

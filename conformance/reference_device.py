@@ -362,9 +362,6 @@ class ReferenceDevice(DeviceBackend):
             elif isinstance(output, FetchPayload):
                 outputs.extend(self.agent.receive(self.fetch(output, host)))
 
-    def fetch_args(self, request: FetchPayload) -> dict[str, Any]:
-        return {"uri": request.uri, "digest": SuitDigest(-16, request.digest).to_cbor()}
-
     def fetch(self, request: FetchPayload, host: Host) -> PayloadFetched | FetchFailed:
         """``deploy.fetch``: the ciphertext, through the harness, into REE storage."""
         try:

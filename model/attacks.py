@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import attrs
-
 from edbp.model import blueprint_profile as bp
 from edbp.model.edbp_profile import Config
 from edbp.model.explore import Exploration, Trace, explore

@@ -22,7 +22,6 @@ from collections.abc import Hashable, Iterator
 from functools import lru_cache
 
 import attrs
-
 from edbp.model.edbp_profile import Config, Event
 from edbp.model.terms import ATTACKER_KEY, Term, analyze, enc, h, pub, sig, wrap
 
@@ -253,7 +252,7 @@ def _cpm_steps(w: BWorld, cfg: Config, d: int, know: frozenset) -> Iterator[tupl
                         ("install", d, m[1], m[2])), nw
 
 
-# ---------------------------------------------------------------- properties (P1–P13 where they apply)
+# ---------------------------------------------------------------- P1–P13 where they apply
 
 
 def _installed_pairs(w: BWorld, d: int) -> set:

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-
 from edbp.model import blueprint_profile as bp
 from edbp.model.attacks import ATTACKS, Finding, find_attack
 from edbp.model.edbp_profile import Config
@@ -23,8 +22,8 @@ from edbp.model.flaws import FLAWS, Flaw
 from edbp.model.instance import Instance
 from edbp.model.mermaid import sequence_diagram
 from edbp.model.profiles import BLUEPRINT, EDBP
-from edbp.model.properties import PROPERTY_IDS, PROPERTY_TITLES
 from edbp.model.proofs import Obligation, prove
+from edbp.model.properties import PROPERTY_IDS, PROPERTY_TITLES
 
 Stage = Callable[[str, int, int], None]
 
@@ -146,7 +145,7 @@ def _noop(stage: str, done: int, total: int) -> None:
 
 def check_flaw(flaw: Flaw, instance: Instance, with_z3: bool = True) -> FlawResult:
     """Explore the flawed model until its target property breaks; run z3 on it too."""
-    cfg = Config(instance, flaws=frozenset({flaw.name}))
+    cfg = Config(flaw.instance_for(instance), flaws=frozenset({flaw.name}))
     res = explore(EDBP, cfg, stop_on=frozenset({flaw.target}), build_graph=False)
     hit = res.violations.get(flaw.target)
     trace = res.trace(hit[0]) if hit else None

@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import attrs
-
-from edbp.errors import Code
 from edbp.model import edbp_profile as ep
 from edbp.model.instance import Instance
 from edbp.model.properties import PROPERTIES
+
+from edbp.errors import Code
 
 
 @attrs.frozen

@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 import attrs
-
 from edbp.model.instance import Instance
 from edbp.model.terms import ATTACKER_KEY, Term, analyze, enc, h, pub, sig, wrap
 
@@ -36,7 +35,7 @@ OK, ERR = "ok", "err"
 class Config:
     """What is explored: the instance, the flaws switched on, and the attacker's moves allowed."""
 
-    instance: Instance = Instance()
+    instance: Instance = attrs.field(factory=Instance)
     flaws: frozenset[str] = frozenset()
     compromise: bool = True
     revoke: bool = True
@@ -101,6 +100,7 @@ class World:
     issued: int
     seen: frozenset
     ghost: Ghost
+    uninstalls: int = 0  # uninstall.component steps taken (bounded by the instance)
 
 
 @attrs.frozen
@@ -266,11 +266,18 @@ def _collect(w: World, cfg: Config) -> World:
     fall, so a dead message stays dead; under the seeded flaws that revive old messages nothing
     is collected.
     """
-    flaws = cfg.flaws
+    live_nonces = frozenset(nonce(s.nonce) for s in w.sessions if s.phase != "NO_SESSION")
+    floors = tuple(a.floor for a in w.agents)
+    seen = _collected(w.seen, live_nonces, floors, cfg.flaws)
+    return w if seen is w.seen else attrs.evolve(w, seen=seen)
+
+
+@lru_cache(maxsize=200_000)
+def _collected(seen: frozenset, live_nonces: frozenset, floors: tuple,
+               flaws: frozenset[str]) -> frozenset:
     dead: list[Term] = []
     residue: list[Term] = []
-    live_nonces = {nonce(s.nonce) for s in w.sessions if s.phase != "NO_SESSION"}
-    for t in w.seen:
+    for t in seen:
         if t[0] != "sig":
             continue
         body = t[2]
@@ -281,7 +288,7 @@ def _collect(w: World, cfg: Config) -> World:
         elif kind == "upd":
             named, am = body[1], body[3]
             c, v = am[2][1], am[2][2]
-            if (named < len(w.agents) and w.agents[named].floor[c] >= v
+            if (named < len(floors) and floors[named][c] >= v
                     and not (flaws & _UPDATE_FLAWS)):
                 dead.append(t)
                 residue.extend((am, body[4]))
@@ -289,8 +296,8 @@ def _collect(w: World, cfg: Config) -> World:
             if body[2] not in live_nonces and not (flaws & _RECEIPT_FLAWS):
                 dead.append(t)
     if not dead:
-        return w
-    return attrs.evolve(w, seen=w.seen.difference(dead).union(residue))
+        return seen
+    return seen.difference(dead).union(residue)
 
 
 def _publish(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
@@ -329,17 +336,22 @@ def _tam_accepts_evidence(cfg: Config, w: World, d: int, term: Term) -> Term | N
     return cnf
 
 
-def _evidence_candidates(cfg: Config, w: World, know: frozenset) -> set[Term]:
-    """Evidence terms the attacker can hand the TAM: every one seen, and every one it can sign."""
+@lru_cache(maxsize=50_000)
+def _evidence_candidates(cfg: Config, issued: int, know: frozenset) -> tuple[Term, ...]:
+    """Evidence terms the attacker can hand the TAM: every one seen, and every one it can sign.
+
+    Sorted (by ``repr``) so that the search order, hence every reported trace, is the same in
+    every run whatever the interpreter's hash seed; memoised because it depends only on the
+    attacker's knowledge and the challenges issued."""
     cands = {t for t in know if t[0] == "sig" and t[2][0] == "ev"}
     signers = [k for k in know if k[0] in ("dsk", "atk")]
     keys = [pub(dak_of(cfg, x)) for x in range(cfg.instance.devices)] + [pub(ATTACKER_KEY)]
     for s in signers:
-        for n in range(w.issued):
+        for n in range(issued):
             for x in range(cfg.instance.devices):
                 for cnf in keys:
                     cands.add(sig(s, ("ev", nonce(n), x, cnf)))
-    return cands
+    return tuple(sorted(cands, key=repr))
 
 
 def _tam_steps(w: World, cfg: Config, d: int, know: frozenset) -> Iterator[tuple[Event, World]]:
@@ -362,7 +374,7 @@ def _tam_steps(w: World, cfg: Config, d: int, know: frozenset) -> Iterator[tuple
                 ("expire", d)), nw
     if s.phase == "CHALLENGED":
         honest_ev = evidence(cfg, d, s.nonce)
-        for term in sorted(_evidence_candidates(cfg, w, know), key=repr):
+        for term in _evidence_candidates(cfg, w.issued, know):
             kek = _tam_accepts_evidence(cfg, w, d, term)
             if kek is None or revoked:
                 continue
@@ -440,7 +452,7 @@ def _keyname(k: Term) -> str:
 def _agent_steps(w: World, cfg: Config, d: int, know: frozenset) -> Iterator[tuple[Event, World]]:
     a = w.agents[d]
     if a.phase == "IDLE":
-        for term in sorted((t for t in know if t[0] == "sig" and t[2][0] == "qr"), key=repr):
+        for term in _query_requests(know):
             if term[1] != TSK:
                 continue
             n = term[2][1][1]
@@ -457,12 +469,21 @@ def _agent_steps(w: World, cfg: Config, d: int, know: frozenset) -> Iterator[tup
         # timeout or unexpected input: Error, back to IDLE (nothing held)
         yield _agent_error(w, cfg, d, a, "exchange abandoned (timeout or junk input)",
                            ("deploy.error",))
-        seen_upd = {t for t in know if t[0] == "sig" and t[2][0] == "upd"}
-        for term in sorted(seen_upd | _forged_updates(cfg, w, d, know), key=repr):
+        for term in _update_candidates(cfg, w.agents[d].token, d, know):
             yield from _verify_update(w, cfg, d, a, term)
         return
     if a.phase == "FETCHING":
         yield from _fetch(w, cfg, d, a, know)
+
+
+@lru_cache(maxsize=50_000)
+def _query_requests(know: frozenset) -> tuple[Term, ...]:
+    return tuple(sorted((t for t in know if t[0] == "sig" and t[2][0] == "qr"), key=repr))
+
+
+@lru_cache(maxsize=50_000)
+def _seen_updates(know: frozenset) -> frozenset:
+    return frozenset(t for t in know if t[0] == "sig" and t[2][0] == "upd")
 
 
 def _with_agent(w: World, d: int, a: Agent, g: Ghost, *sent: Term) -> World:
@@ -490,14 +511,20 @@ def _agent_error(w: World, cfg: Config, d: int, a: Agent, why: str,
     return Event(steps, f"Agent{d}", "TAM", f"Error: {why}", data), _with_agent(w, d, na, g)
 
 
-def _forged_updates(cfg: Config, w: World, d: int, know: frozenset) -> set[Term]:
+@lru_cache(maxsize=50_000)
+def _update_candidates(cfg: Config, token: int, d: int, know: frozenset) -> tuple[Term, ...]:
+    """Every Update the attacker can hand Agent ``d``: seen ones and ones it signs itself."""
+    return tuple(sorted(_seen_updates(know) | _forged_updates(cfg, token, d, know), key=repr))
+
+
+def _forged_updates(cfg: Config, token: int, d: int, know: frozenset) -> set[Term]:
     """Updates the attacker can sign itself, aimed at device ``d``'s open exchange."""
     out: set[Term] = set()
     signers = [k for k in know if k[0] in ("dsk", "atk")]
     ams = [t for t in know if t[0] == "sig" and t[2][0] == "am"]
     ams.append(sig(ATTACKER_KEY, ("am", 0, cfg.instance.versions, h(("pt_att", 0)), ("tup",))))
     syms = [k for k in know if k[0] in ("cek", "ak")]
-    tok = nonce(w.agents[d].token)
+    tok = nonce(token)
     for s in signers:
         for am in ams:
             for k in syms:
@@ -565,18 +592,25 @@ def _verify_update(w: World, cfg: Config, d: int, a: Agent,
                                                              "deploy.error"))
 
 
-def _fetch(w: World, cfg: Config, d: int, a: Agent,
-           know: frozenset) -> Iterator[tuple[Event, World]]:
-    """deploy.fetch .. deploy.success: the Broker (attacker) chooses what the Agent fetches."""
-    c, v, cek, tok, verified = a.job
+@lru_cache(maxsize=50_000)
+def _payload_candidates(know: frozenset) -> tuple[Term, ...]:
+    """What the Broker can hand the Agent as the payload: every ciphertext it holds or can
+    build from the keys and plaintexts it knows, or nothing (a failed fetch)."""
     cands: set[Term] = {t for t in know if t[0] == "enc"}
     pts = [t for t in know if t[0] in ("pt", "pt_att")]
     for k in (x for x in know if x[0] in ("cek", "ak")):
         for m in pts:
             cands.add(enc(k, m))
     cands.add(("nothing",))
+    return tuple(sorted(cands, key=repr))
+
+
+def _fetch(w: World, cfg: Config, d: int, a: Agent,
+           know: frozenset) -> Iterator[tuple[Event, World]]:
+    """deploy.fetch .. deploy.success: the Broker (attacker) chooses what the Agent fetches."""
+    c, v, cek, tok, verified = a.job
     leak: tuple[Term, ...] = (cek,) if cfg.has("cek_left_in_ree") else ()
-    for ct in sorted(cands, key=repr):
+    for ct in _payload_candidates(know):
         honest = ct == ciphertext(cfg, c, v)
         prefix = () if honest else ("attack.control_ree",)
         g = w.ghost
@@ -614,7 +648,7 @@ def _fetch(w: World, cfg: Config, d: int, a: Agent,
                      "deploy.install", "deploy.raise_floor", "deploy.erase_cek",
                      "deploy.success"), f"Agent{d}", "TAM",
                     f"installed c{c} v{v}" + ("" if m == plaintext(c, v) else " (attacker code)")
-                    + f"; signed report"), _with_agent(w, d, na, g, rc, *leak)
+                    + "; signed report"), _with_agent(w, d, na, g, rc, *leak)
 
 
 # ---------------------------------------------------------------- lifecycle and attacker
@@ -623,6 +657,18 @@ def _fetch(w: World, cfg: Config, d: int, a: Agent,
 def _lifecycle(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
     inst = cfg.instance
     for d in range(inst.devices):
+        a = w.agents[d]
+        if (w.uninstalls < inst.uninstalls and d not in w.compromised and a.phase == "IDLE"):
+            for c, v in enumerate(a.installed):
+                if v <= 0:
+                    continue
+                floor = 0 if cfg.has("uninstall_resets_floor") else a.floor[c]
+                na = attrs.evolve(a, installed=_set(a.installed, c, 0),
+                                  floor=_set(a.floor, c, floor))
+                nw = attrs.evolve(w, agents=_set(w.agents, d, na), uninstalls=w.uninstalls + 1)
+                yield Event(("uninstall.component",), "TAM", f"Agent{d}",
+                            f"uninstall c{c} (v{v}) from device {d}, floor kept at v{floor}",
+                            ("uninstall", d, c)), nw
         if cfg.revoke and d not in w.revoked and len(w.revoked) < inst.revocations:
             nw = attrs.evolve(w, revoked=w.revoked | {d}, sessions=_set(w.sessions, d, Session())
                               if not cfg.has("tam_ignores_revocation") else w.sessions)

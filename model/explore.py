@@ -10,6 +10,7 @@ exercised, so that "holds" is never vacuous.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator
@@ -17,7 +18,6 @@ from typing import Any
 
 import attrs
 import networkx as nx
-
 from edbp.model.edbp_profile import Config, Event
 
 Progress = Callable[[int, int], None]
@@ -135,6 +135,7 @@ def explore(
                     witnesses[name] = (sid, None)
         return False
 
+    edge_events: dict[tuple[int, int], Event] = {}
     stopped = visit(0, init)
     queue: deque[int] = deque([0])
     while queue and not stopped:
@@ -151,8 +152,6 @@ def explore(
                 ids[nw] = nid
                 states.append(nw)
                 parent.append((sid, ev))
-                if build_graph:
-                    graph.add_node(nid)
                 queue.append(nid)
                 if visit(nid, nw):
                     stopped = True
@@ -161,14 +160,17 @@ def explore(
                     stopped = True
                     break
             edges += 1
-            if build_graph and not graph.has_edge(sid, nid):
-                graph.add_edge(sid, nid, event=ev)
-            elif build_graph and ev.honest and not graph.edges[sid, nid]["event"].honest:
-                graph.edges[sid, nid]["event"] = ev
+            if build_graph:
+                prev = edge_events.get((sid, nid))
+                if prev is None or (ev.honest and not prev.honest):
+                    edge_events[(sid, nid)] = ev
         if progress and sid % 2000 == 0:
             progress(len(states), len(queue))
     if progress:
         progress(len(states), 0)
+    if build_graph:
+        graph.add_nodes_from(range(len(states)))
+        graph.add_edges_from((a, b, {"event": ev}) for (a, b), ev in edge_events.items())
     return Exploration(profile.name, cfg, graph, states, parent, violations, witnesses,
                        complete=not stopped, seconds=time.perf_counter() - t0, edges=edges)
 
@@ -227,4 +229,4 @@ def _drives_to_completion(profile: Profile, cfg: Config, w: Any, memo: dict[Hash
 def shortest_path_between(result: Exploration, src: int, dst: int) -> list[Event]:
     """Events along a shortest path of the explored graph (used for witness traces)."""
     nodes = nx.shortest_path(result.graph, src, dst)
-    return [result.graph.edges[a, b]["event"] for a, b in zip(nodes, nodes[1:], strict=False)]
+    return [result.graph.edges[a, b]["event"] for a, b in itertools.pairwise(nodes)]

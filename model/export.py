@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import networkx as nx
-
 from edbp.model.explore import Exploration
 
 

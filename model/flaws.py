@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import attrs
 
+from edbp.model.instance import Instance
+
 
 @attrs.frozen
 class Flaw:
@@ -19,6 +21,12 @@ class Flaw:
     target: str  # "P1".."P13"
     summary: str
     z3: bool  # whether the z3 encoding models this flaw (the proof must then fail)
+    needs: tuple[tuple[str, int], ...] = ()  # instance parameters raised to at least this
+
+    def instance_for(self, base: Instance) -> Instance:
+        """``base`` with the parameters this flaw needs raised (e.g. an uninstall step)."""
+        changes = {k: max(getattr(base, k), v) for k, v in self.needs}
+        return attrs.evolve(base, **changes) if changes else base
 
 
 FLAWS: tuple[Flaw, ...] = (
@@ -49,6 +57,9 @@ FLAWS: tuple[Flaw, ...] = (
     Flaw("agent_accepts_equal_sequence", "P7",
          "Agent accepts a sequence number equal to its floor (re-install of the same version)",
          True),
+    Flaw("uninstall_resets_floor", "P7",
+         "Agent forgets a component's floor when it is uninstalled (old versions reinstallable)",
+         True, needs=(("uninstalls", 1),)),
     Flaw("cek_left_in_ree", "P8",
          "Agent hands the CEK to the Broker so that the REE decrypts the payload", True),
     Flaw("agent_decrypts_before_verify", "P9",

@@ -25,6 +25,7 @@ class Instance:
     sessions: int = 2  # TAM challenges (fresh nonces) over the whole run
     revocations: int = 1
     compromises: int = 1
+    uninstalls: int = 0  # uninstall.component steps (TAM-authorised) over the whole run
     apps: int = 2  # blueprint profile: applications (class keys in the key service)
     rotations: int = 1  # blueprint profile: ProvisionKey overwrites
 
@@ -32,6 +33,7 @@ class Instance:
         limits = {
             "devices": (1, 4), "classes": (1, 2), "components": (1, 2), "versions": (1, 4),
             "sessions": (1, 64), "revocations": (0, 2), "compromises": (0, 2), "apps": (1, 3),
+            "uninstalls": (0, 2),
             "rotations": (0, 2),
         }
         for name, (lo, hi) in limits.items():

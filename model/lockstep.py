@@ -20,13 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from edbp.model import edbp_profile as ep
+from edbp.model.driver import ModelDriver
+from edbp.model.instance import Instance
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from edbp.errors import Code
-from edbp.model import edbp_profile as ep
-from edbp.model.driver import ModelDriver
-from edbp.model.instance import Instance
 
 DEVICES = 2
 VERSIONS = 3
@@ -94,14 +94,14 @@ class ReferenceTarget:
         for reply in dev.broker.deliver(out.send):
             try:
                 self.w.tam.receive(reply)
-            except Exception:  # noqa: BLE001, S110 - the TAM may refuse; the device matters here
+            except Exception:  # noqa: S110 - the TAM may refuse; the device matters here
                 pass
         code = None
         for reply in dev.broker.deliver(self.captured[k]):
             code = code or _device_code(reply)
             try:
                 self.w.tam.receive(reply)
-            except Exception:  # noqa: BLE001, S110
+            except Exception:  # noqa: S110
                 pass
         return self.observe() != before, code
 
@@ -116,7 +116,7 @@ class ReferenceTarget:
             try:
                 image = dev.agent.installed_image(self.comp)
                 version = next((v for v, im in self.images.items() if im == image), -1)
-            except Exception:  # noqa: BLE001 - nothing installed
+            except Exception:
                 version = 0
             installed.append(version)
             floors.append(floor)

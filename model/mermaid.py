@@ -39,6 +39,7 @@ def sequence_diagram(events: tuple[Event, ...] | list[Event], title: str = "") -
             lines.append(f"    Note over {e.src}: {label}")
         else:
             if not e.honest:
-                lines.append(f"    Note over Attacker: {_clean(', '.join(s for s in e.steps if s.startswith('attack.')))}")
+                moves = ", ".join(s for s in e.steps if s.startswith("attack."))
+                lines.append(f"    Note over Attacker: {_clean(moves)}")
             lines.append(f"    {e.src}{arrow}{e.dst}: {label}")
     return "\n".join(lines)

@@ -6,7 +6,6 @@ from collections.abc import Hashable
 from typing import Any
 
 import attrs
-
 from edbp.model import blueprint_profile as bp
 from edbp.model import edbp_profile as ep
 from edbp.model import properties as props

@@ -27,18 +27,19 @@ import z3
 
 Dev = z3.DeclareSort("Device")
 Comp = z3.DeclareSort("Component")
-I = z3.IntSort()
+INT = z3.IntSort()
 B = z3.BoolSort()
 
 #: state variables: name -> sort signature (domain sorts..., range)
 VARS: dict[str, tuple[z3.SortRef, ...]] = {
-    "comp": (Dev, B), "rev": (Dev, B), "pub": (Comp, I), "issued": (I,),
-    "dlv": (Dev, Comp, I, B), "wrapnet": (Dev, Comp, I, B), "wrapatt": (Comp, I, B),
-    "upd": (Dev, I, Comp, I, B), "rcpt": (Dev, I, Comp, I, B), "ev": (Dev, I, B),
-    "kcek": (Comp, I, B), "kdak": (Dev, B), "kpt": (Comp, I, B), "kck": (B,), "ckout": (B,),
-    "sch": (Dev, B), "sus": (Dev, B), "snonce": (Dev, I), "sc": (Dev, Comp), "sv": (Dev, I),
-    "agq": (Dev, B), "tok": (Dev, I), "fl": (Dev, Comp, I), "ins": (Dev, Comp, I),
-    "hold": (Dev, B), "hc": (Dev, Comp), "hv": (Dev, I), "hfresh": (Dev, B), "htok": (Dev, I),
+    "comp": (Dev, B), "rev": (Dev, B), "pub": (Comp, INT), "issued": (INT,),
+    "dlv": (Dev, Comp, INT, B), "wrapnet": (Dev, Comp, INT, B), "wrapatt": (Comp, INT, B),
+    "upd": (Dev, INT, Comp, INT, B), "rcpt": (Dev, INT, Comp, INT, B), "ev": (Dev, INT, B),
+    "kcek": (Comp, INT, B), "kdak": (Dev, B), "kpt": (Comp, INT, B), "kck": (B,), "ckout": (B,),
+    "sch": (Dev, B), "sus": (Dev, B), "snonce": (Dev, INT), "sc": (Dev, Comp), "sv": (Dev, INT),
+    "agq": (Dev, B), "tok": (Dev, INT), "fl": (Dev, Comp, INT), "ins": (Dev, Comp, INT),
+    "hi": (Dev, Comp, INT),
+    "hold": (Dev, B), "hc": (Dev, Comp), "hv": (Dev, INT), "hfresh": (Dev, B), "htok": (Dev, INT),
     "kept": (Dev, B), "partial": (Dev, B),
     "bad_dlv": (B,), "foreign": (B,), "badinst": (B,), "stale": (B,), "badrec": (B,),
     "rollback": (B,), "reeleak": (B,), "unverif": (B,), "ivdup": (B,), "revdlv": (B,),
@@ -86,7 +87,8 @@ def init(s: State) -> z3.BoolRef:
         _all([d_], z3.And(z3.Not(s["sch"][d_]), z3.Not(s["sus"][d_]), z3.Not(s["agq"][d_]),
                           z3.Not(s["hold"][d_]), z3.Not(s["kept"][d_]),
                           z3.Not(s["partial"][d_]))),
-        _all([d_, c_], z3.And(s["fl"][d_, c_] == 0, s["ins"][d_, c_] == 0)),
+        _all([d_, c_], z3.And(s["fl"][d_, c_] == 0, s["ins"][d_, c_] == 0,
+                              s["hi"][d_, c_] == 0)),
     ]
     parts += [s[k] == f for k in ("bad_dlv", "foreign", "badinst", "stale", "badrec",
                                   "rollback", "reeleak", "unverif", "ivdup", "revdlv")]
@@ -135,6 +137,8 @@ def lemmas(s: State) -> dict[str, z3.BoolRef]:
                                     s["htok"][d_] == s["tok"][d_]))),
         "L6 installed versions were delivered": _all(
             [d_, c_], z3.Implies(s["ins"][d_, c_] > 0, s["dlv"][d_, c_, s["ins"][d_, c_]])),
+        "L8 a floor never falls below the highest version installed": _all(
+            [d_, c_], s["fl"][d_, c_] >= s["hi"][d_, c_]),
         "L7 the TAM holds no session with a revoked device": _all(
             [d_], z3.Implies(s["rev"][d_], z3.And(z3.Not(s["sch"][d_]), z3.Not(s["sus"][d_])))),
     }
@@ -262,7 +266,8 @@ def _t_install(s: State, F: frozenset[str]):
         "hold": _upd(s["hold"], (d,), False),
         "rcpt": _upd(s["rcpt"], (d, s["htok"][d], c, v), True),
         "stale": z3.Or(s["stale"], z3.Not(s["hfresh"][d])),
-        "rollback": z3.Or(s["rollback"], v <= s["fl"][d, c]),
+        "rollback": z3.Or(s["rollback"], v <= s["hi"][d, c]),
+        "hi": _upd(s["hi"], (d, c), z3.If(v > s["hi"][d, c], v, s["hi"][d, c])),
     }
     if "cek_left_in_ree" in F:
         up["reeleak"] = z3.BoolVal(True)
@@ -321,6 +326,16 @@ def _t_expire(s: State, F: frozenset[str]):
                                                   "sus": _upd(s["sus"], (d,), False)}
 
 
+def _t_uninstall(s: State, F: frozenset[str]):
+    """uninstall.component: the component goes, its floor stays (unless the flaw drops it)."""
+    d, c = z3.Const("p_d", Dev), z3.Const("p_c", Comp)
+    guard = z3.And(z3.Not(s["comp"][d]), z3.Not(s["hold"][d]), s["ins"][d, c] > 0)
+    up = {"ins": _upd(s["ins"], (d, c), 0)}
+    if "uninstall_resets_floor" in F:
+        up["fl"] = _upd(s["fl"], (d, c), 0)
+    return [d, c], guard, up
+
+
 def _t_revoke(s: State, F: frozenset[str]):
     d = z3.Const("p_d", Dev)
     up = {"rev": _upd(s["rev"], (d,), True)}
@@ -370,6 +385,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("deploy.error (timeout)", _t_agent_timeout),
     Transition("deploy.record", _t_record),
     Transition("deploy.record (expiry)", _t_expire),
+    Transition("uninstall.component", _t_uninstall),
     Transition("revoke.device", _t_revoke),
     Transition("attack.compromise_device", _t_compromise),
     Transition("attack.intercept", _t_intercept),
@@ -389,23 +405,9 @@ class Obligation:
     failure: str = ""
 
 
-def _counterexample(model: z3.ModelRef, tname: str, params: list, pre: State,
-                    prop: str) -> str:
-    shown = []
-    for p in params:
-        shown.append(f"{p}={model.eval(p, model_completion=True)}")
-    flags = [k for k in ("bad_dlv", "foreign", "badinst", "stale", "badrec", "rollback",
-                         "reeleak", "unverif", "ivdup", "revdlv", "kck", "ckout")]
-    pre_true = [k for k in flags if z3.is_true(model.eval(pre[k], model_completion=True))]
-    return (f"{prop} is not preserved by {tname}({', '.join(shown)}); "
-            f"from a state satisfying the invariant"
-            + (f" (flags already set: {', '.join(pre_true)})" if pre_true else "")
-            + " the step reaches a state violating it")
-
-
 #: what each obligation may assume besides itself (properties P*, lemmas by their L-number)
 SUPPORT: dict[str, tuple[str, ...]] = {
-    "P1": ("P12", "L1", "L2", "L4", "L6"), "P6": ("L5",), "P7": ("L5",),
+    "P1": ("P12", "L1", "L2", "L4", "L6"), "P6": ("L5",), "P7": ("L5", "L8"),
     "P12": ("P1", "L1", "L2", "L4", "L6"), "P13": ("L7",),
     "L4": ("L3",), "L6": ("L4", "L3"),
 }
@@ -424,7 +426,7 @@ def lemma_titles() -> dict[str, str]:
 
 
 def _obligation(name: str, pre_f: dict[str, z3.BoolRef], post_f: dict[str, z3.BoolRef],
-                steps: list, timeout_ms: int) -> tuple[bool, str]:
+                steps: list, timeout_ms: int, pre: State, post: State) -> tuple[bool, str]:
     hyp = z3.And(pre_f[name], *(pre_f[x] for x in SUPPORT.get(name, ())))
     for tname, params, step in steps:
         s = z3.Solver()
@@ -432,7 +434,7 @@ def _obligation(name: str, pre_f: dict[str, z3.BoolRef], post_f: dict[str, z3.Bo
         s.add(hyp, step, z3.Not(post_f[name]))
         r = s.check()
         if r == z3.sat:
-            return False, _counterexample(s.model(), tname, params, name)
+            return False, _counterexample(s.model(), tname, params, name, pre, post)
         if r == z3.unknown:
             return False, f"z3 could not decide {name} over {tname} ({s.reason_unknown()})"
     return True, ""
@@ -443,11 +445,33 @@ def _readable(value: z3.ExprRef) -> str:
     return re.sub(r"(\w+)!val!(\d+)", lambda m: m.group(1).lower() + m.group(2), str(value))
 
 
-def _counterexample(model: z3.ModelRef, tname: str, params: list, name: str) -> str:
-    shown = ", ".join(f"{str(p).removeprefix('p_')}={_readable(model.eval(p, True))}"
-                      for p in params)
-    return (f"{name} is not preserved by {tname}({shown}): from a state satisfying the "
-            f"invariant, this step reaches one violating it")
+#: per-device state shown in a counterexample: name -> z3 variable
+_DEVICE_VIEW = (("compromised", "comp"), ("revoked", "rev"), ("challenged", "sch"),
+                ("update_sent", "sus"), ("challenge", "snonce"), ("queried", "agq"),
+                ("token", "tok"), ("holds_cek", "hold"), ("kept_cek", "kept"))
+_FLAGS = ("bad_dlv", "foreign", "badinst", "stale", "badrec", "rollback", "reeleak", "unverif",
+          "ivdup", "revdlv", "kck", "ckout")
+
+
+def _counterexample(model: z3.ModelRef, tname: str, params: list, name: str, pre: State,
+                    post: State) -> str:
+    """The counterexample to induction as a readable before/after state of the devices and
+    components the step touches."""
+    ev = lambda e: _readable(model.eval(e, model_completion=True))  # noqa: E731
+    shown = ", ".join(f"{str(p).removeprefix('p_')}={ev(p)}" for p in params)
+    lines = [f"{name} is not preserved by {tname}({shown}):"]
+    for when, st in (("before", pre), ("after", post)):
+        parts = []
+        for p in params:
+            if p.sort() == Dev:
+                fields = ", ".join(f"{label}={ev(st[var][p])}" for label, var in _DEVICE_VIEW)
+                parts.append(f"{ev(p)}[{fields}]")
+            elif p.sort() == Comp:
+                parts.append(f"{ev(p)}[published={ev(st['pub'][p])}]")
+        flags = [f for f in _FLAGS if z3.is_true(model.eval(st[f], model_completion=True))]
+        parts.append("flags set: " + (", ".join(flags) if flags else "none"))
+        lines.append(f"  {when}: " + "; ".join(parts))
+    return "\n".join(lines)
 
 
 def prove(flaws: frozenset[str] = frozenset(), props: tuple[str, ...] | None = None,
@@ -477,7 +501,7 @@ def prove(flaws: frozenset[str] = frozenset(), props: tuple[str, ...] | None = N
             if s.check() != z3.unsat:
                 cache[name] = (False, f"the initial state does not satisfy {name}", 0.0)
             else:
-                ok, why = _obligation(name, pre_f, post_f, steps, timeout_ms)
+                ok, why = _obligation(name, pre_f, post_f, steps, timeout_ms, pre, post)
                 cache[name] = (ok, why, time.perf_counter() - t0)
         return cache[name]
 

@@ -116,7 +116,8 @@ def p7(w: World, cfg: Config) -> str | None:
         last: dict[int, int] = {}
         for c, v, *_ in log:
             if c in last and v <= last[c]:
-                return f"device {d} installed c{c} v{v} after v{last[c]} (floor not strictly raised)"
+                return (f"device {d} installed c{c} v{v} after v{last[c]} "
+                        "(floor not strictly raised)")
             last[c] = v
     return None
 
@@ -165,7 +166,8 @@ def p12(w: World, cfg: Config) -> str | None:
     exposed = {(c, v) for (d, c, v) in w.ghost.delivered if d in w.compromised}
     for t in know:
         if t[0] == "pt" and (t[1], t[2]) not in exposed:
-            return f"attacker reads package c{t[1]} v{t[2]}, never delivered to a compromised device"
+            return (f"attacker reads package c{t[1]} v{t[2]}, never delivered to a "
+                    "compromised device")
     return None
 
 

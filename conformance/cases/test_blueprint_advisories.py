@@ -13,7 +13,6 @@ import base64
 from typing import Any
 
 import pytest
-
 from edbp.conformance.harness_blueprint import (
     APP,
     OTHER_APP,
@@ -30,7 +29,7 @@ BAD_PADDING = ("block_type_1", "leading_byte_nonzero", "padding_string_too_short
 CONFORMANT_WRONG_LENGTH = ("key_16_bytes", "empty_message", "key_33_bytes", "key_48_bytes")
 
 
-def case(id: str, **kw: Any) -> pytest.MarkDecorator:  # noqa: A002 - the marker's own name
+def case(id: str, **kw: Any) -> pytest.MarkDecorator:
     kw.setdefault("flow", "cpm")
     kw.setdefault("tags", ("blueprint", "advisory"))
     return pytest.mark.edbp_case(id=id, profile="blueprint", advisory=True, **kw)

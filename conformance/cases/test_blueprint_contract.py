@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from edbp.conformance.harness_blueprint import (
     APP,
     BlueprintHarness,
@@ -26,7 +25,7 @@ from edbp.reference.blueprint.mutations import WRAPPED_KEY_MUTATIONS, split_stre
 from edbp.reference.rand import SeededRandom
 
 
-def case(id: str, **kw: Any) -> pytest.MarkDecorator:  # noqa: A002 - the marker's own name
+def case(id: str, **kw: Any) -> pytest.MarkDecorator:
     kw.setdefault("flow", "cpm")
     kw.setdefault("tags", ("blueprint", "contract"))
     return pytest.mark.edbp_case(id=id, profile="blueprint", **kw)

@@ -135,6 +135,13 @@ class Cloud:
             )
         return self._published[key]
 
+    def rotate_and_rewrap(self, published: Published) -> Published:
+        """``rotate.class_key``: a new class-key version, and ``published`` re-wrapped under
+        it by its Author (same sequence, payload and CEK; new envelope)."""
+        class_key = "class-" + published.package.class_id.hex()
+        self.vault.rotate(class_key)
+        return self._authors["author"].rewrap(published.envelope)
+
     def cek_of(self, published: Published) -> bytes:
         """The auditor's view of a package's CEK (from the vault): to prove it never shows up
         where it must not."""

@@ -45,7 +45,7 @@ from edbp.reference.cloud.device_registry import DeviceRecord, DeviceRegistry
 from edbp.reference.cloud.endorsement import Endorsement, verify_endorsement
 from edbp.reference.cloud.keyvault import KeyVault
 from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
-from edbp.reference.wire import eat, teep
+from edbp.reference.wire import eat, suit, teep
 from edbp.reference.wire.cbor import dumps, loads
 from edbp.reference.wire.cose_algs import Alg
 from edbp.reference.wire.cose_key import CoseKey
@@ -512,7 +512,9 @@ class Tam:
         self.registry.record(
             t.step, device.ueid, delivery.binding(package, session.challenge, session.token)
         )
-        update = teep.Update(token=session.token, manifest_list=(delivery.envelope,))
+        # TEEP carries envelopes untagged in manifest-list (bstr .cbor SUIT_Envelope)
+        envelope = suit.untagged_envelope(delivery.envelope)
+        update = teep.Update(token=session.token, manifest_list=(envelope,))
         return TamOutput(
             t.next_state, t.step, teep.sign(update, self._tsk, self._tsk_alg), device.ueid
         )

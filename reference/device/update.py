@@ -7,31 +7,30 @@ checked first). So the command sequences are *interpreted*: conditions are evalu
 and the directives that touch data (fetch, copy with decryption) become an ``InstallPlan`` that
 the Agent executes afterwards, in order, with its digests.
 
-What the Agent accepts (the edbp profile of the delivery):
+What the Agent accepts is the layout of spec/protocol.md section 7, checked in the order of
+section 9 (steps 4-6 here; the TEEP signature, shape and session binding are the Agent's):
 
-- **TAM envelope** (first entry of ``manifest_list``), authenticated by a TAM Signing Key trust
-  anchor. Its common section lists the component(s) it parameterises and one dependency index
-  for the author manifest. Its sequences (dependency-resolution, payload-fetch, install, in
-  that order) typically: select the dependency, set ``image-digest`` (the author envelope's
-  manifest digest) and ``uri`` (``"#..."`` for an integrated dependency, or any URI when the
-  author envelope is another entry of ``manifest_list``), ``condition-dependency-integrity``;
-  select the component and ``override-parameters`` its device-specific values, chiefly
-  ``encryption-info`` (the CEK wrapped with ECDH-ES+A128KW to this device's DAK; the recipient's
-  ``kid`` is the DAK thumbprint and/or its PartyV identity the device's UEID); then
-  ``process-dependency``.
-- **Author envelope**, authenticated by an Author Signing Key trust anchor. It carries the
-  component identifier, the sequence number the floor is kept on, vendor and class conditions,
-  the plaintext image digest and size, and the payload steps: fetch of the ciphertext into a
-  second (cache) component with its digest and ``condition-image-match`` (the ciphertext digest
-  the Agent checks before decrypting), then ``copy`` from that component into the TC with
-  ``encryption-info`` in effect and ``condition-image-match`` on the plaintext. Values the
-  author gives with ``set-parameters`` are defaults a dependent (the TAM) may have pre-set
-  (``encryption-info``, ``uri``); values given with ``override-parameters`` are the author's and
-  win (digests, sizes, ids).
+- **Device envelope** (first entry of ``manifest_list``; TEEP carries it untagged, tagged is
+  accepted too), signed by a trusted TSK: components ``[TA, staging]``, the author manifest as
+  dependency index 2 integrated under ``"#author"`` (or another entry of ``manifest_list``
+  found by its digest), ``manifest-component-id = ['edbp', 'device', ta-uuid, ueid]``, and an
+  install sequence that overrides ``encryption-info`` on the TA component (the CEK by
+  ECDH-ES+A128KW to this device's DAK, ``kid(DAK)``), then checks the dependency's integrity
+  and processes it.
+- **Author envelope**, signed by a trusted ASK: vendor and class conditions, the plaintext
+  and ciphertext digests and sizes, the fetch of the ciphertext into the staging component
+  with ``condition-image-match`` (checked before any decryption, P9), and the ``copy`` that
+  decrypts into the TA component with ``condition-image-match`` on the plaintext.
 
-Parameters flow from the dependent into the dependency by component identifier: when the TAM
-runs ``process-dependency``, its parameters for a component of the same identifier seed that
-component in the author's processing (SUIT's set/override semantics then apply).
+Parameters flow from the dependent into the dependency by component identifier
+(draft-ietf-suit-trust-domains): the device manifest's values for a component seed that
+component when the author manifest runs, and SUIT's set/override semantics then apply. One
+rule is the profile's own: the device's ``encryption-info`` stays in effect even if the
+author manifest *overrides* it (the class-key recipient it carries is never usable by a
+device), so an author that uses override instead of set still delivers.
+
+Signatures: a signature ``kid`` naming no trusted key of the role is AGENT_UNTRUSTED_SIGNER;
+without a ``kid`` every trusted key is tried and a miss is SUIT_AUTH_FAILED.
 """
 
 from __future__ import annotations

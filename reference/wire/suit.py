@@ -37,7 +37,15 @@ from .suit_crypto import (
     verify_envelope,
     verify_report,
 )
-from .suit_envelope import AuthenticationWrapper, Common, Dependency, Envelope, Manifest, SuitText
+from .suit_envelope import (
+    AuthenticationWrapper,
+    Common,
+    Dependency,
+    Envelope,
+    Manifest,
+    SuitText,
+    untagged_envelope,
+)
 from .suit_labels import (
     EDBP_COMMANDS,
     EDBP_PARAMETERS,
@@ -67,6 +75,7 @@ from .suit_process import (
 from .suit_report import SuitRecord, SuitReference, SuitReport, SuitResult, SystemProperties
 
 __all__ = [
+    "untagged_envelope",
     "EDBP_COMMANDS",
     "EDBP_PARAMETERS",
     "SUIT_CONTENT_ALGS",

@@ -397,8 +397,10 @@ class Envelope:
 
     @classmethod
     def decode(cls, data: bytes, lenient: bool = False) -> Envelope:
+        """Tagged (SUIT_Envelope_Tagged, as stored in a registry) or untagged (as TEEP's
+        ``manifest-list`` carries it: ``bstr .cbor SUIT_Envelope``); any other tag is refused."""
         value = load_cbor(data, "SUIT_Envelope", lenient)
-        body = untag(value, SUIT_ENVELOPE_TAG, "SUIT_Envelope", required=True)
+        body = untag(value, SUIT_ENVELOPE_TAG, "SUIT_Envelope", required=False)
         if not isinstance(body, dict):
             raise bad("SUIT_Envelope: expected a map")
         if EnvelopeKey.AUTHENTICATION_WRAPPER not in body or EnvelopeKey.MANIFEST not in body:
@@ -438,3 +440,8 @@ class Envelope:
                 CommandSequence.decode(member, lenient=lenient)
             severed[int(key)] = member
         return set_raw(cls(auth, manifest, severed, integrated), bytes(data))
+
+
+def untagged_envelope(data: bytes) -> bytes:
+    """The envelope as TEEP's ``manifest-list`` carries it: without tag 107 (``d8 6b``)."""
+    return data[2:] if data[:2] == b"\xd8\x6b" else data

@@ -18,13 +18,31 @@ from edbp.errors import ConfigError
 CAUGHT = ("failed", "error")
 
 
+#: the edbp-profile case modules; the vector replay only for faults that need malformed input
+CASE_FILES = (
+    "test_adapter_basics.py",
+    "test_authenticity.py",
+    "test_binding.py",
+    "test_deploy.py",
+    "test_freshness.py",
+    "test_keys.py",
+    "test_payload.py",
+    "test_power_cut.py",
+    "test_revocation.py",
+    "test_rollback.py",
+)
+VECTOR_FAULTS = {"crash-on-malformed"}
+
+
 def _caught(suite: Any, tmp_path: Path, name: str) -> list[str]:
     fault = FAULTS[name]
+    files = CASE_FILES + (("test_vectors.py",) if name in VECTOR_FAULTS else ())
     code, report = suite(
         tmp_path,
         f"builtin:{name}",
         "--tb=no",
         name=name,
+        files=files,
         properties=fault.properties,
         exitfirst=True,
     )

@@ -85,7 +85,7 @@ SLEEPY = textwrap.dedent(
 
     class Sleepy(ReferenceDevice):
         def req_deliver(self, args, host):
-            time.sleep(3)  # a hung board
+            time.sleep(60)  # a hung board
             return super().req_deliver(args, host)
 
     serve_stdio(Sleepy())
@@ -97,7 +97,7 @@ def test_hung_device_is_a_failed_case(tmp_path: Path, suite: Any) -> None:
     script = tmp_path / "sleepy.py"
     script.write_text(SLEEPY)
     device = shlex.join([sys.executable, str(script)])
-    code, report = suite(tmp_path, device, cases=("deploy.install", "adapter.hello"), timeout=0.5)
+    code, report = suite(tmp_path, device, cases=("deploy.install", "adapter.hello"), timeout=2.0)
     assert code == 1
     got = {c["id"]: c["outcome"] for c in report["cases"]}
     assert got["adapter.hello"] == "passed"

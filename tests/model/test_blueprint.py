@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from edbp.model.attacks import ATTACKS, find_attack
 from edbp.model.catalogue import render_catalogue
 from edbp.model.edbp_profile import Config

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
+from edbp.model.driver import ModelDriver
 
 from edbp.cli.model import command
 from edbp.errors import Code
-from edbp.model.driver import ModelDriver
 
 
 def test_driver_predicts_installs_and_refusals() -> None:

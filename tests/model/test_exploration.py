@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import attrs
 import pytest
-
 from edbp.model.check import check_flaw
 from edbp.model.edbp_profile import Config
 from edbp.model.explore import check_liveness, explore

@@ -11,7 +11,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 pytest.importorskip("edbp.reference.device.world")
 
-from edbp.model.lockstep import ReferenceTarget, make_machine  # noqa: E402
+from edbp.model.lockstep import ReferenceTarget, make_machine
 
 SETTINGS = settings(max_examples=12, stateful_step_count=8, deadline=None, derandomize=True,
                     database=None, suppress_health_check=list(HealthCheck))

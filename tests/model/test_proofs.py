@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edbp.model.properties import PROPERTY_IDS
 from edbp.model.proofs import SUPPORT, lemma_titles, prove
+from edbp.model.properties import PROPERTY_IDS
 
 
 def test_every_property_is_proved_inductive() -> None:

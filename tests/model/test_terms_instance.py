@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from edbp.errors import Code, ConfigError
 from edbp.model.instance import Instance, parse_instance
 from edbp.model.terms import analyze, can_build, enc, pub, render, sig, wrap
+
+from edbp.errors import Code, ConfigError
 
 
 def test_analysis_opens_only_with_the_right_key() -> None:

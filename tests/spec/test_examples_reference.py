@@ -72,11 +72,6 @@ def test_reference_reads_the_eat_example() -> None:
     assert len(claims.manifests) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reference suit_envelope.Envelope.decode requires tag 107, but TEEP's CDDL carries "
-    "manifest-list entries untagged (bstr .cbor SUIT_Envelope); spec/protocol.md section 7",
-)
 def test_reference_reads_the_untagged_envelope_inside_an_update() -> None:
     signed = cbor2.loads(_bytes("teep-update-signed"))
     envelope = cbor2.loads(signed.value[2])[1][10][0]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from edbp.errors import Code, ConfigError
@@ -59,7 +59,7 @@ def check(profile: str, instance_text: str | None, json_out: Path | None,
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                   console=console, disable=quiet, transient=True) as progress:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def stage(name: str, done: int, total: int) -> None:
             if name not in tasks:
@@ -120,7 +120,8 @@ def _print_report(out: Console, report, traces: bool) -> None:
                         out.print(f"  z3: {f.z3_failure}")
     else:
         t = Table(title=f"edbp model check — profile blueprint (as built) — {inst}")
-        for col in ("expected attack", "found", "steps", "properties", "states", "stopped in edbp by"):
+        for col in ("expected attack", "found", "steps", "properties", "states",
+                    "stopped in edbp by"):
             t.add_column(col)
         for a in report.attacks:
             t.add_row(a.attack.title, _mark(a.found), str(len(a.trace) if a.trace else "–"),

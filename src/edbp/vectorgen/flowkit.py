@@ -175,6 +175,9 @@ class Kit:
         self.rogue_author = Author(
             self.vault, self.registry, self.rogue_ask, suite.sig_alg, rng.fork("rogue-author")
         )
+        self.tam_author = Author(
+            self.vault, self.registry, self.tsk, suite.sig_alg, rng.fork("tam-author")
+        )
         self.tam = self.new_tam(self.tsk, "tam")
         self.devices: dict[str, DeviceHandle] = {}
 
@@ -225,7 +228,7 @@ class Kit:
         *,
         class_id: bytes | None = None,
         vendor_id: bytes | None = None,
-        rogue: bool = False,
+        rogue: bool | str = False,
         add_to: tuple[Tam, ...] | None = None,
         label: str = "",
         content_alg: Alg | None = None,
@@ -235,7 +238,7 @@ class Kit:
         key_id = self.class_key_id(cls)
         if not self.vault.exists(key_id):
             self.vault.create_class_key(key_id)
-        author = self.rogue_author if rogue else self.author
+        author = {False: self.author, True: self.rogue_author, "tam": self.tam_author}[rogue]
         published = author.publish(
             image_for(sequence, label=label),
             ta_uuid=TA_UUID,
@@ -243,7 +246,7 @@ class Kit:
             vendor_id=vendor,
             class_id=cls,
             class_key_id=key_id,
-            repository="vectors/" + ("rogue" if rogue else "ta") + (f"-{label}" if label else ""),
+            repository="vectors/" + ("ta" if rogue is False else "rogue") + (f"-{label}" if label else ""),
             content_alg=content_alg or self.suite.content_alg,
         )
         if not rogue:

@@ -22,6 +22,8 @@ SOURCE_MODULES = (
     "edbp.vectorgen.sources_deploy",
     "edbp.vectorgen.sources_cloud",
     "edbp.vectorgen.sources_cose",
+    "edbp.vectorgen.sources_optee",
+    "edbp.vectorgen.sources_blueprint",
 )
 
 SourceFn = Callable[[SeededRandom], VectorFile]

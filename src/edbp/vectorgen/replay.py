@@ -38,6 +38,7 @@ __all__ = [
     "ReferenceTarget",
     "ReplayContext",
     "SkipTest",
+    "Violation",
     "compare",
     "iter_tests",
     "op",
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 #: keys of an ``expect`` object that document rather than assert (never compared)
-INFORMATIVE = frozenset({"comment", "referenceReplies", "outcomeDetail", "log"})
+INFORMATIVE = frozenset({"comment", "referenceReplies", "outcomeDetail"})
 
 FetchFn = Callable[[str], bytes]
 
@@ -59,6 +60,11 @@ class DeviceTarget(Protocol):
 
 class SkipTest(Exception):  # noqa: N818 - control flow, not an error
     """The target cannot run this test (missing suite, capability or identity); with why."""
+
+
+class Violation(Exception):  # noqa: N818 - a finding, reported as a failure
+    """The target broke a duty outside any step's expectation (e.g. its identity reply
+    carries a private key)."""
 
 
 OpRunner = Callable[[dict[str, Any], "ReplayContext"], dict[str, Any]]
@@ -134,6 +140,21 @@ def _setup_device(target: DeviceTarget, state: dict[str, Any]) -> None:
             for f in state["floors"]
         ]
     target.call("provision", args)
+    identity = target.call("identity", {})
+    for name in ("dak", "dsk"):
+        key = identity.get(name)
+        if isinstance(key, bytes) and _has_private(key):
+            raise Violation(f"identity reply carries the private part of the {name.upper()}")
+
+
+def _has_private(data: bytes) -> bool:
+    from edbp.reference.wire import cbor
+
+    try:
+        value = cbor.loads(data)
+    except Exception:  # noqa: BLE001 - a malformed key is not a private key
+        return False
+    return isinstance(value, dict) and -4 in value
 
 
 def compare(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
@@ -194,6 +215,10 @@ def replay_test(
                 raise
             except EdbpError as exc:  # a runner's refusal is the step's outcome
                 actual = error_result(exc.code)
+            except Violation:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the target crashed: a failure, not ours
+                return Outcome(test["tcId"], False, (f"step {i}: target crashed: {type(exc).__name__}",))
             problems = compare(step["expect"], actual)
             if not problems and "stateAfter" in step:
                 problems = _compare_state(step["stateAfter"], ctx)
@@ -201,17 +226,33 @@ def replay_test(
                 return Outcome(test["tcId"], False, tuple(f"step {i}: {p}" for p in problems))
     except SkipTest as why:
         return Outcome(test["tcId"], False, skipped=str(why))
+    except Violation as why:
+        return Outcome(test["tcId"], False, (str(why),))
     return Outcome(test["tcId"], True)
 
 
 def _compare_state(expected: dict[str, Any], ctx: ReplayContext) -> list[str]:
     state = ctx.device().call("state", {})
     actual = device_state_view(state)
-    return [
+    leaks = _secrets_in(state, ctx.test.get("intermediates", {}))
+    return leaks + [
         f"stateAfter.{k}: expected {_short(v)}, got {_short(actual.get(k))}"
         for k, v in expected.items()
         if actual.get(k) != v
     ]
+
+
+def _secrets_in(state: Any, intermediates: dict[str, Any]) -> list[str]:
+    """The REE-visible state reply must carry neither the CEK nor the plaintext (P1, P8)."""
+    from edbp.reference.wire import cbor
+
+    blob = cbor.dumps(state)
+    out = []
+    for name in ("cek", "plaintext"):
+        secret = bytes.fromhex(intermediates.get(name, ""))[:16]
+        if secret and (secret in blob or secret.hex().encode() in blob):
+            out.append(f"stateAfter: the state reply carries the {name}")
+    return out
 
 
 def device_state_view(state: dict[str, Any]) -> dict[str, Any]:

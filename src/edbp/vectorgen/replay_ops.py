@@ -10,6 +10,7 @@ TEE) are reported under ``checks`` (``"ok"`` or the list of problems).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import uuid as uuidlib
@@ -107,9 +108,8 @@ def _check_replies(
         ctx.challenge = challenge
     current = ctx.challenge
     for reply in replies:
-        for secret in secrets:
-            if secret and secret in reply:
-                problems.append("a reply carries a secret (CEK or plaintext)")
+        if any(_leaks(reply, secret) for secret in secrets):
+            problems.append("a reply carries a secret (CEK or plaintext)")
         if keys is None:
             continue
         dsk = _key(keys["dsk"]).public()
@@ -129,10 +129,20 @@ def _check_replies(
             problems += _check_evidence(msg.attestation_payload, dsk, keys, state, challenge)
         if isinstance(msg, teep.Success | teep.Error) and msg.suit_reports and current:
             problems += _check_reports(msg.suit_reports, dsk, current)
-    for secret in secrets:
-        if any(secret and secret in blob for blob in leaked):
-            problems.append("a secret (CEK or plaintext) left the TEE")
+    if any(_leaks(blob, secret) for blob in leaked for secret in secrets):
+        problems.append("a secret (CEK or plaintext) left the TEE")
     return problems
+
+
+def _leaks(blob: bytes, secret: bytes) -> bool:
+    """``secret`` (or its first 16 bytes) in ``blob``, raw or as hex/base64 text."""
+    if not secret:
+        return False
+    probe = secret[:16]
+    return any(
+        form in blob
+        for form in (probe, probe.hex().encode(), probe.hex().upper().encode(), base64.b64encode(secret)[:20])
+    )
 
 
 def _check_evidence(
@@ -206,6 +216,19 @@ def agent_deliver(inp: dict[str, Any], ctx: ReplayContext) -> dict[str, Any]:
     if code is not None:
         return {**error_result(code), **out}
     return {"result": "ok", **out}
+
+
+@op("agent.provision")
+def agent_provision(inp: dict[str, Any], ctx: ReplayContext) -> dict[str, Any]:
+    """Re-provision trust anchors mid-test (a TAM or Author key rotated or revoked); the
+    device keeps its keys, floors and installed components."""
+    device = ctx.device()
+    anchors = inp.get("trustAnchors", {})
+    device.call("provision", {
+        "tam_keys": [bytes.fromhex(k) for k in anchors.get("tam", [])],
+        "author_keys": [bytes.fromhex(k) for k in anchors.get("author", [])],
+    })
+    return {"result": "ok"}
 
 
 # ------------------------------------------------------------------------------ CBOR
@@ -340,17 +363,19 @@ def ta_verify(inp: dict[str, Any], ctx: ReplayContext) -> dict[str, Any]:
             tag_size=policy.get("tagSize", defaults.tag_size),
         ),
     )
+    uuid, version = verified.ta_floor if verified.ta_floor is not None else (None, None)
     return {
         "result": "ok",
-        "uuid": str(verified.uuid),
-        "taVersion": verified.ta_version,
-        "plaintextSha256": hashlib.sha256(verified.elf).hexdigest(),
+        "uuid": None if uuid is None else str(uuid),
+        "taVersion": version,
+        "plaintextSha256": hashlib.sha256(verified.plaintext).hexdigest(),
     }
 
 
 # ------------------------------------------------------------------------------ blueprint
 
 
+@functools.lru_cache(maxsize=16)
 def _rsa_private(hexdata: str) -> rsa.RSAPrivateKey:
     key = serialization.load_der_private_key(bytes.fromhex(hexdata), password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
@@ -416,7 +441,7 @@ def cpm_install_key(inp: dict[str, Any], ctx: ReplayContext) -> dict[str, Any]:
     before = len(cpm.log_lines)
     rc = cpm.handle(C.InstallApplicationKey(inp["applicationId"], bytes.fromhex(inp["wrapped"]))).rc
     lines = list(cpm.log_lines[before:])
-    base = {"rc": rc, "log": lines}
+    base = {"rc": rc, "reeLog": lines}
     if rc == 0:
         return {"result": "ok", **base}
     return {**error_result(Code.CPM_ERROR), **base}

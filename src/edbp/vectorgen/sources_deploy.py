@@ -58,7 +58,9 @@ NOTES = {
         "Success with a signed report; the CEK and plaintext never leave the TEE",
         ("P1", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P11"),
     ),
-    "Upgrade": Note("Functionality", "a newer sequence number above the installed one", ("P7",)),
+    "Upgrade": Note(
+        "Functionality", "a newer sequence number above the installed one; each exchange's "
+        "evidence and report carry that exchange's challenge", ("P6", "P7")),
     "RetryAfterError": Note(
         "Functionality", "after a refused delivery the device still runs the old version and "
         "accepts the next honest one", ("P10",)),
@@ -91,6 +93,9 @@ NOTES = {
     "UntrustedAuthor": Note(
         "WrongSigner", "an author manifest signed by an Author key the device does not trust "
         "(the TAM signed the device envelope around it)", ("P5",)),
+    "TamKeyAsAuthor": Note(
+        "WrongSigner", "an author manifest signed by the TSK: trust anchors are per role",
+        ("P5", "P12")),
     "TamperedAuthorSignature": Note(
         "SignatureMalleability", "one bit of the author manifest's signature flipped inside an "
         "otherwise valid Update", ("P5",)),
@@ -127,6 +132,11 @@ NOTES = {
     "FailedUpgradeKeepsOld": Note(
         "FailClosed", "a refused upgrade leaves the installed version and its floor as they "
         "were", ("P10",)),
+    "ClassKeyRecipient": Note(
+        "KeyExposure", "a delivery usable only with the class key on the device (the TAM forwarded "
+        "the author's A256KW layer)", ("P2", "P8", "P12")),
+    "PlaintextPayload": Note(
+        "KeyExposure", "plaintext served through the REE where ciphertext belongs", ("P8", "P9")),
     "MalformedMessage": Note(
         "FailClosed", "bytes that are not CBOR at all", ("P10",)),
     "UnexpectedMessage": Note(
@@ -466,6 +476,8 @@ def recipients(c: Ctx) -> None:
          Code.SUIT_CONDITION_VENDOR, "a package published for another vendor"),
         ("package-rogue-author", "UntrustedAuthor", kit.publish(3, rogue=True, label="-rogue"),
          Code.SUIT_AUTH_FAILED, "an author manifest signed by an Author key the device does not trust"),
+        ("package-tam-as-author", "TamKeyAsAuthor", kit.publish(3, rogue="tam", label="-tam"),
+         Code.SUIT_AUTH_FAILED, "an author manifest signed by the TAM's key (trusted for the other role)"),
     ):
         qr = kit.tam.begin(b.ueid, Intent(package=(TA_UUID, 3))).send
         assert qr is not None
@@ -473,7 +485,7 @@ def recipients(c: Ctx) -> None:
         record = kit.tam.registry.get(b.ueid)
         from edbp.reference.build.package import read_author_envelope
 
-        package = read_author_envelope(pkg.envelope, [kit.ask.public(), kit.rogue_ask.public()])
+        package = read_author_envelope(pkg.envelope, [kit.ask.public(), kit.rogue_ask.public(), kit.tsk.public()])
         delivery = build_delivery(package, record, kit.vault, kit.tsk, c.suite.sig_alg, kit.rng.fork(f"faulty/{name}"))
         upd = teep.sign(teep.Update(token=token, manifest_list=(delivery.envelope,)), kit.tsk, c.suite.sig_alg)
         puri, ppay = kit.payload(pkg)
@@ -530,18 +542,103 @@ def lifecycle(c: Ctx) -> None:
               deliver_step(qn, ok("QueryResponse")),
               deliver_step(un2, ok("Success"), {uri: pay}, state_after("IDLE", {COMPONENT: 3})),
           ], s_new)
+    s_old = dev2.state(kit)
+    rotate = Step("agent.provision", {"trustAnchors": s_new["trustAnchors"]}, {"result": "ok"})
     c.add("revoked-tam-key", "invalid",
-          "a QueryRequest signed by the TAM key the device's anchors no longer hold", ("RevokedTamKey",), [
+          "the TAM key rotated (anchors re-provisioned); a QueryRequest signed by the old key",
+          ("RevokedTamKey",), [
+              rotate,
               deliver_step(old_qr, refused(Code.TEEP_BAD_SIGNATURE), None, state_after("IDLE")),
-          ], s_new)
+          ], s_old)
     c.add("revoked-tam-key-kid", "invalid",
           "the same, the old TAM key named by kid", ("RevokedTamKey",), [
+              rotate,
               deliver_step(resign(old_qr, kit.tsk, c.suite.sig_alg, kid=True),
                            refused(Code.AGENT_UNTRUSTED_SIGNER), None, state_after("IDLE")),
-          ], s_new)
+          ], s_old)
 
 
-SCENARIOS: tuple[Callable[[Ctx], None], ...] = (honest, stale_challenge, upgrade_and_failure, recipients, lifecycle)
+def class_layer_delivery(package: Any, device: Any, tsk: Any, alg: Alg) -> bytes:
+    """A faulty TAM's device envelope: the author's class-key encryption info forwarded as is
+    (A256KW under the class key) instead of the CEK re-wrapped to the device's DAK. Same
+    layout as ``build_delivery`` otherwise; a device could use it only by holding the class key
+    (P2) or by the CEK travelling another way (P8)."""
+    from edbp.reference.build.author import _class_encryption_info, _content_headers
+    from edbp.reference.build.package import (
+        command,
+        device_manifest_id,
+        override,
+        select,
+        staging_component,
+    )
+    from edbp.reference.cloud.delivery import AUTHOR_KEY, DEPENDENCY_INDEX
+    from edbp.reference.build.package import STAGING_INDEX, TA_INDEX
+    from edbp.reference.wire.suit_commands import CommandSequence
+    from edbp.reference.wire.suit_crypto import sign_envelope
+    from edbp.reference.wire.suit_envelope import Common, Dependency, Manifest
+    from edbp.reference.wire.suit_labels import SuitCommand as C
+
+    enc_info = _class_encryption_info(_content_headers(package.content_alg, package.iv), package.wrapped_cek)
+    shared = CommandSequence([
+        select(TA_INDEX),
+        override(vendor_id=package.vendor_id, class_id=package.class_id,
+                 image_digest=package.image_digest, image_size=package.image_size),
+        command(C.CONDITION_VENDOR_IDENTIFIER),
+        command(C.CONDITION_CLASS_IDENTIFIER),
+    ])
+    install = CommandSequence([
+        select(TA_INDEX),
+        override(encryption_info=enc_info),
+        select(DEPENDENCY_INDEX),
+        override(image_digest=package.manifest_digest, uri=AUTHOR_KEY),
+        command(C.CONDITION_DEPENDENCY_INTEGRITY),
+        command(C.DIRECTIVE_PROCESS_DEPENDENCY),
+    ])
+    del STAGING_INDEX
+    manifest = Manifest(
+        sequence_number=package.sequence,
+        common=Common(components=[ta_component(package.ta_uuid), staging_component(package.ta_uuid)],
+                      shared_sequence=shared, dependencies={DEPENDENCY_INDEX: Dependency()}),
+        install=install,
+        component_id=device_manifest_id(package.ta_uuid, device.ueid),
+    )
+    return sign_envelope(manifest, tsk, alg, integrated={AUTHOR_KEY: package.envelope}).encode()
+
+
+def exposure(c: Ctx) -> None:
+    """P2/P8: deliveries that would put the CEK where it must not be are refused."""
+    kit = c.kit
+    dev = kit.device("device-c")
+    pub = _published(kit, 3)
+    uri, pay = kit.payload(pub)
+    state = dev.state(kit)
+    target = kit.target(state)
+    qr = kit.tam.begin(dev.ueid, Intent(package=(TA_UUID, 3))).send
+    assert qr is not None
+    deliver(target, qr)
+    token = teep.peek(qr).token
+    record = kit.tam.registry.get(dev.ueid)
+    env = class_layer_delivery(pub.package, record, kit.tsk, c.suite.sig_alg)
+    upd = teep.sign(teep.Update(token=token, manifest_list=(env,)), kit.tsk, c.suite.sig_alg)
+    c.add("class-key-layer-forwarded", "invalid",
+          "the device envelope carries the class-key (A256KW) recipient instead of one for the DAK",
+          ("ClassKeyRecipient",), [
+              deliver_step(qr, ok("QueryResponse")),
+              deliver_step(upd, refused(Code.SUIT_UNSUPPORTED_PROFILE), {uri: pay}, state_after("IDLE")),
+          ], state, {"cek": kit.cek(pub).hex()})
+    qr3, _, up3 = open_session(kit, kit.tam, dev, target, Intent(package=(TA_UUID, 3)))
+    assert up3 is not None
+    c.add("plaintext-at-uri", "invalid",
+          "the REE serves the plaintext image at the payload URI (an unencrypted package)",
+          ("PlaintextPayload",), [
+              deliver_step(qr3, ok("QueryResponse")),
+              deliver_step(up3, refused(Code.AGENT_PAYLOAD_MISMATCH), {uri: image_for(3)}, state_after("IDLE")),
+          ], state)
+
+
+SCENARIOS: tuple[Callable[[Ctx], None], ...] = (
+    honest, stale_challenge, upgrade_and_failure, recipients, lifecycle, exposure
+)
 
 
 def check_against_reference(vf: VectorFile) -> VectorFile:

@@ -1,0 +1,159 @@
+"""python-cwt as an independent implementation: every valid COSE structure in the vectors
+verifies (or decrypts) with it, and every invalid one whose flaw is cryptographic is refused by
+it. Structural flaws (tags, CBOR encoding, crit, algorithm allow-lists) are the edbp profile's
+rules, which a general COSE library need not enforce; they are not asked of cwt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from edbp.reference.wire import cbor
+from edbp.reference.wire.cose_algs import Alg, alg_info
+from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
+from edbp.reference.wire.cose_key import CoseKey
+from vector_docs import load_all
+
+cwt = pytest.importorskip("cwt")
+
+DOCS = load_all()
+#: flags whose flaw is cryptographic: a COSE library must refuse these too
+CRYPTO_FLAGS = {
+    "ChangeSignature", "TruncatedSignature", "TamperedPayload", "TamperedProtected", "WrongKey",
+    "ChangeAuthTag", "TruncatedCiphertext", "WrongRecipient", "WrappedCekFlipped", "UntrustedTam",
+    "RevokedTamKey", "TamperedManifest", "WrongSigner",
+}
+
+
+def _key(hexdata: str, alg: int) -> Any:
+    m = CoseKey.decode(bytes.fromhex(hexdata)).to_map()
+    m[3] = alg
+    m.pop(4, None)
+    return cwt.COSEKey.new(m)
+
+
+def _sign_alg(data: bytes) -> int:
+    obj = cbor.loads(data, cbor.LENIENT)
+    body = obj.value if isinstance(obj, cbor.Tag) else obj
+    return int(cbor.loads(body[0]).get(1))
+
+
+def _steps(op: str) -> list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    out = []
+    for doc in DOCS.values():
+        for g in doc["testGroups"]:
+            for t in g["tests"]:
+                for s in t["steps"]:
+                    if s["op"] == op:
+                        out.append((t["tcId"], t, s, g))
+    return out
+
+
+def _case_id(item: tuple[str, Any, Any, Any]) -> str:
+    return item[0]
+
+
+SIGN1 = [x for x in _steps("cose.sign1.verify") if x[1]["result"] == "valid" or set(x[1]["flags"]) & CRYPTO_FLAGS]
+ENCRYPT = [x for x in _steps("cose.encrypt.decrypt") if x[1]["result"] == "valid" or set(x[1]["flags"]) & CRYPTO_FLAGS]
+
+
+@pytest.mark.parametrize("item", SIGN1, ids=_case_id)
+def test_cose_sign1_vectors(item: tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]) -> None:
+    _, test, step, _ = item
+    data = bytes.fromhex(step["input"]["message"]["cbor"])
+    alg = step["input"]["algorithms"][0]
+    key = _key(step["input"]["key"], alg)
+    if test["result"] == "valid":
+        assert cwt.COSE.new().decode(data, key) == bytes.fromhex(step["expect"]["payload"])
+    else:
+        with pytest.raises(Exception):  # noqa: B017 - cwt's own error types
+            cwt.COSE.new().decode(data, key)
+
+
+@pytest.mark.parametrize("item", ENCRYPT, ids=_case_id)
+def test_cose_encrypt_vectors(item: tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]) -> None:
+    _, test, step, _ = item
+    data = bytes.fromhex(step["input"]["message"]["cbor"])
+    alg = int(Alg.ECDH_ES_A128KW)
+    key = _key(step["input"]["key"], alg)
+    recipient_protected = cbor.loads(data).value[3][0][0]
+    context = [int(Alg.A128KW), [None, None, None], [None, None, None],
+               [alg_info(Alg.A128KW).key_bytes * 8, recipient_protected, SUIT_KDF_OTHER]]
+    if test["result"] == "valid":
+        got = cwt.COSE.new().decode(data, key, context=context)
+        assert got == bytes.fromhex(step["expect"]["plaintext"])
+        assert test["intermediates"]["kdfContext"] == cbor.dumps(context).hex()
+    else:
+        with pytest.raises(Exception):  # noqa: B017 - cwt's own error types
+            cwt.COSE.new().decode(data, key, context=context)
+
+
+def _teep_cases() -> list[tuple[str, bytes, str, bool]]:
+    """Every TEEP message a deploy vector delivers, with the TAM key it claims and whether it
+    must verify (honest bytes) or be refused (a cryptographic flaw)."""
+    out = []
+    for path, doc in sorted(DOCS.items()):
+        if not path.startswith("deploy/"):
+            continue
+        for g in doc["testGroups"]:
+            keys = g.get("keys", {})
+            for t in g["tests"]:
+                crypto_bad = bool(set(t["flags"]) & CRYPTO_FLAGS)
+                for i, s in enumerate(t["steps"]):
+                    if s["op"] != "agent.deliver":
+                        continue
+                    data = bytes.fromhex(s["input"]["message"]["cbor"])
+                    last = i == len(t["steps"]) - 1
+                    anchors = t["device"]["trustAnchors"]["tam"]
+                    if "RevokedTamKey" in t["flags"]:
+                        anchors = [keys["tskRotated"]]
+                    if t["result"] == "valid" or not last:
+                        out.append((f"{t['tcId']}#{i}", data, anchors[0], True))
+                    elif crypto_bad and "error" in s["expect"]:
+                        out.append((f"{t['tcId']}#{i}", data, anchors[0], False))
+    return out
+
+
+TEEP = _teep_cases()
+
+
+@pytest.mark.parametrize(("name", "data", "key", "good"), TEEP, ids=[c[0] for c in TEEP])
+def test_deploy_teep_messages(name: str, data: bytes, key: str, good: bool) -> None:
+    if not good and name.endswith("#0") is False and "update" not in name and "tam" not in name:
+        pytest.skip("not a TEEP signature flaw")
+    k = _key(key, _sign_alg(data) if good else int(CoseKey.decode(bytes.fromhex(key)).crv == 1 and Alg.ESP256 or Alg.ED25519))
+    if good:
+        assert cwt.COSE.new().decode(data, k)
+    else:
+        with pytest.raises(Exception):  # noqa: B017 - cwt's own error types
+            cwt.COSE.new().decode(data, k)
+
+
+def test_cwt_cases_are_many() -> None:
+    assert len(SIGN1) >= 10 and len(ENCRYPT) >= 8 and len(TEEP) >= 100
+    assert any(not c[3] for c in TEEP)
+
+
+@pytest.mark.parametrize("path", sorted(p for p in DOCS if p.startswith("enrol/")))
+def test_endorsements(path: str) -> None:
+    for g in DOCS[path]["testGroups"]:
+        for t in g["tests"]:
+            s = t["steps"][0]
+            data = bytes.fromhex(s["input"]["endorsement"]["cbor"])
+            if t["result"] == "valid":
+                assert cwt.COSE.new().decode(data, _key(s["input"]["mrk"], _sign_alg(data)))
+            elif set(t["flags"]) & CRYPTO_FLAGS:
+                with pytest.raises(Exception):  # noqa: B017 - cwt's own error types
+                    cwt.COSE.new().decode(data, _key(s["input"]["mrk"], _sign_alg(data)))
+
+
+@pytest.mark.parametrize("path", sorted(p for p in DOCS if p.startswith("publish/")))
+def test_author_envelope_signatures(path: str) -> None:
+    """The author envelope's COSE_Sign1 (detached payload: the manifest digest) verifies."""
+    doc = DOCS[path]
+    test = next(t for g in doc["testGroups"] for t in g["tests"] if t["tcId"].endswith("valid.author-envelope"))
+    step = test["steps"][0]
+    env = cbor.loads(bytes.fromhex(step["input"]["envelope"]["cbor"]))
+    digest, block = cbor.loads(env.value[2])
+    ask = step["input"]["authorKeys"][0]
+    assert cwt.COSE.new().decode(block, _key(ask, _sign_alg(block)), detached_payload=digest) == digest

@@ -1,0 +1,38 @@
+"""Each faulty device of ``edbp.conformance.faults`` fails a deploy vector guarding a property it
+breaks (replayed over the same adapter-request interface the conformance suite uses)."""
+
+from __future__ import annotations
+
+import pytest
+from edbp.vectorgen.replay import ReferenceTarget, replay_file
+
+from vector_docs import load_all
+
+faults = pytest.importorskip("edbp.conformance.faults")
+
+DOCS = [d for p, d in sorted(load_all().items()) if p in ("deploy/esp256-a128gcm.json", "deploy/esp256-a128ctr.json")]
+#: faults no single-device vector can show (they need two devices or several resets); the
+#: conformance suite covers them
+NOT_A_VECTOR_FAULT = {"shared-device-keys": "identical keys across units need two devices"}
+
+
+@pytest.mark.parametrize("name", sorted(faults.FAULTS))
+def test_fault_fails_a_vector_of_its_property(name: str) -> None:
+    if name in NOT_A_VECTOR_FAULT:
+        pytest.skip(NOT_A_VECTOR_FAULT[name])
+    fault = faults.FAULTS[name]
+    caught = []
+    for doc in DOCS:
+        props = {t["tcId"]: set(t["properties"]) for g in doc["testGroups"] for t in g["tests"]}
+        for outcome in replay_file(doc, lambda g, t: ReferenceTarget(fault.make())):
+            if not outcome.passed and not outcome.skipped and props[outcome.tc_id] & set(fault.properties):
+                caught.append(outcome.tc_id)
+    assert caught, f"{name} ({fault.properties}) passes every deploy vector"
+
+
+def test_the_honest_reference_device_passes_the_same_vectors() -> None:
+    from edbp.conformance.reference_device import ReferenceDevice
+
+    for doc in DOCS:
+        outcomes = replay_file(doc, lambda g, t: ReferenceTarget(ReferenceDevice()))
+        assert [o.tc_id for o in outcomes if not o.passed] == []
