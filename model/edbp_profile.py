@@ -667,7 +667,8 @@ def _lifecycle(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
                                   floor=_set(a.floor, c, floor))
                 nw = attrs.evolve(w, agents=_set(w.agents, d, na), uninstalls=w.uninstalls + 1)
                 yield Event(("uninstall.component",), "TAM", f"Agent{d}",
-                            f"uninstall c{c} (v{v}) from device {d}, floor kept at v{floor}",
+                            f"uninstall c{c} (v{v}) from device {d}, floor "
+                            + (f"kept at v{floor}" if floor else "reset to 0"),
                             ("uninstall", d, c)), nw
         if cfg.revoke and d not in w.revoked and len(w.revoked) < inst.revocations:
             nw = attrs.evolve(w, revoked=w.revoked | {d}, sessions=_set(w.sessions, d, Session())

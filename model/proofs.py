@@ -429,10 +429,15 @@ def _obligation(name: str, pre_f: dict[str, z3.BoolRef], post_f: dict[str, z3.Bo
                 steps: list, timeout_ms: int, pre: State, post: State) -> tuple[bool, str]:
     hyp = z3.And(pre_f[name], *(pre_f[x] for x in SUPPORT.get(name, ())))
     for tname, params, step in steps:
-        s = z3.Solver()
-        s.set("timeout", timeout_ms)
-        s.add(hyp, step, z3.Not(post_f[name]))
-        r = s.check()
+        # quantified array formulas can send z3's model-based instantiation into a long
+        # search that another random seed avoids: retry with fresh seeds before giving up
+        for seed in range(4):
+            s = z3.Solver()
+            s.set("timeout", timeout_ms // 4, "random_seed", seed)
+            s.add(hyp, step, z3.Not(post_f[name]))
+            r = s.check()
+            if r != z3.unknown:
+                break
         if r == z3.sat:
             return False, _counterexample(s.model(), tname, params, name, pre, post)
         if r == z3.unknown:
