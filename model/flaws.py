@@ -9,7 +9,6 @@ and demands that the target property be violated: a check that no flaw can trip 
 from __future__ import annotations
 
 import attrs
-
 from edbp.model.instance import Instance
 
 

@@ -463,6 +463,7 @@ def _counterexample(model: z3.ModelRef, tname: str, params: list, name: str, pre
     """The counterexample to induction as a readable before/after state of the devices and
     components the step touches."""
     ev = lambda e: _readable(model.eval(e, model_completion=True))  # noqa: E731
+    params = [p for p in params if p.decl().kind() == z3.Z3_OP_UNINTERPRETED]
     shown = ", ".join(f"{str(p).removeprefix('p_')}={ev(p)}" for p in params)
     lines = [f"{name} is not preserved by {tname}({shown}):"]
     for when, st in (("before", pre), ("after", post)):

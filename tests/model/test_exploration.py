@@ -85,3 +85,14 @@ def test_mermaid_marks_attacker_steps(small) -> None:  # type: ignore[no-untyped
     sid = next(i for i, p in enumerate(small.parent) if p and not p[1].honest)
     text = sequence_diagram(small.trace(sid).events)
     assert text.startswith("sequenceDiagram") and "Note over Attacker" in text
+
+
+def test_uninstall_keeps_the_floor() -> None:
+    inst = Instance(devices=1, versions=2, sessions=2, compromises=0, revocations=0, uninstalls=1)
+    res = explore(EDBP, Config(inst), build_graph=False)
+    assert res.violations == {}
+    assert any(p and p[1].steps == ("uninstall.component",) for p in res.parent)
+    bad = explore(EDBP, Config(inst, flaws=frozenset({"uninstall_resets_floor"})),
+                  stop_on=frozenset({"P7"}), build_graph=False)
+    assert "P7" in bad.violations
+    assert "uninstall.component" in bad.trace(bad.violations["P7"][0]).steps
