@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from edbp.conformance.reference_device import ReferenceDevice
 from edbp.reference.build.package import read_author_envelope
 from edbp.reference.device.agent import (
+    TOKEN_BYTES,
     Agent,
     AgentState,
     FetchPayload,
@@ -47,7 +48,7 @@ from edbp.reference.wire.eat import EatClaims
 from edbp.reference.wire.suit_crypto import SUIT_CONTENT_ALGS
 from edbp.reference.wire.suit_envelope import Envelope
 
-from edbp.errors import Code, ConfigError, EdbpError, ProtocolError
+from edbp.errors import Code, ConfigError, EdbpError, ProtocolError, WireError
 
 __all__ = ["FAULTS", "Fault", "check_fault"]
 
@@ -148,6 +149,8 @@ class FaultyAgent(Agent):
         flags = self.flags
         self.state = AgentState.VERIFYING
         session, self._session = self._session, None
+        if update.token is not None and len(update.token) != TOKEN_BYTES:
+            raise WireError(Code.TEEP_MALFORMED, "token: 16 bytes")
         self._report_to = _reference_of(update, session)
         manifests = update.manifest_list or ()
         identity, anchors = self.identity, self.anchors
@@ -174,8 +177,13 @@ class FaultyAgent(Agent):
         challenge = self._bound_challenge(session, update)
         record = self.installer.load()
         self.installer.check_floor(record, plan.component_id, plan.sequence)
+        self._step("deploy.verify_update", f"component {plan.component_id!r} seq {plan.sequence}")
         self._cek = self.keys.unwrap_cek(plan.encryption, content_algs=SUIT_CONTENT_ALGS)
+        self._step("deploy.unwrap_cek", "CEK unwrapped with the DAK inside the TEE")
+        if plan.ciphertext_size > self.installer.budget.max_payload:
+            raise ProtocolError(Code.AGENT_RESOURCE_LIMIT, "payload above the Agent's limit")
         self._pending = _Pending(plan, update.token, challenge)
+        self._step("deploy.fetch", plan.uri)
         return [FetchPayload(plan.uri, plan.ciphertext_size, plan.ciphertext_digest.digest)]
 
     def _bound_challenge(self, session: Any, update: teep.Update) -> bytes:

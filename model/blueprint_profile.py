@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterator
 from functools import lru_cache
+from typing import Any
 
 import attrs
 from edbp.model.edbp_profile import Config, Event
@@ -34,16 +35,16 @@ class Cpm:
     """One device's CPM TA: the single key slot and what was installed (app, version, payload)."""
 
     slot: Term | None = None
-    installed: tuple = ()  # ((claimed_app, claimed_version, payload), ...) in order
+    installed: tuple[Any, ...] = ()  # ((claimed_app, claimed_version, payload), ...) in order
 
 
 @attrs.frozen(cache_hash=True)
 class BGhost:
     """History: key deliveries (device, app, generation, when revoked), installs of keys."""
 
-    deliveries: frozenset = frozenset()  # (d, app, gen, d_was_revoked)
-    released: frozenset = frozenset()  # (app, gen) wrapped by WrapKey to a non-device key
-    key_installs: frozenset = frozenset()  # (d, app, gen, current_gen_at_install)
+    deliveries: frozenset[Any] = frozenset()  # (d, app, gen, d_was_revoked)
+    released: frozenset[Any] = frozenset()  # (app, gen) wrapped by WrapKey to a non-device key
+    key_installs: frozenset[Any] = frozenset()  # (d, app, gen, current_gen_at_install)
 
 
 @attrs.frozen(cache_hash=True)
@@ -58,7 +59,7 @@ class BWorld:
     revoked: frozenset[int]
     compromised: frozenset[int]
     rotations: int
-    seen: frozenset
+    seen: frozenset[Any]
     ghost: BGhost
 
 
@@ -96,11 +97,11 @@ def initial(cfg: Config) -> BWorld:
 
 
 @lru_cache(maxsize=100_000)
-def knowledge(seen: frozenset) -> frozenset:
+def knowledge(seen: frozenset[Any]) -> frozenset[Any]:
     return analyze(seen)
 
 
-def _set(t: tuple, i: int, x: object) -> tuple:
+def _set(t: tuple[Any, ...], i: int, x: object) -> tuple[Any, ...]:
     return (*t[:i], x, *t[i + 1:])
 
 
@@ -194,7 +195,8 @@ def _distribute(w: BWorld, cfg: Config) -> tuple[Event, BWorld]:
                  ("distribute",)), nw
 
 
-def _cpm_steps(w: BWorld, cfg: Config, d: int, know: frozenset) -> Iterator[tuple[Event, BWorld]]:
+def _cpm_steps(w: BWorld, cfg: Config, d: int,
+               know: frozenset[Any]) -> Iterator[tuple[Event, BWorld]]:
     inst = cfg.instance
     off = cfg.moves_off
     cpm = w.cpms[d]

@@ -46,6 +46,10 @@ class Prediction:
     steps: tuple[str, ...]
 
 
+def _honest(e: ep.Event) -> bool:
+    return e.honest
+
+
 class ModelDriver:
     """One model run, stepped by a test harness."""
 
@@ -96,36 +100,34 @@ class ModelDriver:
         if v > self.state.published[c]:
             return Prediction(False, Code.TAM_NO_SUCH_PACKAGE, ())
         self._close_session(d)
-        honest = lambda e, w: e.honest  # noqa: E731
-        if self.take(lambda e, w: honest(e, w) and "deploy.query_request" in e.steps
+        if self.take(lambda e, w: _honest(e) and "deploy.query_request" in e.steps
                      and e.dst == f"Broker{d}") is None:
             raise ValueError("challenge budget of the instance exhausted")
         n = self.state.sessions[d].nonce
-        self.take(lambda e, w: honest(e, w) and "deploy.query_response" in e.steps
+        self.take(lambda e, w: _honest(e) and "deploy.query_response" in e.steps
                   and w.agents[d].token == n and e.src == f"Agent{d}")
-        self.take(lambda e, w: honest(e, w) and e.data == ("deliver", d, c, v))
-        ev = self.take(lambda e, w: honest(e, w) and "deploy.verify_update" in e.steps
+        self.take(lambda e, w: _honest(e) and e.data == ("deliver", d, c, v))
+        ev = self.take(lambda e, w: _honest(e) and "deploy.verify_update" in e.steps
                        and f"Agent{d}" in (e.src, e.dst))
         steps = tuple(e.label for e in self.log[start:])
         if ev is None or "deploy.error" in ev.steps:
             self._close_session(d)
             return Prediction(False, Code.AGENT_ROLLBACK, steps)
-        self.take(lambda e, w: honest(e, w) and "deploy.success" in e.steps
+        self.take(lambda e, w: _honest(e) and "deploy.success" in e.steps
                   and e.src == f"Agent{d}")
-        self.take(lambda e, w: honest(e, w) and e.data == ("record", d))
+        self.take(lambda e, w: _honest(e) and e.data == ("record", d))
         return Prediction(True, None, tuple(e.label for e in self.log[start:]))
 
     def deploy_dropped(self, d: int, v: int, c: int = 0) -> ep.Term:
         """A Deploy whose Update the attacker drops (the Agent times out); returns that Update,
         which the attacker keeps for later."""
         self._close_session(d)
-        honest = lambda e, w: e.honest  # noqa: E731
-        self.take(lambda e, w: honest(e, w) and "deploy.query_request" in e.steps
+        self.take(lambda e, w: _honest(e) and "deploy.query_request" in e.steps
                   and e.dst == f"Broker{d}")
         n = self.state.sessions[d].nonce
-        self.take(lambda e, w: honest(e, w) and "deploy.query_response" in e.steps
+        self.take(lambda e, w: _honest(e) and "deploy.query_response" in e.steps
                   and w.agents[d].token == n and e.src == f"Agent{d}")
-        self.take(lambda e, w: honest(e, w) and e.data == ("deliver", d, c, v))
+        self.take(lambda e, w: _honest(e) and e.data == ("deliver", d, c, v))
         self._close_session(d)
         return ep.update(self.config, d, n, c, v)
 
@@ -133,11 +135,10 @@ class ModelDriver:
         """attack.replay: inside a fresh exchange of device ``d``, the attacker hands the Agent
         an old Update instead of the TAM's."""
         self._close_session(d)
-        honest = lambda e, w: e.honest  # noqa: E731
-        self.take(lambda e, w: honest(e, w) and "deploy.query_request" in e.steps
+        self.take(lambda e, w: _honest(e) and "deploy.query_request" in e.steps
                   and e.dst == f"Broker{d}")
         n = self.state.sessions[d].nonce
-        self.take(lambda e, w: honest(e, w) and "deploy.query_response" in e.steps
+        self.take(lambda e, w: _honest(e) and "deploy.query_response" in e.steps
                   and w.agents[d].token == n and e.src == f"Agent{d}")
         a = self.state.agents[d]
         accepted = None

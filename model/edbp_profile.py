@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import lru_cache
+from typing import Any
 
 import attrs
 from edbp.model.instance import Instance
@@ -60,7 +61,7 @@ class Agent:
     job: tuple
     floor: tuple[int, ...]
     installed: tuple[int, ...]
-    kept: frozenset = frozenset()
+    kept: frozenset[Any] = frozenset()
 
 
 @attrs.frozen(cache_hash=True)
@@ -69,23 +70,23 @@ class Session:
 
     phase: str = "NO_SESSION"
     nonce: int = -1
-    job: tuple = ()
+    job: tuple[Any, ...] = ()
 
 
 @attrs.frozen(cache_hash=True)
 class Ghost:
     """History variables: what happened, as ground truth independent of any party's checks."""
 
-    delivered: frozenset = frozenset()  # (d, c, v): the TAM released CEK(c,v) for device d
-    bad_deliveries: frozenset = frozenset()  # (d, nonce, reason): P3 ground-truth failures
-    foreign_accepts: frozenset = frozenset()  # (d, named): Agent d accepted an Update for `named`
-    installs: tuple = ()  # per device: ((c, v, payload, fresh_token, token), ...)
-    ree_leaks: frozenset = frozenset()  # secrets an honest Agent handed to its REE
-    unverified_decrypts: frozenset = frozenset()  # devices that decrypted before verifying
-    reports: tuple = ()  # per device: audit records the TAM holds, capped at 2 (witness)
-    ck_holders: frozenset = frozenset({"keyvault"})
-    revoked_deliveries: frozenset = frozenset()  # (d, c, v) delivered while d was revoked
-    bad_records: frozenset = frozenset()  # audit records no honest report stands behind (P6)
+    delivered: frozenset[Any] = frozenset()  # (d, c, v): the TAM released CEK(c,v) for device d
+    bad_deliveries: frozenset[Any] = frozenset()  # (d, nonce, reason): P3 ground-truth failures
+    foreign_accepts: frozenset[Any] = frozenset()  # (d, named): d accepted an Update for `named`
+    installs: tuple[Any, ...] = ()  # per device: ((c, v, payload, fresh_token, token), ...)
+    ree_leaks: frozenset[Any] = frozenset()  # secrets an honest Agent handed to its REE
+    unverified_decrypts: frozenset[Any] = frozenset()  # devices that decrypted before verifying
+    reports: tuple[Any, ...] = ()  # per device: audit records the TAM holds, capped at 2 (witness)
+    ck_holders: frozenset[Any] = frozenset({"keyvault"})
+    revoked_deliveries: frozenset[Any] = frozenset()  # (d, c, v) delivered while d was revoked
+    bad_records: frozenset[Any] = frozenset()  # audit records no honest report stands behind (P6)
 
 
 @attrs.frozen(cache_hash=True)
@@ -98,7 +99,7 @@ class World:
     revoked: frozenset[int]
     compromised: frozenset[int]
     issued: int
-    seen: frozenset
+    seen: frozenset[Any]
     ghost: Ghost
     uninstalls: int = 0  # uninstall.component steps taken (bounded by the instance)
 
@@ -111,7 +112,7 @@ class Event:
     src: str
     dst: str
     text: str
-    data: tuple = ()  # structured facts about the step, for the honest scheduler
+    data: tuple[Any, ...] = ()  # structured facts about the step, for the honest scheduler
 
     @property
     def label(self) -> str:
@@ -216,7 +217,7 @@ def initial(cfg: Config) -> World:
 
 
 @lru_cache(maxsize=200_000)
-def knowledge(seen: frozenset) -> frozenset:
+def knowledge(seen: frozenset[Any]) -> frozenset[Any]:
     """The attacker's closed knowledge for a set of observations (memoised)."""
     return analyze(seen)
 
@@ -224,11 +225,11 @@ def knowledge(seen: frozenset) -> frozenset:
 # ---------------------------------------------------------------- transitions
 
 
-def _set(t: tuple, i: int, x: object) -> tuple:
+def _set(t: tuple[Any, ...], i: int, x: object) -> tuple[Any, ...]:
     return (*t[:i], x, *t[i + 1:])
 
 
-def _learn(w: World, *terms: Term) -> frozenset:
+def _learn(w: World, *terms: Term) -> frozenset[Any]:
     return w.seen.union(terms)
 
 
@@ -273,8 +274,8 @@ def _collect(w: World, cfg: Config) -> World:
 
 
 @lru_cache(maxsize=200_000)
-def _collected(seen: frozenset, live_nonces: frozenset, floors: tuple,
-               flaws: frozenset[str]) -> frozenset:
+def _collected(seen: frozenset[Any], live_nonces: frozenset[Any], floors: tuple[Any, ...],
+               flaws: frozenset[str]) -> frozenset[Any]:
     dead: list[Term] = []
     residue: list[Term] = []
     for t in seen:
@@ -337,7 +338,7 @@ def _tam_accepts_evidence(cfg: Config, w: World, d: int, term: Term) -> Term | N
 
 
 @lru_cache(maxsize=50_000)
-def _evidence_candidates(cfg: Config, issued: int, know: frozenset) -> tuple[Term, ...]:
+def _evidence_candidates(cfg: Config, issued: int, know: frozenset[Any]) -> tuple[Term, ...]:
     """Evidence terms the attacker can hand the TAM: every one seen, and every one it can sign.
 
     Sorted (by ``repr``) so that the search order, hence every reported trace, is the same in
@@ -354,7 +355,8 @@ def _evidence_candidates(cfg: Config, issued: int, know: frozenset) -> tuple[Ter
     return tuple(sorted(cands, key=repr))
 
 
-def _tam_steps(w: World, cfg: Config, d: int, know: frozenset) -> Iterator[tuple[Event, World]]:
+def _tam_steps(w: World, cfg: Config, d: int,
+               know: frozenset[Any]) -> Iterator[tuple[Event, World]]:
     s = w.sessions[d]
     inst = cfg.instance
     revoked = d in w.revoked and not cfg.has("tam_ignores_revocation")
@@ -400,7 +402,7 @@ def _tam_steps(w: World, cfg: Config, d: int, know: frozenset) -> Iterator[tuple
                         f"report ok c{c} v{v} for n{s.nonce} recorded", ("record", d)), nw
 
 
-def _buildable_receipt(cfg: Config, term: Term, know: frozenset) -> bool:
+def _buildable_receipt(cfg: Config, term: Term, know: frozenset[Any]) -> bool:
     if term[0] != "sig":
         return True  # an unsigned report is plain data anyone can write
     return term[1] in know
@@ -449,7 +451,8 @@ def _keyname(k: Term) -> str:
 # ---------------------------------------------------------------- the Agent (device TEE)
 
 
-def _agent_steps(w: World, cfg: Config, d: int, know: frozenset) -> Iterator[tuple[Event, World]]:
+def _agent_steps(w: World, cfg: Config, d: int,
+                 know: frozenset[Any]) -> Iterator[tuple[Event, World]]:
     a = w.agents[d]
     if a.phase == "IDLE":
         for term in _query_requests(know):
@@ -477,12 +480,12 @@ def _agent_steps(w: World, cfg: Config, d: int, know: frozenset) -> Iterator[tup
 
 
 @lru_cache(maxsize=50_000)
-def _query_requests(know: frozenset) -> tuple[Term, ...]:
+def _query_requests(know: frozenset[Any]) -> tuple[Term, ...]:
     return tuple(sorted((t for t in know if t[0] == "sig" and t[2][0] == "qr"), key=repr))
 
 
 @lru_cache(maxsize=50_000)
-def _seen_updates(know: frozenset) -> frozenset:
+def _seen_updates(know: frozenset[Any]) -> frozenset[Any]:
     return frozenset(t for t in know if t[0] == "sig" and t[2][0] == "upd")
 
 
@@ -512,12 +515,12 @@ def _agent_error(w: World, cfg: Config, d: int, a: Agent, why: str,
 
 
 @lru_cache(maxsize=50_000)
-def _update_candidates(cfg: Config, token: int, d: int, know: frozenset) -> tuple[Term, ...]:
+def _update_candidates(cfg: Config, token: int, d: int, know: frozenset[Any]) -> tuple[Term, ...]:
     """Every Update the attacker can hand Agent ``d``: seen ones and ones it signs itself."""
     return tuple(sorted(_seen_updates(know) | _forged_updates(cfg, token, d, know), key=repr))
 
 
-def _forged_updates(cfg: Config, token: int, d: int, know: frozenset) -> set[Term]:
+def _forged_updates(cfg: Config, token: int, d: int, know: frozenset[Any]) -> set[Term]:
     """Updates the attacker can sign itself, aimed at device ``d``'s open exchange."""
     out: set[Term] = set()
     signers = [k for k in know if k[0] in ("dsk", "atk")]
@@ -593,7 +596,7 @@ def _verify_update(w: World, cfg: Config, d: int, a: Agent,
 
 
 @lru_cache(maxsize=50_000)
-def _payload_candidates(know: frozenset) -> tuple[Term, ...]:
+def _payload_candidates(know: frozenset[Any]) -> tuple[Term, ...]:
     """What the Broker can hand the Agent as the payload: every ciphertext it holds or can
     build from the keys and plaintexts it knows, or nothing (a failed fetch)."""
     cands: set[Term] = {t for t in know if t[0] == "enc"}
@@ -606,7 +609,7 @@ def _payload_candidates(know: frozenset) -> tuple[Term, ...]:
 
 
 def _fetch(w: World, cfg: Config, d: int, a: Agent,
-           know: frozenset) -> Iterator[tuple[Event, World]]:
+           know: frozenset[Any]) -> Iterator[tuple[Event, World]]:
     """deploy.fetch .. deploy.success: the Broker (attacker) chooses what the Agent fetches."""
     c, v, cek, tok, verified = a.job
     leak: tuple[Term, ...] = (cek,) if cfg.has("cek_left_in_ree") else ()

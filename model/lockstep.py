@@ -134,8 +134,73 @@ class ReferenceTarget:
         return leaks
 
 
-def make_machine(target_factory: Callable[[], Target]) -> type[RuleBasedStateMachine]:
+class AdapterTarget:
+    """Any device behind the adapter protocol (``spec/adapter.md``), one device.
+
+    The conformance harness plays Author, KeyVault and TAM; like the model's TAM it will send
+    any published version, so the device's own floor is what refuses an old one. Revocation is
+    the TAM's decision: a revoked device is simply never addressed again.
+    """
+
+    def __init__(self, device_spec: str = "builtin") -> None:
+        from edbp.conformance.adapter import DeviceClient, open_transport
+        from edbp.conformance.harness import Cloud, Harness
+
+        self.client = DeviceClient(open_transport(device_spec))
+        self.client.hello()
+        self.client.call("reset")
+        self.cloud = Cloud(seed="edbp-lockstep")
+        self.h = Harness(self.client, self.cloud, label="lockstep")
+        self.h.provision()
+        self.published: dict[int, Any] = {}
+        self.captured: list[bytes] = []
+        self.revoked: set[int] = set()
+
+    def close(self) -> None:
+        self.client.close()
+        self.cloud.close()
+
+    def publish(self, v: int) -> None:
+        self.published[v] = self.h.publish(v)
+
+    def _exchange(self, message_for: Callable[[Any], bytes]) -> tuple[bool, int | None]:
+        before = self.observe()
+        q = self.h.query(step="lockstep: deploy.query_request")
+        got = self.h.deliver(message_for(q), "lockstep: deploy.update")
+        return self.observe() != before, got.code
+
+    def deploy(self, d: int, v: int, drop_update: bool = False) -> tuple[bool, int | None]:
+        if d in self.revoked:
+            return False, int(Code.TAM_DEVICE_REVOKED)
+        if drop_update:
+            def dropped(q: Any) -> bytes:
+                self.captured.append(self.h.update(self.published[v], q))
+                return b"\xa0"  # the attacker replaces the Update by junk
+
+            return self._exchange(dropped)
+        return self._exchange(lambda q: self.h.update(self.published[v], q))
+
+    def replay_in_exchange(self, d: int, k: int) -> tuple[bool, int | None]:
+        return self._exchange(lambda q: self.captured[k])
+
+    def revoke(self, d: int) -> None:
+        self.revoked.add(d)
+
+    def observe(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        return (self.h.installed() or 0,), (self.h.floor() or 0,)
+
+    def leaked_ceks(self) -> list[str]:
+        from edbp.reference.device.world import contains
+
+        frames = self.h.frames()
+        return [f"CEK of v{v}" for v, p in self.published.items()
+                if contains(frames, self.cloud.cek_of(p))]
+
+
+def make_machine(target_factory: Callable[[], Target],
+                 devices: int = DEVICES) -> type[RuleBasedStateMachine]:
     """A lockstep state machine class for targets made by ``target_factory``."""
+    DEVICES = devices  # the rules below read the machine's device count
 
     class Lockstep(RuleBasedStateMachine):
         @initialize()
@@ -163,6 +228,9 @@ def make_machine(target_factory: Callable[[], Target]) -> type[RuleBasedStateMac
                 f"implementation {'installed' if installed else f'refused ({code})'}")
             if predicted.code is Code.TAM_DEVICE_REVOKED:
                 assert code == int(Code.TAM_DEVICE_REVOKED)
+            if predicted.code is Code.AGENT_ROLLBACK and code is not None:
+                # a device that refuses an old version must say why (a TAM may refuse first)
+                assert code == int(Code.AGENT_ROLLBACK), f"rollback refused with code {code}"
 
         @precondition(lambda self: self.model.state.published[0] > 0)
         @rule(d=st.integers(0, DEVICES - 1))
@@ -214,7 +282,12 @@ def make_machine(target_factory: Callable[[], Target]) -> type[RuleBasedStateMac
             if hasattr(self, "model"):
                 assert not self.model.violations()
 
+        def teardown(self) -> None:
+            close = getattr(getattr(self, "target", None), "close", None)
+            if close is not None:
+                close()
+
     return Lockstep
 
 
-__all__ = ["ReferenceTarget", "Target", "ep", "make_machine"]
+__all__ = ["AdapterTarget", "ReferenceTarget", "Target", "ep", "make_machine"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 import z3
@@ -53,6 +54,8 @@ def _mk(name: str, sig: tuple[z3.SortRef, ...]) -> z3.ExprRef:
 
 
 State = dict[str, z3.ExprRef]
+#: what a transition builder returns: its parameters, its guard, the variables it updates
+Built = tuple[list[z3.ExprRef], z3.BoolRef, State]
 
 
 def fresh_state(suffix: str) -> State:
@@ -155,11 +158,11 @@ class Transition:
     build: Callable[[State, frozenset[str]], tuple[list[z3.ExprRef], z3.BoolRef, State]]
 
 
-def _upd(arr: z3.ExprRef, idx: tuple, val: z3.ExprRef) -> z3.ExprRef:
+def _upd(arr: z3.ExprRef, idx: tuple[Any, ...], val: z3.ExprRef) -> z3.ExprRef:
     return z3.Store(arr, *idx, val)
 
 
-def _t_publish(s: State, F: frozenset[str]):
+def _t_publish(s: State, F: frozenset[str]) -> Built:
     c = z3.Const("p_c", Comp)
     up = {"pub": _upd(s["pub"], (c,), s["pub"][c] + 1)}
     if "author_reuses_iv" in F:
@@ -169,7 +172,7 @@ def _t_publish(s: State, F: frozenset[str]):
     return [c], z3.BoolVal(True), up
 
 
-def _t_query_request(s: State, F: frozenset[str]):
+def _t_query_request(s: State, F: frozenset[str]) -> Built:
     d = z3.Const("p_d", Dev)
     guard = z3.And(z3.Not(s["sch"][d]), z3.Not(s["sus"][d]))
     if "tam_ignores_revocation" not in F:
@@ -179,7 +182,7 @@ def _t_query_request(s: State, F: frozenset[str]):
     return [d], guard, up
 
 
-def _t_query_response(s: State, F: frozenset[str]):
+def _t_query_response(s: State, F: frozenset[str]) -> Built:
     d, n = z3.Const("p_d", Dev), z3.Int("p_n")
     guard = z3.And(z3.Not(s["comp"][d]), z3.Not(s["agq"][d]), z3.Not(s["hold"][d]),
                    n >= 0, n < s["issued"])
@@ -188,7 +191,7 @@ def _t_query_response(s: State, F: frozenset[str]):
     return [d, n], guard, up
 
 
-def _t_deliver(s: State, F: frozenset[str]):
+def _t_deliver(s: State, F: frozenset[str]) -> Built:
     """deploy.verify_evidence + deploy.update."""
     d, n, c, v = z3.Const("p_d", Dev), z3.Int("p_n"), z3.Const("p_c", Comp), z3.Int("p_v")
     toatt = z3.Bool("p_to_attacker_key")
@@ -221,7 +224,7 @@ def _t_deliver(s: State, F: frozenset[str]):
     return [d, n, c, v, toatt], guard, up
 
 
-def _t_verify_update(s: State, F: frozenset[str]):
+def _t_verify_update(s: State, F: frozenset[str]) -> Built:
     """deploy.verify_update + deploy.unwrap_cek on a TAM-signed Update (d named, nonce n)."""
     d, named, n = z3.Const("p_d", Dev), z3.Const("p_named", Dev), z3.Int("p_n")
     c, v = z3.Const("p_c", Comp), z3.Int("p_v")
@@ -247,7 +250,7 @@ def _t_verify_update(s: State, F: frozenset[str]):
     return [d, named, n, c, v], guard, up
 
 
-def _t_decrypt_unverified(s: State, F: frozenset[str]):
+def _t_decrypt_unverified(s: State, F: frozenset[str]) -> Built:
     """Only under agent_decrypts_before_verify: an attacker-built Update is decrypted first."""
     d = z3.Const("p_d", Dev)
     enabled = z3.BoolVal("agent_decrypts_before_verify" in F)
@@ -255,7 +258,7 @@ def _t_decrypt_unverified(s: State, F: frozenset[str]):
     return [d], guard, {"unverif": z3.BoolVal(True), "agq": _upd(s["agq"], (d,), False)}
 
 
-def _t_install(s: State, F: frozenset[str]):
+def _t_install(s: State, F: frozenset[str]) -> Built:
     """deploy.fetch .. deploy.success with the genuine payload."""
     d = z3.Const("p_d", Dev)
     c, v = s["hc"][d], s["hv"][d]
@@ -275,7 +278,7 @@ def _t_install(s: State, F: frozenset[str]):
     return [d], guard, up
 
 
-def _t_install_forged(s: State, F: frozenset[str]):
+def _t_install_forged(s: State, F: frozenset[str]) -> Built:
     """The Broker feeds a ciphertext it built under a CEK it knows (needs the CEK)."""
     d = z3.Const("p_d", Dev)
     c, v = s["hc"][d], s["hv"][d]
@@ -287,7 +290,7 @@ def _t_install_forged(s: State, F: frozenset[str]):
     return [d], guard, up
 
 
-def _t_fetch_fail(s: State, F: frozenset[str]):
+def _t_fetch_fail(s: State, F: frozenset[str]) -> Built:
     """deploy.error after the CEK was unwrapped: erase, nothing installed."""
     d = z3.Const("p_d", Dev)
     guard = z3.And(z3.Not(s["comp"][d]), s["hold"][d])
@@ -299,12 +302,12 @@ def _t_fetch_fail(s: State, F: frozenset[str]):
     return [d], guard, up
 
 
-def _t_agent_timeout(s: State, F: frozenset[str]):
+def _t_agent_timeout(s: State, F: frozenset[str]) -> Built:
     d = z3.Const("p_d", Dev)
     return [d], s["agq"][d], {"agq": _upd(s["agq"], (d,), False)}
 
 
-def _t_record(s: State, F: frozenset[str]):
+def _t_record(s: State, F: frozenset[str]) -> Built:
     """deploy.record: the TAM records the device's report for its open Update."""
     d, n2 = z3.Const("p_d", Dev), z3.Int("p_report_nonce")
     n, c, v = s["snonce"][d], s["sc"][d], s["sv"][d]
@@ -320,13 +323,13 @@ def _t_record(s: State, F: frozenset[str]):
                             "badrec": z3.Or(s["badrec"], z3.Not(genuine))}
 
 
-def _t_expire(s: State, F: frozenset[str]):
+def _t_expire(s: State, F: frozenset[str]) -> Built:
     d = z3.Const("p_d", Dev)
     return [d], z3.Or(s["sch"][d], s["sus"][d]), {"sch": _upd(s["sch"], (d,), False),
                                                   "sus": _upd(s["sus"], (d,), False)}
 
 
-def _t_uninstall(s: State, F: frozenset[str]):
+def _t_uninstall(s: State, F: frozenset[str]) -> Built:
     """uninstall.component: the component goes, its floor stays (unless the flaw drops it)."""
     d, c = z3.Const("p_d", Dev), z3.Const("p_c", Comp)
     guard = z3.And(z3.Not(s["comp"][d]), z3.Not(s["hold"][d]), s["ins"][d, c] > 0)
@@ -336,7 +339,7 @@ def _t_uninstall(s: State, F: frozenset[str]):
     return [d, c], guard, up
 
 
-def _t_revoke(s: State, F: frozenset[str]):
+def _t_revoke(s: State, F: frozenset[str]) -> Built:
     d = z3.Const("p_d", Dev)
     up = {"rev": _upd(s["rev"], (d,), True)}
     if "tam_ignores_revocation" not in F:
@@ -345,7 +348,7 @@ def _t_revoke(s: State, F: frozenset[str]):
     return [d], z3.BoolVal(True), up
 
 
-def _t_compromise(s: State, F: frozenset[str]):
+def _t_compromise(s: State, F: frozenset[str]) -> Built:
     d = z3.Const("p_d", Dev)
     shared = "shared_device_key" in F
     kdak = z3.Lambda([e_], z3.BoolVal(True)) if shared else _upd(s["kdak"], (d,), True)
@@ -362,7 +365,7 @@ def _t_compromise(s: State, F: frozenset[str]):
     return [d], z3.BoolVal(True), up
 
 
-def _t_intercept(s: State, F: frozenset[str]):
+def _t_intercept(s: State, F: frozenset[str]) -> Built:
     """attack.intercept: the attacker's deduction rules (unwrap with known keys, decrypt)."""
     learn = z3.Lambda([c_, v_], z3.Or(
         s["kcek"][c_, v_], s["wrapatt"][c_, v_],

@@ -23,8 +23,9 @@ Constructors (tag, fields):
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-Term = tuple
+Term = tuple[Any, ...]
 
 ATTACKER_KEY: Term = ("atk",)
 

@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-
 from edbp.conformance.adapter.messages import PROTOCOL_VERSION, check_reply
 from edbp.conformance.adapter.transport import Transport
+
 from edbp.errors import AdapterError, Code, EdbpError
 
 #: serves a device's payload fetch: uri -> bytes, or raises EdbpError
@@ -59,7 +59,9 @@ class DeviceClient:
         self.info: DeviceInfo | None = None
         self.log: list[tuple[str, Any]] = []  # (direction, item) for reports
 
-    def call(self, req: str, args: Mapping[str, Any] | None = None, timeout: float | None = None) -> Any:
+    def call(
+        self, req: str, args: Mapping[str, Any] | None = None, timeout: float | None = None
+    ) -> Any:
         rid = next(self._ids)
         frame = {"id": rid, "req": req, "args": dict(args or {})}
         self.log.append((">", frame))
@@ -78,7 +80,12 @@ class DeviceClient:
     def _answer_ask(self, item: dict[Any, Any]) -> None:
         aid = item.get("id")
         if item.get("ask") != "fetch" or self.fetch is None:
-            reply: dict[str, Any] = {"id": aid, "ok": False, "code": int(Code.ADAPTER_UNKNOWN_REQUEST), "msg": "unsupported ask"}
+            reply: dict[str, Any] = {
+                "id": aid,
+                "ok": False,
+                "code": int(Code.ADAPTER_UNKNOWN_REQUEST),
+                "msg": "unsupported ask",
+            }
         else:
             args = item.get("args")
             uri = args.get("uri") if isinstance(args, dict) else None
@@ -104,7 +111,9 @@ class DeviceClient:
         except (KeyError, TypeError, ValueError):
             raise AdapterError(Code.ADAPTER_MALFORMED_FRAME, "malformed hello reply") from None
         if info.version != PROTOCOL_VERSION:
-            raise AdapterError(Code.ADAPTER_UNSUPPORTED_VERSION, f"device speaks version {info.version}")
+            raise AdapterError(
+                Code.ADAPTER_UNSUPPORTED_VERSION, f"device speaks version {info.version}"
+            )
         self.info = info
         return info
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from edbp.errors import AdapterError, Code, WireError
 from edbp.reference.wire import cbor
+
+from edbp.errors import AdapterError, Code, WireError
 
 MAX_FRAME = 64 * 1024 * 1024
 _ADAPTER_LIMITS = cbor.Limits(max_size=MAX_FRAME, max_depth=24)

@@ -45,7 +45,11 @@ class Reply:
 
 def check_reply(item: Any, expected_id: int) -> Reply:
     """Validate a reply frame's envelope; anything else is a malformed frame."""
-    if not isinstance(item, dict) or item.get("id") != expected_id or not isinstance(item.get("ok"), bool):
+    if (
+        not isinstance(item, dict)
+        or item.get("id") != expected_id
+        or not isinstance(item.get("ok"), bool)
+    ):
         raise AdapterError(Code.ADAPTER_MALFORMED_FRAME, f"not a reply to request {expected_id}")
     if item["ok"]:
         return Reply(ok=True, result=item.get("result"))

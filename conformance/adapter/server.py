@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from edbp.conformance.adapter.framing import FrameReader, encode_frame
 from edbp.conformance.adapter.messages import REQUESTS, check_reply, error_reply, ok_reply
+
 from edbp.errors import AdapterError, Code, EdbpError
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from edbp.conformance.adapter.framing import FrameReader, encode_frame
+
 from edbp.errors import AdapterError, Code
 
 _STDERR_TAIL = 64 * 1024
@@ -174,12 +175,16 @@ class TcpTransport(_FdTransport):
     def __init__(self, address: str, connect_timeout: float = 10.0) -> None:
         host, sep, port = address.rpartition(":")
         if not sep or not port.isdigit():
-            raise AdapterError(Code.CONFORMANCE_CONFIG, f"TCP address must be host:port: {address!r}")
+            raise AdapterError(
+                Code.CONFORMANCE_CONFIG, f"TCP address must be host:port: {address!r}"
+            )
         self.name = f"tcp:{address}"
         try:
             self._sock = socket.create_connection((host.strip("[]"), int(port)), connect_timeout)
         except OSError as exc:
-            raise AdapterError(Code.ADAPTER_DEVICE_EXITED, f"cannot connect to {address}: {exc}") from None
+            raise AdapterError(
+                Code.ADAPTER_DEVICE_EXITED, f"cannot connect to {address}: {exc}"
+            ) from None
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().__init__(self._sock.fileno(), self._sock.sendall)
 
@@ -220,10 +225,16 @@ class InProcessTransport(_FdTransport):
 
 
 def open_transport(spec: str) -> Transport:
-    """``tcp:HOST:PORT``, ``builtin`` / ``builtin:FAULT`` (in-process reference device), or a
-    command line run as a subprocess."""
+    """``tcp:HOST:PORT``, ``builtin`` / ``builtin:FAULT`` (in-process reference device),
+    ``blueprint:as-published`` / ``blueprint:fixed`` (in-process blueprint CPM), or a command
+    line run as a subprocess."""
     if spec.startswith("tcp:"):
         return TcpTransport(spec[4:])
+    if spec.startswith("blueprint:") or spec == "blueprint":
+        from edbp.conformance.blueprint_device import blueprint_serve
+
+        behaviour = spec.partition(":")[2] or "as-published"
+        return InProcessTransport(blueprint_serve(behaviour), name=spec)
     if spec == "builtin" or spec.startswith("builtin:"):
         from edbp.conformance.adapter.server import builtin_serve
 

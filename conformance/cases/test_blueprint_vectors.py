@@ -20,7 +20,7 @@ from edbp.conformance.harness_blueprint import (
 from edbp.conformance.outcome import CaseMeta
 
 VECTORS: dict[str, VectorCase] = {}
-for _found in load_vector_cases():
+for _found in load_vector_cases(include_unrunnable=True):  # blueprint ops run here
     if _found.meta.profile == "blueprint":
         VECTORS["bp." + _found.meta.id] = _found
 

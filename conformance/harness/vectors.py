@@ -2,8 +2,8 @@
 replayed through the adapter as steps with the expected replies and error codes.
 
 Generic over ``op``: ``OP_RUNNERS`` maps an op name to a runner; a test whose ops all have a
-runner becomes a case (id ``vector.<tcId>``), any other is listed as skipped with the op it
-lacks. New vector files are picked up from ``vectors/index.json`` with no change here; a new
+runner becomes a case (id ``vector.<tcId>``); the others exercise a library, not a device
+(TAM, KeyVault, COSE, the TA loader) and are left to the implementers' unit tests. New vector files are picked up from ``vectors/index.json`` with no change here; a new
 op needs one runner.
 
 How a device runs ``decode``: the bytes are delivered as if they were a TEEP message. A device
@@ -209,12 +209,26 @@ def _check_state(harness: Harness, after: dict[str, Any]) -> None:
             raise CaseFailure(f"stateAfter ({key})", want, have)
 
 
+def run_agent_provision(harness: Harness, test: dict[str, Any], step: dict[str, Any]) -> None:
+    """``agent.provision``: new trust anchors (they replace the old ones)."""
+    anchors = step.get("input", {}).get("trustAnchors", {})
+    args = {
+        "tam_keys": _hex_list(anchors.get("tam")),
+        "author_keys": _hex_list(anchors.get("author")),
+    }
+    harness.call("provision", args, step="agent.provision")
+
+
 def setup_for(test: dict[str, Any]) -> bool:
     """Whether the test's ops need a prepared device (every op but ``decode``)."""
     return any(s.get("op") != "decode" for s in test.get("steps", []))
 
 
-OP_RUNNERS: dict[str, Runner] = {"decode": run_decode, "agent.deliver": run_agent_deliver}
+OP_RUNNERS: dict[str, Runner] = {
+    "decode": run_decode,
+    "agent.deliver": run_agent_deliver,
+    "agent.provision": run_agent_provision,
+}
 
 
 def _index() -> tuple[Any, dict[str, Any]]:
@@ -222,8 +236,9 @@ def _index() -> tuple[Any, dict[str, Any]]:
     return root, json.loads((root / "index.json").read_text())
 
 
-def load_vector_cases() -> Iterator[VectorCase]:
-    """Every test of every indexed vector file, in index order."""
+def load_vector_cases(include_unrunnable: bool = False) -> Iterator[VectorCase]:
+    """Every test of every indexed vector file whose ops a device can run (all of them with
+    ``include_unrunnable``, marked with the op that has no runner), in index order."""
     try:
         root, index = _index()
     except (OSError, ValueError, ModuleNotFoundError):
@@ -234,6 +249,8 @@ def load_vector_cases() -> Iterator[VectorCase]:
             for test in group.get("tests", []):
                 ops = [s.get("op") for s in test.get("steps", [])]
                 missing = next((op for op in ops if op not in OP_RUNNERS), None)
+                if missing is not None and not include_unrunnable:
+                    continue  # a library-level vector (TAM, KeyVault, COSE, TA loader)
                 yield VectorCase(
                     CaseMeta(
                         id="vector." + test["tcId"],

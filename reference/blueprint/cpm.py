@@ -42,10 +42,21 @@ __all__ = [
     "Cpm",
     "DeployState",
     "Reply",
+    "as_behaviour",
 ]
 
 Behaviour = Literal["as-published", "fixed"]
 BEHAVIOURS: tuple[Behaviour, ...] = ("as-published", "fixed")
+
+
+def as_behaviour(value: object) -> Behaviour:
+    """``value`` as one of ``BEHAVIOURS`` (test parameters, vector inputs and CLI options arrive
+    as plain strings); ``CPM_ERROR`` when it names none."""
+    for behaviour in BEHAVIOURS:
+        if value == behaviour:
+            return behaviour
+    raise BlueprintError(Code.CPM_ERROR, f"unknown CPM behaviour {value!r}")
+
 CPM_TA_UUID = "d3c5bbbc-adad-11eb-bd25-4362002e2749"
 CONTRACT_VERSION = (0 << 16) | 1
 MAX_TA_SIZE = 12 * 1024 * 1024
@@ -247,9 +258,7 @@ class Cpm:
         trust_anchors: tuple[rsa.RSAPublicKey, ...] = (),
         keygen: Callable[[], rsa.RSAPrivateKey] = _default_keygen,
     ) -> None:
-        if behaviour not in BEHAVIOURS:
-            raise BlueprintError(Code.CPM_ERROR, f"unknown CPM behaviour {behaviour!r}")
-        self.behaviour = behaviour
+        self.behaviour = as_behaviour(behaviour)
         self.log_lines: list[str] = []
         self._log_sink = log
         self.ta_store = ta_store if ta_store is not None else SecureStorageTaStore()

@@ -110,13 +110,16 @@ class KeyService:
         self.secrets.generate(name, 32, self.rng)
         return f"Successfully provisioned the key {name}."
 
-    def wrap_key(self, key_name: object, client_public_key: object) -> str:
-        name = check_key_name(key_name)
-        key = parse_client_public_key(client_public_key)
+    def _wrapped(self, name: str, key: rsa.RSAPublicKey) -> str:
+        """Secret ``name`` RSA-PKCS#1 v1.5-encrypted to ``key``, base64 (as the twin carries it)."""
         wrapped = self.secrets.use(
             name, lambda ck: crypto.pkcs1v15_encrypt(key, bytes(ck), self.rng)
         )
         return base64.b64encode(wrapped).decode()
+
+    def wrap_key(self, key_name: object, client_public_key: object) -> str:
+        name = check_key_name(key_name)
+        return self._wrapped(name, parse_client_public_key(client_public_key))
 
     def distribute_keys(self) -> DistributeReport:
         names = tuple(n for n in self.secrets.names() if n not in self.infrastructure_secrets)
@@ -131,14 +134,7 @@ class KeyService:
                 self._log(f"Failed to distribute key(s) to twin of device '{device}'. {exc.detail}")
                 skipped.append((device, exc.detail))
                 continue
-            wrapped = {
-                n: base64.b64encode(
-                    self.secrets.use(
-                        n, lambda ck, k=key: crypto.pkcs1v15_encrypt(k, bytes(ck), self.rng)
-                    )
-                ).decode()
-                for n in names
-            }
+            wrapped = {n: self._wrapped(n, key) for n in names}
             try:
                 self.twins.update_desired(device, {DESIRED_PROPERTY: wrapped}, twin["etag"])
             except TwinConflict:

@@ -112,8 +112,10 @@ class MutationContext:
 
     def cpm(self, behaviour: str) -> C.Cpm:
         return C.Cpm(
-            behaviour, trust_anchors=(self.signer.public_key(),), keygen=lambda: self.device_key
-        )  # type: ignore[arg-type]
+            C.as_behaviour(behaviour),
+            trust_anchors=(self.signer.public_key(),),
+            keygen=lambda: self.device_key,
+        )
 
 
 def make_context(

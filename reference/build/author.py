@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeAlias
 
 import attrs
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -62,7 +62,10 @@ from edbp.reference.wire.suit_labels import SuitCommand
 
 from edbp.errors import Code, EdbpError, WireError
 
-__all__ = ["DEFAULT_CHUNK", "Author", "Published", "StepTrace"]
+__all__ = ["DEFAULT_CHUNK", "Author", "ImageSource", "Published", "StepTrace"]
+
+#: What ``Author.publish`` takes: the image whole, a binary file, or its chunks (streaming)
+ImageSource: TypeAlias = bytes | bytearray | BinaryIO | Iterable[bytes]
 
 DEFAULT_CHUNK = 1 << 20
 _GCM_TAG = 16
@@ -171,7 +174,7 @@ class Author:
 
     def publish(
         self,
-        image: bytes | bytearray | BinaryIO | Iterable[bytes],
+        image: ImageSource,
         *,
         ta_uuid: bytes,
         sequence: int,
@@ -312,7 +315,7 @@ class Author:
         cek: bytearray,
         iv: bytes,
         aad: bytes,
-        image: bytes | bytearray | BinaryIO | Iterable[bytes],
+        image: ImageSource,
     ) -> tuple[bytearray, SuitDigest, int]:
         """Chunked AES-GCM (or AES-CTR): ciphertext (with the GCM tag), plaintext digest, size."""
         key = bytes(cek)  # cryptography keeps its own copy of the key for the operation

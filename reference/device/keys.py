@@ -21,6 +21,7 @@ from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
 from edbp.reference.wire.cbor import dumps, loads
 from edbp.reference.wire.cose_algs import Alg, Curve
 from edbp.reference.wire.cose_encrypt import Encrypt
+from edbp.reference.wire.cose_headers import Label
 from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import Sign1, sign1
@@ -94,11 +95,11 @@ class DeviceKeys:
         self,
         payload: bytes,
         *,
-        protected: Mapping[int, Any] | None = None,
-        unprotected: Mapping[int, Any] | None = None,
+        protected: Mapping[Label, Any] | None = None,
+        unprotected: Mapping[Label, Any] | None = None,
     ) -> Sign1:
         """A COSE_Sign1 over ``payload`` by the DSK (evidence, TEEP messages, reports)."""
-        unprot = {4: self._dsk.kid, **(unprotected or {})}
+        unprot: dict[Label, Any] = {4: self._dsk.kid, **(unprotected or {})}
         return sign1(payload, self._dsk, self.signing_alg, protected=protected, unprotected=unprot)
 
     def unwrap_cek(self, encryption: Encrypt, *, content_algs: Collection[Alg]) -> bytearray:

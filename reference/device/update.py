@@ -36,10 +36,11 @@ without a ``kid`` every trusted key is tried and a miss is SUIT_AUTH_FAILED.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
+from cryptography.hazmat.primitives.asymmetric import rsa
 from edbp.reference.wire.cose_algs import Alg, HeaderLabel
 from edbp.reference.wire.cose_encrypt import Encrypt, enc_structure
 from edbp.reference.wire.cose_key import CoseKey
@@ -75,13 +76,24 @@ _DEPENDENT_WINS = (int(SuitParam.ENCRYPTION_INFO),)
 _MAX_DEPTH = 2  # TAM → author; the author has no dependencies of its own
 
 
+def _cose_keys(keys: Iterable[CoseKey]) -> tuple[CoseKey, ...]:
+    """attrs converter: a tuple (typed, unlike ``converter=tuple``)."""
+    return tuple(keys)
+
+
+def _rsa_keys(keys: Iterable[rsa.RSAPublicKey]) -> tuple[rsa.RSAPublicKey, ...]:
+    """attrs converter: a tuple (typed, unlike ``converter=tuple``)."""
+    return tuple(keys)
+
+
 @attrs.frozen
 class TrustAnchors:
     """Public keys the Agent trusts, provisioned at manufacture (``adapter: provision``)."""
 
-    tam: tuple[CoseKey, ...] = attrs.field(converter=tuple)
-    author: tuple[CoseKey, ...] = attrs.field(converter=tuple)
-    ta_signers: tuple[Any, ...] = attrs.field(default=(), converter=tuple)  # RSA public keys
+    tam: tuple[CoseKey, ...] = attrs.field(converter=_cose_keys)
+    author: tuple[CoseKey, ...] = attrs.field(converter=_cose_keys)
+    #: OP-TEE TA signing keys (the loader's check of the installed image)
+    ta_signers: tuple[rsa.RSAPublicKey, ...] = attrs.field(default=(), converter=_rsa_keys)
 
 
 @attrs.frozen
@@ -229,8 +241,8 @@ class _Interpreter:
                     )
                 self.deps[(depth, index)] = dep
             elif code == _C.DIRECTIVE_PROCESS_DEPENDENCY:
-                dep = self.deps.get((depth, index))
-                if dep is None:
+                processed = self.deps.get((depth, index))
+                if processed is None:
                     raise VerificationError(
                         Code.SUIT_DEPENDENCY_FAILED,
                         "process-dependency before dependency-integrity",
@@ -240,7 +252,7 @@ class _Interpreter:
                     for i, cid in enumerate(common.components)
                 }
                 self.dependent_params = seed
-                self.run(dep, depth + 1, seed)
+                self.run(processed, depth + 1, seed)
             elif code == _C.DIRECTIVE_FETCH:
                 # fetching an integrated dependency means taking it from the envelope
                 if params.uri is None or not params.uri.startswith("#"):

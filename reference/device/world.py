@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric import rsa
-from edbp.reference.build.author import Author, Published
+from edbp.reference.build.author import Author, ImageSource, Published
 from edbp.reference.build.package import AuthorPackage, class_id_for, vendor_id_for
 from edbp.reference.build.registry import Registry
 from edbp.reference.build.registry_dir import DirectoryRegistry
@@ -27,7 +27,7 @@ from edbp.reference.cloud.device_registry import DeviceRegistry
 from edbp.reference.cloud.endorsement import Endorsement, sign_endorsement
 from edbp.reference.cloud.keyvault import KeyVault
 from edbp.reference.cloud.keyvault_software import SoftwareKeyVault
-from edbp.reference.cloud.tam import Intent, Tam
+from edbp.reference.cloud.tam import Intent, Tam, TamOutput
 from edbp.reference.device.agent import Agent, error_code_of
 from edbp.reference.device.broker import Broker, RegistryFetcher
 from edbp.reference.device.install import (
@@ -214,7 +214,7 @@ class World:
 
     def publish(
         self,
-        image: bytes,
+        image: ImageSource,
         *,
         ta_uuid: bytes,
         sequence: int,
@@ -252,6 +252,7 @@ class World:
     ) -> Attempt:
         """The Deploy flow between the TAM and one device's Broker. ``intercept`` sees every
         TAM → device message and may replace it (the attacker controlling the network/REE)."""
+        out: TamOutput | None  # None once the TAM refused a reply the device had refused too
         try:
             out = self.tam.begin(device.ueid, Intent(package=(ta_uuid, sequence)))
         except EdbpError as exc:

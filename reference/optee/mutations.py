@@ -441,10 +441,18 @@ _SK_UUID = uuidlib.UUID("5c206987-16a3-59cc-ab0f-64b9cfc9e758")
 _TA_NAME = "edbp-ta"
 
 
-def _subkey(ctx: MutationContext, **kw: object) -> SubkeyChain:
+def _subkey(
+    ctx: MutationContext, *, max_depth: int | None = None, subkey_version: int = 0
+) -> SubkeyChain:
     return sign_subkey(
-        ctx.root, ctx.other.public_key(), _SK_UUID, name_size=32, salt=ctx.salt, **kw
-    )  # type: ignore[arg-type]
+        ctx.root,
+        ctx.other.public_key(),
+        _SK_UUID,
+        name_size=32,
+        max_depth=max_depth,
+        subkey_version=subkey_version,
+        salt=ctx.salt,
+    )
 
 
 def _ta_under(

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 import attrs
 from edbp.reference.wire.cbor import LENIENT, STRICT, Tag, dumps, loads
 from edbp.reference.wire.cose_algs import Alg, HeaderLabel
+from edbp.reference.wire.cose_headers import Label
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import Sign1, sign1
 from edbp.reference.wire.suit_core import as_dict, as_tuple
@@ -80,7 +81,7 @@ class EatManifest:
         return [self.content_format, self.body]
 
     def encode(self) -> bytes:
-        return cast(bytes, dumps(self.to_cbor()))
+        return dumps(self.to_cbor())
 
     @classmethod
     def decode(cls, data: bytes, lenient: bool = False) -> EatManifest:
@@ -247,7 +248,9 @@ def sign(claims: EatClaims, key: CoseKey, alg: int = -9, *, kid: bytes | None = 
 
     if alg not in EAT_SIGNATURE_ALGS:
         raise WireError(Code.COSE_ALG_NOT_ALLOWED, f"algorithm {alg} not allowed for evidence")
-    unprotected = {HeaderLabel.KID.value: kid} if kid is not None else None
+    unprotected: dict[Label, Any] | None = None
+    if kid is not None:
+        unprotected = {HeaderLabel.KID.value: kid}
     return sign1(claims.encode(), key, Alg(alg), unprotected=unprotected).encode()
 
 

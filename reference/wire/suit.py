@@ -75,7 +75,6 @@ from .suit_process import (
 from .suit_report import SuitRecord, SuitReference, SuitReport, SuitResult, SystemProperties
 
 __all__ = [
-    "untagged_envelope",
     "EDBP_COMMANDS",
     "EDBP_PARAMETERS",
     "SUIT_CONTENT_ALGS",
@@ -122,6 +121,7 @@ __all__ = [
     "sign_envelope",
     "sign_report",
     "steps",
+    "untagged_envelope",
     "verify_envelope",
     "verify_report",
     "walk",

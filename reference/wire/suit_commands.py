@@ -339,7 +339,7 @@ class CommandSequence:
 
     def encode(self) -> bytes:
         """The sequence's bytes (the content of its bstr wrapper); received bytes verbatim."""
-        return self.raw if self.raw is not None else cast(bytes, dumps(self.to_cbor()))
+        return self.raw if self.raw is not None else dumps(self.to_cbor())
 
     @classmethod
     def decode(cls, data: bytes, *, shared: bool = False, lenient: bool = False) -> CommandSequence:

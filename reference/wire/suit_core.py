@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any
 
 import attrs
 from edbp.reference.wire.cbor import LENIENT, STRICT, Limits, Tag, dumps, loads
@@ -81,15 +81,15 @@ def expect_int(value: Any, what: str) -> int:
 
 
 def expect_uint(value: Any, what: str) -> int:
-    value = expect_int(value, what)
-    if value < 0 or value >= 1 << 64:
+    number = expect_int(value, what)
+    if number < 0 or number >= 1 << 64:
         raise bad(f"{what}: expected an unsigned integer")
-    return value
+    return number
 
 
 def wrap(data: bytes) -> bytes:
     """The encoding of ``data`` as a CBOR byte string (what SUIT digests cover)."""
-    return cast(bytes, dumps(data))
+    return dumps(data)
 
 
 def check_component_id(value: Any, what: str = "component identifier") -> ComponentId:
@@ -158,7 +158,7 @@ class CborItem:
         raise NotImplementedError
 
     def encode(self) -> bytes:
-        return cast(bytes, dumps(self.to_cbor()))
+        return dumps(self.to_cbor())
 
     @classmethod
     def from_cbor(cls, value: Any, lenient: bool) -> Any:

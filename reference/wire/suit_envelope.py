@@ -12,7 +12,7 @@ structures encode deterministically (RFC 8949 §4.2.1).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeAlias, cast
+from typing import Any, TypeAlias
 
 import attrs
 from edbp.reference.wire.cbor import Tag, dumps
@@ -118,7 +118,7 @@ class Common:
         return out
 
     def encode(self) -> bytes:
-        return self.raw if self.raw is not None else cast(bytes, dumps(self.to_cbor()))
+        return self.raw if self.raw is not None else dumps(self.to_cbor())
 
     @classmethod
     def decode(cls, data: bytes, lenient: bool = False) -> Common:
@@ -157,7 +157,7 @@ class SuitText:
     raw: bytes | None = RAW_FIELD()
 
     def encode(self) -> bytes:
-        return self.raw if self.raw is not None else cast(bytes, dumps(self.value))
+        return self.raw if self.raw is not None else dumps(self.value)
 
     @classmethod
     def decode(cls, data: bytes, lenient: bool = False) -> SuitText:
@@ -228,7 +228,7 @@ class Manifest:
 
     def encode(self) -> bytes:
         """The manifest's bytes (content of the envelope's bstr); received bytes verbatim."""
-        return self.raw if self.raw is not None else cast(bytes, dumps(self.to_cbor()))
+        return self.raw if self.raw is not None else dumps(self.to_cbor())
 
     def digest(self, alg: int = -16) -> SuitDigest:
         """The digest the authentication wrapper carries: over the bstr-wrapped manifest."""
@@ -312,7 +312,7 @@ class AuthenticationWrapper:
         return [digest_bytes, *self.blocks]
 
     def encode(self) -> bytes:
-        return self.raw if self.raw is not None else cast(bytes, dumps(self.to_cbor()))
+        return self.raw if self.raw is not None else dumps(self.to_cbor())
 
     @property
     def signed_payload(self) -> bytes:
@@ -368,7 +368,7 @@ class Envelope:
         return Tag(SUIT_ENVELOPE_TAG, body)
 
     def encode(self) -> bytes:
-        return self.raw if self.raw is not None else cast(bytes, dumps(self.to_cbor()))
+        return self.raw if self.raw is not None else dumps(self.to_cbor())
 
     def digest_matches(self) -> bool:
         """True when the wrapper's digest covers this manifest (constant-time comparison)."""
@@ -377,7 +377,7 @@ class Envelope:
     def sequence(self, key: int, lenient: bool = False) -> CommandSequence | None:
         """A command sequence, taken from the envelope when the manifest holds only its digest."""
         attr = _SEQUENCE_MEMBERS[ManifestKey(key)]
-        member = getattr(self.manifest, attr)
+        member: Severable = getattr(self.manifest, attr)
         if isinstance(member, SuitDigest):
             data = self.severed.get(int(key))
             if data is None:

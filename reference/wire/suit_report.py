@@ -11,7 +11,7 @@ SUIT_Report = { 99: [? uri, SUIT_Digest], ? 2: nonce, 3: [* SUIT_Record / system
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 import attrs
 from edbp.reference.wire.cbor import dumps
@@ -174,7 +174,7 @@ class SuitReport:
         return out
 
     def encode(self) -> bytes:
-        return self.raw if self.raw is not None else cast(bytes, dumps(self.to_cbor()))
+        return self.raw if self.raw is not None else dumps(self.to_cbor())
 
     @classmethod
     def for_manifest(

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, cast
 import attrs
 from edbp.reference.wire.cbor import LENIENT, STRICT, dumps, loads
 from edbp.reference.wire.cose_algs import Alg, HeaderLabel
+from edbp.reference.wire.cose_headers import Label
 from edbp.reference.wire.cose_sign import Sign1, sign1
 from edbp.reference.wire.suit_core import ComponentId, as_tuple
 from edbp.reference.wire.suit_report import SystemProperties
@@ -224,7 +225,7 @@ class RequestedTc:
         return out
 
     def encode(self) -> bytes:
-        return cast(bytes, dumps(self.to_cbor()))
+        return dumps(self.to_cbor())
 
     @classmethod
     def decode(cls, data: bytes, lenient: bool = False) -> RequestedTc:
@@ -586,7 +587,9 @@ def sign(msg: TeepMessage, key: Any, alg: int = -9, *, kid: bytes | None = None)
     """The message as a tagged COSE_Sign1 (attached payload), signed with ``key``."""
 
     cipher_suite_for(alg)
-    unprotected = {HeaderLabel.KID.value: kid} if kid is not None else None
+    unprotected: dict[Label, Any] | None = None
+    if kid is not None:
+        unprotected = {HeaderLabel.KID.value: kid}
     return sign1(msg.encode(), key, Alg(alg), unprotected=unprotected).encode()
 
 

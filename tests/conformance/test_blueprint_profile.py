@@ -24,6 +24,7 @@ from edbp.conformance.adapter.client import DeviceError
 from edbp.conformance.adapter.server import serve_socket
 from edbp.conformance.blueprint_device import CpmDevice, blueprint_serve, make_cpm_backend
 from edbp.reference.blueprint import cpm as C
+from edbp.reference.blueprint import crypto
 
 from edbp.cli.conformance import build_pytest_args
 from edbp.errors import Code, ConfigError
@@ -72,7 +73,23 @@ class _IvUnchecked(CpmDevice):
         return super()._call(call)
 
 
-FAULTS: dict[str, type[CpmDevice]] = {"ping-version-2": _PingVersion2, "iv-unchecked": _IvUnchecked}
+class _LeakyUnwrap(CpmDevice):
+    """Fault on a fixed CPM: the shim logs the unwrap's mbedtls code to the REE again."""
+
+    def _call(self, call: C.Call) -> C.Reply:
+        reply = super()._call(call)
+        key = self.cpm._device_key
+        if isinstance(call, C.InstallApplicationKey) and reply.rc != 0 and key is not None:
+            ret = crypto.pkcs1v15_decode(key, call.wrapped, 33).ret
+            self._log.append(f"unwrap ({ret & 0xFFFFFFFF:x})")
+        return reply
+
+
+FAULTS: dict[str, tuple[type[CpmDevice], str]] = {
+    "ping-version-2": (_PingVersion2, "as-published"),
+    "iv-unchecked": (_IvUnchecked, "as-published"),
+    "leaky-unwrap": (_LeakyUnwrap, "fixed"),
+}
 
 
 @pytest.fixture
@@ -86,7 +103,8 @@ def inprocess(monkeypatch: pytest.MonkeyPatch) -> None:
         if kind == "blueprint":
             return InProcessTransport(blueprint_serve(arg), name=spec)
         if kind == "blueprint-fault":
-            backend = FAULTS[arg]("as-published")
+            fault, behaviour = FAULTS[arg]
+            backend = fault(behaviour)  # type: ignore[arg-type]
             return InProcessTransport(lambda sock: serve_socket(sock, backend), name=spec)
         return original(spec)
 
@@ -200,17 +218,20 @@ def test_reference_device_skips_blueprint_cases(pytester: pytest.Pytester) -> No
 
 @pytest.mark.usefixtures("inprocess")
 @pytest.mark.parametrize(
-    ("fault", "case_id", "step"),
+    ("fault", "case_id", "outcome", "step"),
     [
-        ("ping-version-2", "bp.ping-version", "ping"),
-        ("iv-unchecked", "bp.refuse.iv-size", "IV of 11 bytes"),
+        ("ping-version-2", "bp.ping-version", "failed", "ping"),
+        ("iv-unchecked", "bp.refuse.iv-size", "failed", "IV of 11 bytes"),
+        ("leaky-unwrap", "bp.advisory.padding-oracle", "advisory", None),
     ],
 )
-def test_faults_are_caught(pytester: pytest.Pytester, fault: str, case_id: str, step: str) -> None:
+def test_faults_are_caught(
+    pytester: pytest.Pytester, fault: str, case_id: str, outcome: str, step: str | None
+) -> None:
     ret, cases = _run(pytester, f"blueprint-fault:{fault}", "--edbp-case", case_id)
-    assert _outcomes(cases) == {case_id: "failed"}
-    assert cases[case_id]["step"] == step
-    assert ret == 1
+    assert _outcomes(cases) == {case_id: outcome}
+    assert cases[case_id].get("step") == step
+    assert ret == (1 if outcome == "failed" else 0)
 
 
 # ----------------------------------------------------------------------------- the backend

@@ -61,6 +61,8 @@ def test_shortest_counterexample_is_a_spec_trace() -> None:
 @pytest.mark.parametrize("flaw", FLAWS, ids=lambda f: f.name)
 def test_every_seeded_flaw_is_caught(flaw) -> None:  # type: ignore[no-untyped-def]
     inst = Instance(sessions=2)
+    if flaw.needs:  # the uninstall flaw needs a step the default instance leaves out
+        inst = Instance(devices=1, sessions=2, compromises=0, revocations=0)
     fr = check_flaw(flaw, inst)
     assert fr.explored, f"{flaw.name} not caught by exploration"
     assert fr.violation

@@ -42,3 +42,21 @@ def test_lockstep_catches_a_device_that_accepts_stale_updates(tmp_path: Path) ->
     quick = settings(SETTINGS, max_examples=40, phases=[Phase.explicit, Phase.generate])
     with pytest.raises(AssertionError, match="replayed Update"):
         run_state_machine_as_test(machine, settings=quick)
+
+
+def test_a_device_behind_the_adapter_agrees_with_the_model() -> None:
+    pytest.importorskip("edbp.conformance.harness")
+    from edbp.model.lockstep import AdapterTarget
+
+    machine = make_machine(lambda: AdapterTarget("builtin"), devices=1)
+    run_state_machine_as_test(machine, settings=settings(SETTINGS, max_examples=8))
+
+
+def test_lockstep_catches_a_device_without_rollback_check() -> None:
+    pytest.importorskip("edbp.conformance.harness")
+    from edbp.model.lockstep import AdapterTarget
+
+    machine = make_machine(lambda: AdapterTarget("builtin:skip-rollback"), devices=1)
+    quick = settings(SETTINGS, max_examples=40, phases=[Phase.explicit, Phase.generate])
+    with pytest.raises(AssertionError, match=r"deploy|installed|floors"):
+        run_state_machine_as_test(machine, settings=quick)

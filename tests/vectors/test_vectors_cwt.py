@@ -19,9 +19,19 @@ cwt = pytest.importorskip("cwt")
 DOCS = load_all()
 #: flags whose flaw is cryptographic: a COSE library must refuse these too
 CRYPTO_FLAGS = {
-    "ChangeSignature", "TruncatedSignature", "TamperedPayload", "TamperedProtected", "WrongKey",
-    "ChangeAuthTag", "TruncatedCiphertext", "WrongRecipient", "WrappedCekFlipped", "UntrustedTam",
-    "RevokedTamKey", "TamperedManifest", "WrongSigner",
+    "ChangeSignature",
+    "TruncatedSignature",
+    "TamperedPayload",
+    "TamperedProtected",
+    "WrongKey",
+    "ChangeAuthTag",
+    "TruncatedCiphertext",
+    "WrongRecipient",
+    "WrappedCekFlipped",
+    "UntrustedTam",
+    "RevokedTamKey",
+    "TamperedManifest",
+    "WrongSigner",
 }
 
 
@@ -57,12 +67,22 @@ def _case_id(item: tuple[str, Any, Any, Any]) -> str:
     return item[0]
 
 
-SIGN1 = [x for x in _steps("cose.sign1.verify") if x[1]["result"] == "valid" or set(x[1]["flags"]) & CRYPTO_FLAGS]
-ENCRYPT = [x for x in _steps("cose.encrypt.decrypt") if x[1]["result"] == "valid" or set(x[1]["flags"]) & CRYPTO_FLAGS]
+SIGN1 = [
+    x
+    for x in _steps("cose.sign1.verify")
+    if x[1]["result"] == "valid" or set(x[1]["flags"]) & CRYPTO_FLAGS
+]
+ENCRYPT = [
+    x
+    for x in _steps("cose.encrypt.decrypt")
+    if x[1]["result"] == "valid" or set(x[1]["flags"]) & CRYPTO_FLAGS
+]
 
 
 @pytest.mark.parametrize("item", SIGN1, ids=_case_id)
-def test_cose_sign1_vectors(item: tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]) -> None:
+def test_cose_sign1_vectors(
+    item: tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]],
+) -> None:
     _, test, step, _ = item
     data = bytes.fromhex(step["input"]["message"]["cbor"])
     alg = step["input"]["algorithms"][0]
@@ -75,13 +95,19 @@ def test_cose_sign1_vectors(item: tuple[str, dict[str, Any], dict[str, Any], dic
 
 
 @pytest.mark.parametrize("item", ENCRYPT, ids=_case_id)
-def test_cose_encrypt_vectors(item: tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]) -> None:
+def test_cose_encrypt_vectors(
+    item: tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]],
+) -> None:
     _, test, step, _ = item
     data = bytes.fromhex(step["input"]["message"]["cbor"])
     alg = int(Alg.ECDH_ES_A128KW)
     recipient_protected = cbor.loads(data).value[3][0][0]
-    context = [int(Alg.A128KW), [None, None, None], [None, None, None],
-               [alg_info(Alg.A128KW).key_bytes * 8, recipient_protected, SUIT_KDF_OTHER]]
+    context = [
+        int(Alg.A128KW),
+        [None, None, None],
+        [None, None, None],
+        [alg_info(Alg.A128KW).key_bytes * 8, recipient_protected, SUIT_KDF_OTHER],
+    ]
     if CoseKey.decode(bytes.fromhex(step["input"]["key"])).crv == Curve.X25519:
         # python-cwt 3.3 has no ECDH-ES+A128KW on X25519: the same steps with `cryptography`
         decrypt: Any = lambda: _x25519_decrypt(data, step["input"]["key"], context)  # noqa: E731
@@ -177,9 +203,16 @@ def test_endorsements(path: str) -> None:
 def test_author_envelope_signatures(path: str) -> None:
     """The author envelope's COSE_Sign1 (detached payload: the manifest digest) verifies."""
     doc = DOCS[path]
-    test = next(t for g in doc["testGroups"] for t in g["tests"] if t["tcId"].endswith("valid.author-envelope"))
+    test = next(
+        t
+        for g in doc["testGroups"]
+        for t in g["tests"]
+        if t["tcId"].endswith("valid.author-envelope")
+    )
     step = test["steps"][0]
     env = cbor.loads(bytes.fromhex(step["input"]["envelope"]["cbor"]))
     digest, block = cbor.loads(env.value[2])
     ask = step["input"]["authorKeys"][0]
-    assert cwt.COSE.new().decode(block, _key(ask, _sign_alg(block)), detached_payload=digest) == digest
+    assert (
+        cwt.COSE.new().decode(block, _key(ask, _sign_alg(block)), detached_payload=digest) == digest
+    )

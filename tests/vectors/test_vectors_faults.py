@@ -4,13 +4,17 @@ breaks (replayed over the same adapter-request interface the conformance suite u
 from __future__ import annotations
 
 import pytest
-from edbp.vectorgen.replay import ReferenceTarget, replay_file
-
 from vector_docs import load_all
+
+from edbp.vectorgen.replay import ReferenceTarget, replay_file
 
 faults = pytest.importorskip("edbp.conformance.faults")
 
-DOCS = [d for p, d in sorted(load_all().items()) if p in ("deploy/esp256-a128gcm.json", "deploy/esp256-a128ctr.json")]
+DOCS = [
+    d
+    for p, d in sorted(load_all().items())
+    if p in ("deploy/esp256-a128gcm.json", "deploy/esp256-a128ctr.json")
+]
 #: faults no single-device vector can show (they need two devices or several resets); the
 #: conformance suite covers them
 NOT_A_VECTOR_FAULT = {"shared-device-keys": "identical keys across units need two devices"}
@@ -25,7 +29,11 @@ def test_fault_fails_a_vector_of_its_property(name: str) -> None:
     for doc in DOCS:
         props = {t["tcId"]: set(t["properties"]) for g in doc["testGroups"] for t in g["tests"]}
         for outcome in replay_file(doc, lambda g, t: ReferenceTarget(fault.make())):
-            if not outcome.passed and not outcome.skipped and props[outcome.tc_id] & set(fault.properties):
+            if (
+                not outcome.passed
+                and not outcome.skipped
+                and props[outcome.tc_id] & set(fault.properties)
+            ):
                 caught.append(outcome.tc_id)
     assert caught, f"{name} ({fault.properties}) passes every deploy vector"
 

@@ -9,9 +9,9 @@ import json
 from typing import Any
 
 import pytest
-from edbp.vectorgen.replay import OPS, ReferenceTarget, replay_file, replay_test
-
 from vector_docs import VECTORS, load_all
+
+from edbp.vectorgen.replay import OPS, ReferenceTarget, replay_file, replay_test
 
 DOCS = load_all()
 
@@ -25,7 +25,13 @@ def test_reference_passes_every_vector(path: str) -> None:
 
 
 def test_every_op_in_the_vectors_has_a_runner() -> None:
-    ops = {s["op"] for d in DOCS.values() for g in d["testGroups"] for t in g["tests"] for s in t["steps"]}
+    ops = {
+        s["op"]
+        for d in DOCS.values()
+        for g in d["testGroups"]
+        for t in g["tests"]
+        for s in t["steps"]
+    }
     replay_file({"testGroups": []})  # loads the runners
     assert ops <= set(OPS)
 
@@ -41,7 +47,19 @@ def _first(prefix: str, result: str) -> tuple[dict[str, Any], dict[str, Any]]:
     raise LookupError(prefix)
 
 
-@pytest.mark.parametrize("prefix", ["deploy/", "cose/", "ta-image/", "blueprint/cpk", "blueprint/wrapped", "tam/", "publish/", "enrol/"])
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "deploy/",
+        "cose/",
+        "ta-image/",
+        "blueprint/cpk",
+        "blueprint/wrapped",
+        "tam/",
+        "publish/",
+        "enrol/",
+    ],
+)
 def test_a_changed_expectation_fails(prefix: str) -> None:
     group, test = _first(prefix, "invalid")
     bent = copy.deepcopy(test)

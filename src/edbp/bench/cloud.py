@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from edbp.bench import benchmark
 from edbp.reference.cloud.fleet import Fleet
+from edbp.reference.cloud.keyvault import KeyVault
 
 _SIZES = {"50dev": (50, True), "1000dev": (1000, False)}
 _PAYLOAD = 16 * 1024
@@ -46,6 +47,7 @@ def _workdir() -> Path:
 
 def _fleet(n: int, backend: str) -> Fleet:
     root = _workdir() / f"{backend}-{n}"
+    vault: KeyVault
     if backend == "software":
         from edbp.reference.cloud.keyvault_software import SoftwareKeyVault
 

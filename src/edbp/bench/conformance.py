@@ -26,6 +26,7 @@ from edbp.conformance.adapter import DeviceClient, open_transport
 from edbp.conformance.adapter.server import serve_tcp
 from edbp.conformance.harness import Cloud, Harness
 from edbp.conformance.reference_device import ReferenceDevice, make_backend
+from edbp.errors import AdapterError, Code
 
 ADAPTERS = ("in-process", "subprocess", "tcp")
 
@@ -40,7 +41,21 @@ class DirectClient:
         self.info = None
 
     def call(self, req: str, args: dict[str, Any] | None = None) -> Any:
-        return self.backend.handle(req, dict(args or {}), self)
+        return self.backend.handle(req, dict(args or {}), _DirectHost(self))
+
+
+class _DirectHost:
+    """The ``Host`` a direct call hands the backend: the fetch callback the harness set on the
+    client, refused as the adapter's client refuses a fetch ask when there is none."""
+
+    def __init__(self, client: DirectClient) -> None:
+        self._client = client
+
+    def fetch(self, uri: str) -> bytes:
+        fetch = self._client.fetch
+        if fetch is None:
+            raise AdapterError(Code.AGENT_PAYLOAD_FETCH_FAILED, "unsupported ask")
+        return fetch(uri)
 
 
 @functools.cache

@@ -421,11 +421,21 @@ def _code_of(replies: list[bytes]) -> int | None:
     default=None,
     help="Keep the run's files here (default: a temporary folder).",
 )
-def command(hsm: str, registry: str, seed: str, workdir: Path | None) -> None:
+@click.option(
+    "--no-blueprint",
+    is_flag=True,
+    help="Skip the side-by-side run of one attack against the blueprint and edbp profiles.",
+)
+def command(hsm: str, registry: str, seed: str, workdir: Path | None, no_blueprint: bool) -> None:
     from rich.console import Console
 
     console = Console()
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
     ok = run_demo(console, hsm=hsm, registry=registry, seed=seed, workdir=workdir)
+    if not no_blueprint:
+        from edbp.demo_blueprint import side_by_side
+
+        console.rule("one attack, both profiles")
+        ok = side_by_side(console) and ok
     sys.exit(0 if ok else 1)

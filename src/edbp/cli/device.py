@@ -1,12 +1,15 @@
 """`edbp device`: expose the reference device (or a seeded faulty variant) over the adapter.
 
 It is both the vendor's model shim (read it to see what a shim answers) and the conformance
-suite's own test subject.
+suite's own test subject. With ``--profile blueprint`` it serves the blueprint's CPM emulation
+(``--cpm as-published`` or ``fixed``) instead of the edbp Agent.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -19,10 +22,20 @@ def command() -> None:
 @command.command(name="serve")
 @click.option("--stdio", "use_stdio", is_flag=True, help="frames on stdin/stdout (for ssh or a subprocess adapter)")
 @click.option("--tcp", "tcp_addr", metavar="HOST:PORT", help="listen on a TCP address (port 0 picks one and prints it)")
-@click.option("--fault", metavar="NAME", help="run a seeded faulty variant (see --list-faults)")
+@click.option("--profile", type=click.Choice(["edbp", "blueprint"]), default="edbp", show_default=True, help="which device to serve")
+@click.option("--cpm", type=click.Choice(["as-published", "fixed"]), default="as-published", show_default=True, help="with --profile blueprint: the CPM behaviour")
+@click.option("--fault", metavar="NAME", help="run a seeded faulty variant of the edbp device (see --list-faults)")
 @click.option("--list-faults", is_flag=True, help="list the faulty variants, one line each, and exit")
 @click.option("--once", is_flag=True, help="with --tcp: serve one connection, then exit")
-def serve(use_stdio: bool, tcp_addr: str | None, fault: str | None, list_faults: bool, once: bool) -> None:
+def serve(
+    use_stdio: bool,
+    tcp_addr: str | None,
+    profile: str,
+    cpm: str,
+    fault: str | None,
+    list_faults: bool,
+    once: bool,
+) -> None:
     """Serve the reference device."""
     from edbp.conformance.faults import FAULTS, check_fault
 
@@ -31,14 +44,27 @@ def serve(use_stdio: bool, tcp_addr: str | None, fault: str | None, list_faults:
         for name, fault_def in FAULTS.items():
             click.echo(f"{name:<{width}}  {fault_def.description}")
         return
-    check_fault(fault)
-    from edbp.conformance.adapter.server import serve_stdio, serve_tcp
-    from edbp.conformance.reference_device import make_backend
-
     if use_stdio == bool(tcp_addr):
         raise click.UsageError("give exactly one of --stdio and --tcp HOST:PORT")
+    make: Callable[[], Any]
+    if profile == "blueprint":
+        if fault:
+            raise click.UsageError("--fault applies to the edbp profile only")
+        from edbp.conformance.blueprint_device import make_cpm_backend
+
+        def make() -> Any:
+            return make_cpm_backend(cpm)
+    else:
+        check_fault(fault)
+        from edbp.conformance.reference_device import make_backend
+
+        def make() -> Any:
+            return make_backend(fault)
+
+    from edbp.conformance.adapter.server import serve_stdio, serve_tcp
+
     if use_stdio:
-        serve_stdio(make_backend(fault))
+        serve_stdio(make())
         return
     assert tcp_addr is not None
 
@@ -46,4 +72,4 @@ def serve(use_stdio: bool, tcp_addr: str | None, fault: str | None, list_faults:
         click.echo(f"listening on {addr}", err=True)
         sys.stderr.flush()
 
-    serve_tcp(tcp_addr, lambda: make_backend(fault), ready=ready, max_connections=1 if once else None)
+    serve_tcp(tcp_addr, make, ready=ready, max_connections=1 if once else None)

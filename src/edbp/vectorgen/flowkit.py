@@ -14,6 +14,10 @@ from typing import Any
 
 import attrs
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+
+from edbp.conformance.harness.cloud import MemoryRegistry
+from edbp.conformance.reference_device import CLASS_NAME, VENDOR_DOMAIN
+from edbp.errors import Code, DecryptionFailed, EdbpError
 from edbp.reference.build.author import Author, Published
 from edbp.reference.build.package import class_id_for, vendor_id_for
 from edbp.reference.cloud.device_registry import DeviceRegistry
@@ -23,23 +27,32 @@ from edbp.reference.cloud.tam import Intent, Tam
 from edbp.reference.device.install import component_key
 from edbp.reference.device.keys import DeviceKeys, KeySuite
 from edbp.reference.rand import SeededRandom
-from edbp.reference.wire import cbor
+from edbp.reference.wire import cbor, teep
 from edbp.reference.wire.cose_algs import Alg, Curve
 from edbp.reference.wire.cose_key import CoseKey
-
-from edbp.conformance.harness.cloud import MemoryRegistry
-from edbp.conformance.reference_device import CLASS_NAME, VENDOR_DOMAIN
-from edbp.errors import Code, DecryptionFailed
 from edbp.vectorgen.format import Step, error, message
 from edbp.vectorgen.replay import ReferenceTarget, device_state_view
 
 __all__ = ["SUITES", "DeviceHandle", "Kit", "MemoryVault", "Suite"]
 
-#: The CDDL rule TEEP messages would name. None for now: the reference TAM's QueryRequest
-#: carries data-item-requested 3 where messages.cddl says 1, and its Update's manifest-list
-#: entries are tagged SUIT envelopes (#6.107) where messages.cddl says untagged maps; until
-#: one of them changes, naming the rule would make `edbp vectors verify` fail on honest bytes.
-TEEP_RULE: str | None = None
+#: The CDDL rule every honest TEEP message names. A QueryRequest names none for now: the
+#: reference TAM sends data-item-requested 3 where messages.cddl says 1 (reported to the
+#: spec/TAM owners); naming the rule would make `edbp vectors verify` fail on honest bytes.
+TEEP_RULE = "messages.cddl#edbp-teep-message-signed"
+AUTO = "auto"
+
+
+def teep_rule(data: bytes) -> str | None:
+    """The rule an honest TEEP message names (see ``TEEP_RULE``). A128CTR deliveries name none
+    either (``sources_deploy`` drops it): the reference puts the CTR alg in the unprotected
+    bucket (RFC 9459) where messages.cddl's edbp-content-protected requires it protected."""
+    try:
+        msg = teep.peek(data)
+    except EdbpError:
+        return None
+    return None if isinstance(msg, teep.QueryRequest) else TEEP_RULE
+
+
 TA_UUID = bytes.fromhex("8aaaf200245011e4abe20002a5d5c51b")
 
 
@@ -125,7 +138,10 @@ class DeviceHandle:
         return self.keys.ueid
 
     def state(
-        self, kit: Kit, floors: dict[tuple[bytes, ...], int] | None = None, tam_keys: list[CoseKey] | None = None
+        self,
+        kit: Kit,
+        floors: dict[tuple[bytes, ...], int] | None = None,
+        tam_keys: list[CoseKey] | None = None,
     ) -> dict[str, Any]:
         """The ``device`` starting state of a vector (spec/vectors.md)."""
         tam = tam_keys if tam_keys is not None else [kit.tsk.public()]
@@ -246,7 +262,9 @@ class Kit:
             vendor_id=vendor,
             class_id=cls,
             class_key_id=key_id,
-            repository="vectors/" + ("ta" if rogue is False else "rogue") + (f"-{label}" if label else ""),
+            repository="vectors/"
+            + ("ta" if rogue is False else "rogue")
+            + (f"-{label}" if label else ""),
             content_alg=content_alg or self.suite.content_alg,
         )
         if not rogue:
@@ -272,7 +290,9 @@ class Kit:
         return target
 
 
-def deliver(target: ReferenceTarget, data: bytes, payloads: dict[str, bytes] | None = None) -> list[bytes]:
+def deliver(
+    target: ReferenceTarget, data: bytes, payloads: dict[str, bytes] | None = None
+) -> list[bytes]:
     """Deliver to a live reference device during generation; its replies."""
     pay = payloads or {}
 
@@ -287,7 +307,9 @@ def deliver(target: ReferenceTarget, data: bytes, payloads: dict[str, bytes] | N
     return list(result["replies"])
 
 
-def open_session(kit: Kit, tam: Tam, handle: DeviceHandle, target: ReferenceTarget, intent: Intent) -> tuple[bytes, bytes, bytes | None]:
+def open_session(
+    kit: Kit, tam: Tam, handle: DeviceHandle, target: ReferenceTarget, intent: Intent
+) -> tuple[bytes, bytes, bytes | None]:
     """TAM ``begin`` → device QueryResponse → TAM: (QueryRequest, QueryResponse, Update)."""
     qr = tam.begin(handle.ueid, intent).send
     assert qr is not None
@@ -302,9 +324,11 @@ def deliver_step(
     expect: dict[str, Any],
     payloads: dict[str, bytes] | None = None,
     state_after: dict[str, Any] | None = None,
-    rule: str | None = TEEP_RULE,
+    rule: str | None = AUTO,
 ) -> Step:
-    inp: dict[str, Any] = {"message": message(data, rule)}
+    """One ``agent.deliver`` step. ``rule``: AUTO for honest bytes (the TEEP rule), None for
+    bytes broken on purpose."""
+    inp: dict[str, Any] = {"message": message(data, teep_rule(data) if rule == AUTO else rule)}
     if payloads:
         inp["payloads"] = {uri: p.hex() for uri, p in payloads.items()}
     return Step("agent.deliver", inp, expect, state_after)

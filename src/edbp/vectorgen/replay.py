@@ -58,11 +58,11 @@ class DeviceTarget(Protocol):
     def call(self, req: str, args: dict[str, Any], fetch: FetchFn | None = None) -> Any: ...
 
 
-class SkipTest(Exception):  # noqa: N818 - control flow, not an error
+class SkipTest(Exception):
     """The target cannot run this test (missing suite, capability or identity); with why."""
 
 
-class Violation(Exception):  # noqa: N818 - a finding, reported as a failure
+class Violation(Exception):
     """The target broke a duty outside any step's expectation (e.g. its identity reply
     carries a private key)."""
 
@@ -152,7 +152,7 @@ def _has_private(data: bytes) -> bool:
 
     try:
         value = cbor.loads(data)
-    except Exception:  # noqa: BLE001 - a malformed key is not a private key
+    except Exception:
         return False
     return isinstance(value, dict) and -4 in value
 
@@ -217,8 +217,10 @@ def replay_test(
                 actual = error_result(exc.code)
             except Violation:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the target crashed: a failure, not ours
-                return Outcome(test["tcId"], False, (f"step {i}: target crashed: {type(exc).__name__}",))
+            except Exception as exc:
+                return Outcome(
+                    test["tcId"], False, (f"step {i}: target crashed: {type(exc).__name__}",)
+                )
             problems = compare(step["expect"], actual)
             if not problems and "stateAfter" in step:
                 problems = _compare_state(step["stateAfter"], ctx)

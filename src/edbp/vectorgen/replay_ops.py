@@ -18,15 +18,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from edbp.conformance.reference_device import ReferenceDevice
+from edbp.errors import AdapterError, Code, EdbpError
 from edbp.reference.device.keys import DeviceKeys, KeySuite
 from edbp.reference.wire import cbor, teep
 from edbp.reference.wire.cose_algs import Alg, Curve
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import Sign1
-
-from edbp.conformance.reference_device import ReferenceDevice
-from edbp.errors import AdapterError, Code, EdbpError
-from edbp.vectorgen.replay import ReplayContext, SkipTest, error_result, op
+from edbp.vectorgen.replay import ReplayContext, error_result, op
 
 __all__ = ["SuiteAwareDevice"]
 
@@ -44,9 +44,7 @@ class SuiteAwareDevice(ReferenceDevice):
         keys = DeviceKeys.from_sealed_record(self.agent.sealed.get(KEYS_NAME))
         suite = KeySuite.X25519 if keys.dak_public.crv == Curve.X25519 else KeySuite.P256
         if suite is not keys.suite:
-            fixed = DeviceKeys(
-                suite=suite, ueid=keys.ueid, dak=keys.agreement_key(), dsk=keys._dsk
-            )
+            fixed = DeviceKeys(suite=suite, ueid=keys.ueid, dak=keys.agreement_key(), dsk=keys._dsk)
             self.agent.sealed.put(KEYS_NAME, fixed.seal_record())
 
 
@@ -102,7 +100,11 @@ def _check_replies(
     problems: list[str] = []
     state = ctx.test.get("device") or {}
     keys = state.get("testKeys")
-    secrets = [bytes.fromhex(v) for k, v in ctx.test.get("intermediates", {}).items() if k in ("cek", "plaintext")]
+    secrets = [
+        bytes.fromhex(v)
+        for k, v in ctx.test.get("intermediates", {}).items()
+        if k in ("cek", "plaintext")
+    ]
     challenge = _challenge_of(sent)
     if challenge is not None:
         ctx.challenge = challenge
@@ -141,12 +143,21 @@ def _leaks(blob: bytes, secret: bytes) -> bool:
     probe = secret[:16]
     return any(
         form in blob
-        for form in (probe, probe.hex().encode(), probe.hex().upper().encode(), base64.b64encode(secret)[:20])
+        for form in (
+            probe,
+            probe.hex().encode(),
+            probe.hex().upper().encode(),
+            base64.b64encode(secret)[:20],
+        )
     )
 
 
 def _check_evidence(
-    evidence: bytes, dsk: CoseKey, keys: dict[str, Any], state: dict[str, Any], challenge: bytes | None
+    evidence: bytes,
+    dsk: CoseKey,
+    keys: dict[str, Any],
+    state: dict[str, Any],
+    challenge: bytes | None,
 ) -> list[str]:
     from edbp.reference.wire import eat
 
@@ -171,7 +182,9 @@ def _check_reports(reports: tuple[bytes, ...], dsk: CoseKey, challenge: bytes) -
     for signed in reports:
         try:
             cose = Sign1.decode(signed, tagged=None)
-            report = SuitReport.decode(cose.verify(dsk, algorithms={Alg.ESP256, Alg.ES256, Alg.ED25519, Alg.EDDSA}))
+            report = SuitReport.decode(
+                cose.verify(dsk, algorithms={Alg.ESP256, Alg.ES256, Alg.ED25519, Alg.EDDSA})
+            )
         except EdbpError as exc:
             out.append(f"report refused: {exc.code.name}")
             continue
@@ -224,10 +237,13 @@ def agent_provision(inp: dict[str, Any], ctx: ReplayContext) -> dict[str, Any]:
     device keeps its keys, floors and installed components."""
     device = ctx.device()
     anchors = inp.get("trustAnchors", {})
-    device.call("provision", {
-        "tam_keys": [bytes.fromhex(k) for k in anchors.get("tam", [])],
-        "author_keys": [bytes.fromhex(k) for k in anchors.get("author", [])],
-    })
+    device.call(
+        "provision",
+        {
+            "tam_keys": [bytes.fromhex(k) for k in anchors.get("tam", [])],
+            "author_keys": [bytes.fromhex(k) for k in anchors.get("author", [])],
+        },
+    )
     return {"result": "ok"}
 
 
@@ -404,11 +420,11 @@ def _outcome_result(outcome: str) -> dict[str, Any]:
 def cpk_install(inp: dict[str, Any], ctx: ReplayContext) -> dict[str, Any]:
     """Install a CPK on a fresh CPM of ``behaviour`` holding the class key (wrapped to the
     CPM's device key and synced as the twin would)."""
-    from edbp.reference.blueprint import crypto
+    from edbp.errors import BlueprintError
     from edbp.reference.blueprint import cpm as C
+    from edbp.reference.blueprint import crypto
     from edbp.reference.blueprint.installer import install_package, sync_keys
     from edbp.reference.blueprint.package import CpkReader
-    from edbp.errors import BlueprintError
 
     cpm = _cpm(inp)
     cpm.handle(C.Ping())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 
 from cryptography.hazmat.primitives.asymmetric import rsa
+
 from edbp.reference.rand import SeededRandom
 
 __all__ = ["rsa_private_key"]
@@ -70,7 +71,7 @@ def rsa_private_key(rng: SeededRandom, bits: int = 2048) -> rsa.RSAPrivateKey:
     """An RSA key (e = 65537) whose primes are a function of ``rng``'s seed and path only."""
     if bits % 16:
         raise ValueError("bits must be a multiple of 16")
-    p, q = _numbers(rng._seed, rng._path, bits)  # noqa: SLF001 - keyed by the stream identity
+    p, q = _numbers(rng._seed, rng._path, bits)
     n = p * q
     d = pow(_E, -1, (p - 1) * (q - 1))
     numbers = rsa.RSAPrivateNumbers(

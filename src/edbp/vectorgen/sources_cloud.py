@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from edbp.errors import Code
 from edbp.reference.cloud.tam import Intent, Tam
 from edbp.reference.device.keys import DeviceKeys
 from edbp.reference.rand import SeededRandom
@@ -17,8 +18,6 @@ from edbp.reference.wire.cose_encrypt import enc_structure
 from edbp.reference.wire.cose_sign import Sign1
 from edbp.reference.wire.eat import EatClaims
 from edbp.reference.wire.suit_envelope import Envelope
-
-from edbp.errors import Code
 from edbp.vectorgen.flowkit import SUITES, TA_UUID, Kit, Suite, deliver, image_for
 from edbp.vectorgen.format import Note, Step, TestCase, TestGroup, VectorFile, error, message
 from edbp.vectorgen.registry import source
@@ -27,44 +26,76 @@ from edbp.vectorgen.sources_deploy import flip_signature, non_canonical
 
 NOTES = {
     "Endorsement": Note(
-        "Functionality", "the Manufacturer's endorsement of a device's UEID, class, DAK and DSK",
-        ("P3", "P12")),
+        "Functionality",
+        "the Manufacturer's endorsement of a device's UEID, class, DAK and DSK",
+        ("P3", "P12"),
+    ),
     "AuthorEnvelope": Note(
-        "Functionality", "the Author's signed envelope: digests, ids and the CEK wrapped under the "
-        "class key only", ("P1", "P2", "P5", "P11")),
+        "Functionality",
+        "the Author's signed envelope: digests, ids and the CEK wrapped under the class key only",
+        ("P1", "P2", "P5", "P11"),
+    ),
     "ClassKeyUnwrap": Note(
-        "Functionality", "A256KW unwrap of the package CEK inside the vault (the class key never "
-        "leaves it; the intermediates publish a test class key)", ("P1", "P2")),
+        "Functionality",
+        "A256KW unwrap of the package CEK inside the vault (the class key never "
+        "leaves it; the intermediates publish a test class key)",
+        ("P1", "P2"),
+    ),
     "WrongClassKey": Note(
-        "KeyIsolation", "another class key (another application or class) cannot unwrap the CEK",
-        ("P2", "P12")),
+        "KeyIsolation",
+        "another class key (another application or class) cannot unwrap the CEK",
+        ("P2", "P12"),
+    ),
     "ChangeSignature": Note("SignatureMalleability", "one bit of the signature flipped", ("P5",)),
     "NonCanonicalCBOR": Note("Malleability", "a non-shortest CBOR head", ("P5", "P10")),
     "WrongSigner": Note("WrongSigner", "signed by a key the verifier does not trust", ("P5", "P3")),
     "TamperedManifest": Note(
-        "ModifiedInput", "one byte of the manifest changed under its signed digest", ("P5",)),
-    "TamperedWrappedCek": Note("ModifiedInput", "one bit of the wrapped CEK flipped", ("P2", "P10")),
+        "ModifiedInput", "one byte of the manifest changed under its signed digest", ("P5",)
+    ),
+    "TamperedWrappedCek": Note(
+        "ModifiedInput", "one bit of the wrapped CEK flipped", ("P2", "P10")
+    ),
     "HonestEvidence": Note(
-        "Functionality", "fresh evidence from an enrolled, active device: the TAM sends the Update",
-        ("P3", "P6", "P13")),
-    "StaleNonce": Note(
-        "Replay", "evidence carrying an earlier challenge", ("P3", "P6")),
+        "Functionality",
+        "fresh evidence from an enrolled, active device: the TAM sends the Update",
+        ("P3", "P6", "P13"),
+    ),
+    "StaleNonce": Note("Replay", "evidence carrying an earlier challenge", ("P3", "P6")),
     "WrongCnf": Note(
-        "RecipientBinding", "evidence naming an agreement key other than the endorsed DAK",
-        ("P3", "P4")),
+        "RecipientBinding",
+        "evidence naming an agreement key other than the endorsed DAK (a TAM that trusted it "
+        "would wrap the CEK to the attacker)",
+        ("P1", "P3", "P4"),
+    ),
     "WrongUeid": Note("RecipientBinding", "evidence naming another device", ("P3", "P4")),
     "EvidenceWrongSigner": Note(
-        "WrongSigner", "a QueryResponse not signed by the enrolled DSK", ("P3",)),
+        "WrongSigner", "a QueryResponse not signed by the enrolled DSK", ("P3",)
+    ),
     "RevokedDevice": Note(
-        "Revocation", "the device was revoked: no session, no key reaches it", ("P13",)),
+        "Revocation", "the device was revoked: no session, no key reaches it", ("P13",)
+    ),
 }
 
 
-def _case(prefix: str, name: str, result: str, comment: str, flags: tuple[str, ...],
-          steps: list[Step], intermediates: dict[str, Any] | None = None) -> TestCase:
+def _case(
+    prefix: str,
+    name: str,
+    result: str,
+    comment: str,
+    flags: tuple[str, ...],
+    steps: list[Step],
+    intermediates: dict[str, Any] | None = None,
+) -> TestCase:
     props = sorted({p for f in flags for p in NOTES[f].properties}, key=lambda p: int(p[1:]))
-    return TestCase(f"{prefix}.{result}.{name}", comment, result, tuple(steps), flags,
-                    tuple(props), intermediates or {})
+    return TestCase(
+        f"{prefix}.{result}.{name}",
+        comment,
+        result,
+        tuple(steps),
+        flags,
+        tuple(props),
+        intermediates or {},
+    )
 
 
 def _check(vf: VectorFile) -> VectorFile:
@@ -109,28 +140,64 @@ def _enrol(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
         p = f"enrol.{suite.name}"
 
         def step(data: bytes, key: str, expect: dict[str, Any], named: bool = False) -> Step:
-            return Step("enrol.verify_endorsement",
-                        {"endorsement": message(data, rule if named else None), "mrk": key}, expect)
+            return Step(
+                "enrol.verify_endorsement",
+                {"endorsement": message(data, rule if named else None), "mrk": key},
+                expect,
+            )
 
         bad = error(Code.EAT_ENDORSEMENT_INVALID)
         tests = (
-            _case(p, "endorsement", "valid", "the endorsement verifies under the MRK", ("Endorsement",),
-                  [step(good, mrk, ok, True)],
-                  {"toBeSigned": Sign1.decode(good).to_be_signed().hex()}),
-            _case(p, "endorsement-signature-flipped", "invalid", "one signature bit flipped",
-                  ("ChangeSignature",), [step(flip_signature(good), mrk, bad)]),
-            _case(p, "endorsement-body-changed", "invalid", "one byte of the body changed",
-                  ("TamperedManifest",), [step(_flip_payload_byte(good), mrk, bad)]),
-            _case(p, "endorsement-other-root", "invalid", "verified under a key that is not the MRK",
-                  ("WrongSigner",), [step(good, rogue, bad)]),
-            _case(p, "endorsement-non-canonical", "invalid", "tag 18 in two bytes",
-                  ("NonCanonicalCBOR",), [step(non_canonical(good), mrk, bad)]),
+            _case(
+                p,
+                "endorsement",
+                "valid",
+                "the endorsement verifies under the MRK",
+                ("Endorsement",),
+                [step(good, mrk, ok, True)],
+                {"toBeSigned": Sign1.decode(good).to_be_signed().hex()},
+            ),
+            _case(
+                p,
+                "endorsement-signature-flipped",
+                "invalid",
+                "one signature bit flipped",
+                ("ChangeSignature",),
+                [step(flip_signature(good), mrk, bad)],
+            ),
+            _case(
+                p,
+                "endorsement-body-changed",
+                "invalid",
+                "one byte of the body changed",
+                ("TamperedManifest",),
+                [step(_flip_payload_byte(good), mrk, bad)],
+            ),
+            _case(
+                p,
+                "endorsement-other-root",
+                "invalid",
+                "verified under a key that is not the MRK",
+                ("WrongSigner",),
+                [step(good, rogue, bad)],
+            ),
+            _case(
+                p,
+                "endorsement-non-canonical",
+                "invalid",
+                "tag 18 in two bytes",
+                ("NonCanonicalCBOR",),
+                [step(non_canonical(good), mrk, bad)],
+            ),
         )
         vf = VectorFile(
             path=f"enrol/{suite.name}",
             title=f"Enrol: device endorsement, suite {suite.name}",
-            header=("op enrol.verify_endorsement: verify `endorsement` under `mrk` (COSE_Key) and read it.",
-                    "Every refusal is EAT_ENDORSEMENT_INVALID (spec/protocol.md, enrol)."),
+            header=(
+                "op enrol.verify_endorsement: verify `endorsement` under `mrk` (COSE_Key) and "
+                "read it.",
+                "Every refusal is EAT_ENDORSEMENT_INVALID (spec/protocol.md, enrol).",
+            ),
             notes=NOTES,
             groups=(TestGroup("Endorsement", "enrol", suite.name, tests),),
         )
@@ -154,9 +221,11 @@ def _publish(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
         class_key = kit.vault.class_key(pkg.wrapped_cek.key_id)
         other_class = kit.rng.fork("other-class-key").random_bytes(32)
         envelope = Envelope.decode(env)
-        digest_bytes = envelope.authentication.digest_raw or envelope.authentication.digest.to_cbor()
+        digest_bytes = (
+            envelope.authentication.digest_raw or envelope.authentication.digest.to_cbor()
+        )
         block = Sign1.decode(envelope.authentication.blocks[0])
-        uri, ciphertext = kit.payload(pub)
+        _, ciphertext = kit.payload(pub)
         inter = {
             "cek": cek.hex(),
             "classKey": class_key.hex(),
@@ -170,7 +239,11 @@ def _publish(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
             "plaintextSha256": pkg.image_digest.digest.hex(),
             "ciphertextSha256": pkg.ciphertext_digest.digest.hex(),
             "manifestSha256": pkg.manifest_digest.digest.hex(),
-            "toBeSigned": block.to_be_signed(detached_payload=digest_bytes if isinstance(digest_bytes, bytes) else cbor.dumps(digest_bytes)).hex(),
+            "toBeSigned": block.to_be_signed(
+                detached_payload=digest_bytes
+                if isinstance(digest_bytes, bytes)
+                else cbor.dumps(digest_bytes)
+            ).hex(),
         }
         ok = {
             "result": "ok",
@@ -185,14 +258,21 @@ def _publish(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
         # A128CTR: the reference Author puts the content alg in the unprotected bucket
         # (protected = empty bstr); messages.cddl requires it protected. Reported; until one
         # side changes, the CTR envelope names no rule.
-        rule = None if suite.content_alg == Alg.A128CTR else "messages.cddl#edbp-suit-envelope-author"
+        rule = (
+            None if suite.content_alg == Alg.A128CTR else "messages.cddl#edbp-suit-envelope-author"
+        )
 
         def read(data: bytes, expect: dict[str, Any], named: bool = False) -> Step:
-            return Step("publish.read_author_envelope",
-                        {"envelope": message(data, rule if named else None), "authorKeys": [ask]}, expect)
+            return Step(
+                "publish.read_author_envelope",
+                {"envelope": message(data, rule if named else None), "authorKeys": [ask]},
+                expect,
+            )
 
         def unwrap(key: bytes, wrapped: bytes, expect: dict[str, Any]) -> Step:
-            return Step("keyvault.unwrap_cek", {"classKey": key.hex(), "wrappedCek": wrapped.hex()}, expect)
+            return Step(
+                "keyvault.unwrap_cek", {"classKey": key.hex(), "wrappedCek": wrapped.hex()}, expect
+            )
 
         # the manifest's sequence number 3 -> 4, under the unchanged signed digest
         obj = cbor.loads(env)
@@ -202,31 +282,85 @@ def _publish(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
         tampered = cbor.dumps(obj)
         wrapped = pkg.wrapped_cek.wrapped
         tests = (
-            _case(p, "author-envelope", "valid", "the author envelope verifies under the ASK",
-                  ("AuthorEnvelope",), [read(env, ok, True)], inter),
-            _case(p, "class-key-unwrap", "valid", "the vault's A256KW unwrap gives the CEK",
-                  ("ClassKeyUnwrap",), [unwrap(class_key, wrapped, {"result": "ok", "cek": cek.hex()})],
-                  {"cek": cek.hex()}),
-            _case(p, "author-signature-flipped", "invalid", "one signature bit flipped",
-                  ("ChangeSignature",),
-                  [read(_flip_author_block(env), error(Code.SUIT_AUTH_FAILED))]),
-            _case(p, "author-rogue", "invalid", "signed by an Author key that is not trusted",
-                  ("WrongSigner",), [read(rogue_pub.envelope, error(Code.SUIT_AUTH_FAILED))]),
-            _case(p, "author-manifest-changed", "invalid", "the sequence number changed in the manifest",
-                  ("TamperedManifest",), [read(tampered, error(Code.SUIT_DIGEST_MISMATCH))]),
-            _case(p, "author-non-canonical", "invalid", "the envelope tag in a longer head",
-                  ("NonCanonicalCBOR",), [read(b"\xd9\x00\x6b" + env[2:], error(Code.CBOR_NON_SHORTEST))]),
-            _case(p, "class-key-other", "invalid", "another class key cannot unwrap the CEK",
-                  ("WrongClassKey",), [unwrap(other_class, wrapped, error(Code.KEYVAULT_UNWRAP_FAILED))]),
-            _case(p, "wrapped-cek-flipped", "invalid", "one bit of the wrapped CEK flipped",
-                  ("TamperedWrappedCek",),
-                  [unwrap(class_key, wrapped[:-1] + bytes([wrapped[-1] ^ 1]), error(Code.KEYVAULT_UNWRAP_FAILED))]),
+            _case(
+                p,
+                "author-envelope",
+                "valid",
+                "the author envelope verifies under the ASK",
+                ("AuthorEnvelope",),
+                [read(env, ok, True)],
+                inter,
+            ),
+            _case(
+                p,
+                "class-key-unwrap",
+                "valid",
+                "the vault's A256KW unwrap gives the CEK",
+                ("ClassKeyUnwrap",),
+                [unwrap(class_key, wrapped, {"result": "ok", "cek": cek.hex()})],
+                {"cek": cek.hex()},
+            ),
+            _case(
+                p,
+                "author-signature-flipped",
+                "invalid",
+                "one signature bit flipped",
+                ("ChangeSignature",),
+                [read(_flip_author_block(env), error(Code.SUIT_AUTH_FAILED))],
+            ),
+            _case(
+                p,
+                "author-rogue",
+                "invalid",
+                "signed by an Author key that is not trusted",
+                ("WrongSigner",),
+                [read(rogue_pub.envelope, error(Code.SUIT_AUTH_FAILED))],
+            ),
+            _case(
+                p,
+                "author-manifest-changed",
+                "invalid",
+                "the sequence number changed in the manifest",
+                ("TamperedManifest",),
+                [read(tampered, error(Code.SUIT_DIGEST_MISMATCH))],
+            ),
+            _case(
+                p,
+                "author-non-canonical",
+                "invalid",
+                "the envelope tag in a longer head",
+                ("NonCanonicalCBOR",),
+                [read(b"\xd9\x00\x6b" + env[2:], error(Code.CBOR_NON_SHORTEST))],
+            ),
+            _case(
+                p,
+                "class-key-other",
+                "invalid",
+                "another class key cannot unwrap the CEK",
+                ("WrongClassKey",),
+                [unwrap(other_class, wrapped, error(Code.KEYVAULT_UNWRAP_FAILED))],
+            ),
+            _case(
+                p,
+                "wrapped-cek-flipped",
+                "invalid",
+                "one bit of the wrapped CEK flipped",
+                ("TamperedWrappedCek",),
+                [
+                    unwrap(
+                        class_key,
+                        wrapped[:-1] + bytes([wrapped[-1] ^ 1]),
+                        error(Code.KEYVAULT_UNWRAP_FAILED),
+                    )
+                ],
+            ),
         )
         vf = VectorFile(
             path=f"publish/{suite.name}",
             title=f"Publish: author envelope and class-key wrap, suite {suite.name}",
             header=(
-                "op publish.read_author_envelope: verify `envelope` under `authorKeys` and read it.",
+                "op publish.read_author_envelope: verify `envelope` under `authorKeys` and "
+                "read it.",
                 "op keyvault.unwrap_cek: RFC 3394 A256KW unwrap of `wrappedCek` under `classKey` "
                 "(a test class key: real class keys never leave the KeyVault).",
             ),
@@ -265,13 +399,22 @@ def _tam(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
         other = DeviceKeys.generate(suite.keys, kit.rng.fork("other-device"))
 
         def forged(claims_edit: dict[str, Any], signer: DeviceKeys = keys) -> bytes:
-            base = dict(ueid=keys.ueid, cnf=keys.dak_public, nonce=challenge, oemid=dev.vendor_id,
-                        hwmodel=dev.class_id, manifests=())
+            base = dict(
+                ueid=keys.ueid,
+                cnf=keys.dak_public,
+                nonce=challenge,
+                oemid=dev.vendor_id,
+                hwmodel=dev.class_id,
+                manifests=(),
+            )
             base.update(claims_edit)
             evidence = keys.sign(EatClaims(**base).encode()).encode()
-            response = teep.QueryResponse(token=token, selected_version=0,
-                                          attestation_payload_format="application/eat+cwt",
-                                          attestation_payload=evidence)
+            response = teep.QueryResponse(
+                token=token,
+                selected_version=0,
+                attestation_payload_format="application/eat+cwt",
+                attestation_payload=evidence,
+            )
             return signer.sign(response.encode()).encode()
 
         common = {
@@ -293,28 +436,68 @@ def _tam(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
 
         p = f"tam.{suite.name}"
         tests = (
-            _case(p, "evidence-honest", "valid", "the reference device's evidence for the open challenge",
-                  ("HonestEvidence",), [step(resp, {"result": "ok", "sends": "Update"})],
-                  {"challenge": challenge.hex()}),
-            _case(p, "evidence-stale-nonce", "invalid", "evidence carrying another challenge",
-                  ("StaleNonce",), [step(forged({"nonce": bytes(32)}), error(Code.EAT_NONCE_MISMATCH))]),
-            _case(p, "evidence-wrong-cnf", "invalid", "evidence naming another device's DAK",
-                  ("WrongCnf",), [step(forged({"cnf": other.dak_public}), error(Code.EAT_ENDORSEMENT_INVALID))]),
-            _case(p, "evidence-wrong-ueid", "invalid", "evidence naming another UEID",
-                  ("WrongUeid",), [step(forged({"ueid": other.ueid}), error(Code.EAT_UNKNOWN_DEVICE))]),
-            _case(p, "evidence-other-signer", "invalid", "a QueryResponse signed by another device's DSK",
-                  ("EvidenceWrongSigner",), [step(forged({}, other), error(Code.TEEP_BAD_SIGNATURE))]),
-            _case(p, "evidence-revoked-device", "invalid", "the device is revoked before the session",
-                  ("RevokedDevice",), [step(resp, error(Code.TAM_DEVICE_REVOKED), revoked=True)]),
+            _case(
+                p,
+                "evidence-honest",
+                "valid",
+                "the reference device's evidence for the open challenge",
+                ("HonestEvidence",),
+                [step(resp, {"result": "ok", "sends": "Update"})],
+                {"challenge": challenge.hex()},
+            ),
+            _case(
+                p,
+                "evidence-stale-nonce",
+                "invalid",
+                "evidence carrying another challenge",
+                ("StaleNonce",),
+                [step(forged({"nonce": bytes(32)}), error(Code.EAT_NONCE_MISMATCH))],
+            ),
+            _case(
+                p,
+                "evidence-wrong-cnf",
+                "invalid",
+                "evidence naming another device's DAK",
+                ("WrongCnf",),
+                [step(forged({"cnf": other.dak_public}), error(Code.EAT_ENDORSEMENT_INVALID))],
+            ),
+            _case(
+                p,
+                "evidence-wrong-ueid",
+                "invalid",
+                "evidence naming another UEID",
+                ("WrongUeid",),
+                [step(forged({"ueid": other.ueid}), error(Code.EAT_UNKNOWN_DEVICE))],
+            ),
+            _case(
+                p,
+                "evidence-other-signer",
+                "invalid",
+                "a QueryResponse signed by another device's DSK",
+                ("EvidenceWrongSigner",),
+                [step(forged({}, other), error(Code.TEEP_BAD_SIGNATURE))],
+            ),
+            _case(
+                p,
+                "evidence-revoked-device",
+                "invalid",
+                "the device is revoked before the session",
+                ("RevokedDevice",),
+                [step(resp, error(Code.TAM_DEVICE_REVOKED), revoked=True)],
+            ),
         )
         vf = VectorFile(
             path=f"tam/{suite.name}",
             title=f"TAM: deploy.verify_evidence, suite {suite.name}",
             header=(
-                "op tam.verify_evidence: a TAM holding `tsk`, trusting `mrk` and `authorKeys`, enrols "
-                "`endorsement`, accepts `package`, revokes the device if `revoked`, opens a session "
-                "for `componentSequence` with `token` and `challenge`, then receives `queryResponse`.",
-                "expect: ok with `sends` (the message the TAM answers with), or the TAM's refusal code.",
+                "op tam.verify_evidence: a TAM holding `tsk`, trusting `mrk` and `authorKeys`, "
+                "enrols "
+                "`endorsement`, accepts `package`, revokes the device if `revoked`, opens a "
+                "session "
+                "for `componentSequence` with `token` and `challenge`, then receives "
+                "`queryResponse`.",
+                "expect: ok with `sends` (the message the TAM answers with), or the TAM's "
+                "refusal code.",
             ),
             notes=NOTES,
             groups=(TestGroup("TamEvidence", "deploy", suite.name, tests),),

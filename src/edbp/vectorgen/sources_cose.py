@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+
+from edbp.errors import Code
 from edbp.reference.rand import SeededRandom
 from edbp.reference.wire import cbor
 from edbp.reference.wire.cose_algs import Alg, Curve
@@ -22,8 +24,6 @@ from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import sign1
 from edbp.reference.wire.cose_trace import Trace
-
-from edbp.errors import Code
 from edbp.vectorgen.format import Note, Step, TestCase, TestGroup, VectorFile, error, message
 from edbp.vectorgen.registry import source
 from edbp.vectorgen.replay import replay_test
@@ -31,27 +31,39 @@ from edbp.vectorgen.replay import replay_test
 NOTES = {
     "ValidSign1": Note("Functionality", "a COSE_Sign1 as edbp emits it", ("P5",)),
     "ValidEncrypt": Note(
-        "Functionality", "a COSE_Encrypt with one ECDH-ES+A128KW recipient, fresh CEK and IV",
-        ("P1", "P4", "P11")),
+        "Functionality",
+        "a COSE_Encrypt with one ECDH-ES+A128KW recipient, fresh CEK and IV",
+        ("P1", "P4", "P11"),
+    ),
     "ChangeSignature": Note("SignatureMalleability", "one signature bit flipped", ("P5",)),
     "TruncatedSignature": Note("ModifiedInput", "a 63-byte signature", ("P5", "P10")),
     "ChangeTag": Note("ModifiedInput", "another COSE tag on the same array", ("P10",)),
     "NonCanonicalCBOR": Note("Malleability", "a non-shortest CBOR head", ("P5", "P10")),
     "DuplicateMapKey": Note("Ambiguity", "a header map with a repeated label", ("P5", "P10")),
-    "UnknownCriticalHeader": Note("ModifiedInput", "crit names a label the verifier does not "
-                                  "understand", ("P10",)),
+    "UnknownCriticalHeader": Note(
+        "ModifiedInput", "crit names a label the verifier does not understand", ("P10",)
+    ),
     "AlgDowngrade": Note("AlgorithmConfusion", "an algorithm outside the profile", ("P5", "P10")),
     "WrongKey": Note("WrongSigner", "verified under another key", ("P5",)),
     "TamperedPayload": Note("ModifiedInput", "one payload/ciphertext bit flipped", ("P5", "P9")),
-    "TamperedProtected": Note("ModifiedInput", "the protected header changed (covered by the "
-                              "signature / AEAD)", ("P5", "P9")),
-    "WrongRecipient": Note("RecipientBinding", "decrypted with another device's agreement key",
-                           ("P1", "P4")),
+    "TamperedProtected": Note(
+        "ModifiedInput",
+        "the protected header changed (covered by the signature / AEAD)",
+        ("P5", "P9"),
+    ),
+    "WrongRecipient": Note(
+        "RecipientBinding", "decrypted with another device's agreement key", ("P1", "P4")
+    ),
     "ChangeAuthTag": Note("ModifiedInput", "one bit of the AES-GCM tag flipped", ("P9",)),
-    "TruncatedCiphertext": Note("ModifiedInput", "ciphertext without its tag's last byte",
-                                ("P9", "P10")),
-    "IvWrongSize": Note("NonceMisuse", "an 8-byte IV where the profile requires 12: shorter "
-                        "random IVs collide sooner under one CEK", ("P11",)),
+    "TruncatedCiphertext": Note(
+        "ModifiedInput", "ciphertext without its tag's last byte", ("P9", "P10")
+    ),
+    "IvWrongSize": Note(
+        "NonceMisuse",
+        "an 8-byte IV where the profile requires 12: shorter "
+        "random IVs collide sooner under one CEK",
+        ("P11",),
+    ),
     "WrappedCekFlipped": Note("ModifiedInput", "one bit of the wrapped CEK flipped", ("P1", "P10")),
 }
 
@@ -85,10 +97,25 @@ def _flip(b: bytes, at: int = -1) -> bytes:
     return bytes(x)
 
 
-def _case(suite: CoseSuite, kind: str, name: str, result: str, comment: str, flag: str,
-          step: Step, intermediates: dict[str, Any] | None = None) -> TestCase:
-    return TestCase(f"cose.{suite.name}.{kind}.{result}.{name}", comment, result, (step,), (flag,),
-                    NOTES[flag].properties, intermediates or {})
+def _case(
+    suite: CoseSuite,
+    kind: str,
+    name: str,
+    result: str,
+    comment: str,
+    flag: str,
+    step: Step,
+    intermediates: dict[str, Any] | None = None,
+) -> TestCase:
+    return TestCase(
+        f"cose.{suite.name}.{kind}.{result}.{name}",
+        comment,
+        result,
+        (step,),
+        (flag,),
+        NOTES[flag].properties,
+        intermediates or {},
+    )
 
 
 def _sign_tests(suite: CoseSuite, rng: SeededRandom) -> tuple[TestCase, ...]:
@@ -103,38 +130,129 @@ def _sign_tests(suite: CoseSuite, rng: SeededRandom) -> tuple[TestCase, ...]:
     del rule  # the payload is not a spec message: no rule to name
 
     def step(data: bytes, expect: dict[str, Any], k: str = pub) -> Step:
-        return Step("cose.sign1.verify", {"message": message(data), "key": k,
-                                          "algorithms": [int(suite.sig_alg)]}, expect)
+        return Step(
+            "cose.sign1.verify",
+            {"message": message(data), "key": k, "algorithms": [int(suite.sig_alg)]},
+            expect,
+        )
 
     tag, parts = _parts(msg)
     prot, unprot, pl, sig = parts
     ok = {"result": "ok", "payload": payload.hex()}
-    crit = sign1(payload, key, suite.sig_alg, protected={1: int(suite.sig_alg), 2: [99], 99: 1}).encode()
-    dup = b"\xd2\x84" + cbor.dumps(prot) + b"\xa2\x04\x41\x01\x04\x41\x01" + cbor.dumps(pl) + cbor.dumps(sig)
+    crit = sign1(
+        payload, key, suite.sig_alg, protected={1: int(suite.sig_alg), 2: [99], 99: 1}
+    ).encode()
+    dup = (
+        b"\xd2\x84"
+        + cbor.dumps(prot)
+        + b"\xa2\x04\x41\x01\x04\x41\x01"
+        + cbor.dumps(pl)
+        + cbor.dumps(sig)
+    )
     prot_changed = cbor.dumps({1: int(suite.sig_alg), 3: 0})
     return (
-        _case(suite, "sign1", "attached", "valid", "COSE_Sign1, attached payload, kid unprotected",
-              "ValidSign1", step(msg, ok), {"toBeSigned": (trace.to_be_signed or b"").hex()}),
-        _case(suite, "sign1", "signature-flipped", "invalid", "last signature bit flipped",
-              "ChangeSignature", step(_retag(tag, [prot, unprot, pl, _flip(sig)]), error(Code.COSE_BAD_SIGNATURE))),
-        _case(suite, "sign1", "signature-63", "invalid", "signature one byte short",
-              "TruncatedSignature", step(_retag(tag, [prot, unprot, pl, sig[:-1]]), error(Code.COSE_BAD_SIGNATURE))),
-        _case(suite, "sign1", "payload-flipped", "invalid", "one payload bit flipped",
-              "TamperedPayload", step(_retag(tag, [prot, unprot, _flip(pl), sig]), error(Code.COSE_BAD_SIGNATURE))),
-        _case(suite, "sign1", "protected-changed", "invalid", "content type added to the protected header",
-              "TamperedProtected", step(_retag(tag, [prot_changed, unprot, pl, sig]), error(Code.COSE_BAD_SIGNATURE))),
-        _case(suite, "sign1", "other-key", "invalid", "verified under another key of the same curve",
-              "WrongKey", step(msg, error(Code.COSE_BAD_SIGNATURE), other.public().encode().hex())),
-        _case(suite, "sign1", "tag-encrypt0", "invalid", "tag 16 (COSE_Encrypt0) on a Sign1 array",
-              "ChangeTag", step(_retag(16, parts), error(Code.COSE_WRONG_TAG))),
-        _case(suite, "sign1", "tag-non-canonical", "invalid", "tag 18 as d8 12",
-              "NonCanonicalCBOR", step(b"\xd8\x12" + msg[1:], error(Code.CBOR_NON_SHORTEST))),
-        _case(suite, "sign1", "unprotected-duplicate", "invalid", "unprotected map repeats label 4",
-              "DuplicateMapKey", step(dup, error(Code.CBOR_DUPLICATE_KEY))),
-        _case(suite, "sign1", "crit-unknown", "invalid", "validly signed, crit [99]",
-              "UnknownCriticalHeader", step(crit, error(Code.COSE_UNKNOWN_CRITICAL_HEADER))),
-        _case(suite, "sign1", "alg-a128gcm", "invalid", "protected alg A128GCM (not a signature)",
-              "AlgDowngrade", step(_retag(tag, [cbor.dumps({1: 1}), unprot, pl, sig]), error(Code.COSE_ALG_NOT_ALLOWED))),
+        _case(
+            suite,
+            "sign1",
+            "attached",
+            "valid",
+            "COSE_Sign1, attached payload, kid unprotected",
+            "ValidSign1",
+            step(msg, ok),
+            {"toBeSigned": (trace.to_be_signed or b"").hex()},
+        ),
+        _case(
+            suite,
+            "sign1",
+            "signature-flipped",
+            "invalid",
+            "last signature bit flipped",
+            "ChangeSignature",
+            step(_retag(tag, [prot, unprot, pl, _flip(sig)]), error(Code.COSE_BAD_SIGNATURE)),
+        ),
+        _case(
+            suite,
+            "sign1",
+            "signature-63",
+            "invalid",
+            "signature one byte short",
+            "TruncatedSignature",
+            step(_retag(tag, [prot, unprot, pl, sig[:-1]]), error(Code.COSE_BAD_SIGNATURE)),
+        ),
+        _case(
+            suite,
+            "sign1",
+            "payload-flipped",
+            "invalid",
+            "one payload bit flipped",
+            "TamperedPayload",
+            step(_retag(tag, [prot, unprot, _flip(pl), sig]), error(Code.COSE_BAD_SIGNATURE)),
+        ),
+        _case(
+            suite,
+            "sign1",
+            "protected-changed",
+            "invalid",
+            "content type added to the protected header",
+            "TamperedProtected",
+            step(_retag(tag, [prot_changed, unprot, pl, sig]), error(Code.COSE_BAD_SIGNATURE)),
+        ),
+        _case(
+            suite,
+            "sign1",
+            "other-key",
+            "invalid",
+            "verified under another key of the same curve",
+            "WrongKey",
+            step(msg, error(Code.COSE_BAD_SIGNATURE), other.public().encode().hex()),
+        ),
+        _case(
+            suite,
+            "sign1",
+            "tag-encrypt0",
+            "invalid",
+            "tag 16 (COSE_Encrypt0) on a Sign1 array",
+            "ChangeTag",
+            step(_retag(16, parts), error(Code.COSE_WRONG_TAG)),
+        ),
+        _case(
+            suite,
+            "sign1",
+            "tag-non-canonical",
+            "invalid",
+            "tag 18 as d8 12",
+            "NonCanonicalCBOR",
+            step(b"\xd8\x12" + msg[1:], error(Code.CBOR_NON_SHORTEST)),
+        ),
+        _case(
+            suite,
+            "sign1",
+            "unprotected-duplicate",
+            "invalid",
+            "unprotected map repeats label 4",
+            "DuplicateMapKey",
+            step(dup, error(Code.CBOR_DUPLICATE_KEY)),
+        ),
+        _case(
+            suite,
+            "sign1",
+            "crit-unknown",
+            "invalid",
+            "validly signed, crit [99]",
+            "UnknownCriticalHeader",
+            step(crit, error(Code.COSE_UNKNOWN_CRITICAL_HEADER)),
+        ),
+        _case(
+            suite,
+            "sign1",
+            "alg-a128gcm",
+            "invalid",
+            "protected alg A128GCM (not a signature)",
+            "AlgDowngrade",
+            step(
+                _retag(tag, [cbor.dumps({1: 1}), unprot, pl, sig]), error(Code.COSE_ALG_NOT_ALLOWED)
+            ),
+        ),
     )
 
 
@@ -143,8 +261,12 @@ def _encrypt_tests(suite: CoseSuite, rng: SeededRandom) -> tuple[TestCase, ...]:
     recipient = attrs.evolve(recipient, kid=recipient.thumbprint())
     other = CoseKey.generate(suite.kem_curve, rng.fork("other-recipient"))
     plaintext = b"edbp COSE_Encrypt vector plaintext " + rng.fork("plaintext").random_bytes(24)
-    spec = RecipientSpec(Alg.ECDH_ES_A128KW, recipient.public(), unprotected={4: recipient.kid},
-                         supp_pub_other=SUIT_KDF_OTHER)
+    spec = RecipientSpec(
+        Alg.ECDH_ES_A128KW,
+        recipient.public(),
+        unprotected={4: recipient.kid},
+        supp_pub_other=SUIT_KDF_OTHER,
+    )
     trace = Trace()
     msg = encrypt(plaintext, [spec], Alg.A128GCM, rng=rng.fork("encrypt"), trace=trace).encode()
     rtrace = trace.recipients[0] if trace.recipients else None
@@ -154,20 +276,29 @@ def _encrypt_tests(suite: CoseSuite, rng: SeededRandom) -> tuple[TestCase, ...]:
         "encStructure": (trace.enc_structure or b"").hex(),
     }
     if rtrace is not None:
-        inter.update({
-            "kdfContext": (rtrace.kdf_context or b"").hex(),
-            "sharedSecret": (rtrace.shared_secret or b"").hex(),
-            "kek": (rtrace.kek or b"").hex(),
-            "wrappedCek": (rtrace.wrapped_cek or b"").hex(),
-            "ephemeralKey": rtrace.ephemeral_key.encode().hex() if rtrace.ephemeral_key else "",
-        })
+        inter.update(
+            {
+                "kdfContext": (rtrace.kdf_context or b"").hex(),
+                "sharedSecret": (rtrace.shared_secret or b"").hex(),
+                "kek": (rtrace.kek or b"").hex(),
+                "wrappedCek": (rtrace.wrapped_cek or b"").hex(),
+                "ephemeralKey": rtrace.ephemeral_key.encode().hex() if rtrace.ephemeral_key else "",
+            }
+        )
     priv = recipient.encode().hex()
 
     def step(data: bytes, expect: dict[str, Any], k: str = priv) -> Step:
-        return Step("cose.encrypt.decrypt", {
-            "message": message(data), "key": k, "contentAlgorithms": [1],
-            "recipientAlgorithms": [int(Alg.ECDH_ES_A128KW)], "suitKdfContext": True,
-        }, expect)
+        return Step(
+            "cose.encrypt.decrypt",
+            {
+                "message": message(data),
+                "key": k,
+                "contentAlgorithms": [1],
+                "recipientAlgorithms": [int(Alg.ECDH_ES_A128KW)],
+                "suitKdfContext": True,
+            },
+            expect,
+        )
 
     tag, parts = _parts(msg)
     prot, unprot, ct, recips = parts
@@ -180,27 +311,100 @@ def _encrypt_tests(suite: CoseSuite, rng: SeededRandom) -> tuple[TestCase, ...]:
     ctr_prot = cbor.dumps({1: int(Alg.A128CTR)})
     crit_prot = cbor.dumps({1: 1, 2: [99], 99: 1})
     return (
-        _case(suite, "encrypt", "ecdh-es-a128kw", "valid", "one ECDH-ES+A128KW recipient, A128GCM",
-              "ValidEncrypt", step(msg, ok), inter),
-        _case(suite, "encrypt", "auth-tag-flipped", "invalid", "last bit of the GCM tag flipped",
-              "ChangeAuthTag", step(_retag(tag, [prot, unprot, _flip(ct), recips]), bad)),
-        _case(suite, "encrypt", "ciphertext-flipped", "invalid", "first ciphertext bit flipped",
-              "TamperedPayload", step(_retag(tag, [prot, unprot, _flip(ct, 0), recips]), bad)),
-        _case(suite, "encrypt", "ciphertext-truncated", "invalid", "ciphertext one byte short",
-              "TruncatedCiphertext", step(_retag(tag, [prot, unprot, ct[:-1], recips]), bad)),
-        _case(suite, "encrypt", "other-recipient-key", "invalid", "decrypted with another agreement key",
-              "WrongRecipient", step(msg, bad, other.encode().hex())),
-        _case(suite, "encrypt", "wrapped-cek-flipped", "invalid", "one bit of the A128KW output flipped",
-              "WrappedCekFlipped", step(_retag(tag, [prot, unprot, ct, flipped_wrap]), bad)),
-        _case(suite, "encrypt", "iv-8-bytes", "invalid", "an 8-byte IV",
-              "IvWrongSize", step(_retag(tag, [prot, short_iv, ct, recips]), error(Code.COSE_BAD_IV))),
-        _case(suite, "encrypt", "content-alg-ctr", "invalid", "protected alg A128CTR (no integrity) "
-              "where only AEAD is allowed", "AlgDowngrade",
-              step(_retag(tag, [ctr_prot, unprot, ct, recips]), error(Code.COSE_ALG_NOT_ALLOWED))),
-        _case(suite, "encrypt", "crit-unknown", "invalid", "crit [99] in the protected header",
-              "UnknownCriticalHeader", step(_retag(tag, [crit_prot, unprot, ct, recips]), error(Code.COSE_UNKNOWN_CRITICAL_HEADER))),
-        _case(suite, "encrypt", "tag-sign1", "invalid", "tag 18 on an Encrypt array",
-              "ChangeTag", step(_retag(18, parts), error(Code.COSE_WRONG_TAG))),
+        _case(
+            suite,
+            "encrypt",
+            "ecdh-es-a128kw",
+            "valid",
+            "one ECDH-ES+A128KW recipient, A128GCM",
+            "ValidEncrypt",
+            step(msg, ok),
+            inter,
+        ),
+        _case(
+            suite,
+            "encrypt",
+            "auth-tag-flipped",
+            "invalid",
+            "last bit of the GCM tag flipped",
+            "ChangeAuthTag",
+            step(_retag(tag, [prot, unprot, _flip(ct), recips]), bad),
+        ),
+        _case(
+            suite,
+            "encrypt",
+            "ciphertext-flipped",
+            "invalid",
+            "first ciphertext bit flipped",
+            "TamperedPayload",
+            step(_retag(tag, [prot, unprot, _flip(ct, 0), recips]), bad),
+        ),
+        _case(
+            suite,
+            "encrypt",
+            "ciphertext-truncated",
+            "invalid",
+            "ciphertext one byte short",
+            "TruncatedCiphertext",
+            step(_retag(tag, [prot, unprot, ct[:-1], recips]), bad),
+        ),
+        _case(
+            suite,
+            "encrypt",
+            "other-recipient-key",
+            "invalid",
+            "decrypted with another agreement key",
+            "WrongRecipient",
+            step(msg, bad, other.encode().hex()),
+        ),
+        _case(
+            suite,
+            "encrypt",
+            "wrapped-cek-flipped",
+            "invalid",
+            "one bit of the A128KW output flipped",
+            "WrappedCekFlipped",
+            step(_retag(tag, [prot, unprot, ct, flipped_wrap]), bad),
+        ),
+        _case(
+            suite,
+            "encrypt",
+            "iv-8-bytes",
+            "invalid",
+            "an 8-byte IV",
+            "IvWrongSize",
+            step(_retag(tag, [prot, short_iv, ct, recips]), error(Code.COSE_BAD_IV)),
+        ),
+        _case(
+            suite,
+            "encrypt",
+            "content-alg-ctr",
+            "invalid",
+            "protected alg A128CTR (no integrity) where only AEAD is allowed",
+            "AlgDowngrade",
+            step(_retag(tag, [ctr_prot, unprot, ct, recips]), error(Code.COSE_ALG_NOT_ALLOWED)),
+        ),
+        _case(
+            suite,
+            "encrypt",
+            "crit-unknown",
+            "invalid",
+            "crit [99] in the protected header",
+            "UnknownCriticalHeader",
+            step(
+                _retag(tag, [crit_prot, unprot, ct, recips]),
+                error(Code.COSE_UNKNOWN_CRITICAL_HEADER),
+            ),
+        ),
+        _case(
+            suite,
+            "encrypt",
+            "tag-sign1",
+            "invalid",
+            "tag 18 on an Encrypt array",
+            "ChangeTag",
+            step(_retag(18, parts), error(Code.COSE_WRONG_TAG)),
+        ),
     )
 
 
@@ -208,18 +412,23 @@ def _file(suite: CoseSuite) -> Callable[[SeededRandom], VectorFile]:
     def make(rng: SeededRandom) -> VectorFile:
         groups = (
             TestGroup("CoseSign1", "wire", suite.name, _sign_tests(suite, rng.fork("sign1"))),
-            TestGroup("CoseEncrypt", "wire", suite.name, _encrypt_tests(suite, rng.fork("encrypt"))),
+            TestGroup(
+                "CoseEncrypt", "wire", suite.name, _encrypt_tests(suite, rng.fork("encrypt"))
+            ),
         )
         vf = VectorFile(
             path=f"cose/{suite.name}",
             title=f"COSE_Sign1 and COSE_Encrypt, {suite.name}",
             header=(
-                "op cose.sign1.verify: verify `message` under `key` (public COSE_Key) with `algorithms`; "
+                "op cose.sign1.verify: verify `message` under `key` (public COSE_Key) with "
+                "`algorithms`; "
                 "ok gives the payload.",
-                "op cose.encrypt.decrypt: decrypt `message` with `key` (the recipient's private COSE_Key), "
+                "op cose.encrypt.decrypt: decrypt `message` with `key` (the recipient's "
+                "private COSE_Key), "
                 "content and recipient algorithm allow-lists as given; the KDF context's "
-                "SuppPubInfo.other is \"SUIT Payload Encryption\" when suitKdfContext is true.",
-                "intermediates follow cose-wg/Examples: toBeSigned, kdfContext, sharedSecret, kek, cek, "
+                'SuppPubInfo.other is "SUIT Payload Encryption" when suitKdfContext is true.',
+                "intermediates follow cose-wg/Examples: toBeSigned, kdfContext, sharedSecret, "
+                "kek, cek, "
                 "encStructure (the AEAD's AAD), iv.",
             ),
             notes=NOTES,

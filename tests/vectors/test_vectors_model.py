@@ -1,0 +1,26 @@
+"""Every seeded flaw of the model has vectors: its flags exist and guard its target property."""
+
+from __future__ import annotations
+
+import pytest
+from edbp.model.flaws import FLAWS
+from edbp.vectorgen.model_links import FLAW_FLAGS
+from vector_docs import load_all
+
+DOCS = load_all()
+
+
+def test_every_model_flaw_is_linked() -> None:
+    assert {f.name for f in FLAWS} == set(FLAW_FLAGS)
+
+
+@pytest.mark.parametrize("flaw", FLAWS, ids=lambda f: f.name)
+def test_flaw_flags_exist_and_guard_its_property(flaw: object) -> None:
+    notes = {}
+    used = set()
+    for doc in DOCS.values():
+        notes.update(doc["notes"])
+        used |= {flag for g in doc["testGroups"] for t in g["tests"] for flag in t["flags"]}
+    flags = FLAW_FLAGS[flaw.name]  # type: ignore[attr-defined]
+    assert set(flags) <= used
+    assert any(flaw.target in notes[f]["properties"] for f in flags)  # type: ignore[attr-defined]
