@@ -293,8 +293,13 @@ class _Pool:
         from edbp.conformance.adapter import DeviceClient, open_transport
 
         if self.client is None:
-            self.client = DeviceClient(open_transport(self.spec), timeout=self.timeout)
-            self.info = self.client.hello()
+            client = DeviceClient(open_transport(self.spec), timeout=self.timeout)
+            try:
+                self.info = client.hello()
+            except BaseException:
+                client.close()  # a device that cannot say hello is not kept for the next case
+                raise
+            self.client = client
         return self.client
 
     def drop(self) -> None:

@@ -27,6 +27,12 @@ from edbp.model.properties import PROPERTY_IDS, PROPERTY_TITLES
 
 Stage = Callable[[str, int, int], None]
 
+#: instances explored besides the main one, for steps the main one leaves out to stay small
+#: (``uninstall.component``: one device, two versions, one uninstall)
+SUPPLEMENTARY: tuple[Instance, ...] = (
+    Instance(devices=1, versions=2, sessions=3, compromises=1, revocations=0, uninstalls=1),
+)
+
 
 @attrs.define
 class FlawResult:
@@ -81,6 +87,7 @@ class Report:
     liveness_failures: int = 0
     liveness_seconds: float = 0.0
     liveness_example: list[str] = attrs.Factory(list)
+    supplementary: list[dict[str, Any]] = attrs.Factory(list)
     z3_seconds: float = 0.0
     attacks: list[Finding] = attrs.Factory(list)
     problems: list[str] = attrs.Factory(list)
@@ -108,6 +115,7 @@ class Report:
                          "seconds": round(self.liveness_seconds, 3),
                          "example": self.liveness_example},
             "goals": self.goals,
+            "supplementary": self.supplementary,
             "seconds": round(self.seconds, 3),
             "properties": [
                 {
@@ -183,6 +191,19 @@ def check_edbp(instance: Instance, stage: Stage = _noop, flaws: bool = True,
         rep.liveness_example = res.trace(sid).steps
         rep.problems.append(f"liveness: {len(res.liveness_failures)} states cannot complete "
                             "the deployment")
+    # steps the default instance leaves out, explored on a smaller instance of their own
+    for extra in SUPPLEMENTARY:
+        stage("supplementary", 0, 1)
+        sres = explore(EDBP, Config(extra), build_graph=False)
+        check_liveness(EDBP, sres)
+        rep.supplementary.append({
+            "instance": extra.as_dict(), "states": sres.state_count,
+            "violations": {k: v[1] for k, v in sres.violations.items()},
+            "liveness_failures": len(sres.liveness_failures)})
+        for k, (_, why) in sres.violations.items():
+            rep.problems.append(f"{k} violated on supplementary instance {extra}: {why}")
+        if sres.liveness_failures:
+            rep.problems.append(f"liveness fails on supplementary instance {extra}")
     proofs: dict[str, Obligation] = {}
     if with_z3:
         stage("z3", 0, 1)

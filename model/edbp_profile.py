@@ -439,7 +439,7 @@ def _deliver(w: World, cfg: Config, d: int, ev: Term, ev_nonce: Term, kek: Term,
         steps = ("attack.replay" if ev in w.seen else "attack.inject", *steps)
     return Event(steps, f"Broker{d}", "TAM",
                  f"evidence(n{ev_nonce[1]}) accepted; Update c{c} v{v}, CEK wrapped to "
-                 f"{_keyname(kek)}", ("deliver", d, c, v)), nw
+                 f"{_keyname(upd[2][4][1])}", ("deliver", d, c, v)), nw
 
 
 def _keyname(k: Term) -> str:

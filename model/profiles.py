@@ -34,7 +34,8 @@ def _edbp_rank(ev: ep.Event, w: ep.World, cfg: ep.Config) -> int | None:
         return 5
     if "deploy.query_request" in steps:
         d = int(ev.dst.removeprefix("Broker"))
-        needs = any(w.agents[d].installed[c] != cfg.instance.versions
+        a, top = w.agents[d], cfg.instance.versions
+        needs = any(a.installed[c] != top and a.floor[c] != top
                     for c in range(cfg.instance.components))
         return 6 if needs and d not in w.compromised else None
     if ev.data and ev.data[0] == "error":

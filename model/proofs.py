@@ -456,7 +456,8 @@ def _readable(value: z3.ExprRef) -> str:
 #: per-device state shown in a counterexample: name -> z3 variable
 _DEVICE_VIEW = (("compromised", "comp"), ("revoked", "rev"), ("challenged", "sch"),
                 ("update_sent", "sus"), ("challenge", "snonce"), ("queried", "agq"),
-                ("token", "tok"), ("holds_cek", "hold"), ("kept_cek", "kept"))
+                ("token", "tok"), ("holds_cek", "hold"), ("kept_cek", "kept"),
+                ("partial_install", "partial"))
 _FLAGS = ("bad_dlv", "foreign", "badinst", "stale", "badrec", "rollback", "reeleak", "unverif",
           "ivdup", "revdlv", "kck", "ckout")
 

@@ -242,13 +242,17 @@ GOALS: dict[str, tuple[str, Callable[[World, Config], bool]]] = {
 
 
 def deployment_complete(w: World, cfg: Config) -> bool:
-    """Liveness goal: every version published and installed on every active honest device."""
+    """Liveness goal: every version published and installed on every active honest device.
+
+    A component uninstalled after its latest version was installed counts as done: its floor
+    (rightly) forbids installing that version again, and removing it was the TAM's decision."""
     inst = cfg.instance
     if any(p < inst.versions for p in w.published):
         return False
     for d, a in enumerate(w.agents):
         if d in w.compromised or d in w.revoked:
             continue
-        if any(a.installed[c] != inst.versions for c in range(inst.components)):
+        if any(a.installed[c] != inst.versions and a.floor[c] != inst.versions
+               for c in range(inst.components)):
             return False
     return True

@@ -143,6 +143,7 @@ def serve_tcp(
         served = 0
         while max_connections is None or served < max_connections:
             conn, _ = server.accept()
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with conn:
                 serve_socket(conn, make_backend())
             served += 1

@@ -62,3 +62,16 @@ def test_token_mismatch(harness: Harness) -> None:
     published = harness.publish(1)
     harness.query(step="deploy.query_request")
     _expect_replay(harness, harness.update(published, None, token=b"\xa5" * 16), "wrong token")
+
+
+@case(id="freshness.interleaved", properties=("P6", "P7"), flow="deploy", tags=("replay",))
+def test_interleaved_exchanges(harness: Harness) -> None:
+    """Two TAM sessions interleave (query 1, query 2): the Update of the open exchange
+    installs, the other one, delivered after it, is a replay and changes nothing."""
+    v1, v2 = harness.publish(1), harness.publish(2)
+    q1 = harness.query(step="query 1")
+    q2 = harness.query(step="query 2")
+    first, second = harness.update(v1, q1), harness.update(v2, q2)
+    got = harness.deliver(second, "Update of exchange 2")
+    harness.expect_success(got, q2, v2, "Update of exchange 2")
+    _expect_replay(harness, first, "Update of exchange 1, after exchange 2")

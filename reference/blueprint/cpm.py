@@ -23,7 +23,7 @@ import enum
 import hashlib
 import hmac
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Protocol
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -229,6 +229,14 @@ def _u32hex(ret: int) -> str:
     return f"{ret & 0xFFFFFFFF:x}"
 
 
+class _Hasher(Protocol):
+    """What the deployment needs of a running ``hashlib`` hash."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+
 @attrs.define
 class _Deployment:
     """Fixed behaviour's per-deployment context (wiped at every exit)."""
@@ -238,7 +246,7 @@ class _Deployment:
     version: tuple[int, int, int]
     tag: bytes = b""
     received: int = 0
-    hasher: object = attrs.field(factory=hashlib.sha256, repr=False)
+    hasher: _Hasher = attrs.field(factory=hashlib.sha256, repr=False)
     digest_match: bool = False
     signature_match: bool = False
 
@@ -460,7 +468,7 @@ class Cpm:
         self._buffer.extend(plain)
         if d is not None:
             d.received += len(call.data)
-            d.hasher.update(plain)  # type: ignore[attr-defined]
+            d.hasher.update(plain)
         return Reply(0)
 
     def _VerifyApplicationSha256RsaPkcs1V15(
@@ -472,7 +480,7 @@ class Cpm:
         d = self._deploy
         if d is None or call.application_id != d.application_id:
             return Reply(RC_BAD_STATE)
-        computed = d.hasher.digest()  # type: ignore[attr-defined]
+        computed = d.hasher.digest()
         d.digest_match = len(call.digest) == 32 and hmac.compare_digest(computed, call.digest)
         value = signed_value(
             "fixed", computed, fixed_binding(d.application_id, d.application_id, d.version)
@@ -577,14 +585,13 @@ def call_from_args(name: str, args: dict[str, object]) -> Call:
             raise BlueprintError(Code.CPM_ERROR, f"{name}: missing {field.name}")
         value = args[field.name]
         if field.name == "version":
-            ok = value is None or (
+            if value is not None and not (
                 isinstance(value, list | tuple)
                 and len(value) == 3
                 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
-            )
-            if not ok:
+            ):
                 raise BlueprintError(Code.CPM_ERROR, f"{name}: version is [maj, min, rev]")
-            values["version"] = None if value is None else tuple(value)  # type: ignore[arg-type]
+            values["version"] = None if value is None else tuple(value)
             continue
         kinds = _FIELD_TYPES[field.name]
         if not isinstance(value, kinds) or isinstance(value, bool):
@@ -592,4 +599,5 @@ def call_from_args(name: str, args: dict[str, object]) -> Call:
         if isinstance(value, int) and not 0 <= value < 1 << 64:
             raise BlueprintError(Code.CPM_ERROR, f"{name}: {field.name} out of range")
         values[field.name] = value
-    return cls(**values)  # type: ignore[no-any-return]
+    call: Call = cls(**values)  # every CALLS value is one of Call's classes
+    return call

@@ -294,7 +294,7 @@ def verify_cpk(
     class_key: bytes | None = None,
     trust_anchor: x509.Certificate | None = None,
     binding: Binding = "as-published",
-    plaintext_sink: Callable[[bytes], None] | None = None,
+    plaintext_sink: Callable[[bytes], object] | None = None,
 ) -> VerifyReport:
     """Check the signature against the embedded certificate (and, if given, that the
     certificate is the trust anchor or issued by it); with ``class_key``, decrypt the payload

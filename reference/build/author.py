@@ -102,10 +102,10 @@ def _chunks(
             yield bytes(view[i : i + size])
         return
     if isinstance(image, io.IOBase) or hasattr(image, "read"):
-        while chunk := image.read(size):  # type: ignore[union-attr]
+        while chunk := image.read(size):
             yield chunk
         return
-    for chunk in image:  # type: ignore[union-attr]
+    for chunk in image:
         if not isinstance(chunk, bytes | bytearray):
             raise WireError(Code.SUIT_MALFORMED, "image chunks must be bytes")
         yield bytes(chunk)

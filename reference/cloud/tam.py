@@ -583,7 +583,7 @@ class Tam:
             except EdbpError:
                 continue
             if report.result is not True:
-                edbp_code = report.result.code  # type: ignore[union-attr]
+                edbp_code = report.result.code
         receipt = _receipt(
             session, (msg.suit_reports or (b"",))[0], edbp_code if edbp_code is not None else code
         )

@@ -41,12 +41,12 @@ __all__ = [
 ]
 
 
-def _u32(_inst: object, attribute: attrs.Attribute, value: int) -> None:  # type: ignore[type-arg]
+def _u32(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
     if not 0 <= value <= UINT32_MAX:
         raise ValueError(f"{attribute.name} must fit in 32 bits")
 
 
-def _u16(_inst: object, attribute: attrs.Attribute, value: int) -> None:  # type: ignore[type-arg]
+def _u16(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
     if not 0 <= value <= 0xFFFF:
         raise ValueError(f"{attribute.name} must fit in 16 bits")
 

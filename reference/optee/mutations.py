@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 import uuid as uuidlib
 from collections.abc import Callable
+from typing import TypedDict, Unpack
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -127,17 +128,27 @@ class MutationContext:
     def _salt(self, algo: int) -> bytes | None:
         return self.salt if algo in (SigAlgo.PSS_MGF1_SHA256,) else None
 
-    def case(self, image: bytes, **overrides: object) -> Mutated:
+    def case(self, image: bytes, **overrides: Unpack[LoaderInputs]) -> Mutated:
         """``image`` with the default loader inputs, some replaced."""
-        base: dict[str, object] = {
-            "root_key": self.root.public_key(),
-            "keys": DecryptionKeys(huk=self.huk),
-            "expected_uuid": self.uuid,
-            "floors": VersionFloors({self.uuid: self.ta_version}),  # equal version: accepted
-            "policy": LoaderPolicy(),
-        }
-        base.update(overrides)
-        return Mutated(image, **base)  # type: ignore[arg-type]
+        base = Mutated(
+            image,
+            root_key=self.root.public_key(),
+            keys=DecryptionKeys(huk=self.huk),
+            expected_uuid=self.uuid,
+            floors=VersionFloors({self.uuid: self.ta_version}),  # equal version: accepted
+            policy=LoaderPolicy(),
+        )
+        return attrs.evolve(base, **overrides)
+
+
+class LoaderInputs(TypedDict, total=False):
+    """The loader inputs ``MutationContext.case`` may replace (``Mutated``'s fields)."""
+
+    root_key: rsa.RSAPublicKey
+    keys: DecryptionKeys
+    expected_uuid: uuidlib.UUID | None
+    floors: VersionFloors
+    policy: LoaderPolicy
 
 
 @attrs.frozen

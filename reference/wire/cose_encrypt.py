@@ -420,7 +420,11 @@ def _make_recipient(
         else:
             extra[HeaderLabel.STATIC_KEY.value] = _bare_public(own).to_map()
     else:
-        own = spec.ephemeral_key or CoseKey.generate(Curve(spec.key.crv), rng)  # type: ignore[arg-type]
+        if spec.ephemeral_key is not None:
+            own = spec.ephemeral_key
+        else:
+            assert spec.key.crv is not None  # check_alg: an ECDH recipient key is EC2/OKP
+            own = CoseKey.generate(Curve(spec.key.crv), rng)
         extra[HeaderLabel.EPHEMERAL_KEY.value] = _bare_public(own).to_map()
         if rtrace is not None:
             rtrace.ephemeral_key = own

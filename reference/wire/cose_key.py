@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -355,8 +355,8 @@ class CoseKey:
         if isinstance(self.y, bytes):
             return self.y
         pub = self.public_key()
-        assert isinstance(pub, ec.EllipticCurvePublicKey)
-        size = _EC_CURVES[Curve(self.crv)][1]  # type: ignore[arg-type]
+        assert isinstance(pub, ec.EllipticCurvePublicKey) and self.crv is not None
+        size = _EC_CURVES[Curve(self.crv)][1]
         return pub.public_numbers().y.to_bytes(size, "big")
 
     def thumbprint(self, hash_alg: Alg = Alg.SHA256) -> bytes:
@@ -364,10 +364,11 @@ class CoseKey:
         parameters only (EC2: kty, crv, x, y; OKP: kty, crv, x; Symmetric: kty, k)."""
         if self.kty == KeyType.SYMMETRIC:
             m: dict[int, Any] = {1: int(self.kty), -1: self.k}
-        elif self.kty == KeyType.EC2:
-            m = {1: int(self.kty), -1: int(self.crv), -2: self.x, -3: self._y_bytes()}  # type: ignore[arg-type]
         else:
-            m = {1: int(self.kty), -1: int(self.crv), -2: self.x}  # type: ignore[arg-type]
+            assert self.crv is not None  # every EC2/OKP key has one (from_map, generate)
+            m = {1: int(self.kty), -1: int(self.crv), -2: self.x}
+            if self.kty == KeyType.EC2:
+                m[-3] = self._y_bytes()
         names = {Alg.SHA256: "sha256", Alg.SHA384: "sha384", Alg.SHA512: "sha512"}
         if hash_alg not in names:
             raise WireError(Code.COSE_UNKNOWN_ALG, f"no thumbprint hash {hash_alg!r}")
@@ -394,13 +395,13 @@ class CoseKey:
                 return ec.EllipticCurvePublicNumbers(
                     int.from_bytes(self.x, "big"), int.from_bytes(self.y, "big"), curve_t()
                 ).public_key()
-            okp: dict[Curve, Any] = {
-                Curve.ED25519: ed25519.Ed25519PublicKey,
-                Curve.X25519: x25519.X25519PublicKey,
-                Curve.ED448: ed448.Ed448PublicKey,
-                Curve.X448: x448.X448PublicKey,
+            okp: dict[Curve, Callable[[bytes], PublicKey]] = {
+                Curve.ED25519: ed25519.Ed25519PublicKey.from_public_bytes,
+                Curve.X25519: x25519.X25519PublicKey.from_public_bytes,
+                Curve.ED448: ed448.Ed448PublicKey.from_public_bytes,
+                Curve.X448: x448.X448PublicKey.from_public_bytes,
             }
-            return okp[self.crv].from_public_bytes(self.x)  # type: ignore[no-any-return]
+            return okp[self.crv](self.x)
         except (ValueError, TypeError, KeyError):
             raise _bad("public key is not a valid point") from None
 

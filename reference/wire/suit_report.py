@@ -11,7 +11,7 @@ SUIT_Report = { 99: [? uri, SUIT_Digest], ? 2: nonce, 3: [* SUIT_Record / system
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 from edbp.reference.wire.cbor import dumps
@@ -155,7 +155,7 @@ class SuitReport:
 
     reference: SuitReference
     records: tuple[Record, ...] = attrs.field(converter=as_tuple, default=())
-    result: bool | SuitResult = True
+    result: Literal[True] | SuitResult = True
     nonce: bytes | None = None
     extensions: Mapping[int, Any] = attrs.field(factory=dict, converter=as_dict)
     raw: bytes | None = RAW_FIELD()
@@ -170,7 +170,7 @@ class SuitReport:
         if self.nonce is not None:
             out[ReportKey.NONCE] = self.nonce
         out[ReportKey.RECORDS] = [r.to_cbor() for r in self.records]
-        out[ReportKey.RESULT] = True if self.result is True else self.result.to_cbor()  # type: ignore[union-attr]
+        out[ReportKey.RESULT] = True if self.result is True else self.result.to_cbor()
         return out
 
     def encode(self) -> bytes:
@@ -184,7 +184,7 @@ class SuitReport:
         uri: str | None = None,
         nonce: bytes | None = None,
         records: tuple[Record, ...] = (),
-        result: bool | SuitResult = True,
+        result: Literal[True] | SuitResult = True,
     ) -> SuitReport:
         """The report a device sends about one manifest (a Success carries ``result=True``):
         the manifest is named by the digest from its authentication wrapper."""
@@ -214,7 +214,7 @@ class SuitReport:
             )
         result_value = value[ReportKey.RESULT]
         if result_value is True:
-            result: bool | SuitResult = True
+            result: Literal[True] | SuitResult = True
         else:
             result = SuitResult.from_cbor(result_value, lenient)
         nonce = value.get(ReportKey.NONCE)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Self, cast
 
 import attrs
 from edbp.reference.wire.cbor import LENIENT, STRICT, dumps, loads
@@ -327,7 +327,7 @@ class TeepMessage:
         return dumps(self.to_cbor())
 
     @classmethod
-    def _from_list(cls, items: list[Any]) -> Any:
+    def _from_list(cls, items: list[Any]) -> Self:
         expected = 2 + len(cls.POSITIONAL)
         if len(items) != expected:
             raise _bad(f"{cls.__name__}: expected {expected} elements, got {len(items)}")
@@ -346,7 +346,9 @@ class TeepMessage:
                 unknown[label] = value  # ignored, as the draft requires; kept for re-encoding
         for (attr, check), value in zip(cls.POSITIONAL, items[2:], strict=True):
             kwargs[attr] = check(value, attr.replace("_", "-"))
-        return cast(Any, cls)(unknown_options=unknown, **kwargs)
+        # the attrs subclasses' __init__ takes the option/positional attributes as keywords
+        message: Self = cast(Any, cls)(unknown_options=unknown, **kwargs)
+        return message
 
     @classmethod
     def decode(cls, data: bytes, lenient: bool = False) -> Any:
@@ -558,7 +560,7 @@ def from_cbor(items: Any) -> TeepMessage:
     cls = MESSAGE_CLASSES.get(msg_type)
     if cls is None:
         raise WireError(Code.TEEP_UNKNOWN_TYPE, f"message type {msg_type}")
-    return cls._from_list(items)  # type: ignore[no-any-return]
+    return cls._from_list(items)
 
 
 # --------------------------------------------------------------------------- COSE_Sign1

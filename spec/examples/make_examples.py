@@ -569,7 +569,7 @@ def error() -> list[Any]:
             TEEP_OPTIONS,
             {
                 20: TOKEN,
-                12: "AGENT_ROLLBACK (603)",
+                12: "edbp:603 AGENT_ROLLBACK",
                 19: [Emb(sign1(DSK, suit_report(False), DSK_KID))],
             },
         ),
@@ -655,14 +655,17 @@ def adapter_frames() -> dict[str, Any]:
             "result": {
                 "version": 1,
                 "name": "edbp reference device",
-                "profiles": ["edbp", "blueprint"],
+                "profiles": ["edbp"],
                 "suites": [
                     "suit-sha256-esp256-ecdh-a128gcm",
+                    "suit-sha256-esp256-ecdh-a128ctr",
+                    "suit-sha256-ed25519-ecdh-a128gcm",
+                    "suit-sha256-ed25519-ecdh-a128ctr",
                     "teep-sign1-esp256",
                     "teep-sign1-ed25519",
                 ],
-                "capabilities": ["power-cut", "clock", "test-keys", "cpm"],
-                "limits": {"max_message": 65536, "max_payload": 16777216},
+                "capabilities": ["power-cut", "clock", "test-keys"],
+                "limits": {"max_message": 1048576, "max_payload": 16777216},
             },
         },
         "adapter-deliver-request": {"id": 7, "req": "deliver", "args": {"message": signed_qr}},
@@ -670,7 +673,7 @@ def adapter_frames() -> dict[str, Any]:
         "adapter-fetch-ask": {
             "id": 1000000001,
             "ask": "fetch",
-            "args": {"uri": CIPHERTEXT_URI, "digest": encode(digest(CIPHERTEXT))},
+            "args": {"uri": CIPHERTEXT_URI},
         },
         "adapter-fetch-reply": {"id": 1000000001, "ok": True, "result": {"payload": CIPHERTEXT}},
         "adapter-state-reply": {
@@ -715,22 +718,70 @@ def adapter_frames() -> dict[str, Any]:
                 "ueid": UEID,
                 "class_id": CLASS_ID,
                 "vendor_id": VENDOR_ID,
-                "dak": cose_key(DAK),
-                "dsk": cose_key(DSK),
+                "dak": encode(cose_key(DAK)),
+                "dsk": encode(cose_key(DSK)),
                 "endorsement": encode(endorsement()),
             },
         },
         "adapter-provision-request": {
             "id": 4,
             "req": "provision",
-            "args": {"tam_keys": [cose_key(TSK)], "author_keys": [cose_key(ASK)]},
+            "args": {
+                "tam_keys": [encode(cose_key(TSK))],
+                "author_keys": [encode(cose_key(ASK))],
+            },
         },
+        # a refusal is a successful adapter reply: the Agent's signed Error and its code
         "adapter-deliver-refused": {
             "id": 8,
-            "ok": False,
-            "code": 603,
-            "msg": "AGENT_ROLLBACK (603)",
-            "replies": [encode(sign1(DSK, error(), DSK_KID))],
+            "ok": True,
+            "result": {"replies": [encode(sign1(DSK, error(), DSK_KID))], "code": 603},
+        },
+        "adapter-hello-reply-blueprint": {
+            "id": 1,
+            "ok": True,
+            "result": {
+                "version": 1,
+                "name": "edbp blueprint device (CPM fixed)",
+                "profiles": ["blueprint"],
+                "suites": ["cpk-fixed-aes256gcm-rsa2048"],
+                "capabilities": ["cpm", "test-keys"],
+                "limits": {"max_payload": 12582912},
+            },
+        },
+        "adapter-cpm-begin-request": {
+            "id": 12,
+            "req": "cpm",
+            "args": {
+                "call": "begin_application_deployment",
+                "args": {"application_id": "hello-ta", "total_size": 65536, "version": [1, 2, 0]},
+            },
+        },
+        "adapter-cpm-reply": {
+            "id": 13,
+            "ok": True,
+            "result": {
+                "rc": -1,
+                "log": [
+                    "Application key unwrap error (ffffbf00)",
+                    "Application key size mismatch (0)",
+                ],
+            },
+        },
+        "adapter-blueprint-state-reply": {
+            "id": 14,
+            "ok": True,
+            "result": {
+                "cpm_state": "IDLE",
+                "tas": [
+                    {
+                        "uuid": TA_UUID,
+                        "ta_version": TA_VERSION,
+                        "digest": hashlib.sha256(PLAINTEXT).digest(),
+                    }
+                ],
+                "floors": [{"application_id": "hello-ta", "version": [1, 2, 0]}],
+            },
         },
     }
 
@@ -849,7 +900,11 @@ ADAPTER_RULES = {
     "adapter-cpm-request": "cpm-request",
     "adapter-identity-reply": "identity-reply",
     "adapter-provision-request": "provision-request",
-    "adapter-deliver-refused": "adapter-error",
+    "adapter-deliver-refused": "deliver-reply",
+    "adapter-hello-reply-blueprint": "hello-reply",
+    "adapter-cpm-begin-request": "cpm-request",
+    "adapter-cpm-reply": "cpm-reply",
+    "adapter-blueprint-state-reply": "state-reply",
 }
 for _name, _frame in adapter_frames().items():
     EXAMPLES[_name] = ("adapter.cddl", ADAPTER_RULES[_name], lambda f=_frame: f)

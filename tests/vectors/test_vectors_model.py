@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from edbp.model.flaws import FLAWS
-from edbp.vectorgen.model_links import FLAW_FLAGS
 from vector_docs import load_all
+
+from edbp.vectorgen.model_links import FLAW_FLAGS
 
 DOCS = load_all()
 

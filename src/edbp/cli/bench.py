@@ -61,6 +61,8 @@ def command(pattern: str | None, json_path: Path | None, quick: bool, list_only:
     config = RunConfig.quick() if quick else RunConfig()
     with console.status("benchmarking") as status:
         results = run(chosen, config, progress=lambda name: status.update(f"benchmarking {name}"))
+    from rich.markup import escape
+
     table = Table(title="edbp bench" + (" (quick)" if quick else ""))
     for col, justify in (
         ("benchmark", "left"),
@@ -73,15 +75,15 @@ def command(pattern: str | None, json_path: Path | None, quick: bool, list_only:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for r in results:
         if r.error:
-            table.add_row(r.name, "[red]error[/red]", "", "", "", r.error)
+            table.add_row(escape(r.name), "[red]error[/red]", "", "", "", escape(r.error))
             continue
         t, b = r.timing, r.baseline
         mib = f"{t.mib_per_s:.1f}" if t and t.mib_per_s is not None else "-"
         table.add_row(
-            r.name,
+            escape(r.name),
             _fmt_time(t.seconds if t else None),
             mib,
-            b.name if b else "-",
+            escape(b.name) if b else "-",
             _fmt_time(b.seconds if b else None),
             f"{r.ratio:.2f}×" if r.ratio is not None else "-",
         )

@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from cryptography import x509
@@ -22,6 +23,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from edbp.errors import BlueprintError, Code
+
+if TYPE_CHECKING:
+    from edbp.reference.blueprint.package import Binding
 
 BINDINGS = click.Choice(["as-published", "fixed"])
 
@@ -101,7 +105,7 @@ def build(
     function_key: str | None,
     signing_key: str | None,
     cert: str | None,
-    binding: str,
+    binding: Binding,  # click.Choice(BINDINGS) admits only these
     align: int,
 ) -> None:
     """Encrypt, sign and frame PAYLOAD as a 7-stream CPK (streamed, constant memory)."""
@@ -155,7 +159,7 @@ def build(
                 ver=_parse_version(version),
                 binding=binding,
                 align=align,
-            )  # type: ignore[arg-type]
+            )
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -177,7 +181,7 @@ def inspect(cpk: str, strict: bool, as_json: bool) -> None:
     with open(cpk, "rb") as f:
         r = CpkReader(f, strict=strict)
         h = r.frame.header
-        doc = {
+        doc: dict[str, Any] = {
             "frame": {
                 "magic": f"{h.magic:#010x}",
                 "frame_version": h.frame_version,
@@ -199,10 +203,10 @@ def inspect(cpk: str, strict: bool, as_json: bool) -> None:
         click.echo(json.dumps(doc, indent=2))
         return
     fr = doc["frame"]
-    click.echo("frame: " + ", ".join(f"{k}={v}" for k, v in fr.items()))  # type: ignore[union-attr]
+    click.echo("frame: " + ", ".join(f"{k}={v}" for k, v in fr.items()))
     roles = {v: k for k, v in r.manifest.stream_indexes().items()}
     roles[h.manifest_index] = "manifest"
-    for e in doc["streams"]:  # type: ignore[union-attr]
+    for e in doc["streams"]:
         click.echo(
             f"  stream {e['index']}: offset {e['offset']:>10} size {e['size']:>10}"
             f"  {roles.get(e['index'], '')}"
@@ -237,7 +241,7 @@ def verify(
     cpk: str,
     trust_anchor: str | None,
     key_file: str | None,
-    binding: str,
+    binding: Binding,  # click.Choice(BINDINGS) admits only these
     strict: bool,
     output: str | None,
     max_payload: int,
@@ -263,7 +267,7 @@ def verify(
                 trust_anchor=anchor,
                 binding=binding,
                 plaintext_sink=sink.write if tmp else None,
-            )  # type: ignore[arg-type]
+            )
         if out and tmp:
             os.replace(tmp, out)
     finally:

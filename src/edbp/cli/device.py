@@ -20,12 +20,40 @@ def command() -> None:
 
 
 @command.command(name="serve")
-@click.option("--stdio", "use_stdio", is_flag=True, help="frames on stdin/stdout (for ssh or a subprocess adapter)")
-@click.option("--tcp", "tcp_addr", metavar="HOST:PORT", help="listen on a TCP address (port 0 picks one and prints it)")
-@click.option("--profile", type=click.Choice(["edbp", "blueprint"]), default="edbp", show_default=True, help="which device to serve")
-@click.option("--cpm", type=click.Choice(["as-published", "fixed"]), default="as-published", show_default=True, help="with --profile blueprint: the CPM behaviour")
-@click.option("--fault", metavar="NAME", help="run a seeded faulty variant of the edbp device (see --list-faults)")
-@click.option("--list-faults", is_flag=True, help="list the faulty variants, one line each, and exit")
+@click.option(
+    "--stdio",
+    "use_stdio",
+    is_flag=True,
+    help="frames on stdin/stdout (for ssh or a subprocess adapter)",
+)
+@click.option(
+    "--tcp",
+    "tcp_addr",
+    metavar="HOST:PORT",
+    help="listen on a TCP address (port 0 picks one and prints it)",
+)
+@click.option(
+    "--profile",
+    type=click.Choice(["edbp", "blueprint"]),
+    default="edbp",
+    show_default=True,
+    help="which device to serve",
+)
+@click.option(
+    "--cpm",
+    type=click.Choice(["as-published", "fixed"]),
+    default="as-published",
+    show_default=True,
+    help="with --profile blueprint: the CPM behaviour",
+)
+@click.option(
+    "--fault",
+    metavar="NAME",
+    help="run a seeded faulty variant of the edbp device (see --list-faults)",
+)
+@click.option(
+    "--list-faults", is_flag=True, help="list the faulty variants, one line each, and exit"
+)
 @click.option("--once", is_flag=True, help="with --tcp: serve one connection, then exit")
 def serve(
     use_stdio: bool,

@@ -107,6 +107,12 @@ def _print_report(out: Console, report, traces: bool) -> None:
                   f"({report.liveness_seconds:.1f} s); honest goals: "
                   + ", ".join(f"{k} in {v} steps" if v is not None else f"{k} UNREACHABLE"
                               for k, v in report.goals.items()))
+        for extra in report.supplementary:
+            inst_text = ", ".join(f"{k}={v}" for k, v in extra["instance"].items()
+                                  if k in ("devices", "versions", "sessions", "uninstalls"))
+            out.print(f"supplementary instance ({inst_text}): {extra['states']} states, "
+                      f"{len(extra['violations'])} violations, "
+                      f"{extra['liveness_failures']} liveness failures")
         out.print(f"z3 proofs: {report.z3_seconds:.1f} s; states/s: "
                   f"{report.states / max(report.explore_seconds, 1e-9):.0f}; "
                   f"total {report.seconds:.1f} s")

@@ -196,6 +196,8 @@ class Kit:
         )
         self.tam = self.new_tam(self.tsk, "tam")
         self.devices: dict[str, DeviceHandle] = {}
+        #: every package published, with its label ("" for the honest packages of the class)
+        self.published: list[tuple[str, Published]] = []
 
     def new_tam(self, tsk: CoseKey, label: str) -> Tam:
         return Tam(
@@ -270,7 +272,15 @@ class Kit:
         if not rogue:
             for tam in add_to if add_to is not None else (self.tam,):
                 tam.add_package(published.envelope)
+        self.published.append((label, published))
         return published
+
+    def honest_package(self, sequence: int) -> Published:
+        """The first unlabelled package published with ``sequence``."""
+        for label, published in self.published:
+            if not label and published.package.sequence == sequence:
+                return published
+        raise KeyError(sequence)
 
     def payload(self, published: Published) -> tuple[str, bytes]:
         return published.package.uri, self.registry.payload(published.package.uri)

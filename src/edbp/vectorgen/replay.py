@@ -33,6 +33,7 @@ from edbp.errors import Code, EdbpError
 
 __all__ = [
     "OPS",
+    "ClientTarget",
     "DeviceTarget",
     "Outcome",
     "ReferenceTarget",
@@ -199,14 +200,19 @@ class Outcome:
 
 
 def replay_test(
-    test: dict[str, Any], group: dict[str, Any], target: DeviceTarget | None = None
+    test: dict[str, Any],
+    group: dict[str, Any],
+    target: DeviceTarget | None = None,
+    ops: dict[str, OpRunner] | None = None,
 ) -> Outcome:
-    """Run every step of ``test``; the first mismatching step ends it."""
+    """Run every step of ``test``; the first mismatching step ends it. ``ops`` overrides runners
+    for this replay (a harness that runs e.g. ``cpk.install`` through the adapter's ``cpm``
+    request instead of the in-process CPM)."""
     _load_runners()
     ctx = ReplayContext(test, group, target)
     try:
         for i, step in enumerate(test["steps"]):
-            runner = OPS.get(step["op"])
+            runner = (ops or {}).get(step["op"]) or OPS.get(step["op"])
             if runner is None:
                 raise SkipTest(f"no runner for op {step['op']}")
             try:
@@ -316,6 +322,24 @@ class ReferenceTarget:
     def call(self, req: str, args: dict[str, Any], fetch: FetchFn | None = None) -> Any:
         host = _Host(fetch)
         return self.backend.handle(req, args, host)
+
+
+class ClientTarget:
+    """A device behind the adapter protocol (``edbp.conformance.adapter.client.DeviceClient``)
+    as a ``DeviceTarget``: each request goes over the transport; the device's payload fetches
+    are answered by the step's ``fetch``; a device refusal arrives as ``DeviceError`` (an
+    ``AdapterError`` carrying the device's code), which ``agent.deliver`` reports as the step's
+    error."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def call(self, req: str, args: dict[str, Any], fetch: FetchFn | None = None) -> Any:
+        self.client.fetch = fetch
+        try:
+            return self.client.call(req, args)
+        finally:
+            self.client.fetch = None
 
 
 class _Host:

@@ -422,7 +422,6 @@ def cpk_install(inp: dict[str, Any], ctx: ReplayContext) -> dict[str, Any]:
     CPM's device key and synced as the twin would)."""
     from edbp.errors import BlueprintError
     from edbp.reference.blueprint import cpm as C
-    from edbp.reference.blueprint import crypto
     from edbp.reference.blueprint.installer import install_package, sync_keys
     from edbp.reference.blueprint.package import CpkReader
 
@@ -444,7 +443,6 @@ def cpk_install(inp: dict[str, Any], ctx: ReplayContext) -> dict[str, Any]:
         return _outcome_result(f"host:{exc.code.name}")
     except EdbpError as exc:
         return _outcome_result(f"host:{exc.code.name}")
-    _ = crypto  # the wrap above is the key service's, recomputed by the vector's input
     return _outcome_result("installed")
 
 

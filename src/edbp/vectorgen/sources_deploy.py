@@ -187,6 +187,13 @@ NOTES = {
     "PlaintextPayload": Note(
         "KeyExposure", "plaintext served through the REE where ciphertext belongs", ("P8", "P9")
     ),
+    "WeakChallenge": Note(
+        "Replay",
+        "a QueryRequest whose challenge cannot make evidence fresh (too short, absent, "
+        "or another freshness mechanism)",
+        ("P3", "P6"),
+    ),
+    "UnsupportedVersion": Note("FailClosed", "no TEEP version in common", ("P10",)),
     "MalformedMessage": Note("FailClosed", "bytes that are not CBOR at all", ("P10",)),
     "UnexpectedMessage": Note(
         "FailClosed",
@@ -344,7 +351,7 @@ def _intermediates(
             "kdfContext": (rec.kdf_context or b"").hex(),
             "sharedSecret": (rec.shared_secret or b"").hex(),
             "kek": (rec.kek or b"").hex(),
-            "wrappedCekDevice": (rec.wrapped_cek or b"").hex(),
+            "wrappedCekDevice": plan.encryption.recipients[0].ciphertext.hex(),
             "cek": cek.hex(),
             "classKey": kit.vault.class_key(
                 package.wrapped_cek.key_id, package.wrapped_cek.version
@@ -583,6 +590,57 @@ def honest(c: Ctx) -> None:
         Code.CBOR_MALFORMED,
     )
 
+    # broken QueryRequests (re-signed by the TSK: only the negotiation is wrong)
+    request = teep.peek(qr)
+    for name, flag, change, code, comment in (
+        (
+            "query-challenge-4-bytes",
+            "WeakChallenge",
+            {"challenge": b"edbp"},
+            Code.TEEP_MALFORMED,
+            "a 4-byte challenge (8..64 required)",
+        ),
+        (
+            "query-no-challenge",
+            "WeakChallenge",
+            {"challenge": None},
+            Code.TEEP_MALFORMED,
+            "no challenge at all",
+        ),
+        (
+            "query-es256-only",
+            "AlgDowngrade",
+            {"supported_cipher_suites": (((18, -7),),)},
+            Code.TEEP_UNSUPPORTED_CIPHER_SUITE,
+            "only the cipher suite [[18, -7]] offered",
+        ),
+        (
+            "query-version-5",
+            "UnsupportedVersion",
+            {"versions": (5,)},
+            Code.TEEP_UNSUPPORTED_VERSION,
+            "only TEEP version 5 offered",
+        ),
+        (
+            "query-freshness-timestamp",
+            "WeakChallenge",
+            {"freshness_mechanisms": (2,)},
+            Code.TEEP_UNSUPPORTED_FRESHNESS,
+            "only a freshness mechanism other than nonces",
+        ),
+    ):
+        bad_qr = teep.sign(attrs.evolve(request, **change), kit.tsk, c.suite.sig_alg)
+        c.add(
+            name,
+            "invalid",
+            comment,
+            (flag,),
+            [
+                deliver_step(bad_qr, refused(code), None, state_after("IDLE"), rule=None),
+            ],
+            dev.state(kit),
+        )
+
     # replay after install, and an Update with no challenge at all
     c.add(
         "update-replayed-after-install",
@@ -706,10 +764,7 @@ def upgrade_and_failure(c: Ctx) -> None:
 
 
 def _published(kit: Kit, seq: int) -> Any:
-    for p in kit.author_published:
-        if p.package.sequence == seq:
-            return p
-    raise KeyError(seq)
+    return kit.honest_package(seq)
 
 
 def recipients(c: Ctx) -> None:
@@ -857,6 +912,22 @@ def lifecycle(c: Ctx) -> None:
                 refused(Code.AGENT_ROLLBACK),
                 {uri: pay},
                 state_after("IDLE", floors={COMPONENT: 3}),
+            ),
+        ],
+        state,
+    )
+
+    c.add(
+        "uninstall-replayed",
+        "invalid",
+        "the uninstall Update delivered again after it was carried out (no open challenge)",
+        ("Replay",),
+        [
+            *install,
+            deliver_step(qr2, ok("QueryResponse")),
+            deliver_step(un, ok("Success")),
+            deliver_step(
+                un, refused(Code.AGENT_REPLAY), None, state_after("IDLE", floors={COMPONENT: 3})
             ),
         ],
         state,
@@ -1055,16 +1126,6 @@ def check_against_reference(vf: VectorFile) -> VectorFile:
 def _suite_file(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
     def make(rng: SeededRandom) -> VectorFile:
         kit = Kit(rng, suite)
-        published: list[Any] = []
-        original = kit.author.publish
-
-        def recording(*args: Any, **kw: Any) -> Any:
-            p = original(*args, **kw)
-            published.append(p)
-            return p
-
-        kit.author.publish = recording  # type: ignore[method-assign]
-        kit.author_published = published  # type: ignore[attr-defined]
         c = Ctx(kit)
         for scenario in SCENARIOS:
             scenario(c)

@@ -1,0 +1,59 @@
+"""Benchmarks of the model for ``edbp bench``: exploration speed and z3 proof time.
+
+Registered through ``edbp.bench.benchmark`` when this module is imported (the bench package's
+area module ``edbp/bench/model.py`` is one line: ``import edbp.model.benchmarks``). States per
+second are in the JSON report of ``edbp model check --json`` (``states_per_second``); here the
+runner times whole runs against a baseline in the same process: a breadth-first search of a
+plain networkx graph of the same size, so the ratio is the model's cost per state over the
+bare search.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import networkx as nx
+from edbp.model.edbp_profile import Config
+from edbp.model.explore import explore
+from edbp.model.instance import Instance
+from edbp.model.profiles import EDBP
+from edbp.model.proofs import prove
+
+from edbp.bench import benchmark
+
+SMALL = Instance(devices=2, versions=2, sessions=1)
+
+
+@lru_cache(maxsize=1)
+def _small_graph_size() -> int:
+    return explore(EDBP, Config(SMALL), build_graph=False).state_count
+
+
+def _baseline_setup() -> Any:
+    n = _small_graph_size()
+    return nx.gnp_random_graph(n, 6.0 / n, seed=1, directed=True)
+
+
+@benchmark("model.bfs_baseline[small]", setup=_baseline_setup, quick=True)
+def bfs_baseline(graph: Any) -> None:
+    """The floor: a breadth-first search over a graph with as many nodes as the instance."""
+    list(nx.bfs_edges(graph, 0))
+
+
+@benchmark("model.explore[small]", baseline="model.bfs_baseline[small]", quick=True)
+def explore_small() -> None:
+    """Full exploration of a small instance, every property checked on every state."""
+    explore(EDBP, Config(SMALL), build_graph=False)
+
+
+@benchmark("model.explore[default]", quick=False)
+def explore_default() -> None:
+    """Full exploration of the default instance (the graph ``edbp model check`` builds)."""
+    explore(EDBP, Config(Instance()))
+
+
+@benchmark("model.z3_prove[P1-P13]", quick=True)
+def z3_prove() -> None:
+    """Every inductive proof of the edbp profile."""
+    prove()
