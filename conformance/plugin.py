@@ -55,6 +55,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--edbp-tag", action="append", default=[], help="only cases with this tag")
     group.addoption("--edbp-case", action="append", default=[], help="only this case id")
     group.addoption("--edbp-json", metavar="FILE", help="write the JSON report here")
+    group.addoption(
+        "--edbp-explore",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also drive the device with N model-generated traces in lockstep with the model",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

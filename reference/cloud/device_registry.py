@@ -44,6 +44,7 @@ from edbp.errors import Code, EdbpError, ProtocolError, VerificationError
 __all__ = [
     "AUDIT_EVENTS",
     "AuditEntry",
+    "AuditTampered",
     "DeviceRecord",
     "DeviceRegistry",
     "DeviceStatus",
@@ -178,9 +179,17 @@ class AuditEntry:
         return entry
 
 
-def _tampered(index: int, why: str) -> VerificationError:
-    err = VerificationError(Code.TAM_AUDIT_TAMPERED, f"audit entry {index}: {why}")
-    err.first_bad_index = index  # type: ignore[attr-defined]
+class AuditTampered(VerificationError):
+    """``TAM_AUDIT_TAMPERED``; ``first_bad_index`` is the first entry the chain check refuses.
+    (An attribute, not an ``__init__`` argument: ``EdbpError``'s args stay (code, detail), so
+    the error pickles unchanged.)"""
+
+    first_bad_index: int
+
+
+def _tampered(index: int, why: str) -> AuditTampered:
+    err = AuditTampered(Code.TAM_AUDIT_TAMPERED, f"audit entry {index}: {why}")
+    err.first_bad_index = index
     return err
 
 

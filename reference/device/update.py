@@ -475,7 +475,8 @@ def _plan(run: _Interpreter, tam: Envelope, author: Envelope) -> InstallPlan:
         raise WireError(
             Code.SUIT_ENCRYPTION_INFO, "decrypt-on-fetch: the ciphertext digest is not signed"
         )
-    source = run.contents[target.source]  # type: ignore[index]
+    assert target.source is not None  # a copied (not fetched) component names its source
+    source = run.contents[target.source]
     if not source.fetched or source.uri is None or source.encryption is not None:
         raise WireError(Code.SUIT_MALFORMED, "the decrypted copy's source is not a fetched payload")
     if source.digest is None or source.size is None:

@@ -15,6 +15,7 @@ RFC 6979 deterministic nonces.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sys
 import uuid
@@ -23,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import cbor2
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -640,6 +641,60 @@ def ta_image_metadata() -> dict[int, Any]:
 # ------------------------------------------------------------------------- adapter frames
 
 
+_SMALL_PRIMES = tuple(
+    n for n in range(3, 2000, 2) if all(n % d for d in range(3, int(n**0.5) + 1, 2))
+)
+
+
+def _probable_prime(n: int) -> bool:
+    """Trial division, then Miller-Rabin with the first 20 primes as fixed bases."""
+    if any(n % p == 0 for p in _SMALL_PRIMES):
+        return n in _SMALL_PRIMES
+    d, r = n - 1, 0
+    while d % 2 == 0:
+        d, r = d // 2, r + 1
+    for b in (2, *_SMALL_PRIMES[:19]):
+        x = pow(b, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(r - 1):
+            x = pow(x, 2, n)
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+@functools.cache
+def rsa_key(label: str, bits: int = 2048) -> rsa.RSAPrivateKey:
+    """A reproducible RSA key for ``label``: primes searched upward from derived seeds."""
+    primes = []
+    for part in ("p", "q"):
+        cand = int.from_bytes(rnd(f"rsa:{label}:{part}", bits // 16), "big")
+        cand |= (3 << (bits // 2 - 2)) | 1  # top two bits set: the modulus has ``bits`` bits
+        while not (_probable_prime(cand) and (cand - 1) % 65537 != 0):
+            cand += 2
+        primes.append(cand)
+    p, q = primes
+    d = pow(65537, -1, (p - 1) * (q - 1))
+    numbers = rsa.RSAPrivateNumbers(
+        p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q), rsa.rsa_crt_iqmp(p, q),
+        rsa.RSAPublicNumbers(65537, p * q),
+    )
+    return numbers.private_key()
+
+
+def rsa_public_der(key: rsa.RSAPrivateKey, spki: bool = False) -> bytes:
+    fmt = (
+        serialization.PublicFormat.SubjectPublicKeyInfo
+        if spki
+        else serialization.PublicFormat.PKCS1
+    )
+    return key.public_key().public_bytes(serialization.Encoding.DER, fmt)
+
+
+@functools.cache
 def adapter_frames() -> dict[str, Any]:
     signed_qr = encode(sign1(TSK, query_request(), TSK_KID))
     signed_resp = encode(sign1(DSK, query_response(), DSK_KID))
@@ -665,7 +720,7 @@ def adapter_frames() -> dict[str, Any]:
                     "teep-sign1-ed25519",
                 ],
                 "capabilities": ["power-cut", "clock", "test-keys"],
-                "limits": {"max_message": 1048576, "max_payload": 16777216},
+                "limits": {"max_message": 65536, "max_payload": 16777216},
             },
         },
         "adapter-deliver-request": {"id": 7, "req": "deliver", "args": {"message": signed_qr}},
@@ -686,7 +741,7 @@ def adapter_frames() -> dict[str, Any]:
                         "component": TA_COMPONENT,
                         "sequence": SEQ,
                         "ta_version": TA_VERSION,
-                        "digest": encode(digest(PLAINTEXT)),
+                        "digest": digest(PLAINTEXT),
                     }
                 ],
                 "floors": [{"component": TA_COMPONENT, "sequence": SEQ, "ta_version": TA_VERSION}],
@@ -736,6 +791,30 @@ def adapter_frames() -> dict[str, Any]:
             "id": 8,
             "ok": True,
             "result": {"replies": [encode(sign1(DSK, error(), DSK_KID))], "code": 603},
+        },
+        "adapter-identity-reply-blueprint": {
+            "id": 3,
+            "ok": True,
+            "result": {
+                "device_public_key": rsa_public_der(rsa_key("cpm device key")),
+                "cpm_ta_uuid": uuid.UUID("d3c5bbbc-adad-11eb-bd25-4362002e2749").bytes,
+            },
+        },
+        "adapter-provision-request-blueprint": {
+            "id": 4,
+            "req": "provision",
+            "args": {
+                "payload_keys": [rsa_public_der(rsa_key("package signer"), spki=True)],
+                "ta_keys": [rsa_public_der(rsa_key("ta signing key"), spki=True)],
+                "test_keys": {
+                    "device_key": rsa_key("cpm device key").private_bytes(
+                        serialization.Encoding.DER,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption(),
+                    )
+                },
+                "ta_check": True,
+            },
         },
         "adapter-hello-reply-blueprint": {
             "id": 1,
@@ -902,12 +981,14 @@ ADAPTER_RULES = {
     "adapter-provision-request": "provision-request",
     "adapter-deliver-refused": "deliver-reply",
     "adapter-hello-reply-blueprint": "hello-reply",
+    "adapter-identity-reply-blueprint": "identity-reply",
+    "adapter-provision-request-blueprint": "provision-request",
     "adapter-cpm-begin-request": "cpm-request",
     "adapter-cpm-reply": "cpm-reply",
     "adapter-blueprint-state-reply": "state-reply",
 }
-for _name, _frame in adapter_frames().items():
-    EXAMPLES[_name] = ("adapter.cddl", ADAPTER_RULES[_name], lambda f=_frame: f)
+for _name, _rule in ADAPTER_RULES.items():  # built on first use (the RSA keys take a moment)
+    EXAMPLES[_name] = ("adapter.cddl", _rule, lambda n=_name: adapter_frames()[n])
 
 
 def build() -> dict[str, tuple[str, str]]:

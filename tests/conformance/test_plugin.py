@@ -92,3 +92,15 @@ def test_bad_expected_failures_file_is_a_usage_error(pytester: pytest.Pytester) 
     pytester.makepyfile(test_cases=CASES)
     result = pytester.runpytest_inprocess("--edbp-expected-failures", str(pins))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_explore_mode_runs_the_model_lockstep_against_the_device(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest as _pytest
+
+    from edbp.cli.conformance import build_pytest_args
+
+    out = tmp_path / "explore.json"
+    args = build_pytest_args(["builtin"], json_out=str(out), cases=("explore.lockstep",), explore=3)
+    assert _pytest.main(args) == 0
+    report = json.loads(out.read_text())
+    assert [c["outcome"] for c in report["cases"]] == ["passed"]

@@ -15,9 +15,14 @@ EXPECTED_LENGTH = {
 }
 
 
+@pytest.fixture(scope="module")
+def findings():  # type: ignore[no-untyped-def]
+    return {a.id: find_attack(a, Config(Instance())) for a in ATTACKS}
+
+
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.id)
-def test_attack_is_found(attack) -> None:  # type: ignore[no-untyped-def]
-    f = find_attack(attack, Config(Instance()))
+def test_attack_is_found(attack, findings) -> None:  # type: ignore[no-untyped-def]
+    f = findings[attack.id]
     assert f.found, attack.id
     assert f.trace is not None and len(f.trace) >= 1
     assert any(s.startswith(("attack.", "deploy.update", "revoke.")) for s in f.trace.steps)
@@ -25,16 +30,15 @@ def test_attack_is_found(attack) -> None:  # type: ignore[no-untyped-def]
         assert len(f.trace) == EXPECTED_LENGTH[attack.id]
 
 
-def test_key_release_trace_is_the_wrapkey_call() -> None:
-    f = find_attack(ATTACKS[0], Config(Instance()))
+def test_key_release_trace_is_the_wrapkey_call(findings) -> None:  # type: ignore[no-untyped-def]
+    f = findings[ATTACKS[0].id]
     assert f.trace is not None
     (only,) = f.trace.events
     assert only.steps == ("attack.inject", "deploy.update") and "WrapKey" in only.text
 
 
-def test_rollback_uses_genuine_packages_only() -> None:
-    attack = next(a for a in ATTACKS if a.id == "rollback_to_older_package")
-    f = find_attack(attack, Config(Instance()))
+def test_rollback_uses_genuine_packages_only(findings) -> None:  # type: ignore[no-untyped-def]
+    f = findings["rollback_to_older_package"]
     assert f.trace is not None
     installs = [e for e in f.trace.events if "deploy.install" in e.steps]
     assert len(installs) == 2 and all("attacker code" not in e.text for e in installs)

@@ -6,7 +6,7 @@ import pytest
 from edbp.model.flaws import FLAWS
 from vector_docs import load_all
 
-from edbp.vectorgen.model_links import FLAW_FLAGS
+from edbp.vectorgen.model_links import ATTACK_VECTORS, FLAW_FLAGS
 
 DOCS = load_all()
 
@@ -25,3 +25,16 @@ def test_flaw_flags_exist_and_guard_its_property(flaw: object) -> None:
     flags = FLAW_FLAGS[flaw.name]  # type: ignore[attr-defined]
     assert set(flags) <= used
     assert any(flaw.target in notes[f]["properties"] for f in flags)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACK_VECTORS))
+def test_blueprint_attacks_have_cpk_vectors(attack: str) -> None:
+    from edbp.model.attacks import ATTACKS
+
+    assert attack in {a.id for a in ATTACKS}
+    tests = {t["tcId"]: t for g in DOCS["blueprint/cpk.json"]["testGroups"] for t in g["tests"]}
+    for name in ATTACK_VECTORS[attack]:
+        published = tests[f"cpk.as-published.acceptable.{name}"]
+        fixed = tests[f"cpk.fixed.invalid.{name}"]
+        assert published["steps"][0]["expect"]["outcome"] == "installed"
+        assert "error" in fixed["steps"][0]["expect"]

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 
 def _fmt_time(seconds: float | None) -> str:
@@ -64,15 +68,16 @@ def command(pattern: str | None, json_path: Path | None, quick: bool, list_only:
     from rich.markup import escape
 
     table = Table(title="edbp bench" + (" (quick)" if quick else ""))
-    for col, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("benchmark", "left"),
         ("time/op", "right"),
         ("MiB/s", "right"),
         ("baseline", "left"),
         ("baseline time/op", "right"),
         ("ratio", "right"),
-    ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    )
+    for col, justify in columns:
+        table.add_column(col, justify=justify)
     for r in results:
         if r.error:
             table.add_row(escape(r.name), "[red]error[/red]", "", "", "", escape(r.error))

@@ -47,6 +47,7 @@ def build_pytest_args(
     case_timeout: float = 300.0,
     verbose: int = 0,
     collect_only: bool = False,
+    explore: int = 0,
     extra: tuple[str, ...] = (),
 ) -> list[str]:
     args = [
@@ -86,6 +87,8 @@ def build_pytest_args(
         args += ["--edbp-expected-failures", expected_failures]
     if exitfirst:
         args.append("-x")
+    if explore:
+        args += ["--edbp-explore", str(explore)]
     if collect_only:
         args.append("--collect-only")
     args += ["-" + "v" * verbose] if verbose else ["-q"]
@@ -121,6 +124,7 @@ def command() -> None:
 @click.option("--case-timeout", type=float, default=300.0, show_default=True, help="seconds per case")
 @click.option("-v", "--verbose", count=True)
 @click.option("--list", "collect_only", is_flag=True, help="list the selected cases, run nothing")
+@click.option("--explore", type=click.IntRange(min=0), default=0, metavar="N", help="also drive each device with N model-generated traces in lockstep with the model (minimal failing trace on divergence)")
 @click.argument("pytest_extra", nargs=-1, type=click.UNPROCESSED)
 def run(
     devices: tuple[str, ...],

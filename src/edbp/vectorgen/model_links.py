@@ -30,3 +30,17 @@ FLAW_FLAGS: dict[str, tuple[str, ...]] = {
     "tam_ignores_revocation": ("RevokedDevice",),
     "uninstall_resets_floor": ("RollbackAfterUninstall", "Uninstall"),
 }
+
+#: blueprint attack of the model's catalogue (``edbp.model.attacks``) -> the CPK vectors that
+#: realise it on the CPM: the as-published CPM installs them (``acceptable``), the fixed one
+#: refuses them. Attacks on the key service and twin sync (key release, stale desired
+#: properties, revoked devices, every key to every device) have no CPM vector: they happen
+#: before a package reaches the device.
+ATTACK_VECTORS: dict[str, tuple[str, ...]] = {
+    "unsigned_package_installed": ("attacker-built-package", "attacker-resigned"),
+    "manifest_substitution": (
+        "manifest-cp-id-substituted",
+        "ciphertext-spliced-from-other-package",
+    ),
+    "rollback_to_older_package": ("manifest-version-substituted",),
+}
