@@ -314,9 +314,9 @@ class ReferenceTarget:
 
     def __init__(self, backend: Any = None) -> None:
         if backend is None:
-            from edbp.vectorgen.replay_ops import SuiteAwareDevice
+            from edbp.conformance.reference_device import ReferenceDevice
 
-            backend = SuiteAwareDevice()
+            backend = ReferenceDevice()
         self.backend = backend
 
     def call(self, req: str, args: dict[str, Any], fetch: FetchFn | None = None) -> Any:

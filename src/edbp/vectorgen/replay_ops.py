@@ -19,34 +19,12 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from edbp.conformance.reference_device import ReferenceDevice
 from edbp.errors import AdapterError, Code, EdbpError
-from edbp.reference.device.keys import DeviceKeys, KeySuite
 from edbp.reference.wire import cbor, teep
 from edbp.reference.wire.cose_algs import Alg, Curve
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import Sign1
 from edbp.vectorgen.replay import ReplayContext, error_result, op
-
-__all__ = ["SuiteAwareDevice"]
-
-
-class SuiteAwareDevice(ReferenceDevice):
-    """The reference device, taking test keys of either suite (P-256/ESP256 or
-    X25519/Ed25519): the suite follows the curve of the provisioned DAK."""
-
-    name = "edbp reference device (vectors)"
-
-    def _install_test_keys(self, test_keys: Any) -> None:
-        super()._install_test_keys(test_keys)
-        from edbp.reference.device.agent import KEYS_NAME
-
-        keys = DeviceKeys.from_sealed_record(self.agent.sealed.get(KEYS_NAME))
-        suite = KeySuite.X25519 if keys.dak_public.crv == Curve.X25519 else KeySuite.P256
-        if suite is not keys.suite:
-            fixed = DeviceKeys(suite=suite, ueid=keys.ueid, dak=keys.agreement_key(), dsk=keys._dsk)
-            self.agent.sealed.put(KEYS_NAME, fixed.seal_record())
-
 
 # ------------------------------------------------------------------------------ helpers
 
