@@ -97,6 +97,8 @@ def load_expected_failures(path: Path) -> dict[str, int]:
 
 
 def _selected(meta: CaseMeta, config: pytest.Config) -> bool:
+    if "explore" in meta.tags and not config.getoption("--edbp-explore"):
+        return False  # model-based exploration runs only when asked for (--explore N)
     props = config.getoption("--edbp-property")
     if props and not set(props) & set(meta.properties):
         return False

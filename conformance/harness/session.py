@@ -217,6 +217,8 @@ class Harness:
             challenge=challenge,
             freshness_mechanisms=(teep.Freshness.NONCE,),
             versions=(0,),
+            # attestation only: installed state travels in the signed EAT (spec/protocol.md §14)
+            data_item_requested=int(teep.DataItem.ATTESTATION),
         )
         return token, challenge, self.sign(msg, signer or self.cloud.tsk)
 

@@ -324,6 +324,8 @@ class Tam:
             challenge=session.challenge,
             freshness_mechanisms=(teep.Freshness.NONCE,),
             versions=(0,),
+            # attestation only: installed state travels in the signed EAT (spec/protocol.md §14)
+            data_item_requested=int(teep.DataItem.ATTESTATION),
         )
         self._sessions[session.token] = session
         self._by_device[ueid] = session.token

@@ -20,6 +20,9 @@ from edbp.cli import cli
 
 @pytest.fixture
 def clean_registry() -> Iterator[None]:
+    # import every area first: a discovery inside the test (the CLI runs one) would import them
+    # once, and the restore below would then drop their benchmarks for the rest of the worker
+    discover()
     saved = dict(REGISTRY)
     try:
         yield

@@ -35,22 +35,19 @@ from edbp.vectorgen.replay import ReferenceTarget, device_state_view
 
 __all__ = ["SUITES", "DeviceHandle", "Kit", "MemoryVault", "Suite"]
 
-#: The CDDL rule every honest TEEP message names. A QueryRequest names none for now: the
-#: reference TAM sends data-item-requested 3 where messages.cddl says 1 (reported to the
-#: spec/TAM owners); naming the rule would make `edbp vectors verify` fail on honest bytes.
+#: The CDDL rule every honest TEEP message names.
 TEEP_RULE = "messages.cddl#edbp-teep-message-signed"
 AUTO = "auto"
 
 
 def teep_rule(data: bytes) -> str | None:
-    """The rule an honest TEEP message names (see ``TEEP_RULE``). A128CTR deliveries name none
-    either (``sources_deploy`` drops it): the reference puts the CTR alg in the unprotected
-    bucket (RFC 9459) where messages.cddl's edbp-content-protected requires it protected."""
+    """The rule an honest TEEP message names (see ``TEEP_RULE``); None for bytes that are not
+    a TEEP message at all."""
     try:
-        msg = teep.peek(data)
+        teep.peek(data)
     except EdbpError:
         return None
-    return None if isinstance(msg, teep.QueryRequest) else TEEP_RULE
+    return TEEP_RULE
 
 
 TA_UUID = bytes.fromhex("8aaaf200245011e4abe20002a5d5c51b")

@@ -225,10 +225,6 @@ class Ctx:
         intermediates: dict[str, Any] | None = None,
     ) -> None:
         props = sorted({p for f in flags for p in NOTES[f].properties}, key=lambda p: int(p[1:]))
-        if self.suite.content_alg == Alg.A128CTR:  # see flowkit.teep_rule
-            for step in steps:
-                if "message" in step.input:
-                    step.input["message"].pop("cddl", None)
         self.tests.append(
             TestCase(
                 tc_id=f"deploy.{self.suite.name}.{result}.{name}",
