@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from edbp.conformance.outcome import Advisory, CaseFailure, CaseMeta, case_meta
+
 from edbp.errors import Code
 
 _RESULTS_KEY = pytest.StashKey[dict[str, dict[str, Any]]]()
@@ -134,7 +134,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     meta = case_meta(item)
     if meta is None:
         return report
-    if report.when == "call" and call.excinfo is not None and isinstance(call.excinfo.value, Advisory):
+    if (
+        report.when == "call"
+        and call.excinfo is not None
+        and isinstance(call.excinfo.value, Advisory)
+    ):
         if meta.advisory:
             finding = call.excinfo.value
             report.outcome = "passed"
@@ -145,15 +149,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     pins = item.config.stash[_PINS_KEY]
     pinned = pins.get(meta.id)
     if report.when == "call" and pinned is not None:
-        got = call.excinfo.value.code if call.excinfo and isinstance(call.excinfo.value, CaseFailure) else None
+        got = (
+            call.excinfo.value.code
+            if call.excinfo and isinstance(call.excinfo.value, CaseFailure)
+            else None
+        )
         if report.passed:
             report.outcome = "failed"
-            report.longrepr = f"[XPASS(strict)] {meta.id} was pinned to fail with code {pinned} but passed: update the expected-failures file"
+            report.longrepr = (
+                f"[XPASS(strict)] {meta.id} was pinned to fail with code {pinned} but passed: "
+                "update the expected-failures file"
+            )
         elif got is not None and int(got) == pinned:
             report.outcome = "skipped"
             report.wasxfail = f"expected failure with code {pinned}"
         elif report.failed:
-            report.longrepr = f"{meta.id} was pinned to code {pinned}, failed with {got}:\n{report.longrepr}"
+            report.longrepr = (
+                f"{meta.id} was pinned to code {pinned}, failed with {got}:\n{report.longrepr}"
+            )
     if report.when == "call" or report.outcome != "passed":
         _record(item, meta, report, call)
     return report
@@ -209,8 +222,12 @@ def _record(
     results[item.nodeid] = entry
 
 
-def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
-    if report.when == "call" and getattr(report, "wasxfail", "").startswith("expected failure with code"):
+def pytest_report_teststatus(
+    report: pytest.TestReport, config: pytest.Config
+) -> tuple[str, str, str] | None:
+    if report.when == "call" and getattr(report, "wasxfail", "").startswith(
+        "expected failure with code"
+    ):
         return "xfailed", "x", "XFAIL"
     return None
 
@@ -253,7 +270,9 @@ def property_table(cases: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     for case in cases:
         for prop in case["properties"] or ["-"]:
             table[prop][case["outcome"]] += 1
-    key = lambda p: (len(p), p)  # noqa: E731  P2 before P10
+    def key(p: str) -> tuple[int, str]:  # P2 before P10
+        return (len(p), p)
+
     return {p: dict(sorted(table[p].items())) for p in sorted(table, key=key)}
 
 
@@ -348,5 +367,8 @@ def edbp_device(edbp_pool: _Pool, request: pytest.FixtureRequest) -> Iterator[An
         client.call("reset")
     client.log.clear()
     yield client
-    if edbp_pool.client is not None and getattr(edbp_pool.client.transport, "returncode", None) is not None:
+    if (
+        edbp_pool.client is not None
+        and getattr(edbp_pool.client.transport, "returncode", None) is not None
+    ):
         edbp_pool.drop()  # the device process died: reconnect for the next case

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from edbp.conformance.adapter.client import DeviceError
 from edbp.conformance.adapter.messages import PROTOCOL_VERSION
 from edbp.conformance.outcome import CaseFailure
+
 from edbp.errors import Code
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from edbp.conformance.outcome import CaseFailure
 
 
@@ -23,14 +22,15 @@ from edbp.conformance.outcome import CaseFailure
     tags=("explore", "model"),
     needs=("test-keys",),
 )
-def test_device_follows_the_model(edbp_device: Any, edbp_pool: Any, request: pytest.FixtureRequest) -> None:
+def test_device_follows_the_model(
+    edbp_device: Any, edbp_pool: Any, request: pytest.FixtureRequest
+) -> None:
     examples = int(request.config.getoption("--edbp-explore"))
     if examples <= 0:
         pytest.skip("model-based exploration not requested (--explore N)")
+    from edbp.model.lockstep import AdapterTarget, make_machine
     from hypothesis import HealthCheck, settings
     from hypothesis.stateful import run_state_machine_as_test
-
-    from edbp.model.lockstep import AdapterTarget, make_machine
 
     machine = make_machine(lambda: AdapterTarget(edbp_pool.spec), devices=1)
     try:
@@ -46,4 +46,6 @@ def test_device_follows_the_model(edbp_device: Any, edbp_pool: Any, request: pyt
             ),
         )
     except AssertionError as exc:
-        raise CaseFailure("explore (minimal trace in the captured output)", "the model's prediction", str(exc)) from exc
+        raise CaseFailure(
+            "explore (minimal trace in the captured output)", "the model's prediction", str(exc)
+        ) from exc

@@ -3,8 +3,9 @@ replayed through the adapter as steps with the expected replies and error codes.
 
 Generic over ``op``: ``OP_RUNNERS`` maps an op name to a runner; a test whose ops all have a
 runner becomes a case (id ``vector.<tcId>``); the others exercise a library, not a device
-(TAM, KeyVault, COSE, the TA loader) and are left to the implementers' unit tests. New vector files are picked up from ``vectors/index.json`` with no change here; a new
-op needs one runner.
+(TAM, KeyVault, COSE, the TA loader) and are left to the implementers' unit tests. New
+vector files are picked up from ``vectors/index.json`` with no change here; a new op needs
+one runner.
 
 How a device runs ``decode``: the bytes are delivered as if they were a TEEP message. A device
 that decodes strictly refuses malformed CBOR with the vector's code (it fails before any

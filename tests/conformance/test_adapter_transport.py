@@ -9,7 +9,6 @@ import threading
 from typing import Any
 
 import pytest
-
 from edbp.conformance.adapter import (
     DeviceClient,
     FrameReader,
@@ -20,6 +19,7 @@ from edbp.conformance.adapter import (
 )
 from edbp.conformance.adapter.client import DeviceError
 from edbp.conformance.adapter.server import serve_socket, serve_tcp
+
 from edbp.errors import AdapterError, Code, ProtocolError
 
 BACKEND_SRC = textwrap.dedent(
@@ -53,7 +53,8 @@ def _inprocess() -> InProcessTransport:
 
 
 def _subprocess() -> SubprocessTransport:
-    code = BACKEND_SRC + "\nfrom edbp.conformance.adapter.server import serve_stdio\nserve_stdio(EchoBackend())\n"
+    serve = "\nfrom edbp.conformance.adapter.server import serve_stdio\nserve_stdio(EchoBackend())\n"
+    code = BACKEND_SRC + serve
     return SubprocessTransport([sys.executable, "-c", code])
 
 

@@ -8,7 +8,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-CASES = '''
+CASES = """
 import pytest
 from edbp.conformance.outcome import Advisory, CaseFailure
 
@@ -24,10 +24,12 @@ def test_fail():
 def test_pinned():
     raise CaseFailure("deploy.verify_update", "error 612", "error 603", code=603)
 
-@pytest.mark.edbp_case(id="demo.advisory", properties=("P3",), flow="cpm", profile="blueprint", advisory=True)
+@pytest.mark.edbp_case(
+    id="demo.advisory", properties=("P3",), flow="cpm", profile="blueprint", advisory=True
+)
 def test_advisory():
     raise Advisory("unwrap errors differ by padding failure", "unwrap error vs size mismatch")
-'''
+"""
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict]:
@@ -73,7 +75,9 @@ def test_pinned_case_failing_with_another_code_fails(pytester: pytest.Pytester) 
 def test_pinned_case_that_passes_fails_the_run(pytester: pytest.Pytester) -> None:
     pins = pytester.path / "known.json"
     pins.write_text(json.dumps({"demo.pass": "AGENT_ROLLBACK"}))
-    result, report = _run(pytester, "--edbp-expected-failures", str(pins), "--edbp-case", "demo.pass")
+    result, report = _run(
+        pytester, "--edbp-expected-failures", str(pins), "--edbp-case", "demo.pass"
+    )
     assert _outcomes(report) == {"demo.pass": "failed"}
     assert result.ret == 1
 

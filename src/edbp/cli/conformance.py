@@ -52,11 +52,16 @@ def build_pytest_args(
 ) -> list[str]:
     args = [
         str(_cases_dir()),
-        "-c", str(_ini()),
-        "--rootdir", str(_cases_dir()),
-        "--timeout", str(case_timeout),
-        "--edbp-timeout", str(timeout),
-        "-r", "fEsx",
+        "-c",
+        str(_ini()),
+        "--rootdir",
+        str(_cases_dir()),
+        "--timeout",
+        str(case_timeout),
+        "--edbp-timeout",
+        str(timeout),
+        "-r",
+        "fEsx",
     ]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         args += ["-p", "edbp.conformance.plugin", "-p", "xdist.plugin", "-p", "pytest_timeout"]
@@ -106,25 +111,57 @@ def command() -> None:
 
 
 @command.command(name="run", context_settings={"ignore_unknown_options": True})
-@click.option("--device", "devices", multiple=True, metavar="SPEC", help="device to test; repeat for a pool of boards (one worker each)")
-@click.option("--pool", "pool_file", type=click.Path(exists=True, dir_okay=False), help="file with one device spec per line")
+@click.option(
+    "--device",
+    "devices",
+    multiple=True,
+    metavar="SPEC",
+    help="device to test; repeat for a pool of boards (one worker each)",
+)
+@click.option(
+    "--pool",
+    "pool_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="file with one device spec per line",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="write the JSON report")
 @click.option("--junit", type=click.Path(dir_okay=False), help="write JUnit XML")
 @click.option("--html", type=click.Path(dir_okay=False), help="write a self-contained HTML report")
 @click.option("-k", "keyword", help="pytest -k expression over case names")
 @click.option("-m", "marker", help="pytest -m marker expression")
-@click.option("--property", "properties", multiple=True, metavar="P<n>", help="only cases guarding this property")
+@click.option(
+    "--property",
+    "properties",
+    multiple=True,
+    metavar="P<n>",
+    help="only cases guarding this property",
+)
 @click.option("--flow", "flows", multiple=True, help="only cases of this flow")
 @click.option("--suite", "suites", multiple=True, help="only cases of this suite")
 @click.option("--tag", "tags", multiple=True, help="only cases with this tag")
 @click.option("--case", "cases", multiple=True, help="only this case id")
-@click.option("--expected-failures", type=click.Path(exists=True, dir_okay=False), help="JSON file pinning known failures to case id and error code")
+@click.option(
+    "--expected-failures",
+    type=click.Path(exists=True, dir_okay=False),
+    help="JSON file pinning known failures to case id and error code",
+)
 @click.option("-x", "--exitfirst", is_flag=True, help="stop at the first failing case")
-@click.option("--timeout", type=float, default=30.0, show_default=True, help="seconds per device request")
-@click.option("--case-timeout", type=float, default=300.0, show_default=True, help="seconds per case")
+@click.option(
+    "--timeout", type=float, default=30.0, show_default=True, help="seconds per device request"
+)
+@click.option(
+    "--case-timeout", type=float, default=300.0, show_default=True, help="seconds per case"
+)
 @click.option("-v", "--verbose", count=True)
 @click.option("--list", "collect_only", is_flag=True, help="list the selected cases, run nothing")
-@click.option("--explore", type=click.IntRange(min=0), default=0, metavar="N", help="also drive each device with N model-generated traces in lockstep with the model (minimal failing trace on divergence)")
+@click.option(
+    "--explore",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="also drive each device with N model-generated traces in lockstep with the model "
+    "(minimal failing trace on divergence)",
+)
 @click.argument("pytest_extra", nargs=-1, type=click.UNPROCESSED)
 def run(
     devices: tuple[str, ...],

@@ -23,10 +23,20 @@ def command() -> None:
 
 
 @command.command()
-@click.option("--out", type=click.Path(file_okay=False), help="folder to write (default: the package's vectors/)")
-@click.option("--seed", default=DEFAULT_SEED, show_default=True, help="seed every random byte is derived from")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="folder to write (default: the package's vectors/)",
+)
+@click.option(
+    "--seed", default=DEFAULT_SEED, show_default=True, help="seed every random byte is derived from"
+)
 @click.option("--only", metavar="PREFIX", help="only sources whose path starts with PREFIX")
-@click.option("--check", is_flag=True, help="regenerate into a temporary folder and fail on any byte difference")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="regenerate into a temporary folder and fail on any byte difference",
+)
 def generate(out: str | None, seed: str, only: str | None, check: bool) -> None:
     """Write every vector file, or with --check compare a regeneration with the committed ones."""
     from edbp.vectorgen.registry import check as check_vectors
@@ -39,13 +49,18 @@ def generate(out: str | None, seed: str, only: str | None, check: bool) -> None:
         for line in problems:
             click.echo(line, err=True)
         if problems:
-            click.echo(f"vectors: {len(problems)} difference(s); run `edbp vectors generate`", err=True)
+            click.echo(
+                f"vectors: {len(problems)} difference(s); run `edbp vectors generate`", err=True
+            )
             sys.exit(1)
         click.echo(f"vectors: byte-identical regeneration ({time.perf_counter() - started:.1f} s)")
         return
     index = gen(target, seed, only)
     total = sum(f["tests"] for f in index["files"])
-    click.echo(f"vectors: {total} tests in {len(index['files'])} files under {target} ({time.perf_counter() - started:.1f} s)")
+    click.echo(
+        f"vectors: {total} tests in {len(index['files'])} files under {target} "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
 
 
 @command.command()
@@ -79,8 +94,13 @@ def coverage(folder: str | None) -> None:
         for key, counts in sorted(data[prop].items()):
             table.add_row(prop, key, str(counts["valid"]), str(counts["invalid"]))
     Console().print(table)
-    missing = [f"P{i}" for i in range(1, 14) if not all(
-        any(c[k] for c in data.get(f"P{i}", {}).values()) for k in ("valid", "invalid"))]
+    missing = [
+        f"P{i}"
+        for i in range(1, 14)
+        if not all(any(c[k] for c in data.get(f"P{i}", {}).values()) for k in ("valid", "invalid"))
+    ]
     if missing:
-        click.echo("properties without both valid and invalid vectors: " + ", ".join(missing), err=True)
+        click.echo(
+            "properties without both valid and invalid vectors: " + ", ".join(missing), err=True
+        )
         sys.exit(1)

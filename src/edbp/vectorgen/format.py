@@ -43,7 +43,11 @@ class Note:
     properties: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"bugType": self.bug_type, "description": self.description, "properties": list(self.properties)}
+        return {
+            "bugType": self.bug_type,
+            "description": self.description,
+            "properties": list(self.properties),
+        }
 
 
 @attrs.frozen
@@ -103,7 +107,12 @@ class TestGroup:
     keys: dict[str, Any] = attrs.field(factory=dict)  # public/test keys shared by the group
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type, "profile": self.profile, "flow": self.flow, "suite": self.suite}
+        out: dict[str, Any] = {
+            "type": self.type,
+            "profile": self.profile,
+            "flow": self.flow,
+            "suite": self.suite,
+        }
         if self.keys:
             out["keys"] = self.keys
         out["tests"] = [t.to_json() for t in self.tests]

@@ -80,7 +80,9 @@ def generate(out: Path, seed: str = DEFAULT_SEED, only: str | None = None) -> di
                 "tests": len(tests),
                 "valid": sum(t.result == "valid" for t in tests),
                 "invalid": sum(t.result == "invalid" for t in tests),
-                "properties": sorted({p for t in tests for p in t.properties}, key=lambda p: (len(p), p)),
+                "properties": sorted(
+                    {p for t in tests for p in t.properties}, key=lambda p: (len(p), p)
+                ),
                 "profiles": sorted({g.profile for g in vf.groups}),
             }
         )

@@ -13,24 +13,62 @@ from edbp.vectorgen.format import Note, Step, TestCase, TestGroup, VectorFile, e
 from edbp.vectorgen.registry import source
 
 NOTES = {
-    "Deterministic": Note("Functionality", "core deterministic encoding (RFC 8949 §4.2.1) that must decode and re-encode byte for byte", ("P5",)),
-    "NonCanonicalCBOR": Note("Malleability", "a value not in its shortest form: accepting it lets two byte strings carry one signed meaning", ("P5", "P10")),
-    "UnsortedMapKeys": Note("Malleability", "map keys not in bytewise lexicographic order of their encodings", ("P5", "P10")),
-    "DuplicateMapKey": Note("Ambiguity", "a map with a repeated key: parsers that keep the first and the last disagree on what was signed", ("P5", "P10")),
-    "IndefiniteLength": Note("Malleability", "indefinite-length item, forbidden in edbp messages", ("P10",)),
+    "Deterministic": Note(
+        "Functionality",
+        "core deterministic encoding (RFC 8949 §4.2.1) that must decode and re-encode "
+        "byte for byte",
+        ("P5",),
+    ),
+    "NonCanonicalCBOR": Note(
+        "Malleability",
+        "a value not in its shortest form: accepting it lets two byte strings carry one "
+        "signed meaning",
+        ("P5", "P10"),
+    ),
+    "UnsortedMapKeys": Note(
+        "Malleability",
+        "map keys not in bytewise lexicographic order of their encodings",
+        ("P5", "P10"),
+    ),
+    "DuplicateMapKey": Note(
+        "Ambiguity",
+        "a map with a repeated key: parsers that keep the first and the last disagree on "
+        "what was signed",
+        ("P5", "P10"),
+    ),
+    "IndefiniteLength": Note(
+        "Malleability", "indefinite-length item, forbidden in edbp messages", ("P10",)
+    ),
     "TrailingBytes": Note("Ambiguity", "bytes after the single data item", ("P10",)),
-    "Truncated": Note("MemorySafety", "an argument or length that runs past the end of the input", ("P10",)),
+    "Truncated": Note(
+        "MemorySafety", "an argument or length that runs past the end of the input", ("P10",)
+    ),
     "TooDeep": Note("ResourceExhaustion", "nesting deeper than the limit of 16", ("P10",)),
     "InvalidUtf8": Note("ModifiedInput", "a text string that is not UTF-8", ("P10",)),
-    "ReservedEncoding": Note("ModifiedInput", "reserved additional information or a misplaced break", ("P10",)),
+    "ReservedEncoding": Note(
+        "ModifiedInput", "reserved additional information or a misplaced break", ("P10",)
+    ),
 }
 
 VALID: list[tuple[str, Any]] = [
-    ("uint-0", 0), ("uint-23", 23), ("uint-24", 24), ("uint-255", 255), ("uint-256", 256),
-    ("uint-65535", 65535), ("uint-65536", 65536), ("uint-2^32-1", 2**32 - 1), ("uint-2^32", 2**32),
-    ("uint-2^64-1", 2**64 - 1), ("nint-1", -1), ("nint-24", -24), ("nint-25", -25),
-    ("nint-2^64", -(2**64)), ("bstr-empty", b""), ("bstr-24", bytes(range(24))),
-    ("tstr-unicode", "edbp \u00fc\u6c34"), ("array-nested", [1, [2, [3, []]]]),
+    ("uint-0", 0),
+    ("uint-23", 23),
+    ("uint-24", 24),
+    ("uint-255", 255),
+    ("uint-256", 256),
+    ("uint-65535", 65535),
+    ("uint-65536", 65536),
+    ("uint-2^32-1", 2**32 - 1),
+    ("uint-2^32", 2**32),
+    ("uint-2^64-1", 2**64 - 1),
+    ("nint-1", -1),
+    ("nint-24", -24),
+    ("nint-25", -25),
+    ("nint-2^64", -(2**64)),
+    ("bstr-empty", b""),
+    ("bstr-24", bytes(range(24))),
+    ("tstr-unicode", "edbp \u00fc\u6c34"),
+    ("array-nested", [1, [2, [3, []]]]),
     ("map-key-order", {10: 1, -1: 2, "a": 3, b"": 4, 100: 5, "aa": 6}),
     ("tag-suit-envelope", cbor.Tag(107, {2: b"\x00", 3: b"\x01"})),
     ("simple-values", [False, True, None]),
@@ -74,7 +112,13 @@ def cbor_vectors(rng: SeededRandom) -> VectorFile:
             result="valid",
             flags=("Deterministic",),
             properties=("P5",),
-            steps=(Step("decode", {"message": message(cbor.dumps(value))}, {"result": "ok", "reencodes": True}),),
+            steps=(
+                Step(
+                    "decode",
+                    {"message": message(cbor.dumps(value))},
+                    {"result": "ok", "reencodes": True},
+                ),
+            ),
         )
         for name, value in VALID
     )

@@ -81,11 +81,17 @@ def verify(folder: Path) -> list[str]:
                     cddl_cache[name] = _cddl_validator(name)
                 result = cddl_cache[name].validate(bytes.fromhex(msg["cbor"]), root_type=rulename)
             except Exception as exc:
-                problems.append(f"{entry['path']}: cannot validate against {rule}: {str(exc)[:200]}")
+                problems.append(
+                    f"{entry['path']}: cannot validate against {rule}: {str(exc)[:200]}"
+                )
                 continue
             if not result:
                 problems.append(f"{entry['path']}: message fails CDDL {rule}: {str(result)[:300]}")
-    on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.suffix in (".json", ".cbor")}
+    on_disk = {
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix in (".json", ".cbor")
+    }
     for extra in sorted(on_disk - listed - {"index.json"}):
         problems.append(f"{extra}: not listed in index.json")
     return problems
@@ -93,7 +99,9 @@ def verify(folder: Path) -> list[str]:
 
 def coverage(folder: Path) -> dict[str, dict[str, dict[str, int]]]:
     """property -> flow -> {"valid": n, "invalid": n} over every file in the index."""
-    table: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: {"valid": 0, "invalid": 0}))
+    table: dict[str, dict[str, dict[str, int]]] = defaultdict(
+        lambda: defaultdict(lambda: {"valid": 0, "invalid": 0})
+    )
     index = json.loads((folder / "index.json").read_text())
     for entry in index["files"]:
         doc = json.loads((folder / entry["path"]).read_text())
