@@ -53,7 +53,10 @@ def _inprocess() -> InProcessTransport:
 
 
 def _subprocess() -> SubprocessTransport:
-    serve = "\nfrom edbp.conformance.adapter.server import serve_stdio\nserve_stdio(EchoBackend())\n"
+    serve = (
+        "\nfrom edbp.conformance.adapter.server import serve_stdio\n"
+        "serve_stdio(EchoBackend())\n"
+    )
     code = BACKEND_SRC + serve
     return SubprocessTransport([sys.executable, "-c", code])
 
