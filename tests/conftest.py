@@ -14,4 +14,6 @@ settings.register_profile(
     print_blob=True,
 )
 settings.register_profile("dev", deadline=None, max_examples=60, database=None)
-settings.load_profile(os.environ.get("EDBP_HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+settings.load_profile(
+    os.environ.get("EDBP_HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+)
