@@ -57,6 +57,10 @@ def test_lockstep_catches_a_device_without_rollback_check() -> None:
     from edbp.model.lockstep import AdapterTarget
 
     machine = make_machine(lambda: AdapterTarget("builtin:skip-rollback"), devices=1)
-    quick = settings(SETTINGS, max_examples=40, phases=[Phase.explicit, Phase.generate])
+    # longer runs reach "v2 installed, then v1 offered" early; the search stops at the first
+    # divergence, so the generous budget costs nothing when the device is caught
+    quick = settings(
+        SETTINGS, max_examples=100, stateful_step_count=12, phases=[Phase.explicit, Phase.generate]
+    )
     with pytest.raises(AssertionError, match=r"deploy|installed|floors"):
         run_state_machine_as_test(machine, settings=quick)
