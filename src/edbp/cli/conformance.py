@@ -62,6 +62,10 @@ def build_pytest_args(
         str(timeout),
         "-r",
         "fEsx",
+        # the CLI imported edbp before pytest started: its plugin cannot be assert-rewritten,
+        # which is fine (cases report through CaseFailure, not bare asserts)
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
     ]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         args += ["-p", "edbp.conformance.plugin", "-p", "xdist.plugin", "-p", "pytest_timeout"]
