@@ -23,7 +23,6 @@ from __future__ import annotations
 import sys
 import time
 import traceback
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 import attrs
@@ -42,7 +41,7 @@ from edbp.reference.device.agent import (
 from edbp.reference.device.broker import BrokerPayload
 from edbp.reference.device.install import STATE_NAME, AgentRecord, component_key
 from edbp.reference.device.keys import DeviceKeys, KeySuite
-from edbp.reference.device.storage import MemoryStorage, Storage
+from edbp.reference.device.storage import FaultyStorage, MemoryStorage, Storage
 from edbp.reference.device.update import TrustAnchors
 from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
 from edbp.reference.wire.cbor import loads
@@ -86,57 +85,29 @@ class PowerLoss(BaseException):
     OSError to AGENT_INSTALL_FAILED and cleans up) runs; the device simply stops."""
 
 
-class PowerCutStorage:
+class PowerCutStorage(FaultyStorage):
     """Persistent storage with the ``power_cut`` edge: when armed at N, the N-th mutating
-    operation (chunk written, rename, removal) does not happen and the power is lost."""
+    operation (chunk written, rename, removal) does not happen and the power is lost. The
+    counting is the reference's failure-injection edge; only what the fault raises differs."""
 
     def __init__(self, inner: Storage) -> None:
-        self.inner = inner
-        self.armed_at: int | None = None
-        self.writes = 0
+        super().__init__(inner, fail_at=None, sticky=False)
+
+    @property
+    def armed_at(self) -> int | None:
+        return self.fail_at
 
     def arm(self, at: int) -> None:
-        self.armed_at = at
+        self.fail_at = at
         self.writes = 0
 
     def _tick(self) -> None:
-        if self.armed_at is None:
+        if self.fail_at is None:
             return
         self.writes += 1
-        if self.writes >= self.armed_at:
-            self.armed_at = None
+        if self.writes >= self.fail_at:
+            self.fail_at = None
             raise PowerLoss(f"power lost at write {self.writes}")
-
-    def write(self, name: str, chunks: Iterable[bytes]) -> int:
-        def counted() -> Iterator[bytes]:
-            for chunk in chunks:
-                self._tick()
-                yield chunk
-
-        return self.inner.write(name, counted())
-
-    def rename(self, src: str, dst: str) -> None:
-        self._tick()
-        self.inner.rename(src, dst)
-
-    def remove(self, name: str) -> None:
-        self._tick()
-        self.inner.remove(name)
-
-    def read_chunks(self, name: str, chunk_size: int) -> Iterator[bytes]:
-        return self.inner.read_chunks(name, chunk_size)
-
-    def read(self, name: str) -> bytes:
-        return self.inner.read(name)
-
-    def size(self, name: str) -> int:
-        return self.inner.size(name)
-
-    def exists(self, name: str) -> bool:
-        return self.inner.exists(name)
-
-    def list(self, prefix: str = "") -> list[str]:
-        return self.inner.list(prefix)
 
 
 def _suite_of(dak: CoseKey) -> KeySuite:
