@@ -111,16 +111,13 @@ def device_encryption_info(
     return enc
 
 
-def build_delivery(
-    package: AuthorPackage,
-    device: DeviceRecord,
-    vault: KeyVault,
-    tsk: CoseKey,
-    tsk_alg: Alg = Alg.ESP256,
-    rng: RandomSource = DEFAULT_RANDOM,
-) -> Delivery:
-    """``deploy.update`` (manifest part): the TSK-signed device envelope for ``device``."""
-    enc = device_encryption_info(package, device.dak, vault, rng)
+def device_manifest(
+    package: AuthorPackage, ueid: bytes, encryption_info: EncryptionInfo
+) -> Manifest:
+    """The device manifest (layer 2) for ``ueid`` carrying ``encryption_info``, unsigned.
+
+    Shared by ``build_delivery`` and the vector generator's faulty-TAM forms, so that a broken
+    delivery differs from an honest one only where the vector says it does."""
     c = SuitCommand
     shared = CommandSequence(
         [
@@ -138,14 +135,15 @@ def build_delivery(
     install = CommandSequence(
         [
             select(TA_INDEX),
-            override(encryption_info=EncryptionInfo.from_cose(enc)),
+            override(encryption_info=encryption_info),
             select(DEPENDENCY_INDEX),
             override(image_digest=package.manifest_digest, uri=AUTHOR_KEY),
             command(c.CONDITION_DEPENDENCY_INTEGRITY),
             command(c.DIRECTIVE_PROCESS_DEPENDENCY),
         ]
     )
-    manifest = Manifest(
+    assert STAGING_INDEX < DEPENDENCY_INDEX  # the dependency index follows the components
+    return Manifest(
         sequence_number=package.sequence,
         common=Common(
             components=[ta_component(package.ta_uuid), staging_component(package.ta_uuid)],
@@ -153,9 +151,21 @@ def build_delivery(
             dependencies={DEPENDENCY_INDEX: Dependency()},
         ),
         install=install,
-        component_id=device_manifest_id(package.ta_uuid, device.ueid),
+        component_id=device_manifest_id(package.ta_uuid, ueid),
     )
-    assert STAGING_INDEX < DEPENDENCY_INDEX  # the dependency index follows the components
+
+
+def build_delivery(
+    package: AuthorPackage,
+    device: DeviceRecord,
+    vault: KeyVault,
+    tsk: CoseKey,
+    tsk_alg: Alg = Alg.ESP256,
+    rng: RandomSource = DEFAULT_RANDOM,
+) -> Delivery:
+    """``deploy.update`` (manifest part): the TSK-signed device envelope for ``device``."""
+    enc = device_encryption_info(package, device.dak, vault, rng)
+    manifest = device_manifest(package, device.ueid, EncryptionInfo.from_cose(enc))
     envelope = sign_envelope(manifest, tsk, tsk_alg, integrated={AUTHOR_KEY: package.envelope})
     return Delivery(
         envelope=envelope.encode(),

@@ -988,58 +988,13 @@ def class_layer_delivery(package: Any, device: Any, tsk: Any, alg: Alg) -> bytes
     layout as ``build_delivery`` otherwise; a device could use it only by holding the class key
     (P2) or by the CEK travelling another way (P8)."""
     from edbp.reference.build.author import _class_encryption_info, _content_headers
-    from edbp.reference.build.package import (
-        STAGING_INDEX,
-        TA_INDEX,
-        command,
-        device_manifest_id,
-        override,
-        select,
-        staging_component,
-    )
-    from edbp.reference.cloud.delivery import AUTHOR_KEY, DEPENDENCY_INDEX
-    from edbp.reference.wire.suit_commands import CommandSequence
+    from edbp.reference.cloud.delivery import AUTHOR_KEY, device_manifest
     from edbp.reference.wire.suit_crypto import sign_envelope
-    from edbp.reference.wire.suit_envelope import Common, Dependency, Manifest
-    from edbp.reference.wire.suit_labels import SuitCommand as C
 
     enc_info = _class_encryption_info(
         _content_headers(package.content_alg, package.iv), package.wrapped_cek
     )
-    shared = CommandSequence(
-        [
-            select(TA_INDEX),
-            override(
-                vendor_id=package.vendor_id,
-                class_id=package.class_id,
-                image_digest=package.image_digest,
-                image_size=package.image_size,
-            ),
-            command(C.CONDITION_VENDOR_IDENTIFIER),
-            command(C.CONDITION_CLASS_IDENTIFIER),
-        ]
-    )
-    install = CommandSequence(
-        [
-            select(TA_INDEX),
-            override(encryption_info=enc_info),
-            select(DEPENDENCY_INDEX),
-            override(image_digest=package.manifest_digest, uri=AUTHOR_KEY),
-            command(C.CONDITION_DEPENDENCY_INTEGRITY),
-            command(C.DIRECTIVE_PROCESS_DEPENDENCY),
-        ]
-    )
-    del STAGING_INDEX
-    manifest = Manifest(
-        sequence_number=package.sequence,
-        common=Common(
-            components=[ta_component(package.ta_uuid), staging_component(package.ta_uuid)],
-            shared_sequence=shared,
-            dependencies={DEPENDENCY_INDEX: Dependency()},
-        ),
-        install=install,
-        component_id=device_manifest_id(package.ta_uuid, device.ueid),
-    )
+    manifest = device_manifest(package, device.ueid, enc_info)
     return sign_envelope(manifest, tsk, alg, integrated={AUTHOR_KEY: package.envelope}).encode()
 
 
