@@ -204,6 +204,7 @@ def _record(
         "tags": list(meta.tags),
         "duration": round(report.duration, 4),
         "profile": meta.profile,
+        "device": worker_device(item.config),
     }
     if advisory is not None:
         entry["finding"] = advisory.finding
@@ -305,14 +306,19 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 # ------------------------------------------------------------------------------ device fixtures
 
 
+def worker_device(config: pytest.Config) -> str:
+    """The device spec this worker drives: worker ``gwN`` takes the N-th (mod count) device."""
+    specs = config.getoption("--edbp-device") or ["builtin"]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    return str(specs[index % len(specs)])
+
+
 class _Pool:
     """One adapter connection for this worker, opened on first use and kept for the session."""
 
     def __init__(self, config: pytest.Config) -> None:
-        specs = config.getoption("--edbp-device") or ["builtin"]
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-        index = int(worker[2:]) if worker[2:].isdigit() else 0
-        self.spec = specs[index % len(specs)]
+        self.spec = worker_device(config)
         self.timeout = float(config.getoption("--edbp-timeout"))
         self.client: Any = None
         self.info: Any = None

@@ -108,3 +108,21 @@ def test_explore_mode_runs_the_model_lockstep_against_the_device(tmp_path) -> No
     assert _pytest.main(args) == 0
     report = json.loads(out.read_text())
     assert [c["outcome"] for c in report["cases"]] == ["passed"]
+
+
+def test_a_pool_of_two_devices_spreads_cases_over_two_workers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest as _pytest
+
+    from edbp.cli.conformance import build_pytest_args
+
+    out = tmp_path / "pool.json"
+    args = build_pytest_args(
+        ["builtin", "edbp device serve --stdio"], json_out=str(out), properties=("P7",)
+    )
+    assert "-n" in args
+    assert _pytest.main(args) == 0
+    report = json.loads(out.read_text())
+    assert report["devices"] == ["builtin", "edbp device serve --stdio"]
+    ran = [c for c in report["cases"] if c["outcome"] != "skipped"]  # skips: blueprint cases
+    assert {c["outcome"] for c in ran} == {"passed"}
+    assert {c["device"] for c in ran} == {"builtin", "edbp device serve --stdio"}
