@@ -84,6 +84,8 @@ class FaultyAgent(Agent):
                     raise ProtocolError(Code.AGENT_ROLLBACK, f"sequence {seq} < floor {floor}")
 
             self.installer.check_floor = below_only  # type: ignore[method-assign]
+        if "skip-ta-check" in self.flags:
+            self.image_check = None  # installs TA payloads without OP-TEE's loader checks
         if "decrypt-first" in self.flags:
             self.installer.check_payload = self._decrypt_then_check  # type: ignore[method-assign]
         if "uninstall-drops-floor" in self.flags:
@@ -401,7 +403,11 @@ class KeepsRevokedAnchors(ReferenceDevice):
     def req_provision(self, args: dict[str, Any], host: Any) -> dict[str, Any]:
         old = self.anchors
         result = super().req_provision(args, host)
-        self.anchors = TrustAnchors(old.tam + self.anchors.tam, old.author + self.anchors.author)
+        self.anchors = TrustAnchors(
+            old.tam + self.anchors.tam,
+            old.author + self.anchors.author,
+            old.ta_signers + self.anchors.ta_signers,
+        )
         self.boot()
         return result
 
@@ -504,6 +510,11 @@ FAULTS: dict[str, Fault] = {
         ("P6",),
         _agent_fault("report-nonce-reuse"),
         "reuses nonces in reports",
+    ),
+    "skip-ta-check": Fault(
+        "installs TA payloads without OP-TEE's checks (TA signing key, UUID, TA version)",
+        ("P5", "P7"),
+        _agent_fault("skip-ta-check"),
     ),
     "skip-rollback": Fault(
         "skips the rollback check (installs any sequence number)",

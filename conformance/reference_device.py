@@ -14,8 +14,9 @@ What it holds, as a board would:
 - a fixed vendor and class (``example.com`` / ``reference-device``) and trust anchors that are
   empty until ``provision``.
 
-Payloads are opaque images here (``verify_ta=False``): the adapter has no member to provision
-TA signing keys; OP-TEE image checks are covered by the ta-image vectors instead.
+Payloads are opaque images (``verify_ta=False``) until ``provision`` brings ``ta_keys``
+(capability ``ta-check``): then the Agent runs OP-TEE's TA-image checks (signature by one of
+those TA Signing Keys, UUID, TA-version floor) on every TA payload before it installs it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import traceback
 from typing import Any
 
 import attrs
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import load_der_public_key
 from edbp.conformance.adapter.messages import PROTOCOL_VERSION
 from edbp.conformance.adapter.server import DeviceBackend, Host
 from edbp.reference.build.package import class_id_for, vendor_id_for
@@ -75,7 +78,7 @@ SUITES = (
     "teep-sign1-esp256",
     "teep-sign1-ed25519",
 )
-CAPABILITIES = ("power-cut", "clock", "test-keys")
+CAPABILITIES = ("power-cut", "clock", "test-keys", "ta-check")
 MAX_MESSAGE = 65536  # spec/protocol.md section 6
 MAX_PAYLOAD = 16 << 20
 
@@ -127,6 +130,17 @@ def _bytes_list(args: dict[str, Any], name: str) -> list[bytes]:
     if not isinstance(value, list) or not all(isinstance(v, bytes) for v in value):
         raise _bad_args(f"{name} must be an array of byte strings")
     return value
+
+
+def _ta_key(data: bytes) -> rsa.RSAPublicKey:
+    """A TA Signing Key from ``ta_keys``: DER SubjectPublicKeyInfo of an RSA key."""
+    try:
+        key = load_der_public_key(data)
+    except (ValueError, TypeError):
+        raise _bad_args("ta key is not a DER SubjectPublicKeyInfo") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise _bad_args("ta key is not an RSA key")
+    return key
 
 
 def _key(data: bytes, what: str) -> CoseKey:
@@ -186,7 +200,8 @@ class ReferenceDevice(DeviceBackend):
             anchors=self.anchors,
             suite=KeySuite.P256,
             rng=self._agent_rng,
-            verify_ta=False,
+            # OP-TEE's TA-image checks only once TA Signing Keys are provisioned
+            verify_ta=bool(self.anchors.ta_signers),
         )
 
     # ------------------------------------------------------------------ adapter requests
@@ -237,6 +252,10 @@ class ReferenceDevice(DeviceBackend):
     def req_provision(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
         tam = [_key(k, "tam key") for k in _bytes_list(args, "tam_keys")]
         author = [_key(k, "author key") for k in _bytes_list(args, "author_keys")]
+        ta_keys = _bytes_list(args, "ta_keys")
+        if ta_keys:
+            self._need("ta-check")
+        ta_signers = [_ta_key(k) for k in ta_keys]
         test_keys = args.get("test_keys")
         floors = args.get("floors")
         if test_keys is not None or floors is not None:
@@ -245,7 +264,7 @@ class ReferenceDevice(DeviceBackend):
             self._install_test_keys(test_keys)
         if floors is not None:
             self._preset_floors(floors)
-        self.anchors = TrustAnchors(tam=tam, author=author)
+        self.anchors = TrustAnchors(tam=tam, author=author, ta_signers=ta_signers)
         self.boot()
         return {}
 

@@ -32,7 +32,7 @@ REQUESTS: dict[str, str | None] = {
     "cpm": "cpm",
 }
 
-CAPABILITIES = ("power-cut", "clock", "test-keys", "cpm")
+CAPABILITIES = ("power-cut", "clock", "test-keys", "cpm", "ta-check")
 
 
 @attrs.frozen

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from edbp.conformance.harness import TA_UUID, Harness
-from edbp.conformance.harness.cloud import image_for
 from edbp.conformance.outcome import CaseFailure
 from edbp.reference.wire import teep
 from edbp.reference.wire.cose_sign import Sign1
@@ -97,7 +96,7 @@ def test_secrets_never_cross_the_adapter(harness: Harness) -> None:
     harness.deploy(1)
     harness.state()
     cek = harness.cloud.cek_of(published)
-    image = image_for(TA_UUID, 1)
+    image = harness.image(1, TA_UUID)
     frames = harness.frames()
     for what, secret in (("CEK", cek), ("plaintext", image[:64]), ("plaintext", image[-64:])):
         for form in (secret, secret.hex().encode(), secret.hex().upper().encode()):

@@ -7,7 +7,6 @@ import hashlib
 
 import pytest
 from edbp.conformance.harness import TA_UUID, Harness
-from edbp.conformance.harness.cloud import image_for
 from edbp.conformance.outcome import CaseFailure
 from edbp.reference.wire.suit_core import SuitDigest
 
@@ -23,7 +22,7 @@ def _check_whole(harness: Harness, step: str) -> int:
     if len(entries) != 1 or entries[0].get("sequence") not in (1, 2):
         raise CaseFailure(step + " (state)", "version 1 or 2 installed", entries)
     seq = int(entries[0]["sequence"])
-    digest = SuitDigest(-16, hashlib.sha256(image_for(TA_UUID, seq)).digest()).to_cbor()
+    digest = SuitDigest(-16, hashlib.sha256(harness.image(seq, TA_UUID)).digest()).to_cbor()
     if entries[0].get("digest") != digest:
         raise CaseFailure(step + " (image)", f"the whole image of version {seq}", "another digest")
     floor = harness.floor()

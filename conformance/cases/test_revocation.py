@@ -48,14 +48,8 @@ def test_revoked_author_key(harness: Harness) -> None:
 def test_class_key_rotation(harness: Harness) -> None:
     """After ``rotate.class_key`` the re-wrapped package (new author envelope, same sequence,
     payload and CEK) installs like any other; the installed version is unaffected."""
-    from edbp.conformance.harness.cloud import TA_UUID
-
     harness.deploy(1, step="v1 before rotation")
-    rewrapped = harness.cloud.rotate_and_rewrap(
-        harness.cloud.publish(
-            vendor_id=harness.vendor_id, class_id=harness.class_id, sequence=2, ta_uuid=TA_UUID
-        )
-    )
+    rewrapped = harness.cloud.rotate_and_rewrap(harness.publish(2))
     q = harness.query(step="after rotation: deploy.query_request")
     got = harness.deliver(harness.update(rewrapped, q), "after rotation: deploy.update")
     harness.expect_success(got, q, rewrapped, "v2 re-wrapped under the new class key")

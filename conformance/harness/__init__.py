@@ -6,7 +6,7 @@ around the device under test, built on the reference cloud and build roles.
 the adapter, and the checks every case repeats, each naming the step it checks).
 """
 
-from edbp.conformance.harness.cloud import TA_UUID, Cloud, MemoryRegistry
+from edbp.conformance.harness.cloud import TA_UUID, Cloud, MemoryRegistry, TaImage
 from edbp.conformance.harness.session import Delivered, Harness, Query
 
-__all__ = ["TA_UUID", "Cloud", "Delivered", "Harness", "MemoryRegistry", "Query"]
+__all__ = ["TA_UUID", "Cloud", "Delivered", "Harness", "MemoryRegistry", "Query", "TaImage"]

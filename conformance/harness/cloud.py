@@ -2,37 +2,70 @@
 
 The KeyVault is the embedded software vault in a private temporary folder (removed at exit);
 the registry lives in memory. Packages are published once per (vendor, class, TA, sequence,
-signer) and reused by every case, which keeps a whole run fast.
+signer, TA image) and reused by every case, which keeps a whole run fast.
+
+Payloads are opaque images, or, for a device that runs OP-TEE's TA-image checks (capability
+``ta-check``), real signed OP-TEE TA images around the same bytes: signed by the run's TA
+Signing Key (RSA, deterministic from the seed), bootstrap UUID = the component's, ta_version =
+the SUIT sequence number. ``TaImage`` names the deviations attack cases need.
 """
 
 from __future__ import annotations
 
 import tempfile
+import uuid as uuidlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from edbp.reference.build.author import Author, Published
 from edbp.reference.build.registry import Registry, RegistryError
 from edbp.reference.cloud.keyvault_software import SoftwareKeyVault
 from edbp.reference.device.broker import parse_payload_uri
+from edbp.reference.optee.sign import sign_ta
 from edbp.reference.rand import RandomSource, SeededRandom
 from edbp.reference.wire.cose_algs import Curve
 from edbp.reference.wire.cose_key import CoseKey
 
 from edbp.errors import Code
+from edbp.vectorgen.rsa_keys import rsa_private_key
 
-__all__ = ["SIGNERS", "TA_UUID", "Cloud", "MemoryRegistry", "image_for"]
+__all__ = ["SIGNERS", "TA_SIGNERS", "TA_UUID", "Cloud", "MemoryRegistry", "TaImage", "image_for"]
 
 #: the TA every case deploys (a fixed UUID: cases compare components across steps)
 TA_UUID = bytes.fromhex("8aaaf200245011e4abe20002a5d5c51b")
 #: who may sign an author manifest in a case: the trusted Author, an unknown one, the TAM
 SIGNERS = ("author", "rogue-author", "tam")
+#: who may sign a TA image: the trusted TA Signing Key, or one no device trusts
+TA_SIGNERS = ("tak", "rogue-tak")
 
 
 def image_for(ta_uuid: bytes, sequence: int, size: int = 3000) -> bytes:
     """A deterministic payload image per (TA, sequence): cases recognise what got installed."""
     head = b"edbp conformance image %s #%d\n" % (ta_uuid.hex().encode(), sequence)
     return (head * (size // len(head) + 1))[:size]
+
+
+@attrs.frozen
+class TaImage:
+    """A signed OP-TEE TA image around ``image_for``'s bytes. The defaults are the honest
+    image; attack cases change one field: another ``signer``, a ``ta_version`` other than
+    the sequence number, a bootstrap ``uuid`` other than the component's."""
+
+    signer: str = attrs.field(default="tak", validator=attrs.validators.in_(TA_SIGNERS))
+    ta_version: int | None = None
+    uuid: bytes | None = None
+
+    def label(self) -> str:
+        """A repository-name-safe label (honest images share one repository per signer)."""
+        parts = [self.signer]
+        if self.ta_version is not None:
+            parts.append(f"v{self.ta_version}")
+        if self.uuid is not None:
+            parts.append("u" + self.uuid.hex())
+        return "-".join(parts)
 
 
 class MemoryRegistry(Registry):
@@ -97,6 +130,11 @@ class Cloud:
         self.mrk = key("mrk")  # the Manufacturer Root Key (test MRK)
         self.rogue_ask = key("rogue-ask")  # keys no device trusts
         self.rogue_tsk = key("rogue-tsk")
+        # TA Signing Keys (RSA, as OP-TEE's loader takes them): primes from the seed
+        self._taks: dict[str, rsa.RSAPrivateKey] = {
+            name: rsa_private_key(self.rng.fork(name)) for name in TA_SIGNERS
+        }
+        self._ta_images: dict[tuple[bytes, int, TaImage], bytes] = {}
         self._authors = {
             "author": Author(self.vault, self.registry, self.ask, rng=self.rng.fork("author")),
             "rogue-author": Author(
@@ -104,10 +142,34 @@ class Cloud:
             ),
             "tam": Author(self.vault, self.registry, self.tsk, rng=self.rng.fork("tam-author")),
         }
-        self._published: dict[tuple[bytes, bytes, bytes, int, str], Published] = {}
+        self._published: dict[tuple[bytes, bytes, bytes, int, str, TaImage | None], Published] = {}
 
     def close(self) -> None:
         self._tmp.cleanup()
+
+    def ta_key_der(self) -> bytes:
+        """The trusted TA Signing Key's public key, DER SubjectPublicKeyInfo (``ta_keys``)."""
+        public = self._taks["tak"].public_key()
+        return public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def image(self, ta_uuid: bytes, sequence: int, ta: TaImage | None = None) -> bytes:
+        """The payload published for (TA, sequence): opaque bytes, or, with ``ta``, the OP-TEE
+        TA image signed around them (deterministic: PSS salt from the seed)."""
+        body = image_for(ta_uuid, sequence)
+        if ta is None:
+            return body
+        key = (ta_uuid, sequence, ta)
+        if key not in self._ta_images:
+            self._ta_images[key] = sign_ta(
+                body,
+                self._taks[ta.signer],
+                uuidlib.UUID(bytes=ta.uuid if ta.uuid is not None else ta_uuid),
+                ta.ta_version if ta.ta_version is not None else sequence,
+                rng=self.rng.fork(f"ta-sign/{ta_uuid.hex()}/{sequence}/{ta.label()}"),
+            )
+        return self._ta_images[key]
 
     def publish(
         self,
@@ -117,21 +179,24 @@ class Cloud:
         sequence: int,
         ta_uuid: bytes = TA_UUID,
         signer: str = "author",
+        ta: TaImage | None = None,
     ) -> Published:
-        """``publish.*`` once per package; later calls return the same package."""
-        key = (vendor_id, class_id, ta_uuid, sequence, signer)
+        """``publish.*`` once per package; later calls return the same package. ``ta``: the
+        payload is that signed TA image instead of the opaque one."""
+        key = (vendor_id, class_id, ta_uuid, sequence, signer, ta)
         if key not in self._published:
             class_key = "class-" + class_id.hex()
             if not self.vault.exists(class_key):
                 self.vault.create_class_key(class_key)
+            repository = "conformance/" + signer + ("" if ta is None else "/ta-" + ta.label())
             self._published[key] = self._authors[signer].publish(
-                image_for(ta_uuid, sequence),
+                self.image(ta_uuid, sequence, ta),
                 ta_uuid=ta_uuid,
                 sequence=sequence,
                 vendor_id=vendor_id,
                 class_id=class_id,
                 class_key_id=class_key,
-                repository="conformance/" + signer,
+                repository=repository,
             )
         return self._published[key]
 

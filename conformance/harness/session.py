@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 from edbp.conformance.adapter.client import DeviceClient, DeviceError
-from edbp.conformance.harness.cloud import TA_UUID, Cloud, image_for
+from edbp.conformance.harness.cloud import TA_UUID, Cloud, TaImage
 from edbp.conformance.outcome import CaseFailure
 from edbp.reference.build.author import Published
 from edbp.reference.build.package import ta_component
@@ -124,6 +124,8 @@ class Harness:
         #: serves fetches instead of the run's registry (vector replay: the vector's payloads)
         self.payloads: dict[str, bytes] | None = None
         self.fetched: list[str] = []
+        #: whether the device was provisioned with ``ta_keys`` (payloads are signed TA images)
+        self.ta_check = False
         device.fetch = self._fetch
         self.read_identity()
 
@@ -145,17 +147,27 @@ class Harness:
         self,
         tam_keys: list[CoseKey] | None = None,
         author_keys: list[CoseKey] | None = None,
+        *,
+        ta_check: bool | None = None,
         **extra: Any,
     ) -> None:
-        """Trust anchors (default: the run's TSK and ASK); ``extra`` adds members as given."""
+        """Trust anchors (default: the run's TSK and ASK); ``extra`` adds members as given.
+        ``ta_check`` (default: when the device declares ``ta-check``) adds the run's TA
+        Signing Key as ``ta_keys``; the payloads published from then on are signed TA images."""
         tams = tam_keys if tam_keys is not None else [self.cloud.tsk]
         authors = author_keys if author_keys is not None else [self.cloud.ask]
+        if ta_check is None:
+            info = getattr(self.device, "info", None)
+            ta_check = info is not None and info.supports("ta-check")
         args = {
             "tam_keys": [k.public().encode() for k in tams],
             "author_keys": [k.public().encode() for k in authors],
             **extra,
         }
+        if ta_check:
+            args["ta_keys"] = [self.cloud.ta_key_der()]
         self.call("provision", args, step="provision")
+        self.ta_check = bool(ta_check)
 
     # ------------------------------------------------------------------ adapter calls
 
@@ -280,9 +292,16 @@ class Harness:
         return teep.sign(msg, key, Alg.ESP256, kid=key.thumbprint() if kid else None)
 
     def publish(self, sequence: int, **kw: Any) -> Published:
+        """The run's package for ``sequence`` on this device's vendor and class: a signed TA
+        image when the device checks TA images, else opaque bytes (``ta=`` overrides)."""
         kw.setdefault("vendor_id", self.vendor_id)
         kw.setdefault("class_id", self.class_id)
+        kw.setdefault("ta", TaImage() if self.ta_check else None)
         return self.cloud.publish(sequence=sequence, **kw)
+
+    def image(self, sequence: int, ta_uuid: bytes = TA_UUID) -> bytes:
+        """The bytes an honest install of ``sequence`` leaves on this device."""
+        return self.cloud.image(ta_uuid, sequence, TaImage() if self.ta_check else None)
 
     def deploy(self, sequence: int, step: str = "deploy") -> tuple[Query, Delivered]:
         """The whole honest Deploy flow for ``sequence``; fails the case unless installed."""
@@ -334,10 +353,16 @@ class Harness:
         return claims
 
     def expect_success(
-        self, got: Delivered, q: Query, published: Published, step: str = "deploy.success"
+        self,
+        got: Delivered,
+        q: Query,
+        published: Published,
+        step: str = "deploy.success",
+        image: bytes | None = None,
     ) -> SuitReport:
         """One Success, token of the exchange, a SUIT report signed by the DSK, fresh (nonce =
-        the challenge or token), naming the manifest sent; then ``state`` shows the image."""
+        the challenge or token), naming the manifest sent; then ``state`` shows the image
+        (``image``, default the honest image of the package's sequence)."""
         if got.code is not None or len(got.replies) != 1:
             raise CaseFailure(
                 step, "one Success", f"{len(got.replies)} replies, {_code_name(got.code)}", got.code
@@ -364,7 +389,9 @@ class Harness:
         entry = self._component(published.package.ta_uuid)
         if entry is None or entry.get("sequence") != seq:
             raise CaseFailure(step + " (state)", f"sequence {seq} installed", entry)
-        digest = SuitDigest(-16, hashlib.sha256(image_for(published.package.ta_uuid, seq)).digest())
+        if image is None:
+            image = self.image(seq, published.package.ta_uuid)
+        digest = SuitDigest(-16, hashlib.sha256(image).digest())
         if entry.get("digest") != digest.to_cbor():
             raise CaseFailure(
                 step + " (state digest)", "digest of the published image", entry.get("digest")

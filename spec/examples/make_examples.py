@@ -719,7 +719,7 @@ def adapter_frames() -> dict[str, Any]:
                     "teep-sign1-esp256",
                     "teep-sign1-ed25519",
                 ],
-                "capabilities": ["power-cut", "clock", "test-keys"],
+                "capabilities": ["power-cut", "clock", "test-keys", "ta-check"],
                 "limits": {"max_message": 65536, "max_payload": 16777216},
             },
         },
@@ -784,6 +784,16 @@ def adapter_frames() -> dict[str, Any]:
             "args": {
                 "tam_keys": [encode(cose_key(TSK))],
                 "author_keys": [encode(cose_key(ASK))],
+            },
+        },
+        # a device that declared "ta-check": OP-TEE's TA-image checks against this TA key
+        "adapter-provision-request-ta-check": {
+            "id": 4,
+            "req": "provision",
+            "args": {
+                "tam_keys": [encode(cose_key(TSK))],
+                "author_keys": [encode(cose_key(ASK))],
+                "ta_keys": [rsa_public_der(rsa_key("ta signing key"), spki=True)],
             },
         },
         # a refusal is a successful adapter reply: the Agent's signed Error and its code
@@ -979,6 +989,7 @@ ADAPTER_RULES = {
     "adapter-cpm-request": "cpm-request",
     "adapter-identity-reply": "identity-reply",
     "adapter-provision-request": "provision-request",
+    "adapter-provision-request-ta-check": "provision-request",
     "adapter-deliver-refused": "deliver-reply",
     "adapter-hello-reply-blueprint": "hello-reply",
     "adapter-identity-reply-blueprint": "identity-reply",

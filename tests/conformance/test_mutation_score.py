@@ -30,6 +30,7 @@ CASE_FILES = (
     "test_power_cut.py",
     "test_revocation.py",
     "test_rollback.py",
+    "test_ta_image.py",
 )
 VECTOR_FAULTS = {"crash-on-malformed"}
 

@@ -1,0 +1,83 @@
+"""OP-TEE's TA-image checks (P5, P7) on a device that declared ``ta-check``.
+
+The SUIT layer proves the Author shipped the bytes; OP-TEE's loader still refuses a TA whose
+own signature (TA Signing Key), bootstrap UUID or TA version does not check. A device that
+installed such a TA would report a success it cannot run, or roll a TA back under a newer SUIT
+sequence number. Each case sends an otherwise valid delivery (TAM- and Author-signed, bound to
+the device, fresh) whose payload breaks exactly one of those checks, and expects the refusal
+code OP-TEE's check gives (spec/errors.md) with nothing installed and no floor moved.
+"""
+
+from __future__ import annotations
+
+import pytest
+from edbp.conformance.harness import Harness, TaImage
+from edbp.conformance.outcome import CaseFailure
+
+from edbp.errors import Code
+
+case = pytest.mark.edbp_case
+
+#: a UUID no component of the run uses (the TA image claims it; the component does not)
+OTHER_UUID = bytes.fromhex("5b9e0e40255711e4a5ef0002a5d5c51b")
+
+
+def _refused(harness: Harness, sequence: int, ta: TaImage, code: Code, step: str) -> None:
+    if not harness.ta_check:
+        raise CaseFailure("provision", "ta_keys provisioned (capability ta-check)", "none")
+    before = harness.state()
+    published = harness.publish(sequence, ta=ta)
+    q = harness.query(step=f"{step}: deploy.query_request")
+    got = harness.deliver(harness.update(published, q), f"{step}: deploy.update")
+    harness.expect_refusal(got, code, f"{step}: deploy.install (TA image check)")
+    harness.expect_unchanged(before, step)
+
+
+@case(
+    id="ta.untrusted-signer",
+    properties=("P5",),
+    flow="deploy",
+    tags=("ta-image", "authenticity"),
+    needs=("ta-check",),
+)
+def test_ta_signed_by_untrusted_key(harness: Harness) -> None:
+    """A TA image signed by a TA key the device does not trust, in a delivery the TAM and the
+    Author signed, is refused with TA_BAD_SIGNATURE; nothing is installed."""
+    _refused(harness, 1, TaImage(signer="rogue-tak"), Code.TA_BAD_SIGNATURE, "rogue TA key")
+    harness.deploy(1, step="v1 signed by the trusted TA key")
+
+
+@case(
+    id="ta.uuid-mismatch",
+    properties=("P5",),
+    flow="deploy",
+    tags=("ta-image",),
+    needs=("ta-check",),
+)
+def test_ta_uuid_mismatch(harness: Harness) -> None:
+    """A trusted-key TA image whose bootstrap UUID is not the component's is refused with
+    TA_UUID_MISMATCH (it would be installed under another TA's name)."""
+    _refused(harness, 1, TaImage(uuid=OTHER_UUID), Code.TA_UUID_MISMATCH, "other TA's UUID")
+
+
+@case(
+    id="ta.version-rollback",
+    properties=("P7",),
+    flow="deploy",
+    tags=("ta-image", "rollback"),
+    needs=("ta-check",),
+)
+def test_ta_version_rollback(harness: Harness) -> None:
+    """After TA version 2 (SUIT sequence 2), a package with a higher SUIT sequence number
+    carrying TA version 1 is refused with TA_VERSION_ROLLBACK: the TA-version floor holds
+    apart from the SUIT floor; an equal TA version under a new sequence installs."""
+    harness.deploy(2, step="v2 (TA version 2)")
+    versions = [c.get("ta_version") for c in harness.state().get("components", [])]
+    if versions != [2]:
+        raise CaseFailure("v2 (state ta_version)", "TA version 2 installed", versions)
+    _refused(harness, 3, TaImage(ta_version=1), Code.TA_VERSION_ROLLBACK, "TA version 1 in v3")
+    published = harness.publish(4, ta=TaImage(ta_version=2))
+    q = harness.query(step="v4 (TA version 2 again): deploy.query_request")
+    got = harness.deliver(harness.update(published, q), "v4 (TA version 2 again): deploy.update")
+    image = harness.cloud.image(published.package.ta_uuid, 4, TaImage(ta_version=2))
+    harness.expect_success(got, q, published, "v4 (TA version 2)", image=image)
