@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from edbp.conformance.adapter.messages import PROTOCOL_VERSION
+from edbp.conformance.adapter.messages import PROTOCOL_VERSION, bad_args, reset_keep_keys
 from edbp.conformance.adapter.server import DeviceBackend, Host
 from edbp.reference.blueprint import cpm as C
 from edbp.reference.blueprint import crypto
@@ -74,10 +74,6 @@ _NEXT_KEY = frozenset({Code.TA_BAD_SIGNATURE, Code.TA_KEY_TOO_SMALL, Code.TA_SIG
 _EXPORT_BUFFER = 4096  # the shim's buffer when the harness names no size
 
 
-def _bad_args(detail: str) -> AdapterError:
-    return AdapterError(Code.ADAPTER_MALFORMED_FRAME, detail)
-
-
 class OpteeTaVerifier:
     """OP-TEE's loader check on a TA image handed to secure-storage install: signed by one of
     ``keys`` (the TA signing keys the OP-TEE build trusts). The version rule is the store's."""
@@ -110,21 +106,21 @@ class OpteeTaVerifier:
 def _str(args: dict[str, Any], name: str) -> str:
     value = args.get(name)
     if not isinstance(value, str):
-        raise _bad_args(f"{name} must be a text string")
+        raise bad_args(f"{name} must be a text string")
     return value
 
 
 def _bytes(args: dict[str, Any], name: str) -> bytes:
     value = args.get(name)
     if not isinstance(value, bytes):
-        raise _bad_args(f"{name} must be a byte string")
+        raise bad_args(f"{name} must be a byte string")
     return value
 
 
 def _uint(args: dict[str, Any], name: str, default: int | None = None, bits: int = 32) -> int:
     value = args.get(name, default)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << bits:
-        raise _bad_args(f"{name} must be a u{bits}")
+        raise bad_args(f"{name} must be a u{bits}")
     return value
 
 
@@ -133,7 +129,7 @@ def _version(args: dict[str, Any]) -> tuple[int, int, int] | None:
     if value is None:
         return None
     if not isinstance(value, list) or len(value) != 3:
-        raise _bad_args("version must be [maj, min, rev]")
+        raise bad_args("version must be [maj, min, rev]")
     a, b, c = (_uint({"v": v}, "v") for v in value)
     return a, b, c
 
@@ -267,13 +263,7 @@ class CpmDevice(DeviceBackend):
         }
 
     def req_reset(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
-        profile = args.get("profile", PROFILES[0])
-        if profile not in PROFILES:
-            raise AdapterError(Code.ADAPTER_CAPABILITY_MISSING, f"profile {profile!r}")
-        keep = args.get("keep_keys", False)
-        if not isinstance(keep, bool):
-            raise _bad_args("keep_keys must be a boolean")
-        self.factory_reset(keep_keys=keep)
+        self.factory_reset(keep_keys=reset_keep_keys(args, PROFILES))
         return {}
 
     def req_identity(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
@@ -299,13 +289,13 @@ class CpmDevice(DeviceBackend):
         test_keys = args.get("test_keys")
         ta_check = args.get("ta_check", True)
         if not isinstance(ta_check, bool):
-            raise _bad_args("ta_check must be a boolean")
+            raise bad_args("ta_check must be a boolean")
         device_key = None
         if test_keys is not None:
             if not isinstance(test_keys, dict) or not isinstance(
                 test_keys.get("device_key"), bytes
             ):
-                raise _bad_args("test_keys needs device_key (PKCS#8 DER)")
+                raise bad_args("test_keys needs device_key (PKCS#8 DER)")
             device_key = self._private_key(test_keys["device_key"])
         self.payload_keys = payload
         self.ta_keys = ta
@@ -321,20 +311,20 @@ class CpmDevice(DeviceBackend):
         try:
             key = serialization.load_der_private_key(der, password=None)
         except (ValueError, TypeError):
-            raise _bad_args("device_key: not a PKCS#8 DER private key") from None
+            raise bad_args("device_key: not a PKCS#8 DER private key") from None
         if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 1024:
-            raise _bad_args("device_key: not an RSA key of >= 1024 bits")
+            raise bad_args("device_key: not an RSA key of >= 1024 bits")
         return key
 
     @staticmethod
     def _rsa_keys(args: dict[str, Any], name: str) -> tuple[rsa.RSAPublicKey, ...]:
         value = args.get(name, [])
         if not isinstance(value, list) or not all(isinstance(v, bytes) for v in value):
-            raise _bad_args(f"{name} must be an array of byte strings")
+            raise bad_args(f"{name} must be an array of byte strings")
         try:
             return tuple(crypto.rsa_public_from_der(v) for v in value)
         except BlueprintError:
-            raise _bad_args(f"{name}: not a DER RSA public key") from None
+            raise bad_args(f"{name}: not a DER RSA public key") from None
 
     def req_state(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
         tas = [
@@ -351,7 +341,7 @@ class CpmDevice(DeviceBackend):
         name = args.get("call")
         call_args = args.get("args", {})
         if not isinstance(name, str) or not isinstance(call_args, dict):
-            raise _bad_args("cpm needs call (text) and args (map)")
+            raise bad_args("cpm needs call (text) and args (map)")
         builder = CPM_CALLS.get(name)
         if builder is None:
             raise AdapterError(Code.ADAPTER_UNKNOWN_REQUEST, f"cpm call {name[:64]}")

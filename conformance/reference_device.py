@@ -29,7 +29,7 @@ from typing import Any
 import attrs
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
-from edbp.conformance.adapter.messages import PROTOCOL_VERSION
+from edbp.conformance.adapter.messages import PROTOCOL_VERSION, bad_args, reset_keep_keys
 from edbp.conformance.adapter.server import DeviceBackend, Host
 from edbp.reference.build.package import class_id_for, vendor_id_for
 from edbp.reference.device.agent import (
@@ -118,17 +118,13 @@ def _suite_of(dak: CoseKey) -> KeySuite:
     for suite in KeySuite:
         if int(suite.agreement_curve) == int(dak.crv or 0):
             return suite
-    raise _bad_args("test DAK on a curve the device does not support")
-
-
-def _bad_args(detail: str) -> AdapterError:
-    return AdapterError(Code.ADAPTER_MALFORMED_FRAME, detail)
+    raise bad_args("test DAK on a curve the device does not support")
 
 
 def _bytes_list(args: dict[str, Any], name: str) -> list[bytes]:
     value = args.get(name, [])
     if not isinstance(value, list) or not all(isinstance(v, bytes) for v in value):
-        raise _bad_args(f"{name} must be an array of byte strings")
+        raise bad_args(f"{name} must be an array of byte strings")
     return value
 
 
@@ -137,9 +133,9 @@ def _ta_key(data: bytes) -> rsa.RSAPublicKey:
     try:
         key = load_der_public_key(data)
     except (ValueError, TypeError):
-        raise _bad_args("ta key is not a DER SubjectPublicKeyInfo") from None
+        raise bad_args("ta key is not a DER SubjectPublicKeyInfo") from None
     if not isinstance(key, rsa.RSAPublicKey):
-        raise _bad_args("ta key is not an RSA key")
+        raise bad_args("ta key is not an RSA key")
     return key
 
 
@@ -147,7 +143,7 @@ def _key(data: bytes, what: str) -> CoseKey:
     try:
         return CoseKey.decode(data)
     except EdbpError:
-        raise _bad_args(f"{what} is not a COSE_Key") from None
+        raise bad_args(f"{what} is not a COSE_Key") from None
 
 
 class ReferenceDevice(DeviceBackend):
@@ -230,13 +226,7 @@ class ReferenceDevice(DeviceBackend):
         }
 
     def req_reset(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
-        profile = args.get("profile", PROFILES[0])
-        if profile not in PROFILES:
-            raise AdapterError(Code.ADAPTER_CAPABILITY_MISSING, f"profile {profile!r}")
-        keep = args.get("keep_keys", False)
-        if not isinstance(keep, bool):
-            raise _bad_args("keep_keys must be a boolean")
-        self.factory_reset(keep_keys=keep)
+        self.factory_reset(keep_keys=reset_keep_keys(args, PROFILES))
         return {}
 
     def req_identity(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
@@ -270,7 +260,7 @@ class ReferenceDevice(DeviceBackend):
 
     def _install_test_keys(self, test_keys: Any) -> None:
         if not isinstance(test_keys, dict):
-            raise _bad_args("test_keys must be a map")
+            raise bad_args("test_keys must be a map")
         current = self.agent.keys
         dak = _key(test_keys["dak"], "dak") if "dak" in test_keys else current.agreement_key()
         dsk = (
@@ -280,7 +270,7 @@ class ReferenceDevice(DeviceBackend):
         )
         ueid = test_keys.get("ueid", current.ueid)
         if not isinstance(ueid, bytes) or not dak.has_private or not dsk.has_private:
-            raise _bad_args("test keys need private parts and a byte-string ueid")
+            raise bad_args("test keys need private parts and a byte-string ueid")
         # kids are the RFC 9679 thumbprints, as at enrol.keygen (deliveries name the DAK by it)
         dak = attrs.evolve(dak, kid=dak.thumbprint())
         dsk = attrs.evolve(dsk, kid=dsk.thumbprint())
@@ -290,16 +280,16 @@ class ReferenceDevice(DeviceBackend):
 
     def _preset_floors(self, floors: Any) -> None:
         if not isinstance(floors, list):
-            raise _bad_args("floors must be an array")
+            raise bad_args("floors must be an array")
         record = self.agent.record()
         retired = dict(record.retired)
         ta_floors = dict(record.ta_floors)
         for entry in floors:
             if not isinstance(entry, dict):
-                raise _bad_args("floor entry must be a map")
+                raise bad_args("floor entry must be a map")
             comp, seq = entry.get("component"), entry.get("sequence")
             if not isinstance(comp, list) or not isinstance(seq, int) or seq < 0:
-                raise _bad_args("floor entry needs component and sequence")
+                raise bad_args("floor entry needs component and sequence")
             retired[component_key(tuple(comp))] = seq
             ta_version = entry.get("ta_version", 0)
             if ta_version and len(comp) == 3:
@@ -310,7 +300,7 @@ class ReferenceDevice(DeviceBackend):
     def req_deliver(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
         message = args.get("message")
         if not isinstance(message, bytes):
-            raise _bad_args("deliver needs message (bytes)")
+            raise bad_args("deliver needs message (bytes)")
         replies: list[SendMessage] = []
         try:
             self.relay(message, host, replies)
@@ -391,7 +381,7 @@ class ReferenceDevice(DeviceBackend):
         self._need("power-cut")
         at = args.get("at")
         if not isinstance(at, int) or isinstance(at, bool) or at < 1:
-            raise _bad_args("power_cut needs at >= 1")
+            raise bad_args("power_cut needs at >= 1")
         self.tee.arm(at)
         return {}
 
@@ -399,7 +389,7 @@ class ReferenceDevice(DeviceBackend):
         self._need("clock")
         t = args.get("time")
         if not isinstance(t, int) or isinstance(t, bool) or t < 0:
-            raise _bad_args("set_clock needs time (POSIX seconds)")
+            raise bad_args("set_clock needs time (POSIX seconds)")
         self.clock = float(t)
         return {}
 

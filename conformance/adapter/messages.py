@@ -66,3 +66,20 @@ def error_reply(rid: Any, code: int, msg: str = "") -> dict[str, Any]:
 
 def ok_reply(rid: Any, result: Any) -> dict[str, Any]:
     return {"id": rid, "ok": True, "result": result}
+
+
+def bad_args(detail: str) -> AdapterError:
+    """A request whose arguments do not have the shape spec/adapter.cddl gives them."""
+    return AdapterError(Code.ADAPTER_MALFORMED_FRAME, detail)
+
+
+def reset_keep_keys(args: dict[str, Any], profiles: tuple[str, ...]) -> bool:
+    """Check a ``reset`` request's arguments against the profiles a device speaks; returns
+    ``keep_keys``. Shared by every backend so that all refuse the same arguments alike."""
+    profile = args.get("profile", profiles[0])
+    if profile not in profiles:
+        raise AdapterError(Code.ADAPTER_CAPABILITY_MISSING, f"profile {profile!r}")
+    keep = args.get("keep_keys", False)
+    if not isinstance(keep, bool):
+        raise bad_args("keep_keys must be a boolean")
+    return keep

@@ -18,7 +18,7 @@ side) is ``DecryptionFailed`` with no detail. Structural problems are ``WireErro
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, Self, cast
 
 import attrs
 from cryptography.exceptions import InvalidTag
@@ -185,8 +185,38 @@ def _content_alg_for_encrypt(alg: Alg, external_aad: bytes) -> None:
 # ------------------------------------------------------------------ COSE_Encrypt0
 
 
+class _EncryptedMessage:
+    """What COSE_Encrypt and COSE_Encrypt0 share: byte encoding, strict decoding, detaching."""
+
+    ciphertext: bytes | None
+
+    def to_obj(self) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def from_obj(cls, obj: Any, *, lenient: bool = False, tagged: bool | None = True) -> Self:
+        raise NotImplementedError
+
+    def encode(self) -> bytes:
+        return cbor.dumps(self.to_obj())
+
+    @classmethod
+    def decode(cls, data: bytes, *, lenient: bool = False, tagged: bool | None = True) -> Self:
+        """Decode untrusted bytes (strict CBOR unless ``lenient``)."""
+        obj = cbor.loads(data, cbor.LENIENT if lenient else cbor.STRICT)
+        return cls.from_obj(obj, lenient=lenient, tagged=tagged)
+
+    def detach(self) -> tuple[Self, bytes]:
+        """The message with a nil ciphertext, and the ciphertext to ship separately."""
+        if self.ciphertext is None:
+            raise WireError(Code.COSE_MALFORMED, "ciphertext already detached")
+        # every subclass is an attrs class; mypy cannot see that through Self
+        detached: Self = attrs.evolve(cast(Any, self), ciphertext=None)
+        return detached, self.ciphertext
+
+
 @attrs.frozen
-class Encrypt0:
+class Encrypt0(_EncryptedMessage):
     """A COSE_Encrypt0 (key known to the recipient from context). ``ciphertext`` None =
     detached (nil on the wire)."""
 
@@ -198,9 +228,6 @@ class Encrypt0:
         body = [*self.headers.to_items(), self.ciphertext]
         return cbor.Tag(CoseTag.ENCRYPT0, body) if self.tagged else body
 
-    def encode(self) -> bytes:
-        return cbor.dumps(self.to_obj())
-
     @classmethod
     def from_obj(cls, obj: Any, *, lenient: bool = False, tagged: bool | None = True) -> Encrypt0:
         body, was_tagged = _unwrap_tag(obj, CoseTag.ENCRYPT0, tagged, "COSE_Encrypt0")
@@ -210,18 +237,6 @@ class Encrypt0:
         if body[2] is not None and not isinstance(body[2], bytes):
             raise WireError(Code.COSE_MALFORMED, "ciphertext is neither bstr nor nil")
         return cls(headers=headers, ciphertext=body[2], tagged=was_tagged)
-
-    @classmethod
-    def decode(cls, data: bytes, *, lenient: bool = False, tagged: bool | None = True) -> Encrypt0:
-        """Decode untrusted bytes (strict CBOR unless ``lenient``)."""
-        obj = cbor.loads(data, cbor.LENIENT if lenient else cbor.STRICT)
-        return cls.from_obj(obj, lenient=lenient, tagged=tagged)
-
-    def detach(self) -> tuple[Encrypt0, bytes]:
-        """The message with a nil ciphertext, and the ciphertext to ship separately."""
-        if self.ciphertext is None:
-            raise WireError(Code.COSE_MALFORMED, "ciphertext already detached")
-        return attrs.evolve(self, ciphertext=None), self.ciphertext
 
     def decrypt(
         self,
@@ -549,7 +564,7 @@ def _unwrap(kek: bytes, wrapped: bytes) -> bytes:
 
 
 @attrs.frozen
-class Encrypt:
+class Encrypt(_EncryptedMessage):
     """A COSE_Encrypt. ``ciphertext`` None = detached (nil; SUIT encryption info)."""
 
     headers: Headers
@@ -560,9 +575,6 @@ class Encrypt:
     def to_obj(self) -> Any:
         body = [*self.headers.to_items(), self.ciphertext, [r.to_obj() for r in self.recipients]]
         return cbor.Tag(CoseTag.ENCRYPT, body) if self.tagged else body
-
-    def encode(self) -> bytes:
-        return cbor.dumps(self.to_obj())
 
     @classmethod
     def from_obj(cls, obj: Any, *, lenient: bool = False, tagged: bool | None = True) -> Encrypt:
@@ -576,18 +588,6 @@ class Encrypt:
             raise WireError(Code.COSE_MALFORMED, "recipients is not a non-empty array")
         recipients = tuple(Recipient.from_obj(r, lenient=lenient) for r in body[3])
         return cls(headers=headers, ciphertext=body[2], recipients=recipients, tagged=was_tagged)
-
-    @classmethod
-    def decode(cls, data: bytes, *, lenient: bool = False, tagged: bool | None = True) -> Encrypt:
-        """Decode untrusted bytes (strict CBOR unless ``lenient``)."""
-        obj = cbor.loads(data, cbor.LENIENT if lenient else cbor.STRICT)
-        return cls.from_obj(obj, lenient=lenient, tagged=tagged)
-
-    def detach(self) -> tuple[Encrypt, bytes]:
-        """The message with a nil ciphertext, and the ciphertext to ship separately."""
-        if self.ciphertext is None:
-            raise WireError(Code.COSE_MALFORMED, "ciphertext already detached")
-        return attrs.evolve(self, ciphertext=None), self.ciphertext
 
     def unwrap_cek(
         self,
