@@ -146,8 +146,8 @@ class DeviceKeys:
                 dak=CoseKey.decode(value["dak"]),
                 dsk=CoseKey.decode(value["dsk"]),
             )
-            keys._dak.private_key()  # d matches x/y
-            keys._dsk.private_key()
+            keys._dak.check_private()  # d matches x/y (or the AKP seed makes pub)
+            keys._dsk.check_private()
             return keys
         except Exception:
             raise VerificationError(Code.AGENT_STORAGE_CORRUPT, "key record") from None

@@ -34,6 +34,7 @@ from .cose_algs import (
     AEAD_ALGS,
     CTR_ALGS,
     ECDH_ALGS,
+    HPKE_ALGS,
     KEY_WRAP_ALGS,
     Alg,
     CoseTag,
@@ -65,7 +66,7 @@ __all__ = [
 ]
 
 CONTENT_ALGS = AEAD_ALGS | CTR_ALGS
-RECIPIENT_ALGS = KEY_WRAP_ALGS | ECDH_ALGS | {Alg.DIRECT}
+RECIPIENT_ALGS = KEY_WRAP_ALGS | ECDH_ALGS | HPKE_ALGS | {Alg.DIRECT}
 
 
 def enc_structure(context: str, protected: bytes, external_aad: bytes) -> bytes:
@@ -405,7 +406,9 @@ def _make_recipient(
     info = alg_info(alg)
     prot = dict(spec.protected)
     unprot = dict(spec.unprotected)
-    in_prot = spec.alg_protected if spec.alg_protected is not None else info.family == "ecdh"
+    in_prot = (
+        spec.alg_protected if spec.alg_protected is not None else info.family in ("ecdh", "hpke")
+    )
     if HeaderLabel.ALG not in prot and HeaderLabel.ALG not in unprot:
         (prot if in_prot else unprot)[HeaderLabel.ALG.value] = int(alg)
     if rtrace is not None:
@@ -416,6 +419,13 @@ def _make_recipient(
         if len(spec.key.k) != alg_info(content_alg).key_bytes:
             raise WireError(Code.COSE_ALG_KEY_MISMATCH, "direct key does not fit the content alg")
         return Recipient(Headers.make(prot, unprot), b""), spec.key.k
+
+    if info.family == "hpke":  # COSE-HPKE key encryption (edbp-pq suite)
+        from .cose_hpke import seal_recipient
+
+        assert cek is not None
+        headers, ct = seal_recipient(alg, spec.key, content_alg, cek, prot, unprot, rtrace)
+        return Recipient(headers, ct), cek
 
     if info.family == "kw":
         assert spec.key.k is not None and cek is not None
@@ -507,6 +517,10 @@ def _recipient_cek(
     if info.family == "kw":
         assert key.k is not None
         return _unwrap(key.k, recipient.ciphertext)
+    if info.family == "hpke":
+        from .cose_hpke import open_recipient
+
+        return open_recipient(recipient.headers, recipient.ciphertext, key, content_alg, rtrace)
     h = recipient.headers
     if info.static:
         peer_map = h.get(HeaderLabel.STATIC_KEY)
@@ -626,7 +640,7 @@ class Encrypt(_EncryptedMessage):
                 recipient.headers.check_critical(understood)
                 alg = recipient.headers.alg(allowed)
                 key.check_alg(alg)
-                if alg in ECDH_ALGS and key.d is None:
+                if alg in ECDH_ALGS | HPKE_ALGS and key.d is None:
                     raise WireError(Code.COSE_BAD_KEY, "ECDH needs the recipient's private key")
                 if _is_direct(alg) and len(self.recipients) != 1:
                     raise WireError(Code.COSE_MALFORMED, "direct recipient among several")

@@ -7,6 +7,10 @@ conversions live here once, with the validation an untrusted key needs (lengths,
 private part matching its public part), so every refusal is ``WireError(Code.COSE_BAD_KEY)``.
 
 Private parts (``d``, ``k``) never show in ``repr``.
+
+AKP keys (RFC 9964; the post-quantum suite's ML-DSA-65 signing keys and MLKEM768-X25519 HPKE
+KEM keys) keep ``pub`` (label -1) in ``x`` and ``priv`` (label -2, a 32-byte seed) in ``d``;
+their ``alg`` is required and decides what the bytes are (``edbp.reference.wire.pq``).
 """
 
 from __future__ import annotations
@@ -109,6 +113,15 @@ class CoseKey:
     # ------------------------------------------------------------------ constructors
 
     @classmethod
+    def generate_akp(
+        cls, alg: Alg, rng: rand.RandomSource = rand.DEFAULT_RANDOM, *, kid: bytes | None = None
+    ) -> CoseKey:
+        """A fresh AKP key (ML-DSA-65 or MLKEM768-X25519) from a 32-byte seed drawn from
+        ``rng``: FIPS 203/204 key generation from a seed is deterministic, so keys replay."""
+        seed = rng.random_bytes(32)
+        return cls(kty=KeyType.AKP, x=_akp_public(alg, seed), d=seed, kid=kid, alg=int(alg))
+
+    @classmethod
     def symmetric(cls, k: bytes, *, kid: bytes | None = None, alg: int | None = None) -> CoseKey:
         """A Symmetric key (KEK, CEK for ``direct``, class key)."""
         if not isinstance(k, bytes) or not k:
@@ -207,6 +220,8 @@ class CoseKey:
         if base_iv is not None and not isinstance(base_iv, bytes):
             raise _bad("Base IV is not a byte string")
         common: dict[str, Any] = {"kid": kid, "alg": alg, "key_ops": ops, "base_iv": base_iv}
+        if kty == KeyType.AKP:
+            return cls._akp_from_map(m, common)
         if kty == KeyType.SYMMETRIC:
             k = m.get(-1)
             if not isinstance(k, bytes) or not k:
@@ -237,6 +252,19 @@ class CoseKey:
         if KeyParam.Y in m:
             raise _bad("OKP key with y")
         return cls(kty=kty, crv=Curve(crv), x=x, d=d, **common)
+
+    @classmethod
+    def _akp_from_map(cls, m: Mapping[Any, Any], common: dict[str, Any]) -> CoseKey:
+        alg = common["alg"]
+        if not _is_int(alg) or alg not in _AKP_ALGS:
+            raise _bad(f"AKP key with alg {alg!r} outside edbp's profile")
+        pub, priv = m.get(-1), m.get(-2)
+        if not isinstance(pub, bytes):
+            raise _bad("AKP key without pub")
+        if priv is not None and not isinstance(priv, bytes):
+            raise _bad("AKP priv is not a byte string")
+        _akp_check_public(Alg(alg), pub)
+        return cls(kty=KeyType.AKP, x=pub, d=priv, **common)
 
     @classmethod
     def decode(cls, data: bytes, *, lenient: bool = False) -> CoseKey:
@@ -304,6 +332,11 @@ class CoseKey:
         if self.kty == KeyType.SYMMETRIC:
             m[-1] = self.k
             return {int(k): v for k, v in m.items()}
+        if self.kty == KeyType.AKP:
+            m[-1] = self.x
+            if self.d is not None:
+                m[-2] = self.d
+            return {int(k): v for k, v in m.items()}
         assert self.crv is not None
         m[KeyParam.CRV] = int(self.crv)
         m[KeyParam.X] = self.x
@@ -364,6 +397,9 @@ class CoseKey:
         parameters only (EC2: kty, crv, x, y; OKP: kty, crv, x; Symmetric: kty, k)."""
         if self.kty == KeyType.SYMMETRIC:
             m: dict[int, Any] = {1: int(self.kty), -1: self.k}
+        elif self.kty == KeyType.AKP:  # RFC 9964: kty, alg, pub
+            assert self.alg is not None
+            m = {1: int(self.kty), 3: self.alg, -1: self.x}
         else:
             assert self.crv is not None  # every EC2/OKP key has one (from_map, generate)
             m = {1: int(self.kty), -1: int(self.crv), -2: self.x}
@@ -382,8 +418,8 @@ class CoseKey:
 
     def public_key(self) -> PublicKey:
         """The ``cryptography`` public key. Refuses points not on the curve."""
-        if self.kty == KeyType.SYMMETRIC:
-            raise _bad("symmetric key has no public key")
+        if self.kty in (KeyType.SYMMETRIC, KeyType.AKP):
+            raise _bad(f"{self.kty.name} key has no classical public key object")
         assert self.crv is not None and self.x is not None
         try:
             if self.kty == KeyType.EC2:
@@ -409,6 +445,8 @@ class CoseKey:
         """The ``cryptography`` private key; refuses a ``d`` that does not match x/y."""
         if self.d is None:
             raise _bad("key has no private part")
+        if self.kty == KeyType.AKP:
+            raise _bad("AKP keys are used through edbp.reference.wire.pq, not as objects")
         assert self.crv is not None
         try:
             key: PrivateKey
@@ -433,13 +471,22 @@ class CoseKey:
             raise _bad("private key does not match its public key")
         return key
 
+    def check_private(self) -> None:
+        """Refuse (COSE_BAD_KEY) a private part that does not match the public part."""
+        if self.kty == KeyType.AKP:
+            akp_check_private(self)
+        else:
+            self.private_key()
+
     def check_alg(self, alg: Alg) -> None:
         """Refuse (COSE_ALG_KEY_MISMATCH) a key that does not fit ``alg`` in edbp's profile:
         ESP256/ES256 need EC2 P-256, Ed25519/EdDSA need OKP Ed25519, ECDH needs P-256 or X25519,
         key wraps and content algorithms need a symmetric key of the exact size."""
         info = alg_info(alg)
         ok = False
-        if info.family == "ecdsa":
+        if info.family in ("mldsa", "hpke"):
+            ok = self.kty == KeyType.AKP and self.alg == int(alg)
+        elif info.family == "ecdsa":
             ok = self.kty == KeyType.EC2 and self.crv == Curve.P256
         elif info.family == "eddsa":
             ok = self.kty == KeyType.OKP and self.crv == Curve.ED25519
@@ -470,3 +517,34 @@ def _same_family(key_alg: int | str, alg: Alg) -> bool:
     """ESP256/ES256 and Ed25519/EdDSA name the same operation on edbp's curves."""
     pairs = ({Alg.ESP256, Alg.ES256}, {Alg.ED25519, Alg.EDDSA})
     return any(key_alg in p and alg in p for p in pairs)
+
+
+#: AKP algorithms edbp knows (the post-quantum suite, spec/protocol.md section 4.1)
+_AKP_ALGS = frozenset({int(Alg.ML_DSA_65), int(Alg.EDBP_HPKE_XWING_KE)})
+
+
+def _akp_public(alg: Alg, seed: bytes) -> bytes:
+    from . import pq  # guarded imports: the classical kit works without the PQ primitives
+
+    if alg == Alg.ML_DSA_65:
+        return pq.mldsa65_public(seed)
+    if alg == Alg.EDBP_HPKE_XWING_KE:
+        return pq.xwing_public(seed)
+    raise _bad(f"no AKP key for {alg!r}")
+
+
+def _akp_check_public(alg: Alg, pub: bytes) -> None:
+    from . import pq
+
+    if alg == Alg.ML_DSA_65:
+        pq.check_mldsa65_public(pub)
+    else:
+        pq.check_xwing_public(pub)
+
+
+def akp_check_private(key: CoseKey) -> None:
+    """Refuse (COSE_BAD_KEY) an AKP key whose ``priv`` seed does not make its ``pub``."""
+    if key.kty != KeyType.AKP or key.d is None or not isinstance(key.alg, int):
+        raise _bad("not an AKP private key")
+    if _akp_public(Alg(key.alg), key.d) != key.x:
+        raise _bad("private key does not match its public key")

@@ -1,4 +1,4 @@
-"""COSE_Sign1 (RFC 9052 §4.2, §4.4) with ESP256/ES256 and Ed25519/EdDSA.
+"""COSE_Sign1 (RFC 9052 §4.2, §4.4) with ESP256/ES256, Ed25519/EdDSA and ML-DSA-65 (RFC 9964).
 
 Why built on ``cryptography`` directly: the vector generator needs every intermediate
 (``Sig_structure``) and byte-level control over the headers, and verification must be exact:
@@ -144,6 +144,12 @@ class Sign1:
 
 
 def _verify_raw(key: CoseKey, alg: Alg, tbs: bytes, signature: bytes) -> None:
+    if alg_info(alg).family == "mldsa":
+        from . import pq  # guarded: the classical kit runs without the PQ primitives
+
+        assert key.x is not None
+        pq.mldsa65_verify(key.x, tbs, signature)
+        return
     pub = key.public_key()
     try:
         if alg_info(alg).family == "ecdsa":
@@ -163,6 +169,12 @@ def _verify_raw(key: CoseKey, alg: Alg, tbs: bytes, signature: bytes) -> None:
 def sign_bytes(key: CoseKey, alg: Alg, tbs: bytes) -> bytes:
     """The raw COSE signature over ``tbs`` (ECDSA ``r‖s`` with RFC 6979 nonces, or Ed25519)."""
     key.check_alg(alg)
+    if alg_info(alg).family == "mldsa":
+        from . import pq
+
+        if key.d is None:
+            raise WireError(Code.COSE_BAD_KEY, "key has no private part")
+        return pq.mldsa65_sign(key.d, tbs)
     priv = key.private_key()
     if alg_info(alg).family == "ecdsa":
         assert isinstance(priv, ec.EllipticCurvePrivateKey)

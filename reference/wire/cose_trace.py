@@ -25,6 +25,12 @@ class RecipientTrace:
     kek: bytes | None = attrs.field(default=None, repr=False)  # derived KEK (KEK_hex)
     ephemeral_key: CoseKey | None = attrs.field(default=None, repr=False)  # ECDH-ES private
     wrapped_cek: bytes | None = None
+    # COSE-HPKE recipients (draft-ietf-cose-hpke key encryption; edbp.reference.wire.cose_hpke)
+    hpke_info: bytes | None = None  # the Recipient_structure bytes (HPKE info)
+    hpke_enc: bytes | None = None  # the encapsulated key ('ek')
+    hpke_key_schedule_context: bytes | None = None
+    hpke_key: bytes | None = attrs.field(default=None, repr=False)
+    hpke_base_nonce: bytes | None = attrs.field(default=None, repr=False)
 
 
 @attrs.define

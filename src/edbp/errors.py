@@ -70,6 +70,10 @@ class Code(enum.IntEnum):
     COSE_DETACHED_PAYLOAD_MISSING = 211
     COSE_KID_MISMATCH = 212
     COSE_BAD_IV = 213
+    # 220-229: post-quantum suite (spec/protocol.md section 4.1)
+    COSE_PQ_UNAVAILABLE = 220  # this build has no ML-DSA / ML-KEM (cryptography < 50)
+    COSE_HPKE_BAD_EK = 221  # COSE-HPKE recipient without a well-sized 'ek'
+    COSE_SUITE_DOWNGRADE = 222  # a weaker suite than the one pinned for this peer
 
     # 3xx: SUIT
     SUIT_MALFORMED = 300
@@ -106,6 +110,7 @@ class Code(enum.IntEnum):
     EAT_UNKNOWN_DEVICE = 424
     EAT_ENDORSEMENT_INVALID = 425
     EAT_STALE = 426
+    EAT_SUITE_DOWNGRADE = 427  # evidence signed below the suite the device enrolled with
 
     # 5xx: OP-TEE trusted application images (shdr)
     TA_MALFORMED = 500
@@ -163,6 +168,7 @@ class Code(enum.IntEnum):
     KEYVAULT_BACKEND_UNAVAILABLE = 724
     KEYVAULT_UNWRAP_FAILED = 725
     KEYVAULT_BAD_KEY_ID = 726
+    KEYVAULT_PQ_UNSUPPORTED = 727  # the backend has no ML-KEM / ML-DSA mechanism
     REGISTRY_NOT_FOUND = 740
     REGISTRY_DIGEST_MISMATCH = 741
     REGISTRY_UNAVAILABLE = 742
