@@ -19,7 +19,9 @@ IV, same protected bytes, so the one ciphertext in the registry decrypts under i
 ECDH-ES+A128KW recipient (HKDF-SHA256, COSE KDF context with SuppPubInfo.other = "SUIT Payload
 Encryption"), kid = RFC 9679 thumbprint of the DAK, a fresh ephemeral key (the Transport Key,
 discarded after use). The Agent takes the CEK from this recipient; the author manifest's
-class-key recipient is never usable by a device.
+class-key recipient is never usable by a device. A device of the post-quantum suite (an AKP DAK,
+spec/protocol.md section 4.1) gets a COSE-HPKE recipient instead (MLKEM768-X25519, kid
+protected, ``ek`` unprotected): the suite is the one its endorsement pins, never a fallback.
 
 Plaintext CEK: only inside ``KeyVault.rewrap`` for the duration of building the recipient
 (see ``keyvault``).
@@ -43,7 +45,7 @@ from edbp.reference.cloud.device_registry import DeviceRecord
 from edbp.reference.cloud.keyvault import KeyVault
 from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
 from edbp.reference.wire.cbor import dumps
-from edbp.reference.wire.cose_algs import Alg, HeaderLabel
+from edbp.reference.wire.cose_algs import Alg, HeaderLabel, KeyType
 from edbp.reference.wire.cose_encrypt import Encrypt, RecipientSpec, encryption_info
 from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
 from edbp.reference.wire.cose_key import CoseKey
@@ -92,14 +94,19 @@ class Delivery:
 def device_encryption_info(
     package: AuthorPackage, dak: CoseKey, vault: KeyVault, rng: RandomSource = DEFAULT_RANDOM
 ) -> Encrypt:
-    """The CEK re-wrapped from the class key to ``dak`` (ECDH-ES+A128KW), content headers kept."""
-    dak_public = CoseKey(kty=dak.kty, crv=dak.crv, x=dak.x, y=dak.y)
-    spec = RecipientSpec(
-        alg=Alg.ECDH_ES_A128KW,
-        key=dak_public,
-        unprotected={HeaderLabel.KID.value: dak.thumbprint()},
-        supp_pub_other=SUIT_KDF_OTHER,
-    )
+    """The CEK re-wrapped from the class key to ``dak`` (ECDH-ES+A128KW, or COSE-HPKE for a PQ
+    DAK), content headers kept."""
+    if dak.kty == KeyType.AKP:
+        pq_dak = CoseKey(kty=dak.kty, x=dak.x, alg=dak.alg, kid=dak.thumbprint())
+        spec = RecipientSpec(alg=Alg.EDBP_HPKE_XWING_KE, key=pq_dak)
+    else:
+        dak_public = CoseKey(kty=dak.kty, crv=dak.crv, x=dak.x, y=dak.y)
+        spec = RecipientSpec(
+            alg=Alg.ECDH_ES_A128KW,
+            key=dak_public,
+            unprotected={HeaderLabel.KID.value: dak.thumbprint()},
+            supp_pub_other=SUIT_KDF_OTHER,
+        )
 
     def seal(cek: bytearray) -> Encrypt:
         return encryption_info([spec], package.content_alg, cek=bytes(cek), iv=package.iv, rng=rng)

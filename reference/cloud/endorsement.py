@@ -21,10 +21,16 @@ from edbp.reference.wire.cose_sign import Sign1, sign1
 
 from edbp.errors import Code, EdbpError, VerificationError
 
-__all__ = ["ENDORSEMENT_ALGS", "Endorsement", "sign_endorsement", "verify_endorsement"]
+__all__ = [
+    "ENDORSEMENT_ALGS",
+    "Endorsement",
+    "sign_endorsement",
+    "signature_alg",
+    "verify_endorsement",
+]
 
 #: MRK signature algorithms (emit ESP256 / Ed25519; accept ES256 / EdDSA)
-ENDORSEMENT_ALGS = frozenset({Alg.ESP256, Alg.ES256, Alg.ED25519, Alg.EDDSA})
+ENDORSEMENT_ALGS = frozenset({Alg.ESP256, Alg.ES256, Alg.ED25519, Alg.EDDSA, Alg.ML_DSA_65})
 _DAK_CURVES = frozenset({Curve.P256, Curve.X25519})
 _DSK_CURVES = frozenset({Curve.P256, Curve.ED25519})
 
@@ -75,21 +81,45 @@ class Endorsement:
             raise _invalid("endorsement: a key is not a valid COSE_Key") from None
         if dak.has_private or dsk.has_private:
             raise _invalid("endorsement: keys must be public")
+        if (dak.kty == KeyType.AKP) != (dsk.kty == KeyType.AKP):
+            raise _invalid("endorsement: DAK and DSK must belong to one suite")
+        if dak.kty == KeyType.AKP:  # edbp-pq (spec/protocol.md section 4.1)
+            if dak.alg != int(Alg.EDBP_HPKE_XWING_KE) or dsk.alg != int(Alg.ML_DSA_65):
+                raise _invalid("endorsement: PQ DAK must be MLKEM768-X25519, DSK ML-DSA-65")
+            return cls(ueid, class_id, vendor_id, dak, dsk, issued)
         if dak.kty == KeyType.SYMMETRIC or dak.crv not in _DAK_CURVES:
             raise _invalid("endorsement: DAK must be P-256 or X25519")
         if dsk.kty == KeyType.SYMMETRIC or dsk.crv not in _DSK_CURVES:
             raise _invalid("endorsement: DSK must be P-256 or Ed25519")
         return cls(ueid, class_id, vendor_id, dak, dsk, issued)
 
+    @property
+    def is_pq(self) -> bool:
+        """True for a device of the post-quantum suite (its keys are AKP keys)."""
+        return self.dsk.kty == KeyType.AKP
+
 
 def _bare(key: CoseKey) -> CoseKey:
-    """The public key without kid/alg: what is endorsed is the key itself."""
+    """The public key without kid/alg: what is endorsed is the key itself (an AKP key keeps
+    its alg, which RFC 9964 makes part of the key)."""
+    if key.kty == KeyType.AKP:
+        return CoseKey(kty=key.kty, x=key.x, alg=key.alg)
     return CoseKey(kty=key.kty, crv=key.crv, x=key.x, y=key.y)
 
 
 def sign_endorsement(endorsement: Endorsement, mrk: CoseKey, alg: Alg = Alg.ESP256) -> bytes:
     """``enrol.endorse``: the Manufacturer signs the body with its root key."""
     return sign1(endorsement.encode(), mrk, alg).encode()
+
+
+def signature_alg(data: bytes) -> int | None:
+    """The ``alg`` a COSE_Sign1 claims, read before any key is chosen (None when the bytes are
+    not a COSE_Sign1 or carry no alg). Used to pick the suite's key and to refuse a downgrade
+    before verifying; the signature itself is still verified afterwards."""
+    try:
+        return Sign1.decode(data).headers.raw_alg
+    except EdbpError:
+        return None
 
 
 def verify_endorsement(data: bytes, mrk_public: CoseKey) -> Endorsement:
@@ -99,9 +129,15 @@ def verify_endorsement(data: bytes, mrk_public: CoseKey) -> Endorsement:
         if cose.payload is None:
             raise _invalid("endorsement: payload must be attached")
         payload = cose.verify(mrk_public, algorithms=ENDORSEMENT_ALGS)
-        return Endorsement.from_cbor(loads(payload))
+        body = Endorsement.from_cbor(loads(payload))
+        if body.is_pq and cose.headers.raw_alg != int(Alg.ML_DSA_65):
+            # P14: PQ keys bound by a classical signature are only as strong as that signature
+            raise VerificationError(
+                Code.COSE_SUITE_DOWNGRADE, "PQ device keys endorsed by a classical MRK signature"
+            )
+        return body
     except VerificationError as e:
-        if e.code == Code.EAT_ENDORSEMENT_INVALID:
+        if e.code in (Code.EAT_ENDORSEMENT_INVALID, Code.COSE_SUITE_DOWNGRADE):
             raise
         raise _invalid("endorsement signature does not verify") from None
     except EdbpError as e:

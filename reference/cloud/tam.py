@@ -42,12 +42,12 @@ import attrs
 from edbp.reference.build.package import AuthorPackage, read_author_envelope, ta_component
 from edbp.reference.cloud.delivery import Delivery, build_delivery
 from edbp.reference.cloud.device_registry import DeviceRecord, DeviceRegistry
-from edbp.reference.cloud.endorsement import Endorsement, verify_endorsement
+from edbp.reference.cloud.endorsement import Endorsement, signature_alg, verify_endorsement
 from edbp.reference.cloud.keyvault import KeyVault
 from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
 from edbp.reference.wire import eat, suit, teep
 from edbp.reference.wire.cbor import dumps, loads
-from edbp.reference.wire.cose_algs import Alg
+from edbp.reference.wire.cose_algs import Alg, KeyType
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.suit_core import ComponentId
 from edbp.reference.wire.suit_crypto import verify_report
@@ -185,6 +185,9 @@ class Tam:
         tsk_alg: Alg = Alg.ESP256,
         rng: RandomSource = DEFAULT_RANDOM,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        pq_tsk: CoseKey | None = None,
+        pq_mrk_public: CoseKey | None = None,
     ) -> None:
         self.registry = registry
         self._clock = clock
@@ -192,6 +195,10 @@ class Tam:
         self._tsk = tsk
         self._tsk_alg = tsk_alg
         self._mrk = mrk_public
+        # the post-quantum suite (spec/protocol.md section 4.1): an ML-DSA-65 TSK for the
+        # devices endorsed with PQ keys, and the ML-DSA-65 MRK that endorses them
+        self._pq_tsk = pq_tsk
+        self._pq_mrk = pq_mrk_public.public() if pq_mrk_public is not None else None
         self._author_keys = [k.public() for k in author_keys]
         self._rng = rng
         self._sessions: dict[bytes, _Session] = {}  # token -> session
@@ -210,7 +217,7 @@ class Tam:
 
     def enrol(self, endorsement: bytes) -> DeviceRecord:
         """``enrol.register``: verify the Manufacturer's endorsement, record the device."""
-        body: Endorsement = verify_endorsement(endorsement, self._mrk)
+        body: Endorsement = self._verify_endorsement(endorsement)
         return self.registry.register(body, endorsement)
 
     def add_package(self, envelope: bytes) -> AuthorPackage:
@@ -293,6 +300,30 @@ class Tam:
         if self._by_device.get(session.ueid) == session.token:
             del self._by_device[session.ueid]
 
+    def _verify_endorsement(self, endorsement: bytes) -> Endorsement:
+        """The endorsement under the MRK of its signature's suite (an ML-DSA-65 signature is
+        checked against the PQ MRK, anything else against the classical one)."""
+        mrk = self._mrk
+        if self._pq_mrk is not None and signature_alg(endorsement) == int(Alg.ML_DSA_65):
+            mrk = self._pq_mrk
+        return verify_endorsement(endorsement, mrk)
+
+    def _signer(self, device: DeviceRecord) -> tuple[CoseKey, Alg]:
+        """The TSK (and algorithm) for messages to ``device``: the suite its endorsement pins
+        (P14). A PQ device is never sent a classical signature; without a PQ TSK the TAM
+        cannot serve it and says so rather than fall back."""
+        if device.dsk.kty == KeyType.AKP:
+            if self._pq_tsk is None:
+                raise ProtocolError(
+                    Code.COSE_SUITE_DOWNGRADE, "an edbp-pq device needs the TAM's ML-DSA TSK"
+                )
+            return self._pq_tsk, Alg.ML_DSA_65
+        return self._tsk, self._tsk_alg
+
+    def _sign(self, msg: teep.TeepMessage, device: DeviceRecord) -> bytes:
+        key, alg = self._signer(device)
+        return teep.sign(msg, key, alg)
+
     def begin(self, ueid: bytes, intent: Intent) -> TamOutput:
         """``deploy.query_request``: open a session with a fresh token and challenge."""
         device = self.registry.get(ueid)
@@ -319,6 +350,12 @@ class Tam:
             intent=intent,
             issued_at=self._clock(),
         )
+        suites: dict[str, Any] = {}
+        if device.dsk.kty == KeyType.AKP:  # P14: offer exactly the suite the device pins
+            suites = {
+                "supported_cipher_suites": (teep.CIPHER_SUITE_MLDSA65,),
+                "supported_suit_cose_profiles": (teep.SUIT_PROFILE_PQ,),
+            }
         msg = teep.QueryRequest(
             token=session.token,
             challenge=session.challenge,
@@ -326,10 +363,11 @@ class Tam:
             versions=(0,),
             # attestation only: installed state travels in the signed EAT (spec/protocol.md §14)
             data_item_requested=int(teep.DataItem.ATTESTATION),
+            **suites,
         )
         self._sessions[session.token] = session
         self._by_device[ueid] = session.token
-        return TamOutput(t.next_state, t.step, teep.sign(msg, self._tsk, self._tsk_alg), ueid)
+        return TamOutput(t.next_state, t.step, self._sign(msg, device), ueid)
 
     def receive(self, data: bytes) -> TamOutput:
         """A TEEP message from a device (through its untrusted Broker)."""
@@ -437,6 +475,11 @@ class Tam:
 
         if msg.attestation_payload is None:
             raise refuse(Code.EAT_MISSING_CLAIM, "QueryResponse without evidence")
+        if device.dsk.kty == KeyType.AKP and (
+            signature_alg(msg.attestation_payload) != int(Alg.ML_DSA_65)
+        ):
+            # P14: the device enrolled PQ; classical evidence is a downgrade, refused unread
+            raise refuse(Code.EAT_SUITE_DOWNGRADE, "evidence not signed ML-DSA-65")
         try:
             claims = eat.verify(msg.attestation_payload, device.dsk)
         except EdbpError as e:
@@ -459,7 +502,7 @@ class Tam:
         if not hmac.compare_digest(claims.hwmodel, device.class_id):
             raise refuse(Code.EAT_ENDORSEMENT_INVALID, "hwmodel is not the endorsed class")
         try:
-            endorsed = verify_endorsement(device.endorsement, self._mrk)
+            endorsed = self._verify_endorsement(device.endorsement)
         except EdbpError:
             raise refuse(Code.EAT_ENDORSEMENT_INVALID, "endorsement no longer verifies") from None
         if (
@@ -486,7 +529,7 @@ class Tam:
             return TamOutput(
                 t.next_state,
                 "uninstall.component",
-                teep.sign(update, self._tsk, self._tsk_alg),
+                self._sign(update, device),
                 device.ueid,
             )
 
@@ -505,8 +548,7 @@ class Tam:
             package,
             device,
             self.vault,
-            self._tsk,
-            self._tsk_alg,
+            *self._signer(device),
             self._rng.fork(f"delivery/{session.token.hex()}"),
         )
         session.delivery = delivery
@@ -518,7 +560,7 @@ class Tam:
         envelope = suit.untagged_envelope(delivery.envelope)
         update = teep.Update(token=session.token, manifest_list=(envelope,))
         return TamOutput(
-            t.next_state, t.step, teep.sign(update, self._tsk, self._tsk_alg), device.ueid
+            t.next_state, t.step, self._sign(update, device), device.ueid
         )
 
     def _on_success(

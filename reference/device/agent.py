@@ -305,7 +305,7 @@ class Agent:
         else:
             keys = DeviceKeys.generate(suite, rng.fork("keys"))
             sealed.put(KEYS_NAME, keys.seal_record())
-        identity = DeviceIdentity(keys.ueid, vendor_id, class_id)
+        identity = DeviceIdentity(keys.ueid, vendor_id, class_id, pq=keys.suite.is_pq)
         if image_check is None and verify_ta:
             from edbp.reference.device.ta_check import optee_image_check
 
@@ -377,13 +377,18 @@ class Agent:
         if len(data) > MAX_TEEP_MESSAGE:
             raise WireError(Code.CBOR_TOO_LARGE, "TEEP message above 64 KiB")
         envelope = Sign1.decode(data)
+        allowed = TEEP_SIGNATURE_ALGS
+        if self.keys.suite.is_pq:  # P14: an edbp-pq Agent takes nothing classical from a TAM
+            if envelope.headers.raw_alg != int(Alg.ML_DSA_65):
+                raise WireError(Code.COSE_SUITE_DOWNGRADE, "TEEP message not signed ML-DSA-65")
+            allowed = frozenset({Alg.ML_DSA_65})
         kid = envelope.headers.kid
         keys = [k for k in self.anchors.tam if kid is None or _eq(k.kid or k.thumbprint(), kid)]
         if not keys:
             raise ProtocolError(Code.AGENT_UNTRUSTED_SIGNER, "kid names no trusted TSK")
         for key in keys:
             try:
-                payload = envelope.verify(key, algorithms=TEEP_SIGNATURE_ALGS)
+                payload = envelope.verify(key, algorithms=allowed)
             except WireError as exc:
                 if exc.code == Code.COSE_ALG_KEY_MISMATCH and len(keys) > 1:
                     continue
@@ -422,7 +427,14 @@ class Agent:
             raise WireError(Code.TEEP_MALFORMED, "challenge: 32 bytes")
         if request.versions is not None and TEEP_VERSION not in request.versions:
             raise ProtocolError(Code.TEEP_UNSUPPORTED_VERSION, "only TEEP version 0")
-        if not any(s in teep.EDBP_CIPHER_SUITES for s in request.supported_cipher_suites):
+        if self.keys.suite.is_pq:
+            # the TAM's offer is signed (ML-DSA, checked above): one that omits the suite both
+            # ends support is a downgrade, never a reason to fall back (P14)
+            if teep.CIPHER_SUITE_MLDSA65 not in request.supported_cipher_suites or (
+                teep.SUIT_PROFILE_PQ not in request.supported_suit_cose_profiles
+            ):
+                raise WireError(Code.COSE_SUITE_DOWNGRADE, "the TAM's offer omits edbp-pq")
+        elif not any(s in teep.EDBP_CIPHER_SUITES for s in request.supported_cipher_suites):
             raise ProtocolError(Code.TEEP_UNSUPPORTED_CIPHER_SUITE, "no common cipher suite")
         if request.freshness_mechanisms is not None and (
             teep.Freshness.NONCE not in request.freshness_mechanisms

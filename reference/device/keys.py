@@ -6,8 +6,9 @@ halves (for the Manufacturer's endorsement and the ``cnf`` claim), signs with th
 the ECDH-ES recipient step with the DAK; it has no method that returns a private half. The only
 serialisation is ``seal_record``, consumed by the Agent's sealed storage and nowhere else.
 
-Suites (the profile's two): ``P256`` (DAK on P-256, DSK signs ESP256) and ``X25519`` (DAK on
-X25519, DSK signs Ed25519).
+Suites: ``P256`` (DAK on P-256, DSK signs ESP256), ``X25519`` (DAK on X25519, DSK signs
+Ed25519), and the optional post-quantum ``PQ`` (`edbp-pq`, spec/protocol.md section 4.1: the
+DAK an MLKEM768-X25519 HPKE key, the DSK ML-DSA-65, both AKP keys made from 32-byte seeds).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import attrs
 from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
 from edbp.reference.wire.cbor import dumps, loads
-from edbp.reference.wire.cose_algs import Alg, Curve
+from edbp.reference.wire.cose_algs import Alg, Curve, KeyType
 from edbp.reference.wire.cose_encrypt import Encrypt
 from edbp.reference.wire.cose_headers import Label
 from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
@@ -37,9 +38,15 @@ class KeySuite(enum.Enum):
 
     P256 = "p256"
     X25519 = "x25519"
+    PQ = "pq"
+
+    @property
+    def is_pq(self) -> bool:
+        return self is KeySuite.PQ
 
     @property
     def agreement_curve(self) -> Curve:
+        """The DAK's curve (the PQ suite's DAK is an AKP key: its X25519 half is the curve)."""
         return Curve.P256 if self is KeySuite.P256 else Curve.X25519
 
     @property
@@ -48,7 +55,21 @@ class KeySuite(enum.Enum):
 
     @property
     def signing_alg(self) -> Alg:
+        if self is KeySuite.PQ:
+            return Alg.ML_DSA_65
         return Alg.ESP256 if self is KeySuite.P256 else Alg.ED25519
+
+    @property
+    def recipient_alg(self) -> Alg:
+        """How the CEK reaches this suite's DAK."""
+        return Alg.EDBP_HPKE_XWING_KE if self is KeySuite.PQ else Alg.ECDH_ES_A128KW
+
+    @classmethod
+    def of_dsk(cls, dsk: CoseKey) -> KeySuite:
+        """The suite an endorsed DSK belongs to (what the TAM pins a device to)."""
+        if dsk.kty == KeyType.AKP:
+            return cls.PQ
+        return cls.P256 if dsk.crv == Curve.P256 else cls.X25519
 
 
 @attrs.frozen
@@ -66,8 +87,12 @@ class DeviceKeys:
     ) -> DeviceKeys:
         """``enrol.keygen``: fresh keys and a random-type UEID, drawn inside the TEE."""
         ueid = bytes([UeidType.RAND]) + rng.fork("ueid").random_bytes(16)
-        dak = CoseKey.generate(suite.agreement_curve, rng.fork("dak"))
-        dsk = CoseKey.generate(suite.signing_curve, rng.fork("dsk"))
+        if suite.is_pq:
+            dak = CoseKey.generate_akp(Alg.EDBP_HPKE_XWING_KE, rng.fork("dak"))
+            dsk = CoseKey.generate_akp(Alg.ML_DSA_65, rng.fork("dsk"))
+        else:
+            dak = CoseKey.generate(suite.agreement_curve, rng.fork("dak"))
+            dsk = CoseKey.generate(suite.signing_curve, rng.fork("dsk"))
         # kids are the RFC 9679 thumbprints, so a TAM can name the key a delivery is for
         dak = attrs.evolve(dak, kid=dak.thumbprint())
         dsk = attrs.evolve(dsk, kid=dsk.thumbprint())
@@ -104,13 +129,14 @@ class DeviceKeys:
 
     def unwrap_cek(self, encryption: Encrypt, *, content_algs: Collection[Alg]) -> bytearray:
         """``deploy.unwrap_cek``: the CEK from the recipient of ``encryption`` (a SUIT
-        encryption info) addressed to the DAK — ECDH-ES+A128KW with the SUIT KDF context only.
+        encryption info) addressed to the DAK — ECDH-ES+A128KW with the SUIT KDF context only,
+        or COSE-HPKE MLKEM768-X25519 for the PQ suite (never both: no fallback).
         Returned in a buffer the caller wipes; every failure is ``DecryptionFailed``."""
         try:
             cek = encryption.unwrap_cek(
                 self._dak,
                 algorithms=content_algs,
-                recipient_algorithms={Alg.ECDH_ES_A128KW},
+                recipient_algorithms={self.suite.recipient_alg},
                 allow_unauthenticated=True,  # CTR: the caller holds the signed digests
                 supp_pub_other=SUIT_KDF_OTHER,
             )

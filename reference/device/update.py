@@ -103,6 +103,8 @@ class DeviceIdentity:
     ueid: bytes
     vendor_id: bytes
     class_id: bytes
+    #: the device's keys are of the post-quantum suite `edbp-pq` (P14: it accepts nothing weaker)
+    pq: bool = False
 
 
 @attrs.frozen
@@ -318,7 +320,7 @@ class _Interpreter:
         if len(data) > MAX_ENVELOPE:
             raise WireError(Code.CBOR_TOO_LARGE, "author envelope above 32 KiB")
         dep = check_dependency_integrity(params, data)
-        verify_signed_envelope(dep, self.anchors.author)
+        verify_signed_envelope(dep, self.anchors.author, pq=self.device.pq)
         _check_limits(dep)
         if self.author is not None and self.author_bytes != data:
             raise WireError(Code.SUIT_DEPENDENCY_FAILED, "more than one author manifest")
@@ -347,6 +349,9 @@ DEVICE_MANIFEST_PREFIX = (b"edbp", b"device")
 #: SUIT COSE profiles the Agent offers: (digest, signature, key delivery, content)
 OFFERED_SIGNATURE_ALGS = frozenset({Alg.ESP256, Alg.ES256, Alg.ED25519, Alg.EDDSA})
 OFFERED_CONTENT_ALGS = frozenset({Alg.A128GCM, Alg.A128CTR})
+#: what an `edbp-pq` Agent offers instead (spec/protocol.md section 4.1): nothing classical
+PQ_SIGNATURE_ALGS = frozenset({Alg.ML_DSA_65})
+PQ_CONTENT_ALGS = frozenset({Alg.A128GCM})
 
 
 def decode_envelope(data: bytes) -> Envelope:
@@ -363,11 +368,15 @@ def _kid_of(key: CoseKey) -> bytes:
     return key.kid if key.kid is not None else key.thumbprint()
 
 
-def verify_signed_envelope(envelope: Envelope, keys: Sequence[CoseKey]) -> None:
+def verify_signed_envelope(
+    envelope: Envelope, keys: Sequence[CoseKey], *, pq: bool = False
+) -> None:
     """Step 4 of the Agent's processing, for one layer: the wrapper digest covers the manifest
     (302); a block whose ``kid`` names a trusted key of this role must verify (303); a ``kid``
     naming no trusted key is an untrusted signer (604); without a ``kid`` every trusted key is
-    tried (303 when none verifies)."""
+    tried (303 when none verifies). ``pq``: an `edbp-pq` device refuses any classical block
+    (COSE_SUITE_DOWNGRADE, P14) before trying a key."""
+    offered = PQ_SIGNATURE_ALGS if pq else OFFERED_SIGNATURE_ALGS
     if not envelope.digest_matches():
         raise VerificationError(Code.SUIT_DIGEST_MISMATCH, "manifest digest does not match")
     payload = envelope.authentication.signed_payload
@@ -376,7 +385,9 @@ def verify_signed_envelope(envelope: Envelope, keys: Sequence[CoseKey]) -> None:
     for block in envelope.authentication.blocks:
         cose = Sign1.decode(block)
         alg = cose.headers.raw_alg
-        if alg not in {int(a) for a in OFFERED_SIGNATURE_ALGS}:
+        if pq and alg in {int(a) for a in OFFERED_SIGNATURE_ALGS}:
+            raise WireError(Code.COSE_SUITE_DOWNGRADE, f"classical manifest signature {alg!r}")
+        if alg not in {int(a) for a in offered}:
             raise WireError(Code.SUIT_UNSUPPORTED_PROFILE, f"signature algorithm {alg!r}")
         kid = cose.headers.kid
         candidates = [k for k in keys if kid is None or hmac.compare_digest(_kid_of(k), kid)]
@@ -386,7 +397,7 @@ def verify_signed_envelope(envelope: Envelope, keys: Sequence[CoseKey]) -> None:
         for key in candidates:
             tried = True
             try:
-                cose.verify(key, algorithms=OFFERED_SIGNATURE_ALGS, detached_payload=payload)
+                cose.verify(key, algorithms=offered, detached_payload=payload)
             except WireError as exc:
                 if exc.code == Code.COSE_ALG_KEY_MISMATCH:
                     continue
@@ -424,7 +435,7 @@ def verify_update(
     tam_bytes, *others = manifest_list
     tam = decode_envelope(tam_bytes)
     # step 4: the device envelope
-    verify_signed_envelope(tam, anchors.tam)
+    verify_signed_envelope(tam, anchors.tam, pq=device.pq)
     _check_limits(tam)
     if not tam.manifest.common.dependencies:
         raise VerificationError(
@@ -484,7 +495,7 @@ def _plan(run: _Interpreter, tam: Envelope, author: Envelope) -> InstallPlan:
         raise VerificationError(
             Code.SUIT_CONDITION_IMAGE_DIGEST, "no image-match on the ciphertext"
         )
-    encryption = _check_encryption(target.encryption.cose())
+    encryption = _check_encryption(target.encryption.cose(), pq=run.device.pq)
     return InstallPlan(
         component_id=cid,
         sequence=author.manifest.sequence_number,
@@ -500,14 +511,18 @@ def _plan(run: _Interpreter, tam: Envelope, author: Envelope) -> InstallPlan:
     )
 
 
-def _check_encryption(enc: Encrypt) -> Encrypt:
-    """The device's encryption info: one recipient, an offered profile, a well-sized IV."""
+def _check_encryption(enc: Encrypt, *, pq: bool = False) -> Encrypt:
+    """The device's encryption info: one recipient, an offered profile, a well-sized IV.
+    An `edbp-pq` device takes the CEK only by COSE-HPKE MLKEM768-X25519 (P14)."""
     if len(enc.recipients) != 1:
         raise WireError(Code.SUIT_ENCRYPTION_INFO, "encryption info: one recipient expected")
     content = enc.headers.raw_alg
-    if content not in {int(a) for a in OFFERED_CONTENT_ALGS}:
+    if content not in {int(a) for a in (PQ_CONTENT_ALGS if pq else OFFERED_CONTENT_ALGS)}:
         raise WireError(Code.SUIT_UNSUPPORTED_PROFILE, f"content algorithm {content!r}")
-    if enc.recipients[0].headers.raw_alg != int(Alg.ECDH_ES_A128KW):
+    recipient_alg = enc.recipients[0].headers.raw_alg
+    if pq and recipient_alg != int(Alg.EDBP_HPKE_XWING_KE):
+        raise WireError(Code.COSE_SUITE_DOWNGRADE, "the CEK must come by COSE-HPKE (edbp-pq)")
+    if not pq and recipient_alg != int(Alg.ECDH_ES_A128KW):
         raise WireError(Code.SUIT_UNSUPPORTED_PROFILE, "the CEK must come by ECDH-ES+A128KW")
     iv = enc.headers.get(HeaderLabel.IV)
     want = 12 if content == int(Alg.A128GCM) else 16

@@ -42,10 +42,10 @@ from edbp.reference.device.update import TrustAnchors
 from edbp.reference.optee.sign import sign_ta
 from edbp.reference.rand import RandomSource, SeededRandom
 from edbp.reference.wire import teep
-from edbp.reference.wire.cose_algs import Curve
+from edbp.reference.wire.cose_algs import Alg, Curve
 from edbp.reference.wire.cose_key import CoseKey
 
-from edbp.errors import Code, EdbpError
+from edbp.errors import Code, EdbpError, WireError
 
 __all__ = ["Attempt", "SimDevice", "World"]
 
@@ -92,6 +92,7 @@ class World:
         registry: Registry | None = None,
         record: bool = True,
         budget: MemoryBudget = MemoryBudget(),
+        pq: bool = False,
     ) -> None:
         self.rng: RandomSource = SeededRandom(seed)
         self.root = root
@@ -119,13 +120,26 @@ class World:
         self.tak = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.device_registry = DeviceRegistry(":memory:" if root is None else root / "tam.sqlite")
         self.author = Author(vault, registry, self.ask, rng=self.rng.fork("author"))
+        # the post-quantum suite (spec/protocol.md 4.1): its own ASK, TSK and MRK (ML-DSA-65),
+        # made only when asked for, so that a classical world's keys and bytes are unchanged
+        self.pq_ask = self.pq_tsk = self.pq_mrk = None
+        self.pq_author: Author | None = None
+        if pq:
+            self.pq_ask = CoseKey.generate_akp(Alg.ML_DSA_65, self.rng.fork("pq-ask"))
+            self.pq_tsk = CoseKey.generate_akp(Alg.ML_DSA_65, self.rng.fork("pq-tsk"))
+            self.pq_mrk = CoseKey.generate_akp(Alg.ML_DSA_65, self.rng.fork("pq-mrk"))
+            self.pq_author = Author(
+                vault, registry, self.pq_ask, Alg.ML_DSA_65, rng=self.rng.fork("pq-author")
+            )
         self.tam = Tam(
             self.device_registry,
             vault,
             self.tsk,
             self.mrk.public(),
-            [self.ask.public()],
+            [self.ask.public(), *([self.pq_ask.public()] if self.pq_ask else [])],
             rng=self.rng.fork("tam"),
+            pq_tsk=self.pq_tsk,
+            pq_mrk_public=self.pq_mrk,
         )
         self.vendor_id = vendor_id_for(VENDOR_DOMAIN)
         self.devices: dict[str, SimDevice] = {}
@@ -147,6 +161,18 @@ class World:
     def anchors(self) -> TrustAnchors:
         return TrustAnchors(
             tam=[self.tsk.public()], author=[self.ask.public()], ta_signers=[self.tak.public_key()]
+        )
+
+    def anchors_for(self, suite: KeySuite) -> TrustAnchors:
+        """What a device of ``suite`` trusts: a PQ device only the ML-DSA TSK and ASK."""
+        if not suite.is_pq:
+            return self.anchors
+        if self.pq_tsk is None or self.pq_ask is None:
+            raise WireError(Code.COSE_PQ_UNAVAILABLE, "World(pq=True) makes the PQ keys")
+        return TrustAnchors(
+            tam=[self.pq_tsk.public()],
+            author=[self.pq_ask.public()],
+            ta_signers=[self.tak.public_key()],
         )
 
     # ------------------------------------------------------------------ enrol, publish
@@ -182,7 +208,7 @@ class World:
             huk,
             vendor_id=self.vendor_id,
             class_id=self.class_id(class_name),
-            anchors=self.anchors,
+            anchors=self.anchors_for(suite),
             suite=suite,
             rng=rng.fork("agent"),
             budget=self.budget,
@@ -197,7 +223,11 @@ class World:
             dak=agent.keys.dak_public,
             dsk=agent.keys.dsk_public,
         )
-        self.tam.enrol(sign_endorsement(endorsement, self.mrk))
+        if suite.is_pq:
+            assert self.pq_mrk is not None  # anchors_for checked it
+            self.tam.enrol(sign_endorsement(endorsement, self.pq_mrk, Alg.ML_DSA_65))
+        else:
+            self.tam.enrol(sign_endorsement(endorsement, self.mrk))
         device = SimDevice(name, class_name, agent, broker, huk, storage)
         self.devices[name] = device
         return device
@@ -220,13 +250,20 @@ class World:
         sequence: int,
         class_name: str,
         repository: str = "packages/ta",
+        pq: bool = False,
         **kw: Any,
     ) -> Published:
-        """``publish.*`` by the Author, then the TAM accepts the package."""
+        """``publish.*`` by the Author, then the TAM accepts the package. ``pq``: signed by
+        the ML-DSA-65 ASK, for the devices of the post-quantum suite."""
         key_id = self.class_key_id(class_name)
         if not self.vault.exists(key_id):
             self.vault.create_class_key(key_id)
-        published = self.author.publish(
+        author = self.author
+        if pq:
+            if self.pq_author is None:
+                raise WireError(Code.COSE_PQ_UNAVAILABLE, "World(pq=True) makes the PQ keys")
+            author = self.pq_author
+        published = author.publish(
             image,
             ta_uuid=ta_uuid,
             sequence=sequence,

@@ -240,7 +240,7 @@ class EatClaims:
 # --------------------------------------------------------------------------- COSE_Sign1
 
 #: Algorithms the Device Signing Key may use (ESP256 / Ed25519; older ids accepted on verify)
-EAT_SIGNATURE_ALGS = frozenset({-9, -7, -19, -8})
+EAT_SIGNATURE_ALGS = frozenset({-9, -7, -19, -8, -49})
 
 
 def sign(claims: EatClaims, key: CoseKey, alg: int = -9, *, kid: bytes | None = None) -> bytes:

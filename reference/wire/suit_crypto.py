@@ -40,7 +40,9 @@ __all__ = [
 
 #: Signature algorithms a SUIT manifest may be signed with in the edbp profile (emit ESP256 /
 #: Ed25519; accept the older ES256 / EdDSA ids on verify).
-SUIT_SIGNATURE_ALGS: frozenset[Alg] = frozenset({Alg.ESP256, Alg.ES256, Alg.ED25519, Alg.EDDSA})
+SUIT_SIGNATURE_ALGS: frozenset[Alg] = frozenset(
+    {Alg.ESP256, Alg.ES256, Alg.ED25519, Alg.EDDSA, Alg.ML_DSA_65}
+)
 
 _SEVERABLE_ATTRS = {
     ManifestKey.DEPENDENCY_RESOLUTION: "dependency_resolution",
@@ -147,7 +149,9 @@ def decode_encryption_info(data: bytes, lenient: bool = False) -> Any:
 #: (draft-ietf-suit-firmware-encryption / suit-mti): AEAD content, AES-CTR only where the signed
 #: image digest covers the plaintext.
 SUIT_CONTENT_ALGS: frozenset[Alg] = frozenset({Alg.A128GCM, Alg.A256GCM, Alg.A128CTR, Alg.A256CTR})
-SUIT_RECIPIENT_ALGS: frozenset[Alg] = frozenset({Alg.A128KW, Alg.A256KW, Alg.ECDH_ES_A128KW})
+SUIT_RECIPIENT_ALGS: frozenset[Alg] = frozenset(
+    {Alg.A128KW, Alg.A256KW, Alg.ECDH_ES_A128KW, Alg.EDBP_HPKE_XWING_KE}
+)
 
 
 def decrypt_payload(

@@ -29,7 +29,9 @@ from edbp.errors import Code, VerificationError, WireError
 __all__ = [
     "CIPHER_SUITE_ED25519",
     "CIPHER_SUITE_ESP256",
+    "CIPHER_SUITE_MLDSA65",
     "EDBP_CIPHER_SUITES",
+    "SUIT_PROFILE_PQ",
     "TEEP_SIGNATURE_ALGS",
     "CipherSuite",
     "DataItem",
@@ -111,6 +113,11 @@ COSE_SIGN1 = 18
 CIPHER_SUITE_ESP256: CipherSuite = ((COSE_SIGN1, -9),)
 CIPHER_SUITE_ED25519: CipherSuite = ((COSE_SIGN1, -19),)
 EDBP_CIPHER_SUITES = (CIPHER_SUITE_ESP256, CIPHER_SUITE_ED25519)
+#: the post-quantum suite `edbp-pq` (spec/protocol.md section 4.1): COSE_Sign1 with ML-DSA-65
+CIPHER_SUITE_MLDSA65: CipherSuite = ((COSE_SIGN1, -49),)
+#: its SUIT COSE profile [digest, signature, key delivery, content]: SHA-256, ML-DSA-65,
+#: COSE-HPKE MLKEM768-X25519 key encryption (private-use alg id), A128GCM
+SUIT_PROFILE_PQ: SuitCoseProfile = (-16, -49, -70768, 1)
 #: A SUIT COSE profile: an array of algorithm ids ([-16, -9, -29, 1]) or a single registered id.
 SuitCoseProfile = tuple[int, ...] | int
 
@@ -566,8 +573,9 @@ def from_cbor(items: Any) -> TeepMessage:
 # --------------------------------------------------------------------------- COSE_Sign1
 
 #: Signature algorithms of the two cipher suites (emit -9/-19; the older ids accepted on verify)
-TEEP_SIGNATURE_ALGS = frozenset({-9, -7, -19, -8})
+TEEP_SIGNATURE_ALGS = frozenset({-9, -7, -19, -8, -49})
 _SUITE_FOR_ALG = {
+    -49: CIPHER_SUITE_MLDSA65,
     -9: CIPHER_SUITE_ESP256,
     -7: CIPHER_SUITE_ESP256,
     -19: CIPHER_SUITE_ED25519,
