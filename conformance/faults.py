@@ -590,3 +590,9 @@ def check_fault(name: str | None) -> Fault | None:
             f"unknown fault {name!r}; known faults: {', '.join(sorted(FAULTS))}",
         )
     return fault
+
+
+# the post-quantum suite's fault (P14) lives in its own module
+from edbp.conformance.faults_pq import PQ_FAULTS  # noqa: E402
+
+FAULTS.update(PQ_FAULTS)

@@ -47,7 +47,9 @@ from edbp.reference.device.keys import DeviceKeys, KeySuite
 from edbp.reference.device.storage import FaultyStorage, MemoryStorage, Storage
 from edbp.reference.device.update import TrustAnchors
 from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
+from edbp.reference.wire import pq
 from edbp.reference.wire.cbor import loads
+from edbp.reference.wire.cose_algs import KeyType
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.suit_core import SuitDigest
 
@@ -78,6 +80,11 @@ SUITES = (
     "teep-sign1-esp256",
     "teep-sign1-ed25519",
 )
+#: the optional post-quantum suite (protocol.md 4.1), declared when this build has ML-DSA/ML-KEM;
+#: the device runs it once ``provision`` brings PQ ``test_keys`` (AKP DAK and DSK)
+PQ_SUITES = ("suit-sha256-mldsa65-hpke-xwing-a128gcm", "teep-sign1-mldsa65")
+if pq.available():
+    SUITES = (*SUITES, *PQ_SUITES)
 CAPABILITIES = ("power-cut", "clock", "test-keys", "ta-check")
 MAX_MESSAGE = 65536  # spec/protocol.md section 6
 MAX_PAYLOAD = 16 << 20
@@ -114,8 +121,15 @@ class PowerCutStorage(FaultyStorage):
 
 
 def _suite_of(dak: CoseKey) -> KeySuite:
-    """The key suite a provisioned DAK belongs to (P-256, or X25519 with an Ed25519 DSK)."""
+    """The key suite a provisioned DAK belongs to (P-256, X25519 with an Ed25519 DSK, or the
+    post-quantum suite's AKP key)."""
+    if dak.kty == KeyType.AKP:
+        if not pq.available():
+            raise bad_args(f"PQ test keys on a build without them: {pq.unavailable_reason()}")
+        return KeySuite.PQ
     for suite in KeySuite:
+        if suite.is_pq:
+            continue
         if int(suite.agreement_curve) == int(dak.crv or 0):
             return suite
     raise bad_args("test DAK on a curve the device does not support")
@@ -274,6 +288,8 @@ class ReferenceDevice(DeviceBackend):
         # kids are the RFC 9679 thumbprints, as at enrol.keygen (deliveries name the DAK by it)
         dak = attrs.evolve(dak, kid=dak.thumbprint())
         dsk = attrs.evolve(dsk, kid=dsk.thumbprint())
+        if (dak.kty == KeyType.AKP) != (dsk.kty == KeyType.AKP):
+            raise bad_args("test DAK and DSK must belong to one suite")
         suite = _suite_of(dak)
         keys = DeviceKeys(suite=suite, ueid=ueid, dak=dak, dsk=dsk)
         self.agent.sealed.put(KEYS_NAME, keys.seal_record())

@@ -377,11 +377,7 @@ class Agent:
         if len(data) > MAX_TEEP_MESSAGE:
             raise WireError(Code.CBOR_TOO_LARGE, "TEEP message above 64 KiB")
         envelope = Sign1.decode(data)
-        allowed = TEEP_SIGNATURE_ALGS
-        if self.keys.suite.is_pq:  # P14: an edbp-pq Agent takes nothing classical from a TAM
-            if envelope.headers.raw_alg != int(Alg.ML_DSA_65):
-                raise WireError(Code.COSE_SUITE_DOWNGRADE, "TEEP message not signed ML-DSA-65")
-            allowed = frozenset({Alg.ML_DSA_65})
+        allowed = self._teep_algorithms(envelope)
         kid = envelope.headers.kid
         keys = [k for k in self.anchors.tam if kid is None or _eq(k.kid or k.thumbprint(), kid)]
         if not keys:
@@ -397,6 +393,15 @@ class Agent:
                 continue
             return teep.decode(payload)
         raise VerificationError(Code.TEEP_BAD_SIGNATURE, "TEEP message signature")
+
+    def _teep_algorithms(self, envelope: Sign1) -> frozenset[Alg]:
+        """The signature algorithms a TEEP message may use here. P14: an `edbp-pq` Agent takes
+        nothing classical from a TAM, whichever key it names (COSE_SUITE_DOWNGRADE)."""
+        if not self.keys.suite.is_pq:
+            return TEEP_SIGNATURE_ALGS
+        if envelope.headers.raw_alg != int(Alg.ML_DSA_65):
+            raise WireError(Code.COSE_SUITE_DOWNGRADE, "TEEP message not signed ML-DSA-65")
+        return frozenset({Alg.ML_DSA_65})
 
     def _reply_token(self, kind: AgentInput, message: Any) -> bytes | None:
         """The token an Error answers with: the open exchange's, when an Update arrives inside

@@ -31,6 +31,7 @@ CASE_FILES = (
     "test_revocation.py",
     "test_rollback.py",
     "test_ta_image.py",
+    "test_pq.py",
 )
 VECTOR_FAULTS = {"crash-on-malformed"}
 
