@@ -426,12 +426,25 @@ def _code_of(replies: list[bytes]) -> int | None:
     is_flag=True,
     help="Skip the side-by-side run of one attack against the blueprint and edbp profiles.",
 )
-def command(hsm: str, registry: str, seed: str, workdir: Path | None, no_blueprint: bool) -> None:
+@click.option(
+    "--suite",
+    type=click.Choice(["classical", "pq"]),
+    default="classical",
+    show_default=True,
+    help="pq: the post-quantum suite edbp-pq (ML-DSA-65, COSE-HPKE MLKEM768-X25519) instead.",
+)
+def command(
+    hsm: str, registry: str, seed: str, workdir: Path | None, no_blueprint: bool, suite: str
+) -> None:
     from rich.console import Console
 
     console = Console()
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
+    if suite == "pq":
+        from edbp.demo_pq import run_pq_demo
+
+        sys.exit(0 if run_pq_demo(console, workdir=workdir) else 1)
     ok = run_demo(console, hsm=hsm, registry=registry, seed=seed, workdir=workdir)
     if not no_blueprint:
         from edbp.demo_blueprint import side_by_side
