@@ -64,7 +64,9 @@ def run_pq_demo(console: Any, seed: str = "edbp-demo-pq", workdir: Path | None =
         comp = ta_component(ta)
         image = w.build_ta(_image("pq-ta", 1), ta, ta_version=1)
 
-        console.print("\n[bold cyan]1. Enrol[/] (PQ keys made in the TEE, endorsed by the ML-DSA MRK)")
+        console.print(
+            "\n[bold cyan]1. Enrol[/] (PQ keys made in the TEE, endorsed by the ML-DSA MRK)"
+        )
         a = w.enrol("pq-A", "gateway", suite=KeySuite.PQ)
         b = w.enrol("pq-B", "gateway", suite=KeySuite.PQ)
         c = w.enrol("classic-C", "sensor", suite=KeySuite.P256)
