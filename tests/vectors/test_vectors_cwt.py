@@ -54,7 +54,11 @@ def _sign_alg(data: bytes) -> int:
 
 def _steps(op: str) -> list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]]:
     out = []
-    for doc in DOCS.values():
+    for path, doc in DOCS.items():
+        if path.startswith("pq/"):
+            # python-cwt has no ML-DSA-65 and no value for the private-use COSE-HPKE alg;
+            # tests/vectors/test_pq_vectors.py recomputes those vectors from first principles
+            continue
         for g in doc["testGroups"]:
             for t in g["tests"]:
                 for s in t["steps"]:

@@ -24,6 +24,7 @@ SOURCE_MODULES = (
     "edbp.vectorgen.sources_cose",
     "edbp.vectorgen.sources_optee",
     "edbp.vectorgen.sources_blueprint",
+    "edbp.vectorgen.sources_pq",
 )
 
 SourceFn = Callable[[SeededRandom], VectorFile]
