@@ -72,7 +72,7 @@ CLASS_NAME = "reference-device"
 PROFILES = ("edbp",)
 #: what the reference Agent runs (update.OFFERED_CONTENT_ALGS, ESP256 and Ed25519 keys);
 #: "suit-sha256-ed25519-ecdh-a128gcm" is not (yet) a name of spec/adapter.cddl
-SUITES = (
+SUITES: tuple[str, ...] = (
     "suit-sha256-esp256-ecdh-a128gcm",
     "suit-sha256-esp256-ecdh-a128ctr",
     "suit-sha256-ed25519-ecdh-a128gcm",

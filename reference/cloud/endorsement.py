@@ -117,9 +117,10 @@ def signature_alg(data: bytes) -> int | None:
     not a COSE_Sign1 or carry no alg). Used to pick the suite's key and to refuse a downgrade
     before verifying; the signature itself is still verified afterwards."""
     try:
-        return Sign1.decode(data).headers.raw_alg
+        alg = Sign1.decode(data).headers.raw_alg
     except EdbpError:
         return None
+    return alg if isinstance(alg, int) and not isinstance(alg, bool) else None
 
 
 def verify_endorsement(data: bytes, mrk_public: CoseKey) -> Endorsement:

@@ -22,7 +22,10 @@ statement):
 3. During ``rewrap`` (``deploy.update``: the CEK re-wrapped to one device's DAK by
    ECDH-ES+A128KW): SoftHSM2 has ECDH1_DERIVE but no HKDF mechanism (PKCS#11 3.0's
    CKM_HKDF_DERIVE), so neither backend can run the COSE ECDH-ES+A128KW recipient inside the
-   token. The CEK is therefore unwrapped *into TAM process memory* for the duration of one
+   token; nor has it ML-KEM (PKCS#11 3.2's CKM_ML_KEM), so the post-quantum suite's
+   COSE-HPKE MLKEM768-X25519 recipient (spec/protocol.md 4.1) cannot run there either: both
+   recipients take the same path. The CEK is therefore unwrapped *into TAM process memory* for
+   the duration of one
    ``seal`` call only, held in a ``bytearray`` that is overwritten with zeros in a ``finally``
    block before ``rewrap`` returns (and the PKCS#11 session object holding it is destroyed).
    Python cannot promise that no copy survives in freed memory (the ``bytes`` a library returns

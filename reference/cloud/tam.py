@@ -197,6 +197,11 @@ class Tam:
         self._mrk = mrk_public
         # the post-quantum suite (spec/protocol.md section 4.1): an ML-DSA-65 TSK for the
         # devices endorsed with PQ keys, and the ML-DSA-65 MRK that endorses them
+        if pq_tsk is not None:
+            from edbp.reference.wire import pq
+
+            pq.require()  # COSE_PQ_UNAVAILABLE on a build without ML-DSA / ML-KEM
+            pq_tsk.check_alg(Alg.ML_DSA_65)
         self._pq_tsk = pq_tsk
         self._pq_mrk = pq_mrk_public.public() if pq_mrk_public is not None else None
         self._author_keys = [k.public() for k in author_keys]

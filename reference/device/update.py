@@ -495,7 +495,8 @@ def _plan(run: _Interpreter, tam: Envelope, author: Envelope) -> InstallPlan:
         raise VerificationError(
             Code.SUIT_CONDITION_IMAGE_DIGEST, "no image-match on the ciphertext"
         )
-    encryption = _check_encryption(target.encryption.cose(), pq=run.device.pq)
+    cose = target.encryption.cose()
+    encryption = _check_pq_encryption(cose) if run.device.pq else _check_encryption(cose)
     return InstallPlan(
         component_id=cid,
         sequence=author.manifest.sequence_number,
@@ -511,9 +512,18 @@ def _plan(run: _Interpreter, tam: Envelope, author: Envelope) -> InstallPlan:
     )
 
 
-def _check_encryption(enc: Encrypt, *, pq: bool = False) -> Encrypt:
-    """The device's encryption info: one recipient, an offered profile, a well-sized IV.
-    An `edbp-pq` device takes the CEK only by COSE-HPKE MLKEM768-X25519 (P14)."""
+def _check_pq_encryption(enc: Encrypt) -> Encrypt:
+    """``_check_encryption`` of an `edbp-pq` device: it takes the CEK only by COSE-HPKE
+    MLKEM768-X25519 (P14), and A128GCM content only."""
+    return _check_encryption_of(enc, pq=True)
+
+
+def _check_encryption(enc: Encrypt) -> Encrypt:
+    """The device's encryption info: one recipient, an offered profile, a well-sized IV."""
+    return _check_encryption_of(enc, pq=False)
+
+
+def _check_encryption_of(enc: Encrypt, *, pq: bool) -> Encrypt:
     if len(enc.recipients) != 1:
         raise WireError(Code.SUIT_ENCRYPTION_INFO, "encryption info: one recipient expected")
     content = enc.headers.raw_alg

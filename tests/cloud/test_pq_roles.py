@@ -11,6 +11,7 @@ import pytest
 from edbp.reference.build.package import ta_component
 from edbp.reference.cloud.delivery import device_encryption_info
 from edbp.reference.cloud.endorsement import Endorsement, sign_endorsement, verify_endorsement
+from edbp.reference.cloud.keyvault import KeyVault
 from edbp.reference.cloud.tam import Intent
 from edbp.reference.device.keys import DeviceKeys, KeySuite
 from edbp.reference.device.world import World, contains
@@ -56,6 +57,17 @@ def test_pq_keys_are_akp_and_seal_and_reopen():
     with pytest.raises(VerificationError) as err:
         DeviceKeys.from_sealed_record(dumps(rec))
     assert err.value.code == Code.AGENT_STORAGE_CORRUPT
+
+
+def test_pq_deploy_on_both_vault_backends(tmp_path, vault: KeyVault):  # type: ignore[no-untyped-def]
+    """The PQ recipient is built around ``KeyVault.rewrap`` like the classical one, so the
+    PKCS#11 backend (SoftHSM2: no ML-KEM, no HKDF in the token) delivers it too."""
+    w = World(tmp_path, seed="pq-vaults", pq=True, vault=vault)
+    dev = w.enrol("d1", "gw", suite=KeySuite.PQ)
+    _publish(w)
+    got = w.deploy(dev, TA, 1)
+    assert got.ok, got.detail
+    assert not contains(w.broker_bytes(dev), w.cek_of(w.tam.package(TA, 1)))
 
 
 def test_pq_deploy_end_to_end(world: World):

@@ -234,3 +234,15 @@ def test_unavailable_build_refuses_with_its_code(monkeypatch):
         pq.mldsa65_public(bytes(32))
     assert err.value.code == Code.COSE_PQ_UNAVAILABLE
     assert not pq.available()
+
+
+def test_inspect_names_the_pq_code_points():
+    from edbp.reference.wire.inspect import inspect
+
+    dak = _key(HPKE, "dak")
+    text = str(inspect(_info(dak).encode()).text)
+    assert "edbp HPKE MLKEM768-X25519 KE (private use)" in text
+    assert "ek (HPKE encapsulated key)" in text
+    key = _key(Alg.ML_DSA_65, "sig")
+    signed = str(inspect(sign1(b"p", key, Alg.ML_DSA_65).encode()).text)
+    assert "ML-DSA-65" in signed
