@@ -250,8 +250,11 @@ def hpke_intermediates(seed: bytes, enc: bytes, info: bytes) -> HpkeIntermediate
     if len(enc) != XWING_ENC_BYTES:
         raise WireError(Code.COSE_HPKE_BAD_EK, "ek is not an MLKEM768-X25519 encapsulation")
     ct_m, ct_x = enc[:_MLKEM768_CT_BYTES], enc[_MLKEM768_CT_BYTES:]
-    ss_m = bytes(mlkem_key.decapsulate(ct_m))
-    ss_x = x_key.exchange(x25519.X25519PublicKey.from_public_bytes(ct_x))
+    try:
+        ss_m = bytes(mlkem_key.decapsulate(ct_m))
+        ss_x = x_key.exchange(x25519.X25519PublicKey.from_public_bytes(ct_x))
+    except ValueError:  # e.g. a low-order X25519 point: a cryptographic miss like any other
+        raise DecryptionFailed() from None
     pk_x = x_key.public_key().public_bytes_raw()
     shared = hashlib.sha3_256(ss_m + ss_x + ct_x + pk_x + _XWING_LABEL).digest()
     suite_id = (

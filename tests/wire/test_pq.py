@@ -246,3 +246,15 @@ def test_inspect_names_the_pq_code_points():
     key = _key(Alg.ML_DSA_65, "sig")
     signed = str(inspect(sign1(b"p", key, Alg.ML_DSA_65).encode()).text)
     assert "ML-DSA-65" in signed
+
+
+def test_low_order_x25519_half_of_ek_is_decryption_failed():
+    dak = _key(HPKE, "dak")
+    enc = _info(dak)
+    (r,) = enc.recipients
+    ek = r.headers.unprotected[HeaderLabel.EK]
+    low_order = ek[: pq.XWING_ENC_BYTES - 32] + bytes(32)  # the all-zero X25519 point
+    bad = _mutated(enc, unprot={HeaderLabel.EK.value: low_order})
+    for trace in (None, Trace()):
+        with pytest.raises(DecryptionFailed):
+            _unwrap(bad, dak, trace)
