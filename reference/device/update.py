@@ -36,7 +36,7 @@ without a ``kid`` every trusted key is tried and a miss is SUIT_AUTH_FAILED.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -50,6 +50,7 @@ from edbp.reference.wire.suit_core import ComponentId, SuitDigest
 from edbp.reference.wire.suit_crypto import SUIT_CONTENT_ALGS
 from edbp.reference.wire.suit_envelope import Envelope
 from edbp.reference.wire.suit_labels import ManifestKey, SuitCommand, SuitParam
+from edbp.reference.wire.teep import EDBP_SUIT_COSE_PROFILES, SuitCoseProfile
 from edbp.reference.wire.suit_process import (
     ParameterStore,
     check_class,
@@ -161,6 +162,7 @@ class _Interpreter:
         self.others = others
         self.author: Envelope | None = None
         self.author_bytes = b""
+        self.author_alg: int | None = None  # the algorithm of the ASK block that verified
         self.checked: set[tuple[int, int, ComponentId]] = set()  # (command, depth, component)
         self.contents: dict[ComponentId, _Content] = {}
         self.deps: dict[tuple[int, int], Envelope] = {}
@@ -318,7 +320,7 @@ class _Interpreter:
         if len(data) > MAX_ENVELOPE:
             raise WireError(Code.CBOR_TOO_LARGE, "author envelope above 32 KiB")
         dep = check_dependency_integrity(params, data)
-        verify_signed_envelope(dep, self.anchors.author)
+        self.author_alg = verify_signed_envelope(dep, self.anchors.author)
         _check_limits(dep)
         if self.author is not None and self.author_bytes != data:
             raise WireError(Code.SUIT_DEPENDENCY_FAILED, "more than one author manifest")
@@ -347,6 +349,8 @@ DEVICE_MANIFEST_PREFIX = (b"edbp", b"device")
 #: SUIT COSE profiles the Agent offers: (digest, signature, key delivery, content)
 OFFERED_SIGNATURE_ALGS = frozenset({Alg.ESP256, Alg.ES256, Alg.ED25519, Alg.EDDSA})
 OFFERED_CONTENT_ALGS = frozenset({Alg.A128GCM, Alg.A128CTR})
+#: the SUIT COSE profiles the reference Agent supports (spec/protocol.md section 4)
+SUPPORTED_PROFILES = frozenset(tuple(p) for p in EDBP_SUIT_COSE_PROFILES if not isinstance(p, int))
 
 
 def decode_envelope(data: bytes) -> Envelope:
@@ -363,11 +367,12 @@ def _kid_of(key: CoseKey) -> bytes:
     return key.kid if key.kid is not None else key.thumbprint()
 
 
-def verify_signed_envelope(envelope: Envelope, keys: Sequence[CoseKey]) -> None:
+def verify_signed_envelope(envelope: Envelope, keys: Sequence[CoseKey]) -> int:
     """Step 4 of the Agent's processing, for one layer: the wrapper digest covers the manifest
     (302); a block whose ``kid`` names a trusted key of this role must verify (303); a ``kid``
     naming no trusted key is an untrusted signer (604); without a ``kid`` every trusted key is
-    tried (303 when none verifies)."""
+    tried (303 when none verifies). Returns the algorithm of the block that verified, for the
+    profile check of step 5."""
     if not envelope.digest_matches():
         raise VerificationError(Code.SUIT_DIGEST_MISMATCH, "manifest digest does not match")
     payload = envelope.authentication.signed_payload
@@ -393,7 +398,7 @@ def verify_signed_envelope(envelope: Envelope, keys: Sequence[CoseKey]) -> None:
                 raise
             except VerificationError:
                 continue
-            return
+            return int(alg)
     if untrusted and not tried:
         raise ProtocolError(Code.AGENT_UNTRUSTED_SIGNER, "signed by a key the Agent does not trust")
     raise VerificationError(Code.SUIT_AUTH_FAILED, "no authentication block verifies")
@@ -411,12 +416,20 @@ def _check_limits(envelope: Envelope) -> None:
 
 
 def verify_update(
-    manifest_list: Sequence[bytes], device: DeviceIdentity, anchors: TrustAnchors
+    manifest_list: Sequence[bytes],
+    device: DeviceIdentity,
+    anchors: TrustAnchors,
+    offered: Collection[SuitCoseProfile] | None = None,
 ) -> InstallPlan:
     """Steps 4–6 of the Agent's processing (spec/protocol.md section 9): authenticate the
     device envelope (TSK) and the author envelope it depends on (ASK), run both manifests'
     conditions against ``device``, check the binding to this device, and return what to fetch,
-    check, decrypt and install. Nothing is fetched or decrypted here."""
+    check, decrypt and install. Nothing is fetched or decrypted here.
+
+    ``offered`` is the ``supported-suit-cose-profiles`` of the QueryRequest that opened the
+    exchange: the delivery's profile must be one of them (316). ``None`` (no exchange, the
+    Update is refused later as a replay) checks only that the profile is one the Agent
+    supports."""
     if not manifest_list:
         raise WireError(Code.TEEP_MALFORMED, "Update without manifests")
     if len(manifest_list) > MAX_MANIFESTS:
@@ -424,7 +437,7 @@ def verify_update(
     tam_bytes, *others = manifest_list
     tam = decode_envelope(tam_bytes)
     # step 4: the device envelope
-    verify_signed_envelope(tam, anchors.tam)
+    tam_alg = verify_signed_envelope(tam, anchors.tam)
     _check_limits(tam)
     if not tam.manifest.common.dependencies:
         raise VerificationError(
@@ -437,6 +450,8 @@ def verify_update(
     if author is None:
         raise VerificationError(Code.SUIT_DEPENDENCY_FAILED, "author manifest not processed")
     plan = _plan(run, tam, author)
+    assert run.author_alg is not None  # set when the author envelope verified
+    check_profile(tam_alg, run.author_alg, plan.encryption, offered)
     # step 6: the delivery is for this device
     check_device_manifest(tam, plan.component_id, device.ueid)
     return plan
@@ -500,6 +515,39 @@ def _plan(run: _Interpreter, tam: Envelope, author: Envelope) -> InstallPlan:
     )
 
 
+#: RFC 9864: the polymorphic ids name the same signature as the fully specified ones
+_FULLY_SPECIFIED = {int(Alg.ES256): int(Alg.ESP256), int(Alg.EDDSA): int(Alg.ED25519)}
+
+
+def delivery_profile(tam_alg: int, author_alg: int, enc: Encrypt) -> tuple[int, ...] | None:
+    """The SUIT COSE profile ``[digest, signature, key-wrap, content]`` a delivery uses, or
+    None when its two signatures are of different algorithms (no single profile)."""
+    sig = _FULLY_SPECIFIED.get(tam_alg, tam_alg)
+    if _FULLY_SPECIFIED.get(author_alg, author_alg) != sig:
+        return None
+    wrap = enc.recipients[0].headers.raw_alg
+    content = enc.headers.raw_alg
+    if not isinstance(wrap, int) or not isinstance(content, int):
+        return None
+    return (int(Alg.SHA256), sig, wrap, content)
+
+
+def check_profile(
+    tam_alg: int, author_alg: int, enc: Encrypt, offered: Collection[SuitCoseProfile] | None
+) -> None:
+    """Step 5, last check (spec/protocol.md section 4): one profile, offered by the TAM in the
+    open exchange's QueryRequest and supported by the Agent, else SUIT_UNSUPPORTED_PROFILE."""
+    profile = delivery_profile(tam_alg, author_alg, enc)
+    if profile is None or profile not in SUPPORTED_PROFILES:
+        raise WireError(Code.SUIT_UNSUPPORTED_PROFILE, "the delivery's algorithms form no profile")
+    if offered is not None and profile not in {
+        tuple(p) if not isinstance(p, int) else (p,) for p in offered
+    }:
+        raise WireError(
+            Code.SUIT_UNSUPPORTED_PROFILE, "the delivery's profile was not offered in the query"
+        )
+
+
 def _check_encryption(enc: Encrypt) -> Encrypt:
     """The device's encryption info: one recipient, an offered profile, a well-sized IV."""
     if len(enc.recipients) != 1:
@@ -545,6 +593,8 @@ def check_binding(plan: InstallPlan, dak_kid: bytes | None, ueid: bytes) -> None
 
 __all__ += [
     "check_binding",
+    "check_profile",
+    "delivery_profile",
     "check_device_manifest",
     "decode_envelope",
     "verify_signed_envelope",

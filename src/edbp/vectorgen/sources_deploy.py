@@ -618,11 +618,11 @@ def honest(c: Ctx) -> None:
             "only TEEP version 5 offered",
         ),
         (
-            "query-freshness-timestamp",
+            "query-freshness-timestamp-only",
             "WeakChallenge",
-            {"freshness_mechanisms": (2,)},
+            {"freshness_mechanisms": (int(teep.Freshness.TIMESTAMP),)},
             Code.TEEP_UNSUPPORTED_FRESHNESS,
-            "only a freshness mechanism other than nonces",
+            "only TEEP's TIMESTAMP freshness (1) offered; edbp requires nonces (0)",
         ),
     ):
         bad_qr = teep.sign(attrs.evolve(request, **change), kit.tsk, c.suite.sig_alg)
@@ -636,6 +636,61 @@ def honest(c: Ctx) -> None:
             ],
             dev.state(kit),
         )
+
+    # an offer of nonce and timestamp: the Agent picks nonces (spec/protocol.md section 7)
+    both_qr = teep.sign(
+        attrs.evolve(request, freshness_mechanisms=(0, int(teep.Freshness.TIMESTAMP))),
+        kit.tsk,
+        c.suite.sig_alg,
+    )
+    c.add(
+        "query-freshness-nonce-and-timestamp",
+        "valid",
+        "a QueryRequest offering nonce (0) and TIMESTAMP (1): answered with nonce evidence",
+        ("HonestDeploy",),
+        [deliver_step(both_qr, ok("QueryResponse"), None, state_after("QUERIED"), rule=None)],
+        dev.state(kit),
+    )
+
+    # item 1 of issue 13: the Update's SUIT COSE profile must be one the QueryRequest offered
+    other_profile = (
+        (-16, -9, -29, -65534) if c.suite.profile == (-16, -9, -29, 1) else (-16, -9, -29, 1)
+    )
+    narrow_qr = teep.sign(
+        attrs.evolve(request, supported_suit_cose_profiles=(other_profile,)),
+        kit.tsk,
+        c.suite.sig_alg,
+    )
+    c.add(
+        "update-profile-not-offered",
+        "invalid",
+        f"the QueryRequest offered only {list(other_profile)}; the honest Update uses "
+        f"{list(c.suite.profile)}",
+        ("AlgDowngrade",),
+        [
+            deliver_step(narrow_qr, ok("QueryResponse")),
+            deliver_step(
+                upd, refused(Code.SUIT_UNSUPPORTED_PROFILE), pay, state_after("IDLE"), rule=AUTO
+            ),
+        ],
+        dev.state(kit),
+        {"cek": inter["cek"], "plaintext": inter["plaintext"]},
+    )
+    # item 7: one kind of Update per message (spec/protocol.md section 7, section 14 item 17)
+    update_msg = teep.peek(upd)
+    assert isinstance(update_msg, teep.Update)
+    both_lists = teep.sign(
+        attrs.evolve(update_msg, unneeded_manifest_list=(COMPONENT,)), kit.tsk, c.suite.sig_alg
+    )
+    one(
+        "update-both-lists",
+        "invalid",
+        "an Update carrying manifest-list and unneeded-manifest-list (edbp requires one)",
+        ("MalformedMessage",),
+        both_lists,
+        Code.TEEP_MALFORMED,
+        pay,
+    )
 
     # replay after install, and an Update with no challenge at all
     c.add(
