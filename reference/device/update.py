@@ -50,7 +50,6 @@ from edbp.reference.wire.suit_core import ComponentId, SuitDigest
 from edbp.reference.wire.suit_crypto import SUIT_CONTENT_ALGS
 from edbp.reference.wire.suit_envelope import Envelope
 from edbp.reference.wire.suit_labels import ManifestKey, SuitCommand, SuitParam
-from edbp.reference.wire.teep import EDBP_SUIT_COSE_PROFILES, SuitCoseProfile
 from edbp.reference.wire.suit_process import (
     ParameterStore,
     check_class,
@@ -58,6 +57,7 @@ from edbp.reference.wire.suit_process import (
     check_vendor,
     component_for,
 )
+from edbp.reference.wire.teep import EDBP_SUIT_COSE_PROFILES, SuitCoseProfile
 
 from edbp.errors import Code, EdbpError, ProtocolError, VerificationError, WireError
 
@@ -593,9 +593,9 @@ def check_binding(plan: InstallPlan, dak_kid: bytes | None, ueid: bytes) -> None
 
 __all__ += [
     "check_binding",
-    "check_profile",
-    "delivery_profile",
     "check_device_manifest",
+    "check_profile",
     "decode_envelope",
+    "delivery_profile",
     "verify_signed_envelope",
 ]

@@ -5,7 +5,6 @@ code spec/errors.md assigns."""
 from __future__ import annotations
 
 import functools
-
 from typing import Any
 
 from edbp.errors import Code

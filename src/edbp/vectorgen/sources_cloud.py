@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import attrs
+
 from edbp.errors import Code
 from edbp.reference.cloud.tam import Intent, Tam
 from edbp.reference.device.keys import DeviceKeys
@@ -74,6 +76,12 @@ NOTES = {
     "RevokedDevice": Note(
         "Revocation", "the device was revoked: no session, no key reaches it", ("P13",)
     ),
+    "MissingClaim": Note(
+        "FailClosed",
+        "evidence without a claim protocol.md requires (eat_nonce, ueid, oemid, hwmodel, cnf)",
+        ("P3",),
+    ),
+    "WrongTag": Note("Malleability", "a structure under another CBOR tag", ("P5", "P10")),
 }
 
 
@@ -334,6 +342,15 @@ def _publish(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
             ),
             _case(
                 p,
+                "author-wrong-tag",
+                "invalid",
+                "the envelope under tag 106 instead of SUIT_Envelope_Tagged (107): the structure "
+                "layer refuses it (protocol.md section 5)",
+                ("WrongTag",),
+                [read(b"\xd8\x6a" + env[2:], error(Code.CBOR_UNEXPECTED_TAG))],
+            ),
+            _case(
+                p,
                 "class-key-other",
                 "invalid",
                 "another class key cannot unwrap the CEK",
@@ -476,6 +493,28 @@ def _tam(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
                 "a QueryResponse signed by another device's DSK",
                 ("EvidenceWrongSigner",),
                 [step(forged({}, other), error(Code.TEEP_BAD_SIGNATURE))],
+            ),
+            _case(
+                p,
+                "evidence-no-hwmodel",
+                "invalid",
+                "evidence without hwmodel, a required claim (errors.md 423)",
+                ("MissingClaim",),
+                [step(forged({"hwmodel": None}), error(Code.EAT_MISSING_CLAIM))],
+            ),
+            _case(
+                p,
+                "evidence-optional-claims-absent",
+                "valid",
+                "evidence without eat_profile and manifests and with a cnf without kid: "
+                "optional (messages.cddl edbp-eat-claims; protocol.md section 2)",
+                ("HonestEvidence",),
+                [
+                    step(
+                        forged({"cnf": attrs.evolve(keys.dak_public, kid=None)}),
+                        {"result": "ok", "sends": "Update"},
+                    )
+                ],
             ),
             _case(
                 p,
