@@ -386,7 +386,8 @@ def verify_signed_envelope(envelope: Envelope, keys: Sequence[CoseKey]) -> int:
         kid = cose.headers.kid
         candidates = [k for k in keys if kid is None or hmac.compare_digest(_kid_of(k), kid)]
         if not candidates:
-            untrusted = True
+            # only a kid can say "another key" (protocol.md section 2); without one this is 303
+            untrusted = untrusted or kid is not None
             continue
         for key in candidates:
             tried = True
