@@ -29,9 +29,9 @@ INTEROP = ROOT / "tests" / "interop"
 GLUE = (Path(__file__).resolve().parent / "upstream_glue.cddl").read_text(encoding="utf-8")
 SUIT = (INTEROP / "suit-manifest" / "draft-ietf-suit-manifest.cddl").read_text(encoding="utf-8")
 TEEP = (INTEROP / "teep-protocol" / "draft-ietf-teep-protocol.cddl").read_text(encoding="utf-8")
-ENC = (
-    INTEROP / "suit-firmware-encryption" / "draft-ietf-suit-firmware-encryption.cddl"
-).read_text(encoding="utf-8")
+ENC = (INTEROP / "suit-firmware-encryption" / "draft-ietf-suit-firmware-encryption.cddl").read_text(
+    encoding="utf-8"
+)
 
 #: messages.cddl rule -> (upstream rule of the whole message, upstream rule of its payload)
 UPSTREAM = {
