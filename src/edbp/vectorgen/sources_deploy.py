@@ -133,6 +133,12 @@ NOTES = {
         "another device's Update delivered to this device (its DAK kid and UEID are the other's)",
         ("P4", "P12", "P1"),
     ),
+    "AuthorOfAnotherTa": Note(
+        "RecipientBinding",
+        "a device manifest for one TA carrying the (valid, correctly named) author manifest of "
+        "another TA",
+        ("P4", "P5"),
+    ),
     "WrongClass": Note(
         "RecipientBinding",
         "a package for another device class, re-wrapped to this device",
@@ -1105,6 +1111,69 @@ def exposure(c: Ctx) -> None:
     )
 
 
+#: the TA UUID of the other TA in ``author_of_another_ta``
+OTHER_TA_UUID = bytes.fromhex("6f746865722d74612d757569642d3031")
+
+
+def author_of_another_ta(c: Ctx) -> None:
+    """Issue 13 item 7, "same TA UUID" (protocol.md section 9 step 5): an author manifest
+    correctly named for its own TA, inside a TSK-signed device manifest for another TA, is
+    SUIT_CONDITION_COMPONENT (309), not SUIT_DEPENDENCY_FAILED (313)."""
+    from edbp.reference.cloud.delivery import AUTHOR_KEY, device_encryption_info, device_manifest
+    from edbp.reference.wire.suit_commands import EncryptionInfo
+    from edbp.reference.wire.suit_crypto import sign_envelope
+
+    kit = c.kit
+    dev = kit.device("device-a")
+    pub = _published(kit, 3)
+    uri, pay = kit.payload(pub)
+    other = kit.author.publish(
+        image_for(3, label="other-ta"),
+        ta_uuid=OTHER_TA_UUID,
+        sequence=3,
+        vendor_id=kit.vendor_id,
+        class_id=kit.class_id,
+        class_key_id=kit.class_key_id(kit.class_id),
+        repository="vectors/other-ta",
+        content_alg=c.suite.content_alg,
+    )
+    qr = kit.tam.begin(dev.ueid, Intent(package=(TA_UUID, 3))).send
+    assert qr is not None
+    token = teep.peek(qr).token
+    record = kit.tam.registry.get(dev.ueid)
+    mixed = attrs.evolve(
+        pub.package,
+        envelope=other.package.envelope,
+        manifest_digest=other.package.manifest_digest,
+    )
+    enc = device_encryption_info(mixed, record.dak, kit.vault, kit.rng.fork("author-mixup"))
+    manifest = device_manifest(mixed, dev.ueid, EncryptionInfo.from_cose(enc))
+    env = sign_envelope(
+        manifest, kit.tsk, c.suite.sig_alg, integrated={AUTHOR_KEY: other.package.envelope}
+    ).encode()
+    upd = teep.sign(
+        teep.Update(token=token, manifest_list=(_as_listed(env),)), kit.tsk, c.suite.sig_alg
+    )
+    c.add(
+        "update-author-of-another-ta",
+        "invalid",
+        "the device manifest names this TA; its author manifest is another TA's, signed by the "
+        "trusted ASK and named for its own TA",
+        ("AuthorOfAnotherTa",),
+        [
+            deliver_step(qr, ok("QueryResponse")),
+            deliver_step(
+                upd,
+                refused(Code.SUIT_CONDITION_COMPONENT),
+                {uri: pay},
+                state_after("IDLE"),
+                rule=None,
+            ),
+        ],
+        dev.state(kit),
+    )
+
+
 SCENARIOS: tuple[Callable[[Ctx], None], ...] = (
     honest,
     stale_challenge,
@@ -1112,6 +1181,7 @@ SCENARIOS: tuple[Callable[[Ctx], None], ...] = (
     recipients,
     lifecycle,
     exposure,
+    author_of_another_ta,
 )
 
 
