@@ -82,6 +82,9 @@ NOTES = {
         ("P3",),
     ),
     "WrongTag": Note("Malleability", "a structure under another CBOR tag", ("P5", "P10")),
+    "UnknownMember": Note(
+        "FailClosed", "a signed manifest with a member the processor does not know", ("P10",)
+    ),
 }
 
 
@@ -342,6 +345,20 @@ def _publish(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
             ),
             _case(
                 p,
+                "author-unknown-member",
+                "invalid",
+                "the manifest, re-signed by the trusted ASK, carries member 99, which SUIT and "
+                "edbp do not define: SUIT_UNSUPPORTED_COMMAND (errors.md 304)",
+                ("UnknownMember",),
+                [
+                    read(
+                        _with_manifest_member(env, 99, 0, kit.ask, suite.sig_alg),
+                        error(Code.SUIT_UNSUPPORTED_COMMAND),
+                    )
+                ],
+            ),
+            _case(
+                p,
                 "author-wrong-tag",
                 "invalid",
                 "the envelope under tag 106 instead of SUIT_Envelope_Tagged (107): the structure "
@@ -387,6 +404,25 @@ def _publish(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
         return _check(vf)
 
     return make
+
+
+def _with_manifest_member(env: bytes, key: int, value: Any, ask: Any, alg: Any) -> bytes:
+    """The author envelope with one more manifest member, honestly re-signed by ``ask`` (so
+    only the member is wrong): digest over the bstr-wrapped manifest, detached COSE_Sign1."""
+    import hashlib
+
+    from edbp.reference.wire.cose_sign import sign1
+
+    tagged = cbor.loads(env)
+    members = dict(tagged.value)
+    manifest = dict(cbor.loads(members[3]))
+    manifest[key] = value
+    manifest_bytes = cbor.dumps(manifest)
+    digest = cbor.dumps([-16, hashlib.sha256(cbor.dumps(manifest_bytes)).digest()])
+    block = sign1(digest, ask, alg, detached=True).encode()
+    members[2] = cbor.dumps([digest, block])
+    members[3] = manifest_bytes
+    return cbor.dumps(cbor.Tag(107, members))
 
 
 def _flip_author_block(env: bytes) -> bytes:
