@@ -381,7 +381,7 @@ class Agent:
         envelope = Sign1.decode(data)
         kid = envelope.headers.kid
         keys = [k for k in self.anchors.tam if kid is None or _eq(k.kid or k.thumbprint(), kid)]
-        if not keys:
+        if not keys and kid is not None:
             raise ProtocolError(Code.AGENT_UNTRUSTED_SIGNER, "kid names no trusted TSK")
         for key in keys:
             try:
