@@ -139,6 +139,11 @@ NOTES = {
         "another TA",
         ("P4", "P5"),
     ),
+    "TwoRecipients": Note(
+        "RecipientBinding",
+        "an encryption info with more than one recipient (protocol.md section 14 item 8)",
+        ("P4",),
+    ),
     "WrongClass": Note(
         "RecipientBinding",
         "a package for another device class, re-wrapped to this device",
@@ -1174,6 +1179,49 @@ def author_of_another_ta(c: Ctx) -> None:
     )
 
 
+def two_recipients(c: Ctx) -> None:
+    """A faulty TAM's encryption info with two recipients (both to this device's DAK), in a
+    TSK-signed device manifest: SUIT_ENCRYPTION_INFO (312), protocol.md section 9 step 4."""
+    from edbp.reference.cloud.delivery import AUTHOR_KEY, device_encryption_info, device_manifest
+    from edbp.reference.wire.suit_commands import EncryptionInfo
+    from edbp.reference.wire.suit_crypto import sign_envelope
+
+    kit = c.kit
+    dev = kit.device("device-a")
+    pub = _published(kit, 3)
+    uri, pay = kit.payload(pub)
+    qr = kit.tam.begin(dev.ueid, Intent(package=(TA_UUID, 3))).send
+    assert qr is not None
+    token = teep.peek(qr).token
+    record = kit.tam.registry.get(dev.ueid)
+    enc = device_encryption_info(pub.package, record.dak, kit.vault, kit.rng.fork("two-recips"))
+    doubled = attrs.evolve(enc, recipients=(*enc.recipients, *enc.recipients))
+    manifest = device_manifest(pub.package, dev.ueid, EncryptionInfo.from_cose(doubled))
+    env = sign_envelope(
+        manifest, kit.tsk, c.suite.sig_alg, integrated={AUTHOR_KEY: pub.package.envelope}
+    ).encode()
+    upd = teep.sign(
+        teep.Update(token=token, manifest_list=(_as_listed(env),)), kit.tsk, c.suite.sig_alg
+    )
+    c.add(
+        "update-two-recipients",
+        "invalid",
+        "the device's encryption info carries two recipients (edbp requires exactly one)",
+        ("TwoRecipients",),
+        [
+            deliver_step(qr, ok("QueryResponse")),
+            deliver_step(
+                upd,
+                refused(Code.SUIT_ENCRYPTION_INFO),
+                {uri: pay},
+                state_after("IDLE"),
+                rule=None,
+            ),
+        ],
+        dev.state(kit),
+    )
+
+
 SCENARIOS: tuple[Callable[[Ctx], None], ...] = (
     honest,
     stale_challenge,
@@ -1182,6 +1230,7 @@ SCENARIOS: tuple[Callable[[Ctx], None], ...] = (
     lifecycle,
     exposure,
     author_of_another_ta,
+    two_recipients,
 )
 
 
