@@ -319,6 +319,7 @@ def _class_wraps_allowed() -> Iterator[None]:
     from edbp.reference.device import update as update_module
 
     original = update_module._check_encryption
+    original_profile = update_module.check_profile
 
     def relaxed(enc: Any) -> Any:
         try:
@@ -330,12 +331,18 @@ def _class_wraps_allowed() -> Iterator[None]:
                 return enc
             raise
 
+    def relaxed_profile(tam_alg: int, author_alg: int, enc: Any, offered: Any) -> None:
+        if enc.recipients[0].headers.raw_alg != int(Alg.A256KW):
+            original_profile(tam_alg, author_alg, enc, offered)
+
     with _PATCH_LOCK:
         update_module._check_encryption = relaxed
+        update_module.check_profile = relaxed_profile
         try:
             yield
         finally:
             update_module._check_encryption = original
+            update_module.check_profile = original_profile
 
 
 class HoldsClassKeys(FaultyDevice):

@@ -220,10 +220,12 @@ del S, I
 
 @attrs.frozen
 class _Session:
-    """The open exchange: the challenge sent in evidence and the token the Update must carry."""
+    """The open exchange: the challenge sent in evidence, the token the Update must carry and
+    the SUIT COSE profiles the TAM offered (the Update's profile must be one of them)."""
 
     challenge: bytes = attrs.field(repr=False)
     token: bytes | None
+    offered: tuple[teep.SuitCoseProfile, ...] = teep.EDBP_SUIT_COSE_PROFILES
 
 
 @attrs.frozen
@@ -380,7 +382,7 @@ class Agent:
         allowed = self._teep_algorithms(envelope)
         kid = envelope.headers.kid
         keys = [k for k in self.anchors.tam if kid is None or _eq(k.kid or k.thumbprint(), kid)]
-        if not keys:
+        if not keys and kid is not None:
             raise ProtocolError(Code.AGENT_UNTRUSTED_SIGNER, "kid names no trusted TSK")
         for key in keys:
             try:
@@ -464,7 +466,7 @@ class Agent:
             attestation_payload_format=EAT_FORMAT,
             attestation_payload=evidence,
         )
-        self._session = _Session(challenge, request.token)
+        self._session = _Session(challenge, request.token, request.supported_suit_cose_profiles)
         self._step("deploy.query_response", "evidence signed by the DSK, nonce = challenge")
         return [self._send(response)]
 
@@ -474,8 +476,12 @@ class Agent:
         session, self._session = self._session, None
         if update.token is not None and len(update.token) != TOKEN_BYTES:
             raise WireError(Code.TEEP_MALFORMED, "token: 16 bytes")
+        if update.unneeded_manifest_list is not None:
+            # spec/protocol.md section 7: one kind of Update per message (section 14 item 17)
+            raise WireError(Code.TEEP_MALFORMED, "manifest-list and unneeded-manifest-list")
         self._report_to = _reference_of(update, session)
-        plan = verify_update(update.manifest_list or (), self.identity, self.anchors)
+        offered = None if session is None else session.offered
+        plan = verify_update(update.manifest_list or (), self.identity, self.anchors, offered)
         check_binding(plan, self.keys.dak_public.kid, self.keys.ueid)
         expected = None if session is None else (session.token or session.challenge)
         if expected is None or update.token is None or not _eq(update.token, expected):

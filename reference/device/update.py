@@ -36,7 +36,7 @@ without a ``kid`` every trusted key is tried and a miss is SUIT_AUTH_FAILED.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -57,6 +57,7 @@ from edbp.reference.wire.suit_process import (
     check_vendor,
     component_for,
 )
+from edbp.reference.wire.teep import EDBP_SUIT_COSE_PROFILES, SUIT_PROFILE_PQ, SuitCoseProfile
 
 from edbp.errors import Code, EdbpError, ProtocolError, VerificationError, WireError
 
@@ -163,6 +164,7 @@ class _Interpreter:
         self.others = others
         self.author: Envelope | None = None
         self.author_bytes = b""
+        self.author_alg: int | None = None  # the algorithm of the ASK block that verified
         self.checked: set[tuple[int, int, ComponentId]] = set()  # (command, depth, component)
         self.contents: dict[ComponentId, _Content] = {}
         self.deps: dict[tuple[int, int], Envelope] = {}
@@ -320,7 +322,7 @@ class _Interpreter:
         if len(data) > MAX_ENVELOPE:
             raise WireError(Code.CBOR_TOO_LARGE, "author envelope above 32 KiB")
         dep = check_dependency_integrity(params, data)
-        verify_signed_envelope(dep, self.anchors.author, pq=self.device.pq)
+        self.author_alg = verify_signed_envelope(dep, self.anchors.author, pq=self.device.pq)
         _check_limits(dep)
         if self.author is not None and self.author_bytes != data:
             raise WireError(Code.SUIT_DEPENDENCY_FAILED, "more than one author manifest")
@@ -352,6 +354,10 @@ OFFERED_CONTENT_ALGS = frozenset({Alg.A128GCM, Alg.A128CTR})
 #: what an `edbp-pq` Agent offers instead (spec/protocol.md section 4.1): nothing classical
 PQ_SIGNATURE_ALGS = frozenset({Alg.ML_DSA_65})
 PQ_CONTENT_ALGS = frozenset({Alg.A128GCM})
+#: the SUIT COSE profiles the reference Agent supports (spec/protocol.md section 4)
+SUPPORTED_PROFILES = frozenset(
+    tuple(p) for p in (*EDBP_SUIT_COSE_PROFILES, SUIT_PROFILE_PQ) if not isinstance(p, int)
+)
 
 
 def decode_envelope(data: bytes) -> Envelope:
@@ -370,12 +376,13 @@ def _kid_of(key: CoseKey) -> bytes:
 
 def verify_signed_envelope(
     envelope: Envelope, keys: Sequence[CoseKey], *, pq: bool = False
-) -> None:
+) -> int:
     """Step 4 of the Agent's processing, for one layer: the wrapper digest covers the manifest
     (302); a block whose ``kid`` names a trusted key of this role must verify (303); a ``kid``
     naming no trusted key is an untrusted signer (604); without a ``kid`` every trusted key is
     tried (303 when none verifies). ``pq``: an `edbp-pq` device refuses any classical block
-    (COSE_SUITE_DOWNGRADE, P14) before trying a key."""
+    (COSE_SUITE_DOWNGRADE, P14) before trying a key. Returns the algorithm of the block that
+    verified, for the profile check of step 5."""
     offered = PQ_SIGNATURE_ALGS if pq else OFFERED_SIGNATURE_ALGS
     if not envelope.digest_matches():
         raise VerificationError(Code.SUIT_DIGEST_MISMATCH, "manifest digest does not match")
@@ -392,7 +399,8 @@ def verify_signed_envelope(
         kid = cose.headers.kid
         candidates = [k for k in keys if kid is None or hmac.compare_digest(_kid_of(k), kid)]
         if not candidates:
-            untrusted = True
+            # only a kid can say "another key" (protocol.md section 2); without one this is 303
+            untrusted = untrusted or kid is not None
             continue
         for key in candidates:
             tried = True
@@ -404,7 +412,7 @@ def verify_signed_envelope(
                 raise
             except VerificationError:
                 continue
-            return
+            return int(alg)
     if untrusted and not tried:
         raise ProtocolError(Code.AGENT_UNTRUSTED_SIGNER, "signed by a key the Agent does not trust")
     raise VerificationError(Code.SUIT_AUTH_FAILED, "no authentication block verifies")
@@ -422,12 +430,20 @@ def _check_limits(envelope: Envelope) -> None:
 
 
 def verify_update(
-    manifest_list: Sequence[bytes], device: DeviceIdentity, anchors: TrustAnchors
+    manifest_list: Sequence[bytes],
+    device: DeviceIdentity,
+    anchors: TrustAnchors,
+    offered: Collection[SuitCoseProfile] | None = None,
 ) -> InstallPlan:
     """Steps 4–6 of the Agent's processing (spec/protocol.md section 9): authenticate the
     device envelope (TSK) and the author envelope it depends on (ASK), run both manifests'
     conditions against ``device``, check the binding to this device, and return what to fetch,
-    check, decrypt and install. Nothing is fetched or decrypted here."""
+    check, decrypt and install. Nothing is fetched or decrypted here.
+
+    ``offered`` is the ``supported-suit-cose-profiles`` of the QueryRequest that opened the
+    exchange: the delivery's profile must be one of them (316). ``None`` (no exchange, the
+    Update is refused later as a replay) checks only that the profile is one the Agent
+    supports."""
     if not manifest_list:
         raise WireError(Code.TEEP_MALFORMED, "Update without manifests")
     if len(manifest_list) > MAX_MANIFESTS:
@@ -435,7 +451,7 @@ def verify_update(
     tam_bytes, *others = manifest_list
     tam = decode_envelope(tam_bytes)
     # step 4: the device envelope
-    verify_signed_envelope(tam, anchors.tam, pq=device.pq)
+    tam_alg = verify_signed_envelope(tam, anchors.tam, pq=device.pq)
     _check_limits(tam)
     if not tam.manifest.common.dependencies:
         raise VerificationError(
@@ -448,6 +464,8 @@ def verify_update(
     if author is None:
         raise VerificationError(Code.SUIT_DEPENDENCY_FAILED, "author manifest not processed")
     plan = _plan(run, tam, author)
+    assert run.author_alg is not None  # set when the author envelope verified
+    check_profile(tam_alg, run.author_alg, plan.encryption, offered)
     # step 6: the delivery is for this device
     check_device_manifest(tam, plan.component_id, device.ueid)
     return plan
@@ -518,6 +536,39 @@ def _check_pq_encryption(enc: Encrypt) -> Encrypt:
     return _check_encryption_of(enc, pq=True)
 
 
+#: RFC 9864: the polymorphic ids name the same signature as the fully specified ones
+_FULLY_SPECIFIED = {int(Alg.ES256): int(Alg.ESP256), int(Alg.EDDSA): int(Alg.ED25519)}
+
+
+def delivery_profile(tam_alg: int, author_alg: int, enc: Encrypt) -> tuple[int, ...] | None:
+    """The SUIT COSE profile ``[digest, signature, key-wrap, content]`` a delivery uses, or
+    None when its two signatures are of different algorithms (no single profile)."""
+    sig = _FULLY_SPECIFIED.get(tam_alg, tam_alg)
+    if _FULLY_SPECIFIED.get(author_alg, author_alg) != sig:
+        return None
+    wrap = enc.recipients[0].headers.raw_alg
+    content = enc.headers.raw_alg
+    if not isinstance(wrap, int) or not isinstance(content, int):
+        return None
+    return (int(Alg.SHA256), sig, wrap, content)
+
+
+def check_profile(
+    tam_alg: int, author_alg: int, enc: Encrypt, offered: Collection[SuitCoseProfile] | None
+) -> None:
+    """Step 5, last check (spec/protocol.md section 4): one profile, offered by the TAM in the
+    open exchange's QueryRequest and supported by the Agent, else SUIT_UNSUPPORTED_PROFILE."""
+    profile = delivery_profile(tam_alg, author_alg, enc)
+    if profile is None or profile not in SUPPORTED_PROFILES:
+        raise WireError(Code.SUIT_UNSUPPORTED_PROFILE, "the delivery's algorithms form no profile")
+    if offered is not None and profile not in {
+        tuple(p) if not isinstance(p, int) else (p,) for p in offered
+    }:
+        raise WireError(
+            Code.SUIT_UNSUPPORTED_PROFILE, "the delivery's profile was not offered in the query"
+        )
+
+
 def _check_encryption(enc: Encrypt) -> Encrypt:
     """The device's encryption info: one recipient, an offered profile, a well-sized IV."""
     return _check_encryption_of(enc, pq=False)
@@ -571,6 +622,8 @@ def check_binding(plan: InstallPlan, dak_kid: bytes | None, ueid: bytes) -> None
 __all__ += [
     "check_binding",
     "check_device_manifest",
+    "check_profile",
     "decode_envelope",
+    "delivery_profile",
     "verify_signed_envelope",
 ]

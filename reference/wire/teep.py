@@ -32,6 +32,7 @@ __all__ = [
     "CIPHER_SUITE_MLDSA65",
     "EDBP_CIPHER_SUITES",
     "SUIT_PROFILE_PQ",
+    "EDBP_SUIT_COSE_PROFILES",
     "TEEP_SIGNATURE_ALGS",
     "CipherSuite",
     "DataItem",
@@ -120,6 +121,15 @@ CIPHER_SUITE_MLDSA65: CipherSuite = ((COSE_SIGN1, -49),)
 SUIT_PROFILE_PQ: SuitCoseProfile = (-16, -49, -70768, 1)
 #: A SUIT COSE profile: an array of algorithm ids ([-16, -9, -29, 1]) or a single registered id.
 SuitCoseProfile = tuple[int, ...] | int
+#: The profiles a TAM built from this kit can deliver (spec/protocol.md section 4), offered in
+#: every QueryRequest: an Agent accepts an Update only in a profile the QueryRequest offered.
+#: ChaCha20-Poly1305 is left out: the reference Author cannot emit it.
+EDBP_SUIT_COSE_PROFILES: tuple[SuitCoseProfile, ...] = (
+    (-16, -9, -29, 1),
+    (-16, -9, -29, -65534),
+    (-16, -19, -29, 1),
+    (-16, -19, -29, -65534),
+)
 
 
 def _bad(detail: str) -> WireError:
@@ -394,7 +404,7 @@ class QueryRequest(TeepMessage):
         default=EDBP_CIPHER_SUITES, converter=tuple
     )
     supported_suit_cose_profiles: tuple[SuitCoseProfile, ...] = attrs.field(
-        default=((-16, -9, -29, 1),), converter=tuple
+        default=EDBP_SUIT_COSE_PROFILES, converter=tuple
     )
     data_item_requested: int = int(DataItem.ATTESTATION | DataItem.TRUSTED_COMPONENTS)
     token: bytes | None = _opt()

@@ -103,6 +103,7 @@ class ReplayContext:
     device_ready: bool = False
     replies: list[bytes] = attrs.field(factory=list)  # ECDSA r values seen (P11)
     challenge: bytes | None = None  # the challenge of the last QueryRequest delivered
+    token: bytes | None = None  # the open exchange's token (a QueryResponse answered it)
 
     def device(self) -> DeviceTarget:
         if self.target is None:

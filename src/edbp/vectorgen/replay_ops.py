@@ -109,9 +109,73 @@ def _check_replies(
             problems += _check_evidence(msg.attestation_payload, dsk, keys, state, challenge)
         if isinstance(msg, teep.Success | teep.Error) and msg.suit_reports and current:
             problems += _check_reports(msg.suit_reports, dsk, current)
+        if isinstance(msg, teep.Error):
+            problems += _check_error(msg, dsk, sent, ctx.token)
+        if isinstance(msg, teep.QueryResponse):
+            ctx.token = msg.token
+        elif isinstance(msg, teep.Success | teep.Error):
+            ctx.token = None
     if any(_leaks(blob, secret) for blob in leaked for secret in secrets):
         problems.append("a secret (CEK or plaintext) left the TEE")
     return problems
+
+
+#: the only list each negotiation refusal carries (spec/protocol.md section 7, Error)
+_ERROR_LISTS = {
+    "cipher_suites": Code.TEEP_UNSUPPORTED_CIPHER_SUITE,
+    "freshness_mechanisms": Code.TEEP_UNSUPPORTED_FRESHNESS,
+    "versions": Code.TEEP_UNSUPPORTED_VERSION,
+}
+
+
+def _check_error(
+    error: teep.Error, dsk: CoseKey, sent: bytes, open_token: bytes | None
+) -> list[str]:
+    """An Error's duties (spec/protocol.md section 7): its lists, its token, its report."""
+    from edbp.reference.wire.suit_envelope import Envelope
+    from edbp.reference.wire.suit_report import SuitReport, SuitResult
+
+    out = []
+    code = None
+    if error.err_msg and error.err_msg.startswith("edbp:"):
+        head = error.err_msg[5:].split(" ", 1)[0]
+        code = int(head) if head.isdigit() else None
+    for field, allowed in _ERROR_LISTS.items():
+        if getattr(error, field) is not None and code != allowed:
+            out.append(f"an Error with code {code} carries {field}")
+    if error.suit_cose_profiles is not None:
+        out.append("an Error carries supported-suit-cose-profiles")
+    try:
+        refused: teep.TeepMessage | None = teep.peek(sent)
+    except EdbpError:
+        refused = None
+    own = getattr(refused, "token", None)
+    if error.token is not None and error.token not in (open_token, own):
+        out.append("the Error's token is neither the open exchange's nor the message's")
+    if not error.suit_reports:
+        return out
+    if open_token is not None and error.token != open_token:
+        out.append("a refused Update's Error does not carry the open exchange's token")
+    manifests = refused.manifest_list if isinstance(refused, teep.Update) else None
+    try:
+        digest = Envelope.decode(manifests[0]).authentication.digest if manifests else None
+    except EdbpError:
+        digest = None
+    for signed in error.suit_reports:
+        try:
+            cose = Sign1.decode(signed, tagged=None)
+            report = SuitReport.decode(
+                cose.verify(dsk, algorithms={Alg.ESP256, Alg.ES256, Alg.ED25519, Alg.EDDSA})
+            )
+        except EdbpError:
+            continue  # _check_reports names it
+        if not isinstance(report.result, SuitResult) or report.result.code != code:
+            out.append("the Error's report result is not the Error's code")
+        if report.records:
+            out.append("the Error's report carries records")
+        if digest is None or report.reference.digest != digest:
+            out.append("the Error's report does not reference the refused device manifest")
+    return out
 
 
 def _leaks(blob: bytes, secret: bytes) -> bool:

@@ -4,6 +4,7 @@ code spec/errors.md assigns."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from edbp.errors import Code
@@ -72,6 +73,8 @@ VALID: list[tuple[str, Any]] = [
     ("map-key-order", {10: 1, -1: 2, "a": 3, b"": 4, 100: 5, "aa": 6}),
     ("tag-suit-envelope", cbor.Tag(107, {2: b"\x00", 3: b"\x01"})),
     ("simple-values", [False, True, None]),
+    # spec/protocol.md section 5: the integer inside 15 arrays is at depth 16, the limit
+    ("nesting-16", functools.reduce(lambda inner, _: [inner], range(15), 0)),
 ]
 
 # (name, hex, code, flag)
@@ -83,7 +86,9 @@ INVALID: list[tuple[str, str, Code, str]] = [
     ("bstr-length-non-shortest", "580141", Code.CBOR_NON_SHORTEST, "NonCanonicalCBOR"),
     ("float-non-shortest", "fa3fc00000", Code.CBOR_NON_SHORTEST, "NonCanonicalCBOR"),
     ("map-unsorted", "a2616101200a", Code.CBOR_UNSORTED_KEYS, "UnsortedMapKeys"),
-    ("map-length-first-order", "a2190100010a02", Code.CBOR_UNSORTED_KEYS, "UnsortedMapKeys"),
+    # {-1: 1, 256: 2} in RFC 7049 length-first order (-1 is shorter): bytewise, 256 (0x19...)
+    # sorts before -1 (0x20), so the map is sorted length-first but not as RFC 8949 4.2.1 says
+    ("map-length-first-sorted", "a2200119010002", Code.CBOR_UNSORTED_KEYS, "UnsortedMapKeys"),
     ("map-duplicate-int", "a201010102", Code.CBOR_DUPLICATE_KEY, "DuplicateMapKey"),
     ("map-duplicate-text", "a2616101616102", Code.CBOR_DUPLICATE_KEY, "DuplicateMapKey"),
     ("bstr-indefinite", "5f4101ff", Code.CBOR_INDEFINITE_LENGTH, "IndefiniteLength"),

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import attrs
+
 from edbp.errors import Code
 from edbp.reference.cloud.tam import Intent, Tam
 from edbp.reference.device.keys import DeviceKeys
@@ -73,6 +75,15 @@ NOTES = {
     ),
     "RevokedDevice": Note(
         "Revocation", "the device was revoked: no session, no key reaches it", ("P13",)
+    ),
+    "MissingClaim": Note(
+        "FailClosed",
+        "evidence without a claim protocol.md requires (eat_nonce, ueid, oemid, hwmodel, cnf)",
+        ("P3",),
+    ),
+    "WrongTag": Note("Malleability", "a structure under another CBOR tag", ("P5", "P10")),
+    "UnknownMember": Note(
+        "FailClosed", "a signed manifest with a member the processor does not know", ("P10",)
     ),
 }
 
@@ -334,6 +345,29 @@ def _publish(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
             ),
             _case(
                 p,
+                "author-unknown-member",
+                "invalid",
+                "the manifest, re-signed by the trusted ASK, carries member 99, which SUIT and "
+                "edbp do not define: SUIT_UNSUPPORTED_COMMAND (errors.md 304)",
+                ("UnknownMember",),
+                [
+                    read(
+                        _with_manifest_member(env, 99, 0, kit.ask, suite.sig_alg),
+                        error(Code.SUIT_UNSUPPORTED_COMMAND),
+                    )
+                ],
+            ),
+            _case(
+                p,
+                "author-wrong-tag",
+                "invalid",
+                "the envelope under tag 106 instead of SUIT_Envelope_Tagged (107): the structure "
+                "layer refuses it (protocol.md section 5)",
+                ("WrongTag",),
+                [read(b"\xd8\x6a" + env[2:], error(Code.CBOR_UNEXPECTED_TAG))],
+            ),
+            _case(
+                p,
                 "class-key-other",
                 "invalid",
                 "another class key cannot unwrap the CEK",
@@ -370,6 +404,25 @@ def _publish(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
         return _check(vf)
 
     return make
+
+
+def _with_manifest_member(env: bytes, key: int, value: Any, ask: Any, alg: Any) -> bytes:
+    """The author envelope with one more manifest member, honestly re-signed by ``ask`` (so
+    only the member is wrong): digest over the bstr-wrapped manifest, detached COSE_Sign1."""
+    import hashlib
+
+    from edbp.reference.wire.cose_sign import sign1
+
+    tagged = cbor.loads(env)
+    members = dict(tagged.value)
+    manifest = dict(cbor.loads(members[3]))
+    manifest[key] = value
+    manifest_bytes = cbor.dumps(manifest)
+    digest = cbor.dumps([-16, hashlib.sha256(cbor.dumps(manifest_bytes)).digest()])
+    block = sign1(digest, ask, alg, detached=True).encode()
+    members[2] = cbor.dumps([digest, block])
+    members[3] = manifest_bytes
+    return cbor.dumps(cbor.Tag(107, members))
 
 
 def _flip_author_block(env: bytes) -> bytes:
@@ -476,6 +529,28 @@ def _tam(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
                 "a QueryResponse signed by another device's DSK",
                 ("EvidenceWrongSigner",),
                 [step(forged({}, other), error(Code.TEEP_BAD_SIGNATURE))],
+            ),
+            _case(
+                p,
+                "evidence-no-hwmodel",
+                "invalid",
+                "evidence without hwmodel, a required claim (errors.md 423)",
+                ("MissingClaim",),
+                [step(forged({"hwmodel": None}), error(Code.EAT_MISSING_CLAIM))],
+            ),
+            _case(
+                p,
+                "evidence-optional-claims-absent",
+                "valid",
+                "evidence without eat_profile and manifests and with a cnf without kid: "
+                "optional (messages.cddl edbp-eat-claims; protocol.md section 2)",
+                ("HonestEvidence",),
+                [
+                    step(
+                        forged({"cnf": attrs.evolve(keys.dak_public, kid=None)}),
+                        {"result": "ok", "sends": "Update"},
+                    )
+                ],
             ),
             _case(
                 p,

@@ -133,6 +133,17 @@ NOTES = {
         "another device's Update delivered to this device (its DAK kid and UEID are the other's)",
         ("P4", "P12", "P1"),
     ),
+    "AuthorOfAnotherTa": Note(
+        "RecipientBinding",
+        "a device manifest for one TA carrying the (valid, correctly named) author manifest of "
+        "another TA",
+        ("P4", "P5"),
+    ),
+    "TwoRecipients": Note(
+        "RecipientBinding",
+        "an encryption info with more than one recipient (protocol.md section 14 item 8)",
+        ("P4",),
+    ),
     "WrongClass": Note(
         "RecipientBinding",
         "a package for another device class, re-wrapped to this device",
@@ -618,11 +629,11 @@ def honest(c: Ctx) -> None:
             "only TEEP version 5 offered",
         ),
         (
-            "query-freshness-timestamp",
+            "query-freshness-timestamp-only",
             "WeakChallenge",
-            {"freshness_mechanisms": (2,)},
+            {"freshness_mechanisms": (int(teep.Freshness.TIMESTAMP),)},
             Code.TEEP_UNSUPPORTED_FRESHNESS,
-            "only a freshness mechanism other than nonces",
+            "only TEEP's TIMESTAMP freshness (1) offered; edbp requires nonces (0)",
         ),
     ):
         bad_qr = teep.sign(attrs.evolve(request, **change), kit.tsk, c.suite.sig_alg)
@@ -636,6 +647,61 @@ def honest(c: Ctx) -> None:
             ],
             dev.state(kit),
         )
+
+    # an offer of nonce and timestamp: the Agent picks nonces (spec/protocol.md section 7)
+    both_qr = teep.sign(
+        attrs.evolve(request, freshness_mechanisms=(0, int(teep.Freshness.TIMESTAMP))),
+        kit.tsk,
+        c.suite.sig_alg,
+    )
+    c.add(
+        "query-freshness-nonce-and-timestamp",
+        "valid",
+        "a QueryRequest offering nonce (0) and TIMESTAMP (1): answered with nonce evidence",
+        ("HonestDeploy",),
+        [deliver_step(both_qr, ok("QueryResponse"), None, state_after("QUERIED"), rule=None)],
+        dev.state(kit),
+    )
+
+    # item 1 of issue 13: the Update's SUIT COSE profile must be one the QueryRequest offered
+    other_profile = (
+        (-16, -9, -29, -65534) if c.suite.profile == (-16, -9, -29, 1) else (-16, -9, -29, 1)
+    )
+    narrow_qr = teep.sign(
+        attrs.evolve(request, supported_suit_cose_profiles=(other_profile,)),
+        kit.tsk,
+        c.suite.sig_alg,
+    )
+    c.add(
+        "update-profile-not-offered",
+        "invalid",
+        f"the QueryRequest offered only {list(other_profile)}; the honest Update uses "
+        f"{list(c.suite.profile)}",
+        ("AlgDowngrade",),
+        [
+            deliver_step(narrow_qr, ok("QueryResponse")),
+            deliver_step(
+                upd, refused(Code.SUIT_UNSUPPORTED_PROFILE), pay, state_after("IDLE"), rule=AUTO
+            ),
+        ],
+        dev.state(kit),
+        {"cek": inter["cek"], "plaintext": inter["plaintext"]},
+    )
+    # item 7: one kind of Update per message (spec/protocol.md section 7, section 14 item 17)
+    update_msg = teep.peek(upd)
+    assert isinstance(update_msg, teep.Update)
+    both_lists = teep.sign(
+        attrs.evolve(update_msg, unneeded_manifest_list=(COMPONENT,)), kit.tsk, c.suite.sig_alg
+    )
+    one(
+        "update-both-lists",
+        "invalid",
+        "an Update carrying manifest-list and unneeded-manifest-list (edbp requires one)",
+        ("MalformedMessage",),
+        both_lists,
+        Code.TEEP_MALFORMED,
+        pay,
+    )
 
     # replay after install, and an Update with no challenge at all
     c.add(
@@ -1050,6 +1116,112 @@ def exposure(c: Ctx) -> None:
     )
 
 
+#: the TA UUID of the other TA in ``author_of_another_ta``
+OTHER_TA_UUID = bytes.fromhex("6f746865722d74612d757569642d3031")
+
+
+def author_of_another_ta(c: Ctx) -> None:
+    """Issue 13 item 7, "same TA UUID" (protocol.md section 9 step 5): an author manifest
+    correctly named for its own TA, inside a TSK-signed device manifest for another TA, is
+    SUIT_CONDITION_COMPONENT (309), not SUIT_DEPENDENCY_FAILED (313)."""
+    from edbp.reference.cloud.delivery import AUTHOR_KEY, device_encryption_info, device_manifest
+    from edbp.reference.wire.suit_commands import EncryptionInfo
+    from edbp.reference.wire.suit_crypto import sign_envelope
+
+    kit = c.kit
+    dev = kit.device("device-a")
+    pub = _published(kit, 3)
+    uri, pay = kit.payload(pub)
+    other = kit.author.publish(
+        image_for(3, label="other-ta"),
+        ta_uuid=OTHER_TA_UUID,
+        sequence=3,
+        vendor_id=kit.vendor_id,
+        class_id=kit.class_id,
+        class_key_id=kit.class_key_id(kit.class_id),
+        repository="vectors/other-ta",
+        content_alg=c.suite.content_alg,
+    )
+    qr = kit.tam.begin(dev.ueid, Intent(package=(TA_UUID, 3))).send
+    assert qr is not None
+    token = teep.peek(qr).token
+    record = kit.tam.registry.get(dev.ueid)
+    mixed = attrs.evolve(
+        pub.package,
+        envelope=other.package.envelope,
+        manifest_digest=other.package.manifest_digest,
+    )
+    enc = device_encryption_info(mixed, record.dak, kit.vault, kit.rng.fork("author-mixup"))
+    manifest = device_manifest(mixed, dev.ueid, EncryptionInfo.from_cose(enc))
+    env = sign_envelope(
+        manifest, kit.tsk, c.suite.sig_alg, integrated={AUTHOR_KEY: other.package.envelope}
+    ).encode()
+    upd = teep.sign(
+        teep.Update(token=token, manifest_list=(_as_listed(env),)), kit.tsk, c.suite.sig_alg
+    )
+    c.add(
+        "update-author-of-another-ta",
+        "invalid",
+        "the device manifest names this TA; its author manifest is another TA's, signed by the "
+        "trusted ASK and named for its own TA",
+        ("AuthorOfAnotherTa",),
+        [
+            deliver_step(qr, ok("QueryResponse")),
+            deliver_step(
+                upd,
+                refused(Code.SUIT_CONDITION_COMPONENT),
+                {uri: pay},
+                state_after("IDLE"),
+                rule=None,
+            ),
+        ],
+        dev.state(kit),
+    )
+
+
+def two_recipients(c: Ctx) -> None:
+    """A faulty TAM's encryption info with two recipients (both to this device's DAK), in a
+    TSK-signed device manifest: SUIT_ENCRYPTION_INFO (312), protocol.md section 9 step 4."""
+    from edbp.reference.cloud.delivery import AUTHOR_KEY, device_encryption_info, device_manifest
+    from edbp.reference.wire.suit_commands import EncryptionInfo
+    from edbp.reference.wire.suit_crypto import sign_envelope
+
+    kit = c.kit
+    dev = kit.device("device-a")
+    pub = _published(kit, 3)
+    uri, pay = kit.payload(pub)
+    qr = kit.tam.begin(dev.ueid, Intent(package=(TA_UUID, 3))).send
+    assert qr is not None
+    token = teep.peek(qr).token
+    record = kit.tam.registry.get(dev.ueid)
+    enc = device_encryption_info(pub.package, record.dak, kit.vault, kit.rng.fork("two-recips"))
+    doubled = attrs.evolve(enc, recipients=(*enc.recipients, *enc.recipients))
+    manifest = device_manifest(pub.package, dev.ueid, EncryptionInfo.from_cose(doubled))
+    env = sign_envelope(
+        manifest, kit.tsk, c.suite.sig_alg, integrated={AUTHOR_KEY: pub.package.envelope}
+    ).encode()
+    upd = teep.sign(
+        teep.Update(token=token, manifest_list=(_as_listed(env),)), kit.tsk, c.suite.sig_alg
+    )
+    c.add(
+        "update-two-recipients",
+        "invalid",
+        "the device's encryption info carries two recipients (edbp requires exactly one)",
+        ("TwoRecipients",),
+        [
+            deliver_step(qr, ok("QueryResponse")),
+            deliver_step(
+                upd,
+                refused(Code.SUIT_ENCRYPTION_INFO),
+                {uri: pay},
+                state_after("IDLE"),
+                rule=None,
+            ),
+        ],
+        dev.state(kit),
+    )
+
+
 SCENARIOS: tuple[Callable[[Ctx], None], ...] = (
     honest,
     stale_challenge,
@@ -1057,6 +1229,8 @@ SCENARIOS: tuple[Callable[[Ctx], None], ...] = (
     recipients,
     lifecycle,
     exposure,
+    author_of_another_ta,
+    two_recipients,
 )
 
 
