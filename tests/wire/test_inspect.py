@@ -168,13 +168,16 @@ def test_malformed_input(
     assert code_name in err
 
 
-def test_lenient_switch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_strict_switch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Non-deterministic input is shown with a note by default and refused with --strict."""
     path = tmp_path / "unsorted.hex"
     path.write_text("a2 02 01 01 02")
-    code, _, err = run_cli([str(path)], capsys)
+    code, _, err = run_cli(["--strict", str(path)], capsys)
     assert code == 1 and "CBOR_UNSORTED_KEYS" in err
-    code, out, _ = run_cli(["--lenient", str(path)], capsys)
-    assert code == 0 and "{" in out
+    for args in ([], ["--lenient"]):
+        code, out, _ = run_cli([*args, str(path)], capsys)
+        assert code == 0 and "{" in out
+        assert "/ note: top level: not deterministic CBOR (CBOR_UNSORTED_KEYS" in out
 
 
 def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
