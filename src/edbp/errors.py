@@ -70,6 +70,7 @@ class Code(enum.IntEnum):
     COSE_DETACHED_PAYLOAD_MISSING = 211
     COSE_KID_MISMATCH = 212
     COSE_BAD_IV = 213
+    COSE_BAD_MAC = 214  # a COSE_Mac0 tag that does not verify (issue 15)
 
     # 3xx: SUIT
     SUIT_MALFORMED = 300

@@ -12,7 +12,8 @@ from device_builders import world
 from device_fixtures import World, reply
 from edbp.reference.device.agent import error_code_of
 from edbp.reference.rand import SeededRandom
-from edbp.reference.wire import cbor, cose, teep
+from edbp.reference.wire import cbor, cose, suit, teep
+from edbp.reference.wire.suit_labels import SuitCommand
 
 from edbp.cli.inspect import read_input
 from edbp.errors import Code, EdbpError, VerificationError, WireError
@@ -130,3 +131,57 @@ def test_tag_inside_a_map_key_of_a_teep_message_is_refused(
     dev = World(author, tam).device()
     replies = dev.broker.deliver(cose.sign1(tagged, tam.tsk, cose.Alg.ESP256).encode())
     assert error_code_of(replies[0])[1] == int(Code.CBOR_UNEXPECTED_TAG)
+
+
+# ------------------------------------------------------------------ SUIT examples of the draft
+
+SUIT_EXAMPLES = ("suit_uri", "suit_integrated", "suit_personalization")
+
+
+def suit_author_key() -> cose.CoseKey:
+    """The SUIT manifest draft's example key signs the TEEP draft's SUIT examples too."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    pem = (CBOR_DIR.parent.parent / "suit-manifest" / "private_key.pem").read_bytes()
+    return cose.CoseKey.from_cryptography(load_pem_private_key(pem, None)).public()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", SUIT_EXAMPLES)
+def test_teep_suit_examples_with_uninstall_decode_and_verify(name: str) -> None:
+    """Untagged envelopes with a suit-uninstall member (24) decode under the profile decoder;
+    the digest covers the received manifest bytes and the ESP256 signature verifies."""
+    data = example(name)
+    envelope = suit.Envelope.decode(data)
+    assert envelope.encode() == data  # kept as received
+    uninstall = envelope.manifest.uninstall
+    assert uninstall is not None and [c.code for c in uninstall][-1] == SuitCommand.DIRECTIVE_UNLINK
+    assert suit.verify_envelope(envelope, suit_author_key()) == envelope.manifest
+
+
+def _manifest_with(member: int, sequence: list[object]) -> bytes:
+    common = cbor.dumps({2: [[b"c"]]})
+    return cbor.dumps({1: 1, 2: 1, 3: common, member: cbor.dumps(sequence)})
+
+
+def test_uninstall_sequence_has_its_own_command_subset() -> None:
+    ok = suit.Manifest.decode(_manifest_with(24, [12, 0, 33, 15]))
+    assert ok.uninstall is not None
+    for member, sequence in ((20, [12, 0, 33, 15]), (24, [12, 0, 21, 15]), (24, [23, 15])):
+        with pytest.raises(EdbpError) as info:
+            suit.Manifest.decode(_manifest_with(member, sequence))
+        assert info.value.code == Code.SUIT_UNSUPPORTED_COMMAND
+
+
+def test_update_example_uses_member_9_which_is_invoke() -> None:
+    """The TEEP draft's Update labels member 9 "install"; in the SUIT manifest draft 9 is
+    suit-invoke (install is 20). edbp refuses invoke (SUIT_UNSUPPORTED_COMMAND: the manifest
+    draft lets a processor exclude a manifest with an unsupported command); read as published
+    (lenient) the envelope's digest and signature verify."""
+    update = teep.decode(example("update"))
+    assert isinstance(update, teep.Update)
+    data = (update.manifest_list or [b""])[0]
+    with pytest.raises(EdbpError) as info:
+        suit.Envelope.decode(data)
+    assert info.value.code == Code.SUIT_UNSUPPORTED_COMMAND
+    envelope = suit.Envelope.decode(data, lenient=True)
+    assert suit.verify_envelope(envelope, suit_author_key(), lenient=True) == envelope.manifest
