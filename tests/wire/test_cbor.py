@@ -7,6 +7,8 @@ import math
 import pytest
 from edbp.reference.wire import cbor
 from edbp.reference.wire.cbor import LENIENT, STRICT, Limits, Raw, Simple, Tag
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edbp.errors import Code, WireError
 
@@ -353,3 +355,24 @@ def test_receive_is_default() -> None:
     with cbor.strict_decoding():
         assert cbor.receive_limits() is STRICT
     assert cbor.receive_limits() is cbor.RECEIVE
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [b"\x5f", b"\x9f", b"\xbf", b"\x40", b"\x41\x00", b"\x80", b"\x01", b"\xff"]
+        ),
+        max_size=200,
+    )
+)
+def test_work_is_linear_in_the_input(parts: list[bytes]) -> None:
+    """Every unit of decoding work (an item, a chunk) consumes at least one input byte, so the
+    work budget can only be reached by inputs at least that long: hostile input costs time
+    linear in its size (protocol §5, bounds on work)."""
+    data = b"".join(parts)
+    decoder = cbor._Decoder(data, cbor.LENIENT)
+    try:
+        decoder.item(1)
+    except WireError:
+        pass
+    assert decoder.work <= len(data) + 1  # + the attempt that finds the input ended
