@@ -15,7 +15,11 @@ from edbp.reference.wire import cbor
 from edbp.errors import AdapterError, Code, WireError
 
 MAX_FRAME = 64 * 1024 * 1024
-_ADAPTER_LIMITS = cbor.Limits(max_size=MAX_FRAME, max_depth=24)
+#: adapter.md keeps the strict option of protocol §5 (edbp's own protocol, one implementation
+#: of each side): deterministic encoding required
+_ADAPTER_LIMITS = cbor.Limits(
+    max_size=MAX_FRAME, max_depth=24, deterministic=True, allow_indefinite=False
+)
 
 
 def encode_frame(item: Any) -> bytes:

@@ -1,10 +1,19 @@
-"""Deterministic CBOR encoding and a strict decoder for untrusted bytes.
+"""Deterministic CBOR encoding and a receive-liberal, bounded decoder for untrusted bytes.
 
 Why our own codec instead of cbor2's: what edbp signs must be byte-identical across
 implementations (RFC 8949 §4.2.1 core deterministic encoding: shortest arguments, definite
 lengths, map keys sorted by their encoded bytes), and what edbp accepts from an untrusted party
-must be refused for duplicate keys, non-shortest forms, indefinite lengths, trailing bytes, deep
-nesting or oversize input, each with its own stable code, never with a lower library's exception.
+must be refused, each with its own stable code and never with a lower library's exception, when
+it is unsafe: duplicate keys (two parsers could pick different values), a tag inside a map key,
+trailing bytes, deep nesting, oversize input or runaway work (chunk and item budgets).
+
+Emit strictly, receive liberally (spec/protocol.md §5): ``dumps`` always writes deterministic
+CBOR, while ``loads`` by default (``RECEIVE``) accepts any well-formed encoding the standards
+allow: map keys in any order, non-shortest heads, indefinite lengths. That is safe because COSE
+and SUIT check signatures and digests over the bytes as received, never over a re-encoding.
+``STRICT`` (the deterministic check) stays an explicit option: pass it, or run the receiver
+inside ``strict_decoding()``.
+
 The vector generator also needs byte-level control (``Raw`` splices pre-encoded bytes), so the
 encoder is explicit too.
 
@@ -14,10 +23,12 @@ Decoded values: int, bytes, str, list, dict, bool, None, float, ``Tag``, ``Simpl
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
 import math
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -25,6 +36,9 @@ import attrs
 from edbp.errors import Code, WireError
 
 __all__ = [
+    "LENIENT",
+    "RECEIVE",
+    "STRICT",
     "UNDEFINED",
     "Limits",
     "Raw",
@@ -36,6 +50,8 @@ __all__ = [
     "is_deterministic",
     "loads",
     "loads_prefix",
+    "receive_limits",
+    "strict_decoding",
 ]
 
 
@@ -84,20 +100,54 @@ UNDEFINED = Undefined()
 
 @attrs.frozen
 class Limits:
-    """Bounds for decoding untrusted input (spec/protocol.md, size and nesting limits)."""
+    """Bounds for decoding untrusted input (spec/protocol.md §5 and §6).
+
+    The defaults are the receive rule: any well-formed encoding is accepted
+    (``deterministic=False``, ``allow_indefinite=True``); ``STRICT`` turns the deterministic
+    checks on. ``max_chunks`` bounds the chunks of one indefinite-length string and
+    ``max_work`` the items, chunks and entries of one decode call, so that hostile input (16 MiB
+    of empty chunks) costs bounded time and memory whatever the other limits are.
+    """
 
     max_size: int = 16 * 1024 * 1024
     max_depth: int = 16
     max_items: int = 65536  # per array or map
-    deterministic: bool = True  # refuse non-shortest forms and unsorted map keys
-    allow_indefinite: bool = False
+    deterministic: bool = False  # True: refuse non-shortest forms and unsorted map keys
+    allow_indefinite: bool = True
     allow_floats: bool = True
+    allow_tagged_keys: bool = False  # a tag inside a map key (spec/errors.md row 108)
+    max_chunks: int = 4096  # per indefinite-length string
+    max_work: int = 1 << 20  # items + chunks + map entries per decode call
 
 
-STRICT = Limits()
-#: For published interop data (cose-wg, SUIT drafts) that is well-formed but not always
-#: deterministic: duplicates and trailing bytes are still refused.
-LENIENT = Limits(deterministic=False, allow_indefinite=True, max_depth=64)
+#: The receive rule (spec/protocol.md §5): what every protocol party uses by default.
+RECEIVE = Limits()
+#: Core deterministic encoding required (the explicit strict option; ``is_deterministic``).
+STRICT = Limits(deterministic=True, allow_indefinite=False)
+#: For showing arbitrary well-formed data (``edbp inspect``, published examples): deeper
+#: nesting and tagged map keys are shown; duplicates and trailing bytes are still refused.
+LENIENT = Limits(max_depth=64, allow_tagged_keys=True)
+
+_RECEIVE_LIMITS: contextvars.ContextVar[Limits] = contextvars.ContextVar(
+    "edbp_receive_limits", default=RECEIVE
+)
+
+
+def receive_limits() -> Limits:
+    """The limits ``loads`` uses when none are given: ``RECEIVE``, or ``STRICT`` inside
+    ``strict_decoding()``."""
+    return _RECEIVE_LIMITS.get()
+
+
+@contextlib.contextmanager
+def strict_decoding(limits: Limits = STRICT) -> Iterator[None]:
+    """Make every decoder called in this context (and not given explicit limits) require core
+    deterministic encoding: the documented opt-in for a profile that needs strict receivers."""
+    token = _RECEIVE_LIMITS.set(limits)
+    try:
+        yield
+    finally:
+        _RECEIVE_LIMITS.reset(token)
 
 
 # ----------------------------------------------------------------------------------- encoding
@@ -206,12 +256,19 @@ def _minimal_info(value: int) -> int:
 
 
 class _Decoder:
-    __slots__ = ("data", "limits", "pos")
+    __slots__ = ("data", "limits", "pos", "work")
 
     def __init__(self, data: bytes, limits: Limits) -> None:
         self.data = data
         self.limits = limits
         self.pos = 0
+        self.work = 0
+
+    def _spend(self) -> None:
+        """One unit of work (an item, a chunk); the budget bounds hostile input's cost."""
+        self.work += 1
+        if self.work > self.limits.max_work:
+            raise WireError(Code.CBOR_TOO_LARGE, f"more than {self.limits.max_work} items")
 
     def _take(self, n: int) -> bytes:
         end = self.pos + n
@@ -262,6 +319,11 @@ class _Decoder:
     def _chunks(self, major: int) -> bytes:
         parts: list[bytes] = []
         while not self._is_break():
+            if len(parts) >= self.limits.max_chunks:
+                raise WireError(
+                    Code.CBOR_TOO_LARGE, f"more than {self.limits.max_chunks} string chunks"
+                )
+            self._spend()
             ib = self._take(1)[0]
             if ib >> 5 != major or (ib & 0x1F) == 31:
                 raise WireError(Code.CBOR_MALFORMED, "bad chunk in indefinite string")
@@ -273,6 +335,7 @@ class _Decoder:
     def item(self, depth: int, as_key: bool = False) -> Any:
         if depth > self.limits.max_depth:
             raise WireError(Code.CBOR_TOO_DEEP, f"nesting deeper than {self.limits.max_depth}")
+        self._spend()
         ib = self._take(1)[0]
         major, info = ib >> 5, ib & 0x1F
         if major == 7:
@@ -317,6 +380,10 @@ class _Decoder:
         # major 6: tag
         if arg is None:
             raise WireError(Code.CBOR_MALFORMED, "indefinite tag")
+        if as_key and not self.limits.allow_tagged_keys:
+            # no COSE, SUIT, TEEP or EAT map has a tagged key; two parsers may compare tagged
+            # keys differently (tag kept or dropped), a duplicate-key differential
+            raise WireError(Code.CBOR_UNEXPECTED_TAG, f"tag {arg} inside a map key")
         return Tag(arg, self.item(depth + 1, as_key))
 
     def _map(self, arg: int | None, depth: int) -> dict[Any, Any]:
@@ -386,8 +453,11 @@ class _Decoder:
         raise WireError(Code.CBOR_MALFORMED, f"reserved simple encoding {info}")
 
 
-def loads_prefix(data: bytes, limits: Limits = STRICT) -> tuple[Any, int]:
-    """Decode one item from the front of ``data``; returns it and the bytes consumed."""
+def loads_prefix(data: bytes, limits: Limits | None = None) -> tuple[Any, int]:
+    """Decode one item from the front of ``data``; returns it and the bytes consumed.
+    ``limits`` defaults to ``receive_limits()`` (the receive rule)."""
+    if limits is None:
+        limits = receive_limits()
     if not isinstance(data, bytes | bytearray | memoryview):
         raise WireError(Code.CBOR_MALFORMED, "input is not bytes")
     data = bytes(data)
@@ -403,8 +473,9 @@ def loads_prefix(data: bytes, limits: Limits = STRICT) -> tuple[Any, int]:
     return value, decoder.pos
 
 
-def loads(data: bytes, limits: Limits = STRICT) -> Any:
-    """Decode exactly one CBOR data item; anything after it is an error."""
+def loads(data: bytes, limits: Limits | None = None) -> Any:
+    """Decode exactly one CBOR data item; anything after it is an error. ``limits`` defaults
+    to ``receive_limits()``: any well-formed encoding, bounded (spec/protocol.md §5)."""
     value, used = loads_prefix(data, limits)
     if used != len(data):
         raise WireError(Code.CBOR_TRAILING_BYTES, f"{len(data) - used} bytes after the item")

@@ -67,6 +67,8 @@ class Alg(enum.IntEnum):
     A128CTR = -65534
     A192CTR = -65533
     A256CTR = -65532
+    # MAC (COSE_Mac0: the SUIT encryption draft's AES-KW examples authenticate with it)
+    HMAC_256_256 = 5
     # key wrap
     A128KW = -3
     A192KW = -4
@@ -194,7 +196,7 @@ class CoseTag(enum.IntEnum):
 class AlgInfo:
     """What an algorithm is, so code branches on the family rather than on ids."""
 
-    family: str  # "ecdsa", "eddsa", "mldsa", "aead", "ctr", "kw", "direct", "ecdh", "hpke", "hash"
+    family: str  # "ecdsa", "eddsa", "mldsa", "aead", "ctr", "kw", "direct", "ecdh", "hpke", "hash", "mac"
     key_bytes: int = 0  # symmetric key length for content/kw algs; KEK length for ECDH+KW
     iv_bytes: int = 0
     static: bool = False  # ECDH-SS (sender static key) rather than ECDH-ES
@@ -214,6 +216,7 @@ _INFO: dict[Alg, AlgInfo] = {
     Alg.A128CTR: AlgInfo("ctr", 16, 16),
     Alg.A192CTR: AlgInfo("ctr", 24, 16),
     Alg.A256CTR: AlgInfo("ctr", 32, 16),
+    Alg.HMAC_256_256: AlgInfo("mac", 32),
     Alg.A128KW: AlgInfo("kw", 16),
     Alg.A192KW: AlgInfo("kw", 24),
     Alg.A256KW: AlgInfo("kw", 32),

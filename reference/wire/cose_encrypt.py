@@ -204,7 +204,7 @@ class _EncryptedMessage:
     @classmethod
     def decode(cls, data: bytes, *, lenient: bool = False, tagged: bool | None = True) -> Self:
         """Decode untrusted bytes (strict CBOR unless ``lenient``)."""
-        obj = cbor.loads(data, cbor.LENIENT if lenient else cbor.STRICT)
+        obj = cbor.loads(data, cbor.LENIENT if lenient else cbor.receive_limits())
         return cls.from_obj(obj, lenient=lenient, tagged=tagged)
 
     def detach(self) -> tuple[Self, bytes]:

@@ -128,7 +128,7 @@ class Headers:
             raise _malformed("protected header is not a byte string")
         protected: dict[Label, Any] = {}
         if protected_raw:
-            decoded = cbor.loads(protected_raw, cbor.LENIENT if lenient else cbor.STRICT)
+            decoded = cbor.loads(protected_raw, cbor.LENIENT if lenient else cbor.receive_limits())
             protected = _check_bucket(decoded, "protected")
         unprot = _check_bucket(unprotected, "unprotected")
         both = set(protected) & set(unprot)

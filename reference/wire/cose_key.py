@@ -268,8 +268,8 @@ class CoseKey:
 
     @classmethod
     def decode(cls, data: bytes, *, lenient: bool = False) -> CoseKey:
-        """Decode COSE_Key bytes (untrusted) with the strict CBOR decoder."""
-        return cls.from_map(cbor.loads(data, cbor.LENIENT if lenient else cbor.STRICT))
+        """Decode COSE_Key bytes (untrusted) under the receive rule (protocol §5)."""
+        return cls.from_map(cbor.loads(data, cbor.LENIENT if lenient else cbor.receive_limits()))
 
     @classmethod
     def from_jwk(cls, jwk: Mapping[str, Any]) -> CoseKey:

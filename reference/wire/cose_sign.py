@@ -90,9 +90,10 @@ class Sign1:
 
     @classmethod
     def decode(cls, data: bytes, *, lenient: bool = False, tagged: bool | None = True) -> Sign1:
-        """Decode untrusted bytes with the strict CBOR decoder (``lenient`` for published
-        interop data that is well-formed but not deterministic)."""
-        obj = cbor.loads(data, cbor.LENIENT if lenient else cbor.STRICT)
+        """Decode untrusted bytes under the receive rule (spec/protocol.md §5: any well-formed
+        encoding; the signature is checked over the protected and payload bytes as received).
+        ``lenient`` also admits what only published interop data needs (deeper nesting)."""
+        obj = cbor.loads(data, cbor.LENIENT if lenient else cbor.receive_limits())
         return cls.from_obj(obj, lenient=lenient, tagged=tagged)
 
     # ------------------------------------------------------------------ verification

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-from edbp.reference.wire.cbor import LENIENT, STRICT, Tag, dumps, loads
+from edbp.reference.wire.cbor import LENIENT, Tag, dumps, loads, receive_limits
 from edbp.reference.wire.cose_algs import Alg, HeaderLabel
 from edbp.reference.wire.cose_headers import Label
 from edbp.reference.wire.cose_key import CoseKey
@@ -85,7 +85,7 @@ class EatManifest:
 
     @classmethod
     def decode(cls, data: bytes, lenient: bool = False) -> EatManifest:
-        return cls.from_cbor(loads(data, LENIENT if lenient else STRICT))
+        return cls.from_cbor(loads(data, LENIENT if lenient else receive_limits()))
 
     @classmethod
     def from_cbor(cls, value: Any) -> EatManifest:
@@ -234,7 +234,7 @@ class EatClaims:
 
     @classmethod
     def decode(cls, data: bytes, lenient: bool = False) -> EatClaims:
-        return cls.from_cbor(loads(data, LENIENT if lenient else STRICT), lenient)
+        return cls.from_cbor(loads(data, LENIENT if lenient else receive_limits()), lenient)
 
 
 # --------------------------------------------------------------------------- COSE_Sign1
@@ -266,7 +266,7 @@ def verify(
     decode it.
     With ``challenge``, ``eat_nonce`` must carry it (EAT_NONCE_MISMATCH)."""
 
-    obj = loads(data, LENIENT if lenient else STRICT)
+    obj = loads(data, LENIENT if lenient else receive_limits())
     if isinstance(obj, Tag) and obj.tag == CWT_TAG:
         obj = obj.value
     cose = Sign1.from_obj(obj, lenient=lenient, tagged=None)

@@ -6,7 +6,10 @@ needs ``/ install / 20: << [ / directive-set-component-index / 12, 0, ... ] >>``
 walks the value with a *context* (envelope, manifest, sequence, COSE headers, TEEP options...),
 names keys and enumerated values from ``names``, and opens byte strings that the structure says
 hold CBOR (``<< ... >>``). It only shows: it never verifies and never decides anything, so it
-accepts what the strict decoder would refuse when ``lenient`` is set.
+accepts any well-formed CBOR (tagged map keys, nesting to 64, any encoding) and notes, instead of
+refusing, what is not core deterministic encoding (``Inspection.notes``), at the top level and in
+every nested ``bstr .cbor``. ``strict=True`` refuses non-deterministic input instead. It stays
+bounded on hostile input: the decoder's chunk and work budgets apply (spec/protocol.md §5).
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ from typing import Any
 
 import attrs
 from edbp.reference.wire import names as N
-from edbp.reference.wire.cbor import LENIENT, STRICT, Simple, Tag, Undefined, loads
+from edbp.reference.wire.cbor import (
+    LENIENT,
+    STRICT,
+    Simple,
+    Tag,
+    Undefined,
+    loads,
+    receive_limits,
+)
 from edbp.reference.wire.teep import TeepType
 
 from edbp.errors import Code, EdbpError, WireError
@@ -35,6 +46,8 @@ class Inspection:
 
     kind: str
     text: str
+    #: where the input is not core deterministic encoding (RFC 8949 §4.2.1), one line each
+    notes: tuple[str, ...] = ()
 
 
 def _scalar(v: Any) -> bool:
@@ -52,10 +65,26 @@ def _try_cbor(data: bytes) -> tuple[bool, Any]:
         return False, None
 
 
+def deterministic_note(data: bytes, where: str) -> str | None:
+    """A one-line note when ``data`` (well-formed) is not in core deterministic encoding."""
+    try:
+        loads(data, STRICT)
+    except WireError as exc:
+        if exc.code in (
+            Code.CBOR_UNSORTED_KEYS,
+            Code.CBOR_NON_SHORTEST,
+            Code.CBOR_INDEFINITE_LENGTH,
+            Code.CBOR_TOO_DEEP,
+        ):
+            return f"{where}: not deterministic CBOR ({exc.code.name}: {exc.detail})"
+    return None
+
+
 class _Renderer:
     """Context-directed diag writer. ``ctx`` names are the methods ``_ctx_<name>``."""
 
     def __init__(self) -> None:
+        self.notes: list[str] = []
         self.ctx_funcs: dict[str, Callable[[Any, int], str]] = {
             name[5:]: getattr(self, name) for name in dir(self) if name.startswith("_ctx_")
         }
@@ -114,10 +143,19 @@ class _Renderer:
             return self.value(data, level)
         if data == b"":
             return "h''"
-        ok, item = _try_cbor(data)
+        ok, item = self.nested(data, ctx)
         if not ok:
             return self.bstr(data)
         return "<< " + self.value(item, level, ctx) + " >>"
+
+    def nested(self, data: bytes, ctx: str | None) -> tuple[bool, Any]:
+        """Decode a bstr that holds CBOR, noting a non-deterministic encoding."""
+        ok, item = _try_cbor(data)
+        if ok:
+            note = deterministic_note(data, f"<< {ctx or 'bstr'} >> at bytes {data[:8].hex()}..")
+            if note and note not in self.notes:
+                self.notes.append(note)
+        return ok, item
 
     def array(self, items: Sequence[tuple[Any, str | None, str | None]], level: int) -> str:
         """items: (value, context, comment-before)."""
@@ -242,7 +280,13 @@ class _Renderer:
         return self.generic(v, level)
 
     def _ctx_bstr_cose(self, v: Any, level: int) -> str:
-        return self.embedded(v, level, None)
+        return self.embedded(v, level, "auto")
+
+    def _ctx_auto(self, v: Any, level: int) -> str:
+        """Whatever ``recognise`` names (an untagged SUIT envelope inside a TEEP Update, ...)."""
+        kind = recognise(v)
+        ctx = _TOP_CTX.get(kind.split(":")[0]) if kind and not isinstance(v, Tag) else None
+        return self.value(v, level, ctx)
 
     def _ctx_bstr_manifest(self, v: Any, level: int) -> str:
         return self.embedded(v, level, "manifest")
@@ -576,6 +620,13 @@ def recognise(item: Any) -> str | None:
     ):
         return "SUIT digest"
     if isinstance(item, Mapping):
+        if (
+            isinstance(item.get(2), bytes)
+            and isinstance(item.get(3), bytes)
+            and 1 not in item
+            and all(isinstance(k, int | str) for k in item)
+        ):
+            return "SUIT envelope (untagged)"
         if 99 in item and 3 in item:
             return "SUIT report"
         if 256 in item or (10 in item and 8 in item):
@@ -589,6 +640,7 @@ def recognise(item: Any) -> str | None:
 
 _TOP_CTX = {
     "SUIT envelope": None,  # tagged: the tag selects the context
+    "SUIT envelope (untagged)": "envelope_body",
     "SUIT manifest": "manifest",
     "TEEP message": "teep",
     "EAT claims": "eat",
@@ -598,21 +650,27 @@ _TOP_CTX = {
 }
 
 
-def render(item: Any) -> str:
-    """Diagnostic notation of a decoded item, with the labels of what it is named."""
+def _renderer_value(renderer: _Renderer, item: Any) -> str:
     kind = recognise(item)
     ctx = _TOP_CTX.get(kind.split(":")[0]) if kind else None
     if isinstance(item, Tag):
         ctx = None
-    return _Renderer().value(item, 0, ctx)
+    return renderer.value(item, 0, ctx)
 
 
-def inspect(data: bytes, lenient: bool = False) -> Inspection:
-    """Decode ``data`` (strict unless ``lenient``) and render it. Raises WireError on bytes that
-    are not one well-formed CBOR item."""
+def render(item: Any) -> str:
+    """Diagnostic notation of a decoded item, with the labels of what it is named."""
+    return _renderer_value(_Renderer(), item)
+
+
+def inspect(data: bytes, lenient: bool = True, *, strict: bool = False) -> Inspection:
+    """Decode ``data`` and render it. Any well-formed CBOR is shown (``lenient``, the default;
+    ``lenient=False`` applies the protocol's receive limits, ``strict=True`` also requires
+    deterministic encoding); what is not deterministic is listed in ``notes``. Raises WireError
+    on bytes that are not one well-formed CBOR item, or beyond the bounds."""
     if not isinstance(data, bytes):
         raise WireError(Code.CBOR_MALFORMED, "input is not bytes")
-    item = loads(data, LENIENT if lenient else STRICT)
+    item = loads(data, STRICT if strict else LENIENT if lenient else receive_limits())
     kind = recognise(item)
     if isinstance(item, Tag) and item.tag == 18:
         inner = item.value[2] if isinstance(item.value, list) and len(item.value) == 4 else None
@@ -621,4 +679,8 @@ def inspect(data: bytes, lenient: bool = False) -> Inspection:
             sub = recognise(payload) if ok else None
             if sub:
                 kind = f"{sub} in COSE_Sign1"
-    return Inspection(kind or "CBOR item", render(item))
+    renderer = _Renderer()
+    text = _renderer_value(renderer, item)
+    top = deterministic_note(data, "top level")
+    notes = ([top] if top else []) + renderer.notes
+    return Inspection(kind or "CBOR item", text, tuple(notes))

@@ -28,9 +28,11 @@ from .suit_commands import Command, CommandSequence, EncryptionInfo, IndexArg, P
 from .suit_core import ComponentId, SuitDigest
 from .suit_crypto import (
     SUIT_CONTENT_ALGS,
+    SUIT_MAC_ALGS,
     SUIT_RECIPIENT_ALGS,
     SUIT_SIGNATURE_ALGS,
     decrypt_payload,
+    mac_envelope,
     sever,
     sign_envelope,
     sign_report,
@@ -79,6 +81,7 @@ __all__ = [
     "EDBP_PARAMETERS",
     "SUIT_CONTENT_ALGS",
     "SUIT_ENVELOPE_TAG",
+    "SUIT_MAC_ALGS",
     "SUIT_MANIFEST_TAG",
     "SUIT_RECIPIENT_ALGS",
     "SUIT_SIGNATURE_ALGS",
@@ -115,6 +118,7 @@ __all__ = [
     "check_vendor",
     "component_for",
     "decrypt_payload",
+    "mac_envelope",
     "resolve_uri",
     "run",
     "sever",

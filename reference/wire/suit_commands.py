@@ -36,6 +36,7 @@ from edbp.reference.wire.suit_labels import (
     EDBP_COMMANDS,
     EDBP_PARAMETERS,
     EDBP_SHARED_COMMANDS,
+    EDBP_UNINSTALL_COMMANDS,
     SuitCommand,
     SuitParam,
 )
@@ -281,11 +282,15 @@ class Command:
             return f"custom({self.code})"
 
     @classmethod
-    def from_cbor(cls, code: Any, arg: Any, *, shared: bool, lenient: bool) -> Command:
+    def from_cbor(
+        cls, code: Any, arg: Any, *, shared: bool, lenient: bool, uninstall: bool = False
+    ) -> Command:
         if isinstance(code, bool) or not isinstance(code, int):
             raise bad("command sequence: command codes are integers")
         if lenient:
             allowed = code in DRAFT_COMMANDS or code < 0
+        elif uninstall:
+            allowed = code in EDBP_UNINSTALL_COMMANDS
         else:
             allowed = code in (EDBP_SHARED_COMMANDS if shared else EDBP_COMMANDS)
         if not allowed:
@@ -342,12 +347,17 @@ class CommandSequence:
         return self.raw if self.raw is not None else dumps(self.to_cbor())
 
     @classmethod
-    def decode(cls, data: bytes, *, shared: bool = False, lenient: bool = False) -> CommandSequence:
+    def decode(
+        cls, data: bytes, *, shared: bool = False, lenient: bool = False, uninstall: bool = False
+    ) -> CommandSequence:
+        """``uninstall``: the suit-uninstall member (24), whose own command subset applies."""
         items = load_cbor(data, "command sequence", lenient)
         if not isinstance(items, list) or not items or len(items) % 2:
             raise bad("command sequence: expected a non-empty array of code/argument pairs")
         commands = [
-            Command.from_cbor(items[i], items[i + 1], shared=shared, lenient=lenient)
+            Command.from_cbor(
+                items[i], items[i + 1], shared=shared, lenient=lenient, uninstall=uninstall
+            )
             for i in range(0, len(items), 2)
         ]
         return set_raw(cls(commands), bytes(data))

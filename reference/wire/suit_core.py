@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
-from edbp.reference.wire.cbor import LENIENT, STRICT, Limits, Tag, dumps, loads
+from edbp.reference.wire.cbor import LENIENT, Limits, Tag, dumps, loads, receive_limits
 from edbp.reference.wire.suit_labels import SHA256, SHA384, SHA512
 
 from edbp.errors import Code, WireError
@@ -58,7 +58,7 @@ def bad(detail: str, code: Code = Code.SUIT_MALFORMED) -> WireError:
 
 
 def limits_for(lenient: bool) -> Limits:
-    return LENIENT if lenient else STRICT
+    return LENIENT if lenient else receive_limits()
 
 
 def load_cbor(data: Any, what: str, lenient: bool) -> Any:

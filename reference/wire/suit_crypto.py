@@ -5,7 +5,9 @@ Why a separate module: the structures (``suit_envelope``) decode without keys; t
 the checks that need keys, in the order the SUIT drafts require: the authentication wrapper's
 digest must cover the manifest bytes exactly, then a COSE_Sign1 over that digest (detached
 payload) must verify under an explicit allow-list of algorithms. No fallback: a block with an
-algorithm outside the list does not count as authentication.
+algorithm outside the list does not count as authentication. A COSE_Mac0 block (HMAC 256/256,
+the SUIT encryption draft's AES-KW examples) counts only when the caller allows a MAC algorithm
+(``SUIT_MAC_ALGS``) and passes a symmetric key: the default list holds signatures only.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import attrs
 from edbp.reference.wire.cose_algs import Alg
 from edbp.reference.wire.cose_key import CoseKey
+from edbp.reference.wire.cose_mac import MAC_ALGS, Mac0, mac0
 from edbp.reference.wire.cose_sign import Sign1, sign1
 from edbp.reference.wire.suit_commands import CommandSequence
 from edbp.reference.wire.suit_core import SuitDigest, wrap
@@ -27,10 +30,12 @@ from edbp.errors import Code, EdbpError, VerificationError, WireError
 
 __all__ = [
     "SUIT_CONTENT_ALGS",
+    "SUIT_MAC_ALGS",
     "SUIT_RECIPIENT_ALGS",
     "SUIT_SIGNATURE_ALGS",
     "decode_encryption_info",
     "decrypt_payload",
+    "mac_envelope",
     "sever",
     "sign_envelope",
     "sign_report",
@@ -43,6 +48,8 @@ __all__ = [
 SUIT_SIGNATURE_ALGS: frozenset[Alg] = frozenset(
     {Alg.ESP256, Alg.ES256, Alg.ED25519, Alg.EDDSA, Alg.ML_DSA_65}
 )
+#: COSE_Mac0 authentication (symmetric key), never in the default allow-list
+SUIT_MAC_ALGS: frozenset[Alg] = MAC_ALGS
 
 _SEVERABLE_ATTRS = {
     ManifestKey.DEPENDENCY_RESOLUTION: "dependency_resolution",
@@ -88,6 +95,27 @@ def sign_envelope(
     )
 
 
+def mac_envelope(
+    manifest: Manifest,
+    key: CoseKey,
+    *,
+    severed: Mapping[int, bytes] | None = None,
+    integrated: Mapping[str, bytes] | None = None,
+    digest_alg: int = SHA256,
+) -> Envelope:
+    """Digest the bstr-wrapped manifest and authenticate the encoded SUIT_Digest with a
+    detached COSE_Mac0 (HMAC 256/256) under a symmetric ``key``, as the SUIT encryption draft's
+    AES-KW examples do."""
+    digest = manifest.digest(digest_alg)
+    block = mac0(digest.encode(), key, detached=True).encode()
+    return Envelope(
+        AuthenticationWrapper(digest, [block]),
+        manifest,
+        dict(severed or {}),
+        dict(integrated or {}),
+    )
+
+
 def verify_envelope(
     envelope: Envelope,
     keys: CoseKey | Iterable[CoseKey],
@@ -107,7 +135,14 @@ def verify_envelope(
     last = "no COSE_Sign1 authentication block"
     for block in envelope.authentication.blocks:
         try:
-            cose = Sign1.decode(block, lenient=lenient)
+            cose: Sign1 | Mac0
+            if block[:1] == b"\xd1":  # tag 17: COSE_Mac0 (the wrapper admits only 17 and 18)
+                if not set(algorithms) & MAC_ALGS:
+                    last = "COSE_Mac0 block where only signatures are allowed"
+                    continue
+                cose = Mac0.decode(block, lenient=lenient)
+            else:
+                cose = Sign1.decode(block, lenient=lenient)
         except EdbpError as exc:
             last = exc.code.name
             continue

@@ -180,8 +180,9 @@ _SEQUENCE_MEMBERS = {
     ManifestKey.PAYLOAD_FETCH: "payload_fetch",
     ManifestKey.INSTALL: "install",
 }
-#: manifest members outside the edbp profile (load/invoke/uninstall: the TEEP Agent does not boot)
-_LENIENT_ONLY = {ManifestKey.LOAD, ManifestKey.INVOKE, ManifestKey.UNINSTALL}
+#: manifest members outside the edbp profile (load/invoke: the TEEP Agent does not boot; the
+#: SUIT manifest draft lets a processor exclude a manifest with an unsupported command)
+_LENIENT_ONLY = {ManifestKey.LOAD, ManifestKey.INVOKE}
 
 
 @attrs.frozen
@@ -273,7 +274,11 @@ class Manifest:
             if isinstance(member, list) and key in SEVERABLE_MEMBERS:
                 kwargs[attr] = SuitDigest.from_cbor(member, lenient)
             else:
-                kwargs[attr] = CommandSequence.decode(expect_bstr(member, attr), lenient=lenient)
+                kwargs[attr] = CommandSequence.decode(
+                    expect_bstr(member, attr),
+                    lenient=lenient,
+                    uninstall=key == ManifestKey.UNINSTALL,
+                )
         if ManifestKey.TEXT in value:
             member = value[ManifestKey.TEXT]
             if isinstance(member, list):
@@ -300,7 +305,8 @@ class AuthenticationWrapper:
     """SUIT_Authentication = [bstr .cbor SUIT_Digest, * bstr .cbor SUIT_Authentication_Block].
 
     Blocks are held as their exact bytes (a tagged COSE_Sign1 with nil payload in the edbp
-    profile; COSE_Mac0 only in lenient mode): the COSE layer decodes and verifies them."""
+    profile; a tagged COSE_Mac0 is kept too and counts only where the verifier allows a MAC
+    algorithm): the COSE layer decodes and verifies them."""
 
     digest: SuitDigest
     blocks: tuple[bytes, ...] = attrs.field(converter=as_tuple, default=())
@@ -330,10 +336,12 @@ class AuthenticationWrapper:
         for block in value[1:]:
             block = expect_bstr(block, "authentication block")
             item = load_cbor(block, "authentication block", lenient)
-            allowed = (COSE_SIGN1_TAG, COSE_MAC0_TAG) if lenient else (COSE_SIGN1_TAG,)
-            if not isinstance(item, Tag) or item.tag not in allowed:
+            # COSE_Sign1 and COSE_Mac0 (draft-ietf-suit-manifest, SUIT_Authentication_Block);
+            # COSE_Sign and COSE_Mac (several signers) are outside the profile
+            if not isinstance(item, Tag) or item.tag not in (COSE_SIGN1_TAG, COSE_MAC0_TAG):
                 raise bad(
-                    "authentication block: expected a tagged COSE_Sign1", Code.SUIT_AUTH_FAILED
+                    "authentication block: expected a tagged COSE_Sign1 or COSE_Mac0",
+                    Code.SUIT_AUTH_FAILED,
                 )
             body = item.value
             if not isinstance(body, list) or len(body) != 4 or body[2] is not None:

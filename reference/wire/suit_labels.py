@@ -216,6 +216,19 @@ EDBP_SHARED_COMMANDS = frozenset(
         _C.DIRECTIVE_OVERRIDE_PARAMETERS,
     }
 )
+#: Commands allowed in a suit-uninstall sequence (member 24; the TEEP draft's SUIT examples put
+#: ``directive-unlink`` there, the personalization example also processes its dependency):
+#: select and check the component, then unlink it. Unlink is allowed nowhere else.
+EDBP_UNINSTALL_COMMANDS = frozenset(
+    {
+        _C.CONDITION_VENDOR_IDENTIFIER,
+        _C.CONDITION_CLASS_IDENTIFIER,
+        _C.DIRECTIVE_SET_COMPONENT_INDEX,
+        _C.DIRECTIVE_OVERRIDE_PARAMETERS,
+        _C.DIRECTIVE_PROCESS_DEPENDENCY,  # a dependent manifest uninstalls its dependency
+        _C.DIRECTIVE_UNLINK,
+    }
+)
 #: Every command number the drafts define; accepted (kept verbatim) only by the lenient decoder.
 DRAFT_COMMANDS = frozenset(SuitCommand)
 

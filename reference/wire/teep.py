@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self, cast
 
 import attrs
-from edbp.reference.wire.cbor import LENIENT, STRICT, dumps, loads
+from edbp.reference.wire.cbor import LENIENT, dumps, loads, receive_limits
 from edbp.reference.wire.cose_algs import Alg, HeaderLabel
 from edbp.reference.wire.cose_headers import Label
 from edbp.reference.wire.cose_sign import Sign1, sign1
@@ -246,7 +246,8 @@ class RequestedTc:
 
     @classmethod
     def decode(cls, data: bytes, lenient: bool = False) -> RequestedTc:
-        return cls.from_cbor(loads(data, LENIENT if lenient else STRICT), "requested-tc-info")
+        limits = LENIENT if lenient else receive_limits()
+        return cls.from_cbor(loads(data, limits), "requested-tc-info")
 
     @classmethod
     def from_cbor(cls, v: Any, what: str) -> RequestedTc:
@@ -564,7 +565,7 @@ MESSAGE_CLASSES: dict[int, type[TeepMessage]] = {
 
 def decode(data: bytes, lenient: bool = False) -> TeepMessage:
     """Decode one TEEP message (the COSE_Sign1 payload) from untrusted bytes."""
-    items = loads(data, LENIENT if lenient else STRICT)
+    items = loads(data, LENIENT if lenient else receive_limits())
     return from_cbor(items)
 
 

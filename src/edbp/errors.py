@@ -70,6 +70,7 @@ class Code(enum.IntEnum):
     COSE_DETACHED_PAYLOAD_MISSING = 211
     COSE_KID_MISMATCH = 212
     COSE_BAD_IV = 213
+    COSE_BAD_MAC = 214  # a COSE_Mac0 tag that does not verify (issue 15)
     # 220-229: post-quantum suite (spec/protocol.md section 4.1)
     COSE_PQ_UNAVAILABLE = 220  # this build has no ML-DSA / ML-KEM (cryptography < 50)
     COSE_HPKE_BAD_EK = 221  # COSE-HPKE recipient without a well-sized 'ek'

@@ -32,6 +32,7 @@ CRYPTO_FLAGS = {
     "RevokedTamKey",
     "TamperedManifest",
     "WrongSigner",
+    "ChangeProtected",  # protected bytes other than the signed ones (protocol §5)
 }
 
 
@@ -74,7 +75,7 @@ def _case_id(item: tuple[str, Any, Any, Any]) -> str:
 SIGN1 = [
     x
     for x in _steps("cose.sign1.verify")
-    if x[1]["result"] == "valid" or set(x[1]["flags"]) & CRYPTO_FLAGS
+    if x[1]["result"] in ("valid", "acceptable") or set(x[1]["flags"]) & CRYPTO_FLAGS
 ]
 ENCRYPT = [
     x
@@ -91,7 +92,7 @@ def test_cose_sign1_vectors(
     data = bytes.fromhex(step["input"]["message"]["cbor"])
     alg = step["input"]["algorithms"][0]
     key = _key(step["input"]["key"], alg)
-    if test["result"] == "valid":
+    if test["result"] in ("valid", "acceptable"):  # acceptable: non-deterministic, as received
         assert cwt.COSE.new().decode(data, key) == bytes.fromhex(step["expect"]["payload"])
     else:
         with pytest.raises(Exception):  # noqa: B017 - cwt's own error types

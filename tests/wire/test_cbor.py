@@ -7,6 +7,8 @@ import math
 import pytest
 from edbp.reference.wire import cbor
 from edbp.reference.wire.cbor import LENIENT, STRICT, Limits, Raw, Simple, Tag
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edbp.errors import Code, WireError
 
@@ -94,9 +96,10 @@ def test_nan_is_canonical() -> None:
     assert math.isnan(cbor.loads(bytes.fromhex("f97e00")))
     for other in ("fa7fc00000", "fb7ff8000000000000", "f97e01"):
         with pytest.raises(WireError) as info:
-            cbor.loads(bytes.fromhex(other))
+            cbor.loads(bytes.fromhex(other), STRICT)
         assert info.value.code == Code.CBOR_NON_SHORTEST
         assert math.isnan(cbor.loads(bytes.fromhex(other), LENIENT))
+        assert math.isnan(cbor.loads(bytes.fromhex(other)))  # the receive rule
 
 
 def test_map_keys_sorted_bytewise() -> None:
@@ -155,9 +158,23 @@ def test_map_keys_sorted_bytewise() -> None:
     ],
 )
 def test_strict_refusals(hexed: str, code: Code) -> None:
+    data = bytes.fromhex(hexed.replace(" ", ""))
     with pytest.raises(WireError) as info:
-        cbor.loads(bytes.fromhex(hexed.replace(" ", "")))
+        cbor.loads(data, STRICT)
     assert info.value.code == code
+    with cbor.strict_decoding(), pytest.raises(WireError) as info:
+        cbor.loads(data)  # the documented opt-in gives the same refusal
+    assert info.value.code == code
+    if code in _RECEIVE_ACCEPTS:
+        cbor.loads(data)  # protocol §5: well-formed, only not deterministic: accepted
+    else:
+        with pytest.raises(WireError) as info:
+            cbor.loads(data)
+        assert info.value.code == code
+
+
+#: the codes the receive rule (spec/protocol.md §5) does not raise: encoding choices only
+_RECEIVE_ACCEPTS = {Code.CBOR_UNSORTED_KEYS, Code.CBOR_NON_SHORTEST, Code.CBOR_INDEFINITE_LENGTH}
 
 
 @pytest.mark.parametrize(
@@ -267,7 +284,47 @@ def test_raw_and_prefix() -> None:
 
 def test_array_keys_decode_to_tuples() -> None:
     assert cbor.loads(bytes.fromhex("a1820102f5")) == {(1, 2): True}
-    assert cbor.loads(bytes.fromhex("a1c1820102f5")) == {Tag(1, (1, 2)): True}
+    assert cbor.loads(bytes.fromhex("a1c1820102f5"), LENIENT) == {Tag(1, (1, 2)): True}
+
+
+@pytest.mark.parametrize("hexed", ["a1c10100", "a1820bc10100", "a101a1c20000", "bfc101f5ff"])
+def test_tag_inside_a_map_key_is_refused(hexed: str) -> None:
+    """spec/errors.md row 108: any tag inside a map key, at any depth of the key, in a definite
+    or indefinite map; only ``LENIENT`` (inspect) shows it."""
+    data = bytes.fromhex(hexed)
+    for limits in (None, cbor.RECEIVE) if hexed.startswith("bf") else (None, STRICT, cbor.RECEIVE):
+        with pytest.raises(WireError) as info:
+            cbor.loads(data, limits)
+        assert info.value.code == Code.CBOR_UNEXPECTED_TAG
+    cbor.loads(data, LENIENT)
+
+
+def test_empty_chunks_are_bounded() -> None:
+    """16 MiB of empty indefinite-length chunks: refused after ``max_chunks`` chunks, before
+    the input is walked (once a minute and 1.5 GB through inspect)."""
+    data = b"\x5f" + b"\x40" * (16 * 1024 * 1024 - 2) + b"\xff"
+    for limits in (None, LENIENT):
+        decoder_limits = limits or cbor.RECEIVE
+        with pytest.raises(WireError) as info:
+            cbor.loads(data, limits)
+        assert info.value.code == Code.CBOR_TOO_LARGE
+        assert str(decoder_limits.max_chunks) in info.value.detail
+    # a few chunks are fine (the receive rule allows indefinite strings)
+    assert cbor.loads(b"\x5f" + b"\x41\x01" * 100 + b"\xff") == b"\x01" * 100
+
+
+def test_total_work_is_bounded() -> None:
+    """Many small containers (each under ``max_items``): the per-call work budget stops them."""
+    limits = Limits(max_work=1000)
+    data = b"\x9f" + b"\x80" * 2000 + b"\xff"
+    with pytest.raises(WireError) as info:
+        cbor.loads(data, limits)
+    assert info.value.code == Code.CBOR_TOO_LARGE
+    chunks = b"\x5f" + b"\x40" * 2000 + b"\xff"
+    with pytest.raises(WireError) as info:
+        cbor.loads(chunks, Limits(max_work=1000, max_chunks=10**6))
+    assert info.value.code == Code.CBOR_TOO_LARGE
+    assert len(cbor.loads(data[:-1][:900] + b"\xff", limits)) == 899
 
 
 def test_python_equal_keys_are_duplicates() -> None:
@@ -289,6 +346,33 @@ def test_diag() -> None:
     assert "\n" in cbor.diag([1, 2], indent=2)
 
 
-def test_strict_is_default() -> None:
-    assert cbor.STRICT == Limits()
+def test_receive_is_default() -> None:
+    """Protocol §5: receive liberally by default; strict is the explicit option."""
+    assert cbor.RECEIVE == Limits() == cbor.receive_limits()
+    assert not cbor.RECEIVE.deterministic and cbor.RECEIVE.allow_indefinite
+    assert cbor.RECEIVE.max_depth == 16 and not cbor.RECEIVE.allow_tagged_keys
     assert STRICT.deterministic and not STRICT.allow_indefinite
+    with cbor.strict_decoding():
+        assert cbor.receive_limits() is STRICT
+    assert cbor.receive_limits() is cbor.RECEIVE
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [b"\x5f", b"\x9f", b"\xbf", b"\x40", b"\x41\x00", b"\x80", b"\x01", b"\xff"]
+        ),
+        max_size=200,
+    )
+)
+def test_work_is_linear_in_the_input(parts: list[bytes]) -> None:
+    """Every unit of decoding work (an item, a chunk) consumes at least one input byte, so the
+    work budget can only be reached by inputs at least that long: hostile input costs time
+    linear in its size (protocol §5, bounds on work)."""
+    data = b"".join(parts)
+    decoder = cbor._Decoder(data, cbor.LENIENT)
+    try:
+        decoder.item(1)
+    except WireError:
+        pass
+    assert decoder.work <= len(data) + 1  # + the attempt that finds the input ended

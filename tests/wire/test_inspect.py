@@ -168,13 +168,16 @@ def test_malformed_input(
     assert code_name in err
 
 
-def test_lenient_switch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_strict_switch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Non-deterministic input is shown with a note by default and refused with --strict."""
     path = tmp_path / "unsorted.hex"
     path.write_text("a2 02 01 01 02")
-    code, _, err = run_cli([str(path)], capsys)
+    code, _, err = run_cli(["--strict", str(path)], capsys)
     assert code == 1 and "CBOR_UNSORTED_KEYS" in err
-    code, out, _ = run_cli(["--lenient", str(path)], capsys)
-    assert code == 0 and "{" in out
+    for args in ([], ["--lenient"]):
+        code, out, _ = run_cli([*args, str(path)], capsys)
+        assert code == 0 and "{" in out
+        assert "/ note: top level: not deterministic CBOR (CBOR_UNSORTED_KEYS" in out
 
 
 def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -251,3 +254,58 @@ def test_every_cose_wg_example_round_trips_through_inspect(
         assert COSE_NAMES[tag] in out.splitlines()[0], out.splitlines()[0]
     if tag in (16, 18, 96):  # the structures edbp profiles get every part labelled
         assert "/ protected /" in out
+
+
+TEEP_CBOR = INTEROP / "teep-protocol" / "cbor"
+
+
+@pytest.mark.parametrize("path", sorted(TEEP_CBOR.glob("*.hex.txt")), ids=lambda p: p.name)
+def test_teep_draft_examples_are_shown_with_labels(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The TEEP draft's annotated hex (``#`` comments) as published: TEEP messages and untagged
+    SUIT envelopes named, nested bstr-CBOR opened, non-deterministic encodings noted."""
+    code, out, err = run_cli([str(path)], capsys)
+    assert code == 0, err
+    first = out.splitlines()[0]
+    if path.name.startswith("suit_"):
+        assert first == "/ SUIT envelope (untagged) /"
+        for label in ("/ authentication-wrapper / 2: <<", "/ manifest / 3: <<", "/ common / 3:"):
+            assert label in out
+    else:
+        assert first.startswith("/ TEEP message: ")
+        assert "/ token / 20: h'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf'" in out
+        noted = "/ note: top level: not deterministic CBOR (CBOR_UNSORTED_KEYS" in out
+        assert noted == (path.name != "teep_success.hex.txt")
+    if path.name == "update.hex.txt":  # the untagged envelope inside manifest-list is labelled
+        assert "/ manifest-list / 10: [" in out and "/ authentication-wrapper / 2: <<" in out
+        assert "/ directive-fetch / 21" in out
+
+
+def test_nested_non_deterministic_bstr_is_noted() -> None:
+    inner = bytes.fromhex("a2020001 00".replace(" ", ""))  # {2: 0, 1: 0}, keys unsorted
+    data = cbor.dumps(cbor.Tag(107, {3: inner}))
+    result = inspect(data)
+    assert any("<< manifest >>" in n and "CBOR_UNSORTED_KEYS" in n for n in result.notes)
+    assert not any(n.startswith("top level") for n in result.notes)
+
+
+def test_annotated_hex_reader() -> None:
+    from edbp.cli.inspect import read_input
+
+    assert read_input(b"82   # array(2)\n  01 # one\n  02\n") == b"\x82\x01\x02"
+    assert read_input(b"0x8201 02") == b"\x82\x01\x02"
+    assert read_input(b"\x82\x01\x02") == b"\x82\x01\x02"
+
+
+def test_sixteen_mib_of_empty_chunks_is_refused_quickly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16: a 16 MiB file of empty indefinite-length chunks once took a minute and 1.5 GB
+    through inspect; the chunk bound stops it after 4096 chunks with a coded one-line error."""
+    path = tmp_path / "chunks.bin"
+    path.write_bytes(b"\x5f" + b"\x40" * (16 * 1024 * 1024 - 2) + b"\xff")
+    code, out, err = run_cli([str(path)], capsys)
+    assert code == 1 and out == ""
+    assert "CBOR_TOO_LARGE" in err and "4096" in err
+    assert len(err.strip().splitlines()) == 1

@@ -1,6 +1,7 @@
 """Vectors for the CBOR layer: deterministic encodings that must decode and re-encode
-identically, and malformed or non-deterministic encodings a strict decoder must refuse with the
-code spec/errors.md assigns."""
+identically; well-formed but non-deterministic encodings a receiver must accept (``acceptable``:
+spec/protocol.md §5, receive liberally) without re-encoding them identically; and malformed or
+unsafe encodings every receiver must refuse with the code spec/errors.md assigns."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ NOTES = {
     ),
     "NonCanonicalCBOR": Note(
         "Malleability",
-        "a value not in its shortest form: accepting it lets two byte strings carry one "
-        "signed meaning",
+        "a value not in its shortest form: never emitted; accepted on receive because signatures "
+        "and digests cover the bytes as received (protocol §5)",
         ("P5", "P10"),
     ),
     "UnsortedMapKeys": Note(
@@ -38,7 +39,20 @@ NOTES = {
         ("P5", "P10"),
     ),
     "IndefiniteLength": Note(
-        "Malleability", "indefinite-length item, forbidden in edbp messages", ("P10",)
+        "Malleability",
+        "indefinite-length item: never emitted by edbp, accepted on receive (protocol §5)",
+        ("P10",),
+    ),
+    "TaggedMapKey": Note(
+        "Ambiguity",
+        "a tag inside a map key: no edbp, COSE, SUIT or TEEP map has one, and parsers that "
+        "keep or drop the tag disagree on which keys are equal",
+        ("P5", "P10"),
+    ),
+    "ChunkBomb": Note(
+        "ResourceExhaustion",
+        "an indefinite-length string of more chunks than the bound (4096): bounded work",
+        ("P10",),
     ),
     "TrailingBytes": Note("Ambiguity", "bytes after the single data item", ("P10",)),
     "Truncated": Note(
@@ -77,23 +91,32 @@ VALID: list[tuple[str, Any]] = [
     ("nesting-16", functools.reduce(lambda inner, _: [inner], range(15), 0)),
 ]
 
+# (name, hex, flag): well-formed, not deterministic; every receiver accepts them (protocol §5).
+# Issue 15 moved them here from INVALID (their cbor.invalid.* tcIds are withdrawn).
+RECEIVED: list[tuple[str, str, str]] = [
+    ("uint-non-shortest-1", "1817", "NonCanonicalCBOR"),
+    ("uint-non-shortest-2", "190017", "NonCanonicalCBOR"),
+    ("uint-non-shortest-4", "1a0000ffff", "NonCanonicalCBOR"),
+    ("uint-non-shortest-8", "1b00000000ffffffff", "NonCanonicalCBOR"),
+    ("bstr-length-non-shortest", "580141", "NonCanonicalCBOR"),
+    ("float-non-shortest", "fa3fc00000", "NonCanonicalCBOR"),
+    ("map-unsorted", "a2616101200a", "UnsortedMapKeys"),
+    ("map-length-first-order", "a2190100010a02", "UnsortedMapKeys"),
+    # {-1: 1, 256: 2} in RFC 7049 length-first order: unsorted under RFC 8949 4.2.1
+    ("map-length-first-sorted", "a2200119010002", "UnsortedMapKeys"),
+    ("bstr-indefinite", "5f4101ff", "IndefiniteLength"),
+    ("array-indefinite", "9f01ff", "IndefiniteLength"),
+    ("map-indefinite", "bf0101ff", "IndefiniteLength"),
+]
+
 # (name, hex, code, flag)
 INVALID: list[tuple[str, str, Code, str]] = [
-    ("uint-non-shortest-1", "1817", Code.CBOR_NON_SHORTEST, "NonCanonicalCBOR"),
-    ("uint-non-shortest-2", "190017", Code.CBOR_NON_SHORTEST, "NonCanonicalCBOR"),
-    ("uint-non-shortest-4", "1a0000ffff", Code.CBOR_NON_SHORTEST, "NonCanonicalCBOR"),
-    ("uint-non-shortest-8", "1b00000000ffffffff", Code.CBOR_NON_SHORTEST, "NonCanonicalCBOR"),
-    ("bstr-length-non-shortest", "580141", Code.CBOR_NON_SHORTEST, "NonCanonicalCBOR"),
-    ("float-non-shortest", "fa3fc00000", Code.CBOR_NON_SHORTEST, "NonCanonicalCBOR"),
-    ("map-unsorted", "a2616101200a", Code.CBOR_UNSORTED_KEYS, "UnsortedMapKeys"),
-    # {-1: 1, 256: 2} in RFC 7049 length-first order (-1 is shorter): bytewise, 256 (0x19...)
-    # sorts before -1 (0x20), so the map is sorted length-first but not as RFC 8949 4.2.1 says
-    ("map-length-first-sorted", "a2200119010002", Code.CBOR_UNSORTED_KEYS, "UnsortedMapKeys"),
     ("map-duplicate-int", "a201010102", Code.CBOR_DUPLICATE_KEY, "DuplicateMapKey"),
     ("map-duplicate-text", "a2616101616102", Code.CBOR_DUPLICATE_KEY, "DuplicateMapKey"),
-    ("bstr-indefinite", "5f4101ff", Code.CBOR_INDEFINITE_LENGTH, "IndefiniteLength"),
-    ("array-indefinite", "9f01ff", Code.CBOR_INDEFINITE_LENGTH, "IndefiniteLength"),
-    ("map-indefinite", "bf0101ff", Code.CBOR_INDEFINITE_LENGTH, "IndefiniteLength"),
+    ("map-indefinite-duplicate", "bf01010102ff", Code.CBOR_DUPLICATE_KEY, "DuplicateMapKey"),
+    ("map-key-tagged", "a1c10100", Code.CBOR_UNEXPECTED_TAG, "TaggedMapKey"),
+    ("map-key-array-with-tag", "a1820bc10100", Code.CBOR_UNEXPECTED_TAG, "TaggedMapKey"),
+    ("bstr-indefinite-4097-chunks", "5f" + "40" * 4097 + "ff", Code.CBOR_TOO_LARGE, "ChunkBomb"),
     ("trailing-byte", "0000", Code.CBOR_TRAILING_BYTES, "TrailingBytes"),
     ("truncated-argument", "19ff", Code.CBOR_TRUNCATED, "Truncated"),
     ("truncated-bstr", "4501", Code.CBOR_TRUNCATED, "Truncated"),
@@ -127,10 +150,27 @@ def cbor_vectors(rng: SeededRandom) -> VectorFile:
         )
         for name, value in VALID
     )
+    received = tuple(
+        TestCase(
+            tc_id=f"cbor.acceptable.{name}",
+            comment=f"receive rule accepts (not deterministic, never emitted): {name}",
+            result="acceptable",
+            flags=(flag,),
+            properties=NOTES[flag].properties,
+            steps=(
+                Step(
+                    "decode",
+                    {"message": message(bytes.fromhex(hexdata))},
+                    {"result": "ok", "reencodes": False},
+                ),
+            ),
+        )
+        for name, hexdata, flag in RECEIVED
+    )
     invalid = tuple(
         TestCase(
             tc_id=f"cbor.invalid.{name}",
-            comment=f"strict decoder refuses: {name}",
+            comment=f"every receiver refuses: {name}",
             result="invalid",
             flags=(flag,),
             properties=NOTES[flag].properties,
@@ -140,15 +180,18 @@ def cbor_vectors(rng: SeededRandom) -> VectorFile:
     )
     return VectorFile(
         path="wire/cbor-deterministic",
-        title="CBOR: core deterministic encoding and strict decoding",
+        title="CBOR: core deterministic encoding and the receive rule",
         header=(
-            "Every edbp message is decoded with the strict rules of spec/protocol.md:",
-            "deterministic encoding, no duplicate keys, no indefinite lengths, depth <= 16.",
-            "op 'decode': decode the message; a valid one must re-encode to the same bytes.",
+            "edbp emits core deterministic encoding; receivers follow spec/protocol.md section 5:",
+            "any well-formed encoding (acceptable), no duplicate keys, no tag in a map key,",
+            "depth <= 16, bounded chunks and work, no trailing bytes.",
+            "op 'decode': decode the message; a valid one must re-encode to the same bytes,",
+            "an acceptable one decodes but does not.",
         ),
         notes=NOTES,
         groups=(
             TestGroup(type="CborDecode", flow="wire", suite="-", tests=valid),
+            TestGroup(type="CborDecode", flow="wire", suite="-", tests=received),
             TestGroup(type="CborDecode", flow="wire", suite="-", tests=invalid),
         ),
     )

@@ -38,7 +38,18 @@ NOTES = {
     "ChangeSignature": Note("SignatureMalleability", "one signature bit flipped", ("P5",)),
     "TruncatedSignature": Note("ModifiedInput", "a 63-byte signature", ("P5", "P10")),
     "ChangeTag": Note("ModifiedInput", "another COSE tag on the same array", ("P10",)),
-    "NonCanonicalCBOR": Note("Malleability", "a non-shortest CBOR head", ("P5", "P10")),
+    "NonCanonicalCBOR": Note(
+        "Malleability",
+        "a non-shortest CBOR head: accepted on receive, the signature covers the bytes as "
+        "received (protocol §5)",
+        ("P5", "P10"),
+    ),
+    "ChangeProtected": Note(
+        "ModifiedInput",
+        "the protected header bytes differ from the signed ones though they decode to the "
+        "same map: verifying over a re-encoding would accept it",
+        ("P5",),
+    ),
     "DuplicateMapKey": Note("Ambiguity", "a header map with a repeated label", ("P5", "P10")),
     "UnknownCriticalHeader": Note(
         "ModifiedInput", "crit names a label the verifier does not understand", ("P10",)
@@ -150,6 +161,14 @@ def _sign_tests(suite: CoseSuite, rng: SeededRandom) -> tuple[TestCase, ...]:
         + cbor.dumps(sig)
     )
     prot_changed = cbor.dumps({1: int(suite.sig_alg), 3: 0})
+    # protocol §5: the protected header as received is what the signature covers. The alg
+    # label's value in a non-shortest head (0x38 nn) is well-formed and accepted; a verifier
+    # that re-encoded it deterministically would refuse the first and accept the second.
+    prot_loose = b"\xa1\x01\x38" + bytes([-1 - int(suite.sig_alg)])
+    loose = sign1(payload, key, suite.sig_alg, protected_raw=prot_loose, unprotected={4: key.kid})
+    swapped = sign1(payload, key, suite.sig_alg, unprotected={4: key.kid}).encode()
+    swapped_parts = _parts(swapped)[1]
+    swapped_msg = _retag(tag, [prot_loose, *swapped_parts[1:]])
     return (
         _case(
             suite,
@@ -219,10 +238,31 @@ def _sign_tests(suite: CoseSuite, rng: SeededRandom) -> tuple[TestCase, ...]:
             suite,
             "sign1",
             "tag-non-canonical",
-            "invalid",
-            "tag 18 as d8 12",
+            "acceptable",
+            "tag 18 as d8 12: accepted on receive (protocol §5), outside the signed bytes",
             "NonCanonicalCBOR",
-            step(b"\xd8\x12" + msg[1:], error(Code.CBOR_NON_SHORTEST)),
+            step(b"\xd8\x12" + msg[1:], ok),
+        ),
+        _case(
+            suite,
+            "sign1",
+            "protected-non-shortest",
+            "acceptable",
+            "protected header with alg in a non-shortest head, signed as sent: verifies over "
+            "the received bytes (a verifier that re-encodes refuses it)",
+            "NonCanonicalCBOR",
+            step(loose.encode(), ok),
+        ),
+        _case(
+            suite,
+            "sign1",
+            "protected-reencoded",
+            "invalid",
+            "signed over the deterministic protected header, sent with a non-shortest "
+            "encoding of it: the received bytes were not signed (a verifier that re-encodes "
+            "accepts it)",
+            "ChangeProtected",
+            step(swapped_msg, error(Code.COSE_BAD_SIGNATURE)),
         ),
         _case(
             suite,

@@ -89,7 +89,10 @@ NOTES = {
     ),
     "ChangeTag": Note("ModifiedInput", "COSE_Sign1 tag 18 replaced by another COSE tag", ("P10",)),
     "NonCanonicalCBOR": Note(
-        "Malleability", "the same message with a non-shortest CBOR head", ("P5", "P10")
+        "Malleability",
+        "the same message with a non-shortest CBOR head outside the signed bytes: accepted "
+        "on receive (protocol §5)",
+        ("P5", "P10"),
     ),
     "DuplicateMapKey": Note(
         "Ambiguity", "an unprotected header map with a repeated label", ("P5", "P10")
@@ -457,14 +460,21 @@ def honest(c: Ctx) -> None:
         Code.COSE_WRONG_TAG,
         pay,
     )
-    one(
+    # protocol §5 (issue 15): a non-shortest head outside the signed bytes is accepted and
+    # the Update processed; it replaces the withdrawn invalid.update-non-canonical
+    c.add(
         "update-non-canonical",
-        "invalid",
-        "Update with its tag encoded in two bytes (d8 12)",
+        "acceptable",
+        "Update with its tag encoded in two bytes (d8 12): accepted on receive, installed",
         ("NonCanonicalCBOR",),
-        non_canonical(upd),
-        Code.CBOR_NON_SHORTEST,
-        pay,
+        [
+            deliver_step(qr, ok("QueryResponse")),
+            deliver_step(
+                non_canonical(upd), ok("Success"), pay, state_after("IDLE", {COMPONENT: 3})
+            ),
+        ],
+        dev.state(kit, _floors(None)),
+        {"cek": inter["cek"], "plaintext": inter["plaintext"]},
     )
     one(
         "update-duplicate-key",

@@ -1,0 +1,8 @@
+"""tests/interop reuses the vector tests' loader (``vector_docs``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "vectors"))
