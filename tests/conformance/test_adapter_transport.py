@@ -110,10 +110,16 @@ def test_unknown_request_is_refused(client: DeviceClient) -> None:
 
 
 def test_crashed_subprocess_device_is_reported_with_stderr() -> None:
+    """A crash inside a request gets a coded reply (the frame stream is still intact), then
+    the session ends: over stdio the process exits, and its traceback is in the report."""
     client = DeviceClient(_subprocess(), timeout=10)
     try:
-        with pytest.raises(AdapterError) as exc:
+        with pytest.raises(DeviceError) as fault:
             client.call("deliver", {"message": b"crash"})
+        assert fault.value.code is Code.ADAPTER_DEVICE_FAULT
+        assert "RuntimeError" in fault.value.detail
+        with pytest.raises(AdapterError) as exc:
+            client.call("hello")
         assert exc.value.code is Code.ADAPTER_DEVICE_EXITED
         assert "device crashed" in exc.value.detail
     finally:
