@@ -248,12 +248,11 @@ def verify(
 ) -> None:
     """Check CPK's signature (embedded certificate, optional trust anchor); with a class key,
     decrypt (streamed) and check the tag and the digest."""
+    from edbp.reference.blueprint import crypto
     from edbp.reference.blueprint.frame import Limits
     from edbp.reference.blueprint.package import CpkReader, verify_cpk
 
-    anchor = (
-        x509.load_pem_x509_certificate(Path(trust_anchor).read_bytes()) if trust_anchor else None
-    )
+    anchor = crypto.load_certificate_pem(Path(trust_anchor).read_bytes()) if trust_anchor else None
     class_key = _read_class_key(key_file) if key_file else None
     if output and class_key is None:
         raise click.UsageError("--output needs --key-file")
