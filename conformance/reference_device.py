@@ -246,7 +246,7 @@ class ReferenceDevice(DeviceBackend):
             return self._provision(args)
         except PowerLoss:  # armed before provision: the writes stop, the device reboots
             self.boot()
-            raise AdapterError(Code.ADAPTER_POWER_LOST, "power lost during provision") from None
+            raise AdapterError(Code.CONFORMANCE_POWER_LOST, "power lost during provision") from None
 
     def _provision(self, args: dict[str, Any]) -> dict[str, Any]:
         tam = [_key(k, "tam key") for k in _bytes_list(args, "tam_keys")]

@@ -3,7 +3,7 @@
 ``edbp device serve`` runs this loop over stdin/stdout or TCP with the reference device (or a
 faulty variant) as the backend; a vendor's shim implements the same frames in front of its TA.
 A backend refusal (``EdbpError``) becomes an error reply; any other exception is a device crash:
-it gets an ``ADAPTER_DEVICE_FAULT`` reply and ends that session (over stdio, the process), as
+it gets an ``CONFORMANCE_DEVICE_FAULT`` reply and ends that session (over stdio, the process), as
 a crashing shim would. A peer that resets, stalls or sends a malformed frame ends only its own
 session: ``serve_tcp`` serves sessions concurrently, each with read timeouts and a frame bound.
 """
@@ -43,7 +43,7 @@ DEFAULT_IDLE_TIMEOUT = 300.0
 #: once a frame's first byte arrived, the whole frame must follow within this long (a client
 #: announcing 64 MiB and sending a byte a minute is a stall, not a slow link)
 DEFAULT_FRAME_TIMEOUT = 120.0
-#: sessions served at once by ``serve_tcp``; one more connection gets ADAPTER_SERVER_BUSY
+#: sessions served at once by ``serve_tcp``; one more connection gets CONFORMANCE_SERVER_BUSY
 DEFAULT_MAX_SESSIONS = 32
 #: the largest frame a server reads: the largest request (a fetch reply carrying a payload
 #: above the reference device's 16 MiB ``max_payload``, so the device itself can refuse it) with
@@ -78,7 +78,7 @@ class _StreamHost:
 
 class _Conn:
     """One session's frames. A transport error (reset, broken pipe) marks the peer gone; a
-    read that times out raises ADAPTER_SESSION_TIMEOUT. ``set_timeout`` (sockets only) bounds
+    read that times out raises CONFORMANCE_SESSION_TIMEOUT. ``set_timeout`` (sockets only) bounds
     each read: the idle timeout between frames, what is left of the frame timeout inside one."""
 
     def __init__(
@@ -121,7 +121,7 @@ class _Conn:
                         frame_deadline = time.monotonic() + (self._frame or 0.0)
                     remaining = frame_deadline - time.monotonic() if self._frame else None
                     if remaining is not None and remaining <= 0:
-                        raise AdapterError(Code.ADAPTER_SESSION_TIMEOUT, "frame not completed")
+                        raise AdapterError(Code.CONFORMANCE_SESSION_TIMEOUT, "frame not completed")
                     self._set_timeout(remaining)
                 else:
                     self._set_timeout(self._idle)
@@ -129,7 +129,7 @@ class _Conn:
                 chunk = self._read(1 << 16)
             except TimeoutError:
                 what = "frame not completed" if self._reader.pending else "no request"
-                raise AdapterError(Code.ADAPTER_SESSION_TIMEOUT, what) from None
+                raise AdapterError(Code.CONFORMANCE_SESSION_TIMEOUT, what) from None
             except OSError:
                 self.gone = True
                 raise _PeerGone from None
@@ -196,7 +196,7 @@ def _serve(conn: _Conn, backend: DeviceBackend) -> None:
         except BaseException as exc:
             if conn.gone:
                 return
-            conn.send(error_reply(rid, Code.ADAPTER_DEVICE_FAULT, _crash(exc)))
+            conn.send(error_reply(rid, Code.CONFORMANCE_DEVICE_FAULT, _crash(exc)))
             return
         if conn.gone:
             return
@@ -208,7 +208,7 @@ def _serve(conn: _Conn, backend: DeviceBackend) -> None:
         except _PeerGone:
             raise
         except Exception as exc:
-            conn.send(error_reply(rid, Code.ADAPTER_DEVICE_FAULT, _crash(exc)))
+            conn.send(error_reply(rid, Code.CONFORMANCE_DEVICE_FAULT, _crash(exc)))
             return
 
 
@@ -228,7 +228,7 @@ def serve_socket(
     max_frame: int = MAX_FRAME,
 ) -> None:
     """One session on a connected socket. With ``idle_timeout``/``frame_timeout`` a stalled
-    peer ends its session (ADAPTER_SESSION_TIMEOUT) instead of holding the server."""
+    peer ends its session (CONFORMANCE_SESSION_TIMEOUT) instead of holding the server."""
     timed = idle_timeout is not None or frame_timeout is not None
     serve_stream(
         sock.recv,
@@ -256,22 +256,22 @@ def serve_stdio(backend: DeviceBackend) -> None:
 
 
 def parse_address(address: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[v6]:PORT``; an empty host is loopback) or ADAPTER_SERVE_ADDRESS."""
+    """``HOST:PORT`` (``[v6]:PORT``; an empty host is loopback) or CONFORMANCE_SERVE_ADDRESS."""
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit() or int(port) > 65535:
-        raise AdapterError(Code.ADAPTER_SERVE_ADDRESS, f"not HOST:PORT: {address[:80]!r}")
+        raise AdapterError(Code.CONFORMANCE_SERVE_ADDRESS, f"not HOST:PORT: {address[:80]!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def listen(address: str) -> socket.socket:
-    """A listening socket on ``address``; every failure is ADAPTER_SERVE_ADDRESS."""
+    """A listening socket on ``address``; every failure is CONFORMANCE_SERVE_ADDRESS."""
     host, port = parse_address(address)
     try:
         return socket.create_server((host, port))
     except (OSError, UnicodeError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise AdapterError(
-            Code.ADAPTER_SERVE_ADDRESS, f"cannot listen on {address[:80]}: {reason}"
+            Code.CONFORMANCE_SERVE_ADDRESS, f"cannot listen on {address[:80]}: {reason}"
         ) from None
 
 
@@ -299,7 +299,7 @@ def serve_tcp(
                 try:
                     backend = make_backend()
                 except Exception as exc:
-                    _refuse(conn, Code.ADAPTER_DEVICE_FAULT, _crash(exc))
+                    _refuse(conn, Code.CONFORMANCE_DEVICE_FAULT, _crash(exc))
                     return
                 serve_socket(
                     conn,
@@ -329,7 +329,7 @@ def serve_tcp(
                 pass
             if not sessions.acquire(blocking=False):
                 with conn:
-                    _refuse(conn, Code.ADAPTER_SERVER_BUSY, f"{max_sessions} sessions open")
+                    _refuse(conn, Code.CONFORMANCE_SERVER_BUSY, f"{max_sessions} sessions open")
                 continue
             thread = threading.Thread(target=session, args=(conn,), daemon=True)
             threads = [t for t in threads if t.is_alive()]

@@ -134,7 +134,7 @@ def _malformed_requests(peer: Peer) -> None:
     assert peer.call("power_cut", {"at": 1}, rid=4)["ok"] is True
     keys = {"dak": CoseKey.generate(Curve.P256).encode()}
     reply = peer.call("provision", {"tam_keys": [], "author_keys": [], "test_keys": keys}, rid=5)
-    assert reply["code"] == int(Code.ADAPTER_POWER_LOST), reply
+    assert reply["code"] == int(Code.CONFORMANCE_POWER_LOST), reply
     peer.close()
 
 
@@ -244,7 +244,7 @@ def test_hostile_crowd_server_stays_up_and_flat(
     # the stalled sessions were ended by the server with a coded frame, then closed
     for peer in [*silent, staller]:
         reply = peer.recv()
-        assert reply is not None and reply["code"] == int(Code.ADAPTER_SESSION_TIMEOUT), reply
+        assert reply is not None and reply["code"] == int(Code.CONFORMANCE_SESSION_TIMEOUT), reply
         assert peer.recv() is None
         peer.close()
 

@@ -169,7 +169,7 @@ def test_power_cut_armed_before_provision(server: Server) -> None:
     assert peer.call("power_cut", {"at": 1})["ok"] is True
     dak = CoseKey.generate(Curve.P256)
     args = {"tam_keys": [], "author_keys": [], "test_keys": {"dak": dak.encode()}}
-    _expect_error(peer.call("provision", args, rid=2), Code.ADAPTER_POWER_LOST)
+    _expect_error(peer.call("provision", args, rid=2), Code.CONFORMANCE_POWER_LOST)
     # the device rebooted and answers on the same session
     assert peer.call("state", rid=3)["ok"] is True
     peer.close()
@@ -182,7 +182,7 @@ def test_silent_client_does_not_block_others_and_is_timed_out() -> None:
         silent = Peer(srv.address)
         assert srv.alive_and_answering()  # served while the first one is connected and silent
         # the silent session ends with a coded error frame, then EOF
-        _expect_error(silent.recv(), Code.ADAPTER_SESSION_TIMEOUT)
+        _expect_error(silent.recv(), Code.CONFORMANCE_SESSION_TIMEOUT)
         assert silent.recv() is None
         silent.close()
     finally:
@@ -199,7 +199,7 @@ def test_announced_frame_never_sent_does_not_block_others() -> None:
         assert isinstance(reply, dict) and reply["ok"] is False
         assert reply["code"] in (
             int(Code.ADAPTER_FRAME_TOO_LARGE),
-            int(Code.ADAPTER_SESSION_TIMEOUT),
+            int(Code.CONFORMANCE_SESSION_TIMEOUT),
         )
         staller.close()
     finally:
@@ -226,7 +226,7 @@ def test_bad_address_is_one_coded_line() -> None:
         assert res.returncode == 1, (address, res.stderr)
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
-        assert str(int(Code.ADAPTER_SERVE_ADDRESS)) in lines[0], lines[0]
+        assert str(int(Code.CONFORMANCE_SERVE_ADDRESS)) in lines[0], lines[0]
 
 
 class _FetchingBackend:

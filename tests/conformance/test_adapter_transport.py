@@ -116,7 +116,7 @@ def test_crashed_subprocess_device_is_reported_with_stderr() -> None:
     try:
         with pytest.raises(DeviceError) as fault:
             client.call("deliver", {"message": b"crash"})
-        assert fault.value.code is Code.ADAPTER_DEVICE_FAULT
+        assert fault.value.code is Code.CONFORMANCE_DEVICE_FAULT
         assert "RuntimeError" in fault.value.detail
         with pytest.raises(AdapterError) as exc:
             client.call("hello")
