@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 from edbp.conformance.adapter.messages import PROTOCOL_VERSION, bad_args, reset_keep_keys
 from edbp.conformance.adapter.server import DeviceBackend, Host
+from edbp.conformance.adapter.validate import check_edbp_provision
 from edbp.reference.build.package import class_id_for, vendor_id_for
 from edbp.reference.device.agent import (
     KEYS_NAME,
@@ -254,6 +255,14 @@ class ReferenceDevice(DeviceBackend):
         }
 
     def req_provision(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
+        check_edbp_provision(args)
+        try:
+            return self._provision(args)
+        except PowerLoss:  # armed before provision: the writes stop, the device reboots
+            self.boot()
+            raise AdapterError(Code.CONFORMANCE_POWER_LOST, "power lost during provision") from None
+
+    def _provision(self, args: dict[str, Any]) -> dict[str, Any]:
         tam = [_key(k, "tam key") for k in _bytes_list(args, "tam_keys")]
         author = [_key(k, "author key") for k in _bytes_list(args, "author_keys")]
         ta_keys = _bytes_list(args, "ta_keys")

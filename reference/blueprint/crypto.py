@@ -21,10 +21,11 @@ import datetime as _dt
 import hashlib
 import hmac
 from collections.abc import Generator, Iterable
+from typing import Any
 
 import attrs
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -37,6 +38,7 @@ __all__ = [
     "CHUNK",
     "GcmDecryptor",
     "Pkcs1Result",
+    "certificate_public_key",
     "gcm_encrypt_chunks",
     "load_certificate_pem",
     "pkcs1v15_decode",
@@ -160,6 +162,17 @@ def load_certificate_pem(data: bytes) -> x509.Certificate:
     except ValueError:
         raise BlueprintError(
             Code.CPK_BAD_SIGNATURE, "certificate stream is not a PEM X.509 certificate"
+        ) from None
+
+
+def certificate_public_key(cert: x509.Certificate) -> Any:
+    """The certificate's public key, or CPK_BAD_SIGNATURE when it cannot be read (an unknown
+    algorithm, a malformed key): the certificate parses lazily, so this is where it fails."""
+    try:
+        return cert.public_key()
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise BlueprintError(
+            Code.CPK_BAD_SIGNATURE, "certificate public key cannot be read"
         ) from None
 
 

@@ -218,9 +218,12 @@ def parse_manifest(data: bytes, *, strict: bool = False) -> Manifest:
     try:
         text = data.decode("utf-8")
         doc = json.loads(text, object_pairs_hook=_no_dupes, parse_constant=_no_constants)
+        # serde_json refuses a lone surrogate escape ("\ud800"); Python's json decodes it to a
+        # str that no UTF-8 encoder takes, so it would fail later, uncoded
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
     except BlueprintError:
         raise
-    except (UnicodeDecodeError, ValueError, RecursionError):
+    except (UnicodeError, ValueError, RecursionError):
         raise _bad("not a JSON document") from None
     if not isinstance(doc, dict):
         raise _bad("root: expected an object")

@@ -266,7 +266,7 @@ class VerifyReport:
 
 def _signer_key(parts: PackageParts) -> tuple[x509.Certificate, rsa.RSAPublicKey]:
     cert = crypto.load_certificate_pem(parts.certificate_pem)
-    key = cert.public_key()
+    key = crypto.certificate_public_key(cert)
     if not isinstance(key, rsa.RSAPublicKey):
         raise BlueprintError(Code.CPK_BAD_SIGNATURE, "certificate key is not RSA")
     return cert, key
@@ -274,7 +274,8 @@ def _signer_key(parts: PackageParts) -> tuple[x509.Certificate, rsa.RSAPublicKey
 
 def _anchored(cert: x509.Certificate, anchor: x509.Certificate) -> bool:
     spki = crypto.rsa_public_to_spki_der
-    a_key, c_key = anchor.public_key(), cert.public_key()
+    a_key = crypto.certificate_public_key(anchor)
+    c_key = crypto.certificate_public_key(cert)
     if (
         isinstance(a_key, rsa.RSAPublicKey)
         and isinstance(c_key, rsa.RSAPublicKey)

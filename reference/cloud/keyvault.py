@@ -44,7 +44,7 @@ from typing import TypeVar
 
 import attrs
 
-from edbp.errors import Code, KeyVaultError
+from edbp.errors import Code, DecryptionFailed, KeyVaultError
 
 __all__ = [
     "CEK_LENGTHS",
@@ -91,11 +91,11 @@ class WrappedCek:
         check_key_id(self.key_id)
         if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 1:
             raise KeyVaultError(Code.KEYVAULT_NO_SUCH_KEY, "class key version must be >= 1")
-        if (
-            not isinstance(self.wrapped, bytes)
-            or len(self.wrapped) - _KW_OVERHEAD not in CEK_LENGTHS
-        ):
-            raise KeyVaultError(Code.KEYVAULT_OPERATION_FAILED, "wrapped CEK has the wrong length")
+        if not isinstance(self.wrapped, bytes):
+            raise KeyVaultError(Code.KEYVAULT_OPERATION_FAILED, "wrapped CEK is not bytes")
+        if len(self.wrapped) - _KW_OVERHEAD not in CEK_LENGTHS:
+            # a wrong length is one more way a wrapped CEK fails to unwrap: same code, no detail
+            raise DecryptionFailed(Code.KEYVAULT_UNWRAP_FAILED)
 
 
 class KeyVault(abc.ABC):

@@ -525,7 +525,7 @@ def _recipient_cek(
     if info.static:
         peer_map = h.get(HeaderLabel.STATIC_KEY)
         if peer_map is not None:
-            peer = CoseKey.from_map(peer_map)
+            peer = CoseKey.from_map(peer_map, check_point=False)
         elif sender_key is not None:
             skid = h.get(HeaderLabel.STATIC_KEY_ID)
             if skid is not None and sender_key.kid is not None and skid != sender_key.kid:
@@ -537,7 +537,7 @@ def _recipient_cek(
         epk = h.get(HeaderLabel.EPHEMERAL_KEY)
         if epk is None:
             raise WireError(Code.COSE_BAD_KEY, "ECDH-ES recipient without an ephemeral key")
-        peer = CoseKey.from_map(epk)
+        peer = CoseKey.from_map(epk, check_point=False)
     if peer.kty != key.kty or peer.crv != key.crv or peer.has_private:
         raise WireError(Code.COSE_BAD_KEY, "peer key does not fit the recipient key")
     target_alg, key_len = _ecdh_key_target(alg, content_alg)

@@ -195,8 +195,14 @@ class CoseKey:
         raise _bad(f"unsupported key object {type(key).__name__}")
 
     @classmethod
-    def from_map(cls, m: Any) -> CoseKey:
-        """Parse a decoded COSE_Key map (untrusted). Unknown labels are ignored."""
+    def from_map(cls, m: Any, *, check_point: bool = True) -> CoseKey:
+        """Parse a decoded COSE_Key map (untrusted). Unknown labels are ignored.
+
+        An EC2 point is checked to lie on its curve here, so that a key off its curve is
+        refused where it enters (a provisioned trust anchor), not at its first use.
+        ``check_point=False`` is for an ECDH peer key inside a COSE recipient: there a bad
+        point must fail like any other decryption (DecryptionFailed), not as a distinct error.
+        """
         if not isinstance(m, Mapping):
             raise _bad("COSE_Key is not a map")
         kty = m.get(KeyParam.KTY)
@@ -243,7 +249,10 @@ class CoseKey:
                 raise _bad("y missing or of the wrong size")
             if len(x) != size or (d is not None and len(d) != size):
                 raise _bad("coordinate or private key of the wrong size")
-            return cls(kty=kty, crv=Curve(crv), x=x, y=y, d=d, **common)
+            key = cls(kty=kty, crv=Curve(crv), x=x, y=y, d=d, **common)
+            if check_point:
+                key.public_key()  # COSE_BAD_KEY when (x, y) is not a point of the curve
+            return key
         if not _is_int(crv) or crv not in set(_OKP_SIZES):
             raise _bad(f"unsupported OKP curve {crv!r}")
         size = _OKP_SIZES[Curve(crv)]

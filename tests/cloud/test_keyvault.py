@@ -101,9 +101,24 @@ def test_tampered_or_foreign_wrapped_cek_is_refused_without_detail(vault: KeyVau
 
 
 def test_wrapped_cek_shape_is_checked() -> None:
-    for args in (("k", 0, b"\x00" * 24), ("k", 1, b"\x00" * 23), ("bad id", 1, b"\x00" * 24)):
+    for args in (("k", 0, b"\x00" * 24), ("bad id", 1, b"\x00" * 24)):
         with pytest.raises(KeyVaultError):
             WrappedCek(*args)
+
+
+def test_short_wrapped_cek_looks_like_any_other_unwrap_failure(vault: KeyVault) -> None:
+    """A wrapped CEK of the wrong length (8 bytes short, one byte long) is 725 with no detail,
+    exactly as a changed one: its length is no oracle (issue 16)."""
+    vault.create_class_key("a")
+    w = vault.wrap_cek("a", CEK)
+    flipped = WrappedCek("a", 1, w.wrapped[:-1] + bytes([w.wrapped[-1] ^ 1]))
+    with pytest.raises(DecryptionFailed) as changed:
+        vault.rewrap(flipped, bytes)
+    for wrong in (w.wrapped[:-8], w.wrapped + b"\x00", b"\x00" * 23):
+        with pytest.raises(DecryptionFailed) as e:
+            vault.rewrap(WrappedCek("a", 1, wrong), bytes)  # refused as it is built
+        assert e.value.code == Code.KEYVAULT_UNWRAP_FAILED and e.value.detail == ""
+        assert str(e.value) == str(changed.value)
 
 
 def test_rotate_keeps_old_versions_for_unwrap(vault: KeyVault) -> None:

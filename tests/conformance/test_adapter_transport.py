@@ -37,7 +37,7 @@ BACKEND_SRC = textwrap.dedent(
                 if args.get("message") == b"crash":
                     raise RuntimeError("device crashed")
                 if args.get("message") == b"hang":
-                    import time; time.sleep(30)
+                    import threading; threading.Event().wait()  # never answers
                 payload = host.fetch("reg://x") if args.get("message") == b"fetch" else b""
                 return {"replies": [args["message"] + payload]}
             return {}
@@ -72,7 +72,7 @@ def _tcp() -> TcpTransport:
     threading.Thread(
         target=serve_tcp, args=("127.0.0.1:0", EchoBackend, on_ready, 1), daemon=True
     ).start()
-    assert event.wait(10)
+    assert event.wait(60)  # safety net only
     return TcpTransport(ready[0])
 
 
@@ -81,7 +81,7 @@ TRANSPORTS = {"inprocess": _inprocess, "subprocess": _subprocess, "tcp": _tcp}
 
 @pytest.fixture(params=sorted(TRANSPORTS))
 def client(request: pytest.FixtureRequest) -> Any:
-    c = DeviceClient(TRANSPORTS[request.param](), timeout=10, fetch=lambda uri: b"+" + uri.encode())
+    c = DeviceClient(TRANSPORTS[request.param](), timeout=60, fetch=lambda uri: b"+" + uri.encode())
     yield c
     c.close()
 
@@ -110,10 +110,16 @@ def test_unknown_request_is_refused(client: DeviceClient) -> None:
 
 
 def test_crashed_subprocess_device_is_reported_with_stderr() -> None:
-    client = DeviceClient(_subprocess(), timeout=10)
+    """A crash inside a request gets a coded reply (the frame stream is still intact), then
+    the session ends: over stdio the process exits, and its traceback is in the report."""
+    client = DeviceClient(_subprocess(), timeout=60)
     try:
-        with pytest.raises(AdapterError) as exc:
+        with pytest.raises(DeviceError) as fault:
             client.call("deliver", {"message": b"crash"})
+        assert fault.value.code is Code.CONFORMANCE_DEVICE_FAULT
+        assert "RuntimeError" in fault.value.detail
+        with pytest.raises(AdapterError) as exc:
+            client.call("hello")
         assert exc.value.code is Code.ADAPTER_DEVICE_EXITED
         assert "device crashed" in exc.value.detail
     finally:
@@ -121,6 +127,7 @@ def test_crashed_subprocess_device_is_reported_with_stderr() -> None:
 
 
 def test_hung_device_times_out() -> None:
+    # the device never answers "hang", so 0.5 s cannot be too short however loaded the machine
     client = DeviceClient(_subprocess(), timeout=0.5)
     try:
         with pytest.raises(AdapterError) as exc:

@@ -239,7 +239,7 @@ def test_faults_are_caught(
 
 @pytest.fixture
 def client() -> Any:
-    c = DeviceClient(InProcessTransport(blueprint_serve("as-published")), timeout=10)
+    c = DeviceClient(InProcessTransport(blueprint_serve("as-published")), timeout=60)
     c.hello()
     yield c
     c.close()
@@ -326,7 +326,7 @@ def test_unknown_behaviour_is_a_config_error() -> None:
 
 def test_as_published_key_changes_on_reload_fixed_keeps_it() -> None:
     for behaviour, same in (("as-published", False), ("fixed", True)):
-        c = DeviceClient(InProcessTransport(blueprint_serve(behaviour)), timeout=10)
+        c = DeviceClient(InProcessTransport(blueprint_serve(behaviour)), timeout=60)
         c.hello()
         first = c.call("identity")["device_public_key"]
         c.call("reset", {"keep_keys": True})

@@ -248,12 +248,11 @@ def verify(
 ) -> None:
     """Check CPK's signature (embedded certificate, optional trust anchor); with a class key,
     decrypt (streamed) and check the tag and the digest."""
+    from edbp.reference.blueprint import crypto
     from edbp.reference.blueprint.frame import Limits
     from edbp.reference.blueprint.package import CpkReader, verify_cpk
 
-    anchor = (
-        x509.load_pem_x509_certificate(Path(trust_anchor).read_bytes()) if trust_anchor else None
-    )
+    anchor = crypto.load_certificate_pem(Path(trust_anchor).read_bytes()) if trust_anchor else None
     class_key = _read_class_key(key_file) if key_file else None
     if output and class_key is None:
         raise click.UsageError("--output needs --key-file")
@@ -299,15 +298,32 @@ def keyservice() -> None:
     help="32-byte master key of the software vault (created if absent)",
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="0: an ephemeral port")
-@click.option("--function-key", envvar="EDBP_FUNCTION_KEY", help="require this function key")
-def serve(store: str, master_key_file: str, port: int, function_key: str | None) -> None:
-    """Serve on http://127.0.0.1:PORT until interrupted."""
+@click.option(
+    "--function-key",
+    envvar="EDBP_FUNCTION_KEY",
+    help="the function key every request must carry (required unless --insecure-as-published)",
+)
+@click.option(
+    "--insecure-as-published",
+    is_flag=True,
+    help="serve as the blueprint published it: no key needed on the twin routes, none at all "
+    "without --function-key (for the attack demonstrations only)",
+)
+def serve(
+    store: str,
+    master_key_file: str,
+    port: int,
+    function_key: str | None,
+    insecure_as_published: bool,
+) -> None:
+    """Serve on http://127.0.0.1:PORT until interrupted. Every route needs the function key."""
     from edbp.reference.blueprint.keyservice import KeyService
-    from edbp.reference.blueprint.keyservice_http import LoopbackKeyService
+    from edbp.reference.blueprint.keyservice_http import LoopbackKeyService, check_auth_config
     from edbp.reference.blueprint.secret_store import KeyVaultSecretStore
     from edbp.reference.blueprint.twins import TwinStore
     from edbp.reference.cloud.keyvault_software import SoftwareKeyVault
 
+    check_auth_config(function_key, insecure_as_published)  # before any file is made
     mk = Path(master_key_file)
     if not mk.exists():
         fd = os.open(mk, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -321,11 +337,23 @@ def serve(store: str, master_key_file: str, port: int, function_key: str | None)
         TwinStore(),
         log=lambda s: click.echo(s, err=True),
     )
-    server = LoopbackKeyService(service, port, function_key)
+    server = LoopbackKeyService(
+        service, port, function_key, insecure_as_published=insecure_as_published
+    )
+
+    def ready(url: str) -> None:
+        click.echo(f"key service on {url} (Ctrl-C stops it)")
+        if insecure_as_published:
+            what = "no authentication at all" if not function_key else "no authentication"
+            click.echo(
+                f"WARNING: INSECURE as published: {what} on the twin routes"
+                + ("" if function_key else " and the function routes")
+                + "; anyone who reaches this port can obtain every class key",
+                err=True,
+            )
+
     try:
-        server.serve_forever(
-            on_ready=lambda url: click.echo(f"key service on {url} (Ctrl-C stops it)")
-        )
+        server.serve_forever(on_ready=ready)
     except KeyboardInterrupt:
         pass
     finally:

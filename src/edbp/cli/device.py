@@ -55,6 +55,27 @@ def command() -> None:
     "--list-faults", is_flag=True, help="list the faulty variants, one line each, and exit"
 )
 @click.option("--once", is_flag=True, help="with --tcp: serve one connection, then exit")
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=300.0,
+    show_default=True,
+    help="with --tcp: seconds a session may send nothing before the server ends it",
+)
+@click.option(
+    "--frame-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=120.0,
+    show_default=True,
+    help="with --tcp: seconds a begun frame may take to arrive whole",
+)
+@click.option(
+    "--max-sessions",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="with --tcp: sessions served at once; one more is refused with code 874",
+)
 def serve(
     use_stdio: bool,
     tcp_addr: str | None,
@@ -63,6 +84,9 @@ def serve(
     fault: str | None,
     list_faults: bool,
     once: bool,
+    idle_timeout: float,
+    frame_timeout: float,
+    max_sessions: int,
 ) -> None:
     """Serve the reference device."""
     from edbp.conformance.faults import FAULTS, check_fault
@@ -89,8 +113,10 @@ def serve(
         def make() -> Any:
             return make_backend(fault)
 
-    from edbp.conformance.adapter.server import serve_stdio, serve_tcp
+    from edbp.conformance.adapter.server import parse_address, serve_stdio, serve_tcp
 
+    if tcp_addr:
+        parse_address(tcp_addr)  # a bad address is one coded line before anything starts
     if use_stdio:
         serve_stdio(make())
         return
@@ -100,4 +126,12 @@ def serve(
         click.echo(f"listening on {addr}", err=True)
         sys.stderr.flush()
 
-    serve_tcp(tcp_addr, make, ready=ready, max_connections=1 if once else None)
+    serve_tcp(
+        tcp_addr,
+        make,
+        ready=ready,
+        max_connections=1 if once else None,
+        idle_timeout=idle_timeout,
+        frame_timeout=frame_timeout,
+        max_sessions=max_sessions,
+    )

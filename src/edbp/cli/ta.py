@@ -13,6 +13,7 @@ import uuid as uuidlib
 from pathlib import Path
 
 import click
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -54,7 +55,7 @@ def _u32(ctx: click.Context, param: click.Parameter, value: str | None) -> int |
 def _load_private(path: Path) -> rsa.RSAPrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise click.BadParameter(
             f"cannot load a PEM private key: {exc}", param_hint="--key"
         ) from None
@@ -67,10 +68,10 @@ def _load_public(path: Path) -> rsa.RSAPublicKey:
     data = path.read_bytes()
     try:
         key: object = serialization.load_pem_public_key(data)
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):  # a PEM of an algorithm nobody knows, too
         try:
             key = serialization.load_pem_private_key(data, password=None).public_key()
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, UnsupportedAlgorithm):
             raise click.BadParameter("cannot load a PEM key", param_hint="--key") from None
     if not isinstance(key, rsa.RSAPublicKey):
         raise click.BadParameter("the TA signing key must be RSA", param_hint="--key")
