@@ -14,6 +14,19 @@ Why this order (spec steps ``deploy.check_payload`` → ``deploy.decrypt`` → `
    (and the TA version floor) in the same step, so a power cut at any write leaves either the
    old state whole or the new state whole. No write follows the switch.
 
+Passes over the data (each counted, each needed; no other copy of the payload is made):
+
+- ciphertext, pass 1 (``check_payload``): read + SHA-256, before any decryption (P9).
+- ciphertext, pass 2 (``_decrypt_into``): read + SHA-256 again (the REE may have swapped the
+  file since pass 1) + AES-GCM decrypt, and in the same loop the plaintext's SHA-256 (the
+  signed image digest, and the digest kept to re-check the installed file later), the
+  sealed-storage AES-GCM encryption and the one write of the sealed file (with its fsync).
+- plaintext, pass 3, OP-TEE TAs only (``ta_check``): the sealed file is read back and
+  unsealed in a stream and checked as OP-TEE's loader checks it (its own SHA-256 over the
+  headers and the ELF; AES-GCM too for an encrypted TA). It cannot fold into pass 2: the
+  loader's checks come in an order that starts with the signed header, and a TA must be checked
+  as it is stored, which is what the device will load.
+
 Memory: the payload passes through in chunks of ``MemoryBudget.chunk`` bytes; what is held at
 once is a few chunks whatever the payload's size. ``MemoryBudget.limit`` is the stated ceiling
 that the benchmark measures against (tracemalloc).
