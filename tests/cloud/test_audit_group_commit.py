@@ -126,3 +126,34 @@ def test_group_commit_keeps_the_fleet_result(tmp_path: Path) -> None:
         fleet = Fleet(5, vault, root, payload_bytes=1000, group=group)
         assert fleet.deploy_next().installed == 5
         assert fleet.tam.registry.verify() == 5 + 1 + 3 * 5  # enrol, publish, 3 per device
+
+
+def test_a_remembered_endorsement_does_not_hide_a_swapped_row(tmp_path: Path) -> None:
+    # the TAM remembers verified endorsements by their bytes: a row rewritten behind its back
+    # (here: the same body signed by a rogue manufacturer key) is verified afresh and refused
+    import sqlite3
+
+    from cloud_world import TA_UUID, World, ta_image
+    from edbp.reference.cloud.keyvault_software import SoftwareKeyVault
+    from edbp.reference.cloud.tam import Intent
+    from edbp.reference.rand import SeededRandom
+    from edbp.reference.wire.cose_algs import Curve
+    from edbp.reference.wire.cose_key import CoseKey
+
+    from edbp.errors import EdbpError
+
+    world = World(tmp_path, SoftwareKeyVault(tmp_path / "ck.sealed", bytes(32)))
+    dev = world.device()
+    world.publish(ta_image(1), 1)
+    assert world.deploy(dev, 1)[-1].detail == "installed"  # the endorsement is now remembered
+    rogue = world.endorsement(dev, mrk=CoseKey.generate(Curve.P256, SeededRandom("rogue")))
+    db = sqlite3.connect(world.devices_db_path)
+    db.execute("UPDATE devices SET endorsement = ? WHERE ueid = ?", (rogue, dev.ueid))
+    db.commit()
+    db.close()
+    world.publish(ta_image(2), 2)
+    out = world.tam.begin(dev.ueid, Intent(package=(TA_UUID, 2)))
+    (reply,) = dev.broker.deliver(out.send)
+    with pytest.raises(EdbpError) as info:
+        world.tam.receive(reply)
+    assert info.value.code is Code.EAT_ENDORSEMENT_INVALID
