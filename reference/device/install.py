@@ -315,6 +315,9 @@ class Installer:
         self.sealed = sealed
         self.budget = budget
         self.counter = counter
+        #: (plaintext, decoded record) of the state record last read or written; records are
+        #: never mutated in place (every change builds a new one), so sharing it is safe
+        self._memo: tuple[bytes, AgentRecord] | None = None
 
     def __repr__(self) -> str:
         return f"Installer({self.sealed!r})"
@@ -323,11 +326,19 @@ class Installer:
         """The committed record (an empty one on a factory-fresh device). With a rollback
         counter, a sealed record older than the counter (the REE put back an old copy, or
         removed it) is refused: AGENT_STORAGE_CORRUPT."""
-        record = (
-            AgentRecord.decode(self.sealed.get(STATE_NAME))
-            if self.sealed.exists(STATE_NAME)
-            else AgentRecord()
-        )
+        if self.sealed.exists(STATE_NAME):
+            # read and authenticated every time (the REE may have replaced the file); decoded
+            # again only when its plaintext differs from the last one this Installer decoded
+            # or wrote (a session loads it several times)
+            plain = self.sealed.get(STATE_NAME)
+            memo = self._memo
+            if memo is not None and memo[0] == plain:
+                record = memo[1]
+            else:
+                record = AgentRecord.decode(plain)
+                self._memo = (plain, record)
+        else:
+            record = AgentRecord()
         if self.counter is not None and record.generation < self.counter.read():
             raise VerificationError(Code.AGENT_STORAGE_CORRUPT, "sealed state rolled back")
         return record
@@ -451,7 +462,9 @@ class Installer:
     def _commit(self, record: AgentRecord) -> None:
         # the only switch: write the new record beside the old one, then rename over it; the
         # rollback counter follows (a cut between the two leaves record >= counter: accepted)
-        self.sealed.put(STATE_NAME, record.encode())
+        data = record.encode()
+        self.sealed.put(STATE_NAME, data)
+        self._memo = (data, record)
         if self.counter is not None:
             with contextlib.suppress(OSError):
                 self.counter.advance(record.generation)
