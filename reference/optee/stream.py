@@ -177,7 +177,11 @@ class _FileRanges:
                 f"a header range of {stop - start} bytes (the limit is {MAX_HEADER_READ})",
             )
         self._f.seek(self._start + start)
-        return self._f.read(max(0, stop - start))
+        want = max(0, stop - start)
+        got = self._f.read(want)
+        if len(got) != want:  # the file shrank after its length was taken
+            raise TAImageError(Code.TA_TRUNCATED, "the file shrank while it was read")
+        return got
 
 
 def verify_ta_file(
