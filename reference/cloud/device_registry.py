@@ -25,7 +25,9 @@ revoked device back to active with an SQL UPDATE is detected too.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import functools
 import hashlib
 import hmac
 import sqlite3
@@ -89,6 +91,14 @@ BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 """
+
+
+@functools.lru_cache(maxsize=8192)
+def _decode_key(data: bytes) -> CoseKey:
+    """``CoseKey.decode`` of a stored public key, memoized on its bytes: every message of a
+    session looks the device up again, and the row is read fresh each time (so a revocation
+    is seen at once), but decoding the same key bytes gives the same frozen value."""
+    return CoseKey.decode(data)
 
 
 class DeviceStatus(enum.Enum):
@@ -213,6 +223,7 @@ class DeviceRegistry:
                 Code.TAM_STORAGE_FAILED, f"device registry: {type(e).__name__}"
             ) from None
         self._clock = clock or (lambda: int(time.time()))
+        self._group_depth = 0
 
     def close(self) -> None:
         self._db.close()
@@ -250,16 +261,61 @@ class DeviceRegistry:
             return self._append(event, ueid, body, error)
 
     def _transaction(self) -> Any:
+        """One atomic unit of writes: its own transaction, or, inside ``group_commit``, a
+        savepoint of the group's (atomic all the same; durable when the group commits)."""
         registry = self
 
         class _Tx:
             def __enter__(self) -> None:
-                registry._db.execute("BEGIN IMMEDIATE")
+                if registry._group_depth:
+                    registry._db.execute("SAVEPOINT unit")
+                else:
+                    registry._db.execute("BEGIN IMMEDIATE")
 
             def __exit__(self, exc_type: object, *rest: object) -> None:
-                registry._db.execute("ROLLBACK" if exc_type else "COMMIT")
+                if registry._group_depth:
+                    if exc_type:
+                        registry._db.execute("ROLLBACK TO unit")
+                    registry._db.execute("RELEASE unit")
+                else:
+                    registry._db.execute("ROLLBACK" if exc_type else "COMMIT")
 
         return _Tx()
+
+    @contextlib.contextmanager
+    def group_commit(self) -> Iterator[None]:
+        """Group commit: every write inside is one transaction, made durable by one COMMIT
+        (one fsync under ``synchronous=FULL``) when the block exits, instead of one per entry.
+
+        The guarantee is the one a per-entry commit gives, moved to the block's exit: a caller
+        must not act on anything done inside (send a message, report an outcome) until the block
+        has exited, because until then a crash loses those entries together, atomically, and
+        the chain is left as it was at the previous commit. The block commits on exit even when
+        an exception leaves it: the entries inside record steps that did happen (a refusal is
+        an entry too), exactly as they would have been committed one by one. Each write inside
+        keeps its own atomicity (a savepoint). Nested groups join the outer one."""
+        if self._group_depth:
+            self._group_depth += 1
+            try:
+                yield
+            finally:
+                self._group_depth -= 1
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise ProtocolError(Code.TAM_STORAGE_FAILED, f"audit log: {type(e).__name__}") from None
+        self._group_depth = 1
+        try:
+            yield
+        finally:
+            self._group_depth = 0
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise ProtocolError(
+                    Code.TAM_STORAGE_FAILED, f"audit log commit: {type(e).__name__}"
+                ) from None
 
     def entries(self) -> Iterator[AuditEntry]:
         """Decoded entries in order (for display; ``verify`` is the check)."""
@@ -395,8 +451,8 @@ class DeviceRegistry:
                 ueid=bytes(row[0]),
                 class_id=bytes(row[1]),
                 vendor_id=bytes(row[2]),
-                dak=CoseKey.decode(bytes(row[3])),
-                dsk=CoseKey.decode(bytes(row[4])),
+                dak=_decode_key(bytes(row[3])),
+                dsk=_decode_key(bytes(row[4])),
                 endorsement=bytes(row[5]),
                 status=DeviceStatus(row[6]),
                 registered_at=int(row[7]),

@@ -28,6 +28,13 @@ outstanding challenge (EAT_NONCE_MISMATCH) issued at most ``SESSION_LIFETIME`` s
 (EAT_STALE); ``cnf``, ``oemid`` and ``hwmodel`` are the endorsed DAK, vendor and class, and the
 stored endorsement still verifies under the MRK (EAT_ENDORSEMENT_INVALID); the device is
 active (TAM_DEVICE_REVOKED); its class and vendor are the package's (TAM_CLASS_MISMATCH).
+
+Durability: each step's audit entry is committed before the call that took the step returns.
+A caller serving many sessions at once may run a round of calls inside
+``registry.group_commit()`` (one fsync for the round) and then must hold the round's outputs
+until the block exits; ``Fleet`` does so. Per session the TAM reads the device row afresh
+(revocation is seen at once) but remembers decoded keys and verified endorsements by their
+bytes, so that repeated decoding and signature checks of unchanged data are not paid again.
 """
 
 from __future__ import annotations
@@ -83,6 +90,10 @@ _PROTOCOL_CODES = frozenset(
         Code.TAM_UNEXPECTED_MESSAGE,
     }
 )
+
+
+#: verified endorsements the TAM remembers (one per device it serves; cleared when full)
+_ENDORSEMENT_MEMO = 1 << 16
 
 
 class TamState(enum.Enum):
@@ -210,6 +221,7 @@ class Tam:
         self._by_device: dict[bytes, bytes] = {}  # ueid -> token
         self._packages: dict[tuple[bytes, int], AuthorPackage] = {}
         self._counter = 0
+        self._endorsed: dict[bytes, Endorsement] = {}  # endorsement bytes -> verified body
 
     def __repr__(self) -> str:
         return f"Tam(devices={len(self.registry.devices())}, packages={len(self._packages)})"
@@ -448,6 +460,19 @@ class Tam:
                 )
         return out
 
+    def _endorsement(self, data: bytes) -> Endorsement:
+        """``verify_endorsement`` of the stored bytes under the MRK, memoized on those bytes:
+        the same bytes under the same key verify the same way, so the check against a
+        tampered row stays (other bytes are verified afresh) without a signature verification
+        and a decode per session. Only successes are kept; the memo is bounded."""
+        found = self._endorsed.get(data)
+        if found is None:
+            found = self._verify_endorsement(data)
+            if len(self._endorsed) >= _ENDORSEMENT_MEMO:
+                self._endorsed.clear()
+            self._endorsed[data] = found
+        return found
+
     def _session_by_signature(self, data: bytes) -> tuple[_Session, DeviceRecord, Any] | None:
         for session in list(self._sessions.values()):
             device = self.registry.get(session.ueid)
@@ -507,7 +532,7 @@ class Tam:
         if not hmac.compare_digest(claims.hwmodel, device.class_id):
             raise refuse(Code.EAT_ENDORSEMENT_INVALID, "hwmodel is not the endorsed class")
         try:
-            endorsed = self._verify_endorsement(device.endorsement)
+            endorsed = self._endorsement(device.endorsement)
         except EdbpError:
             raise refuse(Code.EAT_ENDORSEMENT_INVALID, "endorsement no longer verifies") from None
         if (

@@ -14,6 +14,19 @@ Why this order (spec steps ``deploy.check_payload`` → ``deploy.decrypt`` → `
    (and the TA version floor) in the same step, so a power cut at any write leaves either the
    old state whole or the new state whole. No write follows the switch.
 
+Passes over the data (each counted, each needed; no other copy of the payload is made):
+
+- ciphertext, pass 1 (``check_payload``): read + SHA-256, before any decryption (P9).
+- ciphertext, pass 2 (``_decrypt_into``): read + SHA-256 again (the REE may have swapped the
+  file since pass 1) + AES-GCM decrypt, and in the same loop the plaintext's SHA-256 (the
+  signed image digest, and the digest kept to re-check the installed file later), the
+  sealed-storage AES-GCM encryption and the one write of the sealed file (with its fsync).
+- plaintext, pass 3, OP-TEE TAs only (``ta_check``): the sealed file is read back and
+  unsealed in a stream and checked as OP-TEE's loader checks it (its own SHA-256 over the
+  headers and the ELF; AES-GCM too for an encrypted TA). It cannot fold into pass 2: the
+  loader's checks come in an order that starts with the signed header, and a TA must be checked
+  as it is stored, which is what the device will load.
+
 Memory: the payload passes through in chunks of ``MemoryBudget.chunk`` bytes; what is held at
 once is a few chunks whatever the payload's size. ``MemoryBudget.limit`` is the stated ceiling
 that the benchmark measures against (tracemalloc).
@@ -302,6 +315,9 @@ class Installer:
         self.sealed = sealed
         self.budget = budget
         self.counter = counter
+        #: (plaintext, decoded record) of the state record last read or written; records are
+        #: never mutated in place (every change builds a new one), so sharing it is safe
+        self._memo: tuple[bytes, AgentRecord] | None = None
 
     def __repr__(self) -> str:
         return f"Installer({self.sealed!r})"
@@ -310,11 +326,19 @@ class Installer:
         """The committed record (an empty one on a factory-fresh device). With a rollback
         counter, a sealed record older than the counter (the REE put back an old copy, or
         removed it) is refused: AGENT_STORAGE_CORRUPT."""
-        record = (
-            AgentRecord.decode(self.sealed.get(STATE_NAME))
-            if self.sealed.exists(STATE_NAME)
-            else AgentRecord()
-        )
+        if self.sealed.exists(STATE_NAME):
+            # read and authenticated every time (the REE may have replaced the file); decoded
+            # again only when its plaintext differs from the last one this Installer decoded
+            # or wrote (a session loads it several times)
+            plain = self.sealed.get(STATE_NAME)
+            memo = self._memo
+            if memo is not None and memo[0] == plain:
+                record = memo[1]
+            else:
+                record = AgentRecord.decode(plain)
+                self._memo = (plain, record)
+        else:
+            record = AgentRecord()
         if self.counter is not None and record.generation < self.counter.read():
             raise VerificationError(Code.AGENT_STORAGE_CORRUPT, "sealed state rolled back")
         return record
@@ -438,7 +462,9 @@ class Installer:
     def _commit(self, record: AgentRecord) -> None:
         # the only switch: write the new record beside the old one, then rename over it; the
         # rollback counter follows (a cut between the two leaves record >= counter: accepted)
-        self.sealed.put(STATE_NAME, record.encode())
+        data = record.encode()
+        self.sealed.put(STATE_NAME, data)
+        self._memo = (data, record)
         if self.counter is not None:
             with contextlib.suppress(OSError):
                 self.counter.advance(record.generation)

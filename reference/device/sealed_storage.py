@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import struct
 import uuid
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import attrs
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -149,16 +151,34 @@ class SealedStorage:
             aad = header + name.encode()
             aead = AESGCM(bytes(fek))
             yield header
+            # A full chunk is held back until the next byte arrives: only then is it known not
+            # to be the last (the last chunk's nonce differs). Pieces that arrive exactly
+            # chunk-sized (the Installer's) are sealed as they are, without being copied.
+            cs = self.chunk_size
             index = 0
+            held: bytes | None = None
             pending = bytearray()
             for piece in plaintext:
-                pending += piece
-                while len(pending) > self.chunk_size:
-                    chunk = bytes(pending[: self.chunk_size])
-                    del pending[: self.chunk_size]
-                    yield aead.encrypt(_nonce(prefix, index, False), chunk, aad)
+                if not pending and len(piece) == cs:
+                    full: list[bytes] = [bytes(piece)]
+                else:
+                    pending += piece
+                    full = []
+                    while len(pending) >= cs:
+                        full.append(bytes(pending[:cs]))
+                        del pending[:cs]
+                for chunk in full:
+                    if held is not None:
+                        yield aead.encrypt(_nonce(prefix, index, False), held, aad)
+                        index += 1
+                    held = chunk
+            if pending or held is None:
+                if held is not None:
+                    yield aead.encrypt(_nonce(prefix, index, False), held, aad)
                     index += 1
-            yield aead.encrypt(_nonce(prefix, index, True), bytes(pending), aad)
+                yield aead.encrypt(_nonce(prefix, index, True), bytes(pending), aad)
+            else:
+                yield aead.encrypt(_nonce(prefix, index, True), held, aad)
             pending[:] = bytes(len(pending))
         finally:
             fek[:] = bytes(len(fek))
@@ -229,6 +249,80 @@ class SealedStorage:
 
     def exists(self, name: str) -> bool:
         return self.storage.exists(name)
+
+    def plaintext_size(self, name: str) -> int:
+        """The plaintext length of sealed file ``name``, from its size alone (each chunk adds
+        a tag); a size no sealed file can have is ``AGENT_STORAGE_CORRUPT``."""
+        try:
+            body = self.storage.size(name) - _HEADER.size
+        except OSError:
+            raise DecryptionFailed(Code.AGENT_STORAGE_CORRUPT) from None
+        sealed = self.chunk_size + _TAG
+        count = -(-body // sealed)
+        if body < _TAG or body - (count - 1) * sealed < _TAG:
+            raise DecryptionFailed(Code.AGENT_STORAGE_CORRUPT)
+        return body - count * _TAG
+
+    def open(self, name: str) -> SealedReader:
+        """``name``'s plaintext as a read-only binary file (authenticated chunk by chunk)."""
+        return SealedReader(self, name)
+
+
+class SealedReader(io.RawIOBase):
+    """A seekable read-only view of a sealed file's plaintext, so that a streaming consumer
+    (the TA image check) reads it in bounded memory. Reads go forward through
+    ``read_stream``; a backward seek (the loader re-reading a header) restarts the stream,
+    which only ever happens within the first chunks."""
+
+    def __init__(self, sealed: SealedStorage, name: str) -> None:
+        super().__init__()
+        self._sealed = sealed
+        self._name = name
+        self._size = sealed.plaintext_size(name)
+        self._pos = 0
+        self._stream: Iterator[bytes] | None = None
+        self._buf = b""  # the part of the current chunk not yet read
+        self._stream_pos = 0  # plaintext offset of the end of what the stream has yielded
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, b: Any) -> int:
+        """Fill ``b`` as far as the file allows (never a short read before the end)."""
+        view = memoryview(b).cast("B")
+        done = 0
+        while done < len(view) and self._pos < self._size:
+            done += self._read_some(view[done:])
+        return done
+
+    def _read_some(self, view: memoryview) -> int:
+        buf_start = self._stream_pos - len(self._buf)
+        if self._stream is None or self._pos < buf_start:
+            self._stream = self._sealed.read_stream(self._name)
+            self._buf, self._stream_pos, buf_start = b"", 0, 0
+        while self._pos >= self._stream_pos:  # skip forward to the chunk holding _pos
+            try:
+                self._buf = next(self._stream)
+            except StopIteration:  # shorter than its size said: the file changed under us
+                raise DecryptionFailed(Code.AGENT_STORAGE_CORRUPT) from None
+            self._stream_pos += len(self._buf)
+            buf_start = self._stream_pos - len(self._buf)
+        start = self._pos - buf_start
+        n = min(len(view), len(self._buf) - start)
+        view[:n] = self._buf[start : start + n]
+        self._pos += n
+        return n
 
 
 class _Exact:

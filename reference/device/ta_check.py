@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from edbp.reference.device.install import AgentRecord, ImageCheck, PayloadSpec
 from edbp.reference.device.sealed_storage import SealedStorage
 from edbp.reference.optee.floors import VersionFloors
-from edbp.reference.optee.verify import DecryptionKeys, LoaderPolicy, verify_ta
+from edbp.reference.optee.stream import verify_ta_file
+from edbp.reference.optee.verify import DecryptionKeys, LoaderPolicy
 
 from edbp.errors import Code, EdbpError, ProtocolError, TAImageError
 
@@ -59,20 +60,24 @@ def optee_image_check(
         size = sealed.storage.size(staging)
         if size > max_image + size // 8 + 4096:  # sealed overhead is small; refuse huge TAs
             raise ProtocolError(Code.AGENT_RESOURCE_LIMIT, "TA image larger than the loader takes")
-        image = b"".join(sealed.read_stream(staging))
+        # streamed from the sealed file (memory bounded by a chunk, whatever the TA's size):
+        # this read is the install's one pass over the plaintext after it is sealed, and it
+        # is needed: the loader's digest covers the headers, which precede the payload
         expected = uuidlib.UUID(bytes=bytes(cid[2]))
         floors = VersionFloors(ta={uuidlib.UUID(bytes=k): v for k, v in record.ta_floors.items()})
         last: EdbpError = TAImageError(Code.TA_BAD_SIGNATURE, "no TA trust anchor")
         for key in anchors:
             try:
-                verified = verify_ta(
-                    image,
-                    key,
-                    keys=DecryptionKeys(huk=huk),
-                    expected_uuid=expected,
-                    floors=floors,
-                    policy=policy,
-                )
+                with sealed.open(staging) as image:
+                    verified = verify_ta_file(
+                        image,  # type: ignore[arg-type]  # a RawIOBase is a binary file
+                        key,
+                        keys=DecryptionKeys(huk=huk),
+                        expected_uuid=expected,
+                        floors=floors,
+                        policy=policy,
+                        chunk_size=sealed.chunk_size,
+                    )
             except TAImageError as exc:
                 last = exc
                 if exc.code in _NEXT_ANCHOR:

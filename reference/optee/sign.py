@@ -108,6 +108,78 @@ def assemble(shdr: Shdr, digest: bytes, sig: bytes, *parts: bytes | memoryview) 
     return b"".join((shdr.encode(), digest, sig, *parts))
 
 
+@attrs.frozen
+class _Plan:
+    """Everything about a TA image that is known before its payload is read: the headers up to
+    the encryption header, the IV (drawn before the signature's salt, so vectors replay) and
+    the subkey-chain prefix. Shared by ``sign_ta`` and the streaming ``sign_ta_file``."""
+
+    algo: int
+    shdr: Shdr
+    bootstrap: bytes  # encoded bootstrap header, b"" for a legacy image
+    encryption: Encryption | None
+    iv: bytes
+    prefix: bytes = attrs.field(repr=False)
+
+    def ehdr(self, tag: bytes) -> bytes:
+        """The encoded encryption header once the tag is known (b"" when not encrypted)."""
+        if self.encryption is None:
+            return b""
+        return EncryptedHeader(
+            TEE_ALG_AES_GCM, int(self.encryption.key_type), self.iv, tag
+        ).encode()
+
+    @property
+    def header_size(self) -> int:
+        """Bytes before the payload: chain prefix, shdr with hash and signature, sub-headers."""
+        enc = EncryptedHeader(0, 0, bytes(GCM_IV_SIZE), bytes(GCM_TAG_SIZE)).total_size
+        return (
+            len(self.prefix)
+            + self.shdr.total_size
+            + len(self.bootstrap)
+            + (enc if self.encryption is not None else 0)
+        )
+
+    def header(self, digest: bytes, sig: bytes, tag: bytes) -> bytes:
+        """prefix ‖ shdr ‖ hash ‖ sig ‖ bootstrap ‖ ehdr: everything before the payload."""
+        return self.prefix + assemble(self.shdr, digest, sig, self.bootstrap, self.ehdr(tag))
+
+
+def _plan(
+    size: int,
+    key: rsa.RSAPrivateKey,
+    uuid: uuidlib.UUID,
+    ta_version: int,
+    algo: int,
+    encryption: Encryption | None,
+    rng: RandomSource,
+    chain: SubkeyChain | None,
+    name: str,
+    legacy: bool,
+) -> _Plan:
+    if not 0 <= ta_version <= UINT32_MAX:
+        raise ConfigError(Code.TA_MALFORMED, "ta_version is a u32")
+    if size > UINT32_MAX:
+        raise ConfigError(Code.TA_MALFORMED, "img_size is a u32: the ELF is too large")
+    if chain is not None and chain.next_uuid(name) != uuid:
+        raise ConfigError(Code.TA_UUID_MISMATCH, "the UUID is outside the subkey's namespace")
+    hash_size = hash_for(algo).digest_size
+    sig_size = signature_size(key)
+    prefix = chain.data + chain.name_bytes(name) if chain is not None else b""
+    if legacy:
+        if encryption is not None:
+            raise ConfigError(Code.TA_LEGACY_FORBIDDEN, "a legacy image cannot be encrypted")
+        shdr = Shdr(ImgType.TA, size, algo, hash_size, sig_size)
+        return _Plan(algo, shdr, b"", None, b"", prefix)
+    bootstrap = BootstrapHeader(uuid, ta_version).encode()
+    if encryption is None:
+        shdr = Shdr(ImgType.BOOTSTRAP_TA, size, algo, hash_size, sig_size)
+        return _Plan(algo, shdr, bootstrap, None, b"", prefix)
+    iv = encryption.iv if encryption.iv is not None else rng.random_bytes(GCM_IV_SIZE)
+    shdr = Shdr(ImgType.ENCRYPTED_TA, size, algo, hash_size, sig_size)
+    return _Plan(algo, shdr, bootstrap, encryption, iv, prefix)
+
+
 def sign_ta(
     elf: bytes,
     key: rsa.RSAPrivateKey,
@@ -124,36 +196,18 @@ def sign_ta(
 ) -> bytes:
     """A loadable TA file: bootstrap (img_type 1), encrypted (2) when ``encryption`` is given,
     or legacy (0, no UUID/version; only when ``legacy``). With ``chain`` the TA is signed by
-    the chain's last subkey (``key``), and its UUID must lie in that subkey's namespace."""
-    if not 0 <= ta_version <= UINT32_MAX:
-        raise ConfigError(Code.TA_MALFORMED, "ta_version is a u32")
-    if len(elf) > UINT32_MAX:
-        raise ConfigError(Code.TA_MALFORMED, "img_size is a u32: the ELF is too large")
-    if chain is not None and chain.next_uuid(name) != uuid:
-        raise ConfigError(Code.TA_UUID_MISMATCH, "the UUID is outside the subkey's namespace")
-    hash_size = hash_for(algo).digest_size
-    sig_size = signature_size(key)
-    if legacy:
-        if encryption is not None:
-            raise ConfigError(Code.TA_LEGACY_FORBIDDEN, "a legacy image cannot be encrypted")
-        shdr = Shdr(ImgType.TA, len(elf), algo, hash_size, sig_size)
-        sub: tuple[bytes, ...] = ()
-        body: bytes | memoryview = elf
-    elif encryption is None:
-        shdr = Shdr(ImgType.BOOTSTRAP_TA, len(elf), algo, hash_size, sig_size)
-        sub = (BootstrapHeader(uuid, ta_version).encode(),)
-        body = elf
-    else:
-        iv = encryption.iv if encryption.iv is not None else rng.random_bytes(GCM_IV_SIZE)
-        body, tag = encrypt_payload(encryption.key, iv, elf)
-        ehdr = EncryptedHeader(TEE_ALG_AES_GCM, int(encryption.key_type), iv, tag)
-        shdr = Shdr(ImgType.ENCRYPTED_TA, len(elf), algo, hash_size, sig_size)
-        sub = (BootstrapHeader(uuid, ta_version).encode(), ehdr.encode())
-    shdr_raw = shdr.encode()
-    digest = image_digest(algo, (shdr_raw, *sub, elf))
+    the chain's last subkey (``key``), and its UUID must lie in that subkey's namespace.
+
+    In memory; ``edbp.reference.optee.stream.sign_ta_file`` writes the same bytes from a file
+    to a file without holding the image."""
+    plan = _plan(len(elf), key, uuid, ta_version, algo, encryption, rng, chain, name, legacy)
+    body: bytes | memoryview = elf
+    tag = b""
+    if plan.encryption is not None:
+        body, tag = encrypt_payload(plan.encryption.key, plan.iv, elf)
+    digest = image_digest(algo, (plan.shdr.encode(), plan.bootstrap, plan.ehdr(tag), elf))
     sig = sign_digest(key, algo, digest, salt=salt, rng=rng)
-    prefix = chain.data + chain.name_bytes(name) if chain is not None else b""
-    return prefix + assemble(shdr, digest, sig, *sub, body)
+    return b"".join((plan.header(digest, sig, tag), body))
 
 
 def sign_subkey(

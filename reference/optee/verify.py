@@ -14,8 +14,10 @@ caller stores them (atomically with the install, for the Agent).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import uuid as uuidlib
+from typing import Protocol
 
 import attrs
 from cryptography.exceptions import InvalidTag
@@ -118,7 +120,7 @@ def _fail(code: Code, detail: str) -> TAImageError:
     return TAImageError(code, detail)
 
 
-def _read_shdr(data: memoryview, offs: int) -> tuple[Shdr, bytes, bytes]:
+def _read_shdr(data: ImageSource, offs: int) -> tuple[Shdr, bytes, bytes]:
     """``shdr_alloc_and_copy``: the fixed part, then hash and signature, all inside the file."""
     if offs + SHDR.size > len(data):
         raise _fail(Code.TA_TRUNCATED, f"signed header at {offs} cut short")
@@ -155,7 +157,7 @@ def _check_signature(
 
 
 def _walk_subkeys(
-    data: memoryview,
+    data: ImageSource,
     shdr: Shdr,
     stored_hash: bytes,
     offs: int,
@@ -210,21 +212,38 @@ def _walk_subkeys(
     return shdr, stored_hash, offs, key, tuple(chain), want_uuid, tuple(records)
 
 
-def verify_ta(
-    image: bytes | bytearray | memoryview,
-    root_key: rsa.RSAPublicKey,
-    *,
-    keys: DecryptionKeys = DecryptionKeys(),
-    expected_uuid: uuidlib.UUID | None = None,
-    floors: VersionFloors = VersionFloors(),
-    policy: LoaderPolicy = LoaderPolicy(),
-) -> VerifiedTA:
-    """Check ``image`` as OP-TEE's loader does, trusting ``root_key``; return the plaintext.
+class ImageSource(Protocol):
+    """What the header checks read: the file's length and byte ranges of it. A ``memoryview``
+    of the whole image is one; ``edbp.reference.optee.stream`` reads ranges from a file."""
 
-    ``expected_uuid`` is the UUID the TA was requested by (OP-TEE always has one; the CLI may
-    not). Raises ``TAImageError`` (or ``DecryptionFailed`` with ``TA_DECRYPT_FAILED``).
-    """
-    data = memoryview(image).cast("B")
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, key: slice, /) -> bytes | memoryview: ...
+
+
+@attrs.frozen
+class _Headers:
+    """The loader's state once every header is checked (steps 1-7): the payload starts at
+    ``offs`` and ``h`` has hashed everything signed before it."""
+
+    shdr: Shdr
+    stored_hash: bytes
+    bootstrap: BootstrapHeader | None
+    ehdr: EncryptedHeader | None
+    chain: tuple[SubkeyHeader, ...]
+    sk_records: tuple[tuple[uuidlib.UUID, int], ...]
+    offs: int
+    h: hashlib._Hash
+
+
+def _check_headers(
+    data: ImageSource,
+    root_key: rsa.RSAPublicKey,
+    expected_uuid: uuidlib.UUID | None,
+    floors: VersionFloors,
+    policy: LoaderPolicy,
+) -> _Headers:
+    """Steps 1-7 of the loader, shared by ``verify_ta`` and the streaming verifier."""
     # 1. signed header of the first element, verified with the root key
     shdr, stored_hash, sig = _read_shdr(data, 0)
     _check_signature(shdr, stored_hash, sig, root_key, policy)
@@ -262,7 +281,7 @@ def verify_ta(
     if shdr.img_type == ImgType.ENCRYPTED_TA:
         if offs + EHDR.size > len(data):
             raise _fail(Code.TA_TRUNCATED, "encryption header cut short")
-        enc_algo, flags, iv_size, tag_size = EHDR.unpack_from(data, offs)
+        enc_algo, flags, iv_size, tag_size = EHDR.unpack(bytes(data[offs : offs + EHDR.size]))
         if enc_algo != TEE_ALG_AES_GCM:
             raise _fail(Code.TA_UNKNOWN_ENC_ALGO, f"enc_algo {enc_algo:#010x}")
         if iv_size != policy.iv_size:
@@ -272,37 +291,71 @@ def verify_ta(
         total = EHDR.size + iv_size + tag_size
         if offs + total > len(data):
             raise _fail(Code.TA_TRUNCATED, "IV or tag cut short")
-        iv = bytes(data[offs + EHDR.size : offs + EHDR.size + iv_size])
-        tag = bytes(data[offs + EHDR.size + iv_size : offs + total])
+        raw = bytes(data[offs : offs + total])
+        iv, tag = raw[EHDR.size : EHDR.size + iv_size], raw[EHDR.size + iv_size :]
         ehdr = EncryptedHeader(enc_algo, flags, iv, tag)
-        h.update(data[offs : offs + total])
+        h.update(raw)
         offs += total
     # 7. exact length
     if len(data) != offs + shdr.img_size:
         raise _fail(
             Code.TA_SIZE_MISMATCH, f"file is {len(data)} bytes, header says {offs + shdr.img_size}"
         )
-    payload = data[offs:]
-    # 8. decrypt (tag first) and hash the plaintext
-    if ehdr is not None:
-        key = keys.key_for(ehdr.flags, root_key)
-        sealed = bytearray(len(payload) + len(ehdr.tag))  # AESGCM wants ciphertext ‖ tag
-        sealed[: len(payload)] = payload
-        sealed[len(payload) :] = ehdr.tag
-        try:
-            plaintext = AESGCM(key).decrypt(ehdr.iv, sealed, None)
-        except InvalidTag:
-            raise DecryptionFailed(Code.TA_DECRYPT_FAILED) from None
-    else:
-        plaintext = bytes(payload)
-    h.update(plaintext)
-    if not hmac.compare_digest(h.digest(), stored_hash):
+    return _Headers(shdr, stored_hash, bootstrap, ehdr, chain, sk_records, offs, h)
+
+
+def _finish(hd: _Headers, floors: VersionFloors, plaintext: bytes) -> VerifiedTA:
+    """Steps 8 (the digest, after the tag) and 9 (the version floor), once ``hd.h`` has hashed
+    the whole plaintext."""
+    if not hmac.compare_digest(hd.h.digest(), hd.stored_hash):
         raise _fail(Code.TA_HASH_MISMATCH, "image digest")
     # 9. version floor (check_update_version after the last read)
     ta_floor = None
-    if bootstrap is not None:
-        check_floor(floors.ta, bootstrap.uuid, bootstrap.ta_version, "TA")
-        ta_floor = (bootstrap.uuid, bootstrap.ta_version)
+    if hd.bootstrap is not None:
+        check_floor(floors.ta, hd.bootstrap.uuid, hd.bootstrap.ta_version, "TA")
+        ta_floor = (hd.bootstrap.uuid, hd.bootstrap.ta_version)
     return VerifiedTA(
-        shdr, stored_hash, bootstrap, ehdr, chain, plaintext, offs, ta_floor, sk_records
+        hd.shdr,
+        hd.stored_hash,
+        hd.bootstrap,
+        hd.ehdr,
+        hd.chain,
+        plaintext,
+        hd.offs,
+        ta_floor,
+        hd.sk_records,
     )
+
+
+def verify_ta(
+    image: bytes | bytearray | memoryview,
+    root_key: rsa.RSAPublicKey,
+    *,
+    keys: DecryptionKeys = DecryptionKeys(),
+    expected_uuid: uuidlib.UUID | None = None,
+    floors: VersionFloors = VersionFloors(),
+    policy: LoaderPolicy = LoaderPolicy(),
+) -> VerifiedTA:
+    """Check ``image`` as OP-TEE's loader does, trusting ``root_key``; return the plaintext.
+
+    ``expected_uuid`` is the UUID the TA was requested by (OP-TEE always has one; the CLI may
+    not). Raises ``TAImageError`` (or ``DecryptionFailed`` with ``TA_DECRYPT_FAILED``).
+    In memory; ``edbp.reference.optee.stream.verify_ta_file`` runs the same checks on a file.
+    """
+    data = memoryview(image).cast("B")
+    hd = _check_headers(data, root_key, expected_uuid, floors, policy)
+    payload = data[hd.offs :]
+    # 8. decrypt (tag first) and hash the plaintext
+    if hd.ehdr is not None:
+        key = keys.key_for(hd.ehdr.flags, root_key)
+        sealed = bytearray(len(payload) + len(hd.ehdr.tag))  # AESGCM wants ciphertext ‖ tag
+        sealed[: len(payload)] = payload
+        sealed[len(payload) :] = hd.ehdr.tag
+        try:
+            plaintext = AESGCM(key).decrypt(hd.ehdr.iv, sealed, None)
+        except (InvalidTag, ValueError):
+            raise DecryptionFailed(Code.TA_DECRYPT_FAILED) from None
+    else:
+        plaintext = bytes(payload)
+    hd.h.update(plaintext)
+    return _finish(hd, floors, plaintext)

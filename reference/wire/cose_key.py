@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -155,9 +156,7 @@ class CoseKey:
     ) -> CoseKey:
         """Wrap a ``cryptography`` key object (private or public)."""
         if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
-            crv = next(
-                (c for c, (t, _) in _EC_CURVES.items() if isinstance(key.curve, t)), None
-            )
+            crv = next((c for c, (t, _) in _EC_CURVES.items() if isinstance(key.curve, t)), None)
             if crv is None:
                 raise _bad(f"unsupported curve {key.curve.name}")
             size = _EC_CURVES[crv][1]
@@ -403,7 +402,16 @@ class CoseKey:
 
     def thumbprint(self, hash_alg: Alg = Alg.SHA256) -> bytes:
         """RFC 9679 COSE Key Thumbprint: hash of the deterministic CBOR of the required
-        parameters only (EC2: kty, crv, x, y; OKP: kty, crv, x; Symmetric: kty, k)."""
+        parameters only (EC2: kty, crv, x, y; OKP: kty, crv, x; Symmetric: kty, k).
+        Memoized per key value (keys are compared by thumbprint at every message)."""
+        if self.has_private:  # secrets stay out of the memo
+            return self._thumbprint(hash_alg)
+        try:
+            return _thumbprint_of(self, hash_alg)
+        except TypeError:  # an unhashable field: no memo
+            return self._thumbprint(hash_alg)
+
+    def _thumbprint(self, hash_alg: Alg) -> bytes:
         if self.kty == KeyType.SYMMETRIC:
             m: dict[int, Any] = {1: int(self.kty), -1: self.k}
         elif self.kty == KeyType.AKP:  # RFC 9964: kty, alg, pub
@@ -426,7 +434,16 @@ class CoseKey:
     # ------------------------------------------------------------------ cryptography objects
 
     def public_key(self) -> PublicKey:
-        """The ``cryptography`` public key. Refuses points not on the curve."""
+        """The ``cryptography`` public key. Refuses points not on the curve.
+
+        Memoized per key value: building it checks the point (an EC scalar operation), which
+        costs more than a signature verification and would otherwise be paid on every use."""
+        try:
+            return _public_key_of(self)
+        except TypeError:  # an unhashable field (a list where a tuple belongs): no memo
+            return self._public_key()
+
+    def _public_key(self) -> PublicKey:
         if self.kty in (KeyType.SYMMETRIC, KeyType.AKP):
             raise _bad(f"{self.kty.name} key has no classical public key object")
         assert self.crv is not None and self.x is not None
@@ -451,7 +468,16 @@ class CoseKey:
             raise _bad("public key is not a valid point") from None
 
     def private_key(self) -> PrivateKey:
-        """The ``cryptography`` private key; refuses a ``d`` that does not match x/y."""
+        """The ``cryptography`` private key; refuses a ``d`` that does not match x/y.
+
+        Memoized per key value (a few recent keys): deriving it is an EC scalar multiplication
+        plus the match check, paid otherwise on every signature."""
+        try:
+            return _private_key_of(self)
+        except TypeError:
+            return self._private_key()
+
+    def _private_key(self) -> PrivateKey:
         if self.d is None:
             raise _bad("key has no private part")
         if self.kty == KeyType.AKP:
@@ -504,8 +530,10 @@ class CoseKey:
                 self.kty == KeyType.OKP and self.crv == Curve.X25519
             )
         elif info.family in ("kw", "aead", "ctr"):
-            ok = self.kty == KeyType.SYMMETRIC and self.k is not None and (
-                len(self.k) == info.key_bytes
+            ok = (
+                self.kty == KeyType.SYMMETRIC
+                and self.k is not None
+                and (len(self.k) == info.key_bytes)
             )
         elif info.family == "direct":
             ok = self.kty == KeyType.SYMMETRIC
@@ -513,6 +541,21 @@ class CoseKey:
             raise WireError(Code.COSE_ALG_KEY_MISMATCH, f"key does not fit {alg.name}")
         if self.alg is not None and self.alg != alg and not _same_family(self.alg, alg):
             raise WireError(Code.COSE_ALG_KEY_MISMATCH, f"key is restricted to alg {self.alg!r}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_key_of(key: CoseKey) -> PublicKey:
+    return key._public_key()
+
+
+@functools.lru_cache(maxsize=4096)
+def _thumbprint_of(key: CoseKey, hash_alg: Alg) -> bytes:
+    return key._thumbprint(hash_alg)
+
+
+@functools.lru_cache(maxsize=1024)
+def _private_key_of(key: CoseKey) -> PrivateKey:
+    return key._private_key()
 
 
 def require_key(key: Any) -> CoseKey:

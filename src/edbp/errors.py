@@ -135,6 +135,7 @@ class Code(enum.IntEnum):
     TA_TRUNCATED = 518
     TA_ENC_KEY_UNAVAILABLE = 519  # encrypted image, but no key of the type its flags name
     TA_SUBKEY_DEPTH = 520  # subkey max_depth not strictly below its parent's
+    TA_HEADER_TOO_LARGE = 521  # streaming loader: a header range beyond its read bound
 
     # 6xx: device Agent (TEE) processing
     AGENT_UNEXPECTED_MESSAGE = 600

@@ -200,3 +200,19 @@ def test_subkey_chain_matches_and_verifies(
     _run("verify", "--uuid", str(ta_uuid), "--in", str(tmp_path / "ours.ta"), "--key", root)
     result = verify_ta(ours, root_key.public_key(), expected_uuid=ta_uuid)
     assert result.chain[0].uuid == SK_UUID and result.subkey_floors == ((SK_UUID, 5),)
+
+
+def test_streamed_pkcs1_image_is_byte_identical(
+    tmp_path: Path, elf: Path, root_key: rsa.RSAPrivateKey
+) -> None:
+    from edbp.reference.optee.stream import sign_ta_file
+
+    key = _pem(tmp_path / "k.pem", root_key)
+    theirs = tmp_path / "theirs.ta"
+    _run(
+        *("sign-enc", "--uuid", str(UUID), "--ta-version", "7", "--in", str(elf)),
+        *("--out", str(theirs), "--key", key, "--algo", PKCS1),
+    )
+    with elf.open("rb") as src, (tmp_path / "ours.ta").open("wb") as dst:
+        sign_ta_file(src, dst, root_key, UUID, 7, algo=SigAlgo.PKCS1_V1_5_SHA256, chunk_size=999)
+    assert (tmp_path / "ours.ta").read_bytes() == theirs.read_bytes()

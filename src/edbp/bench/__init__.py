@@ -26,6 +26,19 @@ Registering a benchmark (the public API; one module per area, ``edbp/bench/<area
   baseline.
 - ``nbytes``: bytes processed per call, for a MiB/s column.
 - ``quick``: included in ``edbp bench --quick`` (small sizes only; keep those under a second).
+- ``samples``: for a heavy benchmark (seconds per call, a child process, a 1 GiB file): at most
+  this many samples of one call each, and no calibration call.
+
+Memory: the runner measures every benchmark's peak memory too. By default it makes one more,
+untimed call under ``tracemalloc`` (the peak of Python allocations during the call). A
+benchmark that measures its own memory (one that runs a child process and reads the child's
+peak RSS) returns a ``dict`` of metrics with ``"peak_rss"`` (bytes); the runner then keeps
+those metrics (from the last sample) and makes no extra call. Any returned metrics are kept in
+the JSON report.
+
+Skipping: a setup or benchmark that cannot run here (a peer tool that is not installed, an
+environment variable not set) raises ``Skip(reason)``; the result says so, with the reason, and
+a benchmark whose baseline is skipped is still timed, without a ratio.
 
 ``discover()`` imports every module of this package, so a new ``<area>.py`` is picked up
 without touching anything else. ``edbp.bench.runner`` times and reports; ``edbp bench`` is the
@@ -43,11 +56,15 @@ from typing import Any, TypeVar
 
 import attrs
 
-__all__ = ["REGISTRY", "Benchmark", "benchmark", "discover", "select"]
+__all__ = ["REGISTRY", "Benchmark", "Skip", "benchmark", "discover", "select"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _NAME = re.compile(r"^[A-Za-z0-9_.+\-\[\]]+$")
+
+
+class Skip(Exception):
+    """This benchmark cannot run here; the message says why (reported, not an error)."""
 
 
 @attrs.frozen
@@ -61,6 +78,7 @@ class Benchmark:
     nbytes: int | None = None
     quick: bool = True
     module: str = ""
+    samples: int | None = None
 
     def prepare(self) -> Callable[[], object]:
         """Run the setup (untimed) and return the zero-argument callable to time."""
@@ -82,6 +100,7 @@ def benchmark(
     setup: Callable[[], Any] | None = None,
     nbytes: int | None = None,
     quick: bool = True,
+    samples: int | None = None,
 ) -> Callable[[F], F]:
     """Register the decorated function as benchmark ``name`` (see the module docstring)."""
     if not _NAME.match(name):
@@ -96,7 +115,9 @@ def benchmark(
             func.__qualname__,
         ):
             raise ValueError(f"benchmark {name!r} registered twice")
-        REGISTRY[name] = Benchmark(name, func, baseline, setup, nbytes, quick, func.__module__)
+        REGISTRY[name] = Benchmark(
+            name, func, baseline, setup, nbytes, quick, func.__module__, samples
+        )
         return func
 
     return register

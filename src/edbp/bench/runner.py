@@ -4,6 +4,11 @@ Each benchmark and its baseline are sampled alternately (bench, baseline, bench,
 machine that speeds up or slows down during the run moves both. A sample repeats the call
 enough times to last at least ``min_sample`` seconds; the reported time per call is the
 median over the samples. No assertion is ever made on a time: this module only measures.
+
+Peak memory: after the samples, one more untimed call runs under ``tracemalloc`` and its peak
+(Python allocations during the call, above what was allocated before) is reported; a
+benchmark that returns metrics with ``"peak_rss"`` (a child process's peak resident set,
+measured by the benchmark itself) is reported with that instead (see ``edbp.bench``).
 """
 
 from __future__ import annotations
@@ -14,13 +19,14 @@ import platform
 import statistics
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from edbp.bench import REGISTRY, Benchmark
+from edbp.bench import REGISTRY, Benchmark, Skip
 
 __all__ = ["Result", "RunConfig", "Timing", "results_to_json", "run"]
 
@@ -48,6 +54,8 @@ class Timing:
     samples: tuple[float, ...]
     loops: int
     nbytes: int | None
+    peak_bytes: int | None = None
+    metrics: dict[str, Any] = attrs.field(factory=dict)
 
     @property
     def mib_per_s(self) -> float | None:
@@ -64,6 +72,8 @@ class Timing:
             "loops": self.loops,
             "nbytes": self.nbytes,
             "mib_per_s": self.mib_per_s,
+            "peak_bytes": self.peak_bytes,
+            "metrics": self.metrics,
         }
 
 
@@ -74,6 +84,8 @@ class Result:
     timing: Timing | None
     baseline: Timing | None
     error: str | None = None
+    skipped: str | None = None  # why it did not run here
+    baseline_skipped: str | None = None  # why its baseline did not run (timed alone)
 
     @property
     def ratio(self) -> float | None:
@@ -89,10 +101,16 @@ class Result:
             "baseline": self.baseline.to_json() if self.baseline else None,
             "ratio": self.ratio,
             "error": self.error,
+            "skipped": self.skipped,
+            "baseline_skipped": self.baseline_skipped,
         }
 
 
-def _loops_for(call: Callable[[], object], cfg: RunConfig, clock: Callable[[], float]) -> int:
+def _loops_for(
+    bench: Benchmark, call: Callable[[], object], cfg: RunConfig, clock: Callable[[], float]
+) -> int:
+    if bench.samples is not None:
+        return 1  # heavy: no calibration call
     t0 = clock()
     call()  # also warms caches
     once = clock() - t0
@@ -101,17 +119,55 @@ def _loops_for(call: Callable[[], object], cfg: RunConfig, clock: Callable[[], f
     return max(1, min(cfg.max_loops, math.ceil(cfg.min_sample / once)))
 
 
-def _sample(call: Callable[[], object], loops: int, clock: Callable[[], float]) -> float:
+def _sample(
+    call: Callable[[], object], loops: int, clock: Callable[[], float]
+) -> tuple[float, object]:
+    out: object = None
     t0 = clock()
     for _ in range(loops):
+        out = call()
+    elapsed = (clock() - t0) / loops
+    if isinstance(out, dict) and isinstance(out.get("seconds"), float):
+        return out["seconds"], out  # a benchmark that times its own work (a child process)
+    return elapsed, out
+
+
+def _peak(call: Callable[[], object], last: object) -> tuple[int | None, dict[str, Any]]:
+    """(peak bytes, metrics): the benchmark's own ``peak_rss`` when it returned one, else the
+    tracemalloc peak of one more untimed call."""
+    if isinstance(last, dict) and "peak_rss" in last:
+        return int(last["peak_rss"]), dict(last)
+    metrics = dict(last) if isinstance(last, dict) else {}
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
         call()
-    return (clock() - t0) / loops
+        return max(0, tracemalloc.get_traced_memory()[1] - base), metrics
+    finally:
+        if started:
+            tracemalloc.stop()
 
 
-def _timing(bench: Benchmark, samples: list[float], loops: int) -> Timing:
+def _timing(
+    bench: Benchmark, samples: list[float], loops: int, peak: int | None, metrics: dict[str, Any]
+) -> Timing:
     return Timing(
-        bench.name, statistics.median(samples), min(samples), tuple(samples), loops, bench.nbytes
+        bench.name,
+        statistics.median(samples),
+        min(samples),
+        tuple(samples),
+        loops,
+        bench.nbytes,
+        peak,
+        metrics,
     )
+
+
+def _samples(bench: Benchmark, config: RunConfig) -> int:
+    return config.samples if bench.samples is None else max(1, min(config.samples, bench.samples))
 
 
 def run(
@@ -120,9 +176,12 @@ def run(
     *,
     clock: Callable[[], float] = time.perf_counter,
     progress: Callable[[str], None] | None = None,
+    memory: bool = True,
 ) -> list[Result]:
     """Measure each benchmark (and its baseline, interleaved). A benchmark that raises, or
-    names an unknown baseline, gives a ``Result`` with ``error`` set; the others still run."""
+    names an unknown baseline, gives a ``Result`` with ``error`` set; one that raises ``Skip``
+    a ``Result`` with ``skipped`` set; the others still run. ``memory=False`` leaves out the
+    extra peak-memory call (for tests driven by a fake clock)."""
     results = []
     for bench in benchmarks:
         if progress:
@@ -133,17 +192,43 @@ def run(
                 Result(bench.name, bench.module, None, None, f"unknown baseline {bench.baseline!r}")
             )
             continue
+        base_skipped: str | None = None
         try:
             call = bench.prepare()
-            base_call = base.prepare() if base is not None else None
-            loops = _loops_for(call, config, clock)
-            base_loops = _loops_for(base_call, config, clock) if base_call is not None else 0
+            base_call = None
+            if base is not None:
+                try:
+                    base_call = base.prepare()
+                except Skip as why:
+                    base_skipped = str(why)
+            loops = _loops_for(bench, call, config, clock)
+            base_loops = 0
+            if base_call is not None and base is not None:
+                try:
+                    base_loops = _loops_for(base, base_call, config, clock)
+                except Skip as why:
+                    base_call, base_skipped = None, str(why)
             mine: list[float] = []
             theirs: list[float] = []
-            for _ in range(config.samples):
-                mine.append(_sample(call, loops, clock))
-                if base_call is not None:
-                    theirs.append(_sample(base_call, base_loops, clock))
+            last: object = None
+            base_last: object = None
+            for i in range(_samples(bench, config)):
+                t, last = _sample(call, loops, clock)
+                mine.append(t)
+                if base_call is not None and base is not None and i < _samples(base, config):
+                    try:
+                        t, base_last = _sample(base_call, base_loops, clock)
+                    except Skip as why:
+                        base_call, base_skipped = None, str(why)
+                        continue
+                    theirs.append(t)
+            peak, metrics = _peak(call, last) if memory else (None, {})
+            base_peak, base_metrics = (
+                _peak(base_call, base_last) if memory and base_call is not None else (None, {})
+            )
+        except Skip as why:
+            results.append(Result(bench.name, bench.module, None, None, skipped=str(why)))
+            continue
         except Exception as exc:  # report, keep going
             results.append(
                 Result(bench.name, bench.module, None, None, f"{type(exc).__name__}: {exc}")
@@ -153,8 +238,11 @@ def run(
             Result(
                 bench.name,
                 bench.module,
-                _timing(bench, mine, loops),
-                _timing(base, theirs, base_loops) if base is not None else None,
+                _timing(bench, mine, loops, peak, metrics),
+                _timing(base, theirs, base_loops, base_peak, base_metrics)
+                if base is not None and theirs
+                else None,
+                baseline_skipped=base_skipped,
             )
         )
     return results

@@ -1,8 +1,10 @@
 """`edbp bench`: run the registered benchmarks, each timed against its baseline in the same run.
 
 Benchmarks live in ``edbp/bench/<area>.py`` (see ``edbp.bench`` for the registration API).
-The table shows time per call, throughput and the ratio to the baseline; ``--json`` writes the
-same as a machine-readable report.
+The table shows time per call, throughput, peak memory and the ratio to the baseline;
+``--json`` writes all of it (samples, metrics, skips) as a machine-readable report, and
+``--doc`` renders docs/performance.md from the run (or, with ``--from-json``, from a saved
+report without running anything).
 """
 
 from __future__ import annotations
@@ -41,13 +43,42 @@ def _fmt_time(seconds: float | None) -> str:
 )
 @click.option("--quick", is_flag=True, help="Small sizes only, short samples.")
 @click.option("--list", "list_only", is_flag=True, help="List the benchmarks and exit.")
-def command(pattern: str | None, json_path: Path | None, quick: bool, list_only: bool) -> None:
+@click.option(
+    "--doc",
+    "doc_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the performance page (docs/performance.md) from this run.",
+)
+@click.option(
+    "--from-json",
+    "from_json",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --doc: render a saved --json report instead of running.",
+)
+def command(
+    pattern: str | None,
+    json_path: Path | None,
+    quick: bool,
+    list_only: bool,
+    doc_path: Path | None,
+    from_json: Path | None,
+) -> None:
     """Run the benchmarks and report ratios against baselines measured in the same run."""
+    import json
+
     from rich.console import Console
     from rich.table import Table
 
     from edbp.bench import discover, select
+    from edbp.bench._report import render
     from edbp.bench.runner import RunConfig, results_to_json, run
+
+    if from_json is not None:
+        if doc_path is None:
+            raise click.UsageError("--from-json needs --doc")
+        doc_path.write_text(render(json.loads(from_json.read_text()), "edbp bench"))
+        click.echo(f"wrote {doc_path}")
+        return
 
     console = Console(width=None if sys.stdout.isatty() else 160)
     err_console = Console(stderr=True)
@@ -75,12 +106,16 @@ def command(pattern: str | None, json_path: Path | None, quick: bool, list_only:
         ("baseline", "left"),
         ("baseline time/op", "right"),
         ("ratio", "right"),
+        ("peak mem", "right"),
     )
     for col, justify in columns:
         table.add_column(col, justify=justify)
     for r in results:
         if r.error:
-            table.add_row(escape(r.name), "[red]error[/red]", "", "", "", escape(r.error))
+            table.add_row(escape(r.name), "[red]error[/red]", "", "", "", escape(r.error), "")
+            continue
+        if r.skipped:
+            table.add_row(escape(r.name), "skipped", "", "", "", escape(r.skipped), "")
             continue
         t, b = r.timing, r.baseline
         mib = f"{t.mib_per_s:.1f}" if t and t.mib_per_s is not None else "-"
@@ -91,9 +126,19 @@ def command(pattern: str | None, json_path: Path | None, quick: bool, list_only:
             escape(b.name) if b else "-",
             _fmt_time(b.seconds if b else None),
             f"{r.ratio:.2f}×" if r.ratio is not None else "-",
+            f"{t.peak_bytes / (1 << 20):.1f} MiB" if t and t.peak_bytes is not None else "-",
         )
     console.print(table)
-    if json_path is not None:
-        results_to_json(results, quick=quick, path=json_path)
-        click.echo(f"wrote {json_path}")
+    if json_path is not None or doc_path is not None:
+        doc = results_to_json(results, quick=quick, path=json_path)
+        if json_path is not None:
+            click.echo(f"wrote {json_path}")
+        if doc_path is not None:
+            argv = [
+                "edbp bench",
+                *(["--quick"] if quick else []),
+                *(["-k", pattern] if pattern else []),
+            ]
+            doc_path.write_text(render(doc, " ".join(argv)))
+            click.echo(f"wrote {doc_path}")
     sys.exit(1 if failed or any(r.error for r in results) else 0)

@@ -7,9 +7,10 @@ and, with ``--out``, writes the decrypted ELF. A refusal prints the rule's code 
 
 from __future__ import annotations
 
-import hashlib
+import os
 import sys
 import uuid as uuidlib
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -143,7 +144,7 @@ def sign(
     salt: bytes | None,
 ) -> None:
     """Sign (and optionally encrypt) a TA as optee_os scripts/sign_encrypt.py does."""
-    from edbp.reference.optee import EncKeyType, Encryption, sign_ta, ta_enc_key
+    from edbp.reference.optee import EncKeyType, Encryption, ta_enc_key
 
     if not encrypt and (enc_key is not None or huk is not None or iv is not None or class_wide):
         raise click.UsageError("--enc-key, --huk, --iv and --class-wide need --encrypt")
@@ -161,15 +162,29 @@ def sign(
         aes_key = enc_key if enc_key is not None else ta_enc_key(huk or b"", key.public_key())
         key_type = EncKeyType.CLASS_WIDE if class_wide else EncKeyType.DEV_SPECIFIC
         encryption = Encryption(aes_key, key_type, iv)
-    elf = in_path.read_bytes()
-    image = sign_ta(
-        elf, key, ta_uuid, ta_version, algo=_ALGOS[algo], encryption=encryption, salt=salt
-    )
-    out_path.write_bytes(image)
+    from edbp.reference.optee.stream import sign_ta_file
+
+    # streamed file to file (constant memory); the output appears only once complete
+    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
+    try:
+        with in_path.open("rb") as src, tmp.open("wb") as dst:
+            signed = sign_ta_file(
+                src,
+                dst,
+                key,
+                ta_uuid,
+                ta_version,
+                algo=_ALGOS[algo],
+                encryption=encryption,
+                salt=salt,
+            )
+        os.replace(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
     kind = "encrypted" if encrypt else "bootstrap"
     click.echo(
-        f"signed {kind} TA {ta_uuid} version {ta_version}: {len(image)} bytes "
-        f"(sha256 {hashlib.sha256(image).hexdigest()})"
+        f"signed {kind} TA {ta_uuid} version {ta_version}: {signed.size} bytes "
+        f"(image digest {signed.digest.hex()})"
     )
 
 
@@ -211,7 +226,7 @@ def verify(
     out_path: Path | None,
 ) -> None:
     """Check a TA image as OP-TEE's loader does, print its headers, optionally decrypt it."""
-    from edbp.reference.optee import DecryptionKeys, LoaderPolicy, verify_ta
+    from edbp.reference.optee import DecryptionKeys, LoaderPolicy
     from edbp.reference.optee.constants import EncKeyType, ImgType, SigAlgo
     from edbp.reference.optee.floors import check_floor
 
@@ -220,15 +235,23 @@ def verify(
     if huk is not None and len(huk) != 16:
         raise click.BadParameter("the HUK is 16 bytes", param_hint="--huk")
     root = _load_public(key_path)
-    image = file.read_bytes()
+    from edbp.reference.optee.stream import verify_ta_file
+
+    # streamed: the decrypted ELF goes to a temporary file, renamed only once every check
+    # passed (until then it is unauthenticated plaintext)
+    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp") if out_path else None
     try:
-        result = verify_ta(
-            image,
-            root,
-            keys=DecryptionKeys(enc_key, huk),
-            expected_uuid=ta_uuid,
-            policy=LoaderPolicy(allow_legacy=allow_legacy),
-        )
+        with ExitStack() as stack:
+            src = stack.enter_context(file.open("rb"))
+            sink = stack.enter_context(tmp.open("wb")) if tmp is not None else None
+            result = verify_ta_file(
+                src,
+                root,
+                out=sink,
+                keys=DecryptionKeys(enc_key, huk),
+                expected_uuid=ta_uuid,
+                policy=LoaderPolicy(allow_legacy=allow_legacy),
+            )
         if floor is not None and result.bootstrap is None:
             click.echo("note: a legacy image has no TA version; --floor does not apply", err=True)
         if floor is not None and result.bootstrap is not None:
@@ -239,10 +262,15 @@ def verify(
                 result.bootstrap.ta_version,
                 "TA",
             )
+        if tmp is not None and out_path is not None:
+            os.replace(tmp, out_path)
     except EdbpError as exc:
         detail = f": {exc.detail}" if exc.detail else ""
         click.echo(f"REJECTED {exc.code.name} ({int(exc.code)}){detail}", err=True)
         sys.exit(1)
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
     def name_of(enum: type, value: int) -> str:
         try:
@@ -272,6 +300,4 @@ def verify(
         click.echo(f"flags:      {e.flags:#x} ({name_of(EncKeyType, e.flags & 1)})")
         click.echo(f"iv:         {e.iv.hex()}")
         click.echo(f"tag:        {e.tag.hex()}")
-    click.echo(f"OK: {len(result.plaintext)} bytes of ELF verified")
-    if out_path is not None:
-        out_path.write_bytes(result.plaintext)
+    click.echo(f"OK: {s.img_size} bytes of ELF verified")

@@ -1,0 +1,159 @@
+"""Group commit of the audit log: one durable commit per group, the hash chain intact, and a
+crash (a real SIGKILL of a real process) loses a whole uncommitted group or nothing of it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from edbp.reference.cloud.device_registry import DeviceRegistry
+
+from edbp.errors import Code, ProtocolError
+
+
+def _child(db: Path, body: str) -> subprocess.CompletedProcess[str]:
+    """Run ``body`` with ``reg`` open on ``db`` in a fresh interpreter, which then kills
+    itself with SIGKILL: no atexit, no finally, no close: only what SQLite made durable stays."""
+    script = (
+        textwrap.dedent(
+            f"""
+        import os, signal
+        from edbp.reference.cloud.device_registry import DeviceRegistry
+        reg = DeviceRegistry({str(db)!r})
+        """
+        )
+        + textwrap.dedent(body)
+        + "\nos.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_a_committed_group_survives_a_crash(tmp_path: Path) -> None:
+    db = tmp_path / "tam.sqlite"
+    out = _child(
+        db,
+        """
+        reg.record("publish.push", None, b"before")
+        with reg.group_commit():
+            for i in range(50):
+                reg.record("deploy.update", bytes([i]) * 16, b"x")
+        """,
+    )
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    reg = DeviceRegistry(db)
+    assert reg.verify() == 51
+    assert [e.event for e in reg.entries()][-1] == "deploy.update"
+
+
+def test_a_crash_inside_a_group_loses_exactly_that_group(tmp_path: Path) -> None:
+    db = tmp_path / "tam.sqlite"
+    out = _child(
+        db,
+        """
+        with reg.group_commit():
+            reg.record("publish.push", None, b"first group")
+        with reg.group_commit():
+            for i in range(20):
+                reg.record("deploy.update", bytes([i]) * 16, b"x")
+            os.kill(os.getpid(), signal.SIGKILL)  # before the group's commit
+        """,
+    )
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    reg = DeviceRegistry(db)
+    assert reg.verify() == 1  # the chain is the one of the last commit, intact
+    assert [e.event for e in reg.entries()] == ["publish.push"]
+    reg.record("deploy.record", b"\x01" * 16, b"after")  # and it continues from there
+    assert reg.verify() == 2
+
+
+def test_one_commit_per_group(tmp_path: Path) -> None:
+    reg = DeviceRegistry(tmp_path / "tam.sqlite")
+    commits: list[str] = []
+    reg._db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    with reg.group_commit():
+        for i in range(10):
+            reg.record("deploy.update", bytes([i]) * 16, None)
+        with reg.group_commit():  # a nested group joins the outer one
+            reg.record("deploy.record", b"\x00" * 16, None)
+    assert commits == ["COMMIT"]
+    for i in range(3):
+        reg.record("deploy.update", bytes([i]) * 16, None)
+    assert commits == ["COMMIT"] * 4  # outside a group: one commit per entry, as before
+    assert reg.verify() == 14
+
+
+def test_a_group_commits_when_an_exception_leaves_it(tmp_path: Path) -> None:
+    # a refusal raised inside the group was recorded; that entry must not be rolled back
+    reg = DeviceRegistry(tmp_path / "tam.sqlite")
+    with pytest.raises(ProtocolError):
+        with reg.group_commit():
+            reg.record("deploy.verify_evidence", b"\x02" * 16, None, int(Code.EAT_STALE))
+            raise ProtocolError(Code.EAT_STALE, "refused")
+    reopened = DeviceRegistry(tmp_path / "tam.sqlite")
+    assert [e.error for e in reopened.entries()] == [int(Code.EAT_STALE)]
+
+
+def test_a_failed_write_inside_a_group_is_undone_alone(tmp_path: Path) -> None:
+    from test_device_registry import endorsed
+
+    reg = DeviceRegistry(tmp_path / "tam.sqlite")
+    e, data = endorsed("dev-group")
+    with reg.group_commit():
+        reg.register(e, data)
+        with pytest.raises(ProtocolError) as info:
+            reg.register(e, data)  # the duplicate's row and entry roll back to its savepoint
+        assert info.value.code is Code.TAM_DEVICE_EXISTS
+        reg.record("deploy.update", e.ueid, None)
+    assert [x.event for x in reg.entries()] == ["enrol.register", "deploy.update"]
+    assert reg.verify() == 2
+
+
+def test_group_commit_keeps_the_fleet_result(tmp_path: Path) -> None:
+    # the fleet deploys in lockstep groups: same outcome for a group of 1 and a group of all
+    from edbp.reference.cloud.fleet import Fleet
+    from edbp.reference.cloud.keyvault_software import SoftwareKeyVault
+
+    for group in (1, 5):
+        root = tmp_path / f"g{group}"
+        vault = SoftwareKeyVault(root / "ck.sealed", os.urandom(32))
+        fleet = Fleet(5, vault, root, payload_bytes=1000, group=group)
+        assert fleet.deploy_next().installed == 5
+        assert fleet.tam.registry.verify() == 5 + 1 + 3 * 5  # enrol, publish, 3 per device
+
+
+def test_a_remembered_endorsement_does_not_hide_a_swapped_row(tmp_path: Path) -> None:
+    # the TAM remembers verified endorsements by their bytes: a row rewritten behind its back
+    # (here: the same body signed by a rogue manufacturer key) is verified afresh and refused
+    import sqlite3
+
+    from cloud_world import TA_UUID, World, ta_image
+    from edbp.reference.cloud.keyvault_software import SoftwareKeyVault
+    from edbp.reference.cloud.tam import Intent
+    from edbp.reference.rand import SeededRandom
+    from edbp.reference.wire.cose_algs import Curve
+    from edbp.reference.wire.cose_key import CoseKey
+
+    from edbp.errors import EdbpError
+
+    world = World(tmp_path, SoftwareKeyVault(tmp_path / "ck.sealed", bytes(32)))
+    dev = world.device()
+    world.publish(ta_image(1), 1)
+    assert world.deploy(dev, 1)[-1].detail == "installed"  # the endorsement is now remembered
+    rogue = world.endorsement(dev, mrk=CoseKey.generate(Curve.P256, SeededRandom("rogue")))
+    db = sqlite3.connect(world.devices_db_path)
+    db.execute("UPDATE devices SET endorsement = ? WHERE ueid = ?", (rogue, dev.ueid))
+    db.commit()
+    db.close()
+    world.publish(ta_image(2), 2)
+    out = world.tam.begin(dev.ueid, Intent(package=(TA_UUID, 2)))
+    (reply,) = dev.broker.deliver(out.send)
+    with pytest.raises(EdbpError) as info:
+        world.tam.receive(reply)
+    assert info.value.code is Code.EAT_ENDORSEMENT_INVALID
