@@ -23,6 +23,7 @@ import attrs
 from edbp.model import edbp_profile as ep
 from edbp.model.instance import Instance
 from edbp.model.properties import PROPERTIES
+from edbp.model.rules import HONEST, Rules
 
 from edbp.errors import Code
 
@@ -54,9 +55,9 @@ class ModelDriver:
     """One model run, stepped by a test harness."""
 
     def __init__(self, instance: Instance | None = None,
-                 flaws: frozenset[str] = frozenset()) -> None:
+                 rules: Rules = HONEST) -> None:
         inst = instance or Instance(devices=2, versions=3, sessions=64, compromises=0)
-        self.config = ep.Config(inst, flaws=flaws, compromise=False)
+        self.config = ep.Config(inst, rules=rules, compromise=False)
         self.state: ep.World = ep.initial(self.config)
         self.log: list[ep.Event] = []
 
