@@ -122,6 +122,19 @@ class Event:
         return not any(s.startswith("attack.") for s in self.steps)
 
 
+def _evolve(obj: Any, **changes: Any) -> Any:
+    """``attrs.evolve`` for the model's own frozen classes, without its per-call introspection
+    (the explorer builds several hundred thousand states; ``attrs.evolve`` was its top cost)."""
+    cls = type(obj)
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in attrs.fields(cls))
+    return cls(*[changes[n] if n in changes else getattr(obj, n) for n in names])
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 # ---------------------------------------------------------------- names of keys and messages
 
 
@@ -252,8 +265,8 @@ def _publish(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
             continue
         g = w.ghost
         if not cfg.rules.class_key_in_hsm:
-            g = attrs.evolve(g, ck_holders=g.ck_holders | {"author"})
-        nw = attrs.evolve(
+            g = _evolve(g, ck_holders=g.ck_holders | {"author"})
+        nw = _evolve(
             w,
             published=_set(w.published, c, v),
             seen=_learn(w, author_manifest(cfg, c, v), ciphertext(cfg, c, v)),
@@ -301,7 +314,7 @@ def _tam_steps(w: World, cfg: Config, d: int,
     if s.phase == "NO_SESSION":
         if w.issued < inst.sessions and not revoked:
             n = w.issued
-            nw = attrs.evolve(
+            nw = _evolve(
                 w, sessions=_set(w.sessions, d, Session("CHALLENGED", n)), issued=n + 1,
                 seen=_learn(w, query_request(n)),
             )
@@ -309,7 +322,7 @@ def _tam_steps(w: World, cfg: Config, d: int,
                         f"QueryRequest(challenge n{n}) signed by TSK"), nw
         return
     # a session that hears nothing expires (the TAM records a timeout)
-    nw = attrs.evolve(w, sessions=_set(w.sessions, d, Session()))
+    nw = _evolve(w, sessions=_set(w.sessions, d, Session()))
     yield Event(("deploy.record",), "TAM", "TAM", f"session with device {d} expires",
                 ("expire", d)), nw
     if s.phase == "CHALLENGED":
@@ -334,10 +347,10 @@ def _tam_steps(w: World, cfg: Config, d: int,
             truth = d in w.compromised or any(
                 e[0] == c and e[1] == v and e[5] == nonce(s.nonce) for e in w.ghost.installs[d])
             rec = (d, s.nonce, c, v, OK)
-            g = attrs.evolve(w.ghost, reports=_set(w.ghost.reports, d,
+            g = _evolve(w.ghost, reports=_set(w.ghost.reports, d,
                                                    min(2, w.ghost.reports[d] + 1)),
                              bad_records=w.ghost.bad_records | (set() if truth else {rec}))
-            nw = attrs.evolve(w, sessions=_set(w.sessions, d, Session()), ghost=g)
+            nw = _evolve(w, sessions=_set(w.sessions, d, Session()), ghost=g)
             steps: tuple[str, ...] = ("deploy.record",)
             if term != honest_rc:
                 steps = ("attack.replay" if term in w.seen else "attack.inject", "deploy.record")
@@ -379,13 +392,13 @@ def _deliver(w: World, cfg: Config, d: int, ev: Term, ev_nonce: Term, kek: Term,
         upd = update(cfg, d, n, c, v)
     else:
         upd = update(cfg, d, n, c, v, kek=kek)
-    g = attrs.evolve(
+    g = _evolve(
         g,
         delivered=g.delivered | {(d, c, v)},
         bad_deliveries=g.bad_deliveries | {(d, n, r) for r in reasons},
         revoked_deliveries=g.revoked_deliveries | ({(d, c, v)} if d in w.revoked else set()),
     )
-    nw = attrs.evolve(
+    nw = _evolve(
         w, sessions=_set(w.sessions, d, Session("UPDATE_SENT", n, (c, v))),
         seen=_learn(w, upd), ghost=g,
     )
@@ -415,7 +428,7 @@ def _agent_steps(w: World, cfg: Config, d: int,
                 continue
             n = term[2][1][1]
             ev = evidence(cfg, d, n)
-            nw = _with_agent(w, d, attrs.evolve(a, phase="QUERIED", token=n), w.ghost, ev)
+            nw = _with_agent(w, d, _evolve(a, phase="QUERIED", token=n), w.ghost, ev)
             s = w.sessions[d]
             honest = s.phase == "CHALLENGED" and s.nonce == n
             steps = ("deploy.query_response",) if honest else ("attack.replay",
@@ -445,7 +458,7 @@ def _seen_updates(know: frozenset[Any]) -> frozenset[Any]:
 
 
 def _with_agent(w: World, d: int, a: Agent, g: Ghost, *sent: Term) -> World:
-    return attrs.evolve(w, agents=_set(w.agents, d, a), ghost=g, seen=_learn(w, *sent))
+    return _evolve(w, agents=_set(w.agents, d, a), ghost=g, seen=_learn(w, *sent))
 
 
 def _agent_error(w: World, cfg: Config, d: int, a: Agent, why: str,
@@ -521,11 +534,11 @@ def _verify_update(w: World, cfg: Config, d: int, a: Agent,
     if (checks_ok and cek is not None) or early:
         g = w.ghost
         if named != d:
-            g = attrs.evolve(g, foreign_accepts=g.foreign_accepts | {(d, named)})
+            g = _evolve(g, foreign_accepts=g.foreign_accepts | {(d, named)})
         if ck_use:
-            g = attrs.evolve(g, ck_holders=g.ck_holders | {f"device{d}"})
+            g = _evolve(g, ck_holders=g.ck_holders | {f"device{d}"})
         job = (c, v, cek, tok, checks_ok, am[2][3])
-        na = attrs.evolve(a, phase="FETCHING", job=job)
+        na = _evolve(a, phase="FETCHING", job=job)
         yield Event((*prefix, "deploy.verify_update", "deploy.unwrap_cek"), f"Broker{d}",
                     f"Agent{d}", f"Update c{c} v{v} for device {named} accepted"
                     + ("" if checks_ok else " (unverified)")), _with_agent(w, d, na, g)
@@ -534,8 +547,8 @@ def _verify_update(w: World, cfg: Config, d: int, a: Agent,
         # Agent has accepted it (a P4 breach if it names another device) and now fails
         g = w.ghost
         if named != d:
-            g = attrs.evolve(g, foreign_accepts=g.foreign_accepts | {(d, named)})
-        w2 = attrs.evolve(w, ghost=g)
+            g = _evolve(g, foreign_accepts=g.foreign_accepts | {(d, named)})
+        w2 = _evolve(w, ghost=g)
         yield _agent_error(w2, cfg, d, a, f"Update for device {named} accepted, CEK unwrap fails",
                            (*prefix, "deploy.verify_update", "deploy.unwrap_cek", "deploy.error"))
     elif prefix:
@@ -569,18 +582,18 @@ def _fetch(w: World, cfg: Config, d: int, a: Agent,
         prefix = () if honest else ("attack.control_ree",)
         g = w.ghost
         if leak:
-            g = attrs.evolve(g, ree_leaks=g.ree_leaks | set(leak))
+            g = _evolve(g, ree_leaks=g.ree_leaks | set(leak))
         if not verified and ct[0] == "enc":
-            g = attrs.evolve(g, unverified_decrypts=g.unverified_decrypts | {d})
+            g = _evolve(g, unverified_decrypts=g.unverified_decrypts | {d})
         if ct[0] != "enc" or ct[1] != cek:
-            w2 = attrs.evolve(w, ghost=g, seen=_learn(w, *leak))
+            w2 = _evolve(w, ghost=g, seen=_learn(w, *leak))
             yield _agent_error(w2, cfg, d, a, "payload does not decrypt",
                                (*prefix, "deploy.fetch", "deploy.decrypt", "deploy.error"),
                                job_failed=True)
             continue
         m = ct[2]
         if not verified:
-            w2 = attrs.evolve(w, ghost=g, seen=_learn(w, *leak))
+            w2 = _evolve(w, ghost=g, seen=_learn(w, *leak))
             yield _agent_error(w2, cfg, d, a, "signature check after decryption fails",
                                (*prefix, "deploy.fetch", "deploy.decrypt", "deploy.verify_update",
                                 "deploy.error"), job_failed=True)
@@ -588,14 +601,14 @@ def _fetch(w: World, cfg: Config, d: int, a: Agent,
         # the manifest's signed digest, never the genuine plaintext: the Agent knows only that
         digest_ok = cfg.rules.payload_ok(h(m), signed_digest)
         if not digest_ok:
-            w2 = attrs.evolve(w, ghost=g, seen=_learn(w, *leak))
+            w2 = _evolve(w, ghost=g, seen=_learn(w, *leak))
             yield _agent_error(w2, cfg, d, a, "payload digest mismatch",
                                (*prefix, "deploy.fetch", "deploy.check_payload", "deploy.decrypt",
                                 "deploy.error"), job_failed=True)
             continue
         fresh = tok == nonce(a.token)
         installs = _set(g.installs, d, (*g.installs[d], (c, v, m, fresh, tok, nonce(a.token))))
-        g = attrs.evolve(g, installs=installs)
+        g = _evolve(g, installs=installs)
         rc = receipt(cfg, d, a.token, c, v, OK)
         na = Agent("IDLE", -1, (), _set(a.floor, c, max(v, a.floor[c])), _set(a.installed, c, v),
                    a.kept)
@@ -618,15 +631,15 @@ def _lifecycle(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
                 if v <= 0:
                     continue
                 floor = a.floor[c] if cfg.rules.uninstall_keeps_floor else 0
-                na = attrs.evolve(a, installed=_set(a.installed, c, 0),
+                na = _evolve(a, installed=_set(a.installed, c, 0),
                                   floor=_set(a.floor, c, floor))
-                nw = attrs.evolve(w, agents=_set(w.agents, d, na), uninstalls=w.uninstalls + 1)
+                nw = _evolve(w, agents=_set(w.agents, d, na), uninstalls=w.uninstalls + 1)
                 yield Event(("uninstall.component",), "TAM", f"Agent{d}",
                             f"uninstall c{c} (v{v}) from device {d}, floor "
                             + (f"kept at v{floor}" if floor else "reset to 0"),
                             ("uninstall", d, c)), nw
         if cfg.revoke and d not in w.revoked and len(w.revoked) < inst.revocations:
-            nw = attrs.evolve(w, revoked=w.revoked | {d}, sessions=_set(w.sessions, d, Session()))
+            nw = _evolve(w, revoked=w.revoked | {d}, sessions=_set(w.sessions, d, Session()))
             yield Event(("revoke.device",), "Operator", "TAM", f"revoke device {d}"), nw
         if (cfg.compromise and d not in w.compromised and len(w.compromised) < inst.compromises
                 and _may_compromise(cfg, d)):
@@ -639,7 +652,7 @@ def _lifecycle(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
                     loot.add(plaintext(c, abs(v)))
             if f"device{d}" in w.ghost.ck_holders:
                 loot.add(ck_of(inst.class_of(d)))
-            nw = attrs.evolve(w, compromised=w.compromised | {d}, seen=w.seen | loot)
+            nw = _evolve(w, compromised=w.compromised | {d}, seen=w.seen | loot)
             yield Event(("attack.compromise_device",), "Attacker", f"Agent{d}",
                         f"device {d}'s TEE compromised: DAK{d}, DSK{d}, held secrets"), nw
 

@@ -28,23 +28,27 @@ import z3
 NO_NONCE = -1
 
 
-def _sym(*xs: object) -> bool:
-    return any(isinstance(x, z3.ExprRef) for x in xs)
+def _sym(xs: tuple[Any, ...]) -> bool:
+    # the explorer's hot path passes plain bools: decide that without isinstance on z3 types
+    for x in xs:
+        if type(x) is not bool and isinstance(x, z3.ExprRef):
+            return True
+    return False
 
 
 def AND(*xs: Any) -> Any:
     """Conjunction of concrete bools or z3 terms."""
-    return z3.And(*xs) if _sym(*xs) else all(xs)
+    return z3.And(*xs) if _sym(xs) else all(xs)
 
 
 def OR(*xs: Any) -> Any:
     """Disjunction of concrete bools or z3 terms."""
-    return z3.Or(*xs) if _sym(*xs) else any(xs)
+    return z3.Or(*xs) if _sym(xs) else any(xs)
 
 
 def NOT(x: Any) -> Any:
     """Negation of a concrete bool or a z3 term."""
-    return z3.Not(x) if _sym(x) else not x
+    return z3.Not(x) if _sym((x,)) else not x
 
 
 def TRUE(*_: Any) -> bool:
