@@ -86,6 +86,7 @@ class Ghost:
     ck_holders: frozenset[Any] = frozenset({"keyvault"})
     revoked_deliveries: frozenset[Any] = frozenset()  # (d, c, v) delivered while d was revoked
     bad_records: frozenset[Any] = frozenset()  # audit records no honest report stands behind (P6)
+    answered: frozenset[int] = frozenset()  # challenges the TAM has delivered against (P3: once)
 
 
 @attrs.frozen(cache_hash=True)
@@ -388,6 +389,8 @@ def _deliver(w: World, cfg: Config, d: int, ev: Term, ev_nonce: Term, kek: Term,
         reasons.append("stale challenge")
     if d in w.revoked:
         reasons.append("device revoked")
+    if ev_nonce[1] in g.answered:
+        reasons.append("challenge already used for a delivery")
     if kek == pub(dak_of(cfg, d)):
         upd = update(cfg, d, n, c, v)
     else:
@@ -396,6 +399,7 @@ def _deliver(w: World, cfg: Config, d: int, ev: Term, ev_nonce: Term, kek: Term,
         g,
         delivered=g.delivered | {(d, c, v)},
         bad_deliveries=g.bad_deliveries | {(d, n, r) for r in reasons},
+        answered=g.answered | {ev_nonce[1]},
         revoked_deliveries=g.revoked_deliveries | ({(d, c, v)} if d in w.revoked else set()),
     )
     nw = _evolve(

@@ -43,7 +43,7 @@ VARS: dict[str, tuple[z3.SortRef, ...]] = {
     "hi": (Dev, Comp, INT),
     "hold": (Dev, B), "hc": (Dev, Comp), "hv": (Dev, INT), "hfresh": (Dev, B), "htok": (Dev, INT),
     "hdig": (Dev, INT), "hown": (Dev, B), "hver": (Dev, B), "instok": (Dev, INT, Comp, INT, B),
-    "used": (Comp, INT, B),
+    "used": (Comp, INT, B), "answered": (INT, B),
     "kept": (Dev, B), "partial": (Dev, B),
     "bad_dlv": (B,), "foreign": (B,), "badinst": (B,), "stale": (B,), "badrec": (B,),
     "rollback": (B,), "reeleak": (B,), "unverif": (B,), "ivdup": (B,), "revdlv": (B,),
@@ -89,6 +89,7 @@ def init(s: State) -> z3.BoolRef:
         _all([d_, n_, c_, v_], z3.Not(s["rcpt"][d_, n_, c_, v_])),
         _all([d_, n_, c_, v_], z3.Not(s["instok"][d_, n_, c_, v_])),
         _all([c_, v_], z3.Not(s["used"][c_, v_])),
+        _all([n_], z3.Not(s["answered"][n_])),
         _all([d_, n_], z3.Not(s["ev"][d_, n_])),
         _all([c_, v_], z3.Not(s["kcek"][c_, v_])), _all([d_], z3.Not(s["kdak"][d_])),
         _all([c_, v_], z3.Not(s["kpt"][c_, v_])), s["kck"] == f, s["ckout"] == f,
@@ -156,6 +157,14 @@ def lemmas(s: State) -> dict[str, z3.BoolRef]:
         "L11 only published versions are delivered": _all(
             [d_, c_, v_], z3.Implies(s["dlv"][d_, c_, v_],
                                      z3.And(v_ >= 1, v_ <= s["pub"][c_]))),
+        "L12 an open challenge is issued, unanswered and held by one device only": z3.And(
+            s["issued"] >= 0,
+            _all([n_], z3.Implies(s["answered"][n_], z3.And(n_ >= 0, n_ < s["issued"]))),
+            _all([d_], z3.Implies(s["sch"][d_], z3.And(
+                s["snonce"][d_] >= 0, s["snonce"][d_] < s["issued"],
+                z3.Not(s["answered"][s["snonce"][d_]])))),
+            _all([d_, e_], z3.Implies(z3.And(s["sch"][d_], s["sch"][e_],
+                                             s["snonce"][d_] == s["snonce"][e_]), d_ == e_))),
         "L7 the TAM holds no session with a revoked device": _all(
             [d_], z3.Implies(s["rev"][d_], z3.And(z3.Not(s["sch"][d_]), z3.Not(s["sus"][d_])))),
     }
@@ -225,7 +234,8 @@ def _t_deliver(s: State, R: Rules) -> Built:
         "upd": _upd(s["upd"], (d, n, c, v), True),
         "sch": _upd(s["sch"], (d,), False), "sus": _upd(s["sus"], (d,), True),
         "sc": _upd(s["sc"], (d,), c), "sv": _upd(s["sv"], (d,), v),
-        "bad_dlv": z3.Or(s["bad_dlv"], z3.Not(fresh_ok)),
+        "bad_dlv": z3.Or(s["bad_dlv"], z3.Not(fresh_ok), s["answered"][n]),
+        "answered": _upd(s["answered"], (n,), True),
         "revdlv": z3.Or(s["revdlv"], s["rev"][d]),
         "ckout": z3.Or(s["ckout"], z3.BoolVal(not R.wrap_to_device_key)),
     }
@@ -411,7 +421,7 @@ class Obligation:
 #: what each obligation may assume besides itself (properties P*, lemmas by their L-number)
 SUPPORT: dict[str, tuple[str, ...]] = {
     "P1": ("P12", "L1", "L2", "L4", "L6"), "P5": ("L4", "L5", "L11"), "P6": ("L5", "L10"),
-    "P7": ("L5", "L8"), "P11": ("L9",), "L4": ("L3", "L5"), "L6": ("L4", "L3"),
+    "P7": ("L5", "L8"), "P11": ("L9",), "P3": ("L12",), "L4": ("L3", "L5"), "L6": ("L4", "L3"),
     "P12": ("P1", "L1", "L2", "L4", "L6"), "P13": ("L7",),
 }
 
