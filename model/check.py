@@ -23,7 +23,7 @@ from edbp.model.instance import Instance
 from edbp.model.mermaid import sequence_diagram
 from edbp.model.profiles import BLUEPRINT, EDBP
 from edbp.model.proofs import Obligation, prove
-from edbp.model.properties import PROPERTY_IDS, PROPERTY_TITLES
+from edbp.model.properties import PROPERTY_IDS, PROPERTY_TITLES, reset_caches
 
 Stage = Callable[[str, int, int], None]
 
@@ -158,6 +158,7 @@ def _noop(stage: str, done: int, total: int) -> None:
 def check_flaw(flaw: Flaw, instance: Instance, with_z3: bool = True) -> FlawResult:
     """Explore the flawed model until its target property breaks; run z3 on it too."""
     cfg = Config(flaw.instance_for(instance), rules=flaw.rules)
+    reset_caches()
     res = explore(EDBP, cfg, stop_on=frozenset({flaw.target}), build_graph=False)
     hit = res.violations.get(flaw.target)
     trace = res.trace(hit[0]) if hit else None
@@ -185,6 +186,7 @@ def check_edbp(instance: Instance, stage: Stage = _noop, flaws: bool = True,
     t0 = time.perf_counter()
     rep = Report("edbp", instance, max_states=max_states)
     cfg = Config(instance)
+    reset_caches()
     res = explore(EDBP, cfg, progress=lambda n, q: stage("explore", n, n + q),
                   max_states=max_states)
     rep.exploration = res
@@ -206,6 +208,7 @@ def check_edbp(instance: Instance, stage: Stage = _noop, flaws: bool = True,
     # steps the default instance leaves out, explored on a smaller instance of their own
     for extra in SUPPLEMENTARY:
         stage("supplementary", 0, 1)
+        reset_caches()
         sres = explore(EDBP, Config(extra), build_graph=False, max_states=max_states)
         if sres.truncated:
             rep.complete = False

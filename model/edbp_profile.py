@@ -130,10 +130,26 @@ def _evolve(obj: Any, **changes: Any) -> Any:
     names = _FIELDS.get(cls)
     if names is None:
         names = _FIELDS[cls] = tuple(f.name for f in attrs.fields(cls))
-    return cls(*[changes[n] if n in changes else getattr(obj, n) for n in names])
+    out = cls(*[changes[n] if n in changes else getattr(obj, n) for n in names])
+    return out if cls is World else intern(out)
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+
+#: hash-consing pool: equal parts of states (observation sets, ghosts, agents, sessions) are
+#: stored once and shared by every state that has them, which cuts memory per state and lets
+#: state equality stop at identity on the shared parts
+_POOL: dict[Any, Any] = {}
+
+
+def intern(x: Any) -> Any:
+    """The pooled object equal to ``x`` (``x`` itself the first time)."""
+    return _POOL.setdefault(x, x)
+
+
+def reset_pool() -> None:
+    """Empty the hash-consing pool (between independent explorations)."""
+    _POOL.clear()
 
 
 # ---------------------------------------------------------------- names of keys and messages
@@ -242,7 +258,9 @@ def _set(t: tuple[Any, ...], i: int, x: object) -> tuple[Any, ...]:
 
 
 def _learn(w: World, *terms: Term) -> frozenset[Any]:
-    return w.seen.union(terms)
+    if not terms:
+        return w.seen
+    return intern(w.seen.union(terms))
 
 
 def successors(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:

@@ -198,6 +198,7 @@ def reset_caches() -> None:
 
     for cache in _MEMOS:
         cache.clear()
+    ep.reset_pool()
     _p1.cache_clear()
     _p12.cache_clear()
     for fn in (ep.knowledge, ep._evidence_candidates, ep._report_candidates, ep._query_requests,
