@@ -23,7 +23,7 @@ from edbp.model.instance import Instance
 from edbp.model.mermaid import sequence_diagram
 from edbp.model.profiles import BLUEPRINT, EDBP
 from edbp.model.proofs import Obligation, prove
-from edbp.model.properties import PROPERTY_IDS, PROPERTY_TITLES
+from edbp.model.properties import PROPERTY_IDS, PROPERTY_TITLES, reset_caches
 
 Stage = Callable[[str, int, int], None]
 
@@ -80,6 +80,8 @@ class Report:
     instance: Instance
     states: int = 0
     edges: int = 0
+    complete: bool = True  # every exploration covered its whole reachable graph
+    max_states: int = 2_000_000
     explore_seconds: float = 0.0
     rows: list[PropertyRow] = attrs.Factory(list)
     goals: dict[str, int | None] = attrs.Factory(dict)
@@ -107,6 +109,8 @@ class Report:
             "problems": self.problems,
             "states": self.states,
             "edges": self.edges,
+            "complete": self.complete,
+            "max_states": self.max_states,
             "explore_seconds": round(self.explore_seconds, 3),
             "states_per_second": round(self.states / self.explore_seconds, 1)
             if self.explore_seconds else None,
@@ -153,14 +157,15 @@ def _noop(stage: str, done: int, total: int) -> None:
 
 def check_flaw(flaw: Flaw, instance: Instance, with_z3: bool = True) -> FlawResult:
     """Explore the flawed model until its target property breaks; run z3 on it too."""
-    cfg = Config(flaw.instance_for(instance), flaws=frozenset({flaw.name}))
+    cfg = Config(flaw.instance_for(instance), rules=flaw.rules)
+    reset_caches()
     res = explore(EDBP, cfg, stop_on=frozenset({flaw.target}), build_graph=False)
     hit = res.violations.get(flaw.target)
     trace = res.trace(hit[0]) if hit else None
     z3_ok: bool | None = None
     z3_failure, z3_seconds = "", 0.0
     if flaw.z3 and with_z3:
-        ob = prove(frozenset({flaw.name}), props=(flaw.target,))[0]
+        ob = prove(flaw.rules, props=(flaw.target,))[0]
         z3_ok, z3_failure, z3_seconds = (not ob.proved), ob.failure, ob.seconds
     return FlawResult(
         flaw=flaw, explored=hit is not None, explore_states=res.state_count,
@@ -173,14 +178,23 @@ def check_flaw(flaw: Flaw, instance: Instance, with_z3: bool = True) -> FlawResu
 
 
 def check_edbp(instance: Instance, stage: Stage = _noop, flaws: bool = True,
-               with_z3: bool = True) -> Report:
-    """The full check of the hardened profile."""
+               with_z3: bool = True, max_states: int = 2_000_000) -> Report:
+    """The full check of the hardened profile.
+
+    An exploration stopped by the state cap has not seen the whole graph: the report says so
+    (``complete`` false) and the check fails, whatever the states seen so far showed."""
     t0 = time.perf_counter()
-    rep = Report("edbp", instance)
+    rep = Report("edbp", instance, max_states=max_states)
     cfg = Config(instance)
-    res = explore(EDBP, cfg, progress=lambda n, q: stage("explore", n, n + q))
+    reset_caches()
+    res = explore(EDBP, cfg, progress=lambda n, q: stage("explore", n, n + q),
+                  max_states=max_states)
     rep.exploration = res
     rep.states, rep.edges, rep.explore_seconds = res.state_count, res.edges, res.seconds
+    if res.truncated:
+        rep.complete = False
+        rep.problems.append(f"exploration truncated at {res.state_count} states (state cap "
+                            f"{max_states}): the reachable graph was not covered")
     stage("liveness", 0, res.state_count)
     check_liveness(EDBP, res, progress=lambda i, n: stage("liveness", i, n))
     rep.liveness_checked = res.liveness_checked
@@ -194,11 +208,17 @@ def check_edbp(instance: Instance, stage: Stage = _noop, flaws: bool = True,
     # steps the default instance leaves out, explored on a smaller instance of their own
     for extra in SUPPLEMENTARY:
         stage("supplementary", 0, 1)
-        sres = explore(EDBP, Config(extra), build_graph=False)
+        reset_caches()
+        sres = explore(EDBP, Config(extra), build_graph=False, max_states=max_states)
+        if sres.truncated:
+            rep.complete = False
+            rep.problems.append(f"supplementary instance {extra} truncated at "
+                                f"{sres.state_count} states")
         check_liveness(EDBP, sres)
         rep.supplementary.append({
             "instance": extra.as_dict(), "states": sres.state_count,
             "violations": {k: v[1] for k, v in sres.violations.items()},
+            "complete": not sres.truncated,
             "liveness_failures": len(sres.liveness_failures)})
         for k, (_, why) in sres.violations.items():
             rep.problems.append(f"{k} violated on supplementary instance {extra}: {why}")
@@ -297,8 +317,9 @@ def check_blueprint(instance: Instance, stage: Stage = _noop) -> Report:
     return rep
 
 
-def run(profile: str, instance: Instance, stage: Stage = _noop) -> Report:
+def run(profile: str, instance: Instance, stage: Stage = _noop,
+        max_states: int = 2_000_000) -> Report:
     """Dispatch on the profile name."""
     if profile == "blueprint":
         return check_blueprint(instance, stage)
-    return check_edbp(instance, stage)
+    return check_edbp(instance, stage, max_states=max_states)

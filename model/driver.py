@@ -23,6 +23,7 @@ import attrs
 from edbp.model import edbp_profile as ep
 from edbp.model.instance import Instance
 from edbp.model.properties import PROPERTIES
+from edbp.model.rules import HONEST, Rules
 
 from edbp.errors import Code
 
@@ -54,9 +55,9 @@ class ModelDriver:
     """One model run, stepped by a test harness."""
 
     def __init__(self, instance: Instance | None = None,
-                 flaws: frozenset[str] = frozenset()) -> None:
+                 rules: Rules = HONEST) -> None:
         inst = instance or Instance(devices=2, versions=3, sessions=64, compromises=0)
-        self.config = ep.Config(inst, flaws=flaws, compromise=False)
+        self.config = ep.Config(inst, rules=rules, compromise=False)
         self.state: ep.World = ep.initial(self.config)
         self.log: list[ep.Event] = []
 
@@ -148,13 +149,29 @@ class ModelDriver:
                 break
         if accepted is None:
             self._close_session(d)
-            return Prediction(False, Code.AGENT_REPLAY, ("attack.replay",))
+            return Prediction(False, self._refusal_code(d, a, term), ("attack.replay",))
         self.state = accepted[1]
         self.log.append(accepted[0])
         done = self.take(lambda e, w: "deploy.success" in e.steps and e.src == f"Agent{d}"
                          and "attack.control_ree" not in e.steps)
         self._close_session(d)
         return Prediction(done is not None, None, (accepted[0].label,))
+
+    def _refusal_code(self, d: int, a: ep.Agent, term: ep.Term) -> Code:
+        """The code of the first of the Agent's checks (protocol.md section 9 order: signer,
+        device binding, session token, rollback) that ``term`` fails, by the model's rules."""
+        r = self.config.rules
+        _, named, tok, am, _wrapped = term[2]
+        c, v = am[2][1], am[2][2]
+        if not r.sigs_ok(term[1] == ep.TSK, am[1] == ep.ASK):
+            return Code.AGENT_UNTRUSTED_SIGNER
+        if not r.binding_ok(named, d):
+            return Code.AGENT_NOT_FOR_THIS_DEVICE
+        if not r.token_ok(tok[1], a.token):
+            return Code.AGENT_REPLAY
+        if not r.seq_ok(v, a.floor[c], a.installed[c]):
+            return Code.AGENT_ROLLBACK
+        return Code.AGENT_DECRYPT_FAILED
 
     def replay_update(self, d: int) -> Prediction:
         """attack.replay of an old Update to device ``d`` outside any exchange it opened."""

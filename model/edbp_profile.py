@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 from edbp.model.instance import Instance
+from edbp.model.rules import HONEST, NO_NONCE, Rules
 from edbp.model.terms import ATTACKER_KEY, Term, analyze, enc, h, pub, sig, wrap
 
 TSK: Term = ("tsk",)
@@ -34,17 +35,14 @@ OK, ERR = "ok", "err"
 
 @attrs.frozen
 class Config:
-    """What is explored: the instance, the flaws switched on, and the attacker's moves allowed."""
+    """What is explored: the instance, the protocol variant (``Rules``: honest, a seeded flaw
+    or a mutation), and the attacker's moves allowed."""
 
     instance: Instance = attrs.field(factory=Instance)
-    flaws: frozenset[str] = frozenset()
+    rules: Rules = HONEST
     compromise: bool = True
     revoke: bool = True
     moves_off: frozenset[str] = frozenset()  # attacker moves withheld (attack isolation)
-
-    def has(self, name: str) -> bool:
-        """Whether seeded flaw ``name`` is on."""
-        return name in self.flaws
 
 
 @attrs.frozen(cache_hash=True)
@@ -53,7 +51,8 @@ class Agent:
 
     ``installed`` holds per component the installed version (0 = none; a negative value is a
     partial install of ``-v``, which only a flawed Agent leaves behind). ``job`` in FETCHING is
-    ``(c, v, cek, token, verified)``. ``kept`` are CEKs still held outside an exchange.
+    ``(c, v, cek, token, verified, signed_digest)``. ``kept`` are CEKs still held outside an
+    exchange.
     """
 
     phase: str
@@ -87,6 +86,7 @@ class Ghost:
     ck_holders: frozenset[Any] = frozenset({"keyvault"})
     revoked_deliveries: frozenset[Any] = frozenset()  # (d, c, v) delivered while d was revoked
     bad_records: frozenset[Any] = frozenset()  # audit records no honest report stands behind (P6)
+    answered: frozenset[int] = frozenset()  # challenges the TAM has delivered against (P3: once)
 
 
 @attrs.frozen(cache_hash=True)
@@ -123,12 +123,41 @@ class Event:
         return not any(s.startswith("attack.") for s in self.steps)
 
 
+def _evolve(obj: Any, **changes: Any) -> Any:
+    """``attrs.evolve`` for the model's own frozen classes, without its per-call introspection
+    (the explorer builds several hundred thousand states; ``attrs.evolve`` was its top cost)."""
+    cls = type(obj)
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in attrs.fields(cls))
+    out = cls(*[changes[n] if n in changes else getattr(obj, n) for n in names])
+    return out if cls is World else intern(out)
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+#: hash-consing pool: equal parts of states (observation sets, ghosts, agents, sessions) are
+#: stored once and shared by every state that has them, which cuts memory per state and lets
+#: state equality stop at identity on the shared parts
+_POOL: dict[Any, Any] = {}
+
+
+def intern(x: Any) -> Any:
+    """The pooled object equal to ``x`` (``x`` itself the first time)."""
+    return _POOL.setdefault(x, x)
+
+
+def reset_pool() -> None:
+    """Empty the hash-consing pool (between independent explorations)."""
+    _POOL.clear()
+
+
 # ---------------------------------------------------------------- names of keys and messages
 
 
 def dak_of(cfg: Config, d: int) -> Term:
-    """Device ``d``'s agreement key (shared per class under the seeded flaw)."""
-    if cfg.has("shared_device_key"):
+    """Device ``d``'s agreement key (one per class when the variant shares them)."""
+    if not cfg.rules.device_keys_per_device:
         return ("dak", "class", cfg.instance.class_of(d))
     return ("dak", d)
 
@@ -138,8 +167,8 @@ def dsk_of(d: int) -> Term:
 
 
 def cek_of(cfg: Config, c: int, v: int) -> Term:
-    """The CEK of package (c, v); under ``author_reuses_iv`` one CEK serves every version."""
-    if cfg.has("author_reuses_iv"):
+    """The CEK of package (c, v); one CEK for every version when the variant reuses it."""
+    if not cfg.rules.fresh_cek_per_version:
         return ("cek", c, 1)
     return ("cek", c, v)
 
@@ -176,7 +205,7 @@ def evidence(cfg: Config, d: int, n: int) -> Term:
 
 def delivery_wrap(cfg: Config, d: int, c: int, v: int) -> Term:
     """The CEK as the TAM delivers it to device ``d``."""
-    if cfg.has("cek_sent_under_class_key"):
+    if not cfg.rules.wrap_to_device_key:
         return wrap(ck_of(cfg.instance.class_of(d)), cek_of(cfg, c, v))
     return wrap(pub(dak_of(cfg, d)), cek_of(cfg, c, v))
 
@@ -189,9 +218,8 @@ def update(cfg: Config, d: int, n: int, c: int, v: int, kek: Term | None = None)
 
 def receipt(cfg: Config, d: int, n: int, c: int, v: int, status: str) -> Term:
     """The Agent's install report (Success or Error)."""
-    body = ("rc", d, None if cfg.has("agent_reuses_report_nonce") else nonce(n), c, v, status)
-    if cfg.has("receipt_unsigned"):
-        return body
+    body = ("rc", d, nonce(n) if cfg.rules.report_binds_nonce else nonce(NO_NONCE), c, v,
+            status)
     return sig(dsk_of(d), body)
 
 
@@ -230,7 +258,9 @@ def _set(t: tuple[Any, ...], i: int, x: object) -> tuple[Any, ...]:
 
 
 def _learn(w: World, *terms: Term) -> frozenset[Any]:
-    return w.seen.union(terms)
+    if not terms:
+        return w.seen
+    return intern(w.seen.union(terms))
 
 
 def successors(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
@@ -244,61 +274,7 @@ def successors(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
             moves.append(_agent_steps(w, cfg, d, know))
     moves.append(_lifecycle(w, cfg))
     for gen in moves:
-        for ev, nw in gen:
-            yield ev, _collect(nw, cfg)
-
-
-#: flaws under which an old Update may still be acted on even below the floor or off-token
-_UPDATE_FLAWS = frozenset({"agent_ignores_recipient_binding", "agent_skips_token_check",
-                           "agent_skips_rollback_check", "agent_accepts_equal_sequence",
-                           "agent_decrypts_before_verify"})
-_EVIDENCE_FLAWS = frozenset({"tam_wraps_without_fresh_evidence"})
-_RECEIPT_FLAWS = frozenset({"agent_reuses_report_nonce", "receipt_unsigned"})
-
-
-def _collect(w: World, cfg: Config) -> World:
-    """Replace observations no party will ever accept again by what the attacker can use of them.
-
-    A message the protocol can never again consume (evidence for a challenge no session holds,
-    an Update below its device's floor, a report for a closed session) matters to the attacker
-    only through the secrets it carries. Keeping just those subterms (the Author manifest and
-    the CEK wrap of an Update; nothing of evidence or reports, whose contents are public) merges
-    states that differ only in such dead history. Nonces are never reissued and floors never
-    fall, so a dead message stays dead; under the seeded flaws that revive old messages nothing
-    is collected.
-    """
-    live_nonces = frozenset(nonce(s.nonce) for s in w.sessions if s.phase != "NO_SESSION")
-    floors = tuple(a.floor for a in w.agents)
-    seen = _collected(w.seen, live_nonces, floors, cfg.flaws)
-    return w if seen is w.seen else attrs.evolve(w, seen=seen)
-
-
-@lru_cache(maxsize=200_000)
-def _collected(seen: frozenset[Any], live_nonces: frozenset[Any], floors: tuple[Any, ...],
-               flaws: frozenset[str]) -> frozenset[Any]:
-    dead: list[Term] = []
-    residue: list[Term] = []
-    for t in seen:
-        if t[0] != "sig":
-            continue
-        body = t[2]
-        kind = body[0]
-        if kind == "ev":
-            if body[1] not in live_nonces and not (flaws & _EVIDENCE_FLAWS):
-                dead.append(t)
-        elif kind == "upd":
-            named, am = body[1], body[3]
-            c, v = am[2][1], am[2][2]
-            if (named < len(floors) and floors[named][c] >= v
-                    and not (flaws & _UPDATE_FLAWS)):
-                dead.append(t)
-                residue.extend((am, body[4]))
-        elif kind == "rc":
-            if body[2] not in live_nonces and not (flaws & _RECEIPT_FLAWS):
-                dead.append(t)
-    if not dead:
-        return seen
-    return seen.difference(dead).union(residue)
+        yield from gen
 
 
 def _publish(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
@@ -307,9 +283,9 @@ def _publish(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
         if v > cfg.instance.versions:
             continue
         g = w.ghost
-        if cfg.has("class_key_exported"):
-            g = attrs.evolve(g, ck_holders=g.ck_holders | {"author"})
-        nw = attrs.evolve(
+        if not cfg.rules.class_key_in_hsm:
+            g = _evolve(g, ck_holders=g.ck_holders | {"author"})
+        nw = _evolve(
             w,
             published=_set(w.published, c, v),
             seen=_learn(w, author_manifest(cfg, c, v), ciphertext(cfg, c, v)),
@@ -325,14 +301,8 @@ def _tam_accepts_evidence(cfg: Config, w: World, d: int, term: Term) -> Term | N
     if not (isinstance(term, tuple) and term[0] == "sig" and term[2][0] == "ev"):
         return None
     signer, (_, n, named, cnf) = term[1], term[2]
-    if cfg.has("tam_trusts_evidence_key"):
-        return cnf if n == nonce(w.sessions[d].nonce) else None
-    if signer != dsk_of(d) or named != d or cnf != pub(dak_of(cfg, d)):
-        return None
-    if cfg.has("tam_wraps_without_fresh_evidence"):
-        if n[0] != "nonce" or n[1] >= w.issued:
-            return None
-    elif n != nonce(w.sessions[d].nonce):
+    genuine = signer == dsk_of(d) and named == d and cnf == pub(dak_of(cfg, d))
+    if not cfg.rules.evidence_ok(genuine, n[1], w.sessions[d].nonce, w.issued):
         return None
     return cnf
 
@@ -359,11 +329,11 @@ def _tam_steps(w: World, cfg: Config, d: int,
                know: frozenset[Any]) -> Iterator[tuple[Event, World]]:
     s = w.sessions[d]
     inst = cfg.instance
-    revoked = d in w.revoked and not cfg.has("tam_ignores_revocation")
+    revoked = not cfg.rules.serves(d in w.revoked)
     if s.phase == "NO_SESSION":
         if w.issued < inst.sessions and not revoked:
             n = w.issued
-            nw = attrs.evolve(
+            nw = _evolve(
                 w, sessions=_set(w.sessions, d, Session("CHALLENGED", n)), issued=n + 1,
                 seen=_learn(w, query_request(n)),
             )
@@ -371,7 +341,7 @@ def _tam_steps(w: World, cfg: Config, d: int,
                         f"QueryRequest(challenge n{n}) signed by TSK"), nw
         return
     # a session that hears nothing expires (the TAM records a timeout)
-    nw = attrs.evolve(w, sessions=_set(w.sessions, d, Session()))
+    nw = _evolve(w, sessions=_set(w.sessions, d, Session()))
     yield Event(("deploy.record",), "TAM", "TAM", f"session with device {d} expires",
                 ("expire", d)), nw
     if s.phase == "CHALLENGED":
@@ -386,26 +356,41 @@ def _tam_steps(w: World, cfg: Config, d: int,
                     yield _deliver(w, cfg, d, term, ev_nonce, kek, c, v, honest_ev)
     elif s.phase == "UPDATE_SENT":
         c, v = s.job
-        term = receipt(cfg, d, s.nonce, c, v, OK)
-        if term in know or _buildable_receipt(cfg, term, know):
+        honest_rc = receipt(cfg, d, s.nonce, c, v, OK)
+        cands = _report_candidates(d, c, v, know)
+        for term in ((honest_rc,) if honest_rc in know else ()) + cands:
+            signed = term[0] == "sig" and term[1] == dsk_of(d)
+            body = term[2] if term[0] == "sig" else term
+            if not cfg.rules.report_ok(signed, body[2][1], s.nonce):
+                continue
             truth = d in w.compromised or any(
                 e[0] == c and e[1] == v and e[5] == nonce(s.nonce) for e in w.ghost.installs[d])
             rec = (d, s.nonce, c, v, OK)
-            g = attrs.evolve(w.ghost, reports=_set(w.ghost.reports, d,
+            g = _evolve(w.ghost, reports=_set(w.ghost.reports, d,
                                                    min(2, w.ghost.reports[d] + 1)),
                              bad_records=w.ghost.bad_records | (set() if truth else {rec}))
-            nw = attrs.evolve(w, sessions=_set(w.sessions, d, Session()), ghost=g)
+            nw = _evolve(w, sessions=_set(w.sessions, d, Session()), ghost=g)
             steps: tuple[str, ...] = ("deploy.record",)
-            if not truth:
+            if term != honest_rc:
                 steps = ("attack.replay" if term in w.seen else "attack.inject", "deploy.record")
             yield Event(steps, f"Broker{d}", "TAM",
                         f"report ok c{c} v{v} for n{s.nonce} recorded", ("record", d)), nw
+            break  # every accepted report leads to the same successor
 
 
-def _buildable_receipt(cfg: Config, term: Term, know: frozenset[Any]) -> bool:
-    if term[0] != "sig":
-        return True  # an unsigned report is plain data anyone can write
-    return term[1] in know
+@lru_cache(maxsize=50_000)
+def _report_candidates(d: int, c: int, v: int, know: frozenset[Any]) -> tuple[Term, ...]:
+    """Success reports for (c, v) from device ``d`` the attacker can hand the TAM: the signed
+    ones it has seen, ones it signs with a device key it holds, and unsigned ones it writes
+    for every challenge it knows (or none). Honest reports sort first so that a trace labels
+    the honest delivery as such whenever it is available."""
+    nonces = sorted({t for t in know if t[0] == "nonce"} | {nonce(NO_NONCE)})
+    seen = [t for t in know if t[0] == "sig" and t[2][0] == "rc" and t[2][1] == d
+            and t[2][3:] == (c, v, OK)]
+    built: list[Term] = [("rc", d, n, c, v, OK) for n in nonces]
+    if dsk_of(d) in know:
+        built += [sig(dsk_of(d), ("rc", d, n, c, v, OK)) for n in nonces]
+    return (*sorted(seen, key=repr), *sorted(set(built) - set(seen), key=repr))
 
 
 def _deliver(w: World, cfg: Config, d: int, ev: Term, ev_nonce: Term, kek: Term, c: int,
@@ -416,21 +401,26 @@ def _deliver(w: World, cfg: Config, d: int, ev: Term, ev_nonce: Term, kek: Term,
     reasons = []
     if ev[1] != dsk_of(d):
         reasons.append("evidence not produced by the device")
+    if ev[2][2] != d or ev[2][3] != pub(dak_of(cfg, d)):
+        reasons.append("evidence names another device or key")
     if ev_nonce != nonce(n):
         reasons.append("stale challenge")
     if d in w.revoked:
         reasons.append("device revoked")
+    if ev_nonce[1] in g.answered:
+        reasons.append("challenge already used for a delivery")
     if kek == pub(dak_of(cfg, d)):
         upd = update(cfg, d, n, c, v)
     else:
         upd = update(cfg, d, n, c, v, kek=kek)
-    g = attrs.evolve(
+    g = _evolve(
         g,
         delivered=g.delivered | {(d, c, v)},
         bad_deliveries=g.bad_deliveries | {(d, n, r) for r in reasons},
+        answered=g.answered | {ev_nonce[1]},
         revoked_deliveries=g.revoked_deliveries | ({(d, c, v)} if d in w.revoked else set()),
     )
-    nw = attrs.evolve(
+    nw = _evolve(
         w, sessions=_set(w.sessions, d, Session("UPDATE_SENT", n, (c, v))),
         seen=_learn(w, upd), ghost=g,
     )
@@ -460,7 +450,7 @@ def _agent_steps(w: World, cfg: Config, d: int,
                 continue
             n = term[2][1][1]
             ev = evidence(cfg, d, n)
-            nw = _with_agent(w, d, attrs.evolve(a, phase="QUERIED", token=n), w.ghost, ev)
+            nw = _with_agent(w, d, _evolve(a, phase="QUERIED", token=n), w.ghost, ev)
             s = w.sessions[d]
             honest = s.phase == "CHALLENGED" and s.nonce == n
             steps = ("deploy.query_response",) if honest else ("attack.replay",
@@ -490,7 +480,7 @@ def _seen_updates(know: frozenset[Any]) -> frozenset[Any]:
 
 
 def _with_agent(w: World, d: int, a: Agent, g: Ghost, *sent: Term) -> World:
-    return attrs.evolve(w, agents=_set(w.agents, d, a), ghost=g, seen=_learn(w, *sent))
+    return _evolve(w, agents=_set(w.agents, d, a), ghost=g, seen=_learn(w, *sent))
 
 
 def _agent_error(w: World, cfg: Config, d: int, a: Agent, why: str,
@@ -505,9 +495,9 @@ def _agent_error(w: World, cfg: Config, d: int, a: Agent, why: str,
     installed = a.installed
     if a.phase == "FETCHING":
         c, v, cek = a.job[0], a.job[1], a.job[2]
-        if cfg.has("cek_not_erased_on_error"):
+        if not cfg.rules.erase_cek_on_error:
             kept = kept | {cek}
-        if cfg.has("partial_install_on_failure") and job_failed:
+        if not cfg.rules.install_after_check and job_failed:
             installed = _set(installed, c, -v)
     na = Agent("IDLE", -1, (), a.floor, installed, kept)
     data = ("error", d, a.phase == "FETCHING")
@@ -543,21 +533,17 @@ def _verify_update(w: World, cfg: Config, d: int, a: Agent,
     c, v = am[2][1], am[2][2]
     if c >= cfg.instance.components:
         return
-    sigs_ok = term[1] == TSK and am[1] == ASK
-    binding_ok = named == d or cfg.has("agent_ignores_recipient_binding")
-    token_ok = tok == nonce(a.token) or cfg.has("agent_skips_token_check")
-    if cfg.has("agent_skips_rollback_check"):
-        seq_ok = True
-    elif cfg.has("agent_accepts_equal_sequence"):
-        seq_ok = v >= a.floor[c]
-    else:
-        seq_ok = v > a.floor[c]
+    rules = cfg.rules
+    sigs_ok = rules.sigs_ok(term[1] == TSK, am[1] == ASK)
+    binding_ok = rules.binding_ok(named, d)
+    token_ok = rules.token_ok(tok[1], a.token)
+    seq_ok = rules.seq_ok(v, a.floor[c], a.installed[c])
     # unwrap with the device's own keys
     cek = None
     if wrapped[0] == "wrap":
         kek = wrapped[1]
         if kek == pub(dak_of(cfg, d)) or (kek == ck_of(cfg.instance.class_of(d))
-                                          and cfg.has("cek_sent_under_class_key")):
+                                          and not rules.wrap_to_device_key):
             cek = wrapped[2]
     ck_use = cek is not None and wrapped[1][0] == "ck"
     s = w.sessions[d]
@@ -566,15 +552,15 @@ def _verify_update(w: World, cfg: Config, d: int, a: Agent,
     if not honest:
         prefix = ("attack.replay",) if term in w.seen else ("attack.inject",)
     checks_ok = sigs_ok and binding_ok and token_ok and seq_ok
-    early = cfg.has("agent_decrypts_before_verify") and cek is not None
+    early = not rules.verify_before_decrypt and cek is not None
     if (checks_ok and cek is not None) or early:
         g = w.ghost
         if named != d:
-            g = attrs.evolve(g, foreign_accepts=g.foreign_accepts | {(d, named)})
+            g = _evolve(g, foreign_accepts=g.foreign_accepts | {(d, named)})
         if ck_use:
-            g = attrs.evolve(g, ck_holders=g.ck_holders | {f"device{d}"})
-        job = (c, v, cek, tok, checks_ok)
-        na = attrs.evolve(a, phase="FETCHING", job=job)
+            g = _evolve(g, ck_holders=g.ck_holders | {f"device{d}"})
+        job = (c, v, cek, tok, checks_ok, am[2][3])
+        na = _evolve(a, phase="FETCHING", job=job)
         yield Event((*prefix, "deploy.verify_update", "deploy.unwrap_cek"), f"Broker{d}",
                     f"Agent{d}", f"Update c{c} v{v} for device {named} accepted"
                     + ("" if checks_ok else " (unverified)")), _with_agent(w, d, na, g)
@@ -583,8 +569,8 @@ def _verify_update(w: World, cfg: Config, d: int, a: Agent,
         # Agent has accepted it (a P4 breach if it names another device) and now fails
         g = w.ghost
         if named != d:
-            g = attrs.evolve(g, foreign_accepts=g.foreign_accepts | {(d, named)})
-        w2 = attrs.evolve(w, ghost=g)
+            g = _evolve(g, foreign_accepts=g.foreign_accepts | {(d, named)})
+        w2 = _evolve(w, ghost=g)
         yield _agent_error(w2, cfg, d, a, f"Update for device {named} accepted, CEK unwrap fails",
                            (*prefix, "deploy.verify_update", "deploy.unwrap_cek", "deploy.error"))
     elif prefix:
@@ -611,39 +597,40 @@ def _payload_candidates(know: frozenset[Any]) -> tuple[Term, ...]:
 def _fetch(w: World, cfg: Config, d: int, a: Agent,
            know: frozenset[Any]) -> Iterator[tuple[Event, World]]:
     """deploy.fetch .. deploy.success: the Broker (attacker) chooses what the Agent fetches."""
-    c, v, cek, tok, verified = a.job
-    leak: tuple[Term, ...] = (cek,) if cfg.has("cek_left_in_ree") else ()
+    c, v, cek, tok, verified, signed_digest = a.job
+    leak: tuple[Term, ...] = () if cfg.rules.cek_stays_in_tee else (cek,)
     for ct in _payload_candidates(know):
         honest = ct == ciphertext(cfg, c, v)
         prefix = () if honest else ("attack.control_ree",)
         g = w.ghost
         if leak:
-            g = attrs.evolve(g, ree_leaks=g.ree_leaks | set(leak))
+            g = _evolve(g, ree_leaks=g.ree_leaks | set(leak))
         if not verified and ct[0] == "enc":
-            g = attrs.evolve(g, unverified_decrypts=g.unverified_decrypts | {d})
+            g = _evolve(g, unverified_decrypts=g.unverified_decrypts | {d})
         if ct[0] != "enc" or ct[1] != cek:
-            w2 = attrs.evolve(w, ghost=g, seen=_learn(w, *leak))
+            w2 = _evolve(w, ghost=g, seen=_learn(w, *leak))
             yield _agent_error(w2, cfg, d, a, "payload does not decrypt",
                                (*prefix, "deploy.fetch", "deploy.decrypt", "deploy.error"),
                                job_failed=True)
             continue
         m = ct[2]
         if not verified:
-            w2 = attrs.evolve(w, ghost=g, seen=_learn(w, *leak))
+            w2 = _evolve(w, ghost=g, seen=_learn(w, *leak))
             yield _agent_error(w2, cfg, d, a, "signature check after decryption fails",
                                (*prefix, "deploy.fetch", "deploy.decrypt", "deploy.verify_update",
                                 "deploy.error"), job_failed=True)
             continue
-        digest_ok = m == plaintext(c, v) or cfg.has("agent_skips_payload_digest")
+        # the manifest's signed digest, never the genuine plaintext: the Agent knows only that
+        digest_ok = cfg.rules.payload_ok(h(m), signed_digest)
         if not digest_ok:
-            w2 = attrs.evolve(w, ghost=g, seen=_learn(w, *leak))
+            w2 = _evolve(w, ghost=g, seen=_learn(w, *leak))
             yield _agent_error(w2, cfg, d, a, "payload digest mismatch",
                                (*prefix, "deploy.fetch", "deploy.check_payload", "deploy.decrypt",
                                 "deploy.error"), job_failed=True)
             continue
         fresh = tok == nonce(a.token)
         installs = _set(g.installs, d, (*g.installs[d], (c, v, m, fresh, tok, nonce(a.token))))
-        g = attrs.evolve(g, installs=installs)
+        g = _evolve(g, installs=installs)
         rc = receipt(cfg, d, a.token, c, v, OK)
         na = Agent("IDLE", -1, (), _set(a.floor, c, max(v, a.floor[c])), _set(a.installed, c, v),
                    a.kept)
@@ -665,17 +652,16 @@ def _lifecycle(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
             for c, v in enumerate(a.installed):
                 if v <= 0:
                     continue
-                floor = 0 if cfg.has("uninstall_resets_floor") else a.floor[c]
-                na = attrs.evolve(a, installed=_set(a.installed, c, 0),
+                floor = a.floor[c] if cfg.rules.uninstall_keeps_floor else 0
+                na = _evolve(a, installed=_set(a.installed, c, 0),
                                   floor=_set(a.floor, c, floor))
-                nw = attrs.evolve(w, agents=_set(w.agents, d, na), uninstalls=w.uninstalls + 1)
+                nw = _evolve(w, agents=_set(w.agents, d, na), uninstalls=w.uninstalls + 1)
                 yield Event(("uninstall.component",), "TAM", f"Agent{d}",
                             f"uninstall c{c} (v{v}) from device {d}, floor "
                             + (f"kept at v{floor}" if floor else "reset to 0"),
                             ("uninstall", d, c)), nw
         if cfg.revoke and d not in w.revoked and len(w.revoked) < inst.revocations:
-            nw = attrs.evolve(w, revoked=w.revoked | {d}, sessions=_set(w.sessions, d, Session())
-                              if not cfg.has("tam_ignores_revocation") else w.sessions)
+            nw = _evolve(w, revoked=w.revoked | {d}, sessions=_set(w.sessions, d, Session()))
             yield Event(("revoke.device",), "Operator", "TAM", f"revoke device {d}"), nw
         if (cfg.compromise and d not in w.compromised and len(w.compromised) < inst.compromises
                 and _may_compromise(cfg, d)):
@@ -688,14 +674,14 @@ def _lifecycle(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
                     loot.add(plaintext(c, abs(v)))
             if f"device{d}" in w.ghost.ck_holders:
                 loot.add(ck_of(inst.class_of(d)))
-            nw = attrs.evolve(w, compromised=w.compromised | {d}, seen=w.seen | loot)
+            nw = _evolve(w, compromised=w.compromised | {d}, seen=w.seen | loot)
             yield Event(("attack.compromise_device",), "Attacker", f"Agent{d}",
                         f"device {d}'s TEE compromised: DAK{d}, DSK{d}, held secrets"), nw
 
 
 def iv_of(cfg: Config, v: int) -> int:
     """The IV the Author uses for version ``v`` (fresh per encryption; fixed under the flaw)."""
-    return 0 if cfg.has("author_reuses_iv") else v
+    return v if cfg.rules.fresh_cek_per_version else 0
 
 
 def _may_compromise(cfg: Config, d: int) -> bool:

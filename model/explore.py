@@ -65,8 +65,9 @@ class Exploration:
     parent: list[tuple[int, Event] | None]
     violations: dict[str, tuple[int, str]]  # property -> (state id, description)
     witnesses: dict[str, tuple[int, Event | None]]  # name -> (state id, final edge or None)
-    complete: bool  # False when stopped early
+    complete: bool  # False when stopped early (a counterexample found, or the state cap hit)
     seconds: float
+    truncated: bool = False  # the state cap was hit: the graph is NOT the whole reachable set
     edges: int = 0
     liveness_failures: list[int] = attrs.Factory(list)
     liveness_checked: int = 0
@@ -136,6 +137,7 @@ def explore(
         return False
 
     edge_events: dict[tuple[int, int], Event] = {}
+    truncated = False
     stopped = visit(0, init)
     queue: deque[int] = deque([0])
     while queue and not stopped:
@@ -156,8 +158,8 @@ def explore(
                 if visit(nid, nw):
                     stopped = True
                     break
-                if len(states) >= max_states:
-                    stopped = True
+                if len(states) >= max_states and queue:
+                    stopped = truncated = True
                     break
             edges += 1
             if build_graph:
@@ -172,7 +174,8 @@ def explore(
         graph.add_nodes_from(range(len(states)))
         graph.add_edges_from((a, b, {"event": ev}) for (a, b), ev in edge_events.items())
     return Exploration(profile.name, cfg, graph, states, parent, violations, witnesses,
-                       complete=not stopped, seconds=time.perf_counter() - t0, edges=edges)
+                       complete=not stopped, seconds=time.perf_counter() - t0, edges=edges,
+                       truncated=truncated)
 
 
 def check_liveness(profile: Profile, result: Exploration, max_steps: int = 80,

@@ -1,15 +1,21 @@
 """The catalogue of seeded flaws: model variants that each break one property on purpose.
 
-A flaw is a named deviation from the spec switched on in a ``Config``; the transition functions
-consult it at exactly the place the spec puts the check. ``edbp model check`` runs the full
-exploration (and, where the flaw maps onto the z3 encoding, the inductive proof) once per flaw
-and demands that the target property be violated: a check that no flaw can trip is vacuous.
+A flaw is a ``Rules`` variant (``rules.py``): one check replaced by another function, or one
+behaviour switched, at exactly the place the spec puts it. The name is a label for reports and
+for the vectors that realise the flaw; no code path of the model looks at it, so an unnamed
+copy of a flaw (a held-out mutation, ``tests/model/test_mutations.py``) is caught the same
+way. ``edbp model check`` runs the full exploration (and, where the flaw maps onto the z3
+encoding, the inductive proof) once per flaw and demands that the target property be
+violated: a check that no flaw can trip is vacuous.
 """
 
 from __future__ import annotations
 
 import attrs
 from edbp.model.instance import Instance
+from edbp.model.rules import AND, HONEST, NO_NONCE, TRUE, Rules
+
+_ = HONEST  # every flaw below is the honest variant with one field replaced
 
 
 @attrs.frozen
@@ -20,6 +26,7 @@ class Flaw:
     target: str  # "P1".."P13"
     summary: str
     z3: bool  # whether the z3 encoding models this flaw (the proof must then fail)
+    rules: Rules = HONEST  # the variant itself
     needs: tuple[tuple[str, int], ...] = ()  # instance parameters raised to at least this
 
     def instance_for(self, base: Instance) -> Instance:
@@ -31,48 +38,63 @@ class Flaw:
 FLAWS: tuple[Flaw, ...] = (
     Flaw("tam_trusts_evidence_key", "P1",
          "TAM wraps the CEK to whatever key the evidence names, without checking the signature "
-         "or the endorsement (the blueprint's WrapKey)", True),
+         "or the endorsement (the blueprint's WrapKey)", True,
+         rules=attrs.evolve(_, evidence_ok=lambda g, n, sn, i: n == sn)),
     Flaw("cek_sent_under_class_key", "P2",
-         "TAM forwards the Author's CK-wrapped CEK, so every device must hold the class key", True),
+         "TAM forwards the Author's CK-wrapped CEK, so every device must hold the class key", True,
+         rules=attrs.evolve(_, wrap_to_device_key=False)),
     Flaw("class_key_exported", "P2",
-         "KeyVault exports the class key to the Author, which wraps CEKs in software", True),
+         "KeyVault exports the class key to the Author, which wraps CEKs in software", True,
+         rules=attrs.evolve(_, class_key_in_hsm=False)),
     Flaw("tam_wraps_without_fresh_evidence", "P3",
          "TAM accepts evidence carrying any challenge it ever issued (stale evidence replays)",
-         True),
+         True, rules=attrs.evolve(_, evidence_ok=lambda g, n, sn, i: AND(g, n >= 0, n < i))),
     Flaw("agent_ignores_recipient_binding", "P4",
-         "Agent does not check that the Update names its own device", True),
+         "Agent does not check that the Update names its own device", True,
+         rules=attrs.evolve(_, binding_ok=TRUE)),
     Flaw("agent_skips_payload_digest", "P5",
          "Agent installs whatever decrypts under the CEK, without the manifest's digest check",
-         True),
+         True, rules=attrs.evolve(_, payload_ok=TRUE)),
     Flaw("agent_skips_token_check", "P6",
-         "Agent accepts an Update whose token is not the one of its open exchange", True),
+         "Agent accepts an Update whose token is not the one of its open exchange", True,
+         rules=attrs.evolve(_, token_ok=TRUE)),
     Flaw("agent_reuses_report_nonce", "P6",
          "Agent signs install reports without the session's challenge, so old reports replay",
-         True),
+         True, rules=attrs.evolve(_, report_binds_nonce=False,
+                                  report_ok=lambda s, rn, sn: AND(s, rn == NO_NONCE))),
     Flaw("receipt_unsigned", "P6",
-         "TAM records install reports that carry no device signature", True),
+         "TAM records install reports that carry no device signature", True,
+         rules=attrs.evolve(_, report_ok=lambda s, rn, sn: rn == sn)),
     Flaw("agent_skips_rollback_check", "P7",
-         "Agent installs an Update whatever its sequence number", True),
+         "Agent installs an Update whatever its sequence number", True,
+         rules=attrs.evolve(_, seq_ok=TRUE)),
     Flaw("agent_accepts_equal_sequence", "P7",
          "Agent accepts a sequence number equal to its floor (re-install of the same version)",
-         True),
+         True, rules=attrs.evolve(_, seq_ok=lambda v, fl, ins: v >= fl)),
     Flaw("uninstall_resets_floor", "P7",
          "Agent forgets a component's floor when it is uninstalled (old versions reinstallable)",
-         True, needs=(("uninstalls", 1),)),
+         True, rules=attrs.evolve(_, uninstall_keeps_floor=False), needs=(("uninstalls", 1),)),
     Flaw("cek_left_in_ree", "P8",
-         "Agent hands the CEK to the Broker so that the REE decrypts the payload", True),
+         "Agent hands the CEK to the Broker so that the REE decrypts the payload", True,
+         rules=attrs.evolve(_, cek_stays_in_tee=False)),
     Flaw("agent_decrypts_before_verify", "P9",
-         "Agent unwraps and decrypts before it checks the Update's signatures", True),
+         "Agent unwraps and decrypts before it checks the Update's signatures", True,
+         rules=attrs.evolve(_, verify_before_decrypt=False)),
     Flaw("partial_install_on_failure", "P10",
-         "Agent writes the component before the payload check and leaves it on failure", True),
+         "Agent writes the component before the payload check and leaves it on failure", True,
+         rules=attrs.evolve(_, install_after_check=False)),
     Flaw("cek_not_erased_on_error", "P10",
-         "Agent keeps the CEK after a failed delivery", True),
+         "Agent keeps the CEK after a failed delivery", True,
+         rules=attrs.evolve(_, erase_cek_on_error=False)),
     Flaw("author_reuses_iv", "P11",
-         "Author encrypts every version of a component under one CEK with a fixed IV", True),
+         "Author encrypts every version of a component under one CEK with a fixed IV", True,
+         rules=attrs.evolve(_, fresh_cek_per_version=False)),
     Flaw("shared_device_key", "P12",
-         "Devices of a class share one agreement key (compromise of one opens the others)", True),
+         "Devices of a class share one agreement key (compromise of one opens the others)", True,
+         rules=attrs.evolve(_, device_keys_per_device=False)),
     Flaw("tam_ignores_revocation", "P13",
-         "TAM does not consult the revocation status before a delivery", True),
+         "TAM does not consult the revocation status before a delivery", True,
+         rules=attrs.evolve(_, serves=TRUE)),
 )
 
 FLAW_NAMES = frozenset(f.name for f in FLAWS)

@@ -4,8 +4,11 @@ A Hypothesis ``RuleBasedStateMachine`` whose rules are whole exchanges built fro
 transitions (publish, deploy, a deploy whose Update the attacker drops, the replay of a dropped
 Update inside a later exchange, revocation). Each rule is applied to the model through
 ``ModelDriver`` and to the implementation through a ``Target``; after every rule the
-implementation's observable state (installed version and floor of every device, revoked
-devices) must equal the model's, and the security invariants are asserted on the
+implementation's observable state must equal the model's: installed version and floor of
+every device, the Agent's state (the model's Agents are ``IDLE`` between exchanges), the
+refusal code whenever the model pins one, and the installed image's digest (the device's
+``image_digest``, or its ``SUIT_Digest``, must be SHA-256 of exactly the plaintext published as
+that version); and the security invariants are asserted on the
 implementation's real bytes (no CEK in anything a Broker handled or stored, nor in the
 registry). Hypothesis shrinks a failure to the shortest rule sequence, i.e. spec steps.
 
@@ -41,6 +44,14 @@ class Target(Protocol):
     def revoke(self, d: int) -> None: ...
     def observe(self) -> tuple[tuple[int, ...], tuple[int, ...]]: ...
     def leaked_ceks(self) -> list[str]: ...
+    def agent_states(self) -> tuple[str, ...]: ...
+    def image_digests(self) -> tuple[tuple[int, bytes | None, bytes | None], ...]: ...
+
+
+def _sha256(data: bytes) -> bytes:
+    import hashlib
+
+    return hashlib.sha256(data).digest()
 
 
 class ReferenceTarget:
@@ -122,6 +133,22 @@ class ReferenceTarget:
             floors.append(floor)
         return tuple(installed), tuple(floors)
 
+    def agent_states(self) -> tuple[str, ...]:
+        return tuple(str(getattr(dev.agent.state, "name", dev.agent.state)) for dev in self.devs)
+
+    def image_digests(self) -> tuple[tuple[int, bytes | None, bytes | None], ...]:
+        """Per device: (installed version, digest of the installed image, digest of the
+        plaintext published as that version)."""
+        out = []
+        installed, _ = self.observe()
+        for dev, v in zip(self.devs, installed, strict=True):
+            if v <= 0:
+                out.append((v, None, None))
+                continue
+            image = dev.agent.installed_image(self.comp)
+            out.append((v, _sha256(image), _sha256(self.images[v])))
+        return tuple(out)
+
     def leaked_ceks(self) -> list[str]:
         from edbp.reference.device.world import contains
 
@@ -189,6 +216,25 @@ class AdapterTarget:
     def observe(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         return (self.h.installed() or 0,), (self.h.floor() or 0,)
 
+    def agent_states(self) -> tuple[str, ...]:
+        return (str(self.h.state().get("agent_state", "IDLE")),)
+
+    def image_digests(self) -> tuple[tuple[int, bytes | None, bytes | None], ...]:
+        """(installed sequence, digest the device reports, SHA-256 of the published plaintext).
+
+        ``image_digest`` (a bstr per component) is preferred when the device sends it; the
+        ``SUIT_Digest`` ``[-16, bstr]`` of the same entry otherwise; None when it sends neither
+        (the comparison is then skipped, never passed by default)."""
+        for entry in self.h.state().get("components", []):
+            seq = int(entry.get("sequence", 0))
+            got = entry.get("image_digest")
+            if got is None:
+                dig = entry.get("digest")
+                got = dig[1] if isinstance(dig, list) and len(dig) == 2 and dig[0] == -16 else None
+            want = _sha256(self.h.image(seq)) if seq in self.published else None
+            return ((seq, bytes(got) if got is not None else None, want),)
+        return ((0, None, None),)
+
     def leaked_ceks(self) -> list[str]:
         from edbp.reference.device.world import contains
 
@@ -228,9 +274,12 @@ def make_machine(target_factory: Callable[[], Target],
                 f"implementation {'installed' if installed else f'refused ({code})'}")
             if predicted.code is Code.TAM_DEVICE_REVOKED:
                 assert code == int(Code.TAM_DEVICE_REVOKED)
-            if predicted.code is Code.AGENT_ROLLBACK and code is not None:
-                # a device that refuses an old version must say why (a TAM may refuse first)
-                assert code == int(Code.AGENT_ROLLBACK), f"rollback refused with code {code}"
+            if predicted.code is not None and code is not None:
+                # every refusal the model pins must carry that code (a TAM may refuse first
+                # without one, e.g. an old version it will not send)
+                assert code == int(predicted.code), (
+                    f"deploy(device {d}, v{v}) refused with code {code}, model pins "
+                    f"{int(predicted.code)} ({predicted.code.name})")
 
         @precondition(lambda self: self.model.state.published[0] > 0)
         @rule(d=st.integers(0, DEVICES - 1))
@@ -254,6 +303,10 @@ def make_machine(target_factory: Callable[[], Target],
                 f"replayed Update to device {d}: model predicts "
                 f"{'install' if predicted.installed else 'refusal'}, implementation "
                 f"{'changed its state' if changed else 'refused'} (code {code})")
+            if predicted.code is not None and code is not None:
+                assert code == int(predicted.code), (
+                    f"replayed Update to device {d} refused with code {code}, model pins "
+                    f"{int(predicted.code)} ({predicted.code.name})")
 
         @precondition(lambda self: not self.model.state.revoked)
         @rule(d=st.integers(0, DEVICES - 1))
@@ -271,6 +324,28 @@ def make_machine(target_factory: Callable[[], Target],
                 f"installed: model {obs.installed}, implementation {installed}")
             assert floors == tuple(f[0] for f in obs.floors), (
                 f"floors: model {obs.floors}, implementation {floors}")
+
+        @invariant()
+        def same_agent_state_and_image(self) -> None:
+            if not hasattr(self, "model"):
+                return
+            phases = tuple(a.phase for a in self.model.state.agents)
+            states = self.target.agent_states()
+            # the model times an abandoned exchange out eagerly (QUERIED -> IDLE, nothing
+            # held); a device may keep it open until the next QueryRequest replaces it. Any
+            # other state between rules (VERIFYING, FETCHING, INSTALLING) holds a CEK or
+            # staged data the model says is gone.
+            for i, (st_, ph) in enumerate(zip(states, phases, strict=False)):
+                allowed = {"IDLE", "QUERIED"} if ph in ("IDLE", "QUERIED") else {ph}
+                assert st_ in allowed, (
+                    f"device {i}: Agent state {st_}, model {ph} (allowed: {sorted(allowed)})")
+            for i, (v, got, want) in enumerate(self.target.image_digests()):
+                model_v = self.model.state.agents[i].installed[0]
+                assert v == model_v, f"device {i}: installed v{v}, model v{model_v}"
+                if got is not None:
+                    assert want is not None and got == want, (
+                        f"device {i}: installed image digest does not match the plaintext "
+                        f"published as v{v}")
 
         @invariant()
         def no_cek_outside_tee_or_hsm(self) -> None:

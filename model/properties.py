@@ -12,6 +12,8 @@ device is the attacker, and nothing is promised about what it installs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
 
 from edbp.model.edbp_profile import (
     Config,
@@ -44,18 +46,20 @@ PROPERTY_TITLES: dict[str, str] = {
 PROPERTY_IDS = tuple(PROPERTY_TITLES)
 
 
-def _allowed_keys(w: World, cfg: Config) -> set:
-    """CEKs legitimately in a compromised device's hands (delivered to it)."""
-    return {cek_of(cfg, c, v) for (d, c, v) in w.ghost.delivered if d in w.compromised}
-
-
-def p1(w: World, cfg: Config) -> str | None:
-    know = knowledge(w.seen)
-    allowed = _allowed_keys(w, cfg)
+@lru_cache(maxsize=100_000)
+def _p1(seen: frozenset[Any], delivered: frozenset[Any], compromised: frozenset[int],
+        cfg: Config) -> str | None:
+    know = knowledge(seen)
+    allowed = {cek_of(cfg, c, v) for (d, c, v) in delivered if d in compromised}
     for t in know:
         if t[0] == "cek" and t not in allowed:
             return f"attacker knows CEK{t[1]}.{t[2]}, never delivered to a compromised device"
     return None
+
+
+def p1(w: World, cfg: Config) -> str | None:
+    # memoised on the parts of the state it reads: many states share them
+    return _p1(w.seen, w.ghost.delivered, w.compromised, cfg)
 
 
 def p2(w: World, cfg: Config) -> str | None:
@@ -156,19 +160,25 @@ def p11(w: World, cfg: Config) -> str | None:
     return None
 
 
-def p12(w: World, cfg: Config) -> str | None:
-    know = knowledge(w.seen)
+@lru_cache(maxsize=100_000)
+def _p12(seen: frozenset[Any], delivered: frozenset[Any], compromised: frozenset[int],
+         cfg: Config) -> str | None:
+    know = knowledge(seen)
     for d in range(cfg.instance.devices):
-        if d in w.compromised:
+        if d in compromised:
             continue
         if dak_of(cfg, d) in know or dsk_of(d) in know:
             return f"attacker holds device {d}'s keys without compromising it"
-    exposed = {(c, v) for (d, c, v) in w.ghost.delivered if d in w.compromised}
+    exposed = {(c, v) for (d, c, v) in delivered if d in compromised}
     for t in know:
         if t[0] == "pt" and (t[1], t[2]) not in exposed:
             return (f"attacker reads package c{t[1]} v{t[2]}, never delivered to a "
                     "compromised device")
     return None
+
+
+def p12(w: World, cfg: Config) -> str | None:
+    return _p12(w.seen, w.ghost.delivered, w.compromised, cfg)
 
 
 def p13(w: World, cfg: Config) -> str | None:
@@ -178,9 +188,52 @@ def p13(w: World, cfg: Config) -> str | None:
     return None
 
 
+_MEMOS: list[dict[tuple[Any, ...], str | None]] = []
+
+
+def reset_caches() -> None:
+    """Forget every memoised result (properties and the profile's own caches), so that a
+    timed run starts cold like the first one."""
+    from edbp.model import edbp_profile as ep
+
+    for cache in _MEMOS:
+        cache.clear()
+    ep.reset_pool()
+    _p1.cache_clear()
+    _p12.cache_clear()
+    for fn in (ep.knowledge, ep._evidence_candidates, ep._report_candidates, ep._query_requests,
+               ep._seen_updates, ep._update_candidates, ep._payload_candidates):
+        fn.cache_clear()
+
+
+def _memo(fn: Callable[[World, Config], str | None],
+          *fields: str) -> Callable[[World, Config], str | None]:
+    """``fn`` memoised on the state fields it reads (most states share their ghost, agents or
+    publications with many others, so the explorer evaluates each distinct part once)."""
+    cache: dict[tuple[Any, ...], str | None] = {}
+    _MEMOS.append(cache)
+
+    def wrapped(w: World, cfg: Config) -> str | None:
+        key = (cfg, *(getattr(w, f) for f in fields))
+        try:
+            return cache[key]
+        except KeyError:
+            if len(cache) > 200_000:
+                cache.clear()
+            out = cache[key] = fn(w, cfg)
+            return out
+
+    wrapped.__doc__ = fn.__doc__
+    return wrapped
+
+
+_GHOST = ("ghost", "compromised", "published")
 PROPERTIES: dict[str, Callable[[World, Config], str | None]] = {
-    "P1": p1, "P2": p2, "P3": p3, "P4": p4, "P5": p5, "P6": p6, "P7": p7, "P8": p8, "P9": p9,
-    "P10": p10, "P11": p11, "P12": p12, "P13": p13,
+    "P1": p1, "P2": _memo(p2, "seen", "ghost"), "P3": _memo(p3, *_GHOST),
+    "P4": _memo(p4, *_GHOST), "P5": _memo(p5, *_GHOST), "P6": _memo(p6, *_GHOST),
+    "P7": _memo(p7, *_GHOST), "P8": _memo(p8, *_GHOST), "P9": _memo(p9, *_GHOST),
+    "P10": _memo(p10, "agents", "compromised"), "P11": _memo(p11, "published"), "P12": p12,
+    "P13": _memo(p13, *_GHOST),
 }
 
 

@@ -6,6 +6,7 @@ import json
 
 from click.testing import CliRunner
 from edbp.model.driver import ModelDriver
+from edbp.model.flaws import flaw
 
 from edbp.cli.model import command
 from edbp.errors import Code
@@ -27,7 +28,7 @@ def test_driver_predicts_installs_and_refusals() -> None:
 
 
 def test_driver_with_a_flaw_predicts_the_flawed_behaviour() -> None:
-    m = ModelDriver(flaws=frozenset({"agent_skips_token_check"}))
+    m = ModelDriver(rules=flaw("agent_skips_token_check").rules)
     m.publish()
     term = m.deploy_dropped(0, 1)
     assert m.replay_in_exchange(0, term).installed

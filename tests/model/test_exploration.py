@@ -8,7 +8,7 @@ from edbp.model.check import check_flaw
 from edbp.model.edbp_profile import Config
 from edbp.model.explore import check_liveness, explore
 from edbp.model.export import write_dot, write_graphml
-from edbp.model.flaws import FLAWS
+from edbp.model.flaws import FLAWS, flaw
 from edbp.model.instance import Instance
 from edbp.model.mermaid import sequence_diagram
 from edbp.model.profiles import EDBP
@@ -94,7 +94,7 @@ def test_uninstall_keeps_the_floor() -> None:
     res = explore(EDBP, Config(inst), build_graph=False)
     assert res.violations == {}
     assert any(p and p[1].steps == ("uninstall.component",) for p in res.parent)
-    bad = explore(EDBP, Config(inst, flaws=frozenset({"uninstall_resets_floor"})),
+    bad = explore(EDBP, Config(inst, rules=flaw("uninstall_resets_floor").rules),
                   stop_on=frozenset({"P7"}), build_graph=False)
     assert "P7" in bad.violations
     assert "uninstall.component" in bad.trace(bad.violations["P7"][0]).steps

@@ -45,8 +45,11 @@ def _instance(text: str | None, profile: str):
               help="write the reachable graph as Graphviz DOT (edbp profile)")
 @click.option("--traces/--no-traces", default=False, help="print every counterexample trace")
 @click.option("--quiet", is_flag=True, help="no progress display")
+@click.option("--max-states", type=click.IntRange(min=1), default=2_000_000, show_default=True,
+              help="state cap; an exploration that hits it is reported incomplete and fails")
 def check(profile: str, instance_text: str | None, json_out: Path | None,
-          graph_out: Path | None, dot_out: Path | None, traces: bool, quiet: bool) -> None:
+          graph_out: Path | None, dot_out: Path | None, traces: bool, quiet: bool,
+          max_states: int) -> None:
     """Explore, prove and attack the model; exit 0 only if everything checks."""
     from edbp.model.check import run
     from edbp.model.export import write_dot, write_graphml
@@ -66,7 +69,7 @@ def check(profile: str, instance_text: str | None, json_out: Path | None,
                 tasks[name] = progress.add_task(name, total=max(total, 1))
             progress.update(tasks[name], completed=done, total=max(total, done, 1))
 
-        report = run(profile, inst, stage)
+        report = run(profile, inst, stage, max_states=max_states)
     _print_report(out, report, traces)
     if json_out:
         json_out.write_text(json.dumps(report.as_json(), indent=2) + "\n")
@@ -85,9 +88,10 @@ def _mark(value: bool | None) -> str:
 def _print_report(out: Console, report, traces: bool) -> None:
     inst = ", ".join(f"{k}={v}" for k, v in report.instance.as_dict().items())
     if report.profile == "edbp":
+        cover = "complete" if report.complete else "[red]TRUNCATED (state cap hit)[/]"
         title = (f"edbp model check — profile edbp — {report.states} states, "
-                 f"{report.edges} transitions explored in {report.explore_seconds:.1f} s "
-                 f"({inst})")
+                 f"{report.edges} transitions explored in {report.explore_seconds:.1f} s, "
+                 f"{cover} ({inst})")
         t = Table(title=title)
         for col in ("property", "every state", "witness (steps)", "z3 (s)", "flaws caught",
                     "seeded flaws (shortest trace, steps)"):

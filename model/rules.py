@@ -1,0 +1,128 @@
+"""The checks and behaviours of the `edbp` profile, as one overridable definition.
+
+Every check the spec puts on a party (the TAM's evidence and report checks, the Agent's
+signature, binding, token, sequence and payload checks, revocation) is a field of ``Rules``
+holding a plain function. The same function is applied by the explorer to concrete values
+(ints, bools) and by the z3 encoding to symbolic ones (``z3.ArithRef``/``z3.BoolRef``), so both
+encodings take their guards from one definition. The boolean helpers ``AND``, ``OR`` and ``NOT``
+work on both kinds of value.
+
+A seeded flaw, a held-out mutation and a "guard removed" vacuity probe are all the same thing:
+``attrs.evolve(HONEST, <field>=<other function>)``. Nothing in the model looks at a flaw's
+name; the catalogue in ``flaws.py`` only labels some of these variants for reports.
+
+Behaviours that are not a yes/no check (which key the TAM wraps to, whether the Agent erases
+the CEK on error, whether the Author draws a fresh CEK per version ...) are boolean fields
+named by what the party does, read at the one place the spec puts that step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import z3
+
+#: the nonce value a report carries when the Agent leaves the challenge out
+NO_NONCE = -1
+
+
+def _sym(xs: tuple[Any, ...]) -> bool:
+    # the explorer's hot path passes plain bools: decide that without isinstance on z3 types
+    for x in xs:
+        if type(x) is not bool and isinstance(x, z3.ExprRef):
+            return True
+    return False
+
+
+def AND(*xs: Any) -> Any:
+    """Conjunction of concrete bools or z3 terms."""
+    return z3.And(*xs) if _sym(xs) else all(xs)
+
+
+def OR(*xs: Any) -> Any:
+    """Disjunction of concrete bools or z3 terms."""
+    return z3.Or(*xs) if _sym(xs) else any(xs)
+
+
+def NOT(x: Any) -> Any:
+    """Negation of a concrete bool or a z3 term."""
+    return z3.Not(x) if _sym((x,)) else not x
+
+
+def TRUE(*_: Any) -> bool:
+    """A check that always passes (what a removed guard becomes)."""
+    return True
+
+
+# ---------------------------------------------------------------- the spec's checks
+
+
+def evidence_ok(genuine: Any, n: Any, session_nonce: Any, issued: Any) -> Any:
+    """deploy.verify_evidence: signed by the device's endorsed key, naming its registered
+    agreement key (``genuine``), and answering the session's current challenge."""
+    return AND(genuine, n == session_nonce)
+
+
+def serves(revoked: Any) -> Any:
+    """The TAM opens a session or delivers only to a device that is not revoked."""
+    return NOT(revoked)
+
+
+def sigs_ok(tam_signed: Any, author_signed: Any) -> Any:
+    """deploy.verify_update: the TAM's signature on the Update and the Author's on the manifest."""
+    return AND(tam_signed, author_signed)
+
+
+def binding_ok(named: Any, me: Any) -> Any:
+    """deploy.verify_update: the Update names this device."""
+    return named == me
+
+
+def token_ok(token: Any, open_token: Any) -> Any:
+    """deploy.verify_update: the Update carries the challenge of the Agent's open exchange."""
+    return token == open_token
+
+
+def seq_ok(v: Any, floor: Any, installed: Any) -> Any:
+    """deploy.verify_update: the sequence number is strictly above the component's floor."""
+    return v > floor
+
+
+def payload_ok(payload_digest: Any, signed_digest: Any) -> Any:
+    """deploy.check_payload: the fetched plaintext hashes to the digest the manifest signs."""
+    return payload_digest == signed_digest
+
+
+def report_ok(device_signed: Any, report_nonce: Any, session_nonce: Any) -> Any:
+    """deploy.record: the report is signed by the device and names the session's challenge."""
+    return AND(device_signed, report_nonce == session_nonce)
+
+
+@attrs.frozen
+class Rules:
+    """One variant of the protocol: the honest one (``HONEST``) or a flawed one."""
+
+    evidence_ok: Callable[[Any, Any, Any, Any], Any] = evidence_ok
+    serves: Callable[[Any], Any] = serves
+    sigs_ok: Callable[[Any, Any], Any] = sigs_ok
+    binding_ok: Callable[[Any, Any], Any] = binding_ok
+    token_ok: Callable[[Any, Any], Any] = token_ok
+    seq_ok: Callable[[Any, Any, Any], Any] = seq_ok
+    payload_ok: Callable[[Any, Any], Any] = payload_ok
+    report_ok: Callable[[Any, Any, Any], Any] = report_ok
+    # behaviours (what a party does, not a check it makes)
+    device_keys_per_device: bool = True  # False: one agreement key per device class
+    wrap_to_device_key: bool = True  # False: the TAM forwards the Author's class-key wrap
+    class_key_in_hsm: bool = True  # False: the KeyVault exports CK to the Author
+    fresh_cek_per_version: bool = True  # False: one CEK (and IV) for every version
+    verify_before_decrypt: bool = True  # False: unwrap and decrypt before the checks
+    cek_stays_in_tee: bool = True  # False: the Agent hands the CEK to the Broker
+    erase_cek_on_error: bool = True
+    install_after_check: bool = True  # False: write the component first, leave it on failure
+    report_binds_nonce: bool = True  # False: the Agent leaves the challenge out of reports
+    uninstall_keeps_floor: bool = True
+
+
+HONEST = Rules()
