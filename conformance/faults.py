@@ -441,139 +441,172 @@ class Fault:
     properties: tuple[str, ...]
     make: Callable[[], ReferenceDevice] = attrs.field(repr=False)
     duty: str = ""  # the error-handling duty it breaks, when it is one of the list
+    #: the spec clauses (spec/coverage.md) it breaks; the cases naming them must catch it
+    clauses: tuple[str, ...] = ()
 
 
 FAULTS: dict[str, Fault] = {
     "cek-in-success": Fault(
-        "reports the CEK in the msg of its Success", ("P1",), _agent_fault("cek-in-success")
+        "reports the CEK in the msg of its Success",
+        ("P1",),
+        _agent_fault("cek-in-success"),
+        clauses=("P-11a",),
     ),
     "holds-class-key": Fault(
         "accepts class keys at provisioning and unwraps class-key CEK wraps with them",
         ("P2",),
         HoldsClassKeys,
+        clauses=("P-9.4b",),
     ),
     "cek-to-ree": Fault(
         "leaks the CEK to the REE (appended to the payload fetch request)",
         ("P1", "P8"),
         type("CekToReeDevice", (CekToRee,), {"flags": frozenset()}),
         "leaks CEK to REE",
+        clauses=("P-11a",),
     ),
     "plaintext-in-state": Fault(
         "returns the installed plaintext image in the REE-visible state reply",
         ("P8",),
         PlaintextInState,
+        clauses=("P-11a",),
     ),
     "tam-key-as-author": Fault(
         "one trust store: accepts an author manifest signed by a TAM key",
         ("P5", "P12"),
         _agent_fault("tam-key-as-author"),
+        clauses=("P-9.5a",),
     ),
     "evidence-nonce-reuse": Fault(
         "puts the first challenge it ever saw in every EAT instead of the current one",
         ("P3", "P6"),
         _agent_fault("evidence-nonce-reuse"),
+        clauses=("P-8.3a",),
     ),
     "evidence-cnf": Fault(
         "names a key other than its DAK in the EAT cnf claim",
         ("P3", "P4"),
         _agent_fault("evidence-cnf"),
+        clauses=("P-8.3a",),
     ),
     "evidence-signer": Fault(
-        "signs its EAT with a key that is not its DSK", ("P3",), _agent_fault("evidence-signer")
+        "signs its EAT with a key that is not its DSK",
+        ("P3",),
+        _agent_fault("evidence-signer"),
+        clauses=("P-8.3a",),
     ),
     "accept-other-device": Fault(
         "accepts a delivery meant for another device (no UEID/DAK binding check)",
         ("P4",),
         _agent_fault("accept-other-device"),
         "accepts a delivery meant for another device",
+        clauses=("P-9.6a",),
     ),
     "ignore-class-id": Fault(
         "ignores the class id condition (installs packages of another device class)",
         ("P4", "P5"),
         _agent_fault("ignore-class-id"),
         "ignores class id",
+        clauses=("P-9.5b",),
     ),
     "ignore-tam-signature": Fault(
         "decodes TEEP messages without verifying the TAM signature",
         ("P5", "P6"),
         _agent_fault("ignore-tam-signature"),
         "ignores TAM signature",
+        clauses=("P-9.2a",),
     ),
     "accept-stale-challenge": Fault(
         "accepts an Update bound to any challenge it issued before (not only the open one)",
         ("P6", "P3"),
         _agent_fault("accept-stale-challenge"),
         "accepts stale challenge",
+        clauses=("P-9.7a",),
     ),
     "report-nonce-reuse": Fault(
         "puts its first challenge in every install report (reports replayable)",
         ("P6",),
         _agent_fault("report-nonce-reuse"),
         "reuses nonces in reports",
+        clauses=("P-8.5a",),
     ),
     "skip-ta-check": Fault(
         "installs TA payloads without OP-TEE's checks (TA signing key, UUID, TA version)",
         ("P5", "P7"),
         _agent_fault("skip-ta-check"),
+        clauses=("T-6a",),
     ),
     "skip-rollback": Fault(
         "skips the rollback check (installs any sequence number)",
         ("P7",),
         _agent_fault("skip-rollback"),
         "skips rollback check",
+        clauses=("P-9.8a",),
     ),
     "equal-sequence": Fault(
         "accepts a sequence number equal to the floor",
         ("P7",),
         _agent_fault("equal-sequence"),
         "accepts equal sequence number",
+        clauses=("P-9.8a",),
     ),
     "uninstall-drops-floor": Fault(
         "forgets the floors when a component is uninstalled (old versions reinstallable)",
         ("P7",),
         _agent_fault("uninstall-drops-floor"),
+        clauses=("P-13a",),
     ),
     "decrypt-first": Fault(
         "decrypts the payload before checking its signed digest and size",
         ("P9",),
         _agent_fault("decrypt-first"),
         "decrypts before verifying",
+        clauses=("P-8.3c",),
     ),
     "early-floor": Fault(
         "raises the floor although the install failed (a partial state is left behind)",
         ("P10",),
         _agent_fault("early-floor"),
         "leaves a partial install on failure",
+        clauses=("P-9a",),
     ),
     "crash-on-malformed": Fault(
         "crashes on malformed CBOR instead of refusing it",
         ("P10",),
         CrashOnMalformed,
         "crashes on malformed CBOR",
+        clauses=("P-5b",),
     ),
     "wrong-error-code": Fault(
         "refuses correctly but reports every refusal as AGENT_INSTALL_FAILED",
         ("P10",),
         _agent_fault("wrong-error-code"),
         "answers with the wrong error code",
+        clauses=("E-3a",),
     ),
     "ecdsa-fixed-k": Fault(
         "signs every message with one fixed ECDSA nonce (nonce reuse under one key)",
         ("P11",),
         _agent_fault("ecdsa-fixed-k"),
+        clauses=("P-8.1a",),
     ),
     "exports-private-keys": Fault(
-        "returns its DAK private key in the identity reply", ("P12", "P1"), ExportsPrivateKeys
+        "returns its DAK private key in the identity reply",
+        ("P12", "P1"),
+        ExportsPrivateKeys,
+        clauses=("P-8.1a",),
     ),
     "shared-device-keys": Fault(
         "every unit holds the same keys and UEID (no per-device keys)",
         ("P12",),
         SharedDeviceKeys,
+        clauses=("P-8.1b",),
     ),
     "keeps-revoked-anchors": Fault(
         "keeps trust anchors that a later provision removed (revoked TAM keys stay trusted)",
         ("P13",),
         KeepsRevokedAnchors,
+        clauses=("A-4d",),
     ),
 }
 

@@ -20,7 +20,9 @@ def _expect_refusal(device: Any, req: str, args: dict[str, Any], step: str) -> D
     raise CaseFailure(step, "a refusal with an error code", "success")
 
 
-@pytest.mark.edbp_case(id="adapter.hello", flow="adapter", tags=("adapter",))
+@pytest.mark.edbp_case(
+    id="adapter.hello", clauses=("A-3a", "A-4a"), flow="adapter", tags=("adapter",)
+)
 def test_hello_declares_profiles_and_capabilities(edbp_device: Any) -> None:
     info = edbp_device.hello()
     if info.version != PROTOCOL_VERSION:
@@ -29,7 +31,9 @@ def test_hello_declares_profiles_and_capabilities(edbp_device: Any) -> None:
         raise CaseFailure("hello", "at least one profile", "none")
 
 
-@pytest.mark.edbp_case(id="adapter.unknown-request", flow="adapter", tags=("adapter", "robustness"))
+@pytest.mark.edbp_case(
+    id="adapter.unknown-request", clauses=("A-3b",), flow="adapter", tags=("adapter", "robustness")
+)
 def test_unknown_request_refused_with_code(edbp_device: Any) -> None:
     exc = _expect_refusal(edbp_device, "no-such-request", {}, "unknown-request")
     if exc.code is not Code.ADAPTER_UNKNOWN_REQUEST:

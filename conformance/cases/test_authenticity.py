@@ -19,7 +19,13 @@ def _refused(harness: Harness, code: Code, step: str, signer: str = "author", **
     harness.expect_unchanged(before, step)
 
 
-@case(id="auth.untrusted-tam-update", properties=("P5",), flow="deploy", tags=("signature",))
+@case(
+    id="auth.untrusted-tam-update",
+    clauses=("P-2b", "P-9.2a"),
+    properties=("P5",),
+    flow="deploy",
+    tags=("signature",),
+)
 def test_update_signed_by_untrusted_tam(harness: Harness) -> None:
     """A TEEP Update signed by a key that is no TAM trust anchor is refused."""
     _refused(
@@ -27,7 +33,13 @@ def test_update_signed_by_untrusted_tam(harness: Harness) -> None:
     )
 
 
-@case(id="auth.untrusted-tam-query", properties=("P5", "P3"), flow="deploy", tags=("signature",))
+@case(
+    id="auth.untrusted-tam-query",
+    clauses=("P-2b", "P-9.2a", "P-8.3a"),
+    properties=("P5", "P3"),
+    flow="deploy",
+    tags=("signature",),
+)
 def test_query_signed_by_untrusted_tam(harness: Harness) -> None:
     """A QueryRequest from an untrusted TAM gets no evidence, only a refusal."""
     before = harness.state()
@@ -37,7 +49,13 @@ def test_query_signed_by_untrusted_tam(harness: Harness) -> None:
     harness.expect_unchanged(before, "rogue QueryRequest")
 
 
-@case(id="auth.untrusted-device-manifest", properties=("P5",), flow="deploy", tags=("signature",))
+@case(
+    id="auth.untrusted-device-manifest",
+    clauses=("P-9.4a",),
+    properties=("P5",),
+    flow="deploy",
+    tags=("signature",),
+)
 def test_device_manifest_signed_by_untrusted_tam(harness: Harness) -> None:
     """A per-device SUIT manifest signed by an untrusted key is refused (SUIT_AUTH_FAILED)."""
     _refused(
@@ -48,19 +66,37 @@ def test_device_manifest_signed_by_untrusted_tam(harness: Harness) -> None:
     )
 
 
-@case(id="auth.untrusted-author", properties=("P5",), flow="deploy", tags=("signature",))
+@case(
+    id="auth.untrusted-author",
+    clauses=("P-9.5a",),
+    properties=("P5",),
+    flow="deploy",
+    tags=("signature",),
+)
 def test_author_manifest_signed_by_untrusted_author(harness: Harness) -> None:
     """An author manifest signed by an Author the device does not trust is refused."""
     _refused(harness, Code.SUIT_AUTH_FAILED, "rogue author", signer="rogue-author")
 
 
-@case(id="auth.tam-as-author", properties=("P5", "P12"), flow="deploy", tags=("signature",))
+@case(
+    id="auth.tam-as-author",
+    clauses=("P-9.5a",),
+    properties=("P5", "P12"),
+    flow="deploy",
+    tags=("signature",),
+)
 def test_author_manifest_signed_by_tam(harness: Harness) -> None:
     """The TAM cannot forge a package: an author manifest signed by a TSK is refused."""
     _refused(harness, Code.SUIT_AUTH_FAILED, "TAM as author", signer="tam")
 
 
-@case(id="auth.unnamed-signer", properties=("P5",), flow="deploy", tags=("signature",))
+@case(
+    id="auth.unnamed-signer",
+    clauses=("P-2c", "P-9.2a"),
+    properties=("P5",),
+    flow="deploy",
+    tags=("signature",),
+)
 def test_update_signed_without_kid_by_untrusted_key(harness: Harness) -> None:
     """Without a kid the Agent tries each trusted TSK: none verifies, TEEP_BAD_SIGNATURE."""
     from edbp.reference.wire import teep

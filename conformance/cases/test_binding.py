@@ -35,7 +35,13 @@ def _refused(harness: Harness, code: Code, step: str, **kw: object) -> None:
     harness.expect_unchanged(before, step)
 
 
-@case(id="binding.other-device", properties=("P4",), flow="deploy", tags=("binding",))
+@case(
+    id="binding.other-device",
+    clauses=("P-9.6a",),
+    properties=("P4",),
+    flow="deploy",
+    tags=("binding",),
+)
 def test_delivery_for_another_device(harness: Harness) -> None:
     """A delivery made for another device (its UEID, its DAK) is refused before unwrapping."""
     _refused(
@@ -46,7 +52,13 @@ def test_delivery_for_another_device(harness: Harness) -> None:
     )
 
 
-@case(id="binding.other-ueid", properties=("P4",), flow="deploy", tags=("binding",))
+@case(
+    id="binding.other-ueid",
+    clauses=("P-9.6a",),
+    properties=("P4",),
+    flow="deploy",
+    tags=("binding",),
+)
 def test_manifest_naming_another_ueid(harness: Harness) -> None:
     """A device manifest naming another UEID is refused even when the CEK is wrapped to this
     device's DAK."""
@@ -58,7 +70,13 @@ def test_manifest_naming_another_ueid(harness: Harness) -> None:
     )
 
 
-@case(id="binding.wrong-class", properties=("P4", "P5"), flow="deploy", tags=("binding",))
+@case(
+    id="binding.wrong-class",
+    clauses=("P-9.5b",),
+    properties=("P4", "P5"),
+    flow="deploy",
+    tags=("binding",),
+)
 def test_wrong_class(harness: Harness) -> None:
     """A package for another class of the same vendor is refused (condition-class-identifier)."""
     _refused(
@@ -69,7 +87,13 @@ def test_wrong_class(harness: Harness) -> None:
     )
 
 
-@case(id="binding.wrong-vendor", properties=("P4", "P5"), flow="deploy", tags=("binding",))
+@case(
+    id="binding.wrong-vendor",
+    clauses=("P-9.5b",),
+    properties=("P4", "P5"),
+    flow="deploy",
+    tags=("binding",),
+)
 def test_wrong_vendor(harness: Harness) -> None:
     """A package of another vendor is refused (condition-vendor-identifier)."""
     _refused(
@@ -78,3 +102,24 @@ def test_wrong_vendor(harness: Harness) -> None:
         "other vendor",
         vendor_id=vendor_id_for("other-vendor.example"),
     )
+
+
+@case(
+    id="binding.replay-other-device",
+    clauses=("P-9.7b", "E-3a"),
+    properties=("P4", "P6"),
+    flow="deploy",
+    tags=("binding", "replay"),
+)
+def test_replayed_update_for_another_device(harness: Harness) -> None:
+    """An Update made for another device, delivered with no exchange open (a replay as well):
+    the device binding is checked before the session binding, so the code is
+    AGENT_NOT_FOR_THIS_DEVICE (602), not AGENT_REPLAY (612)."""
+    before = harness.state()
+    published = harness.publish(1)
+    q = harness.query(step="deploy.query_request")
+    update = harness.update(published, q, target=_other_device(harness, own_dak=False))
+    harness.deliver(harness.uninstall(q), "close the exchange (nothing to uninstall)")
+    got = harness.deliver(update, "replayed Update for another device")
+    harness.expect_refusal(got, Code.AGENT_NOT_FOR_THIS_DEVICE, "deploy.verify_update (order)")
+    harness.expect_unchanged(before, "replayed Update for another device")

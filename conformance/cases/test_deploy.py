@@ -13,6 +13,7 @@ case = pytest.mark.edbp_case
 
 @case(
     id="deploy.install",
+    clauses=("P-8.5a", "A-4b", "A-3a"),
     properties=("P3", "P5", "P10"),
     flow="deploy",
     suite="esp256-a128gcm",
@@ -27,6 +28,7 @@ def test_install(harness: Harness) -> None:
 
 @case(
     id="deploy.upgrade",
+    clauses=("P-8.5a", "P-9.8a"),
     properties=("P6", "P7"),
     flow="deploy",
     suite="esp256-a128gcm",
@@ -40,7 +42,13 @@ def test_upgrade(harness: Harness) -> None:
         raise CaseFailure("v2: deploy.raise_floor", 2, harness.floor())
 
 
-@case(id="deploy.evidence", properties=("P3", "P4"), flow="deploy", tags=("evidence",))
+@case(
+    id="deploy.evidence",
+    clauses=("P-8.3a",),
+    properties=("P3", "P4"),
+    flow="deploy",
+    tags=("evidence",),
+)
 def test_evidence(harness: Harness) -> None:
     """EAT signed by the DSK, eat_nonce = challenge, ueid, cnf = DAK; twice, fresh each time."""
     first = harness.query(step="query 1")
@@ -63,7 +71,13 @@ def _signatures(data: bytes) -> list[bytes]:
     return sigs
 
 
-@case(id="deploy.signature-nonces", properties=("P11", "P6"), flow="deploy", tags=("reports",))
+@case(
+    id="deploy.signature-nonces",
+    clauses=("P-8.1a", "P-8.5a"),
+    properties=("P11", "P6"),
+    flow="deploy",
+    tags=("reports",),
+)
 def test_signature_nonces_unique(harness: Harness) -> None:
     """Across three exchanges no two device signatures share an ECDSA r (one nonce reused
     under the DSK gives the key away), and no two reports share a nonce."""
@@ -85,6 +99,7 @@ def test_signature_nonces_unique(harness: Harness) -> None:
 
 @case(
     id="deploy.secrets-not-in-ree",
+    clauses=("P-11a",),
     properties=("P1", "P8"),
     flow="deploy",
     tags=("confidentiality",),
@@ -104,7 +119,13 @@ def test_secrets_never_cross_the_adapter(harness: Harness) -> None:
                 raise CaseFailure("deploy (REE-visible frames)", f"no {what}", f"{what} found")
 
 
-@case(id="deploy.unexpected-message", properties=("P10",), flow="deploy", tags=("robustness",))
+@case(
+    id="deploy.unexpected-message",
+    clauses=("P-9a", "P-10.1a"),
+    properties=("P10",),
+    flow="deploy",
+    tags=("robustness",),
+)
 def test_unexpected_message(harness: Harness) -> None:
     """A well-signed TEEP message an Agent never receives (Success) is refused with
     AGENT_UNEXPECTED_MESSAGE and changes nothing."""

@@ -38,7 +38,13 @@ TAMPERS: dict[str, Callable[[Harness], Callable[[str, bytes], bytes]]] = {
 
 
 @pytest.mark.parametrize("kind", sorted(TAMPERS))
-@case(id="payload.tampered", properties=("P9", "P10"), flow="deploy", tags=("payload",))
+@case(
+    id="payload.tampered",
+    clauses=("P-8.3c", "P-9a", "P-9.9a", "E-2a", "E-2b", "A-3c"),
+    properties=("P9", "P10"),
+    flow="deploy",
+    tags=("payload",),
+)
 def test_tampered_payload(harness: Harness, kind: str) -> None:
     before = harness.state()
     published = harness.publish(1)
@@ -51,7 +57,13 @@ def test_tampered_payload(harness: Harness, kind: str) -> None:
     harness.deploy(1, step="retry")
 
 
-@case(id="payload.fetch-failed", properties=("P10",), flow="deploy", tags=("payload",))
+@case(
+    id="payload.fetch-failed",
+    clauses=("P-9a", "P-9.9a"),
+    properties=("P10",),
+    flow="deploy",
+    tags=("payload",),
+)
 def test_fetch_failed(harness: Harness) -> None:
     """The Registry is unreachable: Error AGENT_PAYLOAD_FETCH_FAILED, nothing changed, and the
     same version installs on the next exchange."""

@@ -25,6 +25,7 @@ def _check_whole(harness: Harness, step: str) -> int:
     digest = SuitDigest(-16, hashlib.sha256(harness.image(seq, TA_UUID)).digest()).to_cbor()
     if entries[0].get("digest") != digest:
         raise CaseFailure(step + " (image)", f"the whole image of version {seq}", "another digest")
+    harness.check_image_digest(entries[0], harness.image(seq, TA_UUID), step)
     floor = harness.floor()
     if floor != seq:
         raise CaseFailure(step + " (floor)", seq, floor)
@@ -33,6 +34,7 @@ def _check_whole(harness: Harness, step: str) -> int:
 
 @case(
     id="powercut.install",
+    clauses=("A-4c", "P-9.9a"),
     properties=("P10", "P7"),
     flow="deploy",
     tags=("power-cut",),

@@ -396,7 +396,18 @@ class Harness:
             raise CaseFailure(
                 step + " (state digest)", "digest of the published image", entry.get("digest")
             )
+        self.check_image_digest(entry, image, step)
         return report
+
+    @staticmethod
+    def check_image_digest(entry: dict[str, Any], image: bytes, step: str) -> None:
+        """``image_digest`` (adapter.md, state), when the device reports it: the SHA-256 of the
+        image as installed must be the image's."""
+        got = entry.get("image_digest")
+        if got is not None and not hmac.compare_digest(
+            bytes(got) if isinstance(got, bytes) else b"", hashlib.sha256(image).digest()
+        ):
+            raise CaseFailure(step + " (state image_digest)", "SHA-256 of the image", "another")
 
     def _component(self, ta_uuid: bytes) -> dict[str, Any] | None:
         want = list(ta_component(ta_uuid))
