@@ -29,6 +29,13 @@ def test_hello_declares_profiles_and_capabilities(edbp_device: Any) -> None:
         raise CaseFailure("hello", PROTOCOL_VERSION, info.version)
     if not info.profiles:
         raise CaseFailure("hello", "at least one profile", "none")
+    if "edbp" in info.profiles:
+        # protocol.md §6: a device takes messages up to 64 KiB and payloads up to 16 MiB
+        raw = edbp_device.call("hello", {"version": PROTOCOL_VERSION, "harness": "edbp"})
+        limits = raw.get("limits") or {} if isinstance(raw, dict) else {}
+        for name, floor in (("max_message", 65536), ("max_payload", 16 << 20)):
+            if name in limits and int(limits[name]) < floor:
+                raise CaseFailure(f"hello (limits.{name})", f">= {floor}", limits[name])
 
 
 @pytest.mark.edbp_case(

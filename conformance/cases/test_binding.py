@@ -123,3 +123,38 @@ def test_replayed_update_for_another_device(harness: Harness) -> None:
     got = harness.deliver(update, "replayed Update for another device")
     harness.expect_refusal(got, Code.AGENT_NOT_FOR_THIS_DEVICE, "deploy.verify_update (order)")
     harness.expect_unchanged(before, "replayed Update for another device")
+
+
+@case(
+    id="binding.other-dak",
+    clauses=("P-9.6a",),
+    properties=("P4",),
+    flow="deploy",
+    tags=("binding",),
+)
+def test_delivery_wrapped_to_another_dak(harness: Harness) -> None:
+    """A device manifest naming this device's UEID, with the CEK wrapped to another DAK (its
+    kid is not this device's kid(DAK)), is refused before any key agreement."""
+    other = _other_device(harness, own_dak=False)
+    _refused(
+        harness,
+        Code.AGENT_NOT_FOR_THIS_DEVICE,
+        "other DAK",
+        target=Target(harness.ueid, other.dak),
+    )
+
+
+@case(
+    id="binding.near-miss-ueid",
+    clauses=("P-9.6a",),
+    properties=("P4",),
+    flow="deploy",
+    tags=("binding", "near-miss"),
+)
+def test_ueid_differing_in_last_byte(harness: Harness) -> None:
+    """A device manifest naming a UEID that differs from this device's only in its last byte
+    (CEK wrapped to this device's DAK) is refused: the whole UEID is compared."""
+    near = harness.ueid[:-1] + bytes([harness.ueid[-1] ^ 0x01])
+    _refused(
+        harness, Code.AGENT_NOT_FOR_THIS_DEVICE, "near-miss UEID", target=Target(near, harness.dak)
+    )

@@ -127,12 +127,18 @@ def test_secrets_never_cross_the_adapter(harness: Harness) -> None:
     tags=("robustness",),
 )
 def test_unexpected_message(harness: Harness) -> None:
-    """A well-signed TEEP message an Agent never receives (Success) is refused with
-    AGENT_UNEXPECTED_MESSAGE and changes nothing."""
+    """A well-signed TEEP message an Agent never receives (Success), inside an open exchange,
+    is refused with AGENT_UNEXPECTED_MESSAGE, changes nothing and closes the exchange."""
     from edbp.errors import Code
 
     before = harness.state()
-    msg = teep.sign(teep.Success(token=b"t" * 16), harness.cloud.tsk, -9)
+    published = harness.publish(1)
+    q = harness.query(step="deploy.query_request")
+    msg = teep.sign(teep.Success(token=q.token), harness.cloud.tsk, -9)
     got = harness.deliver(msg)
     harness.expect_refusal(got, Code.AGENT_UNEXPECTED_MESSAGE, "unexpected message")
     harness.expect_unchanged(before, "unexpected message")
+    # the refusal closed the exchange (protocol.md §10.1, A11): its Update is now a replay
+    got = harness.deliver(harness.update(published, q), "Update of the closed exchange")
+    harness.expect_refusal(got, Code.AGENT_REPLAY, "Update after the exchange was closed")
+    harness.expect_unchanged(before, "Update of the closed exchange")

@@ -111,3 +111,19 @@ def test_interleaved_exchanges(harness: Harness) -> None:
     got = harness.deliver(second, "Update of exchange 2")
     harness.expect_success(got, q2, v2, "Update of exchange 2")
     _expect_replay(harness, first, "Update of exchange 1, after exchange 2")
+
+
+@case(
+    id="freshness.near-miss-token",
+    clauses=("P-9.7a",),
+    properties=("P6",),
+    flow="deploy",
+    tags=("replay", "near-miss"),
+)
+def test_token_differing_in_last_byte(harness: Harness) -> None:
+    """An Update whose token differs from the open exchange's only in its last byte is a
+    replay: the whole token is compared. The exchange is closed by the refusal."""
+    published = harness.publish(1)
+    q = harness.query(step="deploy.query_request")
+    near = q.token[:-1] + bytes([q.token[-1] ^ 0x01])
+    _expect_replay(harness, harness.update(published, q, token=near), "near-miss token")
