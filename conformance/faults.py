@@ -102,7 +102,8 @@ class FaultyAgent(Agent):
         if "uninstall-partial" in self.flags:
             self.installer.uninstall = self._uninstall_present  # type: ignore[method-assign]
         if self.image_check is not None and (
-            {"ta-uuid-unchecked", "ta-floor-strict", "ta-version-vs-suit-floor"} & self.flags
+            {"ta-uuid-unchecked", "ta-floor-strict", "ta-version-vs-suit-floor", "ta-floor-ignored"}
+            & self.flags
         ):
             self.image_check = _faulty_image_check(self.image_check, self.flags)
 
@@ -231,6 +232,12 @@ class FaultyAgent(Agent):
         class_wrap = "class-key-profile" in flags and any(
             r.headers.raw_alg == int(Alg.A256KW) for r in plan.encryption.recipients
         )
+        if "kid-prefix-compare" in flags:
+            (recipient,) = plan.encryption.recipients
+            kid, own = recipient.headers.kid or b"", self.keys.dak_public.kid or b""
+            if not _eq(kid[:16], own[:16]):
+                raise ProtocolError(Code.AGENT_NOT_FOR_THIS_DEVICE, "another key")
+            flags = flags | {"skip-recipient-kid"}
         if not ({"accept-other-device", "skip-recipient-kid"} & flags) and not class_wrap:
             check_binding(plan, self.keys.dak_public.kid, self.keys.ueid)
         challenge = early_challenge or self._bound_challenge(session, update)
@@ -278,6 +285,11 @@ class FaultyAgent(Agent):
         if "report-nonce-reuse" in self.flags and self._pending is not None:
             first = self._history[0][0] if self._history else self._pending.challenge
             self._pending = attrs.evolve(self._pending, challenge=first)
+        if "report-reference-author" in self.flags and self._pending is not None:
+            plan = self._pending.plan  # names the author manifest instead of the device's
+            self._pending = attrs.evolve(
+                self._pending, plan=attrs.evolve(plan, tam_digest=plan.author_digest)
+            )
         outputs = super()._on_payload(event, _)
         if "cek-in-success" in self.flags:
             success = teep.peek(outputs[0].data)
@@ -307,6 +319,8 @@ class FaultyAgent(Agent):
         return sent
 
     def _fail_reference(self, code: Code, token: bytes | None) -> SendMessage:
+        if "error-without-report" in self.flags:
+            self._report_to = None  # Errors never carry the signed SUIT report
         if "early-floor" in self.flags and self._pending is not None:
             # the floor goes up although nothing was installed: a partial state
             record = self.installer.load()
@@ -501,6 +515,8 @@ def _faulty_image_check(check: Any, flags: frozenset[str]) -> Any:
 
     def faulty(sealed: Any, staging: str, spec: Any, record: AgentRecord) -> Any:
         cid = spec.component_id
+        if "ta-floor-ignored" in flags:
+            record = attrs.evolve(record, ta_floors={})  # the stored TA versions never read
         if "ta-version-vs-suit-floor" in flags and len(cid) == 3:
             floors = dict(record.ta_floors)
             floors[cid[2]] = max(floors.get(cid[2], 0), record.floor(tuple(cid)) or 0)
@@ -566,6 +582,19 @@ class CekToRee(FaultyDevice):
         cek = self.agent._cek
         if cek is not None:
             request = attrs.evolve(request, uri=f"{request.uri}#cek={bytes(cek).hex()}")
+        return super().fetch(request, host)
+
+
+class CekBase64ToRee(FaultyDevice):
+    """The Agent's debug hint carries the CEK in base64 (a scan for raw and hex misses it)."""
+
+    def fetch(self, request: FetchPayload, host: Any) -> Any:
+        import base64
+
+        cek = self.agent._cek
+        if cek is not None:
+            hint = base64.b64encode(bytes(cek)).decode()
+            request = attrs.evolve(request, uri=f"{request.uri}#k={hint}")
         return super().fetch(request, host)
 
 
@@ -988,7 +1017,37 @@ FAULTS: dict[str, Fault] = {
         "checks the TA version against the SUIT sequence floor",
         ("P7",),
         _agent_fault("ta-version-vs-suit-floor"),
-        clauses=("P-13c",),
+        clauses=("P-13c", "T-7b"),
+    ),
+    "ta-floor-ignored": Fault(
+        "never reads the stored TA versions: a lower TA version installs under a new sequence",
+        ("P7",),
+        _agent_fault("ta-floor-ignored"),
+        clauses=("T-7a",),
+    ),
+    "kid-prefix-compare": Fault(
+        "compares only the first 16 bytes of the recipient kid with its kid(DAK)",
+        ("P4",),
+        _agent_fault("kid-prefix-compare"),
+        clauses=("P-9.6a",),
+    ),
+    "report-reference-author": Fault(
+        "names the author manifest's digest as the reference of its success report",
+        ("P6",),
+        _agent_fault("report-reference-author"),
+        clauses=("P-8.5a",),
+    ),
+    "error-without-report": Fault(
+        "sends Errors without the signed SUIT report after a manifest was processed",
+        ("P6",),
+        _agent_fault("error-without-report"),
+        clauses=("P-8.5a",),
+    ),
+    "cek-base64-to-ree": Fault(
+        "leaks the CEK to the REE in base64 (appended to the payload fetch request)",
+        ("P1", "P8"),
+        type("CekBase64Device", (CekBase64ToRee,), {"flags": frozenset()}),
+        clauses=("P-11a",),
     ),
     "err-msg-without-code": Fault(
         "puts only the code's name in err-msg (no edbp:<code>)",

@@ -271,6 +271,7 @@ def property_table(cases: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     for case in cases:
         for prop in case["properties"] or ["-"]:
             table[prop][case["outcome"]] += 1
+
     def key(p: str) -> tuple[int, str]:  # P2 before P10
         return (len(p), p)
 

@@ -31,7 +31,8 @@ def _refused(harness: Harness, code: Code, step: str, **kw: object) -> None:
     target = kw.get("target")
     update = harness.update(published, q, target=target)  # type: ignore[arg-type]
     got = harness.deliver(update, f"{step}: deploy.update")
-    harness.expect_refusal(got, code, f"{step}: deploy.verify_update")
+    error = harness.expect_refusal(got, code, f"{step}: deploy.verify_update")
+    harness.check_error_report(error, code, q, f"{step}: deploy.verify_update")
     harness.expect_unchanged(before, step)
 
 
@@ -54,7 +55,10 @@ def test_delivery_for_another_device(harness: Harness) -> None:
 
 @case(
     id="binding.other-ueid",
-    clauses=("P-9.6a",),
+    clauses=(
+        "P-8.5a",
+        "P-9.6a",
+    ),
     properties=("P4",),
     flow="deploy",
     tags=("binding",),
@@ -158,3 +162,29 @@ def test_ueid_differing_in_last_byte(harness: Harness) -> None:
     _refused(
         harness, Code.AGENT_NOT_FOR_THIS_DEVICE, "near-miss UEID", target=Target(near, harness.dak)
     )
+
+
+@case(
+    id="binding.near-miss-kid",
+    clauses=("P-9.6a",),
+    properties=("P4",),
+    flow="deploy",
+    tags=("binding", "near-miss"),
+)
+def test_recipient_kid_differing_in_last_byte(harness: Harness) -> None:
+    """The CEK wrapped to this device's DAK under a recipient kid that differs from kid(DAK)
+    only in its last byte is refused: the whole kid is compared."""
+    kid = harness.dak.thumbprint()
+    near = kid[:-1] + bytes([kid[-1] ^ 0x01])
+    before = harness.state()
+    published = harness.publish(1)
+    q = harness.query(step="near-miss kid: deploy.query_request")
+    envelope = harness.envelope_with_kid(published, near)
+    got = harness.deliver(harness.update(published, q, envelope=envelope), "near-miss kid")
+    harness.expect_refusal(got, Code.AGENT_NOT_FOR_THIS_DEVICE, "deploy.verify_update (kid)")
+    harness.expect_unchanged(before, "near-miss kid")
+    # the same construction with the exact kid installs: the refusal is the kid's doing
+    exact = harness.envelope_with_kid(published, kid)
+    q = harness.query(step="exact kid: deploy.query_request")
+    got = harness.deliver(harness.update(published, q, envelope=exact), "exact kid")
+    harness.expect_success(got, q, published, "exact kid")

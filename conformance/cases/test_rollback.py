@@ -18,13 +18,14 @@ def _refused_update(harness: Harness, sequence: int, code: Code, step: str) -> N
     published = harness.publish(sequence)
     q = harness.query(step=f"{step}: deploy.query_request")
     got = harness.deliver(harness.update(published, q), f"{step}: deploy.update")
-    harness.expect_refusal(got, code, f"{step}: deploy.verify_update")
+    error = harness.expect_refusal(got, code, f"{step}: deploy.verify_update")
+    harness.check_error_report(error, code, q, f"{step}: deploy.verify_update")
     harness.expect_unchanged(before, step)
 
 
 @case(
     id="rollback.older-sequence",
-    clauses=("P-9.8a", "E-2a", "E-2b", "E-3a", "A-3c"),
+    clauses=("P-8.5a", "P-9.8a", "E-2a", "E-2b", "E-3a", "A-3c"),
     properties=("P7",),
     flow="deploy",
     tags=("rollback",),

@@ -32,7 +32,20 @@ from edbp.reference.wire.suit_report import SuitReport
 
 from edbp.errors import AdapterError, Code, EdbpError
 
-__all__ = ["Delivered", "Harness", "Query", "Target"]
+__all__ = ["Delivered", "Harness", "Query", "Target", "secret_forms"]
+
+
+def secret_forms(secret: bytes) -> list[bytes]:
+    """The encodings a leak takes: raw, hex (both cases), base64 and base64url (without the
+    padding, and cut to whole 4-character groups so that a longer encoded string still
+    matches)."""
+    import base64
+
+    forms = [secret, secret.hex().encode(), secret.hex().upper().encode()]
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        text = encode(secret).rstrip(b"=")
+        forms.append(text[: len(text) // 4 * 4])
+    return forms
 
 
 @attrs.frozen
@@ -124,6 +137,7 @@ class Harness:
         #: serves fetches instead of the run's registry (vector replay: the vector's payloads)
         self.payloads: dict[str, bytes] | None = None
         self.fetched: list[str] = []
+        self.published: list[tuple[Published, bytes]] = []  # (package, plaintext) of the case
         #: whether the device was provisioned with ``ta_keys`` (payloads are signed TA images)
         self.ta_check = False
         device.fetch = self._fetch
@@ -260,6 +274,38 @@ class Harness:
             self.rng.fork(f"delivery/{self._fresh('d', 8).hex()}"),
         )
 
+    def envelope_with_kid(self, published: Published, kid: bytes) -> bytes:
+        """A device envelope for this device whose recipient names ``kid`` (the CEK still
+        wrapped to this device's DAK): the near-miss kid of the binding cases."""
+        from edbp.reference.cloud.delivery import AUTHOR_KEY, device_manifest
+        from edbp.reference.wire.cose_algs import HeaderLabel
+        from edbp.reference.wire.cose_encrypt import RecipientSpec, encryption_info
+        from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
+        from edbp.reference.wire.suit_commands import EncryptionInfo
+        from edbp.reference.wire.suit_crypto import sign_envelope
+
+        package = published.package
+        dak = self.dak
+        spec = RecipientSpec(
+            alg=Alg.ECDH_ES_A128KW,
+            key=CoseKey(kty=dak.kty, crv=dak.crv, x=dak.x, y=dak.y),
+            unprotected={HeaderLabel.KID.value: kid},
+            supp_pub_other=SUIT_KDF_OTHER,
+        )
+        rng = self.rng.fork(f"kid-delivery/{self._fresh('k', 8).hex()}")
+
+        def seal(cek: bytearray) -> Any:
+            return encryption_info(
+                [spec], package.content_alg, cek=bytes(cek), iv=package.iv, rng=rng
+            )
+
+        enc = self.cloud.vault.rewrap(package.wrapped_cek, seal)
+        manifest = device_manifest(package, self.ueid, EncryptionInfo.from_cose(enc))
+        envelope = sign_envelope(
+            manifest, self.cloud.tsk, Alg.ESP256, integrated={AUTHOR_KEY: package.envelope}
+        )
+        return bytes(envelope.encode())
+
     def update(
         self,
         published: Published,
@@ -278,6 +324,7 @@ class Harness:
             or self.delivery(published, target=target, tsk=manifest_tsk, vault=vault).envelope
         )
         tok = token if token is not None else (query.token if query is not None else None)
+        self.last_envelope = env
         msg = teep.Update(token=tok, manifest_list=(env,))
         return self.sign(msg, teep_tsk or self.cloud.tsk)
 
@@ -297,7 +344,10 @@ class Harness:
         kw.setdefault("vendor_id", self.vendor_id)
         kw.setdefault("class_id", self.class_id)
         kw.setdefault("ta", TaImage() if self.ta_check else None)
-        return self.cloud.publish(sequence=sequence, **kw)
+        published = self.cloud.publish(sequence=sequence, **kw)
+        plaintext = self.cloud.image(published.package.ta_uuid, sequence, kw["ta"])
+        self.published.append((published, plaintext))
+        return published
 
     def image(self, sequence: int, ta_uuid: bytes = TA_UUID) -> bytes:
         """The bytes an honest install of ``sequence`` leaves on this device."""
@@ -385,6 +435,7 @@ class Harness:
             raise CaseFailure(step + " (report nonce)", "this exchange's challenge", nonce.hex())
         if not report.succeeded:
             raise CaseFailure(step + " (report result)", "success", "failure")
+        self.check_report_reference(report, step)
         seq = published.package.sequence
         entry = self._component(published.package.ta_uuid)
         if entry is None or entry.get("sequence") != seq:
@@ -408,6 +459,42 @@ class Harness:
             bytes(got) if isinstance(got, bytes) else b"", hashlib.sha256(image).digest()
         ):
             raise CaseFailure(step + " (state image_digest)", "SHA-256 of the image", "another")
+
+    def check_report_reference(self, report: SuitReport, step: str) -> None:
+        """protocol.md §8.5: a report names the device manifest the Agent processed (the
+        digest of the last device envelope this case sent), not the author's."""
+        envelope = getattr(self, "last_envelope", None)
+        if envelope is None:
+            return
+        from edbp.reference.device.update import decode_envelope
+
+        want = decode_envelope(envelope).authentication.digest
+        got = report.reference.digest
+        if got.alg != want.alg or not hmac.compare_digest(got.digest, want.digest):
+            raise CaseFailure(
+                step + " (report reference)", "digest of the device manifest", got.digest.hex()
+            )
+
+    def check_error_report(self, msg: teep.Error, code: Code, q: Query, step: str) -> None:
+        """protocol.md §8.5, errors.md: an Error sent while a manifest was processed carries a
+        SUIT report signed by the DSK, nonce = the exchange's challenge, reference = the
+        device manifest, result code = the refusal's code."""
+        if not msg.suit_reports:
+            raise CaseFailure(step + " (error report)", "a signed SUIT report", "none")
+        try:
+            report = verify_report(msg.suit_reports[0], self.dsk)
+        except EdbpError as exc:
+            raise CaseFailure(
+                step + " (error report signed by the DSK)", "verifies", exc.code.name
+            ) from None
+        nonce = report.nonce or b""
+        if not hmac.compare_digest(nonce, q.challenge):
+            raise CaseFailure(step + " (error report nonce)", q.challenge.hex(), nonce.hex())
+        self.check_report_reference(report, step + " (error report)")
+        result = report.result
+        got = None if result is True else getattr(result, "code", None)
+        if got != int(code):
+            raise CaseFailure(step + " (error report result-code)", int(code), got)
 
     def _component(self, ta_uuid: bytes) -> dict[str, Any] | None:
         want = list(ta_component(ta_uuid))
@@ -442,6 +529,31 @@ class Harness:
                 raise CaseFailure(step + f" ({key} unchanged)", before.get(key), after.get(key))
         if after.get("agent_state") != "IDLE":
             raise CaseFailure(step + " (agent_state)", "IDLE", after.get("agent_state"))
+
+    def case_secrets(self) -> list[tuple[str, bytes]]:
+        """The secrets of this case: the CEK and the plaintext (its first and last 64 bytes)
+        of every package the case published."""
+        secrets: list[tuple[str, bytes]] = []
+        seen: set[bytes] = set()
+        for published, plaintext in self.published:
+            for what, secret in (
+                ("CEK", self.cloud.cek_of(published)),
+                ("plaintext", plaintext[:64]),
+                ("plaintext", plaintext[-64:]),
+            ):
+                if secret not in seen:
+                    seen.add(secret)
+                    secrets.append((what, secret))
+        return secrets
+
+    def scan_frames(self, step: str = "every frame of the case") -> None:
+        """protocol.md §11, adapter.md: no frame the device sent in this case (replies, asks,
+        state, errors) carries a secret of the case, raw, in hex or in base64."""
+        data = self.frames()
+        for what, secret in self.case_secrets():
+            for form in secret_forms(secret):
+                if form in data:
+                    raise CaseFailure(step, f"no {what} on the wire", f"{what} found")
 
     def frames(self) -> bytes:
         """Everything that crossed the adapter in this case (REE-visible), as CBOR bytes."""

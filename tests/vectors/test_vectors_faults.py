@@ -48,6 +48,10 @@ NO_VECTOR_FOR_CLAUSE = {
     "unexpected-keeps-exchange",
     "uninstall-partial",
     "unknown-type-unexpected",
+    "error-without-report",
+    "kid-prefix-compare",
+    "report-reference-author",
+    "ta-floor-ignored",
 }
 
 
