@@ -84,6 +84,16 @@ class FaultyAgent(Agent):
                     raise ProtocolError(Code.AGENT_ROLLBACK, f"sequence {seq} < floor {floor}")
 
             self.installer.check_floor = below_only  # type: ignore[method-assign]
+        if "device-wide-floor" in self.flags:
+
+            def device_wide(record: AgentRecord, cid: tuple[bytes, ...], seq: int) -> None:
+                floors = [c.floor for c in record.components.values()]
+                floors += list(record.retired.values())
+                floor = max(floors, default=None)  # one counter for the whole device
+                if floor is not None and seq <= floor:
+                    raise ProtocolError(Code.AGENT_ROLLBACK, f"sequence {seq} <= floor {floor}")
+
+            self.installer.check_floor = device_wide  # type: ignore[method-assign]
         if "skip-ta-check" in self.flags:
             self.image_check = None  # installs TA payloads without OP-TEE's loader checks
         if "decrypt-first" in self.flags:
@@ -1048,6 +1058,12 @@ FAULTS: dict[str, Fault] = {
         ("P1", "P8"),
         type("CekBase64Device", (CekBase64ToRee,), {"flags": frozenset()}),
         clauses=("P-11a",),
+    ),
+    "device-wide-floor": Fault(
+        "keeps one rollback floor for the whole device instead of one per component",
+        ("P7",),
+        _agent_fault("device-wide-floor"),
+        clauses=("P-13a",),
     ),
     "err-msg-without-code": Fault(
         "puts only the code's name in err-msg (no edbp:<code>)",

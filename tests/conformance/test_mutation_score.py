@@ -27,6 +27,7 @@ CASE_FILES = (
     "test_adapter_basics.py",
     "test_authenticity.py",
     "test_binding.py",
+    "test_components.py",
     "test_deploy.py",
     "test_freshness.py",
     "test_keys.py",

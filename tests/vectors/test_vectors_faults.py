@@ -52,6 +52,7 @@ NO_VECTOR_FOR_CLAUSE = {
     "kid-prefix-compare",
     "report-reference-author",
     "ta-floor-ignored",
+    "device-wide-floor",
 }
 
 
