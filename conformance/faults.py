@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric import ec
-from edbp.conformance.reference_device import ReferenceDevice
+from edbp.conformance.reference_device import PowerLoss, ReferenceDevice
 from edbp.reference.build.package import read_author_envelope
 from edbp.reference.device.agent import (
     TOKEN_BYTES,
@@ -608,6 +608,65 @@ class CekBase64ToRee(FaultyDevice):
         return super().fetch(request, host)
 
 
+class SuccessBeforeCommit(ReferenceDevice):
+    """Sends the Success as soon as the payload checked out, before the install is committed:
+    a power cut in between leaves the old version behind a signed Success for the new one."""
+
+    _pending: Any = None
+
+    def fetch(self, request: FetchPayload, host: Any) -> Any:
+        self._pending = self.agent._pending
+        return super().fetch(request, host)
+
+    def relay(self, message: bytes, host: Any, replies: list[SendMessage]) -> None:
+        self._pending = None
+        try:
+            super().relay(message, host, replies)
+        except PowerLoss:
+            if self._pending is not None:
+                replies.append(self.agent._send(teep.Success(token=self._pending.token)))
+            raise
+
+
+class RetiredFloorsInRam(FaultyDevice):
+    """Keeps the floors of uninstalled components in RAM only: every restart loses them."""
+
+    def boot(self) -> None:
+        super().boot()
+        record = self.agent.record()
+        if record.retired:
+            self.agent.installer._commit(attrs.evolve(record, retired={}))
+
+
+class AnchorsInRam(ReferenceDevice):
+    """Applies a provision to the running Agent only; a restart brings back the trust anchors
+    of the first provision (stored at manufacture)."""
+
+    _stored: Any = None
+
+    def factory_reset(self, keep_keys: bool) -> None:
+        self._stored = None
+        super().factory_reset(keep_keys)
+
+    def req_provision(self, args: dict[str, Any], host: Any) -> dict[str, Any]:
+        result = super().req_provision(args, host)
+        if self._stored is None:
+            self._stored = self.anchors
+        return result
+
+    def boot(self) -> None:
+        if self._stored is not None and getattr(self, "_provisioned_boot", False):
+            self.anchors = self._stored
+        super().boot()
+
+    def req_deliver(self, args: dict[str, Any], host: Any) -> dict[str, Any]:
+        self._provisioned_boot = True  # later boots are restarts, not provisions
+        try:
+            return super().req_deliver(args, host)
+        finally:
+            self._provisioned_boot = False
+
+
 class PlaintextInState(ReferenceDevice):
     """The ``state`` reply (REE-visible) carries the installed plaintext image."""
 
@@ -1064,6 +1123,24 @@ FAULTS: dict[str, Fault] = {
         ("P7",),
         _agent_fault("device-wide-floor"),
         clauses=("P-13a",),
+    ),
+    "success-before-commit": Fault(
+        "sends the Success before the install is committed (a cut leaves a false Success)",
+        ("P10",),
+        SuccessBeforeCommit,
+        clauses=("A-4c",),
+    ),
+    "retired-floors-in-ram": Fault(
+        "keeps the floors of uninstalled components in RAM only (lost at every restart)",
+        ("P7",),
+        type("RetiredFloorsDevice", (RetiredFloorsInRam,), {"flags": frozenset()}),
+        clauses=("P-13a",),
+    ),
+    "anchors-in-ram": Fault(
+        "applies a re-provision to the running Agent only; a restart restores the old anchors",
+        ("P13",),
+        AnchorsInRam,
+        clauses=("A-4d",),
     ),
     "err-msg-without-code": Fault(
         "puts only the code's name in err-msg (no edbp:<code>)",

@@ -530,6 +530,27 @@ class Harness:
         if after.get("agent_state") != "IDLE":
             raise CaseFailure(step + " (agent_state)", "IDLE", after.get("agent_state"))
 
+    def reboot(
+        self,
+        step: str,
+        ta_uuid: bytes = TA_UUID,
+        sequence: int = 10_000,
+        tsk: CoseKey | None = None,
+    ) -> None:
+        """Power the device off and on between two steps (capability ``power-cut``): a cut is
+        armed at the first persistent write and an install of ``sequence`` started; the
+        device must report the cut and come back with its persistent state unchanged. What
+        later steps rely on then comes from storage, not RAM."""
+        before = self.state()
+        self.call("power_cut", {"at": 1}, step=f"{step}: arm")
+        published = self.publish(sequence, ta_uuid=ta_uuid)
+        q = self.query(signer=tsk, step=f"{step}: deploy.query_request")
+        update = self.update(published, q, manifest_tsk=tsk, teep_tsk=tsk)
+        got = self.deliver(update, f"{step}: install cut at write 1")
+        if not got.power_cut:
+            raise CaseFailure(f"{step} (power_cut)", "the cut fired at write 1", "no cut")
+        self.expect_unchanged(before, f"{step} (state after reboot)")
+
     def case_secrets(self) -> list[tuple[str, bytes]]:
         """The secrets of this case: the CEK and the plaintext (its first and last 64 bytes)
         of every package the case published."""

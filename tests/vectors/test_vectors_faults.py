@@ -53,6 +53,9 @@ NO_VECTOR_FOR_CLAUSE = {
     "report-reference-author",
     "ta-floor-ignored",
     "device-wide-floor",
+    "success-before-commit",
+    "retired-floors-in-ram",
+    "anchors-in-ram",
 }
 
 
