@@ -74,6 +74,10 @@ class FaultyAgent(Agent):
                 dak=self.keys._dak,
                 dsk=self.keys._dsk,
             )
+        if "emits-es256" in self.flags:
+            self.keys = Es256Keys(
+                suite=self.keys.suite, ueid=self.keys.ueid, dak=self.keys._dak, dsk=self.keys._dsk
+            )
         if "skip-rollback" in self.flags:
             self.installer.check_floor = lambda record, cid, seq: None  # type: ignore[method-assign]
         elif "equal-sequence" in self.flags:
@@ -364,6 +368,17 @@ class FixedNonceKeys(DeviceKeys):
         r = kg.x % n
         s = pow(self._K, -1, n) * (z + r * d) % n
         return attrs.evolve(honest, signature=r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+
+class Es256Keys(DeviceKeys):
+    """Device keys that label their P-256 signatures ES256 (-7), the generic COSE name a
+    library offers first, where a device must emit ESP256 (-9)."""
+
+    def sign(self, payload: bytes, *, protected: Any = None, unprotected: Any = None) -> Sign1:
+        from edbp.reference.wire.cose_sign import sign1
+
+        unprot = {4: self._dsk.kid, **(unprotected or {})}
+        return sign1(payload, self._dsk, Alg.ES256, protected=protected, unprotected=unprot)
 
 
 # ------------------------------------------------------------------------------ faulty devices
@@ -1141,6 +1156,12 @@ FAULTS: dict[str, Fault] = {
         ("P13",),
         AnchorsInRam,
         clauses=("A-4d",),
+    ),
+    "emits-es256": Fault(
+        "signs its messages, EAT and reports with alg ES256 (-7) instead of ESP256 (-9)",
+        ("P11",),
+        _agent_fault("emits-es256"),
+        clauses=("P-4b",),
     ),
     "err-msg-without-code": Fault(
         "puts only the code's name in err-msg (no edbp:<code>)",

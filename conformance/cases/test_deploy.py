@@ -13,7 +13,7 @@ case = pytest.mark.edbp_case
 
 @case(
     id="deploy.install",
-    clauses=("P-8.5a", "A-4b", "A-3a"),
+    clauses=("P-4b", "P-8.5a", "A-4b", "A-3a"),
     properties=("P3", "P5", "P10"),
     flow="deploy",
     suite="esp256-a128gcm",
@@ -44,7 +44,10 @@ def test_upgrade(harness: Harness) -> None:
 
 @case(
     id="deploy.evidence",
-    clauses=("P-8.3a",),
+    clauses=(
+        "P-4b",
+        "P-8.3a",
+    ),
     properties=("P3", "P4"),
     flow="deploy",
     tags=("evidence",),

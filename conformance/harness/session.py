@@ -35,6 +35,22 @@ from edbp.errors import AdapterError, Code, EdbpError
 __all__ = ["Delivered", "Harness", "Query", "Target", "secret_forms"]
 
 
+#: what a device may put in the alg of its signatures (protocol.md §4: ESP256 or Ed25519; a
+#: verifier accepts ES256 and EdDSA too, a device never emits them)
+EMITTED_ALGS = (int(Alg.ESP256), int(Alg.ED25519))
+
+
+def check_emitted_alg(signed: bytes, step: str) -> None:
+    from edbp.reference.wire.cose_sign import Sign1
+
+    try:
+        alg = Sign1.decode(signed).headers.raw_alg
+    except EdbpError as exc:
+        raise CaseFailure(step, "a COSE_Sign1", exc.code.name) from None
+    if alg not in EMITTED_ALGS:
+        raise CaseFailure(step, "ESP256 (-9) or Ed25519 (-19)", alg)
+
+
 def secret_forms(secret: bytes) -> list[bytes]:
     """The encodings a leak takes: raw, hex (both cases), base64 and base64url (without the
     padding, and cut to whole 4-character groups so that a longer encoded string still
@@ -364,13 +380,20 @@ class Harness:
     # ------------------------------------------------------------------ checks
 
     def open_reply(self, data: bytes, step: str) -> teep.TeepMessage:
-        """A device reply, verified under the device's DSK (as the TAM does)."""
+        """A device reply, verified under the device's DSK (as the TAM does); every signature
+        in it (the message's, its EAT's, its reports') uses an algorithm a device may emit."""
         try:
-            return teep.verify(data, self.dsk)
+            msg = teep.verify(data, self.dsk)
         except EdbpError as exc:
             raise CaseFailure(
                 step, "a TEEP message signed by the DSK", f"{exc.code.name}"
             ) from None
+        inner = [getattr(msg, "attestation_payload", None) or b""]
+        inner += list(getattr(msg, "suit_reports", None) or ())
+        for what, signed in (("TEEP message", data), *(("EAT or report", s) for s in inner)):
+            if signed:
+                check_emitted_alg(signed, f"{step} ({what} alg)")
+        return msg
 
     def check_evidence(self, q: Query, step: str = "deploy.query_response") -> eat.EatClaims:
         """The TAM's ``deploy.verify_evidence``: EAT signed by the DSK, nonce = challenge,

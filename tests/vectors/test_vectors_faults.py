@@ -56,6 +56,7 @@ NO_VECTOR_FOR_CLAUSE = {
     "success-before-commit",
     "retired-floors-in-ram",
     "anchors-in-ram",
+    "emits-es256",
 }
 
 
