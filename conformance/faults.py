@@ -477,6 +477,22 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
             return
         original_verify(envelope, keys)
 
+    def alg_late(layer: str) -> Any:
+        """The layer's verifier admits any algorithm id it knows up front and leaves the
+        check to the COSE library, after a key was picked (another code than 316)."""
+
+        def verify(envelope: Any, keys: Any) -> None:
+            if (keys is current_anchors.tam) != (layer == "device"):
+                return original_verify(envelope, keys)
+            saved = update_module.OFFERED_SIGNATURE_ALGS
+            update_module.OFFERED_SIGNATURE_ALGS = frozenset(Alg)
+            try:
+                return original_verify(envelope, keys)
+            finally:
+                update_module.OFFERED_SIGNATURE_ALGS = saved
+
+        return verify
+
     original_verify = update_module.verify_signed_envelope
     strict = cbor_module.STRICT
     return {
@@ -489,6 +505,8 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
         "manifest-limit-8": ((update_module, "MAX_MANIFESTS", 8),),
         "ignore-vendor-id": ((update_module, "check_vendor", lambda params, vendor: None),),
         "skip-author-signature": ((update_module, "verify_signed_envelope", author_unchecked),),
+        "device-alg-late": ((update_module, "verify_signed_envelope", alg_late("device")),),
+        "author-alg-late": ((update_module, "verify_signed_envelope", alg_late("author")),),
         "skip-device-manifest-signature": (
             (update_module, "verify_signed_envelope", device_unchecked),
         ),
@@ -1162,6 +1180,18 @@ FAULTS: dict[str, Fault] = {
         ("P11",),
         _agent_fault("emits-es256"),
         clauses=("P-4b",),
+    ),
+    "device-alg-late": Fault(
+        "device-manifest layer: admits any known alg id and lets the COSE library refuse it",
+        ("P5",),
+        _agent_fault("device-alg-late"),
+        clauses=("P-9.4a",),
+    ),
+    "author-alg-late": Fault(
+        "author-manifest layer: admits any known alg id and lets the COSE library refuse it",
+        ("P5",),
+        _agent_fault("author-alg-late"),
+        clauses=("P-9.5a",),
     ),
     "err-msg-without-code": Fault(
         "puts only the code's name in err-msg (no edbp:<code>)",

@@ -109,3 +109,28 @@ def test_update_signed_without_kid_by_untrusted_key(harness: Harness) -> None:
     got = harness.deliver(harness.sign(msg, harness.cloud.rogue_tsk, kid=False), "unnamed signer")
     harness.expect_refusal(got, Code.TEEP_BAD_SIGNATURE, "deploy.verify_update")
     harness.expect_unchanged(before, "unnamed signer")
+
+
+@pytest.mark.parametrize("layer", ["device", "author"])
+@case(
+    id="auth.manifest-algorithms",
+    clauses=("P-9.4a", "P-9.5a", "P-9.4b"),
+    properties=("P5",),
+    flow="deploy",
+    tags=("signature", "algorithms"),
+)
+def test_manifest_signature_algorithm(harness: Harness, layer: str) -> None:
+    """Each SUIT layer is checked on its own: the device manifest's signature (TSK) and the
+    author manifest's (ASK) with an algorithm no SUIT profile offers (A128GCM, 1, a COSE id
+    a generic library knows; an unregistered one) are SUIT_UNSUPPORTED_PROFILE (316), refused
+    before any key is tried; nothing changes."""
+    for label, protected in (("A128GCM", {1: 1}), ("unregistered", {1: -65000})):
+        before = harness.state()
+        published = harness.publish(1)
+        q = harness.query(step=f"{layer} {label}: deploy.query_request")
+        envelope = harness.envelope_with_alg(harness.delivery(published).envelope, layer, protected)
+        got = harness.deliver(harness.update(published, q, envelope=envelope), f"{layer} {label}")
+        harness.expect_refusal(
+            got, Code.SUIT_UNSUPPORTED_PROFILE, f"{layer} manifest signature alg ({label})"
+        )
+        harness.expect_unchanged(before, f"{layer} {label}")

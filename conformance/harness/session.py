@@ -322,6 +322,30 @@ class Harness:
         )
         return bytes(envelope.encode())
 
+    @staticmethod
+    def envelope_with_alg(envelope: bytes, layer: str, protected: dict[int, Any]) -> bytes:
+        """``envelope`` with the signature block of one layer (``"device"``: the TAM's,
+        ``"author"``: the integrated author envelope's) carrying ``protected`` as its protected
+        header, signature bytes unchanged: a device must refuse the algorithm before it tries
+        a key. The manifests and their digests are untouched."""
+        from edbp.reference.wire import cbor
+        from edbp.reference.wire.suit_envelope import Envelope
+
+        def rewrite(env: Envelope) -> Envelope:
+            block = cbor.loads(env.authentication.blocks[0])
+            _, unprotected, payload, signature = block.value
+            forged = cbor.dumps(
+                cbor.Tag(18, [cbor.dumps(protected), unprotected, payload, signature])
+            )
+            auth = attrs.evolve(env.authentication, blocks=(forged,))
+            return attrs.evolve(env, authentication=auth)
+
+        env = Envelope.decode(envelope)
+        if layer == "device":
+            return rewrite(env).encode()
+        author = rewrite(Envelope.decode(env.integrated["#author"])).encode()
+        return attrs.evolve(env, integrated={**env.integrated, "#author": author}).encode()
+
     def update(
         self,
         published: Published,

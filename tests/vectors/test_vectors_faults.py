@@ -57,6 +57,8 @@ NO_VECTOR_FOR_CLAUSE = {
     "retired-floors-in-ram",
     "anchors-in-ram",
     "emits-es256",
+    "device-alg-late",
+    "author-alg-late",
 }
 
 
