@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from edbp.conformance.reference_device import PowerLoss, ReferenceDevice
 from edbp.reference.build.package import read_author_envelope
 from edbp.reference.device.agent import (
+    TEEP_SIGNATURE_ALGS,
     TOKEN_BYTES,
     Agent,
     AgentState,
@@ -200,7 +201,7 @@ class FaultyAgent(Agent):
             if "unknown-kid-tries-all" in flags and envelope.headers.kid is not None:
                 for key in self.anchors.tam:
                     with contextlib.suppress(EdbpError):
-                        return teep.decode(envelope.verify(key))
+                        return teep.decode(envelope.verify(key, algorithms=TEEP_SIGNATURE_ALGS))
                 raise ProtocolError(Code.TEEP_BAD_SIGNATURE, "no TSK verifies")
         try:
             return super()._open_teep(data)
