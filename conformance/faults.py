@@ -155,8 +155,21 @@ class FaultyAgent(Agent):
         outputs = super()._on_query(event, request)
         assert self._session is not None
         self._history.append((self._session.challenge, self._session.token))
-        if not ({"evidence-nonce-reuse", "evidence-cnf", "evidence-signer"} & self.flags):
+        evidence_flags = {
+            "evidence-nonce-reuse",
+            "evidence-cnf",
+            "evidence-signer",
+            "evidence-without-manifests",
+        }
+        if not (evidence_flags & self.flags):
             return outputs
+        from edbp.reference.device.agent import EAT_PROFILE, _installed_entries
+
+        installed = (
+            ()
+            if "evidence-without-manifests" in self.flags
+            else tuple(_installed_entries(self.installer.load()))
+        )
         claims = EatClaims(
             ueid=self.keys.ueid,
             cnf=self._throwaway.public() if "evidence-cnf" in self.flags else self.keys.dak_public,
@@ -167,7 +180,8 @@ class FaultyAgent(Agent):
             ),
             oemid=self.identity.vendor_id,
             hwmodel=self.identity.class_id,
-            manifests=(),
+            manifests=installed,
+            profile=EAT_PROFILE,
         )
         if "evidence-signer" in self.flags:
             from edbp.reference.wire.cose_sign import sign1
@@ -1193,6 +1207,12 @@ FAULTS: dict[str, Fault] = {
         ("P5",),
         _agent_fault("author-alg-late"),
         clauses=("P-9.5a",),
+    ),
+    "evidence-without-manifests": Fault(
+        "leaves the installed state (the manifests claim) out of its EAT",
+        ("P3",),
+        _agent_fault("evidence-without-manifests"),
+        clauses=("P-8.3a",),
     ),
     "err-msg-without-code": Fault(
         "puts only the code's name in err-msg (no edbp:<code>)",

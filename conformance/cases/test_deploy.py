@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from edbp.conformance.harness import Harness
+from edbp.conformance.harness import TA_UUID, Harness
 from edbp.conformance.outcome import CaseFailure
+from edbp.reference.build.package import ta_component
 from edbp.reference.wire import teep
 from edbp.reference.wire.cose_sign import Sign1
 
@@ -28,7 +29,7 @@ def test_install(harness: Harness) -> None:
 
 @case(
     id="deploy.upgrade",
-    clauses=("P-8.5a", "P-9.8a"),
+    clauses=("P-8.3a", "P-8.5a", "P-9.8a"),
     properties=("P6", "P7"),
     flow="deploy",
     suite="esp256-a128gcm",
@@ -40,6 +41,21 @@ def test_upgrade(harness: Harness) -> None:
     harness.deploy(2, step="v2")
     if harness.floor() != 2:
         raise CaseFailure("v2: deploy.raise_floor", 2, harness.floor())
+    # the attested installed state (protocol.md §8.5 step 3): one entry per component with its
+    # SUIT floor, the digest of the device manifest installed and its TA-version floor
+    claims = harness.check_evidence(harness.query(step="status"), "status")
+    from edbp.reference.device.update import decode_envelope
+    from edbp.reference.wire import cbor
+
+    want = [
+        list(ta_component(TA_UUID)),
+        2,
+        decode_envelope(harness.last_envelope).authentication.digest.to_cbor(),
+        harness.state()["floors"][0]["ta_version"],
+    ]
+    entries = [cbor.loads(m.body) for m in claims.manifests]
+    if entries != [want]:
+        raise CaseFailure("status (EAT manifests claim)", want, entries)
 
 
 @case(

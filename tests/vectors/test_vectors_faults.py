@@ -59,6 +59,7 @@ NO_VECTOR_FOR_CLAUSE = {
     "emits-es256",
     "device-alg-late",
     "author-alg-late",
+    "evidence-without-manifests",
 }
 
 
