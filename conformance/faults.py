@@ -12,6 +12,7 @@ its properties (the mutation score, printed, must be 100 %).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import threading
 from collections.abc import Callable, Iterator
@@ -19,9 +20,10 @@ from typing import Any
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric import ec
-from edbp.conformance.reference_device import ReferenceDevice
+from edbp.conformance.reference_device import PowerLoss, ReferenceDevice
 from edbp.reference.build.package import read_author_envelope
 from edbp.reference.device.agent import (
+    TEEP_SIGNATURE_ALGS,
     TOKEN_BYTES,
     Agent,
     AgentState,
@@ -48,7 +50,7 @@ from edbp.reference.wire.eat import EatClaims
 from edbp.reference.wire.suit_crypto import SUIT_CONTENT_ALGS
 from edbp.reference.wire.suit_envelope import Envelope
 
-from edbp.errors import Code, ConfigError, EdbpError, ProtocolError, WireError
+from edbp.errors import AdapterError, Code, ConfigError, EdbpError, ProtocolError, WireError
 
 __all__ = ["FAULTS", "Fault", "check_fault"]
 
@@ -74,6 +76,10 @@ class FaultyAgent(Agent):
                 dak=self.keys._dak,
                 dsk=self.keys._dsk,
             )
+        if "emits-es256" in self.flags:
+            self.keys = Es256Keys(
+                suite=self.keys.suite, ueid=self.keys.ueid, dak=self.keys._dak, dsk=self.keys._dsk
+            )
         if "skip-rollback" in self.flags:
             self.installer.check_floor = lambda record, cid, seq: None  # type: ignore[method-assign]
         elif "equal-sequence" in self.flags:
@@ -84,6 +90,16 @@ class FaultyAgent(Agent):
                     raise ProtocolError(Code.AGENT_ROLLBACK, f"sequence {seq} < floor {floor}")
 
             self.installer.check_floor = below_only  # type: ignore[method-assign]
+        if "device-wide-floor" in self.flags:
+
+            def device_wide(record: AgentRecord, cid: tuple[bytes, ...], seq: int) -> None:
+                floors = [c.floor for c in record.components.values()]
+                floors += list(record.retired.values())
+                floor = max(floors, default=None)  # one counter for the whole device
+                if floor is not None and seq <= floor:
+                    raise ProtocolError(Code.AGENT_ROLLBACK, f"sequence {seq} <= floor {floor}")
+
+            self.installer.check_floor = device_wide  # type: ignore[method-assign]
         if "skip-ta-check" in self.flags:
             self.image_check = None  # installs TA payloads without OP-TEE's loader checks
         if "decrypt-first" in self.flags:
@@ -99,17 +115,62 @@ class FaultyAgent(Agent):
 
             self.installer.uninstall = forgetful  # type: ignore[method-assign]
 
+        if "uninstall-partial" in self.flags:
+            self.installer.uninstall = self._uninstall_present  # type: ignore[method-assign]
+        if self.image_check is not None and (
+            {"ta-uuid-unchecked", "ta-floor-strict", "ta-version-vs-suit-floor", "ta-floor-ignored"}
+            & self.flags
+        ):
+            self.image_check = _faulty_image_check(self.image_check, self.flags)
+
+    def receive(self, event: Any) -> list[Output]:
+        """The reference ``receive``, with the module-level values of this fault's flags
+        swapped in for the duration of the call (``_MODULE_PATCHES``)."""
+        if not _MODULE_PATCHES:
+            _MODULE_PATCHES.update(_module_patches())
+        patches = [p for flag in sorted(self.flags) for p in _MODULE_PATCHES.get(flag, ())]
+        if not patches:
+            return super().receive(event)
+        with _patched(patches):
+            current_anchors.tam = self.anchors.tam
+            return super().receive(event)
+
+    def _uninstall_present(self, component_ids: Any) -> AgentRecord:
+        """Removes the listed components that are installed and skips the others (611 lost,
+        and a partial uninstall)."""
+        record = self.installer.load()
+        present = [c for c in component_ids if component_key(tuple(c)) in record.components]
+        if not present:
+            raise ProtocolError(Code.AGENT_NO_SUCH_COMPONENT, "component not installed")
+        return type(self.installer).uninstall(self.installer, present)
+
     # -- evidence --------------------------------------------------------------------------
 
     def _on_query(self, event: Any, request: teep.QueryRequest) -> list[Output]:
+        if "token-length-unchecked" in self.flags and request.token is not None:
+            if len(request.token) != TOKEN_BYTES:
+                request = attrs.evolve(request, token=request.token.ljust(TOKEN_BYTES, b"\0")[:16])
         challenge = request.challenge
         if self._first_challenge is None and challenge is not None:
             self._first_challenge = challenge
         outputs = super()._on_query(event, request)
         assert self._session is not None
         self._history.append((self._session.challenge, self._session.token))
-        if not ({"evidence-nonce-reuse", "evidence-cnf", "evidence-signer"} & self.flags):
+        evidence_flags = {
+            "evidence-nonce-reuse",
+            "evidence-cnf",
+            "evidence-signer",
+            "evidence-without-manifests",
+        }
+        if not (evidence_flags & self.flags):
             return outputs
+        from edbp.reference.device.agent import EAT_PROFILE, _installed_entries
+
+        installed = (
+            ()
+            if "evidence-without-manifests" in self.flags
+            else tuple(_installed_entries(self.installer.load()))
+        )
         claims = EatClaims(
             ueid=self.keys.ueid,
             cnf=self._throwaway.public() if "evidence-cnf" in self.flags else self.keys.dak_public,
@@ -120,7 +181,8 @@ class FaultyAgent(Agent):
             ),
             oemid=self.identity.vendor_id,
             hwmodel=self.identity.class_id,
-            manifests=(),
+            manifests=installed,
+            profile=EAT_PROFILE,
         )
         if "evidence-signer" in self.flags:
             from edbp.reference.wire.cose_sign import sign1
@@ -139,10 +201,29 @@ class FaultyAgent(Agent):
     # -- the TEEP signature ------------------------------------------------------------------
 
     def _open_teep(self, data: bytes) -> teep.TeepMessage:
-        if "ignore-tam-signature" in self.flags:
+        flags = self.flags
+        if "ignore-tam-signature" in flags:
             envelope = Sign1.decode(data)
             return teep.decode(envelope.payload or b"")
-        return super()._open_teep(data)
+        if "merge-header-buckets" in flags:
+            data = _merge_duplicate_headers(data)
+        if {"unknown-kid-tries-all", "no-kid-refused", "refuses-es256"} & flags:
+            envelope = Sign1.decode(data)
+            if "refuses-es256" in flags and envelope.headers.raw_alg == int(Alg.ES256):
+                raise WireError(Code.COSE_ALG_NOT_ALLOWED, "ES256 not accepted")
+            if "no-kid-refused" in flags and envelope.headers.kid is None:
+                raise ProtocolError(Code.AGENT_UNTRUSTED_SIGNER, "no kid")
+            if "unknown-kid-tries-all" in flags and envelope.headers.kid is not None:
+                for key in self.anchors.tam:
+                    with contextlib.suppress(EdbpError):
+                        return teep.decode(envelope.verify(key, algorithms=TEEP_SIGNATURE_ALGS))
+                raise ProtocolError(Code.TEEP_BAD_SIGNATURE, "no TSK verifies")
+        try:
+            return super()._open_teep(data)
+        except EdbpError as exc:
+            if "unknown-type-unexpected" in flags and exc.code is Code.TEEP_UNKNOWN_TYPE:
+                raise ProtocolError(Code.AGENT_UNEXPECTED_MESSAGE, "unknown type") from None
+            raise
 
     # -- the Update --------------------------------------------------------------------------
 
@@ -166,6 +247,13 @@ class FaultyAgent(Agent):
             mid = tam.manifest.component_id
             if "accept-other-device" in flags and mid is not None and len(mid) == 4:
                 identity = attrs.evolve(identity, ueid=mid[3])
+        early_challenge = None
+        if "replay-check-first" in flags:
+            early_challenge = self._bound_challenge(session, update)
+        if "ueid-prefix-compare" in flags and manifests:
+            mid = Envelope.decode(manifests[0]).manifest.component_id
+            if mid is not None and len(mid) == 4 and mid[3][:-1] == identity.ueid[:-1]:
+                identity = attrs.evolve(identity, ueid=mid[3])  # compares all but the last byte
         if "class-key-profile" in flags:
             with _class_wraps_allowed():
                 plan = verify_update(manifests, identity, anchors)
@@ -174,9 +262,15 @@ class FaultyAgent(Agent):
         class_wrap = "class-key-profile" in flags and any(
             r.headers.raw_alg == int(Alg.A256KW) for r in plan.encryption.recipients
         )
-        if "accept-other-device" not in flags and not class_wrap:
+        if "kid-prefix-compare" in flags:
+            (recipient,) = plan.encryption.recipients
+            kid, own = recipient.headers.kid or b"", self.keys.dak_public.kid or b""
+            if not _eq(kid[:16], own[:16]):
+                raise ProtocolError(Code.AGENT_NOT_FOR_THIS_DEVICE, "another key")
+            flags = flags | {"skip-recipient-kid"}
+        if not ({"accept-other-device", "skip-recipient-kid"} & flags) and not class_wrap:
             check_binding(plan, self.keys.dak_public.kid, self.keys.ueid)
-        challenge = self._bound_challenge(session, update)
+        challenge = early_challenge or self._bound_challenge(session, update)
         record = self.installer.load()
         self.installer.check_floor(record, plan.component_id, plan.sequence)
         self._step("deploy.verify_update", f"component {plan.component_id!r} seq {plan.sequence}")
@@ -194,6 +288,9 @@ class FaultyAgent(Agent):
                 if _eq(update.token, token or challenge):
                     return challenge
         expected = None if session is None else (session.token or session.challenge)
+        if "token-prefix-compare" in self.flags and expected is not None and update.token:
+            if _eq(update.token[:8], expected[:8]):  # a near-miss compare: 8 of 16 bytes
+                return bytes(session.challenge)
         if expected is None or update.token is None or not _eq(update.token, expected):
             raise ProtocolError(Code.AGENT_REPLAY, "Update not bound to the open challenge")
         return bytes(session.challenge)
@@ -218,6 +315,11 @@ class FaultyAgent(Agent):
         if "report-nonce-reuse" in self.flags and self._pending is not None:
             first = self._history[0][0] if self._history else self._pending.challenge
             self._pending = attrs.evolve(self._pending, challenge=first)
+        if "report-reference-author" in self.flags and self._pending is not None:
+            plan = self._pending.plan  # names the author manifest instead of the device's
+            self._pending = attrs.evolve(
+                self._pending, plan=attrs.evolve(plan, tam_digest=plan.author_digest)
+            )
         outputs = super()._on_payload(event, _)
         if "cek-in-success" in self.flags:
             success = teep.peek(outputs[0].data)
@@ -228,7 +330,27 @@ class FaultyAgent(Agent):
 
     # -- error codes -------------------------------------------------------------------------
 
+    def _on_fetch_failed(self, event: Any, _: Any) -> list[Output]:
+        if "fetch-failure-as-install-failed" in self.flags:
+            raise ProtocolError(Code.AGENT_INSTALL_FAILED, "no payload")
+        return super()._on_fetch_failed(event, _)
+
     def _fail(self, code: Code, token: bytes | None) -> SendMessage:
+        if "unexpected-keeps-exchange" in self.flags and code is Code.AGENT_UNEXPECTED_MESSAGE:
+            session, state = self._session, self.state
+            sent = self._fail_reference(code, token)
+            self._session, self.state = session, state  # the open exchange survives
+            return sent
+        sent = self._fail_reference(code, token)
+        if "err-msg-without-code" in self.flags:
+            error = teep.peek(sent.data)
+            assert isinstance(error, teep.Error)
+            return self._send(attrs.evolve(error, err_msg=code.name), sent.code)
+        return sent
+
+    def _fail_reference(self, code: Code, token: bytes | None) -> SendMessage:
+        if "error-without-report" in self.flags:
+            self._report_to = None  # Errors never carry the signed SUIT report
         if "early-floor" in self.flags and self._pending is not None:
             # the floor goes up although nothing was installed: a partial state
             record = self.installer.load()
@@ -262,6 +384,17 @@ class FixedNonceKeys(DeviceKeys):
         r = kg.x % n
         s = pow(self._K, -1, n) * (z + r * d) % n
         return attrs.evolve(honest, signature=r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+
+class Es256Keys(DeviceKeys):
+    """Device keys that label their P-256 signatures ES256 (-7), the generic COSE name a
+    library offers first, where a device must emit ESP256 (-9)."""
+
+    def sign(self, payload: bytes, *, protected: Any = None, unprotected: Any = None) -> Sign1:
+        from edbp.reference.wire.cose_sign import sign1
+
+        unprot = {4: self._dsk.kid, **(unprotected or {})}
+        return sign1(payload, self._dsk, Alg.ES256, protected=protected, unprotected=unprot)
 
 
 # ------------------------------------------------------------------------------ faulty devices
@@ -308,7 +441,7 @@ class ClassKeyKeys(DeviceKeys):
             raise
 
 
-_PATCH_LOCK = threading.Lock()
+_PATCH_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
@@ -343,6 +476,131 @@ def _class_wraps_allowed() -> Iterator[None]:
         finally:
             update_module._check_encryption = original
             update_module.check_profile = original_profile
+
+
+def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
+    """flag -> (module, attribute, faulty value): one constant or check of the reference
+    changed, as a vendor's port might (a generic CBOR library's defaults, a missing limit, a
+    check left out)."""
+    from edbp.reference.device import agent as agent_module
+    from edbp.reference.device import update as update_module
+    from edbp.reference.wire import cbor as cbor_module
+
+    def author_unchecked(envelope: Any, keys: Any) -> None:
+        if keys is not current_anchors.tam:  # the author layer: digest only, no signature
+            if not envelope.digest_matches():
+                raise ProtocolError(Code.SUIT_DIGEST_MISMATCH, "manifest digest")
+            return
+        original_verify(envelope, keys)
+
+    def device_unchecked(envelope: Any, keys: Any) -> None:
+        if keys is current_anchors.tam:  # the device layer: digest only, no signature
+            if not envelope.digest_matches():
+                raise ProtocolError(Code.SUIT_DIGEST_MISMATCH, "manifest digest")
+            return
+        original_verify(envelope, keys)
+
+    def alg_late(layer: str) -> Any:
+        """The layer's verifier admits any algorithm id it knows up front and leaves the
+        check to the COSE library, after a key was picked (another code than 316)."""
+
+        def verify(envelope: Any, keys: Any) -> None:
+            if (keys is current_anchors.tam) != (layer == "device"):
+                return original_verify(envelope, keys)
+            saved = update_module.OFFERED_SIGNATURE_ALGS
+            update_module.OFFERED_SIGNATURE_ALGS = frozenset(Alg)
+            try:
+                return original_verify(envelope, keys)
+            finally:
+                update_module.OFFERED_SIGNATURE_ALGS = saved
+
+        return verify
+
+    original_verify = update_module.verify_signed_envelope
+    def receive(limits: Any) -> Any:
+        return contextvars.ContextVar("edbp_receive_limits", default=limits)
+
+    return {
+        "cbor-strict-receive": ((cbor_module, "_RECEIVE_LIMITS", receive(cbor_module.STRICT)),),
+        "cbor-depth-64": (
+            (cbor_module, "_RECEIVE_LIMITS", receive(attrs.evolve(cbor_module.RECEIVE, max_depth=64))),
+        ),
+        "no-message-limit": ((agent_module, "MAX_TEEP_MESSAGE", 1 << 24),),
+        "manifest-limit-8": ((update_module, "MAX_MANIFESTS", 8),),
+        "ignore-vendor-id": ((update_module, "check_vendor", lambda params, vendor: None),),
+        "skip-author-signature": ((update_module, "verify_signed_envelope", author_unchecked),),
+        "device-alg-late": ((update_module, "verify_signed_envelope", alg_late("device")),),
+        "author-alg-late": ((update_module, "verify_signed_envelope", alg_late("author")),),
+        "skip-device-manifest-signature": (
+            (update_module, "verify_signed_envelope", device_unchecked),
+        ),
+    }
+
+
+class _Anchors:
+    """The trust anchors of the Agent being patched (``_patched`` runs under one lock)."""
+
+    tam: Any = None
+
+
+current_anchors = _Anchors()
+_MODULE_PATCHES: dict[str, tuple[tuple[Any, str, Any], ...]] = {}
+
+
+@contextlib.contextmanager
+def _patched(patches: list[tuple[Any, str, Any]]) -> Iterator[None]:
+    with _PATCH_LOCK:
+        saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
+        for module, name, value in patches:
+            setattr(module, name, value)
+        try:
+            yield
+        finally:
+            for module, name, value in reversed(saved):
+                setattr(module, name, value)
+
+
+def _merge_duplicate_headers(data: bytes) -> bytes:
+    """Drops unprotected headers that repeat a protected one ("protected wins"), where the
+    spec refuses the message (COSE_DUPLICATE_HEADER)."""
+    try:
+        tag = cbor.loads(data)
+        protected, unprotected, payload, signature = tag.value
+        inner = cbor.loads(protected) if protected else {}
+    except (EdbpError, ValueError, TypeError, AttributeError):
+        return data
+    if not isinstance(unprotected, dict) or not isinstance(inner, dict):
+        return data
+    kept = {k: v for k, v in unprotected.items() if k not in inner}
+    if len(kept) == len(unprotected):
+        return data
+    return cbor.dumps(cbor.Tag(18, [protected, kept, payload, signature]))
+
+
+def _faulty_image_check(check: Any, flags: frozenset[str]) -> Any:
+    """The OP-TEE image check with one of its rules changed."""
+
+    def faulty(sealed: Any, staging: str, spec: Any, record: AgentRecord) -> Any:
+        cid = spec.component_id
+        if "ta-floor-ignored" in flags:
+            record = attrs.evolve(record, ta_floors={})  # the stored TA versions never read
+        if "ta-version-vs-suit-floor" in flags and len(cid) == 3:
+            floors = dict(record.ta_floors)
+            floors[cid[2]] = max(floors.get(cid[2], 0), record.floor(tuple(cid)) or 0)
+            record = attrs.evolve(record, ta_floors=floors)  # the TA version vs the SUIT floor
+        try:
+            result = check(sealed, staging, spec, record)
+        except EdbpError as exc:
+            if "ta-uuid-unchecked" in flags and exc.code is Code.TA_UUID_MISMATCH:
+                return None, None  # "not one of our TAs": installed without the loader's floor
+            raise
+        version = result[0]
+        if "ta-floor-strict" in flags and len(cid) == 3 and version is not None:
+            if version <= record.ta_floors.get(cid[2], -1):
+                raise ProtocolError(Code.TA_VERSION_ROLLBACK, "TA version not above the floor")
+        return result
+
+    return faulty
 
 
 class HoldsClassKeys(FaultyDevice):
@@ -394,6 +652,78 @@ class CekToRee(FaultyDevice):
         return super().fetch(request, host)
 
 
+class CekBase64ToRee(FaultyDevice):
+    """The Agent's debug hint carries the CEK in base64 (a scan for raw and hex misses it)."""
+
+    def fetch(self, request: FetchPayload, host: Any) -> Any:
+        import base64
+
+        cek = self.agent._cek
+        if cek is not None:
+            hint = base64.b64encode(bytes(cek)).decode()
+            request = attrs.evolve(request, uri=f"{request.uri}#k={hint}")
+        return super().fetch(request, host)
+
+
+class SuccessBeforeCommit(ReferenceDevice):
+    """Sends the Success as soon as the payload checked out, before the install is committed:
+    a power cut in between leaves the old version behind a signed Success for the new one."""
+
+    _pending: Any = None
+
+    def fetch(self, request: FetchPayload, host: Any) -> Any:
+        self._pending = self.agent._pending
+        return super().fetch(request, host)
+
+    def relay(self, message: bytes, host: Any, replies: list[SendMessage]) -> None:
+        self._pending = None
+        try:
+            super().relay(message, host, replies)
+        except PowerLoss:
+            if self._pending is not None:
+                replies.append(self.agent._send(teep.Success(token=self._pending.token)))
+            raise
+
+
+class RetiredFloorsInRam(FaultyDevice):
+    """Keeps the floors of uninstalled components in RAM only: every restart loses them."""
+
+    def boot(self) -> None:
+        super().boot()
+        record = self.agent.record()
+        if record.retired:
+            self.agent.installer._commit(attrs.evolve(record, retired={}))
+
+
+class AnchorsInRam(ReferenceDevice):
+    """Applies a provision to the running Agent only; a restart brings back the trust anchors
+    of the first provision (stored at manufacture)."""
+
+    _stored: Any = None
+
+    def factory_reset(self, keep_keys: bool) -> None:
+        self._stored = None
+        super().factory_reset(keep_keys)
+
+    def req_provision(self, args: dict[str, Any], host: Any) -> dict[str, Any]:
+        result = super().req_provision(args, host)
+        if self._stored is None:
+            self._stored = self.anchors
+        return result
+
+    def boot(self) -> None:
+        if self._stored is not None and getattr(self, "_provisioned_boot", False):
+            self.anchors = self._stored
+        super().boot()
+
+    def req_deliver(self, args: dict[str, Any], host: Any) -> dict[str, Any]:
+        self._provisioned_boot = True  # later boots are restarts, not provisions
+        try:
+            return super().req_deliver(args, host)
+        finally:
+            self._provisioned_boot = False
+
+
 class PlaintextInState(ReferenceDevice):
     """The ``state`` reply (REE-visible) carries the installed plaintext image."""
 
@@ -437,6 +767,62 @@ class SharedDeviceKeys(ReferenceDevice):
         super().factory_reset(keep_keys)
 
 
+class RefusalAsErrorReply(ReferenceDevice):
+    """Turns the Agent's refusal into an adapter error reply (the signed Error is lost)."""
+
+    def req_deliver(self, args: dict[str, Any], host: Any) -> dict[str, Any]:
+        result = super().req_deliver(args, host)
+        if "code" in result and not result.get("power_cut"):
+            raise AdapterError(Code.ADAPTER_DEVICE_ERROR, f"agent refused: {result['code']}")
+        return result
+
+
+class DeliverOmitsCode(ReferenceDevice):
+    """Returns the Agent's Error in ``replies`` but no ``code`` member."""
+
+    def req_deliver(self, args: dict[str, Any], host: Any) -> dict[str, Any]:
+        result = super().req_deliver(args, host)
+        result.pop("code", None)
+        return result
+
+
+class SmallLimits(ReferenceDevice):
+    """Declares limits below protocol.md §6 (32 KiB messages)."""
+
+    def req_hello(self, args: dict[str, Any], host: Any) -> dict[str, Any]:
+        result = super().req_hello(args, host)
+        result["limits"] = {"max_message": 32768, "max_payload": result["limits"]["max_payload"]}
+        return result
+
+
+class StateWithoutRetiredFloors(ReferenceDevice):
+    """``state`` lists floors only of installed components (an uninstalled one's floor is
+    kept by the Agent but not reported)."""
+
+    def req_state(self, args: dict[str, Any], host: Any) -> dict[str, Any]:
+        result = super().req_state(args, host)
+        installed = [c["component"] for c in result["components"]]
+        result["floors"] = [f for f in result["floors"] if f["component"] in installed]
+        return result
+
+
+class PowerCutNotReported(ReferenceDevice):
+    """Reboots after a power cut but answers the ``deliver`` as if nothing happened."""
+
+    def _deliver_result(self, replies: Any, power_cut: bool = False) -> dict[str, Any]:
+        return super()._deliver_result(replies, power_cut=False)
+
+
+class RefusesUnknownMembers(ReferenceDevice):
+    """Refuses a ``provision`` carrying a member it does not know (800)."""
+
+    def req_provision(self, args: dict[str, Any], host: Any) -> dict[str, Any]:
+        known = {"tam_keys", "author_keys", "ta_keys", "test_keys", "floors"}
+        if set(args) - known:
+            raise AdapterError(Code.ADAPTER_MALFORMED_FRAME, "unknown provision member")
+        return super().req_provision(args, host)
+
+
 # ------------------------------------------------------------------------------ the catalogue
 
 
@@ -448,139 +834,430 @@ class Fault:
     properties: tuple[str, ...]
     make: Callable[[], ReferenceDevice] = attrs.field(repr=False)
     duty: str = ""  # the error-handling duty it breaks, when it is one of the issue's list
+    #: the spec clauses (spec/coverage.md) it breaks; the cases naming them must catch it
+    clauses: tuple[str, ...] = ()
 
 
 FAULTS: dict[str, Fault] = {
     "cek-in-success": Fault(
-        "reports the CEK in the msg of its Success", ("P1",), _agent_fault("cek-in-success")
+        "reports the CEK in the msg of its Success",
+        ("P1",),
+        _agent_fault("cek-in-success"),
+        clauses=("P-11a",),
     ),
     "holds-class-key": Fault(
         "accepts class keys at provisioning and unwraps class-key CEK wraps with them",
         ("P2",),
         HoldsClassKeys,
+        clauses=("P-9.4b",),
     ),
     "cek-to-ree": Fault(
         "leaks the CEK to the REE (appended to the payload fetch request)",
         ("P1", "P8"),
         type("CekToReeDevice", (CekToRee,), {"flags": frozenset()}),
         "leaks CEK to REE",
+        clauses=("P-11a",),
     ),
     "plaintext-in-state": Fault(
         "returns the installed plaintext image in the REE-visible state reply",
         ("P8",),
         PlaintextInState,
+        clauses=("P-11a",),
     ),
     "tam-key-as-author": Fault(
         "one trust store: accepts an author manifest signed by a TAM key",
         ("P5", "P12"),
         _agent_fault("tam-key-as-author"),
+        clauses=("P-9.5a",),
     ),
     "evidence-nonce-reuse": Fault(
         "puts the first challenge it ever saw in every EAT instead of the current one",
         ("P3", "P6"),
         _agent_fault("evidence-nonce-reuse"),
+        clauses=("P-8.3a",),
     ),
     "evidence-cnf": Fault(
         "names a key other than its DAK in the EAT cnf claim",
         ("P3", "P4"),
         _agent_fault("evidence-cnf"),
+        clauses=("P-8.3a",),
     ),
     "evidence-signer": Fault(
-        "signs its EAT with a key that is not its DSK", ("P3",), _agent_fault("evidence-signer")
+        "signs its EAT with a key that is not its DSK",
+        ("P3",),
+        _agent_fault("evidence-signer"),
+        clauses=("P-8.3a",),
     ),
     "accept-other-device": Fault(
         "accepts a delivery meant for another device (no UEID/DAK binding check)",
         ("P4",),
         _agent_fault("accept-other-device"),
         "accepts a delivery meant for another device",
+        clauses=("P-9.6a",),
     ),
     "ignore-class-id": Fault(
         "ignores the class id condition (installs packages of another device class)",
         ("P4", "P5"),
         _agent_fault("ignore-class-id"),
         "ignores class id",
+        clauses=("P-9.5b",),
     ),
     "ignore-tam-signature": Fault(
         "decodes TEEP messages without verifying the TAM signature",
         ("P5", "P6"),
         _agent_fault("ignore-tam-signature"),
         "ignores TAM signature",
+        clauses=("P-9.2a",),
     ),
     "accept-stale-challenge": Fault(
         "accepts an Update bound to any challenge it issued before (not only the open one)",
         ("P6", "P3"),
         _agent_fault("accept-stale-challenge"),
         "accepts stale challenge",
+        clauses=("P-9.7a",),
     ),
     "report-nonce-reuse": Fault(
         "puts its first challenge in every install report (reports replayable)",
         ("P6",),
         _agent_fault("report-nonce-reuse"),
         "reuses nonces in reports",
+        clauses=("P-8.5a",),
     ),
     "skip-ta-check": Fault(
         "installs TA payloads without OP-TEE's checks (TA signing key, UUID, TA version)",
         ("P5", "P7"),
         _agent_fault("skip-ta-check"),
+        clauses=("T-6a",),
     ),
     "skip-rollback": Fault(
         "skips the rollback check (installs any sequence number)",
         ("P7",),
         _agent_fault("skip-rollback"),
         "skips rollback check",
+        clauses=("P-9.8a",),
     ),
     "equal-sequence": Fault(
         "accepts a sequence number equal to the floor",
         ("P7",),
         _agent_fault("equal-sequence"),
         "accepts equal sequence number",
+        clauses=("P-9.8a",),
     ),
     "uninstall-drops-floor": Fault(
         "forgets the floors when a component is uninstalled (old versions reinstallable)",
         ("P7",),
         _agent_fault("uninstall-drops-floor"),
+        clauses=("P-13a",),
     ),
     "decrypt-first": Fault(
         "decrypts the payload before checking its signed digest and size",
         ("P9",),
         _agent_fault("decrypt-first"),
         "decrypts before verifying",
+        clauses=("P-8.3c",),
     ),
     "early-floor": Fault(
         "raises the floor although the install failed (a partial state is left behind)",
         ("P10",),
         _agent_fault("early-floor"),
         "leaves a partial install on failure",
+        clauses=("P-9a",),
     ),
     "crash-on-malformed": Fault(
         "crashes on malformed CBOR instead of refusing it",
         ("P10",),
         CrashOnMalformed,
         "crashes on malformed CBOR",
+        clauses=("P-5b",),
     ),
     "wrong-error-code": Fault(
         "refuses correctly but reports every refusal as AGENT_INSTALL_FAILED",
         ("P10",),
         _agent_fault("wrong-error-code"),
         "answers with the wrong error code",
+        clauses=("E-3a",),
     ),
     "ecdsa-fixed-k": Fault(
         "signs every message with one fixed ECDSA nonce (nonce reuse under one key)",
         ("P11",),
         _agent_fault("ecdsa-fixed-k"),
+        clauses=("P-8.1a",),
     ),
     "exports-private-keys": Fault(
-        "returns its DAK private key in the identity reply", ("P12", "P1"), ExportsPrivateKeys
+        "returns its DAK private key in the identity reply",
+        ("P12", "P1"),
+        ExportsPrivateKeys,
+        clauses=("P-8.1a",),
     ),
     "shared-device-keys": Fault(
         "every unit holds the same keys and UEID (no per-device keys)",
         ("P12",),
         SharedDeviceKeys,
+        clauses=("P-8.1b",),
     ),
     "keeps-revoked-anchors": Fault(
         "keeps trust anchors that a later provision removed (revoked TAM keys stay trusted)",
         ("P13",),
         KeepsRevokedAnchors,
+        clauses=("A-4d",),
+    ),
+    "unknown-kid-tries-all": Fault(
+        "a kid naming no trusted TSK: tries every TSK (406) instead of refusing the signer (604)",
+        ("P5",),
+        _agent_fault("unknown-kid-tries-all"),
+        clauses=("P-2b",),
+    ),
+    "no-kid-refused": Fault(
+        "refuses a TEEP message without kid (604) instead of trying its TSKs",
+        ("P5",),
+        _agent_fault("no-kid-refused"),
+        clauses=("P-2c",),
+    ),
+    "refuses-es256": Fault(
+        "refuses TEEP signatures with alg ES256 (-7) from a P-256 TSK",
+        ("P10",),
+        _agent_fault("refuses-es256"),
+        clauses=("P-4a",),
+    ),
+    "cbor-strict-receive": Fault(
+        "decodes TEEP messages strictly: a well-formed map with unsorted keys is refused",
+        ("P10",),
+        _agent_fault("cbor-strict-receive"),
+        clauses=("P-5c",),
+    ),
+    "cbor-depth-64": Fault(
+        "accepts nesting up to 64 levels (limit 16)",
+        ("P10",),
+        _agent_fault("cbor-depth-64"),
+        clauses=("P-5b",),
+    ),
+    "no-message-limit": Fault(
+        "no 64 KiB limit on a TEEP message (only the decoder's 16 MiB)",
+        ("P10",),
+        _agent_fault("no-message-limit"),
+        clauses=("P-6a",),
+    ),
+    "manifest-limit-8": Fault(
+        "allows 8 manifests in one Update (limit 4)",
+        ("P10",),
+        _agent_fault("manifest-limit-8"),
+        clauses=("P-9.3a",),
+    ),
+    "token-length-unchecked": Fault(
+        "pads or cuts a QueryRequest token of the wrong length instead of refusing it",
+        ("P10",),
+        _agent_fault("token-length-unchecked"),
+        clauses=("P-9.3a",),
+    ),
+    "unknown-type-unexpected": Fault(
+        "reports an unknown TEEP type as AGENT_UNEXPECTED_MESSAGE (600) instead of 401",
+        ("P10",),
+        _agent_fault("unknown-type-unexpected"),
+        clauses=("P-9.3a",),
+    ),
+    "merge-header-buckets": Fault(
+        "drops an unprotected header repeating a protected one instead of refusing the message",
+        ("P5",),
+        _agent_fault("merge-header-buckets"),
+        clauses=("P-9.1a",),
+    ),
+    "skip-device-manifest-signature": Fault(
+        "checks the device manifest's digest but not its TSK signature",
+        ("P5",),
+        _agent_fault("skip-device-manifest-signature"),
+        clauses=("P-9.4a",),
+    ),
+    "skip-author-signature": Fault(
+        "checks the author manifest's digest but not its ASK signature",
+        ("P5",),
+        _agent_fault("skip-author-signature"),
+        clauses=("P-9.5a",),
+    ),
+    "ignore-vendor-id": Fault(
+        "ignores the vendor id condition",
+        ("P5",),
+        _agent_fault("ignore-vendor-id"),
+        clauses=("P-9.5b",),
+    ),
+    "skip-recipient-kid": Fault(
+        "does not check that the recipient kid is its own kid(DAK)",
+        ("P4",),
+        _agent_fault("skip-recipient-kid"),
+        clauses=("P-9.6a",),
+    ),
+    "ueid-prefix-compare": Fault(
+        "compares the manifest's UEID with its own except the last byte",
+        ("P4",),
+        _agent_fault("ueid-prefix-compare"),
+        clauses=("P-9.6a",),
+    ),
+    "replay-check-first": Fault(
+        "checks the session binding before the device binding (612 where 602 is due)",
+        ("P4",),
+        _agent_fault("replay-check-first"),
+        clauses=("P-9.7b",),
+    ),
+    "token-prefix-compare": Fault(
+        "compares only the first 8 bytes of the Update's token with the open exchange's",
+        ("P6",),
+        _agent_fault("token-prefix-compare"),
+        clauses=("P-9.7a",),
+    ),
+    "fetch-failure-as-install-failed": Fault(
+        "reports a failed payload fetch as AGENT_INSTALL_FAILED (608) instead of 605",
+        ("P10",),
+        _agent_fault("fetch-failure-as-install-failed"),
+        clauses=("P-9.9a",),
+    ),
+    "uninstall-partial": Fault(
+        "uninstalls the listed components that are installed and ignores absent ones (no 611)",
+        ("P10",),
+        _agent_fault("uninstall-partial"),
+        clauses=("P-9.10a",),
+    ),
+    "unexpected-keeps-exchange": Fault(
+        "keeps the open exchange after refusing an unexpected message",
+        ("P6",),
+        _agent_fault("unexpected-keeps-exchange"),
+        clauses=("P-10.1a",),
+    ),
+    "ta-uuid-unchecked": Fault(
+        "installs a TA image whose bootstrap UUID is not the component's (as an opaque payload)",
+        ("P5",),
+        _agent_fault("ta-uuid-unchecked"),
+        clauses=("T-6b",),
+    ),
+    "ta-floor-strict": Fault(
+        "refuses a TA version equal to the TA-version floor (OP-TEE accepts equal)",
+        ("P7",),
+        _agent_fault("ta-floor-strict"),
+        clauses=("P-13b",),
+    ),
+    "ta-version-vs-suit-floor": Fault(
+        "checks the TA version against the SUIT sequence floor",
+        ("P7",),
+        _agent_fault("ta-version-vs-suit-floor"),
+        clauses=("P-13c", "T-7b"),
+    ),
+    "ta-floor-ignored": Fault(
+        "never reads the stored TA versions: a lower TA version installs under a new sequence",
+        ("P7",),
+        _agent_fault("ta-floor-ignored"),
+        clauses=("T-7a",),
+    ),
+    "kid-prefix-compare": Fault(
+        "compares only the first 16 bytes of the recipient kid with its kid(DAK)",
+        ("P4",),
+        _agent_fault("kid-prefix-compare"),
+        clauses=("P-9.6a",),
+    ),
+    "report-reference-author": Fault(
+        "names the author manifest's digest as the reference of its success report",
+        ("P6",),
+        _agent_fault("report-reference-author"),
+        clauses=("P-8.5a",),
+    ),
+    "error-without-report": Fault(
+        "sends Errors without the signed SUIT report after a manifest was processed",
+        ("P6",),
+        _agent_fault("error-without-report"),
+        clauses=("P-8.5a",),
+    ),
+    "cek-base64-to-ree": Fault(
+        "leaks the CEK to the REE in base64 (appended to the payload fetch request)",
+        ("P1", "P8"),
+        type("CekBase64Device", (CekBase64ToRee,), {"flags": frozenset()}),
+        clauses=("P-11a",),
+    ),
+    "device-wide-floor": Fault(
+        "keeps one rollback floor for the whole device instead of one per component",
+        ("P7",),
+        _agent_fault("device-wide-floor"),
+        clauses=("P-13a",),
+    ),
+    "success-before-commit": Fault(
+        "sends the Success before the install is committed (a cut leaves a false Success)",
+        ("P10",),
+        SuccessBeforeCommit,
+        clauses=("A-4c",),
+    ),
+    "retired-floors-in-ram": Fault(
+        "keeps the floors of uninstalled components in RAM only (lost at every restart)",
+        ("P7",),
+        type("RetiredFloorsDevice", (RetiredFloorsInRam,), {"flags": frozenset()}),
+        clauses=("P-13a",),
+    ),
+    "anchors-in-ram": Fault(
+        "applies a re-provision to the running Agent only; a restart restores the old anchors",
+        ("P13",),
+        AnchorsInRam,
+        clauses=("A-4d",),
+    ),
+    "emits-es256": Fault(
+        "signs its messages, EAT and reports with alg ES256 (-7) instead of ESP256 (-9)",
+        ("P11",),
+        _agent_fault("emits-es256"),
+        clauses=("P-4b",),
+    ),
+    "device-alg-late": Fault(
+        "device-manifest layer: admits any known alg id and lets the COSE library refuse it",
+        ("P5",),
+        _agent_fault("device-alg-late"),
+        clauses=("P-9.4a",),
+    ),
+    "author-alg-late": Fault(
+        "author-manifest layer: admits any known alg id and lets the COSE library refuse it",
+        ("P5",),
+        _agent_fault("author-alg-late"),
+        clauses=("P-9.5a",),
+    ),
+    "evidence-without-manifests": Fault(
+        "leaves the installed state (the manifests claim) out of its EAT",
+        ("P3",),
+        _agent_fault("evidence-without-manifests"),
+        clauses=("P-8.3a",),
+    ),
+    "err-msg-without-code": Fault(
+        "puts only the code's name in err-msg (no edbp:<code>)",
+        ("P10",),
+        _agent_fault("err-msg-without-code"),
+        clauses=("E-2a",),
+    ),
+    "refusal-as-error-reply": Fault(
+        "answers a deliver the Agent refused with an adapter error reply",
+        ("P10",),
+        RefusalAsErrorReply,
+        clauses=("A-3c",),
+    ),
+    "deliver-omits-code": Fault(
+        "omits code from the result of a deliver the Agent refused",
+        ("P10",),
+        DeliverOmitsCode,
+        clauses=("E-2b",),
+    ),
+    "small-limits": Fault(
+        "declares max_message 32 KiB in hello (below protocol.md §6)",
+        ("P10",),
+        SmallLimits,
+        clauses=("A-4a",),
+    ),
+    "state-without-retired-floors": Fault(
+        "reports floors only of installed components in state",
+        ("P7",),
+        StateWithoutRetiredFloors,
+        clauses=("A-4b",),
+    ),
+    "power-cut-not-reported": Fault(
+        "does not set power_cut on the deliver during which a cut fired",
+        ("P10",),
+        PowerCutNotReported,
+        clauses=("A-4c",),
+    ),
+    "refuses-unknown-members": Fault(
+        "refuses a provision carrying a member it does not know",
+        ("P10",),
+        RefusesUnknownMembers,
+        clauses=("A-4e",),
     ),
 }
 

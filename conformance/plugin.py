@@ -322,6 +322,7 @@ class _Pool:
         self.timeout = float(config.getoption("--edbp-timeout"))
         self.client: Any = None
         self.info: Any = None
+        self.restarts = 0  # devices restarted after a hang or an exit
 
     def get(self) -> Any:
         from edbp.conformance.adapter import DeviceClient, open_transport
@@ -330,11 +331,21 @@ class _Pool:
             client = DeviceClient(open_transport(self.spec), timeout=self.timeout)
             try:
                 self.info = client.hello()
-            except BaseException:
+            except BaseException as exc:
                 client.close()  # a device that cannot say hello is not kept for the next case
+                if self.restarts:  # it answered before: the run cannot go on (adapter.md §5)
+                    pytest.exit(
+                        f"device {self.spec} failed hello after a restart: {exc}", returncode=3
+                    )
                 raise
             self.client = client
         return self.client
+
+    def restart(self) -> None:
+        """Drop a hung or dead device: the next ``get`` starts it again (subprocess, ssh) or
+        reconnects (tcp), once."""
+        self.restarts += 1
+        self.drop()
 
     def drop(self) -> None:
         if self.client is not None:
@@ -357,6 +368,8 @@ def edbp_device(edbp_pool: _Pool, request: pytest.FixtureRequest) -> Iterator[An
     """A freshly reset device; a case that leaves it crashed gets a new connection next time."""
     from edbp.errors import AdapterError
 
+    if edbp_pool.client is not None and getattr(edbp_pool.client, "hung", False):
+        edbp_pool.restart()  # never wait twice for the same hung device
     client = edbp_pool.get()
     meta = case_meta(request.node)
     if meta is not None:
@@ -368,13 +381,13 @@ def edbp_device(edbp_pool: _Pool, request: pytest.FixtureRequest) -> Iterator[An
     try:
         client.call("reset")
     except AdapterError:
-        edbp_pool.drop()
+        edbp_pool.restart()
         client = edbp_pool.get()
         client.call("reset")
     client.log.clear()
     yield client
-    if (
-        edbp_pool.client is not None
-        and getattr(edbp_pool.client.transport, "returncode", None) is not None
+    if edbp_pool.client is not None and (
+        getattr(edbp_pool.client.transport, "returncode", None) is not None
+        or getattr(edbp_pool.client, "hung", False)
     ):
-        edbp_pool.drop()  # the device process died: reconnect for the next case
+        edbp_pool.restart()  # the device died or hung: a fresh one for the next case

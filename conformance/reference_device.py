@@ -21,6 +21,7 @@ those TA Signing Keys, UUID, TA-version floor) on every TA payload before it ins
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 import traceback
@@ -388,6 +389,10 @@ class ReferenceDevice(DeviceBackend):
                     "sequence": comp.current.sequence,
                     "ta_version": comp.current.ta_version or 0,
                     "digest": SuitDigest(-16, comp.current.digest).to_cbor(),
+                    # computed over the image read back from TEE storage, not the record
+                    "image_digest": hashlib.sha256(
+                        self.agent.installed_image(comp.component_id)
+                    ).digest(),
                 }
             )
             floors.append(self._floor_entry(list(comp.component_id), comp.floor, record))

@@ -58,16 +58,29 @@ class DeviceClient:
         self._ids = itertools.count(1)
         self.info: DeviceInfo | None = None
         self.log: list[tuple[str, Any]] = []  # (direction, item) for reports
+        #: set when a request timed out: the device is hung and is never waited for again; the
+        #: harness restarts it (subprocess, ssh) or marks the board down (tcp)
+        self.hung = False
 
     def call(
         self, req: str, args: Mapping[str, Any] | None = None, timeout: float | None = None
     ) -> Any:
+        if self.hung:
+            raise AdapterError(
+                Code.ADAPTER_TIMEOUT, f"{req}: not sent, the device hung on an earlier request"
+            )
         rid = next(self._ids)
         frame = {"id": rid, "req": req, "args": dict(args or {})}
         self.log.append((">", frame))
         self.transport.send(frame)
         while True:
-            item = self.transport.recv(timeout or self.timeout)
+            try:
+                item = self.transport.recv(timeout or self.timeout)
+            except AdapterError as exc:
+                if exc.code is Code.ADAPTER_TIMEOUT:
+                    self.hung = True
+                    raise AdapterError(Code.ADAPTER_TIMEOUT, self._hung_detail(req, exc)) from None
+                raise
             self.log.append(("<", item))
             if isinstance(item, dict) and "ask" in item:
                 self._answer_ask(item)
@@ -76,6 +89,15 @@ class DeviceClient:
             if result.ok:
                 return result.result
             raise DeviceError(result.code, result.msg)
+
+    def _hung_detail(self, req: str, exc: AdapterError) -> str:
+        """The timeout, with the device's last stderr lines (a hang is diagnosed like a crash)."""
+        try:
+            tail = self.transport.stderr_tail().strip()
+        except (OSError, AttributeError):
+            tail = ""
+        lines = tail.splitlines()[-20:]
+        return f"{req}: {exc.detail}" + ("; stderr: " + "\n".join(lines) if lines else "")
 
     def _answer_ask(self, item: dict[Any, Any]) -> None:
         aid = item.get("id")
@@ -118,6 +140,9 @@ class DeviceClient:
         return info
 
     def close(self) -> None:
+        kill = getattr(self.transport, "kill", None)
+        if self.hung and kill is not None:
+            kill()  # a hung device gets no grace period
         try:
             self.transport.close()
         except OSError:

@@ -154,6 +154,11 @@ class SubprocessTransport(_FdTransport):
     def returncode(self) -> int | None:
         return self._proc.poll()
 
+    def kill(self) -> None:
+        """Stop a hung device at once (no grace period: it already failed to answer)."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+
     def close(self) -> None:
         super().close()
         for stream in (self._proc.stdin, self._proc.stdout):

@@ -17,9 +17,13 @@ def edbp_cloud() -> Iterator[Cloud]:
 
 
 @pytest.fixture
-def bare(edbp_device: Any, edbp_cloud: Cloud, request: pytest.FixtureRequest) -> Harness:
-    """The harness around a freshly reset device with no trust anchors yet."""
-    return Harness(edbp_device, edbp_cloud, label=request.node.nodeid)
+def bare(edbp_device: Any, edbp_cloud: Cloud, request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """The harness around a freshly reset device with no trust anchors yet. After the case,
+    every frame the device sent in it is scanned for the case's secrets (CEKs, plaintexts;
+    raw, hex, base64): a leak fails whichever case it happens in."""
+    harness = Harness(edbp_device, edbp_cloud, label=request.node.nodeid)
+    yield harness
+    harness.scan_frames("after the case: every frame scanned for the case's secrets")
 
 
 @pytest.fixture

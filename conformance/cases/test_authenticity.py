@@ -19,7 +19,13 @@ def _refused(harness: Harness, code: Code, step: str, signer: str = "author", **
     harness.expect_unchanged(before, step)
 
 
-@case(id="auth.untrusted-tam-update", properties=("P5",), flow="deploy", tags=("signature",))
+@case(
+    id="auth.untrusted-tam-update",
+    clauses=("P-2b", "P-9.2a"),
+    properties=("P5",),
+    flow="deploy",
+    tags=("signature",),
+)
 def test_update_signed_by_untrusted_tam(harness: Harness) -> None:
     """A TEEP Update signed by a key that is no TAM trust anchor is refused."""
     _refused(
@@ -27,7 +33,13 @@ def test_update_signed_by_untrusted_tam(harness: Harness) -> None:
     )
 
 
-@case(id="auth.untrusted-tam-query", properties=("P5", "P3"), flow="deploy", tags=("signature",))
+@case(
+    id="auth.untrusted-tam-query",
+    clauses=("P-2b", "P-9.2a", "P-8.3a"),
+    properties=("P5", "P3"),
+    flow="deploy",
+    tags=("signature",),
+)
 def test_query_signed_by_untrusted_tam(harness: Harness) -> None:
     """A QueryRequest from an untrusted TAM gets no evidence, only a refusal."""
     before = harness.state()
@@ -37,7 +49,13 @@ def test_query_signed_by_untrusted_tam(harness: Harness) -> None:
     harness.expect_unchanged(before, "rogue QueryRequest")
 
 
-@case(id="auth.untrusted-device-manifest", properties=("P5",), flow="deploy", tags=("signature",))
+@case(
+    id="auth.untrusted-device-manifest",
+    clauses=("P-9.4a",),
+    properties=("P5",),
+    flow="deploy",
+    tags=("signature",),
+)
 def test_device_manifest_signed_by_untrusted_tam(harness: Harness) -> None:
     """A per-device SUIT manifest signed by an untrusted key is refused (SUIT_AUTH_FAILED)."""
     _refused(
@@ -48,19 +66,37 @@ def test_device_manifest_signed_by_untrusted_tam(harness: Harness) -> None:
     )
 
 
-@case(id="auth.untrusted-author", properties=("P5",), flow="deploy", tags=("signature",))
+@case(
+    id="auth.untrusted-author",
+    clauses=("P-9.5a",),
+    properties=("P5",),
+    flow="deploy",
+    tags=("signature",),
+)
 def test_author_manifest_signed_by_untrusted_author(harness: Harness) -> None:
     """An author manifest signed by an Author the device does not trust is refused."""
     _refused(harness, Code.SUIT_AUTH_FAILED, "rogue author", signer="rogue-author")
 
 
-@case(id="auth.tam-as-author", properties=("P5", "P12"), flow="deploy", tags=("signature",))
+@case(
+    id="auth.tam-as-author",
+    clauses=("P-9.5a",),
+    properties=("P5", "P12"),
+    flow="deploy",
+    tags=("signature",),
+)
 def test_author_manifest_signed_by_tam(harness: Harness) -> None:
     """The TAM cannot forge a package: an author manifest signed by a TSK is refused."""
     _refused(harness, Code.SUIT_AUTH_FAILED, "TAM as author", signer="tam")
 
 
-@case(id="auth.unnamed-signer", properties=("P5",), flow="deploy", tags=("signature",))
+@case(
+    id="auth.unnamed-signer",
+    clauses=("P-2c", "P-9.2a"),
+    properties=("P5",),
+    flow="deploy",
+    tags=("signature",),
+)
 def test_update_signed_without_kid_by_untrusted_key(harness: Harness) -> None:
     """Without a kid the Agent tries each trusted TSK: none verifies, TEEP_BAD_SIGNATURE."""
     from edbp.reference.wire import teep
@@ -73,3 +109,28 @@ def test_update_signed_without_kid_by_untrusted_key(harness: Harness) -> None:
     got = harness.deliver(harness.sign(msg, harness.cloud.rogue_tsk, kid=False), "unnamed signer")
     harness.expect_refusal(got, Code.TEEP_BAD_SIGNATURE, "deploy.verify_update")
     harness.expect_unchanged(before, "unnamed signer")
+
+
+@pytest.mark.parametrize("layer", ["device", "author"])
+@case(
+    id="auth.manifest-algorithms",
+    clauses=("P-9.4a", "P-9.5a", "P-9.4b"),
+    properties=("P5",),
+    flow="deploy",
+    tags=("signature", "algorithms"),
+)
+def test_manifest_signature_algorithm(harness: Harness, layer: str) -> None:
+    """Each SUIT layer is checked on its own: the device manifest's signature (TSK) and the
+    author manifest's (ASK) with an algorithm no SUIT profile offers (A128GCM, 1, a COSE id
+    a generic library knows; an unregistered one) are SUIT_UNSUPPORTED_PROFILE (316), refused
+    before any key is tried; nothing changes."""
+    for label, protected in (("A128GCM", {1: 1}), ("unregistered", {1: -65000})):
+        before = harness.state()
+        published = harness.publish(1)
+        q = harness.query(step=f"{layer} {label}: deploy.query_request")
+        envelope = harness.envelope_with_alg(harness.delivery(published).envelope, layer, protected)
+        got = harness.deliver(harness.update(published, q, envelope=envelope), f"{layer} {label}")
+        harness.expect_refusal(
+            got, Code.SUIT_UNSUPPORTED_PROFILE, f"{layer} manifest signature alg ({label})"
+        )
+        harness.expect_unchanged(before, f"{layer} {label}")

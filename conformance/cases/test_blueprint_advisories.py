@@ -46,7 +46,7 @@ def _sync(bp: BlueprintHarness, app: str = APP, **kw: Any) -> None:
     bp.expect_rc(bp.sync(app, **kw), 0, f"sync {app}")
 
 
-@case(id="bp.advisory.padding-oracle", properties=("P1", "P8"))
+@case(id="bp.advisory.padding-oracle", clauses=("B-9d",), properties=("P1", "P8"))
 def test_unwrap_errors_indistinguishable(bp: BlueprintHarness) -> None:
     """Bleichenbacher: malformed wrapped keys of each PKCS#1 v1.5 failure class must all be
     refused, and alike as the REE sees them (return code and ``ocall_log`` lines). Any
@@ -73,7 +73,7 @@ def test_unwrap_errors_indistinguishable(bp: BlueprintHarness) -> None:
         )
 
 
-@case(id="bp.advisory.signature-not-enforced", properties=("P5",))
+@case(id="bp.advisory.signature-not-enforced", clauses=("B-9a",), properties=("P5",))
 def test_attacker_signed_package(bp: BlueprintHarness) -> None:
     """An attacker who obtained the class key (WrapKey releases it to any RSA key) builds its
     own package and signs it with its own key and self-signed certificate. The device must not
@@ -93,7 +93,7 @@ def test_attacker_signed_package(bp: BlueprintHarness) -> None:
         )
 
 
-@case(id="bp.advisory.manifest-unbound", properties=("P5",))
+@case(id="bp.advisory.manifest-unbound", clauses=("B-9b",), properties=("P5",))
 def test_spliced_streams(bp: BlueprintHarness) -> None:
     """Ciphertext, nonce and tag of another package of the same application spliced under
     this package's manifest, digest and signature: the device must refuse, since what it
@@ -112,7 +112,7 @@ def test_spliced_streams(bp: BlueprintHarness) -> None:
         )
 
 
-@case(id="bp.advisory.single-key-slot", properties=("P4",))
+@case(id="bp.advisory.single-key-slot", clauses=("B-9c",), properties=("P4",))
 def test_application_id_ignored(bp: BlueprintHarness) -> None:
     """The class key of one application installed under another application's id must not
     decrypt the first application's package: keys are held per application."""
@@ -127,7 +127,7 @@ def test_application_id_ignored(bp: BlueprintHarness) -> None:
         )
 
 
-@case(id="bp.advisory.device-key-reload", properties=("P3", "P8"))
+@case(id="bp.advisory.device-key-reload", clauses=("B-9h",), properties=("P3", "P8"))
 def test_device_key_survives_reload(bp: BlueprintHarness) -> None:
     """The device key must survive a TA reload (``reset`` keeping keys). A key that changes
     makes every wrapped key the device holds useless and has the REE report a new key to the
@@ -145,7 +145,7 @@ def test_device_key_survives_reload(bp: BlueprintHarness) -> None:
         )
 
 
-@case(id="bp.advisory.package-rollback", properties=("P7",))
+@case(id="bp.advisory.package-rollback", clauses=("B-9f",), properties=("P7",))
 def test_older_package_refused(bp: BlueprintHarness) -> None:
     """After package 2.0.0, the vendor's older package 1.0.0 (same TA version, other image)
     must be refused: a rollback floor per application, not only OP-TEE's TA version."""

@@ -39,7 +39,7 @@ def bp(edbp_device: Any, request: pytest.FixtureRequest) -> BlueprintHarness:
     return harness
 
 
-@case(id="bp.ping-version")
+@case(id="bp.ping-version", clauses=("B-7a",))
 def test_ping_returns_contract_version(bp: BlueprintHarness) -> None:
     """``ecall_ping``: rc 0 and the contract version (0 << 16) | 1."""
     got = bp.expect_rc(bp.cpm("ping"), 0, "ping")
@@ -47,7 +47,7 @@ def test_ping_returns_contract_version(bp: BlueprintHarness) -> None:
         raise CaseFailure("ping", f"version {CONTRACT_VERSION}", got.out.get("version"))
 
 
-@case(id="bp.operations-supported")
+@case(id="bp.operations-supported", clauses=("B-7a",))
 def test_operations_supported(bp: BlueprintHarness) -> None:
     """``ecall_is_operation_supported``: true for each of the contract's ten calls (by their
     EDL names), false for a name outside the contract."""
@@ -61,7 +61,7 @@ def test_operations_supported(bp: BlueprintHarness) -> None:
         raise CaseFailure(f"is_operation_supported({unknown})", False, got.out.get("supported"))
 
 
-@case(id="bp.export-key", properties=("P8",))
+@case(id="bp.export-key", clauses=("B-7a",), properties=("P8",))
 def test_export_device_public_key(bp: BlueprintHarness) -> None:
     """Size, then export: a DER RSAPublicKey of at least 1024 bits (the EDL's floor; the
     published TA makes 2048), exactly ``size`` bytes; a buffer one byte short is refused with
@@ -78,14 +78,19 @@ def test_export_device_public_key(bp: BlueprintHarness) -> None:
     )
 
 
-@case(id="bp.install-key", properties=("P1",))
+@case(id="bp.install-key", clauses=("B-7a",), properties=("P1",))
 def test_install_wrapped_class_key(bp: BlueprintHarness) -> None:
     """The published key path: the device key reported to the twin, DistributeKey wraps the
     class key to it (PKCS#1 v1.5), ``install_application_key`` returns 0."""
     bp.expect_rc(bp.sync(APP), 0, "sync: install_application_key")
 
 
-@case(id="bp.deploy-valid", properties=("P5",), tags=("blueprint", "contract", "deploy"))
+@case(
+    id="bp.deploy-valid",
+    clauses=("B-9a",),
+    properties=("P5",),
+    tags=("blueprint", "contract", "deploy"),
+)
 def test_deploy_valid_package(bp: BlueprintHarness) -> None:
     """A valid CPK of the vendor: every call returns 0 and OP-TEE holds the TA afterwards."""
     cloud = bp.cloud
@@ -98,7 +103,7 @@ def _keyed(bp: BlueprintHarness) -> bytes:
     return bp.cloud.package(bp.binding)
 
 
-@case(id="bp.refuse.key-strength", properties=("P10",))
+@case(id="bp.refuse.key-strength", clauses=("B-7a",), properties=("P10",))
 def test_key_strength_refused(bp: BlueprintHarness) -> None:
     """``initialize_decryption_aes_gcm`` with key strength 128: -1, nothing installed."""
     cpk = edit_manifest(
@@ -107,7 +112,7 @@ def test_key_strength_refused(bp: BlueprintHarness) -> None:
     bp.expect_refused(cpk, "initialize_decryption_aes_gcm", -1, "key strength 128")
 
 
-@case(id="bp.refuse.iv-size", properties=("P10",))
+@case(id="bp.refuse.iv-size", clauses=("B-7a",), properties=("P10",))
 def test_iv_size_refused(bp: BlueprintHarness) -> None:
     """An 11-byte IV: -2."""
     cpk = _keyed(bp)
@@ -115,7 +120,7 @@ def test_iv_size_refused(bp: BlueprintHarness) -> None:
     bp.expect_refused(cpk, "initialize_decryption_aes_gcm", -2, "IV of 11 bytes")
 
 
-@case(id="bp.refuse.tag-size", properties=("P10",))
+@case(id="bp.refuse.tag-size", clauses=("B-7a",), properties=("P10",))
 def test_tag_size_refused(bp: BlueprintHarness) -> None:
     """A 15-byte tag: -3."""
     cpk = _keyed(bp)
@@ -123,7 +128,7 @@ def test_tag_size_refused(bp: BlueprintHarness) -> None:
     bp.expect_refused(cpk, "initialize_decryption_aes_gcm", -3, "tag of 15 bytes")
 
 
-@case(id="bp.refuse.tag-mismatch", properties=("P5", "P10"))
+@case(id="bp.refuse.tag-mismatch", clauses=("B-7a",), properties=("P5", "P10"))
 def test_tag_mismatch_refused(bp: BlueprintHarness) -> None:
     """One flipped bit of the ciphertext, or of the tag: ``end`` returns -2 and installs
     nothing; the untouched package still installs afterwards."""
@@ -133,7 +138,7 @@ def test_tag_mismatch_refused(bp: BlueprintHarness) -> None:
     bp.expect_installed(cpk, bp.cloud.ta_image(1), "install v1 after the refusals")
 
 
-@case(id="bp.refuse.key-size", properties=("P10",))
+@case(id="bp.refuse.key-size", clauses=("B-7a",), properties=("P10",))
 def test_wrong_key_size_refused(bp: BlueprintHarness) -> None:
     """Conformant PKCS#1 v1.5 blocks carrying 16, 0, 33 and 48 bytes instead of the 32-byte
     class key: ``install_application_key`` returns -1 for each."""
@@ -146,7 +151,12 @@ def test_wrong_key_size_refused(bp: BlueprintHarness) -> None:
         bp.expect_rc(got, -1, f"install_application_key ({name})")
 
 
-@case(id="bp.refuse.ta-rollback", properties=("P7",), tags=("blueprint", "contract", "rollback"))
+@case(
+    id="bp.refuse.ta-rollback",
+    clauses=("B-9f",),
+    properties=("P7",),
+    tags=("blueprint", "contract", "rollback"),
+)
 def test_ta_version_rollback_refused(bp: BlueprintHarness) -> None:
     """OP-TEE's secure-storage install refuses a TA version below the installed one: a newer
     package carrying TA version 1 after TA version 2 ends with -4; version 2 stays."""

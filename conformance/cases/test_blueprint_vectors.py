@@ -34,6 +34,7 @@ def _meta(case_id: str, found: VectorCase) -> CaseMeta:
         tags=("blueprint", *found.meta.tags),
         needs=("test-keys",),
         profile="blueprint",
+        clauses=("B-7a",),
     )
 
 
@@ -47,7 +48,9 @@ def bp_bare(edbp_device: Any, request: pytest.FixtureRequest) -> BlueprintHarnes
     [pytest.param(_meta(cid, found), id=cid) for cid, found in VECTORS.items()]
     or [pytest.param(None, id="none")],
 )
-@pytest.mark.edbp_case(id="bp.vector", profile="blueprint", needs=("test-keys",), flow="cpm")
+@pytest.mark.edbp_case(
+    id="bp.vector", clauses=("B-7a",), profile="blueprint", needs=("test-keys",), flow="cpm"
+)
 def test_blueprint_vector(bp_bare: BlueprintHarness, case: CaseMeta | None) -> None:
     if case is None:
         pytest.skip("no blueprint vector files")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from edbp.conformance.harness import TA_UUID, Harness
 from edbp.conformance.outcome import CaseFailure
+from edbp.reference.build.package import ta_component
 from edbp.reference.wire import teep
 from edbp.reference.wire.cose_sign import Sign1
 
@@ -13,6 +14,7 @@ case = pytest.mark.edbp_case
 
 @case(
     id="deploy.install",
+    clauses=("P-4b", "P-8.5a", "A-4b", "A-3a"),
     properties=("P3", "P5", "P10"),
     flow="deploy",
     suite="esp256-a128gcm",
@@ -27,6 +29,7 @@ def test_install(harness: Harness) -> None:
 
 @case(
     id="deploy.upgrade",
+    clauses=("P-8.3a", "P-8.5a", "P-9.8a"),
     properties=("P6", "P7"),
     flow="deploy",
     suite="esp256-a128gcm",
@@ -38,9 +41,33 @@ def test_upgrade(harness: Harness) -> None:
     harness.deploy(2, step="v2")
     if harness.floor() != 2:
         raise CaseFailure("v2: deploy.raise_floor", 2, harness.floor())
+    # the attested installed state (protocol.md §8.5 step 3): one entry per component with its
+    # SUIT floor, the digest of the device manifest installed and its TA-version floor
+    claims = harness.check_evidence(harness.query(step="status"), "status")
+    from edbp.reference.device.update import decode_envelope
+    from edbp.reference.wire import cbor
+
+    want = [
+        list(ta_component(TA_UUID)),
+        2,
+        decode_envelope(harness.last_envelope).authentication.digest.to_cbor(),
+        harness.state()["floors"][0]["ta_version"],
+    ]
+    entries = [cbor.loads(m.body) for m in claims.manifests]
+    if entries != [want]:
+        raise CaseFailure("status (EAT manifests claim)", want, entries)
 
 
-@case(id="deploy.evidence", properties=("P3", "P4"), flow="deploy", tags=("evidence",))
+@case(
+    id="deploy.evidence",
+    clauses=(
+        "P-4b",
+        "P-8.3a",
+    ),
+    properties=("P3", "P4"),
+    flow="deploy",
+    tags=("evidence",),
+)
 def test_evidence(harness: Harness) -> None:
     """EAT signed by the DSK, eat_nonce = challenge, ueid, cnf = DAK; twice, fresh each time."""
     first = harness.query(step="query 1")
@@ -63,7 +90,13 @@ def _signatures(data: bytes) -> list[bytes]:
     return sigs
 
 
-@case(id="deploy.signature-nonces", properties=("P11", "P6"), flow="deploy", tags=("reports",))
+@case(
+    id="deploy.signature-nonces",
+    clauses=("P-8.1a", "P-8.5a"),
+    properties=("P11", "P6"),
+    flow="deploy",
+    tags=("reports",),
+)
 def test_signature_nonces_unique(harness: Harness) -> None:
     """Across three exchanges no two device signatures share an ECDSA r (one nonce reused
     under the DSK gives the key away), and no two reports share a nonce."""
@@ -85,33 +118,39 @@ def test_signature_nonces_unique(harness: Harness) -> None:
 
 @case(
     id="deploy.secrets-not-in-ree",
+    clauses=("P-11a",),
     properties=("P1", "P8"),
     flow="deploy",
     tags=("confidentiality",),
 )
 def test_secrets_never_cross_the_adapter(harness: Harness) -> None:
     """Nothing the device hands its REE (every adapter frame, including state) carries the CEK
-    or the plaintext image, raw or hex."""
-    published = harness.publish(1)
+    or the plaintext image, raw, hex or base64 (the same scan runs after every case)."""
     harness.deploy(1)
     harness.state()
-    cek = harness.cloud.cek_of(published)
-    image = harness.image(1, TA_UUID)
-    frames = harness.frames()
-    for what, secret in (("CEK", cek), ("plaintext", image[:64]), ("plaintext", image[-64:])):
-        for form in (secret, secret.hex().encode(), secret.hex().upper().encode()):
-            if form in frames:
-                raise CaseFailure("deploy (REE-visible frames)", f"no {what}", f"{what} found")
+    harness.scan_frames("deploy (REE-visible frames)")
 
 
-@case(id="deploy.unexpected-message", properties=("P10",), flow="deploy", tags=("robustness",))
+@case(
+    id="deploy.unexpected-message",
+    clauses=("P-9a", "P-10.1a"),
+    properties=("P10",),
+    flow="deploy",
+    tags=("robustness",),
+)
 def test_unexpected_message(harness: Harness) -> None:
-    """A well-signed TEEP message an Agent never receives (Success) is refused with
-    AGENT_UNEXPECTED_MESSAGE and changes nothing."""
+    """A well-signed TEEP message an Agent never receives (Success), inside an open exchange,
+    is refused with AGENT_UNEXPECTED_MESSAGE, changes nothing and closes the exchange."""
     from edbp.errors import Code
 
     before = harness.state()
-    msg = teep.sign(teep.Success(token=b"t" * 16), harness.cloud.tsk, -9)
+    published = harness.publish(1)
+    q = harness.query(step="deploy.query_request")
+    msg = teep.sign(teep.Success(token=q.token), harness.cloud.tsk, -9)
     got = harness.deliver(msg)
     harness.expect_refusal(got, Code.AGENT_UNEXPECTED_MESSAGE, "unexpected message")
     harness.expect_unchanged(before, "unexpected message")
+    # the refusal closed the exchange (protocol.md §10.1, A11): its Update is now a replay
+    got = harness.deliver(harness.update(published, q), "Update of the closed exchange")
+    harness.expect_refusal(got, Code.AGENT_REPLAY, "Update after the exchange was closed")
+    harness.expect_unchanged(before, "Update of the closed exchange")

@@ -17,6 +17,7 @@ from edbp.conformance.outcome import CaseFailure
 
 @pytest.mark.edbp_case(
     id="explore.lockstep",
+    clauses=("P-10.1a", "A-4b"),
     properties=("P6", "P7", "P13"),
     flow="deploy",
     tags=("explore", "model"),

@@ -18,7 +18,13 @@ def _expect_replay(harness: Harness, message: bytes, step: str) -> None:
     harness.expect_unchanged(before, step)
 
 
-@case(id="freshness.stale-challenge", properties=("P6", "P3"), flow="deploy", tags=("replay",))
+@case(
+    id="freshness.stale-challenge",
+    clauses=("P-9.7a", "P-10.1a"),
+    properties=("P6", "P3"),
+    flow="deploy",
+    tags=("replay",),
+)
 def test_stale_challenge(harness: Harness) -> None:
     """An Update bound to a challenge that a newer QueryRequest replaced is refused."""
     published = harness.publish(1)
@@ -27,7 +33,13 @@ def test_stale_challenge(harness: Harness) -> None:
     _expect_replay(harness, harness.update(published, old), "Update bound to query 1")
 
 
-@case(id="freshness.replayed-update", properties=("P6",), flow="deploy", tags=("replay",))
+@case(
+    id="freshness.replayed-update",
+    clauses=("P-9.7a", "P-10.1a"),
+    properties=("P6",),
+    flow="deploy",
+    tags=("replay",),
+)
 def test_replayed_update(harness: Harness) -> None:
     """The exact bytes of an Update already installed, delivered again, are a replay."""
     published = harness.publish(1)
@@ -38,7 +50,13 @@ def test_replayed_update(harness: Harness) -> None:
     _expect_replay(harness, update, "replayed Update")
 
 
-@case(id="freshness.replay-into-new-exchange", properties=("P6",), flow="deploy", tags=("replay",))
+@case(
+    id="freshness.replay-into-new-exchange",
+    clauses=("P-9.7a",),
+    properties=("P6",),
+    flow="deploy",
+    tags=("replay",),
+)
 def test_replay_into_new_exchange(harness: Harness) -> None:
     """An old Update delivered while a newer exchange is open is refused (token mismatch)."""
     published = harness.publish(1)
@@ -49,14 +67,26 @@ def test_replay_into_new_exchange(harness: Harness) -> None:
     _expect_replay(harness, update, "old Update in exchange 2")
 
 
-@case(id="freshness.no-exchange", properties=("P6", "P3"), flow="deploy", tags=("replay",))
+@case(
+    id="freshness.no-exchange",
+    clauses=("P-9.7a",),
+    properties=("P6", "P3"),
+    flow="deploy",
+    tags=("replay",),
+)
 def test_update_without_exchange(harness: Harness) -> None:
     """An Update on a device that issued no challenge is refused."""
     published = harness.publish(1)
     _expect_replay(harness, harness.update(published, None, token=b"\x5a" * 16), "unbound Update")
 
 
-@case(id="freshness.token-mismatch", properties=("P6",), flow="deploy", tags=("replay",))
+@case(
+    id="freshness.token-mismatch",
+    clauses=("P-9.7a",),
+    properties=("P6",),
+    flow="deploy",
+    tags=("replay",),
+)
 def test_token_mismatch(harness: Harness) -> None:
     """Inside an open exchange, an Update with another token is refused."""
     published = harness.publish(1)
@@ -64,7 +94,13 @@ def test_token_mismatch(harness: Harness) -> None:
     _expect_replay(harness, harness.update(published, None, token=b"\xa5" * 16), "wrong token")
 
 
-@case(id="freshness.interleaved", properties=("P6", "P7"), flow="deploy", tags=("replay",))
+@case(
+    id="freshness.interleaved",
+    clauses=("P-9.7a", "P-9.8a"),
+    properties=("P6", "P7"),
+    flow="deploy",
+    tags=("replay",),
+)
 def test_interleaved_exchanges(harness: Harness) -> None:
     """Two TAM sessions interleave (query 1, query 2): the Update of the open exchange
     installs, the other one, delivered after it, is a replay and changes nothing."""
@@ -75,3 +111,19 @@ def test_interleaved_exchanges(harness: Harness) -> None:
     got = harness.deliver(second, "Update of exchange 2")
     harness.expect_success(got, q2, v2, "Update of exchange 2")
     _expect_replay(harness, first, "Update of exchange 1, after exchange 2")
+
+
+@case(
+    id="freshness.near-miss-token",
+    clauses=("P-9.7a",),
+    properties=("P6",),
+    flow="deploy",
+    tags=("replay", "near-miss"),
+)
+def test_token_differing_in_last_byte(harness: Harness) -> None:
+    """An Update whose token differs from the open exchange's only in its last byte is a
+    replay: the whole token is compared. The exchange is closed by the refusal."""
+    published = harness.publish(1)
+    q = harness.query(step="deploy.query_request")
+    near = q.token[:-1] + bytes([q.token[-1] ^ 0x01])
+    _expect_replay(harness, harness.update(published, q, token=near), "near-miss token")

@@ -35,6 +35,7 @@ def _signed(harness: Harness, payload: bytes) -> bytes:
 
 @case(
     id="interop.unsorted-query-request",
+    clauses=("P-5c",),
     properties=("P10",),
     flow="deploy",
     tags=("interop", "cbor"),
@@ -63,6 +64,7 @@ def test_query_request_with_unsorted_keys(harness: Harness) -> None:
 
 @case(
     id="interop.tagged-map-key",
+    clauses=("P-5b",),
     properties=("P10",),
     flow="deploy",
     tags=("interop", "cbor"),

@@ -11,7 +11,13 @@ from edbp.reference.wire.cose_key import CoseKey
 case = pytest.mark.edbp_case
 
 
-@case(id="keys.public-only", properties=("P12", "P1"), flow="enrol", tags=("keys",))
+@case(
+    id="keys.public-only",
+    clauses=("P-8.1a",),
+    properties=("P12", "P1"),
+    flow="enrol",
+    tags=("keys",),
+)
 def test_identity_exposes_public_keys_only(bare: Harness) -> None:
     for name in ("dak", "dsk"):
         key = CoseKey.decode(bare.identity[name])
@@ -19,7 +25,7 @@ def test_identity_exposes_public_keys_only(bare: Harness) -> None:
             raise CaseFailure(f"identity ({name})", "public key only", "private part present")
 
 
-@case(id="keys.per-device", properties=("P12",), flow="enrol", tags=("keys",))
+@case(id="keys.per-device", clauses=("P-8.1b",), properties=("P12",), flow="enrol", tags=("keys",))
 def test_reset_makes_new_keys(bare: Harness) -> None:
     """``enrol.keygen`` on every factory reset: a new UEID, DAK and DSK (no fleet-wide key);
     ``keep_keys`` keeps them."""
@@ -36,7 +42,14 @@ def test_reset_makes_new_keys(bare: Harness) -> None:
             raise CaseFailure(f"enrol.keygen ({name})", "a new value", "the previous device's")
 
 
-@case(id="keys.test-keys", properties=("P4",), flow="enrol", tags=("keys",), needs=("test-keys",))
+@case(
+    id="keys.test-keys",
+    clauses=("P-9.6a",),
+    properties=("P4",),
+    flow="enrol",
+    tags=("keys",),
+    needs=("test-keys",),
+)
 def test_provisioned_test_keys(bare: Harness) -> None:
     """Test keys provisioned through the adapter become the device's identity and are the
     keys deliveries are bound to."""
@@ -51,7 +64,13 @@ def test_provisioned_test_keys(bare: Harness) -> None:
     bare.deploy(1)
 
 
-@case(id="keys.no-class-key", properties=("P2",), flow="deploy", tags=("keys",))
+@case(
+    id="keys.no-class-key",
+    clauses=("P-9.4b", "A-4e"),
+    properties=("P2",),
+    flow="deploy",
+    tags=("keys",),
+)
 def test_class_key_wrap_refused(harness: Harness) -> None:
     """A device never holds a class key: offered one at provisioning (an unknown member it
     ignores), it still refuses a delivery whose CEK is wrapped under that class key

@@ -38,20 +38,35 @@ TAMPERS: dict[str, Callable[[Harness], Callable[[str, bytes], bytes]]] = {
 
 
 @pytest.mark.parametrize("kind", sorted(TAMPERS))
-@case(id="payload.tampered", properties=("P9", "P10"), flow="deploy", tags=("payload",))
+@case(
+    id="payload.tampered",
+    clauses=("P-8.5a", "P-8.3c", "P-9a", "P-9.9a", "E-2a", "E-2b", "A-3c"),
+    properties=("P9", "P10"),
+    flow="deploy",
+    tags=("payload",),
+)
 def test_tampered_payload(harness: Harness, kind: str) -> None:
     before = harness.state()
     published = harness.publish(1)
     harness.tamper = TAMPERS[kind](harness)
     q = harness.query(step="deploy.query_request")
     got = harness.deliver(harness.update(published, q), "deploy.update")
-    harness.expect_refusal(got, Code.AGENT_PAYLOAD_MISMATCH, f"deploy.check_payload ({kind})")
+    error = harness.expect_refusal(
+        got, Code.AGENT_PAYLOAD_MISMATCH, f"deploy.check_payload ({kind})"
+    )
+    harness.check_error_report(error, Code.AGENT_PAYLOAD_MISMATCH, q, f"report ({kind})")
     harness.expect_unchanged(before, f"deploy.check_payload ({kind})")
     harness.tamper = None
     harness.deploy(1, step="retry")
 
 
-@case(id="payload.fetch-failed", properties=("P10",), flow="deploy", tags=("payload",))
+@case(
+    id="payload.fetch-failed",
+    clauses=("P-9a", "P-9.9a"),
+    properties=("P10",),
+    flow="deploy",
+    tags=("payload",),
+)
 def test_fetch_failed(harness: Harness) -> None:
     """The Registry is unreachable: Error AGENT_PAYLOAD_FETCH_FAILED, nothing changed, and the
     same version installs on the next exchange."""

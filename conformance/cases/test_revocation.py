@@ -11,7 +11,13 @@ from edbp.errors import Code
 case = pytest.mark.edbp_case
 
 
-@case(id="revocation.tam-key", properties=("P13", "P5"), flow="lifecycle", tags=("revocation",))
+@case(
+    id="revocation.tam-key",
+    clauses=("A-4d",),
+    properties=("P13", "P5"),
+    flow="lifecycle",
+    tags=("revocation",),
+)
 def test_revoked_tam_key(harness: Harness) -> None:
     """After re-provisioning with the rotated TSK only, the old TSK's messages are refused
     and the new one deploys."""
@@ -31,7 +37,13 @@ def test_revoked_tam_key(harness: Harness) -> None:
     harness.expect_success(got, q, published, "v2 under TSK 2")
 
 
-@case(id="revocation.author-key", properties=("P13", "P5"), flow="lifecycle", tags=("revocation",))
+@case(
+    id="revocation.author-key",
+    clauses=("A-4d",),
+    properties=("P13", "P5"),
+    flow="lifecycle",
+    tags=("revocation",),
+)
 def test_revoked_author_key(harness: Harness) -> None:
     """An Author key dropped from the anchors no longer authenticates packages."""
     cloud = harness.cloud
@@ -44,7 +56,13 @@ def test_revoked_author_key(harness: Harness) -> None:
     harness.expect_unchanged(before, "Update of a revoked Author")
 
 
-@case(id="rotation.class-key", properties=("P13", "P2"), flow="lifecycle", tags=("rotation",))
+@case(
+    id="rotation.class-key",
+    clauses=("P-9.4b",),
+    properties=("P13", "P2"),
+    flow="lifecycle",
+    tags=("rotation",),
+)
 def test_class_key_rotation(harness: Harness) -> None:
     """After ``rotate.class_key`` the re-wrapped package (new author envelope, same sequence,
     payload and CEK) installs like any other; the installed version is unaffected."""

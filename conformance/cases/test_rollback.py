@@ -18,17 +18,30 @@ def _refused_update(harness: Harness, sequence: int, code: Code, step: str) -> N
     published = harness.publish(sequence)
     q = harness.query(step=f"{step}: deploy.query_request")
     got = harness.deliver(harness.update(published, q), f"{step}: deploy.update")
-    harness.expect_refusal(got, code, f"{step}: deploy.verify_update")
+    error = harness.expect_refusal(got, code, f"{step}: deploy.verify_update")
+    harness.check_error_report(error, code, q, f"{step}: deploy.verify_update")
     harness.expect_unchanged(before, step)
 
 
-@case(id="rollback.older-sequence", properties=("P7",), flow="deploy", tags=("rollback",))
+@case(
+    id="rollback.older-sequence",
+    clauses=("P-8.5a", "P-9.8a", "E-2a", "E-2b", "E-3a", "A-3c"),
+    properties=("P7",),
+    flow="deploy",
+    tags=("rollback",),
+)
 def test_older_sequence_refused(harness: Harness) -> None:
     harness.deploy(2, step="v2")
     _refused_update(harness, 1, Code.AGENT_ROLLBACK, "v1 after v2")
 
 
-@case(id="rollback.equal-sequence", properties=("P7",), flow="deploy", tags=("rollback",))
+@case(
+    id="rollback.equal-sequence",
+    clauses=("P-9.8a",),
+    properties=("P7",),
+    flow="deploy",
+    tags=("rollback",),
+)
 def test_equal_sequence_refused(harness: Harness) -> None:
     harness.deploy(2, step="v2")
     _refused_update(harness, 2, Code.AGENT_ROLLBACK, "v2 again")
@@ -36,6 +49,7 @@ def test_equal_sequence_refused(harness: Harness) -> None:
 
 @case(
     id="rollback.preset-floor",
+    clauses=("P-9.8a",),
     properties=("P7",),
     flow="deploy",
     tags=("rollback",),
@@ -49,7 +63,13 @@ def test_preset_floor(bare: Harness) -> None:
     bare.deploy(6, step="v6")
 
 
-@case(id="uninstall.component", properties=("P7",), flow="lifecycle", tags=("uninstall",))
+@case(
+    id="uninstall.component",
+    clauses=("P-9.10a", "P-13a", "A-4b"),
+    properties=("P7",),
+    flow="lifecycle",
+    tags=("uninstall",),
+)
 def test_uninstall(harness: Harness) -> None:
     """``uninstall.component``: Success bound to the exchange; component gone, floor kept."""
     harness.deploy(2, step="v2")
@@ -67,6 +87,7 @@ def test_uninstall(harness: Harness) -> None:
 
 @case(
     id="uninstall.floor-survives",
+    clauses=("P-13a",),
     properties=("P7",),
     flow="lifecycle",
     tags=("uninstall", "rollback"),
@@ -80,7 +101,13 @@ def test_rollback_after_uninstall(harness: Harness) -> None:
     harness.deploy(3, step="v3")
 
 
-@case(id="uninstall.replayed", properties=("P6",), flow="lifecycle", tags=("uninstall", "replay"))
+@case(
+    id="uninstall.replayed",
+    clauses=("P-9.10a", "P-9.7a"),
+    properties=("P6",),
+    flow="lifecycle",
+    tags=("uninstall", "replay"),
+)
 def test_uninstall_without_exchange(harness: Harness) -> None:
     harness.deploy(1, step="v1")
     q = harness.query(step="uninstall: deploy.query_request")
@@ -91,3 +118,25 @@ def test_uninstall_without_exchange(harness: Harness) -> None:
     got = harness.deliver(message, "replayed uninstall")
     harness.expect_refusal(got, Code.AGENT_REPLAY, "replayed uninstall")
     harness.expect_unchanged(before, "replayed uninstall")
+
+
+@case(
+    id="uninstall.absent",
+    clauses=("P-9.10a", "P-9a"),
+    properties=("P10",),
+    flow="lifecycle",
+    tags=("uninstall",),
+)
+def test_uninstall_absent_component(harness: Harness) -> None:
+    """An uninstall naming a component that is not installed is AGENT_NO_SUCH_COMPONENT and
+    removes nothing, even when another listed component is installed."""
+    harness.deploy(1, step="v1")
+    before = harness.state()
+    q = harness.query(step="uninstall: deploy.query_request")
+    msg = teep.Update(
+        token=q.token,
+        unneeded_manifest_list=(ta_component(TA_UUID), ta_component(bytes(16))),
+    )
+    got = harness.deliver(harness.sign(msg, harness.cloud.tsk), "uninstall (one absent)")
+    harness.expect_refusal(got, Code.AGENT_NO_SUCH_COMPONENT, "uninstall.component (absent)")
+    harness.expect_unchanged(before, "uninstall (one absent)")

@@ -35,6 +35,7 @@ def _refused(harness: Harness, sequence: int, ta: TaImage, code: Code, step: str
 
 @case(
     id="ta.untrusted-signer",
+    clauses=("T-6a",),
     properties=("P5",),
     flow="deploy",
     tags=("ta-image", "authenticity"),
@@ -49,6 +50,7 @@ def test_ta_signed_by_untrusted_key(harness: Harness) -> None:
 
 @case(
     id="ta.uuid-mismatch",
+    clauses=("T-6b",),
     properties=("P5",),
     flow="deploy",
     tags=("ta-image",),
@@ -62,6 +64,7 @@ def test_ta_uuid_mismatch(harness: Harness) -> None:
 
 @case(
     id="ta.version-rollback",
+    clauses=("T-7a", "P-13b"),
     properties=("P7",),
     flow="deploy",
     tags=("ta-image", "rollback"),
@@ -81,3 +84,31 @@ def test_ta_version_rollback(harness: Harness) -> None:
     got = harness.deliver(harness.update(published, q), "v4 (TA version 2 again): deploy.update")
     image = harness.cloud.image(published.package.ta_uuid, 4, TaImage(ta_version=2))
     harness.expect_success(got, q, published, "v4 (TA version 2)", image=image)
+
+
+@case(
+    id="floors.independent",
+    clauses=("P-13c", "T-7b", "T-7a"),
+    properties=("P7",),
+    flow="deploy",
+    tags=("ta-image", "rollback"),
+    needs=("ta-check",),
+)
+def test_floors_independent(harness: Harness) -> None:
+    """TA version and SUIT sequence number diverge: each is checked against its own floor.
+    Sequence 5 carrying TA version 1, then sequence 6 carrying TA version 2, install (a device
+    that checked the TA version against the SUIT floor would refuse them); sequence 8 carrying
+    TA version 10 installs, then sequence 9 carrying TA version 9 is TA_VERSION_ROLLBACK (a
+    device that checked the TA version against the SUIT floor, 8, would accept it); the state
+    reports both floors apart."""
+    for seq, ta_version in ((5, 1), (6, 2), (8, 10)):
+        step = f"v{seq} (TA version {ta_version})"
+        published = harness.publish(seq, ta=TaImage(ta_version=ta_version))
+        q = harness.query(step=f"{step}: deploy.query_request")
+        got = harness.deliver(harness.update(published, q), f"{step}: deploy.update")
+        image = harness.cloud.image(published.package.ta_uuid, seq, TaImage(ta_version=ta_version))
+        harness.expect_success(got, q, published, step, image=image)
+    _refused(harness, 9, TaImage(ta_version=9), Code.TA_VERSION_ROLLBACK, "TA version 9 in v9")
+    floors = [(f.get("sequence"), f.get("ta_version")) for f in harness.state().get("floors", [])]
+    if floors != [(8, 10)]:
+        raise CaseFailure("state (floors)", "SUIT floor 8, TA-version floor 10", floors)

@@ -32,7 +32,36 @@ from edbp.reference.wire.suit_report import SuitReport
 
 from edbp.errors import AdapterError, Code, EdbpError
 
-__all__ = ["Delivered", "Harness", "Query", "Target"]
+__all__ = ["Delivered", "Harness", "Query", "Target", "secret_forms"]
+
+
+#: what a device may put in the alg of its signatures (protocol.md §4: ESP256 or Ed25519; a
+#: verifier accepts ES256 and EdDSA too, a device never emits them)
+EMITTED_ALGS = (int(Alg.ESP256), int(Alg.ED25519))
+
+
+def check_emitted_alg(signed: bytes, step: str) -> None:
+    from edbp.reference.wire.cose_sign import Sign1
+
+    try:
+        alg = Sign1.decode(signed).headers.raw_alg
+    except EdbpError as exc:
+        raise CaseFailure(step, "a COSE_Sign1", exc.code.name) from None
+    if alg not in EMITTED_ALGS:
+        raise CaseFailure(step, "ESP256 (-9) or Ed25519 (-19)", alg)
+
+
+def secret_forms(secret: bytes) -> list[bytes]:
+    """The encodings a leak takes: raw, hex (both cases), base64 and base64url (without the
+    padding, and cut to whole 4-character groups so that a longer encoded string still
+    matches)."""
+    import base64
+
+    forms = [secret, secret.hex().encode(), secret.hex().upper().encode()]
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        text = encode(secret).rstrip(b"=")
+        forms.append(text[: len(text) // 4 * 4])
+    return forms
 
 
 @attrs.frozen
@@ -124,6 +153,7 @@ class Harness:
         #: serves fetches instead of the run's registry (vector replay: the vector's payloads)
         self.payloads: dict[str, bytes] | None = None
         self.fetched: list[str] = []
+        self.published: list[tuple[Published, bytes]] = []  # (package, plaintext) of the case
         #: whether the device was provisioned with ``ta_keys`` (payloads are signed TA images)
         self.ta_check = False
         device.fetch = self._fetch
@@ -260,6 +290,62 @@ class Harness:
             self.rng.fork(f"delivery/{self._fresh('d', 8).hex()}"),
         )
 
+    def envelope_with_kid(self, published: Published, kid: bytes) -> bytes:
+        """A device envelope for this device whose recipient names ``kid`` (the CEK still
+        wrapped to this device's DAK): the near-miss kid of the binding cases."""
+        from edbp.reference.cloud.delivery import AUTHOR_KEY, device_manifest
+        from edbp.reference.wire.cose_algs import HeaderLabel
+        from edbp.reference.wire.cose_encrypt import RecipientSpec, encryption_info
+        from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
+        from edbp.reference.wire.suit_commands import EncryptionInfo
+        from edbp.reference.wire.suit_crypto import sign_envelope
+
+        package = published.package
+        dak = self.dak
+        spec = RecipientSpec(
+            alg=Alg.ECDH_ES_A128KW,
+            key=CoseKey(kty=dak.kty, crv=dak.crv, x=dak.x, y=dak.y),
+            unprotected={HeaderLabel.KID.value: kid},
+            supp_pub_other=SUIT_KDF_OTHER,
+        )
+        rng = self.rng.fork(f"kid-delivery/{self._fresh('k', 8).hex()}")
+
+        def seal(cek: bytearray) -> Any:
+            return encryption_info(
+                [spec], package.content_alg, cek=bytes(cek), iv=package.iv, rng=rng
+            )
+
+        enc = self.cloud.vault.rewrap(package.wrapped_cek, seal)
+        manifest = device_manifest(package, self.ueid, EncryptionInfo.from_cose(enc))
+        envelope = sign_envelope(
+            manifest, self.cloud.tsk, Alg.ESP256, integrated={AUTHOR_KEY: package.envelope}
+        )
+        return bytes(envelope.encode())
+
+    @staticmethod
+    def envelope_with_alg(envelope: bytes, layer: str, protected: dict[int, Any]) -> bytes:
+        """``envelope`` with the signature block of one layer (``"device"``: the TAM's,
+        ``"author"``: the integrated author envelope's) carrying ``protected`` as its protected
+        header, signature bytes unchanged: a device must refuse the algorithm before it tries
+        a key. The manifests and their digests are untouched."""
+        from edbp.reference.wire import cbor
+        from edbp.reference.wire.suit_envelope import Envelope
+
+        def rewrite(env: Envelope) -> Envelope:
+            block = cbor.loads(env.authentication.blocks[0])
+            _, unprotected, payload, signature = block.value
+            forged = cbor.dumps(
+                cbor.Tag(18, [cbor.dumps(protected), unprotected, payload, signature])
+            )
+            auth = attrs.evolve(env.authentication, blocks=(forged,))
+            return attrs.evolve(env, authentication=auth)
+
+        env = Envelope.decode(envelope)
+        if layer == "device":
+            return rewrite(env).encode()
+        author = rewrite(Envelope.decode(env.integrated["#author"])).encode()
+        return attrs.evolve(env, integrated={**env.integrated, "#author": author}).encode()
+
     def update(
         self,
         published: Published,
@@ -278,6 +364,7 @@ class Harness:
             or self.delivery(published, target=target, tsk=manifest_tsk, vault=vault).envelope
         )
         tok = token if token is not None else (query.token if query is not None else None)
+        self.last_envelope = env
         msg = teep.Update(token=tok, manifest_list=(env,))
         return self.sign(msg, teep_tsk or self.cloud.tsk)
 
@@ -297,7 +384,10 @@ class Harness:
         kw.setdefault("vendor_id", self.vendor_id)
         kw.setdefault("class_id", self.class_id)
         kw.setdefault("ta", TaImage() if self.ta_check else None)
-        return self.cloud.publish(sequence=sequence, **kw)
+        published = self.cloud.publish(sequence=sequence, **kw)
+        plaintext = self.cloud.image(published.package.ta_uuid, sequence, kw["ta"])
+        self.published.append((published, plaintext))
+        return published
 
     def image(self, sequence: int, ta_uuid: bytes = TA_UUID) -> bytes:
         """The bytes an honest install of ``sequence`` leaves on this device."""
@@ -314,13 +404,20 @@ class Harness:
     # ------------------------------------------------------------------ checks
 
     def open_reply(self, data: bytes, step: str) -> teep.TeepMessage:
-        """A device reply, verified under the device's DSK (as the TAM does)."""
+        """A device reply, verified under the device's DSK (as the TAM does); every signature
+        in it (the message's, its EAT's, its reports') uses an algorithm a device may emit."""
         try:
-            return teep.verify(data, self.dsk)
+            msg = teep.verify(data, self.dsk)
         except EdbpError as exc:
             raise CaseFailure(
                 step, "a TEEP message signed by the DSK", f"{exc.code.name}"
             ) from None
+        inner = [getattr(msg, "attestation_payload", None) or b""]
+        inner += list(getattr(msg, "suit_reports", None) or ())
+        for what, signed in (("TEEP message", data), *(("EAT or report", s) for s in inner)):
+            if signed:
+                check_emitted_alg(signed, f"{step} ({what} alg)")
+        return msg
 
     def check_evidence(self, q: Query, step: str = "deploy.query_response") -> eat.EatClaims:
         """The TAM's ``deploy.verify_evidence``: EAT signed by the DSK, nonce = challenge,
@@ -385,6 +482,7 @@ class Harness:
             raise CaseFailure(step + " (report nonce)", "this exchange's challenge", nonce.hex())
         if not report.succeeded:
             raise CaseFailure(step + " (report result)", "success", "failure")
+        self.check_report_reference(report, step)
         seq = published.package.sequence
         entry = self._component(published.package.ta_uuid)
         if entry is None or entry.get("sequence") != seq:
@@ -396,7 +494,54 @@ class Harness:
             raise CaseFailure(
                 step + " (state digest)", "digest of the published image", entry.get("digest")
             )
+        self.check_image_digest(entry, image, step)
         return report
+
+    @staticmethod
+    def check_image_digest(entry: dict[str, Any], image: bytes, step: str) -> None:
+        """``image_digest`` (adapter.md, state), when the device reports it: the SHA-256 of the
+        image as installed must be the image's."""
+        got = entry.get("image_digest")
+        if got is not None and not hmac.compare_digest(
+            bytes(got) if isinstance(got, bytes) else b"", hashlib.sha256(image).digest()
+        ):
+            raise CaseFailure(step + " (state image_digest)", "SHA-256 of the image", "another")
+
+    def check_report_reference(self, report: SuitReport, step: str) -> None:
+        """protocol.md §8.5: a report names the device manifest the Agent processed (the
+        digest of the last device envelope this case sent), not the author's."""
+        envelope = getattr(self, "last_envelope", None)
+        if envelope is None:
+            return
+        from edbp.reference.device.update import decode_envelope
+
+        want = decode_envelope(envelope).authentication.digest
+        got = report.reference.digest
+        if got.alg != want.alg or not hmac.compare_digest(got.digest, want.digest):
+            raise CaseFailure(
+                step + " (report reference)", "digest of the device manifest", got.digest.hex()
+            )
+
+    def check_error_report(self, msg: teep.Error, code: Code, q: Query, step: str) -> None:
+        """protocol.md §8.5, errors.md: an Error sent while a manifest was processed carries a
+        SUIT report signed by the DSK, nonce = the exchange's challenge, reference = the
+        device manifest, result code = the refusal's code."""
+        if not msg.suit_reports:
+            raise CaseFailure(step + " (error report)", "a signed SUIT report", "none")
+        try:
+            report = verify_report(msg.suit_reports[0], self.dsk)
+        except EdbpError as exc:
+            raise CaseFailure(
+                step + " (error report signed by the DSK)", "verifies", exc.code.name
+            ) from None
+        nonce = report.nonce or b""
+        if not hmac.compare_digest(nonce, q.challenge):
+            raise CaseFailure(step + " (error report nonce)", q.challenge.hex(), nonce.hex())
+        self.check_report_reference(report, step + " (error report)")
+        result = report.result
+        got = None if result is True else getattr(result, "code", None)
+        if got != int(code):
+            raise CaseFailure(step + " (error report result-code)", int(code), got)
 
     def _component(self, ta_uuid: bytes) -> dict[str, Any] | None:
         want = list(ta_component(ta_uuid))
@@ -431,6 +576,52 @@ class Harness:
                 raise CaseFailure(step + f" ({key} unchanged)", before.get(key), after.get(key))
         if after.get("agent_state") != "IDLE":
             raise CaseFailure(step + " (agent_state)", "IDLE", after.get("agent_state"))
+
+    def reboot(
+        self,
+        step: str,
+        ta_uuid: bytes = TA_UUID,
+        sequence: int = 10_000,
+        tsk: CoseKey | None = None,
+    ) -> None:
+        """Power the device off and on between two steps (capability ``power-cut``): a cut is
+        armed at the first persistent write and an install of ``sequence`` started; the
+        device must report the cut and come back with its persistent state unchanged. What
+        later steps rely on then comes from storage, not RAM."""
+        before = self.state()
+        self.call("power_cut", {"at": 1}, step=f"{step}: arm")
+        published = self.publish(sequence, ta_uuid=ta_uuid)
+        q = self.query(signer=tsk, step=f"{step}: deploy.query_request")
+        update = self.update(published, q, manifest_tsk=tsk, teep_tsk=tsk)
+        got = self.deliver(update, f"{step}: install cut at write 1")
+        if not got.power_cut:
+            raise CaseFailure(f"{step} (power_cut)", "the cut fired at write 1", "no cut")
+        self.expect_unchanged(before, f"{step} (state after reboot)")
+
+    def case_secrets(self) -> list[tuple[str, bytes]]:
+        """The secrets of this case: the CEK and the plaintext (its first and last 64 bytes)
+        of every package the case published."""
+        secrets: list[tuple[str, bytes]] = []
+        seen: set[bytes] = set()
+        for published, plaintext in self.published:
+            for what, secret in (
+                ("CEK", self.cloud.cek_of(published)),
+                ("plaintext", plaintext[:64]),
+                ("plaintext", plaintext[-64:]),
+            ):
+                if secret not in seen:
+                    seen.add(secret)
+                    secrets.append((what, secret))
+        return secrets
+
+    def scan_frames(self, step: str = "every frame of the case") -> None:
+        """protocol.md §11, adapter.md: no frame the device sent in this case (replies, asks,
+        state, errors) carries a secret of the case, raw, in hex or in base64."""
+        data = self.frames()
+        for what, secret in self.case_secrets():
+            for form in secret_forms(secret):
+                if form in data:
+                    raise CaseFailure(step, f"no {what} on the wire", f"{what} found")
 
     def frames(self) -> bytes:
         """Everything that crossed the adapter in this case (REE-visible), as CBOR bytes."""

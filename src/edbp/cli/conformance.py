@@ -186,3 +186,50 @@ def run(
         click.echo("edbp conformance: no case selected", err=True)
         sys.exit(1)
     sys.exit(code)
+
+
+# ------------------------------------------------------------------------------ coverage
+
+
+@command.command(name="coverage")
+@click.option(
+    "--write",
+    "write",
+    is_flag=True,
+    help="write the matrix to spec/coverage.md (the file the project commits)",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="exit 1 when a clause has no case, a case or fault names an unknown clause, or "
+    "spec/coverage.md is stale",
+)
+def coverage(write: bool, check: bool) -> None:
+    """Print the MUST-coverage matrix: spec clause -> cases -> faulty devices they catch."""
+    from edbp.conformance.coverage import build_matrix, render_markdown, spec_coverage_path
+
+    matrix = build_matrix()
+    text = render_markdown(matrix)
+    for clause in matrix.clauses.values():
+        if not clause.testable:
+            click.echo(f"{clause.id:<9} untestable: {clause.untestable}")
+            continue
+        cases = ", ".join(matrix.cases_of(clause.id)) or "NO CASE"
+        faults = ", ".join(matrix.faults_of(clause.id)) or "-"
+        click.echo(f"{clause.id:<9} cases: {cases}\n{'':<9} faults: {faults}")
+    testable = matrix.testable
+    click.echo(
+        f"{len(matrix.clauses)} clauses ({len(testable)} testable), {len(matrix.cases)} cases, "
+        f"{len(matrix.faults)} faulty devices"
+    )
+    path = spec_coverage_path()
+    problems = matrix.problems()
+    if write:
+        path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {path.name}")
+    elif check and (not path.exists() or path.read_text(encoding="utf-8") != text):
+        problems.append("spec/coverage.md is stale: run `edbp conformance coverage --write`")
+    for problem in problems:
+        click.echo(f"PROBLEM {problem}", err=True)
+    if check and problems:
+        sys.exit(1)

@@ -1,0 +1,69 @@
+"""A device that hangs does not cost the lab an hour (issue 12 §3): after a timeout the harness
+restarts the device once, never waits twice for it, attaches its last stderr lines, and every
+case that needed the hung request is reported as an adapter error. Asserted on counts and
+outcomes only; the timeouts are short so that the test stays quick, not as a speed claim."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+#: a device that answers everything like the reference device but hangs on every deliver; it
+#: writes one line per start to ``starts`` (so the test counts restarts) and a last word on
+#: stderr before it hangs
+HANGING_DEVICE = """
+import sys, time
+from edbp.conformance.adapter.server import serve_stdio
+from edbp.conformance.reference_device import ReferenceDevice
+
+with open(sys.argv[1], "a") as f:
+    f.write("start\\n")
+with open(sys.argv[1]) as f:
+    if len(sys.argv) > 2 and len(f.read().splitlines()) > 1:
+        print("board did not come back after the restart", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+class Hanging(ReferenceDevice):
+    def req_deliver(self, args, host):
+        print("hanging in deliver: a lock never freed", file=sys.stderr, flush=True)
+        time.sleep(3600)
+
+serve_stdio(Hanging())
+"""
+
+#: the cases below all deliver a TEEP message
+FILES = ("test_freshness.py",)
+
+
+def test_hung_device_is_restarted_once_per_case(tmp_path: Path, suite: Any) -> None:
+    script = tmp_path / "hanging_device.py"
+    script.write_text(HANGING_DEVICE)
+    starts = tmp_path / "starts"
+    device = f"{sys.executable} {script} {starts}"
+    code, report = suite(tmp_path, device, "--tb=no", files=FILES, timeout=2.0)
+    cases = report["cases"]
+    assert code != 0 and len(cases) >= 6
+    # every case hit the hang: an adapter error (not a divergence, not a pass) naming the
+    # timeout and carrying the device's last stderr line
+    assert {c["outcome"] for c in cases} == {"error"}, [(c["id"], c["outcome"]) for c in cases]
+    for c in cases:
+        assert "ADAPTER_TIMEOUT" in c["detail"] or "timeout" in c["detail"].lower(), c["detail"]
+        assert "hanging in deliver" in c["detail"], c["detail"][-500:]
+    # one start for the first case, then exactly one restart after each hung case (the last
+    # one's device is only stopped): no case waited twice for a hung device, and no reset was
+    # sent to one (that would have been a second wait, then a second restart)
+    assert len(starts.read_text().splitlines()) == len(cases)
+
+
+def test_device_that_fails_hello_after_restart_ends_the_run(tmp_path: Path, suite: Any) -> None:
+    """The restarted device does not come back (no hello): the run ends at once with one
+    clear error instead of failing every remaining case."""
+    script = tmp_path / "hanging_device.py"
+    script.write_text(HANGING_DEVICE)
+    starts = tmp_path / "starts"
+    device = f"{sys.executable} {script} {starts} once"
+    code, report = suite(tmp_path, device, "--tb=no", files=FILES, timeout=2.0)
+    assert code == 3  # pytest.exit from the device pool
+    assert len(starts.read_text().splitlines()) == 2  # the first start and one restart
+    assert len(report["cases"]) == 1  # only the case that hung ran
