@@ -24,10 +24,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from edbp.conformance.outcome import Advisory, CaseFailure, CaseMeta, case_meta
 
-from edbp.errors import Code
+from edbp.errors import AdapterError, Code, ConfigError, EdbpError
 
 _RESULTS_KEY = pytest.StashKey[dict[str, dict[str, Any]]]()
 _PINS_KEY = pytest.StashKey[dict[str, int]]()
@@ -78,44 +79,141 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def load_expected_failures(path: Path) -> dict[str, int]:
-    """``{case id: code}`` with codes as integers or ``Code`` names."""
+    """``{case id: code}`` with codes as integers or ``Code`` names (pytest usage error)."""
+    try:
+        return read_pins(path)
+    except EdbpError as exc:
+        raise pytest.UsageError(error_line(exc)) from None
+
+
+def read_pins(path: Path) -> dict[str, int]:
+    """``{case id: code}`` of an expected-failures file; a bad one is ``CONFORMANCE_SELECTION``."""
     try:
         raw = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise pytest.UsageError(f"cannot read expected-failures file {path}: {exc}") from None
+        raise ConfigError(
+            Code.CONFORMANCE_SELECTION, f"cannot read expected-failures file {path}: {exc}"
+        ) from None
     if not isinstance(raw, dict):
-        raise pytest.UsageError("expected-failures file must hold a JSON object")
+        raise ConfigError(
+            Code.CONFORMANCE_SELECTION, "expected-failures file must hold a JSON object"
+        )
     pins: dict[str, int] = {}
     for case_id, code in raw.items():
         if isinstance(code, str) and code in Code.__members__:
             pins[case_id] = int(Code[code])
-        elif isinstance(code, int):
+        elif isinstance(code, int) and not isinstance(code, bool):
             pins[case_id] = code
         else:
-            raise pytest.UsageError(f"expected failure {case_id!r}: unknown code {code!r}")
+            raise ConfigError(
+                Code.CONFORMANCE_SELECTION,
+                f"expected failure {case_id!r}: unknown code {code!r} (an integer or a code name)",
+            )
     return pins
 
 
+def error_line(exc: EdbpError) -> str:
+    """The CLI's one-line form of an error (``edbp: error NNN NAME: detail``)."""
+    detail = f": {exc.detail}" if exc.detail else ""
+    return f"edbp: error {int(exc.code)} {exc.code.name}{detail}"
+
+
+@attrs.frozen
+class Selection:
+    """What a run selects: the ``--property/--flow/--suite/--tag/--case`` values."""
+
+    properties: tuple[str, ...] = ()
+    flows: tuple[str, ...] = ()
+    suites: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    cases: tuple[str, ...] = ()
+    explore: bool = False
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> Selection:
+        return cls(
+            tuple(config.getoption("--edbp-property") or ()),
+            tuple(config.getoption("--edbp-flow") or ()),
+            tuple(config.getoption("--edbp-suite") or ()),
+            tuple(config.getoption("--edbp-tag") or ()),
+            tuple(config.getoption("--edbp-case") or ()),
+            bool(config.getoption("--edbp-explore", default=0)),
+        )
+
+    def matches(self, meta: CaseMeta) -> bool:
+        if "explore" in meta.tags and not self.explore:
+            return False  # model-based exploration runs only when asked for (--explore N)
+        if self.properties and not set(self.properties) & set(meta.properties):
+            return False
+        if self.flows and meta.flow not in self.flows:
+            return False
+        if self.suites and meta.suite not in self.suites:
+            return False
+        if self.tags and not set(self.tags) & set(meta.tags):
+            return False
+        return not (self.cases and meta.id not in self.cases)
+
+
+def _natural(value: str) -> tuple[int, str]:
+    return (len(value), value)  # P2 before P10
+
+
+def _unknown(option: str, asked: tuple[str, ...], known: set[str], limit: int = 40) -> str | None:
+    missing = [v for v in asked if v not in known]
+    if not missing:
+        return None
+    valid = sorted(known, key=_natural)
+    shown = ", ".join(valid[:limit])
+    if len(valid) > limit:
+        shown += f", ... ({len(valid)} in all)"
+    hint = ""
+    digits = [v for v in missing if v.isdigit()]
+    if option == "--property" and digits:
+        hint = f" (properties are named P<n>: did you mean P{digits[0]}?)"
+    return f"{option} {', '.join(missing)}: no case has it{hint}; valid: {shown}"
+
+
+def check_selection(
+    metas: list[CaseMeta], selection: Selection, pins: dict[str, int] | None = None
+) -> int:
+    """The number of cases ``selection`` keeps; a value that no case has, a pin naming an
+    unknown case id, or a selection that keeps nothing raises ``CONFORMANCE_SELECTION``
+    (never a silent empty run)."""
+    problems = [
+        _unknown("--property", selection.properties, {p for m in metas for p in m.properties}),
+        _unknown("--flow", selection.flows, {m.flow for m in metas}),
+        _unknown("--suite", selection.suites, {m.suite for m in metas}),
+        _unknown("--tag", selection.tags, {t for m in metas for t in m.tags}),
+        _unknown("--case", selection.cases, {m.id for m in metas}, limit=8),
+    ]
+    unknown_pins = sorted(set(pins or {}) - {m.id for m in metas})
+    if unknown_pins:
+        more = f" (+{len(unknown_pins) - 8} more)" if len(unknown_pins) > 8 else ""
+        problems.append(
+            f"expected-failures file pins unknown case ids: {', '.join(unknown_pins[:8])}{more}"
+        )
+    found = [p for p in problems if p]
+    if found:
+        raise ConfigError(Code.CONFORMANCE_SELECTION, "; ".join(found))
+    kept = sum(1 for m in metas if selection.matches(m))
+    if metas and not kept:
+        raise ConfigError(
+            Code.CONFORMANCE_SELECTION, "the selection keeps no case (the options are ANDed)"
+        )
+    return kept
+
+
 def _selected(meta: CaseMeta, config: pytest.Config) -> bool:
-    if "explore" in meta.tags and not config.getoption("--edbp-explore"):
-        return False  # model-based exploration runs only when asked for (--explore N)
-    props = config.getoption("--edbp-property")
-    if props and not set(props) & set(meta.properties):
-        return False
-    flows = config.getoption("--edbp-flow")
-    if flows and meta.flow not in flows:
-        return False
-    suites = config.getoption("--edbp-suite")
-    if suites and meta.suite not in suites:
-        return False
-    tags = config.getoption("--edbp-tag")
-    if tags and not set(tags) & set(meta.tags):
-        return False
-    ids = config.getoption("--edbp-case")
-    return not (ids and meta.id not in ids)
+    return Selection.from_config(config).matches(meta)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    metas = [m for m in map(case_meta, items) if m is not None]
+    if metas and not config.getoption("--collect-only"):
+        try:
+            check_selection(metas, Selection.from_config(config), config.stash[_PINS_KEY])
+        except EdbpError as exc:
+            raise pytest.UsageError(error_line(exc)) from None
     keep, drop = [], []
     for item in items:
         meta = case_meta(item)
@@ -314,6 +412,47 @@ def worker_device(config: pytest.Config) -> str:
     return str(specs[index % len(specs)])
 
 
+#: device spec -> (client, info) opened by the pre-flight of ``edbp conformance run`` in this
+#: process; the first pool of that spec takes it over (a ``--once`` TCP device serves one
+#: connection, so the pre-flight's connection must be the run's)
+PREOPENED: dict[str, tuple[Any, Any]] = {}
+
+
+def preflight(spec: str, timeout: float, keep: bool = False) -> Any:
+    """Open ``spec`` and send one ``hello``; returns the ``DeviceInfo``. Every way this fails
+    (a bad spec, a refused port, an unknown host, a peer that answers HTTP, a command that
+    exits first) is an ``EdbpError`` whose detail names the device and fits one line."""
+    from edbp.conformance.adapter import DeviceClient, open_transport
+
+    try:
+        client = DeviceClient(open_transport(spec), timeout=timeout)
+    except EdbpError as exc:
+        raise _one_line(exc, spec) from None
+    try:
+        info = client.hello()
+    except EdbpError as exc:
+        client.close()
+        raise _one_line(exc, spec) from None
+    except Exception as exc:  # a reply the client cannot even classify
+        client.close()
+        raise AdapterError(
+            Code.ADAPTER_MALFORMED_FRAME, f"device {spec!r}: bad hello reply ({exc})"
+        ) from None
+    if keep:
+        PREOPENED[spec] = (client, info)
+    else:
+        client.close()
+    return info
+
+
+def _one_line(exc: EdbpError, spec: str) -> EdbpError:
+    detail = " | ".join(ln.strip() for ln in exc.detail.splitlines() if ln.strip())
+    if len(detail) > 700:  # a long stderr tail: its start and its last words
+        detail = detail[:300] + " ... " + detail[-300:]
+    kind = AdapterError if isinstance(exc, AdapterError) else ConfigError
+    return kind(exc.code, f"device {spec!r}: {detail}" if detail else f"device {spec!r}")
+
+
 class _Pool:
     """One adapter connection for this worker, opened on first use and kept for the session."""
 
@@ -326,6 +465,8 @@ class _Pool:
     def get(self) -> Any:
         from edbp.conformance.adapter import DeviceClient, open_transport
 
+        if self.client is None and self.spec in PREOPENED:
+            self.client, self.info = PREOPENED.pop(self.spec)
         if self.client is None:
             client = DeviceClient(open_transport(self.spec), timeout=self.timeout)
             try:

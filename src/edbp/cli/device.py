@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from edbp.errors import Code, ConfigError
+
 
 @click.group(name="device")
 def command() -> None:
@@ -95,9 +97,38 @@ def serve(
         serve_stdio(make())
         return
     assert tcp_addr is not None
+    _check_listen_address(tcp_addr)
+    listening: list[str] = []
 
     def ready(addr: str) -> None:
+        listening.append(addr)
         click.echo(f"listening on {addr}", err=True)
         sys.stderr.flush()
 
-    serve_tcp(tcp_addr, make, ready=ready, max_connections=1 if once else None)
+    try:
+        serve_tcp(tcp_addr, make, ready=ready, max_connections=1 if once else None)
+    except OSError as exc:
+        if listening:
+            raise
+        raise ConfigError(
+            Code.CONFORMANCE_CONFIG, f"cannot listen on {tcp_addr}: {exc.strerror or exc}"
+        ) from None
+
+
+def _check_listen_address(address: str) -> None:
+    """``HOST:PORT`` with a port in 0..65535 and a host that resolves (one coded line, exit 3,
+    instead of a socket traceback)."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(
+            Code.CONFORMANCE_CONFIG,
+            f"--tcp {address!r}: expected HOST:PORT with a port 0-65535 (e.g. 127.0.0.1:0)",
+        )
+    try:
+        socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError(
+            Code.CONFORMANCE_CONFIG, f"--tcp {address!r}: cannot resolve {host!r} ({exc})"
+        ) from None
