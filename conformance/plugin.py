@@ -304,6 +304,11 @@ def _record(
         "profile": meta.profile,
         "device": worker_device(item.config),
     }
+    props = dict(getattr(item, "user_properties", ()))
+    if "vector" in props:  # byte-exact or re-derived for the device's own identity
+        entry["vector"] = str(props["vector"])
+        if "vector_identity" in props:
+            entry["vector_identity"] = str(props["vector_identity"])
     if advisory is not None:
         entry["finding"] = advisory.finding
         entry["evidence"] = advisory.evidence[:4000]

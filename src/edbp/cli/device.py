@@ -57,6 +57,18 @@ def command() -> None:
     "--list-faults", is_flag=True, help="list the faulty variants, one line each, and exit"
 )
 @click.option("--once", is_flag=True, help="with --tcp: serve one connection, then exit")
+@click.option(
+    "--vendor",
+    "vendor_domain",
+    metavar="DOMAIN",
+    help="edbp profile: stand in for another vendor's board (vendor_id derived from DOMAIN)",
+)
+@click.option(
+    "--class",
+    "class_name",
+    metavar="NAME",
+    help="edbp profile: the device class name (class_id derived from the vendor and NAME)",
+)
 def serve(
     use_stdio: bool,
     tcp_addr: str | None,
@@ -65,6 +77,8 @@ def serve(
     fault: str | None,
     list_faults: bool,
     once: bool,
+    vendor_domain: str | None,
+    class_name: str | None,
 ) -> None:
     """Serve the reference device."""
     from edbp.conformance.faults import FAULTS, check_fault
@@ -86,10 +100,13 @@ def serve(
             return make_cpm_backend(cpm)
     else:
         check_fault(fault)
-        from edbp.conformance.reference_device import make_backend
+        from edbp.conformance.reference_device import identity, identity_for, make_backend
+
+        ids = identity_for(vendor_domain or "example.com", class_name or "reference-device")
 
         def make() -> Any:
-            return make_backend(fault)
+            with identity(*ids):
+                return make_backend(fault)
 
     from edbp.conformance.adapter.server import serve_stdio, serve_tcp
 
