@@ -22,6 +22,7 @@ class CaseMeta:
     needs: tuple[str, ...] = ()  # device capabilities; missing ones skip the case
     profile: str = "edbp"
     advisory: bool = False  # reports a published weakness; never a conformance failure
+    clauses: tuple[str, ...] = ()
 
 
 def case_meta(item: pytest.Item) -> CaseMeta | None:
@@ -29,7 +30,7 @@ def case_meta(item: pytest.Item) -> CaseMeta | None:
     if marker is None:
         return None
     kwargs = dict(marker.kwargs)
-    for key in ("properties", "tags", "needs"):
+    for key in ("properties", "tags", "needs", "clauses"):
         if key in kwargs:
             kwargs[key] = tuple(kwargs[key])
     callspec = getattr(item, "callspec", None)

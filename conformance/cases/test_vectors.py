@@ -23,6 +23,8 @@ def test_vector(bare: Harness, case: object, request: pytest.FixtureRequest) -> 
     if found is None:
         pytest.skip("no vector files")
     assert isinstance(found, VectorCase)
+    if found.test.get("comment"):
+        request.node.user_properties.append(("title", str(found.test["comment"])))
     if found.missing_op is not None:
         pytest.skip(f"op {found.missing_op!r} has no device runner")
     suite = found.meta.suite

@@ -64,12 +64,19 @@ def build_pytest_args(
         str(case_timeout),
         "--edbp-timeout",
         str(timeout),
+        # the plugin prints the summary (skips by reason, failures with step, expected,
+        # actual and transcript); pytest's tracebacks only with --debug
         "-r",
-        "fEsx",
+        "N",
+        "--tb",
+        "short" if os.environ.get("EDBP_DEBUG") else "no",
         # the CLI imported edbp before pytest started: its plugin cannot be assert-rewritten,
         # which is fine (cases report through CaseFailure, not bare asserts)
         "-W",
         "ignore::pytest.PytestAssertRewriteWarning",
+        # an in-process device that crashes is that case's error, not a warning of the run
+        "-W",
+        "ignore::pytest.PytestUnhandledThreadExceptionWarning",
     ]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         args += ["-p", "edbp.conformance.plugin", "-p", "xdist.plugin", "-p", "pytest_timeout"]
@@ -89,9 +96,9 @@ def build_pytest_args(
     if json_out:
         args += ["--edbp-json", json_out]
     if junit:
-        args += ["--junitxml", junit]
+        args += ["--edbp-junit", junit]
     if html:
-        args += ["--html", html, "--self-contained-html"]
+        args += ["--edbp-html", html]
     if keyword:
         args += ["-k", keyword]
     if marker:
@@ -113,14 +120,14 @@ def collect_metas() -> list[Any]:
     a selection naming nothing is refused before any device is touched)."""
     import pytest
 
-    from edbp.conformance.outcome import case_meta
+    from edbp.conformance.plugin import item_meta
 
     metas: list[Any] = []
 
     class _Collector:
         @pytest.hookimpl(tryfirst=True)
         def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-            metas.extend(m for m in map(case_meta, items) if m is not None)
+            metas.extend(m for m in map(item_meta, items) if m is not None)
 
     args = [
         str(_cases_dir()),
