@@ -202,6 +202,8 @@ def terminal_lines(report: dict[str, Any], width: int = 80) -> list[str]:
             out.append(f"  actual:   {case['actual']}")
         elif case.get("detail"):
             out.append(f"  {case['detail'].splitlines()[0]}")
+        if case.get("hint"):
+            out.append(f"  hint: {case['hint']}")
         for line in (case.get("transcript") or [])[-6:]:
             out.append(f"    {line}")
     if len(bad) > 50:
@@ -407,6 +409,7 @@ def write_html(report: dict[str, Any], path: Path) -> None:
                     ("step", case.get("step")),
                     ("expected", case.get("expected")),
                     ("actual", case.get("actual")),
+                    ("hint", case.get("hint")),
                 ],
                 None,
                 raw={"clauses": clauses} if clauses else None,
