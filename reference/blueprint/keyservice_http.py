@@ -38,7 +38,10 @@ _STATUS = {
 
 def create_app(service: KeyService, function_key: str | None = None) -> Any:
     """The Flask application for ``service``."""
-    from flask import Flask, jsonify, request
+    from edbp.extras import require
+
+    flask = require("flask")  # the `keyservice` extra; missing: one line with the pip command
+    Flask, jsonify, request = flask.Flask, flask.jsonify, flask.request
 
     app = Flask("edbp-blueprint-keyservice")
 

@@ -433,6 +433,11 @@ def command(hsm: str, registry: str, seed: str, workdir: Path | None, no_bluepri
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
     ok = run_demo(console, hsm=hsm, registry=registry, seed=seed, workdir=workdir)
+    from edbp.extras import available, install_hint
+
+    if not no_blueprint and not available("flask"):
+        console.print(f"[yellow]blueprint side by side skipped: {install_hint('flask')}[/]")
+        no_blueprint = True
     if not no_blueprint:
         from edbp.demo_blueprint import side_by_side
 
