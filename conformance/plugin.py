@@ -606,7 +606,14 @@ def edbp_device(edbp_pool: _Pool, request: pytest.FixtureRequest) -> Iterator[An
     """A freshly reset device; a case that leaves it crashed gets a new connection next time."""
     from edbp.errors import AdapterError
 
-    client = edbp_pool.get()
+    try:
+        client = edbp_pool.get()
+    except EdbpError as exc:
+        if edbp_pool.info is None and "PYTEST_XDIST_WORKER" not in os.environ:
+            # the device never answered hello: one line and exit status 3, not one error per
+            # case (``edbp conformance run`` checks this before pytest starts)
+            pytest.exit(error_line(_one_line(exc, edbp_pool.spec)), returncode=3)
+        raise
     meta = case_meta(request.node)
     if meta is not None:
         missing = [n for n in meta.needs if not edbp_pool.info.supports(n)]

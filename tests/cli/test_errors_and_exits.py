@@ -196,3 +196,34 @@ def test_an_unexpected_exception_is_an_internal_error_line(
             main(["--debug", "_boom_for_test"])
     finally:
         cli.commands.pop("_boom_for_test", None)
+
+
+def test_plain_pytest_with_an_unreachable_device_stops_with_one_line() -> None:
+    """A vendor's own ``pytest --pyargs edbp.conformance.cases`` gets the same one line and
+    exit status 3, not one error per case."""
+    from edbp.cli.conformance import _cases_dir, _ini
+
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(_cases_dir()),
+            "-c",
+            str(_ini()),
+            "--rootdir",
+            str(_cases_dir()),
+            "--edbp-device",
+            f"tcp:127.0.0.1:{_closed_port()}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert res.returncode == 3
+    assert "edbp: error 805 ADAPTER_DEVICE_EXITED" in res.stdout
+    assert res.stdout.count("ADAPTER_DEVICE_EXITED") == 1 and "Traceback" not in res.stdout
