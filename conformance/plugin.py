@@ -208,7 +208,7 @@ def check_selection(
 
 
 def _ids_and_prefixes(metas: list[CaseMeta]) -> set[str]:
-    out = set()
+    out: set[str] = set()
     for meta in metas:
         parts = meta.id.split(".")
         out.update(".".join(parts[:n]) for n in range(1, len(parts) + 1))
@@ -457,7 +457,7 @@ def full_report(config: pytest.Config) -> dict[str, Any]:
         "tags": list(sel.tags),
         "cases": list(sel.cases),
         "keyword": [config.getoption("keyword")] if config.getoption("keyword") else [],
-        "pins": dict(config.stash[_PINS_KEY]),
+        "pins": {k: int(v) for k, v in config.stash[_PINS_KEY].items()},
     }
     return build(cases, devices=devices, selection=selection)
 

@@ -282,7 +282,7 @@ def write_junit(report: dict[str, Any], path: Path) -> None:
 def _message(case: dict[str, Any]) -> str:
     if "expected" in case:
         return f"step {case.get('step')}: expected {case['expected']}, got {case['actual']}"
-    return (case.get("detail") or case["outcome"]).splitlines()[0]
+    return str(case.get("detail") or case["outcome"]).splitlines()[0]
 
 
 def _case_text(case: dict[str, Any]) -> list[str]:

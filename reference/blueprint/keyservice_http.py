@@ -40,8 +40,8 @@ def create_app(service: KeyService, function_key: str | None = None) -> Any:
     """The Flask application for ``service``."""
     from edbp.extras import require
 
-    flask = require("flask")  # the `keyservice` extra; missing: one line with the pip command
-    Flask, jsonify, request = flask.Flask, flask.jsonify, flask.request
+    require("flask")  # the `keyservice` extra; missing: one line with the pip command
+    from flask import Flask, jsonify, request
 
     app = Flask("edbp-blueprint-keyservice")
 

@@ -242,10 +242,11 @@ def run(
     try:
         pins_path = options.get("expected_failures")
         pins = read_pins(Path(str(pins_path))) if pins_path else {}
-        selection = Selection(
-            *(tuple(options[k]) for k in ("properties", "flows", "suites", "tags", "cases")),  # type: ignore[call-overload]
-            explore=bool(options.get("explore")),
-        )
+        picked = {
+            k: tuple(str(v) for v in options[k])  # type: ignore[attr-defined]
+            for k in ("properties", "flows", "suites", "tags", "cases")
+        }
+        selection = Selection(**picked, explore=bool(options.get("explore")))
         metas = collect_metas()
         check_selection(metas, selection, pins)
         if list_cases:
