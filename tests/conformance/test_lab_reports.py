@@ -169,3 +169,39 @@ def test_html_report_renders_in_headless_chromium(crashed: dict[str, Any], tmp_p
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1200, 1600)
     assert len(data) > 20_000  # a rendered page, not a blank canvas
+
+
+OK_FALSE = """
+from edbp.conformance.adapter.server import serve_stdio
+from edbp.conformance.reference_device import ReferenceDevice
+from edbp.errors import AdapterError, Code
+
+
+class OkFalse(ReferenceDevice):
+    '''The vendor-guide mistake: a refused delivery answered as an adapter error.'''
+
+    def req_deliver(self, args, host):
+        result = super().req_deliver(args, host)
+        if result.get("code"):
+            raise AdapterError(Code(result["code"]), "refused")
+        return result
+
+
+serve_stdio(OkFalse())
+"""
+
+
+def test_a_refusal_answered_with_ok_false_gets_the_hint(tmp_path: Path, suite: Any) -> None:
+    import shlex
+
+    script = tmp_path / "ok_false.py"
+    script.write_text(OK_FALSE)
+    device = shlex.join([sys.executable, str(script)])
+    code, report = suite(tmp_path, device, cases=("rollback.equal-sequence", "deploy.install"))
+    assert code == 1
+    by_id = {c["id"]: c for c in report["cases"]}
+    assert by_id["deploy.install"]["outcome"] == "passed"  # no refusal, no hint
+    refused = by_id["rollback.equal-sequence"]
+    assert refused["outcome"] == "failed" and "AGENT_ROLLBACK" in refused["actual"]
+    assert "a refused delivery is an ok reply" in refused["hint"]
+    assert "hint" not in by_id["deploy.install"]
