@@ -609,7 +609,7 @@ def edbp_device(edbp_pool: _Pool, request: pytest.FixtureRequest) -> Iterator[An
     try:
         client = edbp_pool.get()
     except EdbpError as exc:
-        if edbp_pool.info is None and "PYTEST_XDIST_WORKER" not in os.environ:
+        if edbp_pool.info is None and not hasattr(request.config, "workerinput"):
             # the device never answered hello: one line and exit status 3, not one error per
             # case (``edbp conformance run`` checks this before pytest starts)
             pytest.exit(error_line(_one_line(exc, edbp_pool.spec)), returncode=3)
