@@ -205,3 +205,23 @@ def test_a_refusal_answered_with_ok_false_gets_the_hint(tmp_path: Path, suite: A
     assert refused["outcome"] == "failed" and "AGENT_ROLLBACK" in refused["actual"]
     assert "a refused delivery is an ok reply" in refused["hint"]
     assert "hint" not in by_id["deploy.install"]
+
+
+def test_transcripts_redact_secrets(tmp_path: Path, suite: Any) -> None:
+    """A failing vector case's transcript shows its provision frame, with the private test
+    keys redacted: no byte of them reaches the report."""
+    from edbp.conformance.harness.vectors import load_vector_cases
+    from edbp.conformance.report import diag
+
+    assert diag({"test_keys": {"dak": b"\x01" * 40}, "tam_keys": [b"\x02"]}) == (
+        '{"test_keys": "<redacted>", "tam_keys": [h\'02\']}'
+    )
+    case_id = "vector.deploy.esp256-a128gcm.invalid.update-rollback"
+    (vector,) = [c for c in load_vector_cases() if c.meta.id == case_id]
+    secrets = [v[-64:] for v in vector.test["device"]["testKeys"].values()]
+    code, report = suite(tmp_path, "builtin:skip-rollback", cases=(case_id,))
+    assert code == 1
+    (case,) = report["cases"]
+    text = json.dumps(report)
+    assert any('"test_keys": "<redacted>"' in line for line in case["transcript"])
+    assert not any(s in text for s in secrets)
