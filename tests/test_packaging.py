@@ -79,7 +79,7 @@ def test_optional_packages_are_extras_with_an_install_hint(
     monkeypatch.setitem(sys.modules, "flask", None)  # as if Flask were not installed
     with pytest.raises(ConfigError) as exc:
         require("flask")
-    assert exc.value.code == Code.OPTIONAL_DEPENDENCY_MISSING
+    assert exc.value.code == Code.CONFORMANCE_DEPENDENCY_MISSING
     assert "pip install 'edbp[keyservice]'" in exc.value.detail
 
 

@@ -179,7 +179,7 @@ class Code(enum.IntEnum):
     ADAPTER_DEVICE_ERROR = 807
     CONFORMANCE_CONFIG = 820
     CONFORMANCE_SELECTION = 850  # a selection or pin naming nothing the suite holds
-    OPTIONAL_DEPENDENCY_MISSING = 851  # a command needs an extra that is not installed
+    CONFORMANCE_DEPENDENCY_MISSING = 851  # a command needs an extra that is not installed
 
     # 9xx: blueprint profile (CPK files, CPM emulation, key service, twins)
     CPK_BAD_MAGIC = 900

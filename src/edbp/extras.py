@@ -25,11 +25,11 @@ def install_hint(module: str) -> str:
 
 
 def require(module: str) -> ModuleType:
-    """Import ``module`` or raise ``OPTIONAL_DEPENDENCY_MISSING`` with the install line."""
+    """Import ``module`` or raise ``CONFORMANCE_DEPENDENCY_MISSING`` with the install line."""
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise ConfigError(Code.OPTIONAL_DEPENDENCY_MISSING, install_hint(module)) from None
+        raise ConfigError(Code.CONFORMANCE_DEPENDENCY_MISSING, install_hint(module)) from None
 
 
 def available(module: str) -> bool:
