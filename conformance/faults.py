@@ -523,7 +523,11 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
     return {
         "cbor-strict-receive": ((cbor_module, "_RECEIVE_LIMITS", receive(cbor_module.STRICT)),),
         "cbor-depth-64": (
-            (cbor_module, "_RECEIVE_LIMITS", receive(attrs.evolve(cbor_module.RECEIVE, max_depth=64))),
+            (
+                cbor_module,
+                "_RECEIVE_LIMITS",
+                receive(attrs.evolve(cbor_module.RECEIVE, max_depth=64)),
+            ),
         ),
         "no-message-limit": ((agent_module, "MAX_TEEP_MESSAGE", 1 << 24),),
         "manifest-limit-8": ((update_module, "MAX_MANIFESTS", 8),),

@@ -21,10 +21,13 @@ those TA Signing Keys, UUID, TA-version floor) on every TA payload before it ins
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 import time
 import traceback
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import attrs
@@ -66,7 +69,10 @@ __all__ = [
     "PowerCutStorage",
     "PowerLoss",
     "ReferenceDevice",
+    "identity",
+    "identity_for",
     "make_backend",
+    "reference_identity",
 ]
 
 VENDOR_DOMAIN = "example.com"
@@ -89,6 +95,36 @@ if pq.available():
     SUITES = (*SUITES, *PQ_SUITES)
 CAPABILITIES = ("power-cut", "clock", "test-keys", "ta-check")
 MAX_MESSAGE = 65536  # spec/protocol.md section 6
+
+#: the (vendor_id, class_id) a reference device (and the vector generator's kit) takes when it
+#: is given none: set by ``identity`` to stand in for a vendor's board (``builtin,vendor=...``)
+#: and to re-derive the vectors under that vendor's ids
+_IDENTITY: ContextVar[tuple[bytes, bytes] | None] = ContextVar("edbp_identity", default=None)
+
+
+def reference_identity() -> tuple[bytes, bytes]:
+    """``(vendor_id, class_id)`` in force: the reference device's, unless ``identity`` set one."""
+    override = _IDENTITY.get()
+    if override is not None:
+        return override
+    vendor = vendor_id_for(VENDOR_DOMAIN)
+    return vendor, class_id_for(vendor, CLASS_NAME)
+
+
+@contextlib.contextmanager
+def identity(vendor_id: bytes, class_id: bytes) -> Iterator[None]:
+    """Within the block, reference devices and vector kits are made with these ids."""
+    token = _IDENTITY.set((bytes(vendor_id), bytes(class_id)))
+    try:
+        yield
+    finally:
+        _IDENTITY.reset(token)
+
+
+def identity_for(vendor_domain: str, class_name: str) -> tuple[bytes, bytes]:
+    """The ids a vendor derives from its domain and class name (spec/protocol.md)."""
+    vendor = vendor_id_for(vendor_domain)
+    return vendor, class_id_for(vendor, class_name)
 MAX_PAYLOAD = 16 << 20
 
 
@@ -172,8 +208,7 @@ class ReferenceDevice(DeviceBackend):
 
     def __init__(self, rng: RandomSource = DEFAULT_RANDOM) -> None:
         self.rng = rng
-        self.vendor_id = vendor_id_for(VENDOR_DOMAIN)
-        self.class_id = class_id_for(self.vendor_id, CLASS_NAME)
+        self.vendor_id, self.class_id = reference_identity()
         self.clock: float | None = None
         self._resets = 0
         self.factory_reset(keep_keys=False)

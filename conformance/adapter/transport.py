@@ -229,8 +229,23 @@ class InProcessTransport(_FdTransport):
         self._thread.join(timeout=5)
 
 
+def _builtin_identity(spec: str, opts: list[str]) -> tuple[str, str] | None:
+    """``vendor=DOMAIN,class=NAME`` options of a builtin spec: the reference device standing in
+    for another vendor's board (its vendor_id/class_id derived from them)."""
+    if not opts:
+        return None
+    values = dict(o.partition("=")[::2] for o in opts)
+    if set(values) - {"vendor", "class"} or not all(values.values()):
+        raise AdapterError(
+            Code.CONFORMANCE_CONFIG,
+            f"{spec!r}: builtin options are vendor=DOMAIN and class=NAME, comma-separated",
+        )
+    return values.get("vendor", "example.com"), values.get("class", "reference-device")
+
+
 def open_transport(spec: str) -> Transport:
-    """``tcp:HOST:PORT``, ``builtin`` / ``builtin:FAULT`` (in-process reference device),
+    """``tcp:HOST:PORT``, ``builtin`` / ``builtin:FAULT`` (in-process reference device;
+    ``,vendor=DOMAIN,class=NAME`` gives it another vendor's identity),
     ``blueprint:as-published`` / ``blueprint:fixed`` (in-process blueprint CPM), or a command
     line run as a subprocess."""
     if spec.startswith("tcp:"):
@@ -240,9 +255,15 @@ def open_transport(spec: str) -> Transport:
 
         behaviour = spec.partition(":")[2] or "as-published"
         return InProcessTransport(blueprint_serve(behaviour), name=spec)
-    if spec == "builtin" or spec.startswith("builtin:"):
+    if spec == "builtin" or spec.startswith(("builtin:", "builtin,")):
         from edbp.conformance.adapter.server import builtin_serve
+        from edbp.conformance.reference_device import identity, identity_for
 
-        fault = spec.partition(":")[2] or None
-        return InProcessTransport(builtin_serve(fault), name=spec)
+        head, *opts = spec.split(",")
+        fault = head.partition(":")[2] or None
+        ids = _builtin_identity(spec, opts)
+        if ids is None:
+            return InProcessTransport(builtin_serve(fault), name=spec)
+        with identity(*identity_for(*ids)):
+            return InProcessTransport(builtin_serve(fault), name=spec)
     return SubprocessTransport(spec)

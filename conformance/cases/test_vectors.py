@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 from edbp.conformance.harness import Harness
-from edbp.conformance.harness.vectors import VectorCase, load_vector_cases, run_vector
+from edbp.conformance.harness.vectors import (
+    VectorCase,
+    load_vector_cases,
+    needs_rederive,
+    run_vector,
+)
 
 CASES = list(load_vector_cases())
 
@@ -13,18 +18,28 @@ CASES = list(load_vector_cases())
     "case", [pytest.param(c.meta, id=c.meta.id) for c in CASES] or [pytest.param(None, id="none")]
 )
 @pytest.mark.edbp_case(id="vector", tags=("vector",))
-def test_vector(bare: Harness, case: object) -> None:
+def test_vector(bare: Harness, case: object, request: pytest.FixtureRequest) -> None:
     found = next((c for c in CASES if c.meta == case), None)
     if found is None:
         pytest.skip("no vector files")
     assert isinstance(found, VectorCase)
+    if found.test.get("comment"):
+        request.node.user_properties.append(("title", str(found.test["comment"])))
     if found.missing_op is not None:
         pytest.skip(f"op {found.missing_op!r} has no device runner")
     suite = found.meta.suite
     info = bare.device.info
     if suite != "-" and info is not None and not _declares(info.suites, suite):
         pytest.skip(f"device does not declare suite {suite}")
-    run_vector(bare, found)
+    # the report says which vectors ran byte-exact and which were re-derived (and for whom)
+    other = needs_rederive(found.test, bare.vendor_id, bare.class_id)
+    mode = "re-derived" if other else "byte-exact"
+    request.node.user_properties.append(("vector", mode))
+    if mode == "re-derived":
+        request.node.user_properties.append(
+            ("vector_identity", f"vendor_id={bare.vendor_id.hex()} class_id={bare.class_id.hex()}")
+        )
+    assert run_vector(bare, found) == mode
 
 
 def _declares(suites: tuple[str, ...], vector_suite: str) -> bool:

@@ -80,6 +80,9 @@ def create_app(
 ) -> Any:
     """The Flask application for ``service``. Without ``insecure_as_published`` a non-empty
     ``function_key`` is required (KEYSERVICE_INSECURE_CONFIG) and checked on every request."""
+    from edbp.extras import require
+
+    require("flask")  # the `keyservice` extra; missing: one line with the pip command
     from flask import Flask, jsonify, request
     from werkzeug.exceptions import HTTPException
 

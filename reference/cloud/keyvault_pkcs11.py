@@ -106,12 +106,9 @@ class Pkcs11KeyVault(KeyVault):
         if not _NAMESPACE.fullmatch(namespace):
             raise KeyVaultError(Code.KEYVAULT_BAD_KEY_ID, "namespace: up to 64 of [A-Za-z0-9._-]")
         self._prefix = f"{LABEL_PREFIX}{namespace}:"
-        try:
-            import pkcs11
-        except ImportError:  # pragma: no cover - python-pkcs11 is a declared extra
-            raise KeyVaultError(
-                Code.KEYVAULT_BACKEND_UNAVAILABLE, "python-pkcs11 is not installed"
-            ) from None
+        from edbp.extras import require
+
+        pkcs11 = require("pkcs11")  # the `hsm` extra; missing: one line with the pip command
         self._p11 = pkcs11
         self._lock = threading.Lock()
         self._login_key = (module, token_label)

@@ -36,10 +36,10 @@ def softhsm_unavailable_reason() -> str | None:
         return "softhsm2-util not found (apt-get install softhsm2)"
     if find_softhsm_module() is None:
         return "libsofthsm2.so not found (set SOFTHSM2_MODULE)"
-    try:
-        import pkcs11  # noqa: F401
-    except ImportError:
-        return "python-pkcs11 not installed"
+    from edbp.extras import available, install_hint
+
+    if not available("pkcs11"):
+        return install_hint("pkcs11")
     return None
 
 

@@ -196,7 +196,8 @@ class CoseTag(enum.IntEnum):
 class AlgInfo:
     """What an algorithm is, so code branches on the family rather than on ids."""
 
-    family: str  # "ecdsa", "eddsa", "mldsa", "aead", "ctr", "kw", "direct", "ecdh", "hpke", "hash", "mac"
+    # "ecdsa", "eddsa", "mldsa", "aead", "ctr", "kw", "direct", "ecdh", "hpke", "hash", "mac"
+    family: str
     key_bytes: int = 0  # symmetric key length for content/kw algs; KEK length for ECDH+KW
     iv_bytes: int = 0
     static: bool = False  # ECDH-SS (sender static key) rather than ECDH-ES

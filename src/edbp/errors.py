@@ -185,6 +185,8 @@ class Code(enum.IntEnum):
     ADAPTER_CAPABILITY_MISSING = 806
     ADAPTER_DEVICE_ERROR = 807
     CONFORMANCE_CONFIG = 820
+    CONFORMANCE_SELECTION = 850  # a selection or pin naming nothing the suite holds
+    CONFORMANCE_DEPENDENCY_MISSING = 851  # a command needs an extra that is not installed
     CONFORMANCE_SERVE_ADDRESS = 870
     CONFORMANCE_SESSION_TIMEOUT = 871
     CONFORMANCE_DEVICE_FAULT = 872

@@ -52,7 +52,9 @@ def test_outcomes_and_per_property_table(pytester: pytest.Pytester) -> None:
         "demo.advisory": "advisory",
     }
     assert report["by_property"]["P7"] == {"passed": 1}
-    result.stdout.fnmatch_lines(["*edbp conformance: per property*", "*ADVISORY demo.advisory*"])
+    result.stdout.fnmatch_lines(
+        ["*= edbp conformance =*", "per property*", "*ADVISORY demo.advisory*"]
+    )
     failed = next(c for c in report["cases"] if c["id"] == "demo.fail")
     assert failed["step"] == "deploy.verify_update"
     assert result.ret == 1
@@ -122,7 +124,8 @@ def test_a_pool_of_two_devices_spreads_cases_over_two_workers(tmp_path) -> None:
     assert "-n" in args
     assert _pytest.main(args) == 0
     report = json.loads(out.read_text())
-    assert report["devices"] == ["builtin", "edbp device serve --stdio"]
+    assert [d["spec"] for d in report["devices"]] == ["builtin", "edbp device serve --stdio"]
+    assert all(d["profiles"] == ["edbp"] for d in report["devices"])  # each worker's hello
     ran = [c for c in report["cases"] if c["outcome"] != "skipped"]  # skips: blueprint cases
     assert {c["outcome"] for c in ran} == {"passed"}
     assert {c["device"] for c in ran} == {"builtin", "edbp device serve --stdio"}

@@ -11,8 +11,12 @@ import os
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import click
+
+from edbp.cli import EXIT_HELP, Exit, report_error
+from edbp.errors import EdbpError
 
 
 def _cases_dir() -> Path:
@@ -60,12 +64,19 @@ def build_pytest_args(
         str(case_timeout),
         "--edbp-timeout",
         str(timeout),
+        # the plugin prints the summary (skips by reason, failures with step, expected,
+        # actual and transcript); pytest's tracebacks only with --debug
         "-r",
-        "fEsx",
+        "N",
+        "--tb",
+        "short" if os.environ.get("EDBP_DEBUG") else "no",
         # the CLI imported edbp before pytest started: its plugin cannot be assert-rewritten,
         # which is fine (cases report through CaseFailure, not bare asserts)
         "-W",
         "ignore::pytest.PytestAssertRewriteWarning",
+        # an in-process device that crashes is that case's error, not a warning of the run
+        "-W",
+        "ignore::pytest.PytestUnhandledThreadExceptionWarning",
     ]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         args += ["-p", "edbp.conformance.plugin", "-p", "xdist.plugin", "-p", "pytest_timeout"]
@@ -85,9 +96,9 @@ def build_pytest_args(
     if json_out:
         args += ["--edbp-json", json_out]
     if junit:
-        args += ["--junitxml", junit]
+        args += ["--edbp-junit", junit]
     if html:
-        args += ["--html", html, "--self-contained-html"]
+        args += ["--edbp-html", html]
     if keyword:
         args += ["-k", keyword]
     if marker:
@@ -104,7 +115,43 @@ def build_pytest_args(
     return args + list(extra)
 
 
-@click.group(name="conformance")
+def collect_metas() -> list[Any]:
+    """Every case's ``CaseMeta``, collected in this process with pytest's output off (so that
+    a selection naming nothing is refused before any device is touched)."""
+    import pytest
+
+    from edbp.conformance.plugin import item_meta
+
+    metas: list[Any] = []
+
+    class _Collector:
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+            metas.extend(m for m in map(item_meta, items) if m is not None)
+
+    args = [
+        str(_cases_dir()),
+        "-c",
+        str(_ini()),
+        "--rootdir",
+        str(_cases_dir()),
+        "--collect-only",
+        "-p",
+        "no:terminal",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+    ]
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        args += ["-p", "edbp.conformance.plugin"]
+    pytest.main(args, plugins=[_Collector()])
+    return metas
+
+
+#: pytest's exit statuses -> edbp's (``edbp.cli.Exit``)
+_PYTEST_EXIT = {0: 0, 1: 1, 2: 130, 3: 4, 4: 2, 5: 2}
+
+
+@click.group(name="conformance", epilog=EXIT_HELP)
 def command() -> None:
     """Run the conformance suite against a device (the built-in reference device by default).
 
@@ -114,7 +161,7 @@ def command() -> None:
     """
 
 
-@command.command(name="run", context_settings={"ignore_unknown_options": True})
+@command.command(name="run", epilog=EXIT_HELP)
 @click.option(
     "--device",
     "devices",
@@ -157,7 +204,12 @@ def command() -> None:
     "--case-timeout", type=float, default=300.0, show_default=True, help="seconds per case"
 )
 @click.option("-v", "--verbose", count=True)
-@click.option("--list", "collect_only", is_flag=True, help="list the selected cases, run nothing")
+@click.option(
+    "--list",
+    "list_cases",
+    is_flag=True,
+    help="list the selected case ids (with flow and properties), run nothing",
+)
 @click.option(
     "--explore",
     type=click.IntRange(min=0),
@@ -175,17 +227,41 @@ def run(
 ) -> None:
     """Run the suite. Exit 0 only if every selected case passed or was an expected failure.
 
-    Arguments after `--` go to pytest unchanged.
+    Before any case runs, the selection and the expected-failures pins are checked against the
+    suite (a value no case has is a usage error, exit 2) and every device is sent one `hello`
+    (a device that cannot be reached or does not answer is one error line, exit 3). Arguments
+    after `--` go to pytest unchanged.
     """
     import pytest
 
+    from edbp.conformance.plugin import Selection, check_selection, preflight, read_pins
+
     specs = list(devices) + (_pool_file(pool_file) if pool_file else [])
-    args = build_pytest_args(specs or ["builtin"], extra=pytest_extra, **options)  # type: ignore[arg-type]
+    specs = specs or ["builtin"]
+    list_cases = bool(options.pop("list_cases"))
+    try:
+        pins_path = options.get("expected_failures")
+        pins = read_pins(Path(str(pins_path))) if pins_path else {}
+        picked = {
+            k: tuple(str(v) for v in options[k])  # type: ignore[attr-defined]
+            for k in ("properties", "flows", "suites", "tags", "cases")
+        }
+        selection = Selection(**picked, explore=bool(options.get("explore")))
+        metas = collect_metas()
+        check_selection(metas, selection, pins)
+        if list_cases:
+            for meta in sorted((m for m in metas if selection.matches(m)), key=lambda m: m.id):
+                props = ",".join(meta.properties) or "-"
+                click.echo(f"{meta.id}  [{meta.flow}; {props}]")
+            sys.exit(Exit.OK)
+        for spec in specs:
+            preflight(spec, float(options["timeout"]), keep=len(specs) == 1)  # type: ignore[arg-type]
+    except EdbpError as exc:
+        sys.exit(report_error(exc))
+    args = build_pytest_args(specs, extra=pytest_extra, **options)  # type: ignore[arg-type]
     code = int(pytest.main(args))
-    if code == 5:
-        click.echo("edbp conformance: no case selected", err=True)
-        sys.exit(1)
-    sys.exit(code)
+    sys.exit(_PYTEST_EXIT.get(code, Exit.INTERNAL))
+
 
 
 # ------------------------------------------------------------------------------ coverage

@@ -446,6 +446,11 @@ def command(
 
         sys.exit(0 if run_pq_demo(console, workdir=workdir) else 1)
     ok = run_demo(console, hsm=hsm, registry=registry, seed=seed, workdir=workdir)
+    from edbp.extras import available, install_hint
+
+    if not no_blueprint and not available("flask"):
+        console.print(f"[yellow]blueprint side by side skipped: {install_hint('flask')}[/]")
+        no_blueprint = True
     if not no_blueprint:
         from edbp.demo_blueprint import side_by_side
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from edbp.errors import Code, ConfigError
+
 
 @click.group(name="device")
 def command() -> None:
@@ -76,6 +78,18 @@ def command() -> None:
     show_default=True,
     help="with --tcp: sessions served at once; one more is refused with code 874",
 )
+@click.option(
+    "--vendor",
+    "vendor_domain",
+    metavar="DOMAIN",
+    help="edbp profile: stand in for another vendor's board (vendor_id derived from DOMAIN)",
+)
+@click.option(
+    "--class",
+    "class_name",
+    metavar="NAME",
+    help="edbp profile: the device class name (class_id derived from the vendor and NAME)",
+)
 def serve(
     use_stdio: bool,
     tcp_addr: str | None,
@@ -87,6 +101,8 @@ def serve(
     idle_timeout: float,
     frame_timeout: float,
     max_sessions: int,
+    vendor_domain: str | None,
+    class_name: str | None,
 ) -> None:
     """Serve the reference device."""
     from edbp.conformance.faults import FAULTS, check_fault
@@ -108,10 +124,13 @@ def serve(
             return make_cpm_backend(cpm)
     else:
         check_fault(fault)
-        from edbp.conformance.reference_device import make_backend
+        from edbp.conformance.reference_device import identity, identity_for, make_backend
+
+        ids = identity_for(vendor_domain or "example.com", class_name or "reference-device")
 
         def make() -> Any:
-            return make_backend(fault)
+            with identity(*ids):
+                return make_backend(fault)
 
     from edbp.conformance.adapter.server import parse_address, serve_stdio, serve_tcp
 
@@ -121,17 +140,46 @@ def serve(
         serve_stdio(make())
         return
     assert tcp_addr is not None
+    _check_listen_address(tcp_addr)
+    listening: list[str] = []
 
     def ready(addr: str) -> None:
+        listening.append(addr)
         click.echo(f"listening on {addr}", err=True)
         sys.stderr.flush()
 
-    serve_tcp(
-        tcp_addr,
-        make,
-        ready=ready,
-        max_connections=1 if once else None,
-        idle_timeout=idle_timeout,
-        frame_timeout=frame_timeout,
-        max_sessions=max_sessions,
-    )
+    try:
+        serve_tcp(
+            tcp_addr,
+            make,
+            ready=ready,
+            max_connections=1 if once else None,
+            idle_timeout=idle_timeout,
+            frame_timeout=frame_timeout,
+            max_sessions=max_sessions,
+        )
+    except OSError as exc:
+        if listening:
+            raise
+        raise ConfigError(
+            Code.CONFORMANCE_CONFIG, f"cannot listen on {tcp_addr}: {exc.strerror or exc}"
+        ) from None
+
+
+def _check_listen_address(address: str) -> None:
+    """``HOST:PORT`` with a port in 0..65535 and a host that resolves (one coded line, exit 3,
+    instead of a socket traceback)."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(
+            Code.CONFORMANCE_CONFIG,
+            f"--tcp {address!r}: expected HOST:PORT with a port 0-65535 (e.g. 127.0.0.1:0)",
+        )
+    try:
+        socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError(
+            Code.CONFORMANCE_CONFIG, f"--tcp {address!r}: cannot resolve {host!r} ({exc})"
+        ) from None

@@ -16,10 +16,9 @@ import attrs
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from edbp.conformance.harness.cloud import MemoryRegistry
-from edbp.conformance.reference_device import CLASS_NAME, VENDOR_DOMAIN
+from edbp.conformance.reference_device import reference_identity
 from edbp.errors import Code, DecryptionFailed, EdbpError
 from edbp.reference.build.author import Author, Published
-from edbp.reference.build.package import class_id_for, vendor_id_for
 from edbp.reference.cloud.device_registry import DeviceRegistry
 from edbp.reference.cloud.endorsement import Endorsement, sign_endorsement
 from edbp.reference.cloud.keyvault import KeyVault
@@ -182,8 +181,8 @@ class Kit:
         self.rogue_ask = key("rogue-ask")
         self.rogue_tsk = key("rogue-tsk")
         self.mrk = key("mrk", Curve.P256)
-        self.vendor_id = vendor_id_for(VENDOR_DOMAIN)
-        self.class_id = class_id_for(self.vendor_id, CLASS_NAME)
+        # the reference ids, or a vendor's own while its vectors are re-derived
+        self.vendor_id, self.class_id = reference_identity()
         self.author = Author(self.vault, self.registry, self.ask, suite.sig_alg, rng.fork("author"))
         self.rogue_author = Author(
             self.vault, self.registry, self.rogue_ask, suite.sig_alg, rng.fork("rogue-author")
