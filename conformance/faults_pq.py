@@ -36,5 +36,6 @@ PQ_FAULTS: dict[str, Fault] = {
         "an edbp-pq device that accepts ESP256-signed TEEP messages from a legacy anchor",
         ("P14",),
         AcceptsClassicalDowngrade,
+        clauses=("P-4.1c",),
     ),
 }

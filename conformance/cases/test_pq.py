@@ -39,6 +39,7 @@ def _alg(data: bytes) -> object:
 
 @case(
     id="pq.install",
+    clauses=("P-4.1c",),
     properties=("P14", "P3", "P5"),
     flow="deploy",
     suite="edbp-pq",
@@ -70,6 +71,7 @@ def test_pq_install(kit: PqKit) -> None:
 
 @case(
     id="pq.downgrade-teep-signature",
+    clauses=("P-4.1c",),
     properties=("P14",),
     flow="deploy",
     suite="edbp-pq",
@@ -90,6 +92,7 @@ def test_classical_teep_signature_refused(kit: PqKit) -> None:
 
 @case(
     id="pq.downgrade-offer",
+    clauses=("P-4.1c",),
     properties=("P14",),
     flow="deploy",
     suite="edbp-pq",
@@ -107,6 +110,7 @@ def test_offer_without_pq_refused(kit: PqKit) -> None:
 
 @case(
     id="pq.downgrade-manifest-signature",
+    clauses=("P-4.1c",),
     properties=("P14", "P5"),
     flow="deploy",
     suite="edbp-pq",
@@ -128,6 +132,7 @@ def test_classical_manifest_signature_refused(kit: PqKit) -> None:
 
 @case(
     id="pq.downgrade-recipient",
+    clauses=("P-4.1c",),
     properties=("P14", "P1"),
     flow="deploy",
     suite="edbp-pq",

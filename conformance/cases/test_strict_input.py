@@ -1,7 +1,7 @@
 """Strict input (P10): every malformed or over-limit TEEP message (not the well-formed
 non-deterministic encodings section 5 accepts: interop.unsorted-query-request) is refused
-with the code of the first check it fails (protocol.md §5, §6, §9 steps 1–3; errors.md, "Precedence"), and
-changes nothing.
+with the code of the first check it fails (protocol.md §5, §6, §9 steps 1–3; errors.md,
+"Precedence"), and changes nothing.
 
 The inputs are a valid, TSK-signed QueryRequest with its *outer* COSE_Sign1 encoding changed
 in one place. The signature covers only the protected header and the payload, so a device
