@@ -486,31 +486,35 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
     from edbp.reference.device import update as update_module
     from edbp.reference.wire import cbor as cbor_module
 
-    def author_unchecked(envelope: Any, keys: Any) -> None:
+    def first_alg(envelope: Any) -> Any:
+        """The algorithm the envelope's first block claims (what the skipped check returns)."""
+        return Sign1.decode(envelope.authentication.blocks[0]).headers.raw_alg
+
+    def author_unchecked(envelope: Any, keys: Any, **kw: Any) -> Any:
         if keys is not current_anchors.tam:  # the author layer: digest only, no signature
             if not envelope.digest_matches():
                 raise ProtocolError(Code.SUIT_DIGEST_MISMATCH, "manifest digest")
-            return
-        original_verify(envelope, keys)
+            return first_alg(envelope)
+        return original_verify(envelope, keys, **kw)
 
-    def device_unchecked(envelope: Any, keys: Any) -> None:
+    def device_unchecked(envelope: Any, keys: Any, **kw: Any) -> Any:
         if keys is current_anchors.tam:  # the device layer: digest only, no signature
             if not envelope.digest_matches():
                 raise ProtocolError(Code.SUIT_DIGEST_MISMATCH, "manifest digest")
-            return
-        original_verify(envelope, keys)
+            return first_alg(envelope)
+        return original_verify(envelope, keys, **kw)
 
     def alg_late(layer: str) -> Any:
         """The layer's verifier admits any algorithm id it knows up front and leaves the
         check to the COSE library, after a key was picked (another code than 316)."""
 
-        def verify(envelope: Any, keys: Any) -> None:
+        def verify(envelope: Any, keys: Any, **kw: Any) -> Any:
             if (keys is current_anchors.tam) != (layer == "device"):
-                return original_verify(envelope, keys)
+                return original_verify(envelope, keys, **kw)
             saved = update_module.OFFERED_SIGNATURE_ALGS
             update_module.OFFERED_SIGNATURE_ALGS = frozenset(Alg)
             try:
-                return original_verify(envelope, keys)
+                return original_verify(envelope, keys, **kw)
             finally:
                 update_module.OFFERED_SIGNATURE_ALGS = saved
 

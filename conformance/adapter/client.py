@@ -88,6 +88,9 @@ class DeviceClient:
             result = check_reply(item, rid)
             if result.ok:
                 return result.result
+            if result.code == int(Code.CONFORMANCE_DEVICE_FAULT):
+                # the device failed inside (spec/adapter.md): an adapter fault, not an answer
+                raise AdapterError(Code.CONFORMANCE_DEVICE_FAULT, result.msg or "device fault")
             raise DeviceError(result.code, result.msg)
 
     def _hung_detail(self, req: str, exc: AdapterError) -> str:

@@ -36,8 +36,9 @@ __all__ = ["Delivered", "Harness", "Query", "Target", "secret_forms"]
 
 
 #: what a device may put in the alg of its signatures (protocol.md §4: ESP256 or Ed25519; a
-#: verifier accepts ES256 and EdDSA too, a device never emits them)
-EMITTED_ALGS = (int(Alg.ESP256), int(Alg.ED25519))
+#: verifier accepts ES256 and EdDSA too, a device never emits them); an `edbp-pq` device signs
+#: with ML-DSA-65 (protocol.md §4.1)
+EMITTED_ALGS = (int(Alg.ESP256), int(Alg.ED25519), int(Alg.ML_DSA_65))
 
 
 def check_emitted_alg(signed: bytes, step: str) -> None:
@@ -48,7 +49,7 @@ def check_emitted_alg(signed: bytes, step: str) -> None:
     except EdbpError as exc:
         raise CaseFailure(step, "a COSE_Sign1", exc.code.name) from None
     if alg not in EMITTED_ALGS:
-        raise CaseFailure(step, "ESP256 (-9) or Ed25519 (-19)", alg)
+        raise CaseFailure(step, "ESP256 (-9), Ed25519 (-19) or ML-DSA-65 (-49)", alg)
 
 
 def secret_forms(secret: bytes) -> list[bytes]:

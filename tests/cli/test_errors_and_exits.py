@@ -144,7 +144,7 @@ def test_list_shows_case_ids_without_a_device() -> None:
 def test_device_serve_with_a_bad_address_is_one_line(address: str) -> None:
     res = edbp("device", "serve", "--tcp", address, "--once", timeout=60)
     assert res.returncode == Exit.DEVICE
-    _one_error(res, 820, "CONFORMANCE_CONFIG")
+    _one_error(res, 870, "CONFORMANCE_SERVE_ADDRESS")
 
 
 def test_exit_statuses_are_documented_in_help_and_readme() -> None:

@@ -68,7 +68,7 @@ def test_json_report_validates_and_carries_the_run(crashed: dict[str, Any]) -> N
     assert errors
     for case in report["cases"]:
         assert "Traceback" not in case.get("detail", "")
-    assert all(c["detail"].startswith("edbp: error 805 ") for c in errors)
+    assert all(c["detail"].startswith("edbp: error 872 ") for c in errors)
     assert all(c.get("transcript") for c in errors)  # the frames exchanged before the crash
 
 
@@ -128,7 +128,7 @@ def test_html_report_is_an_edbp_report(crashed: dict[str, Any]) -> None:
         "vendor_id",
         "index.json SHA-256",
         "messages exchanged",
-        "ADAPTER_DEVICE_EXITED",
+        "CONFORMANCE_DEVICE_FAULT",
     ):
         assert needle in page, needle
     assert "Traceback" not in page and "pytest" not in page

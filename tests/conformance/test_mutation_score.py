@@ -38,6 +38,7 @@ CASE_FILES = (
     "test_strict_input.py",
     "test_ta_image.py",
     "test_pq.py",
+    "test_interop.py",
 )
 VECTOR_FAULTS = {"crash-on-malformed"}
 

@@ -61,6 +61,8 @@ def _steps(op: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     for doc in load_all().values():
         for group in doc["testGroups"]:
             for test in group["tests"]:
+                if test["tcId"].startswith("pq."):
+                    continue  # pycose 1.1 has neither ML-DSA nor COSE-HPKE (test_pq_vectors.py)
                 if test["result"] == "invalid" and not set(test["flags"]) & CRYPTO_FLAGS:
                     continue  # a profile rule (tags, crit, allow-lists), not asked of pycose
                 for step in test["steps"]:

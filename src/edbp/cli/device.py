@@ -162,7 +162,7 @@ def serve(
         if listening:
             raise
         raise ConfigError(
-            Code.CONFORMANCE_CONFIG, f"cannot listen on {tcp_addr}: {exc.strerror or exc}"
+            Code.CONFORMANCE_SERVE_ADDRESS, f"cannot listen on {tcp_addr}: {exc.strerror or exc}"
         ) from None
 
 
@@ -174,12 +174,12 @@ def _check_listen_address(address: str) -> None:
     host, sep, port = address.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
         raise ConfigError(
-            Code.CONFORMANCE_CONFIG,
+            Code.CONFORMANCE_SERVE_ADDRESS,
             f"--tcp {address!r}: expected HOST:PORT with a port 0-65535 (e.g. 127.0.0.1:0)",
         )
     try:
         socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise ConfigError(
-            Code.CONFORMANCE_CONFIG, f"--tcp {address!r}: cannot resolve {host!r} ({exc})"
+            Code.CONFORMANCE_SERVE_ADDRESS, f"--tcp {address!r}: cannot resolve {host!r} ({exc})"
         ) from None
