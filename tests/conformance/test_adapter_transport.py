@@ -111,7 +111,8 @@ def test_unknown_request_is_refused(client: DeviceClient) -> None:
 
 def test_crashed_subprocess_device_is_reported_with_stderr() -> None:
     """A crash inside a request gets a coded reply (872, an adapter fault to the harness; the
-    frame stream is still intact), then the session ends: over stdio the process exits, and its traceback is in the report."""
+    frame stream is still intact), then the session ends: over stdio the process exits, and
+    its traceback is in the report."""
     client = DeviceClient(_subprocess(), timeout=60)
     try:
         with pytest.raises(AdapterError) as fault:
