@@ -290,6 +290,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.longrepr = (
                 f"{meta.id} was pinned to code {pinned}, failed with {got}:\n{report.longrepr}"
             )
+    if (
+        call.excinfo is not None
+        and isinstance(call.excinfo.value, AdapterError)
+        and os.environ.get("EDBP_DEBUG") != "1"
+    ):
+        # an adapter fault is one coded line on the terminal, never a harness traceback
+        report.longrepr = error_line(call.excinfo.value)
     if report.when == "call" or report.outcome != "passed":
         _record(item, meta, report, call)
     return report
