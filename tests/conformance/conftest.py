@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import shlex
+import socket
+import struct
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from edbp.conformance.adapter.framing import FrameReader, encode_frame
 
 from edbp.cli import conformance as cli_conformance
 
@@ -57,3 +60,41 @@ def suite() -> Any:
 def serve_argv() -> list[str]:
     """argv prefix running ``edbp`` with this interpreter (no reliance on PATH)."""
     return list(SERVE)
+
+
+#: safety net for one blocking socket operation of a raw peer (never reached unless the
+#: server is broken)
+PEER_TIMEOUT = 60.0
+
+
+class Peer:
+    """A raw adapter client: frames out, frames in, nothing more (so it can misbehave)."""
+
+    def __init__(self, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=PEER_TIMEOUT)
+        self.reader = FrameReader()
+        self.ready: list[Any] = []
+
+    def send(self, item: Any) -> None:
+        self.sock.sendall(encode_frame(item))
+
+    def recv(self) -> Any | None:
+        while not self.ready:
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                return None
+            self.ready.extend(self.reader.feed(chunk))
+        return self.ready.pop(0)
+
+    def call(self, req: str, args: dict[str, Any] | None = None, rid: int = 1) -> Any:
+        self.send({"id": rid, "req": req, "args": args or {}})
+        return self.recv()
+
+    def reset(self) -> None:
+        """Close with a TCP RST instead of a FIN (SO_LINGER 0)."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
+
+    def close(self) -> None:
+        self.sock.close()

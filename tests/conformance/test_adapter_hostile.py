@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import os
 import socket
-import struct
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from edbp.conformance.adapter.framing import FrameReader, encode_frame
 from edbp.reference.wire.cose_algs import Curve
 from edbp.reference.wire.cose_key import CoseKey
 
 from edbp.errors import Code
 
-from .conftest import SERVE
+from .conftest import SERVE, Peer
 
 NET = 60.0  # safety net for one blocking socket operation
 SESSIONS = int(os.environ.get("EDBP_HOSTILE_SESSIONS", "1000"))
@@ -47,36 +44,6 @@ def rss(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise AssertionError("no VmRSS")
-
-
-class Peer:
-    def __init__(self, address: str) -> None:
-        host, _, port = address.rpartition(":")
-        self.sock = socket.create_connection((host, int(port)), timeout=NET)
-        self.reader = FrameReader()
-        self.ready: list[Any] = []
-
-    def send(self, item: Any) -> None:
-        self.sock.sendall(encode_frame(item))
-
-    def recv(self) -> Any | None:
-        while not self.ready:
-            chunk = self.sock.recv(1 << 16)
-            if not chunk:
-                return None
-            self.ready.extend(self.reader.feed(chunk))
-        return self.ready.pop(0)
-
-    def call(self, req: str, args: dict[str, Any] | None = None, rid: int = 1) -> Any:
-        self.send({"id": rid, "req": req, "args": args or {}})
-        return self.recv()
-
-    def reset(self) -> None:
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.sock.close()
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 TAM = CoseKey.generate(Curve.P256).public().encode()

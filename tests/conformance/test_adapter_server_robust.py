@@ -10,61 +10,25 @@ generous safety net for a loaded machine, and the stall tests give the server an
 
 from __future__ import annotations
 
-import socket
-import struct
 import subprocess
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from edbp.conformance.adapter.framing import FrameReader, encode_frame
 from edbp.conformance.adapter.server import serve_tcp
 from edbp.reference.wire.cose_algs import Curve
 from edbp.reference.wire.cose_key import CoseKey
 
 from edbp.errors import Code
 
-from .conftest import SERVE
+from .conftest import SERVE, Peer
 
 #: safety net for one blocking socket operation (never reached unless the server is broken)
 NET = 60.0
 #: the idle timeout of the stall tests: they wait for it once; no well-behaved client of a
 #: loaded machine is ever silent this long between connecting and its first request
 STALL = "10"
-
-
-class Peer:
-    """A raw adapter client: frames out, frames in, nothing more (so it can misbehave)."""
-
-    def __init__(self, address: str) -> None:
-        host, _, port = address.rpartition(":")
-        self.sock = socket.create_connection((host, int(port)), timeout=NET)
-        self.reader = FrameReader()
-        self.ready: list[Any] = []
-
-    def send(self, item: Any) -> None:
-        self.sock.sendall(encode_frame(item))
-
-    def recv(self) -> Any | None:
-        while not self.ready:
-            chunk = self.sock.recv(1 << 16)
-            if not chunk:
-                return None
-            self.ready.extend(self.reader.feed(chunk))
-        return self.ready.pop(0)
-
-    def call(self, req: str, args: dict[str, Any] | None = None, rid: int = 1) -> Any:
-        self.send({"id": rid, "req": req, "args": args or {}})
-        return self.recv()
-
-    def reset(self) -> None:
-        """Close with a TCP RST instead of a FIN (SO_LINGER 0)."""
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.sock.close()
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 class Server:
