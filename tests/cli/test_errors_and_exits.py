@@ -185,7 +185,10 @@ def test_an_unexpected_exception_is_an_internal_error_line(
     def _boom() -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.delenv("EDBP_DEBUG", raising=False)
+    # set, then delete: monkeypatch only restores a variable it saw, and ``--debug`` sets
+    # EDBP_DEBUG in this worker's environment, where it would leak into later subprocesses
+    monkeypatch.setenv("EDBP_DEBUG", "")
+    monkeypatch.delenv("EDBP_DEBUG")
     try:
         with pytest.raises(SystemExit) as exc:
             main(["_boom_for_test"])

@@ -5,6 +5,7 @@ and the HTML report rendered in headless Chromium."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -51,6 +52,8 @@ def crashed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         text=True,
         check=False,
         timeout=900,
+        # what a lab sees without --debug, whatever this worker's environment holds
+        env={k: v for k, v in os.environ.items() if k != "EDBP_DEBUG"},
     )
     return {"res": res, "paths": paths, "report": json.loads(paths["json"].read_text())}
 
