@@ -60,7 +60,7 @@ def _deep(depth: int) -> bytes:
 
 
 #: kind -> (how to make it from the valid message's parts, the code). (A float is not here:
-#: the reference decoder admits floats in COSE headers, which protocol.md §5 refuses.)
+#: protocol.md §5 decodes it; where the CDDL has no float, the structure's own check answers.)
 KINDS: dict[str, tuple[Callable[[bytes, bytes, bytes, bytes], bytes], Code]] = {
     "trailing-byte": (lambda *a: _valid(*a) + b"\x00", Code.CBOR_TRAILING_BYTES),
     "truncated": (lambda *a: _valid(*a)[:-1], Code.CBOR_TRUNCATED),
