@@ -36,7 +36,7 @@ from typing import Any
 from edbp.reference.blueprint.keyservice import KeyService
 from edbp.reference.blueprint.twins import TwinConflict
 
-from edbp.errors import BlueprintError, Code, EdbpError
+from edbp.errors import BlueprintError, Code, ConfigError, EdbpError
 
 __all__ = ["MAX_BODY", "REQUEST_TIMEOUT", "LoopbackKeyService", "check_auth_config", "create_app"]
 
@@ -65,7 +65,7 @@ _HTTP_CODES = {
 def check_auth_config(function_key: str | None, insecure_as_published: bool) -> None:
     """Refuse to serve without authentication unless explicitly asked for (957)."""
     if not function_key and not insecure_as_published:
-        raise BlueprintError(
+        raise ConfigError(
             Code.KEYSERVICE_INSECURE_CONFIG,
             "a function key is required (--insecure-as-published serves without one)",
         )
@@ -225,7 +225,7 @@ class LoopbackKeyService:
         try:
             sock = socket.create_server(("127.0.0.1", self._port))
         except OSError as exc:
-            raise BlueprintError(
+            raise ConfigError(
                 Code.KEYSERVICE_CANNOT_LISTEN, f"port {self._port}: {exc.strerror or exc}"
             ) from None
         with sock:

@@ -24,7 +24,7 @@ from edbp.reference.blueprint.client import KeyServiceClient
 from edbp.reference.blueprint.keyservice import KeyService
 from edbp.reference.blueprint.keyservice_http import MAX_BODY, LoopbackKeyService, create_app
 
-from edbp.errors import BlueprintError, Code
+from edbp.errors import BlueprintError, Code, ConfigError
 
 APP = "cpk-demo-app"
 CLI = [sys.executable, "-c", "import sys; from edbp.cli import main; sys.exit(main())"]
@@ -66,7 +66,7 @@ def published(keyservice: KeyService) -> Iterator[LoopbackKeyService]:
 
 def test_no_key_refuses_to_start(keyservice: KeyService) -> None:
     for key in (None, ""):
-        with pytest.raises(BlueprintError) as exc:
+        with pytest.raises(ConfigError) as exc:
             create_app(keyservice, key)
         assert exc.value.code is Code.KEYSERVICE_INSECURE_CONFIG
     create_app(keyservice, None, insecure_as_published=True)  # the explicit opt-in
@@ -179,41 +179,29 @@ def test_malformed_http_is_coded_json(server: Any) -> None:
     assert json.loads(body)["error"] == int(Code.KEYSERVICE_BAD_REQUEST)
 
 
+def _serve(tmp_path: Any, *extra: str) -> list[str]:
+    """``edbp cpk keyservice serve`` on a fresh store, as a user types it."""
+    store = ["--store", str(tmp_path / "s"), "--master-key-file", str(tmp_path / "mk")]
+    return [*CLI, "cpk", "keyservice", "serve", *store, *extra]
+
+
+def _one_config_line(res: subprocess.CompletedProcess[str], code: Code) -> None:
+    """A configuration error: exit status 3 and one coded line (README, "Exit status")."""
+    assert res.returncode == 3, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(int(code)) in lines[0], res.stderr
+
+
 def test_cli_serve_without_key_is_one_coded_line(tmp_path: Any) -> None:
     res = subprocess.run(
-        [
-            *CLI,
-            "cpk",
-            "keyservice",
-            "serve",
-            "--store",
-            str(tmp_path / "s"),
-            "--master-key-file",
-            str(tmp_path / "mk"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin"},
+        _serve(tmp_path), capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"}
     )
-    assert res.returncode == 1, res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and str(int(Code.KEYSERVICE_INSECURE_CONFIG)) in lines[0], res.stderr
+    _one_config_line(res, Code.KEYSERVICE_INSECURE_CONFIG)
 
 
 def test_cli_insecure_opt_in_is_loud(tmp_path: Any) -> None:
     proc = subprocess.Popen(
-        [
-            *CLI,
-            "cpk",
-            "keyservice",
-            "serve",
-            "--store",
-            str(tmp_path / "s"),
-            "--master-key-file",
-            str(tmp_path / "mk"),
-            "--insecure-as-published",
-        ],
+        _serve(tmp_path, "--insecure-as-published"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -234,25 +222,10 @@ def test_cli_port_in_use_is_one_coded_line(tmp_path: Any) -> None:
     with socket.create_server(("127.0.0.1", 0)) as busy:
         port = busy.getsockname()[1]
         res = subprocess.run(
-            [
-                *CLI,
-                "cpk",
-                "keyservice",
-                "serve",
-                "--store",
-                str(tmp_path / "s"),
-                "--master-key-file",
-                str(tmp_path / "mk"),
-                "--function-key",
-                "k",
-                "--port",
-                str(port),
-            ],
+            _serve(tmp_path, "--function-key", "k", "--port", str(port)),
             capture_output=True,
             text=True,
             timeout=120,
             env={"PATH": "/usr/bin:/bin"},
         )
-    assert res.returncode == 1, res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and str(int(Code.KEYSERVICE_CANNOT_LISTEN)) in lines[0], res.stderr
+    _one_config_line(res, Code.KEYSERVICE_CANNOT_LISTEN)
