@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric import ec
+from edbp.conformance.adapter.server import DeviceBackend
 from edbp.conformance.reference_device import PowerLoss, ReferenceDevice
 from edbp.reference.build.package import read_author_envelope
 from edbp.reference.device.agent import (
@@ -521,6 +522,7 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
         return verify
 
     original_verify = update_module.verify_signed_envelope
+
     def receive(limits: Any) -> Any:
         return contextvars.ContextVar("edbp_receive_limits", default=limits)
 
@@ -831,6 +833,48 @@ class RefusesUnknownMembers(ReferenceDevice):
         return super().req_provision(args, host)
 
 
+class ShimFrames(ReferenceDevice):
+    """A shim whose frame loop rewrites what it sends (``rewrite``): the adapter server's
+    loop with one line of the shim's own framing code changed."""
+
+    def rewrite(self, item: Any) -> Any:
+        return item
+
+    def serve_socket(self, sock: Any) -> None:
+        from edbp.conformance.adapter.framing import FrameReader, encode_frame
+        from edbp.conformance.adapter.server import serve_stream
+
+        def write(data: bytes) -> None:
+            for item in FrameReader().feed(data):  # one frame per write
+                sock.sendall(encode_frame(self.rewrite(item)))
+
+        serve_stream(sock.recv, write, self)
+
+
+class ReplyIdAfterAsk(ShimFrames):
+    """Keeps one "current id" for requests and asks: the reply to a ``deliver`` that asked a
+    fetch carries the ask's id instead of the request's."""
+
+    _current: Any = None
+
+    def rewrite(self, item: Any) -> Any:
+        if isinstance(item, dict) and "ask" in item:
+            self._current = item.get("id")
+        elif isinstance(item, dict) and "ok" in item and self._current is not None:
+            item = {**item, "id": self._current}
+            self._current = None
+        return item
+
+
+class UnknownRequestMalformed(ShimFrames):
+    """Its dispatcher treats an unknown ``req`` as a malformed frame (800, not 802)."""
+
+    def rewrite(self, item: Any) -> Any:
+        if isinstance(item, dict) and item.get("code") == int(Code.ADAPTER_UNKNOWN_REQUEST):
+            item = {**item, "code": int(Code.ADAPTER_MALFORMED_FRAME)}
+        return item
+
+
 # ------------------------------------------------------------------------------ the catalogue
 
 
@@ -840,10 +884,12 @@ class Fault:
 
     description: str
     properties: tuple[str, ...]
-    make: Callable[[], ReferenceDevice] = attrs.field(repr=False)
+    make: Callable[[], DeviceBackend] = attrs.field(repr=False)
     duty: str = ""  # the error-handling duty it breaks, when it is one of the issue's list
     #: the spec clauses (spec/coverage.md) it breaks; the cases naming them must catch it
     clauses: tuple[str, ...] = ()
+    #: the profile of the device (``blueprint`` faults run the blueprint cases)
+    profile: str = "edbp"
 
 
 FAULTS: dict[str, Fault] = {
@@ -1261,6 +1307,18 @@ FAULTS: dict[str, Fault] = {
         PowerCutNotReported,
         clauses=("A-4c",),
     ),
+    "reply-id-after-ask": Fault(
+        "answers a deliver that asked a fetch with the ask's id (one id variable for both)",
+        ("P10",),
+        ReplyIdAfterAsk,
+        clauses=("A-3a",),
+    ),
+    "unknown-request-malformed": Fault(
+        "answers an unknown req with ADAPTER_MALFORMED_FRAME (800) instead of 802",
+        ("P10",),
+        UnknownRequestMalformed,
+        clauses=("A-3b",),
+    ),
     "refuses-unknown-members": Fault(
         "refuses a provision carrying a member it does not know",
         ("P10",),
@@ -1284,7 +1342,10 @@ def check_fault(name: str | None) -> Fault | None:
     return fault
 
 
-# the post-quantum suite's fault (P14) lives in its own module
+# the post-quantum suite's fault (P14) and the blueprint profile's faults live in their own
+# modules
+from edbp.conformance.faults_blueprint import BP_FAULTS  # noqa: E402
 from edbp.conformance.faults_pq import PQ_FAULTS  # noqa: E402
 
 FAULTS.update(PQ_FAULTS)
+FAULTS.update(BP_FAULTS)
