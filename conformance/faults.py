@@ -45,6 +45,7 @@ from edbp.reference.device.update import (
 from edbp.reference.rand import SeededRandom
 from edbp.reference.wire import cbor, teep
 from edbp.reference.wire.cose_algs import Alg, Curve
+from edbp.reference.wire.cose_headers import Headers
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import Sign1, sig_structure
 from edbp.reference.wire.eat import EatClaims
@@ -64,6 +65,7 @@ class FaultyAgent(Agent):
     reference logic left out or changed. The flags are set by the fault's device only."""
 
     flags: frozenset[str] = frozenset()
+    _skipping = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -76,6 +78,13 @@ class FaultyAgent(Agent):
                 ueid=self.keys.ueid,
                 dak=self.keys._dak,
                 dsk=self.keys._dsk,
+            )
+        layered = sorted(f for f in self.flags if f in _EMIT_FAULTS)
+        if layered:
+            layer, mode = _EMIT_FAULTS[layered[0]]
+            keys_class = type("Keys", (LayerKeys,), {"layer": layer, "mode": mode})
+            self.keys = keys_class(
+                suite=self.keys.suite, ueid=self.keys.ueid, dak=self.keys._dak, dsk=self.keys._dsk
             )
         if "emits-es256" in self.flags:
             self.keys = Es256Keys(
@@ -203,6 +212,14 @@ class FaultyAgent(Agent):
 
     def _open_teep(self, data: bytes) -> teep.TeepMessage:
         flags = self.flags
+        skips = [(Headers, m, _skip_check) for f, m in _TEEP_HEADER_SKIPS if f in flags]
+        if skips and not self._skipping:  # the TEEP layer's verifier only
+            self._skipping = True
+            try:
+                with _patched(skips):
+                    return self._open_teep(data)
+            finally:
+                self._skipping = False
         if "ignore-tam-signature" in flags:
             envelope = Sign1.decode(data)
             return teep.decode(envelope.payload or b"")
@@ -398,6 +415,62 @@ class Es256Keys(DeviceKeys):
         return sign1(payload, self._dsk, Alg.ES256, protected=protected, unprotected=unprot)
 
 
+def _skip_check(*args: Any, **kwargs: Any) -> None:
+    """A header check left out."""
+
+
+#: flag -> the COSE header check (a ``Headers`` method) the TEEP layer's verifier skips
+_TEEP_HEADER_SKIPS = (
+    ("teep-crit-ignored", "check_critical"),
+    ("teep-alg-unprotected", "check_alg_protected"),
+)
+
+#: flag -> (layer the device signs differently, how): one signing path of the device's own
+#: layers (its TEEP replies, its EAT, its SUIT reports) written apart from the others
+_EMIT_FAULTS = {
+    "reply-es256": ("teep", "es256"),
+    "eat-es256": ("eat", "es256"),
+    "report-es256": ("report", "es256"),
+    "reply-alg-unprotected": ("teep", "alg-unprotected"),
+    "eat-alg-unprotected": ("eat", "alg-unprotected"),
+    "report-alg-unprotected": ("report", "alg-unprotected"),
+}
+
+
+def _signed_layer(payload: bytes) -> str:
+    """Which of the device's layers ``payload`` is: a TEEP message is an array, an EAT a
+    claims map with a UEID (256), anything else the Agent signs a SUIT report."""
+    try:
+        item = cbor.loads(payload)
+    except EdbpError:
+        return "report"
+    if isinstance(item, list):
+        return "teep"
+    return "eat" if isinstance(item, dict) and 256 in item else "report"
+
+
+class LayerKeys(DeviceKeys):
+    """Device keys whose signatures on one layer (``layer``) are made by another code path:
+    labelled ES256 (``es256``) or with the alg in the unprotected header
+    (``alg-unprotected``)."""
+
+    layer = ""
+    mode = ""
+
+    def sign(self, payload: bytes, *, protected: Any = None, unprotected: Any = None) -> Sign1:
+        from edbp.reference.wire.cose_sign import sign1
+
+        if _signed_layer(payload) != self.layer:
+            return super().sign(payload, protected=protected, unprotected=unprotected)
+        unprot = {4: self._dsk.kid, **(unprotected or {})}
+        if self.mode == "es256":
+            return sign1(payload, self._dsk, Alg.ES256, protected=protected, unprotected=unprot)
+        alg = self.signing_alg
+        return sign1(
+            payload, self._dsk, alg, protected=protected, unprotected={1: int(alg), **unprot}
+        )
+
+
 # ------------------------------------------------------------------------------ faulty devices
 
 
@@ -521,6 +594,17 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
 
         return verify
 
+    def header_check_skipped(layer: str, method: str) -> Any:
+        """The layer's SUIT verifier without one COSE header check (``Headers.method``)."""
+
+        def verify(envelope: Any, keys: Any, **kw: Any) -> Any:
+            if (keys is current_anchors.tam) != (layer == "device"):
+                return original_verify(envelope, keys, **kw)
+            with _patched([(Headers, method, _skip_check)]):
+                return original_verify(envelope, keys, **kw)
+
+        return verify
+
     original_verify = update_module.verify_signed_envelope
 
     def receive(limits: Any) -> Any:
@@ -544,6 +628,16 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
         "skip-device-manifest-signature": (
             (update_module, "verify_signed_envelope", device_unchecked),
         ),
+        **{
+            f"{layer}-manifest-{what}": (
+                (update_module, "verify_signed_envelope", header_check_skipped(layer, method)),
+            )
+            for layer in ("device", "author")
+            for what, method in (
+                ("crit-ignored", "check_critical"),
+                ("alg-unprotected", "check_alg_protected"),
+            )
+        },
     }
 
 
@@ -1306,6 +1400,78 @@ FAULTS: dict[str, Fault] = {
         ("P10",),
         PowerCutNotReported,
         clauses=("A-4c",),
+    ),
+    "teep-crit-ignored": Fault(
+        "TEEP message verifier: ignores crit (an unknown critical header is not refused)",
+        ("P5",),
+        _agent_fault("teep-crit-ignored"),
+        clauses=("P-9.1a",),
+    ),
+    "teep-alg-unprotected": Fault(
+        "TEEP message verifier: takes the alg from the unprotected header",
+        ("P5",),
+        _agent_fault("teep-alg-unprotected"),
+        clauses=("P-9.1a",),
+    ),
+    "device-manifest-crit-ignored": Fault(
+        "device manifest verifier: ignores crit (an unknown critical header is not refused)",
+        ("P5",),
+        _agent_fault("device-manifest-crit-ignored"),
+        clauses=("P-9.4a",),
+    ),
+    "device-manifest-alg-unprotected": Fault(
+        "device manifest verifier: takes the alg from the unprotected header",
+        ("P5",),
+        _agent_fault("device-manifest-alg-unprotected"),
+        clauses=("P-9.4a",),
+    ),
+    "author-manifest-crit-ignored": Fault(
+        "author manifest verifier: ignores crit (an unknown critical header is not refused)",
+        ("P5",),
+        _agent_fault("author-manifest-crit-ignored"),
+        clauses=("P-9.5a",),
+    ),
+    "author-manifest-alg-unprotected": Fault(
+        "author manifest verifier: takes the alg from the unprotected header",
+        ("P5",),
+        _agent_fault("author-manifest-alg-unprotected"),
+        clauses=("P-9.5a",),
+    ),
+    "reply-es256": Fault(
+        "signs its TEEP replies (only) with alg ES256 (-7) instead of ESP256 (-9)",
+        ("P11",),
+        _agent_fault("reply-es256"),
+        clauses=("P-4b",),
+    ),
+    "reply-alg-unprotected": Fault(
+        "puts the alg of its TEEP replies (only) in the unprotected header",
+        ("P11",),
+        _agent_fault("reply-alg-unprotected"),
+        clauses=("P-4b",),
+    ),
+    "eat-es256": Fault(
+        "signs its EAT (only) with alg ES256 (-7) instead of ESP256 (-9)",
+        ("P11",),
+        _agent_fault("eat-es256"),
+        clauses=("P-4b",),
+    ),
+    "eat-alg-unprotected": Fault(
+        "puts the alg of its EAT (only) in the unprotected header",
+        ("P11",),
+        _agent_fault("eat-alg-unprotected"),
+        clauses=("P-4b",),
+    ),
+    "report-es256": Fault(
+        "signs its SUIT reports (only) with alg ES256 (-7) instead of ESP256 (-9)",
+        ("P11",),
+        _agent_fault("report-es256"),
+        clauses=("P-4b",),
+    ),
+    "report-alg-unprotected": Fault(
+        "puts the alg of its SUIT reports (only) in the unprotected header",
+        ("P11",),
+        _agent_fault("report-alg-unprotected"),
+        clauses=("P-4b",),
     ),
     "reply-id-after-ask": Fault(
         "answers a deliver that asked a fetch with the ask's id (one id variable for both)",

@@ -116,9 +116,11 @@ class _EqualVersionAccepted(C.Cpm):
                 self.floors[call.application_id] = floor
 
 
-def _device(behaviour: str, cpm: type[C.Cpm]) -> Any:
+def _device(behaviour: Any, cpm: type[C.Cpm]) -> Any:
+    device: type[CpmDevice] = type("FaultyCpmDevice", (CpmDevice,), {"cpm_class": cpm})
+
     def make() -> CpmDevice:
-        return type("FaultyCpmDevice", (CpmDevice,), {"cpm_class": cpm})(behaviour)
+        return device(behaviour)
 
     return make
 

@@ -39,6 +39,7 @@ CASE_FILES = (
     "test_ta_image.py",
     "test_pq.py",
     "test_interop.py",
+    "test_signature_layers.py",
 )
 VECTOR_FAULTS = {"crash-on-malformed"}
 #: the blueprint-profile case modules, for the faults of that profile (faults_blueprint.py)

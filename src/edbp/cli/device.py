@@ -115,14 +115,14 @@ def serve(
     if use_stdio == bool(tcp_addr):
         raise click.UsageError("give exactly one of --stdio and --tcp HOST:PORT")
     make: Callable[[], Any]
-    fault_def = check_fault(fault)
-    if fault_def is not None and fault_def.profile != profile:
-        raise click.UsageError(f"--fault {fault} is a fault of the {fault_def.profile} profile")
+    chosen = check_fault(fault)
+    if chosen is not None and chosen.profile != profile:
+        raise click.UsageError(f"--fault {fault} is a fault of the {chosen.profile} profile")
     if profile == "blueprint":
         from edbp.conformance.blueprint_device import make_cpm_backend
 
         def make() -> Any:
-            return fault_def.make() if fault_def is not None else make_cpm_backend(cpm)
+            return chosen.make() if chosen is not None else make_cpm_backend(cpm)
     else:
         from edbp.conformance.reference_device import identity, identity_for, make_backend
 
