@@ -145,6 +145,24 @@ class FaultyAgent(Agent):
             current_anchors.tam = self.anchors.tam
             return super().receive(event)
 
+    def _on_uninstall(self, event: Any, update: teep.Update) -> list[Output]:
+        if "uninstall-uuid-prefix" in self.flags and update.unneeded_manifest_list:
+            # each id resolved against the installed ones on all but the last byte of the
+            # last element (a 15-byte compare of the UUID)
+            installed = [c.component_id for c in self.installer.load().components.values()]
+            resolved = []
+            for cid in update.unneeded_manifest_list:
+                near = [
+                    i
+                    for i in installed
+                    if len(i) == len(cid)
+                    and i[:-1] == tuple(cid[:-1])
+                    and i[-1][:-1] == cid[-1][:-1]
+                ]
+                resolved.append(near[0] if near else cid)
+            update = attrs.evolve(update, unneeded_manifest_list=tuple(resolved))
+        return super()._on_uninstall(event, update)
+
     def _uninstall_present(self, component_ids: Any) -> AgentRecord:
         """Removes the listed components that are installed and skips the others (611 lost,
         and a partial uninstall)."""
@@ -605,6 +623,14 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
 
         return verify
 
+    def digest_all_but_last(envelope: Any) -> bool:
+        """The wrapper's manifest digest compared over all but its last byte."""
+        from edbp.reference.wire.suit_core import SuitDigest, wrap
+
+        own = envelope.authentication.digest
+        actual = SuitDigest.of(wrap(envelope.manifest.encode()), own.alg).digest
+        return bool(own.digest) and _eq(own.digest[:-1], actual[:-1])
+
     original_verify = update_module.verify_signed_envelope
 
     def receive(limits: Any) -> Any:
@@ -628,6 +654,7 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
         "skip-device-manifest-signature": (
             (update_module, "verify_signed_envelope", device_unchecked),
         ),
+        "manifest-digest-off-by-one": ((Envelope, "digest_matches", digest_all_but_last),),
         **{
             f"{layer}-manifest-{what}": (
                 (update_module, "verify_signed_envelope", header_check_skipped(layer, method)),
@@ -1472,6 +1499,18 @@ FAULTS: dict[str, Fault] = {
         ("P11",),
         _agent_fault("report-alg-unprotected"),
         clauses=("P-4b",),
+    ),
+    "manifest-digest-off-by-one": Fault(
+        "compares a SUIT envelope's manifest digest over all but its last byte",
+        ("P5",),
+        _agent_fault("manifest-digest-off-by-one"),
+        clauses=("P-9.4a",),
+    ),
+    "uninstall-uuid-prefix": Fault(
+        "matches an uninstall's component ids on all but the last byte of the UUID",
+        ("P10",),
+        _agent_fault("uninstall-uuid-prefix"),
+        clauses=("P-9.10a",),
     ),
     "reply-id-after-ask": Fault(
         "answers a deliver that asked a fetch with the ask's id (one id variable for both)",

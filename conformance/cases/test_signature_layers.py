@@ -13,9 +13,14 @@ its layer, with its headers placed or marked so that RFC 9052 and protocol.md §
   understand (RFC 9052 §3.1): ``COSE_UNKNOWN_CRITICAL_HEADER`` (204).
 
 A device that skips the check verifies the signature and goes on: the query is answered or
-the package installed. Unallowed algorithms per layer are ``input.teep-algorithms`` and
-``auth.manifest-algorithms``; the algorithms a device *emits* on its own layers (TEEP replies,
-EAT, SUIT reports) are checked in every reply (``Harness.open_reply``).
+the package installed. ``auth.near-miss-manifest-digest`` gives each SUIT layer an
+authentication wrapper whose manifest digest differs from the manifest's only in its last
+byte, validly signed by the layer's trusted key (302 on the device layer, 313 on the author
+layer, whose digest meets the dependency's first).
+
+Unallowed algorithms per layer are ``input.teep-algorithms`` and ``auth.manifest-algorithms``;
+the algorithms a device *emits* on its own layers (TEEP replies, EAT, SUIT reports), and their
+placement, are checked in every reply (``Harness.open_reply``).
 """
 
 from __future__ import annotations
@@ -138,3 +143,49 @@ def test_author_manifest_signature_headers(harness: Harness, kind: str) -> None:
     headers (its manifest, hence the device manifest's dependency digest, intact): refused,
     nothing installed."""
     _manifest_layer(harness, "author", kind, 1)
+
+
+def _near_miss_digest(env: Envelope, key: CoseKey) -> Envelope:
+    """``env`` whose wrapper digest differs from the manifest's in the last byte only, and a
+    valid signature of ``key`` over that digest."""
+    digest = env.authentication.digest
+    near = attrs.evolve(digest, digest=digest.digest[:-1] + bytes([digest.digest[-1] ^ 0x01]))
+    auth = attrs.evolve(env.authentication, digest=near)
+    block = sign1(
+        auth.signed_payload,
+        key,
+        Alg.ESP256,
+        unprotected={4: key.thumbprint()},
+        detached=True,
+    ).encode()
+    return attrs.evolve(env, authentication=attrs.evolve(auth, blocks=(block,)))
+
+
+@pytest.mark.parametrize("layer", ["device", "author"])
+@case(
+    id="auth.near-miss-manifest-digest",
+    clauses=("P-9.4a", "P-9.5a"),
+    properties=("P5",),
+    flow="deploy",
+    tags=("signature", "near-miss"),
+)
+def test_near_miss_manifest_digest(harness: Harness, layer: str) -> None:
+    """A manifest digest one byte off, signed by the layer's trusted key: refused, nothing
+    installed. The device layer's wrapper digest is compared with its manifest
+    (SUIT_DIGEST_MISMATCH, 302); the author's is first compared with the device manifest's
+    dependency digest (SUIT_DEPENDENCY_FAILED, 313; protocol.md §9 step 5)."""
+    before = harness.state()
+    published = harness.publish(1)
+    q = harness.query(step=f"{layer} near miss: deploy.query_request")
+    env = Envelope.decode(harness.delivery(published).envelope)
+    if layer == "device":
+        forged = _near_miss_digest(env, harness.cloud.tsk).encode()
+    else:
+        author = _near_miss_digest(Envelope.decode(env.integrated["#author"]), harness.cloud.ask)
+        forged = attrs.evolve(
+            env, integrated={**env.integrated, "#author": author.encode()}
+        ).encode()
+    got = harness.deliver(harness.update(published, q, envelope=forged), f"{layer} near miss")
+    code = Code.SUIT_DIGEST_MISMATCH if layer == "device" else Code.SUIT_DEPENDENCY_FAILED
+    harness.expect_refusal(got, code, f"{layer} manifest digest (near miss)")
+    harness.expect_unchanged(before, f"{layer} near miss")
