@@ -110,6 +110,16 @@ class FaultyAgent(Agent):
                     raise ProtocolError(Code.AGENT_ROLLBACK, f"sequence {seq} <= floor {floor}")
 
             self.installer.check_floor = device_wide  # type: ignore[method-assign]
+        if "sequence-vs-ta-floor" in self.flags:
+            suit_floor = self.installer.check_floor
+
+            def both_floors(record: AgentRecord, cid: tuple[bytes, ...], seq: int) -> None:
+                suit_floor(record, cid, seq)
+                ta_floor = record.ta_floors.get(cid[2]) if len(cid) == 3 else None
+                if ta_floor is not None and seq <= ta_floor:  # the other counter's floor
+                    raise ProtocolError(Code.AGENT_ROLLBACK, f"sequence {seq} <= {ta_floor}")
+
+            self.installer.check_floor = both_floors  # type: ignore[method-assign]
         if "skip-ta-check" in self.flags:
             self.image_check = None  # installs TA payloads without OP-TEE's loader checks
         if "decrypt-first" in self.flags:
@@ -1511,6 +1521,12 @@ FAULTS: dict[str, Fault] = {
         ("P10",),
         _agent_fault("uninstall-uuid-prefix"),
         clauses=("P-9.10a",),
+    ),
+    "sequence-vs-ta-floor": Fault(
+        "also checks the SUIT sequence number against the TA-version floor",
+        ("P7",),
+        _agent_fault("sequence-vs-ta-floor"),
+        clauses=("P-13c",),
     ),
     "reply-id-after-ask": Fault(
         "answers a deliver that asked a fetch with the ask's id (one id variable for both)",
