@@ -195,6 +195,7 @@ class FaultyAgent(Agent):
         assert self._session is not None
         self._history.append((self._session.challenge, self._session.token))
         evidence_flags = {
+            "evidence-nonce-off-by-one",
             "evidence-nonce-reuse",
             "evidence-cnf",
             "evidence-signer",
@@ -215,6 +216,8 @@ class FaultyAgent(Agent):
             nonce=(
                 self._first_challenge
                 if "evidence-nonce-reuse" in self.flags and self._first_challenge
+                else _off_by_one(challenge)
+                if "evidence-nonce-off-by-one" in self.flags and challenge
                 else challenge
             ),
             oemid=self.identity.vendor_id,
@@ -361,6 +364,9 @@ class FaultyAgent(Agent):
         if "report-nonce-reuse" in self.flags and self._pending is not None:
             first = self._history[0][0] if self._history else self._pending.challenge
             self._pending = attrs.evolve(self._pending, challenge=first)
+        if "report-nonce-off-by-one" in self.flags and self._pending is not None:
+            near = _off_by_one(self._pending.challenge)
+            self._pending = attrs.evolve(self._pending, challenge=near)
         if "report-reference-author" in self.flags and self._pending is not None:
             plan = self._pending.plan  # names the author manifest instead of the device's
             self._pending = attrs.evolve(
@@ -441,6 +447,12 @@ class Es256Keys(DeviceKeys):
 
         unprot = {4: self._dsk.kid, **(unprotected or {})}
         return sign1(payload, self._dsk, Alg.ES256, protected=protected, unprotected=unprot)
+
+
+def _off_by_one(value: bytes) -> bytes:
+    """``value`` copied into a buffer one byte short: its last byte left zero (a C off-by-one
+    in a memcpy length); kept different from ``value`` when its last byte is already zero."""
+    return value[:-1] + (b"\x00" if value[-1:] != b"\x00" else b"\x01")
 
 
 def _skip_check(*args: Any, **kwargs: Any) -> None:
@@ -1527,6 +1539,18 @@ FAULTS: dict[str, Fault] = {
         ("P7",),
         _agent_fault("sequence-vs-ta-floor"),
         clauses=("P-13c",),
+    ),
+    "evidence-nonce-off-by-one": Fault(
+        "copies the challenge into its EAT nonce one byte short (last byte zero)",
+        ("P3", "P6"),
+        _agent_fault("evidence-nonce-off-by-one"),
+        clauses=("P-8.3a",),
+    ),
+    "report-nonce-off-by-one": Fault(
+        "copies the challenge into its report nonce one byte short (last byte zero)",
+        ("P6",),
+        _agent_fault("report-nonce-off-by-one"),
+        clauses=("P-8.5a",),
     ),
     "reply-id-after-ask": Fault(
         "answers a deliver that asked a fetch with the ask's id (one id variable for both)",
