@@ -187,6 +187,10 @@ def _result(reply: C.Reply, log: list[str]) -> dict[str, Any]:
 class CpmDevice(DeviceBackend):
     """A board running the CPM TA of ``behaviour``, as an adapter backend."""
 
+    #: the TA the board runs (a seeded faulty device, edbp.conformance.faults_blueprint,
+    #: runs a subclass with one rule of the contract changed)
+    cpm_class: type[C.Cpm] = C.Cpm
+
     def __init__(
         self,
         behaviour: Behaviour = "as-published",
@@ -232,7 +236,7 @@ class CpmDevice(DeviceBackend):
         self.ta_keys = ()
         self.opaque_tas = False
         self.ta_store = SecureStorageTaStore(verify=self._verify_ta)
-        self.cpm = C.Cpm(
+        self.cpm = self.cpm_class(
             self.behaviour,
             log=self._log.append,
             ta_store=self.ta_store,

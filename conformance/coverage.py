@@ -165,6 +165,13 @@ class Matrix:
         for clause in self.testable:
             if not self.cases_of(clause.id):
                 out.append(f"clause {clause.id} ({clause.document}:{clause.line}) has no case")
+            elif not self.faults_of(clause.id):
+                # the mutation score proves each fault caught by its clause's cases, so a
+                # testable clause with a fault is a clause whose cases are shown to bite
+                out.append(
+                    f"clause {clause.id} ({clause.document}:{clause.line}) has no faulty "
+                    "device (edbp.conformance.faults) to show its cases catch a violation"
+                )
         for case, clauses in self.cases.items():
             if not clauses and case not in GENERATED_CASES:
                 out.append(f"case {case} names no clause")

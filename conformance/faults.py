@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric import ec
+from edbp.conformance.adapter.server import DeviceBackend
 from edbp.conformance.reference_device import PowerLoss, ReferenceDevice
 from edbp.reference.build.package import read_author_envelope
 from edbp.reference.device.agent import (
@@ -44,6 +45,7 @@ from edbp.reference.device.update import (
 from edbp.reference.rand import SeededRandom
 from edbp.reference.wire import cbor, teep
 from edbp.reference.wire.cose_algs import Alg, Curve
+from edbp.reference.wire.cose_headers import Headers
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import Sign1, sig_structure
 from edbp.reference.wire.eat import EatClaims
@@ -63,6 +65,7 @@ class FaultyAgent(Agent):
     reference logic left out or changed. The flags are set by the fault's device only."""
 
     flags: frozenset[str] = frozenset()
+    _skipping = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -75,6 +78,13 @@ class FaultyAgent(Agent):
                 ueid=self.keys.ueid,
                 dak=self.keys._dak,
                 dsk=self.keys._dsk,
+            )
+        layered = sorted(f for f in self.flags if f in _EMIT_FAULTS)
+        if layered:
+            layer, mode = _EMIT_FAULTS[layered[0]]
+            keys_class = type("Keys", (LayerKeys,), {"layer": layer, "mode": mode})
+            self.keys = keys_class(
+                suite=self.keys.suite, ueid=self.keys.ueid, dak=self.keys._dak, dsk=self.keys._dsk
             )
         if "emits-es256" in self.flags:
             self.keys = Es256Keys(
@@ -100,6 +110,16 @@ class FaultyAgent(Agent):
                     raise ProtocolError(Code.AGENT_ROLLBACK, f"sequence {seq} <= floor {floor}")
 
             self.installer.check_floor = device_wide  # type: ignore[method-assign]
+        if "sequence-vs-ta-floor" in self.flags:
+            suit_floor = self.installer.check_floor
+
+            def both_floors(record: AgentRecord, cid: tuple[bytes, ...], seq: int) -> None:
+                suit_floor(record, cid, seq)
+                ta_floor = record.ta_floors.get(cid[2]) if len(cid) == 3 else None
+                if ta_floor is not None and seq <= ta_floor:  # the other counter's floor
+                    raise ProtocolError(Code.AGENT_ROLLBACK, f"sequence {seq} <= {ta_floor}")
+
+            self.installer.check_floor = both_floors  # type: ignore[method-assign]
         if "skip-ta-check" in self.flags:
             self.image_check = None  # installs TA payloads without OP-TEE's loader checks
         if "decrypt-first" in self.flags:
@@ -135,6 +155,24 @@ class FaultyAgent(Agent):
             current_anchors.tam = self.anchors.tam
             return super().receive(event)
 
+    def _on_uninstall(self, event: Any, update: teep.Update) -> list[Output]:
+        if "uninstall-uuid-prefix" in self.flags and update.unneeded_manifest_list:
+            # each id resolved against the installed ones on all but the last byte of the
+            # last element (a 15-byte compare of the UUID)
+            installed = [c.component_id for c in self.installer.load().components.values()]
+            resolved = []
+            for cid in update.unneeded_manifest_list:
+                near = [
+                    i
+                    for i in installed
+                    if len(i) == len(cid)
+                    and i[:-1] == tuple(cid[:-1])
+                    and i[-1][:-1] == cid[-1][:-1]
+                ]
+                resolved.append(near[0] if near else cid)
+            update = attrs.evolve(update, unneeded_manifest_list=tuple(resolved))
+        return super()._on_uninstall(event, update)
+
     def _uninstall_present(self, component_ids: Any) -> AgentRecord:
         """Removes the listed components that are installed and skips the others (611 lost,
         and a partial uninstall)."""
@@ -157,6 +195,7 @@ class FaultyAgent(Agent):
         assert self._session is not None
         self._history.append((self._session.challenge, self._session.token))
         evidence_flags = {
+            "evidence-nonce-off-by-one",
             "evidence-nonce-reuse",
             "evidence-cnf",
             "evidence-signer",
@@ -177,6 +216,8 @@ class FaultyAgent(Agent):
             nonce=(
                 self._first_challenge
                 if "evidence-nonce-reuse" in self.flags and self._first_challenge
+                else _off_by_one(challenge)
+                if "evidence-nonce-off-by-one" in self.flags and challenge
                 else challenge
             ),
             oemid=self.identity.vendor_id,
@@ -202,6 +243,14 @@ class FaultyAgent(Agent):
 
     def _open_teep(self, data: bytes) -> teep.TeepMessage:
         flags = self.flags
+        skips = [(Headers, m, _skip_check) for f, m in _TEEP_HEADER_SKIPS if f in flags]
+        if skips and not self._skipping:  # the TEEP layer's verifier only
+            self._skipping = True
+            try:
+                with _patched(skips):
+                    return self._open_teep(data)
+            finally:
+                self._skipping = False
         if "ignore-tam-signature" in flags:
             envelope = Sign1.decode(data)
             return teep.decode(envelope.payload or b"")
@@ -315,6 +364,9 @@ class FaultyAgent(Agent):
         if "report-nonce-reuse" in self.flags and self._pending is not None:
             first = self._history[0][0] if self._history else self._pending.challenge
             self._pending = attrs.evolve(self._pending, challenge=first)
+        if "report-nonce-off-by-one" in self.flags and self._pending is not None:
+            near = _off_by_one(self._pending.challenge)
+            self._pending = attrs.evolve(self._pending, challenge=near)
         if "report-reference-author" in self.flags and self._pending is not None:
             plan = self._pending.plan  # names the author manifest instead of the device's
             self._pending = attrs.evolve(
@@ -395,6 +447,68 @@ class Es256Keys(DeviceKeys):
 
         unprot = {4: self._dsk.kid, **(unprotected or {})}
         return sign1(payload, self._dsk, Alg.ES256, protected=protected, unprotected=unprot)
+
+
+def _off_by_one(value: bytes) -> bytes:
+    """``value`` copied into a buffer one byte short: its last byte left zero (a C off-by-one
+    in a memcpy length); kept different from ``value`` when its last byte is already zero."""
+    return value[:-1] + (b"\x00" if value[-1:] != b"\x00" else b"\x01")
+
+
+def _skip_check(*args: Any, **kwargs: Any) -> None:
+    """A header check left out."""
+
+
+#: flag -> the COSE header check (a ``Headers`` method) the TEEP layer's verifier skips
+_TEEP_HEADER_SKIPS = (
+    ("teep-crit-ignored", "check_critical"),
+    ("teep-alg-unprotected", "check_alg_protected"),
+)
+
+#: flag -> (layer the device signs differently, how): one signing path of the device's own
+#: layers (its TEEP replies, its EAT, its SUIT reports) written apart from the others
+_EMIT_FAULTS = {
+    "reply-es256": ("teep", "es256"),
+    "eat-es256": ("eat", "es256"),
+    "report-es256": ("report", "es256"),
+    "reply-alg-unprotected": ("teep", "alg-unprotected"),
+    "eat-alg-unprotected": ("eat", "alg-unprotected"),
+    "report-alg-unprotected": ("report", "alg-unprotected"),
+}
+
+
+def _signed_layer(payload: bytes) -> str:
+    """Which of the device's layers ``payload`` is: a TEEP message is an array, an EAT a
+    claims map with a UEID (256), anything else the Agent signs a SUIT report."""
+    try:
+        item = cbor.loads(payload)
+    except EdbpError:
+        return "report"
+    if isinstance(item, list):
+        return "teep"
+    return "eat" if isinstance(item, dict) and 256 in item else "report"
+
+
+class LayerKeys(DeviceKeys):
+    """Device keys whose signatures on one layer (``layer``) are made by another code path:
+    labelled ES256 (``es256``) or with the alg in the unprotected header
+    (``alg-unprotected``)."""
+
+    layer = ""
+    mode = ""
+
+    def sign(self, payload: bytes, *, protected: Any = None, unprotected: Any = None) -> Sign1:
+        from edbp.reference.wire.cose_sign import sign1
+
+        if _signed_layer(payload) != self.layer:
+            return super().sign(payload, protected=protected, unprotected=unprotected)
+        unprot = {4: self._dsk.kid, **(unprotected or {})}
+        if self.mode == "es256":
+            return sign1(payload, self._dsk, Alg.ES256, protected=protected, unprotected=unprot)
+        alg = self.signing_alg
+        return sign1(
+            payload, self._dsk, alg, protected=protected, unprotected={1: int(alg), **unprot}
+        )
 
 
 # ------------------------------------------------------------------------------ faulty devices
@@ -520,7 +634,27 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
 
         return verify
 
+    def header_check_skipped(layer: str, method: str) -> Any:
+        """The layer's SUIT verifier without one COSE header check (``Headers.method``)."""
+
+        def verify(envelope: Any, keys: Any, **kw: Any) -> Any:
+            if (keys is current_anchors.tam) != (layer == "device"):
+                return original_verify(envelope, keys, **kw)
+            with _patched([(Headers, method, _skip_check)]):
+                return original_verify(envelope, keys, **kw)
+
+        return verify
+
+    def digest_all_but_last(envelope: Any) -> bool:
+        """The wrapper's manifest digest compared over all but its last byte."""
+        from edbp.reference.wire.suit_core import SuitDigest, wrap
+
+        own = envelope.authentication.digest
+        actual = SuitDigest.of(wrap(envelope.manifest.encode()), own.alg).digest
+        return bool(own.digest) and _eq(own.digest[:-1], actual[:-1])
+
     original_verify = update_module.verify_signed_envelope
+
     def receive(limits: Any) -> Any:
         return contextvars.ContextVar("edbp_receive_limits", default=limits)
 
@@ -542,6 +676,17 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
         "skip-device-manifest-signature": (
             (update_module, "verify_signed_envelope", device_unchecked),
         ),
+        "manifest-digest-off-by-one": ((Envelope, "digest_matches", digest_all_but_last),),
+        **{
+            f"{layer}-manifest-{what}": (
+                (update_module, "verify_signed_envelope", header_check_skipped(layer, method)),
+            )
+            for layer in ("device", "author")
+            for what, method in (
+                ("crit-ignored", "check_critical"),
+                ("alg-unprotected", "check_alg_protected"),
+            )
+        },
     }
 
 
@@ -831,6 +976,48 @@ class RefusesUnknownMembers(ReferenceDevice):
         return super().req_provision(args, host)
 
 
+class ShimFrames(ReferenceDevice):
+    """A shim whose frame loop rewrites what it sends (``rewrite``): the adapter server's
+    loop with one line of the shim's own framing code changed."""
+
+    def rewrite(self, item: Any) -> Any:
+        return item
+
+    def serve_socket(self, sock: Any) -> None:
+        from edbp.conformance.adapter.framing import FrameReader, encode_frame
+        from edbp.conformance.adapter.server import serve_stream
+
+        def write(data: bytes) -> None:
+            for item in FrameReader().feed(data):  # one frame per write
+                sock.sendall(encode_frame(self.rewrite(item)))
+
+        serve_stream(sock.recv, write, self)
+
+
+class ReplyIdAfterAsk(ShimFrames):
+    """Keeps one "current id" for requests and asks: the reply to a ``deliver`` that asked a
+    fetch carries the ask's id instead of the request's."""
+
+    _current: Any = None
+
+    def rewrite(self, item: Any) -> Any:
+        if isinstance(item, dict) and "ask" in item:
+            self._current = item.get("id")
+        elif isinstance(item, dict) and "ok" in item and self._current is not None:
+            item = {**item, "id": self._current}
+            self._current = None
+        return item
+
+
+class UnknownRequestMalformed(ShimFrames):
+    """Its dispatcher treats an unknown ``req`` as a malformed frame (800, not 802)."""
+
+    def rewrite(self, item: Any) -> Any:
+        if isinstance(item, dict) and item.get("code") == int(Code.ADAPTER_UNKNOWN_REQUEST):
+            item = {**item, "code": int(Code.ADAPTER_MALFORMED_FRAME)}
+        return item
+
+
 # ------------------------------------------------------------------------------ the catalogue
 
 
@@ -840,10 +1027,12 @@ class Fault:
 
     description: str
     properties: tuple[str, ...]
-    make: Callable[[], ReferenceDevice] = attrs.field(repr=False)
+    make: Callable[[], DeviceBackend] = attrs.field(repr=False)
     duty: str = ""  # the error-handling duty it breaks, when it is one of the issue's list
     #: the spec clauses (spec/coverage.md) it breaks; the cases naming them must catch it
     clauses: tuple[str, ...] = ()
+    #: the profile of the device (``blueprint`` faults run the blueprint cases)
+    profile: str = "edbp"
 
 
 FAULTS: dict[str, Fault] = {
@@ -1261,6 +1450,120 @@ FAULTS: dict[str, Fault] = {
         PowerCutNotReported,
         clauses=("A-4c",),
     ),
+    "teep-crit-ignored": Fault(
+        "TEEP message verifier: ignores crit (an unknown critical header is not refused)",
+        ("P5",),
+        _agent_fault("teep-crit-ignored"),
+        clauses=("P-9.1a",),
+    ),
+    "teep-alg-unprotected": Fault(
+        "TEEP message verifier: takes the alg from the unprotected header",
+        ("P5",),
+        _agent_fault("teep-alg-unprotected"),
+        clauses=("P-9.1a",),
+    ),
+    "device-manifest-crit-ignored": Fault(
+        "device manifest verifier: ignores crit (an unknown critical header is not refused)",
+        ("P5",),
+        _agent_fault("device-manifest-crit-ignored"),
+        clauses=("P-9.4a",),
+    ),
+    "device-manifest-alg-unprotected": Fault(
+        "device manifest verifier: takes the alg from the unprotected header",
+        ("P5",),
+        _agent_fault("device-manifest-alg-unprotected"),
+        clauses=("P-9.4a",),
+    ),
+    "author-manifest-crit-ignored": Fault(
+        "author manifest verifier: ignores crit (an unknown critical header is not refused)",
+        ("P5",),
+        _agent_fault("author-manifest-crit-ignored"),
+        clauses=("P-9.5a",),
+    ),
+    "author-manifest-alg-unprotected": Fault(
+        "author manifest verifier: takes the alg from the unprotected header",
+        ("P5",),
+        _agent_fault("author-manifest-alg-unprotected"),
+        clauses=("P-9.5a",),
+    ),
+    "reply-es256": Fault(
+        "signs its TEEP replies (only) with alg ES256 (-7) instead of ESP256 (-9)",
+        ("P11",),
+        _agent_fault("reply-es256"),
+        clauses=("P-4b",),
+    ),
+    "reply-alg-unprotected": Fault(
+        "puts the alg of its TEEP replies (only) in the unprotected header",
+        ("P11",),
+        _agent_fault("reply-alg-unprotected"),
+        clauses=("P-4b",),
+    ),
+    "eat-es256": Fault(
+        "signs its EAT (only) with alg ES256 (-7) instead of ESP256 (-9)",
+        ("P11",),
+        _agent_fault("eat-es256"),
+        clauses=("P-4b",),
+    ),
+    "eat-alg-unprotected": Fault(
+        "puts the alg of its EAT (only) in the unprotected header",
+        ("P11",),
+        _agent_fault("eat-alg-unprotected"),
+        clauses=("P-4b",),
+    ),
+    "report-es256": Fault(
+        "signs its SUIT reports (only) with alg ES256 (-7) instead of ESP256 (-9)",
+        ("P11",),
+        _agent_fault("report-es256"),
+        clauses=("P-4b",),
+    ),
+    "report-alg-unprotected": Fault(
+        "puts the alg of its SUIT reports (only) in the unprotected header",
+        ("P11",),
+        _agent_fault("report-alg-unprotected"),
+        clauses=("P-4b",),
+    ),
+    "manifest-digest-off-by-one": Fault(
+        "compares a SUIT envelope's manifest digest over all but its last byte",
+        ("P5",),
+        _agent_fault("manifest-digest-off-by-one"),
+        clauses=("P-9.4a",),
+    ),
+    "uninstall-uuid-prefix": Fault(
+        "matches an uninstall's component ids on all but the last byte of the UUID",
+        ("P10",),
+        _agent_fault("uninstall-uuid-prefix"),
+        clauses=("P-9.10a",),
+    ),
+    "sequence-vs-ta-floor": Fault(
+        "also checks the SUIT sequence number against the TA-version floor",
+        ("P7",),
+        _agent_fault("sequence-vs-ta-floor"),
+        clauses=("P-13c",),
+    ),
+    "evidence-nonce-off-by-one": Fault(
+        "copies the challenge into its EAT nonce one byte short (last byte zero)",
+        ("P3", "P6"),
+        _agent_fault("evidence-nonce-off-by-one"),
+        clauses=("P-8.3a",),
+    ),
+    "report-nonce-off-by-one": Fault(
+        "copies the challenge into its report nonce one byte short (last byte zero)",
+        ("P6",),
+        _agent_fault("report-nonce-off-by-one"),
+        clauses=("P-8.5a",),
+    ),
+    "reply-id-after-ask": Fault(
+        "answers a deliver that asked a fetch with the ask's id (one id variable for both)",
+        ("P10",),
+        ReplyIdAfterAsk,
+        clauses=("A-3a",),
+    ),
+    "unknown-request-malformed": Fault(
+        "answers an unknown req with ADAPTER_MALFORMED_FRAME (800) instead of 802",
+        ("P10",),
+        UnknownRequestMalformed,
+        clauses=("A-3b",),
+    ),
     "refuses-unknown-members": Fault(
         "refuses a provision carrying a member it does not know",
         ("P10",),
@@ -1284,7 +1587,10 @@ def check_fault(name: str | None) -> Fault | None:
     return fault
 
 
-# the post-quantum suite's fault (P14) lives in its own module
+# the post-quantum suite's fault (P14) and the blueprint profile's faults live in their own
+# modules
+from edbp.conformance.faults_blueprint import BP_FAULTS  # noqa: E402
 from edbp.conformance.faults_pq import PQ_FAULTS  # noqa: E402
 
 FAULTS.update(PQ_FAULTS)
+FAULTS.update(BP_FAULTS)

@@ -551,10 +551,14 @@ class _Pool:
         self.client: Any = None
         self.info: Any = None
         self.restarts = 0  # devices restarted after a hang or an exit
+        #: why the board is down (a TCP device that hung): the run ends before the next case
+        self.down: str | None = None
 
     def get(self) -> Any:
         from edbp.conformance.adapter import DeviceClient, open_transport
 
+        if self.down is not None:  # a hung board behind TCP: no harness can restart it
+            pytest.exit(self.down, returncode=3)
         if self.client is None and self.spec in PREOPENED:
             self.client, self.info = PREOPENED.pop(self.spec)
             self._describe()
@@ -575,9 +579,17 @@ class _Pool:
 
     def restart(self) -> None:
         """Drop a hung or dead device: the next ``get`` starts it again (subprocess, ssh) or
-        reconnects (tcp), once."""
+        reconnects (tcp, a device that exited or closed the connection), once. A board behind
+        TCP that *hung* is marked down at once instead: the harness cannot power-cycle it, and
+        reaching it again would only wait for it a second time (adapter.md section 5)."""
+        hung = self.client is not None and getattr(self.client, "hung", False)
         self.restarts += 1
         self.drop()
+        if hung and self.spec.startswith("tcp:"):
+            self.down = (
+                f"device {self.spec} hung (no reply within {self.timeout:g} s): the board is "
+                "marked down and the run stops; power-cycle it and run again"
+            )
 
     def _describe(self) -> None:
         """The device section of the reports: its hello reply and identity (public parts)."""

@@ -125,6 +125,8 @@ def identity_for(vendor_domain: str, class_name: str) -> tuple[bytes, bytes]:
     """The ids a vendor derives from its domain and class name (spec/protocol.md)."""
     vendor = vendor_id_for(vendor_domain)
     return vendor, class_id_for(vendor, class_name)
+
+
 MAX_PAYLOAD = 16 << 20
 
 

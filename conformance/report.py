@@ -187,9 +187,7 @@ def terminal_lines(report: dict[str, Any], width: int = 80) -> list[str]:
         out += [f"  {n:>4} x {reason}" for reason, n in reasons.most_common()]
     runs = report["vectors"].get("runs") or {}
     if runs:
-        out.append(
-            "vectors: " + ", ".join(f"{n} {mode}" for mode, n in sorted(runs.items()))
-        )
+        out.append("vectors: " + ", ".join(f"{n} {mode}" for mode, n in sorted(runs.items())))
     for case in (c for c in cases if c["outcome"] == "advisory"):
         out.append(f"ADVISORY {case['id']}: {case.get('finding', '')}")
     bad = [c for c in cases if c["outcome"] in ("failed", "error")]

@@ -353,4 +353,7 @@ def builtin_serve(fault: str | None) -> Callable[[socket.socket], None]:
     from edbp.conformance.reference_device import make_backend
 
     backend = make_backend(fault)
+    own_loop = getattr(backend, "serve_socket", None)  # a faulty shim's own loop (faults.py)
+    if own_loop is not None:
+        return lambda sock: own_loop(sock)
     return lambda sock: serve_socket(sock, backend)

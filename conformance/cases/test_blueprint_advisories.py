@@ -3,8 +3,9 @@
 Each case drives the attack through the contract and raises ``Advisory`` when the weakness is
 present (the run reports it apart from failures: the as-published CPM is conformant *and*
 vulnerable). A device that closes the weakness passes; a device that answers outside the
-contract while being probed fails as in any other case. spec/blueprint.md §10 maps each
-weakness to the properties it breaks and the model's attack.
+contract while being probed fails as in any other case. A device that declares the fixed
+suite claims the fixes of spec/blueprint.md §9: a weakness found on it is a failure.
+spec/blueprint.md §10 maps each weakness to the properties it breaks and the model's attack.
 """
 
 from __future__ import annotations
@@ -42,6 +43,16 @@ def bp(edbp_device: Any, request: pytest.FixtureRequest) -> BlueprintHarness:
     return harness
 
 
+def _weakness(bp: BlueprintHarness, finding: str, evidence: str) -> Exception:
+    """What a found weakness is: an advisory on a device of the published contract, a failure
+    on one that declares the fixed suite (it claims the fix, spec/blueprint.md §9)."""
+    if bp.binding == "fixed":
+        return CaseFailure(
+            "weakness closed (the device declares the fixed suite)", "no weakness", finding
+        )
+    return Advisory(finding, evidence)
+
+
 def _sync(bp: BlueprintHarness, app: str = APP, **kw: Any) -> None:
     bp.expect_rc(bp.sync(app, **kw), 0, f"sync {app}")
 
@@ -66,7 +77,8 @@ def test_unwrap_errors_indistinguishable(bp: BlueprintHarness) -> None:
         evidence = "\n".join(
             f"{', '.join(names)}: rc {rc}, log {list(log)}" for (rc, log), names in seen.items()
         )
-        raise Advisory(
+        raise _weakness(
+            bp,
             "unwrap failures are distinguishable by PKCS#1 v1.5 failure class "
             f"({len(seen)} different REE-visible answers): a Bleichenbacher padding oracle",
             evidence,
@@ -85,7 +97,8 @@ def test_attacker_signed_package(bp: BlueprintHarness) -> None:
     image = cloud.ta_image(1, "attacker", dev_key=True)
     if got.completed or bp.has_image(image):
         verify = got.verify.out if got.verify is not None else {}
-        raise Advisory(
+        raise _weakness(
+            bp,
             "a package signed by an untrusted key was installed: the CPM does not enforce "
             "the payload signature (the host even supplies the verifying key)",
             f"deployment: {got.describe()}; verify reported digest_match="
@@ -105,7 +118,8 @@ def test_spliced_streams(bp: BlueprintHarness) -> None:
     base[0], base[1], base[2] = other[0], other[1], other[2]
     got = bp.deploy(assemble(base), "spliced package")
     if got.completed or bp.has_image(cloud.ta_image(1, "spliced-in")):
-        raise Advisory(
+        raise _weakness(
+            bp,
             "streams spliced from another package were installed under this package's "
             "manifest and signature: the manifest and signature are not bound to the ciphertext",
             f"deployment: {got.describe()}; installed: {bp.installed()}",
@@ -120,7 +134,8 @@ def test_application_id_ignored(bp: BlueprintHarness) -> None:
     _sync(bp, APP, install_as=OTHER_APP)
     got = bp.deploy(cloud.package(bp.binding), "package of an application with no key")
     if got.completed or bp.has_image(cloud.ta_image(1)):
-        raise Advisory(
+        raise _weakness(
+            bp,
             "a key installed for another application id decrypted and installed this "
             "application's package: one global key slot, the application id is ignored",
             f"key installed as {OTHER_APP!r}, package cp-id {APP!r}: {got.describe()}",
@@ -138,7 +153,8 @@ def test_device_key_survives_reload(bp: BlueprintHarness) -> None:
     after = bp.public_key("after reload")
     spki = crypto.rsa_public_to_spki_der
     if spki(before) != spki(after):
-        raise Advisory(
+        raise _weakness(
+            bp,
             "the device key is not persisted: a TA reload exports a different key",
             f"before: {base64.b64encode(spki(before)).decode()[:48]}...; "
             f"after: {base64.b64encode(spki(after)).decode()[:48]}...",
@@ -148,7 +164,8 @@ def test_device_key_survives_reload(bp: BlueprintHarness) -> None:
 @case(id="bp.advisory.package-rollback", clauses=("B-9f",), properties=("P7",))
 def test_older_package_refused(bp: BlueprintHarness) -> None:
     """After package 2.0.0, the vendor's older package 1.0.0 (same TA version, other image)
-    must be refused: a rollback floor per application, not only OP-TEE's TA version."""
+    must be refused, and so must another package 2.0.0: a rollback floor per application
+    that a version must exceed, not only OP-TEE's TA version."""
     cloud = bp.cloud
     _sync(bp)
     bp.expect_installed(
@@ -158,8 +175,18 @@ def test_older_package_refused(bp: BlueprintHarness) -> None:
     )
     got = bp.deploy(cloud.package(bp.binding, ver=(1, 0, 0), label="pkg-1"), "package 1.0.0")
     if got.completed or bp.has_image(cloud.ta_image(1, "pkg-1")):
-        raise Advisory(
+        raise _weakness(
+            bp,
             "an older package of the application was installed over a newer one: no rollback "
             "floor beyond OP-TEE's TA version (equal versions pass)",
             f"package 1.0.0 after 2.0.0: {got.describe()}",
+        )
+    same = cloud.package(bp.binding, ver=(2, 0, 0), label="pkg-2-again")
+    got = bp.deploy(same, "another package 2.0.0")
+    if got.completed or bp.has_image(cloud.ta_image(1, "pkg-2-again")):
+        raise _weakness(
+            bp,
+            "a second package of the installed version replaced the image: the rollback "
+            "floor admits an equal version",
+            f"package 2.0.0 (other image) after 2.0.0: {got.describe()}",
         )

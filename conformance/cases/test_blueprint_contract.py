@@ -87,7 +87,7 @@ def test_install_wrapped_class_key(bp: BlueprintHarness) -> None:
 
 @case(
     id="bp.deploy-valid",
-    clauses=("B-9a",),
+    clauses=("B-9a", "B-9b"),
     properties=("P5",),
     tags=("blueprint", "contract", "deploy"),
 )

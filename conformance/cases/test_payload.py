@@ -33,6 +33,9 @@ TAMPERS: dict[str, Callable[[Harness], Callable[[str, bytes], bytes]]] = {
     "first-byte": lambda h: _flip(0),
     "truncated": lambda h: lambda uri, data: data[:-16],
     "extended": lambda h: lambda uri, data: data + b"\x00" * 16,
+    # near misses of the signed size: one byte short, one byte over
+    "truncated-1": lambda h: lambda uri, data: data[:-1],
+    "extended-1": lambda h: lambda uri, data: data + b"\x00",
     "other-package": _swap,
 }
 

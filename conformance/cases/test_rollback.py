@@ -129,7 +129,8 @@ def test_uninstall_without_exchange(harness: Harness) -> None:
 )
 def test_uninstall_absent_component(harness: Harness) -> None:
     """An uninstall naming a component that is not installed is AGENT_NO_SUCH_COMPONENT and
-    removes nothing, even when another listed component is installed."""
+    removes nothing, even when another listed component is installed, and when the id differs
+    from the installed one only in the last byte of its UUID."""
     harness.deploy(1, step="v1")
     before = harness.state()
     q = harness.query(step="uninstall: deploy.query_request")
@@ -140,3 +141,10 @@ def test_uninstall_absent_component(harness: Harness) -> None:
     got = harness.deliver(harness.sign(msg, harness.cloud.tsk), "uninstall (one absent)")
     harness.expect_refusal(got, Code.AGENT_NO_SUCH_COMPONENT, "uninstall.component (absent)")
     harness.expect_unchanged(before, "uninstall (one absent)")
+    # a near miss: the installed component's id with the UUID's last byte changed
+    near = TA_UUID[:-1] + bytes([TA_UUID[-1] ^ 0x01])
+    q = harness.query(step="uninstall near miss: deploy.query_request")
+    msg = teep.Update(token=q.token, unneeded_manifest_list=(ta_component(near),))
+    got = harness.deliver(harness.sign(msg, harness.cloud.tsk), "uninstall (near miss)")
+    harness.expect_refusal(got, Code.AGENT_NO_SUCH_COMPONENT, "uninstall.component (near miss)")
+    harness.expect_unchanged(before, "uninstall (near miss)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 from edbp.conformance.harness import Harness, TaImage
+from edbp.conformance.harness.cloud import default_ta_version
 from edbp.conformance.outcome import CaseFailure
 
 from edbp.errors import Code
@@ -71,19 +72,23 @@ def test_ta_uuid_mismatch(harness: Harness) -> None:
     needs=("ta-check",),
 )
 def test_ta_version_rollback(harness: Harness) -> None:
-    """After TA version 2 (SUIT sequence 2), a package with a higher SUIT sequence number
-    carrying TA version 1 is refused with TA_VERSION_ROLLBACK: the TA-version floor holds
-    apart from the SUIT floor; an equal TA version under a new sequence installs."""
-    harness.deploy(2, step="v2 (TA version 2)")
+    """After SUIT sequence 2 carrying TA version t (the harness's default, not 2), a package
+    with a higher SUIT sequence number carrying TA version t - 1 is refused with
+    TA_VERSION_ROLLBACK: the TA-version floor holds apart from the SUIT floor; an equal TA
+    version under a new sequence installs."""
+    t = default_ta_version(2)
+    harness.deploy(2, step=f"v2 (TA version {t})")
     versions = [c.get("ta_version") for c in harness.state().get("components", [])]
-    if versions != [2]:
-        raise CaseFailure("v2 (state ta_version)", "TA version 2 installed", versions)
-    _refused(harness, 3, TaImage(ta_version=1), Code.TA_VERSION_ROLLBACK, "TA version 1 in v3")
-    published = harness.publish(4, ta=TaImage(ta_version=2))
-    q = harness.query(step="v4 (TA version 2 again): deploy.query_request")
-    got = harness.deliver(harness.update(published, q), "v4 (TA version 2 again): deploy.update")
-    image = harness.cloud.image(published.package.ta_uuid, 4, TaImage(ta_version=2))
-    harness.expect_success(got, q, published, "v4 (TA version 2)", image=image)
+    if versions != [t]:
+        raise CaseFailure("v2 (state ta_version)", f"TA version {t} installed", versions)
+    _refused(
+        harness, 3, TaImage(ta_version=t - 1), Code.TA_VERSION_ROLLBACK, f"TA version {t - 1} in v3"
+    )
+    published = harness.publish(4, ta=TaImage(ta_version=t))
+    q = harness.query(step=f"v4 (TA version {t} again): deploy.query_request")
+    got = harness.deliver(harness.update(published, q), f"v4 (TA version {t} again): deploy.update")
+    image = harness.cloud.image(published.package.ta_uuid, 4, TaImage(ta_version=t))
+    harness.expect_success(got, q, published, f"v4 (TA version {t})", image=image)
 
 
 @case(

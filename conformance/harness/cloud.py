@@ -7,7 +7,10 @@ signer, TA image) and reused by every case, which keeps a whole run fast.
 Payloads are opaque images, or, for a device that runs OP-TEE's TA-image checks (capability
 ``ta-check``), real signed OP-TEE TA images around the same bytes: signed by the run's TA
 Signing Key (RSA, deterministic from the seed), bootstrap UUID = the component's, ta_version =
-the SUIT sequence number. ``TaImage`` names the deviations attack cases need.
+``default_ta_version(sequence)``, which is never the SUIT sequence number itself: a device that
+checks one counter against the other's floor, or keeps one counter for both, fails ordinary
+upgrades instead of passing every case but the one built to catch it. ``TaImage`` names the
+deviations attack cases need.
 """
 
 from __future__ import annotations
@@ -48,11 +51,21 @@ def image_for(ta_uuid: bytes, sequence: int, size: int = 3000) -> bytes:
     return (head * (size // len(head) + 1))[:size]
 
 
+#: the honest TA version of the package of SUIT sequence number n is n + this (spec/ta-image.md:
+#: the two counters are independent; the harness keeps them apart in every case)
+TA_VERSION_OFFSET = 100
+
+
+def default_ta_version(sequence: int) -> int:
+    """The TA version the harness signs into the honest image of ``sequence``."""
+    return TA_VERSION_OFFSET + sequence
+
+
 @attrs.frozen
 class TaImage:
     """A signed OP-TEE TA image around ``image_for``'s bytes. The defaults are the honest
     image; attack cases change one field: another ``signer``, a ``ta_version`` other than
-    the sequence number, a bootstrap ``uuid`` other than the component's."""
+    ``default_ta_version(sequence)``, a bootstrap ``uuid`` other than the component's."""
 
     signer: str = attrs.field(default="tak", validator=attrs.validators.in_(TA_SIGNERS))
     ta_version: int | None = None
@@ -166,7 +179,7 @@ class Cloud:
                 body,
                 self._taks[ta.signer],
                 uuidlib.UUID(bytes=ta.uuid if ta.uuid is not None else ta_uuid),
-                ta.ta_version if ta.ta_version is not None else sequence,
+                ta.ta_version if ta.ta_version is not None else default_ta_version(sequence),
                 rng=self.rng.fork(f"ta-sign/{ta_uuid.hex()}/{sequence}/{ta.label()}"),
             )
         return self._ta_images[key]

@@ -45,9 +45,12 @@ def check_emitted_alg(signed: bytes, step: str) -> None:
     from edbp.reference.wire.cose_sign import Sign1
 
     try:
-        alg = Sign1.decode(signed).headers.raw_alg
+        headers = Sign1.decode(signed).headers
     except EdbpError as exc:
         raise CaseFailure(step, "a COSE_Sign1", exc.code.name) from None
+    alg = headers.raw_alg
+    if 1 not in headers.protected:  # RFC 9052 section 3.1: alg is authenticated
+        raise CaseFailure(step, "alg in the protected header", "alg in the unprotected header")
     if alg not in EMITTED_ALGS:
         raise CaseFailure(step, "ESP256 (-9), Ed25519 (-19) or ML-DSA-65 (-49)", alg)
 

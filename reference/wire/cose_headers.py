@@ -196,6 +196,14 @@ class Headers:
             raise WireError(Code.COSE_ALG_NOT_ALLOWED, f"alg {alg.name} not allowed here")
         return alg
 
+    def check_alg_protected(self) -> None:
+        """A signature's ``alg`` sits in the protected header (RFC 9052 section 3.1: it MUST be
+        authenticated where it can be; protocol.md section 4): one carried only in the
+        unprotected header is COSE_MALFORMED, whatever its value, since an attacker could
+        change it without touching the signature."""
+        if HeaderLabel.ALG in self.unprotected and HeaderLabel.ALG not in self.protected:
+            raise _malformed("alg in the unprotected header")
+
     def check_critical(self, understood: Collection[Label] = ()) -> None:
         """Refuse a ``crit`` label neither this layer nor the caller understands."""
         for c in self.protected.get(HeaderLabel.CRIT) or ():

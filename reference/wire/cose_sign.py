@@ -134,6 +134,7 @@ class Sign1:
         require_key(key)
         require_bytes(external_aad=external_aad, detached_payload=detached_payload)
         self.headers.check_critical(understood)
+        self.headers.check_alg_protected()
         alg = self.headers.alg(frozenset(algorithms) & SIGNATURE_ALGS)
         key.check_alg(alg)
         payload = self._payload(detached_payload)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 from click.testing import CliRunner
 from edbp.conformance.coverage import (
@@ -51,6 +52,16 @@ def test_detects_clause_without_case(tmp_path: Path) -> None:
     path.write_text(path.read_text() + "\nA new duty of the Agent. [P-99a]\n")
     problems = build_matrix(spec).problems()
     assert any("clause P-99a" in p and "no case" in p for p in problems)
+
+
+def test_detects_clause_without_fault() -> None:
+    """Every testable clause needs a faulty device violating it (the issue's "Done when"):
+    a case naming a clause no fault breaks is not yet shown to bite."""
+    matrix = build_matrix()
+    faults = {f: c for f, c in matrix.faults.items() if "A-3b" not in c}
+    problems = attrs.evolve(matrix, faults=faults).problems()
+    assert any("clause A-3b" in p and "no faulty device" in p for p in problems)
+    assert all(matrix.faults_of(c.id) for c in matrix.testable)
 
 
 def test_detects_case_naming_unknown_clause(tmp_path: Path) -> None:

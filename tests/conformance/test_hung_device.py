@@ -5,9 +5,16 @@ outcomes only; the timeouts are short so that the test stays quick, not as a spe
 
 from __future__ import annotations
 
+import socket
 import sys
+import threading
 from pathlib import Path
 from typing import Any
+
+from edbp.conformance.adapter.server import serve_tcp
+from edbp.conformance.reference_device import ReferenceDevice
+
+from edbp.errors import AdapterError, Code
 
 #: a device that answers everything like the reference device but hangs on every deliver; it
 #: writes one line per start to ``starts`` (so the test counts restarts) and a last word on
@@ -67,3 +74,49 @@ def test_device_that_fails_hello_after_restart_ends_the_run(tmp_path: Path, suit
     assert code == 3  # pytest.exit from the device pool
     assert len(starts.read_text().splitlines()) == 2  # the first start and one restart
     assert len(report["cases"]) == 1  # only the case that hung ran
+
+
+def test_hung_tcp_board_is_marked_down_at_once(tmp_path: Path, suite: Any) -> None:
+    """A board behind TCP that hangs is not reached again (the harness cannot restart it):
+    the case that hit the hang is an adapter error, and the run ends before the next case
+    with exit status 3, having connected exactly once."""
+    release = threading.Event()
+    connections: list[int] = []
+
+    class Hanging(ReferenceDevice):
+        def req_deliver(self, args: Any, host: Any) -> Any:
+            release.wait(120)  # hangs until the test ends (a safety net, never reached)
+            raise AdapterError(Code.ADAPTER_DEVICE_ERROR, "released")
+
+    def make() -> ReferenceDevice:
+        connections.append(1)
+        return Hanging()
+
+    ready: list[str] = []
+    bound = threading.Event()
+
+    def on_ready(address: str) -> None:
+        ready.append(address)
+        bound.set()
+
+    server = threading.Thread(
+        target=serve_tcp,
+        args=("127.0.0.1:0", make, on_ready, 2),
+        kwargs={"idle_timeout": None, "frame_timeout": None},
+        daemon=True,
+    )
+    server.start()
+    assert bound.wait(30)
+    try:
+        code, report = suite(tmp_path, f"tcp:{ready[0]}", "--tb=no", files=FILES, timeout=2.0)
+        reached = len(connections)
+    finally:
+        release.set()
+        host, _, port = ready[0].rpartition(":")
+        socket.create_connection((host, int(port)), 10).close()  # the server's last accept
+        server.join(30)
+    assert code == 3
+    assert reached == 1  # marked down: never reached a second time
+    cases = report["cases"]
+    assert len(cases) == 1 and cases[0]["outcome"] == "error", cases
+    assert "ADAPTER_TIMEOUT" in cases[0]["detail"] or "timeout" in cases[0]["detail"].lower()

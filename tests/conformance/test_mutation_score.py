@@ -39,8 +39,15 @@ CASE_FILES = (
     "test_ta_image.py",
     "test_pq.py",
     "test_interop.py",
+    "test_signature_layers.py",
 )
 VECTOR_FAULTS = {"crash-on-malformed"}
+#: the blueprint-profile case modules, for the faults of that profile (faults_blueprint.py)
+BLUEPRINT_FILES = (
+    "test_blueprint_contract.py",
+    "test_blueprint_advisories.py",
+    "test_blueprint_vectors.py",
+)
 
 
 def _cases_for(name: str) -> list[str]:
@@ -53,6 +60,8 @@ def _cases_for(name: str) -> list[str]:
 def _caught(suite: Any, tmp_path: Path, name: str) -> list[str]:
     fault = FAULTS[name]
     files = CASE_FILES + (("test_vectors.py",) if name in VECTOR_FAULTS else ())
+    if fault.profile == "blueprint":
+        files = BLUEPRINT_FILES
     cases = _cases_for(name)
     code, report = suite(
         tmp_path,

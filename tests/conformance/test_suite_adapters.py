@@ -118,3 +118,19 @@ def test_unknown_fault_is_a_clear_error(serve_argv: list[str]) -> None:
     )
     assert res.returncode != 0
     assert "unknown fault 'no-such-fault'" in res.stderr and "skip-rollback" in res.stderr
+
+
+def test_fault_of_the_other_profile_is_a_usage_error() -> None:
+    """A blueprint fault runs only with ``--profile blueprint`` (and an edbp fault only
+    without it): the device would otherwise not be the one the fault names."""
+    from click.testing import CliRunner
+
+    from edbp.cli import cli
+
+    runner = CliRunner()
+    res = runner.invoke(cli, ["device", "serve", "--stdio", "--fault", "bp-fixed-unbound-aad"])
+    assert res.exit_code == 2 and "blueprint profile" in res.output
+    res = runner.invoke(
+        cli, ["device", "serve", "--stdio", "--profile", "blueprint", "--fault", "skip-rollback"]
+    )
+    assert res.exit_code == 2 and "edbp profile" in res.output

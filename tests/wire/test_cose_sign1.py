@@ -239,11 +239,28 @@ def test_protected_bytes_verified_as_received() -> None:
 
 
 def test_empty_protected_map_as_a0() -> None:
-    """RFC 9052 §3: h'a0' must be accepted for an empty bucket; the structures use h''."""
+    """RFC 9052 §3: h'a0' must be accepted for an empty bucket; the structures use h''. (With
+    an empty protected header the alg can only sit unprotected, which verification refuses:
+    RFC 9052 §3.1, protocol.md §4.)"""
     msg = cose.sign1(b"x", ED, Alg.ED25519, protected_raw=b"\xa0", unprotected={1: -19})
     assert msg.encode()[2:4] == b"\x41\xa0"
-    assert cose.Sign1.decode(msg.encode()).verify(ED, algorithms=ANY_SIG) == b"x"
+    decoded = cose.Sign1.decode(msg.encode())
+    assert decoded.headers.protected == {}
     assert msg.to_be_signed() == cose.sig_structure(b"", b"", b"x")
+    with pytest.raises(WireError) as info:
+        decoded.verify(ED, algorithms=ANY_SIG)
+    assert _code(info) == Code.COSE_MALFORMED
+
+
+def test_alg_only_in_unprotected_header_refused() -> None:
+    """A valid signature whose alg an attacker could rewrite (unprotected) is refused before
+    any key is used; the same signature with alg protected verifies."""
+    bad = cose.sign1(b"x", ED, Alg.ED25519, protected={4: b"k"}, unprotected={1: -19})
+    with pytest.raises(WireError) as info:
+        cose.Sign1.decode(bad.encode()).verify(ED, algorithms=ANY_SIG)
+    assert _code(info) == Code.COSE_MALFORMED
+    good = cose.sign1(b"x", ED, Alg.ED25519, protected={4: b"k"})
+    assert cose.Sign1.decode(good.encode()).verify(ED, algorithms=ANY_SIG) == b"x"
 
 
 def test_sign1_refuses_non_signature_alg_and_conflicting_alg() -> None:

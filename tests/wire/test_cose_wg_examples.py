@@ -139,6 +139,8 @@ def classify(doc: dict[str, Any]) -> tuple[str, str]:
         crv = layer["key"].get("crv")
         if crv not in ("P-256", "Ed25519"):
             return "out", f"{alg} on {crv} is outside edbp's profile"
+        if "alg" not in layer.get("protected", {}):
+            return "out", "alg only in the unprotected header (edbp requires it protected)"
         return "in", ""
     if alg not in ("A128GCM", "A192GCM", "A256GCM"):
         return "out", f"content algorithm {alg} is outside edbp's profile"

@@ -115,15 +115,15 @@ def serve(
     if use_stdio == bool(tcp_addr):
         raise click.UsageError("give exactly one of --stdio and --tcp HOST:PORT")
     make: Callable[[], Any]
+    chosen = check_fault(fault)
+    if chosen is not None and chosen.profile != profile:
+        raise click.UsageError(f"--fault {fault} is a fault of the {chosen.profile} profile")
     if profile == "blueprint":
-        if fault:
-            raise click.UsageError("--fault applies to the edbp profile only")
         from edbp.conformance.blueprint_device import make_cpm_backend
 
         def make() -> Any:
-            return make_cpm_backend(cpm)
+            return chosen.make() if chosen is not None else make_cpm_backend(cpm)
     else:
-        check_fault(fault)
         from edbp.conformance.reference_device import identity, identity_for, make_backend
 
         ids = identity_for(vendor_domain or "example.com", class_name or "reference-device")
