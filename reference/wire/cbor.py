@@ -183,7 +183,8 @@ def _float(value: float) -> bytes:
     return b"\xfb" + struct.pack(">d", value)
 
 
-def _encode(obj: Any, out: list[bytes]) -> None:
+def _encode_other(obj: Any, out: list[bytes]) -> None:
+    """Everything ``_encode``'s exact-type fast paths do not cover (subclasses, tags, ...)."""
     if isinstance(obj, Raw):
         out.append(obj.data)
     elif obj is False:
@@ -209,14 +210,7 @@ def _encode(obj: Any, out: list[bytes]) -> None:
         for item in obj:
             _encode(item, out)
     elif isinstance(obj, Mapping):
-        pairs = sorted((dumps(k), dumps(v)) for k, v in obj.items())
-        for (k1, _), (k2, _) in itertools.pairwise(pairs):
-            if k1 == k2:
-                raise WireError(Code.CBOR_DUPLICATE_KEY, "two map keys encode identically")
-        out.append(_head(5, len(pairs)))
-        for k, v in pairs:
-            out.append(k)
-            out.append(v)
+        _encode_map(obj, out)
     elif isinstance(obj, Tag):
         out.append(_head(6, obj.tag))
         _encode(obj.value, out)
@@ -229,6 +223,65 @@ def _encode(obj: Any, out: list[bytes]) -> None:
         out.append(_float(obj))
     else:
         raise WireError(Code.CBOR_UNSUPPORTED_TYPE, f"cannot encode {type(obj).__name__}")
+
+
+def _encode_map(obj: Mapping[Any, Any], out: list[bytes]) -> None:
+    """Entries sorted by their keys' encoded bytes (RFC 8949 §4.2.1); two keys that encode
+    identically are refused (the map could not be decoded back)."""
+    pairs = sorted(((_key_bytes(k), v) for k, v in obj.items()), key=_first)
+    for (k1, _), (k2, _) in itertools.pairwise(pairs):
+        if k1 == k2:
+            raise WireError(Code.CBOR_DUPLICATE_KEY, "two map keys encode identically")
+    out.append(_head(5, len(pairs)))
+    for k, v in pairs:
+        out.append(k)
+        _encode(v, out)
+
+
+def _first(pair: tuple[bytes, Any]) -> bytes:
+    return pair[0]
+
+
+def _key_bytes(key: Any) -> bytes:
+    if type(key) is int and -24 <= key < 24:  # the labels of COSE, SUIT, TEEP and EAT maps
+        return _SMALL[0][key] if key >= 0 else _SMALL[1][-1 - key]
+    return dumps(key)
+
+
+#: one-byte heads (argument < 24) by major type, and the one-byte encodings of 0..23, -1..-24
+_SMALL = tuple(tuple(bytes([(major << 5) | i]) for i in range(24)) for major in range(8))
+
+
+def _encode(obj: Any, out: list[bytes]) -> None:
+    # Fast paths on the exact type (what protocol code builds: int, bytes, str, list, tuple,
+    # dict); bool is not int here (its type is bool), subclasses and the rest go the long way.
+    # The bytes are those of ``_encode_other``'s general rules.
+    t = type(obj)
+    if t is int:
+        if 0 <= obj < 24:
+            out.append(_SMALL[0][obj])
+        elif -24 <= obj < 0:
+            out.append(_SMALL[1][-1 - obj])
+        else:
+            out.append(_head(0, obj) if obj >= 0 else _head(1, -1 - obj))
+    elif t is bytes:
+        n = len(obj)
+        out.append(_SMALL[2][n] if n < 24 else _head(2, n))
+        out.append(obj)
+    elif t is str:
+        data = obj.encode("utf-8")
+        n = len(data)
+        out.append(_SMALL[3][n] if n < 24 else _head(3, n))
+        out.append(data)
+    elif t is list or t is tuple:
+        n = len(obj)
+        out.append(_SMALL[4][n] if n < 24 else _head(4, n))
+        for item in obj:
+            _encode(item, out)
+    elif t is dict:
+        _encode_map(obj, out)
+    else:
+        _encode_other(obj, out)
 
 
 def dumps(obj: Any) -> bytes:
@@ -333,11 +386,33 @@ class _Decoder:
         return b"".join(parts)
 
     def item(self, depth: int, as_key: bool = False) -> Any:
-        if depth > self.limits.max_depth:
-            raise WireError(Code.CBOR_TOO_DEEP, f"nesting deeper than {self.limits.max_depth}")
-        self._spend()
-        ib = self._take(1)[0]
+        limits = self.limits
+        if depth > limits.max_depth:
+            raise WireError(Code.CBOR_TOO_DEEP, f"nesting deeper than {limits.max_depth}")
+        # _spend() and _take(1), inlined: this runs once per data item
+        self.work += 1
+        if self.work > limits.max_work:
+            raise WireError(Code.CBOR_TOO_LARGE, f"more than {limits.max_work} items")
+        pos = self.pos
+        data = self.data
+        if pos >= len(data):
+            raise WireError(Code.CBOR_TRUNCATED, f"needs 1 bytes at offset {pos}")
+        ib = data[pos]
+        self.pos = pos + 1
         major, info = ib >> 5, ib & 0x1F
+        if info < 24:
+            # the short forms (an argument in the head itself) of the common types
+            if major == 0:
+                return info
+            if major == 1:
+                return -1 - info
+            if major == 2:
+                return self._take(self._length(info))
+            if major == 4:
+                items = [self.item(depth + 1, as_key) for _ in range(self._count(info))]
+                return tuple(items) if as_key else items
+            if major == 5 and not as_key:
+                return self._map(info, depth)
         if major == 7:
             return self._simple(info)
         arg = self._argument(info)
