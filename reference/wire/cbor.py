@@ -243,8 +243,10 @@ def _first(pair: tuple[bytes, Any]) -> bytes:
 
 
 def _key_bytes(key: Any) -> bytes:
-    if type(key) is int and -24 <= key < 24:  # the labels of COSE, SUIT, TEEP and EAT maps
-        return _SMALL[0][key] if key >= 0 else _SMALL[1][-1 - key]
+    t = type(key)
+    if t is int or (t is not bool and isinstance(key, int)):  # int, IntEnum labels
+        if -24 <= key < 24:  # the labels of COSE, SUIT, TEEP and EAT maps
+            return _SMALL[0][key] if key >= 0 else _SMALL[1][-1 - key]
     return dumps(key)
 
 
@@ -295,6 +297,9 @@ def dumps(obj: Any) -> bytes:
 
 
 # ----------------------------------------------------------------------------------- decoding
+
+
+_ONE_BYTE = tuple(bytes([i]) for i in range(256))
 
 
 def _minimal_info(value: int) -> int:
@@ -462,6 +467,9 @@ class _Decoder:
         return Tag(arg, self.item(depth + 1, as_key))
 
     def _map(self, arg: int | None, depth: int) -> dict[Any, Any]:
+        limits = self.limits
+        data = self.data
+        max_depth = limits.max_depth
         result: dict[Any, Any] = {}
         seen: set[bytes] = set()
         last_key: bytes | None = None
@@ -481,8 +489,19 @@ class _Decoder:
             elif len(result) == arg:
                 break
             start = self.pos
-            key = self.item(depth + 1, as_key=True)
-            key_bytes = self.data[start : self.pos]
+            ib = data[start] if start < len(data) else 0xFF
+            if ib < 0x38 and (ib & 0x1F) < 24 and depth < max_depth:
+                # a one-byte integer key (the labels of COSE, SUIT, TEEP and EAT maps): what
+                # item() would do for it, inlined, with the same accounting
+                self.work += 1
+                if self.work > limits.max_work:
+                    raise WireError(Code.CBOR_TOO_LARGE, f"more than {limits.max_work} items")
+                self.pos = start + 1
+                key = ib if ib < 0x20 else 0x1F - ib
+                key_bytes = _ONE_BYTE[ib]
+            else:
+                key = self.item(depth + 1, as_key=True)
+                key_bytes = data[start : self.pos]
             try:
                 duplicate = key in result
             except TypeError:
