@@ -246,7 +246,8 @@ def _key_bytes(key: Any) -> bytes:
     t = type(key)
     if t is int or (t is not bool and isinstance(key, int)):  # int, IntEnum labels
         if -24 <= key < 24:  # the labels of COSE, SUIT, TEEP and EAT maps
-            return _SMALL[0][key] if key >= 0 else _SMALL[1][-1 - key]
+            small: bytes = _SMALL[0][key] if key >= 0 else _SMALL[1][-1 - key]
+            return small
     return dumps(key)
 
 
@@ -414,8 +415,8 @@ class _Decoder:
             if major == 2:
                 return self._take(self._length(info))
             if major == 4:
-                items = [self.item(depth + 1, as_key) for _ in range(self._count(info))]
-                return tuple(items) if as_key else items
+                short = [self.item(depth + 1, as_key) for _ in range(self._count(info))]
+                return tuple(short) if as_key else short
             if major == 5 and not as_key:
                 return self._map(info, depth)
         if major == 7:
