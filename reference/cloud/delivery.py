@@ -29,6 +29,8 @@ Plaintext CEK: only inside ``KeyVault.rewrap`` for the duration of building the 
 
 from __future__ import annotations
 
+import functools
+
 import attrs
 from edbp.reference.build.package import (
     STAGING_INDEX,
@@ -49,7 +51,7 @@ from edbp.reference.wire.cose_algs import Alg, HeaderLabel, KeyType
 from edbp.reference.wire.cose_encrypt import Encrypt, RecipientSpec, encryption_info
 from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
 from edbp.reference.wire.cose_key import CoseKey
-from edbp.reference.wire.suit_commands import CommandSequence, EncryptionInfo
+from edbp.reference.wire.suit_commands import CommandSequence, EncryptionInfo, set_raw
 from edbp.reference.wire.suit_core import SuitDigest
 from edbp.reference.wire.suit_crypto import sign_envelope
 from edbp.reference.wire.suit_envelope import Common, Dependency, Manifest
@@ -126,19 +128,6 @@ def device_manifest(
     Shared by ``build_delivery`` and the vector generator's faulty-TAM forms, so that a broken
     delivery differs from an honest one only where the vector says it does."""
     c = SuitCommand
-    shared = CommandSequence(
-        [
-            select(TA_INDEX),
-            override(
-                vendor_id=package.vendor_id,
-                class_id=package.class_id,
-                image_digest=package.image_digest,
-                image_size=package.image_size,
-            ),
-            command(c.CONDITION_VENDOR_IDENTIFIER),
-            command(c.CONDITION_CLASS_IDENTIFIER),
-        ]
-    )
     install = CommandSequence(
         [
             select(TA_INDEX),
@@ -152,14 +141,37 @@ def device_manifest(
     assert STAGING_INDEX < DEPENDENCY_INDEX  # the dependency index follows the components
     return Manifest(
         sequence_number=package.sequence,
-        common=Common(
-            components=[ta_component(package.ta_uuid), staging_component(package.ta_uuid)],
-            shared_sequence=shared,
-            dependencies={DEPENDENCY_INDEX: Dependency()},
-        ),
+        common=_common(package),
         install=install,
         component_id=device_manifest_id(package.ta_uuid, ueid),
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _common(package: AuthorPackage) -> Common:
+    """The device manifest's SUIT_Common: the same for every device a package goes to, so it
+    is built and encoded once per package (its bytes kept, as a decoded one keeps them) and
+    only the per-device members are encoded per delivery."""
+    c = SuitCommand
+    shared = CommandSequence(
+        [
+            select(TA_INDEX),
+            override(
+                vendor_id=package.vendor_id,
+                class_id=package.class_id,
+                image_digest=package.image_digest,
+                image_size=package.image_size,
+            ),
+            command(c.CONDITION_VENDOR_IDENTIFIER),
+            command(c.CONDITION_CLASS_IDENTIFIER),
+        ]
+    )
+    common = Common(
+        components=[ta_component(package.ta_uuid), staging_component(package.ta_uuid)],
+        shared_sequence=shared,
+        dependencies={DEPENDENCY_INDEX: Dependency()},
+    )
+    return set_raw(common, common.encode())
 
 
 def build_delivery(
@@ -173,10 +185,11 @@ def build_delivery(
     """``deploy.update`` (manifest part): the TSK-signed device envelope for ``device``."""
     enc = device_encryption_info(package, device.dak, vault, rng)
     manifest = device_manifest(package, device.ueid, EncryptionInfo.from_cose(enc))
+    manifest = set_raw(manifest, manifest.encode())  # encoded once: digest, signature, envelope
     envelope = sign_envelope(manifest, tsk, tsk_alg, integrated={AUTHOR_KEY: package.envelope})
     return Delivery(
         envelope=envelope.encode(),
-        manifest_digest=manifest.digest(),
+        manifest_digest=envelope.authentication.digest,
         ueid=device.ueid,
         sequence=package.sequence,
         dak_thumbprint=device.dak.thumbprint(),

@@ -262,7 +262,7 @@ class Agent:
         self._session: _Session | None = None
         self._pending: _Pending | None = None
         self._cek: bytearray | None = None
-        self._report_to: tuple[SuitDigest, bytes] | None = None
+        self._report_to: tuple[bytes, bytes] | None = None
         self._observer = observer
         self.last_error: Code | None = None
         self.last_exception: Exception | None = None  # an internal fault (kept for debugging)
@@ -479,7 +479,7 @@ class Agent:
         if update.unneeded_manifest_list is not None:
             # spec/protocol.md section 7: one kind of Update per message (section 14 item 17)
             raise WireError(Code.TEEP_MALFORMED, "manifest-list and unneeded-manifest-list")
-        self._report_to = _reference_of(update, session)
+        self._report_to = _reference_of(update, session)  # decoded only if a report is sent
         offered = None if session is None else session.offered
         plan = verify_update(update.manifest_list or (), self.identity, self.anchors, offered)
         check_binding(plan, self.keys.dak_public.kid, self.keys.ueid)
@@ -591,8 +591,9 @@ class Agent:
         self.last_error = code
         self._step("deploy.error", f"{code.name} ({int(code)})")
         reports = None
-        if self._report_to is not None:
-            reference, challenge = self._report_to
+        found = None if self._report_to is None else _decode_reference(*self._report_to)
+        if found is not None:
+            reference, challenge = found
             report = SuitReport(
                 reference=SuitReference(reference),
                 nonce=challenge,
@@ -670,15 +671,23 @@ def _installed_entries(record: AgentRecord) -> list[EatManifest]:
     return out
 
 
-def _reference_of(update: teep.Update, session: _Session | None) -> tuple[SuitDigest, bytes] | None:
-    """What an Error's SUIT report names: the device manifest's digest and the challenge."""
+def _reference_of(update: teep.Update, session: _Session | None) -> tuple[bytes, bytes] | None:
+    """What an Error's SUIT report will name: the device envelope (decoded only when an Error
+    is sent, by ``_decode_reference``: a successful install never pays a third decode of it)
+    and the challenge."""
     if session is None or not update.manifest_list:
         return None
+    return update.manifest_list[0], session.challenge
+
+
+def _decode_reference(envelope: bytes, challenge: bytes) -> tuple[SuitDigest, bytes] | None:
+    """The device manifest's digest (from its envelope) and the challenge; None when the
+    envelope does not decode (the Error then carries no report)."""
     try:
-        digest = Envelope.decode(update.manifest_list[0]).authentication.digest
+        digest = Envelope.decode(envelope).authentication.digest
     except EdbpError:
         return None
-    return digest, session.challenge
+    return digest, challenge
 
 
 def _reason(code: Code) -> ReportReason:

@@ -183,7 +183,8 @@ def _float(value: float) -> bytes:
     return b"\xfb" + struct.pack(">d", value)
 
 
-def _encode(obj: Any, out: list[bytes]) -> None:
+def _encode_other(obj: Any, out: list[bytes]) -> None:
+    """Everything ``_encode``'s exact-type fast paths do not cover (subclasses, tags, ...)."""
     if isinstance(obj, Raw):
         out.append(obj.data)
     elif obj is False:
@@ -209,14 +210,7 @@ def _encode(obj: Any, out: list[bytes]) -> None:
         for item in obj:
             _encode(item, out)
     elif isinstance(obj, Mapping):
-        pairs = sorted((dumps(k), dumps(v)) for k, v in obj.items())
-        for (k1, _), (k2, _) in itertools.pairwise(pairs):
-            if k1 == k2:
-                raise WireError(Code.CBOR_DUPLICATE_KEY, "two map keys encode identically")
-        out.append(_head(5, len(pairs)))
-        for k, v in pairs:
-            out.append(k)
-            out.append(v)
+        _encode_map(obj, out)
     elif isinstance(obj, Tag):
         out.append(_head(6, obj.tag))
         _encode(obj.value, out)
@@ -231,6 +225,68 @@ def _encode(obj: Any, out: list[bytes]) -> None:
         raise WireError(Code.CBOR_UNSUPPORTED_TYPE, f"cannot encode {type(obj).__name__}")
 
 
+def _encode_map(obj: Mapping[Any, Any], out: list[bytes]) -> None:
+    """Entries sorted by their keys' encoded bytes (RFC 8949 §4.2.1); two keys that encode
+    identically are refused (the map could not be decoded back)."""
+    pairs = sorted(((_key_bytes(k), v) for k, v in obj.items()), key=_first)
+    for (k1, _), (k2, _) in itertools.pairwise(pairs):
+        if k1 == k2:
+            raise WireError(Code.CBOR_DUPLICATE_KEY, "two map keys encode identically")
+    out.append(_head(5, len(pairs)))
+    for k, v in pairs:
+        out.append(k)
+        _encode(v, out)
+
+
+def _first(pair: tuple[bytes, Any]) -> bytes:
+    return pair[0]
+
+
+def _key_bytes(key: Any) -> bytes:
+    t = type(key)
+    if t is int or (t is not bool and isinstance(key, int)):  # int, IntEnum labels
+        if -24 <= key < 24:  # the labels of COSE, SUIT, TEEP and EAT maps
+            small: bytes = _SMALL[0][key] if key >= 0 else _SMALL[1][-1 - key]
+            return small
+    return dumps(key)
+
+
+#: one-byte heads (argument < 24) by major type, and the one-byte encodings of 0..23, -1..-24
+_SMALL = tuple(tuple(bytes([(major << 5) | i]) for i in range(24)) for major in range(8))
+
+
+def _encode(obj: Any, out: list[bytes]) -> None:
+    # Fast paths on the exact type (what protocol code builds: int, bytes, str, list, tuple,
+    # dict); bool is not int here (its type is bool), subclasses and the rest go the long way.
+    # The bytes are those of ``_encode_other``'s general rules.
+    t = type(obj)
+    if t is int:
+        if 0 <= obj < 24:
+            out.append(_SMALL[0][obj])
+        elif -24 <= obj < 0:
+            out.append(_SMALL[1][-1 - obj])
+        else:
+            out.append(_head(0, obj) if obj >= 0 else _head(1, -1 - obj))
+    elif t is bytes:
+        n = len(obj)
+        out.append(_SMALL[2][n] if n < 24 else _head(2, n))
+        out.append(obj)
+    elif t is str:
+        data = obj.encode("utf-8")
+        n = len(data)
+        out.append(_SMALL[3][n] if n < 24 else _head(3, n))
+        out.append(data)
+    elif t is list or t is tuple:
+        n = len(obj)
+        out.append(_SMALL[4][n] if n < 24 else _head(4, n))
+        for item in obj:
+            _encode(item, out)
+    elif t is dict:
+        _encode_map(obj, out)
+    else:
+        _encode_other(obj, out)
+
+
 def dumps(obj: Any) -> bytes:
     """Encode ``obj`` in RFC 8949 §4.2.1 core deterministic encoding."""
     out: list[bytes] = []
@@ -242,6 +298,9 @@ def dumps(obj: Any) -> bytes:
 
 
 # ----------------------------------------------------------------------------------- decoding
+
+
+_ONE_BYTE = tuple(bytes([i]) for i in range(256))
 
 
 def _minimal_info(value: int) -> int:
@@ -333,11 +392,33 @@ class _Decoder:
         return b"".join(parts)
 
     def item(self, depth: int, as_key: bool = False) -> Any:
-        if depth > self.limits.max_depth:
-            raise WireError(Code.CBOR_TOO_DEEP, f"nesting deeper than {self.limits.max_depth}")
-        self._spend()
-        ib = self._take(1)[0]
+        limits = self.limits
+        if depth > limits.max_depth:
+            raise WireError(Code.CBOR_TOO_DEEP, f"nesting deeper than {limits.max_depth}")
+        # _spend() and _take(1), inlined: this runs once per data item
+        self.work += 1
+        if self.work > limits.max_work:
+            raise WireError(Code.CBOR_TOO_LARGE, f"more than {limits.max_work} items")
+        pos = self.pos
+        data = self.data
+        if pos >= len(data):
+            raise WireError(Code.CBOR_TRUNCATED, f"needs 1 bytes at offset {pos}")
+        ib = data[pos]
+        self.pos = pos + 1
         major, info = ib >> 5, ib & 0x1F
+        if info < 24:
+            # the short forms (an argument in the head itself) of the common types
+            if major == 0:
+                return info
+            if major == 1:
+                return -1 - info
+            if major == 2:
+                return self._take(self._length(info))
+            if major == 4:
+                short = [self.item(depth + 1, as_key) for _ in range(self._count(info))]
+                return tuple(short) if as_key else short
+            if major == 5 and not as_key:
+                return self._map(info, depth)
         if major == 7:
             return self._simple(info)
         arg = self._argument(info)
@@ -387,6 +468,9 @@ class _Decoder:
         return Tag(arg, self.item(depth + 1, as_key))
 
     def _map(self, arg: int | None, depth: int) -> dict[Any, Any]:
+        limits = self.limits
+        data = self.data
+        max_depth = limits.max_depth
         result: dict[Any, Any] = {}
         seen: set[bytes] = set()
         last_key: bytes | None = None
@@ -406,8 +490,19 @@ class _Decoder:
             elif len(result) == arg:
                 break
             start = self.pos
-            key = self.item(depth + 1, as_key=True)
-            key_bytes = self.data[start : self.pos]
+            ib = data[start] if start < len(data) else 0xFF
+            if ib < 0x38 and (ib & 0x1F) < 24 and depth < max_depth:
+                # a one-byte integer key (the labels of COSE, SUIT, TEEP and EAT maps): what
+                # item() would do for it, inlined, with the same accounting
+                self.work += 1
+                if self.work > limits.max_work:
+                    raise WireError(Code.CBOR_TOO_LARGE, f"more than {limits.max_work} items")
+                self.pos = start + 1
+                key = ib if ib < 0x20 else 0x1F - ib
+                key_bytes = _ONE_BYTE[ib]
+            else:
+                key = self.item(depth + 1, as_key=True)
+                key_bytes = data[start : self.pos]
             try:
                 duplicate = key in result
             except TypeError:

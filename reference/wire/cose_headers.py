@@ -128,8 +128,9 @@ class Headers:
             raise _malformed("protected header is not a byte string")
         protected: dict[Label, Any] = {}
         if protected_raw:
-            decoded = cbor.loads(protected_raw, cbor.LENIENT if lenient else cbor.receive_limits())
-            protected = _check_bucket(decoded, "protected")
+            protected = _protected_map(
+                protected_raw, cbor.LENIENT if lenient else cbor.receive_limits()
+            )
         unprot = _check_bucket(unprotected, "unprotected")
         both = set(protected) & set(unprot)
         if both:
@@ -213,6 +214,29 @@ class Headers:
     def to_items(self) -> list[Any]:
         """``[protected bstr, unprotected map]``, the first two items of every COSE array."""
         return [self.protected_raw, dict(self.unprotected)]
+
+
+#: decoded protected buckets by (bytes, limits): a signer's protected header is the same few
+#: bytes in every message it sends, and decoding them is a pure function of the bytes and the
+#: limits. Only buckets that decoded and passed ``_check_bucket`` are kept (a refusal is
+#: decided afresh every time), only small ones, and the memo is bounded.
+_PROTECTED_MEMO: dict[tuple[bytes, cbor.Limits], dict[Label, Any]] = {}
+_PROTECTED_MEMO_ENTRIES = 1024
+_PROTECTED_MEMO_BYTES = 256
+
+
+def _protected_map(raw: bytes, limits: cbor.Limits) -> dict[Label, Any]:
+    """The protected bucket ``raw`` decoded under ``limits`` and checked (``_check_bucket``);
+    a fresh dict each time (its values are never mutated by edbp)."""
+    key = (raw, limits)
+    found = _PROTECTED_MEMO.get(key)
+    if found is None:
+        found = _check_bucket(cbor.loads(raw, limits), "protected")
+        if len(raw) <= _PROTECTED_MEMO_BYTES:
+            if len(_PROTECTED_MEMO) >= _PROTECTED_MEMO_ENTRIES:
+                _PROTECTED_MEMO.clear()
+            _PROTECTED_MEMO[key] = found
+    return dict(found)
 
 
 def _check_types(bucket: Mapping[Label, Any]) -> None:

@@ -176,6 +176,47 @@ def test_help_imports_no_command_group() -> None:
         assert name in res.stdout
 
 
+def _modules_after(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``code`` (SystemExit swallowed)."""
+    wrapped = (
+        "import sys\ntry:\n"
+        + "".join(f"    {line}\n" for line in code.splitlines())
+        + "except SystemExit:\n    pass\nprint(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", wrapped], capture_output=True, text=True, check=True, timeout=120
+    )
+    return set(res.stderr.split())
+
+
+def test_start_up_imports_are_lazy(tmp_path: Path) -> None:
+    """What keeps ``edbp --help`` and ``edbp inspect`` fast is structural, so it is checked as
+    a module list (the times are the ``cli.help`` and ``cli.inspect`` benchmarks): importing
+    ``edbp.cli`` loads no crypto, CBOR, model or test machinery, and ``edbp inspect`` loads the
+    wire layer it shows but nothing of the model, the conformance suite, the roles or pytest."""
+    loaded = _modules_after("import edbp.cli")
+    never = {"cryptography", "cbor2", "attrs", "rich", "z3", "networkx", "pytest", "edbp.model"}
+    assert not never & loaded, never & loaded
+    assert not {m for m in loaded if m.startswith(("edbp.reference", "edbp.cli."))}
+
+    data = tmp_path / "item.cbor"
+    data.write_bytes(bytes.fromhex("d28443a10126a0430a0b0c40"))  # a small COSE_Sign1
+    loaded = _modules_after(f"from edbp.cli import main\nmain(['inspect', {str(data)!r}])")
+    assert "edbp.reference.wire.inspect" in loaded  # the command did run
+    heavy = {"z3", "networkx", "rich", "pytest", "cbor2", "jsonschema", "flask", "pkcs11"}
+    assert not heavy & loaded, heavy & loaded
+    roles = (
+        "edbp.model",
+        "edbp.conformance",
+        "edbp.bench",
+        "edbp.reference.cloud",
+        "edbp.reference.device",
+        "edbp.reference.build",
+        "edbp.reference.optee",
+    )
+    assert not {m for m in loaded if m.startswith(roles)}
+
+
 def test_an_unexpected_exception_is_an_internal_error_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
