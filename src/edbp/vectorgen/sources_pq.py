@@ -36,7 +36,8 @@ from edbp.reference.wire.cose_sign import Sign1, sig_structure, sign1
 from edbp.reference.wire.cose_trace import Trace
 from edbp.vectorgen.format import Note, Step, TestCase, TestGroup, VectorFile, error, message
 from edbp.vectorgen.registry import source
-from edbp.vectorgen.replay import replay_test
+from edbp.vectorgen.sources_cose import _flip, _parts, _retag
+from edbp.vectorgen.sources_deploy import check_against_reference as _checked
 
 SUITE = "mldsa65-hpke-xwing-a128gcm"
 COSE_PATH = f"pq/cose-{SUITE}"
@@ -165,21 +166,6 @@ def _akp(alg: Alg, rng: SeededRandom) -> CoseKey:
     return attrs.evolve(key, kid=key.thumbprint())
 
 
-def _flip(b: bytes, at: int = -1) -> bytes:
-    x = bytearray(b)
-    x[at] ^= 1
-    return bytes(x)
-
-
-def _parts(data: bytes) -> tuple[int, list[Any]]:
-    obj = cbor.loads(data)
-    return obj.tag, list(obj.value)
-
-
-def _retag(tag: int, parts: list[Any]) -> bytes:
-    return cbor.dumps(cbor.Tag(tag, parts))
-
-
 def _case(
     area: str, kind: str, name: str, result: str, comment: str, flag: str, step: Step,
     intermediates: dict[str, Any] | None = None,
@@ -193,19 +179,6 @@ def _case(
         NOTES[flag].properties,
         intermediates or {},
     )
-
-
-def _checked(vf: VectorFile) -> VectorFile:
-    problems = []
-    for g in vf.groups:
-        gj = g.to_json()
-        for t in gj["tests"]:
-            o = replay_test(t, gj)
-            if not o.passed:
-                problems.append(f"{t['tcId']}: {o.skipped or '; '.join(o.failures)}")
-    if problems:
-        raise AssertionError(f"{vf.path}: the reference disagrees:\n  " + "\n  ".join(problems))
-    return vf
 
 
 # ------------------------------------------------------------------ COSE
