@@ -34,7 +34,16 @@ from edbp.reference.wire.cose_hpke import recipient_structure
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import Sign1, sig_structure, sign1
 from edbp.reference.wire.cose_trace import Trace
-from edbp.vectorgen.format import Note, Step, TestCase, TestGroup, VectorFile, error, message
+from edbp.vectorgen.format import (
+    Note,
+    Step,
+    TestCase,
+    TestGroup,
+    VectorFile,
+    error,
+    message,
+    one_step_case,
+)
 from edbp.vectorgen.registry import source
 from edbp.vectorgen.sources_cose import _flip, _parts, _retag
 from edbp.vectorgen.sources_deploy import check_against_reference as _checked
@@ -170,15 +179,8 @@ def _case(
     area: str, kind: str, name: str, result: str, comment: str, flag: str, step: Step,
     intermediates: dict[str, Any] | None = None,
 ) -> TestCase:
-    return TestCase(
-        f"pq.{area}.{SUITE}.{kind}.{result}.{name}",
-        comment,
-        result,
-        (step,),
-        (flag,),
-        NOTES[flag].properties,
-        intermediates or {},
-    )
+    return one_step_case(f"pq.{area}.{SUITE}.{kind}.{result}.{name}", comment, result, step,
+                         flag, NOTES, intermediates)
 
 
 # ------------------------------------------------------------------ COSE
