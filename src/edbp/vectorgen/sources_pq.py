@@ -16,9 +16,6 @@ is re-checked on every generation; what is byte-exact by construction is the dec
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from importlib import resources
 from typing import Any
 
 import attrs
@@ -28,11 +25,10 @@ from edbp.reference.cloud.endorsement import Endorsement
 from edbp.reference.rand import SeededRandom
 from edbp.reference.wire import cbor, pq
 from edbp.reference.wire.cose_algs import Alg, Curve, HeaderLabel
-from edbp.reference.wire.cose_encrypt import Encrypt, RecipientSpec, encrypt
-from edbp.reference.wire.cose_headers import Headers
+from edbp.reference.wire.cose_encrypt import RecipientSpec, encrypt
 from edbp.reference.wire.cose_hpke import recipient_structure
 from edbp.reference.wire.cose_key import CoseKey
-from edbp.reference.wire.cose_sign import Sign1, sig_structure, sign1
+from edbp.reference.wire.cose_sign import sign1
 from edbp.reference.wire.cose_trace import Trace
 from edbp.vectorgen.format import (
     Note,
@@ -44,6 +40,7 @@ from edbp.vectorgen.format import (
     message,
     one_step_case,
 )
+from edbp.vectorgen.pins import PinStore
 from edbp.vectorgen.registry import source
 from edbp.vectorgen.sources_cose import _flip, _parts, _retag
 from edbp.vectorgen.sources_deploy import check_against_reference as _checked
@@ -91,82 +88,6 @@ NOTES = {
 }
 
 
-# ------------------------------------------------------------------ pinned randomness
-
-
-def _committed_messages(path: str) -> Iterator[bytes]:
-    """Every message (hex ``cbor``) of the committed file ``vectors/<path>.json``."""
-    try:
-        text = resources.files("edbp.vectors").joinpath(f"{path}.json").read_text("utf-8")
-        doc = json.loads(text)
-    except (FileNotFoundError, ModuleNotFoundError, OSError, ValueError):
-        return
-
-    def walk(node: Any) -> Iterator[bytes]:
-        if isinstance(node, dict):
-            if isinstance(node.get("cbor"), str):
-                try:
-                    yield bytes.fromhex(node["cbor"])
-                except ValueError:
-                    pass
-            for v in node.values():
-                yield from walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                yield from walk(v)
-
-    yield from walk(doc)
-
-
-def _sign1s(data: bytes) -> Iterator[Sign1]:
-    try:
-        yield Sign1.decode(data)
-    except Exception:
-        return
-
-
-def _pinned_signature(path: str, key: CoseKey, tbs: bytes) -> bytes:
-    """A committed ML-DSA-65 signature over ``tbs`` by ``key``, else a fresh one."""
-    assert key.x is not None and key.d is not None
-    for data in _committed_messages(path):
-        for msg in _sign1s(data):
-            try:
-                pq.mldsa65_verify(key.x, tbs, msg.signature)
-            except Exception:  # noqa: S112 - not this key's signature over these bytes
-                continue
-            return msg.signature
-    return pq.mldsa65_sign(key.d, tbs)
-
-
-def _mldsa_sign1(path: str, payload: bytes, key: CoseKey, trace: Trace | None = None) -> bytes:
-    """A COSE_Sign1 by ``key`` (ML-DSA-65, kid unprotected) with a pinned signature."""
-    headers = Headers.make({1: int(Alg.ML_DSA_65)}, {4: key.kid})
-    tbs = sig_structure(headers.protected_for_crypto, b"", payload)
-    if trace is not None:
-        trace.to_be_signed = tbs
-    return Sign1(headers, payload, _pinned_signature(path, key, tbs)).encode()
-
-
-def _pinned_hpke(path: str, dak: CoseKey, info: bytes, cek: bytes) -> tuple[bytes, bytes] | None:
-    """A committed (enc, ct) that opens to ``cek`` under ``dak`` and ``info``."""
-    assert dak.d is not None
-    for data in _committed_messages(path):
-        try:
-            enc_msg = Encrypt.decode(data)
-        except Exception:  # noqa: S112 - not a COSE_Encrypt
-            continue
-        for r in enc_msg.recipients:
-            ek = r.headers.unprotected.get(HeaderLabel.EK)
-            if not isinstance(ek, bytes):
-                continue
-            try:
-                if pq.hpke_open(dak.d, ek, info, r.ciphertext) == cek:
-                    return ek, r.ciphertext
-            except Exception:  # noqa: S112 - another recipient's
-                continue
-    return None
-
-
 # ------------------------------------------------------------------ helpers
 
 
@@ -191,7 +112,7 @@ def _sign_tests(rng: SeededRandom) -> tuple[TestCase, ...]:
     other = _akp(Alg.ML_DSA_65, rng.fork("other"))
     payload = b"edbp ML-DSA-65 COSE_Sign1 vector " + rng.fork("payload").random_bytes(16)
     trace = Trace()
-    msg = _mldsa_sign1(COSE_PATH, payload, key, trace)
+    msg = sign1(payload, key, Alg.ML_DSA_65, unprotected={4: key.kid}, trace=trace).encode()
     pub = key.public().encode().hex()
 
     def step(data: bytes, expect: dict[str, Any], k: str = pub) -> Step:
@@ -226,8 +147,9 @@ def _sign_tests(rng: SeededRandom) -> tuple[TestCase, ...]:
     )
 
 
-def _encrypt_tests(rng: SeededRandom) -> tuple[TestCase, ...]:
+def _encrypt_tests(rng: SeededRandom, store: PinStore) -> tuple[TestCase, ...]:
     dak = _akp(HPKE, rng.fork("dak"))
+    store.add_key(dak)
     other = attrs.evolve(_akp(HPKE, rng.fork("other-dak")), kid=dak.kid)
     plaintext = b"edbp COSE-HPKE vector plaintext " + rng.fork("plaintext").random_bytes(24)
     trace = Trace()
@@ -238,15 +160,6 @@ def _encrypt_tests(rng: SeededRandom) -> tuple[TestCase, ...]:
     cek = trace.cek or b""
     (r,) = fresh.recipients
     info = recipient_structure(1, r.headers.protected_for_crypto)
-    pinned = _pinned_hpke(COSE_PATH, dak, info, cek)
-    if pinned is not None:
-        enc_bytes, ct = pinned
-        r = attrs.evolve(
-            r, headers=Headers.make(None, {HeaderLabel.EK.value: enc_bytes},
-                                    protected_raw=r.headers.protected_raw),
-            ciphertext=ct,
-        )
-        fresh = attrs.evolve(fresh, recipients=(r,))
     msg = fresh.encode()
     enc_bytes = r.headers.unprotected[HeaderLabel.EK]
     assert dak.d is not None
@@ -311,6 +224,12 @@ def _encrypt_tests(rng: SeededRandom) -> tuple[TestCase, ...]:
 @source(COSE_PATH)
 def cose_file(rng: SeededRandom) -> VectorFile:
     pq.require()
+    store = PinStore(COSE_PATH)
+    with pq.pinned(store.pins()):
+        groups = (
+            TestGroup("CoseSign1", "wire", "edbp-pq", _sign_tests(rng.fork("sign1"))),
+            TestGroup("CoseEncrypt", "wire", "edbp-pq", _encrypt_tests(rng.fork("encrypt"), store)),
+        )
     return _checked(VectorFile(
         path=COSE_PATH,
         title=f"edbp-pq COSE: ML-DSA-65 COSE_Sign1 and COSE-HPKE MLKEM768-X25519, {SUITE}",
@@ -325,10 +244,7 @@ def cose_file(rng: SeededRandom) -> VectorFile:
             "cek, encStructure, iv. ML-DSA signatures and HPKE enc are pinned (spec/vectors.md).",
         ),
         notes=NOTES,
-        groups=(
-            TestGroup("CoseSign1", "wire", "edbp-pq", _sign_tests(rng.fork("sign1"))),
-            TestGroup("CoseEncrypt", "wire", "edbp-pq", _encrypt_tests(rng.fork("encrypt"))),
-        ),
+        groups=groups,
     ))
 
 
@@ -338,6 +254,11 @@ def cose_file(rng: SeededRandom) -> VectorFile:
 @source(ENROL_PATH)
 def enrol_file(rng: SeededRandom) -> VectorFile:
     pq.require()
+    with pq.pinned(PinStore(ENROL_PATH).pins()):
+        return _enrol_file(rng)
+
+
+def _enrol_file(rng: SeededRandom) -> VectorFile:
     mrk = _akp(Alg.ML_DSA_65, rng.fork("mrk"))
     classical_mrk = CoseKey.generate(Curve.P256, rng.fork("classical-mrk"))
     dak = _akp(HPKE, rng.fork("dak"))
@@ -345,10 +266,11 @@ def enrol_file(rng: SeededRandom) -> VectorFile:
     ueid = b"\x01" + rng.fork("ueid").random_bytes(16)
     class_id, vendor_id = rng.fork("class").random_bytes(16), rng.fork("vendor").random_bytes(16)
     body = Endorsement(ueid, class_id, vendor_id, dak.public(), dsk.public(), 1_700_000_000)
-    good = _mldsa_sign1(ENROL_PATH, body.encode(), mrk)
+    good = sign1(body.encode(), mrk, Alg.ML_DSA_65, unprotected={4: mrk.kid}).encode()
     downgraded = sign1(body.encode(), classical_mrk, Alg.ESP256).encode()
     mixed_dsk = CoseKey.generate(Curve.P256, rng.fork("classical-dsk")).public()
-    mixed = _mldsa_sign1(ENROL_PATH, attrs.evolve(body, dsk=mixed_dsk).encode(), mrk)
+    mixed_body = attrs.evolve(body, dsk=mixed_dsk).encode()
+    mixed = sign1(mixed_body, mrk, Alg.ML_DSA_65, unprotected={4: mrk.kid}).encode()
 
     def step(data: bytes, expect: dict[str, Any], key: CoseKey = mrk) -> Step:
         return Step(
