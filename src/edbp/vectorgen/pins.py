@@ -29,11 +29,12 @@ from edbp.reference.wire.cose_sign import sig_structure
 
 __all__ = ["PinStore", "committed_messages"]
 
-_MAX_DEPTH = 12
+_MAX_DEPTH = 64  # an encryption info sits ~30 containers deep in an Update
 
 
 def committed_messages(path: str) -> Iterator[bytes]:
-    """Every message (hex ``cbor``) of the committed file ``vectors/<path>.json``."""
+    """Every message (hex ``cbor``) and ToBeSigned intermediate of the committed file
+    ``vectors/<path>.json``."""
     try:
         text = resources.files("edbp.vectors").joinpath(f"{path}.json").read_text("utf-8")
         doc = json.loads(text)
@@ -42,11 +43,14 @@ def committed_messages(path: str) -> Iterator[bytes]:
 
     def walk(node: Any) -> Iterator[bytes]:
         if isinstance(node, dict):
-            if isinstance(node.get("cbor"), str):
-                try:
-                    yield bytes.fromhex(node["cbor"])
-                except ValueError:
-                    pass
+            # messages, and the ToBeSigned intermediates (which carry the device's own signed
+            # evidence and reports: the replies themselves are not part of a vector)
+            for k, v in node.items():
+                if isinstance(v, str) and (k == "cbor" or k.endswith("ToBeSigned")):
+                    try:
+                        yield bytes.fromhex(v)
+                    except ValueError:
+                        pass
             for v in node.values():
                 yield from walk(v)
         elif isinstance(node, list):
