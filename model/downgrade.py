@@ -28,7 +28,7 @@ suite and the TAM refuses a session it cannot serve in that suite (protocol.md 4
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import attrs
@@ -243,12 +243,12 @@ def _live_config(w: NWorld, cfg: Config) -> Config:
         inst, sessions=min(64, w.issued + 3 * inst.devices + 2)))
 
 
-WITNESSES: dict[str, tuple[str, Any]] = {}
-EVENT_WITNESSES = {
+WITNESSES: dict[str, tuple[str, Callable[[Any, Config], bool]]] = {}
+EVENT_WITNESSES: dict[str, tuple[str, Callable[[Any, Event, Config], bool]]] = {
     PROPERTY: ("a PQ device was handed a forged classical Update and refused it",
                _refused_downgrade),
 }
-GOALS = {
+GOALS: dict[str, tuple[str, Callable[[Any, Config], bool]]] = {
     "pq_delivery": ("a PQ device accepts an Update in edbp-pq",
                     lambda w, c: any(s == PQ for (_, s) in w.done)),
     "classical_delivery": ("a classical device accepts an Update in the classical suite",
@@ -315,8 +315,9 @@ def properties(s: State) -> dict[str, z3.BoolRef]:
 
 def lemmas(s: State) -> dict[str, z3.BoolRef]:
     """Strengthening invariants (spec/model.md, "P14")."""
-    in_reg = lambda k: z3.ForAll([_d, _n, _x], z3.Implies(s[k][_d, _n, _x],  # noqa: E731
-                                                          _x == reg(s, _d)))
+    def in_reg(k: str) -> z3.BoolRef:
+        return z3.ForAll([_d, _n, _x], z3.Implies(s[k][_d, _n, _x], _x == reg(s, _d)))
+
     return {
         "D1 an open session runs in the device's registered suite, which the TAM holds":
             z3.ForAll([_d], z3.Implies(z3.Or(s["sch"][_d], s["sus"][_d]), z3.And(
@@ -392,7 +393,7 @@ def _t_expire(s: State, R: Rules) -> Built:
                                                   "sus": z3.Store(s["sus"], d, False)}
 
 
-TRANSITIONS = (
+TRANSITIONS: tuple[tuple[str, Callable[[State, Rules], Built]], ...] = (
     ("deploy.query_request", _t_query_request),
     ("deploy.query_response", _t_query_response),
     ("deploy.verify_evidence + deploy.update", _t_deliver),
@@ -459,7 +460,9 @@ def prove(rules: Rules = HONEST, timeout_ms: int = 20_000) -> Obligation:
 
 def _counterexample(model: z3.ModelRef, name: str, tname: str, params: list[z3.ExprRef],
                     pre: State) -> str:
-    ev = lambda e: _readable(model.eval(e, model_completion=True))  # noqa: E731
+    def ev(e: z3.ExprRef) -> str:
+        return _readable(model.eval(e, model_completion=True))
+
     shown = ", ".join(f"{str(p).removeprefix('p_')}={ev(p)}" for p in params)
     devs = [p for p in params if p.sort() == Dev]
     where = "; ".join(f"{ev(d)}[pq_pinned={ev(pre['pqd'][d])}]" for d in devs)
