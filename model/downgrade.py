@@ -410,14 +410,8 @@ def _named(s: State) -> dict[str, z3.BoolRef]:
 
 
 def _closure(name: str) -> list[str]:
-    seen: list[str] = []
-    todo = [name]
-    while todo:
-        x = todo.pop()
-        if x not in seen:
-            seen.append(x)
-            todo.extend(SUPPORT.get(x, ()))
-    return seen
+    """``name`` and every obligation it rests on, transitively (``SUPPORT`` has no cycle)."""
+    return list(dict.fromkeys([name, *(y for x in SUPPORT.get(name, ()) for y in _closure(x))]))
 
 
 def _steps(pre: State, post: State, rules: Rules) -> list[tuple[str, list[z3.ExprRef],
