@@ -367,6 +367,7 @@ NOT_MODELLED = {
     "P10": "the CPM keeps the class key in its slot by design; no partial-install model",
     "P11": "random 96-bit GCM nonces under one long-lived class key: a probabilistic bound, "
            "not a state property",
+    "P14": "not applicable: one fixed classical suite and no suite negotiation to downgrade",
 }
 
 GOALS = {

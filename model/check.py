@@ -15,9 +15,10 @@ from typing import Any
 
 import attrs
 from edbp.model import blueprint_profile as bp
+from edbp.model import downgrade
 from edbp.model.attacks import ATTACKS, Finding, find_attack
 from edbp.model.edbp_profile import Config
-from edbp.model.explore import Exploration, check_liveness, explore
+from edbp.model.explore import Exploration, Profile, check_liveness, explore
 from edbp.model.flaws import FLAWS, Flaw
 from edbp.model.instance import Instance
 from edbp.model.mermaid import sequence_diagram
@@ -26,6 +27,10 @@ from edbp.model.proofs import Obligation, prove
 from edbp.model.properties import PROPERTY_IDS, PROPERTY_TITLES, reset_caches
 
 Stage = Callable[[str, int, int], None]
+
+#: properties stated by a sub-model of the `edbp` profile rather than by the profile itself
+#: (P14: the suite negotiation, downgrade.py); their flaws are explored there
+SUBMODELS: dict[str, Profile] = {downgrade.PROPERTY: downgrade.PROFILE}
 
 #: instances explored besides the main one, for steps the main one leaves out to stay small
 #: (``uninstall.component``: one device, two versions, one uninstall)
@@ -159,7 +164,8 @@ def check_flaw(flaw: Flaw, instance: Instance, with_z3: bool = True) -> FlawResu
     """Explore the flawed model until its target property breaks; run z3 on it too."""
     cfg = Config(flaw.instance_for(instance), rules=flaw.rules)
     reset_caches()
-    res = explore(EDBP, cfg, stop_on=frozenset({flaw.target}), build_graph=False)
+    res = explore(SUBMODELS.get(flaw.target, EDBP), cfg, stop_on=frozenset({flaw.target}),
+                  build_graph=False)
     hit = res.violations.get(flaw.target)
     trace = res.trace(hit[0]) if hit else None
     z3_ok: bool | None = None
@@ -224,6 +230,26 @@ def check_edbp(instance: Instance, stage: Stage = _noop, flaws: bool = True,
             rep.problems.append(f"{k} violated on supplementary instance {extra}: {why}")
         if sres.liveness_failures:
             rep.problems.append(f"liveness fails on supplementary instance {extra}")
+    subs: dict[str, Exploration] = {}
+    for pid, prof in SUBMODELS.items():
+        stage("sub-model", 0, 1)
+        sres = explore(prof, Config(instance), build_graph=False, max_states=max_states)
+        check_liveness(prof, sres)
+        subs[pid] = sres
+        rep.supplementary.append({
+            "model": prof.name, "instance": instance.as_dict(), "states": sres.state_count,
+            "violations": {k: v[1] for k, v in sres.violations.items()},
+            "complete": not sres.truncated, "liveness_failures": len(sres.liveness_failures)})
+        if sres.truncated:
+            rep.complete = False
+            rep.problems.append(f"{prof.name} truncated at {sres.state_count} states")
+        if sres.liveness_failures:
+            rep.problems.append(f"liveness fails in {prof.name}")
+        for name in prof.goals:
+            rep.goals[name] = (len(sres.witness_trace(name)) if name in sres.witnesses
+                               else None)
+            if name not in sres.witnesses:
+                rep.problems.append(f"honest goal {name} is unreachable in {prof.name}")
     proofs: dict[str, Obligation] = {}
     if with_z3:
         stage("z3", 0, 1)
@@ -252,17 +278,18 @@ def check_edbp(instance: Instance, stage: Stage = _noop, flaws: bool = True,
                 rep.problems.append(f"seeded flaw {f.name} not caught by z3")
         stage("flaws", len(FLAWS), len(FLAWS))
     for pid in PROPERTY_IDS:
-        row = PropertyRow(pid, PROPERTY_TITLES[pid], holds=pid not in res.violations)
-        if pid in res.violations:
-            sid, why = res.violations[pid]
-            tr = res.trace(sid)
+        src, prof = subs.get(pid, res), SUBMODELS.get(pid, EDBP)
+        row = PropertyRow(pid, PROPERTY_TITLES[pid], holds=pid not in src.violations)
+        if pid in src.violations:
+            sid, why = src.violations[pid]
+            tr = src.trace(sid)
             row.violation, row.trace = why, [e.label + " — " + e.text for e in tr.events]
             row.mermaid = sequence_diagram(tr.events, f"{pid} violated")
             rep.problems.append(f"{pid} violated: {why}")
-        desc = EDBP.witnesses.get(pid) or EDBP.event_witnesses.get(pid)
+        desc = prof.witnesses.get(pid) or prof.event_witnesses.get(pid)
         row.witness = desc[0] if desc else ""
-        if pid in res.witnesses:
-            row.witness_steps = len(res.witness_trace(pid))
+        if pid in src.witnesses:
+            row.witness_steps = len(src.witness_trace(pid))
         else:
             rep.problems.append(f"{pid} holds vacuously: no witness ({row.witness})")
         row.z3 = proofs.get(pid)

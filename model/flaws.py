@@ -23,7 +23,7 @@ class Flaw:
     """One seeded flaw: its name, the property it targets, what it changes, the spec clause."""
 
     name: str
-    target: str  # "P1".."P13"
+    target: str  # "P1".."P14"
     summary: str
     z3: bool  # whether the z3 encoding models this flaw (the proof must then fail)
     rules: Rules = HONEST  # the variant itself
@@ -95,6 +95,10 @@ FLAWS: tuple[Flaw, ...] = (
     Flaw("tam_ignores_revocation", "P13",
          "TAM does not consult the revocation status before a delivery", True,
          rules=attrs.evolve(_, serves=TRUE)),
+    Flaw("agent_accepts_classical_downgrade", "P14",
+         "a PQ Agent verifies TEEP messages in any suite it knows, so a forged classical "
+         "signature (its legacy TSK anchor) passes", True,
+         rules=attrs.evolve(_, agent_suite_ok=TRUE)),
 )
 
 FLAW_NAMES = frozenset(f.name for f in FLAWS)

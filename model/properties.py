@@ -41,6 +41,7 @@ PROPERTY_TITLES: dict[str, str] = {
     "P11": "no IV reuse under one CEK",
     "P12": "compromise containment",
     "P13": "revocation",
+    "P14": "no suite downgrade",  # stated by the negotiation sub-model, downgrade.py
 }
 
 PROPERTY_IDS = tuple(PROPERTY_TITLES)

@@ -100,6 +100,21 @@ def report_ok(device_signed: Any, report_nonce: Any, session_nonce: Any) -> Any:
     return AND(device_signed, report_nonce == session_nonce)
 
 
+def suite_ok(used: Any, pinned: Any) -> Any:
+    """protocol.md 4.1 rules 2 and 3 (P14): a message of a device's exchange (a TEEP message or
+    manifest the Agent verifies, the evidence the TAM verifies) is accepted only in the suite
+    the MRK-signed enrolment pinned for that device, never in a weaker one it also knows.
+    Suites are ranked integers (0 classical, 1 `edbp-pq`: ``downgrade.py``)."""
+    return used == pinned
+
+
+def tam_suite(registered: Any, announced: Any) -> Any:
+    """protocol.md 4.1 rule 2 (P14): the TAM delivers in the suite of the device's registry
+    record, never in one read from an unsigned announcement (the adapter's ``hello`` list,
+    anything outside a signature), which the attacker can rewrite."""
+    return registered
+
+
 @attrs.frozen
 class Rules:
     """One variant of the protocol: the honest one (``HONEST``) or a flawed one."""
@@ -123,6 +138,10 @@ class Rules:
     install_after_check: bool = True  # False: write the component first, leave it on failure
     report_binds_nonce: bool = True  # False: the Agent leaves the challenge out of reports
     uninstall_keeps_floor: bool = True
+    # suite negotiation (P14), read only by the sub-model in downgrade.py
+    agent_suite_ok: Callable[[Any, Any], Any] = suite_ok
+    tam_suite_ok: Callable[[Any, Any], Any] = suite_ok
+    tam_suite: Callable[[Any, Any], Any] = tam_suite
 
 
 HONEST = Rules()

@@ -37,15 +37,31 @@ def _alg(data: bytes) -> object:
     return Sign1.decode(data).headers.raw_alg
 
 
-@case(
-    id="pq.install",
-    clauses=("P-4.1c",),
-    properties=("P14", "P3", "P5"),
-    flow="deploy",
-    suite="edbp-pq",
-    tags=("honest", "pq"),
-    needs=("test-keys",),
-)
+def pq_case(
+    case_id: str, properties: tuple[str, ...], honest: bool = False
+) -> pytest.MarkDecorator:
+    """The metadata every `edbp-pq` case shares: clause P-4.1c, the deploy flow, the suite,
+    and the device's test keys (through which the harness gives it PQ keys)."""
+    return case(
+        id=case_id,
+        clauses=("P-4.1c",),
+        properties=properties,
+        flow="deploy",
+        suite="edbp-pq",
+        tags=("honest" if honest else "downgrade", "pq"),
+        needs=("test-keys",),
+    )
+
+
+def _downgrade_refused(kit: PqKit, message: bytes, step: str) -> None:
+    """``message`` is refused with COSE_SUITE_DOWNGRADE and nothing is installed or moved."""
+    before = kit.h.state()
+    got = kit.h.deliver(message, step)
+    kit.h.expect_refusal(got, Code.COSE_SUITE_DOWNGRADE, step)
+    kit.h.expect_unchanged(before, step)
+
+
+@pq_case("pq.install", ("P14", "P3", "P5"), honest=True)
 def test_pq_install(kit: PqKit) -> None:
     """A PQ deploy: ML-DSA-65 everywhere, the CEK by COSE-HPKE MLKEM768-X25519, installed."""
     kit.provision()
@@ -69,85 +85,43 @@ def test_pq_install(kit: PqKit) -> None:
     h.expect_success(got, q, published, step="pq: deploy.success")
 
 
-@case(
-    id="pq.downgrade-teep-signature",
-    clauses=("P-4.1c",),
-    properties=("P14",),
-    flow="deploy",
-    suite="edbp-pq",
-    tags=("downgrade", "pq"),
-    needs=("test-keys",),
-)
+@pq_case("pq.downgrade-teep-signature", ("P14",))
 def test_classical_teep_signature_refused(kit: PqKit) -> None:
     """A QueryRequest signed ESP256 by a TSK the PQ device still trusts (a legacy anchor) is a
     downgrade: COSE_SUITE_DOWNGRADE, no evidence given."""
     kit.provision(legacy_tam=True)
-    before = kit.h.state()
     # the offer itself names edbp-pq: only the signature is classical
     _, _, request = kit.query_request(key=kit.h.cloud.tsk, alg=-9)
-    got = kit.h.deliver(request, "pq: classical QueryRequest")
-    kit.h.expect_refusal(got, Code.COSE_SUITE_DOWNGRADE, "pq: classical QueryRequest")
-    kit.h.expect_unchanged(before, "pq: classical QueryRequest")
+    _downgrade_refused(kit, request, "pq: classical QueryRequest")
 
 
-@case(
-    id="pq.downgrade-offer",
-    clauses=("P-4.1c",),
-    properties=("P14",),
-    flow="deploy",
-    suite="edbp-pq",
-    tags=("downgrade", "pq"),
-    needs=("test-keys",),
-)
+@pq_case("pq.downgrade-offer", ("P14",))
 def test_offer_without_pq_refused(kit: PqKit) -> None:
     """An ML-DSA-signed QueryRequest whose offer lists only classical suites: the device
     refuses (COSE_SUITE_DOWNGRADE) rather than fall back."""
     kit.provision()
     _, _, request = kit.query_request(offer_pq=False)
-    got = kit.h.deliver(request, "pq: offer without edbp-pq")
-    kit.h.expect_refusal(got, Code.COSE_SUITE_DOWNGRADE, "pq: offer without edbp-pq")
+    _downgrade_refused(kit, request, "pq: offer without edbp-pq")
 
 
-@case(
-    id="pq.downgrade-manifest-signature",
-    clauses=("P-4.1c",),
-    properties=("P14", "P5"),
-    flow="deploy",
-    suite="edbp-pq",
-    tags=("downgrade", "pq"),
-    needs=("test-keys",),
-)
+@pq_case("pq.downgrade-manifest-signature", ("P14", "P5"))
 def test_classical_manifest_signature_refused(kit: PqKit) -> None:
     """An Update signed ML-DSA-65 whose device manifest is signed ESP256 by a legacy TSK the
     device still trusts: COSE_SUITE_DOWNGRADE, nothing installed."""
     kit.provision(legacy_tam=True)
     published = kit.publish(1)
     q = kit.query()
-    before = kit.h.state()
     env = kit.delivery(published, key=kit.h.cloud.tsk, alg=Alg.ESP256).envelope
-    got = kit.h.deliver(kit.update(published, q, env), "pq: classical device manifest")
-    kit.h.expect_refusal(got, Code.COSE_SUITE_DOWNGRADE, "pq: classical device manifest")
-    kit.h.expect_unchanged(before, "pq: classical device manifest")
+    _downgrade_refused(kit, kit.update(published, q, env), "pq: classical device manifest")
 
 
-@case(
-    id="pq.downgrade-recipient",
-    clauses=("P-4.1c",),
-    properties=("P14", "P1"),
-    flow="deploy",
-    suite="edbp-pq",
-    tags=("downgrade", "pq"),
-    needs=("test-keys",),
-)
+@pq_case("pq.downgrade-recipient", ("P14", "P1"))
 def test_ecdh_recipient_refused(kit: PqKit) -> None:
     """An all-ML-DSA delivery whose CEK travels by ECDH-ES+A128KW (to a P-256 key, as a
     harvest-now attacker would like): COSE_SUITE_DOWNGRADE before any key agreement."""
     kit.provision()
     published = kit.publish(1)
     q = kit.query()
-    before = kit.h.state()
     p256 = CoseKey.generate(Curve.P256, SeededRandom("pq-downgrade-recipient")).public()
     env = kit.delivery(published, dak=p256).envelope
-    got = kit.h.deliver(kit.update(published, q, env), "pq: ECDH-ES recipient")
-    kit.h.expect_refusal(got, Code.COSE_SUITE_DOWNGRADE, "pq: ECDH-ES recipient")
-    kit.h.expect_unchanged(before, "pq: ECDH-ES recipient")
+    _downgrade_refused(kit, kit.update(published, q, env), "pq: ECDH-ES recipient")

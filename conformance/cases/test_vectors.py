@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from edbp.conformance.harness import Harness
+from edbp.conformance.harness.pq import PQ_SUITE_NAMES
 from edbp.conformance.harness.vectors import (
     VectorCase,
     load_vector_cases,
@@ -43,6 +44,9 @@ def test_vector(bare: Harness, case: object, request: pytest.FixtureRequest) -> 
 
 
 def _declares(suites: tuple[str, ...], vector_suite: str) -> bool:
-    """A vector group's suite (``esp256-a128gcm``) against the adapter suite names."""
+    """A vector group's suite (``esp256-a128gcm``) against the adapter suite names; the
+    `edbp-pq` groups (``edbp-pq``, ``mldsa65-hpke-xwing-a128gcm``) need both PQ names."""
+    if vector_suite == "edbp-pq" or vector_suite.startswith("mldsa65-"):
+        return all(name in suites for name in PQ_SUITE_NAMES)
     sig, _, content = vector_suite.partition("-")
     return f"suit-sha256-{sig}-ecdh-{content}" in suites

@@ -76,6 +76,7 @@ class Attempt:
     detail: str
     code: int | None = None  # the edbp code of a refusal (device or TAM side)
     messages: tuple[bytes, ...] = attrs.field(default=(), repr=False)  # what reached the device
+    replies: tuple[bytes, ...] = attrs.field(default=(), repr=False)  # what the device answered
 
 
 class World:
@@ -295,6 +296,7 @@ class World:
         except EdbpError as exc:
             return Attempt(False, f"TAM refused: {exc.code.name}", int(exc.code))
         delivered: list[bytes] = []
+        answered: list[bytes] = []
         message = out.send
         last_detail = out.detail
         while message is not None:
@@ -303,6 +305,7 @@ class World:
                 message = swapped if swapped is not None else message
             delivered.append(message)
             replies = device.broker.deliver(message)
+            answered.extend(replies)
             message = None
             for reply in replies:
                 device_code = _device_code(reply)
@@ -310,9 +313,8 @@ class World:
                     out = self.tam.receive(reply)
                 except EdbpError as exc:
                     if device_code is None:
-                        return Attempt(
-                            False, f"TAM refused: {exc.code.name}", int(exc.code), tuple(delivered)
-                        )
+                        return Attempt(False, f"TAM refused: {exc.code.name}", int(exc.code),
+                                       tuple(delivered), tuple(answered))
                     out = None
                 if device_code is not None:
                     return Attempt(
@@ -320,12 +322,13 @@ class World:
                         f"device refused: {Code(device_code).name}",
                         device_code,
                         tuple(delivered),
+                        tuple(answered),
                     )
                 assert out is not None
                 last_detail = out.detail
                 message = out.send
         ok = last_detail in ("installed", "already installed")
-        return Attempt(ok, last_detail or "no outcome", None, tuple(delivered))
+        return Attempt(ok, last_detail or "no outcome", None, tuple(delivered), tuple(answered))
 
     # ------------------------------------------------------------------ audit views
 

@@ -25,8 +25,11 @@ vector generator records them, and the test suite checks that the recomputed key
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import hmac
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -61,6 +64,7 @@ __all__ = [
     "mldsa65_public",
     "mldsa65_sign",
     "mldsa65_verify",
+    "pinned",
     "require",
     "unavailable_reason",
     "xwing_public",
@@ -127,9 +131,46 @@ def mldsa65_public(seed: bytes) -> bytes:
     return bytes(_mldsa_private(seed).public_key().public_bytes_raw())
 
 
+@attrs.frozen
+class Pins:
+    """Values an earlier run drew, offered again so that vectors regenerate byte for byte.
+
+    ``cryptography`` takes no randomness for ML-DSA signing (hedged) or HPKE encapsulation, so
+    the vector generator cannot seed them (spec/vectors.md, "Randomness that cannot be
+    injected"). Instead it offers what its committed files hold: ``signature(public, tbs)``
+    a signature over ``tbs``, ``encapsulation(public, info, plaintext)`` an ``(enc, ct)`` it
+    has opened to ``plaintext`` with the recipient's test key; ``None`` when it has none. A
+    pinned signature is verified here before use. Nothing outside vector generation sets pins.
+    """
+
+    signature: Callable[[bytes, bytes], bytes | None]
+    encapsulation: Callable[[bytes, bytes, bytes], tuple[bytes, bytes] | None]
+
+
+_PINS: contextvars.ContextVar[Pins | None] = contextvars.ContextVar("edbp_pq_pins", default=None)
+
+
+@contextlib.contextmanager
+def pinned(pins: Pins) -> Iterator[None]:
+    """Use ``pins`` for every ML-DSA-65 signature and HPKE Seal inside the ``with`` block."""
+    token = _PINS.set(pins)
+    try:
+        yield
+    finally:
+        _PINS.reset(token)
+
+
 def mldsa65_sign(seed: bytes, tbs: bytes) -> bytes:
     """A pure ML-DSA-65 signature over ``tbs`` with an empty context (RFC 9964 §4)."""
-    return bytes(_mldsa_private(seed).sign(tbs))
+    key = _mldsa_private(seed)
+    pins = _PINS.get()
+    if pins is not None:
+        public = bytes(key.public_key().public_bytes_raw())
+        found = pins.signature(public, tbs)
+        if found is not None:
+            mldsa65_verify(public, tbs, found)
+            return found
+    return bytes(key.sign(tbs))
 
 
 def mldsa65_verify(public: bytes, tbs: bytes, signature: bytes) -> None:
@@ -196,7 +237,13 @@ def _suite() -> Any:
 
 def hpke_seal(public: bytes, info: bytes, plaintext: bytes) -> tuple[bytes, bytes]:
     """HPKE base-mode single-shot Seal (aad empty, as COSE-HPKE key encryption says):
-    returns ``(enc, ct)``. The encapsulation randomness is the library's own (not injectable)."""
+    returns ``(enc, ct)``. The encapsulation randomness is the library's own (not injectable;
+    vector generation offers earlier values through ``pinned``)."""
+    pins = _PINS.get()
+    if pins is not None:
+        found = pins.encapsulation(public, info, plaintext)
+        if found is not None:
+            return found
     out = bytes(_suite().encrypt(plaintext, _xwing_public_key(public), info=info))
     return out[:XWING_ENC_BYTES], out[XWING_ENC_BYTES:]
 

@@ -21,7 +21,7 @@ from edbp.errors import Code
 __all__ = ["run_pq_demo"]
 
 
-def _sizes(messages: tuple[bytes, ...], replies: list[bytes]) -> dict[str, int]:
+def _sizes(messages: tuple[bytes, ...], replies: tuple[bytes, ...]) -> dict[str, int]:
     from edbp.reference.wire import teep
     from edbp.reference.wire.cose_sign import Sign1
 
@@ -86,35 +86,15 @@ def run_pq_demo(console: Any, seed: str = "edbp-demo-pq", workdir: Path | None =
         ceks = [w.cek_of(pub.package), w.cek_of(classic_pub.package)]
 
         console.print("\n[bold cyan]3. Deploy[/] (one TAM, the suite each endorsement pins)")
-        replies_a: list[bytes] = []
-        deliver_a = a.broker.deliver
-
-        def record_a(message: bytes) -> list[bytes]:
-            out = deliver_a(message)
-            replies_a.extend(out)
-            return out
-
-        a.broker.deliver = record_a  # type: ignore[method-assign]
         r = w.deploy(a, ta, 1)
-        a.broker.deliver = deliver_a  # type: ignore[method-assign]
         run.expect(
             "deploy → pq-A", "installed", r.detail, r.ok and a.agent.installed_image(comp) == image
         )
-        pq_sizes = _sizes(r.messages, replies_a)
+        pq_sizes = _sizes(r.messages, r.replies)
         update_for_a = r.messages[-1]
-        replies_c: list[bytes] = []
-        deliver_c = c.broker.deliver
-
-        def record_c(message: bytes) -> list[bytes]:
-            out = deliver_c(message)
-            replies_c.extend(out)
-            return out
-
-        c.broker.deliver = record_c  # type: ignore[method-assign]
         r = w.deploy(c, classic_ta, 1)
-        c.broker.deliver = deliver_c  # type: ignore[method-assign]
         run.expect("deploy → classic-C (ESP256, ECDH-ES)", "installed", r.detail, r.ok)
-        classic_sizes = _sizes(r.messages, replies_c)
+        classic_sizes = _sizes(r.messages, r.replies)
 
         console.print("\n[bold cyan]4. Downgrade and misdelivery[/] (attacker on the network/REE)")
         assert w.tsk is not None

@@ -44,11 +44,10 @@ def _expand(prk: bytes, label: bytes, info: bytes, n: int) -> bytes:
 ENCRYPT = _tests("pq/cose-", "encrypt.valid.hpke-xwing")
 
 
-@pytest.mark.parametrize("t", ENCRYPT, ids=lambda t: t["tcId"])
-def test_hpke_key_chain(t: dict[str, Any]) -> None:
-    h = {k: bytes.fromhex(v) for k, v in t["intermediates"].items()}
-    step = t["steps"][0]["input"]
-    dak = cbor2.loads(bytes.fromhex(step["key"]))
+def _key_chain(dak_hex: str, h: dict[str, bytes], wrapped: bytes) -> None:
+    """From the DAK's seed and ``hpkeEnc`` alone: the X-Wing shared secret, the RFC 9180 key
+    schedule, and the CEK out of ``wrapped`` (cryptography's primitives and hashlib only)."""
+    dak = cbor2.loads(bytes.fromhex(dak_hex))
     assert dak[1] == 7 and dak[3] == -70768  # AKP, the private-use COSE-HPKE alg
     expanded = hashlib.shake_256(dak[-2]).digest(96)
     mk = mlkem.MLKEM768PrivateKey.from_seed_bytes(expanded[:64])
@@ -66,7 +65,15 @@ def test_hpke_key_chain(t: dict[str, Any]) -> None:
     secret = _extract(shared, b"secret", b"")
     assert _expand(secret, b"key", context, 16) == h["hpkeKey"]
     assert _expand(secret, b"base_nonce", context, 12) == h["hpkeBaseNonce"]
-    assert AESGCM(h["hpkeKey"]).decrypt(h["hpkeBaseNonce"], h["wrappedCek"], b"") == h["cek"]
+    assert AESGCM(h["hpkeKey"]).decrypt(h["hpkeBaseNonce"], wrapped, b"") == h["cek"]
+
+
+@pytest.mark.parametrize("t", ENCRYPT, ids=lambda t: t["tcId"])
+def test_hpke_key_chain(t: dict[str, Any]) -> None:
+    h = {k: bytes.fromhex(v) for k, v in t["intermediates"].items()}
+    step = t["steps"][0]["input"]
+    _key_chain(step["key"], h, h["wrappedCek"])
+    enc = h["hpkeEnc"]
     msg = cbor2.loads(bytes.fromhex(step["message"]["cbor"]))
     prot, unprot, ciphertext, recipients = msg.value
     (rp, ru, rct) = recipients[0]
@@ -87,5 +94,30 @@ def test_mldsa_signature_over_to_be_signed(t: dict[str, Any]) -> None:
     mldsa.MLDSA65PublicKey.from_public_bytes(key[-1]).verify(sig, tbs)
 
 
+DEPLOY = _tests("pq/deploy-", "valid.honest-install")
+
+
+@pytest.mark.parametrize("t", DEPLOY, ids=lambda t: t["tcId"])
+def test_deploy_key_chain_and_signatures(t: dict[str, Any]) -> None:
+    """The PQ deploy trace: the device's test DAK opens the Update's COSE-HPKE recipient to
+    the CEK that decrypts the payload, and the TSK's ML-DSA-65 signatures verify over the
+    recorded ToBeSigned of the QueryRequest and the Update."""
+    h = {k: bytes.fromhex(v) for k, v in t["intermediates"].items() if k != "contentAlg"}
+    _key_chain(t["device"]["testKeys"]["dak"], h, h["wrappedCekDevice"])
+    assert cbor2.loads(h["hpkeInfo"])[:2] == ["HPKE Recipient", 1]
+    group = next(g for d in DOCS.values() for g in d["testGroups"] if t in g["tests"])
+    tsk = cbor2.loads(bytes.fromhex(group["keys"]["tsk"]))
+    for step, name in zip(t["steps"], ("queryRequest", "update"), strict=True):
+        prot, _, payload, sig = cbor2.loads(bytes.fromhex(step["input"]["message"]["cbor"])).value
+        tbs = cbor2.dumps(["Signature1", prot, b"", payload])
+        assert tbs == h[name + "ToBeSigned"] and cbor2.loads(prot) == {1: -49}
+        mldsa.MLDSA65PublicKey.from_public_bytes(tsk[-1]).verify(sig, tbs)
+        if name == "update":
+            (ciphertext,) = (bytes.fromhex(v) for v in step["input"]["payloads"].values())
+            assert hashlib.sha256(ciphertext).digest() == h["ciphertextSha256"]
+            plain = AESGCM(h["cek"]).decrypt(h["iv"], ciphertext, h["encStructure"])
+            assert plain == h["plaintext"]
+
+
 def test_there_is_something_to_check() -> None:
-    assert len(ENCRYPT) == 1
+    assert len(ENCRYPT) == 1 and len(DEPLOY) == 1

@@ -13,7 +13,12 @@ faults = pytest.importorskip("edbp.conformance.faults")
 DOCS = [
     d
     for p, d in sorted(load_all().items())
-    if p in ("deploy/esp256-a128gcm.json", "deploy/esp256-a128ctr.json")
+    if p
+    in (
+        "deploy/esp256-a128gcm.json",
+        "deploy/esp256-a128ctr.json",
+        "pq/deploy-mldsa65-hpke-xwing-a128gcm.json",  # P14: the edbp-pq downgrades
+    )
 ]
 #: faults no single-device vector can show (they need two devices or several resets); the
 #: conformance suite covers them
@@ -21,8 +26,6 @@ NOT_A_VECTOR_FAULT = {
     "shared-device-keys": "identical keys across units need two devices",
     # the deploy vectors provision no ta_keys (their payloads are opaque images)
     "skip-ta-check": "deploy vectors ship opaque payloads; the ta.* conformance cases catch it",
-    # P14: there are no edbp-pq deploy vectors yet; the pq.* conformance cases catch it
-    "accepts-classical-downgrade": "no edbp-pq deploy vectors; pq.downgrade-* cases catch it",
 }
 #: clause faults (issue 12) whose input no deploy vector carries (a malformed encoding, a
 #: near-miss value, an adapter duty, a TA image): the conformance cases naming their clause

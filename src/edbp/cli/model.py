@@ -114,7 +114,8 @@ def _print_report(out: Console, report, traces: bool) -> None:
         for extra in report.supplementary:
             inst_text = ", ".join(f"{k}={v}" for k, v in extra["instance"].items()
                                   if k in ("devices", "versions", "sessions", "uninstalls"))
-            out.print(f"supplementary instance ({inst_text}): {extra['states']} states, "
+            where = f"sub-model {extra['model']}" if "model" in extra else "supplementary instance"
+            out.print(f"{where} ({inst_text}): {extra['states']} states, "
                       f"{len(extra['violations'])} violations, "
                       f"{extra['liveness_failures']} liveness failures")
         out.print(f"z3 proofs: {report.z3_seconds:.1f} s; states/s: "
@@ -137,7 +138,7 @@ def _print_report(out: Console, report, traces: bool) -> None:
             t.add_row(a.attack.title, _mark(a.found), str(len(a.trace) if a.trace else "–"),
                       ", ".join(a.attack.properties), str(a.states), a.attack.edbp_mechanism)
         out.print(t)
-        t2 = Table(title="P1–P13 on the blueprint profile")
+        t2 = Table(title="P1–P14 on the blueprint profile")
         for col in ("property", "blueprint", "shortest counterexample (steps)"):
             t2.add_column(col)
         for r in report.rows:

@@ -172,7 +172,10 @@ class Kit:
         self.registry = MemoryRegistry()
 
         def key(label: str, curve: Curve | None = None) -> CoseKey:
-            k = CoseKey.generate(curve or suite.sig_curve, rng.fork(label))
+            if suite.keys.is_pq and curve is None:  # edbp-pq: every signing key ML-DSA-65
+                k = CoseKey.generate_akp(Alg.ML_DSA_65, rng.fork(label))
+            else:
+                k = CoseKey.generate(curve or suite.sig_curve, rng.fork(label))
             return attrs.evolve(k, kid=k.thumbprint())
 
         self.ask = key("ask")
@@ -180,7 +183,8 @@ class Kit:
         self.tsk_rotated = key("tsk-rotated")
         self.rogue_ask = key("rogue-ask")
         self.rogue_tsk = key("rogue-tsk")
-        self.mrk = key("mrk", Curve.P256)
+        # the MRK's suite is the devices' (protocol.md 4.1 rule 1: PQ keys need a PQ MRK)
+        self.mrk = key("mrk", None if suite.keys.is_pq else Curve.P256)
         # the reference ids, or a vendor's own while its vectors are re-derived
         self.vendor_id, self.class_id = reference_identity()
         self.author = Author(self.vault, self.registry, self.ask, suite.sig_alg, rng.fork("author"))
@@ -196,6 +200,7 @@ class Kit:
         self.published: list[tuple[str, Published]] = []
 
     def new_tam(self, tsk: CoseKey, label: str) -> Tam:
+        pq = self.suite.keys.is_pq  # the TAM serves PQ devices with its ML-DSA TSK and MRK
         return Tam(
             DeviceRegistry(":memory:", clock=lambda: 0),
             self.vault,
@@ -205,6 +210,8 @@ class Kit:
             self.suite.sig_alg,
             self.rng.fork(label),
             clock=lambda: 0.0,
+            pq_tsk=tsk if pq else None,
+            pq_mrk_public=self.mrk.public() if pq else None,
         )
 
     # ------------------------------------------------------------------ enrol, publish
@@ -226,7 +233,8 @@ class Kit:
         body = Endorsement(
             ueid=keys.ueid, class_id=cls, vendor_id=vendor, dak=keys.dak_public, dsk=keys.dsk_public
         )
-        endorsement = sign_endorsement(body, self.mrk)
+        mrk_alg = Alg.ML_DSA_65 if self.suite.keys.is_pq else Alg.ESP256
+        endorsement = sign_endorsement(body, self.mrk, mrk_alg)
         for tam in tams or (self.tam,):
             tam.enrol(endorsement)
         handle = DeviceHandle(label, keys, vendor, cls, endorsement)

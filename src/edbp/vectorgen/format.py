@@ -97,6 +97,15 @@ class TestCase:
         return out
 
 
+def one_step_case(
+    tc_id: str, comment: str, result: str, step: Step, flag: str, notes: dict[str, Note],
+    intermediates: dict[str, Any] | None = None,
+) -> TestCase:
+    """The common vector test: one step, one flag, and the properties the flag's note names."""
+    return TestCase(tc_id, comment, result, (step,), (flag,), notes[flag].properties,
+                    intermediates or {})
+
+
 @attrs.frozen
 class TestGroup:
     type: str

@@ -29,6 +29,7 @@ FLAW_FLAGS: dict[str, tuple[str, ...]] = {
     "shared_device_key": ("TwoDevices", "WrongRecipient"),
     "tam_ignores_revocation": ("RevokedDevice",),
     "uninstall_resets_floor": ("RollbackAfterUninstall", "Uninstall"),
+    "agent_accepts_classical_downgrade": ("ClassicalTeepSignature", "ClassicalAlgOnPqKey"),
 }
 
 #: blueprint attack of the model's catalogue (``edbp.model.attacks``) -> the CPK vectors that

@@ -25,6 +25,7 @@ SOURCE_MODULES = (
     "edbp.vectorgen.sources_optee",
     "edbp.vectorgen.sources_blueprint",
     "edbp.vectorgen.sources_pq",
+    "edbp.vectorgen.sources_pq_flows",
 )
 
 SourceFn = Callable[[SeededRandom], VectorFile]

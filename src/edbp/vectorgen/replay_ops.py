@@ -28,6 +28,10 @@ from edbp.vectorgen.replay import ReplayContext, error_result, op
 
 # ------------------------------------------------------------------------------ helpers
 
+#: the algorithms a device's DSK may sign with (the key's own `alg`/curve picks one;
+#: ML-DSA-65 for an `edbp-pq` device, spec/protocol.md 4.1)
+_DSK_ALGS = frozenset({Alg.ESP256, Alg.ES256, Alg.ED25519, Alg.EDDSA, Alg.ML_DSA_65})
+
 
 def _hex(inp: dict[str, Any], name: str) -> bytes:
     value = inp[name]
@@ -95,7 +99,7 @@ def _check_replies(
         dsk = _key(keys["dsk"]).public()
         try:
             cose = Sign1.decode(reply, tagged=None)
-            cose.verify(dsk, algorithms={Alg.ESP256, Alg.ES256, Alg.ED25519, Alg.EDDSA})
+            cose.verify(dsk, algorithms=_DSK_ALGS)
         except EdbpError:
             problems.append(f"{_type_name(reply)} not signed by the device's DSK")
             continue
@@ -165,7 +169,7 @@ def _check_error(
         try:
             cose = Sign1.decode(signed, tagged=None)
             report = SuitReport.decode(
-                cose.verify(dsk, algorithms={Alg.ESP256, Alg.ES256, Alg.ED25519, Alg.EDDSA})
+                cose.verify(dsk, algorithms=_DSK_ALGS)
             )
         except EdbpError:
             continue  # _check_reports names it
@@ -225,7 +229,7 @@ def _check_reports(reports: tuple[bytes, ...], dsk: CoseKey, challenge: bytes) -
         try:
             cose = Sign1.decode(signed, tagged=None)
             report = SuitReport.decode(
-                cose.verify(dsk, algorithms={Alg.ESP256, Alg.ES256, Alg.ED25519, Alg.EDDSA})
+                cose.verify(dsk, algorithms=_DSK_ALGS)
             )
         except EdbpError as exc:
             out.append(f"report refused: {exc.code.name}")

@@ -24,7 +24,16 @@ from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import sign1
 from edbp.reference.wire.cose_trace import Trace
-from edbp.vectorgen.format import Note, Step, TestCase, TestGroup, VectorFile, error, message
+from edbp.vectorgen.format import (
+    Note,
+    Step,
+    TestCase,
+    TestGroup,
+    VectorFile,
+    error,
+    message,
+    one_step_case,
+)
 from edbp.vectorgen.registry import source
 from edbp.vectorgen.replay import replay_test
 
@@ -118,15 +127,8 @@ def _case(
     step: Step,
     intermediates: dict[str, Any] | None = None,
 ) -> TestCase:
-    return TestCase(
-        f"cose.{suite.name}.{kind}.{result}.{name}",
-        comment,
-        result,
-        (step,),
-        (flag,),
-        NOTES[flag].properties,
-        intermediates or {},
-    )
+    return one_step_case(f"cose.{suite.name}.{kind}.{result}.{name}", comment, result, step,
+                         flag, NOTES, intermediates)
 
 
 def _sign_tests(suite: CoseSuite, rng: SeededRandom) -> tuple[TestCase, ...]:
