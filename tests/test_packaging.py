@@ -64,7 +64,11 @@ def test_metadata_urls_point_somewhere_real() -> None:
     for name, url in PROJECT.get("urls", {}).items():
         assert url.startswith("https://"), (name, url)
         assert not PLACEHOLDER_HOST.match(url), f"[project.urls] {name} is a placeholder: {url}"
-    for placeholder in ("https://edbp.example/spec/", "https://example.com/x", "http://localhost:8"):
+    for placeholder in (
+        "https://edbp.example/spec/",
+        "https://example.com/x",
+        "http://localhost:8",
+    ):
         assert PLACEHOLDER_HOST.match(placeholder), placeholder  # the check itself bites
     assert not PLACEHOLDER_HOST.match("https://pypi.org/project/edbp/")
     schema = (ROOT / "spec" / "report.schema.json").read_text()

@@ -348,9 +348,10 @@ def _refuse(conn: socket.socket, code: Code, msg: str) -> None:
         pass
 
 
-def builtin_serve(fault: str | None) -> Callable[[socket.socket], None]:
-    """The in-process reference device (optionally with a seeded fault) as a socket server."""
+def builtin_serve(fault: str | None, own_keys: bool = False) -> Callable[[socket.socket], None]:
+    """The in-process reference device (optionally with a seeded fault, or as a vendor board
+    keeping its own keys) as a socket server."""
     from edbp.conformance.reference_device import make_backend
 
-    backend = make_backend(fault)
+    backend = make_backend(fault, own_keys)
     return lambda sock: serve_socket(sock, backend)
