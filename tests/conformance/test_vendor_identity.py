@@ -149,3 +149,26 @@ def test_a_bad_builtin_identity_option_is_a_config_error() -> None:
         with pytest.raises(AdapterError) as exc:
             open_transport(spec).close()
         assert exc.value.code == Code.CONFORMANCE_CONFIG, spec
+
+
+def test_a_served_board_keeps_its_keys_only_when_asked() -> None:
+    """``edbp device serve --own-keys``: no test-keys; ``reset`` makes new keys unless
+    ``keep_keys`` (spec/adapter.md), which the vector cases of such a board rely on."""
+    import sys
+
+    from edbp.conformance.adapter import DeviceClient, SubprocessTransport
+    from edbp.conformance.adapter.client import DeviceError
+
+    cmd = [sys.executable, "-c", "import sys; from edbp.cli import main; sys.exit(main())"]
+    serve = [*cmd, "device", "serve", "--stdio", "--own-keys", "--vendor", "acme.example"]
+    with DeviceClient(SubprocessTransport(serve), timeout=120) as client:
+        info = client.hello()
+        assert not info.supports("test-keys") and info.supports("power-cut")
+        first = client.call("identity")
+        assert first["vendor_id"] == identity_for("acme.example", "reference-device")[0]
+        client.call("reset", {"keep_keys": True})
+        assert client.call("identity") == first
+        client.call("reset")
+        assert client.call("identity")["ueid"] != first["ueid"]
+        with pytest.raises(DeviceError):
+            client.call("provision", {"tam_keys": [], "author_keys": [], "floors": []})

@@ -90,6 +90,12 @@ def command() -> None:
     metavar="NAME",
     help="edbp profile: the device class name (class_id derived from the vendor and NAME)",
 )
+@click.option(
+    "--own-keys",
+    is_flag=True,
+    help="edbp profile: a board keeping its own keys (no test-keys capability; the suite "
+    "re-derives every vector flow for them)",
+)
 def serve(
     use_stdio: bool,
     tcp_addr: str | None,
@@ -103,6 +109,7 @@ def serve(
     max_sessions: int,
     vendor_domain: str | None,
     class_name: str | None,
+    own_keys: bool,
 ) -> None:
     """Serve the reference device."""
     from edbp.conformance.faults import FAULTS, check_fault
@@ -116,21 +123,23 @@ def serve(
         raise click.UsageError("give exactly one of --stdio and --tcp HOST:PORT")
     make: Callable[[], Any]
     if profile == "blueprint":
-        if fault:
-            raise click.UsageError("--fault applies to the edbp profile only")
+        if fault or own_keys:
+            raise click.UsageError("--fault and --own-keys apply to the edbp profile only")
         from edbp.conformance.blueprint_device import make_cpm_backend
 
         def make() -> Any:
             return make_cpm_backend(cpm)
     else:
         check_fault(fault)
+        if fault and own_keys:
+            raise click.UsageError("--own-keys serves the reference device, not a --fault")
         from edbp.conformance.reference_device import identity, identity_for, make_backend
 
         ids = identity_for(vendor_domain or "example.com", class_name or "reference-device")
 
         def make() -> Any:
             with identity(*ids):
-                return make_backend(fault)
+                return make_backend(fault, own_keys)
 
     from edbp.conformance.adapter.server import parse_address, serve_stdio, serve_tcp
 
