@@ -32,7 +32,6 @@ from typing import Any
 
 import attrs
 
-from edbp.errors import EdbpError
 from edbp.vectorgen.replay import DeviceTarget
 
 __all__ = [
@@ -166,8 +165,9 @@ def rederive(
             derived = _generate(source, device, stand_in, target or (lambda: None))
         except RederiveError as exc:
             derived = str(exc)
-        except (EdbpError, AssertionError, KeyError, TypeError, ValueError) as exc:
-            # the honest exchange the flow starts from failed with this device
+        except Exception as exc:
+            # the honest exchange the flow starts from failed with this device (a refusal,
+            # a reply of the wrong shape, evidence the TAM rejects)
             derived = f"the flow could not run with the device: {type(exc).__name__}: {exc}"
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
