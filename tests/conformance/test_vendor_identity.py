@@ -5,9 +5,11 @@ vectors ran byte-exact and which were re-derived (and for which identity)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from edbp.conformance.faults import FAULTS
 from edbp.conformance.harness import vectors as hv
@@ -103,6 +105,8 @@ def test_a_board_with_its_own_keys_runs_every_vector_flow(tmp_path: Path, suite:
     assert identity.startswith(f"vendor_id={vendor.hex()} class_id={klass.hex()} ueid=")
     assert identity.endswith("(the device's own keys)")
     assert report["summary"].get("failed", 0) == 0 and report["summary"].get("error", 0) == 0
+    schema = json.loads((Path(__file__).parents[2] / "spec" / "report.schema.json").read_text())
+    jsonschema.validate(report, schema)
 
 
 def test_without_own_key_rederivation_the_board_fails_the_flows(
