@@ -69,6 +69,7 @@ __all__ = [
     "PowerCutStorage",
     "PowerLoss",
     "ReferenceDevice",
+    "VendorBoard",
     "identity",
     "identity_for",
     "make_backend",
@@ -468,8 +469,34 @@ class ReferenceDevice(DeviceBackend):
         raise AdapterError(Code.ADAPTER_CAPABILITY_MISSING, "cpm")
 
 
-def make_backend(fault: str | None = None) -> DeviceBackend:
-    """The reference device, or its seeded faulty variant ``fault`` (edbp.conformance.faults)."""
+class VendorBoard(ReferenceDevice):
+    """The reference device standing in for a vendor's production board (``builtin,keys=own``):
+    its DAK, DSK and UEID are made inside it (``enrol.keygen``; a ``reset`` without
+    ``keep_keys`` makes new ones, as spec/adapter.md says) and never leave it; it has no
+    ``test-keys`` (its keys cannot be replaced, floors cannot be preset), and declares the
+    suites its own P-256 keys run. The suite meets such a board by re-deriving every vector
+    flow for its keys (issue 14 §1, ``edbp.vectorgen.rederive``)."""
+
+    name = "edbp reference device (vendor board with its own keys)"
+
+    def capabilities(self) -> tuple[str, ...]:
+        return tuple(c for c in CAPABILITIES if c != "test-keys")
+
+    def req_hello(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
+        hello = super().req_hello(args, host)
+        hello["suites"] = [s for s in SUITES if "esp256" in s]
+        return hello
+
+
+def make_backend(fault: str | None = None, own_keys: bool = False) -> DeviceBackend:
+    """The reference device, or its seeded faulty variant ``fault`` (edbp.conformance.faults);
+    ``own_keys``: the reference device as a vendor board keeping its own keys (``VendorBoard``)."""
+    if own_keys:
+        if fault is not None:
+            raise AdapterError(
+                Code.CONFORMANCE_CONFIG, "keys=own runs the reference device, not a fault"
+            )
+        return VendorBoard()
     if fault is None:
         return ReferenceDevice()
     from edbp.conformance.faults import check_fault

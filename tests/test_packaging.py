@@ -50,7 +50,29 @@ def test_licence_file_matches_the_metadata() -> None:
     assert PROJECT["license-files"] == ["LICENSE"]
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
     assert (ROOT / "SECURITY.md").exists()
-    assert PROJECT["urls"]
+
+
+#: hosts that point at nothing (RFC 2606 / RFC 6761 reserved names) or at this machine
+PLACEHOLDER_HOST = re.compile(
+    r"https?://([^/]*\.)?(example(\.(com|org|net))?|invalid|test|localhost)(:\d+)?(/|$)", re.I
+)
+
+
+def test_metadata_urls_point_somewhere_real() -> None:
+    """No placeholder home page: a URL field names a real public address or is absent
+    (edbp has none yet, so the table is absent and SECURITY.md says how to report)."""
+    for name, url in PROJECT.get("urls", {}).items():
+        assert url.startswith("https://"), (name, url)
+        assert not PLACEHOLDER_HOST.match(url), f"[project.urls] {name} is a placeholder: {url}"
+    for placeholder in (
+        "https://edbp.example/spec/",
+        "https://example.com/x",
+        "http://localhost:8",
+    ):
+        assert PLACEHOLDER_HOST.match(placeholder), placeholder  # the check itself bites
+    assert not PLACEHOLDER_HOST.match("https://pypi.org/project/edbp/")
+    schema = (ROOT / "spec" / "report.schema.json").read_text()
+    assert "edbp.example" not in schema
 
 
 def test_every_runtime_dependency_is_imported_by_the_kit() -> None:

@@ -348,11 +348,12 @@ def _refuse(conn: socket.socket, code: Code, msg: str) -> None:
         pass
 
 
-def builtin_serve(fault: str | None) -> Callable[[socket.socket], None]:
-    """The in-process reference device (optionally with a seeded fault) as a socket server."""
+def builtin_serve(fault: str | None, own_keys: bool = False) -> Callable[[socket.socket], None]:
+    """The in-process reference device (optionally with a seeded fault, or as a vendor board
+    keeping its own keys) as a socket server."""
     from edbp.conformance.reference_device import make_backend
 
-    backend = make_backend(fault)
+    backend = make_backend(fault, own_keys)
     own_loop = getattr(backend, "serve_socket", None)  # a faulty shim's own loop (faults.py)
     if own_loop is not None:
         return lambda sock: own_loop(sock)

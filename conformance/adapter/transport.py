@@ -229,23 +229,34 @@ class InProcessTransport(_FdTransport):
         self._thread.join(timeout=5)
 
 
-def _builtin_identity(spec: str, opts: list[str]) -> tuple[str, str] | None:
-    """``vendor=DOMAIN,class=NAME`` options of a builtin spec: the reference device standing in
-    for another vendor's board (its vendor_id/class_id derived from them)."""
+def _builtin_options(spec: str, opts: list[str]) -> tuple[tuple[str, str] | None, bool]:
+    """``vendor=DOMAIN,class=NAME,keys=own`` options of a builtin spec: the reference device
+    standing in for another vendor's board (its vendor_id/class_id derived from them; with
+    ``keys=own`` it keeps its own DAK/DSK/UEID across resets and offers no ``test-keys``).
+    Returns (the ids' domain and class name or None, own keys)."""
     if not opts:
-        return None
+        return None, False
     values = dict(o.partition("=")[::2] for o in opts)
-    if set(values) - {"vendor", "class"} or not all(values.values()):
+    if (
+        set(values) - {"vendor", "class", "keys"}
+        or not all(values.values())
+        or values.get("keys", "own") != "own"
+    ):
         raise AdapterError(
             Code.CONFORMANCE_CONFIG,
-            f"{spec!r}: builtin options are vendor=DOMAIN and class=NAME, comma-separated",
+            f"{spec!r}: builtin options are vendor=DOMAIN, class=NAME and keys=own, "
+            "comma-separated",
         )
-    return values.get("vendor", "example.com"), values.get("class", "reference-device")
+    own_keys = values.pop("keys", None) == "own"
+    if not values:
+        return None, own_keys
+    return (values.get("vendor", "example.com"), values.get("class", "reference-device")), own_keys
 
 
 def open_transport(spec: str) -> Transport:
     """``tcp:HOST:PORT``, ``builtin`` / ``builtin:FAULT`` (in-process reference device;
-    ``,vendor=DOMAIN,class=NAME`` gives it another vendor's identity),
+    ``,vendor=DOMAIN,class=NAME`` gives it another vendor's identity, ``,keys=own`` makes it
+    a board keeping its own keys, with no ``test-keys``),
     ``blueprint:as-published`` / ``blueprint:fixed`` (in-process blueprint CPM), or a command
     line run as a subprocess."""
     if spec.startswith("tcp:"):
@@ -261,9 +272,9 @@ def open_transport(spec: str) -> Transport:
 
         head, *opts = spec.split(",")
         fault = head.partition(":")[2] or None
-        ids = _builtin_identity(spec, opts)
+        ids, own_keys = _builtin_options(spec, opts)
         if ids is None:
-            return InProcessTransport(builtin_serve(fault), name=spec)
+            return InProcessTransport(builtin_serve(fault, own_keys), name=spec)
         with identity(*identity_for(*ids)):
-            return InProcessTransport(builtin_serve(fault), name=spec)
+            return InProcessTransport(builtin_serve(fault, own_keys), name=spec)
     return SubprocessTransport(spec)

@@ -8,8 +8,8 @@ from edbp.conformance.harness.pq import PQ_SUITE_NAMES
 from edbp.conformance.harness.vectors import (
     VectorCase,
     load_vector_cases,
-    needs_rederive,
     run_vector,
+    vector_mode,
 )
 
 CASES = list(load_vector_cases())
@@ -32,14 +32,12 @@ def test_vector(bare: Harness, case: object, request: pytest.FixtureRequest) -> 
     info = bare.device.info
     if suite != "-" and info is not None and not _declares(info.suites, suite):
         pytest.skip(f"device does not declare suite {suite}")
-    # the report says which vectors ran byte-exact and which were re-derived (and for whom)
-    other = needs_rederive(found.test, bare.vendor_id, bare.class_id)
-    mode = "re-derived" if other else "byte-exact"
+    # the report says which vectors ran byte-exact and which were re-derived (and for whom:
+    # the device's ids, and its UEID and key thumbprints when it keeps its own keys)
+    mode, identity = vector_mode(bare, found)
     request.node.user_properties.append(("vector", mode))
-    if mode == "re-derived":
-        request.node.user_properties.append(
-            ("vector_identity", f"vendor_id={bare.vendor_id.hex()} class_id={bare.class_id.hex()}")
-        )
+    if identity is not None:
+        request.node.user_properties.append(("vector_identity", identity))
     assert run_vector(bare, found) == mode
 
 

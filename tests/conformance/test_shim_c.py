@@ -1,8 +1,12 @@
 """The C shim skeleton (examples/shim-c) builds with gcc and Debian's libcbor and passes the
-suite's adapter-basics cases: the "any language" claim of the adapter protocol, tested."""
+suite's adapter-basics cases: the "any language" claim of the adapter protocol, tested. Every
+other rung of the guide's bring-up ladder gives against it exactly what the guide's table says
+(the TEE stand-in has no TA: adapter errors 806, or nothing runs)."""
 
 from __future__ import annotations
 
+import re
+import shlex
 import shutil
 import struct
 import subprocess
@@ -15,7 +19,8 @@ from edbp.conformance.adapter.client import DeviceError
 
 from edbp.errors import Code
 
-SHIM = Path(__file__).resolve().parents[2] / "examples" / "shim-c"
+ROOT = Path(__file__).resolve().parents[2]
+SHIM = ROOT / "examples" / "shim-c"
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +89,55 @@ def test_a_malformed_frame_is_answered_with_800_and_a_null_id(shim: Path) -> Non
     (length,) = struct.unpack(">I", res.stdout[:4])
     reply = cbor.loads(res.stdout[4 : 4 + length])  # the strict decoder: deterministic CBOR
     assert reply == {"id": None, "ok": False, "code": 800, "msg": "body is not one CBOR item"}
+
+
+def _ladder() -> list[tuple[str, list[str], str]]:
+    """(rung, its selection as CLI words, what the guide says the skeleton gives) per rung."""
+    guide = (ROOT / "docs" / "vendor-guide.md").read_text()
+    section = guide.split("## The bring-up ladder", 1)[1].split("\n## ", 1)[0]
+    selections: dict[str, list[str]] = {}
+    outcomes: dict[str, str] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        if not cells or not re.match(r"\d\.", cells[0]):
+            continue
+        if len(cells) == 3:
+            selections[cells[0]] = shlex.split(cells[1].strip("`")) if "`" in cells[1] else []
+        elif len(cells) == 2:
+            outcomes[cells[0]] = cells[1]
+    assert selections and set(outcomes) == set(selections), (selections, outcomes)
+    return [(rung, selections[rung], outcomes[rung]) for rung in selections]
+
+
+def _flows_and_tags(words: list[str]) -> dict[str, tuple[str, ...]]:
+    opts: dict[str, tuple[str, ...]] = {"flows": (), "tags": ()}
+    for flag, value in zip(words[::2], words[1::2], strict=True):
+        key = {"--flow": "flows", "--tag": "tags"}[flag]
+        opts[key] = (*opts[key], value)
+    return opts
+
+
+@pytest.mark.parametrize("rung", range(6))
+def test_each_rung_gives_what_the_guide_says(
+    rung: int, tmp_path: Path, suite: Any, shim: Path
+) -> None:
+    name, words, said = _ladder()[rung]
+    code, report = suite(tmp_path, str(shim), **_flows_and_tags(words))
+    outcomes = [c["outcome"] for c in report["cases"]]
+    ran = [c for c in report["cases"] if c["outcome"] != "skipped"]
+    if said.startswith("passes"):
+        assert code == 0 and ran and {c["outcome"] for c in ran} == {"passed"}, name
+    elif said.startswith("adapter errors"):
+        assert code == 1 and ran, name
+        assert {c["outcome"] for c in ran} == {"error"}, name
+        assert {c["actual"] for c in ran} == {"error 806 ADAPTER_CAPABILITY_MISSING"}, name
+        count = re.search(r"all (\d+) ", said)
+        if count:
+            assert len(ran) == int(count.group(1)), name
+    elif said.startswith("nothing runs"):
+        assert code == 0 and outcomes and set(outcomes) == {"skipped"}, name
+        capability = re.search(r"no `([a-z-]+)` capability", said)
+        assert capability, said
+        assert all(capability.group(1) in c.get("reason", "") for c in report["cases"]), name
+    else:
+        raise AssertionError(f"{name}: the guide's table says {said!r}, which no check knows")

@@ -58,7 +58,7 @@ def test_liveness_fails_when_the_tam_holds_no_pq_key(monkeypatch: pytest.MonkeyP
 
 
 def test_seeded_flaw_is_caught_by_exploration_and_z3() -> None:
-    fr = check_flaw(flaw("agent_accepts_classical_downgrade"), INST)
+    fr = check_flaw(flaw("agent-accepts-classical-downgrade"), INST)
     assert fr.caught and fr.explored and fr.z3
     assert fr.trace[-1].startswith("attack.inject + deploy.query_response")
     assert "classical" in fr.violation and "device 0" in fr.violation
@@ -103,4 +103,4 @@ def test_invariant_and_every_guard_satisfiable() -> None:
 
 def test_p14_is_registered_with_the_edbp_check() -> None:
     assert SUBMODELS["P14"] is dg.PROFILE
-    assert flaw("agent_accepts_classical_downgrade").target == "P14"
+    assert flaw("agent-accepts-classical-downgrade").target == "P14"

@@ -28,7 +28,7 @@ def test_driver_predicts_installs_and_refusals() -> None:
 
 
 def test_driver_with_a_flaw_predicts_the_flawed_behaviour() -> None:
-    m = ModelDriver(rules=flaw("agent_skips_token_check").rules)
+    m = ModelDriver(rules=flaw("agent-skips-token-check").rules)
     m.publish()
     term = m.deploy_dropped(0, 1)
     assert m.replay_in_exchange(0, term).installed
@@ -38,8 +38,8 @@ def test_driver_with_a_flaw_predicts_the_flawed_behaviour() -> None:
 def test_cli_flaws_and_trace() -> None:
     runner = CliRunner()
     res = runner.invoke(command, ["flaws"])
-    assert res.exit_code == 0 and "agent_skips_rollback_check" in res.output
-    res = runner.invoke(command, ["trace", "author_reuses_iv", "--mermaid"])
+    assert res.exit_code == 0 and "agent-skips-rollback-check" in res.output
+    res = runner.invoke(command, ["trace", "author-reuses-iv", "--mermaid"])
     assert res.exit_code == 0 and "sequenceDiagram" in res.output
 
 

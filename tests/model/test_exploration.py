@@ -51,7 +51,7 @@ def test_liveness_fails_when_the_tam_cannot_open_sessions() -> None:
 
 
 def test_shortest_counterexample_is_a_spec_trace() -> None:
-    fr = check_flaw(next(f for f in FLAWS if f.name == "tam_trusts_evidence_key"), SMALL)
+    fr = check_flaw(next(f for f in FLAWS if f.name == "tam-trusts-evidence-key"), SMALL)
     assert fr.explored and fr.caught
     assert fr.trace[0].startswith("publish.build")
     assert fr.trace[-1].startswith("attack.inject + deploy.verify_evidence + deploy.update")
@@ -94,7 +94,7 @@ def test_uninstall_keeps_the_floor() -> None:
     res = explore(EDBP, Config(inst), build_graph=False)
     assert res.violations == {}
     assert any(p and p[1].steps == ("uninstall.component",) for p in res.parent)
-    bad = explore(EDBP, Config(inst, rules=flaw("uninstall_resets_floor").rules),
+    bad = explore(EDBP, Config(inst, rules=flaw("uninstall-resets-floor").rules),
                   stop_on=frozenset({"P7"}), build_graph=False)
     assert "P7" in bad.violations
     assert "uninstall.component" in bad.trace(bad.violations["P7"][0]).steps

@@ -15,14 +15,14 @@ def test_every_property_is_proved_inductive() -> None:
 
 
 def test_a_flaw_yields_a_readable_counterexample_to_induction() -> None:
-    (o,) = prove(flaw("tam_ignores_revocation").rules, props=("P13",))
+    (o,) = prove(flaw("tam-ignores-revocation").rules, props=("P13",))
     assert not o.proved
     assert "deploy.query_request(d=device" in o.failure or "deploy.verify_evidence" in o.failure
     assert "!val!" not in o.failure
 
 
 def test_the_flaw_breaks_only_what_it_should() -> None:
-    results = {o.prop: o.proved for o in prove(flaw("author_reuses_iv").rules)}
+    results = {o.prop: o.proved for o in prove(flaw("author-reuses-iv").rules)}
     assert not results["P11"]
     assert all(ok for p, ok in results.items() if p != "P11")
 

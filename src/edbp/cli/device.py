@@ -90,6 +90,12 @@ def command() -> None:
     metavar="NAME",
     help="edbp profile: the device class name (class_id derived from the vendor and NAME)",
 )
+@click.option(
+    "--own-keys",
+    is_flag=True,
+    help="edbp profile: a board keeping its own keys (no test-keys capability; the suite "
+    "re-derives every vector flow for them)",
+)
 def serve(
     use_stdio: bool,
     tcp_addr: str | None,
@@ -103,6 +109,7 @@ def serve(
     max_sessions: int,
     vendor_domain: str | None,
     class_name: str | None,
+    own_keys: bool,
 ) -> None:
     """Serve the reference device."""
     from edbp.conformance.faults import FAULTS, check_fault
@@ -119,18 +126,22 @@ def serve(
     if chosen is not None and chosen.profile != profile:
         raise click.UsageError(f"--fault {fault} is a fault of the {chosen.profile} profile")
     if profile == "blueprint":
+        if own_keys:
+            raise click.UsageError("--own-keys applies to the edbp profile only")
         from edbp.conformance.blueprint_device import make_cpm_backend
 
         def make() -> Any:
             return chosen.make() if chosen is not None else make_cpm_backend(cpm)
     else:
+        if chosen is not None and own_keys:
+            raise click.UsageError("--own-keys serves the reference device, not a --fault")
         from edbp.conformance.reference_device import identity, identity_for, make_backend
 
         ids = identity_for(vendor_domain or "example.com", class_name or "reference-device")
 
         def make() -> Any:
             with identity(*ids):
-                return make_backend(fault)
+                return make_backend(fault, own_keys)
 
     from edbp.conformance.adapter.server import parse_address, serve_stdio, serve_tcp
 

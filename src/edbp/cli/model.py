@@ -183,8 +183,14 @@ def trace(flaw_name: str, instance_text: str | None, mermaid: bool) -> None:
     from edbp.model.check import check_flaw
     from edbp.model.flaws import FLAW_NAMES, flaw
 
+    # names are kebab-case (spec/README.md "Names"); the snake_case spelling of earlier
+    # releases still finds the flaw
+    flaw_name = flaw_name.replace("_", "-")
     if flaw_name not in FLAW_NAMES:
-        raise ConfigError(Code.MODEL_BAD_INSTANCE, f"no seeded flaw named {flaw_name!r}")
+        raise ConfigError(
+            Code.MODEL_BAD_INSTANCE,
+            f"no seeded flaw named {flaw_name!r} (`edbp model flaws` lists them)",
+        )
     fr = check_flaw(flaw(flaw_name), _instance(instance_text, "edbp"))
     click.echo(f"{flaw_name} -> {fr.flaw.target}: {fr.violation or 'NOT CAUGHT'}")
     if mermaid:

@@ -10,6 +10,9 @@ the one the software and PKCS#11 backends produce for the same key.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import attrs
@@ -30,9 +33,18 @@ from edbp.reference.wire import cbor, teep
 from edbp.reference.wire.cose_algs import Alg, Curve
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.vectorgen.format import Step, error, message
-from edbp.vectorgen.replay import ReferenceTarget, device_state_view
+from edbp.vectorgen.replay import DeviceTarget, ReferenceTarget, device_state_view
 
-__all__ = ["SUITES", "DeviceHandle", "Kit", "MemoryVault", "Suite"]
+__all__ = [
+    "SUITES",
+    "DeviceHandle",
+    "Kit",
+    "LiveDevice",
+    "MemoryVault",
+    "PublicDeviceKeys",
+    "Suite",
+    "live_device",
+]
 
 #: The CDDL rule every honest TEEP message names.
 TEEP_RULE = "messages.cddl#edbp-teep-message-signed"
@@ -113,6 +125,48 @@ class MemoryVault(KeyVault):
         return self._keys[(key_id, version or self.current_version(key_id))]
 
 
+@attrs.frozen
+class PublicDeviceKeys:
+    """A device's identity as it reports it (``identity``): UEID and the public halves of its
+    DAK and DSK. Enough for a TAM to verify its evidence and wrap CEKs to it; no private part,
+    so a vector made for it carries no ``testKeys`` and only the device itself can run it."""
+
+    ueid: bytes
+    dak_public: CoseKey
+    dsk_public: CoseKey
+
+
+@attrs.frozen
+class LiveDevice:
+    """A device under test standing in, during a re-derivation, for the kit's test device whose
+    (seeded, stand-in) UEID is ``stand_in``: the kit enrols the device's public keys instead,
+    and ``target()`` (a fresh connection to the device, reset and provisioned by the kit) plays
+    that device's part of each flow. Why: a board's keys never leave it, so the flow's
+    messages can only be made for it by running the flow with it (its evidence, its DAK)."""
+
+    stand_in: bytes
+    keys: PublicDeviceKeys
+    target: Callable[[], DeviceTarget] = attrs.field(eq=False, repr=False)
+
+
+_LIVE: ContextVar[LiveDevice | None] = ContextVar("edbp_live_device", default=None)
+
+
+@contextlib.contextmanager
+def live_device(device: LiveDevice) -> Iterator[None]:
+    """Within the block, kits made for vector generation use ``device`` (see ``LiveDevice``)."""
+    token = _LIVE.set(device)
+    try:
+        yield
+    finally:
+        _LIVE.reset(token)
+
+
+def live() -> LiveDevice | None:
+    """The device standing in for a test device of the flows being generated, if any."""
+    return _LIVE.get()
+
+
 def image_for(sequence: int, size: int = 700, label: str = "") -> bytes:
     """A deterministic opaque payload per sequence (the adapter's devices take opaque images)."""
     head = b"edbp vector image%s #%d\n" % (label.encode(), sequence)
@@ -124,7 +178,7 @@ class DeviceHandle:
     """A test device: its keys (test material), identity and the vector's starting state."""
 
     label: str
-    keys: DeviceKeys
+    keys: DeviceKeys | PublicDeviceKeys
     vendor_id: bytes
     class_id: bytes
     endorsement: bytes
@@ -141,16 +195,24 @@ class DeviceHandle:
     ) -> dict[str, Any]:
         """The ``device`` starting state of a vector (spec/vectors.md)."""
         tam = tam_keys if tam_keys is not None else [kit.tsk.public()]
+        # a live device keeps its own keys: its vectors carry none (``reset`` keeps them)
+        test_keys = (
+            {
+                "testKeys": {
+                    "dak": self.keys.agreement_key().encode().hex(),
+                    "dsk": self.keys._dsk.encode().hex(),
+                }
+            }
+            if isinstance(self.keys, DeviceKeys)
+            else {}
+        )
         return {
             "profile": "edbp",
             "suite": kit.suite.name,
             "ueid": self.ueid.hex(),
             "vendorId": self.vendor_id.hex(),
             "classId": self.class_id.hex(),
-            "testKeys": {
-                "dak": self.keys.agreement_key().encode().hex(),
-                "dsk": self.keys._dsk.encode().hex(),
-            },
+            **test_keys,
             "trustAnchors": {
                 "tam": [k.encode().hex() for k in tam],
                 "author": [kit.ask.public().encode().hex()],
@@ -227,7 +289,12 @@ class Kit:
         """``enrol.keygen`` (test keys), ``enrol.endorse`` (MRK) and ``enrol.register``."""
         if label in self.devices:
             return self.devices[label]
-        keys = DeviceKeys.generate(self.suite.keys, self.rng.fork(f"device/{label}"))
+        keys: DeviceKeys | PublicDeviceKeys = DeviceKeys.generate(
+            self.suite.keys, self.rng.fork(f"device/{label}")
+        )
+        device = live()
+        if device is not None and keys.ueid == device.stand_in:
+            keys = device.keys  # the device under test plays this one
         vendor = vendor_id or self.vendor_id
         cls = class_id or self.class_id
         body = Endorsement(
@@ -295,17 +362,23 @@ class Kit:
 
     # ------------------------------------------------------------------ live sessions
 
-    def target(self, state: dict[str, Any]) -> ReferenceTarget:
-        """A reference device set up from a vector's starting state (used while generating)."""
+    def target(self, state: dict[str, Any]) -> DeviceTarget:
+        """A reference device set up from a vector's starting state (used while generating);
+        the live device instead when the state is the one it plays (``LiveDevice``)."""
         from edbp.vectorgen.replay import _setup_device
 
-        target = ReferenceTarget()
+        device = live()
+        target: DeviceTarget
+        if device is not None and state.get("ueid") == device.keys.ueid.hex():
+            target = device.target()
+        else:
+            target = ReferenceTarget()
         _setup_device(target, state)
         return target
 
 
 def deliver(
-    target: ReferenceTarget, data: bytes, payloads: dict[str, bytes] | None = None
+    target: DeviceTarget, data: bytes, payloads: dict[str, bytes] | None = None
 ) -> list[bytes]:
     """Deliver to a live reference device during generation; its replies."""
     pay = payloads or {}
@@ -322,7 +395,7 @@ def deliver(
 
 
 def open_session(
-    kit: Kit, tam: Tam, handle: DeviceHandle, target: ReferenceTarget, intent: Intent
+    kit: Kit, tam: Tam, handle: DeviceHandle, target: DeviceTarget, intent: Intent
 ) -> tuple[bytes, bytes, bytes | None]:
     """TAM ``begin`` → device QueryResponse → TAM: (QueryRequest, QueryResponse, Update)."""
     qr = tam.begin(handle.ueid, intent).send

@@ -35,6 +35,7 @@ __all__ = [
     "OPS",
     "ClientTarget",
     "DeviceTarget",
+    "IdentityMismatch",
     "Outcome",
     "ReferenceTarget",
     "ReplayContext",
@@ -60,7 +61,13 @@ class DeviceTarget(Protocol):
 
 
 class SkipTest(Exception):
-    """The target cannot run this test (missing suite, capability or identity); with why."""
+    """The target cannot run this test (no runner, no device, a missing capability); with why.
+    Never for identity: a device with other ids or keys replays the flow re-derived for it."""
+
+
+class IdentityMismatch(Exception):
+    """The device is not the one the test's messages address (its vendor/class ids, or the
+    UEID of a test made for a device's own keys): a failure, never a skip."""
 
 
 class Violation(Exception):
@@ -119,12 +126,21 @@ def _hexes(items: Iterable[str]) -> list[bytes]:
 
 
 def _setup_device(target: DeviceTarget, state: dict[str, Any]) -> None:
-    """``reset`` then ``provision`` the starting state (spec/adapter.md)."""
-    target.call("reset", {})
+    """``reset`` then ``provision`` the starting state (spec/adapter.md). A state with a UEID
+    but no ``testKeys`` was made for the device's own keys (``edbp.vectorgen.rederive``): the
+    reset keeps them (``keep_keys``) and the device must still be that UEID."""
+    own_keys = "ueid" in state and not state.get("testKeys")
+    target.call("reset", {"keep_keys": True} if own_keys else {})
     identity = target.call("identity", {})
-    for key, field in (("vendorId", "vendor_id"), ("classId", "class_id")):
+    for key, field in (("vendorId", "vendor_id"), ("classId", "class_id"), ("ueid", "ueid")):
+        if key == "ueid" and not own_keys:
+            continue  # test keys bring the vector's UEID
         if key in state and bytes.fromhex(state[key]) != identity.get(field):
-            raise SkipTest(f"device {field} differs from the vector's ({state[key]})")
+            raise IdentityMismatch(
+                f"device {field} {bytes(identity.get(field) or b'').hex()} is not the "
+                f"vector's {state[key]}: re-derive the test for the device "
+                "(edbp.vectorgen.rederive; replay_test with source=)"
+            )
     args: dict[str, Any] = {
         "tam_keys": _hexes(state.get("trustAnchors", {}).get("tam", [])),
         "author_keys": _hexes(state.get("trustAnchors", {}).get("author", [])),
@@ -205,11 +221,18 @@ def replay_test(
     group: dict[str, Any],
     target: DeviceTarget | None = None,
     ops: dict[str, OpRunner] | None = None,
+    source: str | None = None,
 ) -> Outcome:
     """Run every step of ``test``; the first mismatching step ends it. ``ops`` overrides runners
     for this replay (a harness that runs e.g. ``cpk.install`` through the adapter's ``cpm``
-    request instead of the in-process CPM)."""
+    request instead of the in-process CPM). ``source`` names the test's vector file
+    (``deploy/esp256-a128gcm``): a device target the committed bytes do not fit (other
+    vendor/class ids, keys of its own) then replays the flow re-derived for it."""
     _load_runners()
+    try:
+        test = _for_target(test, target, source)
+    except Exception as exc:  # RederiveError, or a device that does not answer hello/identity
+        return Outcome(test["tcId"], False, (f"re-derivation: {exc}",))
     ctx = ReplayContext(test, group, target)
     try:
         for i, step in enumerate(test["steps"]):
@@ -222,7 +245,7 @@ def replay_test(
                 raise
             except EdbpError as exc:  # a runner's refusal is the step's outcome
                 actual = error_result(exc.code)
-            except Violation:
+            except (Violation, IdentityMismatch):
                 raise
             except Exception as exc:
                 return Outcome(
@@ -235,9 +258,24 @@ def replay_test(
                 return Outcome(test["tcId"], False, tuple(f"step {i}: {p}" for p in problems))
     except SkipTest as why:
         return Outcome(test["tcId"], False, skipped=str(why))
-    except Violation as why:
+    except (Violation, IdentityMismatch) as why:
         return Outcome(test["tcId"], False, (str(why),))
     return Outcome(test["tcId"], True)
+
+
+def _for_target(
+    test: dict[str, Any], target: DeviceTarget | None, source: str | None
+) -> dict[str, Any]:
+    """``test``, or, for a device it does not fit (other ids, its own keys), the same flow
+    re-derived for it from vector file ``source`` (``edbp.vectorgen.rederive``)."""
+    if target is None or source is None or not test.get("device"):
+        return test
+    from edbp.vectorgen import rederive
+
+    device = rederive.DeviceIdentity.read(target)
+    if rederive.mode(test, device) == rederive.BYTE_EXACT:
+        return test
+    return rederive.rederive(source, test, device, lambda: target)
 
 
 def _compare_state(expected: dict[str, Any], ctx: ReplayContext) -> list[str]:
@@ -292,15 +330,16 @@ def iter_tests(doc: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, 
 def replay_file(
     path: Path | dict[str, Any],
     target_factory: Callable[[dict[str, Any], dict[str, Any]], DeviceTarget | None] | None = None,
+    source: str | None = None,
 ) -> list[Outcome]:
     """Replay every test of a vector file; ``target_factory(group, test)`` gives each test its
-    device (None: steps that need one are skipped)."""
+    device (None: steps that need one are skipped); ``source`` as for ``replay_test``."""
     _load_runners()
     doc = json.loads(path.read_text()) if isinstance(path, Path) else path
     out = []
     for group, test in iter_tests(doc):
         target = target_factory(group, test) if target_factory else None
-        out.append(replay_test(test, group, target))
+        out.append(replay_test(test, group, target, source=source))
     return out
 
 
