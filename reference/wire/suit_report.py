@@ -34,6 +34,10 @@ from edbp.reference.wire.suit_labels import ReportKey, ReportReason
 __all__ = ["SuitRecord", "SuitReference", "SuitReport", "SuitResult", "SystemProperties"]
 
 
+def _no_empty(uri: str | None) -> str | None:
+    return uri or None
+
+
 @attrs.frozen
 class SuitReference(CborItem):
     """SUIT_Reference = [manifest uri, manifest digest].
@@ -45,7 +49,7 @@ class SuitReference(CborItem):
 
     digest: SuitDigest
     #: ``None`` and ``""`` are the same reference (both written as the empty text)
-    uri: str | None = attrs.field(default=None, converter=lambda v: v or None)
+    uri: str | None = attrs.field(default=None, converter=_no_empty)
 
     def to_cbor(self) -> list[Any]:
         return [self.uri or "", self.digest.to_cbor()]

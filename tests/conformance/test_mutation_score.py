@@ -39,6 +39,7 @@ CASE_FILES = (
     "test_ta_image.py",
     "test_pq.py",
     "test_interop.py",
+    "test_suit_uninstall.py",
 )
 VECTOR_FAULTS = {"crash-on-malformed"}
 

@@ -37,13 +37,20 @@ def _adapted(text: str) -> str:
 
 #: zcbor 0.9 matches a map's entries in the order the rule lists them, while CDDL maps are
 #: unordered: two rules list an extension socket after entries with higher keys; written here
-#: with the socket moved up (same set of instances), so deterministic maps can match.
+#: with the socket moved up (same set of instances), so deterministic maps can match. The
+#: unseverable members' extension socket (uninstall, 24) moves from SUIT_Unseverable_Members
+#: (7-9) to after the severable members (16-23) of SUIT_Manifest: the same map entries.
 _REORDER = (
     (
         "    SUIT_Unseverable_Members,\n    SUIT_Severable_Members_Choice,\n"
         "    * $$SUIT_Manifest_Extensions,\n",
         "    * $$SUIT_Manifest_Extensions,\n    SUIT_Unseverable_Members,\n"
-        "    SUIT_Severable_Members_Choice,\n",
+        "    SUIT_Severable_Members_Choice,\n    * $$unseverable-manifest-member-extensions,\n",
+    ),
+    (
+        "  ? suit-invoke => bstr .cbor SUIT_Command_Sequence,\n"
+        "  * $$unseverable-manifest-member-extensions,\n",
+        "  ? suit-invoke => bstr .cbor SUIT_Command_Sequence,\n",
     ),
     (
         "SUIT_Common = {\n    ? suit-components             => SUIT_Components,\n"

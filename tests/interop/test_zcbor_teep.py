@@ -14,6 +14,7 @@ algorithm against the authentication algorithms of draft-ietf-suit-mti's profile
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE / "cddl"))
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "vectors"))
 
 import derive_for_zcbor as derive  # noqa: E402
 import test_zcbor_crosscheck as suit_cddl  # noqa: E402
@@ -71,8 +73,10 @@ def _honest_teep() -> list[tuple[str, bytes]]:
 MESSAGES = _honest_teep()
 
 
-@pytest.fixture(scope="module")
-def types() -> Any:
+@functools.cache
+def zcbor_types() -> Any:
+    """The zcbor types of the published SUIT manifest, encryption and trust-domains CDDL, edbp's
+    COSE shapes, and the derived TEEP and SUIT report files (built once per process)."""
     prelude = (Path(zcbor_mod.__file__).parent / "prelude.cddl").read_text()
     enc = HERE / "suit-firmware-encryption" / "draft-ietf-suit-firmware-encryption.cddl"
     trust = HERE / "suit-trust-domains" / "draft-ietf-suit-trust-domains.cddl"
@@ -90,6 +94,11 @@ def types() -> Any:
         "$suit-cose-profile /= [-16, -19, -29, 1]\n",
     ]
     return zcbor_mod.DataTranslator.from_cddl("\n".join(parts), 100).my_types
+
+
+@pytest.fixture(scope="module")
+def types() -> Any:
+    return zcbor_types()
 
 
 def _payload(signed: bytes) -> bytes:

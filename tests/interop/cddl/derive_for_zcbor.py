@@ -167,7 +167,11 @@ def sort_map_entries(text: str, keys: dict[str, int] | None = None) -> str:
         if "\n" in body and ";" not in body:
             indent = re.match(r"\n([ \t]*)", body)
             pad = indent.group(1) if indent else "  "
-            closing = body[body.rstrip(" \t").rfind("\n") :] if body.rstrip(" \t").endswith("\n") else "\n"
+            closing = (
+                body[body.rstrip(" \t").rfind("\n") :]
+                if body.rstrip(" \t").endswith("\n")
+                else "\n"
+            )
             entries = [sort_map_entries(e, keys) for e in _split_top(body)]
             entries.sort(key=key_of)
             out.append("\n" + ",\n".join(pad + e for e in entries) + closing)
@@ -190,8 +194,12 @@ def drop_tool_tweaks(text: str) -> str:
     """Drops the ``SUIT_Report_Tool_Tweak`` / ``SUIT_COSE_tool_tweak`` lines: they exist only to
     make the draft's build tool reach otherwise unreferenced rules and define no instance of
     any rule a message uses."""
-    return re.sub(r"^SUIT_Report_Tool_Tweak /= .*\n|^SUIT_Report_Protected /= SUIT_COSE_tool_tweak\n",
-                  "", text, flags=re.M)
+    return re.sub(
+        r"^SUIT_Report_Tool_Tweak /= .*\n|^SUIT_Report_Protected /= SUIT_COSE_tool_tweak\n",
+        "",
+        text,
+        flags=re.M,
+    )
 
 
 def drop_and_profiles(text: str) -> str:
