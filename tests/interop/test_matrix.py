@@ -8,15 +8,17 @@ the code and the clause that justifies it.
 The test fails when docs/interop.md differs from what the code does now;
 ``python tests/interop/test_matrix.py`` rewrites it. The SUIT report draft publishes no example
 message (its CDDL only): its row is an honest edbp report validated by zcbor against that CDDL.
-The TEEP draft's QueryResponse goes through the reference TAM's session logic (``_tam_answer``).
+The TEEP draft's QueryResponse, Success and Error go through the reference TAM's session logic
+(``_tam_answer``, ``_tam_outcome``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,7 @@ from edbp.errors import EdbpError
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "cloud"))  # cloud_world: a TAM and its devices
 DOC = ROOT / "docs" / "interop.md"
 TEEP_DIR = HERE / "teep-protocol" / "cbor"
 MS = HERE / "suit-manifest"
@@ -59,6 +62,14 @@ EVIDENCE = (
     "TEEP draft, Freshness Mechanisms: with the nonce mechanism the evidence MUST carry the "
     "QueryRequest's challenge; the example's empty attestation-payload (\"empty only for "
     "example purpose\") carries no evidence (protocol §8.3 step 3)"
+)
+
+
+REPORTED = (
+    "edbp profile, protocol §8.5 / messages.cddl edbp-teep-success: a deploy Success carries "
+    "the signed SUIT report that binds it to the session (P6); TEEP's suit-reports is optional, "
+    "so the report-less example is kept open (T8) in a deploy session and recorded in an "
+    "uninstall session"
 )
 
 
@@ -194,18 +205,15 @@ class _Fixed:
         return self
 
 
-def _tam_answer(payload: bytes) -> str:
-    """The draft's QueryResponse through the reference TAM's session logic (``Tam.receive``):
-    a real TAM with an enrolled reference device and a published package opens a deploy
-    session whose token is the draft's; the example, signed as published by that device's DSK,
-    is matched to the session by its token, verified under the DSK, then appraised (8.3 step 3).
-    Also what the TAM says when no session has that token."""
+@contextlib.contextmanager
+def _tam_world() -> Iterator[tuple[Any, Any, Any]]:
+    """A real reference TAM (sessions tokened as the draft's), its device registry with one
+    enrolled reference device, and one published package (sequence 1)."""
     import tempfile
 
-    sys.path.insert(0, str(ROOT / "tests" / "cloud"))
-    from cloud_world import TA_UUID, World, ta_image
+    from cloud_world import World, ta_image
     from edbp.reference.cloud.keyvault_software import SoftwareKeyVault
-    from edbp.reference.cloud.tam import Intent, Tam
+    from edbp.reference.cloud.tam import Tam
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -223,11 +231,23 @@ def _tam_answer(payload: bytes) -> str:
         )
         device = world.device()  # enrolled in the shared device registry
         tam.add_package(world.publish(ta_image(1), 1).envelope)
+        yield tam, device, world
+
+
+def _tam_answer(payload: bytes) -> str:
+    """The draft's QueryResponse through the reference TAM's session logic (``Tam.receive``):
+    a deploy session whose token is the draft's; the example, signed as published by the
+    device's DSK, is matched to the session by its token, verified under the DSK, then
+    appraised (protocol 8.3 step 3). Also what the TAM says when no session has that token, and
+    what it does with the same example carrying the device's real evidence."""
+    from cloud_world import TA_UUID
+    from edbp.reference.cloud.tam import Intent
+
+    with _tam_world() as (tam, device, world):
         signed = device.agent.keys.sign(payload).encode()
         no_session = _try(lambda: tam.receive(signed))[1]
         opened = tam.begin(device.ueid, Intent(package=(TA_UUID, 1)))
-        request = teep.peek(opened.send or b"")
-        assert getattr(request, "token", None) == DRAFT_TOKEN
+        assert getattr(teep.peek(opened.send or b""), "token", None) == DRAFT_TOKEN
         matched = _try(lambda: tam.receive(signed))[1]
         state = tam.state(device.ueid).value
         last = list(world.devices_db.entries())[-1]
@@ -248,6 +268,35 @@ def _tam_answer(payload: bytes) -> str:
         f"device's evidence in attestation-payload (keys still unsorted): {update}, session "
         f"{out.state.value}"
     )
+
+
+def _tam_outcome(payload: bytes) -> str:
+    """The draft's Success or Error through the TAM's session logic: in a deploy session and
+    in an uninstall session that have sent their Update (state UPDATE_SENT, token the
+    draft's), the example signed by the device's DSK."""
+    from cloud_world import TA_UUID
+    from edbp.reference.build.package import ta_component
+    from edbp.reference.cloud.tam import Intent
+
+    out = []
+    for what, intent in (
+        ("deploy", Intent(package=(TA_UUID, 1))),
+        ("uninstall", Intent(uninstall=ta_component(TA_UUID))),
+    ):
+        with _tam_world() as (tam, device, world):
+            opened = tam.begin(device.ueid, intent)
+            (answer,) = device.broker.deliver(opened.send or b"")
+            sent = tam.receive(answer)
+            assert sent.state.value == "UPDATE_SENT", sent
+            signed = device.agent.keys.sign(payload).encode()
+            try:
+                result = tam.receive(signed)
+                told = f"{result.detail}, session {result.state.value}"
+            except EdbpError as exc:
+                told = f"{exc.code.name}, session {tam.state(device.ueid).value}"
+            last = list(world.devices_db.entries())[-1]
+            out.append(f"{what} session: {told}, audit `{last.event}` code {last.error}")
+    return "TAM, " + "; ".join(out)
 
 
 def teep_rows() -> list[Row]:
@@ -287,8 +336,12 @@ def teep_rows() -> list[Row]:
         elif name == "query_response.hex.txt":
             process = _tam_answer(data)
             clause = EVIDENCE
-        elif name in ("teep_success.hex.txt", "teep_error.hex.txt"):
-            process = "TAM-bound: decoded and verified; session checks need an edbp session"
+        elif name == "teep_success.hex.txt":
+            process = _tam_outcome(data)
+            clause = REPORTED
+        elif name == "teep_error.hex.txt":
+            process = _tam_outcome(data)
+            clause = RECEIVE
         rows.append(("TEEP draft", name, kind, decoded, strict, auth, f"{process} — {clause}"))
     return rows
 
@@ -509,6 +562,9 @@ def test_known_gaps_are_processed() -> None:
         "EAT_MALFORMED, session NO_SESSION",
         "(keys still unsorted): Update, session UPDATE_SENT",
         "zcbor: an instance of the draft's SUIT_Report_Protected and SUIT_Report",
+        "uninstall session: uninstalled, session NO_SESSION",
+        "TAM, deploy session: device refused: ERR_MANIFEST_PROCESSING_FAILED, session "
+        "NO_SESSION, audit `deploy.record` code 17",
     ):
         assert needle in text, needle
 
