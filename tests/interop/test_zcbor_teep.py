@@ -1,6 +1,7 @@
 """zcbor as an independent CDDL validator of edbp's TEEP messages (issue 15): every honest TEEP
-message (each vector message whose rule is ``edbp-teep-message-signed``, and the spec's signed
-TEEP examples, which include QueryResponse, Success and Error) is an instance of the published
+message (each vector message whose rule is ``edbp-teep-message-signed``, the spec's signed TEEP
+examples, and the reference Agent's own QueryResponse, Success and Error replies with their
+reports) is an instance of the published
 ``teep-message`` of draft-ietf-teep-protocol, and every SUIT report those messages carry is an
 instance of draft-ietf-suit-report's ``SUIT_Report_Protected`` / ``SUIT_Report``.
 
@@ -22,6 +23,7 @@ from typing import Any
 
 import cbor2
 import pytest
+from edbp.reference.wire import teep
 
 zcbor_mod = pytest.importorskip("zcbor.zcbor.zcbor")
 
@@ -64,10 +66,39 @@ def _honest_teep() -> list[tuple[str, bytes]]:
                     continue
                 for data in _cddl_messages(test["steps"], TEEP_RULE):
                     found.setdefault(data, test["tcId"])
+    for tc, data in _agent_replies():
+        found.setdefault(data, tc)
     for name in SPEC_EXAMPLES:
         path = ROOT / "spec" / "examples" / f"teep-{name}-signed.cbor.hex"
         found.setdefault(bytes.fromhex(path.read_text().strip()), f"spec-example-{name}")
     return sorted((tc, data) for data, tc in found.items())
+
+
+def _agent_replies() -> list[tuple[str, bytes]]:
+    """The reference Agent's own messages (the vectors name its replies, not their bytes): a
+    QueryResponse, the Success of an install, the Error of a refused rollback and the Success
+    of an uninstall, each with its signed SUIT report."""
+    sys.path.insert(0, str(ROOT / "tests" / "device"))
+    from device_builders import COMPONENT, world
+    from device_fixtures import V1, V2, World
+
+    author, tam = world("zcbor-teep")
+    w = World(author, tam)
+    dev = w.device()
+    request, _ = tam.query()
+    (query_response,) = dev.broker.deliver(request)
+    (installed,) = dev.install(tam, w.publish(V2, 3))
+    (refused,) = dev.install(tam, w.publish(V1, 2))
+    token = dev.query(tam)
+    (uninstalled,) = dev.broker.deliver(
+        tam.signed(teep.Update(token=token, unneeded_manifest_list=(COMPONENT,)))
+    )
+    return [
+        ("agent-query-response", query_response),
+        ("agent-success-install", installed),
+        ("agent-error-rollback", refused),
+        ("agent-success-uninstall", uninstalled),
+    ]
 
 
 MESSAGES = _honest_teep()
@@ -122,7 +153,7 @@ def test_derived_files_are_current() -> None:
 def test_every_message_type_and_a_report_are_covered() -> None:
     kinds = {cbor2.loads(_payload(d))[0] for _, d in MESSAGES}
     assert kinds == set(RULE_OF_TYPE)
-    assert any(_reports(_payload(d)) for _, d in MESSAGES)
+    assert sum(len(_reports(_payload(d))) for _, d in MESSAGES) >= 5
     assert len(MESSAGES) >= 20
 
 
