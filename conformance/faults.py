@@ -137,6 +137,9 @@ class FaultyAgent(Agent):
 
         if "uninstall-partial" in self.flags:
             self.installer.uninstall = self._uninstall_present  # type: ignore[method-assign]
+        if "uninstall-sequence-ignored" in self.flags:
+            # removes the listed component without running its manifest's suit-uninstall
+            self._run_uninstall = lambda comp, record, unlinked: []  # type: ignore[method-assign]
         if self.image_check is not None and (
             {"ta-uuid-unchecked", "ta-floor-strict", "ta-version-vs-suit-floor", "ta-floor-ignored"}
             & self.flags
@@ -1311,6 +1314,12 @@ FAULTS: dict[str, Fault] = {
         ("P10",),
         _agent_fault("uninstall-partial"),
         clauses=("P-9.10a",),
+    ),
+    "uninstall-sequence-ignored": Fault(
+        "removes an unneeded component without running its manifest's suit-uninstall sequence",
+        ("P7",),
+        _agent_fault("uninstall-sequence-ignored"),
+        clauses=("P-9.10b",),
     ),
     "unexpected-keeps-exchange": Fault(
         "keeps the open exchange after refusing an unexpected message",

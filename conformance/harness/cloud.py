@@ -15,6 +15,7 @@ deviations attack cases need.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import uuid as uuidlib
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from edbp.reference.optee.sign import sign_ta
 from edbp.reference.rand import RandomSource, SeededRandom
 from edbp.reference.wire.cose_algs import Curve
 from edbp.reference.wire.cose_key import CoseKey
+from edbp.reference.wire.suit_commands import CommandSequence
 
 from edbp.errors import Code
 from edbp.vectorgen.rsa_keys import rsa_private_key
@@ -155,7 +157,10 @@ class Cloud:
             ),
             "tam": Author(self.vault, self.registry, self.tsk, rng=self.rng.fork("tam-author")),
         }
-        self._published: dict[tuple[bytes, bytes, bytes, int, str, TaImage | None], Published] = {}
+        #: (vendor, class, TA UUID, sequence, signer, TA image, uninstall sequence bytes)
+        self._published: dict[
+            tuple[bytes, bytes, bytes, int, str, TaImage | None, bytes | None], Published
+        ] = {}
 
     def close(self) -> None:
         self._tmp.cleanup()
@@ -193,15 +198,20 @@ class Cloud:
         ta_uuid: bytes = TA_UUID,
         signer: str = "author",
         ta: TaImage | None = None,
+        uninstall: CommandSequence | None = None,
     ) -> Published:
         """``publish.*`` once per package; later calls return the same package. ``ta``: the
-        payload is that signed TA image instead of the opaque one."""
-        key = (vendor_id, class_id, ta_uuid, sequence, signer, ta)
+        payload is that signed TA image instead of the opaque one; ``uninstall``: the
+        manifest's ``suit-uninstall`` sequence (member 24)."""
+        seq_bytes = None if uninstall is None else uninstall.encode()
+        key = (vendor_id, class_id, ta_uuid, sequence, signer, ta, seq_bytes)
         if key not in self._published:
             class_key = "class-" + class_id.hex()
             if not self.vault.exists(class_key):
                 self.vault.create_class_key(class_key)
             repository = "conformance/" + signer + ("" if ta is None else "/ta-" + ta.label())
+            if seq_bytes is not None:
+                repository += "/uninstall-" + hashlib.sha256(seq_bytes).hexdigest()[:12]
             self._published[key] = self._authors[signer].publish(
                 self.image(ta_uuid, sequence, ta),
                 ta_uuid=ta_uuid,
@@ -210,6 +220,7 @@ class Cloud:
                 class_id=class_id,
                 class_key_id=class_key,
                 repository=repository,
+                uninstall=uninstall,
             )
         return self._published[key]
 

@@ -62,12 +62,15 @@ from edbp.reference.wire.suit_labels import SuitCommand
 
 from edbp.errors import Code, EdbpError, WireError
 
-__all__ = ["DEFAULT_CHUNK", "Author", "ImageSource", "Published", "StepTrace"]
+__all__ = ["DEFAULT_CHUNK", "UNINSTALL_UNLINK", "Author", "ImageSource", "Published", "StepTrace"]
 
 #: What ``Author.publish`` takes: the image whole, a binary file, or its chunks (streaming)
 ImageSource: TypeAlias = bytes | bytearray | BinaryIO | Iterable[bytes]
 
 DEFAULT_CHUNK = 1 << 20
+#: The usual ``suit-uninstall`` sequence (draft-ietf-suit-trust-domains: it "typically contains
+#: an unlink of all its dependencies and components"): select the TA component, unlink it.
+UNINSTALL_UNLINK = CommandSequence([select(TA_INDEX), command(SuitCommand.DIRECTIVE_UNLINK)])
 _GCM_TAG = 16
 
 
@@ -183,8 +186,11 @@ class Author:
         class_key_id: str,
         repository: str,
         content_alg: Alg = Alg.A128GCM,
+        uninstall: CommandSequence | None = None,
     ) -> Published:
-        """Run ``publish.build`` … ``publish.push`` for one image; returns where it went."""
+        """Run ``publish.build`` … ``publish.push`` for one image; returns where it went.
+        ``uninstall``: a ``suit-uninstall`` sequence (member 24) for the manifest, run by the
+        Agent when the component is uninstalled (``UNINSTALL_UNLINK`` unlinks the TA)."""
         for what, value in (("TA UUID", ta_uuid), ("vendor id", vendor_id), ("class id", class_id)):
             if not isinstance(value, bytes) or len(value) != 16:
                 raise WireError(Code.SUIT_MALFORMED, f"{what} must be a 16-byte UUID")
@@ -253,6 +259,8 @@ class Author:
             uri,
             enc_info,
         )
+        if uninstall is not None:
+            manifest = attrs.evolve(manifest, uninstall=uninstall)
         envelope = sign_envelope(manifest, self._ask, self._ask_alg).encode()
         steps.append(
             StepTrace(

@@ -15,7 +15,9 @@ IDLE        QUERY_REQUEST   evidence (EAT) in a QueryResponse               QUER
 QUERIED     QUERY_REQUEST   a newer challenge replaces the outstanding one  QUERIED
 QUERIED     UPDATE          verify_update, unwrap_cek; ask for the payload  FETCHING
 IDLE        UPDATE          an Update bound to no open challenge: replay    IDLE (Error)
-QUERIED     UNINSTALL       uninstall.component (floors kept); Success      IDLE
+QUERIED     UNINSTALL       uninstall.run_sequence (each listed component's IDLE
+                            suit-uninstall), uninstall.component (floors
+                            kept); Success
 IDLE        UNINSTALL       bound to no open challenge: replay              IDLE (Error)
 FETCHING    PAYLOAD         check_payload, decrypt, install, raise_floor,   IDLE
                             erase_cek; Success with a signed report
@@ -43,6 +45,7 @@ import attrs
 from edbp.reference.device.install import (
     AgentRecord,
     CiphertextSource,
+    ComponentState,
     ImageCheck,
     Installer,
     MemoryBudget,
@@ -69,7 +72,13 @@ from edbp.reference.wire.suit_commands import Parameters
 from edbp.reference.wire.suit_core import SuitDigest
 from edbp.reference.wire.suit_crypto import SUIT_CONTENT_ALGS, SUIT_SIGNATURE_ALGS
 from edbp.reference.wire.suit_envelope import Envelope
-from edbp.reference.wire.suit_labels import ManifestKey, ReportReason
+from edbp.reference.wire.suit_labels import ManifestKey, ReportReason, SuitCommand
+from edbp.reference.wire.suit_process import (
+    check_class,
+    check_vendor,
+    component_for,
+    uninstall_steps,
+)
 from edbp.reference.wire.suit_report import SuitRecord, SuitReference, SuitReport, SuitResult
 
 from edbp.errors import (
@@ -199,8 +208,12 @@ TRANSITIONS: dict[tuple[AgentState, AgentInput], Transition] = {
         "_on_update", S.FETCHING, ("deploy.verify_update", "deploy.unwrap_cek")
     ),
     (S.IDLE, I.UPDATE): Transition("_on_update", S.IDLE, ("deploy.verify_update",)),
-    (S.QUERIED, I.UNINSTALL): Transition("_on_uninstall", S.IDLE, ("uninstall.component",)),
-    (S.IDLE, I.UNINSTALL): Transition("_on_uninstall", S.IDLE, ("uninstall.component",)),
+    (S.QUERIED, I.UNINSTALL): Transition(
+        "_on_uninstall", S.IDLE, ("uninstall.run_sequence", "uninstall.component")
+    ),
+    (S.IDLE, I.UNINSTALL): Transition(
+        "_on_uninstall", S.IDLE, ("uninstall.run_sequence", "uninstall.component")
+    ),
     (S.FETCHING, I.PAYLOAD): Transition(
         "_on_payload",
         S.IDLE,
@@ -551,28 +564,82 @@ class Agent:
 
     def _on_uninstall(self, event: Event, update: teep.Update) -> list[Output]:
         """``uninstall.component``: an Update that lists only unneeded components, bound to the
-        open challenge like any Update. The floors stay."""
+        open challenge like any Update. Each listed component's manifest (the author envelope
+        verified when it was installed) has its ``suit-uninstall`` sequence run first
+        (``_run_uninstall``); then every component unlinked goes in one atomic write. The
+        floors stay."""
         session, self._session = self._session, None
         expected = None if session is None else (session.token or session.challenge)
         if expected is None or update.token is None or not _eq(update.token, expected):
             raise ProtocolError(Code.AGENT_REPLAY, "Update not bound to the open challenge")
         assert session is not None and update.unneeded_manifest_list is not None
         record = self.installer.load()
-        removed = [record.components.get(_key(c)) for c in update.unneeded_manifest_list]
-        self.installer.uninstall([tuple(c) for c in update.unneeded_manifest_list])
-        self._step("uninstall.component", f"{len(removed)} component(s) removed, floors kept")
-        first = removed[0]
-        assert first is not None
+        listed = [tuple(c) for c in update.unneeded_manifest_list]
+        unlinked: dict[str, tuple[bytes, ...]] = {}
+        records: list[SuitRecord] = []
+        for cid in listed:
+            unlinked.setdefault(_key(cid), cid)
+            comp = record.components.get(_key(cid))
+            if comp is not None:  # an absent one is refused by the removal itself (611)
+                records.extend(self._run_uninstall(comp, record, unlinked))
+        self.installer.uninstall(list(unlinked.values()))
+        self._step("uninstall.component", f"{len(unlinked)} component(s) removed, floors kept")
+        first = record.components[_key(listed[0])]
         report = SuitReport(
             reference=SuitReference(SuitDigest(-16, first.current.manifest_digest)),
             nonce=session.challenge,
-            records=tuple(
-                SuitRecord((0,), ManifestKey.UNINSTALL, 0, 0) for _ in update.unneeded_manifest_list
+            records=tuple(records) or tuple(
+                SuitRecord((0,), ManifestKey.UNINSTALL, 0, 0) for _ in listed
             ),
             result=True,
         )
         signed = self.keys.sign(report.encode()).encode()
         return [self._send(teep.Success(token=update.token, suit_reports=(signed,)))]
+
+    def _run_uninstall(
+        self,
+        comp: ComponentState,
+        record: AgentRecord,
+        unlinked: dict[str, tuple[bytes, ...]],
+    ) -> list[SuitRecord]:
+        """``uninstall.run_sequence`` (spec/protocol.md section 8.4): run the shared sequence
+        and ``suit-uninstall`` (member 24) of the manifest that installed ``comp``. Conditions
+        are checked against this device as at install (a failure refuses the whole uninstall:
+        nothing is removed); each ``directive-unlink`` adds its component to ``unlinked``. A
+        component another manifest installed is refused (SUIT_UNINSTALL_FOREIGN): one author's
+        manifest never removes another's component. A component not installed is already
+        unlinked. A manifest without the member only has the listed component removed."""
+        if not comp.current.envelope:
+            return []
+        envelope = Envelope.decode(comp.current.envelope)
+        planned = uninstall_steps(envelope)
+        if planned is None:
+            return []
+        common = envelope.manifest.common
+        out: list[SuitRecord] = []
+        for offset, step in enumerate(planned):
+            if step.code == SuitCommand.CONDITION_VENDOR_IDENTIFIER:
+                check_vendor(step.parameters, self.identity.vendor_id)
+            elif step.code == SuitCommand.CONDITION_CLASS_IDENTIFIER:
+                check_class(step.parameters, self.identity.class_id)
+            elif step.code == SuitCommand.DIRECTIVE_UNLINK:
+                cid = tuple(component_for(common, step.index))
+                other = record.components.get(_key(cid))
+                if other is None:
+                    continue
+                if other.current.envelope != comp.current.envelope:
+                    raise VerificationError(
+                        Code.SUIT_UNINSTALL_FOREIGN,
+                        "suit-uninstall unlinks a component another manifest installed",
+                    )
+                unlinked.setdefault(_key(cid), cid)
+                out.append(SuitRecord((0,), ManifestKey.UNINSTALL, offset, step.index))
+            elif step.code not in (SuitCommand.CONDITION_IMAGE_MATCH,):
+                raise WireError(
+                    Code.SUIT_UNSUPPORTED_COMMAND, f"{step.command.name} in suit-uninstall"
+                )
+        self._step("uninstall.run_sequence", f"{len(out)} unlink(s) from the manifest")
+        return out
 
     def _on_fetch_failed(self, event: FetchFailed, _: Any) -> list[Output]:
         raise ProtocolError(Code.AGENT_PAYLOAD_FETCH_FAILED, event.reason or "fetch failed")

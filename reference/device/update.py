@@ -423,7 +423,7 @@ def _check_limits(envelope: Envelope) -> None:
     if len(manifest.common.components) > MAX_COMPONENTS:
         raise ProtocolError(Code.AGENT_RESOURCE_LIMIT, "too many components")
     sequences = [manifest.common.shared_sequence]
-    sequences += [envelope.sequence(m) for m in _MEMBERS]
+    sequences += [envelope.sequence(m) for m in (*_MEMBERS, ManifestKey.UNINSTALL)]
     for seq in sequences:
         if seq is not None and len(seq) > MAX_COMMANDS:
             raise ProtocolError(Code.AGENT_RESOURCE_LIMIT, "command sequence too long")

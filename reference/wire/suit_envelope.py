@@ -394,7 +394,9 @@ class Envelope:
                 raise WireError(
                     Code.SUIT_SEVERABLE_MISMATCH, f"severed member {key} digest mismatch"
                 )
-            return CommandSequence.decode(data, lenient=lenient)
+            return CommandSequence.decode(
+                data, lenient=lenient, uninstall=key == ManifestKey.UNINSTALL
+            )
         return member
 
     def integrated_envelope(self, key: str, lenient: bool = False) -> Envelope:

@@ -26,7 +26,12 @@ from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.suit_commands import Command, CommandSequence, Parameters
 from edbp.reference.wire.suit_core import ComponentId, as_dict
 from edbp.reference.wire.suit_envelope import Common, Envelope
-from edbp.reference.wire.suit_labels import EDBP_COMMANDS, SuitCommand
+from edbp.reference.wire.suit_labels import (
+    EDBP_COMMANDS,
+    EDBP_UNINSTALL_COMMANDS,
+    ManifestKey,
+    SuitCommand,
+)
 
 from edbp.errors import Code, VerificationError, WireError
 
@@ -41,6 +46,7 @@ __all__ = [
     "resolve_uri",
     "run",
     "steps",
+    "uninstall_steps",
     "walk",
 ]
 
@@ -118,16 +124,20 @@ def _select(arg: Any, common: Common) -> tuple[int, ...]:
 
 
 def steps(
-    sequence: CommandSequence, common: Common, store: ParameterStore | None = None
+    sequence: CommandSequence,
+    common: Common,
+    store: ParameterStore | None = None,
+    allowed: Collection[int] = EDBP_COMMANDS,
 ) -> tuple[list[Step], ParameterStore]:
     """Resolve a command sequence: every non-parameter command once per selected component,
     with the parameters in effect for it, and the parameter store after the whole sequence (so
-    a caller can carry the shared sequence's parameters into the next sequence)."""
+    a caller can carry the shared sequence's parameters into the next sequence). ``allowed``:
+    the commands this sequence may hold (suit-uninstall has its own subset)."""
     store = store if store is not None else ParameterStore()
     selected: tuple[int, ...] = (0,)
     out: list[Step] = []
     for command in sequence:
-        if command.code not in EDBP_COMMANDS:
+        if command.code not in allowed:
             raise WireError(
                 Code.SUIT_UNSUPPORTED_COMMAND, f"{command.name} is outside the edbp profile"
             )
@@ -170,6 +180,25 @@ def run(
     sequence = envelope.sequence(member, lenient)
     if sequence is not None:
         out.extend(steps(sequence, common, store)[0])
+    return out
+
+
+def uninstall_steps(envelope: Envelope) -> list[Step] | None:
+    """The steps of the shared sequence followed by ``suit-uninstall`` (member 24), or ``None``
+    when the manifest has no uninstall sequence. draft-ietf-suit-trust-domains: unlinking a
+    manifest that is no longer needed executes its suit-uninstall section, which typically
+    unlinks its components; the shared sequence runs first, as before any sequence, so its
+    vendor and class conditions hold for the uninstall too."""
+    sequence = envelope.sequence(ManifestKey.UNINSTALL)
+    if sequence is None:
+        return None
+    common = envelope.manifest.common
+    out: list[Step] = []
+    store = ParameterStore()
+    if common.shared_sequence is not None:
+        shared, store = steps(common.shared_sequence, common, store)
+        out.extend(shared)
+    out.extend(steps(sequence, common, store, EDBP_UNINSTALL_COMMANDS)[0])
     return out
 
 

@@ -4,7 +4,7 @@ Why: the Agent's Success message carries a signed SUIT report naming the manifes
 installed, and the TAM records it in its audit log (deploy.success / deploy.record). Only the
 report map and records are modelled; capability reports are kept verbatim (lenient only).
 
-SUIT_Report = { 99: [? uri, SUIT_Digest], ? 2: nonce, 3: [* SUIT_Record / system-property-claims],
+SUIT_Report = { 99: [uri, SUIT_Digest], ? 2: nonce, 3: [* SUIT_Record / system-property-claims],
 4: true / {5: code, 6: SUIT_Record, 7: reason} }
 """
 
@@ -34,16 +34,25 @@ from edbp.reference.wire.suit_labels import ReportKey, ReportReason
 __all__ = ["SuitRecord", "SuitReference", "SuitReport", "SuitResult", "SystemProperties"]
 
 
+def _no_empty(uri: str | None) -> str | None:
+    return uri or None
+
+
 @attrs.frozen
 class SuitReference(CborItem):
-    """SUIT_Reference = [? manifest uri, manifest digest]."""
+    """SUIT_Reference = [manifest uri, manifest digest].
+
+    draft-ietf-suit-report's CDDL makes the URI a required ``tstr``; a manifest without
+    ``suit-reference-uri`` is reported with the empty text (``uri=None``), so that every
+    emitted report is an instance of the published rule (tests/interop/test_zcbor_teep.py).
+    Receiving stays liberal: ``[digest]`` alone, as earlier edbp versions sent it, is read."""
 
     digest: SuitDigest
-    uri: str | None = None
+    #: ``None`` and ``""`` are the same reference (both written as the empty text)
+    uri: str | None = attrs.field(default=None, converter=_no_empty)
 
     def to_cbor(self) -> list[Any]:
-        head = [] if self.uri is None else [self.uri]
-        return [*head, self.digest.to_cbor()]
+        return [self.uri or "", self.digest.to_cbor()]
 
     @classmethod
     def from_cbor(cls, value: Any, lenient: bool) -> SuitReference:
@@ -53,7 +62,7 @@ class SuitReference(CborItem):
         if len(value) == 2:
             if not isinstance(value[0], str):
                 raise bad("SUIT_Reference: uri is text")
-            uri = value[0]
+            uri = value[0] or None
         return cls(SuitDigest.from_cbor(value[-1], lenient), uri)
 
 

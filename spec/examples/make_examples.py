@@ -530,7 +530,7 @@ def suit_report(ok: bool) -> dict[int, Any]:
     record = [[0], 20, 4, 0, {3: Emb(digest(PLAINTEXT)), 14: len(PLAINTEXT)}]
     result: Any = True if ok else Named(REPORT, {5: 603, 6: record, 7: 10})
     return Named(
-        REPORT, {99: [manifest_digest(device_manifest())], 2: CHALLENGE, 3: [record], 4: result}
+        REPORT, {99: ["", manifest_digest(device_manifest())], 2: CHALLENGE, 3: [record], 4: result}
     )
 
 

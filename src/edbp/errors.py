@@ -94,6 +94,7 @@ class Code(enum.IntEnum):
     SUIT_SEVERABLE_MISMATCH = 314
     SUIT_IMAGE_SIZE = 315
     SUIT_UNSUPPORTED_PROFILE = 316
+    SUIT_UNINSTALL_FOREIGN = 325  # suit-uninstall unlinks another manifest's component
 
     # 4xx: TEEP messages and EAT evidence
     TEEP_MALFORMED = 400

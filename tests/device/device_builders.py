@@ -63,6 +63,8 @@ class MiniAuthor:
         component: tuple[bytes, ...] = COMPONENT,
         alg: cose.Alg = cose.Alg.A128GCM,
         key: cose.CoseKey | None = None,
+        uninstall: CommandSequence | None = None,
+        extra_components: tuple[tuple[bytes, ...], ...] = (),
     ) -> Package:
         r = self.rng.fork(f"publish-{sequence}-{len(plaintext)}")
         info = cose.alg_info(alg)
@@ -134,11 +136,15 @@ class MiniAuthor:
         )
         manifest = Manifest(
             sequence_number=sequence,
-            common=Common([component, staging_component(component[2])], shared_sequence=shared),
+            common=Common(
+                [component, staging_component(component[2]), *extra_components],
+                shared_sequence=shared,
+            ),
             payload_fetch=fetch,
             install=install,
             validate=validate,
             component_id=author_manifest_id(component[2]),
+            uninstall=uninstall,
         )
         envelope = sign_envelope(manifest, key or self.ask, cose.Alg.ESP256).encode()
         return Package(
@@ -205,7 +211,7 @@ class MiniTam:
     ) -> bytes:
         """The device envelope of spec/protocol.md section 7 (as the cloud's TAM builds it)."""
         author = Envelope.decode(package.envelope)
-        ta, staging = author.manifest.common.components
+        ta, staging = author.manifest.common.components[:2]
         shared = CommandSequence(
             [
                 _cmd(C.DIRECTIVE_SET_COMPONENT_INDEX, 0),

@@ -26,8 +26,10 @@ from edbp.reference.device.storage import MemoryStorage
 from edbp.reference.wire import cose, teep
 from edbp.reference.wire.cbor import loads
 from edbp.reference.wire.eat import EatClaims
+from edbp.reference.wire.suit_commands import Command, CommandSequence, Parameters
 from edbp.reference.wire.suit_crypto import verify_report
 from edbp.reference.wire.suit_envelope import Envelope
+from edbp.reference.wire.suit_labels import SuitCommand
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -498,3 +500,87 @@ def test_content_algorithm_outside_the_offered_profiles(w: World) -> None:
         dev.install(w.tam, w.publish(V1, 1, alg=cose.Alg.A256GCM)),
         Code.SUIT_UNSUPPORTED_PROFILE,
     )
+
+
+# ------------------------------------------------ suit-uninstall (member 24), issue 15
+
+
+def _unlink(*before: Command) -> CommandSequence:
+    return CommandSequence(
+        [
+            *before,
+            Command(int(SuitCommand.DIRECTIVE_SET_COMPONENT_INDEX), 0),
+            Command(int(SuitCommand.DIRECTIVE_UNLINK), 15),
+        ]
+    )
+
+
+def _uninstall(w: World, dev: Device, *components: tuple[bytes, ...]) -> list[bytes]:
+    token = dev.query(w.tam)
+    update = teep.Update(token=token, unneeded_manifest_list=components or (COMPONENT,))
+    return dev.broker.deliver(w.tam.signed(update))
+
+
+OTHER = (COMPONENT[0], COMPONENT[1], bytes.fromhex("11111111222233334444555555555555"))
+
+
+def test_uninstall_runs_the_manifests_uninstall_sequence(w: World) -> None:
+    """The installed manifest's suit-uninstall runs: its unlink is what the report records
+    (section 24, the offset of the unlink among the steps), the component goes, floor kept."""
+    dev = w.device()
+    dev.install(w.tam, w.publish(V2, 3, uninstall=_unlink()))
+    (ok,) = _uninstall(w, dev)
+    success = reply(ok)
+    assert isinstance(success, teep.Success) and success.suit_reports
+    report = verify_report(success.suit_reports[0], dev.agent.keys.dsk_public)
+    assert [(r.section, r.component_index) for r in report.records] == [(24, 0)]
+    assert report.records[0].offset > 0  # after the shared sequence's steps
+    assert dev.agent.record().components == {}
+    assert dev.agent.floor(COMPONENT) == 3
+
+
+def test_uninstall_sequence_conditions_refuse_and_keep_the_component(w: World) -> None:
+    """A condition of the uninstall sequence that fails on this device refuses the uninstall
+    with its SUIT code; nothing is removed."""
+    wrong_class = Command(
+        int(SuitCommand.DIRECTIVE_OVERRIDE_PARAMETERS), Parameters.of(class_id=CLASS_B)
+    )
+    check = Command(int(SuitCommand.CONDITION_CLASS_IDENTIFIER), 15)
+    seq = CommandSequence(
+        [
+            Command(int(SuitCommand.DIRECTIVE_SET_COMPONENT_INDEX), 0),
+            wrong_class,
+            check,
+            Command(int(SuitCommand.DIRECTIVE_UNLINK), 15),
+        ]
+    )
+    dev = w.device()
+    dev.install(w.tam, w.publish(V2, 3, uninstall=seq))
+    assert_refused(dev, _uninstall(w, dev), Code.SUIT_CONDITION_CLASS)
+    assert set(dev.agent.record().components) != set()
+
+
+def test_uninstall_sequence_never_unlinks_another_manifests_component(w: World) -> None:
+    """Seeded flaw: a manifest that lists another installed TA's component and unlinks it.
+    Refused with SUIT_UNINSTALL_FOREIGN; both components stay."""
+    dev = w.device()
+    dev.install(w.tam, w.publish(V1, 2, component=OTHER))
+    hostile = CommandSequence(
+        [
+            Command(int(SuitCommand.DIRECTIVE_SET_COMPONENT_INDEX), 2),
+            Command(int(SuitCommand.DIRECTIVE_UNLINK), 15),
+        ]
+    )
+    dev.install(w.tam, w.publish(V2, 3, uninstall=hostile, extra_components=(OTHER,)))
+    assert len(dev.agent.record().components) == 2
+    assert_refused(dev, _uninstall(w, dev), Code.SUIT_UNINSTALL_FOREIGN)
+    assert len(dev.agent.record().components) == 2
+
+
+def test_uninstall_without_the_member_removes_only_the_listed_component(w: World) -> None:
+    dev = w.device()
+    dev.install(w.tam, w.publish(V1, 2, component=OTHER))
+    dev.install(w.tam, w.publish(V2, 3))
+    (ok,) = _uninstall(w, dev)
+    assert isinstance(reply(ok), teep.Success)
+    assert dev.agent.floor(COMPONENT) == 3 and dev.agent.record().components != {}

@@ -7,18 +7,23 @@ the code and the clause that justifies it.
 
 The test fails when docs/interop.md differs from what the code does now;
 ``python tests/interop/test_matrix.py`` rewrites it. The SUIT report draft publishes no example
-message (its CDDL only), so it has no rows.
+message (its CDDL only): its row is an honest edbp report validated by zcbor against that CDDL.
+The TEEP draft's QueryResponse, Success and Error go through the reference TAM's session logic
+(``_tam_answer``, ``_tam_outcome``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
+import cbor2
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from edbp.reference.rand import SeededRandom
 from edbp.reference.wire import cbor, cose, suit, teep
@@ -33,6 +38,7 @@ from edbp.errors import EdbpError
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "cloud"))  # cloud_world: a TAM and its devices
 DOC = ROOT / "docs" / "interop.md"
 TEEP_DIR = HERE / "teep-protocol" / "cbor"
 MS = HERE / "suit-manifest"
@@ -49,6 +55,21 @@ UNSUPPORTED = (
 FRESHNESS = (
     "TEEP draft, Freshness Mechanisms: background-check nonce MUST come from the QueryRequest "
     "challenge"
+)
+
+
+EVIDENCE = (
+    "TEEP draft, Freshness Mechanisms: with the nonce mechanism the evidence MUST carry the "
+    "QueryRequest's challenge; the example's empty attestation-payload (\"empty only for "
+    "example purpose\") carries no evidence (protocol §8.3 step 3)"
+)
+
+
+REPORTED = (
+    "edbp profile, protocol §8.5 / messages.cddl edbp-teep-success: a deploy Success carries "
+    "the signed SUIT report that binds it to the session (P6); TEEP's suit-reports is optional, "
+    "so the report-less example is kept open (T8) in a deploy session and recorded in an "
+    "uninstall session"
 )
 
 
@@ -150,6 +171,134 @@ def _agent_answer(payload: bytes) -> str:
     return f"Agent: {type(msg).__name__}"
 
 
+#: the token of the TEEP draft's example messages
+DRAFT_TOKEN = bytes.fromhex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf")
+
+
+class _DraftTokenRandom:
+    """The TAM's randomness with one change: a session's token is the draft examples' token
+    (the draft's TAM chose ``h'A0A1…AF'``), so that the draft's QueryResponse can be matched
+    to a real session. Challenges and keys stay seeded randomness."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def random_bytes(self, n: int) -> bytes:
+        out: bytes = self._inner.random_bytes(n)
+        return out
+
+    def fork(self, label: str) -> Any:
+        if label == "token":
+            return _Fixed(DRAFT_TOKEN)
+        return _DraftTokenRandom(self._inner.fork(label))
+
+
+@attrs.frozen
+class _Fixed:
+    value: bytes
+
+    def random_bytes(self, n: int) -> bytes:
+        assert n == len(self.value)
+        return self.value
+
+    def fork(self, label: str) -> _Fixed:
+        return self
+
+
+@contextlib.contextmanager
+def _tam_world() -> Iterator[tuple[Any, Any, Any]]:
+    """A real reference TAM (sessions tokened as the draft's), its device registry with one
+    enrolled reference device, and one published package (sequence 1)."""
+    import tempfile
+
+    from cloud_world import World, ta_image
+    from edbp.reference.cloud.keyvault_software import SoftwareKeyVault
+    from edbp.reference.cloud.tam import Tam
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        vault = SoftwareKeyVault(
+            root / "classkeys.sealed", b"M" * 32, rng=SeededRandom("interop-tam-kv")
+        )
+        world = World(root, vault, seed="interop-tam")
+        tam = Tam(
+            world.devices_db,
+            vault,
+            world.tsk,
+            world.mrk.public(),
+            [world.ask.public()],
+            rng=_DraftTokenRandom(SeededRandom("interop-tam-sessions")),
+        )
+        device = world.device()  # enrolled in the shared device registry
+        tam.add_package(world.publish(ta_image(1), 1).envelope)
+        yield tam, device, world
+
+
+def _tam_answer(payload: bytes) -> str:
+    """The draft's QueryResponse through the reference TAM's session logic (``Tam.receive``):
+    a deploy session whose token is the draft's; the example, signed as published by the
+    device's DSK, is matched to the session by its token, verified under the DSK, then
+    appraised (protocol 8.3 step 3). Also what the TAM says when no session has that token, and
+    what it does with the same example carrying the device's real evidence."""
+    from cloud_world import TA_UUID
+    from edbp.reference.cloud.tam import Intent
+
+    with _tam_world() as (tam, device, world):
+        signed = device.agent.keys.sign(payload).encode()
+        no_session = _try(lambda: tam.receive(signed))[1]
+        opened = tam.begin(device.ueid, Intent(package=(TA_UUID, 1)))
+        assert getattr(teep.peek(opened.send or b""), "token", None) == DRAFT_TOKEN
+        matched = _try(lambda: tam.receive(signed))[1]
+        state = tam.state(device.ueid).value
+        last = list(world.devices_db.entries())[-1]
+        # the same example with the device's real evidence for a new session spliced into
+        # attestation-payload, every other option (and the unsorted key order) as published
+        reopened = tam.begin(device.ueid, Intent(package=(TA_UUID, 1)))
+        (answer,) = device.broker.deliver(reopened.send or b"")
+        evidence = teep.verify(answer, device.agent.keys.dsk_public).attestation_payload
+        items = cbor2.loads(payload)
+        items[1][7] = evidence
+        spliced = device.agent.keys.sign(cbor2.dumps(items)).encode()
+        out = tam.receive(spliced)
+        update = type(teep.peek(out.send)).__name__ if out.send else "nothing"
+    return (
+        f"TAM, no open session: {no_session}; TAM, in a deploy session opened with the "
+        f"draft's token: matched by token, DSK signature verifies, evidence appraised: "
+        f"{matched}, session {state}, audit `{last.event}` code {last.error}; with the "
+        f"device's evidence in attestation-payload (keys still unsorted): {update}, session "
+        f"{out.state.value}"
+    )
+
+
+def _tam_outcome(payload: bytes) -> str:
+    """The draft's Success or Error through the TAM's session logic: in a deploy session and
+    in an uninstall session that have sent their Update (state UPDATE_SENT, token the
+    draft's), the example signed by the device's DSK."""
+    from cloud_world import TA_UUID
+    from edbp.reference.build.package import ta_component
+    from edbp.reference.cloud.tam import Intent
+
+    out = []
+    for what, intent in (
+        ("deploy", Intent(package=(TA_UUID, 1))),
+        ("uninstall", Intent(uninstall=ta_component(TA_UUID))),
+    ):
+        with _tam_world() as (tam, device, world):
+            opened = tam.begin(device.ueid, intent)
+            (answer,) = device.broker.deliver(opened.send or b"")
+            sent = tam.receive(answer)
+            assert sent.state.value == "UPDATE_SENT", sent
+            signed = device.agent.keys.sign(payload).encode()
+            try:
+                result = tam.receive(signed)
+                told = f"{result.detail}, session {result.state.value}"
+            except EdbpError as exc:
+                told = f"{exc.code.name}, session {tam.state(device.ueid).value}"
+            last = list(world.devices_db.entries())[-1]
+            out.append(f"{what} session: {told}, audit `{last.event}` code {last.error}")
+    return "TAM, " + "; ".join(out)
+
+
 def teep_rows() -> list[Row]:
     rows: list[Row] = []
     for path in sorted(TEEP_DIR.glob("*.hex.txt")):
@@ -184,10 +333,61 @@ def teep_rows() -> list[Row]:
                 f"it install); as published: {row[5]}"
             )
             clause = UNSUPPORTED
-        elif name in ("query_response.hex.txt", "teep_success.hex.txt", "teep_error.hex.txt"):
-            process = "TAM-bound: decoded and verified; session checks need an edbp session"
+        elif name == "query_response.hex.txt":
+            process = _tam_answer(data)
+            clause = EVIDENCE
+        elif name == "teep_success.hex.txt":
+            process = _tam_outcome(data)
+            clause = REPORTED
+        elif name == "teep_error.hex.txt":
+            process = _tam_outcome(data)
+            clause = RECEIVE
         rows.append(("TEEP draft", name, kind, decoded, strict, auth, f"{process} — {clause}"))
     return rows
+
+
+# ------------------------------------------------------------------------------ SUIT report
+
+REPORT_CDDL = (
+    "SUIT report draft: no example message at the copied commit, so the row is built from its "
+    "CDDL: an honest edbp report (spec/examples/suit-report-signed) validated by zcbor against "
+    "the draft's SUIT_Report_Protected / SUIT_Report (tests/interop/cddl, derived mechanically)"
+)
+
+
+def suit_report_rows() -> list[Row]:
+    """One row: the draft has CDDL only; edbp's own signed report against that CDDL."""
+    from edbp.reference.wire.suit_report import SuitReport
+
+    sys.path.insert(0, str(HERE))
+    from test_zcbor_teep import zcbor_types
+
+    name = "suit-report-signed"
+    data = bytes.fromhex((ROOT / "spec" / "examples" / f"{name}.cbor.hex").read_text().strip())
+    kind = inspect(data).kind
+    body = Sign1.decode(data).payload or b""
+    decoded = _try(lambda: type(SuitReport.decode(body, lenient=True)).__name__)[1]
+    strict = _strict(lambda: SuitReport.decode(body))
+    from zcbor.zcbor.zcbor import CddlValidationError
+
+    types = zcbor_types()
+    try:
+        types["SUIT_Report_Protected"].validate_str(data)
+        types["SUIT_Report"].validate_str(body)
+        result = "zcbor: an instance of the draft's SUIT_Report_Protected and SUIT_Report"
+    except CddlValidationError:
+        result = "zcbor refuses it: the draft's CDDL does not describe this report"
+    return [
+        (
+            "SUIT report draft",
+            f"draft-ietf-suit-report.cddl × spec/examples/{name}",
+            kind,
+            decoded,
+            strict,
+            "DSK signature (edbp's example key; checked in tests/spec)",
+            f"{result} — {REPORT_CDDL}",
+        )
+    ]
 
 
 # ------------------------------------------------------------------------------ SUIT drafts
@@ -321,13 +521,20 @@ def render() -> str:
         "folder's PROVENANCE.md). Columns: what `edbp inspect` names; the structure's decoder",
         "under the receive rule (spec/protocol.md §5) and under the strict option; authentication",
         "with the published keys; decryption or processing, with the code and the clause that",
-        "justifies a refusal. The SUIT report draft publishes no example message (CDDL only).",
+        "justifies a refusal. The SUIT report draft publishes no example message (CDDL only):",
+        "its row is an edbp report validated against that CDDL.",
         "",
         "| source | example | structure | decode (receive) | strict option | authenticate | "
         "decrypt / process — clause |",
         "|---|---|---|---|---|---|---|",
     ]
-    rows = teep_rows() + suit_manifest_rows() + suit_encryption_rows() + cose_wg_rows()
+    rows = (
+        teep_rows()
+        + suit_manifest_rows()
+        + suit_encryption_rows()
+        + suit_report_rows()
+        + cose_wg_rows()
+    )
     body = ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
     return "\n".join(head + body) + "\n"
 
@@ -350,6 +557,14 @@ def test_known_gaps_are_processed() -> None:
         "suit-manifest-es-ecdh-content.hex.signed | SUIT envelope | ok | CBOR_UNSORTED_KEYS | "
         "verified (ES256/ESP256, draft key) | digest ok; accepted by the edbp profile decoder",
         "| TEEP draft | suit_uri.hex.txt | SUIT envelope (untagged) | ok | ok | verified",
+        "TAM, no open session: TAM_UNEXPECTED_MESSAGE; TAM, in a deploy session opened with "
+        "the draft's token: matched by token, DSK signature verifies, evidence appraised: "
+        "EAT_MALFORMED, session NO_SESSION",
+        "(keys still unsorted): Update, session UPDATE_SENT",
+        "zcbor: an instance of the draft's SUIT_Report_Protected and SUIT_Report",
+        "uninstall session: uninstalled, session NO_SESSION",
+        "TAM, deploy session: device refused: ERR_MANIFEST_PROCESSING_FAILED, session "
+        "NO_SESSION, audit `deploy.record` code 17",
     ):
         assert needle in text, needle
 

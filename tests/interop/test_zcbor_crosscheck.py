@@ -9,9 +9,9 @@ What zcbor 0.9 cannot read is adapted, and only that: the `.regexp` control of o
 group entries is written out (trust-domains draft), two map rules list their extension socket
 first (zcbor matches map entries in rule order; CDDL maps are unordered), the undefined `start` of
 `SUIT_start` is given a value, and COSE's structures come from tests/interop/cddl (edbp's own
-statement of RFC 9052's shapes). TEEP's CDDL is not fed to zcbor: it uses `.within` and socket
-forms zcbor 0.9 does not parse; TEEP messages are checked against it by edbp's own decoder
-(tests/wire/test_teep.py) and the spec's CDDL tests."""
+statement of RFC 9052's shapes). TEEP messages and the SUIT reports they carry are validated by
+zcbor against CDDL derived from the published TEEP and SUIT report files in
+test_zcbor_teep.py."""
 
 from __future__ import annotations
 
@@ -37,13 +37,20 @@ def _adapted(text: str) -> str:
 
 #: zcbor 0.9 matches a map's entries in the order the rule lists them, while CDDL maps are
 #: unordered: two rules list an extension socket after entries with higher keys; written here
-#: with the socket moved up (same set of instances), so deterministic maps can match.
+#: with the socket moved up (same set of instances), so deterministic maps can match. The
+#: unseverable members' extension socket (uninstall, 24) moves from SUIT_Unseverable_Members
+#: (7-9) to after the severable members (16-23) of SUIT_Manifest: the same map entries.
 _REORDER = (
     (
         "    SUIT_Unseverable_Members,\n    SUIT_Severable_Members_Choice,\n"
         "    * $$SUIT_Manifest_Extensions,\n",
         "    * $$SUIT_Manifest_Extensions,\n    SUIT_Unseverable_Members,\n"
-        "    SUIT_Severable_Members_Choice,\n",
+        "    SUIT_Severable_Members_Choice,\n    * $$unseverable-manifest-member-extensions,\n",
+    ),
+    (
+        "  ? suit-invoke => bstr .cbor SUIT_Command_Sequence,\n"
+        "  * $$unseverable-manifest-member-extensions,\n",
+        "  ? suit-invoke => bstr .cbor SUIT_Command_Sequence,\n",
     ),
     (
         "SUIT_Common = {\n    ? suit-components             => SUIT_Components,\n"

@@ -5,11 +5,10 @@ draft-ietf-suit-manifest's ``SUIT_Envelope_Tagged``, a device endorsement of
 ``COSE_Sign1_Tagged``. The upstream CDDL and its glue (the drafts' own gaps, restated with
 provenance in upstream_glue.cddl) are those of test_upstream_cddl.py.
 
-A second validator: zcbor (PyPI) was tried on the same upstream files and cannot load them:
-it has no ``.regexp``, ``.within`` or ``.bits`` control, no generics (messages.cddl's
-``edbp-sign1<...>``), and does not parse the TEEP draft's parenthesised choice inside
-``bstr .cbor``. The second check therefore stays the edbp validator's own messages.cddl run
-(``edbp vectors verify``) against cddl_verifier's upstream run here; see the issue 13 report.
+A second validator: zcbor (PyPI) cannot load the upstream files as published (no ``.within``
+or ``.and``, no generics, no parenthesised choice inside ``bstr .cbor``); it validates the same
+honest TEEP messages against CDDL mechanically derived from them in
+tests/interop/test_zcbor_teep.py (tests/interop/cddl/PROVENANCE.md says what is rewritten).
 """
 
 from __future__ import annotations

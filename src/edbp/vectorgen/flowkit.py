@@ -32,6 +32,7 @@ from edbp.reference.rand import SeededRandom
 from edbp.reference.wire import cbor, teep
 from edbp.reference.wire.cose_algs import Alg, Curve
 from edbp.reference.wire.cose_key import CoseKey
+from edbp.reference.wire.suit_commands import CommandSequence
 from edbp.vectorgen.format import Step, error, message
 from edbp.vectorgen.replay import DeviceTarget, ReferenceTarget, device_state_view
 
@@ -321,6 +322,7 @@ class Kit:
         add_to: tuple[Tam, ...] | None = None,
         label: str = "",
         content_alg: Alg | None = None,
+        uninstall: CommandSequence | None = None,
     ) -> Published:
         cls = class_id or self.class_id
         vendor = vendor_id or self.vendor_id
@@ -339,6 +341,7 @@ class Kit:
             + ("ta" if rogue is False else "rogue")
             + (f"-{label}" if label else ""),
             content_alg=content_alg or self.suite.content_alg,
+            uninstall=uninstall,
         )
         if not rogue:
             for tam in add_to if add_to is not None else (self.tam,):

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from edbp.errors import Code
+from edbp.reference.build.author import UNINSTALL_UNLINK
 from edbp.reference.build.package import ta_component, vendor_id_for
 from edbp.reference.cloud.delivery import build_delivery
 from edbp.reference.cloud.tam import Intent
@@ -31,6 +32,8 @@ from edbp.reference.wire.cose_encrypt import enc_structure
 from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
 from edbp.reference.wire.cose_sign import Sign1, sign1
 from edbp.reference.wire.cose_trace import Trace
+from edbp.reference.wire.suit_commands import Command, CommandSequence, Parameters
+from edbp.reference.wire.suit_labels import SuitCommand
 from edbp.vectorgen.flowkit import (
     AUTO,
     SUITES,
@@ -85,6 +88,16 @@ NOTES = {
     ),
     "Uninstall": Note(
         "Functionality", "uninstall.component: the component goes, its floor stays", ("P7",)
+    ),
+    "UninstallSequence": Note(
+        "Functionality",
+        "uninstall.run_sequence: the installed manifest's suit-uninstall (member 24) is run",
+        ("P7",),
+    ),
+    "UninstallSequenceCondition": Note(
+        "Functionality",
+        "a condition of the manifest's suit-uninstall fails on this device: nothing removed",
+        ("P7",),
     ),
     "ChangeSignature": Note(
         "SignatureMalleability", "one bit of the TAM's COSE_Sign1 signature flipped", ("P5", "P6")
@@ -1071,6 +1084,67 @@ def lifecycle(c: Ctx) -> None:
     )
 
 
+def uninstall_sequence(c: Ctx) -> None:
+    """SUIT uninstall (member 24): the installed manifest's suit-uninstall is run when the
+    component is listed as unneeded (spec/protocol.md section 8.4 step 4); a variant whose
+    class condition fails is refused with 307 and removes nothing."""
+    kit = c.kit
+    wrong_class = CommandSequence(
+        [
+            Command(int(SuitCommand.DIRECTIVE_SET_COMPONENT_INDEX), 0),
+            Command(
+                int(SuitCommand.DIRECTIVE_OVERRIDE_PARAMETERS), Parameters.of(class_id=bytes(16))
+            ),
+            Command(int(SuitCommand.CONDITION_CLASS_IDENTIFIER), 15),
+            Command(int(SuitCommand.DIRECTIVE_UNLINK), 15),
+        ]
+    )
+    for name, seq, sequence, expect, note, comment in (
+        (
+            "uninstall-sequence",
+            6,
+            UNINSTALL_UNLINK,
+            ok("Success"),
+            "UninstallSequence",
+            "install 6 (its manifest unlinks the TA on uninstall), then uninstall: the "
+            "sequence runs, the component goes, floor 6 kept",
+        ),
+        (
+            "uninstall-sequence-condition",
+            7,
+            wrong_class,
+            refused(Code.SUIT_CONDITION_CLASS),
+            "UninstallSequenceCondition",
+            "install 7 (its suit-uninstall checks another class id), then uninstall: refused "
+            "with 307, the component stays",
+        ),
+    ):
+        dev = kit.device(f"device-{name}")
+        pub = kit.publish(seq, label=f"-{name}", uninstall=sequence)
+        uri, pay = kit.payload(pub)
+        state = dev.state(kit)
+        target = kit.target(state)
+        qr1, _, up1 = open_session(kit, kit.tam, dev, target, Intent(package=(TA_UUID, seq)))
+        assert up1 is not None
+        kit.tam.receive(deliver(target, up1, {uri: pay})[0])
+        qr2, _, un = open_session(kit, kit.tam, dev, target, Intent(uninstall=COMPONENT))
+        assert un is not None
+        kept = {} if name == "uninstall-sequence" else {COMPONENT: seq}
+        c.add(
+            name,
+            "valid" if name == "uninstall-sequence" else "invalid",
+            comment,
+            (note,),
+            [
+                deliver_step(qr1, ok("QueryResponse")),
+                deliver_step(up1, ok("Success"), {uri: pay}),
+                deliver_step(qr2, ok("QueryResponse")),
+                deliver_step(un, expect, None, state_after("IDLE", kept, {COMPONENT: seq})),
+            ],
+            state,
+        )
+
+
 def class_layer_delivery(package: Any, device: Any, tsk: Any, alg: Alg) -> bytes:
     """A faulty TAM's device envelope: the author's class-key encryption info forwarded as is
     (A256KW under the class key) instead of the CEK re-wrapped to the device's DAK. Same
@@ -1254,6 +1328,7 @@ SCENARIOS: tuple[Callable[[Ctx], None], ...] = (
     exposure,
     author_of_another_ta,
     two_recipients,
+    uninstall_sequence,
 )
 
 
