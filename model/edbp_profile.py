@@ -87,6 +87,8 @@ class Ghost:
     revoked_deliveries: frozenset[Any] = frozenset()  # (d, c, v) delivered while d was revoked
     bad_records: frozenset[Any] = frozenset()  # audit records no honest report stands behind (P6)
     answered: frozenset[int] = frozenset()  # challenges the TAM has delivered against (P3: once)
+    revoked_tee: frozenset[Any] = frozenset()  # (d, c, v): a CEK never delivered to revoked d
+    # reached its TEE (P13, second clause; with the first clause: nothing published later)
 
 
 @attrs.frozen(cache_hash=True)
@@ -420,10 +422,10 @@ def _deliver(w: World, cfg: Config, d: int, ev: Term, ev_nonce: Term, kek: Term,
         answered=g.answered | {ev_nonce[1]},
         revoked_deliveries=g.revoked_deliveries | ({(d, c, v)} if d in w.revoked else set()),
     )
-    nw = _evolve(
-        w, sessions=_set(w.sessions, d, Session("UPDATE_SENT", n, (c, v))),
-        seen=_learn(w, upd), ghost=g,
-    )
+    # T4: the session leaves CHALLENGED, so its challenge answers no second delivery
+    after = (Session("UPDATE_SENT", n, (c, v)) if cfg.rules.tam_closes_challenge
+             else Session("CHALLENGED", n))
+    nw = _evolve(w, sessions=_set(w.sessions, d, after), seen=_learn(w, upd), ghost=g)
     steps: tuple[str, ...] = ("deploy.verify_evidence", "deploy.update")
     if ev != honest_ev:
         steps = ("attack.replay" if ev in w.seen else "attack.inject", *steps)
@@ -559,6 +561,9 @@ def _verify_update(w: World, cfg: Config, d: int, a: Agent,
             g = _evolve(g, foreign_accepts=g.foreign_accepts | {(d, named)})
         if ck_use:
             g = _evolve(g, ck_holders=g.ck_holders | {f"device{d}"})
+        if term[1] == TSK and d in w.revoked and (d, c, v) not in g.delivered:
+            # P13, second clause: a TAM-released CEK d was never delivered, in a revoked TEE
+            g = _evolve(g, revoked_tee=g.revoked_tee | {(d, c, v)})
         job = (c, v, cek, tok, checks_ok, am[2][3])
         na = _evolve(a, phase="FETCHING", job=job)
         yield Event((*prefix, "deploy.verify_update", "deploy.unwrap_cek"), f"Broker{d}",
@@ -681,7 +686,7 @@ def _lifecycle(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
 
 def iv_of(cfg: Config, v: int) -> int:
     """The IV the Author uses for version ``v`` (fresh per encryption; fixed under the flaw)."""
-    return v if cfg.rules.fresh_cek_per_version else 0
+    return v if cfg.rules.fresh_iv_per_encryption else 0
 
 
 def _may_compromise(cfg: Config, d: int) -> bool:

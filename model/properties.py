@@ -153,10 +153,15 @@ def p10(w: World, cfg: Config) -> str | None:
 
 
 def p11(w: World, cfg: Config) -> str | None:
-    ivs = [(cek_of(cfg, c, v), iv_of(cfg, v)) for c, top in enumerate(w.published)
-           for v in range(1, top + 1)]
-    if len(set(ivs)) != len(ivs):
+    """One payload per CEK (spec P11): a second encryption under a CEK is a breach whatever
+    its IV; a repeated (CEK, IV) pair is named as such because it is the worse of the two."""
+    pairs = [(cek_of(cfg, c, v), iv_of(cfg, v)) for c, top in enumerate(w.published)
+             for v in range(1, top + 1)]
+    if len(set(pairs)) != len(pairs):
         return "two encryptions under one CEK with the same IV"
+    ceks = [k for k, _iv in pairs]
+    if len(set(ceks)) != len(ceks):
+        return "one CEK encrypts two payloads (fresh IVs, reused key)"
     return None
 
 
@@ -185,6 +190,9 @@ def p13(w: World, cfg: Config) -> str | None:
     if w.ghost.revoked_deliveries:
         d, c, v = sorted(w.ghost.revoked_deliveries)[0]
         return f"revoked device {d} received CEK{c}.{v}"
+    for d, c, v in sorted(w.ghost.revoked_tee):
+        if d not in w.compromised:
+            return f"CEK{c}.{v}, never delivered to revoked device {d}, reached its TEE"
     return None
 
 
