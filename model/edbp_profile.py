@@ -33,7 +33,7 @@ ATTACKER_SYM: Term = ("ak",)  # the attacker's own symmetric key (for packages i
 OK, ERR = "ok", "err"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Config:
     """What is explored: the instance, the protocol variant (``Rules``: honest, a seeded flaw
     or a mutation), and the attacker's moves allowed."""
@@ -187,24 +187,33 @@ def nonce(n: int) -> Term:
     return ("nonce", n)
 
 
+@lru_cache(maxsize=4096)
 def author_manifest(cfg: Config, c: int, v: int) -> Term:
-    """The Author's signed manifest: component, sequence number, digest, CK-wrapped CEK."""
+    """The Author's signed manifest: component, sequence number, digest, CK-wrapped CEK.
+
+    This and the other message builders below are memoised: the explorer compares every
+    candidate input with the honest message of the open exchange, and rebuilding the nested
+    term for each comparison was a large share of its time."""
     wraps = tuple(wrap(ck_of(k), cek_of(cfg, c, v)) for k in range(cfg.instance.classes))
     return sig(ASK, ("am", c, v, h(plaintext(c, v)), ("tup", *wraps)))
 
 
+@lru_cache(maxsize=4096)
 def ciphertext(cfg: Config, c: int, v: int) -> Term:
     return enc(cek_of(cfg, c, v), plaintext(c, v))
 
 
+@lru_cache(maxsize=4096)
 def query_request(n: int) -> Term:
     return sig(TSK, ("qr", nonce(n)))
 
 
+@lru_cache(maxsize=4096)
 def evidence(cfg: Config, d: int, n: int) -> Term:
     return sig(dsk_of(d), ("ev", nonce(n), d, pub(dak_of(cfg, d))))
 
 
+@lru_cache(maxsize=4096)
 def delivery_wrap(cfg: Config, d: int, c: int, v: int) -> Term:
     """The CEK as the TAM delivers it to device ``d``."""
     if not cfg.rules.wrap_to_device_key:
@@ -212,12 +221,14 @@ def delivery_wrap(cfg: Config, d: int, c: int, v: int) -> Term:
     return wrap(pub(dak_of(cfg, d)), cek_of(cfg, c, v))
 
 
+@lru_cache(maxsize=4096)
 def update(cfg: Config, d: int, n: int, c: int, v: int, kek: Term | None = None) -> Term:
     """The TAM-signed per-device Update (TEEP Update carrying the two-layer SUIT manifest)."""
     wrapped = delivery_wrap(cfg, d, c, v) if kek is None else wrap(kek, cek_of(cfg, c, v))
     return sig(TSK, ("upd", d, nonce(n), author_manifest(cfg, c, v), wrapped))
 
 
+@lru_cache(maxsize=4096)
 def receipt(cfg: Config, d: int, n: int, c: int, v: int, status: str) -> Term:
     """The Agent's install report (Success or Error)."""
     body = ("rc", d, nonce(n) if cfg.rules.report_binds_nonce else nonce(NO_NONCE), c, v,
@@ -376,7 +387,7 @@ def _tam_steps(w: World, cfg: Config, d: int,
             if term != honest_rc:
                 steps = ("attack.replay" if term in w.seen else "attack.inject", "deploy.record")
             yield Event(steps, f"Broker{d}", "TAM",
-                        f"report ok c{c} v{v} for n{s.nonce} recorded", ("record", d)), nw
+                        f"report ok c{c} v{v} for n{s.nonce} recorded", ("record", d, c, v)), nw
             break  # every accepted report leads to the same successor
 
 

@@ -236,6 +236,17 @@ def _memo(fn: Callable[[World, Config], str | None],
 
 
 _GHOST = ("ghost", "compromised", "published")
+_KNOW = ("seen", "ghost", "compromised")
+
+#: the state fields each property reads (besides the configuration): a successor that shares
+#: all of them, by identity, with its parent has the parent's verdict, so the explorer skips
+#: it (``explore.explore``); a property missing here is evaluated on every state
+READS: dict[str, tuple[str, ...]] = {
+    "P1": _KNOW, "P2": ("seen", "ghost"), "P3": _GHOST, "P4": _GHOST, "P5": _GHOST,
+    "P6": _GHOST, "P7": _GHOST, "P8": _GHOST, "P9": _GHOST, "P10": ("agents", "compromised"),
+    "P11": ("published",), "P12": _KNOW, "P13": _GHOST,
+}
+
 PROPERTIES: dict[str, Callable[[World, Config], str | None]] = {
     "P1": p1, "P2": _memo(p2, "seen", "ghost"), "P3": _memo(p3, *_GHOST),
     "P4": _memo(p4, *_GHOST), "P5": _memo(p5, *_GHOST), "P6": _memo(p6, *_GHOST),
