@@ -17,6 +17,7 @@ knowledge — necessary, not sufficient, for the encodings to agree.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import attrs
@@ -94,6 +95,7 @@ def alpha(w: World, cfg: Config) -> dict[Point, Any]:
     out[("reeleak", ())] = bool(g.ree_leaks)
     out[("unverif", ())] = bool(g.unverified_decrypts)
     out[("revdlv", ())] = bool(g.revoked_deliveries)
+    out[("revtee", ())] = bool(g.revoked_tee)
     out[("ckout", ())] = bool(g.ck_holders - {"keyvault"})
     return out
 
@@ -134,6 +136,17 @@ class _Checker:
             named += [z3.Or(*[p == c for c in self.comps]) for p in params
                       if p.sort() == pf.Comp]
             self.steps.append((t.name, params, z3.And(guard, *named), up))
+        # one incremental solver per transition, its guard asserted once: each edge is a
+        # push/check/pop of the edge's concrete values (re-asserting the quantified guard for
+        # every edge was most of the check's time)
+        self._points: dict[tuple[Any, ...], z3.BoolRef] = {}
+        self.solvers = []
+        for _name, _params, guard, _up in self.steps:
+            s = z3.Solver()
+            s.set("timeout", 10_000)
+            s.add(*self.closure, guard)
+            self.solvers.append(s)
+        self.step_names = [set(re.findall(r"[a-z_]+\.[a-z_]+", t.name)) for t in pf.TRANSITIONS]
 
     def _term(self, expr: z3.ExprRef, var: str, idx: tuple[Any, ...]) -> z3.ExprRef:
         sig = pf.VARS[var]
@@ -157,17 +170,36 @@ class _Checker:
             return self.devs[val]
         return z3.BoolVal(val) if isinstance(val, bool) else z3.IntVal(val)
 
-    def allowed(self, before: dict[Point, Any], after: dict[Point, Any]) -> str | None:
-        """The name of a z3 transition relating the two abstract states, or None."""
-        pre_pts = [self._term(self.pre[v], v, i) == self._value(v, i, val)
-                   for (v, i), val in before.items()]
-        for name, _params, guard, up in self.steps:
-            post_pts = [self._term(up.get(v, self.pre[v]), v, i) == self._value(v, i, val)
-                        for (v, i), val in after.items()]
-            s = z3.Solver()
-            s.set("timeout", 10_000)
-            s.add(*self.closure, *pre_pts, guard, *post_pts)
-            if s.check() == z3.sat:
+    def _point(self, k: int, var: str, idx: tuple[Any, ...], val: Any) -> z3.BoolRef:
+        """``var[idx] == val`` in the pre-state (``k`` = -1) or after transition ``k``,
+        memoised: the same few thousand points recur on every edge, and building z3 terms
+        from Python was most of the cross-check's time."""
+        key = (k, var, idx, val)
+        out = self._points.get(key)
+        if out is None:
+            expr = self.pre[var] if k < 0 else self.steps[k][3].get(var, self.pre[var])
+            out = self._points[key] = self._term(expr, var, idx) == self._value(var, idx, val)
+        return out
+
+    def allowed(self, before: dict[Point, Any], after: dict[Point, Any],
+                steps: tuple[str, ...] = ()) -> str | None:
+        """The name of a z3 transition relating the two abstract states, or None.
+
+        ``steps`` (the explored event's spec step names) only orders the search: the z3
+        transition covering the same steps is tried first, every other one after it, so the
+        verdict does not depend on the labels."""
+        pre_pts = [self._point(-1, v, i, val) for (v, i), val in before.items()]
+        wanted = set(steps)
+        order = sorted(range(len(self.steps)), key=lambda k: -len(self.step_names[k] & wanted))
+        for k in order:
+            name = self.steps[k][0]
+            post_pts = [self._point(k, v, i, val) for (v, i), val in after.items()]
+            s = self.solvers[k]
+            s.push()
+            s.add(*pre_pts, *post_pts)
+            r = s.check()
+            s.pop()
+            if r == z3.sat:
                 return name
         return None
 
@@ -188,7 +220,7 @@ def crosscheck(res: Exploration, rules: Rules | None = None) -> tuple[int, list[
         if key in done:
             continue
         done.add(key)
-        if checker.allowed(pa, pb) is None:
+        if checker.allowed(pa, pb, data["event"].steps) is None:
             changed = tuple(sorted(((k, pa.get(k), pb.get(k)) for k in set(pa) | set(pb)
                                     if pa.get(k) != pb.get(k)), key=repr))
             mismatches.append(Mismatch(data["event"].label, changed))

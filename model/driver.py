@@ -116,8 +116,22 @@ class ModelDriver:
             return Prediction(False, Code.AGENT_ROLLBACK, steps)
         self.take(lambda e, w: _honest(e) and "deploy.success" in e.steps
                   and e.src == f"Agent{d}")
-        self.take(lambda e, w: _honest(e) and e.data == ("record", d))
+        self.take(lambda e, w: _honest(e) and e.data[:2] == ("record", d))
         return Prediction(True, None, tuple(e.label for e in self.log[start:]))
+
+    def uninstall(self, d: int, c: int = 0) -> bool:
+        """uninstall.component on device ``d`` (TAM-authorised); False when nothing is
+        installed there (or the instance's uninstall budget is spent): nothing changes."""
+        return self.take(lambda e, w: e.data == ("uninstall", d, c)) is not None
+
+    def records(self) -> tuple[tuple[int, ...], ...]:
+        """Per device, the versions the TAM recorded as installed (deploy.record on a checked
+        Success report), in order: what the TAM's audit log must list."""
+        out: list[list[int]] = [[] for _ in self.state.agents]
+        for e in self.log:
+            if e.data[:1] == ("record",):
+                out[e.data[1]].append(e.data[3])
+        return tuple(tuple(x) for x in out)
 
     def deploy_dropped(self, d: int, v: int, c: int = 0) -> ep.Term:
         """A Deploy whose Update the attacker drops (the Agent times out); returns that Update,

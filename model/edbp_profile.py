@@ -33,7 +33,7 @@ ATTACKER_SYM: Term = ("ak",)  # the attacker's own symmetric key (for packages i
 OK, ERR = "ok", "err"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Config:
     """What is explored: the instance, the protocol variant (``Rules``: honest, a seeded flaw
     or a mutation), and the attacker's moves allowed."""
@@ -87,6 +87,8 @@ class Ghost:
     revoked_deliveries: frozenset[Any] = frozenset()  # (d, c, v) delivered while d was revoked
     bad_records: frozenset[Any] = frozenset()  # audit records no honest report stands behind (P6)
     answered: frozenset[int] = frozenset()  # challenges the TAM has delivered against (P3: once)
+    revoked_tee: frozenset[Any] = frozenset()  # (d, c, v): a CEK never delivered to revoked d
+    # reached its TEE (P13, second clause; with the first clause: nothing published later)
 
 
 @attrs.frozen(cache_hash=True)
@@ -185,24 +187,33 @@ def nonce(n: int) -> Term:
     return ("nonce", n)
 
 
+@lru_cache(maxsize=4096)
 def author_manifest(cfg: Config, c: int, v: int) -> Term:
-    """The Author's signed manifest: component, sequence number, digest, CK-wrapped CEK."""
+    """The Author's signed manifest: component, sequence number, digest, CK-wrapped CEK.
+
+    This and the other message builders below are memoised: the explorer compares every
+    candidate input with the honest message of the open exchange, and rebuilding the nested
+    term for each comparison was a large share of its time."""
     wraps = tuple(wrap(ck_of(k), cek_of(cfg, c, v)) for k in range(cfg.instance.classes))
     return sig(ASK, ("am", c, v, h(plaintext(c, v)), ("tup", *wraps)))
 
 
+@lru_cache(maxsize=4096)
 def ciphertext(cfg: Config, c: int, v: int) -> Term:
     return enc(cek_of(cfg, c, v), plaintext(c, v))
 
 
+@lru_cache(maxsize=4096)
 def query_request(n: int) -> Term:
     return sig(TSK, ("qr", nonce(n)))
 
 
+@lru_cache(maxsize=4096)
 def evidence(cfg: Config, d: int, n: int) -> Term:
     return sig(dsk_of(d), ("ev", nonce(n), d, pub(dak_of(cfg, d))))
 
 
+@lru_cache(maxsize=4096)
 def delivery_wrap(cfg: Config, d: int, c: int, v: int) -> Term:
     """The CEK as the TAM delivers it to device ``d``."""
     if not cfg.rules.wrap_to_device_key:
@@ -210,12 +221,14 @@ def delivery_wrap(cfg: Config, d: int, c: int, v: int) -> Term:
     return wrap(pub(dak_of(cfg, d)), cek_of(cfg, c, v))
 
 
+@lru_cache(maxsize=4096)
 def update(cfg: Config, d: int, n: int, c: int, v: int, kek: Term | None = None) -> Term:
     """The TAM-signed per-device Update (TEEP Update carrying the two-layer SUIT manifest)."""
     wrapped = delivery_wrap(cfg, d, c, v) if kek is None else wrap(kek, cek_of(cfg, c, v))
     return sig(TSK, ("upd", d, nonce(n), author_manifest(cfg, c, v), wrapped))
 
 
+@lru_cache(maxsize=4096)
 def receipt(cfg: Config, d: int, n: int, c: int, v: int, status: str) -> Term:
     """The Agent's install report (Success or Error)."""
     body = ("rc", d, nonce(n) if cfg.rules.report_binds_nonce else nonce(NO_NONCE), c, v,
@@ -374,7 +387,7 @@ def _tam_steps(w: World, cfg: Config, d: int,
             if term != honest_rc:
                 steps = ("attack.replay" if term in w.seen else "attack.inject", "deploy.record")
             yield Event(steps, f"Broker{d}", "TAM",
-                        f"report ok c{c} v{v} for n{s.nonce} recorded", ("record", d)), nw
+                        f"report ok c{c} v{v} for n{s.nonce} recorded", ("record", d, c, v)), nw
             break  # every accepted report leads to the same successor
 
 
@@ -420,10 +433,10 @@ def _deliver(w: World, cfg: Config, d: int, ev: Term, ev_nonce: Term, kek: Term,
         answered=g.answered | {ev_nonce[1]},
         revoked_deliveries=g.revoked_deliveries | ({(d, c, v)} if d in w.revoked else set()),
     )
-    nw = _evolve(
-        w, sessions=_set(w.sessions, d, Session("UPDATE_SENT", n, (c, v))),
-        seen=_learn(w, upd), ghost=g,
-    )
+    # T4: the session leaves CHALLENGED, so its challenge answers no second delivery
+    after = (Session("UPDATE_SENT", n, (c, v)) if cfg.rules.tam_closes_challenge
+             else Session("CHALLENGED", n))
+    nw = _evolve(w, sessions=_set(w.sessions, d, after), seen=_learn(w, upd), ghost=g)
     steps: tuple[str, ...] = ("deploy.verify_evidence", "deploy.update")
     if ev != honest_ev:
         steps = ("attack.replay" if ev in w.seen else "attack.inject", *steps)
@@ -559,6 +572,9 @@ def _verify_update(w: World, cfg: Config, d: int, a: Agent,
             g = _evolve(g, foreign_accepts=g.foreign_accepts | {(d, named)})
         if ck_use:
             g = _evolve(g, ck_holders=g.ck_holders | {f"device{d}"})
+        if term[1] == TSK and d in w.revoked and (d, c, v) not in g.delivered:
+            # P13, second clause: a TAM-released CEK d was never delivered, in a revoked TEE
+            g = _evolve(g, revoked_tee=g.revoked_tee | {(d, c, v)})
         job = (c, v, cek, tok, checks_ok, am[2][3])
         na = _evolve(a, phase="FETCHING", job=job)
         yield Event((*prefix, "deploy.verify_update", "deploy.unwrap_cek"), f"Broker{d}",
@@ -681,7 +697,7 @@ def _lifecycle(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
 
 def iv_of(cfg: Config, v: int) -> int:
     """The IV the Author uses for version ``v`` (fresh per encryption; fixed under the flaw)."""
-    return v if cfg.rules.fresh_cek_per_version else 0
+    return v if cfg.rules.fresh_iv_per_encryption else 0
 
 
 def _may_compromise(cfg: Config, d: int) -> bool:

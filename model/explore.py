@@ -38,6 +38,9 @@ class Profile:
     rank: Callable[[Event, Any, Config], int | None]
     control: Callable[[Any], Hashable]
     live_config: Callable[[Any, Config], Config]
+    #: property -> the state attributes it reads; lets the explorer skip a property on a
+    #: successor whose inputs are the very objects of its parent's (hash-consed states)
+    reads: dict[str, tuple[str, ...]] = attrs.Factory(dict)
 
 
 @attrs.frozen
@@ -121,19 +124,35 @@ def explore(
     ev_wit = dict(profile.event_witnesses)
     edges = 0
 
-    def visit(sid: int, w: Any) -> bool:
-        for name, fn in props.items():
-            if name in violations:
-                continue
-            why = fn(w, cfg)
-            if why is not None:
+    # properties grouped by the fields they read: one identity test per group and state
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name in props:
+        groups.setdefault(profile.reads.get(name, ()), []).append(name)
+    order = [(fields, [(n, props[n]) for n in names]) for fields, names in groups.items()]
+
+    def visit(sid: int, w: Any, before: Any = None) -> bool:
+        for fields, members in order:
+            if before is not None and fields and all(
+                    getattr(w, f) is getattr(before, f) for f in fields):
+                continue  # same inputs as the parent, which was checked and holds
+            for name, fn in members:
+                if name in violations:
+                    continue
+                why = fn(w, cfg)
+                if why is None:
+                    continue
                 violations[name] = (sid, why)
                 if stop_on and stop_on <= violations.keys():
                     return True
-        for table in (profile.witnesses, profile.goals):
-            for name, (_, pred) in table.items():
-                if name not in witnesses and pred(w, cfg):
-                    witnesses[name] = (sid, None)
+        return _witness(sid, w)
+
+    pending = {**profile.witnesses, **profile.goals}
+
+    def _witness(sid: int, w: Any) -> bool:
+        for name, (_, pred) in list(pending.items()):
+            if pred(w, cfg):
+                witnesses.setdefault(name, (sid, None))
+                del pending[name]
         return False
 
     edge_events: dict[tuple[int, int], Event] = {}
@@ -155,7 +174,7 @@ def explore(
                 states.append(nw)
                 parent.append((sid, ev))
                 queue.append(nid)
-                if visit(nid, nw):
+                if visit(nid, nw, w):
                     stopped = True
                     break
                 if len(states) >= max_states and queue:

@@ -88,7 +88,7 @@ FLAWS: tuple[Flaw, ...] = (
          rules=attrs.evolve(_, erase_cek_on_error=False)),
     Flaw("author-reuses-iv", "P11",
          "Author encrypts every version of a component under one CEK with a fixed IV", True,
-         rules=attrs.evolve(_, fresh_cek_per_version=False)),
+         rules=attrs.evolve(_, fresh_cek_per_version=False, fresh_iv_per_encryption=False)),
     Flaw("shared-device-key", "P12",
          "Devices of a class share one agreement key (compromise of one opens the others)", True,
          rules=attrs.evolve(_, device_keys_per_device=False)),

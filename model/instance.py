@@ -7,7 +7,7 @@ import attrs
 from edbp.errors import Code, ConfigError
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Instance:
     """How large the explored world is.
 

@@ -33,6 +33,8 @@ from edbp.errors import Code
 
 DEVICES = 2
 VERSIONS = 3
+UNINSTALLS = 2  # uninstall.component sessions per run: after one, an old version reaches the
+# device's own floor check (the TAM sends it: the device reports nothing installed)
 
 
 class Target(Protocol):
@@ -46,6 +48,8 @@ class Target(Protocol):
     def leaked_ceks(self) -> list[str]: ...
     def agent_states(self) -> tuple[str, ...]: ...
     def image_digests(self) -> tuple[tuple[int, bytes | None, bytes | None], ...]: ...
+    def uninstall(self, d: int) -> bool: ...
+    def install_records(self) -> tuple[tuple[int, ...], ...] | None: ...
 
 
 def _sha256(data: bytes) -> bytes:
@@ -118,6 +122,39 @@ class ReferenceTarget:
 
     def revoke(self, d: int) -> None:
         self.w.tam.revoke(self.devs[d].ueid)
+
+    def uninstall(self, d: int) -> bool:
+        """The TAM's uninstall session for the TA, relayed by the device's Broker; whether the
+        device's observable state changed."""
+        from edbp.reference.cloud.tam import Intent
+
+        dev = self.devs[d]
+        before = self.observe()
+        out = self.w.tam.begin(dev.ueid, Intent(uninstall=self.comp))
+        pending = [out.send] if out.send is not None else []
+        while pending:
+            for reply in dev.broker.deliver(pending.pop()):
+                try:
+                    nxt = self.w.tam.receive(reply)
+                except Exception:  # noqa: S112 - a refusal ends the relay; the state decides
+                    continue
+                if nxt.send is not None:
+                    pending.append(nxt.send)
+        return self.observe() != before
+
+    def install_records(self) -> tuple[tuple[int, ...], ...] | None:
+        """Per device, the sequence numbers of the TAM's audit entries recording a checked
+        Success report (``deploy.record`` with code 0 and an install receipt), in log order."""
+        from edbp.reference.wire.cbor import loads
+
+        out: dict[bytes, list[int]] = {dev.ueid: [] for dev in self.devs}
+        for entry in self.w.tam.registry.entries():
+            if entry.event != "deploy.record" or entry.ueid not in out or entry.body is None:
+                continue
+            receipt = loads(entry.body)
+            if isinstance(receipt, dict) and receipt.get(6) == 0 and receipt.get(3, 0) > 0:
+                out[entry.ueid].append(int(receipt[3]))
+        return tuple(tuple(out[dev.ueid]) for dev in self.devs)
 
     def observe(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         installed, floors = [], []
@@ -213,6 +250,16 @@ class AdapterTarget:
     def revoke(self, d: int) -> None:
         self.revoked.add(d)
 
+    def uninstall(self, d: int) -> bool:
+        before = self.observe()
+        q = self.h.query(step="lockstep: uninstall.component")
+        self.h.deliver(self.h.uninstall(q), "lockstep: uninstall.component")
+        return self.observe() != before
+
+    def install_records(self) -> tuple[tuple[int, ...], ...] | None:
+        """None: the harness plays the TAM here, its records are not an implementation's."""
+        return None
+
     def observe(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         return (self.h.installed() or 0,), (self.h.floor() or 0,)
 
@@ -252,7 +299,8 @@ def make_machine(target_factory: Callable[[], Target],
         @initialize()
         def start(self) -> None:
             self.model = ModelDriver(Instance(devices=DEVICES, versions=VERSIONS, sessions=64,
-                                              compromises=0, revocations=1))
+                                              compromises=0, revocations=1,
+                                              uninstalls=UNINSTALLS))
             self.target = target_factory()
             self.captured_terms: list[tuple[int, Any]] = []
 
@@ -308,6 +356,21 @@ def make_machine(target_factory: Callable[[], Target],
                     f"replayed Update to device {d} refused with code {code}, model pins "
                     f"{int(predicted.code)} ({predicted.code.name})")
 
+        @precondition(lambda self: self.model.state.uninstalls < UNINSTALLS and any(
+            a.installed[0] > 0 for a in self.model.state.agents))
+        @rule(d=st.integers(0, DEVICES - 1))
+        def uninstall(self, d: int) -> None:
+            if d in self.model.state.revoked or self.model.state.agents[d].installed[0] <= 0:
+                d = next(i for i, a in enumerate(self.model.state.agents)
+                         if a.installed[0] > 0)  # the device that has something to remove
+            if d in self.model.state.revoked:
+                return  # the TAM opens no session with a revoked device
+            predicted = self.model.uninstall(d)
+            changed = self.target.uninstall(d)
+            assert changed == predicted, (
+                f"uninstall on device {d}: model {'removes' if predicted else 'keeps'} the "
+                f"component, implementation {'changed' if changed else 'kept'} its state")
+
         @precondition(lambda self: not self.model.state.revoked)
         @rule(d=st.integers(0, DEVICES - 1))
         def revoke(self, d: int) -> None:
@@ -346,6 +409,15 @@ def make_machine(target_factory: Callable[[], Target],
                     assert want is not None and got == want, (
                         f"device {i}: installed image digest does not match the plaintext "
                         f"published as v{v}")
+
+        @invariant()
+        def same_tam_records(self) -> None:
+            if not hasattr(self, "model"):
+                return
+            got = self.target.install_records()
+            if got is not None:  # None: the target has no TAM of its own (skipped, not passed)
+                want = self.model.records()
+                assert got == want, f"TAM install records: model {want}, implementation {got}"
 
         @invariant()
         def no_cek_outside_tee_or_hsm(self) -> None:

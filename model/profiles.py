@@ -64,6 +64,7 @@ EDBP = Profile(
     initial=ep.initial,
     successors=ep.successors,
     properties=props.PROPERTIES,
+    reads=props.READS,
     witnesses=props.WITNESSES,
     goals=props.GOALS,
     event_witnesses=props.EVENT_WITNESSES,

@@ -47,6 +47,7 @@ VARS: dict[str, tuple[z3.SortRef, ...]] = {
     "kept": (Dev, B), "partial": (Dev, B),
     "bad_dlv": (B,), "foreign": (B,), "badinst": (B,), "stale": (B,), "badrec": (B,),
     "rollback": (B,), "reeleak": (B,), "unverif": (B,), "ivdup": (B,), "revdlv": (B,),
+    "revtee": (B,),
 }
 
 
@@ -100,7 +101,8 @@ def init(s: State) -> z3.BoolRef:
                               s["hi"][d_, c_] == 0)),
     ]
     parts += [s[k] == f for k in ("bad_dlv", "foreign", "badinst", "stale", "badrec",
-                                  "rollback", "reeleak", "unverif", "ivdup", "revdlv")]
+                                  "rollback", "reeleak", "unverif", "ivdup", "revdlv",
+                                  "revtee")]
     return z3.And(parts)
 
 
@@ -126,7 +128,7 @@ def properties(s: State) -> dict[str, z3.BoolRef]:
         "P12": z3.And(_all([d_], z3.Implies(s["kdak"][d_], s["comp"][d_])),
                       _all([c_, v_], z3.Implies(s["kpt"][c_, v_],
                                                 delivered_to_compromised(c_, v_)))),
-        "P13": z3.Not(s["revdlv"]),
+        "P13": z3.And(z3.Not(s["revdlv"]), z3.Not(s["revtee"])),
     }
 
 
@@ -232,7 +234,9 @@ def _t_deliver(s: State, R: Rules) -> Built:
         "wrapnet": z3.If(toatt, s["wrapnet"], _upd(s["wrapnet"], (d, c, v), True)),
         "wrapatt": z3.If(toatt, _upd(s["wrapatt"], (c, v), True), s["wrapatt"]),
         "upd": _upd(s["upd"], (d, n, c, v), True),
-        "sch": _upd(s["sch"], (d,), False), "sus": _upd(s["sus"], (d,), True),
+        # T4: the session leaves CHALLENGED (unless the variant keeps its challenge open)
+        "sch": _upd(s["sch"], (d,), z3.BoolVal(not R.tam_closes_challenge)),
+        "sus": _upd(s["sus"], (d,), z3.BoolVal(R.tam_closes_challenge)),
         "sc": _upd(s["sc"], (d,), c), "sv": _upd(s["sv"], (d,), v),
         "bad_dlv": z3.Or(s["bad_dlv"], z3.Not(fresh_ok), s["answered"][n]),
         "answered": _upd(s["answered"], (n,), True),
@@ -269,6 +273,10 @@ def _t_verify_update(s: State, R: Rules) -> Built:
         "hdig": _upd(s["hdig"], (d,), dg), "hown": _upd(s["hown"], (d,), z3.Not(tsig)),
         "hver": _upd(s["hver"], (d,), checks),
         "hfresh": _upd(s["hfresh"], (d,), n == s["tok"][d]),
+        # P13 second clause: a TAM-released CEK never delivered to d, in d's TEE after its
+        # revocation (with the first clause: no CEK published later ever gets there)
+        "revtee": z3.Or(s["revtee"], z3.And(unwraps, tsig, s["rev"][d],
+                                            z3.Not(s["dlv"][d, c, v]))),
         "htok": _upd(s["htok"], (d,), s["tok"][d]),
     }
     return [d, named, n, c, v, tsig, asig, dg], guard, up
@@ -422,7 +430,7 @@ class Obligation:
 SUPPORT: dict[str, tuple[str, ...]] = {
     "P1": ("P12", "L1", "L2", "L4", "L6"), "P5": ("L4", "L5", "L11"), "P6": ("L5", "L10"),
     "P7": ("L5", "L8"), "P11": ("L9",), "P3": ("L12",), "L4": ("L3", "L5"), "L6": ("L4", "L3"),
-    "P12": ("P1", "L1", "L2", "L4", "L6"), "P13": ("L7",),
+    "P12": ("P1", "L1", "L2", "L4", "L6"), "P13": ("L7", "L3"),
 }
 
 
@@ -469,7 +477,7 @@ _DEVICE_VIEW = (("compromised", "comp"), ("revoked", "rev"), ("challenged", "sch
                 ("token", "tok"), ("holds_cek", "hold"), ("kept_cek", "kept"),
                 ("partial_install", "partial"))
 _FLAGS = ("bad_dlv", "foreign", "badinst", "stale", "badrec", "rollback", "reeleak", "unverif",
-          "ivdup", "revdlv", "kck", "ckout")
+          "ivdup", "revdlv", "revtee", "kck", "ckout")
 
 
 def _counterexample(model: z3.ModelRef, tname: str, params: list, name: str, pre: State,

@@ -131,13 +131,15 @@ class Rules:
     device_keys_per_device: bool = True  # False: one agreement key per device class
     wrap_to_device_key: bool = True  # False: the TAM forwards the Author's class-key wrap
     class_key_in_hsm: bool = True  # False: the KeyVault exports CK to the Author
-    fresh_cek_per_version: bool = True  # False: one CEK (and IV) for every version
+    fresh_cek_per_version: bool = True  # False: one CEK for every version of a component
+    fresh_iv_per_encryption: bool = True  # False: the Author's IV is a constant
     verify_before_decrypt: bool = True  # False: unwrap and decrypt before the checks
     cek_stays_in_tee: bool = True  # False: the Agent hands the CEK to the Broker
     erase_cek_on_error: bool = True
     install_after_check: bool = True  # False: write the component first, leave it on failure
     report_binds_nonce: bool = True  # False: the Agent leaves the challenge out of reports
     uninstall_keeps_floor: bool = True
+    tam_closes_challenge: bool = True  # False: a delivery leaves the session CHALLENGED
     # suite negotiation (P14), read only by the sub-model in downgrade.py
     agent_suite_ok: Callable[[Any, Any], Any] = suite_ok
     tam_suite_ok: Callable[[Any, Any], Any] = suite_ok

@@ -28,3 +28,27 @@ def test_a_step_the_z3_relation_forbids_is_reported() -> None:
     _, mismatches = crosscheck(res, HONEST)
     assert any("deploy.error" in m.label
                and (("partial", (0,)), False, True) in m.changed for m in mismatches)
+
+
+#: the default instance's shape (two devices, one compromised, one revoked), one version and
+#: one challenge so that every abstract edge is checked within the suite's budget
+PAIR = Instance(devices=2, versions=1, sessions=1, compromises=1, revocations=1)
+
+
+def test_every_explored_step_of_two_devices_is_a_z3_step() -> None:
+    res = explore(EDBP, Config(PAIR))
+    checked, mismatches = crosscheck(res)
+    assert checked > 1000
+    assert mismatches == []
+    # the steps that involve both devices were among those checked
+    labels = {d["event"].label for _a, _b, d in res.graph.edges(data=True)}
+    assert {"revoke.device", "attack.compromise_device"} <= labels
+
+
+def test_a_cross_device_step_the_z3_relation_forbids_is_reported() -> None:
+    """With two devices the check sees steps between them: an explorer whose Agent accepts
+    another device's Update (the binding check removed), compared with the honest z3
+    relation, is caught at the step that sets the recipient-binding ghost."""
+    res = explore(EDBP, Config(PAIR, rules=attrs.evolve(HONEST, binding_ok=lambda n, me: True)))
+    _, mismatches = crosscheck(res, HONEST)
+    assert any((("foreign", ()), False, True) in m.changed for m in mismatches)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from edbp.model.check import check_flaw
+from edbp.model.check import check_edbp, check_flaw
 from edbp.model.edbp_profile import Config
 from edbp.model.explore import check_liveness, explore
 from edbp.model.export import write_dot, write_graphml
@@ -98,3 +98,13 @@ def test_uninstall_keeps_the_floor() -> None:
                   stop_on=frozenset({"P7"}), build_graph=False)
     assert "P7" in bad.violations
     assert "uninstall.component" in bad.trace(bad.violations["P7"][0]).steps
+
+
+def test_a_truncated_exploration_fails_the_check() -> None:
+    """Issue 19 item 4: a state cap hit is reported (``complete`` false, in the JSON too) and
+    fails the check, though no property was violated among the states seen."""
+    rep = check_edbp(Instance(), flaws=False, with_z3=False, max_states=500)
+    assert rep.exploration is not None and rep.exploration.truncated
+    assert not rep.exploration.violations
+    assert not rep.complete and not rep.ok
+    assert any("truncated" in p for p in rep.problems)

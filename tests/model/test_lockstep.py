@@ -64,3 +64,50 @@ def test_lockstep_catches_a_device_without_rollback_check() -> None:
     )
     with pytest.raises(AssertionError, match=r"deploy|installed|floors"):
         run_state_machine_as_test(machine, settings=quick)
+
+
+def test_lockstep_reaches_the_devices_own_floor_check(tmp_path: Path) -> None:
+    """The reference TAM never offers a version the device reports installed, so only after an
+    uninstall (the floor stays) does an old version reach the device: a device without its
+    floor check then installs it, and the model (which refuses it there) catches it."""
+    faults = pytest.importorskip("edbp.conformance.faults")
+    broken = type("Agent", (faults.FaultyAgent,), {"flags": frozenset({"skip-rollback"})})
+    machine = make_machine(_factory(tmp_path, broken))
+    quick = settings(
+        SETTINGS, max_examples=100, stateful_step_count=12, phases=[Phase.explicit, Phase.generate]
+    )
+    with pytest.raises(AssertionError, match=r"model predicts refusal|model pins 603"):
+        run_state_machine_as_test(machine, settings=quick)
+
+
+def test_lockstep_compares_the_tam_audit_records(tmp_path: Path) -> None:
+    """A TAM that installs correctly but leaves the checked Success out of its audit log is
+    caught by the records comparison alone (installed versions, floors and codes all agree)."""
+    from edbp.reference.wire.cbor import loads
+
+    counter = itertools.count()
+
+    class ForgetfulTam(ReferenceTarget):
+        def __init__(self, root: Path) -> None:
+            super().__init__(root)
+            registry = self.w.tam.registry
+            original = registry.record
+
+            def record(step, ueid, body=None, error=None, *rest):  # type: ignore[no-untyped-def]
+                if step == "deploy.record" and error == 0 and body is not None:
+                    receipt = loads(body)
+                    if isinstance(receipt, dict) and receipt.get(3, 0) > 0:
+                        return None  # the install receipt is never written
+                return original(step, ueid, body, error, *rest)
+
+            registry.record = record
+
+    def make() -> ReferenceTarget:
+        root = tmp_path / f"run{next(counter)}"
+        root.mkdir()
+        return ForgetfulTam(root)
+
+    machine = make_machine(make)
+    quick = settings(SETTINGS, max_examples=40, phases=[Phase.explicit, Phase.generate])
+    with pytest.raises(AssertionError, match="TAM install records"):
+        run_state_machine_as_test(machine, settings=quick)

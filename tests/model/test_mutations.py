@@ -50,7 +50,23 @@ MUTATIONS = [
     ("Agent skips both signature checks", attrs.evolve(_, sigs_ok=TRUE), "P5", BASE),
     ("TAM's revocation check is a tautology",
      attrs.evolve(_, serves=lambda r: OR(NOT(r), r)), "P13", BASE),
+    # issue 19 item 6: the predicates at the strength spec/properties.md states them
+    ("TAM keeps the challenge open after a delivery (one challenge, two deliveries)",
+     attrs.evolve(_, tam_closes_challenge=False), "P3", BASE),
+    ("Author reuses the CEK across versions with fresh IVs",
+     attrs.evolve(_, fresh_cek_per_version=False), "P11", BASE),
+    ("class-key wraps and no binding check: a revoked TEE gets a CEK",
+     attrs.evolve(_, wrap_to_device_key=False, binding_ok=TRUE), "P13", BASE),
 ]
+
+#: what the exploration's violation must say, where the property has several clauses and the
+#: mutation targets one that an older, weaker predicate missed
+CLAUSE = {
+    "TAM keeps the challenge open after a delivery (one challenge, two deliveries)":
+        "challenge already used",
+    "Author reuses the CEK across versions with fresh IVs": "one CEK encrypts two payloads",
+    "class-key wraps and no binding check: a revoked TEE gets a CEK": "reached its TEE",
+}
 
 
 @pytest.mark.parametrize(("label", "rules", "target", "inst"), MUTATIONS,
@@ -61,6 +77,7 @@ def test_mutation_caught_by_exploration_and_z3(label: str, rules, target: str,
                   build_graph=False, max_states=400_000)
     assert not res.truncated
     assert target in res.violations, f"{label}: exploration missed the {target} breach"
+    assert CLAUSE.get(label, "") in res.violations[target][1]
     ob = prove(rules, props=(target,))[0]
     assert not ob.proved, f"{label}: z3 still proves {target}"
 
