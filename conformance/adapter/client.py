@@ -43,6 +43,10 @@ class DeviceError(AdapterError):
         self.raw_code = code
 
 
+#: seconds the harness waits for the reply to ``hello`` (spec/adapter.md section 5)
+HELLO_TIMEOUT = 60.0
+
+
 class DeviceClient:
     """Blocking request/response over a transport, with per-request timeouts."""
 
@@ -124,7 +128,13 @@ class DeviceClient:
         self.transport.send(reply)
 
     def hello(self) -> DeviceInfo:
-        result = self.call("hello", {"version": PROTOCOL_VERSION, "harness": "edbp"})
+        # the first reply includes the device's start (a subprocess's imports, a board's
+        # boot): it gets the start allowance of adapter.md section 5, never less than a request
+        result = self.call(
+            "hello",
+            {"version": PROTOCOL_VERSION, "harness": "edbp"},
+            timeout=max(self.timeout, HELLO_TIMEOUT),
+        )
         try:
             info = DeviceInfo(
                 version=int(result["version"]),

@@ -39,6 +39,10 @@ class Hanging(ReferenceDevice):
 serve_stdio(Hanging())
 """
 
+#: seconds per request: the hang costs this once per case; the honest requests before it
+#: (provision, state) must fit in it on a loaded machine, and ``hello`` has its own allowance
+REQUEST_TIMEOUT = 5.0
+
 #: the cases below all deliver a TEEP message
 FILES = ("test_freshness.py",)
 
@@ -48,7 +52,7 @@ def test_hung_device_is_restarted_once_per_case(tmp_path: Path, suite: Any) -> N
     script.write_text(HANGING_DEVICE)
     starts = tmp_path / "starts"
     device = f"{sys.executable} {script} {starts}"
-    code, report = suite(tmp_path, device, "--tb=no", files=FILES, timeout=2.0)
+    code, report = suite(tmp_path, device, "--tb=no", files=FILES, timeout=REQUEST_TIMEOUT)
     cases = report["cases"]
     assert code != 0 and len(cases) >= 6
     # every case hit the hang: an adapter error (not a divergence, not a pass) naming the
@@ -70,7 +74,7 @@ def test_device_that_fails_hello_after_restart_ends_the_run(tmp_path: Path, suit
     script.write_text(HANGING_DEVICE)
     starts = tmp_path / "starts"
     device = f"{sys.executable} {script} {starts} once"
-    code, report = suite(tmp_path, device, "--tb=no", files=FILES, timeout=2.0)
+    code, report = suite(tmp_path, device, "--tb=no", files=FILES, timeout=REQUEST_TIMEOUT)
     assert code == 3  # pytest.exit from the device pool
     assert len(starts.read_text().splitlines()) == 2  # the first start and one restart
     assert len(report["cases"]) == 1  # only the case that hung ran
@@ -108,7 +112,9 @@ def test_hung_tcp_board_is_marked_down_at_once(tmp_path: Path, suite: Any) -> No
     server.start()
     assert bound.wait(30)
     try:
-        code, report = suite(tmp_path, f"tcp:{ready[0]}", "--tb=no", files=FILES, timeout=2.0)
+        code, report = suite(
+            tmp_path, f"tcp:{ready[0]}", "--tb=no", files=FILES, timeout=REQUEST_TIMEOUT
+        )
         reached = len(connections)
     finally:
         release.set()
