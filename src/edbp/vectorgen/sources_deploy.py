@@ -377,7 +377,6 @@ def _intermediates(
         trace=trace,
     )
     rec = trace.recipients[0]
-    package = published.package
     out: dict[str, Any] = {
         name + "ToBeSigned": Sign1.decode(data).to_be_signed().hex()
         for name, data in messages.items()
@@ -389,21 +388,30 @@ def _intermediates(
             "kek": (rec.kek or b"").hex(),
             "wrappedCekDevice": plan.encryption.recipients[0].ciphertext.hex(),
             "cek": cek.hex(),
-            "classKey": kit.vault.class_key(
-                package.wrapped_cek.key_id, package.wrapped_cek.version
-            ).hex(),
-            "wrappedCekClass": package.wrapped_cek.wrapped.hex(),
-            "contentAlg": int(package.content_alg),
-            "iv": package.iv.hex(),
-            "encStructure": enc_structure("Encrypt", package.content_protected, b"").hex(),
-            "ciphertextSha256": package.ciphertext_digest.digest.hex(),
-            "plaintextSha256": package.image_digest.digest.hex(),
-            "plaintext": image_for(package.sequence).hex(),
-            "authorManifestSha256": package.manifest_digest.digest.hex(),
-            "deviceManifestSha256": plan.tam_digest.digest.hex(),
         }
     )
+    out.update(package_intermediates(kit, published, plan))
     return out
+
+
+def package_intermediates(kit: Kit, published: Any, plan: Any) -> dict[str, Any]:
+    """What every suite's delivery shares once the CEK is out: the class-key wrap, the content
+    layer and the digests, in the order the vector files list them."""
+    package = published.package
+    return {
+        "classKey": kit.vault.class_key(
+            package.wrapped_cek.key_id, package.wrapped_cek.version
+        ).hex(),
+        "wrappedCekClass": package.wrapped_cek.wrapped.hex(),
+        "contentAlg": int(package.content_alg),
+        "iv": package.iv.hex(),
+        "encStructure": enc_structure("Encrypt", package.content_protected, b"").hex(),
+        "ciphertextSha256": package.ciphertext_digest.digest.hex(),
+        "plaintextSha256": package.image_digest.digest.hex(),
+        "plaintext": image_for(package.sequence).hex(),
+        "authorManifestSha256": package.manifest_digest.digest.hex(),
+        "deviceManifestSha256": plan.tam_digest.digest.hex(),
+    }
 
 
 def honest(c: Ctx) -> None:

@@ -26,7 +26,6 @@ from edbp.reference.device.update import DeviceIdentity, TrustAnchors, verify_up
 from edbp.reference.rand import SeededRandom
 from edbp.reference.wire import pq, teep
 from edbp.reference.wire.cose_algs import Alg, Curve, HeaderLabel
-from edbp.reference.wire.cose_encrypt import enc_structure
 from edbp.reference.wire.cose_hpke import recipient_structure
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import Sign1
@@ -37,7 +36,6 @@ from edbp.vectorgen.flowkit import (
     Suite,
     deliver,
     deliver_step,
-    image_for,
     ok,
     open_session,
     refused,
@@ -47,7 +45,12 @@ from edbp.vectorgen.format import Note, Step, TestCase, TestGroup, VectorFile
 from edbp.vectorgen.pins import PinStore
 from edbp.vectorgen.registry import source
 from edbp.vectorgen.sources_cloud import _publish
-from edbp.vectorgen.sources_deploy import check_against_reference, flip_signature, resign
+from edbp.vectorgen.sources_deploy import (
+    check_against_reference,
+    flip_signature,
+    package_intermediates,
+    resign,
+)
 
 PQ_SUITE = Suite("mldsa65-hpke-xwing-a128gcm", KeySuite.PQ, Alg.A128GCM, (-16, -49, -70768, 1))
 DEPLOY_PATH = f"pq/deploy-{PQ_SUITE.name}"
@@ -109,7 +112,6 @@ def _intermediates(
     info = recipient_structure(1, recipient.headers.protected_for_crypto)
     enc = recipient.headers.unprotected[HeaderLabel.EK]
     hpke = pq.hpke_intermediates(dak.d, enc, info)
-    package = published.package
     out: dict[str, Any] = {
         name + "ToBeSigned": Sign1.decode(data).to_be_signed().hex()
         for name, data in messages.items()
@@ -123,18 +125,8 @@ def _intermediates(
         "hpkeBaseNonce": hpke.base_nonce.hex(),
         "wrappedCekDevice": recipient.ciphertext.hex(),
         "cek": pq.hpke_open(dak.d, enc, info, recipient.ciphertext).hex(),
-        "classKey": kit.vault.class_key(
-            package.wrapped_cek.key_id, package.wrapped_cek.version).hex(),
-        "wrappedCekClass": package.wrapped_cek.wrapped.hex(),
-        "contentAlg": int(package.content_alg),
-        "iv": package.iv.hex(),
-        "encStructure": enc_structure("Encrypt", package.content_protected, b"").hex(),
-        "ciphertextSha256": package.ciphertext_digest.digest.hex(),
-        "plaintextSha256": package.image_digest.digest.hex(),
-        "plaintext": image_for(package.sequence).hex(),
-        "authorManifestSha256": package.manifest_digest.digest.hex(),
-        "deviceManifestSha256": plan.tam_digest.digest.hex(),
     })
+    out.update(package_intermediates(kit, published, plan))
     return out
 
 
