@@ -123,6 +123,10 @@ def zcbor_types() -> Any:
         # edbp's own SUIT COSE profile (spec/protocol.md section 4): TEEP's $suit-cose-profile
         # is a socket, and draft-ietf-suit-mti names no Ed25519 + A128GCM profile
         "$suit-cose-profile /= [-16, -19, -29, 1]\n",
+        # the optional post-quantum suite `edbp-pq` (spec/protocol.md section 4.1): a TEEP
+        # cipher suite COSE_Sign1 ML-DSA-65 and its SUIT COSE profile, through the same sockets
+        "$teep-cipher-suite /= [[18, -49]]\n",
+        "$suit-cose-profile /= [-16, -49, -70768, 1]\n",
     ]
     return zcbor_mod.DataTranslator.from_cddl("\n".join(parts), 100).my_types
 
