@@ -101,6 +101,19 @@ def renamed_envelope(name: str) -> bytes:
     ).encode()
 
 
+def served_payloads(author: Envelope) -> dict[str, bytes]:
+    """What the test's fetcher serves: at every ``uri`` the author's install sequence sets,
+    the integrated payload for a ``#`` reference (taken from the envelope), else the draft's
+    example TA file (the draft publishes it beside the examples)."""
+    out: dict[str, bytes] = {}
+    for command in author.sequence(20) or ():
+        if command.code == C.DIRECTIVE_OVERRIDE_PARAMETERS:
+            uri = command.arg.values.get(int(SuitParam.URI))
+            if isinstance(uri, str):
+                out[uri] = author.integrated[uri] if uri.startswith("#") else TA_FILE.read_bytes()
+    return out
+
+
 def _cmd(code: int, arg: Any = 15) -> Command:
     return Command(int(code), arg)
 
@@ -202,9 +215,7 @@ def deliver_to_agent(
         rng=rng.fork("device"),
         budget=MemoryBudget(chunk=1024),
     )
-    served = {
-        "https://example.org/8d82573a-926d-4754-9353-32dc29997f74.ta": TA_FILE.read_bytes(),
-    }
+    served = served_payloads(author)
     fetched: list[str] = []
 
     def fetcher(uri: str) -> Iterator[bytes]:

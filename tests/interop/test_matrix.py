@@ -560,7 +560,10 @@ def render() -> str:
         "under the receive rule (spec/protocol.md §5) and under the strict option; authentication",
         "with the published keys; decryption or processing, with the code and the clause that",
         "justifies a refusal. The SUIT report draft publishes no example message (CDDL only):",
-        "its row is an edbp report validated against that CDDL.",
+        "its row is an edbp report validated against that CDDL. The TEEP draft's three SUIT",
+        "envelopes (author manifests) are also run on the device path: published to a reference",
+        "TAM, and delivered inside a TSK-signed device envelope to a reference Agent anchored on",
+        "the draft's key (tests/interop/draft_delivery.py).",
         "",
         "| source | example | structure | decode (receive) | strict option | authenticate | "
         "decrypt / process — clause |",

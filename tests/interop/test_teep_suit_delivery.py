@@ -7,15 +7,19 @@ from __future__ import annotations
 import pytest
 from draft_delivery import (
     EXAMPLES,
+    component_zero_parameters,
     deliver_to_agent,
     device_envelope,
     draft_author_key,
     draft_envelope,
+    served_payloads,
     tam_publish,
 )
 from edbp.reference.rand import SeededRandom
 from edbp.reference.wire import cose
+from edbp.reference.wire.suit_core import SuitDigest
 from edbp.reference.wire.suit_envelope import Envelope
+from edbp.reference.wire.suit_labels import SuitParam
 
 from edbp.errors import Code
 
@@ -42,6 +46,17 @@ def test_the_author_envelope_rides_byte_for_byte(name: str) -> None:
     tsk = cose.CoseKey.generate(cose.Curve.P256, SeededRandom("rides"))
     env = Envelope.decode(device_envelope(draft_envelope(name), tsk, b"\x01" * 33))
     assert env.integrated["#author"] == draft_envelope(name)
+
+
+@pytest.mark.parametrize("name", ["suit_uri", "suit_integrated"])
+def test_served_payload_is_the_signed_image(name: str) -> None:
+    """The fetcher serves, at the manifest's URI, bytes whose digest and size are the
+    manifest's signed image-digest/image-size: the refusal is not a payload mismatch."""
+    author = Envelope.decode(draft_envelope(name), lenient=True)
+    params = component_zero_parameters(author)
+    (payload,) = served_payloads(author).values()
+    assert params[int(SuitParam.IMAGE_DIGEST)] == SuitDigest.of(payload)
+    assert params[int(SuitParam.IMAGE_SIZE)] == len(payload) == 20
 
 
 @pytest.mark.parametrize("name", ["suit_uri", "suit_integrated"])
