@@ -65,6 +65,21 @@ EVIDENCE = (
 )
 
 
+PLAINTEXT = (
+    "edbp profile, protocol §9 step 5 [P-9.5b]: the author's manifest-component-id is "
+    "['edbp', 'author', U] else 313; §7 and P1: the payload reaches a device only encrypted "
+    "to its DAK (the device envelope overrides encryption-info), and the draft's TA is "
+    "plaintext (312); §8.2: the TAM reads only the §7 author layout (300); protocol §5.1"
+)
+PERSONALIZATION = (
+    "edbp profile, protocol §7: a delivery is two layers, the device manifest and the author "
+    "manifest integrated as #author; an author manifest with a dependency of its own (the "
+    "draft's personalization manifest depends on the TA's manifest, fetched from a URI) is "
+    "313, so nothing is fetched before every signature is verified (P9); §8.2: 300; "
+    "protocol §5.1"
+)
+
+
 REPORTED = (
     "edbp profile, protocol §8.5 / messages.cddl edbp-teep-success: a deploy Success carries "
     "the signed SUIT report that binds it to the session (P6); TEEP's suit-reports is optional, "
@@ -299,13 +314,36 @@ def _tam_outcome(payload: bytes) -> str:
     return "TAM, " + "; ".join(out)
 
 
+def _draft_suit_row(name: str, data: bytes) -> Row:
+    """A TEEP draft SUIT example on the device path (draft_delivery.py): published to a
+    reference TAM, and delivered to a reference Agent inside a TSK-signed device envelope."""
+    sys.path.insert(0, str(HERE))
+    from draft_delivery import deliver_to_agent, tam_publish
+
+    row = _envelope_row("TEEP draft", name, data)
+    stem = name.removesuffix(".hex.txt")
+    out = deliver_to_agent(stem)
+    renamed = deliver_to_agent(stem, renamed=True)
+    fetched = ", fetched " + ", ".join(out.fetched) if out.fetched else ", nothing fetched"
+    digest = row[6].split(";")[0]
+    process = (
+        f"{digest}; in a TSK-signed device envelope (the bytes as published under #author; "
+        f"Agent anchored on the draft key, identity = the manifest's vendor/class ids; "
+        f"Update bound to a QueryRequest): {out.describe()}{fetched}; with only the "
+        f"manifest-component-id renamed ['edbp','author',…] and re-signed with the draft key: "
+        f"{renamed.describe()}; TAM publish.push: {tam_publish(stem)}"
+    )
+    clause = PERSONALIZATION if "personalization" in name else PLAINTEXT
+    return (*row[:6], f"{process} — {clause}")
+
+
 def teep_rows() -> list[Row]:
     rows: list[Row] = []
     for path in sorted(TEEP_DIR.glob("*.hex.txt")):
         name = path.name
         data = read_input(path.read_bytes())
         if name.startswith("suit_"):
-            rows.append(_envelope_row("TEEP draft", name, data))
+            rows.append(_draft_suit_row(name, data))
             continue
         kind = inspect(data).kind
         decoded = _try(lambda d=data: type(teep.decode(d)).__name__)[1]
@@ -522,7 +560,10 @@ def render() -> str:
         "under the receive rule (spec/protocol.md §5) and under the strict option; authentication",
         "with the published keys; decryption or processing, with the code and the clause that",
         "justifies a refusal. The SUIT report draft publishes no example message (CDDL only):",
-        "its row is an edbp report validated against that CDDL.",
+        "its row is an edbp report validated against that CDDL. The TEEP draft's three SUIT",
+        "envelopes (author manifests) are also run on the device path: published to a reference",
+        "TAM, and delivered inside a TSK-signed device envelope to a reference Agent anchored on",
+        "the draft's key (tests/interop/draft_delivery.py).",
         "",
         "| source | example | structure | decode (receive) | strict option | authenticate | "
         "decrypt / process — clause |",
@@ -557,6 +598,11 @@ def test_known_gaps_are_processed() -> None:
         "suit-manifest-es-ecdh-content.hex.signed | SUIT envelope | ok | CBOR_UNSORTED_KEYS | "
         "verified (ES256/ESP256, draft key) | digest ok; accepted by the edbp profile decoder",
         "| TEEP draft | suit_uri.hex.txt | SUIT envelope (untagged) | ok | ok | verified",
+        "Agent: refused 313 SUIT_DEPENDENCY_FAILED (author manifest-component-id), nothing "
+        "fetched; with only the manifest-component-id renamed ['edbp','author',…] and re-signed "
+        "with the draft key: Agent: refused 312 SUIT_ENCRYPTION_INFO (expected one encrypted "
+        "component); TAM publish.push: refused 300 SUIT_MALFORMED",
+        "Agent: refused 313 SUIT_DEPENDENCY_FAILED (dependencies must be integrated)",
         "TAM, no open session: TAM_UNEXPECTED_MESSAGE; TAM, in a deploy session opened with "
         "the draft's token: matched by token, DSK signature verifies, evidence appraised: "
         "EAT_MALFORMED, session NO_SESSION",
