@@ -263,6 +263,8 @@ class FaultyAgent(Agent):
                     return self._open_teep(data)
             finally:
                 self._skipping = False
+        if "teep-alg-from-key" in flags:
+            return teep.decode(_open_by_key_type(Sign1.decode(data), self.anchors.tam))
         if "teep-ecdsa-hash-from-alg" in flags:
             envelope = Sign1.decode(data)
             if envelope.headers.raw_alg in _GENERIC_ONLY:
@@ -485,6 +487,28 @@ def _generic_ecdsa_open(cose: Sign1, keys: Any, payload: bytes | None) -> bytes 
         if generic_ecdsa_verify(key, int(cose.headers.raw_alg), tbs, cose.signature):
             return payload
     return None
+
+
+def _open_by_key_type(cose: Sign1, keys: Any) -> bytes:
+    """A TEEP verifier that never reads ``alg``: the header checks, then the trusted key the
+    ``kid`` names verifies with its own algorithm (ESP256 for P-256, Ed25519 otherwise), so
+    any label passes over a valid signature (EdDSA or a private-use id on a P-256 key)."""
+    from edbp.reference.wire.cose_sign import _verify_raw
+
+    cose.headers.check_critical(())
+    cose.headers.check_alg_protected()
+    kid = cose.headers.kid
+    named = [k for k in keys if kid is None or _eq(k.kid or k.thumbprint(), kid)]
+    if not named:
+        raise ProtocolError(Code.AGENT_UNTRUSTED_SIGNER, "kid names no trusted TSK")
+    for key in named:
+        alg = Alg.ESP256 if key.crv == Curve.P256 else Alg.ED25519
+        try:
+            _verify_raw(key, alg, cose.to_be_signed(), cose.signature)
+        except EdbpError:
+            continue
+        return cose.payload or b""
+    raise VerificationError(Code.TEEP_BAD_SIGNATURE, "TEEP message signature")
 
 
 def _off_by_one(value: bytes) -> bytes:
@@ -1600,6 +1624,12 @@ FAULTS: dict[str, Fault] = {
         "TEEP message verifier: generic ECDSA with the hash alg names (ES384 over P-256 passes)",
         ("P5",),
         _agent_fault("teep-ecdsa-hash-from-alg"),
+        clauses=("P-4c",),
+    ),
+    "teep-alg-from-key": Fault(
+        "TEEP message verifier: never reads alg, verifies with the key's own algorithm",
+        ("P5",),
+        _agent_fault("teep-alg-from-key"),
         clauses=("P-4c",),
     ),
     "device-manifest-ecdsa-hash-from-alg": Fault(

@@ -12,7 +12,8 @@ SHA-384 / SHA-512 (RFC 9053 §2.1 lets a generic library pair them with any curv
 is keyed with the verifier's *public* key bytes (the classic alg-confusion attack on a
 verifier that looks up "the key" for whatever algorithm the header names); Ed25519/EdDSA and a
 private-use id carry a valid ESP256 signature (a verifier that picks the algorithm from the key
-accepts them). PS256 / RS256 have no RSA key to sign with: their signature has the shape a
+accepts them); the other way round, ESP256 / ES256 over a trusted Ed25519 key carry a valid
+Ed25519 signature. PS256 / RS256 have no RSA key to sign with: their signature has the shape a
 2048-bit RSA signature has (256 bytes).
 """
 
@@ -30,13 +31,14 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 from edbp.reference.wire import cbor
-from edbp.reference.wire.cose_algs import Alg
+from edbp.reference.wire.cose_algs import Alg, Curve
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import sig_structure, sign_bytes
 
 __all__ = [
     "FOREIGN_ALGS",
     "GENERIC_ECDSA_HASHES",
+    "ON_ED25519_KEY",
     "foreign_sign1",
     "foreign_signature",
     "generic_ecdsa_verify",
@@ -57,6 +59,13 @@ FOREIGN_ALGS: dict[str, int] = {
     "ed25519": int(Alg.ED25519),
 }
 
+#: name -> an ECDSA alg id a device must refuse over a trusted *Ed25519* key (the other way
+#: round: the label of the P-256 suite, a valid Ed25519 signature under it)
+ON_ED25519_KEY: dict[str, int] = {
+    "esp256-ed25519-key": int(Alg.ESP256),
+    "es256-ed25519-key": int(Alg.ES256),
+}
+
 #: a generic ECDSA verifier's table: the hash it takes from the alg header (RFC 9053 §2.1)
 GENERIC_ECDSA_HASHES: dict[int, type[hashes.HashAlgorithm]] = {
     int(Alg.ES256): hashes.SHA256,
@@ -75,7 +84,10 @@ def _public_bytes(key: CoseKey) -> bytes:
 
 
 def foreign_signature(alg: int, key: CoseKey, tbs: bytes) -> bytes:
-    """The signature a generic COSE library would make with ``alg`` and the P-256 ``key``."""
+    """The signature a generic COSE library would make with ``alg`` and ``key``: with an
+    Ed25519 key always an Ed25519 signature (whatever ``alg`` says)."""
+    if key.crv == Curve.ED25519:
+        return sign_bytes(key, Alg.ED25519, tbs)
     if alg in (-35, -36):
         priv = key.private_key()
         assert isinstance(priv, ec.EllipticCurvePrivateKey)
