@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 from cryptography.hazmat.primitives.asymmetric import ec
 from edbp.conformance.adapter.server import DeviceBackend
+from edbp.conformance.foreign_algs import GENERIC_ECDSA_HASHES, foreign_sign1, generic_ecdsa_verify
 from edbp.conformance.reference_device import PowerLoss, ReferenceDevice
 from edbp.reference.build.package import read_author_envelope
 from edbp.reference.device.agent import (
@@ -52,7 +53,15 @@ from edbp.reference.wire.eat import EatClaims
 from edbp.reference.wire.suit_crypto import SUIT_CONTENT_ALGS
 from edbp.reference.wire.suit_envelope import Envelope
 
-from edbp.errors import AdapterError, Code, ConfigError, EdbpError, ProtocolError, WireError
+from edbp.errors import (
+    AdapterError,
+    Code,
+    ConfigError,
+    EdbpError,
+    ProtocolError,
+    VerificationError,
+    WireError,
+)
 
 __all__ = ["FAULTS", "Fault", "check_fault"]
 
@@ -254,6 +263,14 @@ class FaultyAgent(Agent):
                     return self._open_teep(data)
             finally:
                 self._skipping = False
+        if "teep-alg-from-key" in flags:
+            return teep.decode(_open_by_key_type(Sign1.decode(data), self.anchors.tam))
+        if "teep-ecdsa-hash-from-alg" in flags:
+            envelope = Sign1.decode(data)
+            if envelope.headers.raw_alg in _GENERIC_ONLY:
+                if _generic_ecdsa_open(envelope, self.anchors.tam, envelope.payload) is None:
+                    raise VerificationError(Code.TEEP_BAD_SIGNATURE, "TEEP message signature")
+                return teep.decode(envelope.payload or b"")
         if "ignore-tam-signature" in flags:
             envelope = Sign1.decode(data)
             return teep.decode(envelope.payload or b"")
@@ -452,6 +469,48 @@ class Es256Keys(DeviceKeys):
         return sign1(payload, self._dsk, Alg.ES256, protected=protected, unprotected=unprot)
 
 
+#: algorithms a generic ECDSA verifier takes that the reference refuses (ES384, ES512)
+_GENERIC_ONLY = frozenset(GENERIC_ECDSA_HASHES) - {int(Alg.ES256), int(Alg.ESP256)}
+
+
+def _generic_ecdsa_open(cose: Sign1, keys: Any, payload: bytes | None) -> bytes | None:
+    """A vendor port's signature check: the header checks of the reference, then the trusted
+    key the ``kid`` names verified by a generic ECDSA routine with the hash the ``alg``
+    header names (ES384 over a P-256 key passes). The payload, or None if no key verifies."""
+    cose.headers.check_critical(())
+    cose.headers.check_alg_protected()
+    kid = cose.headers.kid
+    tbs = sig_structure(cose.headers.protected_for_crypto, b"", payload or b"")
+    for key in keys:
+        if kid is not None and not _eq(key.kid or key.thumbprint(), kid):
+            continue
+        if generic_ecdsa_verify(key, int(cose.headers.raw_alg), tbs, cose.signature):
+            return payload
+    return None
+
+
+def _open_by_key_type(cose: Sign1, keys: Any) -> bytes:
+    """A TEEP verifier that never reads ``alg``: the header checks, then the trusted key the
+    ``kid`` names verifies with its own algorithm (ESP256 for P-256, Ed25519 otherwise), so
+    any label passes over a valid signature (EdDSA or a private-use id on a P-256 key)."""
+    from edbp.reference.wire.cose_sign import _verify_raw
+
+    cose.headers.check_critical(())
+    cose.headers.check_alg_protected()
+    kid = cose.headers.kid
+    named = [k for k in keys if kid is None or _eq(k.kid or k.thumbprint(), kid)]
+    if not named:
+        raise ProtocolError(Code.AGENT_UNTRUSTED_SIGNER, "kid names no trusted TSK")
+    for key in named:
+        alg = Alg.ESP256 if key.crv == Curve.P256 else Alg.ED25519
+        try:
+            _verify_raw(key, alg, cose.to_be_signed(), cose.signature)
+        except EdbpError:
+            continue
+        return cose.payload or b""
+    raise VerificationError(Code.TEEP_BAD_SIGNATURE, "TEEP message signature")
+
+
 def _off_by_one(value: bytes) -> bytes:
     """``value`` copied into a buffer one byte short: its last byte left zero (a C off-by-one
     in a memcpy length); kept different from ``value`` when its last byte is already zero."""
@@ -477,6 +536,9 @@ _EMIT_FAULTS = {
     "reply-alg-unprotected": ("teep", "alg-unprotected"),
     "eat-alg-unprotected": ("eat", "alg-unprotected"),
     "report-alg-unprotected": ("report", "alg-unprotected"),
+    "reply-es384": ("teep", "es384"),
+    "eat-es384": ("eat", "es384"),
+    "report-es384": ("report", "es384"),
 }
 
 
@@ -494,8 +556,8 @@ def _signed_layer(payload: bytes) -> str:
 
 class LayerKeys(DeviceKeys):
     """Device keys whose signatures on one layer (``layer``) are made by another code path:
-    labelled ES256 (``es256``) or with the alg in the unprotected header
-    (``alg-unprotected``)."""
+    labelled ES256 (``es256``), signed ES384 (``es384``: SHA-384 over the P-256 DSK) or with
+    the alg in the unprotected header (``alg-unprotected``)."""
 
     layer = ""
     mode = ""
@@ -508,6 +570,8 @@ class LayerKeys(DeviceKeys):
         unprot = {4: self._dsk.kid, **(unprotected or {})}
         if self.mode == "es256":
             return sign1(payload, self._dsk, Alg.ES256, protected=protected, unprotected=unprot)
+        if self.mode == "es384":  # a generic library's ECDSA with SHA-384 on the P-256 DSK
+            return Sign1.decode(foreign_sign1(payload, self._dsk, -35, kid=self._dsk.kid))
         alg = self.signing_alg
         return sign1(
             payload, self._dsk, alg, protected=protected, unprotected={1: int(alg), **unprot}
@@ -637,6 +701,25 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
 
         return verify
 
+    def ecdsa_hash_from_alg(layer: str) -> Any:
+        """The layer's SUIT verifier hands an ES384/ES512 block to a generic ECDSA routine
+        (hash from ``alg``) and records the key's algorithm (ESP256) for the profile check."""
+
+        def verify(envelope: Any, keys: Any, **kw: Any) -> Any:
+            if (keys is current_anchors.tam) != (layer == "device"):
+                return original_verify(envelope, keys, **kw)
+            cose = Sign1.decode(envelope.authentication.blocks[0])
+            if cose.headers.raw_alg not in _GENERIC_ONLY:
+                return original_verify(envelope, keys, **kw)
+            if not envelope.digest_matches():
+                raise VerificationError(Code.SUIT_DIGEST_MISMATCH, "manifest digest")
+            payload = envelope.authentication.signed_payload
+            if _generic_ecdsa_open(cose, keys, payload) is None:
+                raise VerificationError(Code.SUIT_AUTH_FAILED, "no authentication block verifies")
+            return int(Alg.ESP256)
+
+        return verify
+
     def header_check_skipped(layer: str, method: str) -> Any:
         """The layer's SUIT verifier without one COSE header check (``Headers.method``)."""
 
@@ -676,6 +759,12 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
         "skip-author-signature": ((update_module, "verify_signed_envelope", author_unchecked),),
         "device-alg-late": ((update_module, "verify_signed_envelope", alg_late("device")),),
         "author-alg-late": ((update_module, "verify_signed_envelope", alg_late("author")),),
+        "device-manifest-ecdsa-hash-from-alg": (
+            (update_module, "verify_signed_envelope", ecdsa_hash_from_alg("device")),
+        ),
+        "author-manifest-ecdsa-hash-from-alg": (
+            (update_module, "verify_signed_envelope", ecdsa_hash_from_alg("author")),
+        ),
         "skip-device-manifest-signature": (
             (update_module, "verify_signed_envelope", device_unchecked),
         ),
@@ -1529,6 +1618,48 @@ FAULTS: dict[str, Fault] = {
         "puts the alg of its SUIT reports (only) in the unprotected header",
         ("P11",),
         _agent_fault("report-alg-unprotected"),
+        clauses=("P-4b",),
+    ),
+    "teep-ecdsa-hash-from-alg": Fault(
+        "TEEP message verifier: generic ECDSA with the hash alg names (ES384 over P-256 passes)",
+        ("P5",),
+        _agent_fault("teep-ecdsa-hash-from-alg"),
+        clauses=("P-4c",),
+    ),
+    "teep-alg-from-key": Fault(
+        "TEEP message verifier: never reads alg, verifies with the key's own algorithm",
+        ("P5",),
+        _agent_fault("teep-alg-from-key"),
+        clauses=("P-4c",),
+    ),
+    "device-manifest-ecdsa-hash-from-alg": Fault(
+        "device manifest verifier: generic ECDSA with the hash alg names (ES384 over P-256)",
+        ("P5",),
+        _agent_fault("device-manifest-ecdsa-hash-from-alg"),
+        clauses=("P-4c",),
+    ),
+    "author-manifest-ecdsa-hash-from-alg": Fault(
+        "author manifest verifier: generic ECDSA with the hash alg names (ES384 over P-256)",
+        ("P5",),
+        _agent_fault("author-manifest-ecdsa-hash-from-alg"),
+        clauses=("P-4c",),
+    ),
+    "reply-es384": Fault(
+        "signs its TEEP replies (only) ES384 (-35: SHA-384 over its P-256 DSK)",
+        ("P11",),
+        _agent_fault("reply-es384"),
+        clauses=("P-4b",),
+    ),
+    "eat-es384": Fault(
+        "signs its EAT (only) ES384 (-35: SHA-384 over its P-256 DSK)",
+        ("P11",),
+        _agent_fault("eat-es384"),
+        clauses=("P-4b",),
+    ),
+    "report-es384": Fault(
+        "signs its SUIT reports (only) ES384 (-35: SHA-384 over its P-256 DSK)",
+        ("P11",),
+        _agent_fault("report-es384"),
         clauses=("P-4b",),
     ),
     "manifest-digest-off-by-one": Fault(

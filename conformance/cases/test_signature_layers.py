@@ -18,7 +18,9 @@ authentication wrapper whose manifest digest differs from the manifest's only in
 byte, validly signed by the layer's trusted key (302 on the device layer, 313 on the author
 layer, whose digest meets the dependency's first).
 
-Unallowed algorithms per layer are ``input.teep-algorithms`` and ``auth.manifest-algorithms``;
+Unallowed algorithms per layer are ``input.teep-algorithms`` and ``auth.manifest-algorithms``
+(ids edbp knows) and ``sig.*-algorithms`` (test_signature_algorithms.py: ids a generic COSE
+library offers, really signed where the key allows it);
 the algorithms a device *emits* on its own layers (TEEP replies, EAT, SUIT reports), and their
 placement, are checked in every reply (``Harness.open_reply``).
 """

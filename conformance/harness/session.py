@@ -41,7 +41,12 @@ __all__ = ["Delivered", "Harness", "Query", "Target", "secret_forms"]
 EMITTED_ALGS = (int(Alg.ESP256), int(Alg.ED25519), int(Alg.ML_DSA_65))
 
 
-def check_emitted_alg(signed: bytes, step: str) -> None:
+def check_emitted_alg(signed: bytes, step: str, dsk: CoseKey | None = None) -> None:
+    """``signed`` carries its alg in the protected header, and the alg is one a device may
+    emit; with ``dsk``, exactly the one of the device's declared suite (ESP256 for a P-256
+    DSK, Ed25519 for an Ed25519 DSK, ML-DSA-65 for an AKP DSK): ES256, ES384, EdDSA, a
+    mislabelled or unknown id all fail, whatever a generic verifier would accept."""
+    from edbp.reference.device.keys import KeySuite
     from edbp.reference.wire.cose_sign import Sign1
 
     try:
@@ -53,6 +58,8 @@ def check_emitted_alg(signed: bytes, step: str) -> None:
         raise CaseFailure(step, "alg in the protected header", "alg in the unprotected header")
     if alg not in EMITTED_ALGS:
         raise CaseFailure(step, "ESP256 (-9), Ed25519 (-19) or ML-DSA-65 (-49)", alg)
+    if dsk is not None and alg != int(KeySuite.of_dsk(dsk).signing_alg):
+        raise CaseFailure(step, f"the DSK's suite alg {int(KeySuite.of_dsk(dsk).signing_alg)}", alg)
 
 
 def secret_forms(secret: bytes) -> list[bytes]:
@@ -420,7 +427,7 @@ class Harness:
         inner += list(getattr(msg, "suit_reports", None) or ())
         for what, signed in (("TEEP message", data), *(("EAT or report", s) for s in inner)):
             if signed:
-                check_emitted_alg(signed, f"{step} ({what} alg)")
+                check_emitted_alg(signed, f"{step} ({what} alg)", self.dsk)
         return msg
 
     def check_evidence(self, q: Query, step: str = "deploy.query_response") -> eat.EatClaims:

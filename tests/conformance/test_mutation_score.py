@@ -40,6 +40,7 @@ CASE_FILES = (
     "test_pq.py",
     "test_interop.py",
     "test_signature_layers.py",
+    "test_signature_algorithms.py",
     "test_suit_uninstall.py",
 )
 VECTOR_FAULTS = {"crash-on-malformed"}
