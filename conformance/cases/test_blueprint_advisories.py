@@ -11,6 +11,7 @@ spec/blueprint.md §10 maps each weakness to the properties it breaks and the mo
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from edbp.conformance.harness_blueprint import (
     APP,
     OTHER_APP,
     BlueprintHarness,
+    Deployment,
     shared_cloud,
 )
 from edbp.conformance.outcome import Advisory, CaseFailure
@@ -51,6 +53,21 @@ def _weakness(bp: BlueprintHarness, finding: str, evidence: str) -> Exception:
             "weakness closed (the device declares the fixed suite)", "no weakness", finding
         )
     return Advisory(finding, evidence)
+
+
+def _must_refuse(
+    bp: BlueprintHarness,
+    cpk: bytes,
+    image: bytes,
+    step: str,
+    finding: str,
+    evidence: Callable[[Deployment], str],
+) -> None:
+    """Deploy ``cpk``; the weakness is there when the deployment completed or ``image`` ended
+    up installed (a device may report a refusal and install anyway)."""
+    got = bp.deploy(cpk, step)
+    if got.completed or bp.has_image(image):
+        raise _weakness(bp, finding, evidence(got))
 
 
 def _sync(bp: BlueprintHarness, app: str = APP, **kw: Any) -> None:
@@ -92,18 +109,23 @@ def test_attacker_signed_package(bp: BlueprintHarness) -> None:
     install it: the signature has to be checked against a trust anchor and enforced."""
     cloud = bp.cloud
     _sync(bp)
-    cpk = cloud.package(bp.binding, signer="attacker", label="attacker")
-    got = bp.deploy(cpk, "attacker-signed package")
-    image = cloud.ta_image(1, "attacker", dev_key=True)
-    if got.completed or bp.has_image(image):
+
+    def evidence(got: Deployment) -> str:
         verify = got.verify.out if got.verify is not None else {}
-        raise _weakness(
-            bp,
-            "a package signed by an untrusted key was installed: the CPM does not enforce "
-            "the payload signature (the host even supplies the verifying key)",
+        return (
             f"deployment: {got.describe()}; verify reported digest_match="
-            f"{verify.get('digest_match')}, signature_match={verify.get('signature_match')}",
+            f"{verify.get('digest_match')}, signature_match={verify.get('signature_match')}"
         )
+
+    _must_refuse(
+        bp,
+        cloud.package(bp.binding, signer="attacker", label="attacker"),
+        cloud.ta_image(1, "attacker", dev_key=True),
+        "attacker-signed package",
+        "a package signed by an untrusted key was installed: the CPM does not enforce "
+        "the payload signature (the host even supplies the verifying key)",
+        evidence,
+    )
 
 
 @case(id="bp.advisory.manifest-unbound", clauses=("B-9b",), properties=("P5",))
@@ -116,14 +138,15 @@ def test_spliced_streams(bp: BlueprintHarness) -> None:
     base = split_streams(cloud.package(bp.binding, label="base"))
     other = split_streams(cloud.package(bp.binding, label="spliced-in"))
     base[0], base[1], base[2] = other[0], other[1], other[2]
-    got = bp.deploy(assemble(base), "spliced package")
-    if got.completed or bp.has_image(cloud.ta_image(1, "spliced-in")):
-        raise _weakness(
-            bp,
-            "streams spliced from another package were installed under this package's "
-            "manifest and signature: the manifest and signature are not bound to the ciphertext",
-            f"deployment: {got.describe()}; installed: {bp.installed()}",
-        )
+    _must_refuse(
+        bp,
+        assemble(base),
+        cloud.ta_image(1, "spliced-in"),
+        "spliced package",
+        "streams spliced from another package were installed under this package's "
+        "manifest and signature: the manifest and signature are not bound to the ciphertext",
+        lambda got: f"deployment: {got.describe()}; installed: {bp.installed()}",
+    )
 
 
 @case(id="bp.advisory.single-key-slot", clauses=("B-9c",), properties=("P4",))
@@ -132,14 +155,15 @@ def test_application_id_ignored(bp: BlueprintHarness) -> None:
     decrypt the first application's package: keys are held per application."""
     cloud = bp.cloud
     _sync(bp, APP, install_as=OTHER_APP)
-    got = bp.deploy(cloud.package(bp.binding), "package of an application with no key")
-    if got.completed or bp.has_image(cloud.ta_image(1)):
-        raise _weakness(
-            bp,
-            "a key installed for another application id decrypted and installed this "
-            "application's package: one global key slot, the application id is ignored",
-            f"key installed as {OTHER_APP!r}, package cp-id {APP!r}: {got.describe()}",
-        )
+    _must_refuse(
+        bp,
+        cloud.package(bp.binding),
+        cloud.ta_image(1),
+        "package of an application with no key",
+        "a key installed for another application id decrypted and installed this "
+        "application's package: one global key slot, the application id is ignored",
+        lambda got: f"key installed as {OTHER_APP!r}, package cp-id {APP!r}: {got.describe()}",
+    )
 
 
 @case(id="bp.advisory.device-key-reload", clauses=("B-9h",), properties=("P3", "P8"))
@@ -173,20 +197,21 @@ def test_older_package_refused(bp: BlueprintHarness) -> None:
         cloud.ta_image(1, "pkg-2"),
         "install package 2.0.0",
     )
-    got = bp.deploy(cloud.package(bp.binding, ver=(1, 0, 0), label="pkg-1"), "package 1.0.0")
-    if got.completed or bp.has_image(cloud.ta_image(1, "pkg-1")):
-        raise _weakness(
-            bp,
-            "an older package of the application was installed over a newer one: no rollback "
-            "floor beyond OP-TEE's TA version (equal versions pass)",
-            f"package 1.0.0 after 2.0.0: {got.describe()}",
-        )
-    same = cloud.package(bp.binding, ver=(2, 0, 0), label="pkg-2-again")
-    got = bp.deploy(same, "another package 2.0.0")
-    if got.completed or bp.has_image(cloud.ta_image(1, "pkg-2-again")):
-        raise _weakness(
-            bp,
-            "a second package of the installed version replaced the image: the rollback "
-            "floor admits an equal version",
-            f"package 2.0.0 (other image) after 2.0.0: {got.describe()}",
-        )
+    _must_refuse(
+        bp,
+        cloud.package(bp.binding, ver=(1, 0, 0), label="pkg-1"),
+        cloud.ta_image(1, "pkg-1"),
+        "package 1.0.0",
+        "an older package of the application was installed over a newer one: no rollback "
+        "floor beyond OP-TEE's TA version (equal versions pass)",
+        lambda got: f"package 1.0.0 after 2.0.0: {got.describe()}",
+    )
+    _must_refuse(
+        bp,
+        cloud.package(bp.binding, ver=(2, 0, 0), label="pkg-2-again"),
+        cloud.ta_image(1, "pkg-2-again"),
+        "another package 2.0.0",
+        "a second package of the installed version replaced the image: the rollback "
+        "floor admits an equal version",
+        lambda got: f"package 2.0.0 (other image) after 2.0.0: {got.describe()}",
+    )
