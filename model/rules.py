@@ -52,6 +52,8 @@ def OR(*xs: Any) -> Any:
 
 def NOT(x: Any) -> Any:
     """Negation of a concrete bool or a z3 term."""
+    if type(x) is bool:
+        return not x
     return z3.Not(x) if _sym((x,)) else not x
 
 
