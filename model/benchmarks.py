@@ -114,7 +114,8 @@ def explore_small() -> None:
 
 @benchmark("model.explore[default]", quick=False)
 def explore_default() -> None:
-    """Full exploration of the default instance (the graph ``edbp model check`` builds)."""
+    """Full exploration of the default instance as ``edbp model check`` runs it (the edge
+    table recorded; the networkx graph itself is built only when exported)."""
     reset_caches()
     explore(EDBP, Config(Instance()))
 
