@@ -192,7 +192,10 @@ def explore(
     """
     t0 = time.perf_counter()
     cfg = canonical(cfg)
-    props = {k: f for k, f in profile.properties.items() if check is None or k in check}
+    # a property that carries its own memo (``__wrapped__``, as functools.wraps sets it) is
+    # called unwrapped where the explorer memoises it here, once per run
+    props = {k: (getattr(f, "__wrapped__", f) if profile.reads.get(k) else f)
+             for k, f in profile.properties.items() if check is None or k in check}
     init = profile.initial(cfg)
     ids: dict[Any, int] = {init: 0}
     states: list[Any] = [init]

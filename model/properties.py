@@ -234,6 +234,7 @@ def _memo(fn: Callable[[World, Config], str | None],
             return out
 
     wrapped.__doc__ = fn.__doc__
+    wrapped.__wrapped__ = fn  # type: ignore[attr-defined]  # the explorer memoises per run
     return wrapped
 
 
