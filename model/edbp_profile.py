@@ -18,7 +18,7 @@ behaviour and keeps the graph small. Each transition lists every spec step it co
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -127,16 +127,19 @@ class Event:
 
 def _evolve(obj: Any, **changes: Any) -> Any:
     """``attrs.evolve`` for the model's own frozen classes, without its per-call introspection
-    (the explorer builds several hundred thousand states; ``attrs.evolve`` was its top cost)."""
+    (the explorer builds several hundred thousand states; ``attrs.evolve`` was its top cost):
+    one constructor call compiled per class (``explore.evolver``)."""
     cls = type(obj)
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = tuple(f.name for f in attrs.fields(cls))
-    out = cls(*[changes[n] if n in changes else getattr(obj, n) for n in names])
+    make = _FIELDS.get(cls)
+    if make is None:
+        from edbp.model.explore import evolver
+
+        make = _FIELDS[cls] = evolver(cls)
+    out = make(obj, changes)
     return out if cls is World else intern(out)
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_FIELDS: dict[type, Callable[[Any, dict[str, Any]], Any]] = {}
 
 #: hash-consing pool: equal parts of states (observation sets, ghosts, agents, sessions) are
 #: stored once and shared by every state that has them, which cuts memory per state and lets

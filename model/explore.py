@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import itertools
 import time
+import weakref
+from array import array
 from collections import deque
-from collections.abc import Callable, Hashable, Iterator
-from typing import Any
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from operator import attrgetter, is_
+from typing import Any, overload
 
 import attrs
 import networkx as nx
@@ -57,15 +60,47 @@ class Trace:
         return len(self.events)
 
 
+class Parents(Sequence[tuple[int, Event] | None]):
+    """BFS parent pointers, read as a list of ``(parent id, event)`` (``None`` for the initial
+    state) and stored as a machine-integer array beside a list of shared events: 16 bytes a
+    state instead of a tuple and an integer object (about 90)."""
+
+    __slots__ = ("_events", "_ids")
+
+    def __init__(self) -> None:
+        self._ids = array("q", [-1])
+        self._events: list[Event | None] = [None]
+
+    def add(self, sid: int, ev: Event) -> None:
+        """Record the next state's parent ``sid`` and the event that led from it."""
+        self._ids.append(sid)
+        self._events.append(ev)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[int, Event] | None: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[tuple[int, Event] | None]: ...
+
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        sid = self._ids[i]
+        ev = self._events[i]
+        return None if sid < 0 or ev is None else (sid, ev)
+
+
 @attrs.define
 class Exploration:
     """The result of one search."""
 
     profile: str
     config: Config
-    graph: nx.DiGraph
     states: list[Any]
-    parent: list[tuple[int, Event] | None]
+    parent: Parents  # state id -> (BFS parent id, event) or None for the initial state
     violations: dict[str, tuple[int, str]]  # property -> (state id, description)
     witnesses: dict[str, tuple[int, Event | None]]  # name -> (state id, final edge or None)
     complete: bool  # False when stopped early (a counterexample found, or the state cap hit)
@@ -75,6 +110,24 @@ class Exploration:
     liveness_failures: list[int] = attrs.Factory(list)
     liveness_checked: int = 0
     liveness_seconds: float = 0.0
+    #: the distinct edges as ``src << 32 | dst`` -> event (empty unless the graph was built);
+    #: the ``networkx`` graph is made from them only when ``graph`` is first read, because a
+    #: DiGraph with an attribute dict per edge costs several hundred bytes an edge and most
+    #: runs (``edbp model check`` without ``--graph``/``--dot``) never read it
+    edge_events: dict[int, Event] = attrs.Factory(dict)
+    graph_nodes: int = 1
+    _graph: nx.DiGraph | None = attrs.field(default=None, init=False, repr=False, eq=False)
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The reachable graph: node = state id, edge = transition with its ``event``."""
+        if self._graph is None:
+            graph = nx.DiGraph()
+            graph.add_nodes_from(range(self.graph_nodes))
+            graph.add_edges_from((k >> 32, k & _LOW, {"event": ev})
+                                 for k, ev in self.edge_events.items())
+            self._graph = graph
+        return self._graph
 
     def witness_trace(self, name: str) -> Trace:
         """The trace that exhibits witness ``name``."""
@@ -95,6 +148,24 @@ class Exploration:
         return len(self.states)
 
 
+_LOW = (1 << 32) - 1
+
+
+#: one object per distinct configuration (weakly held): the profiles memoise message builders
+#: and candidate sets on the configuration, and a lookup whose key holds an equal but distinct
+#: ``Config`` compares every field of it and of its ``Rules`` and ``Instance``
+_CONFIGS: weakref.WeakValueDictionary[Any, Any] = weakref.WeakValueDictionary()
+
+
+def canonical(cfg: Config) -> Config:
+    """The one live ``Config`` equal to ``cfg`` (``cfg`` itself the first time)."""
+    key = attrs.astuple(cfg, recurse=False)  # not ``cfg`` itself: a key is held strongly
+    found: Config | None = _CONFIGS.get(key)
+    if found is None:
+        _CONFIGS[key] = found = cfg
+    return found
+
+
 def explore(
     profile: Profile,
     cfg: Config,
@@ -110,41 +181,68 @@ def explore(
     ``check`` limits the properties evaluated (default: all); ``stop_on`` stops the search as
     soon as every one of those properties has a (shortest) counterexample: seeded-flaw and
     expected-attack runs need nothing more.
+
+    Where the time goes, and what this loop does about it (issue 17, issue 19 item 8):
+    successor generation is the profile's and dominates; each successor is hashed once and
+    compared with the state it equals (most successors are states already seen); properties
+    are evaluated only on new states, once per distinct value of the fields they read (a
+    verdict memo per group of properties, local to this run, so nothing leaks between
+    configurations); events are hash-consed, so a state's parent pointer and the graph's
+    edges share one object per distinct event instead of one per transition.
     """
     t0 = time.perf_counter()
-    props = {k: f for k, f in profile.properties.items() if check is None or k in check}
+    cfg = canonical(cfg)
+    # a property that carries its own memo (``__wrapped__``, as functools.wraps sets it) is
+    # called unwrapped where the explorer memoises it here, once per run
+    props = {k: (getattr(f, "__wrapped__", f) if profile.reads.get(k) else f)
+             for k, f in profile.properties.items() if check is None or k in check}
     init = profile.initial(cfg)
     ids: dict[Any, int] = {init: 0}
     states: list[Any] = [init]
-    parent: list[tuple[int, Event] | None] = [None]
-    graph = nx.DiGraph()
-    graph.add_node(0)
+    parent = Parents()
     violations: dict[str, tuple[int, str]] = {}
     witnesses: dict[str, tuple[int, Event | None]] = {}
     ev_wit = dict(profile.event_witnesses)
     edges = 0
+    events: dict[Event, Event] = {}
 
-    # properties grouped by the fields they read: one identity test per group and state
+    # properties grouped by the fields they read: one identity test per group and state, and
+    # one evaluation per distinct value of those fields (the READS contract: a property is a
+    # function of the configuration and the fields it names)
     groups: dict[tuple[str, ...], list[str]] = {}
     for name in props:
         groups.setdefault(profile.reads.get(name, ()), []).append(name)
-    order = [(fields, [(n, props[n]) for n in names]) for fields, names in groups.items()]
+    Verdicts = list[tuple[str, str]]
+    order: list[tuple[Callable[[Any], Any] | None, bool,
+                      list[tuple[str, Callable[[Any, Config], str | None]]],
+                      dict[Any, Verdicts]]] = [
+        (attrgetter(*fields) if fields else None, len(fields) == 1,
+         [(n, props[n]) for n in names], {})
+        for fields, names in groups.items()]
 
     def visit(sid: int, w: Any, before: Any = None) -> bool:
-        for fields, members in order:
-            if before is not None and fields and all(
-                    getattr(w, f) is getattr(before, f) for f in fields):
-                continue  # same inputs as the parent, which was checked and holds
-            for name, fn in members:
+        for get, single, members, memo in order:
+            found: Verdicts | None
+            if get is None:
+                found = [(name, why) for name, fn in members
+                         if name not in violations and (why := fn(w, cfg)) is not None]
+            else:
+                key = get(w)
+                if before is not None:
+                    old = get(before)
+                    if key is old if single else all(map(is_, key, old)):
+                        continue  # same inputs as the parent, which was checked and holds
+                found = memo.get(key)
+                if found is None:
+                    found = memo[key] = [(name, why) for name, fn in members
+                                         if (why := fn(w, cfg)) is not None]
+            for name, why in found:
                 if name in violations:
-                    continue
-                why = fn(w, cfg)
-                if why is None:
                     continue
                 violations[name] = (sid, why)
                 if stop_on and stop_on <= violations.keys():
                     return True
-        return _witness(sid, w)
+        return _witness(sid, w) if pending else False
 
     pending = {**profile.witnesses, **profile.goals}
 
@@ -155,14 +253,19 @@ def explore(
                 del pending[name]
         return False
 
-    edge_events: dict[tuple[int, int], Event] = {}
+    edge_events: dict[int, Event] = {}
     truncated = False
     stopped = visit(0, init)
     queue: deque[int] = deque([0])
+    successors = profile.successors
+    # a new state is stored with each field replaced by the equal value already stored, if
+    # any: equal parts of states (observation sets, ghosts, tuples of agents) are kept once
+    parts: dict[Any, Any] = {}
+    canon = canonicaliser(type(init)) if attrs.has(type(init)) else None
     while queue and not stopped:
         sid = queue.popleft()
         w = states[sid]
-        for ev, nw in profile.successors(w, cfg):
+        for ev, nw in successors(w, cfg):
             if ev_wit:
                 for name in [n for n, (_, p) in ev_wit.items() if p(w, ev, cfg)]:
                     witnesses.setdefault(name, (sid, ev))
@@ -170,9 +273,11 @@ def explore(
             nid = ids.get(nw)
             if nid is None:
                 nid = len(states)
+                if canon is not None:
+                    nw = canon(nw, parts)
                 ids[nw] = nid
                 states.append(nw)
-                parent.append((sid, ev))
+                parent.add(sid, events.setdefault(ev, ev))
                 queue.append(nid)
                 if visit(nid, nw, w):
                     stopped = True
@@ -182,19 +287,55 @@ def explore(
                     break
             edges += 1
             if build_graph:
-                prev = edge_events.get((sid, nid))
+                key = sid << 32 | nid
+                prev = edge_events.get(key)
                 if prev is None or (ev.honest and not prev.honest):
-                    edge_events[(sid, nid)] = ev
+                    edge_events[key] = events.setdefault(ev, ev)
         if progress and sid % 2000 == 0:
             progress(len(states), len(queue))
     if progress:
         progress(len(states), 0)
-    if build_graph:
-        graph.add_nodes_from(range(len(states)))
-        graph.add_edges_from((a, b, {"event": ev}) for (a, b), ev in edge_events.items())
-    return Exploration(profile.name, cfg, graph, states, parent, violations, witnesses,
+    return Exploration(profile.name, cfg, states, parent, violations, witnesses,
                        complete=not stopped, seconds=time.perf_counter() - t0, edges=edges,
-                       truncated=truncated)
+                       truncated=truncated, edge_events=edge_events,
+                       graph_nodes=len(states) if build_graph else 1)
+
+
+def evolver(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
+    """A function ``(obj, changes) -> cls(...)``: ``obj`` with the fields named in ``changes``
+    replaced, for an attrs class ``cls``.
+
+    Compiled once per class, so each call is one constructor call with the fields read
+    directly: the profiles build a successor state per transition with it, and the generic
+    ``attrs.evolve`` (field introspection and a keyword dict per call) was the explorer's
+    largest single cost."""
+    names = [f.name for f in attrs.fields(cls)]
+    if any(not f.init or f.kw_only or f.alias != f.name for f in attrs.fields(cls)):
+        raise ValueError(f"{cls.__name__}: only plain positional fields are supported")
+    args = ", ".join(f"c[{n!r}] if {n!r} in c else o.{n}" for n in names)
+    namespace: dict[str, Any] = {"cls": cls}
+    exec(f"def evolve(o, c):\n    return cls({args})\n", namespace)  # noqa: S102
+    fn: Callable[[Any, dict[str, Any]], Any] = namespace["evolve"]
+    return fn
+
+
+def canonicaliser(cls: type) -> Callable[[Any, dict[Any, Any]], Any]:
+    """A function ``(obj, pool) -> cls(...)``: ``obj`` with every field replaced by the equal
+    value in ``pool`` (added to ``pool`` when absent).
+
+    The explorer stores each new state through it, so that equal parts of different states
+    are one object: a state then costs its own record and a few pointers, and the identity
+    test that lets a successor inherit its parent's verdicts succeeds more often."""
+    fields = attrs.fields(cls)
+    if any(not f.init or f.kw_only or f.alias != f.name or not f.eq or f.hash is False
+           for f in fields):
+        return lambda o, _pool: o  # not a plain record of hashed values: stored as built
+    names = [f.name for f in fields]
+    args = ", ".join(f"p.setdefault(o.{n}, o.{n})" for n in names)
+    namespace: dict[str, Any] = {"cls": cls}
+    exec(f"def canon(o, p):\n    return cls({args})\n", namespace)  # noqa: S102
+    fn: Callable[[Any, dict[Any, Any]], Any] = namespace["canon"]
+    return fn
 
 
 def check_liveness(profile: Profile, result: Exploration, max_steps: int = 80,
@@ -224,7 +365,7 @@ def check_liveness(profile: Profile, result: Exploration, max_steps: int = 80,
 def _drives_to_completion(profile: Profile, cfg: Config, w: Any, memo: dict[Hashable, bool],
                           max_steps: int) -> bool:
     path: list[Hashable] = []
-    live_cfg = profile.live_config(w, cfg)
+    live_cfg = canonical(profile.live_config(w, cfg))
     ok = False
     for _ in range(max_steps):
         key = profile.control(w)

@@ -38,16 +38,22 @@ def _sym(xs: tuple[Any, ...]) -> bool:
 
 def AND(*xs: Any) -> Any:
     """Conjunction of concrete bools or z3 terms."""
+    if len(xs) == 2 and type(xs[0]) is bool and type(xs[1]) is bool:
+        return xs[0] and xs[1]  # the explorer's hot path: two plain bools
     return z3.And(*xs) if _sym(xs) else all(xs)
 
 
 def OR(*xs: Any) -> Any:
     """Disjunction of concrete bools or z3 terms."""
+    if len(xs) == 2 and type(xs[0]) is bool and type(xs[1]) is bool:
+        return xs[0] or xs[1]
     return z3.Or(*xs) if _sym(xs) else any(xs)
 
 
 def NOT(x: Any) -> Any:
     """Negation of a concrete bool or a z3 term."""
+    if type(x) is bool:
+        return not x
     return z3.Not(x) if _sym((x,)) else not x
 
 

@@ -168,4 +168,4 @@ def render(t: object) -> str:
         return f"h({render(rest[0])})"
     if tag == "tup":
         return "<" + ", ".join(render(x) for x in rest) + ">"
-    return tag + "(" + ", ".join(render(x) for x in rest) + ")"
+    return f"{tag}(" + ", ".join(render(x) for x in rest) + ")"
