@@ -284,3 +284,40 @@ def test_a_dependency_is_verified_then_its_same_sequence_runs() -> None:
         with pytest.raises(EdbpError) as info:
             proc.process(envelope, ComponentStore(), ("update",))
         assert info.value.code == code
+
+
+def test_ctr_plaintext_is_usable_only_once_image_matched() -> None:
+    """RFC 9459: AES-CTR has no integrity. A write decrypted with CTR must be image-matched
+    within the procedure, else nothing is committed (COSE_ALG_NOT_ALLOWED); with the match the
+    plaintext lands in the store. The seeded flaw: the same manifest without its image-match."""
+    from edbp.reference.wire.cose_encrypt import encrypt_content
+    from edbp.reference.wire.suit_commands import EncryptionInfo
+
+    rng = SeededRandom("test-suit-processor-ctr")
+    kek = cose.CoseKey.symmetric(rng.fork("kek").random_bytes(16), kid=b"kek")
+    cek, iv = rng.fork("cek").random_bytes(16), rng.fork("iv").random_bytes(16)
+    info = EncryptionInfo.from_cose(
+        cose.encryption_info(
+            [cose.RecipientSpec(cose.Alg.A128KW, kek)],
+            cose.Alg.A128CTR,
+            cek=cek,
+            iv=iv,
+            rng=rng.fork("info"),
+        )
+    )
+    secret = b"personalization data"
+    write = _params(content=encrypt_content(cose.Alg.A128CTR, cek, iv, secret, b""))
+    setting = Command(C.DIRECTIVE_OVERRIDE_PARAMETERS, Parameters({int(P.ENCRYPTION_INFO): info}))
+    checked = _envelope(
+        install=_seq(setting, write, _cmd(C.DIRECTIVE_WRITE)),
+        validate=_seq(_params(digest=_digest(secret)), _cmd(C.CONDITION_IMAGE_MATCH)),
+    )
+    unchecked = _envelope(install=_seq(setting, write, _cmd(C.DIRECTIVE_WRITE)))
+    proc = _processor(decrypt_key=kek)
+    assert proc.process(checked, ComponentStore(), ("update",)).store.read(TA) == secret
+    with pytest.raises(EdbpError) as info_:
+        proc.process(unchecked, ComponentStore(), ("update",))
+    assert info_.value.code == Code.COSE_ALG_NOT_ALLOWED
+    with pytest.raises(EdbpError) as info_:  # no key: the encrypted payload is not usable
+        _processor().process(checked, ComponentStore(), ("update",))
+    assert info_.value.code == Code.SUIT_ENCRYPTION_INFO
