@@ -64,6 +64,7 @@ from .cose_encrypt import (
 from .cose_headers import UNDERSTOOD_LABELS, Headers, Label
 from .cose_kdf import SUIT_KDF_OTHER, KdfContext, PartyInfo, ecdh_shared_secret, hkdf_sha256
 from .cose_key import CoseKey
+from .cose_mac import MAC_ALGS, Mac, Mac0, mac0, mac_structure, mac_tag
 from .cose_sign import Sign1, sig_structure, sign1, sign_bytes
 from .cose_trace import RecipientTrace, Trace
 
@@ -86,6 +87,7 @@ __all__ = [
     "KEY_PARAM_NAMES",
     "KEY_TYPE_NAMES",
     "KEY_WRAP_ALGS",
+    "MAC_ALGS",
     "P256_SIGNATURE_ALGS",
     "RECIPIENT_ALGS",
     "SIGNATURE_ALGS",
@@ -105,6 +107,8 @@ __all__ = [
     "KeyParam",
     "KeyType",
     "Label",
+    "Mac",
+    "Mac0",
     "PartyInfo",
     "Recipient",
     "RecipientSpec",
@@ -121,6 +125,9 @@ __all__ = [
     "encrypt_content",
     "encryption_info",
     "hkdf_sha256",
+    "mac0",
+    "mac_structure",
+    "mac_tag",
     "sig_structure",
     "sign1",
     "sign_bytes",

@@ -67,8 +67,16 @@ class Alg(enum.IntEnum):
     A128CTR = -65534
     A192CTR = -65533
     A256CTR = -65532
-    # MAC (COSE_Mac0: the SUIT encryption draft's AES-KW examples authenticate with it)
+    # MAC (RFC 9053 §3: COSE_Mac / COSE_Mac0; the SUIT encryption draft's AES-KW examples
+    # authenticate with HMAC 256/256)
+    HMAC_256_64 = 4
     HMAC_256_256 = 5
+    HMAC_384_384 = 6
+    HMAC_512_512 = 7
+    AES_MAC_128_64 = 14
+    AES_MAC_256_64 = 15
+    AES_MAC_128_128 = 25
+    AES_MAC_256_128 = 26
     # key wrap
     A128KW = -3
     A192KW = -4
@@ -76,7 +84,9 @@ class Alg(enum.IntEnum):
     DIRECT = -6
     # key agreement
     ECDH_ES_HKDF_256 = -25
+    ECDH_ES_HKDF_512 = -26
     ECDH_SS_HKDF_256 = -27
+    ECDH_SS_HKDF_512 = -28
     ECDH_ES_A128KW = -29
     ECDH_ES_A192KW = -30
     ECDH_ES_A256KW = -31
@@ -202,6 +212,8 @@ class AlgInfo:
     iv_bytes: int = 0
     static: bool = False  # ECDH-SS (sender static key) rather than ECDH-ES
     wrap: Alg | None = None  # the key wrap an ECDH+KW algorithm applies
+    tag_bytes: int = 0  # MAC algorithms: the tag length
+    kdf_sha512: bool = False  # ECDH direct with HKDF SHA-512 (RFC 9053 §6.3.1) else SHA-256
 
 
 _INFO: dict[Alg, AlgInfo] = {
@@ -217,13 +229,23 @@ _INFO: dict[Alg, AlgInfo] = {
     Alg.A128CTR: AlgInfo("ctr", 16, 16),
     Alg.A192CTR: AlgInfo("ctr", 24, 16),
     Alg.A256CTR: AlgInfo("ctr", 32, 16),
-    Alg.HMAC_256_256: AlgInfo("mac", 32),
+    # key_bytes: the key a recipient layer derives or unwraps for the MAC (RFC 9053 §3)
+    Alg.HMAC_256_64: AlgInfo("mac", 32, tag_bytes=8),
+    Alg.HMAC_256_256: AlgInfo("mac", 32, tag_bytes=32),
+    Alg.HMAC_384_384: AlgInfo("mac", 48, tag_bytes=48),
+    Alg.HMAC_512_512: AlgInfo("mac", 64, tag_bytes=64),
+    Alg.AES_MAC_128_64: AlgInfo("mac", 16, tag_bytes=8),
+    Alg.AES_MAC_256_64: AlgInfo("mac", 32, tag_bytes=8),
+    Alg.AES_MAC_128_128: AlgInfo("mac", 16, tag_bytes=16),
+    Alg.AES_MAC_256_128: AlgInfo("mac", 32, tag_bytes=16),
     Alg.A128KW: AlgInfo("kw", 16),
     Alg.A192KW: AlgInfo("kw", 24),
     Alg.A256KW: AlgInfo("kw", 32),
     Alg.DIRECT: AlgInfo("direct"),
     Alg.ECDH_ES_HKDF_256: AlgInfo("ecdh"),
     Alg.ECDH_SS_HKDF_256: AlgInfo("ecdh", static=True),
+    Alg.ECDH_ES_HKDF_512: AlgInfo("ecdh", kdf_sha512=True),
+    Alg.ECDH_SS_HKDF_512: AlgInfo("ecdh", static=True, kdf_sha512=True),
     Alg.ECDH_ES_A128KW: AlgInfo("ecdh", 16, wrap=Alg.A128KW),
     Alg.ECDH_ES_A192KW: AlgInfo("ecdh", 24, wrap=Alg.A192KW),
     Alg.ECDH_ES_A256KW: AlgInfo("ecdh", 32, wrap=Alg.A256KW),
@@ -285,8 +307,14 @@ ALG_NAMES: dict[int, str] = {
     3: "A256GCM",
     10: "AES-CCM-16-64-128",
     24: "ChaCha20/Poly1305",
+    4: "HMAC 256/64",
     5: "HMAC 256/256",
+    6: "HMAC 384/384",
     7: "HMAC 512/512",
+    14: "AES-MAC 128/64",
+    15: "AES-MAC 256/64",
+    25: "AES-MAC 128/128",
+    26: "AES-MAC 256/128",
     -65534: "A128CTR",
     -65533: "A192CTR",
     -65532: "A256CTR",

@@ -63,6 +63,7 @@ __all__ = [
     "encrypt0",
     "encrypt_content",
     "encryption_info",
+    "open_recipients",
 ]
 
 CONTENT_ALGS = AEAD_ALGS | CTR_ALGS
@@ -480,7 +481,7 @@ def _make_recipient(
         supp_priv_info=spec.supp_priv_info,
     ).encode()
     secret = ecdh_shared_secret(own, spec.key)
-    derived = hkdf_sha256(secret, context, key_len, spec.salt)
+    derived = hkdf_sha256(secret, context, key_len, spec.salt, sha512=info.kdf_sha512)
     if rtrace is not None:
         rtrace.kdf_context, rtrace.shared_secret = context, secret
     if info.wrap is None:
@@ -555,7 +556,9 @@ def _recipient_cek(
         secret = ecdh_shared_secret(key, peer)
     except WireError:
         raise DecryptionFailed() from None
-    derived = hkdf_sha256(secret, context, key_len, h.get(HeaderLabel.SALT))
+    derived = hkdf_sha256(
+        secret, context, key_len, h.get(HeaderLabel.SALT), sha512=info.kdf_sha512
+    )
     if rtrace is not None:
         rtrace.kdf_context, rtrace.shared_secret = context, secret
     if info.wrap is None:
@@ -572,6 +575,72 @@ def _unwrap(kek: bytes, wrapped: bytes) -> bytes:
         return aes_key_unwrap(kek, wrapped)
     except (InvalidUnwrap, ValueError):
         raise DecryptionFailed() from None
+
+
+def open_recipients(
+    recipients: Sequence[Recipient],
+    key: CoseKey,
+    content_alg: Alg,
+    *,
+    recipient_algorithms: Collection[Alg],
+    supp_pub_other: bytes | None = None,
+    supp_priv_info: bytes | None = None,
+    sender_key: CoseKey | None = None,
+    understood: Collection[Label] = (),
+    trace: Trace | None = None,
+) -> bytes:
+    """The key the recipient layer delivers to ``key`` for ``content_alg`` (the CEK of a
+    COSE_Encrypt, the MAC key of a COSE_Mac: RFC 9052 §5.1 serves both).
+
+    Recipients whose kid differs from ``key.kid`` (both present) are skipped; among the rest,
+    those with an allowed alg that fits the key are tried in order. No recipient left: the first
+    header error seen, else COSE_NO_RECIPIENT. A cryptographic miss on every candidate:
+    ``DecryptionFailed``."""
+    require_key(key)
+    require_bytes(supp_pub_other=supp_pub_other, supp_priv_info=supp_priv_info)
+    if sender_key is not None:
+        require_key(sender_key)
+    allowed = frozenset(recipient_algorithms) & RECIPIENT_ALGS
+    first_error: EdbpError | None = None
+    tried = False
+    for recipient in recipients:
+        rkid = recipient.headers.kid
+        if key.kid is not None and rkid is not None and rkid != key.kid:
+            continue
+        try:
+            recipient.headers.check_critical(understood)
+            alg = recipient.headers.alg(allowed)
+            key.check_alg(alg)
+            if alg in ECDH_ALGS | HPKE_ALGS and key.d is None:
+                raise WireError(Code.COSE_BAD_KEY, "ECDH needs the recipient's private key")
+            if _is_direct(alg) and len(recipients) != 1:
+                raise WireError(Code.COSE_MALFORMED, "direct recipient among several")
+        except WireError as exc:
+            first_error = first_error or exc
+            continue
+        rtrace = RecipientTrace() if trace is not None else None
+        tried = True
+        try:
+            cek = _recipient_cek(
+                recipient, alg, key, content_alg, supp_pub_other, supp_priv_info,
+                sender_key, rtrace,
+            )
+        except DecryptionFailed:
+            continue
+        except WireError as exc:
+            first_error = first_error or exc
+            continue
+        if trace is not None:
+            assert rtrace is not None
+            rtrace.alg = int(alg)
+            trace.recipients.append(rtrace)
+            trace.cek = cek
+        return cek
+    if tried and first_error is None:
+        raise DecryptionFailed()
+    if first_error is not None:
+        raise first_error
+    raise WireError(Code.COSE_NO_RECIPIENT, "no recipient for this key")
 
 
 # ------------------------------------------------------------------ COSE_Encrypt
@@ -629,47 +698,17 @@ class Encrypt(_EncryptedMessage):
             require_key(sender_key)
         self.headers.check_critical(understood)
         content_alg = _content_alg(self.headers, algorithms, allow_unauthenticated)
-        allowed = frozenset(recipient_algorithms) & RECIPIENT_ALGS
-        first_error: EdbpError | None = None
-        tried = False
-        for recipient in self.recipients:
-            rkid = recipient.headers.kid
-            if key.kid is not None and rkid is not None and rkid != key.kid:
-                continue
-            try:
-                recipient.headers.check_critical(understood)
-                alg = recipient.headers.alg(allowed)
-                key.check_alg(alg)
-                if alg in ECDH_ALGS | HPKE_ALGS and key.d is None:
-                    raise WireError(Code.COSE_BAD_KEY, "ECDH needs the recipient's private key")
-                if _is_direct(alg) and len(self.recipients) != 1:
-                    raise WireError(Code.COSE_MALFORMED, "direct recipient among several")
-            except WireError as exc:
-                first_error = first_error or exc
-                continue
-            rtrace = RecipientTrace() if trace is not None else None
-            tried = True
-            try:
-                cek = _recipient_cek(
-                    recipient, alg, key, content_alg, supp_pub_other, supp_priv_info,
-                    sender_key, rtrace,
-                )
-            except DecryptionFailed:
-                continue
-            except WireError as exc:
-                first_error = first_error or exc
-                continue
-            if trace is not None:
-                assert rtrace is not None
-                rtrace.alg = int(alg)
-                trace.recipients.append(rtrace)
-                trace.cek = cek
-            return cek
-        if tried and first_error is None:
-            raise DecryptionFailed()
-        if first_error is not None:
-            raise first_error
-        raise WireError(Code.COSE_NO_RECIPIENT, "no recipient for this key")
+        return open_recipients(
+            self.recipients,
+            key,
+            content_alg,
+            recipient_algorithms=recipient_algorithms,
+            supp_pub_other=supp_pub_other,
+            supp_priv_info=supp_priv_info,
+            sender_key=sender_key,
+            understood=understood,
+            trace=trace,
+        )
 
     def decrypt_with_cek(
         self,

@@ -65,9 +65,17 @@ class KdfContext:
         return cbor.dumps(ctx)
 
 
-def hkdf_sha256(secret: bytes, context: bytes, length: int, salt: bytes | None = None) -> bytes:
+def hkdf_sha256(
+    secret: bytes,
+    context: bytes,
+    length: int,
+    salt: bytes | None = None,
+    *,
+    sha512: bool = False,
+) -> bytes:
     """HKDF-SHA-256 (RFC 5869) as COSE uses it: no salt means a string of zeros."""
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=context).derive(secret)
+    algorithm = hashes.SHA512() if sha512 else hashes.SHA256()
+    return HKDF(algorithm=algorithm, length=length, salt=salt, info=context).derive(secret)
 
 
 def ecdh_shared_secret(private: CoseKey, public: CoseKey) -> bytes:

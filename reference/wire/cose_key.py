@@ -515,7 +515,8 @@ class CoseKey:
 
     def check_alg(self, alg: Alg) -> None:
         """Refuse (COSE_ALG_KEY_MISMATCH) a key that does not fit ``alg`` in edbp's profile:
-        ESP256/ES256 need EC2 P-256, Ed25519/EdDSA need OKP Ed25519, ECDH needs P-256 or X25519,
+        ESP256/ES256 need EC2 P-256, Ed25519/EdDSA need OKP Ed25519, ECDH needs P-256, P-384,
+        P-521 or X25519, MACs a symmetric key of their size (HMAC: 256 bits at least),
         key wraps and content algorithms need a symmetric key of the exact size."""
         info = alg_info(alg)
         ok = False
@@ -526,10 +527,16 @@ class CoseKey:
         elif info.family == "eddsa":
             ok = self.kty == KeyType.OKP and self.crv == Curve.ED25519
         elif info.family == "ecdh":
-            ok = (self.kty == KeyType.EC2 and self.crv == Curve.P256) or (
+            # RFC 9053 §6.3: ECDH on the NIST curves and X25519 (P-384 / P-521 for receiving
+            # published messages; edbp's own keys are P-256 / X25519)
+            ok = (
+                self.kty == KeyType.EC2 and self.crv in (Curve.P256, Curve.P384, Curve.P521)
+            ) or (
                 self.kty == KeyType.OKP and self.crv == Curve.X25519
             )
-        elif info.family in ("kw", "aead", "ctr"):
+        elif info.family == "mac" and int(alg) in (4, 5, 6, 7):  # HMAC: 256 bits at least
+            ok = self.kty == KeyType.SYMMETRIC and self.k is not None and len(self.k) >= 32
+        elif info.family in ("kw", "aead", "ctr", "mac"):
             ok = (
                 self.kty == KeyType.SYMMETRIC
                 and self.k is not None

@@ -39,6 +39,7 @@ class Trace:
 
     to_be_signed: bytes | None = None  # Sig_structure (cose-wg ToBeSign_hex)
     enc_structure: bytes | None = None  # Enc_structure, the AEAD AAD (cose-wg AAD_hex)
+    to_be_maced: bytes | None = None  # MAC_structure of a COSE_Mac (cose-wg ToMac_hex)
     cek: bytes | None = attrs.field(default=None, repr=False)  # cose-wg CEK_hex
     iv: bytes | None = None
     recipients: list[RecipientTrace] = attrs.field(factory=list)

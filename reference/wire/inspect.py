@@ -196,6 +196,7 @@ class _Renderer:
         ctx = {
             18: "cose_sign1",
             17: "cose_mac0",
+            97: "cose_mac",
             96: "cose_encrypt",
             16: "cose_encrypt0",
             107: "envelope_body",
@@ -459,6 +460,22 @@ class _Renderer:
         return self._cose(
             v, level, ("protected", "unprotected", "payload", "tag"), None, "bstr_payload"
         )
+
+    def _ctx_cose_mac(self, v: Any, level: int) -> str:
+        return self._cose_mac(v, level)
+
+    def _cose_mac(self, v: Any, level: int) -> str:
+        """COSE_Mac: [protected, unprotected, payload, tag, recipients] (RFC 9052 §6.1)."""
+        if not isinstance(v, list) or len(v) != 5:
+            return self.generic(v, level)
+        items: list[_Item] = [
+            (v[0], "bstr_headers", "protected"),
+            (v[1], "headers", "unprotected"),
+            (v[2], "bstr_payload" if isinstance(v[2], bytes) else None, "payload"),
+            (v[3], None, "tag"),
+            (v[4], "recipients", "recipients"),
+        ]
+        return self.array(items, level)
 
     def _ctx_cose_encrypt0(self, v: Any, level: int) -> str:
         return self._cose(v, level, ("protected", "unprotected", "ciphertext"), None, None)

@@ -49,7 +49,8 @@ SUIT_SIGNATURE_ALGS: frozenset[Alg] = frozenset(
     {Alg.ESP256, Alg.ES256, Alg.ED25519, Alg.EDDSA, Alg.ML_DSA_65}
 )
 #: COSE_Mac0 authentication (symmetric key), never in the default allow-list
-SUIT_MAC_ALGS: frozenset[Alg] = MAC_ALGS
+#: HMAC 256/256 only: what the SUIT encryption draft's AES-KW examples use
+SUIT_MAC_ALGS: frozenset[Alg] = frozenset({Alg.HMAC_256_256}) & MAC_ALGS
 
 _SEVERABLE_ATTRS = {
     ManifestKey.DEPENDENCY_RESOLUTION: "dependency_resolution",

@@ -95,6 +95,11 @@ class Code(enum.IntEnum):
     SUIT_IMAGE_SIZE = 315
     SUIT_UNSUPPORTED_PROFILE = 316
     SUIT_UNINSTALL_FOREIGN = 325  # suit-uninstall unlinks another manifest's component
+    SUIT_CONDITION_SLOT = 326  # condition-component-slot: the component is in another slot
+    SUIT_TRY_EACH_FAILED = 327  # directive-try-each: no sequence completed (and no nil)
+    SUIT_INVOKE_FAILED = 328  # directive-invoke on a component that holds no image
+    SUIT_FETCH_FAILED = 329  # directive-fetch: the payload is not available at the uri
+    SUIT_ABORT = 330  # condition-abort, or soft-failure set outside try-each/run-sequence
 
     # 4xx: TEEP messages and EAT evidence
     TEEP_MALFORMED = 400

@@ -15,6 +15,7 @@ The TEEP draft's QueryResponse, Success and Error go through the reference TAM's
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 import sys
@@ -26,12 +27,13 @@ import attrs
 import cbor2
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from edbp.reference.rand import SeededRandom
-from edbp.reference.wire import cbor, cose, suit, teep
+from edbp.reference.wire import cbor, cose, suit, suit_processor, teep
 from edbp.reference.wire.cose_encrypt import Encrypt, Encrypt0
-from edbp.reference.wire.cose_mac import Mac0
+from edbp.reference.wire.cose_mac import Mac, Mac0
 from edbp.reference.wire.cose_sign import Sign1
 from edbp.reference.wire.inspect import inspect
 from edbp.reference.wire.suit_commands import EncryptionInfo
+from edbp.reference.wire.suit_processor import Action, ComponentStore, Processor
 
 from edbp.cli.inspect import read_input
 from edbp.errors import EdbpError
@@ -70,6 +72,11 @@ PLAINTEXT = (
     "['edbp', 'author', U] else 313; §7 and P1: the payload reaches a device only encrypted "
     "to its DAK (the device envelope overrides encryption-info), and the draft's TA is "
     "plaintext (312); §8.2: the TAM reads only the §7 author layout (300); protocol §5.1"
+)
+NOT_A_STANDARD_MUST = (
+    "no standard's MUST makes a Trusted Component confidential: RFC 9397 is Informational and "
+    "the TEEP draft's own examples deliver a plaintext TA, so the delivery-path refusal is "
+    "edbp's profile clause (P1), stated as such"
 )
 PERSONALIZATION = (
     "edbp profile, protocol §7: a delivery is two layers, the device manifest and the author "
@@ -161,6 +168,76 @@ def _envelope_row(source: str, name: str, data: bytes, clause: str = "") -> Row:
 
 
 # ----------------------------------------------------------------------------- TEEP draft
+
+
+MEMBER_9 = (
+    "SUIT manifest draft -37 (the I-D the TEEP draft references, copied at its commit "
+    "3c9b790): suit-invoke = 9, suit-install = 20; suit-install was 9 in "
+    "draft-ietf-suit-manifest-01 (2019); from -17 member 9 is suit-run, renamed suit-invoke in "
+    "-19: the TEEP example's label is stale numbering and -37 is authoritative; protocol §5.1"
+)
+TEEP_VENDOR = bytes.fromhex("c0ddd5f15243566087db4f5b0aa26c2f")
+TEEP_CLASS = bytes.fromhex("db42f7093d8c55baa8c5265fc5820f4e")
+TEEP_TA_URI = "https://example.org/8d82573a-926d-4754-9353-32dc29997f74.ta"
+TEEP_SUIT_URI = "https://example.org/8d82573a-926d-4754-9353-32dc29997f74.suit"
+
+
+def _teep_fetch(uri: str) -> bytes | None:
+    """What the TEEP draft's URIs name: the example TA (20 bytes) and the TA's manifest (the
+    draft's suit_uri envelope, tagged as a stored SUIT_Envelope_Tagged: 389 bytes, the size
+    suit_personalization signs for its dependency)."""
+    if uri == TEEP_TA_URI:
+        return (TEEP_DIR / "8d82573a-926d-4754-9353-32dc29997f74.ta").read_bytes()
+    if uri == TEEP_SUIT_URI:
+        return b"\xd8\x6b" + read_input((TEEP_DIR / "suit_uri.hex.txt").read_bytes())
+    return None
+
+
+def teep_processor() -> Processor:
+    """The SUIT processor as a TEEP device of the draft's vendor and class, trusting the
+    draft's author key for dependencies."""
+    return Processor(
+        vendor_id=TEEP_VENDOR, class_id=TEEP_CLASS, fetch=_teep_fetch, keys=[_author_key()]
+    )
+
+
+def _run(envelope: suit.Envelope, procedures: tuple[str, ...], decrypt: bool = False) -> str:
+    log: list[Action] = []
+    proc = teep_processor()
+    if decrypt:
+        proc.decrypt_key = _receiver()
+    try:
+        result = proc.process(envelope, ComponentStore(), procedures, log=log)
+    except EdbpError as exc:
+        done = "".join(f"{a.describe()}; " for a in log)
+        return f"{done}refused {exc.code.name} ({exc.detail})"
+    return "processed: " + (result.describe() or "nothing to do")
+
+
+def process_teep_update(inner: bytes) -> str:
+    """The Update's envelope: as published (9 = suit-invoke) through the update and the
+    invocation procedures, and relabelled 9 → 20 (what the example means) and re-signed."""
+    delivery = _try(lambda: suit.Envelope.decode(inner))[1]
+    envelope = suit_processor.decode(inner)
+    auth = _auth(envelope, lenient=True)
+    update = _run(envelope, ("update",))
+    invoke = _run(envelope, ("invoke",))
+    items = cbor.loads(envelope.manifest.encode(), cbor.LENIENT)
+    items[20] = items.pop(9)
+    pem = (MS / "private_key.pem").read_bytes()
+    key = cose.CoseKey.from_cryptography(load_pem_private_key(pem, None))  # type: ignore[arg-type]
+    relabelled = suit.sign_envelope(
+        suit.Manifest.decode(cbor.dumps(items), lenient=True), key, cose.Alg.ES256
+    )
+    installed = _run(relabelled, ("update",))
+    return (
+        f"edbp delivery decoder: {delivery}; {auth} (as published); SUIT processor, member 9 "
+        f"read as published (suit-invoke): update procedure: {update} (no suit-install); "
+        f"invocation procedure: {invoke} — the sequence holds no directive-invoke, so nothing "
+        f"is launched; relabelled 9 → 20 (the example's intent, install) and re-signed with the "
+        f"draft key: update procedure: {installed}"
+    )
+
 
 
 def _signed(payload: bytes) -> bytes:
@@ -326,15 +403,28 @@ def _draft_suit_row(name: str, data: bytes) -> Row:
     renamed = deliver_to_agent(stem, renamed=True)
     fetched = ", fetched " + ", ".join(out.fetched) if out.fetched else ", nothing fetched"
     digest = row[6].split(";")[0]
+    envelope = suit_processor.decode(data)
+    processed = _run(envelope, ("update", "invoke"), decrypt=True)
+    uninstalled = _run(envelope, ("update", "uninstall"), decrypt=True)
     process = (
-        f"{digest}; in a TSK-signed device envelope (the bytes as published under #author; "
+        f"{digest}; SUIT processor (outside the confidential-delivery profile: the draft's "
+        f"vendor/class ids, the fetcher serves the draft's URIs"
+        + (
+            ", the device key that decrypts config.json is the SUIT encryption draft's "
+            "es_ecdh_receiver key"
+            if "personalization" in name
+            else ""
+        )
+        + f"): update, then invocation: {processed}; update, then uninstall: {uninstalled}. "
+        f"On the edbp delivery path, in a TSK-signed device envelope (the bytes as "
+        f"published under #author; "
         f"Agent anchored on the draft key, identity = the manifest's vendor/class ids; "
         f"Update bound to a QueryRequest): {out.describe()}{fetched}; with only the "
         f"manifest-component-id renamed ['edbp','author',…] and re-signed with the draft key: "
         f"{renamed.describe()}; TAM publish.push: {tam_publish(stem)}"
     )
     clause = PERSONALIZATION if "personalization" in name else PLAINTEXT
-    return (*row[:6], f"{process} — {clause}")
+    return (*row[:6], f"{process} — {clause}; {NOT_A_STANDARD_MUST}")
 
 
 def teep_rows() -> list[Row]:
@@ -365,12 +455,8 @@ def teep_rows() -> list[Row]:
             clause = FRESHNESS
         elif name == "update.hex.txt":
             inner = teep.decode(data).manifest_list[0]  # type: ignore[union-attr]
-            row = _envelope_row("", "", inner)
-            process = (
-                f"manifest-list[0]: {row[3]} (member 9 is suit-invoke; the example labels "
-                f"it install); as published: {row[5]}"
-            )
-            clause = UNSUPPORTED
+            process = f"manifest-list[0]: {process_teep_update(inner)}"
+            clause = MEMBER_9
         elif name == "query_response.hex.txt":
             process = _tam_answer(data)
             clause = EVIDENCE
@@ -431,6 +517,86 @@ def suit_report_rows() -> list[Row]:
 # ------------------------------------------------------------------------------ SUIT drafts
 
 
+#: the two sample image digests of the SUIT manifest draft's examples ("The digest is a sample
+#: pattern, not a real one") and the image sizes the examples pair them with
+SAMPLE_A = bytes.fromhex("00112233445566778899aabbccddeeff0123456789abcdeffedcba9876543210")
+SAMPLE_B = bytes.fromhex("0123456789abcdeffedcba987654321000112233445566778899aabbccddeeff")
+SAMPLE_SIZES = {SAMPLE_A: 34768, SAMPLE_B: 76834}
+#: which sample image each URI of the examples stands for: file2.bin is the second image (slot 1
+#: in example 3, component 1 in example 5); every other URI names the first
+SECOND_IMAGE_URIS = frozenset({"http://example.com/file2.bin"})
+DRAFT_VENDOR = bytes.fromhex("fa6b4a53d5ad5fdfbe9de663e4d41ffe")
+DRAFT_CLASS = bytes.fromhex("1492af1425695e48bf429b2d51f2ab45")
+REQUIRED_CHECKS = (
+    "SUIT manifest draft, Required Checks: the manifest processor MUST verify the signature of "
+    "the manifest prior to parsing/executing any section"
+)
+VERIFY_IMAGE = (
+    "SUIT manifest draft, Abstract Machine: Verify Image asserts the digest, and a failed "
+    "condition aborts (soft failure only inside try-each)"
+)
+
+
+NOTES = {
+    0: "; invoke: in a TEE, the Trusted Application's launch request, recorded for the host "
+    "(protocol §5.1)",
+    3: "; the A/B example: try-each takes the branch whose condition-component-slot holds "
+    "(slot 1), in the shared sequence and in suit-install",
+    4: "; example 4's suit-load copies [00] (34768 bytes) into [01] and then expects 76834 "
+    "bytes of another digest: Copy moves bytes unchanged (store(current, "
+    "params[src-component])), so the load the example means (decompressing, say) is not "
+    "expressed by its commands, and image-match refuses it (SUIT_IMAGE_SIZE)",
+}
+
+
+def sample_image(sample: bytes) -> bytes:
+    """Deterministic stand-in bytes for a sample image, of the size the examples sign."""
+    return hashlib.shake_256(b"edbp interop sample image" + sample).digest(SAMPLE_SIZES[sample])
+
+
+def _draft_fetch(uri: str) -> bytes | None:
+    if not uri.startswith("http://example.com/"):
+        return None
+    return sample_image(SAMPLE_B if uri in SECOND_IMAGE_URIS else SAMPLE_A)
+
+
+def _draft_store() -> ComponentStore:
+    """The simulated device: component [00] holds the first image (a secure-boot example
+    validates and invokes what is installed), every component writes to slot 1 (the A/B
+    example's try-each must pick its second branch)."""
+    return ComponentStore({(b"\x00",): sample_image(SAMPLE_A)}, {(b"\x00",): 1, (b"\x01",): 1})
+
+
+def process_draft_example(envelope: suit.Envelope) -> str:
+    """Run the SUIT processor (update then invocation procedure) and describe it."""
+    proc = Processor(vendor_id=DRAFT_VENDOR, class_id=DRAFT_CLASS, fetch=_draft_fetch)
+    log: list[Action] = []
+    try:
+        result = proc.process(envelope, _draft_store(), log=log)
+    except EdbpError as exc:
+        done = "".join(f"{a.describe()}; " for a in log)
+        return f"{done}refused {exc.code.name} ({exc.detail})"
+    return "processed: " + result.describe()
+
+
+def resign_with_real_digests(envelope: suit.Envelope) -> suit.Envelope:
+    """The example with each sample digest replaced by the digest of the stand-in image (same
+    length, so nothing else moves) and re-signed with the draft's key."""
+    raw = envelope.manifest.encode()
+    for sample in (SAMPLE_A, SAMPLE_B):
+        raw = raw.replace(sample, hashlib.sha256(sample_image(sample)).digest())
+    manifest = suit.Manifest.decode(raw, lenient=True)
+    pem = (MS / "private_key.pem").read_bytes()
+    key = cose.CoseKey.from_cryptography(load_pem_private_key(pem, None))  # type: ignore[arg-type]
+    return suit.sign_envelope(
+        manifest,
+        key,
+        cose.Alg.ES256,
+        severed=envelope.severed,
+        integrated=envelope.integrated,
+    )
+
+
 def suit_manifest_rows() -> list[Row]:
     rows: list[Row] = []
     for n in range(6):
@@ -439,15 +605,36 @@ def suit_manifest_rows() -> list[Row]:
         labels = ("unsigned", "signed", "severable-members")
         for j, block in enumerate(blocks):
             data = bytes.fromhex("".join(block.split()))
-            row = _envelope_row("SUIT manifest draft", f"example{n}.txt#{labels[j]}", data)
-            if j == 0:  # computed refusal, annotated with the draft's requirement
-                row = (
-                    *row[:5],
-                    row[5] + " (no authentication block: the Manifest Processor "
-                    "requires a SUIT_Authentication_Block, manifest draft)",
-                    row[6],
+            name = f"example{n}.txt#{labels[j]}"
+            kind = inspect(data).kind
+            ok, delivery = _try(lambda d=data: suit.Envelope.decode(d))
+            decoded = _try(lambda d=data: suit_processor.decode(d))[1]
+            if not ok:
+                decoded += f" (SUIT processor); edbp delivery decoder: {delivery}"
+            strict = _strict(lambda d=data: suit.Envelope.decode(d))
+            envelope = suit_processor.decode(data)
+            digest = "digest ok" if envelope.digest_matches() else "digest MISMATCH"
+            auth = _auth(envelope, lenient=True)
+            if j == 0:
+                auth += (
+                    " (no authentication block: the Manifest Processor requires a "
+                    "SUIT_Authentication_Block, manifest draft)"
                 )
-            rows.append(row)
+                process = f"{digest}; not processed — {REQUIRED_CHECKS}"
+            else:
+                resigned = resign_with_real_digests(envelope)
+                suit.verify_envelope(resigned, _author_key())
+                process = (
+                    f"{digest}; SUIT processor (update, then invocation; the example's vendor "
+                    f"and class ids; component [00] holds a {SAMPLE_SIZES[SAMPLE_A]}-byte image, "
+                    f"writable slot 1; the fetcher serves the example's URIs): as published: "
+                    f"{process_draft_example(envelope)}; with each sample digest replaced by "
+                    f"the served image's and re-signed with the draft key: "
+                    f"{process_draft_example(resigned)} — {VERIFY_IMAGE}; the draft's text: "
+                    f"\"The digest is a sample pattern, not a real one\""
+                )
+                process += NOTES.get(n, "")
+            rows.append(("SUIT manifest draft", name, kind, decoded, strict, auth, process))
     return rows
 
 
@@ -503,7 +690,28 @@ def suit_encryption_rows() -> list[Row]:
 # -------------------------------------------------------------------------------- cose-wg
 
 
-_COSE_CLASSES: dict[int, Any] = {18: Sign1, 96: Encrypt, 16: Encrypt0, 17: Mac0}
+_COSE_CLASSES: dict[int, Any] = {18: Sign1, 96: Encrypt, 16: Encrypt0, 17: Mac0, 97: Mac}
+
+NOT_IMPLEMENTED = (
+    "not implemented: RFC 9053 (Informational) makes no algorithm mandatory and RFC 9052 leaves "
+    "the set to the application, so no standard's MUST asks for the refusal; edbp's choice, "
+    "protocol §4"
+)
+
+
+def _cose_clause(reason: str) -> str:
+    """The clause behind a cose-wg refusal."""
+    if reason.startswith("alg only in the unprotected"):
+        return (
+            "RFC 9052 §3.1: the alg parameter MUST be authenticated where the ability to do "
+            "so exists, and a COSE_Sign1 can protect it"
+        )
+    if reason.startswith("Partial IV"):
+        return (
+            "RFC 9052 §3.1: a Partial IV is combined with a Base IV that the application "
+            "context supplies; the example carries none, so no IV can be formed"
+        )
+    return NOT_IMPLEMENTED
 
 
 def cose_wg_rows() -> list[Row]:
@@ -524,6 +732,11 @@ def cose_wg_rows() -> list[Row]:
         if entry["status"] == "pass" and "refused_with" in entry:
             result = f"fail example refused: {entry['refused_with']}"
             clause = "RFC 9052: the example is marked fail"
+        elif entry["status"] == "pass" and "byte_identical" not in entry:
+            # verified / decrypted with the published intermediates (COSE_Mac; P-521 senders)
+            what = "verified" if entry["check"].startswith("verified") else "decrypted"
+            result = f"{what}: " + entry["check"].split("; ", 1)[1]
+            clause = ""
         elif entry["status"] == "pass":
             result = "verifies/decrypts; rebuilt" + (
                 " byte for byte" if entry.get("byte_identical") else " (equal after re-encoding)"
@@ -531,7 +744,7 @@ def cose_wg_rows() -> list[Row]:
             clause = ""
         else:
             result = f"refused: {entry['refused_with']} ({entry['reason']})"
-            clause = "RFC 9053: algorithm support is per application; edbp profile, protocol §4"
+            clause = _cose_clause(entry["reason"])
         rows.append(
             (
                 "cose-wg/Examples",
@@ -563,7 +776,10 @@ def render() -> str:
         "its row is an edbp report validated against that CDDL. The TEEP draft's three SUIT",
         "envelopes (author manifests) are also run on the device path: published to a reference",
         "TAM, and delivered inside a TSK-signed device envelope to a reference Agent anchored on",
-        "the draft's key (tests/interop/draft_delivery.py).",
+        "the draft's key (tests/interop/draft_delivery.py). SUIT envelopes are also run by the",
+        "reference SUIT processor (reference/wire/suit_processor.py; protocol §5.1) against a",
+        "simulated component store, outside edbp's delivery profile: \"decode\" then names what",
+        "the processor's decoder says and, when it differs, the edbp delivery decoder's refusal.",
         "",
         "| source | example | structure | decode (receive) | strict option | authenticate | "
         "decrypt / process — clause |",
@@ -611,6 +827,15 @@ def test_known_gaps_are_processed() -> None:
         "uninstall session: uninstalled, session NO_SESSION",
         "TAM, deploy session: device refused: ERR_MANIFEST_PROCESSING_FAILED, session "
         "NO_SESSION, audit `deploy.record` code 17",
+        # issue 15's SUIT gaps: try-each, load, invoke, member 9, the TEEP SUIT envelopes
+        "try-each [00] branch 2 of 2 taken; fetch [00] http://example.com/file2.bin",
+        "copy [01] from [00]; refused SUIT_IMAGE_SIZE",
+        "image-match [00] ok; image-match [01] ok; invoke [00]",
+        "invocation procedure: processed: fetch [TEEP-Device/SecureFS/",
+        "write [TEEP-Device/SecureFS/config.json] 61 bytes; image-match "
+        "[TEEP-Device/SecureFS/config.json] ok",
+        "update, then uninstall: processed: fetch [TEEP-Device/SecureFS/"
+        "8d82573a926d4754935332dc29997f74/ta] #tc (20 bytes); image-match",
     ):
         assert needle in text, needle
 

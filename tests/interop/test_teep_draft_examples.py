@@ -173,10 +173,11 @@ def test_uninstall_sequence_has_its_own_command_subset() -> None:
 
 
 def test_update_example_uses_member_9_which_is_invoke() -> None:
-    """The TEEP draft's Update labels member 9 "install"; in the SUIT manifest draft 9 is
-    suit-invoke (install is 20). edbp refuses invoke (SUIT_UNSUPPORTED_COMMAND: the manifest
-    draft lets a processor exclude a manifest with an unsupported command); read as published
-    (lenient) the envelope's digest and signature verify."""
+    """The TEEP draft's Update labels member 9 "install"; in the SUIT manifest draft (-37) 9 is
+    suit-invoke (install is 20). The edbp delivery decoder refuses invoke
+    (SUIT_UNSUPPORTED_COMMAND: the manifest draft lets a processor exclude a manifest with an
+    unsupported command); read as published the envelope's digest and signature verify, and
+    the SUIT processor runs member 9 in the invocation procedure, never in an update."""
     update = teep.decode(example("update"))
     assert isinstance(update, teep.Update)
     data = (update.manifest_list or [b""])[0]
@@ -185,3 +186,23 @@ def test_update_example_uses_member_9_which_is_invoke() -> None:
     assert info.value.code == Code.SUIT_UNSUPPORTED_COMMAND
     envelope = suit.Envelope.decode(data, lenient=True)
     assert suit.verify_envelope(envelope, suit_author_key(), lenient=True) == envelope.manifest
+
+
+def test_update_member_9_runs_as_suit_invoke_in_the_processor() -> None:
+    from edbp.reference.wire.suit_processor import ComponentStore, Processor
+    from edbp.reference.wire.suit_processor import decode as processor_decode
+
+    update = teep.decode(example("update"))
+    assert isinstance(update, teep.Update)
+    envelope = processor_decode((update.manifest_list or [b""])[0])
+    ta = (CBOR_DIR / "8d82573a-926d-4754-9353-32dc29997f74.ta").read_bytes()
+    served = {"https://example.org/8d82573a-926d-4754-9353-32dc29997f74.ta": ta}
+    proc = Processor(
+        vendor_id=bytes.fromhex("c0ddd5f15243566087db4f5b0aa26c2f"),
+        class_id=bytes.fromhex("db42f7093d8c55baa8c5265fc5820f4e"),
+        fetch=served.get,
+    )
+    assert proc.process(envelope, ComponentStore(), ("update",)).actions == ()
+    invoked = proc.process(envelope, ComponentStore(), ("invoke",))
+    assert [a.kind for a in invoked.actions] == ["fetch", "image-match"]
+    assert list(invoked.store.images.values()) == [ta]

@@ -9,7 +9,7 @@ import hashlib
 import hmac
 
 import pytest
-from edbp.reference.wire import cbor, suit
+from edbp.reference.wire import cbor, cose, suit
 from edbp.reference.wire.cose_algs import Alg
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_mac import Mac0, mac0, mac_structure
@@ -106,3 +106,46 @@ def test_mac_envelope_round_trip() -> None:
     assert info.value.code == Code.SUIT_AUTH_FAILED
     digest = hashlib.sha256(cbor.dumps(manifest.encode())).digest()
     assert envelope.authentication.digest.digest == digest
+
+
+@pytest.mark.parametrize(
+    ("alg", "size"),
+    [
+        (cose.Alg.HMAC_256_64, 32),
+        (cose.Alg.HMAC_384_384, 48),
+        (cose.Alg.HMAC_512_512, 64),
+        (cose.Alg.AES_MAC_128_64, 16),
+        (cose.Alg.AES_MAC_256_64, 32),
+        (cose.Alg.AES_MAC_128_128, 16),
+        (cose.Alg.AES_MAC_256_128, 32),
+    ],
+)
+def test_every_rfc_9053_mac_round_trips_and_catches_a_changed_byte(
+    alg: cose.Alg, size: int
+) -> None:
+    key = cose.CoseKey.symmetric(bytes(range(size)))
+    msg = cose.mac0(b"payload", key, alg)
+    assert len(msg.tag) == cose.alg_info(alg).tag_bytes
+    assert cose.Mac0.decode(msg.encode()).verify(key, algorithms=[alg]) == b"payload"
+    bad = cose.Mac0(msg.headers, b"payloaD", msg.tag)
+    with pytest.raises(EdbpError) as info:
+        bad.verify(key, algorithms=[alg])
+    assert info.value.code == Code.COSE_BAD_MAC
+    with pytest.raises(EdbpError) as info:  # an AES-MAC key of the other size
+        msg.verify(cose.CoseKey.symmetric(bytes(size + 8)), algorithms=[alg])
+    assert info.value.code == Code.COSE_ALG_KEY_MISMATCH if alg >= 14 else Code.COSE_BAD_MAC
+
+
+def test_aes_cbc_mac_matches_a_hand_computed_cbc_chain() -> None:
+    """RFC 9053 §3.2: CBC with a zero IV over the zero-padded input, last block truncated."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    key, data = bytes(range(16)), b"x" * 20
+    block = bytes(16)
+    padded = data + bytes(12)
+    for i in range(0, len(padded), 16):
+        chunk = bytes(a ^ b for a, b in zip(block, padded[i : i + 16], strict=True))
+        enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+        block = enc.update(chunk) + enc.finalize()
+    assert cose.mac_tag(cose.Alg.AES_MAC_128_128, key, data) == block
+    assert cose.mac_tag(cose.Alg.AES_MAC_128_64, key, data) == block[:8]

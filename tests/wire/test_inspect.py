@@ -309,3 +309,17 @@ def test_sixteen_mib_of_empty_chunks_is_refused_quickly(
     assert code == 1 and out == ""
     assert "CBOR_TOO_LARGE" in err and "4096" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_cose_mac_is_labelled() -> None:
+    """A cose-wg COSE_Mac (tag 97): protected header decoded, alg named, tag and recipients
+    labelled, recipient headers named."""
+    import json
+
+    rel = INTEROP / "cose-wg-examples" / "aes-wrap-examples" / "aes-wrap-128-01.json"
+    data = bytes.fromhex(json.loads(rel.read_text())["output"]["cbor"])
+    shown = inspect(data)
+    assert shown.kind == "COSE_Mac"
+    for label in ("/ alg / 1: 14 / AES-MAC 128/64 /", "/ tag / h'36f5afaf0bab5d43'",
+                  "/ recipients / [", "/ alg / 1: -3 / A128KW /"):
+        assert label in shown.text, label

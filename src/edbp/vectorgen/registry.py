@@ -26,6 +26,7 @@ SOURCE_MODULES = (
     "edbp.vectorgen.sources_blueprint",
     "edbp.vectorgen.sources_pq",
     "edbp.vectorgen.sources_pq_flows",
+    "edbp.vectorgen.sources_suit",
 )
 
 SourceFn = Callable[[SeededRandom], VectorFile]

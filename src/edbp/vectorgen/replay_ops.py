@@ -303,6 +303,17 @@ def decode(inp: dict[str, Any], ctx: ReplayContext) -> dict[str, Any]:
     return {"result": "ok", "reencodes": cbor.dumps(value) == data}
 
 
+# ------------------------------------------------------------------------------ SUIT
+
+
+@op("suit.process")
+def suit_process(inp: dict[str, Any], ctx: ReplayContext) -> dict[str, Any]:
+    """The reference SUIT processor on the step's envelope, store and payloads."""
+    from edbp.vectorgen.sources_suit import process
+
+    return {"result": "ok", **process(inp)}
+
+
 # ------------------------------------------------------------------------------ COSE
 
 

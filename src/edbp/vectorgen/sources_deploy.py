@@ -157,6 +157,12 @@ NOTES = {
         "another TA",
         ("P4", "P5"),
     ),
+    "BootInDelivery": Note(
+        "ModifiedInput",
+        "a TSK-signed device manifest with suit-invoke or directive-try-each: the SUIT "
+        "processor runs them, an edbp delivery refuses them (protocol.md section 5.1)",
+        ("P10",),
+    ),
     "TwoRecipients": Note(
         "RecipientBinding",
         "an encryption info with more than one recipient (protocol.md section 14 item 8)",
@@ -1327,6 +1333,69 @@ def two_recipients(c: Ctx) -> None:
     )
 
 
+def boot_in_delivery(c: Ctx) -> None:
+    """A device manifest carrying what the SUIT processor runs but a delivery refuses:
+    suit-invoke (member 9, directive-invoke), or directive-try-each in suit-install; both
+    TSK-signed over an honest delivery. SUIT_UNSUPPORTED_COMMAND (304), nothing fetched."""
+    from edbp.reference.cloud.delivery import AUTHOR_KEY, device_encryption_info, device_manifest
+    from edbp.reference.wire.suit_commands import Command, CommandSequence, EncryptionInfo
+    from edbp.reference.wire.suit_crypto import sign_envelope
+    from edbp.reference.wire.suit_labels import SuitCommand
+
+    kit = c.kit
+    dev = kit.device("device-a")
+    pub = _published(kit, 3)
+    uri, pay = kit.payload(pub)
+    record = kit.tam.registry.get(dev.ueid)
+    enc = device_encryption_info(pub.package, record.dak, kit.vault, kit.rng.fork("boot"))
+    honest = device_manifest(pub.package, dev.ueid, EncryptionInfo.from_cose(enc))
+    install = honest.install
+    assert isinstance(install, CommandSequence)
+    nothing = CommandSequence([Command(SuitCommand.DIRECTIVE_SET_COMPONENT_INDEX, 0)])
+    try_each = Command(SuitCommand.DIRECTIVE_TRY_EACH, [nothing.encode(), nothing.encode()])
+    variants = (
+        (
+            "update-device-manifest-invoke",
+            "the device manifest adds suit-invoke with directive-invoke on the TA",
+            attrs.evolve(
+                honest, invoke=CommandSequence([Command(SuitCommand.DIRECTIVE_INVOKE, 15)])
+            ),
+        ),
+        (
+            "update-device-manifest-try-each",
+            "the device manifest's suit-install starts with a directive-try-each",
+            attrs.evolve(honest, install=CommandSequence([try_each, *install.commands])),
+        ),
+    )
+    for name, comment, manifest in variants:
+        qr = kit.tam.begin(dev.ueid, Intent(package=(TA_UUID, 3))).send
+        assert qr is not None
+        token = teep.peek(qr).token
+        env = sign_envelope(
+            manifest, kit.tsk, c.suite.sig_alg, integrated={AUTHOR_KEY: pub.package.envelope}
+        ).encode()
+        upd = teep.sign(
+            teep.Update(token=token, manifest_list=(_as_listed(env),)), kit.tsk, c.suite.sig_alg
+        )
+        c.add(
+            name,
+            "invalid",
+            comment,
+            ("BootInDelivery",),
+            [
+                deliver_step(qr, ok("QueryResponse")),
+                deliver_step(
+                    upd,
+                    refused(Code.SUIT_UNSUPPORTED_COMMAND),
+                    {uri: pay},
+                    state_after("IDLE"),
+                    rule=None,
+                ),
+            ],
+            dev.state(kit),
+        )
+
+
 SCENARIOS: tuple[Callable[[Ctx], None], ...] = (
     honest,
     stale_challenge,
@@ -1337,6 +1406,7 @@ SCENARIOS: tuple[Callable[[Ctx], None], ...] = (
     author_of_another_ta,
     two_recipients,
     uninstall_sequence,
+    boot_in_delivery,
 )
 
 
