@@ -96,6 +96,7 @@ def alpha(w: World, cfg: Config) -> dict[Point, Any]:
     out[("unverif", ())] = bool(g.unverified_decrypts)
     out[("revdlv", ())] = bool(g.revoked_deliveries)
     out[("revtee", ())] = bool(g.revoked_tee)
+    out[("baduni", ())] = any(not e[5] or e[2] != e[3] for e in g.removals)
     out[("ckout", ())] = bool(g.ck_holders - {"keyvault"})
     return out
 

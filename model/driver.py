@@ -120,9 +120,23 @@ class ModelDriver:
         return Prediction(True, None, tuple(e.label for e in self.log[start:]))
 
     def uninstall(self, d: int, c: int = 0) -> bool:
-        """uninstall.component on device ``d`` (TAM-authorised); False when nothing is
-        installed there (or the instance's uninstall budget is spent): nothing changes."""
-        return self.take(lambda e, w: e.data == ("uninstall", d, c)) is not None
+        """The uninstall exchange on device ``d`` with an honest network: QueryRequest, fresh
+        evidence, the TAM's uninstall Update naming the installed version (what the evidence
+        reports), the Agent's removal. False when nothing is installed there (or the device is
+        revoked, or the instance's uninstall budget is spent): nothing changes."""
+        v = self.state.agents[d].installed[c]
+        if (v <= 0 or d in self.state.revoked
+                or self.state.uninstalls >= self.config.instance.uninstalls):
+            return False
+        self._close_session(d)
+        if self.take(lambda e, w: _honest(e) and "deploy.query_request" in e.steps
+                     and e.dst == f"Broker{d}") is None:
+            raise ValueError("challenge budget of the instance exhausted")
+        n = self.state.sessions[d].nonce
+        self.take(lambda e, w: _honest(e) and "deploy.query_response" in e.steps
+                  and w.agents[d].token == n and e.src == f"Agent{d}")
+        self.take(lambda e, w: e.data == ("uninstall_sent", d, c, v))
+        return self.take(lambda e, w: _honest(e) and e.data == ("uninstall", d, c)) is not None
 
     def records(self) -> tuple[tuple[int, ...], ...]:
         """Per device, the versions the TAM recorded as installed (deploy.record on a checked

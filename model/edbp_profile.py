@@ -89,6 +89,8 @@ class Ghost:
     answered: frozenset[int] = frozenset()  # challenges the TAM has delivered against (P3: once)
     revoked_tee: frozenset[Any] = frozenset()  # (d, c, v): a CEK never delivered to revoked d
     # reached its TEE (P13, second clause; with the first clause: nothing published later)
+    removals: frozenset[Any] = frozenset()  # (d, c, removed v, named v, named device,
+    # TSK-signed): every uninstall an Agent carried out, against what its Update said (P7, P4)
 
 
 @attrs.frozen(cache_hash=True)
@@ -103,7 +105,7 @@ class World:
     issued: int
     seen: frozenset[Any]
     ghost: Ghost
-    uninstalls: int = 0  # uninstall.component steps taken (bounded by the instance)
+    uninstalls: int = 0  # uninstall Updates the TAM sent (bounded by the instance)
 
 
 @attrs.frozen
@@ -358,6 +360,7 @@ def _tam_steps(w: World, cfg: Config, d: int,
     yield Event(("deploy.record",), "TAM", "TAM", f"session with device {d} expires",
                 ("expire", d)), nw
     if s.phase == "CHALLENGED":
+        yield from _uninstall.tam_steps(w, cfg, d, know)
         honest_ev = evidence(cfg, d, s.nonce)
         for term in _evidence_candidates(cfg, w.issued, know):
             kek = _tam_accepts_evidence(cfg, w, d, term)
@@ -477,6 +480,7 @@ def _agent_steps(w: World, cfg: Config, d: int,
                            ("deploy.error",))
         for term in _update_candidates(cfg, w.agents[d].token, d, know):
             yield from _verify_update(w, cfg, d, a, term)
+        yield from _uninstall.agent_steps(w, cfg, d, a, know)
         return
     if a.phase == "FETCHING":
         yield from _fetch(w, cfg, d, a, know)
@@ -663,19 +667,7 @@ def _fetch(w: World, cfg: Config, d: int, a: Agent,
 def _lifecycle(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
     inst = cfg.instance
     for d in range(inst.devices):
-        a = w.agents[d]
-        if (w.uninstalls < inst.uninstalls and d not in w.compromised and a.phase == "IDLE"):
-            for c, v in enumerate(a.installed):
-                if v <= 0:
-                    continue
-                floor = a.floor[c] if cfg.rules.uninstall_keeps_floor else 0
-                na = _evolve(a, installed=_set(a.installed, c, 0),
-                                  floor=_set(a.floor, c, floor))
-                nw = _evolve(w, agents=_set(w.agents, d, na), uninstalls=w.uninstalls + 1)
-                yield Event(("uninstall.component",), "TAM", f"Agent{d}",
-                            f"uninstall c{c} (v{v}) from device {d}, floor "
-                            + (f"kept at v{floor}" if floor else "reset to 0"),
-                            ("uninstall", d, c)), nw
+        # uninstall.component is a message exchange (uninstall.py), not a lifecycle step
         if cfg.revoke and d not in w.revoked and len(w.revoked) < inst.revocations:
             nw = _evolve(w, revoked=w.revoked | {d}, sessions=_set(w.sessions, d, Session()))
             yield Event(("revoke.device",), "Operator", "TAM", f"revoke device {d}"), nw
@@ -711,3 +703,7 @@ def _may_compromise(cfg: Config, d: int) -> bool:
     if inst.classes > 1:
         return True
     return d >= inst.devices - inst.compromises
+
+
+# the uninstall exchange (its own module; it reads this one's helpers at call time)
+from edbp.model import uninstall as _uninstall  # noqa: E402

@@ -74,6 +74,10 @@ FLAWS: tuple[Flaw, ...] = (
     Flaw("uninstall-resets-floor", "P7",
          "Agent forgets a component's floor when it is uninstalled (old versions reinstallable)",
          True, rules=attrs.evolve(_, uninstall_keeps_floor=False), needs=(("uninstalls", 1),)),
+    Flaw("agent-uninstall-ignores-version", "P7",
+         "Agent removes the component an uninstall Update lists whatever version it names, so an "
+         "old uninstall, replayed into a re-opened exchange after a newer install, removes it",
+         True, rules=attrs.evolve(_, uninstall_ok=TRUE), needs=(("uninstalls", 1),)),
     Flaw("cek-left-in-ree", "P8",
          "Agent hands the CEK to the Broker so that the REE decrypts the payload", True,
          rules=attrs.evolve(_, cek_stays_in_tee=False)),

@@ -25,6 +25,7 @@ from typing import Any
 
 import attrs
 import z3
+from edbp.model import uninstall as _uninstall
 from edbp.model.rules import HONEST, NO_NONCE, Rules
 
 Dev = z3.DeclareSort("Device")
@@ -48,6 +49,9 @@ VARS: dict[str, tuple[z3.SortRef, ...]] = {
     "bad_dlv": (B,), "foreign": (B,), "badinst": (B,), "stale": (B,), "badrec": (B,),
     "rollback": (B,), "reeleak": (B,), "unverif": (B,), "ivdup": (B,), "revdlv": (B,),
     "revtee": (B,),
+    # uninstall as a message (uninstall.py): TAM uninstall Updates sent (device, token, c, v);
+    # ghost: a removal other than the one a TAM Update named
+    "unupd": (Dev, INT, Comp, INT, B), "baduni": (B,),
 }
 
 
@@ -89,6 +93,7 @@ def init(s: State) -> z3.BoolRef:
         _all([d_, n_, c_, v_], z3.Not(s["upd"][d_, n_, c_, v_])),
         _all([d_, n_, c_, v_], z3.Not(s["rcpt"][d_, n_, c_, v_])),
         _all([d_, n_, c_, v_], z3.Not(s["instok"][d_, n_, c_, v_])),
+        _all([d_, n_, c_, v_], z3.Not(s["unupd"][d_, n_, c_, v_])),
         _all([c_, v_], z3.Not(s["used"][c_, v_])),
         _all([n_], z3.Not(s["answered"][n_])),
         _all([d_, n_], z3.Not(s["ev"][d_, n_])),
@@ -102,7 +107,7 @@ def init(s: State) -> z3.BoolRef:
     ]
     parts += [s[k] == f for k in ("bad_dlv", "foreign", "badinst", "stale", "badrec",
                                   "rollback", "reeleak", "unverif", "ivdup", "revdlv",
-                                  "revtee")]
+                                  "revtee", "baduni")]
     return z3.And(parts)
 
 
@@ -119,7 +124,7 @@ def properties(s: State) -> dict[str, z3.BoolRef]:
         "P4": z3.Not(s["foreign"]),
         "P5": z3.Not(s["badinst"]),
         "P6": z3.And(z3.Not(s["stale"]), z3.Not(s["badrec"])),
-        "P7": z3.Not(s["rollback"]),
+        "P7": z3.And(z3.Not(s["rollback"]), z3.Not(s["baduni"])),
         "P8": z3.Not(s["reeleak"]),
         "P9": z3.Not(s["unverif"]),
         "P10": _all([d_], z3.Implies(z3.Not(s["comp"][d_]),
@@ -351,14 +356,15 @@ def _t_expire(s: State, R: Rules) -> Built:
                                                   "sus": _upd(s["sus"], (d,), False)}
 
 
+def _t_uninstall_send(s: State, R: Rules) -> Built:
+    """uninstall.component, the TAM's Update (uninstall.py: both encodings of the exchange)."""
+    return _uninstall.t_send(s, R)
+
+
 def _t_uninstall(s: State, R: Rules) -> Built:
-    """uninstall.component: the component goes, its floor stays (unless the variant drops it)."""
-    d, c = z3.Const("p_d", Dev), z3.Const("p_c", Comp)
-    guard = z3.And(z3.Not(s["comp"][d]), z3.Not(s["hold"][d]), s["ins"][d, c] > 0)
-    up = {"ins": _upd(s["ins"], (d, c), 0)}
-    if not R.uninstall_keeps_floor:
-        up["fl"] = _upd(s["fl"], (d, c), 0)
-    return [d, c], guard, up
+    """uninstall.component, the Agent's removal: the component goes, its floor stays (unless
+    the variant drops it), only on an Update that passes the Agent's checks (uninstall.py)."""
+    return _uninstall.t_remove(s, R)
 
 
 def _t_revoke(s: State, R: Rules) -> Built:
@@ -406,7 +412,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("deploy.error (timeout)", _t_agent_timeout),
     Transition("deploy.record", _t_record),
     Transition("deploy.record (expiry)", _t_expire),
-    Transition("uninstall.component", _t_uninstall),
+    Transition("deploy.verify_evidence + uninstall.component", _t_uninstall_send),
+    Transition("deploy.verify_update + uninstall.component", _t_uninstall),
     Transition("revoke.device", _t_revoke),
     Transition("attack.compromise_device", _t_compromise),
     Transition("attack.intercept", _t_intercept),
@@ -477,7 +484,7 @@ _DEVICE_VIEW = (("compromised", "comp"), ("revoked", "rev"), ("challenged", "sch
                 ("token", "tok"), ("holds_cek", "hold"), ("kept_cek", "kept"),
                 ("partial_install", "partial"))
 _FLAGS = ("bad_dlv", "foreign", "badinst", "stale", "badrec", "rollback", "reeleak", "unverif",
-          "ivdup", "revdlv", "revtee", "kck", "ckout")
+          "ivdup", "revdlv", "revtee", "baduni", "kck", "ckout")
 
 
 def _counterexample(model: z3.ModelRef, tname: str, params: list, name: str, pre: State,

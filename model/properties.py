@@ -15,6 +15,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from edbp.model import uninstall as _uninstall
 from edbp.model.edbp_profile import (
     Config,
     Event,
@@ -124,6 +125,16 @@ def p7(w: World, cfg: Config) -> str | None:
                 return (f"device {d} installed c{c} v{v} after v{last[c]} "
                         "(floor not strictly raised)")
             last[c] = v
+    # an uninstall removes only the version a TAM Update named (an old uninstall, replayed
+    # after a newer install, removes nothing)
+    for d, c, removed, named_v, _named, tam_signed in sorted(w.ghost.removals, key=repr):
+        if d in w.compromised:
+            continue
+        if not tam_signed:
+            return f"device {d} removed c{c} v{removed} on an uninstall no TAM signed"
+        if removed != named_v:
+            return (f"device {d} removed c{c} v{removed} on an uninstall the TAM issued for "
+                    f"v{named_v}")
     return None
 
 
@@ -211,7 +222,8 @@ def reset_caches() -> None:
     _p1.cache_clear()
     _p12.cache_clear()
     for fn in (ep.knowledge, ep._evidence_candidates, ep._report_candidates, ep._query_requests,
-               ep._seen_updates, ep._update_candidates, ep._payload_candidates):
+               ep._seen_updates, ep._update_candidates, ep._payload_candidates,
+               _uninstall._candidates):
         fn.cache_clear()
 
 

@@ -90,6 +90,13 @@ def seq_ok(v: Any, floor: Any, installed: Any) -> Any:
     return v > floor
 
 
+def uninstall_ok(named_version: Any, installed_version: Any) -> Any:
+    """uninstall.component: the uninstall Update names the version installed now (the one the
+    TAM saw in the device's fresh evidence), so that an old uninstall, replayed into a
+    re-opened exchange after a newer install, removes nothing (spec/properties.md P7)."""
+    return named_version == installed_version
+
+
 def payload_ok(payload_digest: Any, signed_digest: Any) -> Any:
     """deploy.check_payload: the fetched plaintext hashes to the digest the manifest signs."""
     return payload_digest == signed_digest
@@ -127,6 +134,7 @@ class Rules:
     seq_ok: Callable[[Any, Any, Any], Any] = seq_ok
     payload_ok: Callable[[Any, Any], Any] = payload_ok
     report_ok: Callable[[Any, Any, Any], Any] = report_ok
+    uninstall_ok: Callable[[Any, Any], Any] = uninstall_ok
     # behaviours (what a party does, not a check it makes)
     device_keys_per_device: bool = True  # False: one agreement key per device class
     wrap_to_device_key: bool = True  # False: the TAM forwards the Author's class-key wrap

@@ -27,6 +27,8 @@ from edbp.model.rules import AND, HONEST, NOT, OR, TRUE
 _ = HONEST
 BASE = Instance()
 UNINSTALL = Instance(uninstalls=1)
+#: one device, three challenges: install, uninstall, install again, then the old uninstall
+UNINSTALL_REPLAY = Instance(devices=1, sessions=3, compromises=0, revocations=0, uninstalls=1)
 
 #: (id, variant, property it must break, instance)
 MUTATIONS = [
@@ -57,6 +59,9 @@ MUTATIONS = [
      attrs.evolve(_, fresh_cek_per_version=False), "P11", BASE),
     ("class-key wraps and no binding check: a revoked TEE gets a CEK",
      attrs.evolve(_, wrap_to_device_key=False, binding_ok=TRUE), "P13", BASE),
+    # issue 19 item 6: uninstall as a message the attacker can replay
+    ("Agent removes on an uninstall naming a version at most the installed one",
+     attrs.evolve(_, uninstall_ok=lambda named, ins: named <= ins), "P7", UNINSTALL_REPLAY),
 ]
 
 #: what the exploration's violation must say, where the property has several clauses and the
@@ -66,6 +71,8 @@ CLAUSE = {
         "challenge already used",
     "Author reuses the CEK across versions with fresh IVs": "one CEK encrypts two payloads",
     "class-key wraps and no binding check: a revoked TEE gets a CEK": "reached its TEE",
+    "Agent removes on an uninstall naming a version at most the installed one":
+        "on an uninstall the TAM issued for",
 }
 
 

@@ -32,6 +32,14 @@ FLAW_FLAGS: dict[str, tuple[str, ...]] = {
     "agent-accepts-classical-downgrade": ("ClassicalTeepSignature", "ClassicalAlgOnPqKey"),
 }
 
+#: model flaws no vector realises yet, and why (each still caught by exploration and z3)
+UNREALISED: dict[str, str] = {
+    "agent-uninstall-ignores-version": (
+        "the uninstall Update of protocol.md section 8.4 lists component ids only; the binding "
+        "of an uninstall to the device and to the version it removes (spec/properties.md P7) "
+        "has no wire field yet, so no vector can carry it (issue 19)"),
+}
+
 #: blueprint attack of the model's catalogue (``edbp.model.attacks``) -> the CPK vectors that
 #: realise it on the CPM: the as-published CPM installs them (``acceptable``), the fixed one
 #: refuses them. Attacks on the key service and twin sync (key release, stale desired
