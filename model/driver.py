@@ -114,8 +114,14 @@ class ModelDriver:
         if ev is None or "deploy.error" in ev.steps:
             self._close_session(d)
             return Prediction(False, Code.AGENT_ROLLBACK, steps)
-        self.take(lambda e, w: _honest(e) and "deploy.success" in e.steps
-                  and e.src == f"Agent{d}")
+        if self.take(lambda e, w: _honest(e) and "deploy.success" in e.steps
+                     and e.src == f"Agent{d}") is None:
+            # the genuine payload refused after decryption: only OP-TEE's TA-version floor
+            # does that to an Update that passed every check (taversion.py)
+            self.take(lambda e, w: _honest(e) and e.data[:2] == ("error", d))
+            self._close_session(d)
+            return Prediction(False, Code.TA_VERSION_ROLLBACK,
+                              tuple(e.label for e in self.log[start:]))
         self.take(lambda e, w: _honest(e) and e.data[:2] == ("record", d))
         return Prediction(True, None, tuple(e.label for e in self.log[start:]))
 

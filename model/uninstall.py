@@ -111,7 +111,7 @@ def agent_steps(w: ep.World, cfg: ep.Config, d: int, a: ep.Agent,
             g = ep._evolve(g, foreign_accepts=g.foreign_accepts | {(d, named)})
         floor = a.floor[c] if rules.uninstall_keeps_floor else 0
         na = ep.Agent("IDLE", -1, (), ep._set(a.floor, c, floor), ep._set(a.installed, c, 0),
-                      a.kept)
+                      a.kept, a.ta_floor)
         yield ep.Event((*prefix, "deploy.verify_update", "uninstall.component",
                         "deploy.success"), f"Broker{d}", f"Agent{d}",
                        f"uninstall of c{c} v{v} for device {named} accepted: v{installed} "
