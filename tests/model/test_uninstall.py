@@ -148,3 +148,22 @@ def test_reference_refuses_an_old_uninstall_after_a_newer_install(tmp_path: Path
     t.devs[0].broker.deliver(query)  # attack.replay of the old QueryRequest
     t.devs[0].broker.deliver(uninstall)  # attack.replay of the old uninstall Update
     assert t.observe()[0][0] == 2, "the old uninstall removed the newer install"
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "finding (issue 19): nothing in the reference's uninstall Update names the device, so "
+    "device A's uninstall, handed to device B after A's QueryRequest was replayed to B, "
+    "removes B's component; the model's P4 demands the device binding (Rules.binding_ok)"))
+def test_reference_refuses_another_devices_uninstall(tmp_path: Path) -> None:
+    from edbp.model.lockstep import ReferenceTarget
+    from edbp.reference.cloud.tam import Intent
+
+    t = ReferenceTarget(tmp_path)
+    t.publish(1)
+    assert t.deploy(0, 1)[0] and t.deploy(1, 1)[0]
+    a, b = t.devs
+    query = t.w.tam.begin(a.ueid, Intent(uninstall=t.comp)).send
+    b.broker.deliver(query)  # attack.replay of A's QueryRequest to B
+    uninstall = t.w.tam.receive(a.broker.deliver(query)[0]).send  # the TAM's Update for A
+    b.broker.deliver(uninstall)  # attack.replay of A's uninstall Update to B
+    assert t.observe()[0][1] == 1, "device A's uninstall removed device B's component"
