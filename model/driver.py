@@ -164,7 +164,7 @@ class ModelDriver:
                   and w.agents[d].token == n and e.src == f"Agent{d}")
         self.take(lambda e, w: _honest(e) and e.data == ("deliver", d, c, v))
         self._close_session(d)
-        return ep.update(self.config, d, n, c, v)
+        return ep.update(self.config, d, n, c, v, None, *ep.record(self.state, c, v))
 
     def replay_in_exchange(self, d: int, term: ep.Term) -> Prediction:
         """attack.replay: inside a fresh exchange of device ``d``, the attacker hands the Agent
