@@ -33,9 +33,13 @@ Stage = Callable[[str, int, int], None]
 SUBMODELS: dict[str, Profile] = {downgrade.PROPERTY: downgrade.PROFILE}
 
 #: instances explored besides the main one, for steps the main one leaves out to stay small
-#: (``uninstall.component``: one device, two versions, one uninstall)
+#: (``uninstall.component``: one device, two versions, one uninstall; ``rotate.class_key``:
+#: one rotation between or around two publications; TA builds numbered apart from the
+#: sequence, so that a newer manifest may carry an older TA build)
 SUPPLEMENTARY: tuple[Instance, ...] = (
     Instance(devices=1, versions=2, sessions=3, compromises=1, revocations=0, uninstalls=1),
+    Instance(devices=1, versions=2, sessions=2, compromises=1, revocations=0, ck_rotations=1),
+    Instance(devices=1, versions=2, sessions=3, compromises=0, revocations=0, ta_builds=2),
 )
 
 

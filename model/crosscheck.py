@@ -23,7 +23,8 @@ from typing import Any
 import attrs
 import z3
 from edbp.model import proofs as pf
-from edbp.model.edbp_profile import Config, World, plaintext
+from edbp.model import taversion
+from edbp.model.edbp_profile import Config, World, plaintext, record
 from edbp.model.explore import Exploration
 from edbp.model.rules import Rules
 
@@ -46,10 +47,16 @@ def alpha(w: World, cfg: Config) -> dict[Point, Any]:
     out: dict[Point, Any] = {("issued", ()): w.issued}
     versions = range(0, inst.versions + 2)
     nonces = range(-1, inst.sessions + 1)
+    out[("gen", ())] = len(w.ck_retired)
     for c in range(inst.components):
         out[("pub", (c,))] = w.published[c]
         for k in versions:
             out[("used", (c, k))] = 1 <= k <= w.published[c]
+        for k in range(1, w.published[c] + 1):
+            gen, build = record(w, c, k)
+            out[("pgen", (c, k))] = gen
+            if inst.ta_builds:
+                out[("pbuild", (c, k))] = k if build is None else build
     for n in nonces:
         out[("answered", (n,))] = n in g.answered
     for d in range(inst.devices):
@@ -77,6 +84,11 @@ def alpha(w: World, cfg: Config) -> dict[Point, Any]:
         out[("partial", (d,))] = any(x < 0 for x in a.installed)
         installs = g.installs[d]
         for c in range(inst.components):
+            if a.ta_floor:
+                out[("tfl", (d, c))] = a.ta_floor[c]
+                out[("thi", (d, c))] = max(
+                    (taversion.ta_version(cfg, e[2]) for e in installs
+                     if e[0] == c and _genuine(w, e)), default=0)
             out[("fl", (d, c))] = a.floor[c]
             out[("ins", (d, c))] = a.installed[c]
             out[("hi", (d, c))] = max((e[1] for e in installs if e[0] == c), default=0)
@@ -88,7 +100,7 @@ def alpha(w: World, cfg: Config) -> dict[Point, Any]:
     logs = [g.installs[d] for d in range(inst.devices)]
     out[("bad_dlv", ())] = bool(g.bad_deliveries)
     out[("foreign", ())] = bool(g.foreign_accepts)
-    out[("badinst", ())] = any(e[2] != plaintext(e[0], e[1]) for log in logs for e in log)
+    out[("badinst", ())] = any(not _genuine(w, e) for log in logs for e in log)
     out[("stale", ())] = any(not e[3] for log in logs for e in log)
     out[("badrec", ())] = bool(g.bad_records)
     out[("rollback", ())] = any(_rolled_back(log) for log in logs)
@@ -96,8 +108,31 @@ def alpha(w: World, cfg: Config) -> dict[Point, Any]:
     out[("unverif", ())] = bool(g.unverified_decrypts)
     out[("revdlv", ())] = bool(g.revoked_deliveries)
     out[("revtee", ())] = bool(g.revoked_tee)
+    out[("baduni", ())] = any(not e[5] or e[2] != e[3] for e in g.removals)
+    out[("staleck", ())] = bool(g.stale_wraps)
+    out[("retuse", ())] = bool(g.retired_uses)
+    out[("tarb", ())] = any(_ta_fell(w, cfg, log) for log in logs)
     out[("ckout", ())] = bool(g.ck_holders - {"keyvault"})
     return out
+
+
+def _genuine(w: World, e: tuple[Any, ...]) -> bool:
+    """An install log entry's code is the image published as its (c, v)."""
+    return bool(e[2] == plaintext(e[0], e[1], record(w, e[0], e[1])[1]))
+
+
+def _ta_fell(w: World, cfg: Config, log: tuple[Any, ...]) -> bool:
+    """A genuine image installed with a TA version below one installed before (z3's
+    ``tarb``)."""
+    top: dict[int, int] = {}
+    for e in log:
+        if not _genuine(w, e):
+            continue
+        tv = taversion.ta_version(cfg, e[2])
+        if tv < top.get(e[0], 0):
+            return True
+        top[e[0]] = max(tv, top.get(e[0], 0))
+    return False
 
 
 def _rolled_back(log: tuple[Any, ...]) -> bool:

@@ -37,6 +37,7 @@ from edbp.model.edbp_profile import Config, Event
 from edbp.model.explore import Profile
 from edbp.model.proofs import Dev, Obligation, _readable
 from edbp.model.rules import HONEST, Rules
+from edbp.model.solving import satisfiable, solve
 
 CLASSICAL, PQ = 0, 1
 SUITES = (CLASSICAL, PQ)
@@ -433,13 +434,13 @@ def prove(rules: Rules = HONEST, timeout_ms: int = 20_000) -> Obligation:
     steps = _steps(pre, post, rules)
     failure = ""
     for x in _closure(PROPERTY):
-        r, s = _solve(timeout_ms, init(pre), z3.Not(pre_f[x]))
+        r, s = solve(timeout_ms, init(pre), z3.Not(pre_f[x]))
         if r != z3.unsat:
             failure = failure or f"the initial state does not satisfy {x}"
             continue
         hyp = z3.And(pre_f[x], *(pre_f[y] for y in SUPPORT.get(x, ())))
         for tname, params, step in steps:
-            r, s = _solve(timeout_ms, hyp, step, z3.Not(post_f[x]))
+            r, s = solve(timeout_ms, hyp, step, z3.Not(post_f[x]))
             if r == z3.sat and not failure:
                 failure = _counterexample(s.model(), x, tname, params, pre)
             elif r == z3.unknown and not failure:
@@ -464,34 +465,8 @@ def vacuity_report(rules: Rules = HONEST, timeout_ms: int = 10_000) -> dict[str,
     and ``init`` satisfiable (``"Inv"``)."""
     pre = fresh_state("")
     inv = z3.And(*_named(pre).values())
-    out: dict[str, str] = {"Inv": _satisfiable(timeout_ms, init(pre), inv)}
+    out: dict[str, str] = {"Inv": satisfiable(timeout_ms, init(pre), inv)}
     for name, build in TRANSITIONS:
         _params, guard, _up = build(pre, rules)
-        out[name] = _satisfiable(timeout_ms, inv, guard)
+        out[name] = satisfiable(timeout_ms, inv, guard)
     return out
-
-
-#: random seeds tried, in order, while z3 answers "unknown"
-_SEEDS = (0, 1, 2, 3, 4)
-
-
-def _satisfiable(timeout_ms: int, *formulas: Any) -> str:
-    """``sat``/``unsat``/``unknown`` for the conjunction (see ``_solve``)."""
-    return str(_solve(timeout_ms, *formulas)[0])
-
-
-def _solve(timeout_ms: int, *formulas: Any) -> tuple[z3.CheckSatResult, z3.Solver]:
-    """z3's answer for the conjunction, and the solver (for its model). On quantified formulas
-    z3's answer depends on its heuristics, and those on whatever else this process built in
-    z3's context (other proofs, other tests): "unknown (incomplete quantifiers)" in one
-    process, ``sat`` in another. ``sat`` and ``unsat`` are sound whatever the seed, so an
-    ``unknown`` is retried under a few fixed seeds before it is reported."""
-    for seed in _SEEDS:
-        s = z3.Solver()
-        s.set("timeout", timeout_ms)
-        s.set("random_seed", seed)
-        s.add(*formulas)
-        r = s.check()
-        if r != z3.unknown:
-            break
-    return r, s

@@ -114,15 +114,35 @@ class ModelDriver:
         if ev is None or "deploy.error" in ev.steps:
             self._close_session(d)
             return Prediction(False, Code.AGENT_ROLLBACK, steps)
-        self.take(lambda e, w: _honest(e) and "deploy.success" in e.steps
-                  and e.src == f"Agent{d}")
+        if self.take(lambda e, w: _honest(e) and "deploy.success" in e.steps
+                     and e.src == f"Agent{d}") is None:
+            # the genuine payload refused after decryption: only OP-TEE's TA-version floor
+            # does that to an Update that passed every check (taversion.py)
+            self.take(lambda e, w: _honest(e) and e.data[:2] == ("error", d))
+            self._close_session(d)
+            return Prediction(False, Code.TA_VERSION_ROLLBACK,
+                              tuple(e.label for e in self.log[start:]))
         self.take(lambda e, w: _honest(e) and e.data[:2] == ("record", d))
         return Prediction(True, None, tuple(e.label for e in self.log[start:]))
 
     def uninstall(self, d: int, c: int = 0) -> bool:
-        """uninstall.component on device ``d`` (TAM-authorised); False when nothing is
-        installed there (or the instance's uninstall budget is spent): nothing changes."""
-        return self.take(lambda e, w: e.data == ("uninstall", d, c)) is not None
+        """The uninstall exchange on device ``d`` with an honest network: QueryRequest, fresh
+        evidence, the TAM's uninstall Update naming the installed version (what the evidence
+        reports), the Agent's removal. False when nothing is installed there (or the device is
+        revoked, or the instance's uninstall budget is spent): nothing changes."""
+        v = self.state.agents[d].installed[c]
+        if (v <= 0 or d in self.state.revoked
+                or self.state.uninstalls >= self.config.instance.uninstalls):
+            return False
+        self._close_session(d)
+        if self.take(lambda e, w: _honest(e) and "deploy.query_request" in e.steps
+                     and e.dst == f"Broker{d}") is None:
+            raise ValueError("challenge budget of the instance exhausted")
+        n = self.state.sessions[d].nonce
+        self.take(lambda e, w: _honest(e) and "deploy.query_response" in e.steps
+                  and w.agents[d].token == n and e.src == f"Agent{d}")
+        self.take(lambda e, w: e.data == ("uninstall_sent", d, c, v))
+        return self.take(lambda e, w: _honest(e) and e.data == ("uninstall", d, c)) is not None
 
     def records(self) -> tuple[tuple[int, ...], ...]:
         """Per device, the versions the TAM recorded as installed (deploy.record on a checked
@@ -144,7 +164,7 @@ class ModelDriver:
                   and w.agents[d].token == n and e.src == f"Agent{d}")
         self.take(lambda e, w: _honest(e) and e.data == ("deliver", d, c, v))
         self._close_session(d)
-        return ep.update(self.config, d, n, c, v)
+        return ep.update(self.config, d, n, c, v, None, *ep.record(self.state, c, v))
 
     def replay_in_exchange(self, d: int, term: ep.Term) -> Prediction:
         """attack.replay: inside a fresh exchange of device ``d``, the attacker hands the Agent

@@ -52,7 +52,8 @@ class Agent:
     ``installed`` holds per component the installed version (0 = none; a negative value is a
     partial install of ``-v``, which only a flawed Agent leaves behind). ``job`` in FETCHING is
     ``(c, v, cek, token, verified, signed_digest)``. ``kept`` are CEKs still held outside an
-    exchange.
+    exchange. ``ta_floor`` is OP-TEE's TA-version floor per component (``ta_ver.db``), kept
+    only in instances whose images carry a TA version (``Instance.ta_builds``).
     """
 
     phase: str
@@ -61,6 +62,7 @@ class Agent:
     floor: tuple[int, ...]
     installed: tuple[int, ...]
     kept: frozenset[Any] = frozenset()
+    ta_floor: tuple[int, ...] = ()
 
 
 @attrs.frozen(cache_hash=True)
@@ -89,6 +91,12 @@ class Ghost:
     answered: frozenset[int] = frozenset()  # challenges the TAM has delivered against (P3: once)
     revoked_tee: frozenset[Any] = frozenset()  # (d, c, v): a CEK never delivered to revoked d
     # reached its TEE (P13, second clause; with the first clause: nothing published later)
+    removals: frozenset[Any] = frozenset()  # (d, c, removed v, named v, named device,
+    # TSK-signed): every uninstall an Agent carried out, against what its Update said (P7, P4)
+    stale_wraps: frozenset[Any] = frozenset()  # (c, v, g): a CEK published wrapped under a
+    # class-key generation already retired (P2, rotation.py)
+    retired_uses: frozenset[Any] = frozenset()  # (d, c, v, g): a delivery whose CEK the
+    # KeyVault unwrapped under a retired generation (P2)
 
 
 @attrs.frozen(cache_hash=True)
@@ -103,7 +111,14 @@ class World:
     issued: int
     seen: frozenset[Any]
     ghost: Ghost
-    uninstalls: int = 0  # uninstall.component steps taken (bounded by the instance)
+    uninstalls: int = 0  # uninstall Updates the TAM sent (bounded by the instance)
+    # rotate.class_key (rotation.py): per retired class-key generation g, ``published`` as it
+    # was when g was retired (the current generation is ``len(ck_retired)``)
+    ck_retired: tuple[tuple[int, ...], ...] = ()
+    # per component, per published version: (class-key generation its record is wrapped
+    # under, TA build its image embeds or None); kept only in instances that rotate or number
+    # TA builds (``records_kept``)
+    records: tuple[tuple[tuple[int, int | None], ...], ...] = ()
 
 
 @attrs.frozen
@@ -178,12 +193,28 @@ def cek_of(cfg: Config, c: int, v: int) -> Term:
     return ("cek", c, v)
 
 
-def ck_of(cls: int) -> Term:
-    return ("ck", cls)
+def ck_of(cls: int, gen: int = 0) -> Term:
+    """Class key of ``cls``, generation ``gen`` (``rotate.class_key`` makes the next one)."""
+    return ("ck", cls) if gen == 0 else ("ck", cls, gen)
 
 
-def plaintext(c: int, v: int) -> Term:
-    return ("pt", c, v)
+def plaintext(c: int, v: int, build: int | None = None) -> Term:
+    """The image published as (c, v); ``build``: the TA version it embeds when the Author
+    numbered it apart from ``v`` (``Instance.ta_builds``), part of what the ASK signs."""
+    return ("pt", c, v) if build is None else ("pt", c, v, build)
+
+
+def records_kept(cfg: Config) -> bool:
+    """Whether ``World.records`` is kept: only when a record can differ from (generation 0,
+    no TA build), so that other instances explore exactly the states they did before."""
+    return bool(cfg.instance.ck_rotations or cfg.instance.ta_builds)
+
+
+def record(w: World, c: int, v: int) -> tuple[int, int | None]:
+    """(class-key generation, TA build) of published package (c, v)."""
+    if not w.records or v < 1 or v > len(w.records[c]):
+        return 0, None
+    return w.records[c][v - 1]
 
 
 def nonce(n: int) -> Term:
@@ -191,19 +222,20 @@ def nonce(n: int) -> Term:
 
 
 @lru_cache(maxsize=4096)
-def author_manifest(cfg: Config, c: int, v: int) -> Term:
+def author_manifest(cfg: Config, c: int, v: int, gen: int = 0,
+                    build: int | None = None) -> Term:
     """The Author's signed manifest: component, sequence number, digest, CK-wrapped CEK.
 
     This and the other message builders below are memoised: the explorer compares every
     candidate input with the honest message of the open exchange, and rebuilding the nested
     term for each comparison was a large share of its time."""
-    wraps = tuple(wrap(ck_of(k), cek_of(cfg, c, v)) for k in range(cfg.instance.classes))
-    return sig(ASK, ("am", c, v, h(plaintext(c, v)), ("tup", *wraps)))
+    wraps = tuple(wrap(ck_of(k, gen), cek_of(cfg, c, v)) for k in range(cfg.instance.classes))
+    return sig(ASK, ("am", c, v, h(plaintext(c, v, build)), ("tup", *wraps)))
 
 
 @lru_cache(maxsize=4096)
-def ciphertext(cfg: Config, c: int, v: int) -> Term:
-    return enc(cek_of(cfg, c, v), plaintext(c, v))
+def ciphertext(cfg: Config, c: int, v: int, build: int | None = None) -> Term:
+    return enc(cek_of(cfg, c, v), plaintext(c, v, build))
 
 
 @lru_cache(maxsize=4096)
@@ -225,10 +257,12 @@ def delivery_wrap(cfg: Config, d: int, c: int, v: int) -> Term:
 
 
 @lru_cache(maxsize=4096)
-def update(cfg: Config, d: int, n: int, c: int, v: int, kek: Term | None = None) -> Term:
-    """The TAM-signed per-device Update (TEEP Update carrying the two-layer SUIT manifest)."""
+def update(cfg: Config, d: int, n: int, c: int, v: int, kek: Term | None = None, gen: int = 0,
+           build: int | None = None) -> Term:
+    """The TAM-signed per-device Update (TEEP Update carrying the two-layer SUIT manifest);
+    ``gen``, ``build``: the package record's (``record``)."""
     wrapped = delivery_wrap(cfg, d, c, v) if kek is None else wrap(kek, cek_of(cfg, c, v))
-    return sig(TSK, ("upd", d, nonce(n), author_manifest(cfg, c, v), wrapped))
+    return sig(TSK, ("upd", d, nonce(n), author_manifest(cfg, c, v, gen, build), wrapped))
 
 
 @lru_cache(maxsize=4096)
@@ -246,9 +280,11 @@ def initial(cfg: Config) -> World:
     """Devices enrolled (enrol.keygen, enrol.endorse, enrol.register ran at manufacture)."""
     inst = cfg.instance
     comps = inst.components
-    agent = Agent("IDLE", -1, (), (0,) * comps, (0,) * comps)
+    agent = Agent("IDLE", -1, (), (0,) * comps, (0,) * comps,
+                  ta_floor=(0,) * comps if inst.ta_builds else ())
     seen = {ATTACKER_KEY, ATTACKER_SYM, *(("pt_att", c) for c in range(comps))}
     return World(
+        records=((),) * comps if records_kept(cfg) else (),
         published=(0,) * comps,
         sessions=(Session(),) * inst.devices,
         agents=(agent,) * inst.devices,
@@ -294,22 +330,39 @@ def successors(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
 
 
 def _publish(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
-    for c in range(cfg.instance.components):
+    inst = cfg.instance
+    current = len(w.ck_retired)
+    # publish.wrap_cek under the KeyVault's current class-key generation (rotation.py)
+    gen = current if cfg.rules.publish_under_current_ck else max(0, current - 1)
+    # the TA build the image embeds: any of 1..ta_builds (an older build may ship again under
+    # a newer sequence number), or none when the instance leaves TA versions out
+    builds: tuple[int | None, ...] = tuple(range(1, inst.ta_builds + 1)) or (None,)
+    for c in range(inst.components):
         v = w.published[c] + 1
-        if v > cfg.instance.versions:
+        if v > inst.versions:
             continue
-        g = w.ghost
-        if not cfg.rules.class_key_in_hsm:
-            g = _evolve(g, ck_holders=g.ck_holders | {"author"})
-        nw = _evolve(
-            w,
-            published=_set(w.published, c, v),
-            seen=_learn(w, author_manifest(cfg, c, v), ciphertext(cfg, c, v)),
-            ghost=g,
-        )
-        yield Event(("publish.build", "publish.encrypt", "publish.wrap_cek", "publish.sign",
-                     "publish.push"), "Author", "Registry",
-                    f"package c{c} v{v}: enc[CEK{c}.{v}](P{c}.{v}) + manifest signed by ASK"), nw
+        for build in builds:
+            g = w.ghost
+            if not cfg.rules.class_key_in_hsm:
+                g = _evolve(g, ck_holders=g.ck_holders | {"author"})
+            if gen < current:
+                g = _evolve(g, stale_wraps=g.stale_wraps | {(c, v, gen)})
+            records = w.records
+            if records:
+                records = _set(records, c, (*records[c], (gen, build)))
+            nw = _evolve(
+                w,
+                published=_set(w.published, c, v),
+                seen=_learn(w, author_manifest(cfg, c, v, gen, build),
+                            ciphertext(cfg, c, v, build)),
+                ghost=g,
+                records=records,
+            )
+            yield Event(("publish.build", "publish.encrypt", "publish.wrap_cek", "publish.sign",
+                         "publish.push"), "Author", "Registry",
+                        f"package c{c} v{v}: enc[CEK{c}.{v}](P{c}.{v}) + manifest signed by ASK"
+                        + ("" if build is None else f" (TA build {build})")
+                        + ("" if not gen else f", CEK wrapped under CK generation {gen}")), nw
 
 
 def _tam_accepts_evidence(cfg: Config, w: World, d: int, term: Term) -> Term | None:
@@ -361,6 +414,7 @@ def _tam_steps(w: World, cfg: Config, d: int,
     yield Event(("deploy.record",), "TAM", "TAM", f"session with device {d} expires",
                 ("expire", d)), nw
     if s.phase == "CHALLENGED":
+        yield from _uninstall.tam_steps(w, cfg, d, know)
         honest_ev = evidence(cfg, d, s.nonce)
         for term in _evidence_candidates(cfg, w.issued, know):
             kek = _tam_accepts_evidence(cfg, w, d, term)
@@ -425,10 +479,14 @@ def _deliver(w: World, cfg: Config, d: int, ev: Term, ev_nonce: Term, kek: Term,
         reasons.append("device revoked")
     if ev_nonce[1] in g.answered:
         reasons.append("challenge already used for a delivery")
+    # the KeyVault unwraps the CEK from the package record, under the record's generation
+    gen, build = record(w, c, v)
+    if gen < len(w.ck_retired):
+        g = _evolve(g, retired_uses=g.retired_uses | {(d, c, v, gen)})
     if kek == pub(dak_of(cfg, d)):
-        upd = update(cfg, d, n, c, v)
+        upd = update(cfg, d, n, c, v, gen=gen, build=build)
     else:
-        upd = update(cfg, d, n, c, v, kek=kek)
+        upd = update(cfg, d, n, c, v, kek=kek, gen=gen, build=build)
     g = _evolve(
         g,
         delivered=g.delivered | {(d, c, v)},
@@ -480,6 +538,7 @@ def _agent_steps(w: World, cfg: Config, d: int,
                            ("deploy.error",))
         for term in _update_candidates(cfg, w.agents[d].token, d, know):
             yield from _verify_update(w, cfg, d, a, term)
+        yield from _uninstall.agent_steps(w, cfg, d, a, know)
         return
     if a.phase == "FETCHING":
         yield from _fetch(w, cfg, d, a, know)
@@ -515,7 +574,7 @@ def _agent_error(w: World, cfg: Config, d: int, a: Agent, why: str,
             kept = kept | {cek}
         if not cfg.rules.install_after_check and job_failed:
             installed = _set(installed, c, -v)
-    na = Agent("IDLE", -1, (), a.floor, installed, kept)
+    na = Agent("IDLE", -1, (), a.floor, installed, kept, a.ta_floor)
     data = ("error", d, a.phase == "FETCHING")
     return Event(steps, f"Agent{d}", "TAM", f"Error: {why}", data), _with_agent(w, d, na, g)
 
@@ -563,7 +622,8 @@ def _verify_update(w: World, cfg: Config, d: int, a: Agent,
             cek = wrapped[2]
     ck_use = cek is not None and wrapped[1][0] == "ck"
     s = w.sessions[d]
-    honest = (s.phase == "UPDATE_SENT" and term == update(cfg, d, s.nonce, *s.job))
+    honest = (s.phase == "UPDATE_SENT"
+              and term == update(cfg, d, s.nonce, *s.job, None, *record(w, *s.job)))
     prefix: tuple[str, ...] = ()
     if not honest:
         prefix = ("attack.replay",) if term in w.seen else ("attack.inject",)
@@ -618,8 +678,9 @@ def _fetch(w: World, cfg: Config, d: int, a: Agent,
     """deploy.fetch .. deploy.success: the Broker (attacker) chooses what the Agent fetches."""
     c, v, cek, tok, verified, signed_digest = a.job
     leak: tuple[Term, ...] = () if cfg.rules.cek_stays_in_tee else (cek,)
+    build = record(w, c, v)[1]
     for ct in _payload_candidates(know):
-        honest = ct == ciphertext(cfg, c, v)
+        honest = ct == ciphertext(cfg, c, v, build)
         prefix = () if honest else ("attack.control_ree",)
         g = w.ghost
         if leak:
@@ -647,16 +708,29 @@ def _fetch(w: World, cfg: Config, d: int, a: Agent,
                                (*prefix, "deploy.fetch", "deploy.check_payload", "deploy.decrypt",
                                 "deploy.error"), job_failed=True)
             continue
+        ta_floor = a.ta_floor
+        if ta_floor:
+            # OP-TEE's TA-version floor (ta-image.md section 7), apart from the SUIT floor
+            tv = _taversion.ta_version(cfg, m)
+            if not cfg.rules.ta_version_ok(tv, ta_floor[c], v, a.floor[c]):
+                w2 = _evolve(w, ghost=g, seen=_learn(w, *leak))
+                yield _agent_error(w2, cfg, d, a, f"TA version {tv} below its floor "
+                                   f"{ta_floor[c]} (TA_VERSION_ROLLBACK)",
+                                   (*prefix, "deploy.fetch", "deploy.check_payload",
+                                    "deploy.decrypt", "deploy.error"), job_failed=True)
+                continue
+            ta_floor = _set(ta_floor, c, max(tv, ta_floor[c]))
         fresh = tok == nonce(a.token)
         installs = _set(g.installs, d, (*g.installs[d], (c, v, m, fresh, tok, nonce(a.token))))
         g = _evolve(g, installs=installs)
         rc = receipt(cfg, d, a.token, c, v, OK)
         na = Agent("IDLE", -1, (), _set(a.floor, c, max(v, a.floor[c])), _set(a.installed, c, v),
-                   a.kept)
+                   a.kept, ta_floor)
         yield Event((*prefix, "deploy.fetch", "deploy.check_payload", "deploy.decrypt",
                      "deploy.install", "deploy.raise_floor", "deploy.erase_cek",
                      "deploy.success"), f"Agent{d}", "TAM",
-                    f"installed c{c} v{v}" + ("" if m == plaintext(c, v) else " (attacker code)")
+                    f"installed c{c} v{v}"
+                    + ("" if m == plaintext(c, v, build) else " (attacker code)")
                     + "; signed report"), _with_agent(w, d, na, g, rc, *leak)
 
 
@@ -665,20 +739,9 @@ def _fetch(w: World, cfg: Config, d: int, a: Agent,
 
 def _lifecycle(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
     inst = cfg.instance
+    yield from _rotation.steps(w, cfg)
     for d in range(inst.devices):
-        a = w.agents[d]
-        if (w.uninstalls < inst.uninstalls and d not in w.compromised and a.phase == "IDLE"):
-            for c, v in enumerate(a.installed):
-                if v <= 0:
-                    continue
-                floor = a.floor[c] if cfg.rules.uninstall_keeps_floor else 0
-                na = _evolve(a, installed=_set(a.installed, c, 0),
-                                  floor=_set(a.floor, c, floor))
-                nw = _evolve(w, agents=_set(w.agents, d, na), uninstalls=w.uninstalls + 1)
-                yield Event(("uninstall.component",), "TAM", f"Agent{d}",
-                            f"uninstall c{c} (v{v}) from device {d}, floor "
-                            + (f"kept at v{floor}" if floor else "reset to 0"),
-                            ("uninstall", d, c)), nw
+        # uninstall.component is a message exchange (uninstall.py), not a lifecycle step
         if cfg.revoke and d not in w.revoked and len(w.revoked) < inst.revocations:
             nw = _evolve(w, revoked=w.revoked | {d}, sessions=_set(w.sessions, d, Session()))
             yield Event(("revoke.device",), "Operator", "TAM", f"revoke device {d}"), nw
@@ -690,7 +753,7 @@ def _lifecycle(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
                 loot.add(a.job[2])
             for c, v in enumerate(a.installed):
                 if v:
-                    loot.add(plaintext(c, abs(v)))
+                    loot.add(plaintext(c, abs(v), record(w, c, abs(v))[1]))
             if f"device{d}" in w.ghost.ck_holders:
                 loot.add(ck_of(inst.class_of(d)))
             nw = _evolve(w, compromised=w.compromised | {d}, seen=w.seen | loot)
@@ -714,3 +777,9 @@ def _may_compromise(cfg: Config, d: int) -> bool:
     if inst.classes > 1:
         return True
     return d >= inst.devices - inst.compromises
+
+
+# the uninstall exchange (its own module; it reads this one's helpers at call time)
+from edbp.model import rotation as _rotation  # noqa: E402
+from edbp.model import taversion as _taversion  # noqa: E402
+from edbp.model import uninstall as _uninstall  # noqa: E402

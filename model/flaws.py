@@ -49,6 +49,11 @@ FLAWS: tuple[Flaw, ...] = (
     Flaw("tam-wraps-without-fresh-evidence", "P3",
          "TAM accepts evidence carrying any challenge it ever issued (stale evidence replays)",
          True, rules=attrs.evolve(_, evidence_ok=lambda g, n, sn, i: AND(g, n >= 0, n < i))),
+    Flaw("publish-wraps-under-retired-class-key", "P2",
+         "after rotate.class_key the Author's pipeline keeps wrapping new CEKs under the retired "
+         "class-key generation, so whoever learns that generation reads every newer package",
+         True, rules=attrs.evolve(_, publish_under_current_ck=False),
+         needs=(("ck_rotations", 1),)),
     Flaw("agent-ignores-recipient-binding", "P4",
          "Agent does not check that the Update names its own device", True,
          rules=attrs.evolve(_, binding_ok=TRUE)),
@@ -74,6 +79,14 @@ FLAWS: tuple[Flaw, ...] = (
     Flaw("uninstall-resets-floor", "P7",
          "Agent forgets a component's floor when it is uninstalled (old versions reinstallable)",
          True, rules=attrs.evolve(_, uninstall_keeps_floor=False), needs=(("uninstalls", 1),)),
+    Flaw("agent-uninstall-ignores-version", "P7",
+         "Agent removes the component an uninstall Update lists whatever version it names, so an "
+         "old uninstall, replayed into a re-opened exchange after a newer install, removes it",
+         True, rules=attrs.evolve(_, uninstall_ok=TRUE), needs=(("uninstalls", 1),)),
+    Flaw("agent-skips-ta-version-floor", "P7",
+         "Agent (OP-TEE loader) installs an image whose embedded TA version is below the "
+         "component's TA-version floor, trusting the higher SUIT sequence number alone", True,
+         rules=attrs.evolve(_, ta_version_ok=TRUE), needs=(("ta_builds", 2),)),
     Flaw("cek-left-in-ree", "P8",
          "Agent hands the CEK to the Broker so that the REE decrypts the payload", True,
          rules=attrs.evolve(_, cek_stays_in_tee=False)),

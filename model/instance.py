@@ -26,6 +26,9 @@ class Instance:
     revocations: int = 1
     compromises: int = 1
     uninstalls: int = 0  # uninstall.component steps (TAM-authorised) over the whole run
+    ck_rotations: int = 0  # edbp profile: rotate.class_key steps (KeyVault) over the whole run
+    ta_builds: int = 0  # edbp profile: 0 = images carry no TA version; n = the Author numbers
+    # each package's TA build 1..n (an older build may ship under a newer sequence number)
     apps: int = 2  # blueprint profile: applications (class keys in the key service)
     rotations: int = 1  # blueprint profile: ProvisionKey overwrites
 
@@ -33,7 +36,7 @@ class Instance:
         limits = {
             "devices": (1, 4), "classes": (1, 2), "components": (1, 2), "versions": (1, 4),
             "sessions": (1, 64), "revocations": (0, 2), "compromises": (0, 2), "apps": (1, 3),
-            "uninstalls": (0, 2),
+            "uninstalls": (0, 2), "ck_rotations": (0, 2), "ta_builds": (0, 3),
             "rotations": (0, 2),
         }
         for name, (lo, hi) in limits.items():

@@ -9,6 +9,7 @@ import attrs
 from edbp.model import blueprint_profile as bp
 from edbp.model import edbp_profile as ep
 from edbp.model import properties as props
+from edbp.model import taversion
 from edbp.model.explore import Profile
 
 
@@ -23,7 +24,8 @@ def _edbp_rank(ev: ep.Event, w: ep.World, cfg: ep.Config) -> int | None:
         return 1
     if ev.data and ev.data[0] == "deliver":
         _, d, c, v = ev.data
-        if w.agents[d].installed[c] >= v or v != w.published[c]:
+        if (w.agents[d].installed[c] >= v or v != w.published[c]
+                or taversion.latest_refused(w, cfg, d, c)):
             return None
         return 3
     if ev.data and ev.data[0] == "record":
@@ -36,6 +38,7 @@ def _edbp_rank(ev: ep.Event, w: ep.World, cfg: ep.Config) -> int | None:
         d = int(ev.dst.removeprefix("Broker"))
         a, top = w.agents[d], cfg.instance.versions
         needs = any(a.installed[c] != top and a.floor[c] != top
+                    and not taversion.latest_refused(w, cfg, d, c)
                     for c in range(cfg.instance.components))
         return 6 if needs and d not in w.compromised else None
     if ev.data and ev.data[0] == "error":
@@ -49,7 +52,7 @@ def _edbp_rank(ev: ep.Event, w: ep.World, cfg: ep.Config) -> int | None:
 
 
 def _edbp_control(w: ep.World) -> Hashable:
-    return (w.published, w.sessions, w.agents, w.revoked, w.compromised)
+    return (w.published, w.sessions, w.agents, w.revoked, w.compromised, w.records)
 
 
 def _edbp_live_config(w: ep.World, cfg: ep.Config) -> ep.Config:

@@ -25,7 +25,10 @@ from typing import Any
 
 import attrs
 import z3
+from edbp.model import rotation as _rotation
+from edbp.model import uninstall as _uninstall
 from edbp.model.rules import HONEST, NO_NONCE, Rules
+from edbp.model.solving import solve
 
 Dev = z3.DeclareSort("Device")
 Comp = z3.DeclareSort("Component")
@@ -48,6 +51,17 @@ VARS: dict[str, tuple[z3.SortRef, ...]] = {
     "bad_dlv": (B,), "foreign": (B,), "badinst": (B,), "stale": (B,), "badrec": (B,),
     "rollback": (B,), "reeleak": (B,), "unverif": (B,), "ivdup": (B,), "revdlv": (B,),
     "revtee": (B,),
+    # uninstall as a message (uninstall.py): TAM uninstall Updates sent (device, token, c, v);
+    # ghost: a removal other than the one a TAM Update named
+    "unupd": (Dev, INT, Comp, INT, B), "baduni": (B,),
+    # rotate.class_key (rotation.py): the current class-key generation, each package record's
+    # generation; ghosts: a CEK published under a retired generation, a delivery unwrapped
+    # under one
+    "gen": (INT,), "pgen": (Comp, INT, INT), "staleck": (B,), "retuse": (B,),
+    # TA-version floor (taversion.py): each package's TA build, the Agent's TA floor, the
+    # highest TA build installed (ghost), an install below it (ghost)
+    "pbuild": (Comp, INT, INT), "tfl": (Dev, Comp, INT), "thi": (Dev, Comp, INT),
+    "tarb": (B,),
 }
 
 
@@ -89,6 +103,9 @@ def init(s: State) -> z3.BoolRef:
         _all([d_, n_, c_, v_], z3.Not(s["upd"][d_, n_, c_, v_])),
         _all([d_, n_, c_, v_], z3.Not(s["rcpt"][d_, n_, c_, v_])),
         _all([d_, n_, c_, v_], z3.Not(s["instok"][d_, n_, c_, v_])),
+        _all([d_, n_, c_, v_], z3.Not(s["unupd"][d_, n_, c_, v_])),
+        s["gen"] == 0, _all([c_, v_], s["pgen"][c_, v_] == 0),
+        _all([d_, c_], z3.And(s["tfl"][d_, c_] == 0, s["thi"][d_, c_] == 0)),
         _all([c_, v_], z3.Not(s["used"][c_, v_])),
         _all([n_], z3.Not(s["answered"][n_])),
         _all([d_, n_], z3.Not(s["ev"][d_, n_])),
@@ -102,7 +119,7 @@ def init(s: State) -> z3.BoolRef:
     ]
     parts += [s[k] == f for k in ("bad_dlv", "foreign", "badinst", "stale", "badrec",
                                   "rollback", "reeleak", "unverif", "ivdup", "revdlv",
-                                  "revtee")]
+                                  "revtee", "baduni", "staleck", "retuse", "tarb")]
     return z3.And(parts)
 
 
@@ -114,12 +131,13 @@ def properties(s: State) -> dict[str, z3.BoolRef]:
                                                                    s["dlv"][e_, c, v]))
     return {
         "P1": _all([c_, v_], z3.Implies(s["kcek"][c_, v_], delivered_to_compromised(c_, v_))),
-        "P2": z3.And(z3.Not(s["kck"]), z3.Not(s["ckout"])),
+        "P2": z3.And(z3.Not(s["kck"]), z3.Not(s["ckout"]), z3.Not(s["staleck"]),
+                     z3.Not(s["retuse"])),
         "P3": z3.Not(s["bad_dlv"]),
         "P4": z3.Not(s["foreign"]),
         "P5": z3.Not(s["badinst"]),
         "P6": z3.And(z3.Not(s["stale"]), z3.Not(s["badrec"])),
-        "P7": z3.Not(s["rollback"]),
+        "P7": z3.And(z3.Not(s["rollback"]), z3.Not(s["baduni"]), z3.Not(s["tarb"])),
         "P8": z3.Not(s["reeleak"]),
         "P9": z3.Not(s["unverif"]),
         "P10": _all([d_], z3.Implies(z3.Not(s["comp"][d_]),
@@ -167,6 +185,12 @@ def lemmas(s: State) -> dict[str, z3.BoolRef]:
                 z3.Not(s["answered"][s["snonce"][d_]])))),
             _all([d_, e_], z3.Implies(z3.And(s["sch"][d_], s["sch"][e_],
                                              s["snonce"][d_] == s["snonce"][e_]), d_ == e_))),
+        "L13 every package record is wrapped under the current class-key generation": z3.And(
+            s["gen"] >= 0,
+            _all([c_, v_], z3.Implies(z3.And(v_ >= 1, v_ <= s["pub"][c_]),
+                                      s["pgen"][c_, v_] == s["gen"]))),
+        "L14 a TA-version floor never falls below the highest TA build installed": _all(
+            [d_, c_], s["tfl"][d_, c_] >= s["thi"][d_, c_]),
         "L7 the TAM holds no session with a revoked device": _all(
             [d_], z3.Implies(s["rev"][d_], z3.And(z3.Not(s["sch"][d_]), z3.Not(s["sus"][d_])))),
     }
@@ -189,13 +213,19 @@ def _upd(arr: z3.ExprRef, idx: tuple[Any, ...], val: z3.ExprRef) -> z3.ExprRef:
 
 def _t_publish(s: State, R: Rules) -> Built:
     """publish.*: the Author encrypts version pub[c]+1 under a CEK (its id ``kid``)."""
-    c = z3.Const("p_c", Comp)
-    kid = s["pub"][c] + 1 if R.fresh_cek_per_version else z3.IntVal(1)
-    up = {"pub": _upd(s["pub"], (c,), s["pub"][c] + 1),
+    c, build = z3.Const("p_c", Comp), z3.Int("p_build")
+    v = s["pub"][c] + 1
+    kid = v if R.fresh_cek_per_version else z3.IntVal(1)
+    # publish.wrap_cek under the current class-key generation (or, in a variant, the retired
+    # one before it); the image embeds the TA build the Author chose (``p_build``)
+    gen = s["gen"] if R.publish_under_current_ck else z3.If(s["gen"] > 0, s["gen"] - 1, 0)
+    up = {"pub": _upd(s["pub"], (c,), v),
           "used": _upd(s["used"], (c, kid), True),
           "ivdup": z3.Or(s["ivdup"], s["used"][c, kid]),  # a second payload under one CEK
-          "ckout": z3.Or(s["ckout"], z3.BoolVal(not R.class_key_in_hsm))}
-    return [c], z3.BoolVal(True), up
+          "ckout": z3.Or(s["ckout"], z3.BoolVal(not R.class_key_in_hsm)),
+          "pgen": _upd(s["pgen"], (c, v), gen), "staleck": z3.Or(s["staleck"], gen < s["gen"]),
+          "pbuild": _upd(s["pbuild"], (c, v), build)}
+    return [c, build], build >= 1, up
 
 
 def _t_query_request(s: State, R: Rules) -> Built:
@@ -242,6 +272,8 @@ def _t_deliver(s: State, R: Rules) -> Built:
         "answered": _upd(s["answered"], (n,), True),
         "revdlv": z3.Or(s["revdlv"], s["rev"][d]),
         "ckout": z3.Or(s["ckout"], z3.BoolVal(not R.wrap_to_device_key)),
+        # the KeyVault unwraps the record's CEK under the record's generation
+        "retuse": z3.Or(s["retuse"], s["pgen"][c, v] < s["gen"]),
     }
     return [d, n, c, v, toatt], guard, up
 
@@ -289,12 +321,15 @@ def _t_install(s: State, R: Rules) -> Built:
     the CEK (it built the Update, or learned the CEK). The Agent's check is ``R.payload_ok``
     against the digest the manifest signed; the ghost records whether the code installed is
     what the Author signed as (c, v)."""
-    d, p = z3.Const("p_d", Dev), z3.Int("p_payload")
+    d, p, tv = z3.Const("p_d", Dev), z3.Int("p_payload"), z3.Int("p_ta_version")
     c, v = s["hc"][d], s["hv"][d]
     decrypts = z3.Or(s["hown"][d], p == v, s["kcek"][c, v])
-    guard = z3.And(z3.Not(s["comp"][d]), s["hold"][d], s["hver"][d], decrypts,
-                   R.payload_ok(p, s["hdig"][d]))
     genuine = z3.And(p == v, v >= 1, v <= s["pub"][c])
+    # the TA version the image embeds: the published build for the genuine image, anything
+    # for attacker code; OP-TEE's floor check (``R.ta_version_ok``) after the digest check
+    guard = z3.And(z3.Not(s["comp"][d]), s["hold"][d], s["hver"][d], decrypts,
+                   R.payload_ok(p, s["hdig"][d]), z3.Implies(genuine, tv == s["pbuild"][c, v]),
+                   R.ta_version_ok(tv, s["tfl"][d, c], v, s["fl"][d, c]))
     rn = s["htok"][d] if R.report_binds_nonce else z3.IntVal(NO_NONCE)
     leak = z3.BoolVal(not R.cek_stays_in_tee)
     up = {
@@ -309,8 +344,12 @@ def _t_install(s: State, R: Rules) -> Built:
         "badinst": z3.Or(s["badinst"], z3.Not(genuine)),
         "reeleak": z3.Or(s["reeleak"], leak),
         "kcek": z3.If(leak, _upd(s["kcek"], (c, v), True), s["kcek"]),
+        "tfl": _upd(s["tfl"], (d, c), z3.If(tv > s["tfl"][d, c], tv, s["tfl"][d, c])),
+        "thi": z3.If(genuine, _upd(s["thi"], (d, c), z3.If(tv > s["thi"][d, c], tv,
+                                                            s["thi"][d, c])), s["thi"]),
+        "tarb": z3.Or(s["tarb"], z3.And(genuine, tv < s["thi"][d, c])),
     }
-    return [d, p], guard, up
+    return [d, p, tv], guard, up
 
 
 def _t_fetch_fail(s: State, R: Rules) -> Built:
@@ -351,14 +390,20 @@ def _t_expire(s: State, R: Rules) -> Built:
                                                   "sus": _upd(s["sus"], (d,), False)}
 
 
+def _t_uninstall_send(s: State, R: Rules) -> Built:
+    """uninstall.component, the TAM's Update (uninstall.py: both encodings of the exchange)."""
+    return _uninstall.t_send(s, R)
+
+
 def _t_uninstall(s: State, R: Rules) -> Built:
-    """uninstall.component: the component goes, its floor stays (unless the variant drops it)."""
-    d, c = z3.Const("p_d", Dev), z3.Const("p_c", Comp)
-    guard = z3.And(z3.Not(s["comp"][d]), z3.Not(s["hold"][d]), s["ins"][d, c] > 0)
-    up = {"ins": _upd(s["ins"], (d, c), 0)}
-    if not R.uninstall_keeps_floor:
-        up["fl"] = _upd(s["fl"], (d, c), 0)
-    return [d, c], guard, up
+    """uninstall.component, the Agent's removal: the component goes, its floor stays (unless
+    the variant drops it), only on an Update that passes the Agent's checks (uninstall.py)."""
+    return _uninstall.t_remove(s, R)
+
+
+def _t_rotate(s: State, R: Rules) -> Built:
+    """rotate.class_key (rotation.py: both encodings)."""
+    return _rotation.t_rotate(s, R)
 
 
 def _t_revoke(s: State, R: Rules) -> Built:
@@ -406,7 +451,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("deploy.error (timeout)", _t_agent_timeout),
     Transition("deploy.record", _t_record),
     Transition("deploy.record (expiry)", _t_expire),
-    Transition("uninstall.component", _t_uninstall),
+    Transition("deploy.verify_evidence + uninstall.component", _t_uninstall_send),
+    Transition("deploy.verify_update + uninstall.component", _t_uninstall),
+    Transition("rotate.class_key", _t_rotate),
     Transition("revoke.device", _t_revoke),
     Transition("attack.compromise_device", _t_compromise),
     Transition("attack.intercept", _t_intercept),
@@ -429,7 +476,8 @@ class Obligation:
 #: what each obligation may assume besides itself (properties P*, lemmas by their L-number)
 SUPPORT: dict[str, tuple[str, ...]] = {
     "P1": ("P12", "L1", "L2", "L4", "L6"), "P5": ("L4", "L5", "L11"), "P6": ("L5", "L10"),
-    "P7": ("L5", "L8"), "P11": ("L9",), "P3": ("L12",), "L4": ("L3", "L5"), "L6": ("L4", "L3"),
+    "P7": ("L5", "L8", "L14"), "P11": ("L9",), "P3": ("L12",), "L4": ("L3", "L5"),
+    "L6": ("L4", "L3"), "P2": ("L13",),
     "P12": ("P1", "L1", "L2", "L4", "L6"), "P13": ("L7", "L3"),
 }
 
@@ -451,14 +499,9 @@ def _obligation(name: str, pre_f: dict[str, z3.BoolRef], post_f: dict[str, z3.Bo
     hyp = z3.And(pre_f[name], *(pre_f[x] for x in SUPPORT.get(name, ())))
     for tname, params, step in steps:
         # quantified array formulas can send z3's model-based instantiation into a long
-        # search that another random seed avoids: retry with fresh seeds before giving up
-        for seed in range(4):
-            s = z3.Solver()
-            s.set("timeout", timeout_ms // 4, "random_seed", seed)
-            s.add(hyp, step, z3.Not(post_f[name]))
-            r = s.check()
-            if r != z3.unknown:
-                break
+        # search that another random seed avoids: retry with fixed seeds before giving up
+        # (solving.py), the obligation's budget shared among four of them
+        r, s = solve(timeout_ms // 4, hyp, step, z3.Not(post_f[name]), seeds=range(4))
         if r == z3.sat:
             return False, _counterexample(s.model(), tname, params, name, pre, post)
         if r == z3.unknown:
@@ -477,7 +520,7 @@ _DEVICE_VIEW = (("compromised", "comp"), ("revoked", "rev"), ("challenged", "sch
                 ("token", "tok"), ("holds_cek", "hold"), ("kept_cek", "kept"),
                 ("partial_install", "partial"))
 _FLAGS = ("bad_dlv", "foreign", "badinst", "stale", "badrec", "rollback", "reeleak", "unverif",
-          "ivdup", "revdlv", "revtee", "kck", "ckout")
+          "ivdup", "revdlv", "revtee", "baduni", "staleck", "retuse", "tarb", "kck", "ckout")
 
 
 def _counterexample(model: z3.ModelRef, tname: str, params: list, name: str, pre: State,

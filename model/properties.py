@@ -15,6 +15,9 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from edbp.model import rotation as _rotation
+from edbp.model import taversion as _taversion
+from edbp.model import uninstall as _uninstall
 from edbp.model.edbp_profile import (
     Config,
     Event,
@@ -25,6 +28,7 @@ from edbp.model.edbp_profile import (
     iv_of,
     knowledge,
     plaintext,
+    record,
 )
 
 PROPERTY_TITLES: dict[str, str] = {
@@ -71,7 +75,7 @@ def p2(w: World, cfg: Config) -> str | None:
     outside = w.ghost.ck_holders - {"keyvault"}
     if outside:
         return f"class key used outside the KeyVault by {', '.join(sorted(outside))}"
-    return None
+    return _rotation.p2_clause(w, cfg)
 
 
 def p3(w: World, cfg: Config) -> str | None:
@@ -93,7 +97,7 @@ def p5(w: World, cfg: Config) -> str | None:
         if d in w.compromised:
             continue
         for c, v, m, *_ in log:
-            if m != plaintext(c, v) or v > w.published[c]:
+            if m != plaintext(c, v, record(w, c, v)[1]) or v > w.published[c]:
                 return f"device {d} installed code the Author never signed as c{c} v{v}"
     return None
 
@@ -124,7 +128,17 @@ def p7(w: World, cfg: Config) -> str | None:
                 return (f"device {d} installed c{c} v{v} after v{last[c]} "
                         "(floor not strictly raised)")
             last[c] = v
-    return None
+    # an uninstall removes only the version a TAM Update named (an old uninstall, replayed
+    # after a newer install, removes nothing)
+    for d, c, removed, named_v, _named, tam_signed in sorted(w.ghost.removals, key=repr):
+        if d in w.compromised:
+            continue
+        if not tam_signed:
+            return f"device {d} removed c{c} v{removed} on an uninstall no TAM signed"
+        if removed != named_v:
+            return (f"device {d} removed c{c} v{removed} on an uninstall the TAM issued for "
+                    f"v{named_v}")
+    return _taversion.p7_clause(w, cfg)
 
 
 def p8(w: World, cfg: Config) -> str | None:
@@ -212,7 +226,8 @@ def reset_caches() -> None:
     _p12.cache_clear()
     _knows_a_cek.cache_clear()
     for fn in (ep.knowledge, ep._evidence_candidates, ep._report_candidates, ep._query_requests,
-               ep._seen_updates, ep._update_candidates, ep._payload_candidates):
+               ep._seen_updates, ep._update_candidates, ep._payload_candidates,
+               _uninstall._candidates, _rotation._newer_under_retired):
         fn.cache_clear()
 
 
@@ -238,20 +253,20 @@ def _memo(fn: Callable[[World, Config], str | None],
     return wrapped
 
 
-_GHOST = ("ghost", "compromised", "published")
+_GHOST = ("ghost", "compromised", "published", "records")
 _KNOW = ("seen", "ghost", "compromised")
 
 #: the state fields each property reads (besides the configuration): a successor that shares
 #: all of them, by identity, with its parent has the parent's verdict, so the explorer skips
 #: it (``explore.explore``); a property missing here is evaluated on every state
 READS: dict[str, tuple[str, ...]] = {
-    "P1": _KNOW, "P2": ("seen", "ghost"), "P3": _GHOST, "P4": _GHOST, "P5": _GHOST,
+    "P1": _KNOW, "P2": ("seen", "ghost", "ck_retired"), "P3": _GHOST, "P4": _GHOST, "P5": _GHOST,
     "P6": _GHOST, "P7": _GHOST, "P8": _GHOST, "P9": _GHOST, "P10": ("agents", "compromised"),
     "P11": ("published",), "P12": _KNOW, "P13": _GHOST,
 }
 
 PROPERTIES: dict[str, Callable[[World, Config], str | None]] = {
-    "P1": p1, "P2": _memo(p2, "seen", "ghost"), "P3": _memo(p3, *_GHOST),
+    "P1": p1, "P2": _memo(p2, "seen", "ghost", "ck_retired"), "P3": _memo(p3, *_GHOST),
     "P4": _memo(p4, *_GHOST), "P5": _memo(p5, *_GHOST), "P6": _memo(p6, *_GHOST),
     "P7": _memo(p7, *_GHOST), "P8": _memo(p8, *_GHOST), "P9": _memo(p9, *_GHOST),
     "P10": _memo(p10, "agents", "compromised"), "P11": _memo(p11, "published"), "P12": p12,
@@ -334,6 +349,7 @@ def deployment_complete(w: World, cfg: Config) -> bool:
         if d in w.compromised or d in w.revoked:
             continue
         if any(a.installed[c] != inst.versions and a.floor[c] != inst.versions
+               and not _taversion.latest_refused(w, cfg, d, c)
                for c in range(inst.components)):
             return False
     return True

@@ -96,6 +96,20 @@ def seq_ok(v: Any, floor: Any, installed: Any) -> Any:
     return v > floor
 
 
+def uninstall_ok(named_version: Any, installed_version: Any) -> Any:
+    """uninstall.component: the uninstall Update names the version installed now (the one the
+    TAM saw in the device's fresh evidence), so that an old uninstall, replayed into a
+    re-opened exchange after a newer install, removes nothing (spec/properties.md P7)."""
+    return named_version == installed_version
+
+
+def ta_version_ok(ta_version: Any, ta_floor: Any, seq: Any, seq_floor: Any) -> Any:
+    """protocol.md section 9 step 9, OP-TEE's check (ta-image.md section 7): the TA version the
+    image embeds is not below the component's TA-version floor (equal accepted). A separate
+    counter from the SUIT sequence number (``seq``, ``seq_floor``), which it never replaces."""
+    return ta_version >= ta_floor
+
+
 def payload_ok(payload_digest: Any, signed_digest: Any) -> Any:
     """deploy.check_payload: the fetched plaintext hashes to the digest the manifest signs."""
     return payload_digest == signed_digest
@@ -133,6 +147,8 @@ class Rules:
     seq_ok: Callable[[Any, Any, Any], Any] = seq_ok
     payload_ok: Callable[[Any, Any], Any] = payload_ok
     report_ok: Callable[[Any, Any, Any], Any] = report_ok
+    uninstall_ok: Callable[[Any, Any], Any] = uninstall_ok
+    ta_version_ok: Callable[[Any, Any, Any, Any], Any] = ta_version_ok
     # behaviours (what a party does, not a check it makes)
     device_keys_per_device: bool = True  # False: one agreement key per device class
     wrap_to_device_key: bool = True  # False: the TAM forwards the Author's class-key wrap
@@ -146,6 +162,9 @@ class Rules:
     report_binds_nonce: bool = True  # False: the Agent leaves the challenge out of reports
     uninstall_keeps_floor: bool = True
     tam_closes_challenge: bool = True  # False: a delivery leaves the session CHALLENGED
+    # rotate.class_key (rotation.py)
+    publish_under_current_ck: bool = True  # False: new CEKs wrapped under a retired generation
+    rewrap_on_rotation: bool = True  # False: older records stay under the retired generation
     # suite negotiation (P14), read only by the sub-model in downgrade.py
     agent_suite_ok: Callable[[Any, Any], Any] = suite_ok
     tam_suite_ok: Callable[[Any, Any], Any] = suite_ok

@@ -52,3 +52,50 @@ def test_a_cross_device_step_the_z3_relation_forbids_is_reported() -> None:
     res = explore(EDBP, Config(PAIR, rules=attrs.evolve(HONEST, binding_ok=lambda n, me: True)))
     _, mismatches = crosscheck(res, HONEST)
     assert any((("foreign", ()), False, True) in m.changed for m in mismatches)
+
+
+#: one device, an uninstall Update on the network (issue 19: uninstall the attacker replays)
+UNINSTALL = Instance(devices=1, versions=2, sessions=2, compromises=0, revocations=0,
+                     uninstalls=1)
+
+
+def test_every_explored_uninstall_step_is_a_z3_step() -> None:
+    res = explore(EDBP, Config(UNINSTALL))
+    checked, mismatches = crosscheck(res)
+    assert checked > 500
+    assert mismatches == []
+    assert any(d["event"].data[:1] == ("uninstall",) for _a, _b, d in res.graph.edges(data=True))
+
+
+def test_an_uninstall_the_z3_relation_forbids_is_reported() -> None:
+    """An explorer whose Agent removes whatever version the uninstall names, compared with the
+    honest z3 relation, is caught at the removal that sets the uninstall ghost."""
+    flawed = attrs.evolve(HONEST, uninstall_ok=lambda n, i: True)
+    res = explore(EDBP, Config(UNINSTALL, rules=flawed))
+    _, mismatches = crosscheck(res, HONEST)
+    assert any((("baduni", ()), False, True) in m.changed for m in mismatches)
+
+
+#: rotate.class_key and numbered TA builds (issue 19 item 6), each on one device
+ROTATION = Instance(devices=1, versions=2, sessions=2, compromises=0, revocations=0,
+                    ck_rotations=1)
+TA_BUILDS = Instance(devices=1, versions=2, sessions=2, compromises=0, revocations=0,
+                     ta_builds=2)
+
+
+def test_every_explored_rotation_and_ta_floor_step_is_a_z3_step() -> None:
+    for inst, label in ((ROTATION, "rotate.class_key"), (TA_BUILDS, "deploy.fetch")):
+        res = explore(EDBP, Config(inst))
+        checked, mismatches = crosscheck(res)
+        assert checked > 1000
+        assert mismatches == []
+        assert any(label in d["event"].steps for _a, _b, d in res.graph.edges(data=True))
+
+
+def test_a_rotation_the_z3_relation_forbids_is_reported() -> None:
+    """An explorer whose KeyVault rotates without re-wrapping, against the honest z3 relation:
+    the rotation step (records left under the old generation) is reported."""
+    tiny = attrs.evolve(ROTATION, versions=1, sessions=1)
+    res = explore(EDBP, Config(tiny, rules=attrs.evolve(HONEST, rewrap_on_rotation=False)))
+    _, mismatches = crosscheck(res, HONEST)
+    assert any(m.label == "rotate.class_key" for m in mismatches)

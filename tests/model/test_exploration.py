@@ -93,11 +93,12 @@ def test_uninstall_keeps_the_floor() -> None:
     inst = Instance(devices=1, versions=2, sessions=2, compromises=0, revocations=0, uninstalls=1)
     res = explore(EDBP, Config(inst), build_graph=False)
     assert res.violations == {}
-    assert any(p and p[1].steps == ("uninstall.component",) for p in res.parent)
+    assert any(p and p[1].data[:1] == ("uninstall",) for p in res.parent)
     bad = explore(EDBP, Config(inst, rules=flaw("uninstall-resets-floor").rules),
                   stop_on=frozenset({"P7"}), build_graph=False)
     assert "P7" in bad.violations
-    assert "uninstall.component" in bad.trace(bad.violations["P7"][0]).steps
+    assert any("uninstall.component" in step
+               for step in bad.trace(bad.violations["P7"][0]).steps)
 
 
 def test_a_truncated_exploration_fails_the_check() -> None:

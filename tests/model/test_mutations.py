@@ -27,6 +27,11 @@ from edbp.model.rules import AND, HONEST, NOT, OR, TRUE
 _ = HONEST
 BASE = Instance()
 UNINSTALL = Instance(uninstalls=1)
+#: one device, three challenges: install, uninstall, install again, then the old uninstall
+UNINSTALL_REPLAY = Instance(devices=1, sessions=3, compromises=0, revocations=0, uninstalls=1)
+ROTATION = Instance(ck_rotations=1)
+#: TA builds numbered apart from the sequence (a newer manifest may carry an older build)
+TA_BUILDS = Instance(devices=1, sessions=2, compromises=0, revocations=0, ta_builds=2)
 
 #: (id, variant, property it must break, instance)
 MUTATIONS = [
@@ -57,6 +62,14 @@ MUTATIONS = [
      attrs.evolve(_, fresh_cek_per_version=False), "P11", BASE),
     ("class-key wraps and no binding check: a revoked TEE gets a CEK",
      attrs.evolve(_, wrap_to_device_key=False, binding_ok=TRUE), "P13", BASE),
+    # issue 19 item 6: uninstall as a message the attacker can replay
+    ("Agent removes on an uninstall naming a version at most the installed one",
+     attrs.evolve(_, uninstall_ok=lambda named, ins: named <= ins), "P7", UNINSTALL_REPLAY),
+    # issue 19 item 6: class-key rotation and the TA-version floor
+    ("KeyVault rotates without re-wrapping the older records",
+     attrs.evolve(_, rewrap_on_rotation=False), "P2", ROTATION),
+    ("Agent checks the SUIT sequence in place of the TA-version floor",
+     attrs.evolve(_, ta_version_ok=lambda tv, tfl, v, fl: v > fl), "P7", TA_BUILDS),
 ]
 
 #: what the exploration's violation must say, where the property has several clauses and the
@@ -66,6 +79,10 @@ CLAUSE = {
         "challenge already used",
     "Author reuses the CEK across versions with fresh IVs": "one CEK encrypts two payloads",
     "class-key wraps and no binding check: a revoked TEE gets a CEK": "reached its TEE",
+    "Agent removes on an uninstall naming a version at most the installed one":
+        "on an uninstall the TAM issued for",
+    "KeyVault rotates without re-wrapping the older records": "unwrap under retired",
+    "Agent checks the SUIT sequence in place of the TA-version floor": "TA version",
 }
 
 

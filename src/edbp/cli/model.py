@@ -113,7 +113,8 @@ def _print_report(out: Console, report, traces: bool) -> None:
                               for k, v in report.goals.items()))
         for extra in report.supplementary:
             inst_text = ", ".join(f"{k}={v}" for k, v in extra["instance"].items()
-                                  if k in ("devices", "versions", "sessions", "uninstalls"))
+                                  if k in ("devices", "versions", "sessions", "uninstalls")
+                                  or (k in ("ck_rotations", "ta_builds") and v))
             where = f"sub-model {extra['model']}" if "model" in extra else "supplementary instance"
             out.print(f"{where} ({inst_text}): {extra['states']} states, "
                       f"{len(extra['violations'])} violations, "

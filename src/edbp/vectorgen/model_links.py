@@ -29,7 +29,19 @@ FLAW_FLAGS: dict[str, tuple[str, ...]] = {
     "shared-device-key": ("TwoDevices", "WrongRecipient"),
     "tam-ignores-revocation": ("RevokedDevice",),
     "uninstall-resets-floor": ("RollbackAfterUninstall", "Uninstall"),
+    "agent-skips-ta-version-floor": ("Rollback",),
     "agent-accepts-classical-downgrade": ("ClassicalTeepSignature", "ClassicalAlgOnPqKey"),
+}
+
+#: model flaws no vector realises yet, and why (each still caught by exploration and z3)
+UNREALISED: dict[str, str] = {
+    "agent-uninstall-ignores-version": (
+        "the uninstall Update of protocol.md section 8.4 lists component ids only; the binding "
+        "of an uninstall to the device and to the version it removes (spec/properties.md P7) "
+        "has no wire field yet, so no vector can carry it (issue 19)"),
+    "publish-wraps-under-retired-class-key": (
+        "which class-key generation the KeyVault wraps under happens inside the vault and the "
+        "Author's pipeline; no device sees it, so no device vector can show it"),
 }
 
 #: blueprint attack of the model's catalogue (``edbp.model.attacks``) -> the CPK vectors that
