@@ -65,7 +65,8 @@ def test_small_instance_search_order() -> None:
 
 
 @pytest.mark.parametrize(("profile", "inst", "counts"), [
-    (EDBP, SUPPLEMENTARY[0], (16_037, 36_445)),
+    # 16 037 / 36 445 before issue 19's third pass made uninstall a message (model/uninstall.py)
+    (EDBP, SUPPLEMENTARY[0], (19_277, 41_982)),
     (downgrade.PROFILE, Instance(), (2_911, 14_524)),
 ], ids=["supplementary", "negotiation"])
 def test_other_explored_instances(profile, inst: Instance, counts: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
