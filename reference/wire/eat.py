@@ -10,7 +10,6 @@ a COSE_Key, RFC 8747). Other claims are kept verbatim in ``extra`` (lenient) or 
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +19,7 @@ from edbp.reference.wire.cose_algs import Alg, HeaderLabel
 from edbp.reference.wire.cose_headers import Label
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import Sign1, sign1
+from edbp.reference.wire.eat_labels import Claim, UeidType
 from edbp.reference.wire.suit_core import as_dict, as_tuple
 
 from edbp.errors import Code, VerificationError, WireError
@@ -34,28 +34,6 @@ __all__ = [
     "sign",
     "verify",
 ]
-
-
-class Claim(enum.IntEnum):
-    """CWT/EAT claim keys edbp uses."""
-
-    CNF = 8
-    IAT = 6
-    EAT_NONCE = 10
-    UEID = 256
-    OEMID = 258
-    HWMODEL = 259
-    HWVERSION = 260
-    EAT_PROFILE = 265
-    MANIFESTS = 272  # RFC 9711 §4.2.15 (273 is measurements)
-
-
-class UeidType(enum.IntEnum):
-    """First byte of a UEID (RFC 9711 §4.2.1)."""
-
-    RAND = 0x01
-    EUI = 0x02
-    IMEI = 0x03
 
 
 #: CoAP Content-Format under which a SUIT envelope is listed in ``manifests``. The drafts have

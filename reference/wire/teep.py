@@ -12,7 +12,6 @@ Every message travels inside a COSE_Sign1 (``sign`` / ``verify``), cipher suites
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self, cast
 
@@ -23,6 +22,7 @@ from edbp.reference.wire.cose_headers import Label
 from edbp.reference.wire.cose_sign import Sign1, sign1
 from edbp.reference.wire.suit_core import ComponentId, as_tuple
 from edbp.reference.wire.suit_report import SystemProperties
+from edbp.reference.wire.teep_labels import DataItem, Freshness, TeepOption, TeepType
 
 from edbp.errors import Code, VerificationError, WireError
 
@@ -55,57 +55,6 @@ __all__ = [
     "sign",
     "verify",
 ]
-
-
-class TeepType(enum.IntEnum):
-    """Message type numbers of the draft's CDDL (4 is reserved)."""
-
-    QUERY_REQUEST = 1
-    QUERY_RESPONSE = 2
-    UPDATE = 3
-    SUCCESS = 5
-    ERROR = 6
-
-
-class TeepOption(enum.IntEnum):
-    """Map labels of TEEP options (and of requested-tc-info)."""
-
-    SUPPORTED_TEEP_CIPHER_SUITES = 1
-    CHALLENGE = 2
-    VERSIONS = 3
-    SUPPORTED_SUIT_COSE_PROFILES = 4
-    SELECTED_VERSION = 6
-    ATTESTATION_PAYLOAD = 7
-    TC_LIST = 8
-    EXT_LIST = 9
-    MANIFEST_LIST = 10
-    MSG = 11
-    ERR_MSG = 12
-    ATTESTATION_PAYLOAD_FORMAT = 13
-    REQUESTED_TC_LIST = 14
-    UNNEEDED_MANIFEST_LIST = 15
-    COMPONENT_ID = 16
-    TC_MANIFEST_SEQUENCE_NUMBER = 17
-    HAVE_BINARY = 18
-    SUIT_REPORTS = 19
-    TOKEN = 20
-    SUPPORTED_FRESHNESS_MECHANISMS = 21
-    ERR_LANG = 22
-    ERR_CODE = 23
-
-
-class Freshness(enum.IntEnum):
-    NONCE = 0
-    TIMESTAMP = 1
-
-
-class DataItem(enum.IntFlag):
-    """data-item-requested bits."""
-
-    ATTESTATION = 1 << 0
-    TRUSTED_COMPONENTS = 1 << 1
-    EXTENSIONS = 1 << 2
-    SUIT_REPORTS = 1 << 3
 
 
 #: A cipher suite: a sequence of (COSE structure type, algorithm) operations.
