@@ -19,6 +19,7 @@ import base64
 import binascii
 import functools
 import hashlib
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -148,7 +149,11 @@ class CoseKey:
             key = rand.ed25519_private_key(rng)
         else:
             raise _bad(f"cannot generate keys on curve {crv!r}")
-        return cls.from_cryptography(key, kid=kid, alg=alg)
+        generated = cls.from_cryptography(key, kid=kid, alg=alg)
+        # its ``private_key()`` is this object: no second scalar multiplication (and match
+        # check) for a key made from it a moment ago (an ECDH-ES ephemeral key is used once)
+        _GENERATED[generated] = key
+        return generated
 
     @classmethod
     def from_cryptography(
@@ -473,7 +478,8 @@ class CoseKey:
         Memoized per key value (a few recent keys): deriving it is an EC scalar multiplication
         plus the match check, paid otherwise on every signature."""
         try:
-            return _private_key_of(self)
+            found = _GENERATED.get(self)
+            return found if found is not None else _private_key_of(self)
         except TypeError:
             return self._private_key()
 
@@ -556,6 +562,11 @@ def _thumbprint_of(key: CoseKey, hash_alg: Alg) -> bytes:
 @functools.lru_cache(maxsize=1024)
 def _private_key_of(key: CoseKey) -> PrivateKey:
     return key._private_key()
+
+
+#: the ``cryptography`` object of each key ``generate`` made, for as long as that CoseKey lives
+#: (weak keys: an ephemeral key's object goes with it, unlike the bounded memo above)
+_GENERATED: weakref.WeakKeyDictionary[CoseKey, PrivateKey] = weakref.WeakKeyDictionary()
 
 
 def require_key(key: Any) -> CoseKey:

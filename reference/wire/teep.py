@@ -38,6 +38,7 @@ __all__ = [
     "DataItem",
     "Error",
     "Freshness",
+    "Opened",
     "QueryRequest",
     "QueryResponse",
     "RequestedTc",
@@ -49,6 +50,7 @@ __all__ = [
     "check_freshness",
     "cipher_suite_for",
     "decode",
+    "open_signed",
     "peek",
     "select_cipher_suite",
     "select_version",
@@ -576,22 +578,51 @@ def verify(
     A bad signature is VerificationError(TEEP_BAD_SIGNATURE); header, key and algorithm
     refusals keep the COSE layer's codes."""
 
+    cose = _sign1_of(data, lenient)
+    return decode(_verified_payload(cose, key, algorithms), lenient)
+
+
+def _sign1_of(data: bytes, lenient: bool) -> Sign1:
     cose = Sign1.decode(data, lenient=lenient, tagged=None)
     if cose.payload is None:
         raise _bad("a TEEP message is signed with an attached payload")
+    return cose
+
+
+def _verified_payload(cose: Sign1, key: Any, algorithms: Any) -> bytes:
     allowed = {Alg(a) for a in algorithms if a in TEEP_SIGNATURE_ALGS}
     try:
-        payload = cose.verify(key, algorithms=allowed)
+        return cose.verify(key, algorithms=allowed)
     except VerificationError:
         raise VerificationError(Code.TEEP_BAD_SIGNATURE) from None
-    return decode(payload, lenient)
+
+
+@attrs.frozen
+class Opened:
+    """A signed TEEP message decoded but *not verified* (``open_signed``): ``message`` may be
+    read for routing only (which session, which device); ``verify`` checks the signature and
+    hands it out for acting on. Why: a receiver that routes by the token and then verifies
+    would otherwise decode the same bytes twice; the message is the same either way (decoding
+    is a function of the bytes, and the signature covers exactly the payload bytes decoded)."""
+
+    cose: Sign1 = attrs.field(repr=False)
+    message: TeepMessage
+
+    def verify(self, key: Any, *, algorithms: Any = TEEP_SIGNATURE_ALGS) -> TeepMessage:
+        """``verify(data, key)``'s result and refusals, without decoding again."""
+        _verified_payload(self.cose, key, algorithms)
+        return self.message
+
+
+def open_signed(data: bytes, lenient: bool = False) -> Opened:
+    """``peek``, keeping the COSE_Sign1 so that the message can be verified afterwards."""
+    cose = _sign1_of(data, lenient)
+    assert cose.payload is not None
+    return Opened(cose, decode(cose.payload, lenient))
 
 
 def peek(data: bytes, lenient: bool = False) -> TeepMessage:
     """The message inside a COSE_Sign1 *without* verifying it: for routing and diagnostics
     only, never for acting on the message."""
 
-    cose = Sign1.decode(data, lenient=lenient, tagged=None)
-    if cose.payload is None:
-        raise _bad("a TEEP message is signed with an attached payload")
-    return decode(cose.payload, lenient)
+    return open_signed(data, lenient).message
