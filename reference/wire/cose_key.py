@@ -72,6 +72,8 @@ PublicKey = (
 )
 
 
+_KEY_TYPES = frozenset(KeyType)
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -210,7 +212,7 @@ class CoseKey:
         if not isinstance(m, Mapping):
             raise _bad("COSE_Key is not a map")
         kty = m.get(KeyParam.KTY)
-        if not _is_int(kty) or kty not in set(KeyType):
+        if not _is_int(kty) or kty not in _KEY_TYPES:
             raise _bad(f"unsupported kty {kty!r}")
         kty = KeyType(kty)
         kid = m.get(KeyParam.KID)

@@ -44,6 +44,9 @@ CWT_TAG = 61
 COSE_KEY_CNF_LABEL = 1  # cnf = {1: COSE_Key}
 
 
+_CLAIMS = frozenset(Claim)
+_UEID_TYPES = frozenset(UeidType)
+
 def _bad(detail: str) -> WireError:
     return WireError(Code.EAT_MALFORMED, detail)
 
@@ -152,14 +155,14 @@ class EatClaims:
         for claim in (Claim.UEID, Claim.CNF):
             if claim not in value:
                 raise WireError(Code.EAT_MISSING_CLAIM, f"claim {claim.name.lower()} missing")
-        known = set(Claim)
+        known = _CLAIMS
         extra = {k: v for k, v in value.items() if k not in known}
         if extra and not lenient:
             raise _bad(f"claims not in the edbp profile: {sorted(extra, key=repr)}")
         ueid = value[Claim.UEID]
         if not isinstance(ueid, bytes) or not 7 <= len(ueid) <= 33:
             raise _bad("ueid: byte string of 7..33 bytes")
-        if ueid[0] not in set(UeidType) and not lenient:
+        if ueid[0] not in _UEID_TYPES and not lenient:
             raise _bad(f"ueid: unknown type byte {ueid[0]}")
         cnf = value[Claim.CNF]
         if not isinstance(cnf, dict) or set(cnf) != {COSE_KEY_CNF_LABEL}:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self, cast
 
 import attrs
-from edbp.reference.wire.cbor import LENIENT, dumps, loads, receive_limits
+from edbp.reference.wire.cbor import LENIENT, Raw, dumps, loads, receive_limits
 from edbp.reference.wire.cose_algs import Alg, HeaderLabel
 from edbp.reference.wire.cose_headers import Label
 from edbp.reference.wire.cose_sign import Sign1, sign1
@@ -81,6 +81,11 @@ EDBP_SUIT_COSE_PROFILES: tuple[SuitCoseProfile, ...] = (
     (-16, -19, -29, 1),
     (-16, -19, -29, -65534),
 )
+#: id -> (the constant, its encoding), for ``_enc_positional`` (a tuple encodes as the array
+#: ``_enc``'s list does)
+_CONSTANT_ENCODINGS: dict[int, tuple[Any, Raw]] = {
+    id(c): (c, Raw(dumps(c))) for c in (EDBP_CIPHER_SUITES, EDBP_SUIT_COSE_PROFILES)
+}
 
 
 def _bad(detail: str) -> WireError:
@@ -229,6 +234,18 @@ def _enc(v: Any) -> Any:
     return v
 
 
+def _enc_positional(v: Any) -> Any:
+    """``_enc``, except that the module's constant offers (the very objects
+    ``EDBP_CIPHER_SUITES`` and ``EDBP_SUIT_COSE_PROFILES``, defaults of every QueryRequest the
+    TAM sends: about 40 of its 50 CBOR items) are spliced as their encoding, made once. Same
+    bytes (``Raw`` is emitted verbatim); chosen by identity, so an equal tuple built elsewhere
+    is encoded the ordinary way."""
+    found = _CONSTANT_ENCODINGS.get(id(v))
+    if found is not None and found[0] is v:
+        return found[1]
+    return _enc(v)
+
+
 #: label -> (attribute, checker)
 _CODECS: dict[int, tuple[str, Callable[[Any, str], Any]]] = {
     TeepOption.TOKEN: ("token", _bstr(8, 64)),
@@ -293,7 +310,8 @@ class TeepMessage:
 
     def encode(self) -> bytes:
         """Deterministic CBOR of the message (the COSE_Sign1 payload)."""
-        return dumps(self.to_cbor())
+        positional = [_enc_positional(getattr(self, attr)) for attr, _ in self.POSITIONAL]
+        return dumps([int(self.TYPE), self.options_cbor(), *positional])
 
     @classmethod
     def _from_list(cls, items: list[Any]) -> Self:
@@ -536,6 +554,7 @@ def from_cbor(items: Any) -> TeepMessage:
 
 #: Signature algorithms of the two cipher suites (emit -9/-19; the older ids accepted on verify)
 TEEP_SIGNATURE_ALGS = frozenset({-9, -7, -19, -8, -49})
+_TEEP_ALGS = frozenset(Alg(a) for a in TEEP_SIGNATURE_ALGS)
 _SUITE_FOR_ALG = {
     -49: CIPHER_SUITE_MLDSA65,
     -9: CIPHER_SUITE_ESP256,
@@ -590,7 +609,10 @@ def _sign1_of(data: bytes, lenient: bool) -> Sign1:
 
 
 def _verified_payload(cose: Sign1, key: Any, algorithms: Any) -> bytes:
-    allowed = {Alg(a) for a in algorithms if a in TEEP_SIGNATURE_ALGS}
+    if algorithms is TEEP_SIGNATURE_ALGS:
+        allowed = _TEEP_ALGS
+    else:
+        allowed = frozenset(Alg(a) for a in algorithms if a in TEEP_SIGNATURE_ALGS)
     try:
         return cose.verify(key, algorithms=allowed)
     except VerificationError:
