@@ -74,6 +74,7 @@ PublicKey = (
 
 _KEY_TYPES = frozenset(KeyType)
 
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

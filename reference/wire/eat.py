@@ -47,6 +47,7 @@ COSE_KEY_CNF_LABEL = 1  # cnf = {1: COSE_Key}
 _CLAIMS = frozenset(Claim)
 _UEID_TYPES = frozenset(UeidType)
 
+
 def _bad(detail: str) -> WireError:
     return WireError(Code.EAT_MALFORMED, detail)
 
