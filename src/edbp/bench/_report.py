@@ -230,6 +230,16 @@ def render(doc: dict[str, Any], command: str) -> str:
         "",
         *_targets(res),
         "",
+        "TAM deploy: the TAM and the simulated devices share one process, so "
+        "`cloud.deploy[<n>dev-<backend>]` times only the TAM's own calls (`Tam.add_package`, "
+        "every `Tam.begin` / `Tam.receive`, and the audit log's group commits around them, "
+        "fsync included); the devices' work between those calls runs untimed. Its baseline "
+        "`crypto.delivery_floor` is the TAM's cryptography for the same deliveries and nothing "
+        "else; `cloud.deploy_loop` times the whole loop against both sides' cryptography "
+        "(`crypto.fleet_floor`). The primitives of each floor are listed in `edbp.bench.cloud`. "
+        "Start-up: a fresh interpreter each time, with a warm bytecode cache of its own "
+        "(`edbp.bench.cli`).",
+        "",
         "## Size sweep",
         "",
         "Whole processes, 1 MiB to 1 GiB: `edbp ta sign --encrypt` against OP-TEE's own script "
