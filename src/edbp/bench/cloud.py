@@ -45,8 +45,8 @@ unwrap, one AES-128-GCM decryption of the 16 KiB payload and one RSA-2048 PSS ve
 the TA image. (The earlier single floor mixed both sides and counted a key generation the
 device does not do; it was the baseline of a TAM target, so it compared unlike things.)
 
-Each deploy result keeps, in the JSON report, ``tam_seconds`` and ``loop_seconds`` of the
-median sample's call and ``tam_share`` (TAM time over the whole loop).
+Each deploy result keeps, in the JSON report, ``tam_seconds`` and ``loop_seconds`` of its last
+sample's call and ``tam_share`` (TAM time over the whole loop).
 
 Sizes: 50 devices (quick) and 1,000 devices (full runs); backends ``software`` and ``pkcs11``
 (SoftHSM2; its benchmarks report an error naming the reason when SoftHSM2 is absent).
