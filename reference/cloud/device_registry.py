@@ -203,6 +203,30 @@ def _tampered(index: int, why: str) -> AuditTampered:
     return err
 
 
+class _Unit:
+    """``DeviceRegistry._transaction``: BEGIN IMMEDIATE ... COMMIT, or a savepoint inside a
+    group (one class, not one per call: this runs for every device write)."""
+
+    __slots__ = ("_registry",)
+
+    def __init__(self, registry: DeviceRegistry) -> None:
+        self._registry = registry
+
+    def __enter__(self) -> None:
+        r = self._registry
+        r._db.execute("SAVEPOINT unit" if r._group_depth else "BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        r = self._registry
+        if r._group_depth:
+            if exc_type:
+                r._db.execute("ROLLBACK TO unit")
+                r._group_head = None  # what this unit appended is gone: read the head again
+            r._db.execute("RELEASE unit")
+        else:
+            r._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
 class DeviceRegistry:
     """Devices and the audit log in one SQLite database (``":memory:"`` for tests)."""
 
@@ -224,6 +248,8 @@ class DeviceRegistry:
             ) from None
         self._clock = clock or (lambda: int(time.time()))
         self._group_depth = 0
+        #: the audit chain's head while a group holds the write lock (see ``_append``)
+        self._group_head: tuple[int, bytes] | None = None
 
     def close(self) -> None:
         self._db.close()
@@ -236,15 +262,30 @@ class DeviceRegistry:
     def _append(
         self, event: str, ueid: bytes | None, body: bytes | None, error: int | None
     ) -> AuditEntry:
-        """Append within the caller's transaction."""
-        row = self._db.execute("SELECT idx, hash FROM audit ORDER BY idx DESC LIMIT 1").fetchone()
-        index, prev = (0, GENESIS) if row is None else (row[0] + 1, bytes(row[1]))
+        """Append within the caller's transaction.
+
+        The chain's head (last index and hash) is read from the table, except inside a
+        ``group_commit``: that transaction holds SQLite's write lock from its first statement
+        to its COMMIT, so no other connection can append meanwhile and the head this
+        connection last wrote is the table's; it is kept in memory until the group ends (or a
+        unit inside it rolls back, which forgets it)."""
+        # (a group whose transaction SQLite rolled back on an I/O error has no head to trust)
+        head = self._group_head if self._db.in_transaction else None
+        if head is None:
+            row = self._db.execute(
+                "SELECT idx, hash FROM audit ORDER BY idx DESC LIMIT 1"
+            ).fetchone()
+            head = (-1, GENESIS) if row is None else (int(row[0]), bytes(row[1]))
+        index, prev = head[0] + 1, head[1]
         entry = AuditEntry(index, prev, self._clock(), event, ueid, body, error)
         data = entry.encode()
+        digest = hashlib.sha256(data).digest()
+        self._group_head = None
         self._db.execute(
-            "INSERT INTO audit (idx, entry, hash) VALUES (?, ?, ?)",
-            (index, data, hashlib.sha256(data).digest()),
+            "INSERT INTO audit (idx, entry, hash) VALUES (?, ?, ?)", (index, data, digest)
         )
+        if self._group_depth:
+            self._group_head = (index, digest)
         return entry
 
     def record(
@@ -257,30 +298,17 @@ class DeviceRegistry:
         """Append one audit entry (``deploy.*``, ``rotate.class_key``, ``publish.push`` ...)."""
         if event not in AUDIT_EVENTS:
             raise ProtocolError(Code.TAM_UNEXPECTED_MESSAGE, f"unknown audit event {event!r}")
+        if self._group_depth:
+            # one INSERT, atomic by itself (SQLite rolls back a failed statement): no savepoint
+            # needed inside the group's transaction; durable when the group commits
+            return self._append(event, ueid, body, error)
         with self._transaction():
             return self._append(event, ueid, body, error)
 
-    def _transaction(self) -> Any:
+    def _transaction(self) -> _Unit:
         """One atomic unit of writes: its own transaction, or, inside ``group_commit``, a
         savepoint of the group's (atomic all the same; durable when the group commits)."""
-        registry = self
-
-        class _Tx:
-            def __enter__(self) -> None:
-                if registry._group_depth:
-                    registry._db.execute("SAVEPOINT unit")
-                else:
-                    registry._db.execute("BEGIN IMMEDIATE")
-
-            def __exit__(self, exc_type: object, *rest: object) -> None:
-                if registry._group_depth:
-                    if exc_type:
-                        registry._db.execute("ROLLBACK TO unit")
-                    registry._db.execute("RELEASE unit")
-                else:
-                    registry._db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-        return _Tx()
+        return _Unit(self)
 
     @contextlib.contextmanager
     def group_commit(self) -> Iterator[None]:
@@ -310,6 +338,7 @@ class DeviceRegistry:
             yield
         finally:
             self._group_depth = 0
+            self._group_head = None
             try:
                 self._db.execute("COMMIT")
             except sqlite3.Error as e:

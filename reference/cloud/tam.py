@@ -389,14 +389,16 @@ class Tam:
     def receive(self, data: bytes) -> TamOutput:
         """A TEEP message from a device (through its untrusted Broker)."""
         try:
-            peeked = teep.peek(data)
+            # decoded once: read for routing here, acted on only after ``verify`` below
+            opened = teep.open_signed(data)
         except EdbpError:
             raise ProtocolError(Code.TAM_UNEXPECTED_MESSAGE, "not a signed TEEP message") from None
+        peeked = opened.message
         token = getattr(peeked, "token", None)
         if token is None and isinstance(peeked, teep.Error):
             # TEEP lets an Error omit the token: the sender is the open session's device whose
             # DSK verifies it (authenticated routing, never by an unsigned field)
-            found = self._session_by_signature(data)
+            found = self._session_by_signature(opened)
             if found is None:
                 raise ProtocolError(Code.TAM_UNEXPECTED_MESSAGE, "Error from no device in session")
             session, device, msg = found
@@ -407,7 +409,7 @@ class Tam:
             session = open_session
             device = self.registry.get(session.ueid)
             try:
-                msg = teep.verify(data, device.dsk)
+                msg = opened.verify(device.dsk)
             except EdbpError:
                 # not from the device: refuse, but leave its session as it was (an injected
                 # message must not end a device's session)
@@ -473,11 +475,13 @@ class Tam:
             self._endorsed[data] = found
         return found
 
-    def _session_by_signature(self, data: bytes) -> tuple[_Session, DeviceRecord, Any] | None:
+    def _session_by_signature(
+        self, opened: teep.Opened
+    ) -> tuple[_Session, DeviceRecord, Any] | None:
         for session in list(self._sessions.values()):
             device = self.registry.get(session.ueid)
             try:
-                return session, device, teep.verify(data, device.dsk)
+                return session, device, opened.verify(device.dsk)
             except EdbpError:
                 continue
         return None

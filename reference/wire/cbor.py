@@ -27,6 +27,7 @@ import contextlib
 import contextvars
 import itertools
 import math
+import operator
 import struct
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -228,7 +229,7 @@ def _encode_other(obj: Any, out: list[bytes]) -> None:
 def _encode_map(obj: Mapping[Any, Any], out: list[bytes]) -> None:
     """Entries sorted by their keys' encoded bytes (RFC 8949 §4.2.1); two keys that encode
     identically are refused (the map could not be decoded back)."""
-    pairs = sorted(((_key_bytes(k), v) for k, v in obj.items()), key=_first)
+    pairs = sorted([(_key_bytes(k), v) for k, v in obj.items()], key=_first)
     for (k1, _), (k2, _) in itertools.pairwise(pairs):
         if k1 == k2:
             raise WireError(Code.CBOR_DUPLICATE_KEY, "two map keys encode identically")
@@ -238,8 +239,8 @@ def _encode_map(obj: Mapping[Any, Any], out: list[bytes]) -> None:
         _encode(v, out)
 
 
-def _first(pair: tuple[bytes, Any]) -> bytes:
-    return pair[0]
+#: the sort key of ``_encode_map``'s (key bytes, value) pairs (C-level, not a Python call)
+_first = operator.itemgetter(0)
 
 
 def _key_bytes(key: Any) -> bytes:
@@ -265,11 +266,18 @@ def _encode(obj: Any, out: list[bytes]) -> None:
             out.append(_SMALL[0][obj])
         elif -24 <= obj < 0:
             out.append(_SMALL[1][-1 - obj])
+        elif 0 <= obj < 0x100:
+            out.append(bytes((0x18, obj)))
         else:
             out.append(_head(0, obj) if obj >= 0 else _head(1, -1 - obj))
     elif t is bytes:
         n = len(obj)
-        out.append(_SMALL[2][n] if n < 24 else _head(2, n))
+        if n < 24:
+            out.append(_SMALL[2][n])
+        elif n < 0x100:
+            out.append(bytes((0x58, n)))  # major 2, one-byte length (_head's bytes)
+        else:
+            out.append(_head(2, n))
         out.append(obj)
     elif t is str:
         data = obj.encode("utf-8")
@@ -414,11 +422,29 @@ class _Decoder:
                 return -1 - info
             if major == 2:
                 return self._take(self._length(info))
+            if major == 3:
+                end = pos + 1 + info
+                if end <= len(data):
+                    self.pos = end
+                    try:
+                        return data[pos + 1 : end].decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise WireError(
+                            Code.CBOR_INVALID_UTF8, "text string is not UTF-8"
+                        ) from None
             if major == 4:
                 short = [self.item(depth + 1, as_key) for _ in range(self._count(info))]
                 return tuple(short) if as_key else short
             if major == 5 and not as_key:
                 return self._map(info, depth)
+        elif info == 24 and major == 2 and pos + 2 <= len(data):
+            # a byte string of 24..255 bytes (keys, nonces, digests, signatures): the general
+            # path's checks and result, without its calls
+            n = data[pos + 1]
+            end = pos + 2 + n
+            if end <= len(data) and (n >= 24 or not limits.deterministic):
+                self.pos = end
+                return data[pos + 2 : end]
         if major == 7:
             return self._simple(info)
         arg = self._argument(info)

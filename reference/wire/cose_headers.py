@@ -63,6 +63,9 @@ _BSTR_LABELS = (
 )
 
 
+#: every registered alg value (built once: ``set(Alg)`` per message was measurable)
+_ALG_VALUES = frozenset(Alg)
+
 def require_bytes(**values: Any) -> None:
     """Refuse (COSE_MALFORMED) a caller argument that should be bytes (or None) and is not, so
     a wrong type never surfaces as a TypeError from ``cryptography``."""
@@ -190,7 +193,7 @@ class Headers:
         raw = self.raw_alg
         if raw is None:
             raise _malformed("no alg header")
-        if isinstance(raw, str) or raw not in set(Alg):
+        if isinstance(raw, str) or raw not in _ALG_VALUES:
             raise WireError(Code.COSE_UNKNOWN_ALG, f"alg {raw!r}")
         alg = Alg(raw)
         if alg not in allowed:
@@ -240,6 +243,8 @@ def _protected_map(raw: bytes, limits: cbor.Limits) -> dict[Label, Any]:
 
 
 def _check_types(bucket: Mapping[Label, Any]) -> None:
+    if not bucket:  # most unprotected buckets: nothing to check
+        return
     alg = bucket.get(HeaderLabel.ALG)
     if HeaderLabel.ALG in bucket and (isinstance(alg, bool) or not isinstance(alg, int | str)):
         raise _malformed("alg is neither int nor text")

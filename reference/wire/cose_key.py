@@ -19,6 +19,7 @@ import base64
 import binascii
 import functools
 import hashlib
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -69,6 +70,9 @@ PublicKey = (
     | ed448.Ed448PublicKey
     | x448.X448PublicKey
 )
+
+
+_KEY_TYPES = frozenset(KeyType)
 
 
 def _is_int(value: Any) -> bool:
@@ -148,7 +152,11 @@ class CoseKey:
             key = rand.ed25519_private_key(rng)
         else:
             raise _bad(f"cannot generate keys on curve {crv!r}")
-        return cls.from_cryptography(key, kid=kid, alg=alg)
+        generated = cls.from_cryptography(key, kid=kid, alg=alg)
+        # its ``private_key()`` is this object: no second scalar multiplication (and match
+        # check) for a key made from it a moment ago (an ECDH-ES ephemeral key is used once)
+        _GENERATED[generated] = key
+        return generated
 
     @classmethod
     def from_cryptography(
@@ -205,7 +213,7 @@ class CoseKey:
         if not isinstance(m, Mapping):
             raise _bad("COSE_Key is not a map")
         kty = m.get(KeyParam.KTY)
-        if not _is_int(kty) or kty not in set(KeyType):
+        if not _is_int(kty) or kty not in _KEY_TYPES:
             raise _bad(f"unsupported kty {kty!r}")
         kty = KeyType(kty)
         kid = m.get(KeyParam.KID)
@@ -473,7 +481,8 @@ class CoseKey:
         Memoized per key value (a few recent keys): deriving it is an EC scalar multiplication
         plus the match check, paid otherwise on every signature."""
         try:
-            return _private_key_of(self)
+            found = _GENERATED.get(self)
+            return found if found is not None else _private_key_of(self)
         except TypeError:
             return self._private_key()
 
@@ -563,6 +572,11 @@ def _thumbprint_of(key: CoseKey, hash_alg: Alg) -> bytes:
 @functools.lru_cache(maxsize=1024)
 def _private_key_of(key: CoseKey) -> PrivateKey:
     return key._private_key()
+
+
+#: the ``cryptography`` object of each key ``generate`` made, for as long as that CoseKey lives
+#: (weak keys: an ephemeral key's object goes with it, unlike the bounded memo above)
+_GENERATED: weakref.WeakKeyDictionary[CoseKey, PrivateKey] = weakref.WeakKeyDictionary()
 
 
 def require_key(key: Any) -> CoseKey:

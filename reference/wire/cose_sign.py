@@ -32,6 +32,10 @@ from .cose_trace import Trace
 
 __all__ = ["Sign1", "sig_structure", "sign1"]
 
+#: the signature algorithm objects, made once (immutable; one per call showed in profiles)
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_ECDSA_SHA256_RFC6979 = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+
 
 def sig_structure(
     body_protected: bytes, external_aad: bytes, payload: bytes, *, context: str = "Signature1"
@@ -160,7 +164,7 @@ def _verify_raw(key: CoseKey, alg: Alg, tbs: bytes, signature: bytes) -> None:
                 raise InvalidSignature
             r = int.from_bytes(signature[:32], "big")
             s = int.from_bytes(signature[32:], "big")
-            pub.verify(encode_dss_signature(r, s), tbs, ec.ECDSA(hashes.SHA256()))
+            pub.verify(encode_dss_signature(r, s), tbs, _ECDSA_SHA256)
         else:
             assert isinstance(pub, ed25519.Ed25519PublicKey)
             pub.verify(signature, tbs)
@@ -180,7 +184,7 @@ def sign_bytes(key: CoseKey, alg: Alg, tbs: bytes) -> bytes:
     priv = key.private_key()
     if alg_info(alg).family == "ecdsa":
         assert isinstance(priv, ec.EllipticCurvePrivateKey)
-        der = priv.sign(tbs, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+        der = priv.sign(tbs, _ECDSA_SHA256_RFC6979)
         r, s = decode_dss_signature(der)
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     assert isinstance(priv, ed25519.Ed25519PrivateKey)

@@ -10,7 +10,6 @@ a COSE_Key, RFC 8747). Other claims are kept verbatim in ``extra`` (lenient) or 
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +19,7 @@ from edbp.reference.wire.cose_algs import Alg, HeaderLabel
 from edbp.reference.wire.cose_headers import Label
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import Sign1, sign1
+from edbp.reference.wire.eat_labels import Claim, UeidType
 from edbp.reference.wire.suit_core import as_dict, as_tuple
 
 from edbp.errors import Code, VerificationError, WireError
@@ -36,34 +36,16 @@ __all__ = [
 ]
 
 
-class Claim(enum.IntEnum):
-    """CWT/EAT claim keys edbp uses."""
-
-    CNF = 8
-    IAT = 6
-    EAT_NONCE = 10
-    UEID = 256
-    OEMID = 258
-    HWMODEL = 259
-    HWVERSION = 260
-    EAT_PROFILE = 265
-    MANIFESTS = 272  # RFC 9711 §4.2.15 (273 is measurements)
-
-
-class UeidType(enum.IntEnum):
-    """First byte of a UEID (RFC 9711 §4.2.1)."""
-
-    RAND = 0x01
-    EUI = 0x02
-    IMEI = 0x03
-
-
 #: CoAP Content-Format under which a SUIT envelope is listed in ``manifests``. The drafts have
 #: not fixed a registered number for application/suit-envelope+cose; edbp uses 60
 #: (application/cbor) with the envelope as the CBOR body. See the project's deviations list.
 CF_SUIT_ENVELOPE = 60
 CWT_TAG = 61
 COSE_KEY_CNF_LABEL = 1  # cnf = {1: COSE_Key}
+
+
+_CLAIMS = frozenset(Claim)
+_UEID_TYPES = frozenset(UeidType)
 
 
 def _bad(detail: str) -> WireError:
@@ -174,14 +156,14 @@ class EatClaims:
         for claim in (Claim.UEID, Claim.CNF):
             if claim not in value:
                 raise WireError(Code.EAT_MISSING_CLAIM, f"claim {claim.name.lower()} missing")
-        known = set(Claim)
+        known = _CLAIMS
         extra = {k: v for k, v in value.items() if k not in known}
         if extra and not lenient:
             raise _bad(f"claims not in the edbp profile: {sorted(extra, key=repr)}")
         ueid = value[Claim.UEID]
         if not isinstance(ueid, bytes) or not 7 <= len(ueid) <= 33:
             raise _bad("ueid: byte string of 7..33 bytes")
-        if ueid[0] not in set(UeidType) and not lenient:
+        if ueid[0] not in _UEID_TYPES and not lenient:
             raise _bad(f"ueid: unknown type byte {ueid[0]}")
         cnf = value[Claim.CNF]
         if not isinstance(cnf, dict) or set(cnf) != {COSE_KEY_CNF_LABEL}:

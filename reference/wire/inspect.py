@@ -29,7 +29,7 @@ from edbp.reference.wire.cbor import (
     loads,
     receive_limits,
 )
-from edbp.reference.wire.teep import TeepType
+from edbp.reference.wire.teep_labels import TeepType
 
 from edbp.errors import Code, EdbpError, WireError
 

@@ -1,8 +1,10 @@
 """Names of SUIT, TEEP, EAT and COSE labels, for diagnostics (``edbp inspect``, vectors' diag).
 
 Why derived from the enums: a name shown to a reviewer must be the number the codec uses; the
-tables below are generated from ``suit_labels``, ``teep``, ``eat`` and ``cose_algs`` so they cannot
-drift. Spelling follows the drafts' CDDL (``directive-override-parameters``, ``tc-list``).
+tables below are generated from ``suit_labels``, ``teep_labels``, ``eat_labels`` and
+``cose_algs`` so they cannot drift (the label modules, not ``teep`` and ``eat``: those load COSE
+signing and ``cryptography``, which showing a file never needs). Spelling follows the drafts'
+CDDL (``directive-override-parameters``, ``tc-list``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import enum
 
 from edbp.reference.wire import cose_algs
-from edbp.reference.wire.eat import Claim
+from edbp.reference.wire.eat_labels import Claim
 from edbp.reference.wire.suit_labels import (
     CommonKey,
     DependencyKey,
@@ -24,7 +26,7 @@ from edbp.reference.wire.suit_labels import (
     TextComponentKey,
     TextKey,
 )
-from edbp.reference.wire.teep import DataItem, Freshness, TeepOption, TeepType
+from edbp.reference.wire.teep_labels import DataItem, Freshness, TeepOption, TeepType
 
 from edbp.errors import TeepErr
 

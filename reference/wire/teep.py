@@ -12,17 +12,17 @@ Every message travels inside a COSE_Sign1 (``sign`` / ``verify``), cipher suites
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self, cast
 
 import attrs
-from edbp.reference.wire.cbor import LENIENT, dumps, loads, receive_limits
+from edbp.reference.wire.cbor import LENIENT, Raw, dumps, loads, receive_limits
 from edbp.reference.wire.cose_algs import Alg, HeaderLabel
 from edbp.reference.wire.cose_headers import Label
 from edbp.reference.wire.cose_sign import Sign1, sign1
 from edbp.reference.wire.suit_core import ComponentId, as_tuple
 from edbp.reference.wire.suit_report import SystemProperties
+from edbp.reference.wire.teep_labels import DataItem, Freshness, TeepOption, TeepType
 
 from edbp.errors import Code, VerificationError, WireError
 
@@ -38,6 +38,7 @@ __all__ = [
     "DataItem",
     "Error",
     "Freshness",
+    "Opened",
     "QueryRequest",
     "QueryResponse",
     "RequestedTc",
@@ -49,63 +50,13 @@ __all__ = [
     "check_freshness",
     "cipher_suite_for",
     "decode",
+    "open_signed",
     "peek",
     "select_cipher_suite",
     "select_version",
     "sign",
     "verify",
 ]
-
-
-class TeepType(enum.IntEnum):
-    """Message type numbers of the draft's CDDL (4 is reserved)."""
-
-    QUERY_REQUEST = 1
-    QUERY_RESPONSE = 2
-    UPDATE = 3
-    SUCCESS = 5
-    ERROR = 6
-
-
-class TeepOption(enum.IntEnum):
-    """Map labels of TEEP options (and of requested-tc-info)."""
-
-    SUPPORTED_TEEP_CIPHER_SUITES = 1
-    CHALLENGE = 2
-    VERSIONS = 3
-    SUPPORTED_SUIT_COSE_PROFILES = 4
-    SELECTED_VERSION = 6
-    ATTESTATION_PAYLOAD = 7
-    TC_LIST = 8
-    EXT_LIST = 9
-    MANIFEST_LIST = 10
-    MSG = 11
-    ERR_MSG = 12
-    ATTESTATION_PAYLOAD_FORMAT = 13
-    REQUESTED_TC_LIST = 14
-    UNNEEDED_MANIFEST_LIST = 15
-    COMPONENT_ID = 16
-    TC_MANIFEST_SEQUENCE_NUMBER = 17
-    HAVE_BINARY = 18
-    SUIT_REPORTS = 19
-    TOKEN = 20
-    SUPPORTED_FRESHNESS_MECHANISMS = 21
-    ERR_LANG = 22
-    ERR_CODE = 23
-
-
-class Freshness(enum.IntEnum):
-    NONCE = 0
-    TIMESTAMP = 1
-
-
-class DataItem(enum.IntFlag):
-    """data-item-requested bits."""
-
-    ATTESTATION = 1 << 0
-    TRUSTED_COMPONENTS = 1 << 1
-    EXTENSIONS = 1 << 2
-    SUIT_REPORTS = 1 << 3
 
 
 #: A cipher suite: a sequence of (COSE structure type, algorithm) operations.
@@ -130,6 +81,11 @@ EDBP_SUIT_COSE_PROFILES: tuple[SuitCoseProfile, ...] = (
     (-16, -19, -29, 1),
     (-16, -19, -29, -65534),
 )
+#: id -> (the constant, its encoding), for ``_enc_positional`` (a tuple encodes as the array
+#: ``_enc``'s list does)
+_CONSTANT_ENCODINGS: dict[int, tuple[Any, Raw]] = {
+    id(c): (c, Raw(dumps(c))) for c in (EDBP_CIPHER_SUITES, EDBP_SUIT_COSE_PROFILES)
+}
 
 
 def _bad(detail: str) -> WireError:
@@ -278,6 +234,18 @@ def _enc(v: Any) -> Any:
     return v
 
 
+def _enc_positional(v: Any) -> Any:
+    """``_enc``, except that the module's constant offers (the very objects
+    ``EDBP_CIPHER_SUITES`` and ``EDBP_SUIT_COSE_PROFILES``, defaults of every QueryRequest the
+    TAM sends: about 40 of its 50 CBOR items) are spliced as their encoding, made once. Same
+    bytes (``Raw`` is emitted verbatim); chosen by identity, so an equal tuple built elsewhere
+    is encoded the ordinary way."""
+    found = _CONSTANT_ENCODINGS.get(id(v))
+    if found is not None and found[0] is v:
+        return found[1]
+    return _enc(v)
+
+
 #: label -> (attribute, checker)
 _CODECS: dict[int, tuple[str, Callable[[Any, str], Any]]] = {
     TeepOption.TOKEN: ("token", _bstr(8, 64)),
@@ -342,7 +310,8 @@ class TeepMessage:
 
     def encode(self) -> bytes:
         """Deterministic CBOR of the message (the COSE_Sign1 payload)."""
-        return dumps(self.to_cbor())
+        positional = [_enc_positional(getattr(self, attr)) for attr, _ in self.POSITIONAL]
+        return dumps([int(self.TYPE), self.options_cbor(), *positional])
 
     @classmethod
     def _from_list(cls, items: list[Any]) -> Self:
@@ -585,6 +554,7 @@ def from_cbor(items: Any) -> TeepMessage:
 
 #: Signature algorithms of the two cipher suites (emit -9/-19; the older ids accepted on verify)
 TEEP_SIGNATURE_ALGS = frozenset({-9, -7, -19, -8, -49})
+_TEEP_ALGS = frozenset(Alg(a) for a in TEEP_SIGNATURE_ALGS)
 _SUITE_FOR_ALG = {
     -49: CIPHER_SUITE_MLDSA65,
     -9: CIPHER_SUITE_ESP256,
@@ -627,22 +597,54 @@ def verify(
     A bad signature is VerificationError(TEEP_BAD_SIGNATURE); header, key and algorithm
     refusals keep the COSE layer's codes."""
 
+    cose = _sign1_of(data, lenient)
+    return decode(_verified_payload(cose, key, algorithms), lenient)
+
+
+def _sign1_of(data: bytes, lenient: bool) -> Sign1:
     cose = Sign1.decode(data, lenient=lenient, tagged=None)
     if cose.payload is None:
         raise _bad("a TEEP message is signed with an attached payload")
-    allowed = {Alg(a) for a in algorithms if a in TEEP_SIGNATURE_ALGS}
+    return cose
+
+
+def _verified_payload(cose: Sign1, key: Any, algorithms: Any) -> bytes:
+    if algorithms is TEEP_SIGNATURE_ALGS:
+        allowed = _TEEP_ALGS
+    else:
+        allowed = frozenset(Alg(a) for a in algorithms if a in TEEP_SIGNATURE_ALGS)
     try:
-        payload = cose.verify(key, algorithms=allowed)
+        return cose.verify(key, algorithms=allowed)
     except VerificationError:
         raise VerificationError(Code.TEEP_BAD_SIGNATURE) from None
-    return decode(payload, lenient)
+
+
+@attrs.frozen
+class Opened:
+    """A signed TEEP message decoded but *not verified* (``open_signed``): ``message`` may be
+    read for routing only (which session, which device); ``verify`` checks the signature and
+    hands it out for acting on. Why: a receiver that routes by the token and then verifies
+    would otherwise decode the same bytes twice; the message is the same either way (decoding
+    is a function of the bytes, and the signature covers exactly the payload bytes decoded)."""
+
+    cose: Sign1 = attrs.field(repr=False)
+    message: TeepMessage
+
+    def verify(self, key: Any, *, algorithms: Any = TEEP_SIGNATURE_ALGS) -> TeepMessage:
+        """``verify(data, key)``'s result and refusals, without decoding again."""
+        _verified_payload(self.cose, key, algorithms)
+        return self.message
+
+
+def open_signed(data: bytes, lenient: bool = False) -> Opened:
+    """``peek``, keeping the COSE_Sign1 so that the message can be verified afterwards."""
+    cose = _sign1_of(data, lenient)
+    assert cose.payload is not None
+    return Opened(cose, decode(cose.payload, lenient))
 
 
 def peek(data: bytes, lenient: bool = False) -> TeepMessage:
     """The message inside a COSE_Sign1 *without* verifying it: for routing and diagnostics
     only, never for acting on the message."""
 
-    cose = Sign1.decode(data, lenient=lenient, tagged=None)
-    if cose.payload is None:
-        raise _bad("a TEEP message is signed with an attached payload")
-    return decode(cose.payload, lenient)
+    return open_signed(data, lenient).message

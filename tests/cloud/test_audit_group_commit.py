@@ -157,3 +157,31 @@ def test_a_remembered_endorsement_does_not_hide_a_swapped_row(tmp_path: Path) ->
     with pytest.raises(EdbpError) as info:
         world.tam.receive(reply)
     assert info.value.code is Code.EAT_ENDORSEMENT_INVALID
+
+
+def test_a_unit_rolled_back_after_its_append_leaves_the_chain_whole(tmp_path: Path) -> None:
+    # the group keeps the chain's head in memory; a unit that appended and then failed must
+    # take its entry *and* that head with it, or the next entry would link to a lost one
+    reg = DeviceRegistry(tmp_path / "tam.sqlite")
+    with reg.group_commit():
+        reg.record("publish.push", None, b"kept")
+        with pytest.raises(RuntimeError), reg._transaction():
+            reg._append("deploy.update", b"\x03" * 16, b"lost", None)
+            raise RuntimeError("the unit fails after its append")
+        reg.record("deploy.record", b"\x03" * 16, b"after")
+    assert [e.body for e in reg.entries()] == [b"kept", b"after"]
+    assert reg.verify() == 2
+
+
+def test_another_writer_between_groups_is_linked_to(tmp_path: Path) -> None:
+    # a head kept in memory lives only while the group holds the write lock: entries another
+    # connection appends between two groups are read, not overwritten or skipped
+    reg = DeviceRegistry(tmp_path / "tam.sqlite")
+    other = DeviceRegistry(tmp_path / "tam.sqlite")
+    for i in range(3):
+        with reg.group_commit():
+            reg.record("deploy.update", bytes([i]) * 16, b"mine")
+            reg.record("deploy.record", bytes([i]) * 16, b"mine")
+        other.record("publish.push", None, b"theirs")
+    assert [e.body for e in reg.entries()] == [b"mine", b"mine", b"theirs"] * 3
+    assert reg.verify() == 9

@@ -300,3 +300,20 @@ def test_untagged_sign1_is_accepted() -> None:
     msg = teep.Success(token=b"t" * 8)
     untagged = cbor.dumps(cbor.loads(teep.sign(msg, TAM_ED, -19)).value)
     assert teep.verify(untagged, TAM_ED.public()) == msg
+
+
+def test_encode_is_the_encoding_of_to_cbor_with_the_constant_offers() -> None:
+    # encode() splices the default cipher suites and profiles pre-encoded: same bytes as the
+    # data model, for the constants and for equal or different tuples built elsewhere
+    from edbp.reference.wire import cbor
+
+    for msg in (
+        teep.QueryRequest(token=b"t" * 16, challenge=b"c" * 32, versions=(0,)),
+        teep.QueryRequest(
+            challenge=b"c" * 8,
+            supported_cipher_suites=tuple(tuple(s) for s in teep.EDBP_CIPHER_SUITES),
+            supported_suit_cose_profiles=((-16, -9, -29, 1),),
+        ),
+        teep.QueryRequest(challenge=b"c" * 8, supported_suit_cose_profiles=(True, 1)),
+    ):
+        assert msg.encode() == cbor.dumps(msg.to_cbor())

@@ -69,7 +69,7 @@ def _tam_share(r: dict[str, Any] | None) -> str:
     share = ((r or {}).get("timing") or {}).get("metrics", {}).get("tam_share")
     if not isinstance(share, float):
         return ""
-    return f"; {share:.0%} of the time inside the TAM, the rest the simulated devices"
+    return f"; the TAM's calls were {share:.0%} of that deploy's whole loop"
 
 
 def _targets(res: dict[str, dict[str, Any]]) -> list[str]:
@@ -116,11 +116,23 @@ def _targets(res: dict[str, dict[str, Any]]) -> list[str]:
         f"| {_ratio(install)}; Python peak {_mib(py_peak)} at {at(install)} | {_met(ok)} |"
     )
     rows.append(
-        "| TAM deploy vs `crypto.delivery_floor` "
-        "| 11–13× the floor "
+        "| TAM deploy, 1,000 devices: time inside the TAM's calls (devices' work not counted) "
+        "vs `crypto.delivery_floor`, the TAM's own per-device cryptography "
+        "(3 ECDSA signatures, 4 verifications, 1 ECDH-ES key agreement, HKDF, "
+        "an AES key unwrap and wrap) "
+        "| 11–13× the floor (whole loop against both sides' crypto) "
         "| ≤ 2× the floor, audit log as durable "
         f"| {_ratio(tam)}{_tam_share(tam)} | {_met(ratio_ok(tam, 2.0))} |"
     )
+    loop = res.get("cloud.deploy_loop[1000dev-software]") or res.get(
+        "cloud.deploy_loop[50dev-software]"
+    )
+    if loop is not None:
+        rows.append(
+            "| (for information) the same deploy's whole loop, TAM and simulated devices, "
+            "vs `crypto.fleet_floor`, both sides' cryptography | - | - "
+            f"| {_ratio(loop)} | - |"
+        )
     model = _largest(res, "model.explore") or res.get("model.explore[small]")
     rows.append(
         "| model exploration (helper `model`) | 122× a bare BFS | ≤ 20× "
@@ -133,7 +145,7 @@ def _targets(res: dict[str, dict[str, Any]]) -> list[str]:
         click = (res.get("cli.help_over_click") or {}).get("ratio") if name == "cli.help" else None
         over_click = f"; {click:.2f}× `python -c 'import click'`" if click is not None else ""
         rows.append(
-            f"| {what} start (fresh interpreter) | 0.75 s | ≤ 0.25 s "
+            f"| {what} start (fresh interpreter, bytecode cache warm) | 0.75 s | ≤ 0.25 s "
             f"| {_t(seconds)}; {_ratio(r)} over `python -c pass`{over_click} "
             f"| {_met(None if seconds is None else seconds <= 0.25)} |"
         )
@@ -219,6 +231,16 @@ def render(doc: dict[str, Any], command: str) -> str:
         "",
         *_targets(res),
         "",
+        "TAM deploy: the TAM and the simulated devices share one process, so "
+        "`cloud.deploy[<n>dev-<backend>]` times only the TAM's own calls (`Tam.add_package`, "
+        "every `Tam.begin` / `Tam.receive`, and the audit log's group commits around them, "
+        "fsync included); the devices' work between those calls runs untimed. Its baseline "
+        "`crypto.delivery_floor` is the TAM's cryptography for the same deliveries and nothing "
+        "else; `cloud.deploy_loop` times the whole loop against both sides' cryptography "
+        "(`crypto.fleet_floor`). The primitives of each floor are listed in `edbp.bench.cloud`. "
+        "Start-up: a fresh interpreter each time, with a warm bytecode cache of its own "
+        "(`edbp.bench.cli`).",
+        "",
         "## Size sweep",
         "",
         "Whole processes, 1 MiB to 1 GiB: `edbp ta sign --encrypt` against OP-TEE's own script "
@@ -240,7 +262,7 @@ def render(doc: dict[str, Any], command: str) -> str:
         "edbp bench --json bench.json --doc docs/performance.md   # the full run (sizes to 1 GiB)",
         "edbp bench --from-json bench.json --doc docs/performance.md   # this page again",
         "edbp bench --quick                                       # small sizes only",
-        "edbp bench -k 'cloud.deploy*'                            # one area",
+        "edbp bench -k 'cloud.*'                                  # one area",
         "```",
         "",
     ]

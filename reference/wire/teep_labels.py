@@ -1,0 +1,65 @@
+"""TEEP's numbers (draft-ietf-teep-protocol CDDL): message types, option labels, freshness
+mechanisms and data-item-requested bits.
+
+Why a module of their own: ``edbp inspect`` and the name tables (``names``) need only these
+numbers, and ``teep`` itself pulls in COSE signing and with it ``cryptography``; keeping the
+enums here (re-exported by ``teep``, as ``suit_labels`` is for SUIT) lets a display of a file
+start without loading any cryptography (tests/cli checks the module list).
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["DataItem", "Freshness", "TeepOption", "TeepType"]
+
+
+class TeepType(enum.IntEnum):
+    """Message type numbers of the draft's CDDL (4 is reserved)."""
+
+    QUERY_REQUEST = 1
+    QUERY_RESPONSE = 2
+    UPDATE = 3
+    SUCCESS = 5
+    ERROR = 6
+
+
+class TeepOption(enum.IntEnum):
+    """Map labels of TEEP options (and of requested-tc-info)."""
+
+    SUPPORTED_TEEP_CIPHER_SUITES = 1
+    CHALLENGE = 2
+    VERSIONS = 3
+    SUPPORTED_SUIT_COSE_PROFILES = 4
+    SELECTED_VERSION = 6
+    ATTESTATION_PAYLOAD = 7
+    TC_LIST = 8
+    EXT_LIST = 9
+    MANIFEST_LIST = 10
+    MSG = 11
+    ERR_MSG = 12
+    ATTESTATION_PAYLOAD_FORMAT = 13
+    REQUESTED_TC_LIST = 14
+    UNNEEDED_MANIFEST_LIST = 15
+    COMPONENT_ID = 16
+    TC_MANIFEST_SEQUENCE_NUMBER = 17
+    HAVE_BINARY = 18
+    SUIT_REPORTS = 19
+    TOKEN = 20
+    SUPPORTED_FRESHNESS_MECHANISMS = 21
+    ERR_LANG = 22
+    ERR_CODE = 23
+
+
+class Freshness(enum.IntEnum):
+    NONCE = 0
+    TIMESTAMP = 1
+
+
+class DataItem(enum.IntFlag):
+    """data-item-requested bits."""
+
+    ATTESTATION = 1 << 0
+    TRUSTED_COMPONENTS = 1 << 1
+    EXTENSIONS = 1 << 2
+    SUIT_REPORTS = 1 << 3

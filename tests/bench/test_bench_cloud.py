@@ -1,0 +1,46 @@
+"""The cloud benchmarks' structure: the TAM row times the TAM's calls only, against the TAM's
+own cryptography; the whole loop is its own row against both sides' cryptography. No timing is
+asserted (only that the parts are what they say: the TAM's share of a loop is within it)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from edbp.bench import REGISTRY, discover
+
+
+def test_rows_and_their_floors() -> None:
+    discover()
+    for size in ("50dev", "1000dev"):
+        for backend in ("software", "pkcs11"):
+            bench = REGISTRY[f"cloud.deploy[{size}-{backend}]"]
+            assert bench.baseline == f"crypto.delivery_floor[{size}]"
+        assert REGISTRY[f"cloud.deploy_loop[{size}-software]"].baseline == (
+            f"crypto.fleet_floor[{size}]"
+        )
+
+
+def test_the_tam_row_reports_the_tam_seconds(tmp_path: Path) -> None:
+    from edbp.reference.cloud.fleet import Fleet
+    from edbp.reference.cloud.keyvault_software import SoftwareKeyVault
+
+    from edbp.bench import cloud
+
+    discover()
+    fleet = Fleet(3, SoftwareKeyVault(tmp_path / "ck.sealed", os.urandom(32)), tmp_path)
+    tam_row = REGISTRY["cloud.deploy[50dev-software]"].func
+    out = tam_row(fleet, 3)
+    assert isinstance(out, dict)
+    # the runner takes "seconds" as the sample: the TAM's own time, part of the loop's
+    assert out["seconds"] == out["tam_seconds"] <= out["loop_seconds"]
+    assert 0 < out["tam_share"] <= 1
+    loop_row = REGISTRY["cloud.deploy_loop[50dev-software]"].func
+    out = loop_row(fleet, 3)
+    assert isinstance(out, dict) and out["seconds"] == out["loop_seconds"]
+    assert fleet.sequence == 2  # two real upgrades
+
+    # the floors run their primitives (a tiny n), the fleet floor being the larger set
+    state = cloud._floor_state(2)
+    cloud._delivery_floor(state)
+    cloud._fleet_floor(state)
