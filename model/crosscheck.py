@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 import z3
 from edbp.model import proofs as pf
+from edbp.model import timing
 from edbp.model.edbp_profile import Config, World, plaintext
 from edbp.model.explore import Exploration
 from edbp.model.rules import Rules
@@ -97,6 +98,7 @@ def alpha(w: World, cfg: Config) -> dict[Point, Any]:
     out[("revdlv", ())] = bool(g.revoked_deliveries)
     out[("revtee", ())] = bool(g.revoked_tee)
     out[("ckout", ())] = bool(g.ck_holders - {"keyvault"})
+    timing.alpha(w, cfg, out)
     return out
 
 

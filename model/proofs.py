@@ -25,6 +25,7 @@ from typing import Any
 
 import attrs
 import z3
+from edbp.model import timing
 from edbp.model.rules import HONEST, NO_NONCE, Rules
 
 Dev = z3.DeclareSort("Device")
@@ -48,6 +49,7 @@ VARS: dict[str, tuple[z3.SortRef, ...]] = {
     "bad_dlv": (B,), "foreign": (B,), "badinst": (B,), "stale": (B,), "badrec": (B,),
     "rollback": (B,), "reeleak": (B,), "unverif": (B,), "ivdup": (B,), "revdlv": (B,),
     "revtee": (B,),
+    **timing.VARS,
 }
 
 
@@ -100,6 +102,7 @@ def init(s: State) -> z3.BoolRef:
         _all([d_, c_], z3.And(s["fl"][d_, c_] == 0, s["ins"][d_, c_] == 0,
                               s["hi"][d_, c_] == 0)),
     ]
+    parts.append(timing.init(s))
     parts += [s[k] == f for k in ("bad_dlv", "foreign", "badinst", "stale", "badrec",
                                   "rollback", "reeleak", "unverif", "ivdup", "revdlv",
                                   "revtee")]
@@ -118,7 +121,7 @@ def properties(s: State) -> dict[str, z3.BoolRef]:
         "P3": z3.Not(s["bad_dlv"]),
         "P4": z3.Not(s["foreign"]),
         "P5": z3.Not(s["badinst"]),
-        "P6": z3.And(z3.Not(s["stale"]), z3.Not(s["badrec"])),
+        "P6": z3.And(z3.Not(s["stale"]), z3.Not(s["badrec"]), z3.Not(s["late"])),
         "P7": z3.Not(s["rollback"]),
         "P8": z3.Not(s["reeleak"]),
         "P9": z3.Not(s["unverif"]),
@@ -167,6 +170,7 @@ def lemmas(s: State) -> dict[str, z3.BoolRef]:
                 z3.Not(s["answered"][s["snonce"][d_]])))),
             _all([d_, e_], z3.Implies(z3.And(s["sch"][d_], s["sch"][e_],
                                              s["snonce"][d_] == s["snonce"][e_]), d_ == e_))),
+        "L13 a first-time exchange outlives no expired session's Update": timing.lemma(s),
         "L7 the TAM holds no session with a revoked device": _all(
             [d_], z3.Implies(s["rev"][d_], z3.And(z3.Not(s["sch"][d_]), z3.Not(s["sus"][d_])))),
     }
@@ -211,7 +215,10 @@ def _t_query_response(s: State, R: Rules) -> Built:
     guard = z3.And(z3.Not(s["comp"][d]), z3.Not(s["agq"][d]), z3.Not(s["hold"][d]),
                    n >= 0, n < s["issued"])
     up = {"agq": _upd(s["agq"], (d,), True), "tok": _upd(s["tok"], (d,), n),
-          "ev": _upd(s["ev"], (d, n), True)}
+          "ev": _upd(s["ev"], (d, n), True),
+          # the exchange's clock starts; first time d answers this token?
+          "aage": _upd(s["aage"], (d,), z3.IntVal(0)),
+          "qfirst": _upd(s["qfirst"], (d,), z3.Not(s["ev"][d, n]))}
     return [d, n], guard, up
 
 
@@ -238,6 +245,8 @@ def _t_deliver(s: State, R: Rules) -> Built:
         "sch": _upd(s["sch"], (d,), z3.BoolVal(not R.tam_closes_challenge)),
         "sus": _upd(s["sus"], (d,), z3.BoolVal(R.tam_closes_challenge)),
         "sc": _upd(s["sc"], (d,), c), "sv": _upd(s["sv"], (d,), v),
+        "uage": _upd(s["uage"], (d,), z3.IntVal(0)),  # the TAM's hold starts at the Update
+        "usent": _upd(s["usent"], (d, n), z3.BoolVal(True)),
         "bad_dlv": z3.Or(s["bad_dlv"], z3.Not(fresh_ok), s["answered"][n]),
         "answered": _upd(s["answered"], (n,), True),
         "revdlv": z3.Or(s["revdlv"], s["rev"][d]),
@@ -260,7 +269,8 @@ def _t_verify_update(s: State, R: Rules) -> Built:
     avail = z3.If(tsig, z3.And(s["upd"][named, n, c, v], asig, dg == v),
                   z3.Implies(asig, z3.And(dg == v, v >= 1, v <= s["pub"][c])))
     checks = z3.And(R.sigs_ok(tsig, asig), R.binding_ok(named, d), R.token_ok(n, s["tok"][d]),
-                    R.seq_ok(v, s["fl"][d, c], s["ins"][d, c]))
+                    R.seq_ok(v, s["fl"][d, c], s["ins"][d, c]),
+                    R.exchange_live(s["aage"][d]))
     proceed = z3.Or(checks, z3.BoolVal(not R.verify_before_decrypt))
     unwraps = z3.If(tsig, z3.Or(named == d, z3.BoolVal(not R.wrap_to_device_key)), True)
     guard = z3.And(z3.Not(s["comp"][d]), s["agq"][d], avail, proceed)
@@ -278,6 +288,11 @@ def _t_verify_update(s: State, R: Rules) -> Built:
         "revtee": z3.Or(s["revtee"], z3.And(unwraps, tsig, s["rev"][d],
                                             z3.Not(s["dlv"][d, c, v]))),
         "htok": _upd(s["htok"], (d,), s["tok"][d]),
+        # P6(a): the Update of a session no longer current, consumed by its first-time
+        # exchange (a session that ended by revocation is P13's business)
+        "late": z3.Or(s["late"], z3.And(unwraps, tsig, named == d, n == s["tok"][d],
+                                        s["qfirst"][d], s["usent"][d, n], z3.Not(s["rev"][d]),
+                                        z3.Not(timing.current(s, d, n)))),
     }
     return [d, named, n, c, v, tsig, asig, dg], guard, up
 
@@ -346,9 +361,11 @@ def _t_record(s: State, R: Rules) -> Built:
 
 
 def _t_expire(s: State, R: Rules) -> Built:
+    """A challenged session may expire at any time; one that sent its Update only once the
+    TAM's hold has passed (``R.tam_may_expire``)."""
     d = z3.Const("p_d", Dev)
-    return [d], z3.Or(s["sch"][d], s["sus"][d]), {"sch": _upd(s["sch"], (d,), False),
-                                                  "sus": _upd(s["sus"], (d,), False)}
+    guard = z3.Or(s["sch"][d], z3.And(s["sus"][d], R.tam_may_expire(s["uage"][d])))
+    return [d], guard, {"sch": _upd(s["sch"], (d,), False), "sus": _upd(s["sus"], (d,), False)}
 
 
 def _t_uninstall(s: State, R: Rules) -> Built:
@@ -410,6 +427,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("revoke.device", _t_revoke),
     Transition("attack.compromise_device", _t_compromise),
     Transition("attack.intercept", _t_intercept),
+    Transition("time.tick", timing.t_tick),
 )
 
 
@@ -428,9 +446,9 @@ class Obligation:
 
 #: what each obligation may assume besides itself (properties P*, lemmas by their L-number)
 SUPPORT: dict[str, tuple[str, ...]] = {
-    "P1": ("P12", "L1", "L2", "L4", "L6"), "P5": ("L4", "L5", "L11"), "P6": ("L5", "L10"),
+    "P1": ("P12", "L1", "L2", "L4", "L6"), "P5": ("L4", "L5", "L11"), "P6": ("L5", "L10", "L13"),
     "P7": ("L5", "L8"), "P11": ("L9",), "P3": ("L12",), "L4": ("L3", "L5"), "L6": ("L4", "L3"),
-    "P12": ("P1", "L1", "L2", "L4", "L6"), "P13": ("L7", "L3"),
+    "P12": ("P1", "L1", "L2", "L4", "L6"), "P13": ("L7", "L3"), "L13": ("L10",),
 }
 
 
@@ -476,7 +494,7 @@ _DEVICE_VIEW = (("compromised", "comp"), ("revoked", "rev"), ("challenged", "sch
                 ("update_sent", "sus"), ("challenge", "snonce"), ("queried", "agq"),
                 ("token", "tok"), ("holds_cek", "hold"), ("kept_cek", "kept"),
                 ("partial_install", "partial"))
-_FLAGS = ("bad_dlv", "foreign", "badinst", "stale", "badrec", "rollback", "reeleak", "unverif",
+_FLAGS = ("bad_dlv", "foreign", "badinst", "stale", "late", "badrec", "rollback", "reeleak", "unverif",
           "ivdup", "revdlv", "revtee", "kck", "ckout")
 
 

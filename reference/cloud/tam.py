@@ -163,6 +163,7 @@ class _Session:
     issued_at: float = 0.0
     state: TamState = TamState.CHALLENGED
     delivery: Delivery | None = None
+    sent_at: float | None = None  # when the Update went out (T11 counts L_u from here)
 
 
 @attrs.frozen
@@ -357,7 +358,14 @@ class Tam:
         t = self._transition(self.state(ueid), Input.BEGIN)
         old = self._by_device.get(ueid)
         if old is not None:
-            self._close(self._sessions[old])
+            held = self._sessions[old]
+            if held.sent_at is not None and self._clock() - held.sent_at <= teep.UPDATE_HOLD:
+                # 8.3.1: the session that sent an Update stays the current one for L_u, so
+                # that whatever the Agent still accepts belongs to it (P6(a))
+                raise ProtocolError(
+                    Code.TAM_UPDATE_OUTSTANDING, "an Update to this device is still outstanding"
+                )
+            self._close(held)
         rng = self._rng.fork(f"session/{ueid.hex()}/{self._counter}")
         self._counter += 1
         session = _Session(
@@ -434,12 +442,18 @@ class Tam:
         return self._on_error(session, msg, t)
 
     def expire(self) -> list[TamOutput]:
-        """T5 / T11: sessions older than ``SESSION_LIFETIME`` seconds end. A CHALLENGED one is
-        recorded as stale evidence (EAT_STALE); an UPDATE_SENT one as an unknown outcome."""
+        """T5 / T11: a CHALLENGED session older than ``SESSION_LIFETIME`` seconds ends, recorded
+        as stale evidence (EAT_STALE); an UPDATE_SENT one ends only ``UPDATE_HOLD`` (L_u)
+        seconds after its Update was *sent*, recorded as an unknown outcome. L_u ≥ L_a·(1+ρ)
+        and the Agent accepted the QueryRequest before the Update could be sent, so every
+        Update an Agent still accepts arrives while its session is the current one (8.3.1)."""
         now = self._clock()
         out = []
         for session in list(self._sessions.values()):
-            if now - session.issued_at <= SESSION_LIFETIME:
+            if session.sent_at is not None:
+                if now - session.sent_at <= teep.UPDATE_HOLD:
+                    continue
+            elif now - session.issued_at <= SESSION_LIFETIME:
                 continue
             self._close(session)
             if session.state is TamState.CHALLENGED:
@@ -553,6 +567,7 @@ class Tam:
                 token=session.token, unneeded_manifest_list=(session.intent.uninstall,)
             )
             session.state = t.next_state
+            session.sent_at = self._clock()
             self.registry.record(
                 "uninstall.component", device.ueid, dumps([list(session.intent.uninstall)])
             )
@@ -583,6 +598,7 @@ class Tam:
         )
         session.delivery = delivery
         session.state = t.next_state
+        session.sent_at = self._clock()
         self.registry.record(
             t.step, device.ueid, delivery.binding(package, session.challenge, session.token)
         )

@@ -476,3 +476,31 @@ def test_reprs_hold_no_challenge(world: World) -> None:
     challenge = teep.verify(out.send, world.tsk.public()).challenge
     shown = repr(world.tam) + repr(out) + repr(list(world.tam._sessions.values()))
     assert repr(challenge) not in shown and challenge.hex() not in shown
+
+
+def test_update_sent_session_is_held_for_l_u_from_the_update(  # type: ignore[no-untyped-def]
+    tmp_path, vault: KeyVault
+) -> None:
+    """protocol.md 8.3.1 / T11: a session that sent its Update stays the current one for
+    UPDATE_HOLD (L_u) seconds counted from the Update, not from the QueryRequest; meanwhile a
+    new deploy request for the device is refused (TAM_UPDATE_OUTSTANDING) instead of replacing
+    the session, and nothing expires."""
+    world = World(tmp_path, vault)
+    now = [1000.0]
+    world.tam._clock = lambda: now[0]
+    dev = world.device()
+    world.publish(V1, 1)
+    q = world.tam.begin(dev.ueid, Intent(package=(TA_UUID, 1)))
+    response = dev.broker.deliver(q.send)[0]
+    now[0] += 200  # the evidence arrives late but within the session lifetime
+    world.tam.receive(response)
+    assert world.tam.state(dev.ueid) is TamState.UPDATE_SENT
+    now[0] += teep.UPDATE_HOLD  # 500 s after the QueryRequest, exactly L_u after the Update
+    assert world.tam.expire() == []
+    with pytest.raises(ProtocolError) as e:
+        world.tam.begin(dev.ueid, Intent(package=(TA_UUID, 1)))
+    assert e.value.code == Code.TAM_UPDATE_OUTSTANDING
+    assert world.tam.state(dev.ueid) is TamState.UPDATE_SENT
+    now[0] += 1
+    assert [o.detail for o in world.tam.expire()] == ["outcome unknown"]
+    assert world.tam.begin(dev.ueid, Intent(package=(TA_UUID, 1))).send is not None

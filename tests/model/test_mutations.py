@@ -57,6 +57,9 @@ MUTATIONS = [
      attrs.evolve(_, fresh_cek_per_version=False), "P11", BASE),
     ("class-key wraps and no binding check: a revoked TEE gets a CEK",
      attrs.evolve(_, wrap_to_device_key=False, binding_ok=TRUE), "P13", BASE),
+    # P6(a), "the TAM's current session": an off-by-one in the Agent's lifetime comparison
+    ("Agent's exchange lifetime compared with <= instead of <",
+     attrs.evolve(_, exchange_live=lambda age: age <= 1), "P6", BASE),
 ]
 
 #: what the exploration's violation must say, where the property has several clauses and the
@@ -66,6 +69,7 @@ CLAUSE = {
         "challenge already used",
     "Author reuses the CEK across versions with fresh IVs": "one CEK encrypts two payloads",
     "class-key wraps and no binding check: a revoked TEE gets a CEK": "reached its TEE",
+    "Agent's exchange lifetime compared with <= instead of <": "after that session had ended",
 }
 
 
