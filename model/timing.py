@@ -17,7 +17,9 @@ A tick is explored only while some session that sent its Update is still within 
 that would age only Agents' exchanges is left out. That loses no violation: an older exchange
 can do only what a younger one can (it refuses Updates the younger one may accept; the TAM's
 moves never depend on an Agent's age), so every state such a tick leads to is simulated by
-the state without it. Whether a party honours its bound is a check of ``rules.Rules``
+the state without it. For the same reason an exchange that a tick takes past its lifetime
+closes at once (the Agent is sans-I/O and notices on its next input, but from then on it can
+only refuse): with the honest rules a live exchange is therefore always of age 0. Whether a party honours its bound is a check of ``rules.Rules``
 (``exchange_live``, ``tam_may_expire``), so a seeded flaw or a held-out mutation changes it
 like any other check.
 
@@ -47,14 +49,18 @@ def _older(age: int) -> int:
 def tick(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
     """``time.tick``: one tick of real time passes for every running clock (a no-op tick is
     not an edge)."""
-    from edbp.model.edbp_profile import Event, _evolve, _set
+    from edbp.model.edbp_profile import Agent, Event, _evolve, _set
 
     if not any(s.phase == "UPDATE_SENT" and s.age < CAP for s in w.sessions):
         return  # a tick would only age Agents: see the module docstring
     agents, sessions = w.agents, w.sessions
     for d, a in enumerate(w.agents):
         if a.phase == "QUERIED" and d not in w.compromised and a.age < CAP:
-            agents = _set(agents, d, _evolve(a, age=_older(a.age)))
+            age = _older(a.age)
+            if cfg.rules.exchange_live(age):
+                agents = _set(agents, d, _evolve(a, age=age))
+            else:  # past L_a: the exchange closes (it could only refuse from here on)
+                agents = _set(agents, d, Agent("IDLE", -1, (), a.floor, a.installed, a.kept))
     for d, s in enumerate(w.sessions):
         if s.phase == "UPDATE_SENT" and s.age < CAP:
             sessions = _set(sessions, d, _evolve(s, age=_older(s.age)))
@@ -101,8 +107,10 @@ def _z3_older(x: z3.ArithRef) -> z3.ArithRef:
 
 
 def t_tick(s: dict[str, Any], R: Any) -> tuple[list[z3.ExprRef], z3.BoolRef, dict[str, Any]]:
-    """time.tick: every clock ages by one tick (saturating)."""
+    """time.tick: every clock ages by one tick (saturating); an exchange past its lifetime
+    closes."""
     return [], z3.BoolVal(True), {
+        "agq": z3.Lambda([_d], z3.And(s["agq"][_d], R.exchange_live(_z3_older(s["aage"][_d])))),
         "aage": z3.Lambda([_d], _z3_older(s["aage"][_d])),
         "uage": z3.Lambda([_d], _z3_older(s["uage"][_d])),
     }
