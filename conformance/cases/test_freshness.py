@@ -142,7 +142,7 @@ def test_token_differing_in_last_byte(harness: Harness) -> None:
 )
 def test_update_after_exchange_lifetime(harness: Harness) -> None:
     """An Update withheld by the REE for longer than the exchange lifetime L_a (on the TEE's
-    monotonic clock, which the harness advances) is refused with AGENT_EXCHANGE_EXPIRED and
+    monotonic clock, which the harness advances) is refused with TEEP_EXCHANGE_EXPIRED and
     changes nothing; the exchange is closed, so the same bytes are then a replay. The same
     delivery within L_a installs (protocol.md 8.3.1)."""
     published = harness.publish(1)
@@ -151,7 +151,7 @@ def test_update_after_exchange_lifetime(harness: Harness) -> None:
     before = harness.state()
     harness.advance_clock(math.ceil(teep.EXCHANGE_LIFETIME) + 1, "L_a + 1 s pass in the TEE")
     got = harness.deliver(update, "Update after L_a")
-    harness.expect_refusal(got, Code.AGENT_EXCHANGE_EXPIRED, "Update after L_a")
+    harness.expect_refusal(got, Code.TEEP_EXCHANGE_EXPIRED, "Update after L_a")
     harness.expect_unchanged(before, "Update after L_a")
     _expect_replay(harness, update, "the same Update once the exchange closed")
     q = harness.query(step="deploy.query_request (2)")

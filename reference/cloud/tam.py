@@ -363,7 +363,7 @@ class Tam:
                 # 8.3.1: the session that sent an Update stays the current one for L_u, so
                 # that whatever the Agent still accepts belongs to it (P6(a))
                 raise ProtocolError(
-                    Code.TAM_UPDATE_OUTSTANDING, "an Update to this device is still outstanding"
+                    Code.TEEP_UPDATE_OUTSTANDING, "an Update to this device is still outstanding"
                 )
             self._close(held)
         rng = self._rng.fork(f"session/{ueid.hex()}/{self._counter}")

@@ -34,7 +34,7 @@ INSTALLING are the states the Agent is in while the corresponding transition run
 Order of the Update checks (each refusal has its own code): TEEP signature (TSK) → SUIT
 envelopes (TAM then author signature, vendor/class ids) → device binding
 (AGENT_NOT_FOR_THIS_DEVICE) → the Update is bound to the open challenge (AGENT_REPLAY) and
-arrives within the exchange's lifetime L_a (AGENT_EXCHANGE_EXPIRED) →
+arrives within the exchange's lifetime L_a (TEEP_EXCHANGE_EXPIRED) →
 sequence number above the component's floor (AGENT_ROLLBACK) → CEK unwrap with the DAK.
 """
 
@@ -534,7 +534,7 @@ class Agent:
         Update, so whatever passes here still belongs to the TAM's current session."""
         if self._clock() - session.opened_at > self.exchange_lifetime:
             raise ProtocolError(
-                Code.AGENT_EXCHANGE_EXPIRED, "the exchange outlived its lifetime (L_a)"
+                Code.TEEP_EXCHANGE_EXPIRED, "the exchange outlived its lifetime (L_a)"
             )
 
     def _on_payload(self, event: PayloadFetched, _: Any) -> list[Output]:

@@ -483,7 +483,7 @@ def test_update_sent_session_is_held_for_l_u_from_the_update(  # type: ignore[no
 ) -> None:
     """protocol.md 8.3.1 / T11: a session that sent its Update stays the current one for
     UPDATE_HOLD (L_u) seconds counted from the Update, not from the QueryRequest; meanwhile a
-    new deploy request for the device is refused (TAM_UPDATE_OUTSTANDING) instead of replacing
+    new deploy request for the device is refused (TEEP_UPDATE_OUTSTANDING) instead of replacing
     the session, and nothing expires."""
     world = World(tmp_path, vault)
     now = [1000.0]
@@ -499,7 +499,7 @@ def test_update_sent_session_is_held_for_l_u_from_the_update(  # type: ignore[no
     assert world.tam.expire() == []
     with pytest.raises(ProtocolError) as e:
         world.tam.begin(dev.ueid, Intent(package=(TA_UUID, 1)))
-    assert e.value.code == Code.TAM_UPDATE_OUTSTANDING
+    assert e.value.code == Code.TEEP_UPDATE_OUTSTANDING
     assert world.tam.state(dev.ueid) is TamState.UPDATE_SENT
     now[0] += 1
     assert [o.detail for o in world.tam.expire()] == ["outcome unknown"]

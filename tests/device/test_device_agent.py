@@ -588,7 +588,7 @@ def test_uninstall_without_the_member_removes_only_the_listed_component(w: World
 
 def test_update_after_the_exchange_lifetime_is_refused(w: World) -> None:
     """P6(a), protocol.md 8.3.1: an Update the attacker held back for longer than L_a (on the
-    TEE's monotonic clock) is refused with AGENT_EXCHANGE_EXPIRED and the exchange closes; the
+    TEE's monotonic clock) is refused with TEEP_EXCHANGE_EXPIRED and the exchange closes; the
     same Update within L_a installs. The clock is injected: no test sleeps."""
     now = [50.0]
     dev = w.device(clock=lambda: now[0])
@@ -596,7 +596,7 @@ def test_update_after_the_exchange_lifetime_is_refused(w: World) -> None:
     token = dev.query(w.tam)
     held = w.tam.update(v1, dev.agent.keys.dak_public, token)
     now[0] += teep.EXCHANGE_LIFETIME + 0.001
-    assert_refused(dev, dev.broker.deliver(held), Code.AGENT_EXCHANGE_EXPIRED)
+    assert_refused(dev, dev.broker.deliver(held), Code.TEEP_EXCHANGE_EXPIRED)
     assert dev.agent.state is AgentState.IDLE and dev.agent.floor(COMPONENT) is None
     # the exchange closed: the same Update is now a replay
     assert_refused(dev, dev.broker.deliver(held), Code.AGENT_REPLAY)
@@ -610,5 +610,5 @@ def test_update_after_the_exchange_lifetime_is_refused(w: World) -> None:
 def test_expired_code_travels_as_a_temporary_teep_error() -> None:
     from edbp.errors import teep_err_code
 
-    assert teep_err_code(Code.AGENT_EXCHANGE_EXPIRED) is TeepErr.ERR_TEMPORARY_ERROR
+    assert teep_err_code(Code.TEEP_EXCHANGE_EXPIRED) is TeepErr.ERR_TEMPORARY_ERROR
     assert teep.UPDATE_HOLD >= teep.EXCHANGE_LIFETIME * (1 + teep.CLOCK_DRIFT)
