@@ -110,7 +110,9 @@ def t_tick(s: dict[str, Any], R: Any) -> tuple[list[z3.ExprRef], z3.BoolRef, dic
     """time.tick: every clock ages by one tick (saturating); an exchange past its lifetime
     closes."""
     return [], z3.BoolVal(True), {
-        "agq": z3.Lambda([_d], z3.And(s["agq"][_d], R.exchange_live(_z3_older(s["aage"][_d])))),
+        # a compromised device's Agent is the attacker's: nothing of it closes by itself
+        "agq": z3.Lambda([_d], z3.And(s["agq"][_d], z3.Or(s["comp"][_d], R.exchange_live(
+            _z3_older(s["aage"][_d]))))),
         "aage": z3.Lambda([_d], _z3_older(s["aage"][_d])),
         "uage": z3.Lambda([_d], _z3_older(s["uage"][_d])),
     }
@@ -164,7 +166,7 @@ def alpha(w: World, cfg: Config, out: dict[Any, Any]) -> None:
     g = w.ghost
     for d in range(inst.devices):
         a, s = w.agents[d], w.sessions[d]
-        if a.phase == "QUERIED":
+        if a.phase == "QUERIED" and d not in w.compromised:
             out[("aage", (d,))] = a.age
             out[("qfirst", (d,))] = a.first
         if s.phase == "UPDATE_SENT":
