@@ -494,7 +494,8 @@ _DEVICE_VIEW = (("compromised", "comp"), ("revoked", "rev"), ("challenged", "sch
                 ("update_sent", "sus"), ("challenge", "snonce"), ("queried", "agq"),
                 ("token", "tok"), ("holds_cek", "hold"), ("kept_cek", "kept"),
                 ("partial_install", "partial"))
-_FLAGS = ("bad_dlv", "foreign", "badinst", "stale", "late", "badrec", "rollback", "reeleak", "unverif",
+_FLAGS = ("bad_dlv", "foreign", "badinst", "stale", "late", "badrec", "rollback", "reeleak",
+          "unverif",
           "ivdup", "revdlv", "revtee", "kck", "ckout")
 
 

@@ -19,9 +19,11 @@ can do only what a younger one can (it refuses Updates the younger one may accep
 moves never depend on an Agent's age), so every state such a tick leads to is simulated by
 the state without it. For the same reason an exchange that a tick takes past its lifetime
 closes at once (the Agent is sans-I/O and notices on its next input, but from then on it can
-only refuse): with the honest rules a live exchange is therefore always of age 0. Whether a party honours its bound is a check of ``rules.Rules``
-(``exchange_live``, ``tam_may_expire``), so a seeded flaw or a held-out mutation changes it
-like any other check.
+only refuse): with the honest rules a live exchange is therefore always of age 0.
+
+Whether a party honours its bound is a check of ``rules.Rules`` (``exchange_live``,
+``tam_may_expire``), so a seeded flaw or a held-out mutation changes it like any other
+check.
 
 This module holds the explorer's tick, the z3 state variables, transition and strengthening
 lemma (L13) for time, and the cross-check's abstraction of the new variables; the profile,
@@ -124,12 +126,13 @@ def lemma(s: dict[str, Any]) -> z3.BoolRef:
     exchange is past L_a.
 
     Its conjuncts: ages are non-negative; evidence the device produced (``ev``) stands behind
-    every session that sent its Update, every Update sent (``usent``), every open exchange, every job
-    and every install; an Agent is never in two phases at once; a challenged session has sent no Update; an open exchange's token and every
-    Update concern issued challenges; a first-time exchange has installed nothing under its
-    token; (the core) while the TAM's session is that of a first-time exchange, the session is
-    no older than the exchange, and when it is not, an Update sent for the exchange's token
-    meets only an exchange past its lifetime."""
+    every session that sent its Update, every Update sent (``usent``), every open exchange,
+    every job and every install; an Agent is never in two phases at once; a challenged session
+    has sent no Update; an open exchange's token and every Update concern issued challenges; a
+    first-time exchange has installed nothing under its token; (the core) while the TAM's
+    session is that of a first-time exchange, the session is no older than the exchange, and
+    when it is not, an Update sent for the exchange's token meets only an exchange past its
+    lifetime."""
     d, n, c, v = _d, _n, _c, _v
     comp = s["comp"][d]
     mine = z3.And(z3.Not(comp), s["agq"][d], s["qfirst"][d])
