@@ -80,28 +80,22 @@ B = z3.BoolSort()
 
 #: state variables for time: the Agent's exchange age and whether its token was answered for
 #: the first time; the TAM session's age since its Update; the TAM sent the Update of
-#: challenge n to d (``usent``); the ghost of an Update consumed after its session ended
-#: (``late``)
+#: challenge n to d (``usent``); the session of challenge n of d expired after sending its
+#: Update (``tout``); the ghost of an Update consumed after its session expired (``late``)
 VARS: dict[str, tuple[z3.SortRef, ...]] = {
     "aage": (Dev, INT), "qfirst": (Dev, B), "uage": (Dev, INT), "usent": (Dev, INT, B),
-    "late": (B,),
+    "tout": (Dev, INT, B), "late": (B,),
 }
 
 _d = z3.Const("d", Dev)
 _n = z3.Int("n")
-_c = z3.Const("c", z3.DeclareSort("Component"))
-_v = z3.Int("v")
 
 
 def init(s: dict[str, Any]) -> z3.BoolRef:
-    return z3.And(z3.ForAll([_d, _n], z3.Not(s["usent"][_d, _n])),
+    return z3.And(z3.ForAll([_d, _n], z3.And(z3.Not(s["usent"][_d, _n]),
+                                             z3.Not(s["tout"][_d, _n]))),
                   z3.ForAll([_d], z3.And(s["aage"][_d] == 0, s["uage"][_d] == 0)),
                   s["late"] == z3.BoolVal(False))
-
-
-def current(s: dict[str, Any], d: z3.ExprRef, n: z3.ExprRef) -> z3.BoolRef:
-    """The TAM's open session of ``d`` is the one of challenge ``n``."""
-    return z3.And(z3.Or(s["sch"][d], s["sus"][d]), s["snonce"][d] == n)
 
 
 def _z3_older(x: z3.ArithRef) -> z3.ArithRef:
@@ -122,40 +116,35 @@ def t_tick(s: dict[str, Any], R: Any) -> tuple[list[z3.ExprRef], z3.BoolRef, dic
 
 def lemma(s: dict[str, Any]) -> z3.BoolRef:
     """L13: an exchange opened by the first QueryRequest of a session is at least as old as
-    that session's Update, so once the TAM's session has ended (other than by revocation) the
+    that session's Update, so once the TAM let the session expire (L_u after the Update) the
     exchange is past L_a.
 
-    Its conjuncts: ages are non-negative; evidence the device produced (``ev``) stands behind
-    every session that sent its Update, every Update sent (``usent``), every open exchange,
-    every job and every install; an Agent is never in two phases at once; a challenged session
-    has sent no Update; an open exchange's token and every Update concern issued challenges; a
-    first-time exchange has installed nothing under its token; (the core) while the TAM's
-    session is that of a first-time exchange, the session is no older than the exchange, and
-    when it is not, an Update sent for the exchange's token meets only an exchange past its
-    lifetime."""
-    d, n, c, v = _d, _n, _c, _v
+    Its conjuncts: no Update was consumed by a first-time exchange after its session expired
+    (``late``, P6(a)'s clause); ages are non-negative; a session that sent its Update rests on
+    evidence the device produced for its challenge (``ev``), and so does every Update sent
+    (``usent``);
+    Updates and expiries concern issued challenges; a challenged session has sent no Update
+    and has not expired after one; (the core) while the TAM's session is that of a first-time
+    exchange, the session is no older than the exchange, and an expired session's Update
+    meets only exchanges past their lifetime."""
+    d, n = _d, _n
     comp = s["comp"][d]
     mine = z3.And(z3.Not(comp), s["agq"][d], s["qfirst"][d])
     tok = s["tok"][d]
     return z3.And(
+        z3.Not(s["late"]),
         z3.ForAll([d], z3.And(s["aage"][d] >= 0, s["uage"][d] >= 0)),
         z3.ForAll([d], z3.Implies(s["sus"][d],
                                   z3.And(s["snonce"][d] >= 0, s["snonce"][d] < s["issued"],
                                          z3.Or(s["ev"][d, s["snonce"][d]], comp)))),
         z3.ForAll([d, n], z3.Implies(s["usent"][d, n],
                                      z3.And(n < s["issued"], z3.Or(s["ev"][d, n], comp)))),
-        z3.ForAll([d], z3.Not(z3.And(s["agq"][d], s["hold"][d]))),
-        z3.ForAll([d], z3.Implies(s["agq"][d], z3.And(tok >= 0, tok < s["issued"],
-                                                      z3.Or(s["ev"][d, tok], comp)))),
-        z3.ForAll([d], z3.Implies(s["hold"][d], z3.Or(s["ev"][d, s["htok"][d]], comp))),
-        z3.ForAll([d, n, c, v], z3.Implies(s["instok"][d, n, c, v],
-                                           z3.Or(s["ev"][d, n], comp))),
-        z3.ForAll([d], z3.Implies(s["sch"][d], z3.Not(s["usent"][d, s["snonce"][d]]))),
-        z3.ForAll([d, c, v], z3.Implies(mine, z3.Not(s["instok"][d, tok, c, v]))),
+        z3.ForAll([d, n], z3.Implies(s["tout"][d, n], n < s["issued"])),
+        z3.ForAll([d], z3.Implies(s["sch"][d], z3.And(
+            z3.Not(s["usent"][d, s["snonce"][d]]), z3.Not(s["tout"][d, s["snonce"][d]])))),
         z3.ForAll([d], z3.Implies(z3.And(mine, s["sus"][d], s["snonce"][d] == tok),
                                   s["uage"][d] <= s["aage"][d])),
-        z3.ForAll([d], z3.Implies(z3.And(mine, s["usent"][d, tok], z3.Not(s["rev"][d]),
-                                         z3.Not(current(s, d, tok))),
+        z3.ForAll([d], z3.Implies(z3.And(mine, s["tout"][d, tok], s["usent"][d, tok]),
                                   s["aage"][d] >= CAP)),
     )
 
