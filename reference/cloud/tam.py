@@ -274,9 +274,9 @@ class Tam:
     def revoke(self, ueid: bytes) -> DeviceRecord:
         """``revoke.device``: no new delivery reaches the device (P13); open sessions die."""
         record = self.registry.revoke(ueid)
-        token = self._by_device.pop(record.ueid, None)
-        if token is not None:
-            self._sessions.pop(token, None)
+        self._by_device.pop(record.ueid, None)
+        for token in [t for t, x in self._sessions.items() if x.ueid == record.ueid]:
+            del self._sessions[token]  # the current session and any held one (8.3.1)
         return record
 
     def retire_class_key_versions(self, key_id: str) -> tuple[int, ...]:
@@ -360,12 +360,12 @@ class Tam:
         if old is not None:
             held = self._sessions[old]
             if held.sent_at is not None and self._clock() - held.sent_at <= teep.UPDATE_HOLD:
-                # 8.3.1: the session that sent an Update stays the current one for L_u, so
-                # that whatever the Agent still accepts belongs to it (P6(a))
-                raise ProtocolError(
-                    Code.TEEP_UPDATE_OUTSTANDING, "an Update to this device is still outstanding"
-                )
-            self._close(held)
+                # 8.3.1: a session that sent its Update stays open for L_u, so that whatever
+                # the Agent still accepts belongs to an open session (P6(a)): the new session
+                # becomes the device's, the held one keeps its token until T11 or a report
+                del self._by_device[ueid]
+            else:
+                self._close(held)
         rng = self._rng.fork(f"session/{ueid.hex()}/{self._counter}")
         self._counter += 1
         session = _Session(
