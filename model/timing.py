@@ -19,7 +19,9 @@ can do only what a younger one can (it refuses Updates the younger one may accep
 moves never depend on an Agent's age), so every state such a tick leads to is simulated by
 the state without it. For the same reason an exchange that a tick takes past its lifetime
 closes at once (the Agent is sans-I/O and notices on its next input, but from then on it can
-only refuse): with the honest rules a live exchange is therefore always of age 0.
+only refuse): with the honest rules a live exchange is therefore always of age 0. Closing
+adds no behaviour either: an Agent in QUERIED can reach the same IDLE state at any moment by
+its ``deploy.error`` edge (timeout or junk input).
 
 Whether a party honours its bound is a check of ``rules.Rules`` (``exchange_live``,
 ``tam_may_expire``), so a seeded flaw or a held-out mutation changes it like any other
