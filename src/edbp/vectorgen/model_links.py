@@ -32,6 +32,16 @@ FLAW_FLAGS: dict[str, tuple[str, ...]] = {
     "agent-accepts-classical-downgrade": ("ClassicalTeepSignature", "ClassicalAlgOnPqKey"),
 }
 
+#: model flaws no vector can realise, with the reason and what realises them instead: a vector
+#: carries no clock, so the flaws of P6(a)'s time bounds are shown by a conformance case that
+#: drives the device's clock through the adapter
+NO_VECTOR_FLAWS: dict[str, str] = {
+    "agent-exchange-never-expires": "needs time to pass in the TEE; the conformance case "
+    "freshness.update-after-exchange-lifetime (fault exchange-never-expires) realises it",
+    "tam-session-shorter-than-agent": "a TAM duty over time; tests/cloud/test_tam.py checks "
+    "the TAM's hold L_u",
+}
+
 #: blueprint attack of the model's catalogue (``edbp.model.attacks``) -> the CPK vectors that
 #: realise it on the CPM: the as-published CPM installs them (``acceptable``), the fixed one
 #: refuses them. Attacks on the key service and twin sync (key release, stale desired
