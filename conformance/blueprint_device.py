@@ -366,6 +366,9 @@ class CpmDevice(DeviceBackend):
     def req_set_clock(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
         raise AdapterError(Code.ADAPTER_CAPABILITY_MISSING, "clock")
 
+    def req_advance_clock(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
+        raise AdapterError(Code.ADAPTER_CAPABILITY_MISSING, "monotonic-clock")
+
 
 def make_cpm_backend(behaviour: str = "as-published") -> DeviceBackend:
     """The blueprint device running the CPM of ``behaviour`` (``as-published`` or ``fixed``);

@@ -362,7 +362,12 @@ class FaultyAgent(Agent):
                 return bytes(session.challenge)
         if expected is None or update.token is None or not _eq(update.token, expected):
             raise ProtocolError(Code.AGENT_REPLAY, "Update not bound to the open challenge")
+        self._check_lifetime(session)
         return bytes(session.challenge)
+
+    def _check_lifetime(self, session: Any) -> None:
+        if "exchange-never-expires" not in self.flags:
+            super()._check_lifetime(session)
 
     # -- the payload -------------------------------------------------------------------------
 
@@ -874,6 +879,15 @@ class HoldsClassKeys(FaultyDevice):
         return agent
 
 
+class ClockNotAdvanced(ReferenceDevice):
+    """Declares ``monotonic-clock`` but ``advance_clock`` leaves the TEE's clock as it was: the
+    harness believes time passed that the Agent never saw (spec/adapter.md A-4f)."""
+
+    def req_advance_clock(self, args: dict[str, Any], host: Any) -> dict[str, Any]:
+        self._need("monotonic-clock")
+        return {}
+
+
 class CrashOnMalformed(ReferenceDevice):
     """Hands the message to a parser that dies on malformed CBOR instead of refusing it."""
 
@@ -1152,6 +1166,19 @@ FAULTS: dict[str, Fault] = {
         ("P8",),
         PlaintextInState,
         clauses=("P-11a",),
+    ),
+    "exchange-never-expires": Fault(
+        "keeps its exchange open without a lifetime: an Update the REE withheld for longer "
+        "than L_a still installs",
+        ("P6",),
+        _agent_fault("exchange-never-expires"),
+        clauses=("P-8.3d",),
+    ),
+    "clock-not-advanced": Fault(
+        "declares monotonic-clock but advance_clock does not move the TEE's clock",
+        ("P6",),
+        ClockNotAdvanced,
+        clauses=("A-4f",),
     ),
     "tam-key-as-author": Fault(
         "one trust store: accepts an author manifest signed by a TAM key",

@@ -94,7 +94,9 @@ SUITES: tuple[str, ...] = (
 PQ_SUITES = ("suit-sha256-mldsa65-hpke-xwing-a128gcm", "teep-sign1-mldsa65")
 if pq.available():
     SUITES = (*SUITES, *PQ_SUITES)
-CAPABILITIES = ("power-cut", "clock", "test-keys", "ta-check")
+CAPABILITIES = ("power-cut", "clock", "monotonic-clock", "test-keys", "ta-check")
+#: the longest single ``advance_clock`` (one year, spec/adapter.cddl)
+MAX_ADVANCE = 31_536_000
 MAX_MESSAGE = 65536  # spec/protocol.md section 6
 
 #: the (vendor_id, class_id) a reference device (and the vector generator's kit) takes when it
@@ -213,6 +215,9 @@ class ReferenceDevice(DeviceBackend):
         self.rng = rng
         self.vendor_id, self.class_id = reference_identity()
         self.clock: float | None = None
+        #: seconds ``advance_clock`` added to the TEE's monotonic clock (never reset: a
+        #: monotonic clock does not go back, not even across a factory reset)
+        self.advanced = 0.0
         self._resets = 0
         self.factory_reset(keep_keys=False)
 
@@ -252,7 +257,12 @@ class ReferenceDevice(DeviceBackend):
             rng=self._agent_rng,
             # OP-TEE's TA-image checks only once TA Signing Keys are provisioned
             verify_ta=bool(self.anchors.ta_signers),
+            clock=self.tee_clock,
         )
+
+    def tee_clock(self) -> float:
+        """The TEE's monotonic clock (OP-TEE ``TEE_GetSystemTime``), as the harness drives it."""
+        return time.monotonic() + self.advanced
 
     # ------------------------------------------------------------------ adapter requests
 
@@ -459,6 +469,14 @@ class ReferenceDevice(DeviceBackend):
         if not isinstance(t, int) or isinstance(t, bool) or t < 0:
             raise bad_args("set_clock needs time (POSIX seconds)")
         self.clock = float(t)
+        return {}
+
+    def req_advance_clock(self, args: dict[str, Any], host: Host) -> dict[str, Any]:
+        self._need("monotonic-clock")
+        s = args.get("seconds")
+        if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s <= MAX_ADVANCE:
+            raise bad_args("advance_clock needs seconds (0 to one year)")
+        self.advanced += s
         return {}
 
     def now(self) -> float:

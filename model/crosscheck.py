@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 import z3
 from edbp.model import proofs as pf
-from edbp.model import taversion
+from edbp.model import taversion, timing
 from edbp.model.edbp_profile import Config, World, plaintext, record
 from edbp.model.explore import Exploration
 from edbp.model.rules import Rules
@@ -113,6 +113,7 @@ def alpha(w: World, cfg: Config) -> dict[Point, Any]:
     out[("retuse", ())] = bool(g.retired_uses)
     out[("tarb", ())] = any(_ta_fell(w, cfg, log) for log in logs)
     out[("ckout", ())] = bool(g.ck_holders - {"keyvault"})
+    timing.alpha(w, cfg, out)
     return out
 
 

@@ -224,7 +224,10 @@ class ModelDriver:
     def _close_session(self, d: int) -> None:
         """Let a stale TAM session or Agent exchange for ``d`` time out."""
         if self.state.sessions[d].phase != "NO_SESSION":
-            self.take(lambda e, w: e.data == ("expire", d))
+            if self.take(lambda e, w: e.data == ("expire", d)) is None:
+                # a session that sent its Update is held for L_u: let that time pass first
+                self.take(lambda e, w: e.data == ("tick",))
+                self.take(lambda e, w: e.data == ("expire", d))
         if self.state.agents[d].phase == "QUERIED":
             self.take(lambda e, w: e.data[:2] == ("error", d))
 

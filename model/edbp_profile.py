@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 import attrs
+from edbp.model import timing
 from edbp.model.instance import Instance
 from edbp.model.rules import HONEST, NO_NONCE, Rules
 from edbp.model.terms import ATTACKER_KEY, Term, analyze, enc, h, pub, sig, wrap
@@ -63,6 +64,8 @@ class Agent:
     installed: tuple[int, ...]
     kept: frozenset[Any] = frozenset()
     ta_floor: tuple[int, ...] = ()
+    age: int = 0  # QUERIED: ticks since the QueryRequest was accepted (timing.py)
+    first: bool = True  # QUERIED: the exchange's token was answered for the first time
 
 
 @attrs.frozen(cache_hash=True)
@@ -72,6 +75,7 @@ class Session:
     phase: str = "NO_SESSION"
     nonce: int = -1
     job: tuple[Any, ...] = ()
+    age: int = 0  # UPDATE_SENT: ticks since the Update was sent (timing.py)
 
 
 @attrs.frozen(cache_hash=True)
@@ -97,6 +101,9 @@ class Ghost:
     # class-key generation already retired (P2, rotation.py)
     retired_uses: frozenset[Any] = frozenset()  # (d, c, v, g): a delivery whose CEK the
     # KeyVault unwrapped under a retired generation (P2)
+    late_accepts: frozenset[Any] = frozenset()  # (d, n): d consumed the Update of session n
+    # after that session had ended (not by revocation), in an exchange opened by n's first
+    # QueryRequest (P6(a))
 
 
 @attrs.frozen(cache_hash=True)
@@ -325,6 +332,7 @@ def successors(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
         if d not in w.compromised:
             moves.append(_agent_steps(w, cfg, d, know))
     moves.append(_lifecycle(w, cfg))
+    moves.append(timing.tick(w, cfg))
     for gen in moves:
         yield from gen
 
@@ -409,10 +417,12 @@ def _tam_steps(w: World, cfg: Config, d: int,
             yield Event(("deploy.query_request",), "TAM", f"Broker{d}",
                         f"QueryRequest(challenge n{n}) signed by TSK"), nw
         return
-    # a session that hears nothing expires (the TAM records a timeout)
-    nw = _evolve(w, sessions=_set(w.sessions, d, Session()))
-    yield Event(("deploy.record",), "TAM", "TAM", f"session with device {d} expires",
-                ("expire", d)), nw
+    # a session that hears nothing expires (the TAM records a timeout); one that sent its
+    # Update only once L_u has passed since it sent it (T11)
+    if s.phase == "CHALLENGED" or cfg.rules.tam_may_expire(s.age):
+        nw = _evolve(w, sessions=_set(w.sessions, d, Session()))
+        yield Event(("deploy.record",), "TAM", "TAM", f"session with device {d} expires",
+                    ("expire", d)), nw
     if s.phase == "CHALLENGED":
         yield from _uninstall.tam_steps(w, cfg, d, know)
         honest_ev = evidence(cfg, d, s.nonce)
@@ -524,7 +534,9 @@ def _agent_steps(w: World, cfg: Config, d: int,
                 continue
             n = term[2][1][1]
             ev = evidence(cfg, d, n)
-            nw = _with_agent(w, d, _evolve(a, phase="QUERIED", token=n), w.ghost, ev)
+            first = ev not in w.seen  # d never answered this token before (ground truth)
+            na = _evolve(a, phase="QUERIED", token=n, age=0, first=first)
+            nw = _with_agent(w, d, na, w.ghost, ev)
             s = w.sessions[d]
             honest = s.phase == "CHALLENGED" and s.nonce == n
             steps = ("deploy.query_response",) if honest else ("attack.replay",
@@ -612,6 +624,7 @@ def _verify_update(w: World, cfg: Config, d: int, a: Agent,
     sigs_ok = rules.sigs_ok(term[1] == TSK, am[1] == ASK)
     binding_ok = rules.binding_ok(named, d)
     token_ok = rules.token_ok(tok[1], a.token)
+    live = rules.exchange_live(a.age)
     seq_ok = rules.seq_ok(v, a.floor[c], a.installed[c])
     # unwrap with the device's own keys
     cek = None
@@ -627,7 +640,7 @@ def _verify_update(w: World, cfg: Config, d: int, a: Agent,
     prefix: tuple[str, ...] = ()
     if not honest:
         prefix = ("attack.replay",) if term in w.seen else ("attack.inject",)
-    checks_ok = sigs_ok and binding_ok and token_ok and seq_ok
+    checks_ok = sigs_ok and binding_ok and token_ok and seq_ok and live
     early = not rules.verify_before_decrypt and cek is not None
     if (checks_ok and cek is not None) or early:
         g = w.ghost
@@ -638,8 +651,13 @@ def _verify_update(w: World, cfg: Config, d: int, a: Agent,
         if term[1] == TSK and d in w.revoked and (d, c, v) not in g.delivered:
             # P13, second clause: a TAM-released CEK d was never delivered, in a revoked TEE
             g = _evolve(g, revoked_tee=g.revoked_tee | {(d, c, v)})
+        if (term[1] == TSK and named == d and tok == nonce(a.token) and a.first
+                and d not in w.revoked and (s.phase == "NO_SESSION" or s.nonce != a.token)):
+            # P6(a): the TAM session this Update came from is no longer the current one (it
+            # ended by expiry: a recorded session needs an install, so no first-time exchange)
+            g = _evolve(g, late_accepts=g.late_accepts | {(d, a.token)})
         job = (c, v, cek, tok, checks_ok, am[2][3])
-        na = _evolve(a, phase="FETCHING", job=job)
+        na = _evolve(a, phase="FETCHING", job=job, age=0, first=True)
         yield Event((*prefix, "deploy.verify_update", "deploy.unwrap_cek"), f"Broker{d}",
                     f"Agent{d}", f"Update c{c} v{v} for device {named} accepted"
                     + ("" if checks_ok else " (unverified)")), _with_agent(w, d, na, g)

@@ -70,6 +70,14 @@ FLAWS: tuple[Flaw, ...] = (
     Flaw("receipt-unsigned", "P6",
          "TAM records install reports that carry no device signature", True,
          rules=attrs.evolve(_, report_ok=lambda s, rn, sn: rn == sn)),
+    Flaw("agent-exchange-never-expires", "P6",
+         "Agent keeps its exchange open without a lifetime, so an Update withheld until the "
+         "TAM's session expired still installs", True,
+         rules=attrs.evolve(_, exchange_live=TRUE)),
+    Flaw("tam-session-shorter-than-agent", "P6",
+         "TAM ends a session that sent its Update before L_a·(1+ρ) has passed, while the "
+         "Agent's exchange may still accept that Update", True,
+         rules=attrs.evolve(_, tam_may_expire=TRUE)),
     Flaw("agent-skips-rollback-check", "P7",
          "Agent installs an Update whatever its sequence number", True,
          rules=attrs.evolve(_, seq_ok=TRUE)),

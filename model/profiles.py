@@ -48,6 +48,8 @@ def _edbp_rank(ev: ep.Event, w: ep.World, cfg: ep.Config) -> int | None:
         return 4 if dead else 7
     if ev.data and ev.data[0] == "expire":
         return 7
+    if ev.data and ev.data[0] == "tick":
+        return 8  # time passes only when nothing else is left (a held session's L_u)
     return None
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 import z3
 from edbp.model import rotation as _rotation
+from edbp.model import timing
 from edbp.model import uninstall as _uninstall
 from edbp.model.rules import HONEST, NO_NONCE, Rules
 from edbp.model.solving import solve
@@ -62,6 +63,7 @@ VARS: dict[str, tuple[z3.SortRef, ...]] = {
     # highest TA build installed (ghost), an install below it (ghost)
     "pbuild": (Comp, INT, INT), "tfl": (Dev, Comp, INT), "thi": (Dev, Comp, INT),
     "tarb": (B,),
+    **timing.VARS,
 }
 
 
@@ -117,6 +119,7 @@ def init(s: State) -> z3.BoolRef:
         _all([d_, c_], z3.And(s["fl"][d_, c_] == 0, s["ins"][d_, c_] == 0,
                               s["hi"][d_, c_] == 0)),
     ]
+    parts.append(timing.init(s))
     parts += [s[k] == f for k in ("bad_dlv", "foreign", "badinst", "stale", "badrec",
                                   "rollback", "reeleak", "unverif", "ivdup", "revdlv",
                                   "revtee", "baduni", "staleck", "retuse", "tarb")]
@@ -136,6 +139,7 @@ def properties(s: State) -> dict[str, z3.BoolRef]:
         "P3": z3.Not(s["bad_dlv"]),
         "P4": z3.Not(s["foreign"]),
         "P5": z3.Not(s["badinst"]),
+        # P6(a)'s "current session" (no ``late``) is a conjunct of L15, which P6 rests on
         "P6": z3.And(z3.Not(s["stale"]), z3.Not(s["badrec"])),
         "P7": z3.And(z3.Not(s["rollback"]), z3.Not(s["baduni"]), z3.Not(s["tarb"])),
         "P8": z3.Not(s["reeleak"]),
@@ -191,6 +195,7 @@ def lemmas(s: State) -> dict[str, z3.BoolRef]:
                                       s["pgen"][c_, v_] == s["gen"]))),
         "L14 a TA-version floor never falls below the highest TA build installed": _all(
             [d_, c_], s["tfl"][d_, c_] >= s["thi"][d_, c_]),
+        "L15 a first-time exchange outlives no expired session's Update": timing.lemma(s),
         "L7 the TAM holds no session with a revoked device": _all(
             [d_], z3.Implies(s["rev"][d_], z3.And(z3.Not(s["sch"][d_]), z3.Not(s["sus"][d_])))),
     }
@@ -241,7 +246,10 @@ def _t_query_response(s: State, R: Rules) -> Built:
     guard = z3.And(z3.Not(s["comp"][d]), z3.Not(s["agq"][d]), z3.Not(s["hold"][d]),
                    n >= 0, n < s["issued"])
     up = {"agq": _upd(s["agq"], (d,), True), "tok": _upd(s["tok"], (d,), n),
-          "ev": _upd(s["ev"], (d, n), True)}
+          "ev": _upd(s["ev"], (d, n), True),
+          # the exchange's clock starts; first time d answers this token?
+          "aage": _upd(s["aage"], (d,), z3.IntVal(0)),
+          "qfirst": _upd(s["qfirst"], (d,), z3.Not(s["ev"][d, n]))}
     return [d, n], guard, up
 
 
@@ -268,6 +276,8 @@ def _t_deliver(s: State, R: Rules) -> Built:
         "sch": _upd(s["sch"], (d,), z3.BoolVal(not R.tam_closes_challenge)),
         "sus": _upd(s["sus"], (d,), z3.BoolVal(R.tam_closes_challenge)),
         "sc": _upd(s["sc"], (d,), c), "sv": _upd(s["sv"], (d,), v),
+        "uage": _upd(s["uage"], (d,), z3.IntVal(0)),  # the TAM's hold starts at the Update
+        "usent": _upd(s["usent"], (d, n), z3.BoolVal(True)),
         "bad_dlv": z3.Or(s["bad_dlv"], z3.Not(fresh_ok), s["answered"][n]),
         "answered": _upd(s["answered"], (n,), True),
         "revdlv": z3.Or(s["revdlv"], s["rev"][d]),
@@ -292,7 +302,8 @@ def _t_verify_update(s: State, R: Rules) -> Built:
     avail = z3.If(tsig, z3.And(s["upd"][named, n, c, v], asig, dg == v),
                   z3.Implies(asig, z3.And(dg == v, v >= 1, v <= s["pub"][c])))
     checks = z3.And(R.sigs_ok(tsig, asig), R.binding_ok(named, d), R.token_ok(n, s["tok"][d]),
-                    R.seq_ok(v, s["fl"][d, c], s["ins"][d, c]))
+                    R.seq_ok(v, s["fl"][d, c], s["ins"][d, c]),
+                    R.exchange_live(s["aage"][d]))
     proceed = z3.Or(checks, z3.BoolVal(not R.verify_before_decrypt))
     unwraps = z3.If(tsig, z3.Or(named == d, z3.BoolVal(not R.wrap_to_device_key)), True)
     guard = z3.And(z3.Not(s["comp"][d]), s["agq"][d], avail, proceed)
@@ -310,6 +321,11 @@ def _t_verify_update(s: State, R: Rules) -> Built:
         "revtee": z3.Or(s["revtee"], z3.And(unwraps, tsig, s["rev"][d],
                                             z3.Not(s["dlv"][d, c, v]))),
         "htok": _upd(s["htok"], (d,), s["tok"][d]),
+        # P6(a): the Update of a session that expired, consumed by its first-time exchange
+        # (the explorer states it as "no longer current, not revoked": a session that ended
+        # by a record had an install under its token, so it has no first-time exchange)
+        "late": z3.Or(s["late"], z3.And(unwraps, tsig, named == d, n == s["tok"][d],
+                                        s["qfirst"][d], s["usent"][d, n], s["tout"][d, n])),
     }
     return [d, named, n, c, v, tsig, asig, dg], guard, up
 
@@ -385,9 +401,13 @@ def _t_record(s: State, R: Rules) -> Built:
 
 
 def _t_expire(s: State, R: Rules) -> Built:
+    """A challenged session may expire at any time; one that sent its Update only once the
+    TAM's hold has passed (``R.tam_may_expire``), and that expiry is remembered (``tout``)."""
     d = z3.Const("p_d", Dev)
-    return [d], z3.Or(s["sch"][d], s["sus"][d]), {"sch": _upd(s["sch"], (d,), False),
-                                                  "sus": _upd(s["sus"], (d,), False)}
+    guard = z3.Or(s["sch"][d], z3.And(s["sus"][d], R.tam_may_expire(s["uage"][d])))
+    tout = z3.If(s["sus"][d], _upd(s["tout"], (d, s["snonce"][d]), z3.BoolVal(True)), s["tout"])
+    return [d], guard, {"sch": _upd(s["sch"], (d,), False), "sus": _upd(s["sus"], (d,), False),
+                        "tout": tout}
 
 
 def _t_uninstall_send(s: State, R: Rules) -> Built:
@@ -457,6 +477,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("revoke.device", _t_revoke),
     Transition("attack.compromise_device", _t_compromise),
     Transition("attack.intercept", _t_intercept),
+    Transition("time.tick", timing.t_tick),
 )
 
 
@@ -480,6 +501,12 @@ SUPPORT: dict[str, tuple[str, ...]] = {
     "L6": ("L4", "L3"), "P2": ("L13",),
     "P12": ("P1", "L1", "L2", "L4", "L6"), "P13": ("L7", "L3"),
 }
+
+
+#: obligations a property's verdict also needs without assuming them in its own induction
+#: step (keeps each step's hypothesis small, so that z3 finds a flaw's counterexample fast):
+#: P6(a)'s time clause is L15, whose obligation carries ``¬late``
+ALSO: dict[str, tuple[str, ...]] = {"P6": ("L15",)}
 
 
 def _named(s: State) -> dict[str, z3.BoolRef]:
@@ -519,8 +546,9 @@ _DEVICE_VIEW = (("compromised", "comp"), ("revoked", "rev"), ("challenged", "sch
                 ("update_sent", "sus"), ("challenge", "snonce"), ("queried", "agq"),
                 ("token", "tok"), ("holds_cek", "hold"), ("kept_cek", "kept"),
                 ("partial_install", "partial"))
-_FLAGS = ("bad_dlv", "foreign", "badinst", "stale", "badrec", "rollback", "reeleak", "unverif",
-          "ivdup", "revdlv", "revtee", "baduni", "staleck", "retuse", "tarb", "kck", "ckout")
+_FLAGS = ("bad_dlv", "foreign", "badinst", "stale", "late", "badrec", "rollback", "reeleak",
+          "unverif", "ivdup", "revdlv", "revtee", "baduni", "staleck", "retuse", "tarb", "kck",
+          "ckout")
 
 
 def _counterexample(model: z3.ModelRef, tname: str, params: list, name: str, pre: State,
@@ -583,7 +611,7 @@ def prove(rules: Rules = HONEST, props: tuple[str, ...] | None = None,
             x = todo.pop()
             if x not in seen:
                 seen.append(x)
-                todo.extend(SUPPORT.get(x, ()))
+                todo.extend(SUPPORT.get(x, ()) + ALSO.get(x, ()))
         return seen
 
     results: list[Obligation] = []

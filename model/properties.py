@@ -112,6 +112,10 @@ def p6(w: World, cfg: Config) -> str | None:
                 return f"device {d} installed c{c} v{v} from a replayed Update ({tok[1]})"
         if len(set(tokens)) != len(tokens):
             return f"device {d} acted twice on one Update"
+    for d, n in sorted(w.ghost.late_accepts):
+        if d not in w.compromised:
+            return (f"device {d} consumed the Update of the TAM's session n{n} after that "
+                    "session had ended")
     if w.ghost.bad_records:
         d, n, c, v, s = sorted(w.ghost.bad_records, key=repr)[0]
         return f"TAM recorded '{s}' c{c} v{v} for device {d} in session n{n} that it never sent"

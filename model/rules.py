@@ -120,6 +120,20 @@ def report_ok(device_signed: Any, report_nonce: Any, session_nonce: Any) -> Any:
     return AND(device_signed, report_nonce == session_nonce)
 
 
+def exchange_live(age: Any) -> Any:
+    """deploy.verify_update (protocol.md 8.3.1): the Agent's exchange is within its lifetime
+    L_a, measured on the TEE's own monotonic clock from when it accepted the QueryRequest.
+    ``age`` counts abstract ticks (``timing.py``); one tick is the longest real time L_a can
+    last under the allowed clock-rate drift, L_a·(1+ρ)."""
+    return age < 1
+
+
+def tam_may_expire(age: Any) -> Any:
+    """T11 (protocol.md 8.3.1): the TAM ends a session that sent its Update only once L_u has
+    passed since it *sent* the Update, with L_u ≥ L_a·(1+ρ): at least one tick."""
+    return age >= 1
+
+
 def suite_ok(used: Any, pinned: Any) -> Any:
     """protocol.md 4.1 rules 2 and 3 (P14): a message of a device's exchange (a TEEP message or
     manifest the Agent verifies, the evidence the TAM verifies) is accepted only in the suite
@@ -149,6 +163,8 @@ class Rules:
     report_ok: Callable[[Any, Any, Any], Any] = report_ok
     uninstall_ok: Callable[[Any, Any], Any] = uninstall_ok
     ta_version_ok: Callable[[Any, Any, Any, Any], Any] = ta_version_ok
+    exchange_live: Callable[[Any], Any] = exchange_live  # the Agent's exchange lifetime
+    tam_may_expire: Callable[[Any], Any] = tam_may_expire  # the TAM's hold after the Update
     # behaviours (what a party does, not a check it makes)
     device_keys_per_device: bool = True  # False: one agreement key per device class
     wrap_to_device_key: bool = True  # False: the TAM forwards the Author's class-key wrap

@@ -85,15 +85,16 @@ def _candidates(cfg: ep.Config, token: int, d: int, know: frozenset[Any]) -> tup
 def agent_steps(w: ep.World, cfg: ep.Config, d: int, a: ep.Agent,
                 know: frozenset[Any]) -> Iterator[tuple[ep.Event, ep.World]]:
     """An Agent in QUERIED handed an uninstall Update: protocol.md section 9 steps 1-3 and 7,
-    the binding and version checks, then the atomic removal (floor kept)."""
+    the binding, lifetime (protocol.md section 8.3.1) and version checks, then the atomic
+    removal (floor kept)."""
     rules = cfg.rules
     for term in _candidates(cfg, a.token, d, know):
         _, named, tok, c, v = term[2]
         tam_signed = term[1] == ep.TSK
         installed = a.installed[c]
         ok = (rules.sigs_ok(tam_signed, True) and rules.binding_ok(named, d)
-              and rules.token_ok(tok[1], a.token) and installed > 0
-              and rules.uninstall_ok(v, installed))
+              and rules.token_ok(tok[1], a.token) and rules.exchange_live(a.age)
+              and installed > 0 and rules.uninstall_ok(v, installed))
         s = w.sessions[d]
         honest = (s.phase == "NO_SESSION" and s.job == ("uni", c, v)
                   and term == uninstall_update(d, s.nonce, c, v) and s.nonce == a.token)
@@ -145,7 +146,7 @@ def t_remove(s: pf.State, R: Any) -> pf.Built:
     ins = s["ins"][d, c]
     avail = z3.Implies(tsig, s["unupd"][named, n, c, v])
     checks = z3.And(R.sigs_ok(tsig, True), R.binding_ok(named, d), R.token_ok(n, s["tok"][d]),
-                    ins > 0, R.uninstall_ok(v, ins))
+                    R.exchange_live(s["aage"][d]), ins > 0, R.uninstall_ok(v, ins))
     guard = z3.And(z3.Not(s["comp"][d]), s["agq"][d], z3.Not(s["hold"][d]), avail, checks)
     up = {"agq": pf._upd(s["agq"], (d,), False),
           "ins": pf._upd(s["ins"], (d, c), 0),

@@ -29,10 +29,11 @@ REQUESTS: dict[str, str | None] = {
     "state": None,
     "power_cut": "power-cut",
     "set_clock": "clock",
+    "advance_clock": "monotonic-clock",
     "cpm": "cpm",
 }
 
-CAPABILITIES = ("power-cut", "clock", "test-keys", "cpm", "ta-check")
+CAPABILITIES = ("power-cut", "clock", "monotonic-clock", "test-keys", "cpm", "ta-check")
 
 
 @attrs.frozen

@@ -3,8 +3,11 @@ answers; old, stale or unbound Updates are replays."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from edbp.conformance.harness import Harness
+from edbp.reference.wire import teep
 
 from edbp.errors import Code
 
@@ -127,3 +130,31 @@ def test_token_differing_in_last_byte(harness: Harness) -> None:
     q = harness.query(step="deploy.query_request")
     near = q.token[:-1] + bytes([q.token[-1] ^ 0x01])
     _expect_replay(harness, harness.update(published, q, token=near), "near-miss token")
+
+
+@case(
+    id="freshness.update-after-exchange-lifetime",
+    clauses=("P-8.3d", "A-4f"),
+    properties=("P6",),
+    flow="deploy",
+    tags=("replay", "time"),
+    needs=("monotonic-clock",),
+)
+def test_update_after_exchange_lifetime(harness: Harness) -> None:
+    """An Update withheld by the REE for longer than the exchange lifetime L_a (on the TEE's
+    monotonic clock, which the harness advances) is refused with TEEP_EXCHANGE_EXPIRED and
+    changes nothing; the exchange is closed, so the same bytes are then a replay. The same
+    delivery within L_a installs (protocol.md 8.3.1)."""
+    published = harness.publish(1)
+    q = harness.query(step="deploy.query_request")
+    update = harness.update(published, q)
+    before = harness.state()
+    harness.advance_clock(math.ceil(teep.EXCHANGE_LIFETIME) + 1, "L_a + 1 s pass in the TEE")
+    got = harness.deliver(update, "Update after L_a")
+    harness.expect_refusal(got, Code.TEEP_EXCHANGE_EXPIRED, "Update after L_a")
+    harness.expect_unchanged(before, "Update after L_a")
+    _expect_replay(harness, update, "the same Update once the exchange closed")
+    q = harness.query(step="deploy.query_request (2)")
+    harness.advance_clock(math.floor(teep.EXCHANGE_LIFETIME) - 1, "just under L_a passes")
+    got = harness.deliver(harness.update(published, q), "Update within L_a")
+    harness.expect_success(got, q, published)

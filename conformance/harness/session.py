@@ -588,6 +588,11 @@ class Harness:
         if after.get("agent_state") != "IDLE":
             raise CaseFailure(step + " (agent_state)", "IDLE", after.get("agent_state"))
 
+    def advance_clock(self, seconds: int, step: str) -> None:
+        """Let ``seconds`` pass on the device's TEE monotonic clock at once (capability
+        ``monotonic-clock``, spec/adapter.md ``advance_clock``): the harness never sleeps."""
+        self.call("advance_clock", {"seconds": seconds}, step=step)
+
     def reboot(
         self,
         step: str,

@@ -163,6 +163,7 @@ class _Session:
     issued_at: float = 0.0
     state: TamState = TamState.CHALLENGED
     delivery: Delivery | None = None
+    sent_at: float | None = None  # when the Update went out (T11 counts L_u from here)
 
 
 @attrs.frozen
@@ -273,9 +274,9 @@ class Tam:
     def revoke(self, ueid: bytes) -> DeviceRecord:
         """``revoke.device``: no new delivery reaches the device (P13); open sessions die."""
         record = self.registry.revoke(ueid)
-        token = self._by_device.pop(record.ueid, None)
-        if token is not None:
-            self._sessions.pop(token, None)
+        self._by_device.pop(record.ueid, None)
+        for token in [t for t, x in self._sessions.items() if x.ueid == record.ueid]:
+            del self._sessions[token]  # the current session and any held one (8.3.1)
         return record
 
     def retire_class_key_versions(self, key_id: str) -> tuple[int, ...]:
@@ -357,7 +358,14 @@ class Tam:
         t = self._transition(self.state(ueid), Input.BEGIN)
         old = self._by_device.get(ueid)
         if old is not None:
-            self._close(self._sessions[old])
+            held = self._sessions[old]
+            if held.sent_at is not None and self._clock() - held.sent_at <= teep.UPDATE_HOLD:
+                # 8.3.1: a session that sent its Update stays open for L_u, so that whatever
+                # the Agent still accepts belongs to an open session (P6(a)): the new session
+                # becomes the device's, the held one keeps its token until T11 or a report
+                del self._by_device[ueid]
+            else:
+                self._close(held)
         rng = self._rng.fork(f"session/{ueid.hex()}/{self._counter}")
         self._counter += 1
         session = _Session(
@@ -436,12 +444,18 @@ class Tam:
         return self._on_error(session, msg, t)
 
     def expire(self) -> list[TamOutput]:
-        """T5 / T11: sessions older than ``SESSION_LIFETIME`` seconds end. A CHALLENGED one is
-        recorded as stale evidence (EAT_STALE); an UPDATE_SENT one as an unknown outcome."""
+        """T5 / T11: a CHALLENGED session older than ``SESSION_LIFETIME`` seconds ends, recorded
+        as stale evidence (EAT_STALE); an UPDATE_SENT one ends only ``UPDATE_HOLD`` (L_u)
+        seconds after its Update was *sent*, recorded as an unknown outcome. L_u ≥ L_a·(1+ρ)
+        and the Agent accepted the QueryRequest before the Update could be sent, so every
+        Update an Agent still accepts arrives while its session is the current one (8.3.1)."""
         now = self._clock()
         out = []
         for session in list(self._sessions.values()):
-            if now - session.issued_at <= SESSION_LIFETIME:
+            if session.sent_at is not None:
+                if now - session.sent_at <= teep.UPDATE_HOLD:
+                    continue
+            elif now - session.issued_at <= SESSION_LIFETIME:
                 continue
             self._close(session)
             if session.state is TamState.CHALLENGED:
@@ -557,6 +571,7 @@ class Tam:
                 token=session.token, unneeded_manifest_list=(session.intent.uninstall,)
             )
             session.state = t.next_state
+            session.sent_at = self._clock()
             self.registry.record(
                 "uninstall.component", device.ueid, dumps([list(session.intent.uninstall)])
             )
@@ -587,6 +602,7 @@ class Tam:
         )
         session.delivery = delivery
         session.state = t.next_state
+        session.sent_at = self._clock()
         self.registry.record(
             t.step, device.ueid, delivery.binding(package, session.challenge, session.token)
         )

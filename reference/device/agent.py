@@ -3,8 +3,10 @@
 Why sans-I/O: the same core runs in-process (tests, the demo, the 1,000-device benchmark),
 behind the device adapter (conformance), and is what a vendor's TA is checked against. It
 receives events (a TEEP message, a fetched payload, a failed fetch) and returns outputs (a TEEP
-message to send, a payload to fetch). Storage is an edge (``SealedStorage`` over a ``Storage``);
-there is no network, clock or thread in here.
+message to send, a payload to fetch). Storage is an edge (``SealedStorage`` over a ``Storage``),
+and so is time: the one clock the Agent reads is an injected *monotonic* clock (the TEE's own,
+OP-TEE's ``TEE_GetSystemTime``; never the REE's wall clock), used only to measure how long its
+exchange has been open (spec/protocol.md 8.3.1). There is no network or thread in here.
 
 The table (``TRANSITIONS``) is the spec's Agent state machine, in one place:
 
@@ -31,13 +33,15 @@ INSTALLING are the states the Agent is in while the corresponding transition run
 
 Order of the Update checks (each refusal has its own code): TEEP signature (TSK) → SUIT
 envelopes (TAM then author signature, vendor/class ids) → device binding
-(AGENT_NOT_FOR_THIS_DEVICE) → the Update is bound to the open challenge (AGENT_REPLAY) →
+(AGENT_NOT_FOR_THIS_DEVICE) → the Update is bound to the open challenge (AGENT_REPLAY) and
+arrives within the exchange's lifetime L_a (TEEP_EXCHANGE_EXPIRED) →
 sequence number above the component's floor (AGENT_ROLLBACK) → CEK unwrap with the DAK.
 """
 
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -239,6 +243,7 @@ class _Session:
     challenge: bytes = attrs.field(repr=False)
     token: bytes | None
     offered: tuple[teep.SuitCoseProfile, ...] = teep.EDBP_SUIT_COSE_PROFILES
+    opened_at: float = 0.0  # the Agent's monotonic clock when it accepted the QueryRequest
 
 
 @attrs.frozen
@@ -264,8 +269,13 @@ class Agent:
         image_check: ImageCheck | None = None,
         observer: Callable[[str, str], None] | None = None,
         counter: MonotonicCounter | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        exchange_lifetime: float = teep.EXCHANGE_LIFETIME,
     ) -> None:
         self.sealed = sealed
+        #: the TEE's monotonic clock (seconds; only differences are used) and L_a
+        self._clock = clock
+        self.exchange_lifetime = exchange_lifetime
         self.keys = keys
         self.identity = identity
         self.anchors = anchors
@@ -301,6 +311,7 @@ class Agent:
         chunk_size: int | None = None,
         verify_ta: bool = True,
         counter: MonotonicCounter | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> Agent:
         """Start the Agent on a device: derive the storage key from the HUK, load the sealed
         keys, or on a factory-fresh device make them (``enrol.keygen``) and seal them.
@@ -333,6 +344,7 @@ class Agent:
             budget=budget,
             image_check=image_check,
             counter=counter,
+            clock=clock,
         )
 
     # ------------------------------------------------------------------------- the core
@@ -479,7 +491,9 @@ class Agent:
             attestation_payload_format=EAT_FORMAT,
             attestation_payload=evidence,
         )
-        self._session = _Session(challenge, request.token, request.supported_suit_cose_profiles)
+        self._session = _Session(
+            challenge, request.token, request.supported_suit_cose_profiles, self._clock()
+        )
         self._step("deploy.query_response", "evidence signed by the DSK, nonce = challenge")
         return [self._send(response)]
 
@@ -499,6 +513,8 @@ class Agent:
         expected = None if session is None else (session.token or session.challenge)
         if expected is None or update.token is None or not _eq(update.token, expected):
             raise ProtocolError(Code.AGENT_REPLAY, "Update not bound to the open challenge")
+        assert session is not None
+        self._check_lifetime(session)
         record = self.installer.load()
         self.installer.check_floor(record, plan.component_id, plan.sequence)
         self._step("deploy.verify_update", f"component {plan.component_id!r} seq {plan.sequence}")
@@ -510,6 +526,16 @@ class Agent:
         self._pending = _Pending(plan, update.token, session.challenge)
         self._step("deploy.fetch", plan.uri)
         return [FetchPayload(plan.uri, plan.ciphertext_size, plan.ciphertext_digest.digest)]
+
+    def _check_lifetime(self, session: _Session) -> None:
+        """Section 9 step 7 (8.3.1, P6(a)): an Update consumed more than L_a after the
+        exchange's QueryRequest was accepted, on the TEE's monotonic clock, is refused and the
+        exchange closes. The TAM keeps the session for L_u ≥ L_a·(1+ρ) after sending the
+        Update, so whatever passes here still belongs to the TAM's current session."""
+        if self._clock() - session.opened_at > self.exchange_lifetime:
+            raise ProtocolError(
+                Code.TEEP_EXCHANGE_EXPIRED, "the exchange outlived its lifetime (L_a)"
+            )
 
     def _on_payload(self, event: PayloadFetched, _: Any) -> list[Output]:
         pending, self._pending = self._pending, None
@@ -573,6 +599,7 @@ class Agent:
         if expected is None or update.token is None or not _eq(update.token, expected):
             raise ProtocolError(Code.AGENT_REPLAY, "Update not bound to the open challenge")
         assert session is not None and update.unneeded_manifest_list is not None
+        self._check_lifetime(session)
         record = self.installer.load()
         listed = [tuple(c) for c in update.unneeded_manifest_list]
         unlinked: dict[str, tuple[bytes, ...]] = {}

@@ -65,6 +65,15 @@ COSE_SIGN1 = 18
 CIPHER_SUITE_ESP256: CipherSuite = ((COSE_SIGN1, -9),)
 CIPHER_SUITE_ED25519: CipherSuite = ((COSE_SIGN1, -19),)
 EDBP_CIPHER_SUITES = (CIPHER_SUITE_ESP256, CIPHER_SUITE_ED25519)
+
+#: spec/protocol.md 8.3.1 (P6(a)): L_a, seconds an Agent's exchange may wait for its Update,
+#: measured on the TEE's own monotonic clock from when it accepted the QueryRequest
+EXCHANGE_LIFETIME = 120.0
+#: ρ: the clock-rate drift allowed between a TEE's clock and the TAM's (a fraction)
+CLOCK_DRIFT = 0.05
+#: L_u: seconds the TAM keeps a session open after it *sent* the Update; L_u ≥ L_a·(1+ρ)
+UPDATE_HOLD = 300.0
+assert UPDATE_HOLD >= EXCHANGE_LIFETIME * (1 + CLOCK_DRIFT)
 #: the post-quantum suite `edbp-pq` (spec/protocol.md section 4.1): COSE_Sign1 with ML-DSA-65
 CIPHER_SUITE_MLDSA65: CipherSuite = ((COSE_SIGN1, -49),)
 #: its SUIT COSE profile [digest, signature, key delivery, content]: SHA-256, ML-DSA-65,

@@ -476,3 +476,41 @@ def test_reprs_hold_no_challenge(world: World) -> None:
     challenge = teep.verify(out.send, world.tsk.public()).challenge
     shown = repr(world.tam) + repr(out) + repr(list(world.tam._sessions.values()))
     assert repr(challenge) not in shown and challenge.hex() not in shown
+
+
+def test_update_sent_session_is_held_for_l_u_from_the_update(  # type: ignore[no-untyped-def]
+    tmp_path, vault: KeyVault
+) -> None:
+    """protocol.md 8.3.1 / T11: a session that sent its Update stays open for UPDATE_HOLD
+    (L_u) seconds counted from the Update, not from the QueryRequest. A new deploy request
+    meanwhile opens the device's next session but does not end the held one: the Agent's
+    report of the held Update is still recorded against it. Revocation ends every session."""
+    world = World(tmp_path, vault)
+    now = [1000.0]
+    world.tam._clock = lambda: now[0]
+    dev, other = world.device(), world.device()
+    world.publish(V1, 1)
+    q = world.tam.begin(dev.ueid, Intent(package=(TA_UUID, 1)))
+    response = dev.broker.deliver(q.send)[0]
+    now[0] += 200  # the evidence arrives late but within the session lifetime
+    update = world.tam.receive(response).send
+    assert world.tam.state(dev.ueid) is TamState.UPDATE_SENT and update is not None
+    now[0] += teep.UPDATE_HOLD  # 500 s after the QueryRequest, exactly L_u after the Update
+    assert world.tam.expire() == []
+    world.tam.begin(dev.ueid, Intent(package=(TA_UUID, 1)))
+    assert world.tam.state(dev.ueid) is TamState.CHALLENGED
+    (success,) = dev.broker.deliver(update)  # the held Update, delivered late
+    assert world.tam.receive(success).detail == "installed"
+    assert world.tam.state(dev.ueid) is TamState.CHALLENGED  # the new session is untouched
+    # a held session nobody reports on expires L_u after its Update, and only then
+    qo = world.tam.begin(other.ueid, Intent(package=(TA_UUID, 1)))
+    world.tam.receive(other.broker.deliver(qo.send)[0])
+    world.tam.begin(other.ueid, Intent(package=(TA_UUID, 1)))
+    now[0] += teep.UPDATE_HOLD
+    assert world.tam.expire() == []
+    now[0] += 1
+    details = sorted(o.detail for o in world.tam.expire())
+    assert details == ["expired", "expired", "outcome unknown"]
+    world.tam.begin(dev.ueid, Intent(package=(TA_UUID, 1)))
+    world.tam.revoke(dev.ueid)
+    assert world.tam.state(dev.ueid) is TamState.NO_SESSION

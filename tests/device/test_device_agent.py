@@ -584,3 +584,31 @@ def test_uninstall_without_the_member_removes_only_the_listed_component(w: World
     (ok,) = _uninstall(w, dev)
     assert isinstance(reply(ok), teep.Success)
     assert dev.agent.floor(COMPONENT) == 3 and dev.agent.record().components != {}
+
+
+def test_update_after_the_exchange_lifetime_is_refused(w: World) -> None:
+    """P6(a), protocol.md 8.3.1: an Update the attacker held back for longer than L_a (on the
+    TEE's monotonic clock) is refused with TEEP_EXCHANGE_EXPIRED and the exchange closes; the
+    same Update within L_a installs. The clock is injected: no test sleeps."""
+    now = [50.0]
+    dev = w.device(clock=lambda: now[0])
+    v1 = w.publish(V1, 1)
+    token = dev.query(w.tam)
+    held = w.tam.update(v1, dev.agent.keys.dak_public, token)
+    now[0] += teep.EXCHANGE_LIFETIME + 0.001
+    assert_refused(dev, dev.broker.deliver(held), Code.TEEP_EXCHANGE_EXPIRED)
+    assert dev.agent.state is AgentState.IDLE and dev.agent.floor(COMPONENT) is None
+    # the exchange closed: the same Update is now a replay
+    assert_refused(dev, dev.broker.deliver(held), Code.AGENT_REPLAY)
+    token = dev.query(w.tam)
+    now[0] += teep.EXCHANGE_LIFETIME  # exactly L_a is still within the lifetime
+    replies = dev.broker.deliver(w.tam.update(v1, dev.agent.keys.dak_public, token))
+    assert isinstance(reply(replies[-1]), teep.Success)
+    assert dev.agent.installed_image(COMPONENT) == V1
+
+
+def test_expired_code_travels_as_a_temporary_teep_error() -> None:
+    from edbp.errors import teep_err_code
+
+    assert teep_err_code(Code.TEEP_EXCHANGE_EXPIRED) is TeepErr.ERR_TEMPORARY_ERROR
+    assert teep.UPDATE_HOLD >= teep.EXCHANGE_LIFETIME * (1 + teep.CLOCK_DRIFT)

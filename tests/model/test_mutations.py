@@ -70,6 +70,9 @@ MUTATIONS = [
      attrs.evolve(_, rewrap_on_rotation=False), "P2", ROTATION),
     ("Agent checks the SUIT sequence in place of the TA-version floor",
      attrs.evolve(_, ta_version_ok=lambda tv, tfl, v, fl: v > fl), "P7", TA_BUILDS),
+    # P6(a), "the TAM's current session": an off-by-one in the Agent's lifetime comparison
+    ("Agent's exchange lifetime compared with <= instead of <",
+     attrs.evolve(_, exchange_live=lambda age: age <= 1), "P6", BASE),
 ]
 
 #: what the exploration's violation must say, where the property has several clauses and the
@@ -83,6 +86,7 @@ CLAUSE = {
         "on an uninstall the TAM issued for",
     "KeyVault rotates without re-wrapping the older records": "unwrap under retired",
     "Agent checks the SUIT sequence in place of the TA-version floor": "TA version",
+    "Agent's exchange lifetime compared with <= instead of <": "after that session had ended",
 }
 
 

@@ -26,6 +26,11 @@ NOT_A_VECTOR_FAULT = {
     "shared-device-keys": "identical keys across units need two devices",
     # the deploy vectors provision no ta_keys (their payloads are opaque images)
     "skip-ta-check": "deploy vectors ship opaque payloads; the ta.* conformance cases catch it",
+    # a vector carries no clock (P6(a)'s lifetime L_a, spec/protocol.md 8.3.1)
+    "exchange-never-expires": "needs time to pass in the TEE; "
+    "freshness.update-after-exchange-lifetime catches it",
+    "clock-not-advanced": "an adapter duty over time; "
+    "freshness.update-after-exchange-lifetime catches it",
 }
 #: clause faults (issue 12) whose input no deploy vector carries (a malformed encoding, a
 #: near-miss value, an adapter duty, a TA image): the conformance cases naming their clause

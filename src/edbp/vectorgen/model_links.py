@@ -33,7 +33,9 @@ FLAW_FLAGS: dict[str, tuple[str, ...]] = {
     "agent-accepts-classical-downgrade": ("ClassicalTeepSignature", "ClassicalAlgOnPqKey"),
 }
 
-#: model flaws no vector realises yet, and why (each still caught by exploration and z3)
+#: model flaws no vector realises, and why (each still caught by exploration and z3): a vector
+#: carries no clock, so the flaws of P6(a)'s time bounds are shown by a conformance case that
+#: drives the device's clock through the adapter
 UNREALISED: dict[str, str] = {
     "agent-uninstall-ignores-version": (
         "the uninstall Update of protocol.md section 8.4 lists component ids only; the binding "
@@ -42,6 +44,10 @@ UNREALISED: dict[str, str] = {
     "publish-wraps-under-retired-class-key": (
         "which class-key generation the KeyVault wraps under happens inside the vault and the "
         "Author's pipeline; no device sees it, so no device vector can show it"),
+    "agent-exchange-never-expires": "needs time to pass in the TEE; the conformance case "
+    "freshness.update-after-exchange-lifetime (fault exchange-never-expires) realises it",
+    "tam-session-shorter-than-agent": "a TAM duty over time; tests/cloud/test_tam.py checks "
+    "the TAM's hold L_u",
 }
 
 #: blueprint attack of the model's catalogue (``edbp.model.attacks``) -> the CPK vectors that

@@ -1,0 +1,168 @@
+"""Abstract time for the `edbp` profile: the Agent's exchange lifetime and the TAM's hold.
+
+protocol.md 8.3.1 bounds two durations, each measured on its own party's monotonic clock: the
+Agent consumes an Update only within L_a of accepting the QueryRequest of its exchange, and
+the TAM ends a session that sent its Update only after L_u ≥ L_a·(1+ρ) since it sent it. No
+absolute time is shared (the TEE has none it can trust); only durations are compared.
+
+The model counts time in **ticks**: one tick is the longest real time the Agent's lifetime can
+last, L_a·(1+ρ) (its clock running at the slowest allowed rate). A clock's age is the number
+of ticks since it started, saturated at ``CAP`` (only "within" or "past" the bound matters), so
+the state space stays finite. ``time.tick`` advances every running clock at once (the Agent's
+exchange in QUERIED, the TAM's session in UPDATE_SENT); since events are ordered, a clock that
+started earlier is never younger than one that started later, which is what the argument of
+8.3.1 rests on.
+
+A tick is explored only while some session that sent its Update is still within L_u: a tick
+that would age only Agents' exchanges is left out. That loses no violation: an older exchange
+can do only what a younger one can (it refuses Updates the younger one may accept; the TAM's
+moves never depend on an Agent's age), so every state such a tick leads to is simulated by
+the state without it. For the same reason an exchange that a tick takes past its lifetime
+closes at once (the Agent is sans-I/O and notices on its next input, but from then on it can
+only refuse): with the honest rules a live exchange is therefore always of age 0. Closing
+adds no behaviour either: an Agent in QUERIED can reach the same IDLE state at any moment by
+its ``deploy.error`` edge (timeout or junk input).
+
+Whether a party honours its bound is a check of ``rules.Rules`` (``exchange_live``,
+``tam_may_expire``), so a seeded flaw or a held-out mutation changes it like any other
+check.
+
+This module holds the explorer's tick, the z3 state variables, transition and strengthening
+lemma (L15) for time, and the cross-check's abstraction of the new variables; the profile,
+``proofs`` and ``crosscheck`` call it through small hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import z3
+
+if TYPE_CHECKING:
+    from edbp.model.edbp_profile import Config, Event, World
+
+#: ages saturate here: one tick decides "within" / "past" every bound of the honest rules
+CAP = 1
+
+
+def _older(age: int) -> int:
+    return min(CAP, age + 1)
+
+
+def tick(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
+    """``time.tick``: one tick of real time passes for every running clock (a no-op tick is
+    not an edge)."""
+    from edbp.model.edbp_profile import Agent, Event, _evolve, _set
+
+    if not any(s.phase == "UPDATE_SENT" and s.age < CAP for s in w.sessions):
+        return  # a tick would only age Agents: see the module docstring
+    agents, sessions = w.agents, w.sessions
+    for d, a in enumerate(w.agents):
+        if a.phase == "QUERIED" and d not in w.compromised and a.age < CAP:
+            age = _older(a.age)
+            if cfg.rules.exchange_live(age):
+                agents = _set(agents, d, _evolve(a, age=age))
+            else:  # past L_a: the exchange closes (it could only refuse from here on)
+                agents = _set(agents, d, Agent("IDLE", -1, (), a.floor, a.installed, a.kept))
+    for d, s in enumerate(w.sessions):
+        if s.phase == "UPDATE_SENT" and s.age < CAP:
+            sessions = _set(sessions, d, _evolve(s, age=_older(s.age)))
+    if agents is w.agents and sessions is w.sessions:
+        return
+    yield Event(("time.tick",), "Clock", "Clock", "time passes: L_a·(1+ρ) elapses",
+                ("tick",)), _evolve(w, agents=agents, sessions=sessions)
+
+
+# ---------------------------------------------------------------- z3 encoding (proofs.py)
+
+Dev = z3.DeclareSort("Device")  # the same sort as proofs.Dev (z3 interns sorts by name)
+INT = z3.IntSort()
+B = z3.BoolSort()
+
+#: state variables for time: the Agent's exchange age and whether its token was answered for
+#: the first time; the TAM session's age since its Update; the TAM sent the Update of
+#: challenge n to d (``usent``); the session of challenge n of d expired after sending its
+#: Update (``tout``); the ghost of an Update consumed after its session expired (``late``)
+VARS: dict[str, tuple[z3.SortRef, ...]] = {
+    "aage": (Dev, INT), "qfirst": (Dev, B), "uage": (Dev, INT), "usent": (Dev, INT, B),
+    "tout": (Dev, INT, B), "late": (B,),
+}
+
+_d = z3.Const("d", Dev)
+_n = z3.Int("n")
+
+
+def init(s: dict[str, Any]) -> z3.BoolRef:
+    return z3.And(z3.ForAll([_d, _n], z3.And(z3.Not(s["usent"][_d, _n]),
+                                             z3.Not(s["tout"][_d, _n]))),
+                  z3.ForAll([_d], z3.And(s["aage"][_d] == 0, s["uage"][_d] == 0)),
+                  s["late"] == z3.BoolVal(False))
+
+
+def _z3_older(x: z3.ArithRef) -> z3.ArithRef:
+    return z3.If(x >= CAP, z3.IntVal(CAP), x + 1)
+
+
+def t_tick(s: dict[str, Any], R: Any) -> tuple[list[z3.ExprRef], z3.BoolRef, dict[str, Any]]:
+    """time.tick: every clock ages by one tick (saturating); an exchange past its lifetime
+    closes."""
+    return [], z3.BoolVal(True), {
+        # a compromised device's Agent is the attacker's: nothing of it closes by itself
+        "agq": z3.Lambda([_d], z3.And(s["agq"][_d], z3.Or(s["comp"][_d], R.exchange_live(
+            _z3_older(s["aage"][_d]))))),
+        "aage": z3.Lambda([_d], _z3_older(s["aage"][_d])),
+        "uage": z3.Lambda([_d], _z3_older(s["uage"][_d])),
+    }
+
+
+def lemma(s: dict[str, Any]) -> z3.BoolRef:
+    """L15: an exchange opened by the first QueryRequest of a session is at least as old as
+    that session's Update, so once the TAM let the session expire (L_u after the Update) the
+    exchange is past L_a.
+
+    Its conjuncts: no Update was consumed by a first-time exchange after its session expired
+    (``late``, P6(a)'s clause); ages are non-negative; a session that sent its Update rests on
+    evidence the device produced for its challenge (``ev``), and so does every Update sent
+    (``usent``);
+    Updates and expiries concern issued challenges; a challenged session has sent no Update
+    and has not expired after one; (the core) while the TAM's session is that of a first-time
+    exchange, the session is no older than the exchange, and an expired session's Update
+    meets only exchanges past their lifetime."""
+    d, n = _d, _n
+    comp = s["comp"][d]
+    mine = z3.And(z3.Not(comp), s["agq"][d], s["qfirst"][d])
+    tok = s["tok"][d]
+    return z3.And(
+        z3.Not(s["late"]),
+        z3.ForAll([d], z3.And(s["aage"][d] >= 0, s["uage"][d] >= 0)),
+        z3.ForAll([d], z3.Implies(s["sus"][d],
+                                  z3.And(s["snonce"][d] >= 0, s["snonce"][d] < s["issued"],
+                                         z3.Or(s["ev"][d, s["snonce"][d]], comp)))),
+        z3.ForAll([d, n], z3.Implies(s["usent"][d, n],
+                                     z3.And(n < s["issued"], z3.Or(s["ev"][d, n], comp)))),
+        z3.ForAll([d, n], z3.Implies(s["tout"][d, n], n < s["issued"])),
+        z3.ForAll([d], z3.Implies(s["sch"][d], z3.And(
+            z3.Not(s["usent"][d, s["snonce"][d]]), z3.Not(s["tout"][d, s["snonce"][d]])))),
+        z3.ForAll([d], z3.Implies(z3.And(mine, s["sus"][d], s["snonce"][d] == tok),
+                                  s["uage"][d] <= s["aage"][d])),
+        z3.ForAll([d], z3.Implies(z3.And(mine, s["tout"][d, tok], s["usent"][d, tok]),
+                                  s["aage"][d] >= CAP)),
+    )
+
+
+# ---------------------------------------------------------------- cross-check (crosscheck.py)
+
+
+def alpha(w: World, cfg: Config, out: dict[Any, Any]) -> None:
+    """The time variables a state determines (ages of running clocks only)."""
+    inst = cfg.instance
+    g = w.ghost
+    for d in range(inst.devices):
+        a, s = w.agents[d], w.sessions[d]
+        if a.phase == "QUERIED" and d not in w.compromised:
+            out[("aage", (d,))] = a.age
+            out[("qfirst", (d,))] = a.first
+        if s.phase == "UPDATE_SENT":
+            out[("uage", (d,))] = s.age
+    out[("late", ())] = bool(g.late_accepts)
