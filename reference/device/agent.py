@@ -574,6 +574,7 @@ class Agent:
             raise ProtocolError(Code.AGENT_REPLAY, "Update not bound to the open challenge")
         assert session is not None and update.unneeded_manifest_list is not None
         record = self.installer.load()
+        _check_uninstall_binding(update, record)
         listed = [tuple(c) for c in update.unneeded_manifest_list]
         unlinked: dict[str, tuple[bytes, ...]] = {}
         records: list[SuitRecord] = []
@@ -721,6 +722,30 @@ def _key(component_id: Sequence[bytes]) -> str:
     from edbp.reference.device.install import component_key
 
     return component_key(tuple(component_id))
+
+
+def _check_uninstall_binding(update: teep.Update, record: AgentRecord) -> None:
+    """spec/protocol.md section 9 [P-9.10c]: an uninstall names, for each listed component, the
+    SUIT sequence number of the install it removes (``edbp-unneeded-sequence-numbers``, in the
+    order of ``unneeded-manifest-list``). Why: the token only binds the Update to an exchange,
+    and an attacker can reopen an old exchange by replaying its TSK-signed QueryRequest; the
+    sequence number binds the removal to one install (floors never go down, so a component and
+    a sequence number name one install), so an old uninstall replayed after a newer version
+    was deployed removes nothing (AGENT_UNINSTALL_STALE). Checked for every component before
+    anything runs: the uninstall is all or nothing. A component not installed is left to the
+    removal (AGENT_NO_SUCH_COMPONENT)."""
+    listed = update.unneeded_manifest_list or ()
+    named = update.unneeded_sequence_numbers
+    if named is None or len(named) != len(listed):
+        raise WireError(
+            Code.TEEP_MALFORMED, "an uninstall names one sequence number per listed component"
+        )
+    for cid, sequence in zip(listed, named, strict=True):
+        comp = record.components.get(_key(tuple(cid)))
+        if comp is not None and comp.current.sequence != sequence:
+            raise VerificationError(
+                Code.AGENT_UNINSTALL_STALE, "the uninstall names another install of the component"
+            )
 
 
 def _installed_entries(record: AgentRecord) -> list[EatManifest]:

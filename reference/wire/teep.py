@@ -32,6 +32,7 @@ __all__ = [
     "CIPHER_SUITE_MLDSA65",
     "EDBP_CIPHER_SUITES",
     "EDBP_SUIT_COSE_PROFILES",
+    "EDBP_UNNEEDED_SEQUENCE_NUMBERS",
     "SUIT_PROFILE_PQ",
     "TEEP_SIGNATURE_ALGS",
     "CipherSuite",
@@ -92,6 +93,12 @@ class TeepOption(enum.IntEnum):
     SUPPORTED_FRESHNESS_MECHANISMS = 21
     ERR_LANG = 22
     ERR_CODE = 23
+
+
+#: edbp extension option of the Update (TEEP's ``$$update-extensions`` socket; spec/messages.cddl,
+#: protocol.md section 14 item 19), not a draft label: for each component of
+#: ``unneeded-manifest-list``, the SUIT sequence number of the install its removal is bound to
+EDBP_UNNEEDED_SEQUENCE_NUMBERS = 256
 
 
 class Freshness(enum.IntEnum):
@@ -291,6 +298,7 @@ _CODECS: dict[int, tuple[str, Callable[[Any, str], Any]]] = {
     TeepOption.TC_LIST: ("tc_list", _nonempty(_system_properties)),
     TeepOption.REQUESTED_TC_LIST: ("requested_tc_list", _nonempty(RequestedTc.from_cbor)),
     TeepOption.UNNEEDED_MANIFEST_LIST: ("unneeded_manifest_list", _nonempty(_component_id)),
+    EDBP_UNNEEDED_SEQUENCE_NUMBERS: ("unneeded_sequence_numbers", _nonempty(_uint(64))),
     TeepOption.EXT_LIST: ("ext_list", _nonempty(_uint(32))),
     TeepOption.MANIFEST_LIST: ("manifest_list", _nonempty(_any_bstr)),
     TeepOption.ERR_CODE: ("err_code", _err_code),
@@ -458,6 +466,7 @@ class Update(TeepMessage):
         {
             TeepOption.TOKEN,
             TeepOption.UNNEEDED_MANIFEST_LIST,
+            EDBP_UNNEEDED_SEQUENCE_NUMBERS,
             TeepOption.MANIFEST_LIST,
             TeepOption.ATTESTATION_PAYLOAD_FORMAT,
             TeepOption.ATTESTATION_PAYLOAD,
@@ -470,6 +479,9 @@ class Update(TeepMessage):
     token: bytes | None = _opt()
     manifest_list: tuple[bytes, ...] | None = _opt_tuple()
     unneeded_manifest_list: tuple[ComponentId, ...] | None = _opt_tuple()
+    #: edbp extension: the SUIT sequence number of the install each unneeded component's
+    #: removal is bound to, in the order of ``unneeded_manifest_list`` (protocol.md 8.4)
+    unneeded_sequence_numbers: tuple[int, ...] | None = _opt_tuple()
     attestation_payload_format: str | None = _opt()
     attestation_payload: bytes | None = _opt()
     err_code: int | None = _opt()
