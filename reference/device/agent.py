@@ -567,7 +567,8 @@ class Agent:
         open challenge like any Update. Each listed component's manifest (the author envelope
         verified when it was installed) has its ``suit-uninstall`` sequence run first
         (``_run_uninstall``); then every component unlinked goes in one atomic write. The
-        floors stay."""
+        floors stay. Each removal must name the install it targets (``_check_uninstall_binding``:
+        an old uninstall replayed after a newer install is AGENT_UNINSTALL_STALE)."""
         session, self._session = self._session, None
         expected = None if session is None else (session.token or session.challenge)
         if expected is None or update.token is None or not _eq(update.token, expected):
