@@ -131,7 +131,7 @@ def test_replayed_uninstall_names_an_older_install(harness: Harness) -> None:
     """Issue 19: the TAM's QueryRequest and its uninstall of v1 are captured; after v2 is
     deployed both are replayed. The QueryRequest reopens the exchange (its token is the old
     one), so only the sequence number the uninstall names (1, not the installed 2) can refuse
-    it: AGENT_UNINSTALL_STALE, v2 stays. An uninstall naming no sequence number is 400."""
+    it: SUIT_UNINSTALL_STALE, v2 stays. An uninstall naming no sequence number is 400."""
     harness.deploy(1, step="v1")
     q = harness.query(step="uninstall v1: deploy.query_request")
     message = harness.uninstall(q)
@@ -144,7 +144,7 @@ def test_replayed_uninstall_names_an_older_install(harness: Harness) -> None:
     if reopened.code is not None or len(reopened.replies) != 1:
         raise CaseFailure("replayed QueryRequest", "one QueryResponse", reopened.code)
     got = harness.deliver(message, "replayed uninstall")
-    harness.expect_refusal(got, Code.AGENT_UNINSTALL_STALE, "replayed uninstall")
+    harness.expect_refusal(got, Code.SUIT_UNINSTALL_STALE, "replayed uninstall")
     harness.expect_unchanged(before, "replayed uninstall")
     q = harness.query(step="unbound uninstall: deploy.query_request")
     msg = teep.Update(token=q.token, unneeded_manifest_list=(ta_component(TA_UUID),))

@@ -568,7 +568,7 @@ class Agent:
         verified when it was installed) has its ``suit-uninstall`` sequence run first
         (``_run_uninstall``); then every component unlinked goes in one atomic write. The
         floors stay. Each removal must name the install it targets (``_check_uninstall_binding``:
-        an old uninstall replayed after a newer install is AGENT_UNINSTALL_STALE)."""
+        an old uninstall replayed after a newer install is SUIT_UNINSTALL_STALE)."""
         session, self._session = self._session, None
         expected = None if session is None else (session.token or session.challenge)
         if expected is None or update.token is None or not _eq(update.token, expected):
@@ -732,7 +732,7 @@ def _check_uninstall_binding(update: teep.Update, record: AgentRecord) -> None:
     and an attacker can reopen an old exchange by replaying its TSK-signed QueryRequest; the
     sequence number binds the removal to one install (floors never go down, so a component and
     a sequence number name one install), so an old uninstall replayed after a newer version
-    was deployed removes nothing (AGENT_UNINSTALL_STALE). Checked for every component before
+    was deployed removes nothing (SUIT_UNINSTALL_STALE). Checked for every component before
     anything runs: the uninstall is all or nothing. A component not installed is left to the
     removal (AGENT_NO_SUCH_COMPONENT)."""
     listed = update.unneeded_manifest_list or ()
@@ -745,7 +745,7 @@ def _check_uninstall_binding(update: teep.Update, record: AgentRecord) -> None:
         comp = record.components.get(_key(tuple(cid)))
         if comp is not None and comp.current.sequence != sequence:
             raise VerificationError(
-                Code.AGENT_UNINSTALL_STALE, "the uninstall names another install of the component"
+                Code.SUIT_UNINSTALL_STALE, "the uninstall names another install of the component"
             )
 
 

@@ -97,7 +97,7 @@ class Code(enum.IntEnum):
     SUIT_UNINSTALL_FOREIGN = 325  # suit-uninstall unlinks another manifest's component
 
     # 340-349: Agent-side uninstall (issue 19)
-    AGENT_UNINSTALL_STALE = 340  # the installed version is not the one the uninstall names
+    SUIT_UNINSTALL_STALE = 340  # the installed version is not the one the uninstall names
 
     # 4xx: TEEP messages and EAT evidence
     TEEP_MALFORMED = 400

@@ -504,5 +504,5 @@ def test_replayed_uninstall_never_removes_a_later_install(world: World) -> None:
     (refused,) = dev.broker.deliver(u1.send)
     error = teep.decode(Sign1.decode(refused).payload)
     assert isinstance(error, teep.Error)
-    assert dev.agent.last_error is Code.AGENT_UNINSTALL_STALE
+    assert dev.agent.last_error is Code.SUIT_UNINSTALL_STALE
     assert dev.agent.installed_image(ta_component(TA_UUID)) == V2

@@ -518,7 +518,7 @@ def test_replayed_old_uninstall_never_removes_a_later_install(w: World) -> None:
     """Issue 19: the TAM's QueryRequest and uninstall Update for sequence 2 are captured and
     replayed after sequence 3 was deployed. The replayed QueryRequest reopens the exchange with
     the old token, so the token matches; the sequence number the Update names (2) is not the
-    one installed (3): AGENT_UNINSTALL_STALE, nothing removed."""
+    one installed (3): SUIT_UNINSTALL_STALE, nothing removed."""
     dev = w.device()
     dev.install(w.tam, w.publish(V1, 2))
     request, token = w.tam.query()
@@ -531,7 +531,7 @@ def test_replayed_old_uninstall_never_removes_a_later_install(w: World) -> None:
     assert isinstance(reply(dev.broker.deliver(uninstall)[0]), teep.Success)
     assert isinstance(reply(dev.install(w.tam, w.publish(V2, 3))[0]), teep.Success)
     assert isinstance(reply(dev.broker.deliver(request)[0]), teep.QueryResponse)  # reopened
-    assert_refused(dev, dev.broker.deliver(uninstall), Code.AGENT_UNINSTALL_STALE)
+    assert_refused(dev, dev.broker.deliver(uninstall), Code.SUIT_UNINSTALL_STALE)
     assert dev.agent.installed_image(COMPONENT) == V2 and dev.agent.floor(COMPONENT) == 3
 
 
@@ -547,7 +547,7 @@ def test_uninstall_must_name_the_installed_sequence(
     update = teep.Update(
         token=token, unneeded_manifest_list=(COMPONENT,), unneeded_sequence_numbers=named
     )
-    code = Code.TEEP_MALFORMED if named is None or len(named) != 1 else Code.AGENT_UNINSTALL_STALE
+    code = Code.TEEP_MALFORMED if named is None or len(named) != 1 else Code.SUIT_UNINSTALL_STALE
     if named == ():  # an empty list is refused when decoded: [+ uint]
         with pytest.raises(EdbpError):
             teep.Update.decode(update.encode())
@@ -566,7 +566,7 @@ def test_uninstall_checks_every_component_before_removing_any(w: World) -> None:
         unneeded_manifest_list=(OTHER, COMPONENT),
         unneeded_sequence_numbers=(2, 2),
     )
-    assert_refused(dev, dev.broker.deliver(w.tam.signed(update)), Code.AGENT_UNINSTALL_STALE)
+    assert_refused(dev, dev.broker.deliver(w.tam.signed(update)), Code.SUIT_UNINSTALL_STALE)
     assert len(dev.agent.record().components) == 2
 
 

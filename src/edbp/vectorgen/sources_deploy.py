@@ -1067,7 +1067,7 @@ def lifecycle(c: Ctx) -> None:
         "uninstall-stale-replayed",
         "invalid",
         "install 3, uninstall it, install 5; then the old QueryRequest and uninstall replayed: "
-        "the uninstall names sequence 3, not the installed 5 (AGENT_UNINSTALL_STALE)",
+        "the uninstall names sequence 3, not the installed 5 (SUIT_UNINSTALL_STALE)",
         ("StaleUninstall",),
         [
             deliver_step(qs1, ok("QueryResponse")),
@@ -1079,7 +1079,7 @@ def lifecycle(c: Ctx) -> None:
             deliver_step(qs2, ok("QueryResponse")),
             deliver_step(
                 un_old,
-                refused(Code.AGENT_UNINSTALL_STALE),
+                refused(Code.SUIT_UNINSTALL_STALE),
                 None,
                 state_after("IDLE", {COMPONENT: 5}, floors={COMPONENT: 5}),
             ),
