@@ -672,6 +672,12 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
     from edbp.reference.device import update as update_module
     from edbp.reference.wire import cbor as cbor_module
 
+    def shape_only(update: Any, record: Any) -> None:
+        """One sequence number per listed component is required, but none is compared with
+        the installed one: a replayed old uninstall removes a later install."""
+        if len(update.unneeded_sequence_numbers or ()) != len(update.unneeded_manifest_list):
+            raise ProtocolError(Code.TEEP_MALFORMED, "one sequence number per component")
+
     def first_alg(envelope: Any) -> Any:
         """The algorithm the envelope's first block claims (what the skipped check returns)."""
         return Sign1.decode(envelope.authentication.blocks[0]).headers.raw_alg
@@ -759,6 +765,7 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
             ),
         ),
         "no-message-limit": ((agent_module, "MAX_TEEP_MESSAGE", 1 << 24),),
+        "uninstall-any-install": ((agent_module, "_check_uninstall_binding", shape_only),),
         "manifest-limit-8": ((update_module, "MAX_MANIFESTS", 8),),
         "ignore-vendor-id": ((update_module, "check_vendor", lambda params, vendor: None),),
         "skip-author-signature": ((update_module, "verify_signed_envelope", author_unchecked),),
@@ -1430,6 +1437,12 @@ FAULTS: dict[str, Fault] = {
         ("P10",),
         _agent_fault("uninstall-partial"),
         clauses=("P-9.10a",),
+    ),
+    "uninstall-any-install": Fault(
+        "removes a listed component whatever install the uninstall's sequence number names",
+        ("P6",),
+        _agent_fault("uninstall-any-install"),
+        clauses=("P-9.10c",),
     ),
     "uninstall-sequence-ignored": Fault(
         "removes an unneeded component without running its manifest's suit-uninstall sequence",

@@ -121,6 +121,39 @@ def test_uninstall_without_exchange(harness: Harness) -> None:
 
 
 @case(
+    id="uninstall.stale",
+    clauses=("P-9.10c",),
+    properties=("P6",),
+    flow="lifecycle",
+    tags=("uninstall", "replay"),
+)
+def test_replayed_uninstall_names_an_older_install(harness: Harness) -> None:
+    """Issue 19: the TAM's QueryRequest and its uninstall of v1 are captured; after v2 is
+    deployed both are replayed. The QueryRequest reopens the exchange (its token is the old
+    one), so only the sequence number the uninstall names (1, not the installed 2) can refuse
+    it: SUIT_UNINSTALL_STALE, v2 stays. An uninstall naming no sequence number is 400."""
+    harness.deploy(1, step="v1")
+    q = harness.query(step="uninstall v1: deploy.query_request")
+    message = harness.uninstall(q)
+    got = harness.deliver(message, "uninstall.component (v1)")
+    if got.code is not None or harness.installed() is not None:
+        raise CaseFailure("uninstall.component (v1)", "v1 removed", got.code, got.code)
+    harness.deploy(2, step="v2")
+    before = harness.state()
+    reopened = harness.deliver(q.request, "replayed QueryRequest")
+    if reopened.code is not None or len(reopened.replies) != 1:
+        raise CaseFailure("replayed QueryRequest", "one QueryResponse", reopened.code)
+    got = harness.deliver(message, "replayed uninstall")
+    harness.expect_refusal(got, Code.SUIT_UNINSTALL_STALE, "replayed uninstall")
+    harness.expect_unchanged(before, "replayed uninstall")
+    q = harness.query(step="unbound uninstall: deploy.query_request")
+    msg = teep.Update(token=q.token, unneeded_manifest_list=(ta_component(TA_UUID),))
+    got = harness.deliver(harness.sign(msg, harness.cloud.tsk), "uninstall naming no install")
+    harness.expect_refusal(got, Code.TEEP_MALFORMED, "uninstall naming no install")
+    harness.expect_unchanged(before, "uninstall naming no install")
+
+
+@case(
     id="uninstall.absent",
     clauses=("P-9.10a", "P-9a"),
     properties=("P10",),
@@ -137,6 +170,7 @@ def test_uninstall_absent_component(harness: Harness) -> None:
     msg = teep.Update(
         token=q.token,
         unneeded_manifest_list=(ta_component(TA_UUID), ta_component(bytes(16))),
+        unneeded_sequence_numbers=(1, 1),
     )
     got = harness.deliver(harness.sign(msg, harness.cloud.tsk), "uninstall (one absent)")
     harness.expect_refusal(got, Code.AGENT_NO_SUCH_COMPONENT, "uninstall.component (absent)")
@@ -144,7 +178,11 @@ def test_uninstall_absent_component(harness: Harness) -> None:
     # a near miss: the installed component's id with the UUID's last byte changed
     near = TA_UUID[:-1] + bytes([TA_UUID[-1] ^ 0x01])
     q = harness.query(step="uninstall near miss: deploy.query_request")
-    msg = teep.Update(token=q.token, unneeded_manifest_list=(ta_component(near),))
+    msg = teep.Update(
+        token=q.token,
+        unneeded_manifest_list=(ta_component(near),),
+        unneeded_sequence_numbers=(1,),
+    )
     got = harness.deliver(harness.sign(msg, harness.cloud.tsk), "uninstall (near miss)")
     harness.expect_refusal(got, Code.AGENT_NO_SUCH_COMPONENT, "uninstall.component (near miss)")
     harness.expect_unchanged(before, "uninstall (near miss)")

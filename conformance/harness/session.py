@@ -379,8 +379,19 @@ class Harness:
         msg = teep.Update(token=tok, manifest_list=(env,))
         return self.sign(msg, teep_tsk or self.cloud.tsk)
 
-    def uninstall(self, query: Query, ta_uuid: bytes = TA_UUID) -> bytes:
-        msg = teep.Update(token=query.token, unneeded_manifest_list=(ta_component(ta_uuid),))
+    def uninstall(
+        self, query: Query, ta_uuid: bytes = TA_UUID, sequence: int | None = None
+    ) -> bytes:
+        """``uninstall.component``: the signed Update naming the TA's component and the SUIT
+        sequence number of the install it removes (protocol.md 8.4): ``sequence``, else the one
+        the device reports installed now (0 when none: the Agent answers 611)."""
+        if sequence is None:
+            sequence = self.installed(ta_uuid) or 0
+        msg = teep.Update(
+            token=query.token,
+            unneeded_manifest_list=(ta_component(ta_uuid),),
+            unneeded_sequence_numbers=(sequence,),
+        )
         return self.sign(msg, self.cloud.tsk)
 
     def sign(self, msg: teep.TeepMessage, key: CoseKey, kid: bool = True) -> bytes:

@@ -567,8 +567,16 @@ class Tam:
 
         if session.intent.uninstall is not None:
             self.registry.record(step, device.ueid, None, None)
+            # T12 / T12b: the removal names the install the device just attested (P-9.10c), so
+            # that this Update, replayed after a later install, removes nothing
+            attested = installed.get(tuple(session.intent.uninstall))
+            if attested is None:
+                self._close(session)
+                return TamOutput(TamState.NO_SESSION, step, None, device.ueid, "not installed")
             update = teep.Update(
-                token=session.token, unneeded_manifest_list=(session.intent.uninstall,)
+                token=session.token,
+                unneeded_manifest_list=(session.intent.uninstall,),
+                unneeded_sequence_numbers=(attested,),
             )
             session.state = t.next_state
             session.sent_at = self._clock()

@@ -593,7 +593,8 @@ class Agent:
         open challenge like any Update. Each listed component's manifest (the author envelope
         verified when it was installed) has its ``suit-uninstall`` sequence run first
         (``_run_uninstall``); then every component unlinked goes in one atomic write. The
-        floors stay."""
+        floors stay. Each removal must name the install it targets (``_check_uninstall_binding``:
+        an old uninstall replayed after a newer install is SUIT_UNINSTALL_STALE)."""
         session, self._session = self._session, None
         expected = None if session is None else (session.token or session.challenge)
         if expected is None or update.token is None or not _eq(update.token, expected):
@@ -601,6 +602,7 @@ class Agent:
         assert session is not None and update.unneeded_manifest_list is not None
         self._check_lifetime(session)
         record = self.installer.load()
+        _check_uninstall_binding(update, record)
         listed = [tuple(c) for c in update.unneeded_manifest_list]
         unlinked: dict[str, tuple[bytes, ...]] = {}
         records: list[SuitRecord] = []
@@ -748,6 +750,30 @@ def _key(component_id: Sequence[bytes]) -> str:
     from edbp.reference.device.install import component_key
 
     return component_key(tuple(component_id))
+
+
+def _check_uninstall_binding(update: teep.Update, record: AgentRecord) -> None:
+    """spec/protocol.md section 9 [P-9.10c]: an uninstall names, for each listed component, the
+    SUIT sequence number of the install it removes (``edbp-unneeded-sequence-numbers``, in the
+    order of ``unneeded-manifest-list``). Why: the token only binds the Update to an exchange,
+    and an attacker can reopen an old exchange by replaying its TSK-signed QueryRequest; the
+    sequence number binds the removal to one install (floors never go down, so a component and
+    a sequence number name one install), so an old uninstall replayed after a newer version
+    was deployed removes nothing (SUIT_UNINSTALL_STALE). Checked for every component before
+    anything runs: the uninstall is all or nothing. A component not installed is left to the
+    removal (AGENT_NO_SUCH_COMPONENT)."""
+    listed = update.unneeded_manifest_list or ()
+    named = update.unneeded_sequence_numbers
+    if named is None or len(named) != len(listed):
+        raise WireError(
+            Code.TEEP_MALFORMED, "an uninstall names one sequence number per listed component"
+        )
+    for cid, sequence in zip(listed, named, strict=True):
+        comp = record.components.get(_key(tuple(cid)))
+        if comp is not None and comp.current.sequence != sequence:
+            raise VerificationError(
+                Code.SUIT_UNINSTALL_STALE, "the uninstall names another install of the component"
+            )
 
 
 def _installed_entries(record: AgentRecord) -> list[EatManifest]:

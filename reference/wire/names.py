@@ -26,7 +26,13 @@ from edbp.reference.wire.suit_labels import (
     TextComponentKey,
     TextKey,
 )
-from edbp.reference.wire.teep_labels import DataItem, Freshness, TeepOption, TeepType
+from edbp.reference.wire.teep_labels import (
+    EDBP_UNNEEDED_SEQUENCE_NUMBERS,
+    DataItem,
+    Freshness,
+    TeepOption,
+    TeepType,
+)
 
 from edbp.errors import TeepErr
 
@@ -80,6 +86,7 @@ SUIT_REPORT_REASON_NAMES = _kebab(ReportReason, "reason-")
 
 TEEP_TYPE_NAMES = {int(t): "TEEP-TYPE-" + n for t, n in _kebab(TeepType).items()}
 TEEP_OPTION_NAMES = _kebab(TeepOption)
+TEEP_OPTION_NAMES[EDBP_UNNEEDED_SEQUENCE_NUMBERS] = "edbp-unneeded-sequence-numbers"
 TEEP_ERR_NAMES = {int(e): e.name for e in TeepErr}
 TEEP_FRESHNESS_NAMES = {int(f): f"FRESHNESS_{f.name}" for f in Freshness}
 TEEP_DATA_ITEM_NAMES = {int(d): d.name.lower().replace("_", "-") for d in DataItem if d.name}

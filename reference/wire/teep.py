@@ -22,7 +22,13 @@ from edbp.reference.wire.cose_headers import Label
 from edbp.reference.wire.cose_sign import Sign1, sign1
 from edbp.reference.wire.suit_core import ComponentId, as_tuple
 from edbp.reference.wire.suit_report import SystemProperties
-from edbp.reference.wire.teep_labels import DataItem, Freshness, TeepOption, TeepType
+from edbp.reference.wire.teep_labels import (
+    EDBP_UNNEEDED_SEQUENCE_NUMBERS,
+    DataItem,
+    Freshness,
+    TeepOption,
+    TeepType,
+)
 
 from edbp.errors import Code, VerificationError, WireError
 
@@ -32,6 +38,7 @@ __all__ = [
     "CIPHER_SUITE_MLDSA65",
     "EDBP_CIPHER_SUITES",
     "EDBP_SUIT_COSE_PROFILES",
+    "EDBP_UNNEEDED_SEQUENCE_NUMBERS",
     "SUIT_PROFILE_PQ",
     "TEEP_SIGNATURE_ALGS",
     "CipherSuite",
@@ -268,6 +275,7 @@ _CODECS: dict[int, tuple[str, Callable[[Any, str], Any]]] = {
     TeepOption.TC_LIST: ("tc_list", _nonempty(_system_properties)),
     TeepOption.REQUESTED_TC_LIST: ("requested_tc_list", _nonempty(RequestedTc.from_cbor)),
     TeepOption.UNNEEDED_MANIFEST_LIST: ("unneeded_manifest_list", _nonempty(_component_id)),
+    EDBP_UNNEEDED_SEQUENCE_NUMBERS: ("unneeded_sequence_numbers", _nonempty(_uint(64))),
     TeepOption.EXT_LIST: ("ext_list", _nonempty(_uint(32))),
     TeepOption.MANIFEST_LIST: ("manifest_list", _nonempty(_any_bstr)),
     TeepOption.ERR_CODE: ("err_code", _err_code),
@@ -436,6 +444,7 @@ class Update(TeepMessage):
         {
             TeepOption.TOKEN,
             TeepOption.UNNEEDED_MANIFEST_LIST,
+            EDBP_UNNEEDED_SEQUENCE_NUMBERS,
             TeepOption.MANIFEST_LIST,
             TeepOption.ATTESTATION_PAYLOAD_FORMAT,
             TeepOption.ATTESTATION_PAYLOAD,
@@ -448,6 +457,9 @@ class Update(TeepMessage):
     token: bytes | None = _opt()
     manifest_list: tuple[bytes, ...] | None = _opt_tuple()
     unneeded_manifest_list: tuple[ComponentId, ...] | None = _opt_tuple()
+    #: edbp extension: the SUIT sequence number of the install each unneeded component's
+    #: removal is bound to, in the order of ``unneeded_manifest_list`` (protocol.md 8.4)
+    unneeded_sequence_numbers: tuple[int, ...] | None = _opt_tuple()
     attestation_payload_format: str | None = _opt()
     attestation_payload: bytes | None = _opt()
     err_code: int | None = _opt()

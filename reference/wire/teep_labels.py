@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["DataItem", "Freshness", "TeepOption", "TeepType"]
+__all__ = ["EDBP_UNNEEDED_SEQUENCE_NUMBERS", "DataItem", "Freshness", "TeepOption", "TeepType"]
 
 
 class TeepType(enum.IntEnum):
@@ -49,6 +49,12 @@ class TeepOption(enum.IntEnum):
     SUPPORTED_FRESHNESS_MECHANISMS = 21
     ERR_LANG = 22
     ERR_CODE = 23
+
+
+#: edbp extension option of the Update (TEEP's ``$$update-extensions`` socket; spec/messages.cddl,
+#: protocol.md section 14 item 19), not a draft label: for each component of
+#: ``unneeded-manifest-list``, the SUIT sequence number of the install its removal is bound to
+EDBP_UNNEEDED_SEQUENCE_NUMBERS = 256
 
 
 class Freshness(enum.IntEnum):

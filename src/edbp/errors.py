@@ -101,6 +101,9 @@ class Code(enum.IntEnum):
     SUIT_FETCH_FAILED = 329  # directive-fetch: the payload is not available at the uri
     SUIT_ABORT = 330  # condition-abort, or soft-failure set outside try-each/run-sequence
 
+    # 340-349: Agent-side uninstall (issue 19)
+    SUIT_UNINSTALL_STALE = 340  # the installed version is not the one the uninstall names
+
     # 4xx: TEEP messages and EAT evidence
     TEEP_MALFORMED = 400
     TEEP_UNKNOWN_TYPE = 401

@@ -15,6 +15,7 @@ from edbp.reference.wire import eat, teep
 from edbp.reference.wire.cbor import loads
 from edbp.reference.wire.cose_algs import Curve
 from edbp.reference.wire.cose_key import CoseKey
+from edbp.reference.wire.cose_sign import Sign1
 from edbp.reference.wire.eat import EatClaims
 from edbp.reference.wire.suit_envelope import Envelope
 
@@ -514,3 +515,32 @@ def test_update_sent_session_is_held_for_l_u_from_the_update(  # type: ignore[no
     world.tam.begin(dev.ueid, Intent(package=(TA_UUID, 1)))
     world.tam.revoke(dev.ueid)
     assert world.tam.state(dev.ueid) is TamState.NO_SESSION
+
+
+def test_replayed_uninstall_never_removes_a_later_install(world: World) -> None:
+    """Issue 19 (found by the model): the attacker captures the TAM's QueryRequest and its
+    uninstall Update for version 1, lets version 2 be deployed, then replays both. The
+    QueryRequest opens an exchange with the old token, so the old Update's token matches;
+    what stops it is the install it names (the sequence number of version 1): the Agent
+    refuses it as stale and version 2 stays."""
+    dev = world.device()
+    world.publish(V1, 1)
+    world.deploy(dev, 1)
+    q1 = world.tam.begin(dev.ueid, Intent(uninstall=ta_component(TA_UUID)))
+    assert q1.send is not None
+    u1 = world.tam.receive(dev.broker.deliver(q1.send)[0])
+    assert u1.send is not None
+    assert teep.verify(u1.send, world.tsk.public()).unneeded_sequence_numbers == (1,)
+    assert world.tam.receive(dev.broker.deliver(u1.send)[0]).detail == "uninstalled"
+    assert dev.agent.record().components == {}
+    world.publish(V2, 2)
+    world.deploy(dev, 2)
+    assert dev.agent.installed_image(ta_component(TA_UUID)) == V2
+    # the replay: the old QueryRequest (accepted: TSK-signed), then the old Update
+    (response,) = dev.broker.deliver(q1.send)
+    assert isinstance(teep.decode(Sign1.decode(response).payload), teep.QueryResponse)
+    (refused,) = dev.broker.deliver(u1.send)
+    error = teep.decode(Sign1.decode(refused).payload)
+    assert isinstance(error, teep.Error)
+    assert dev.agent.last_error is Code.SUIT_UNINSTALL_STALE
+    assert dev.agent.installed_image(ta_component(TA_UUID)) == V2

@@ -21,7 +21,7 @@ from edbp.reference.device.agent import (
     error_code_of,
 )
 from edbp.reference.device.broker import BrokerPayload
-from edbp.reference.device.install import MemoryBudget
+from edbp.reference.device.install import MemoryBudget, component_key
 from edbp.reference.device.storage import MemoryStorage
 from edbp.reference.wire import cose, teep
 from edbp.reference.wire.cbor import loads
@@ -364,7 +364,11 @@ def test_uninstall_keeps_the_floor(w: World) -> None:
     dev = w.device()
     dev.install(w.tam, w.publish(V2, 3))
     token = dev.query(w.tam)
-    uninstall = w.tam.signed(teep.Update(token=token, unneeded_manifest_list=(COMPONENT,)))
+    uninstall = w.tam.signed(
+        teep.Update(
+            token=token, unneeded_manifest_list=(COMPONENT,), unneeded_sequence_numbers=(3,)
+        )
+    )
     (ok,) = dev.broker.deliver(uninstall)
     assert isinstance(reply(ok), teep.Success)
     assert dev.agent.record().components == {}
@@ -374,7 +378,11 @@ def test_uninstall_keeps_the_floor(w: World) -> None:
     assert_refused(dev, dev.install(w.tam, w.publish(V1, 2)), Code.AGENT_ROLLBACK)
     assert isinstance(reply(dev.install(w.tam, w.publish(V1, 4))[0]), teep.Success)
     token = dev.query(w.tam)
-    other = w.tam.signed(teep.Update(token=token, unneeded_manifest_list=((b"nope",),)))
+    other = w.tam.signed(
+        teep.Update(
+            token=token, unneeded_manifest_list=((b"nope",),), unneeded_sequence_numbers=(4,)
+        )
+    )
     assert_refused(dev, dev.broker.deliver(other), Code.AGENT_NO_SUCH_COMPONENT)
 
 
@@ -399,7 +407,11 @@ def test_every_pair_outside_the_table_is_refused(w: World) -> None:
         if kind is AgentInput.UPDATE:
             return MessageReceived(w.tam.update(pkg, dev.agent.keys.dak_public, token or b"t" * 16))
         if kind is AgentInput.UNINSTALL:
-            upd = teep.Update(token=token or b"t" * 16, unneeded_manifest_list=(COMPONENT,))
+            upd = teep.Update(
+                token=token or b"t" * 16,
+                unneeded_manifest_list=(COMPONENT,),
+                unneeded_sequence_numbers=(1,),
+            )
             return MessageReceived(w.tam.signed(upd))
         if kind is AgentInput.OTHER_MESSAGE:
             return MessageReceived(w.tam.signed(teep.Success(token=b"t" * 16)))
@@ -502,6 +514,62 @@ def test_content_algorithm_outside_the_offered_profiles(w: World) -> None:
     )
 
 
+def test_replayed_old_uninstall_never_removes_a_later_install(w: World) -> None:
+    """Issue 19: the TAM's QueryRequest and uninstall Update for sequence 2 are captured and
+    replayed after sequence 3 was deployed. The replayed QueryRequest reopens the exchange with
+    the old token, so the token matches; the sequence number the Update names (2) is not the
+    one installed (3): SUIT_UNINSTALL_STALE, nothing removed."""
+    dev = w.device()
+    dev.install(w.tam, w.publish(V1, 2))
+    request, token = w.tam.query()
+    dev.broker.deliver(request)
+    uninstall = w.tam.signed(
+        teep.Update(
+            token=token, unneeded_manifest_list=(COMPONENT,), unneeded_sequence_numbers=(2,)
+        )
+    )
+    assert isinstance(reply(dev.broker.deliver(uninstall)[0]), teep.Success)
+    assert isinstance(reply(dev.install(w.tam, w.publish(V2, 3))[0]), teep.Success)
+    assert isinstance(reply(dev.broker.deliver(request)[0]), teep.QueryResponse)  # reopened
+    assert_refused(dev, dev.broker.deliver(uninstall), Code.SUIT_UNINSTALL_STALE)
+    assert dev.agent.installed_image(COMPONENT) == V2 and dev.agent.floor(COMPONENT) == 3
+
+
+@pytest.mark.parametrize("named", [None, (), (3, 3), (4,), (2,)])
+def test_uninstall_must_name_the_installed_sequence(
+    w: World, named: tuple[int, ...] | None
+) -> None:
+    """One sequence number per listed component (else 400), equal to the installed one (else
+    340); either way nothing is removed and the exchange is closed."""
+    dev = w.device()
+    dev.install(w.tam, w.publish(V2, 3))
+    token = dev.query(w.tam)
+    update = teep.Update(
+        token=token, unneeded_manifest_list=(COMPONENT,), unneeded_sequence_numbers=named
+    )
+    code = Code.TEEP_MALFORMED if named is None or len(named) != 1 else Code.SUIT_UNINSTALL_STALE
+    if named == ():  # an empty list is refused when decoded: [+ uint]
+        with pytest.raises(EdbpError):
+            teep.Update.decode(update.encode())
+    assert_refused(dev, dev.broker.deliver(w.tam.signed(update)), code)
+    assert dev.agent.installed_image(COMPONENT) == V2
+
+
+def test_uninstall_checks_every_component_before_removing_any(w: World) -> None:
+    """Two listed components, the second named at a stale sequence: neither is removed."""
+    dev = w.device()
+    dev.install(w.tam, w.publish(V1, 2, component=OTHER))
+    dev.install(w.tam, w.publish(V2, 3))
+    token = dev.query(w.tam)
+    update = teep.Update(
+        token=token,
+        unneeded_manifest_list=(OTHER, COMPONENT),
+        unneeded_sequence_numbers=(2, 2),
+    )
+    assert_refused(dev, dev.broker.deliver(w.tam.signed(update)), Code.SUIT_UNINSTALL_STALE)
+    assert len(dev.agent.record().components) == 2
+
+
 # ------------------------------------------------ suit-uninstall (member 24), issue 15
 
 
@@ -516,8 +584,17 @@ def _unlink(*before: Command) -> CommandSequence:
 
 
 def _uninstall(w: World, dev: Device, *components: tuple[bytes, ...]) -> list[bytes]:
+    """An uninstall of ``components`` naming, for each, the sequence number installed now."""
     token = dev.query(w.tam)
-    update = teep.Update(token=token, unneeded_manifest_list=components or (COMPONENT,))
+    listed = components or (COMPONENT,)
+    record = dev.agent.record()
+    named = tuple(
+        comp.current.sequence if (comp := record.components.get(component_key(c))) else 0
+        for c in listed
+    )
+    update = teep.Update(
+        token=token, unneeded_manifest_list=listed, unneeded_sequence_numbers=named
+    )
     return dev.broker.deliver(w.tam.signed(update))
 
 

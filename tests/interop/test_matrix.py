@@ -376,6 +376,11 @@ def _tam_outcome(payload: bytes) -> str:
         ("uninstall", Intent(uninstall=ta_component(TA_UUID))),
     ):
         with _tam_world() as (tam, device, world):
+            if intent.uninstall is not None:  # an uninstall names an attested install (T12)
+                step = tam.begin(device.ueid, Intent(package=(TA_UUID, 1)))
+                while step.send is not None:
+                    (reply,) = device.broker.deliver(step.send)
+                    step = tam.receive(reply)
             opened = tam.begin(device.ueid, intent)
             (answer,) = device.broker.deliver(opened.send or b"")
             sent = tam.receive(answer)

@@ -91,7 +91,11 @@ def _agent_replies() -> list[tuple[str, bytes]]:
     (refused,) = dev.install(tam, w.publish(V1, 2))
     token = dev.query(tam)
     (uninstalled,) = dev.broker.deliver(
-        tam.signed(teep.Update(token=token, unneeded_manifest_list=(COMPONENT,)))
+        tam.signed(
+            teep.Update(
+                token=token, unneeded_manifest_list=(COMPONENT,), unneeded_sequence_numbers=(3,)
+            )
+        )
     )
     return [
         ("agent-query-response", query_response),
@@ -127,6 +131,8 @@ def zcbor_types() -> Any:
         # -49) signs TEEP messages, COSE-HPKE MLKEM768-X25519 (private-use -70768) delivers the CEK
         "$teep-cipher-suite /= [ [ 18, -49 ] ]\n",
         "$suit-cose-profile /= [-16, -49, -70768, 1]\n",
+        # edbp's Update extension (spec/protocol.md section 14 item 19) in TEEP's own socket
+        "$$update-extensions //= (256 => [+ uint .size 8])\n",
     ]
     return zcbor_mod.DataTranslator.from_cddl("\n".join(parts), 100).my_types
 

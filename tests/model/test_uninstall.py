@@ -131,11 +131,7 @@ def _reference_uninstall(t: object, d: int) -> list[bytes]:
     return sent
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "finding (issue 19): the reference Agent checks an uninstall Update's signature and token "
-    "only (protocol.md section 9, steps 1-3 and 7), so the replayed QueryRequest re-opens the "
-    "old exchange and the old uninstall removes the newer install; the model's P7 demands the "
-    "version binding (Rules.uninstall_ok), which has no wire field yet"))
+# finding (issue 19), fixed by the uninstall binding of protocol.md section 9 [P-9.10c]
 def test_reference_refuses_an_old_uninstall_after_a_newer_install(tmp_path: Path) -> None:
     from edbp.model.lockstep import ReferenceTarget
 

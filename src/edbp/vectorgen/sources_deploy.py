@@ -184,6 +184,12 @@ NOTES = {
         "Rollback", "an older version after the component was uninstalled (floors kept)", ("P7",)
     ),
     "Replay": Note("Replay", "an Update delivered again after it was installed", ("P6",)),
+    "StaleUninstall": Note(
+        "Replay",
+        "an old uninstall, replayed in an exchange reopened by its old QueryRequest after a "
+        "newer version was installed: it names another install (protocol.md 9 [P-9.10c])",
+        ("P6",),
+    ),
     "StaleChallenge": Note(
         "Replay", "an Update bound to an earlier challenge than the open one", ("P6", "P3")
     ),
@@ -1043,6 +1049,48 @@ def lifecycle(c: Ctx) -> None:
             ),
         ],
         state,
+    )
+
+    # issue 19: the TAM's QueryRequest and uninstall of sequence 3 captured, replayed after
+    # sequence 5 was deployed (own TAM and device: the other vectors' sessions keep their bytes)
+    tam_s = kit.new_tam(kit.tsk, "tam-stale-uninstall")
+    dev_s = kit.device("device-f", tams=(tam_s,))
+    pub5 = _published(kit, 5)
+    uri5, pay5 = kit.payload(pub5)
+    for p in (pub, pub5):
+        tam_s.add_package(p.envelope)
+    s_stale = dev_s.state(kit)
+    t_stale = kit.target(s_stale)
+    qs1, _, us1 = open_session(kit, tam_s, dev_s, t_stale, Intent(package=(TA_UUID, 3)))
+    assert us1 is not None
+    tam_s.receive(deliver(t_stale, us1, {uri: pay})[0])
+    qs2, _, un_old = open_session(kit, tam_s, dev_s, t_stale, Intent(uninstall=COMPONENT))
+    assert un_old is not None
+    tam_s.receive(deliver(t_stale, un_old)[0])
+    qs3, _, us3 = open_session(kit, tam_s, dev_s, t_stale, Intent(package=(TA_UUID, 5)))
+    assert us3 is not None
+    c.add(
+        "uninstall-stale-replayed",
+        "invalid",
+        "install 3, uninstall it, install 5; then the old QueryRequest and uninstall replayed: "
+        "the uninstall names sequence 3, not the installed 5 (SUIT_UNINSTALL_STALE)",
+        ("StaleUninstall",),
+        [
+            deliver_step(qs1, ok("QueryResponse")),
+            deliver_step(us1, ok("Success"), {uri: pay}),
+            deliver_step(qs2, ok("QueryResponse")),
+            deliver_step(un_old, ok("Success")),
+            deliver_step(qs3, ok("QueryResponse")),
+            deliver_step(us3, ok("Success"), {uri5: pay5}),
+            deliver_step(qs2, ok("QueryResponse")),
+            deliver_step(
+                un_old,
+                refused(Code.SUIT_UNINSTALL_STALE),
+                None,
+                state_after("IDLE", {COMPONENT: 5}, floors={COMPONENT: 5}),
+            ),
+        ],
+        s_stale,
     )
 
     # TAM key rotation: the device now trusts only the rotated key
