@@ -672,11 +672,22 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
     from edbp.reference.device import update as update_module
     from edbp.reference.wire import cbor as cbor_module
 
-    def shape_only(update: Any, record: Any) -> None:
+    def shape_only(update: Any, record: Any, ueid: bytes) -> None:
         """One sequence number per listed component is required, but none is compared with
         the installed one: a replayed old uninstall removes a later install."""
         if len(update.unneeded_sequence_numbers or ()) != len(update.unneeded_manifest_list):
             raise ProtocolError(Code.TEEP_MALFORMED, "one sequence number per component")
+        if update.unneeded_device is None:  # the device binding kept: only P-9.10c is broken
+            raise ProtocolError(Code.TEEP_MALFORMED, "no device named")
+        if update.unneeded_device != ueid:
+            raise ProtocolError(Code.AGENT_NOT_FOR_THIS_DEVICE, "another device's uninstall")
+
+    checked = agent_module._check_uninstall_binding
+
+    def any_device(update: Any, record: Any, ueid: bytes) -> None:
+        """The sequence numbers are compared, the device the uninstall names is not: another
+        device's uninstall, relayed after its QueryRequest, removes this device's component."""
+        checked(update, record, update.unneeded_device or ueid)
 
     def first_alg(envelope: Any) -> Any:
         """The algorithm the envelope's first block claims (what the skipped check returns)."""
@@ -766,6 +777,7 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
         ),
         "no-message-limit": ((agent_module, "MAX_TEEP_MESSAGE", 1 << 24),),
         "uninstall-any-install": ((agent_module, "_check_uninstall_binding", shape_only),),
+        "uninstall-any-device": ((agent_module, "_check_uninstall_binding", any_device),),
         "manifest-limit-8": ((update_module, "MAX_MANIFESTS", 8),),
         "ignore-vendor-id": ((update_module, "check_vendor", lambda params, vendor: None),),
         "skip-author-signature": ((update_module, "verify_signed_envelope", author_unchecked),),
@@ -1443,6 +1455,13 @@ FAULTS: dict[str, Fault] = {
         ("P6",),
         _agent_fault("uninstall-any-install"),
         clauses=("P-9.10c",),
+    ),
+    "uninstall-any-device": Fault(
+        "removes a listed component whatever device the uninstall names (another device's "
+        "uninstall, relayed, removes this device's component)",
+        ("P4",),
+        _agent_fault("uninstall-any-device"),
+        clauses=("P-9.10d",),
     ),
     "uninstall-sequence-ignored": Fault(
         "removes an unneeded component without running its manifest's suit-uninstall sequence",

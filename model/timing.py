@@ -64,7 +64,8 @@ def tick(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
             if cfg.rules.exchange_live(age):
                 agents = _set(agents, d, _evolve(a, age=age))
             else:  # past L_a: the exchange closes (it could only refuse from here on)
-                agents = _set(agents, d, Agent("IDLE", -1, (), a.floor, a.installed, a.kept))
+                agents = _set(agents, d, Agent("IDLE", -1, (), a.floor, a.installed, a.kept,
+                                                     a.ta_floor))
     for d, s in enumerate(w.sessions):
         if s.phase == "UPDATE_SENT" and s.age < CAP:
             sessions = _set(sessions, d, _evolve(s, age=_older(s.age)))

@@ -147,10 +147,50 @@ def test_replayed_uninstall_names_an_older_install(harness: Harness) -> None:
     harness.expect_refusal(got, Code.SUIT_UNINSTALL_STALE, "replayed uninstall")
     harness.expect_unchanged(before, "replayed uninstall")
     q = harness.query(step="unbound uninstall: deploy.query_request")
-    msg = teep.Update(token=q.token, unneeded_manifest_list=(ta_component(TA_UUID),))
+    msg = teep.Update(
+        token=q.token,
+        unneeded_manifest_list=(ta_component(TA_UUID),),
+        unneeded_device=harness.ueid,
+    )
     got = harness.deliver(harness.sign(msg, harness.cloud.tsk), "uninstall naming no install")
     harness.expect_refusal(got, Code.TEEP_MALFORMED, "uninstall naming no install")
     harness.expect_unchanged(before, "uninstall naming no install")
+
+
+@case(
+    id="uninstall.other-device",
+    clauses=("P-9.10d",),
+    properties=("P4",),
+    flow="lifecycle",
+    tags=("uninstall", "replay"),
+)
+def test_uninstall_for_another_device(harness: Harness) -> None:
+    """Issue 19 (found by the model): a QueryRequest names no device, so the attacker can
+    replay device A's QueryRequest to this device and then hand it the uninstall the TAM made
+    for A, with the same component and sequence number as installed here. Only the device the
+    uninstall names tells them apart: an uninstall naming a UEID that differs from this
+    device's in its last byte is AGENT_NOT_FOR_THIS_DEVICE, one naming no device is 400, and
+    nothing is removed; the same uninstall naming this device then removes the component."""
+    harness.deploy(1, step="v1")
+    before = harness.state()
+    other = harness.ueid[:-1] + bytes([harness.ueid[-1] ^ 0x01])
+    q = harness.query(step="uninstall for another device: deploy.query_request")
+    got = harness.deliver(harness.uninstall(q, ueid=other), "uninstall for another device")
+    harness.expect_refusal(got, Code.AGENT_NOT_FOR_THIS_DEVICE, "uninstall for another device")
+    harness.expect_unchanged(before, "uninstall for another device")
+    q = harness.query(step="uninstall naming no device: deploy.query_request")
+    msg = teep.Update(
+        token=q.token,
+        unneeded_manifest_list=(ta_component(TA_UUID),),
+        unneeded_sequence_numbers=(1,),
+    )
+    got = harness.deliver(harness.sign(msg, harness.cloud.tsk), "uninstall naming no device")
+    harness.expect_refusal(got, Code.TEEP_MALFORMED, "uninstall naming no device")
+    harness.expect_unchanged(before, "uninstall naming no device")
+    q = harness.query(step="uninstall for this device: deploy.query_request")
+    got = harness.deliver(harness.uninstall(q), "uninstall for this device")
+    if got.code is not None or harness.installed() is not None:
+        raise CaseFailure("uninstall for this device", "v1 removed", got.code, got.code)
 
 
 @case(
@@ -171,6 +211,7 @@ def test_uninstall_absent_component(harness: Harness) -> None:
         token=q.token,
         unneeded_manifest_list=(ta_component(TA_UUID), ta_component(bytes(16))),
         unneeded_sequence_numbers=(1, 1),
+        unneeded_device=harness.ueid,
     )
     got = harness.deliver(harness.sign(msg, harness.cloud.tsk), "uninstall (one absent)")
     harness.expect_refusal(got, Code.AGENT_NO_SUCH_COMPONENT, "uninstall.component (absent)")
@@ -182,6 +223,7 @@ def test_uninstall_absent_component(harness: Harness) -> None:
         token=q.token,
         unneeded_manifest_list=(ta_component(near),),
         unneeded_sequence_numbers=(1,),
+        unneeded_device=harness.ueid,
     )
     got = harness.deliver(harness.sign(msg, harness.cloud.tsk), "uninstall (near miss)")
     harness.expect_refusal(got, Code.AGENT_NO_SUCH_COMPONENT, "uninstall.component (near miss)")

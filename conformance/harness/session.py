@@ -380,17 +380,23 @@ class Harness:
         return self.sign(msg, teep_tsk or self.cloud.tsk)
 
     def uninstall(
-        self, query: Query, ta_uuid: bytes = TA_UUID, sequence: int | None = None
+        self,
+        query: Query,
+        ta_uuid: bytes = TA_UUID,
+        sequence: int | None = None,
+        ueid: bytes | None = None,
     ) -> bytes:
-        """``uninstall.component``: the signed Update naming the TA's component and the SUIT
+        """``uninstall.component``: the signed Update naming the TA's component, the SUIT
         sequence number of the install it removes (protocol.md 8.4): ``sequence``, else the one
-        the device reports installed now (0 when none: the Agent answers 611)."""
+        the device reports installed now (0 when none: the Agent answers 611), and the device
+        it is for: ``ueid``, else the device's own."""
         if sequence is None:
             sequence = self.installed(ta_uuid) or 0
         msg = teep.Update(
             token=query.token,
             unneeded_manifest_list=(ta_component(ta_uuid),),
             unneeded_sequence_numbers=(sequence,),
+            unneeded_device=self.ueid if ueid is None else ueid,
         )
         return self.sign(msg, self.cloud.tsk)
 

@@ -568,7 +568,8 @@ class Tam:
         if session.intent.uninstall is not None:
             self.registry.record(step, device.ueid, None, None)
             # T12 / T12b: the removal names the install the device just attested (P-9.10c), so
-            # that this Update, replayed after a later install, removes nothing
+            # that this Update, replayed after a later install, removes nothing; and the device
+            # (P-9.10d), so that it removes nothing when relayed to another device
             attested = installed.get(tuple(session.intent.uninstall))
             if attested is None:
                 self._close(session)
@@ -577,6 +578,7 @@ class Tam:
                 token=session.token,
                 unneeded_manifest_list=(session.intent.uninstall,),
                 unneeded_sequence_numbers=(attested,),
+                unneeded_device=device.ueid,
             )
             session.state = t.next_state
             session.sent_at = self._clock()
@@ -617,9 +619,7 @@ class Tam:
         # TEEP carries envelopes untagged in manifest-list (bstr .cbor SUIT_Envelope)
         envelope = suit.untagged_envelope(delivery.envelope)
         update = teep.Update(token=session.token, manifest_list=(envelope,))
-        return TamOutput(
-            t.next_state, t.step, self._sign(update, device), device.ueid
-        )
+        return TamOutput(t.next_state, t.step, self._sign(update, device), device.ueid)
 
     def _on_success(
         self, session: _Session, device: DeviceRecord, msg: Any, t: Transition

@@ -602,7 +602,7 @@ class Agent:
         assert session is not None and update.unneeded_manifest_list is not None
         self._check_lifetime(session)
         record = self.installer.load()
-        _check_uninstall_binding(update, record)
+        _check_uninstall_binding(update, record, self.keys.ueid)
         listed = [tuple(c) for c in update.unneeded_manifest_list]
         unlinked: dict[str, tuple[bytes, ...]] = {}
         records: list[SuitRecord] = []
@@ -617,9 +617,8 @@ class Agent:
         report = SuitReport(
             reference=SuitReference(SuitDigest(-16, first.current.manifest_digest)),
             nonce=session.challenge,
-            records=tuple(records) or tuple(
-                SuitRecord((0,), ManifestKey.UNINSTALL, 0, 0) for _ in listed
-            ),
+            records=tuple(records)
+            or tuple(SuitRecord((0,), ManifestKey.UNINSTALL, 0, 0) for _ in listed),
             result=True,
         )
         signed = self.keys.sign(report.encode()).encode()
@@ -752,7 +751,7 @@ def _key(component_id: Sequence[bytes]) -> str:
     return component_key(tuple(component_id))
 
 
-def _check_uninstall_binding(update: teep.Update, record: AgentRecord) -> None:
+def _check_uninstall_binding(update: teep.Update, record: AgentRecord, ueid: bytes) -> None:
     """spec/protocol.md section 9 [P-9.10c]: an uninstall names, for each listed component, the
     SUIT sequence number of the install it removes (``edbp-unneeded-sequence-numbers``, in the
     order of ``unneeded-manifest-list``). Why: the token only binds the Update to an exchange,
@@ -761,7 +760,17 @@ def _check_uninstall_binding(update: teep.Update, record: AgentRecord) -> None:
     a sequence number name one install), so an old uninstall replayed after a newer version
     was deployed removes nothing (SUIT_UNINSTALL_STALE). Checked for every component before
     anything runs: the uninstall is all or nothing. A component not installed is left to the
-    removal (AGENT_NO_SUCH_COMPONENT)."""
+    removal (AGENT_NO_SUCH_COMPONENT).
+
+    [P-9.10d] It also names the device (``edbp-unneeded-device``, compared in constant time):
+    a QueryRequest names no device, so the attacker can replay device A's QueryRequest to
+    device B and then hand B the uninstall Update the TAM made for A; with the same version
+    installed on both, only the UEID tells them apart (AGENT_NOT_FOR_THIS_DEVICE, as for an
+    install addressed to another device)."""
+    if update.unneeded_device is None:
+        raise WireError(Code.TEEP_MALFORMED, "an uninstall names the device it is for")
+    if not _eq(update.unneeded_device, ueid):
+        raise ProtocolError(Code.AGENT_NOT_FOR_THIS_DEVICE, "uninstall addressed to another device")
     listed = update.unneeded_manifest_list or ()
     named = update.unneeded_sequence_numbers
     if named is None or len(named) != len(listed):

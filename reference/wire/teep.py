@@ -23,6 +23,7 @@ from edbp.reference.wire.cose_sign import Sign1, sign1
 from edbp.reference.wire.suit_core import ComponentId, as_tuple
 from edbp.reference.wire.suit_report import SystemProperties
 from edbp.reference.wire.teep_labels import (
+    EDBP_UNNEEDED_DEVICE,
     EDBP_UNNEEDED_SEQUENCE_NUMBERS,
     DataItem,
     Freshness,
@@ -38,6 +39,7 @@ __all__ = [
     "CIPHER_SUITE_MLDSA65",
     "EDBP_CIPHER_SUITES",
     "EDBP_SUIT_COSE_PROFILES",
+    "EDBP_UNNEEDED_DEVICE",
     "EDBP_UNNEEDED_SEQUENCE_NUMBERS",
     "SUIT_PROFILE_PQ",
     "TEEP_SIGNATURE_ALGS",
@@ -276,6 +278,7 @@ _CODECS: dict[int, tuple[str, Callable[[Any, str], Any]]] = {
     TeepOption.REQUESTED_TC_LIST: ("requested_tc_list", _nonempty(RequestedTc.from_cbor)),
     TeepOption.UNNEEDED_MANIFEST_LIST: ("unneeded_manifest_list", _nonempty(_component_id)),
     EDBP_UNNEEDED_SEQUENCE_NUMBERS: ("unneeded_sequence_numbers", _nonempty(_uint(64))),
+    EDBP_UNNEEDED_DEVICE: ("unneeded_device", _bstr(7, 33)),
     TeepOption.EXT_LIST: ("ext_list", _nonempty(_uint(32))),
     TeepOption.MANIFEST_LIST: ("manifest_list", _nonempty(_any_bstr)),
     TeepOption.ERR_CODE: ("err_code", _err_code),
@@ -445,6 +448,7 @@ class Update(TeepMessage):
             TeepOption.TOKEN,
             TeepOption.UNNEEDED_MANIFEST_LIST,
             EDBP_UNNEEDED_SEQUENCE_NUMBERS,
+            EDBP_UNNEEDED_DEVICE,
             TeepOption.MANIFEST_LIST,
             TeepOption.ATTESTATION_PAYLOAD_FORMAT,
             TeepOption.ATTESTATION_PAYLOAD,
@@ -460,6 +464,8 @@ class Update(TeepMessage):
     #: edbp extension: the SUIT sequence number of the install each unneeded component's
     #: removal is bound to, in the order of ``unneeded_manifest_list`` (protocol.md 8.4)
     unneeded_sequence_numbers: tuple[int, ...] | None = _opt_tuple()
+    #: edbp extension: the UEID of the device the uninstall is for (protocol.md 9, P-9.10d)
+    unneeded_device: bytes | None = _opt()
     attestation_payload_format: str | None = _opt()
     attestation_payload: bytes | None = _opt()
     err_code: int | None = _opt()

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["EDBP_UNNEEDED_SEQUENCE_NUMBERS", "DataItem", "Freshness", "TeepOption", "TeepType"]
+__all__ = [
+    "EDBP_UNNEEDED_DEVICE",
+    "EDBP_UNNEEDED_SEQUENCE_NUMBERS",
+    "DataItem",
+    "Freshness",
+    "TeepOption",
+    "TeepType",
+]
 
 
 class TeepType(enum.IntEnum):
@@ -55,6 +62,9 @@ class TeepOption(enum.IntEnum):
 #: protocol.md section 14 item 19), not a draft label: for each component of
 #: ``unneeded-manifest-list``, the SUIT sequence number of the install its removal is bound to
 EDBP_UNNEEDED_SEQUENCE_NUMBERS = 256
+#: edbp extension option of the Update, beside the one above: the UEID of the device whose
+#: components the uninstall removes (protocol.md section 9 [P-9.10d])
+EDBP_UNNEEDED_DEVICE = 257
 
 
 class Freshness(enum.IntEnum):

@@ -366,7 +366,10 @@ def test_uninstall_keeps_the_floor(w: World) -> None:
     token = dev.query(w.tam)
     uninstall = w.tam.signed(
         teep.Update(
-            token=token, unneeded_manifest_list=(COMPONENT,), unneeded_sequence_numbers=(3,)
+            token=token,
+            unneeded_manifest_list=(COMPONENT,),
+            unneeded_device=dev.agent.keys.ueid,
+            unneeded_sequence_numbers=(3,),
         )
     )
     (ok,) = dev.broker.deliver(uninstall)
@@ -380,7 +383,10 @@ def test_uninstall_keeps_the_floor(w: World) -> None:
     token = dev.query(w.tam)
     other = w.tam.signed(
         teep.Update(
-            token=token, unneeded_manifest_list=((b"nope",),), unneeded_sequence_numbers=(4,)
+            token=token,
+            unneeded_manifest_list=((b"nope",),),
+            unneeded_device=dev.agent.keys.ueid,
+            unneeded_sequence_numbers=(4,),
         )
     )
     assert_refused(dev, dev.broker.deliver(other), Code.AGENT_NO_SUCH_COMPONENT)
@@ -410,6 +416,7 @@ def test_every_pair_outside_the_table_is_refused(w: World) -> None:
             upd = teep.Update(
                 token=token or b"t" * 16,
                 unneeded_manifest_list=(COMPONENT,),
+                unneeded_device=dev.agent.keys.ueid,
                 unneeded_sequence_numbers=(1,),
             )
             return MessageReceived(w.tam.signed(upd))
@@ -525,7 +532,10 @@ def test_replayed_old_uninstall_never_removes_a_later_install(w: World) -> None:
     dev.broker.deliver(request)
     uninstall = w.tam.signed(
         teep.Update(
-            token=token, unneeded_manifest_list=(COMPONENT,), unneeded_sequence_numbers=(2,)
+            token=token,
+            unneeded_manifest_list=(COMPONENT,),
+            unneeded_device=dev.agent.keys.ueid,
+            unneeded_sequence_numbers=(2,),
         )
     )
     assert isinstance(reply(dev.broker.deliver(uninstall)[0]), teep.Success)
@@ -545,7 +555,10 @@ def test_uninstall_must_name_the_installed_sequence(
     dev.install(w.tam, w.publish(V2, 3))
     token = dev.query(w.tam)
     update = teep.Update(
-        token=token, unneeded_manifest_list=(COMPONENT,), unneeded_sequence_numbers=named
+        token=token,
+        unneeded_manifest_list=(COMPONENT,),
+        unneeded_device=dev.agent.keys.ueid,
+        unneeded_sequence_numbers=named,
     )
     code = Code.TEEP_MALFORMED if named is None or len(named) != 1 else Code.SUIT_UNINSTALL_STALE
     if named == ():  # an empty list is refused when decoded: [+ uint]
@@ -553,6 +566,34 @@ def test_uninstall_must_name_the_installed_sequence(
             teep.Update.decode(update.encode())
     assert_refused(dev, dev.broker.deliver(w.tam.signed(update)), code)
     assert dev.agent.installed_image(COMPONENT) == V2
+
+
+def test_uninstall_for_another_device_removes_nothing(w: World) -> None:
+    """Issue 19 (found by the model, P4): device A's QueryRequest replayed to device B, then
+    the uninstall the TAM made for A handed to B. Same component, same sequence number: only
+    the UEID the uninstall names tells them apart (602); naming none is 400."""
+    a, b = w.device(), w.device()
+    a.install(w.tam, w.publish(V1, 2))
+    b.install(w.tam, w.publish(V1, 2))
+    request, token = w.tam.query()
+    a.broker.deliver(request)
+    assert isinstance(reply(b.broker.deliver(request)[0]), teep.QueryResponse)
+    for_a = teep.Update(
+        token=token,
+        unneeded_manifest_list=(COMPONENT,),
+        unneeded_sequence_numbers=(2,),
+        unneeded_device=a.agent.keys.ueid,
+    )
+    assert_refused(b, b.broker.deliver(w.tam.signed(for_a)), Code.AGENT_NOT_FOR_THIS_DEVICE)
+    assert b.agent.installed_image(COMPONENT) == V1
+    b.broker.deliver(request)
+    unnamed = teep.Update(
+        token=token, unneeded_manifest_list=(COMPONENT,), unneeded_sequence_numbers=(2,)
+    )
+    assert_refused(b, b.broker.deliver(w.tam.signed(unnamed)), Code.TEEP_MALFORMED)
+    assert b.agent.installed_image(COMPONENT) == V1
+    assert isinstance(reply(a.broker.deliver(w.tam.signed(for_a))[0]), teep.Success)
+    assert a.agent.record().components == {}
 
 
 def test_uninstall_checks_every_component_before_removing_any(w: World) -> None:
@@ -564,6 +605,7 @@ def test_uninstall_checks_every_component_before_removing_any(w: World) -> None:
     update = teep.Update(
         token=token,
         unneeded_manifest_list=(OTHER, COMPONENT),
+        unneeded_device=dev.agent.keys.ueid,
         unneeded_sequence_numbers=(2, 2),
     )
     assert_refused(dev, dev.broker.deliver(w.tam.signed(update)), Code.SUIT_UNINSTALL_STALE)
@@ -593,7 +635,10 @@ def _uninstall(w: World, dev: Device, *components: tuple[bytes, ...]) -> list[by
         for c in listed
     )
     update = teep.Update(
-        token=token, unneeded_manifest_list=listed, unneeded_sequence_numbers=named
+        token=token,
+        unneeded_manifest_list=listed,
+        unneeded_device=dev.agent.keys.ueid,
+        unneeded_sequence_numbers=named,
     )
     return dev.broker.deliver(w.tam.signed(update))
 

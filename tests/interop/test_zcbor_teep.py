@@ -93,7 +93,10 @@ def _agent_replies() -> list[tuple[str, bytes]]:
     (uninstalled,) = dev.broker.deliver(
         tam.signed(
             teep.Update(
-                token=token, unneeded_manifest_list=(COMPONENT,), unneeded_sequence_numbers=(3,)
+                token=token,
+                unneeded_manifest_list=(COMPONENT,),
+                unneeded_device=dev.agent.keys.ueid,
+                unneeded_sequence_numbers=(3,),
             )
         )
     )
@@ -133,6 +136,7 @@ def zcbor_types() -> Any:
         "$suit-cose-profile /= [-16, -49, -70768, 1]\n",
         # edbp's Update extension (spec/protocol.md section 14 item 19) in TEEP's own socket
         "$$update-extensions //= (256 => [+ uint .size 8])\n",
+        "$$update-extensions //= (257 => bstr .size (7..33))\n",
     ]
     return zcbor_mod.DataTranslator.from_cddl("\n".join(parts), 100).my_types
 

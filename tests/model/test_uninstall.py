@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import attrs
-import pytest
 from edbp.model import edbp_profile as ep
 from edbp.model.driver import ModelDriver
 from edbp.model.edbp_profile import Config
@@ -146,10 +145,7 @@ def test_reference_refuses_an_old_uninstall_after_a_newer_install(tmp_path: Path
     assert t.observe()[0][0] == 2, "the old uninstall removed the newer install"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "finding (issue 19): nothing in the reference's uninstall Update names the device, so "
-    "device A's uninstall, handed to device B after A's QueryRequest was replayed to B, "
-    "removes B's component; the model's P4 demands the device binding (Rules.binding_ok)"))
+# finding (issue 19), fixed by the device binding of protocol.md section 9 [P-9.10d]
 def test_reference_refuses_another_devices_uninstall(tmp_path: Path) -> None:
     from edbp.model.lockstep import ReferenceTarget
     from edbp.reference.cloud.tam import Intent

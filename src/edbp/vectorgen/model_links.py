@@ -10,6 +10,7 @@ from __future__ import annotations
 
 #: model flaw name -> the vector flags whose tests a device with that flaw fails
 FLAW_FLAGS: dict[str, tuple[str, ...]] = {
+    "agent-uninstall-ignores-version": ("StaleUninstall",),
     "tam-trusts-evidence-key": ("WrongCnf", "EvidenceWrongSigner"),
     "cek-sent-under-class-key": ("ClassKeyRecipient",),
     "class-key-exported": ("WrongClassKey", "ClassKeyUnwrap"),
@@ -37,10 +38,6 @@ FLAW_FLAGS: dict[str, tuple[str, ...]] = {
 #: carries no clock, so the flaws of P6(a)'s time bounds are shown by a conformance case that
 #: drives the device's clock through the adapter
 UNREALISED: dict[str, str] = {
-    "agent-uninstall-ignores-version": (
-        "the uninstall Update of protocol.md section 8.4 lists component ids only; the binding "
-        "of an uninstall to the device and to the version it removes (spec/properties.md P7) "
-        "has no wire field yet, so no vector can carry it (issue 19)"),
     "publish-wraps-under-retired-class-key": (
         "which class-key generation the KeyVault wraps under happens inside the vault and the "
         "Author's pipeline; no device sees it, so no device vector can show it"),

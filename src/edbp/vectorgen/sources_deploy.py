@@ -184,11 +184,17 @@ NOTES = {
         "Rollback", "an older version after the component was uninstalled (floors kept)", ("P7",)
     ),
     "Replay": Note("Replay", "an Update delivered again after it was installed", ("P6",)),
+    "OtherDeviceUninstall": Note(
+        "ModifiedInput",
+        "the uninstall the TAM made for another device, relayed after that device's QueryRequest "
+        "(protocol.md 9 [P-9.10d])",
+        ("P4",),
+    ),
     "StaleUninstall": Note(
         "Replay",
         "an old uninstall, replayed in an exchange reopened by its old QueryRequest after a "
         "newer version was installed: it names another install (protocol.md 9 [P-9.10c])",
-        ("P6",),
+        ("P6", "P7"),
     ),
     "StaleChallenge": Note(
         "Replay", "an Update bound to an earlier challenge than the open one", ("P6", "P3")
@@ -1091,6 +1097,43 @@ def lifecycle(c: Ctx) -> None:
             ),
         ],
         s_stale,
+    )
+
+    # issue 19: device g's QueryRequest relayed to device h, then the uninstall the TAM made
+    # for g handed to h, which holds the same sequence (own TAM and devices, as above)
+    tam_o = kit.new_tam(kit.tsk, "tam-other-device-uninstall")
+    dev_g = kit.device("device-g", tams=(tam_o,))
+    dev_h = kit.device("device-h", tams=(tam_o,))
+    tam_o.add_package(pub.envelope)
+    s_g, s_h = dev_g.state(kit), dev_h.state(kit)
+    t_g, t_h = kit.target(s_g), kit.target(s_h)
+    for handle, tgt in ((dev_g, t_g), (dev_h, t_h)):
+        _, _, up = open_session(kit, tam_o, handle, tgt, Intent(package=(TA_UUID, 3)))
+        assert up is not None
+        tam_o.receive(deliver(tgt, up, {uri: pay})[0])
+    t_h2 = kit.target(s_h)
+    qh, _, uh = open_session(kit, tam_o, dev_h, t_h2, Intent(package=(TA_UUID, 3)))
+    qg, _, un_g = open_session(kit, tam_o, dev_g, t_g, Intent(uninstall=COMPONENT))
+    assert uh is not None and un_g is not None
+    c.add(
+        "uninstall-other-device",
+        "invalid",
+        "install 3; then another device's QueryRequest relayed here and the uninstall the TAM "
+        "made for that device, same component and sequence: it names the other UEID "
+        "(AGENT_NOT_FOR_THIS_DEVICE)",
+        ("OtherDeviceUninstall",),
+        [
+            deliver_step(qh, ok("QueryResponse")),
+            deliver_step(uh, ok("Success"), {uri: pay}),
+            deliver_step(qg, ok("QueryResponse")),
+            deliver_step(
+                un_g,
+                refused(Code.AGENT_NOT_FOR_THIS_DEVICE),
+                None,
+                state_after("IDLE", {COMPONENT: 3}, floors={COMPONENT: 3}),
+            ),
+        ],
+        s_h,
     )
 
     # TAM key rotation: the device now trusts only the rotated key
