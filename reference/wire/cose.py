@@ -26,6 +26,7 @@ from __future__ import annotations
 from .cose_algs import (
     AEAD_ALGS,
     ALG_NAMES,
+    CCM_ALGS,
     COSE_TAG_NAMES,
     CTR_ALGS,
     CURVE_NAMES,
@@ -76,6 +77,7 @@ ED25519_SIGNATURE_ALGS = frozenset({Alg.ED25519, Alg.EDDSA})
 __all__ = [
     "AEAD_ALGS",
     "ALG_NAMES",
+    "CCM_ALGS",
     "CONTENT_ALGS",
     "COSE_TAG_NAMES",
     "CTR_ALGS",

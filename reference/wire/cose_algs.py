@@ -24,6 +24,7 @@ from edbp.errors import Code, WireError
 __all__ = [
     "AEAD_ALGS",
     "ALG_NAMES",
+    "CCM_ALGS",
     "COSE_TAG_NAMES",
     "CTR_ALGS",
     "CURVE_NAMES",
@@ -67,6 +68,16 @@ class Alg(enum.IntEnum):
     A128CTR = -65534
     A192CTR = -65533
     A256CTR = -65532
+    # AES-CCM content (RFC 9053 §4.2): receive side only (cose-wg interop); edbp's profile
+    # never lists them, so a delivery with CCM content stays refused
+    AES_CCM_16_64_128 = 10
+    AES_CCM_16_64_256 = 11
+    AES_CCM_64_64_128 = 12
+    AES_CCM_64_64_256 = 13
+    AES_CCM_16_128_128 = 30
+    AES_CCM_16_128_256 = 31
+    AES_CCM_64_128_128 = 32
+    AES_CCM_64_128_256 = 33
     # MAC (RFC 9053 §3: COSE_Mac / COSE_Mac0; the SUIT encryption draft's AES-KW examples
     # authenticate with HMAC 256/256)
     HMAC_256_64 = 4
@@ -206,7 +217,7 @@ class CoseTag(enum.IntEnum):
 class AlgInfo:
     """What an algorithm is, so code branches on the family rather than on ids."""
 
-    # "ecdsa", "eddsa", "mldsa", "aead", "ctr", "kw", "direct", "ecdh", "hpke", "hash", "mac"
+    # "ecdsa", "eddsa", "mldsa", "aead", "ctr", "ccm", "kw", "direct", "ecdh", "hpke", "hash", "mac"
     family: str
     key_bytes: int = 0  # symmetric key length for content/kw algs; KEK length for ECDH+KW
     iv_bytes: int = 0
@@ -229,6 +240,15 @@ _INFO: dict[Alg, AlgInfo] = {
     Alg.A128CTR: AlgInfo("ctr", 16, 16),
     Alg.A192CTR: AlgInfo("ctr", 24, 16),
     Alg.A256CTR: AlgInfo("ctr", 32, 16),
+    # AES-CCM-L-M-k: L=16 bits -> 13-byte nonce, L=64 bits -> 7-byte nonce; M = tag bits
+    Alg.AES_CCM_16_64_128: AlgInfo("ccm", 16, 13, tag_bytes=8),
+    Alg.AES_CCM_16_64_256: AlgInfo("ccm", 32, 13, tag_bytes=8),
+    Alg.AES_CCM_64_64_128: AlgInfo("ccm", 16, 7, tag_bytes=8),
+    Alg.AES_CCM_64_64_256: AlgInfo("ccm", 32, 7, tag_bytes=8),
+    Alg.AES_CCM_16_128_128: AlgInfo("ccm", 16, 13, tag_bytes=16),
+    Alg.AES_CCM_16_128_256: AlgInfo("ccm", 32, 13, tag_bytes=16),
+    Alg.AES_CCM_64_128_128: AlgInfo("ccm", 16, 7, tag_bytes=16),
+    Alg.AES_CCM_64_128_256: AlgInfo("ccm", 32, 7, tag_bytes=16),
     # key_bytes: the key a recipient layer derives or unwraps for the MAC (RFC 9053 §3)
     Alg.HMAC_256_64: AlgInfo("mac", 32, tag_bytes=8),
     Alg.HMAC_256_256: AlgInfo("mac", 32, tag_bytes=32),
@@ -281,6 +301,9 @@ SIGNATURE_ALGS = frozenset(
 )
 AEAD_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "aead")
 CTR_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "ctr")
+#: AES-CCM content algorithms: decrypted on the receive side (inspect, interop); not in
+#: AEAD_ALGS, so no profile list that builds on AEAD_ALGS picks them up
+CCM_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "ccm")
 KEY_WRAP_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "kw")
 ECDH_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "ecdh")
 HPKE_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "hpke")
@@ -306,6 +329,13 @@ ALG_NAMES: dict[int, str] = {
     2: "A192GCM",
     3: "A256GCM",
     10: "AES-CCM-16-64-128",
+    11: "AES-CCM-16-64-256",
+    12: "AES-CCM-64-64-128",
+    13: "AES-CCM-64-64-256",
+    30: "AES-CCM-16-128-128",
+    31: "AES-CCM-16-128-256",
+    32: "AES-CCM-64-128-128",
+    33: "AES-CCM-64-128-256",
     24: "ChaCha20/Poly1305",
     4: "HMAC 256/64",
     5: "HMAC 256/256",

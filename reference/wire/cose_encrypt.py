@@ -23,7 +23,7 @@ from typing import Any, Self, cast
 import attrs
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 from edbp.reference import rand
 
@@ -32,6 +32,7 @@ from edbp.errors import Code, DecryptionFailed, EdbpError, WireError
 from . import cbor
 from .cose_algs import (
     AEAD_ALGS,
+    CCM_ALGS,
     CTR_ALGS,
     ECDH_ALGS,
     HPKE_ALGS,
@@ -66,7 +67,9 @@ __all__ = [
     "open_recipients",
 ]
 
-CONTENT_ALGS = AEAD_ALGS | CTR_ALGS
+#: every content algorithm the wire layer computes; AES-CCM is decrypt-only (receive side:
+#: ``encrypt_content`` refuses it) and no edbp profile list includes it
+CONTENT_ALGS = AEAD_ALGS | CTR_ALGS | CCM_ALGS
 RECIPIENT_ALGS = KEY_WRAP_ALGS | ECDH_ALGS | HPKE_ALGS | {Alg.DIRECT}
 
 
@@ -109,6 +112,9 @@ def decrypt_content(alg: Alg, cek: bytes, iv: bytes, ciphertext: bytes, aad: byt
             return ChaCha20Poly1305(cek).decrypt(iv, ciphertext, aad)
         if info.family == "aead":
             return AESGCM(cek).decrypt(iv, ciphertext, aad)
+        if info.family == "ccm":
+            # the library checks the tag in constant time; every failure is one error
+            return AESCCM(cek, tag_length=info.tag_bytes).decrypt(iv, ciphertext, aad)
         dec = Cipher(algorithms.AES(cek), modes.CTR(iv)).decryptor()
         return dec.update(ciphertext) + dec.finalize()
     except (InvalidTag, ValueError):
@@ -178,7 +184,7 @@ def _content_headers(
 
 
 def _content_alg_for_encrypt(alg: Alg, external_aad: bytes) -> None:
-    if as_alg(alg) not in CONTENT_ALGS:
+    if as_alg(alg) not in CONTENT_ALGS or alg in CCM_ALGS:
         raise WireError(Code.COSE_ALG_NOT_ALLOWED, f"{alg!r} is not a content algorithm")
     if alg in CTR_ALGS and external_aad:
         raise WireError(Code.COSE_MALFORMED, f"{alg.name} cannot protect external_aad")

@@ -545,7 +545,7 @@ class CoseKey:
             )
         elif info.family == "mac" and int(alg) in (4, 5, 6, 7):  # HMAC: 256 bits at least
             ok = self.kty == KeyType.SYMMETRIC and self.k is not None and len(self.k) >= 32
-        elif info.family in ("kw", "aead", "ctr", "mac"):
+        elif info.family in ("kw", "aead", "ctr", "ccm", "mac"):
             ok = (
                 self.kty == KeyType.SYMMETRIC
                 and self.k is not None
