@@ -59,6 +59,10 @@ class Alg(enum.IntEnum):
     ED25519 = -19  # EdDSA on Ed25519, fully specified (RFC 9864)
     EDDSA = -8  # EdDSA (curve from the key); edbp accepts it with Ed25519 only
     ML_DSA_65 = -49  # ML-DSA-65 (FIPS 204), pure, empty context (RFC 9964)
+    # receive side only (cose-wg interop, inspect): no edbp profile list names them
+    ES384 = -35  # ECDSA + SHA-384; edbp verifies it with P-384 only
+    ES512 = -36  # ECDSA + SHA-512; edbp verifies it with P-521 only
+    ED448 = -53  # EdDSA on Ed448, fully specified (RFC 9864); also EdDSA (-8) on an Ed448 key
     # content encryption, AEAD
     A128GCM = 1
     A192GCM = 2
@@ -233,6 +237,9 @@ _INFO: dict[Alg, AlgInfo] = {
     Alg.ED25519: AlgInfo("eddsa"),
     Alg.EDDSA: AlgInfo("eddsa"),
     Alg.ML_DSA_65: AlgInfo("mldsa"),
+    Alg.ES384: AlgInfo("ecdsa"),
+    Alg.ES512: AlgInfo("ecdsa"),
+    Alg.ED448: AlgInfo("eddsa"),
     Alg.A128GCM: AlgInfo("aead", 16, 12),
     Alg.A192GCM: AlgInfo("aead", 24, 12),
     Alg.A256GCM: AlgInfo("aead", 32, 12),
@@ -304,6 +311,11 @@ CTR_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "ctr")
 #: AES-CCM content algorithms: decrypted on the receive side (inspect, interop); not in
 #: AEAD_ALGS, so no profile list that builds on AEAD_ALGS picks them up
 CCM_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "ccm")
+#: algorithms the wire layer computes only for receiving published messages (inspect, the
+#: interop matrix). A caller whose allow-list does not name one sees it as unknown
+#: (COSE_UNKNOWN_ALG, exactly as before edbp knew it), so no delivery's refusal changes; and
+#: nothing emits them (sign/encrypt refuse them).
+RECEIVE_ONLY_ALGS = CCM_ALGS | frozenset({Alg.ES384, Alg.ES512, Alg.ED448})
 KEY_WRAP_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "kw")
 ECDH_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "ecdh")
 HPKE_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "hpke")
@@ -319,6 +331,7 @@ ALG_NAMES: dict[int, str] = {
     -36: "ES512",
     -19: "Ed25519",
     -8: "EdDSA",
+    -53: "Ed448",
     -48: "ML-DSA-44",
     -49: "ML-DSA-65",
     -50: "ML-DSA-87",

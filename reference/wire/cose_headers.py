@@ -21,7 +21,7 @@ import attrs
 from edbp.errors import Code, WireError
 
 from . import cbor
-from .cose_algs import Alg, HeaderLabel
+from .cose_algs import RECEIVE_ONLY_ALGS, Alg, HeaderLabel
 
 __all__ = ["UNDERSTOOD_LABELS", "Headers", "Label", "require_bytes"]
 
@@ -196,6 +196,9 @@ class Headers:
         if isinstance(raw, str) or raw not in _ALG_VALUES:
             raise WireError(Code.COSE_UNKNOWN_ALG, f"alg {raw!r}")
         alg = Alg(raw)
+        if alg in RECEIVE_ONLY_ALGS and alg not in allowed:
+            # outside every delivery profile: refused as before edbp knew it (cose_algs)
+            raise WireError(Code.COSE_UNKNOWN_ALG, f"alg {raw!r}")
         if alg not in allowed:
             raise WireError(Code.COSE_ALG_NOT_ALLOWED, f"alg {alg.name} not allowed here")
         return alg

@@ -532,9 +532,12 @@ class CoseKey:
         if info.family in ("mldsa", "hpke"):
             ok = self.kty == KeyType.AKP and self.alg == int(alg)
         elif info.family == "ecdsa":
-            ok = self.kty == KeyType.EC2 and self.crv == Curve.P256
+            # ES384 / ES512 (receive side only) on their own curve, as RFC 9053 §2.1 advises
+            curve = {Alg.ES384: Curve.P384, Alg.ES512: Curve.P521}.get(alg, Curve.P256)
+            ok = self.kty == KeyType.EC2 and self.crv == curve
         elif info.family == "eddsa":
-            ok = self.kty == KeyType.OKP and self.crv == Curve.ED25519
+            curve = Curve.ED448 if alg == Alg.ED448 else Curve.ED25519
+            ok = self.kty == KeyType.OKP and self.crv == curve
         elif info.family == "ecdh":
             # RFC 9053 §6.3: ECDH on the NIST curves and X25519 (P-384 / P-521 for receiving
             # published messages; edbp's own keys are P-256 / X25519)

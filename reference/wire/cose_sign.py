@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
@@ -25,7 +25,16 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from edbp.errors import Code, VerificationError, WireError
 
 from . import cbor
-from .cose_algs import SIGNATURE_ALGS, Alg, CoseTag, HeaderLabel, alg_info, as_alg
+from .cose_algs import (
+    RECEIVE_ONLY_ALGS,
+    SIGNATURE_ALGS,
+    Alg,
+    CoseTag,
+    Curve,
+    HeaderLabel,
+    alg_info,
+    as_alg,
+)
 from .cose_headers import Headers, Label, require_bytes
 from .cose_key import CoseKey, require_key
 from .cose_trace import Trace
@@ -34,6 +43,13 @@ __all__ = ["Sign1", "sig_structure", "sign1"]
 
 #: the signature algorithm objects, made once (immutable; one per call showed in profiles)
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+#: ECDSA: the hash and the size of r and s per alg (RFC 9053 §2.1; ES384/ES512 receive only)
+_ECDSA: dict[Alg, tuple[ec.ECDSA, int]] = {
+    Alg.ESP256: (_ECDSA_SHA256, 32),
+    Alg.ES256: (_ECDSA_SHA256, 32),
+    Alg.ES384: (ec.ECDSA(hashes.SHA384()), 48),
+    Alg.ES512: (ec.ECDSA(hashes.SHA512()), 66),
+}
 _ECDSA_SHA256_RFC6979 = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
 
 
@@ -139,7 +155,10 @@ class Sign1:
         require_bytes(external_aad=external_aad, detached_payload=detached_payload)
         self.headers.check_critical(understood)
         self.headers.check_alg_protected()
-        alg = self.headers.alg(frozenset(algorithms) & SIGNATURE_ALGS)
+        allowed = frozenset(algorithms) & SIGNATURE_ALGS
+        alg = self.headers.alg(allowed)
+        if alg == Alg.EDDSA and key.crv == Curve.ED448 and Alg.ED448 in allowed:
+            alg = Alg.ED448  # EdDSA on Ed448 only for a caller that allows Ed448 (receive side)
         key.check_alg(alg)
         payload = self._payload(detached_payload)
         tbs = sig_structure(self.headers.protected_for_crypto, external_aad, payload)
@@ -160,13 +179,14 @@ def _verify_raw(key: CoseKey, alg: Alg, tbs: bytes, signature: bytes) -> None:
     try:
         if alg_info(alg).family == "ecdsa":
             assert isinstance(pub, ec.EllipticCurvePublicKey)
-            if len(signature) != 64:
+            ecdsa, size = _ECDSA[alg]
+            if len(signature) != 2 * size:
                 raise InvalidSignature
-            r = int.from_bytes(signature[:32], "big")
-            s = int.from_bytes(signature[32:], "big")
-            pub.verify(encode_dss_signature(r, s), tbs, _ECDSA_SHA256)
+            r = int.from_bytes(signature[:size], "big")
+            s = int.from_bytes(signature[size:], "big")
+            pub.verify(encode_dss_signature(r, s), tbs, ecdsa)
         else:
-            assert isinstance(pub, ed25519.Ed25519PublicKey)
+            assert isinstance(pub, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey)
             pub.verify(signature, tbs)
     except (InvalidSignature, ValueError):
         raise VerificationError(Code.COSE_BAD_SIGNATURE) from None
@@ -174,6 +194,8 @@ def _verify_raw(key: CoseKey, alg: Alg, tbs: bytes, signature: bytes) -> None:
 
 def sign_bytes(key: CoseKey, alg: Alg, tbs: bytes) -> bytes:
     """The raw COSE signature over ``tbs`` (ECDSA ``r‖s`` with RFC 6979 nonces, or Ed25519)."""
+    if alg in RECEIVE_ONLY_ALGS:
+        raise WireError(Code.COSE_ALG_NOT_ALLOWED, f"{alg.name} is verified, never made, here")
     key.check_alg(alg)
     if alg_info(alg).family == "mldsa":
         from . import pq

@@ -716,6 +716,12 @@ def _cose_clause(reason: str) -> str:
             "RFC 9052 §3.1: a Partial IV is combined with a Base IV that the application "
             "context supplies; the example carries none, so no IV can be formed"
         )
+    if "on its own curve only" in reason:
+        return (
+            "RFC 9053 §2.1 only suggests pairing SHA-256/384/512 with P-256/384/521 (no MUST); "
+            "edbp verifies each ECDSA hash on its own curve, the pairing that rules out a "
+            "generic verifier's hash-from-header confusion; edbp's choice, protocol §4"
+        )
     return NOT_IMPLEMENTED
 
 
