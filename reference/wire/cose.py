@@ -66,7 +66,7 @@ from .cose_headers import UNDERSTOOD_LABELS, Headers, Label
 from .cose_kdf import SUIT_KDF_OTHER, KdfContext, PartyInfo, ecdh_shared_secret, hkdf_sha256
 from .cose_key import CoseKey
 from .cose_mac import MAC_ALGS, Mac, Mac0, mac0, mac_structure, mac_tag
-from .cose_sign import Sign1, sig_structure, sign1, sign_bytes
+from .cose_sign import Sign, Sign1, Signature, sig_structure, sign1, sign_bytes
 from .cose_trace import RecipientTrace, Trace
 
 #: ESP256 and ES256 (both ECDSA P-256 + SHA-256 in edbp's profile)
@@ -115,7 +115,9 @@ __all__ = [
     "Recipient",
     "RecipientSpec",
     "RecipientTrace",
+    "Sign",
     "Sign1",
+    "Signature",
     "Trace",
     "alg_info",
     "as_alg",

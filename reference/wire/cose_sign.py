@@ -10,7 +10,7 @@ deterministically (RFC 6979) so vectors replay byte for byte.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -39,7 +39,7 @@ from .cose_headers import Headers, Label, require_bytes
 from .cose_key import CoseKey, require_key
 from .cose_trace import Trace
 
-__all__ = ["Sign1", "sig_structure", "sign1"]
+__all__ = ["Sign", "Sign1", "Signature", "sig_structure", "sign1"]
 
 #: the signature algorithm objects, made once (immutable; one per call showed in profiles)
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
@@ -166,6 +166,136 @@ class Sign1:
             trace.to_be_signed = tbs
         _verify_raw(key, alg, tbs, self.signature)
         return payload
+
+
+def _signature_alg(headers: Headers, key: CoseKey, algorithms: Collection[Alg]) -> Alg:
+    """The checked alg of one signature layer: protected, in the caller's allow-list, fitting
+    the key (EdDSA on Ed448 only where the list names Ed448: the receive side)."""
+    headers.check_alg_protected()
+    allowed = frozenset(algorithms) & SIGNATURE_ALGS
+    alg = headers.alg(allowed)
+    if alg == Alg.EDDSA and key.crv == Curve.ED448 and Alg.ED448 in allowed:
+        alg = Alg.ED448
+    key.check_alg(alg)
+    return alg
+
+
+@attrs.frozen
+class Signature:
+    """One COSE_Signature of a COSE_Sign: the signer's own headers and signature."""
+
+    headers: Headers
+    signature: bytes
+
+    def to_obj(self) -> Any:
+        return [*self.headers.to_items(), self.signature]
+
+
+@attrs.frozen
+class Sign:
+    """A COSE_Sign (tag 98, RFC 9052 §4.1): one payload, one or more signatures. Receive side
+    only (inspect, interop): edbp's own messages are COSE_Sign1, and no delivery accepts a
+    COSE_Sign (SUIT and TEEP refuse it where they expect a COSE_Sign1)."""
+
+    headers: Headers
+    payload: bytes | None
+    signatures: tuple[Signature, ...]
+    tagged: bool = True
+
+    def to_obj(self) -> Any:
+        body = [
+            *self.headers.to_items(),
+            self.payload,
+            [s.to_obj() for s in self.signatures],
+        ]
+        return cbor.Tag(CoseTag.SIGN, body) if self.tagged else body
+
+    def encode(self) -> bytes:
+        return cbor.dumps(self.to_obj())
+
+    @classmethod
+    def from_obj(cls, obj: Any, *, lenient: bool = False, tagged: bool | None = True) -> Sign:
+        """Parse an already-decoded COSE_Sign (untrusted)."""
+        body, was_tagged = _unwrap_tag(obj, CoseTag.SIGN, tagged, "COSE_Sign")
+        if not isinstance(body, list) or len(body) != 4:
+            raise WireError(Code.COSE_MALFORMED, "COSE_Sign is not an array of 4")
+        prot, unprot, payload, signatures = body
+        headers = Headers.parse(prot, unprot, lenient=lenient)
+        if payload is not None and not isinstance(payload, bytes):
+            raise WireError(Code.COSE_MALFORMED, "payload is neither bstr nor nil")
+        if not isinstance(signatures, list) or not signatures:
+            raise WireError(Code.COSE_MALFORMED, "signatures is not a non-empty array")
+        parsed = []
+        for item in signatures:
+            if not isinstance(item, list) or len(item) != 3:
+                raise WireError(Code.COSE_MALFORMED, "COSE_Signature is not an array of 3")
+            if not isinstance(item[2], bytes):
+                raise WireError(Code.COSE_MALFORMED, "signature is not a bstr")
+            parsed.append(Signature(Headers.parse(item[0], item[1], lenient=lenient), item[2]))
+        return cls(headers, payload, tuple(parsed), was_tagged)
+
+    @classmethod
+    def decode(cls, data: bytes, *, lenient: bool = False, tagged: bool | None = True) -> Sign:
+        """Decode untrusted bytes under the receive rule (spec/protocol.md §5)."""
+        obj = cbor.loads(data, cbor.LENIENT if lenient else cbor.receive_limits())
+        return cls.from_obj(obj, lenient=lenient, tagged=tagged)
+
+    def to_be_signed(
+        self, index: int, external_aad: bytes = b"", detached_payload: bytes | None = None
+    ) -> bytes:
+        """The Sig_structure of signature ``index``: ``["Signature", body_protected,
+        sign_protected, external_aad, payload]`` (RFC 9052 §4.4), over the bytes received."""
+        return cbor.dumps(
+            [
+                "Signature",
+                self.headers.protected_for_crypto,
+                self.signatures[index].headers.protected_for_crypto,
+                external_aad,
+                _payload_of(self.payload, detached_payload),
+            ]
+        )
+
+    def verify(
+        self,
+        keys: Sequence[CoseKey],
+        *,
+        algorithms: Collection[Alg],
+        external_aad: bytes = b"",
+        detached_payload: bytes | None = None,
+        understood: Collection[Label] = (),
+        trace: Trace | None = None,
+    ) -> bytes:
+        """Verify every signature, ``keys[i]`` for signature ``i``, and return the payload.
+
+        All of them must verify (RFC 9052 §4.1 leaves the policy to the application; edbp's is
+        the strict one: a message with one bad signature is refused whole). ``trace`` keeps the
+        first signature's ToBeSign; ``to_be_signed(i)`` gives any other."""
+        require_bytes(external_aad=external_aad, detached_payload=detached_payload)
+        if len(keys) != len(self.signatures):
+            raise WireError(
+                Code.COSE_MALFORMED, f"{len(self.signatures)} signatures, {len(keys)} keys"
+            )
+        self.headers.check_critical(understood)
+        payload = _payload_of(self.payload, detached_payload)
+        for index, (key, sig) in enumerate(zip(keys, self.signatures, strict=True)):
+            require_key(key)
+            sig.headers.check_critical(understood)
+            alg = _signature_alg(sig.headers, key, algorithms)
+            tbs = self.to_be_signed(index, external_aad, detached_payload)
+            if trace is not None and index == 0:
+                trace.to_be_signed = tbs
+            _verify_raw(key, alg, tbs, sig.signature)
+        return payload
+
+
+def _payload_of(payload: bytes | None, detached_payload: bytes | None) -> bytes:
+    if payload is not None:
+        if detached_payload is not None:
+            raise WireError(Code.COSE_MALFORMED, "payload both attached and detached")
+        return payload
+    if detached_payload is None:
+        raise WireError(Code.COSE_DETACHED_PAYLOAD_MISSING, "detached payload not supplied")
+    return detached_payload
 
 
 def _verify_raw(key: CoseKey, alg: Alg, tbs: bytes, signature: bytes) -> None:

@@ -30,7 +30,7 @@ from edbp.reference.rand import SeededRandom
 from edbp.reference.wire import cbor, cose, suit, suit_processor, teep
 from edbp.reference.wire.cose_encrypt import Encrypt, Encrypt0
 from edbp.reference.wire.cose_mac import Mac, Mac0
-from edbp.reference.wire.cose_sign import Sign1
+from edbp.reference.wire.cose_sign import Sign, Sign1
 from edbp.reference.wire.inspect import inspect
 from edbp.reference.wire.suit_commands import EncryptionInfo
 from edbp.reference.wire.suit_processor import Action, ComponentStore, Processor
@@ -695,7 +695,9 @@ def suit_encryption_rows() -> list[Row]:
 # -------------------------------------------------------------------------------- cose-wg
 
 
-_COSE_CLASSES: dict[int, Any] = {18: Sign1, 96: Encrypt, 16: Encrypt0, 17: Mac0, 97: Mac}
+_COSE_CLASSES: dict[int, Any] = {
+    18: Sign1, 96: Encrypt, 16: Encrypt0, 17: Mac0, 97: Mac, 98: Sign
+}
 
 NOT_IMPLEMENTED = (
     "not implemented: RFC 9053 (Informational) makes no algorithm mandatory and RFC 9052 leaves "

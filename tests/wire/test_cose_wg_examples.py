@@ -147,28 +147,38 @@ def classify(doc: dict[str, Any]) -> tuple[str, str]:
     """("in", "") when edbp's profile covers the example, else ("out", reason)."""
     kind = _kind(doc)
     inp = doc["input"]
-    if kind == "sign":
-        return "out", "COSE_Sign (multiple signers) is outside edbp's profile; COSE_Sign1 only"
     layer = inp[kind]
+    if kind == "sign":  # receive side: every signer's alg and curve as for a COSE_Sign1
+        for signer in layer["signers"]:
+            scope = _signature_in_profile(signer)
+            if scope[0] == "out":
+                return scope
+        return "in", ""
     alg = _alg_name(layer)
     if kind in ("mac", "mac0"):
         if alg not in ALG_BY_NAME or ALG_BY_NAME[alg] not in {int(a) for a in MAC_PROFILE}:
             return "out", f"MAC algorithm {alg} is not implemented"
         return _recipients_in_profile(layer)
     if kind == "sign0":
-        # receive side: ES384 on P-384, ES512 on P-521 and EdDSA on Ed448 too (verify only)
-        curves = {"ES256": ("P-256",), "ES384": ("P-384",), "ES512": ("P-521",)}
-        crv = layer["key"].get("crv")
-        if crv not in curves.get(str(alg), ("Ed25519", "Ed448")):
-            return "out", f"{alg} on {crv}: edbp verifies each ECDSA hash on its own curve only"
-        if "alg" not in layer.get("protected", {}):
-            return "out", "alg only in the unprotected header (edbp requires it protected)"
-        return "in", ""
+        return _signature_in_profile(layer)
     if alg not in ALG_BY_NAME or Alg(ALG_BY_NAME[alg]) not in CONTENT_PROFILE:
         return "out", f"content algorithm {alg} is outside edbp's profile"
     if "partialIV_hex" in layer.get("unprotected", {}):
         return "out", "Partial IV (needs a Base IV context) is outside edbp's profile"
     return _recipients_in_profile(layer)
+
+
+def _signature_in_profile(layer: dict[str, Any]) -> tuple[str, str]:
+    """A COSE_Sign1 or one COSE_Sign signer. Receive side: ES384 on P-384, ES512 on P-521
+    and EdDSA on Ed448 too (verify only)."""
+    alg = _alg_name(layer)
+    curves = {"ES256": ("P-256",), "ES384": ("P-384",), "ES512": ("P-521",)}
+    crv = layer["key"].get("crv")
+    if crv not in curves.get(str(alg), ("Ed25519", "Ed448")):
+        return "out", f"{alg} on {crv}: edbp verifies each ECDSA hash on its own curve only"
+    if "alg" not in layer.get("protected", {}):
+        return "out", "alg only in the unprotected header (edbp requires it protected)"
+    return "in", ""
 
 
 def _recipients_in_profile(layer: dict[str, Any]) -> tuple[str, str]:
@@ -202,8 +212,13 @@ def process(doc: dict[str, Any], data: bytes, trace: cose.Trace | None = None) -
     kind = _kind(doc)
     layer = doc["input"][kind]
     external = bytes.fromhex(layer.get("external", ""))
-    if kind in ("sign0", "sign"):
-        key = CoseKey.from_jwk(layer["key"] if kind == "sign0" else layer["signers"][0]["key"])
+    if kind == "sign":
+        keys = [CoseKey.from_jwk(s["key"]).public() for s in layer["signers"]]
+        return cose.Sign.decode(data, lenient=True, tagged=None).verify(
+            keys, algorithms=SIGNATURE_PROFILE, external_aad=external, trace=trace
+        )
+    if kind == "sign0":
+        key = CoseKey.from_jwk(layer["key"])
         msg = cose.Sign1.decode(data, lenient=True, tagged=None)
         return msg.verify(
             key.public(), algorithms=SIGNATURE_PROFILE, external_aad=external, trace=trace
@@ -354,6 +369,21 @@ def evaluate(rel: str) -> dict[str, Any]:
     plaintext = doc["input"]["plaintext"].encode()
     layer = doc["input"][_kind(doc)]
     curves = {r["key"].get("crv") for r in layer.get("recipients", [])}
+    if _kind(doc) == "sign":
+        # COSE_Sign: verified on the receive side (each signature over its own Sig_structure,
+        # context "Signature"); never rebuilt, edbp emits COSE_Sign1 only
+        trace = cose.Trace()
+        assert process(doc, data, trace) == plaintext
+        msg = cose.Sign.decode(data, lenient=True, tagged=None)
+        theirs = doc.get("intermediates", {}).get("signers", [])
+        assert len(theirs) == len(msg.signatures)
+        for index, signer in enumerate(theirs):
+            assert msg.to_be_signed(index) == bytes.fromhex(signer["ToBeSign_hex"])
+        assert trace.to_be_signed == msg.to_be_signed(0)
+        return {
+            "status": "pass",
+            "check": "verified; every signer's ToBeSign equals the published one",
+        }
     if _kind(doc) == "sign0" and layer["key"].get("crv") in ("P-384", "P-521", "Ed448"):
         # receive-only signature algorithms: verified, ToBeSign compared, never rebuilt
         trace = cose.Trace()
@@ -541,7 +571,41 @@ def test_receive_only_signature_with_a_changed_bit_is_refused(rel: str) -> None:
     assert info.value.code.name in ("COSE_ALG_NOT_ALLOWED", "COSE_ALG_KEY_MISMATCH")
 
 
+SIGN_FILES = [
+    rel for rel in FILES if _kind(_load(rel)) == "sign" and classify(_load(rel))[0] == "in"
+]
+
+
+@pytest.mark.parametrize("rel", SIGN_FILES)
+def test_cose_sign_with_a_changed_bit_is_refused(rel: str) -> None:
+    """Seeded flaws for COSE_Sign: a changed signature bit, payload bit or signer protected
+    header, a truncated signature, or a wrong number of keys, and the message is refused;
+    a delivery never takes a COSE_Sign (it expects a COSE_Sign1: COSE_WRONG_TAG)."""
+    doc = _load(rel)
+    data = bytes.fromhex(doc["output"]["cbor"])
+    msg = cose.Sign.decode(data, lenient=True, tagged=None)
+    assert msg.payload is not None
+    sig = msg.signatures[0]
+    flipped = sig.signature[:-1] + bytes([sig.signature[-1] ^ 1])
+    for bad in (
+        attrs.evolve(msg, signatures=(attrs.evolve(sig, signature=flipped),)),
+        attrs.evolve(msg, payload=b"x" + msg.payload[1:]),
+        attrs.evolve(msg, signatures=(attrs.evolve(sig, signature=flipped[:-1]),)),
+    ):
+        with pytest.raises(EdbpError) as info:
+            process(doc, bad.encode())
+        assert info.value.code.name == "COSE_BAD_SIGNATURE"
+    keys = [CoseKey.from_jwk(s["key"]).public() for s in doc["input"]["sign"]["signers"]]
+    with pytest.raises(EdbpError) as info:
+        msg.verify(keys * 2, algorithms=SIGNATURE_PROFILE)
+    assert info.value.code.name == "COSE_MALFORMED"
+    with pytest.raises(EdbpError) as info:
+        cose.Sign1.decode(data, tagged=None)
+    assert info.value.code.name in ("COSE_WRONG_TAG", "COSE_MALFORMED")
+
+
 def test_receive_only_signatures_cover_the_examples() -> None:
+    assert len(SIGN_FILES) == 5  # ecdsa-01..03, eddsa-01..02 (ecdsa-04: ES512 on P-256)
     assert len(RECEIVE_ONLY_SIGN1) == 3  # ES384, ES512, Ed448 (ecdsa-sig-04 is a fail case)
 
 
