@@ -30,6 +30,7 @@ __all__ = [
     "CURVE_NAMES",
     "ECDH_ALGS",
     "HEADER_NAMES",
+    "HKDF_AES_ALGS",
     "HPKE_ALGS",
     "KEY_OPS_NAMES",
     "KEY_PARAM_NAMES",
@@ -97,6 +98,10 @@ class Alg(enum.IntEnum):
     A192KW = -4
     A256KW = -5
     DIRECT = -6
+    # direct + HKDF with AES-CBC-MAC as the PRF (RFC 9053 §6.1.2): receive side only
+    # (cose-wg interop); no edbp profile list names them
+    DIRECT_HKDF_AES_128 = -12
+    DIRECT_HKDF_AES_256 = -13
     # key agreement
     ECDH_ES_HKDF_256 = -25
     ECDH_ES_HKDF_512 = -26
@@ -221,7 +226,8 @@ class CoseTag(enum.IntEnum):
 class AlgInfo:
     """What an algorithm is, so code branches on the family rather than on ids."""
 
-    # "ecdsa", "eddsa", "mldsa", "aead", "ctr", "ccm", "kw", "direct", "ecdh", "hpke", "hash", "mac"
+    # "ecdsa", "eddsa", "mldsa", "aead", "ctr", "ccm", "kw", "direct", "hkdf-aes", "ecdh",
+    # "hpke", "hash", "mac"
     family: str
     key_bytes: int = 0  # symmetric key length for content/kw algs; KEK length for ECDH+KW
     iv_bytes: int = 0
@@ -269,6 +275,9 @@ _INFO: dict[Alg, AlgInfo] = {
     Alg.A192KW: AlgInfo("kw", 24),
     Alg.A256KW: AlgInfo("kw", 32),
     Alg.DIRECT: AlgInfo("direct"),
+    # key_bytes: the shared secret, used as the PRK and the AES-CBC-MAC key (RFC 9053 §5.1)
+    Alg.DIRECT_HKDF_AES_128: AlgInfo("hkdf-aes", 16),
+    Alg.DIRECT_HKDF_AES_256: AlgInfo("hkdf-aes", 32),
     Alg.ECDH_ES_HKDF_256: AlgInfo("ecdh"),
     Alg.ECDH_SS_HKDF_256: AlgInfo("ecdh", static=True),
     Alg.ECDH_ES_HKDF_512: AlgInfo("ecdh", kdf_sha512=True),
@@ -315,7 +324,10 @@ CCM_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "ccm")
 #: interop matrix). A caller whose allow-list does not name one sees it as unknown
 #: (COSE_UNKNOWN_ALG, exactly as before edbp knew it), so no delivery's refusal changes; and
 #: nothing emits them (sign/encrypt refuse them).
-RECEIVE_ONLY_ALGS = CCM_ALGS | frozenset({Alg.ES384, Alg.ES512, Alg.ED448})
+#: direct+HKDF-AES recipients (RFC 9053 §6.1.2): opened on the receive side only, outside
+#: RECIPIENT_ALGS so no profile list that builds on it picks them up
+HKDF_AES_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "hkdf-aes")
+RECEIVE_ONLY_ALGS = CCM_ALGS | HKDF_AES_ALGS | frozenset({Alg.ES384, Alg.ES512, Alg.ED448})
 KEY_WRAP_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "kw")
 ECDH_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "ecdh")
 HPKE_ALGS = frozenset(a for a, i in _INFO.items() if i.family == "hpke")
@@ -369,6 +381,9 @@ ALG_NAMES: dict[int, str] = {
     -5: "A256KW",
     -6: "direct",
     -10: "direct+HKDF-SHA-256",
+    -11: "direct+HKDF-SHA-512",
+    -12: "direct+HKDF-AES-128",
+    -13: "direct+HKDF-AES-256",
     -25: "ECDH-ES + HKDF-256",
     -26: "ECDH-ES + HKDF-512",
     -27: "ECDH-SS + HKDF-256",

@@ -35,6 +35,7 @@ from .cose_algs import (
     CCM_ALGS,
     CTR_ALGS,
     ECDH_ALGS,
+    HKDF_AES_ALGS,
     HPKE_ALGS,
     KEY_WRAP_ALGS,
     Alg,
@@ -46,7 +47,7 @@ from .cose_algs import (
     as_alg,
 )
 from .cose_headers import Headers, Label, require_bytes
-from .cose_kdf import KdfContext, PartyInfo, ecdh_shared_secret, hkdf_sha256
+from .cose_kdf import KdfContext, PartyInfo, ecdh_shared_secret, hkdf_aes_expand, hkdf_sha256
 from .cose_key import CoseKey, require_key
 from .cose_sign import _unwrap_tag
 from .cose_trace import RecipientTrace, Trace
@@ -372,7 +373,11 @@ class RecipientSpec:
 
 def _is_direct(alg: Alg) -> bool:
     """True for recipients that determine the CEK (direct, ECDH direct) rather than wrap it."""
-    return alg == Alg.DIRECT or (alg in ECDH_ALGS and alg_info(alg).wrap is None)
+    return (
+        alg == Alg.DIRECT
+        or alg in HKDF_AES_ALGS
+        or (alg in ECDH_ALGS and alg_info(alg).wrap is None)
+    )
 
 
 def _party_info(headers: Headers) -> tuple[PartyInfo, PartyInfo]:
@@ -524,6 +529,8 @@ def _recipient_cek(
     if info.family == "kw":
         assert key.k is not None
         return _unwrap(key.k, recipient.ciphertext)
+    if info.family == "hkdf-aes":
+        return _hkdf_aes_cek(recipient, key, content_alg, supp_pub_other, supp_priv_info, rtrace)
     if info.family == "hpke":
         from .cose_hpke import open_recipient
 
@@ -576,6 +583,39 @@ def _recipient_cek(
     return _unwrap(derived, recipient.ciphertext)
 
 
+def _hkdf_aes_cek(
+    recipient: Recipient,
+    key: CoseKey,
+    content_alg: Alg,
+    supp_pub_other: bytes | None,
+    supp_priv_info: bytes | None,
+    rtrace: RecipientTrace | None,
+) -> bytes:
+    """direct+HKDF-AES (RFC 9053 §6.1.2, receive side only): the shared key is the PRK and the
+    CEK is HKDF-Expand with AES-CBC-MAC over the same COSE_KDF_Context as ECDH direct (the
+    content algorithm and its key length, the party info headers, this layer's protected
+    bytes). A wrong key yields a wrong CEK, so it surfaces as the content layer's one
+    ``DecryptionFailed`` (or the MAC's ``COSE_BAD_MAC``)."""
+    if recipient.ciphertext:
+        raise WireError(Code.COSE_MALFORMED, "direct HKDF recipient with a ciphertext")
+    assert key.k is not None  # check_alg: a symmetric key of the algorithm's size
+    h = recipient.headers
+    party_u, party_v = _party_info(h)
+    key_len = alg_info(content_alg).key_bytes
+    context = KdfContext(
+        alg=int(content_alg),
+        key_data_length=key_len * 8,
+        protected=h.protected_for_crypto,
+        party_u=party_u,
+        party_v=party_v,
+        supp_pub_other=supp_pub_other,
+        supp_priv_info=supp_priv_info,
+    ).encode()
+    if rtrace is not None:
+        rtrace.kdf_context = context
+    return hkdf_aes_expand(key.k, context, key_len)
+
+
 def _unwrap(kek: bytes, wrapped: bytes) -> bytes:
     try:
         return aes_key_unwrap(kek, wrapped)
@@ -606,7 +646,7 @@ def open_recipients(
     require_bytes(supp_pub_other=supp_pub_other, supp_priv_info=supp_priv_info)
     if sender_key is not None:
         require_key(sender_key)
-    allowed = frozenset(recipient_algorithms) & RECIPIENT_ALGS
+    allowed = frozenset(recipient_algorithms) & (RECIPIENT_ALGS | HKDF_AES_ALGS)
     first_error: EdbpError | None = None
     tried = False
     for recipient in recipients:

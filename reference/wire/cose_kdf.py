@@ -20,7 +20,14 @@ from edbp.errors import Code, WireError
 from . import cbor
 from .cose_key import CoseKey
 
-__all__ = ["SUIT_KDF_OTHER", "KdfContext", "PartyInfo", "ecdh_shared_secret", "hkdf_sha256"]
+__all__ = [
+    "SUIT_KDF_OTHER",
+    "KdfContext",
+    "PartyInfo",
+    "ecdh_shared_secret",
+    "hkdf_aes_expand",
+    "hkdf_sha256",
+]
 
 #: ``SuppPubInfo.other`` of every SUIT payload-encryption KDF context
 SUIT_KDF_OTHER = b"SUIT Payload Encryption"
@@ -76,6 +83,28 @@ def hkdf_sha256(
     """HKDF-SHA-256 (RFC 5869) as COSE uses it: no salt means a string of zeros."""
     algorithm = hashes.SHA512() if sha512 else hashes.SHA256()
     return HKDF(algorithm=algorithm, length=length, salt=salt, info=context).derive(secret)
+
+
+def hkdf_aes_expand(prk: bytes, context: bytes, length: int) -> bytes:
+    """HKDF-Expand with AES-CBC-MAC as the PRF (RFC 9053 §5.1, direct+HKDF-AES §6.1.2).
+
+    There is no extract step for the AES versions: the shared secret is the PRK (so a salt
+    header changes nothing). T(i) = AES-CBC-MAC(PRK, T(i-1) | info | i) with the full 128-bit
+    MAC, the key size being the PRK's (AES-MAC 128/128 or 256/128, the one CBC-MAC in
+    ``cose_mac.mac_tag``); the output is T(1) | T(2) | ... cut to ``length`` bytes.
+    """
+    from .cose_algs import Alg
+    from .cose_mac import mac_tag
+
+    prf = {16: Alg.AES_MAC_128_128, 32: Alg.AES_MAC_256_128}.get(len(prk))
+    if prf is None or not 0 < length <= 255 * 16:
+        raise WireError(Code.COSE_ALG_KEY_MISMATCH, "HKDF-AES needs a 128- or 256-bit secret")
+    out = b""
+    block = b""
+    for counter in range(1, -(-length // 16) + 1):
+        block = mac_tag(prf, prk, block + context + bytes([counter]))
+        out += block
+    return out[:length]
 
 
 def ecdh_shared_secret(private: CoseKey, public: CoseKey) -> bytes:

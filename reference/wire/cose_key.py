@@ -526,7 +526,8 @@ class CoseKey:
         """Refuse (COSE_ALG_KEY_MISMATCH) a key that does not fit ``alg`` in edbp's profile:
         ESP256/ES256 need EC2 P-256, Ed25519/EdDSA need OKP Ed25519, ECDH needs P-256, P-384,
         P-521 or X25519, MACs a symmetric key of their size (HMAC: 256 bits at least),
-        key wraps and content algorithms need a symmetric key of the exact size."""
+        key wraps, content algorithms and direct+HKDF-AES need a symmetric key of the exact
+        size."""
         info = alg_info(alg)
         ok = False
         if info.family in ("mldsa", "hpke"):
@@ -548,7 +549,7 @@ class CoseKey:
             )
         elif info.family == "mac" and int(alg) in (4, 5, 6, 7):  # HMAC: 256 bits at least
             ok = self.kty == KeyType.SYMMETRIC and self.k is not None and len(self.k) >= 32
-        elif info.family in ("kw", "aead", "ctr", "ccm", "mac"):
+        elif info.family in ("kw", "aead", "ctr", "ccm", "mac", "hkdf-aes"):
             ok = (
                 self.kty == KeyType.SYMMETRIC
                 and self.k is not None

@@ -19,6 +19,7 @@ Regenerate the manifest after a deliberate change: ``python tests/wire/test_cose
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from pathlib import Path
@@ -66,6 +67,9 @@ ALG_BY_NAME: dict[str, int] = {
     "AES-MAC-256/64": 15,
     "AES-MAC-128/128": 25,
     "AES-MAC-256/128": 26,
+    # direct+HKDF-AES (RFC 9053 §6.1.2): receive side only
+    "HKDF-AES-128": -12,
+    "HKDF-AES-256": -13,
     # cose-wg names AES-CCM as L-keybits/tagbits; RFC 9053 §4.2 ids
     "AES-CCM-16-128/64": 10,
     "AES-CCM-16-256/64": 11,
@@ -81,7 +85,8 @@ ALG_BY_NAME: dict[str, int] = {
 SIGNATURE_PROFILE = cose.SIGNATURE_ALGS
 # receive side: AES-CCM too (decrypt only; edbp's delivery profile never lists it)
 CONTENT_PROFILE = cose.AEAD_ALGS | cose.CCM_ALGS
-RECIPIENT_PROFILE = cose.RECIPIENT_ALGS
+# receive side: direct+HKDF-AES too (opened only; nothing edbp delivers names it)
+RECIPIENT_PROFILE = cose.RECIPIENT_ALGS | cose.HKDF_AES_ALGS
 MAC_PROFILE = cose.MAC_ALGS
 #: curves edbp's ECDH recipients accept (receiving: RFC 9053 §6.3)
 ECDH_CURVES = ("P-256", "P-384", "P-521", "X25519")
@@ -244,11 +249,17 @@ def process(doc: dict[str, Any], data: bytes, trace: cose.Trace | None = None) -
         return enc0.decrypt(key, algorithms=CONTENT_PROFILE, external_aad=external)
     sender = CoseKey.from_jwk(r["sender_key"]).public() if "sender_key" in r else None
     enc = cose.Encrypt.decode(data, lenient=True, tagged=None)
+    # what both parties know but never send (cose-wg "unsent"): SuppPubInfo.other and
+    # SuppPrivInfo of the KDF context
+    unsent = r.get("unsent", {})
+    pub_other, priv_other = unsent.get("pub_other"), unsent.get("priv_other")
     return enc.decrypt(
         key,
         algorithms=CONTENT_PROFILE,
         recipient_algorithms=RECIPIENT_PROFILE,
         external_aad=external,
+        supp_pub_other=None if pub_other is None else pub_other.encode(),
+        supp_priv_info=None if priv_other is None else priv_other.encode(),
         sender_key=sender,
         trace=trace,
     )
@@ -332,7 +343,9 @@ def check_intermediates(doc: dict[str, Any], trace: cose.Trace) -> None:
         assert trace.to_be_signed == bytes.fromhex(inter["ToBeSign_hex"])
     if "ToMac_hex" in inter:
         assert trace.to_be_maced == bytes.fromhex(inter["ToMac_hex"])
-    if "AAD_hex" in inter:
+    if "AAD_hex" in inter and _kind(doc) != "mac":
+        # (hmac-aes-*-03/04, COSE_Mac, also list an "Enveloped" Enc_structure: a leftover of
+        # cose-wg's generator, since a COSE_Mac has none; their ToMac_hex is compared above)
         assert trace.enc_structure == bytes.fromhex(inter["AAD_hex"])
     if "CEK_hex" in inter:
         assert trace.cek == bytes.fromhex(inter["CEK_hex"])
@@ -390,10 +403,11 @@ def evaluate(rel: str) -> dict[str, Any]:
         assert process(doc, data, trace) == plaintext
         check_intermediates(doc, trace)
         return {"status": "pass", "check": "verified; ToBeSign equals the published one"}
-    if _kind(doc) in ("mac", "mac0") or curves & {"P-384", "P-521"}:
+    ralgs = {_alg_name(r) for r in layer.get("recipients", [])}
+    if _kind(doc) in ("mac", "mac0") or curves & {"P-384", "P-521"} or ralgs & _HKDF_AES:
         # verified with the intermediates the published example lists; not rebuilt: edbp
-        # creates COSE_Mac0 only (as the SUIT encryption draft's examples need), and draws
-        # ephemeral keys on P-256 / X25519 only
+        # creates COSE_Mac0 only (as the SUIT encryption draft's examples need), draws
+        # ephemeral keys on P-256 / X25519 only, and opens direct+HKDF-AES without emitting it
         trace = cose.Trace()
         assert process(doc, data, trace) == plaintext
         check_intermediates(doc, trace)
@@ -427,6 +441,9 @@ def evaluate(rel: str) -> dict[str, Any]:
             entry.get("note", "") + "; " if "note" in entry else ""
         ) + "published unprotected map not in deterministic order; equal after re-encoding"
     return entry
+
+
+_HKDF_AES = {"HKDF-AES-128", "HKDF-AES-256"}
 
 
 def _manifest() -> dict[str, Any]:
@@ -494,8 +511,8 @@ def _ccm_parts(rel: str) -> tuple[dict[str, Any], Alg, bytes, bytes, bytes, byte
 def test_cose_wg_ccm_content_decrypts_with_the_published_cek(rel: str) -> None:
     """AES-CCM content against cose-wg's intermediates: the Enc_structure edbp builds from the
     protected bytes as received equals the published AAD, and the published ciphertext
-    decrypts with the published CEK to the plaintext (the recipient layer, HKDF-AES, is not
-    implemented, so the whole message is still refused: see the manifest)."""
+    decrypts with the published CEK to the plaintext (the whole message, with its
+    direct+HKDF-AES recipient, is checked in the manifest)."""
     doc, alg, cek, iv, aad, ct = _ccm_parts(rel)
     assert alg in cose.CCM_ALGS
     assert aad == bytes.fromhex(doc["intermediates"]["AAD_hex"])
@@ -533,6 +550,100 @@ def test_ccm_is_receive_only_and_outside_every_delivery_profile() -> None:
     assert not cose.CCM_ALGS & package.CONTENT_ALGS
     with pytest.raises(EdbpError) as info:
         cose.encrypt0(b"x", CoseKey.symmetric(bytes(16)), Alg.AES_CCM_16_64_128)
+    assert info.value.code.name == "COSE_ALG_NOT_ALLOWED"
+
+
+HKDF_AES_FILES = [
+    rel
+    for rel in FILES
+    if any(
+        _alg_name(r) in _HKDF_AES
+        for r in _load(rel)["input"][_kind(_load(rel))].get("recipients", [])
+    )
+]
+
+
+def test_hkdf_aes_expand_is_the_aes_cbc_mac_prf() -> None:
+    """RFC 9053 §5.1 by hand: T(1) = AES-CBC-MAC(PRK, info | 0x01) over the zero-padded
+    input with a zero IV, T(2) = AES-CBC-MAC(PRK, T(1) | info | 0x02); no extract step."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from edbp.reference.wire.cose_kdf import hkdf_aes_expand
+
+    def cbc_mac(k: bytes, m: bytes) -> bytes:
+        enc = Cipher(algorithms.AES(k), modes.CBC(bytes(16))).encryptor()
+        return (enc.update(m + bytes(-len(m) % 16)) + enc.finalize())[-16:]
+
+    for prk in (bytes(range(16)), bytes(range(32))):
+        info = b"context"
+        t1 = cbc_mac(prk, info + b"\x01")
+        t2 = cbc_mac(prk, t1 + info + b"\x02")
+        assert hkdf_aes_expand(prk, info, 32) == t1 + t2
+        assert hkdf_aes_expand(prk, info, 20) == (t1 + t2)[:20]
+    with pytest.raises(EdbpError) as info_:
+        hkdf_aes_expand(bytes(24), b"", 16)
+    assert info_.value.code.name == "COSE_ALG_KEY_MISMATCH"
+
+
+def _with_recipient(msg: Any, **changes: Any) -> Any:
+    return attrs.evolve(msg, recipients=(attrs.evolve(msg.recipients[0], **changes),))
+
+
+@pytest.mark.parametrize("rel", HKDF_AES_FILES)
+def test_hkdf_aes_with_a_wrong_key_or_context_is_refused_without_detail(rel: str) -> None:
+    """The seeded flaws for direct+HKDF-AES: a key with one bit changed, a changed recipient
+    protected header (part of the KDF context), a changed PartyU identity, or a wrong
+    SuppPrivInfo derive another CEK; the content layer answers the one DecryptionFailed
+    (a COSE_Mac the one COSE_BAD_MAC), never which input was wrong."""
+    doc = _load(rel)
+    kind = _kind(doc)
+    data = bytes.fromhex(doc["output"]["cbor"])
+    cls = cose.Mac if kind == "mac" else cose.Encrypt
+    msg = cls.decode(data, lenient=True, tagged=None)
+    r = msg.recipients[0]
+    bad_prot = cose.Headers.make({1: int(r.headers.raw_alg), 3: 0}, dict(r.headers.unprotected))
+    bad_party = cose.Headers.make(
+        dict(r.headers.protected),
+        {**dict(r.headers.unprotected), int(HeaderLabel.PARTY_U_IDENTITY): b"Mallory"},
+    )
+    flawed = [_with_recipient(msg, headers=bad_prot), _with_recipient(msg, headers=bad_party)]
+    expected = "COSE_BAD_MAC" if kind == "mac" else "COSE_DECRYPT_FAILED"
+    for bad in flawed:
+        with pytest.raises(EdbpError) as info:
+            process(doc, bad.encode())
+        assert info.value.code.name == expected
+    key_doc = json.loads(json.dumps(doc))
+    jwk = key_doc["input"][kind]["recipients"][0]["key"]
+    k = CoseKey.from_jwk(jwk).k
+    assert k is not None
+    jwk["k"] = base64.urlsafe_b64encode(bytes([k[0] ^ 1]) + k[1:]).rstrip(b"=").decode()
+    priv_doc = json.loads(json.dumps(doc))
+    priv_doc["input"][kind]["recipients"][0]["unsent"] = {"priv_other": "wrong"}
+    # (the COSE_Mac examples carry no SuppPrivInfo; their MAC key is checked with the key flaw)
+    for variant in (key_doc, priv_doc) if kind != "mac" else (key_doc,):
+        with pytest.raises(EdbpError) as info:
+            process(variant, data)
+        assert info.value.code.name == expected
+        if kind != "mac":
+            assert type(info.value) is DecryptionFailed
+            assert str(info.value) == str(DecryptionFailed())
+
+
+def test_hkdf_aes_is_receive_only_and_outside_every_delivery_profile() -> None:
+    """-12/-13 (RFC 9053 table 12) are opened only when the allow-list names them: a delivery
+    list built on RECIPIENT_ALGS sees them as unknown (as before edbp knew them), and encrypt
+    refuses them."""
+    assert len(HKDF_AES_FILES) == 28
+    assert {int(a) for a in cose.HKDF_AES_ALGS} == {-12, -13}
+    assert not cose.HKDF_AES_ALGS & cose.RECIPIENT_ALGS
+    doc = _load(HKDF_AES_FILES[0])
+    msg = cose.Encrypt.decode(bytes.fromhex(doc["output"]["cbor"]), lenient=True, tagged=None)
+    key = _receiver_key(doc["input"]["enveloped"]["recipients"][0])
+    with pytest.raises(EdbpError) as info:
+        msg.decrypt(key, algorithms=CONTENT_PROFILE, recipient_algorithms=cose.RECIPIENT_ALGS)
+    assert info.value.code.name == "COSE_UNKNOWN_ALG"
+    spec = cose.RecipientSpec(alg=Alg.DIRECT_HKDF_AES_128, key=CoseKey.symmetric(bytes(16)))
+    with pytest.raises(EdbpError) as info:
+        cose.encrypt(b"x", [spec], Alg.A128GCM)
     assert info.value.code.name == "COSE_ALG_NOT_ALLOWED"
 
 
