@@ -100,13 +100,7 @@ class ModelDriver:
             return Prediction(False, Code.TAM_DEVICE_REVOKED, ())
         if v > self.state.published[c]:
             return Prediction(False, Code.TAM_NO_SUCH_PACKAGE, ())
-        self._close_session(d)
-        if self.take(lambda e, w: _honest(e) and "deploy.query_request" in e.steps
-                     and e.dst == f"Broker{d}") is None:
-            raise ValueError("challenge budget of the instance exhausted")
-        n = self.state.sessions[d].nonce
-        self.take(lambda e, w: _honest(e) and "deploy.query_response" in e.steps
-                  and w.agents[d].token == n and e.src == f"Agent{d}")
+        self._open_exchange(d)
         self.take(lambda e, w: _honest(e) and e.data == ("deliver", d, c, v))
         ev = self.take(lambda e, w: _honest(e) and "deploy.verify_update" in e.steps
                        and f"Agent{d}" in (e.src, e.dst))
@@ -125,6 +119,17 @@ class ModelDriver:
         self.take(lambda e, w: _honest(e) and e.data[:2] == ("record", d))
         return Prediction(True, None, tuple(e.label for e in self.log[start:]))
 
+    def _open_exchange(self, d: int) -> None:
+        """A fresh session for device ``d``: the TAM's QueryRequest and the Agent's answer, as
+        every TSK-signed Update needs (a delivery and an uninstall alike)."""
+        self._close_session(d)
+        if self.take(lambda e, w: _honest(e) and "deploy.query_request" in e.steps
+                     and e.dst == f"Broker{d}") is None:
+            raise ValueError("challenge budget of the instance exhausted")
+        n = self.state.sessions[d].nonce
+        self.take(lambda e, w: _honest(e) and "deploy.query_response" in e.steps
+                  and w.agents[d].token == n and e.src == f"Agent{d}")
+
     def uninstall(self, d: int, c: int = 0) -> bool:
         """The uninstall exchange on device ``d`` with an honest network: QueryRequest, fresh
         evidence, the TAM's uninstall Update naming the installed version (what the evidence
@@ -134,13 +139,7 @@ class ModelDriver:
         if (v <= 0 or d in self.state.revoked
                 or self.state.uninstalls >= self.config.instance.uninstalls):
             return False
-        self._close_session(d)
-        if self.take(lambda e, w: _honest(e) and "deploy.query_request" in e.steps
-                     and e.dst == f"Broker{d}") is None:
-            raise ValueError("challenge budget of the instance exhausted")
-        n = self.state.sessions[d].nonce
-        self.take(lambda e, w: _honest(e) and "deploy.query_response" in e.steps
-                  and w.agents[d].token == n and e.src == f"Agent{d}")
+        self._open_exchange(d)
         self.take(lambda e, w: e.data == ("uninstall_sent", d, c, v))
         return self.take(lambda e, w: _honest(e) and e.data == ("uninstall", d, c)) is not None
 

@@ -481,16 +481,9 @@ def _make_recipient(
             extra[label.value] = value
     headers = Headers.make(prot, {**extra, **unprot})
     target_alg, key_len = _ecdh_key_target(alg, content_alg)
-    party_u, party_v = _party_info(headers)
-    context = KdfContext(
-        alg=target_alg,
-        key_data_length=key_len * 8,
-        protected=headers.protected_for_crypto,
-        party_u=party_u,
-        party_v=party_v,
-        supp_pub_other=spec.supp_pub_other,
-        supp_priv_info=spec.supp_priv_info,
-    ).encode()
+    context = _kdf_context(
+        headers, target_alg, key_len, spec.supp_pub_other, spec.supp_priv_info
+    )
     secret = ecdh_shared_secret(own, spec.key)
     derived = hkdf_sha256(secret, context, key_len, spec.salt, sha512=info.kdf_sha512)
     if rtrace is not None:
@@ -555,16 +548,7 @@ def _recipient_cek(
     if peer.kty != key.kty or peer.crv != key.crv or peer.has_private:
         raise WireError(Code.COSE_BAD_KEY, "peer key does not fit the recipient key")
     target_alg, key_len = _ecdh_key_target(alg, content_alg)
-    party_u, party_v = _party_info(h)
-    context = KdfContext(
-        alg=target_alg,
-        key_data_length=key_len * 8,
-        protected=h.protected_for_crypto,
-        party_u=party_u,
-        party_v=party_v,
-        supp_pub_other=supp_pub_other,
-        supp_priv_info=supp_priv_info,
-    ).encode()
+    context = _kdf_context(h, target_alg, key_len, supp_pub_other, supp_priv_info)
     try:
         secret = ecdh_shared_secret(key, peer)
     except WireError:
@@ -583,6 +567,28 @@ def _recipient_cek(
     return _unwrap(derived, recipient.ciphertext)
 
 
+def _kdf_context(
+    h: Headers,
+    alg: int,
+    key_len: int,
+    supp_pub_other: bytes | None,
+    supp_priv_info: bytes | None,
+) -> bytes:
+    """The COSE_KDF_Context (RFC 9053 §5.2) of one recipient layer: the algorithm the derived
+    key is for and its length, the party info headers, this layer's protected bytes as
+    received, and the shared values the application supplies (never sent)."""
+    party_u, party_v = _party_info(h)
+    return KdfContext(
+        alg=alg,
+        key_data_length=key_len * 8,
+        protected=h.protected_for_crypto,
+        party_u=party_u,
+        party_v=party_v,
+        supp_pub_other=supp_pub_other,
+        supp_priv_info=supp_priv_info,
+    ).encode()
+
+
 def _hkdf_aes_cek(
     recipient: Recipient,
     key: CoseKey,
@@ -599,18 +605,10 @@ def _hkdf_aes_cek(
     if recipient.ciphertext:
         raise WireError(Code.COSE_MALFORMED, "direct HKDF recipient with a ciphertext")
     assert key.k is not None  # check_alg: a symmetric key of the algorithm's size
-    h = recipient.headers
-    party_u, party_v = _party_info(h)
     key_len = alg_info(content_alg).key_bytes
-    context = KdfContext(
-        alg=int(content_alg),
-        key_data_length=key_len * 8,
-        protected=h.protected_for_crypto,
-        party_u=party_u,
-        party_v=party_v,
-        supp_pub_other=supp_pub_other,
-        supp_priv_info=supp_priv_info,
-    ).encode()
+    context = _kdf_context(
+        recipient.headers, int(content_alg), key_len, supp_pub_other, supp_priv_info
+    )
     if rtrace is not None:
         rtrace.kdf_context = context
     return hkdf_aes_expand(key.k, context, key_len)

@@ -28,7 +28,7 @@ from . import cbor
 from .cose_algs import Alg, CoseTag, alg_info
 from .cose_headers import Headers, Label, require_bytes
 from .cose_key import CoseKey, require_key
-from .cose_sign import _unwrap_tag
+from .cose_sign import _parse_head, _unwrap_tag
 from .cose_trace import Trace
 
 __all__ = ["MAC_ALGS", "Mac", "Mac0", "mac0", "mac_structure", "mac_tag"]
@@ -106,12 +106,8 @@ def _payload(attached: bytes | None, detached: bytes | None) -> bytes:
 
 
 def _parse_body(body: Any, size: int, what: str, lenient: bool) -> tuple[Headers, Any, bytes]:
-    if not isinstance(body, list) or len(body) != size:
-        raise WireError(Code.COSE_MALFORMED, f"{what} is not an array of {size}")
-    headers = Headers.parse(body[0], body[1], lenient=lenient)
-    payload, tag = body[2], body[3]
-    if payload is not None and not isinstance(payload, bytes):
-        raise WireError(Code.COSE_MALFORMED, "payload is neither bstr nor nil")
+    headers, payload = _parse_head(body, size, what, lenient)
+    tag = body[3]
     if not isinstance(tag, bytes):
         raise WireError(Code.COSE_MALFORMED, "tag is not a bstr")
     return headers, payload, tag

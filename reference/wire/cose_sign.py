@@ -74,6 +74,19 @@ def _unwrap_tag(obj: Any, tag: int, tagged: bool | None, what: str) -> tuple[Any
     return obj, False
 
 
+def _parse_head(body: Any, size: int, what: str, lenient: bool) -> tuple[Headers, bytes | None]:
+    """The part every COSE message body shares: an array of ``size``, the two header buckets,
+    a bstr or nil payload. The caller checks what follows (signature, tag, signatures,
+    recipients)."""
+    if not isinstance(body, list) or len(body) != size:
+        raise WireError(Code.COSE_MALFORMED, f"{what} is not an array of {size}")
+    headers = Headers.parse(body[0], body[1], lenient=lenient)
+    payload = body[2]
+    if payload is not None and not isinstance(payload, bytes):
+        raise WireError(Code.COSE_MALFORMED, "payload is neither bstr nor nil")
+    return headers, payload
+
+
 @attrs.frozen
 class Sign1:
     """A COSE_Sign1. ``payload`` is None when detached (nil on the wire)."""
@@ -98,12 +111,8 @@ class Sign1:
     def from_obj(cls, obj: Any, *, lenient: bool = False, tagged: bool | None = True) -> Sign1:
         """Parse an already-decoded COSE_Sign1 (untrusted)."""
         body, was_tagged = _unwrap_tag(obj, CoseTag.SIGN1, tagged, "COSE_Sign1")
-        if not isinstance(body, list) or len(body) != 4:
-            raise WireError(Code.COSE_MALFORMED, "COSE_Sign1 is not an array of 4")
-        prot, unprot, payload, signature = body
-        headers = Headers.parse(prot, unprot, lenient=lenient)
-        if payload is not None and not isinstance(payload, bytes):
-            raise WireError(Code.COSE_MALFORMED, "payload is neither bstr nor nil")
+        headers, payload = _parse_head(body, 4, "COSE_Sign1", lenient)
+        signature = body[3]
         if not isinstance(signature, bytes):
             raise WireError(Code.COSE_MALFORMED, "signature is not a bstr")
         return cls(headers=headers, payload=payload, signature=signature, tagged=was_tagged)
@@ -217,12 +226,8 @@ class Sign:
     def from_obj(cls, obj: Any, *, lenient: bool = False, tagged: bool | None = True) -> Sign:
         """Parse an already-decoded COSE_Sign (untrusted)."""
         body, was_tagged = _unwrap_tag(obj, CoseTag.SIGN, tagged, "COSE_Sign")
-        if not isinstance(body, list) or len(body) != 4:
-            raise WireError(Code.COSE_MALFORMED, "COSE_Sign is not an array of 4")
-        prot, unprot, payload, signatures = body
-        headers = Headers.parse(prot, unprot, lenient=lenient)
-        if payload is not None and not isinstance(payload, bytes):
-            raise WireError(Code.COSE_MALFORMED, "payload is neither bstr nor nil")
+        headers, payload = _parse_head(body, 4, "COSE_Sign", lenient)
+        signatures = body[3]
         if not isinstance(signatures, list) or not signatures:
             raise WireError(Code.COSE_MALFORMED, "signatures is not a non-empty array")
         parsed = []
