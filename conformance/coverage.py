@@ -34,6 +34,7 @@ __all__ = [
     "Matrix",
     "build_matrix",
     "case_clauses",
+    "code_clauses",
     "parse_clauses",
     "render_markdown",
     "spec_coverage_path",
@@ -111,6 +112,41 @@ def parse_clauses(spec_dir: Path | None = None) -> dict[str, Clause]:
                 untestable=match.group(3),
             )
     return clauses
+
+
+#: a code named in a clause: ``AGENT_ROLLBACK`` (any code's name), or a number in a
+#: parenthesised list of codes: ``(304, 305; …)``, ``(`SUIT_DIGEST_MISMATCH` 302)``
+_CODE_NUMBER_RE = re.compile(r"(?:[(,;]\s?|`\s)([1-9]\d{2})(?=[),;])")
+
+
+def _scope(text: str, start: int, end: int) -> str:
+    """The whole requirement an id closes: back to the previous id or the paragraph break
+    (not cut at a sentence like ``Clause.text``, which is for display)."""
+    return text[max(start, text.rfind("\n\n", 0, end)) : end]
+
+
+def code_clauses(spec_dir: Path | None = None) -> dict[int, tuple[str, ...]]:
+    """``{code: clauses whose requirement names it}``: the requirement a device breaks when a
+    case expecting that refusal sees it accepted, or refused with another code. Codes are
+    matched by name, or by number where the text lists them as codes."""
+    root = spec_dir or _spec_dir()
+    names = {c.name: int(c) for c in Code}
+    numbers = {int(c) for c in Code}
+    found: dict[int, list[str]] = {}
+    for letter, name in SPEC_FILES.items():
+        text = (root / name).read_text(encoding="utf-8")
+        previous = 0
+        for match in CLAUSE_RE.finditer(text):
+            scope = _scope(text, previous, match.start())
+            previous = match.end()
+            if match.group(3) is not None:  # untestable: no device answers it
+                continue
+            cid = f"{letter}-{match.group(2)}"
+            codes = {names[w] for w in re.findall(r"\b[A-Z][A-Z0-9_]{3,}\b", scope) if w in names}
+            codes |= {int(n) for n in _CODE_NUMBER_RE.findall(scope) if int(n) in numbers}
+            for code in codes:
+                found.setdefault(code, []).append(cid)
+    return {code: tuple(ids) for code, ids in sorted(found.items())}
 
 
 def _case_modules() -> Iterable[Any]:

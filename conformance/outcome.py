@@ -41,15 +41,46 @@ def case_meta(item: pytest.Item) -> CaseMeta | None:
     return CaseMeta(**kwargs)
 
 
-class CaseFailure(AssertionError):
-    """The device diverged: ``step`` names the first diverging step of the case."""
+#: in ``CaseFailure.clauses``: the clauses the case itself names (its ``edbp_case`` marker)
+CASE = "case"
 
-    def __init__(self, step: str, expected: Any, actual: Any, code: int | None = None) -> None:
+
+class CaseFailure(AssertionError):
+    """The device diverged: ``step`` names the first diverging step of the case.
+
+    ``clauses`` says which spec clauses the failed check enforces, so a report names the
+    requirement broken and not only the case that noticed: a check the case itself asked for
+    (an expected refusal, an expected install) breaks the case's own clauses (``CASE``, the
+    default); a check the harness makes in every case on the way (the evidence, the reports,
+    the algorithms the device emits, no secret on the wire) names its own clause, whatever
+    case it ran in. The mutation score relies on it: a seeded fault counts as caught only by
+    a failure naming a clause the fault breaks, not by an unrelated check it trips first.
+    """
+
+    def __init__(
+        self,
+        step: str,
+        expected: Any,
+        actual: Any,
+        code: int | None = None,
+        *,
+        clauses: tuple[str, ...] = (CASE,),
+    ) -> None:
         self.step = step
         self.expected = _show(expected)
         self.actual = _show(actual)
         self.code = code  # the device's error code, when it answered with one
+        self.clauses = clauses
         super().__init__(f"step {step}: expected {self.expected}, got {self.actual}")
+
+    def violates(self, case_clauses: tuple[str, ...]) -> list[str]:
+        """The clauses this failure shows broken, ``CASE`` replaced by the case's own."""
+        out: list[str] = []
+        for clause in self.clauses:
+            for c in case_clauses if clause == CASE else (clause,):
+                if c not in out:
+                    out.append(c)
+        return out
 
 
 def _show(value: Any) -> str:

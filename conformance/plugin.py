@@ -365,6 +365,15 @@ def _record(
             entry["detail"] = str(longrepr)[-4000:]
         else:
             entry["detail"] = _detail(exc, longrepr)
+        # what the failure shows broken: a divergence names its clauses (CaseFailure.clauses);
+        # a device that crashed, hung or broke the adapter protocol during the case failed the
+        # case's own clauses; a defect of the harness itself shows nothing about the device
+        if isinstance(exc, CaseFailure):
+            broken = exc.violates(clauses)
+        else:
+            broken = list(clauses) if isinstance(exc, EdbpError) else []
+        if broken:
+            entry["violates"] = broken
         if isinstance(exc, CaseFailure):
             entry["step"] = exc.step
             entry["expected"] = exc.expected

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -143,8 +144,27 @@ def build(
         "verdict": verdict(summary),
         "summary": summary,
         "by_property": property_table(cases),
+        "by_clause": clause_table(cases),
         "cases": sorted(cases, key=lambda c: c["id"]),
     }
+
+
+def clause_table(cases: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """For each spec clause a failure shows broken, the ids of the cases that failed on it:
+    the report's answer to "which requirements does this device not meet"."""
+    table: dict[str, list[str]] = defaultdict(list)
+    for case in cases:
+        for clause in case.get("violates", ()):
+            table[clause].append(case["id"])
+    return {c: sorted(ids) for c, ids in sorted(table.items(), key=lambda kv: _clause_key(kv[0]))}
+
+
+def _clause_key(clause: str) -> tuple[str, tuple[int, ...], str]:
+    """P-9.10a after P-9.9a: numbers compared as numbers."""
+    doc, _, rest = clause.partition("-")
+    nums = re.match(r"[\d.]*\d", rest)
+    head = nums.group(0) if nums else ""
+    return (doc, tuple(int(n) for n in head.split(".") if n), rest[len(head) :])
 
 
 def _natural(p: str) -> tuple[int, str]:
@@ -190,9 +210,22 @@ def terminal_lines(report: dict[str, Any], width: int = 80) -> list[str]:
         out.append("vectors: " + ", ".join(f"{n} {mode}" for mode, n in sorted(runs.items())))
     for case in (c for c in cases if c["outcome"] == "advisory"):
         out.append(f"ADVISORY {case['id']}: {case.get('finding', '')}")
+    broken = report.get("by_clause") or {}
+    if broken:
+        out.append("spec clauses not met (failing cases):")
+        items = [f"{clause} ({len(ids)})" for clause, ids in broken.items()]
+        line = " "
+        for item in items:
+            if len(line) + len(item) + 2 > width and line.strip():
+                out.append(line.rstrip(", "))
+                line = " "
+            line += f" {item},"
+        out.append(line.rstrip(", "))
     bad = [c for c in cases if c["outcome"] in ("failed", "error")]
     for case in bad[:50]:
         out.append(f"{case['outcome'].upper()} {case['id']}")
+        if case.get("violates"):
+            out.append(f"  violates: {', '.join(case['violates'])}")
         if case.get("step"):
             out.append(f"  step:     {case['step']}")
         if "expected" in case:
@@ -258,6 +291,8 @@ def write_junit(report: dict[str, Any], path: Path) -> None:
         cprops = ET.SubElement(tc, "properties")
         for clause in case.get("clauses", ()):
             ET.SubElement(cprops, "property", {"name": "clause", "value": clause})
+        for clause in case.get("violates", ()):
+            ET.SubElement(cprops, "property", {"name": "violates", "value": clause})
         for prop in case["properties"]:
             ET.SubElement(cprops, "property", {"name": "property", "value": prop})
         ET.SubElement(cprops, "property", {"name": "device", "value": str(case.get("device"))})
@@ -395,6 +430,9 @@ def write_html(report: dict[str, Any], path: Path) -> None:
         clauses = ", ".join(
             f'<a href="{e(_clause_href(c))}">{e(c)}</a>' for c in case.get("clauses", ())
         )
+        violates = ", ".join(
+            f'<a href="{e(_clause_href(c))}">{e(c)}</a>' for c in case.get("violates", ())
+        )
         body = [
             _kv_table(
                 [
@@ -410,7 +448,7 @@ def write_html(report: dict[str, Any], path: Path) -> None:
                     ("hint", case.get("hint")),
                 ],
                 None,
-                raw={"clauses": clauses} if clauses else None,
+                raw={k: v for k, v in (("clauses", clauses), ("violates", violates)) if v} or None,
             )
         ]
         if case.get("detail"):

@@ -10,6 +10,7 @@ uses (``build_delivery``, ``teep.sign``), and the checks are the TAM's checks.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import Any
 import attrs
 from edbp.conformance.adapter.client import DeviceClient, DeviceError
 from edbp.conformance.harness.cloud import TA_UUID, Cloud, TaImage
-from edbp.conformance.outcome import CaseFailure
+from edbp.conformance.outcome import CASE, CaseFailure
 from edbp.reference.build.author import Published
 from edbp.reference.build.package import ta_component
 from edbp.reference.cloud.delivery import Delivery, build_delivery
@@ -40,26 +41,63 @@ __all__ = ["Delivered", "Harness", "Query", "Target", "secret_forms"]
 #: with ML-DSA-65 (protocol.md §4.1)
 EMITTED_ALGS = (int(Alg.ESP256), int(Alg.ED25519), int(Alg.ML_DSA_65))
 
+# The clauses of the checks the harness makes on the way in every case (CaseFailure.clauses):
+#: the algorithms a device emits (protocol.md section 4)
+EMIT = ("P-4b",)
+#: the QueryResponse and its evidence (protocol.md section 8.3 step 2)
+EVIDENCE = ("P-8.3a",)
+#: the SUIT report in every Success and Error (protocol.md section 8.5)
+REPORT = ("P-8.5a",)
+#: the state a device reports for an installed image (adapter.md section 4)
+STATE = ("A-4b",)
+#: nothing changes on a refusal (protocol.md section 9), nor in what the case checks
+REFUSAL = ("P-9a", CASE)
+#: the device's own keys: fresh ECDSA nonces (protocol.md section 8.1)
+KEYGEN = ("P-8.1a",)
+#: no secret crosses into the REE (protocol.md section 11)
+NO_SECRET = ("P-11a",)
+#: a refused delivery is an ok reply carrying the Error (adapter.md section 3)
+DELIVER_REPLY = ("A-3c", CASE)
+#: the first failing check's code (errors.md section 3) and err-msg (section 2)
+ORDER = ("E-3a",)
+ERR_MSG = ("E-2a",)
 
-def check_emitted_alg(signed: bytes, step: str, dsk: CoseKey | None = None) -> None:
+
+@functools.cache
+def _code_clauses() -> dict[int, tuple[str, ...]]:
+    from edbp.conformance.coverage import code_clauses
+
+    return code_clauses()
+
+
+def check_emitted_alg(
+    signed: bytes,
+    step: str,
+    dsk: CoseKey | None = None,
+    malformed: tuple[str, ...] = EMIT,
+) -> None:
     """``signed`` carries its alg in the protected header, and the alg is one a device may
     emit; with ``dsk``, exactly the one of the device's declared suite (ESP256 for a P-256
     DSK, Ed25519 for an Ed25519 DSK, ML-DSA-65 for an AKP DSK): ES256, ES384, EdDSA, a
-    mislabelled or unknown id all fail, whatever a generic verifier would accept."""
+    mislabelled or unknown id all fail, whatever a generic verifier would accept. Bytes that
+    are no COSE_Sign1 at all break ``malformed`` (the caller's clauses), not section 4."""
     from edbp.reference.device.keys import KeySuite
     from edbp.reference.wire.cose_sign import Sign1
 
     try:
         headers = Sign1.decode(signed).headers
     except EdbpError as exc:
-        raise CaseFailure(step, "a COSE_Sign1", exc.code.name) from None
+        raise CaseFailure(step, "a COSE_Sign1", exc.code.name, clauses=malformed) from None
     alg = headers.raw_alg
     if 1 not in headers.protected:  # RFC 9052 section 3.1: alg is authenticated
-        raise CaseFailure(step, "alg in the protected header", "alg in the unprotected header")
+        raise CaseFailure(
+            step, "alg in the protected header", "alg in the unprotected header", clauses=EMIT
+        )
     if alg not in EMITTED_ALGS:
-        raise CaseFailure(step, "ESP256 (-9), Ed25519 (-19) or ML-DSA-65 (-49)", alg)
+        raise CaseFailure(step, "ESP256 (-9), Ed25519 (-19) or ML-DSA-65 (-49)", alg, clauses=EMIT)
     if dsk is not None and alg != int(KeySuite.of_dsk(dsk).signing_alg):
-        raise CaseFailure(step, f"the DSK's suite alg {int(KeySuite.of_dsk(dsk).signing_alg)}", alg)
+        want = int(KeySuite.of_dsk(dsk).signing_alg)
+        raise CaseFailure(step, f"the DSK's suite alg {want}", alg, clauses=EMIT)
 
 
 def secret_forms(secret: bytes) -> list[bytes]:
@@ -216,8 +254,14 @@ class Harness:
         try:
             return self.device.call(req, args)
         except DeviceError as exc:
+            # a deliver the harness builds is well formed: an error reply to it is a refusal
+            # sent the wrong way (adapter.md section 3: a refused delivery is an ok reply)
             raise CaseFailure(
-                step, f"{req} answered", _code_name(exc.raw_code), exc.raw_code
+                step,
+                f"{req} answered",
+                _code_name(exc.raw_code),
+                exc.raw_code,
+                clauses=DELIVER_REPLY if req == "deliver" else (CASE,),
             ) from None
 
     def _fetch(self, uri: str) -> bytes:
@@ -431,18 +475,23 @@ class Harness:
 
     # ------------------------------------------------------------------ checks
 
-    def open_reply(self, data: bytes, step: str) -> teep.TeepMessage:
+    def open_reply(
+        self, data: bytes, step: str, clauses: tuple[str, ...] = (CASE,)
+    ) -> teep.TeepMessage:
         """A device reply, verified under the device's DSK (as the TAM does); every signature
-        in it (the message's, its EAT's, its reports') uses an algorithm a device may emit."""
+        in it (the message's, its EAT's, its reports') uses an algorithm a device may emit.
+        The message's algorithm is checked before its signature, so that a device emitting a
+        wrong algorithm is shown to break section 4 (P-4b), not the step that sent it."""
+        check_emitted_alg(data, f"{step} (TEEP message alg)", self.dsk, malformed=clauses)
         try:
             msg = teep.verify(data, self.dsk)
         except EdbpError as exc:
             raise CaseFailure(
-                step, "a TEEP message signed by the DSK", f"{exc.code.name}"
+                step, "a TEEP message signed by the DSK", f"{exc.code.name}", clauses=clauses
             ) from None
         inner = [getattr(msg, "attestation_payload", None) or b""]
         inner += list(getattr(msg, "suit_reports", None) or ())
-        for what, signed in (("TEEP message", data), *(("EAT or report", s) for s in inner)):
+        for what, signed in (("EAT or report", s) for s in inner):
             if signed:
                 check_emitted_alg(signed, f"{step} ({what} alg)", self.dsk)
         return msg
@@ -454,26 +503,36 @@ class Harness:
             raise CaseFailure(
                 step, "one QueryResponse", f"{len(q.replies)} replies, {_code_name(q.code)}", q.code
             )
-        msg = self.open_reply(q.replies[0], step)
+        msg = self.open_reply(q.replies[0], step, EVIDENCE)
         if not isinstance(msg, teep.QueryResponse) or msg.attestation_payload is None:
-            raise CaseFailure(step, "QueryResponse with evidence", type(msg).__name__)
+            # an Error is the device refusing what the case expected accepted: the case's
+            # clauses; a QueryResponse without evidence breaks section 8.3 step 2
+            why = EVIDENCE if isinstance(msg, teep.QueryResponse) else (CASE,)
+            raise CaseFailure(step, "QueryResponse with evidence", type(msg).__name__, clauses=why)
         if msg.token is None or not hmac.compare_digest(msg.token, q.token):
-            raise CaseFailure(step, "token of the QueryRequest", msg.token)
+            raise CaseFailure(step, "token of the QueryRequest", msg.token, clauses=EVIDENCE)
         try:
             claims = eat.verify(msg.attestation_payload, self.dsk)
         except EdbpError as exc:
             raise CaseFailure(
-                step + " (EAT signed by the DSK)", "verifies", exc.code.name
+                step + " (EAT signed by the DSK)", "verifies", exc.code.name, clauses=EVIDENCE
             ) from None
         if claims.nonce is None or not claims.nonce_matches(q.challenge):
-            raise CaseFailure(step + " (eat_nonce)", q.challenge.hex(), repr(claims.nonce))
+            raise CaseFailure(
+                step + " (eat_nonce)", q.challenge.hex(), repr(claims.nonce), clauses=EVIDENCE
+            )
         if not hmac.compare_digest(claims.ueid, self.ueid):
-            raise CaseFailure(step + " (ueid)", self.ueid.hex(), claims.ueid.hex())
+            raise CaseFailure(
+                step + " (ueid)", self.ueid.hex(), claims.ueid.hex(), clauses=EVIDENCE
+            )
         if not hmac.compare_digest(claims.cnf.thumbprint(), self.dak.thumbprint()):
-            raise CaseFailure(step + " (cnf)", "the DAK", "another key")
+            raise CaseFailure(step + " (cnf)", "the DAK", "another key", clauses=EVIDENCE)
         if claims.hwmodel != self.class_id or claims.oemid != self.vendor_id:
             raise CaseFailure(
-                step + " (hwmodel, oemid)", "the identified class and vendor", "other ids"
+                step + " (hwmodel, oemid)",
+                "the identified class and vendor",
+                "other ids",
+                clauses=EVIDENCE,
             )
         return claims
 
@@ -498,18 +557,20 @@ class Harness:
         if msg.token is None or not hmac.compare_digest(msg.token, q.token):
             raise CaseFailure(step, "token of the exchange", msg.token)
         if not msg.suit_reports:
-            raise CaseFailure(step, "a SUIT report", "none")
+            raise CaseFailure(step, "a SUIT report", "none", clauses=REPORT)
         try:
             report = verify_report(msg.suit_reports[0], self.dsk)
         except EdbpError as exc:
             raise CaseFailure(
-                step + " (report signed by the DSK)", "verifies", exc.code.name
+                step + " (report signed by the DSK)", "verifies", exc.code.name, clauses=REPORT
             ) from None
         nonce = report.nonce or b""
         if not (hmac.compare_digest(nonce, q.challenge) or hmac.compare_digest(nonce, q.token)):
-            raise CaseFailure(step + " (report nonce)", "this exchange's challenge", nonce.hex())
+            raise CaseFailure(
+                step + " (report nonce)", "this exchange's challenge", nonce.hex(), clauses=REPORT
+            )
         if not report.succeeded:
-            raise CaseFailure(step + " (report result)", "success", "failure")
+            raise CaseFailure(step + " (report result)", "success", "failure", clauses=REPORT)
         self.check_report_reference(report, step)
         seq = published.package.sequence
         entry = self._component(published.package.ta_uuid)
@@ -520,7 +581,10 @@ class Harness:
         digest = SuitDigest(-16, hashlib.sha256(image).digest())
         if entry.get("digest") != digest.to_cbor():
             raise CaseFailure(
-                step + " (state digest)", "digest of the published image", entry.get("digest")
+                step + " (state digest)",
+                "digest of the published image",
+                entry.get("digest"),
+                clauses=STATE,
             )
         self.check_image_digest(entry, image, step)
         return report
@@ -533,7 +597,9 @@ class Harness:
         if got is not None and not hmac.compare_digest(
             bytes(got) if isinstance(got, bytes) else b"", hashlib.sha256(image).digest()
         ):
-            raise CaseFailure(step + " (state image_digest)", "SHA-256 of the image", "another")
+            raise CaseFailure(
+                step + " (state image_digest)", "SHA-256 of the image", "another", clauses=STATE
+            )
 
     def check_report_reference(self, report: SuitReport, step: str) -> None:
         """protocol.md §8.5: a report names the device manifest the Agent processed (the
@@ -547,7 +613,10 @@ class Harness:
         got = report.reference.digest
         if got.alg != want.alg or not hmac.compare_digest(got.digest, want.digest):
             raise CaseFailure(
-                step + " (report reference)", "digest of the device manifest", got.digest.hex()
+                step + " (report reference)",
+                "digest of the device manifest",
+                got.digest.hex(),
+                clauses=REPORT,
             )
 
     def check_error_report(self, msg: teep.Error, code: Code, q: Query, step: str) -> None:
@@ -555,21 +624,28 @@ class Harness:
         SUIT report signed by the DSK, nonce = the exchange's challenge, reference = the
         device manifest, result code = the refusal's code."""
         if not msg.suit_reports:
-            raise CaseFailure(step + " (error report)", "a signed SUIT report", "none")
+            raise CaseFailure(
+                step + " (error report)", "a signed SUIT report", "none", clauses=REPORT
+            )
         try:
             report = verify_report(msg.suit_reports[0], self.dsk)
         except EdbpError as exc:
             raise CaseFailure(
-                step + " (error report signed by the DSK)", "verifies", exc.code.name
+                step + " (error report signed by the DSK)",
+                "verifies",
+                exc.code.name,
+                clauses=REPORT,
             ) from None
         nonce = report.nonce or b""
         if not hmac.compare_digest(nonce, q.challenge):
-            raise CaseFailure(step + " (error report nonce)", q.challenge.hex(), nonce.hex())
+            raise CaseFailure(
+                step + " (error report nonce)", q.challenge.hex(), nonce.hex(), clauses=REPORT
+            )
         self.check_report_reference(report, step + " (error report)")
         result = report.result
         got = None if result is True else getattr(result, "code", None)
         if got != int(code):
-            raise CaseFailure(step + " (error report result-code)", int(code), got)
+            raise CaseFailure(step + " (error report result-code)", int(code), got, clauses=REPORT)
 
     def _component(self, ta_uuid: bytes) -> dict[str, Any] | None:
         want = list(ta_component(ta_uuid))
@@ -583,17 +659,32 @@ class Harness:
         its err-msg."""
         if got.power_cut:
             raise CaseFailure(step, _code_name(int(code)), "power cut")
+        # the requirement not met is the one whose check answers ``code`` (the spec clauses
+        # naming it), beside the case's own
+        owed = (*_code_clauses().get(int(code), ()), CASE)
         if got.code is None:
-            raise CaseFailure(step, f"refusal with {_code_name(int(code))}", "accepted", None)
+            raise CaseFailure(
+                step, f"refusal with {_code_name(int(code))}", "accepted", None, clauses=owed
+            )
         if got.code != int(code):
-            raise CaseFailure(step, _code_name(int(code)), _code_name(got.code), got.code)
+            # refused, but not with the code of the check the case breaks: either that check
+            # is missing and a later one fired, or the checks run in another order (E-3a)
+            raise CaseFailure(
+                step,
+                _code_name(int(code)),
+                _code_name(got.code),
+                got.code,
+                clauses=(*ORDER, *owed),
+            )
         if len(got.replies) != 1:
             raise CaseFailure(step, "one Error", f"{len(got.replies)} replies", got.code)
         msg = self.open_reply(got.replies[0], step)
         if not isinstance(msg, teep.Error):
             raise CaseFailure(step, "TEEP Error", type(msg).__name__, got.code)
         if not (msg.err_msg or "").startswith(f"edbp:{int(code)}"):
-            raise CaseFailure(step + " (err-msg)", f"edbp:{int(code)}", msg.err_msg, got.code)
+            raise CaseFailure(
+                step + " (err-msg)", f"edbp:{int(code)}", msg.err_msg, got.code, clauses=ERR_MSG
+            )
         return msg
 
     def expect_unchanged(self, before: dict[str, Any], step: str) -> None:
@@ -601,9 +692,13 @@ class Harness:
         after = self.state()
         for key in ("components", "floors"):
             if after.get(key) != before.get(key):
-                raise CaseFailure(step + f" ({key} unchanged)", before.get(key), after.get(key))
+                raise CaseFailure(
+                    step + f" ({key} unchanged)", before.get(key), after.get(key), clauses=REFUSAL
+                )
         if after.get("agent_state") != "IDLE":
-            raise CaseFailure(step + " (agent_state)", "IDLE", after.get("agent_state"))
+            raise CaseFailure(
+                step + " (agent_state)", "IDLE", after.get("agent_state"), clauses=REFUSAL
+            )
 
     def advance_clock(self, seconds: int, step: str) -> None:
         """Let ``seconds`` pass on the device's TEE monotonic clock at once (capability
@@ -654,7 +749,9 @@ class Harness:
         for what, secret in self.case_secrets():
             for form in secret_forms(secret):
                 if form in data:
-                    raise CaseFailure(step, f"no {what} on the wire", f"{what} found")
+                    raise CaseFailure(
+                        step, f"no {what} on the wire", f"{what} found", clauses=NO_SECRET
+                    )
 
     def frames(self) -> bytes:
         """Everything that crossed the adapter in this case (REE-visible), as CBOR bytes."""

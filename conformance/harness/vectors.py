@@ -21,7 +21,7 @@ from importlib import resources
 from typing import Any
 
 import attrs
-from edbp.conformance.harness.session import Harness
+from edbp.conformance.harness.session import EVIDENCE, KEYGEN, NO_SECRET, REPORT, Harness
 from edbp.conformance.outcome import CaseFailure, CaseMeta
 
 from edbp.errors import Code
@@ -184,20 +184,29 @@ def run_agent_deliver(harness: Harness, test: dict[str, Any], step: dict[str, An
             claims = eat.verify(msg.attestation_payload, harness.dsk)
             if isinstance(sent, teep.QueryRequest) and sent.challenge is not None:
                 if not claims.nonce_matches(sent.challenge):
-                    raise CaseFailure("agent.deliver (eat_nonce)", "the challenge", "another")
+                    raise CaseFailure(
+                        "agent.deliver (eat_nonce)", "the challenge", "another", clauses=EVIDENCE
+                    )
             if claims.ueid != harness.ueid or claims.cnf.thumbprint() != harness.dak.thumbprint():
                 raise CaseFailure(
-                    "agent.deliver (evidence)", "UEID and DAK of the device", "others"
+                    "agent.deliver (evidence)",
+                    "UEID and DAK of the device",
+                    "others",
+                    clauses=EVIDENCE,
                 )
         for report in getattr(msg, "suit_reports", None) or ():
             sigs.append(Sign1.decode(report).signature)
             nonce = verify_report(report, harness.dsk).nonce
             if memory.challenge is not None and nonce not in (memory.challenge, memory.token):
-                raise CaseFailure("agent.deliver (report nonce)", "the open challenge", "another")
+                raise CaseFailure(
+                    "agent.deliver (report nonce)", "the open challenge", "another", clauses=REPORT
+                )
         for sig in sigs:
             r = sig[: len(sig) // 2]
             if len(sig) == 64 and harness.dsk.kty == 2 and r in memory.nonces:
-                raise CaseFailure("agent.deliver (signature nonce)", "fresh", "reused")
+                raise CaseFailure(
+                    "agent.deliver (signature nonce)", "fresh", "reused", clauses=KEYGEN
+                )
             memory.nonces.add(r)
     if isinstance(sent, teep.QueryRequest) and names == ["QueryResponse"]:
         memory.challenge, memory.token = sent.challenge, sent.token
@@ -219,7 +228,12 @@ def _check_secrets(harness: Harness, test: dict[str, Any]) -> None:
             continue
         secret = bytes.fromhex(value)[:64]
         if len(secret) >= 16 and (secret in frames or secret.hex().encode() in frames):
-            raise CaseFailure("agent.deliver (REE-visible frames)", f"no {name}", f"{name} found")
+            raise CaseFailure(
+                "agent.deliver (REE-visible frames)",
+                f"no {name}",
+                f"{name} found",
+                clauses=NO_SECRET,
+            )
 
 
 def _check_state(harness: Harness, after: dict[str, Any]) -> None:

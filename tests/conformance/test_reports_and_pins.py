@@ -35,6 +35,48 @@ def test_failure_names_step_and_codes(tmp_path: Path, suite: Any) -> None:
     assert "AGENT_ROLLBACK" in case["expected"] and case["actual"] == "accepted"
 
 
+def test_failure_names_the_clause_it_breaks(tmp_path: Path, suite: Any) -> None:
+    """A check the case asked for breaks the case's clauses; a check the harness makes on the
+    way (here the evidence of a device whose EAT names another key) names its own clause,
+    whichever case tripped it, in every report format."""
+    junit, html = tmp_path / "junit.xml", tmp_path / "report.html"
+    code, report = suite(
+        tmp_path,
+        "builtin:evidence-cnf",
+        cases=("rollback.equal-sequence", "deploy.evidence"),
+        junit=str(junit),
+        html=str(html),
+    )
+    assert code == 1
+    by_id = {c["id"]: c for c in report["cases"]}
+    assert by_id["deploy.evidence"]["violates"] == ["P-8.3a"]
+    # rollback.equal-sequence names P-9.8a, but its first deploy failed on the evidence
+    assert by_id["rollback.equal-sequence"]["violates"] == ["P-8.3a"]
+    assert report["by_clause"] == {"P-8.3a": ["deploy.evidence", "rollback.equal-sequence"]}
+    props = [
+        p.get("value")
+        for p in ET.parse(junit).getroot().iter("property")
+        if p.get("name") == "violates"
+    ]
+    assert props == ["P-8.3a", "P-8.3a"]
+    assert b"violates" in html.read_bytes()
+    code, report = suite(tmp_path, "builtin:equal-sequence", cases=("rollback.equal-sequence",))
+    (case,) = report["cases"]
+    # the case's own check: the clauses naming the refusal's code (AGENT_ROLLBACK), then the
+    # case's own
+    assert case["violates"][0] == "P-9.8a" and set(case["clauses"]) <= set(case["violates"])
+
+
+def test_wrong_code_breaks_the_order_and_the_case(tmp_path: Path, suite: Any) -> None:
+    """Refused, but with another check's code: the order of checks (E-3a), the clauses that
+    name the expected code (AGENT_ROLLBACK: the rollback check, P-9.8a) and the case's own."""
+    code, report = suite(tmp_path, "builtin:wrong-error-code", cases=("rollback.older-sequence",))
+    (case,) = report["cases"]
+    assert case["outcome"] == "failed"
+    assert case["violates"][0] == "E-3a" and "P-9.8a" in case["violates"]
+    assert set(case["clauses"]) <= set(case["violates"])
+
+
 def _pins(tmp_path: Path, pins: dict[str, Any]) -> str:
     path = tmp_path / "expected-failures.json"
     path.write_text(json.dumps(pins))

@@ -263,7 +263,6 @@ def run(
     sys.exit(_PYTEST_EXIT.get(code, Exit.INTERNAL))
 
 
-
 # ------------------------------------------------------------------------------ coverage
 
 
@@ -309,3 +308,46 @@ def coverage(write: bool, check: bool) -> None:
         click.echo(f"PROBLEM {problem}", err=True)
     if check and problems:
         sys.exit(1)
+
+
+@command.command(name="specificity", epilog=EXIT_HELP)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    help="only this faulty device (repeat); default every fault of the edbp profile",
+)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="write the results")
+def specificity(faults: tuple[str, ...], json_out: str | None) -> None:
+    """Run the whole suite against each seeded faulty device and check that every failure
+    names a spec clause the fault breaks. Exit 1 when a fault also breaks something else
+    (collateral failures) or is not caught at all. Slow: one suite run per fault."""
+    import json
+
+    from edbp.conformance.faults import FAULTS, check_fault
+    from edbp.conformance.specificity import measure
+
+    try:
+        names = list(faults) or [n for n, f in FAULTS.items() if f.profile == "edbp"]
+        for name in names:
+            check_fault(name)
+        results = []
+        for name in names:
+            res = measure(name)
+            results.append(res)
+            verdict = "specific" if res.specific else ("NOT CAUGHT" if not res.caught else "BROAD")
+            click.echo(
+                f"{name:<32} {','.join(res.clauses):<12} {res.failed:>4} failed  "
+                f"{len(res.collateral):>3} collateral  {verdict}"
+            )
+            for case, broken in res.collateral:
+                click.echo(f"    {case}: shows {', '.join(broken)} broken")
+    except EdbpError as exc:
+        sys.exit(report_error(exc))
+    good = sum(1 for r in results if r.specific)
+    click.echo(f"{good}/{len(results)} faults specific (every failure names their clause)")
+    if json_out:
+        Path(json_out).write_text(
+            json.dumps([r.to_json() for r in results], indent=2) + "\n", encoding="utf-8"
+        )
+    sys.exit(0 if good == len(results) else 1)

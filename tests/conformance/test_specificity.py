@@ -1,0 +1,30 @@
+"""Fault specificity (edbp.conformance.specificity): a seeded fault breaks its clause and
+nothing else. The whole catalogue takes one suite run per fault (`edbp conformance
+specificity`, minutes); here a few faults whose defect shows in nearly every case (the
+harness's own checks on the way) stand for the mechanism, and a wrong clause claim shows that
+the check can fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from edbp.conformance.specificity import classify, measure, run_suite
+
+
+def test_a_fault_seen_in_every_case_is_attributed_to_its_clause(tmp_path: Path) -> None:
+    """evidence-cnf fails nearly every case (every deploy checks the evidence first), and
+    every one of those failures names the evidence clause, whatever the case is about; the
+    same run read against a clause the fault does not break is all collateral."""
+    report = run_suite("evidence-cnf", tmp_path / "r.json")
+    right = classify("evidence-cnf", ("P-8.3a",), report)
+    assert right.failed > 50 and right.specific and not right.unattributed
+    wrong = classify("evidence-cnf", ("P-9.8a",), report)
+    assert not wrong.specific and not wrong.caught
+    assert len(wrong.collateral) == wrong.failed
+
+
+@pytest.mark.parametrize("fault", ["wrong-error-code", "report-nonce-reuse", "skip-rollback"])
+def test_faults_break_only_their_clause(fault: str) -> None:
+    res = measure(fault)
+    assert res.specific, res.to_json()
