@@ -420,6 +420,23 @@ def write_html(report: dict[str, Any], path: Path) -> None:
         "<p>other: cases that guard no property (adapter basics, wire checks). "
         "A case's clauses link to the spec text it checks.</p>"
     )
+    broken = report.get("by_clause") or {}
+    if broken:
+        parts.append("<h2>Spec clauses not met</h2>")
+        parts.append(
+            '<table id="clauses"><tr><th>clause</th><th>failing cases</th></tr>'
+            + "".join(
+                f'<tr><td><a href="{e(_clause_href(c))}">{e(c)}</a></td>'
+                f"<td>{e(', '.join(ids))}</td></tr>"
+                for c, ids in broken.items()
+            )
+            + "</table>"
+        )
+        parts.append(
+            "<p>Each failure names the requirements it shows unmet: the clauses of the check "
+            "that failed (a case's own check, or one the harness makes in every case, such as "
+            "the evidence or the reports), not only the case that noticed.</p>"
+        )
     parts.append('<h2>Cases</h2><div id="cases">')
     bad_first = sorted(
         report["cases"], key=lambda c: (c["outcome"] not in ("failed", "error"), c["id"])
