@@ -282,7 +282,13 @@ class FaultyAgent(Agent):
                 raise WireError(Code.COSE_ALG_NOT_ALLOWED, "ES256 not accepted")
             if "no-kid-refused" in flags and envelope.headers.kid is None:
                 raise ProtocolError(Code.AGENT_UNTRUSTED_SIGNER, "no kid")
-            if "unknown-kid-tries-all" in flags and envelope.headers.kid is not None:
+            kid = envelope.headers.kid
+            named = kid is not None and any(
+                _eq(k.kid or k.thumbprint(), kid) for k in self.anchors.tam
+            )
+            if "unknown-kid-tries-all" in flags and kid is not None and not named:
+                # only a kid naming no trusted TSK takes the wrong path (P-2b: 604 is decided
+                # by the kid alone); a named key is verified as the reference does
                 for key in self.anchors.tam:
                     with contextlib.suppress(EdbpError):
                         return teep.decode(envelope.verify(key, algorithms=TEEP_SIGNATURE_ALGS))

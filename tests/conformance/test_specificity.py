@@ -24,7 +24,9 @@ def test_a_fault_seen_in_every_case_is_attributed_to_its_clause(tmp_path: Path) 
     assert len(wrong.collateral) == wrong.failed
 
 
-@pytest.mark.parametrize("fault", ["wrong-error-code", "report-nonce-reuse", "skip-rollback"])
+@pytest.mark.parametrize(
+    "fault", ["wrong-error-code", "report-nonce-reuse", "skip-rollback", "unknown-kid-tries-all"]
+)
 def test_faults_break_only_their_clause(fault: str) -> None:
     res = measure(fault)
     assert res.specific, res.to_json()
