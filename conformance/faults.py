@@ -1268,7 +1268,9 @@ FAULTS: dict[str, Fault] = {
         "installs TA payloads without OP-TEE's checks (TA signing key, UUID, TA version)",
         ("P5", "P7"),
         _agent_fault("skip-ta-check"),
-        clauses=("T-6a",),
+        # the whole loader: the signature, the UUID and the TA-version floor (one fault per
+        # rule besides: ta-uuid-unchecked, ta-floor-ignored)
+        clauses=("T-6a", "T-6b", "T-7a"),
     ),
     "skip-rollback": Fault(
         "skips the rollback check (installs any sequence number)",
