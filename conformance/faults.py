@@ -81,7 +81,7 @@ class FaultyAgent(Agent):
         self._history: list[tuple[bytes, bytes | None]] = []  # every (challenge, token) issued
         self._first_challenge: bytes | None = None
         self._throwaway = CoseKey.generate(Curve.P256, SeededRandom("throwaway"))
-        if "ecdsa-fixed-k" in self.flags:
+        if "ecdsa-fixed-k" in self.flags and not self.keys.suite.is_pq:  # ML-DSA has no k
             self.keys = FixedNonceKeys(
                 suite=self.keys.suite,
                 ueid=self.keys.ueid,
@@ -240,7 +240,13 @@ class FaultyAgent(Agent):
         if "evidence-signer" in self.flags:
             from edbp.reference.wire.cose_sign import sign1
 
-            evidence = sign1(claims.encode(), self._throwaway, self.keys.signing_alg).encode()
+            suite = self.keys.suite  # a key of the DSK's own kind, just not the DSK
+            other = (
+                CoseKey.generate_akp(Alg.ML_DSA_65, SeededRandom("throwaway"))
+                if suite.is_pq
+                else CoseKey.generate(suite.signing_curve, SeededRandom("throwaway"))
+            )
+            evidence = sign1(claims.encode(), other, self.keys.signing_alg).encode()
         else:
             evidence = self.keys.sign(claims.encode()).encode()
         response = teep.QueryResponse(
