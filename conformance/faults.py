@@ -25,6 +25,7 @@ from edbp.conformance.foreign_algs import GENERIC_ECDSA_HASHES, foreign_sign1, g
 from edbp.conformance.reference_device import PowerLoss, ReferenceDevice
 from edbp.reference.build.package import read_author_envelope
 from edbp.reference.device.agent import (
+    MAX_TEEP_MESSAGE,
     TEEP_SIGNATURE_ALGS,
     TOKEN_BYTES,
     Agent,
@@ -278,7 +279,15 @@ class FaultyAgent(Agent):
                     raise VerificationError(Code.TEEP_BAD_SIGNATURE, "TEEP message signature")
                 return teep.decode(envelope.payload or b"")
         if "ignore-tam-signature" in flags:
+            # every check of steps 1-2 but the signature itself (and so the key it names):
+            # size, strict COSE_Sign1, the downgrade rule, the headers, the alg allow-list
+            if len(data) > MAX_TEEP_MESSAGE:
+                raise WireError(Code.CBOR_TOO_LARGE, "TEEP message above 64 KiB")
             envelope = Sign1.decode(data)
+            allowed = self._teep_algorithms(envelope)
+            envelope.headers.check_critical(())
+            envelope.headers.check_alg_protected()
+            envelope.headers.alg(allowed)
             return teep.decode(envelope.payload or b"")
         if "merge-header-buckets" in flags:
             data = _merge_duplicate_headers(data)
