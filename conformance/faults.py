@@ -96,7 +96,7 @@ class FaultyAgent(Agent):
             self.keys = keys_class(
                 suite=self.keys.suite, ueid=self.keys.ueid, dak=self.keys._dak, dsk=self.keys._dsk
             )
-        if "emits-es256" in self.flags:
+        if "emits-es256" in self.flags and not self.keys.suite.is_pq:  # no ES256 with ML-DSA
             self.keys = Es256Keys(
                 suite=self.keys.suite, ueid=self.keys.ueid, dak=self.keys._dak, dsk=self.keys._dsk
             )

@@ -58,6 +58,8 @@ KEYGEN = ("P-8.1a",)
 NO_SECRET = ("P-11a",)
 #: a refused delivery is an ok reply carrying the Error (adapter.md section 3)
 DELIVER_REPLY = ("A-3c", CASE)
+#: the code of a refusal in the deliver result (errors.md section 2)
+DELIVER_CODE = ("E-2b",)
 #: the first failing check's code (errors.md section 3) and err-msg (section 2)
 ORDER = ("E-3a",)
 ERR_MSG = ("E-2a",)
@@ -500,6 +502,13 @@ class Harness:
                 check_emitted_alg(signed, f"{step} ({what} alg)", self.dsk)
         return msg
 
+    def _peek(self, data: bytes) -> teep.TeepMessage | None:
+        """A reply's TEEP message if it verifies under the DSK, else None (no verdict)."""
+        try:
+            return teep.verify(data, self.dsk)
+        except EdbpError:
+            return None
+
     def check_evidence(self, q: Query, step: str = "deploy.query_response") -> eat.EatClaims:
         """The TAM's ``deploy.verify_evidence``: EAT signed by the DSK, nonce = challenge,
         ueid, cnf = DAK, oemid and hwmodel as identified."""
@@ -667,6 +676,14 @@ class Harness:
         # naming it), beside the case's own
         owed = (*_code_clauses().get(int(code), ()), CASE)
         if got.code is None:
+            if len(got.replies) == 1 and isinstance(self._peek(got.replies[0]), teep.Error):
+                # refused, but the deliver result does not say so (errors.md section 2)
+                raise CaseFailure(
+                    step + " (deliver result code)",
+                    _code_name(int(code)),
+                    "no code beside a TEEP Error",
+                    clauses=DELIVER_CODE,
+                )
             raise CaseFailure(
                 step, f"refusal with {_code_name(int(code))}", "accepted", None, clauses=owed
             )
