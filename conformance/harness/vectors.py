@@ -105,6 +105,11 @@ def setup_device(harness: Harness, test: dict[str, Any]) -> None:
 
         # a capability, not identity: preset floors are a test-keys member of provision
         pytest.skip("presetting SUIT floors needs the test-keys capability")
+    if device.get("agentNonces") and info is not None and not info.supports("agent-nonces"):
+        import pytest
+
+        # the recorded Updates echo the Agent nonces the vector's device drew (protocol 8.3.1)
+        pytest.skip("replaying recorded Updates needs the agent-nonces capability")
     harness.call("reset", {"keep_keys": True} if own_keys else {}, step="device: reset")
     if own_keys:
         ueid = harness.call("identity", {}, step="device: identity")["ueid"]
@@ -132,6 +137,8 @@ def setup_device(harness: Harness, test: dict[str, Any]) -> None:
             }
             for f in device["floors"]
         ]
+    if device.get("agentNonces"):
+        args["agent_nonces"] = _hex_list(device["agentNonces"])
     harness.call("provision", args, step="device: provision")
     harness.read_identity()
 

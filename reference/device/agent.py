@@ -317,6 +317,7 @@ class Agent:
         verify_ta: bool = True,
         counter: MonotonicCounter | None = None,
         clock: Callable[[], float] = time.monotonic,
+        nonce_rng: RandomSource | None = None,
     ) -> Agent:
         """Start the Agent on a device: derive the storage key from the HUK, load the sealed
         keys, or on a factory-fresh device make them (``enrol.keygen``) and seal them.
@@ -324,7 +325,9 @@ class Agent:
         TA components are checked as OP-TEE's loader checks them, against
         ``anchors.ta_signers`` (``verify_ta=False`` only for tests that ship opaque bytes).
         ``counter`` is the rollback-protected counter (RPMB) that makes an old copy of the
-        sealed state refused; without it the floors are only as fresh as the REE's files."""
+        sealed state refused; without it the floors are only as fresh as the REE's files.
+        ``nonce_rng`` draws the Agent nonces (default: ``rng``'s fork ``agent-nonce``; a test
+        device scripts them so that recorded Updates replay, conformance ``agent-nonces``)."""
         sealed = SealedStorage(
             storage,
             StorageKeys.from_huk(huk),
@@ -350,7 +353,7 @@ class Agent:
             image_check=image_check,
             counter=counter,
             clock=clock,
-            rng=rng.fork("agent-nonce"),
+            rng=nonce_rng if nonce_rng is not None else rng.fork("agent-nonce"),
         )
 
     # ------------------------------------------------------------------------- the core

@@ -222,7 +222,22 @@ class DeviceHandle:
                 {"component": [c.hex() for c in comp], "sequence": seq}
                 for comp, seq in sorted((floors or {}).items())
             ],
+            "agentNonces": [n.hex() for n in agent_nonces(kit, self.label)],
         }
+
+
+#: Agent nonces scripted per test device: more than any flow's accepted QueryRequests
+AGENT_NONCES = 8
+
+
+def agent_nonces(kit: Kit, label: str) -> list[bytes]:
+    """The Agent nonces test device ``label`` draws, in order, for its accepted QueryRequests
+    (``device.agentNonces``; adapter capability ``agent-nonces``). Why scripted: an Update
+    echoes the nonce of its exchange's QueryResponse (protocol.md 8.3.1), so a device replaying
+    a recorded Update must have drawn that nonce. A function of the label only: every test of
+    one device starts from the same list, as every replay starts from ``reset``."""
+    rng = kit.rng.fork(f"agent-nonces/{label}")
+    return [rng.random_bytes(16) for _ in range(AGENT_NONCES)]
 
 
 class Kit:
