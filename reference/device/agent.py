@@ -35,7 +35,8 @@ Order of the Update checks (each refusal has its own code): TEEP signature (TSK)
 envelopes (TAM then author signature, vendor/class ids) → device binding
 (AGENT_NOT_FOR_THIS_DEVICE) → the Update is bound to the open challenge (AGENT_REPLAY),
 arrives within the exchange's lifetime L_a (TEEP_EXCHANGE_EXPIRED) and echoes the exchange's
-Agent nonce (TEEP_AGENT_NONCE_MISMATCH) → sequence number above the component's floor (AGENT_ROLLBACK) → CEK unwrap with the DAK.
+Agent nonce (TEEP_AGENT_NONCE_MISMATCH) → sequence number above the component's floor
+(AGENT_ROLLBACK) → CEK unwrap with the DAK.
 """
 
 from __future__ import annotations

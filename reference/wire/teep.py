@@ -35,10 +35,10 @@ from edbp.reference.wire.teep_labels import (
 from edbp.errors import Code, VerificationError, WireError
 
 __all__ = [
+    "AGENT_NONCE_BYTES",
     "CIPHER_SUITE_ED25519",
     "CIPHER_SUITE_ESP256",
     "CIPHER_SUITE_MLDSA65",
-    "AGENT_NONCE_BYTES",
     "EDBP_AGENT_NONCE",
     "EDBP_CIPHER_SUITES",
     "EDBP_SUIT_COSE_PROFILES",

@@ -205,7 +205,9 @@ def test_untrusted_signers(w: World) -> None:
         key=rogue,
         ueid=dev.agent.keys.ueid,
     )
-    upd = w.tam.signed(teep.Update(token=token, agent_nonce=w.tam.nonce(token), manifest_list=(env,)))
+    upd = w.tam.signed(
+        teep.Update(token=token, agent_nonce=w.tam.nonce(token), manifest_list=(env,))
+    )
     assert_refused(dev, dev.broker.deliver(upd), Code.SUIT_AUTH_FAILED)
     assert dev.agent.record().components == {}
 
@@ -480,7 +482,9 @@ def test_untagged_envelope_in_update_is_accepted(w: World) -> None:
         pkg, w.tam.delivery_info(pkg, dev.agent.keys.dak_public), ueid=dev.agent.keys.ueid
     )
     assert tagged[:2] == b"\xd8\x6b"
-    upd = w.tam.signed(teep.Update(token=token, agent_nonce=w.tam.nonce(token), manifest_list=(tagged[2:],)))
+    upd = w.tam.signed(
+        teep.Update(token=token, agent_nonce=w.tam.nonce(token), manifest_list=(tagged[2:],))
+    )
     assert isinstance(reply(dev.broker.deliver(upd)[0]), teep.Success)
 
 
@@ -491,7 +495,9 @@ def test_limits(w: World) -> None:
     env = w.tam.tam_envelope(
         pkg, w.tam.delivery_info(pkg, dev.agent.keys.dak_public), ueid=dev.agent.keys.ueid
     )
-    five = w.tam.signed(teep.Update(token=token, agent_nonce=w.tam.nonce(token), manifest_list=(env,) * 5))
+    five = w.tam.signed(
+        teep.Update(token=token, agent_nonce=w.tam.nonce(token), manifest_list=(env,) * 5)
+    )
     assert_refused(dev, dev.broker.deliver(five), Code.AGENT_RESOURCE_LIMIT)
     huge = w.tam.signed(teep.Update(token=b"t" * 16, manifest_list=(b"\x00" * 70_000,)))
     assert_refused(dev, dev.broker.deliver(huge), Code.CBOR_TOO_LARGE)
@@ -506,12 +512,16 @@ def test_layers_must_agree(w: World) -> None:
     info = w.tam.delivery_info(pkg, dev.agent.keys.dak_public)
     token = dev.query(w.tam)
     env = w.tam.tam_envelope(pkg, info, ueid=dev.agent.keys.ueid, sequence=4)
-    upd = w.tam.signed(teep.Update(token=token, agent_nonce=w.tam.nonce(token), manifest_list=(env,)))
+    upd = w.tam.signed(
+        teep.Update(token=token, agent_nonce=w.tam.nonce(token), manifest_list=(env,))
+    )
     assert_refused(dev, dev.broker.deliver(upd), Code.SUIT_DEPENDENCY_FAILED)
     other = attrs.evolve(pkg, plaintext=V2)  # the device manifest names another image
     token = dev.query(w.tam)
     env = w.tam.tam_envelope(other, info, ueid=dev.agent.keys.ueid)
-    upd = w.tam.signed(teep.Update(token=token, agent_nonce=w.tam.nonce(token), manifest_list=(env,)))
+    upd = w.tam.signed(
+        teep.Update(token=token, agent_nonce=w.tam.nonce(token), manifest_list=(env,))
+    )
     assert_refused(dev, dev.broker.deliver(upd), Code.SUIT_DEPENDENCY_FAILED)
 
 

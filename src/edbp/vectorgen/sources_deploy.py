@@ -45,7 +45,6 @@ from edbp.vectorgen.flowkit import (
     deliver,
     deliver_step,
     image_for,
-    agent_nonces,
     live,
     ok,
     open_session,
@@ -197,6 +196,12 @@ NOTES = {
         "after a newer version was installed: it names another install (protocol.md 9 "
         "[P-9.10c])",
         ("P6", "P7"),
+    ),
+    "MissingAgentNonce": Note(
+        "Replay",
+        "an Update without edbp-agent-nonce: nothing tells it from an Update of an earlier "
+        "exchange of the same token (protocol.md 8.3.1, 9 [P-9.7c])",
+        ("P6",),
     ),
     "ReplayedQueryRequest": Note(
         "Replay",
@@ -441,12 +446,6 @@ def package_intermediates(kit: Kit, published: Any, plan: Any) -> dict[str, Any]
     }
 
 
-def _first_nonce(kit: Kit, handle: DeviceHandle) -> bytes:
-    """The Agent nonce ``handle`` draws for the first QueryRequest it accepts after ``reset``
-    (``device.agentNonces``), which an Update made by hand for that exchange echoes."""
-    return agent_nonces(kit, handle.label)[0]
-
-
 def honest(c: Ctx) -> None:
     kit = c.kit
     dev = kit.device("device-a")
@@ -509,6 +508,15 @@ def honest(c: Ctx) -> None:
         )
 
     pay = {uri: payload}
+    one(
+        "update-without-agent-nonce",
+        "invalid",
+        "the honest Update without edbp-agent-nonce (option 258), re-signed by the TSK",
+        ("MissingAgentNonce",),
+        teep.sign(attrs.evolve(teep.peek(upd), agent_nonce=None), kit.tsk, c.suite.sig_alg),
+        Code.TEEP_MALFORMED,
+        pay,
+    )
     one(
         "update-signature-flipped",
         "invalid",
@@ -990,7 +998,7 @@ def recipients(c: Ctx) -> None:
             teep.Update(
                 token=token,
                 manifest_list=(_as_listed(delivery.envelope),),
-                agent_nonce=_first_nonce(kit, b),
+                agent_nonce=kit.nonce_for(b, qr),
             ),
             kit.tsk,
             c.suite.sig_alg,
@@ -1354,7 +1362,7 @@ def exposure(c: Ctx) -> None:
     env = class_layer_delivery(pub.package, record, kit.tsk, c.suite.sig_alg)
     upd = teep.sign(
         teep.Update(
-            token=token, manifest_list=(_as_listed(env),), agent_nonce=_first_nonce(kit, dev)
+            token=token, manifest_list=(_as_listed(env),), agent_nonce=kit.nonce_for(dev, qr)
         ),
         kit.tsk,
         c.suite.sig_alg,
@@ -1436,7 +1444,7 @@ def author_of_another_ta(c: Ctx) -> None:
     ).encode()
     upd = teep.sign(
         teep.Update(
-            token=token, manifest_list=(_as_listed(env),), agent_nonce=_first_nonce(kit, dev)
+            token=token, manifest_list=(_as_listed(env),), agent_nonce=kit.nonce_for(dev, qr)
         ),
         kit.tsk,
         c.suite.sig_alg,
@@ -1484,7 +1492,7 @@ def two_recipients(c: Ctx) -> None:
     ).encode()
     upd = teep.sign(
         teep.Update(
-            token=token, manifest_list=(_as_listed(env),), agent_nonce=_first_nonce(kit, dev)
+            token=token, manifest_list=(_as_listed(env),), agent_nonce=kit.nonce_for(dev, qr)
         ),
         kit.tsk,
         c.suite.sig_alg,
@@ -1551,7 +1559,7 @@ def boot_in_delivery(c: Ctx) -> None:
         ).encode()
         upd = teep.sign(
             teep.Update(
-                token=token, manifest_list=(_as_listed(env),), agent_nonce=_first_nonce(kit, dev)
+                token=token, manifest_list=(_as_listed(env),), agent_nonce=kit.nonce_for(dev, qr)
             ),
             kit.tsk,
             c.suite.sig_alg,
@@ -1613,8 +1621,9 @@ def _suite_file(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
         c = Ctx(kit)
         for scenario in SCENARIOS:
             scenario(c)
-        valid = tuple(t for t in c.tests if t.result == "valid")
-        invalid = tuple(t for t in c.tests if t.result != "valid")
+        tests = kit.with_agent_nonces(c.tests)
+        valid = tuple(t for t in tests if t.result == "valid")
+        invalid = tuple(t for t in tests if t.result != "valid")
         keys = {
             "tsk": kit.tsk.public().encode().hex(),
             "tskRotated": kit.tsk_rotated.public().encode().hex(),
