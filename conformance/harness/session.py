@@ -33,7 +33,16 @@ from edbp.reference.wire.suit_report import SuitReport
 
 from edbp.errors import AdapterError, Code, EdbpError
 
-__all__ = ["Delivered", "Echo", "Harness", "Query", "Target", "echo", "secret_forms"]
+__all__ = [
+    "Delivered",
+    "Echo",
+    "Harness",
+    "Query",
+    "Target",
+    "agent_nonce_of",
+    "echo",
+    "secret_forms",
+]
 
 
 #: what a device may put in the alg of its signatures (protocol.md §4: ESP256 or Ed25519; a
@@ -93,7 +102,7 @@ def echo(query: Query | None, nonce: bytes | Echo) -> bytes | None:
     return nonce
 
 
-def _agent_nonce(replies: tuple[bytes, ...]) -> bytes | None:
+def agent_nonce_of(replies: tuple[bytes, ...]) -> bytes | None:
     """The Agent nonce of the first reply when it is a QueryResponse carrying one (read
     unverified: ``check_evidence`` verifies the reply; a wrong nonce only makes the device
     refuse the Update)."""
@@ -313,10 +322,21 @@ class Harness:
         """``deploy.query_request`` → ``deploy.query_response``; checks the evidence."""
         token, challenge, request = self.query_request(signer)
         got = self.deliver(request, step)
-        q = Query(token, challenge, request, got.replies, got.code, _agent_nonce(got.replies))
+        q = Query(token, challenge, request, got.replies, got.code, agent_nonce_of(got.replies))
         if signer is None:
             self.check_evidence(q)
         return q
+
+    def requery(self, q: Query, step: str) -> Query:
+        """``q``'s signed QueryRequest delivered again, as an attacker replays it: the exchange
+        it reopens (same token, the device's new Agent nonce), its evidence checked as
+        ``query`` checks a fresh one."""
+        got = self.deliver(q.request, step)
+        again = Query(
+            q.token, q.challenge, q.request, got.replies, got.code, agent_nonce_of(got.replies)
+        )
+        self.check_evidence(again, step)
+        return again
 
     def delivery(
         self,
