@@ -523,9 +523,6 @@ class Tam:
         def refuse(code: Code, detail: str) -> EdbpError:
             return self._refuse(session, step, code, detail)
 
-        if msg.agent_nonce is None:
-            # the edbp profile: the Update must echo it (protocol.md 8.3.1, section 9 P-9.7c)
-            raise refuse(Code.TEEP_MALFORMED, "QueryResponse without edbp-agent-nonce")
         if msg.attestation_payload is None:
             raise refuse(Code.EAT_MISSING_CLAIM, "QueryResponse without evidence")
         if device.dsk.kty == KeyType.AKP and (
@@ -568,8 +565,11 @@ class Tam:
             raise refuse(Code.EAT_ENDORSEMENT_INVALID, "registry keys differ from the endorsement")
         if not device.active:
             raise refuse(Code.TAM_DEVICE_REVOKED, "device is revoked")
-        installed = _installed(claims)
+        if msg.agent_nonce is None:
+            # the edbp profile: the Update must echo it (protocol.md 8.3.1, section 9 P-9.7c)
+            raise refuse(Code.TEEP_MALFORMED, "QueryResponse without edbp-agent-nonce")
         session.agent_nonce = msg.agent_nonce
+        installed = _installed(claims)
         if session.intent.uninstall is not None:
             self.registry.record(step, device.ueid, None, None)
             # T12 / T12b: the removal names the install the device just attested (P-9.10c), so
