@@ -646,3 +646,22 @@ def test_every_update_echoes_the_verified_agent_nonce(world: World) -> None:
     uninstall = teep.verify(sent, world.tsk.public())
     assert isinstance(uninstall, teep.Update) and uninstall.unneeded_manifest_list
     assert uninstall.agent_nonce == heard.agent_nonce
+
+
+def test_a_replayed_exchanges_query_response_gets_no_second_update(world: World) -> None:
+    """protocol.md 8.3.1 (T10): while the session that sent its Update is held, the
+    QueryResponse of an exchange its replayed QueryRequest reopened (same token, a new Agent
+    nonce) gets no Update echoing that nonce: the held Update's nonce is the only one."""
+    dev = world.device()
+    world.publish(V1, 1)
+    q1 = world.tam.begin(dev.ueid, Intent(package=(TA_UUID, 1))).send
+    u1 = world.tam.receive(dev.broker.deliver(q1)[0]).send
+    assert u1 is not None and world.tam.state(dev.ueid) is TamState.UPDATE_SENT
+    (r2,) = dev.broker.deliver(q1)
+    with pytest.raises(EdbpError) as e:
+        world.tam.receive(r2)
+    assert e.value.code == Code.TAM_UNEXPECTED_MESSAGE
+    assert world.tam.state(dev.ueid) is TamState.UPDATE_SENT
+    refused = dev.broker.deliver(u1)  # the held Update, in the reopened exchange
+    assert dev.agent.last_error is Code.TEEP_AGENT_NONCE_MISMATCH
+    assert world.tam.receive(refused[0]).state is TamState.NO_SESSION  # recorded (T7)
