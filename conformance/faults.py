@@ -70,6 +70,18 @@ __all__ = ["FAULTS", "Fault", "check_fault"]
 # ------------------------------------------------------------------------------ the faulty Agent
 
 
+class _ConstantNonce:
+    """An Agent nonce source that draws the same bytes every time (fault
+    ``constant-agent-nonce``): a replayed QueryRequest then reopens an exchange whose nonce the
+    withheld Update of the first one still echoes."""
+
+    def random_bytes(self, n: int) -> bytes:
+        return bytes(n)
+
+    def fork(self, label: str) -> _ConstantNonce:
+        return self
+
+
 class FaultyAgent(Agent):
     """The reference Agent with switchable deviations (``flags``), each one line of the
     reference logic left out or changed. The flags are set by the fault's device only."""
@@ -82,6 +94,8 @@ class FaultyAgent(Agent):
         self._history: list[tuple[bytes, bytes | None]] = []  # every (challenge, token) issued
         self._first_challenge: bytes | None = None
         self._throwaway = CoseKey.generate(Curve.P256, SeededRandom("throwaway"))
+        if "constant-agent-nonce" in self.flags:
+            self._rng = _ConstantNonce()
         if "ecdsa-fixed-k" in self.flags and not self.keys.suite.is_pq:  # ML-DSA has no k
             self.keys = FixedNonceKeys(
                 suite=self.keys.suite,
@@ -255,6 +269,7 @@ class FaultyAgent(Agent):
             selected_version=0,
             attestation_payload_format="application/eat+cwt",
             attestation_payload=evidence,
+            agent_nonce=self._session.nonce,
         )
         return [self._send(response)]
 
@@ -384,6 +399,9 @@ class FaultyAgent(Agent):
         if expected is None or update.token is None or not _eq(update.token, expected):
             raise ProtocolError(Code.AGENT_REPLAY, "Update not bound to the open challenge")
         self._check_lifetime(session)
+        from edbp.reference.device import agent as agent_module
+
+        agent_module._check_nonce(update, session)  # looked up: the nonce faults patch it
         return bytes(session.challenge)
 
     def _check_lifetime(self, session: Any) -> None:
@@ -704,6 +722,13 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
             raise ProtocolError(Code.AGENT_NOT_FOR_THIS_DEVICE, "another device's uninstall")
 
     checked = agent_module._check_uninstall_binding
+    check_nonce = agent_module._check_nonce
+
+    def nonce_if_present(update: Any, session: Any) -> None:
+        """An echoed nonce is compared; an Update echoing none is taken (the edbp profile
+        requires the option: P-9.7c's TEEP_MALFORMED lost)."""
+        if update.agent_nonce is not None:
+            check_nonce(update, session)
 
     def any_device(update: Any, record: Any, ueid: bytes) -> None:
         """The sequence numbers are compared, the device the uninstall names is not: another
@@ -798,6 +823,8 @@ def _module_patches() -> dict[str, tuple[tuple[Any, str, Any], ...]]:
         ),
         "no-message-limit": ((agent_module, "MAX_TEEP_MESSAGE", 1 << 24),),
         "uninstall-any-install": ((agent_module, "_check_uninstall_binding", shape_only),),
+        "agent-ignores-agent-nonce": ((agent_module, "_check_nonce", lambda u, s: None),),
+        "agent-nonce-optional": ((agent_module, "_check_nonce", nonce_if_present),),
         "uninstall-any-device": ((agent_module, "_check_uninstall_binding", any_device),),
         "manifest-limit-8": ((update_module, "MAX_MANIFESTS", 8),),
         "ignore-vendor-id": ((update_module, "check_vendor", lambda params, vendor: None),),
@@ -1472,6 +1499,26 @@ FAULTS: dict[str, Fault] = {
         ("P10",),
         _agent_fault("uninstall-partial"),
         clauses=("P-9.10a",),
+    ),
+    "agent-ignores-agent-nonce": Fault(
+        "never compares the Update's edbp-agent-nonce with its exchange's: an Update withheld "
+        "from an earlier exchange installs once a replayed QueryRequest reopened its token",
+        ("P6",),
+        _agent_fault("agent-ignores-agent-nonce"),
+        clauses=("P-9.7c",),
+    ),
+    "agent-nonce-optional": Fault(
+        "compares an echoed edbp-agent-nonce but takes an Update that echoes none",
+        ("P6",),
+        _agent_fault("agent-nonce-optional"),
+        clauses=("P-9.7c",),
+    ),
+    "constant-agent-nonce": Fault(
+        "draws the same Agent nonce for every QueryRequest (no fresh randomness): a replayed "
+        "QueryRequest reopens an exchange the withheld Update still matches",
+        ("P6",),
+        _agent_fault("constant-agent-nonce"),
+        clauses=("P-8.3f",),
     ),
     "uninstall-any-install": Fault(
         "removes a listed component whatever install the uninstall's sequence number names",

@@ -94,7 +94,7 @@ SUITES: tuple[str, ...] = (
 PQ_SUITES = ("suit-sha256-mldsa65-hpke-xwing-a128gcm", "teep-sign1-mldsa65")
 if pq.available():
     SUITES = (*SUITES, *PQ_SUITES)
-CAPABILITIES = ("power-cut", "clock", "monotonic-clock", "test-keys", "ta-check")
+CAPABILITIES = ("power-cut", "clock", "monotonic-clock", "test-keys", "ta-check", "agent-nonces")
 #: the longest single ``advance_clock`` (one year, spec/adapter.cddl)
 MAX_ADVANCE = 31_536_000
 MAX_MESSAGE = 65536  # spec/protocol.md section 6
@@ -132,6 +132,26 @@ def identity_for(vendor_domain: str, class_name: str) -> tuple[bytes, bytes]:
 
 MAX_PAYLOAD = 16 << 20
 
+
+
+class ScriptedNonces:
+    """The Agent's nonce source on the reference device: the nonces ``provision`` scripted
+    (``agent_nonces``, capability ``agent-nonces``) first, in order, then the device's own RNG.
+    Why: a vector's Update echoes the nonce the stand-in device drew while the vector was made
+    (protocol.md 8.3.1), so a device replaying it must draw the same one; the list is the
+    device's, shared by every Agent it boots (a reboot does not replay a nonce)."""
+
+    def __init__(self, script: list[bytes], fallback: RandomSource) -> None:
+        self._script = script
+        self._fallback = fallback
+
+    def random_bytes(self, n: int) -> bytes:
+        if self._script and len(self._script[0]) == n:
+            return self._script.pop(0)
+        return self._fallback.random_bytes(n)
+
+    def fork(self, label: str) -> RandomSource:
+        return self._fallback.fork(label)
 
 class PowerLoss(BaseException):
     """The simulated power loss: a BaseException so that no handler in the Agent (which maps
@@ -239,6 +259,8 @@ class ReferenceDevice(DeviceBackend):
             self.tee.inner.write(KEYS_NAME, [kept])
         self.anchors = TrustAnchors(tam=(), author=())
         self._agent_rng = fork.fork("agent")
+        #: Agent nonces scripted by ``provision`` (``agent_nonces``), drawn first, in order
+        self._scripted_nonces: list[bytes] = []
         self.boot()
 
     def boot(self) -> None:
@@ -255,6 +277,7 @@ class ReferenceDevice(DeviceBackend):
             anchors=self.anchors,
             suite=KeySuite.P256,
             rng=self._agent_rng,
+            nonce_rng=ScriptedNonces(self._scripted_nonces, self._agent_rng.fork("agent-nonce")),
             # OP-TEE's TA-image checks only once TA Signing Keys are provisioned
             verify_ta=bool(self.anchors.ta_signers),
             clock=self.tee_clock,
@@ -322,6 +345,10 @@ class ReferenceDevice(DeviceBackend):
         floors = args.get("floors")
         if test_keys is not None or floors is not None:
             self._need("test-keys")
+        nonces = args.get("agent_nonces")
+        if nonces is not None:
+            self._need("agent-nonces")
+            self._scripted_nonces[:] = nonces
         if test_keys is not None:
             self._install_test_keys(test_keys)
         if floors is not None:

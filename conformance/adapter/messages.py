@@ -33,7 +33,15 @@ REQUESTS: dict[str, str | None] = {
     "cpm": "cpm",
 }
 
-CAPABILITIES = ("power-cut", "clock", "monotonic-clock", "test-keys", "cpm", "ta-check")
+CAPABILITIES = (
+    "power-cut",
+    "clock",
+    "monotonic-clock",
+    "test-keys",
+    "cpm",
+    "ta-check",
+    "agent-nonces",
+)
 
 
 @attrs.frozen

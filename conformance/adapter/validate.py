@@ -60,6 +60,12 @@ def check_edbp_provision(args: dict[str, Any]) -> None:
         for name in ("dak", "dsk", "ueid"):
             if name in test_keys and not isinstance(test_keys[name], bytes):
                 raise bad_args(f"test_keys {name} must be a byte string")
+    if "agent_nonces" in args:
+        nonces = args["agent_nonces"]
+        if not isinstance(nonces, list) or not all(
+            isinstance(n, bytes) and len(n) == 16 for n in nonces
+        ):
+            raise bad_args("agent_nonces must be an array of 16-byte byte strings")
     if "floors" in args:
         floors = args["floors"]
         if not isinstance(floors, list):

@@ -105,7 +105,7 @@ def test_update_signed_without_kid_by_untrusted_key(harness: Harness) -> None:
     published = harness.publish(1)
     q = harness.query(step="deploy.query_request")
     envelope = harness.delivery(published).envelope
-    msg = teep.Update(token=q.token, manifest_list=(envelope,))
+    msg = teep.Update(token=q.token, manifest_list=(envelope,), agent_nonce=q.nonce)
     got = harness.deliver(harness.sign(msg, harness.cloud.rogue_tsk, kid=False), "unnamed signer")
     harness.expect_refusal(got, Code.TEEP_BAD_SIGNATURE, "deploy.verify_update")
     harness.expect_unchanged(before, "unnamed signer")

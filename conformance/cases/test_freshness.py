@@ -7,6 +7,8 @@ import math
 
 import pytest
 from edbp.conformance.harness import Harness
+from edbp.conformance.harness.session import Echo
+from edbp.conformance.outcome import CaseFailure
 from edbp.reference.wire import teep
 
 from edbp.errors import Code
@@ -158,3 +160,77 @@ def test_update_after_exchange_lifetime(harness: Harness) -> None:
     harness.advance_clock(math.floor(teep.EXCHANGE_LIFETIME) - 1, "just under L_a passes")
     got = harness.deliver(harness.update(published, q), "Update within L_a")
     harness.expect_success(got, q, published)
+
+
+# ------------------------------------------------ the Agent nonce (issue 19, protocol.md 8.3.1)
+
+
+@case(
+    id="freshness.update-from-replayed-query",
+    clauses=("P-9.7c", "P-9a"),
+    properties=("P6",),
+    flow="deploy",
+    tags=("replay",),
+)
+def test_update_from_replayed_query(harness: Harness) -> None:
+    """P6(a): the REE withholds exchange 1's Update, replays exchange 1's signed QueryRequest
+    (the device reopens an exchange with its token and draws a new Agent nonce), then delivers
+    the withheld Update. It echoes exchange 1's nonce: TEEP_AGENT_NONCE_MISMATCH, nothing
+    installed; the exchange is closed, so even an Update echoing the reopened exchange's nonce
+    is then a replay."""
+    published = harness.publish(1)
+    q1 = harness.query(step="exchange 1: deploy.query_request")
+    withheld = harness.update(published, q1)
+    before = harness.state()
+    q2 = harness.requery(q1, "exchange 2: the replayed QueryRequest")
+    got = harness.deliver(withheld, "exchange 1's Update in exchange 2")
+    harness.expect_refusal(got, Code.TEEP_AGENT_NONCE_MISMATCH, "exchange 1's Update")
+    harness.expect_unchanged(before, "exchange 1's Update in exchange 2")
+    _expect_replay(harness, harness.update(published, q2), "an Update of the closed exchange 2")
+
+
+@case(
+    id="freshness.agent-nonce-fresh",
+    clauses=("P-8.3f",),
+    properties=("P6",),
+    flow="deploy",
+    tags=("replay",),
+)
+def test_agent_nonce_is_fresh(harness: Harness) -> None:
+    """Every accepted QueryRequest, the same signed one replayed included, gets a QueryResponse
+    with an Agent nonce of 16 bytes (edbp-agent-nonce, option 258) of its own: no two are
+    equal, nor all zero."""
+    q = harness.query(step="deploy.query_request")
+    nonces = [q.nonce]
+    for i in (1, 2):
+        nonces.append(harness.requery(q, f"the same QueryRequest, delivery {i + 1}").nonce)
+    nonces.append(harness.query(step="another QueryRequest").nonce)
+    for i, nonce in enumerate(nonces):
+        if nonce is None or len(nonce) != teep.AGENT_NONCE_BYTES or not any(nonce):
+            raise CaseFailure(f"QueryResponse {i + 1}", "16 random bytes", nonce)
+    if len(set(nonces)) != len(nonces):
+        raise CaseFailure("edbp-agent-nonce", "a new nonce per QueryRequest", "a repeated one")
+
+
+@case(
+    id="freshness.update-without-agent-nonce",
+    clauses=("P-9.7c",),
+    properties=("P6",),
+    flow="deploy",
+    tags=("replay",),
+)
+def test_update_without_agent_nonce(harness: Harness) -> None:
+    """An Update, install or uninstall, that echoes no Agent nonce is TEEP_MALFORMED (the edbp
+    profile requires edbp-agent-nonce) and changes nothing."""
+    published = harness.publish(1)
+    q = harness.query(step="deploy.query_request")
+    before = harness.state()
+    got = harness.deliver(harness.update(published, q, nonce=Echo.OMIT), "install, no nonce")
+    harness.expect_refusal(got, Code.TEEP_MALFORMED, "install without edbp-agent-nonce")
+    harness.expect_unchanged(before, "install without edbp-agent-nonce")
+    harness.deploy(1, step="v1")
+    before = harness.state()
+    q = harness.query(step="uninstall: deploy.query_request")
+    got = harness.deliver(harness.uninstall(q, nonce=Echo.OMIT), "uninstall, no nonce")
+    harness.expect_refusal(got, Code.TEEP_MALFORMED, "uninstall without edbp-agent-nonce")
+    harness.expect_unchanged(before, "uninstall without edbp-agent-nonce")

@@ -130,8 +130,10 @@ def test_uninstall_without_exchange(harness: Harness) -> None:
 def test_replayed_uninstall_names_an_older_install(harness: Harness) -> None:
     """Issue 19: the TAM's QueryRequest and its uninstall of v1 are captured; after v2 is
     deployed both are replayed. The QueryRequest reopens the exchange (its token is the old
-    one), so only the sequence number the uninstall names (1, not the installed 2) can refuse
-    it: SUIT_UNINSTALL_STALE, v2 stays. An uninstall naming no sequence number is 400."""
+    one); the uninstall echoes the first exchange's Agent nonce (409, P-9.7c) and names
+    sequence 1, not the installed 2 (340, P-9.10c): either refusal keeps v2. The clause this
+    case is for: an uninstall in the open exchange, echoing its nonce, that names sequence 1
+    is SUIT_UNINSTALL_STALE; one naming no sequence number is 400."""
     harness.deploy(1, step="v1")
     q = harness.query(step="uninstall v1: deploy.query_request")
     message = harness.uninstall(q)
@@ -144,13 +146,19 @@ def test_replayed_uninstall_names_an_older_install(harness: Harness) -> None:
     if reopened.code is not None or len(reopened.replies) != 1:
         raise CaseFailure("replayed QueryRequest", "one QueryResponse", reopened.code)
     got = harness.deliver(message, "replayed uninstall")
-    harness.expect_refusal(got, Code.SUIT_UNINSTALL_STALE, "replayed uninstall")
+    either = Code.TEEP_AGENT_NONCE_MISMATCH if got.code == 409 else Code.SUIT_UNINSTALL_STALE
+    harness.expect_refusal(got, either, "replayed uninstall")
     harness.expect_unchanged(before, "replayed uninstall")
+    q = harness.query(step="stale uninstall: deploy.query_request")
+    got = harness.deliver(harness.uninstall(q, sequence=1), "uninstall naming v1")
+    harness.expect_refusal(got, Code.SUIT_UNINSTALL_STALE, "uninstall naming v1")
+    harness.expect_unchanged(before, "uninstall naming v1")
     q = harness.query(step="unbound uninstall: deploy.query_request")
     msg = teep.Update(
         token=q.token,
         unneeded_manifest_list=(ta_component(TA_UUID),),
         unneeded_device=harness.ueid,
+        agent_nonce=q.nonce,
     )
     got = harness.deliver(harness.sign(msg, harness.cloud.tsk), "uninstall naming no install")
     harness.expect_refusal(got, Code.TEEP_MALFORMED, "uninstall naming no install")
@@ -183,6 +191,7 @@ def test_uninstall_for_another_device(harness: Harness) -> None:
         token=q.token,
         unneeded_manifest_list=(ta_component(TA_UUID),),
         unneeded_sequence_numbers=(1,),
+        agent_nonce=q.nonce,
     )
     got = harness.deliver(harness.sign(msg, harness.cloud.tsk), "uninstall naming no device")
     harness.expect_refusal(got, Code.TEEP_MALFORMED, "uninstall naming no device")
@@ -212,6 +221,7 @@ def test_uninstall_absent_component(harness: Harness) -> None:
         unneeded_manifest_list=(ta_component(TA_UUID), ta_component(bytes(16))),
         unneeded_sequence_numbers=(1, 1),
         unneeded_device=harness.ueid,
+        agent_nonce=q.nonce,
     )
     got = harness.deliver(harness.sign(msg, harness.cloud.tsk), "uninstall (one absent)")
     harness.expect_refusal(got, Code.AGENT_NO_SUCH_COMPONENT, "uninstall.component (absent)")
@@ -224,6 +234,7 @@ def test_uninstall_absent_component(harness: Harness) -> None:
         unneeded_manifest_list=(ta_component(near),),
         unneeded_sequence_numbers=(1,),
         unneeded_device=harness.ueid,
+        agent_nonce=q.nonce,
     )
     got = harness.deliver(harness.sign(msg, harness.cloud.tsk), "uninstall (near miss)")
     harness.expect_refusal(got, Code.AGENT_NO_SUCH_COMPONENT, "uninstall.component (near miss)")

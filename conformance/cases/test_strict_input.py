@@ -183,7 +183,7 @@ def test_teep_shape(harness: Harness) -> None:
     published = harness.publish(1)
     q = harness.query(step="five manifests: deploy.query_request")
     envelope = harness.delivery(published).envelope
-    update = teep.Update(token=q.token, manifest_list=(envelope,) * 5)
+    update = teep.Update(token=q.token, manifest_list=(envelope,) * 5, agent_nonce=q.nonce)
     got = harness.deliver(harness.sign(update, tsk), "five manifests")
     harness.expect_refusal(got, Code.AGENT_RESOURCE_LIMIT, "five manifests in one Update")
     harness.expect_unchanged(before, "five manifests")

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 from edbp.conformance.harness.cloud import TA_UUID, Cloud, TaImage
-from edbp.conformance.harness.session import Harness, Query, Target
+from edbp.conformance.harness.session import Harness, Query, Target, agent_nonce_of
 from edbp.reference.build.author import Author, Published
 from edbp.reference.cloud.delivery import Delivery, build_delivery
 from edbp.reference.wire import pq, teep
@@ -93,7 +93,7 @@ class PqKit:
     def query(self, step: str = "pq: deploy.query_request") -> Query:
         token, challenge, request = self.query_request()
         got = self.h.deliver(request, step)
-        return Query(token, challenge, request, got.replies, got.code)
+        return Query(token, challenge, request, got.replies, got.code, agent_nonce_of(got.replies))
 
     def publish(self, sequence: int) -> Published:
         ta = TaImage() if self.h.ta_check else None
@@ -133,4 +133,4 @@ class PqKit:
 
     def update(self, published: Published, q: Query, envelope: bytes | None = None) -> bytes:
         env = envelope if envelope is not None else self.delivery(published).envelope
-        return self.sign(teep.Update(token=q.token, manifest_list=(env,)))
+        return self.sign(teep.Update(token=q.token, manifest_list=(env,), agent_nonce=q.nonce))

@@ -10,6 +10,7 @@ uses (``build_delivery``, ``teep.sign``), and the checks are the TAM's checks.
 
 from __future__ import annotations
 
+import enum
 import functools
 import hashlib
 import hmac
@@ -33,7 +34,16 @@ from edbp.reference.wire.suit_report import SuitReport
 
 from edbp.errors import AdapterError, Code, EdbpError
 
-__all__ = ["Delivered", "Harness", "Query", "Target", "secret_forms"]
+__all__ = [
+    "Delivered",
+    "Echo",
+    "Harness",
+    "Query",
+    "Target",
+    "agent_nonce_of",
+    "echo",
+    "secret_forms",
+]
 
 
 #: what a device may put in the alg of its signatures (protocol.md §4: ESP256 or Ed25519; a
@@ -46,6 +56,8 @@ EMITTED_ALGS = (int(Alg.ESP256), int(Alg.ED25519), int(Alg.ML_DSA_65))
 EMIT = ("P-4b",)
 #: the QueryResponse and its evidence (protocol.md section 8.3 step 2)
 EVIDENCE = ("P-8.3a",)
+#: the Agent nonce in every QueryResponse (protocol.md section 8.3.1)
+AGENT_NONCE = ("P-8.3f",)
 #: the SUIT report in every Success and Error (protocol.md section 8.5)
 REPORT = ("P-8.5a",)
 #: the state a device reports for an installed image (adapter.md section 4)
@@ -115,6 +127,36 @@ def secret_forms(secret: bytes) -> list[bytes]:
     return forms
 
 
+class Echo(enum.Enum):
+    """What ``Session.update`` / ``Session.uninstall`` put in ``edbp-agent-nonce`` when not
+    given a value: the exchange's nonce (``ECHO``, what a TAM does) or nothing (``OMIT``)."""
+
+    ECHO = "echo"
+    OMIT = "omit"
+
+
+def echo(query: Query | None, nonce: bytes | Echo) -> bytes | None:
+    """The ``edbp-agent-nonce`` of an Update bound to ``query`` (see ``Echo``)."""
+    if nonce is Echo.OMIT:
+        return None
+    if nonce is Echo.ECHO:
+        return None if query is None else query.nonce
+    return nonce
+
+
+def agent_nonce_of(replies: tuple[bytes, ...]) -> bytes | None:
+    """The Agent nonce of the first reply when it is a QueryResponse carrying one (read
+    unverified: ``check_evidence`` verifies the reply; a wrong nonce only makes the device
+    refuse the Update)."""
+    if not replies:
+        return None
+    try:
+        msg = teep.peek(replies[0])
+    except EdbpError:
+        return None
+    return msg.agent_nonce if isinstance(msg, teep.QueryResponse) else None
+
+
 @attrs.frozen
 class Target:
     """Whom a delivery is built for (what ``build_delivery`` needs of a device record)."""
@@ -132,6 +174,9 @@ class Query:
     request: bytes = attrs.field(repr=False)
     replies: tuple[bytes, ...] = attrs.field(repr=False)
     code: int | None = None
+    #: the Agent nonce of the QueryResponse (``edbp-agent-nonce``), which every Update of the
+    #: exchange echoes (protocol.md 8.3.1); None when the reply carried none
+    nonce: bytes | None = None
 
 
 @attrs.frozen
@@ -329,10 +374,21 @@ class Harness:
         """``deploy.query_request`` → ``deploy.query_response``; checks the evidence."""
         token, challenge, request = self.query_request(signer)
         got = self.deliver(request, step)
-        q = Query(token, challenge, request, got.replies, got.code)
+        q = Query(token, challenge, request, got.replies, got.code, agent_nonce_of(got.replies))
         if signer is None:
             self.check_evidence(q)
         return q
+
+    def requery(self, q: Query, step: str) -> Query:
+        """``q``'s signed QueryRequest delivered again, as an attacker replays it: the exchange
+        it reopens (same token, the device's new Agent nonce), its evidence checked as
+        ``query`` checks a fresh one."""
+        got = self.deliver(q.request, step)
+        again = Query(
+            q.token, q.challenge, q.request, got.replies, got.code, agent_nonce_of(got.replies)
+        )
+        self.check_evidence(again, step)
+        return again
 
     def delivery(
         self,
@@ -418,15 +474,18 @@ class Harness:
         teep_tsk: CoseKey | None = None,
         envelope: bytes | None = None,
         vault: Any = None,
+        nonce: bytes | Echo = Echo.ECHO,
     ) -> bytes:
-        """``deploy.update``: the signed Update for ``published``, bound to ``query``."""
+        """``deploy.update``: the signed Update for ``published``, bound to ``query`` (its
+        token and, as ``edbp-agent-nonce``, the nonce of its QueryResponse; ``nonce`` replaces
+        the echo, ``OMIT`` leaves the option out)."""
         env = (
             envelope
             or self.delivery(published, target=target, tsk=manifest_tsk, vault=vault).envelope
         )
         tok = token if token is not None else (query.token if query is not None else None)
         self.last_envelope = env
-        msg = teep.Update(token=tok, manifest_list=(env,))
+        msg = teep.Update(token=tok, manifest_list=(env,), agent_nonce=echo(query, nonce))
         return self.sign(msg, teep_tsk or self.cloud.tsk)
 
     def uninstall(
@@ -435,6 +494,7 @@ class Harness:
         ta_uuid: bytes = TA_UUID,
         sequence: int | None = None,
         ueid: bytes | None = None,
+        nonce: bytes | Echo = Echo.ECHO,
     ) -> bytes:
         """``uninstall.component``: the signed Update naming the TA's component, the SUIT
         sequence number of the install it removes (protocol.md 8.4): ``sequence``, else the one
@@ -447,6 +507,7 @@ class Harness:
             unneeded_manifest_list=(ta_component(ta_uuid),),
             unneeded_sequence_numbers=(sequence,),
             unneeded_device=self.ueid if ueid is None else ueid,
+            agent_nonce=echo(query, nonce),
         )
         return self.sign(msg, self.cloud.tsk)
 
@@ -524,6 +585,10 @@ class Harness:
             raise CaseFailure(step, "QueryResponse with evidence", type(msg).__name__, clauses=why)
         if msg.token is None or not hmac.compare_digest(msg.token, q.token):
             raise CaseFailure(step, "token of the QueryRequest", msg.token, clauses=EVIDENCE)
+        if msg.agent_nonce is None:  # its size is the decoder's (16 bytes, else 400)
+            raise CaseFailure(
+                step, "edbp-agent-nonce (label 258), 16 bytes", "absent", clauses=AGENT_NONCE
+            )
         try:
             claims = eat.verify(msg.attestation_payload, self.dsk)
         except EdbpError as exc:

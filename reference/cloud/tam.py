@@ -164,6 +164,8 @@ class _Session:
     state: TamState = TamState.CHALLENGED
     delivery: Delivery | None = None
     sent_at: float | None = None  # when the Update went out (T11 counts L_u from here)
+    #: the Agent nonce of the verified QueryResponse, echoed in every Update (8.3.1, P-9.7c)
+    agent_nonce: bytes | None = None
 
 
 @attrs.frozen
@@ -563,8 +565,11 @@ class Tam:
             raise refuse(Code.EAT_ENDORSEMENT_INVALID, "registry keys differ from the endorsement")
         if not device.active:
             raise refuse(Code.TAM_DEVICE_REVOKED, "device is revoked")
+        if msg.agent_nonce is None:
+            # the edbp profile: the Update must echo it (protocol.md 8.3.1, section 9 P-9.7c)
+            raise refuse(Code.TEEP_MALFORMED, "QueryResponse without edbp-agent-nonce")
+        session.agent_nonce = msg.agent_nonce
         installed = _installed(claims)
-
         if session.intent.uninstall is not None:
             self.registry.record(step, device.ueid, None, None)
             # T12 / T12b: the removal names the install the device just attested (P-9.10c), so
@@ -579,6 +584,7 @@ class Tam:
                 unneeded_manifest_list=(session.intent.uninstall,),
                 unneeded_sequence_numbers=(attested,),
                 unneeded_device=device.ueid,
+                agent_nonce=session.agent_nonce,
             )
             session.state = t.next_state
             session.sent_at = self._clock()
@@ -618,7 +624,9 @@ class Tam:
         )
         # TEEP carries envelopes untagged in manifest-list (bstr .cbor SUIT_Envelope)
         envelope = suit.untagged_envelope(delivery.envelope)
-        update = teep.Update(token=session.token, manifest_list=(envelope,))
+        update = teep.Update(
+            token=session.token, manifest_list=(envelope,), agent_nonce=session.agent_nonce
+        )
         return TamOutput(t.next_state, t.step, self._sign(update, device), device.ueid)
 
     def _on_success(

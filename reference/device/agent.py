@@ -33,9 +33,10 @@ INSTALLING are the states the Agent is in while the corresponding transition run
 
 Order of the Update checks (each refusal has its own code): TEEP signature (TSK) → SUIT
 envelopes (TAM then author signature, vendor/class ids) → device binding
-(AGENT_NOT_FOR_THIS_DEVICE) → the Update is bound to the open challenge (AGENT_REPLAY) and
-arrives within the exchange's lifetime L_a (TEEP_EXCHANGE_EXPIRED) →
-sequence number above the component's floor (AGENT_ROLLBACK) → CEK unwrap with the DAK.
+(AGENT_NOT_FOR_THIS_DEVICE) → the Update is bound to the open challenge (AGENT_REPLAY),
+arrives within the exchange's lifetime L_a (TEEP_EXCHANGE_EXPIRED) and echoes the exchange's
+Agent nonce (TEEP_AGENT_NONCE_MISMATCH) → sequence number above the component's floor
+(AGENT_ROLLBACK) → CEK unwrap with the DAK.
 """
 
 from __future__ import annotations
@@ -237,13 +238,15 @@ del S, I
 
 @attrs.frozen
 class _Session:
-    """The open exchange: the challenge sent in evidence, the token the Update must carry and
-    the SUIT COSE profiles the TAM offered (the Update's profile must be one of them)."""
+    """The open exchange: the challenge sent in evidence, the token the Update must carry, the
+    SUIT COSE profiles the TAM offered (the Update's profile must be one of them) and the Agent
+    nonce drawn for this exchange, which the Update must echo (spec/protocol.md 8.3.1)."""
 
     challenge: bytes = attrs.field(repr=False)
     token: bytes | None
     offered: tuple[teep.SuitCoseProfile, ...] = teep.EDBP_SUIT_COSE_PROFILES
     opened_at: float = 0.0  # the Agent's monotonic clock when it accepted the QueryRequest
+    nonce: bytes = attrs.field(default=b"", repr=False)
 
 
 @attrs.frozen
@@ -271,8 +274,11 @@ class Agent:
         counter: MonotonicCounter | None = None,
         clock: Callable[[], float] = time.monotonic,
         exchange_lifetime: float = teep.EXCHANGE_LIFETIME,
+        rng: RandomSource = DEFAULT_RANDOM,
     ) -> None:
         self.sealed = sealed
+        #: the TEE's RNG, for the Agent nonce of each exchange (spec/protocol.md 8.3.1)
+        self._rng = rng
         #: the TEE's monotonic clock (seconds; only differences are used) and L_a
         self._clock = clock
         self.exchange_lifetime = exchange_lifetime
@@ -312,6 +318,7 @@ class Agent:
         verify_ta: bool = True,
         counter: MonotonicCounter | None = None,
         clock: Callable[[], float] = time.monotonic,
+        nonce_rng: RandomSource | None = None,
     ) -> Agent:
         """Start the Agent on a device: derive the storage key from the HUK, load the sealed
         keys, or on a factory-fresh device make them (``enrol.keygen``) and seal them.
@@ -319,7 +326,9 @@ class Agent:
         TA components are checked as OP-TEE's loader checks them, against
         ``anchors.ta_signers`` (``verify_ta=False`` only for tests that ship opaque bytes).
         ``counter`` is the rollback-protected counter (RPMB) that makes an old copy of the
-        sealed state refused; without it the floors are only as fresh as the REE's files."""
+        sealed state refused; without it the floors are only as fresh as the REE's files.
+        ``nonce_rng`` draws the Agent nonces (default: ``rng``'s fork ``agent-nonce``; a test
+        device scripts them so that recorded Updates replay, conformance ``agent-nonces``)."""
         sealed = SealedStorage(
             storage,
             StorageKeys.from_huk(huk),
@@ -345,6 +354,7 @@ class Agent:
             image_check=image_check,
             counter=counter,
             clock=clock,
+            rng=nonce_rng if nonce_rng is not None else rng.fork("agent-nonce"),
         )
 
     # ------------------------------------------------------------------------- the core
@@ -485,14 +495,23 @@ class Agent:
             profile=EAT_PROFILE,
         )
         evidence = self.keys.sign(claims.encode()).encode()
+        # a fresh nonce for every accepted QueryRequest, a replayed one included: it is what
+        # tells this exchange's Updates from those the TAM made for an earlier exchange that
+        # carried the same QueryRequest (8.3.1); the QueryResponse is DSK-signed
+        nonce = self._rng.random_bytes(teep.AGENT_NONCE_BYTES)
         response = teep.QueryResponse(
             token=request.token,
             selected_version=0,
             attestation_payload_format=EAT_FORMAT,
             attestation_payload=evidence,
+            agent_nonce=nonce,
         )
         self._session = _Session(
-            challenge, request.token, request.supported_suit_cose_profiles, self._clock()
+            challenge,
+            request.token,
+            request.supported_suit_cose_profiles,
+            self._clock(),
+            nonce,
         )
         self._step("deploy.query_response", "evidence signed by the DSK, nonce = challenge")
         return [self._send(response)]
@@ -515,6 +534,7 @@ class Agent:
             raise ProtocolError(Code.AGENT_REPLAY, "Update not bound to the open challenge")
         assert session is not None
         self._check_lifetime(session)
+        _check_nonce(update, session)
         record = self.installer.load()
         self.installer.check_floor(record, plan.component_id, plan.sequence)
         self._step("deploy.verify_update", f"component {plan.component_id!r} seq {plan.sequence}")
@@ -601,6 +621,7 @@ class Agent:
             raise ProtocolError(Code.AGENT_REPLAY, "Update not bound to the open challenge")
         assert session is not None and update.unneeded_manifest_list is not None
         self._check_lifetime(session)
+        _check_nonce(update, session)
         record = self.installer.load()
         _check_uninstall_binding(update, record, self.keys.ueid)
         listed = [tuple(c) for c in update.unneeded_manifest_list]
@@ -749,6 +770,22 @@ def _key(component_id: Sequence[bytes]) -> str:
     from edbp.reference.device.install import component_key
 
     return component_key(tuple(component_id))
+
+
+def _check_nonce(update: teep.Update, session: _Session) -> None:
+    """Section 9 step 7, last [P-9.7c] (8.3.1, P6(a)): the Update echoes the Agent nonce of the
+    open exchange (``edbp-agent-nonce``). Why: the token is the TAM's, and a QueryRequest is
+    accepted whenever TSK-signed, so an attacker who replays an old QueryRequest reopens an
+    exchange with its token, in which the Update withheld from the first exchange would be
+    fresh again; the nonce is drawn anew for every accepted QueryRequest, so that Update
+    carries the old exchange's nonce and is refused. Absent: TEEP_MALFORMED (the edbp profile
+    requires it); another value, compared in constant time: TEEP_AGENT_NONCE_MISMATCH."""
+    if update.agent_nonce is None:
+        raise WireError(Code.TEEP_MALFORMED, "an Update echoes the exchange's Agent nonce")
+    if not _eq(update.agent_nonce, session.nonce):
+        raise ProtocolError(
+            Code.TEEP_AGENT_NONCE_MISMATCH, "the Update echoes another exchange's Agent nonce"
+        )
 
 
 def _check_uninstall_binding(update: teep.Update, record: AgentRecord, ueid: bytes) -> None:

@@ -27,6 +27,7 @@ from edbp.reference.wire.suit_labels import (
     TextKey,
 )
 from edbp.reference.wire.teep_labels import (
+    EDBP_AGENT_NONCE,
     EDBP_UNNEEDED_DEVICE,
     EDBP_UNNEEDED_SEQUENCE_NUMBERS,
     DataItem,
@@ -89,6 +90,7 @@ TEEP_TYPE_NAMES = {int(t): "TEEP-TYPE-" + n for t, n in _kebab(TeepType).items()
 TEEP_OPTION_NAMES = _kebab(TeepOption)
 TEEP_OPTION_NAMES[EDBP_UNNEEDED_SEQUENCE_NUMBERS] = "edbp-unneeded-sequence-numbers"
 TEEP_OPTION_NAMES[EDBP_UNNEEDED_DEVICE] = "edbp-unneeded-device"
+TEEP_OPTION_NAMES[EDBP_AGENT_NONCE] = "edbp-agent-nonce"
 TEEP_ERR_NAMES = {int(e): e.name for e in TeepErr}
 TEEP_FRESHNESS_NAMES = {int(f): f"FRESHNESS_{f.name}" for f in Freshness}
 TEEP_DATA_ITEM_NAMES = {int(d): d.name.lower().replace("_", "-") for d in DataItem if d.name}

@@ -23,6 +23,7 @@ from edbp.reference.wire.cose_sign import Sign1, sign1
 from edbp.reference.wire.suit_core import ComponentId, as_tuple
 from edbp.reference.wire.suit_report import SystemProperties
 from edbp.reference.wire.teep_labels import (
+    EDBP_AGENT_NONCE,
     EDBP_UNNEEDED_DEVICE,
     EDBP_UNNEEDED_SEQUENCE_NUMBERS,
     DataItem,
@@ -34,9 +35,11 @@ from edbp.reference.wire.teep_labels import (
 from edbp.errors import Code, VerificationError, WireError
 
 __all__ = [
+    "AGENT_NONCE_BYTES",
     "CIPHER_SUITE_ED25519",
     "CIPHER_SUITE_ESP256",
     "CIPHER_SUITE_MLDSA65",
+    "EDBP_AGENT_NONCE",
     "EDBP_CIPHER_SUITES",
     "EDBP_SUIT_COSE_PROFILES",
     "EDBP_UNNEEDED_DEVICE",
@@ -78,6 +81,8 @@ EDBP_CIPHER_SUITES = (CIPHER_SUITE_ESP256, CIPHER_SUITE_ED25519)
 #: spec/protocol.md 8.3.1 (P6(a)): L_a, seconds an Agent's exchange may wait for its Update,
 #: measured on the TEE's own monotonic clock from when it accepted the QueryRequest
 EXCHANGE_LIFETIME = 120.0
+#: size of the Agent nonce (``edbp-agent-nonce``, protocol.md section 6 and 8.3.1)
+AGENT_NONCE_BYTES = 16
 #: ρ: the clock-rate drift allowed between a TEE's clock and the TAM's (a fraction)
 CLOCK_DRIFT = 0.05
 #: L_u: seconds the TAM keeps a session open after it *sent* the Update; L_u ≥ L_a·(1+ρ)
@@ -279,6 +284,7 @@ _CODECS: dict[int, tuple[str, Callable[[Any, str], Any]]] = {
     TeepOption.UNNEEDED_MANIFEST_LIST: ("unneeded_manifest_list", _nonempty(_component_id)),
     EDBP_UNNEEDED_SEQUENCE_NUMBERS: ("unneeded_sequence_numbers", _nonempty(_uint(64))),
     EDBP_UNNEEDED_DEVICE: ("unneeded_device", _bstr(7, 33)),
+    EDBP_AGENT_NONCE: ("agent_nonce", _bstr(AGENT_NONCE_BYTES, AGENT_NONCE_BYTES)),
     TeepOption.EXT_LIST: ("ext_list", _nonempty(_uint(32))),
     TeepOption.MANIFEST_LIST: ("manifest_list", _nonempty(_any_bstr)),
     TeepOption.ERR_CODE: ("err_code", _err_code),
@@ -423,6 +429,7 @@ class QueryResponse(TeepMessage):
             TeepOption.REQUESTED_TC_LIST,
             TeepOption.UNNEEDED_MANIFEST_LIST,
             TeepOption.EXT_LIST,
+            EDBP_AGENT_NONCE,
         }
     )
 
@@ -435,6 +442,9 @@ class QueryResponse(TeepMessage):
     requested_tc_list: tuple[RequestedTc, ...] | None = _opt_tuple()
     unneeded_manifest_list: tuple[ComponentId, ...] | None = _opt_tuple()
     ext_list: tuple[int, ...] | None = _opt_tuple()
+    #: edbp extension: the Agent's fresh nonce for this exchange, which every Update of the
+    #: session must echo (protocol.md 8.3.1, P-9.7c)
+    agent_nonce: bytes | None = _opt()
     unknown_options: Mapping[int, Any] = _unknown()
 
 
@@ -449,6 +459,7 @@ class Update(TeepMessage):
             TeepOption.UNNEEDED_MANIFEST_LIST,
             EDBP_UNNEEDED_SEQUENCE_NUMBERS,
             EDBP_UNNEEDED_DEVICE,
+            EDBP_AGENT_NONCE,
             TeepOption.MANIFEST_LIST,
             TeepOption.ATTESTATION_PAYLOAD_FORMAT,
             TeepOption.ATTESTATION_PAYLOAD,
@@ -466,6 +477,9 @@ class Update(TeepMessage):
     unneeded_sequence_numbers: tuple[int, ...] | None = _opt_tuple()
     #: edbp extension: the UEID of the device the uninstall is for (protocol.md 9, P-9.10d)
     unneeded_device: bytes | None = _opt()
+    #: edbp extension: the Agent nonce of the QueryResponse this session verified, echoed
+    #: (protocol.md 8.3.1, section 9 P-9.7c)
+    agent_nonce: bytes | None = _opt()
     attestation_payload_format: str | None = _opt()
     attestation_payload: bytes | None = _opt()
     err_code: int | None = _opt()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 
 __all__ = [
+    "EDBP_AGENT_NONCE",
     "EDBP_UNNEEDED_DEVICE",
     "EDBP_UNNEEDED_SEQUENCE_NUMBERS",
     "DataItem",
@@ -65,6 +66,12 @@ EDBP_UNNEEDED_SEQUENCE_NUMBERS = 256
 #: edbp extension option of the Update, beside the one above: the UEID of the device whose
 #: components the uninstall removes (protocol.md section 9 [P-9.10d])
 EDBP_UNNEEDED_DEVICE = 257
+#: edbp extension option of the QueryResponse (``$$query-response-extensions``) and of the
+#: Update (``$$update-extensions``): the Agent's fresh 16-byte nonce for the exchange, drawn
+#: when it accepts a QueryRequest and echoed by the TAM in every Update of the session, so that
+#: an Update withheld from an earlier exchange is refused in one a replayed QueryRequest
+#: reopened (protocol.md section 8.3.1, section 9 [P-9.7c])
+EDBP_AGENT_NONCE = 258
 
 
 class Freshness(enum.IntEnum):

@@ -71,6 +71,7 @@ TEEP_OPTIONS = {
     19: "suit-reports",
     20: "token",
     21: "supported-freshness-mechanisms",
+    258: "edbp-agent-nonce",
 }
 COSE_HEADERS = {1: "alg", 4: "kid", 5: "IV", -1: "ephemeral key"}
 COSE_KEY = {1: "kty", -1: "crv", -2: "x", -3: "y"}
@@ -364,6 +365,7 @@ CEK = rnd("cek", 16)
 IV = rnd("iv", 12)
 CHALLENGE = rnd("challenge", 32)
 TOKEN = rnd("token", 16)
+AGENT_NONCE = rnd("agent nonce", 16)
 NOW = 1_795_000_000
 PLAINTEXT = b"edbp example payload: stands in for an OP-TEE TA image (shdr + ELF)"
 
@@ -549,14 +551,24 @@ def query_response() -> list[Any]:
         2,
         Named(
             TEEP_OPTIONS,
-            {20: TOKEN, 6: 0, 13: "application/eat+cwt", 7: Emb(sign1(DSK, eat_claims(), DSK_KID))},
+            {
+                20: TOKEN,
+                6: 0,
+                13: "application/eat+cwt",
+                7: Emb(sign1(DSK, eat_claims(), DSK_KID)),
+                258: AGENT_NONCE,
+            },
         ),
     ]
 
 
 def update() -> list[Any]:
     # TEEP's manifest-list carries untagged SUIT_Envelopes
-    return [3, Named(TEEP_OPTIONS, {20: TOKEN, 10: [Emb(device_envelope().value)]})]
+    # edbp-agent-nonce (258) echoes the QueryResponse's (protocol.md 8.3.1)
+    return [
+        3,
+        Named(TEEP_OPTIONS, {20: TOKEN, 10: [Emb(device_envelope().value)], 258: AGENT_NONCE}),
+    ]
 
 
 def success() -> list[Any]:
@@ -796,6 +808,16 @@ def adapter_frames() -> dict[str, Any]:
                 "ta_keys": [rsa_public_der(rsa_key("ta signing key"), spki=True)],
             },
         },
+        # a device that declared "agent-nonces": the Agent nonces of its next QueryRequests
+        "adapter-provision-request-agent-nonces": {
+            "id": 4,
+            "req": "provision",
+            "args": {
+                "tam_keys": [encode(cose_key(TSK))],
+                "author_keys": [encode(cose_key(ASK))],
+                "agent_nonces": [AGENT_NONCE, rnd("agent nonce 2", 16)],
+            },
+        },
         # a refusal is a successful adapter reply: the Agent's signed Error and its code
         "adapter-deliver-refused": {
             "id": 8,
@@ -990,6 +1012,7 @@ ADAPTER_RULES = {
     "adapter-identity-reply": "identity-reply",
     "adapter-provision-request": "provision-request",
     "adapter-provision-request-ta-check": "provision-request",
+    "adapter-provision-request-agent-nonces": "provision-request",
     "adapter-deliver-refused": "deliver-reply",
     "adapter-hello-reply-blueprint": "hello-reply",
     "adapter-identity-reply-blueprint": "identity-reply",

@@ -114,6 +114,7 @@ class Code(enum.IntEnum):
     TEEP_BAD_SIGNATURE = 406
     TEEP_UNSUPPORTED_FRESHNESS = 407
     TEEP_EXCHANGE_EXPIRED = 408
+    TEEP_AGENT_NONCE_MISMATCH = 409  # the Update echoes another exchange's Agent nonce
     EAT_MALFORMED = 420
     EAT_NONCE_MISMATCH = 421
     EAT_BAD_SIGNATURE = 422

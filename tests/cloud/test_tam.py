@@ -9,6 +9,7 @@ from cloud_world import CLASS_A, CLASS_B, KEY_A, KEY_B, TA_UUID, VENDOR, World, 
 from edbp.reference.build.package import ta_component
 from edbp.reference.cloud.keyvault import KeyVault
 from edbp.reference.cloud.tam import TRANSITIONS, Input, Intent, TamState
+from edbp.reference.device.agent import AgentState
 from edbp.reference.device.keys import KeySuite
 from edbp.reference.rand import SeededRandom
 from edbp.reference.wire import eat, teep
@@ -19,7 +20,7 @@ from edbp.reference.wire.cose_sign import Sign1
 from edbp.reference.wire.eat import EatClaims
 from edbp.reference.wire.suit_envelope import Envelope
 
-from edbp.errors import Code, EdbpError, ProtocolError, VerificationError
+from edbp.errors import Code, EdbpError, ProtocolError, TeepErr, VerificationError
 
 V1 = ta_image(1, b"version one ")
 V2 = ta_image(2, b"version two ")
@@ -171,13 +172,16 @@ def test_delivery_for_a_given_to_b(world: World) -> None:
     assert world.tam.receive(a.broker.deliver(update_for_a)[0]).detail == "installed"
 
 
-def _response(dev, token: bytes, claims: EatClaims) -> bytes:  # type: ignore[no-untyped-def]
+def _response(  # type: ignore[no-untyped-def]
+    dev, token: bytes, claims: EatClaims, nonce: bytes | None = b"n" * 16
+) -> bytes:
     evidence = dev.agent.keys.sign(claims.encode()).encode()
     msg = teep.QueryResponse(
         token=token,
         selected_version=0,
         attestation_payload_format="application/eat+cwt",
         attestation_payload=evidence,
+        agent_nonce=nonce,
     )
     return dev.agent.keys.sign(msg.encode()).encode()
 
@@ -521,8 +525,9 @@ def test_replayed_uninstall_never_removes_a_later_install(world: World) -> None:
     """Issue 19 (found by the model): the attacker captures the TAM's QueryRequest and its
     uninstall Update for version 1, lets version 2 be deployed, then replays both. The
     QueryRequest opens an exchange with the old token, so the old Update's token matches;
-    what stops it is the install it names (the sequence number of version 1): the Agent
-    refuses it as stale and version 2 stays."""
+    what stops it first is the Agent nonce (P-9.7c: the reopened exchange drew a fresh one, the
+    old Update echoes the first exchange's), and behind it the install it names (P-9.10c,
+    tests/device): version 2 stays."""
     dev = world.device()
     world.publish(V1, 1)
     world.deploy(dev, 1)
@@ -542,5 +547,121 @@ def test_replayed_uninstall_never_removes_a_later_install(world: World) -> None:
     (refused,) = dev.broker.deliver(u1.send)
     error = teep.decode(Sign1.decode(refused).payload)
     assert isinstance(error, teep.Error)
-    assert dev.agent.last_error is Code.SUIT_UNINSTALL_STALE
+    assert dev.agent.last_error is Code.TEEP_AGENT_NONCE_MISMATCH
     assert dev.agent.installed_image(ta_component(TA_UUID)) == V2
+
+
+def _withheld_update_after_its_session(world: World, now: list[float]):  # type: ignore[no-untyped-def]
+    """The P6(a) residual of protocol.md 8.3.1 before issue 19: the attacker captures the
+    QueryRequest Q1 of a deploy session and withholds its Update U1; the TAM's session ends
+    (L_u after U1, T11); then the attacker replays Q1 to the device, which reopens an exchange
+    with Q1's token, and delivers U1 within that exchange's lifetime. Returns the device, the
+    replayed QueryResponse and the device's answer to U1."""
+    dev = world.device()
+    world.publish(V1, 1)
+    q1 = world.tam.begin(dev.ueid, Intent(package=(TA_UUID, 1))).send
+    (r1,) = dev.broker.deliver(q1)
+    u1 = world.tam.receive(r1).send
+    assert u1 is not None and world.tam.state(dev.ueid) is TamState.UPDATE_SENT
+    now[0] += teep.UPDATE_HOLD + 1  # U1 withheld: the TAM's session ends (T11)
+    assert [o.detail for o in world.tam.expire()] == ["outcome unknown"]
+    assert world.tam.state(dev.ueid) is TamState.NO_SESSION
+    (r2,) = dev.broker.deliver(q1)  # attack.replay of Q1: the exchange reopens
+    first = teep.verify(r1, dev.agent.keys.dsk_public)
+    second = teep.verify(r2, dev.agent.keys.dsk_public)
+    assert isinstance(first, teep.QueryResponse) and isinstance(second, teep.QueryResponse)
+    assert first.token == second.token and first.agent_nonce != second.agent_nonce
+    return dev, dev.broker.deliver(u1)
+
+
+def test_update_withheld_past_its_session_is_refused_after_a_replayed_query(  # type: ignore[no-untyped-def]
+    tmp_path, vault: KeyVault
+) -> None:
+    """Issue 19, the P6(a) residual closed: U1 echoes the first exchange's Agent nonce, the
+    exchange Q1's replay opened drew another, so the Agent refuses U1 with
+    TEEP_AGENT_NONCE_MISMATCH and installs nothing; the TAM, whose session is gone, refuses
+    the device's Error as matching no session (T8b)."""
+    world = World(tmp_path, vault)
+    now = [1000.0]
+    world.tam._clock = lambda: now[0]
+    dev, replies = _withheld_update_after_its_session(world, now)
+    (refused,) = replies
+    error = teep.verify(refused, dev.agent.keys.dsk_public)
+    assert isinstance(error, teep.Error) and error.err_code == int(TeepErr.ERR_PERMANENT_ERROR)
+    assert error.err_msg == "edbp:409 TEEP_AGENT_NONCE_MISMATCH"
+    assert dev.agent.last_error is Code.TEEP_AGENT_NONCE_MISMATCH
+    assert dev.agent.record().components == {} and dev.agent.state is AgentState.IDLE
+    with pytest.raises(EdbpError) as e:
+        world.tam.receive(refused)
+    assert e.value.code == Code.TAM_UNEXPECTED_MESSAGE
+
+
+def test_without_the_nonce_check_the_withheld_update_installs(  # type: ignore[no-untyped-def]
+    tmp_path, vault: KeyVault, monkeypatch
+) -> None:
+    """The same attack against an Agent that skips the nonce check installs U1 in an exchange
+    the TAM no longer holds: the residual the check closes (so the test above can fail)."""
+    from edbp.reference.device import agent as agent_module
+
+    monkeypatch.setattr(agent_module, "_check_nonce", lambda update, session: None)
+    world = World(tmp_path, vault)
+    now = [1000.0]
+    world.tam._clock = lambda: now[0]
+    dev, replies = _withheld_update_after_its_session(world, now)
+    assert isinstance(teep.verify(replies[-1], dev.agent.keys.dsk_public), teep.Success)
+    assert dev.agent.installed_image(ta_component(TA_UUID)) == V1
+
+
+def test_query_response_without_the_agent_nonce_ends_the_session(world: World) -> None:
+    """The edbp profile requires edbp-agent-nonce in the QueryResponse (the Update must echo
+    it): a verified QueryResponse without it is TEEP_MALFORMED, recorded, no Update (T4)."""
+    dev = world.device()
+    world.publish(V1, 1)
+    token, challenge = _open(world, dev)
+    response = _response(dev, token, _claims(dev, challenge), nonce=None)
+    with pytest.raises(EdbpError) as e:
+        world.tam.receive(response)
+    assert e.value.code == Code.TEEP_MALFORMED
+    assert world.tam.state(dev.ueid) is TamState.NO_SESSION
+    assert events(world)[-1] == ("deploy.verify_evidence", int(Code.TEEP_MALFORMED))
+
+
+def test_every_update_echoes_the_verified_agent_nonce(world: World) -> None:
+    """The TAM stores the nonce of the QueryResponse it verified and echoes it in the Update it
+    sends in that session, install and uninstall alike."""
+    dev = world.device()
+    world.publish(V1, 1)
+    token, challenge = _open(world, dev)
+    nonce = bytes(range(16))
+    install = world.tam.receive(_response(dev, token, _claims(dev, challenge), nonce)).send
+    assert install is not None
+    update = teep.verify(install, world.tsk.public())
+    assert isinstance(update, teep.Update) and update.agent_nonce == nonce and update.manifest_list
+    world.deploy(dev, 1)
+    query = world.tam.begin(dev.ueid, Intent(uninstall=ta_component(TA_UUID))).send
+    (response,) = dev.broker.deliver(query)
+    heard = teep.verify(response, dev.agent.keys.dsk_public)
+    sent = world.tam.receive(response).send
+    assert isinstance(heard, teep.QueryResponse) and heard.agent_nonce and sent is not None
+    uninstall = teep.verify(sent, world.tsk.public())
+    assert isinstance(uninstall, teep.Update) and uninstall.unneeded_manifest_list
+    assert uninstall.agent_nonce == heard.agent_nonce
+
+
+def test_a_replayed_exchanges_query_response_gets_no_second_update(world: World) -> None:
+    """protocol.md 8.3.1 (T10): while the session that sent its Update is held, the
+    QueryResponse of an exchange its replayed QueryRequest reopened (same token, a new Agent
+    nonce) gets no Update echoing that nonce: the held Update's nonce is the only one."""
+    dev = world.device()
+    world.publish(V1, 1)
+    q1 = world.tam.begin(dev.ueid, Intent(package=(TA_UUID, 1))).send
+    u1 = world.tam.receive(dev.broker.deliver(q1)[0]).send
+    assert u1 is not None and world.tam.state(dev.ueid) is TamState.UPDATE_SENT
+    (r2,) = dev.broker.deliver(q1)
+    with pytest.raises(EdbpError) as e:
+        world.tam.receive(r2)
+    assert e.value.code == Code.TAM_UNEXPECTED_MESSAGE
+    assert world.tam.state(dev.ueid) is TamState.UPDATE_SENT
+    refused = dev.broker.deliver(u1)  # the held Update, in the reopened exchange
+    assert dev.agent.last_error is Code.TEEP_AGENT_NONCE_MISMATCH
+    assert world.tam.receive(refused[0]).state is TamState.NO_SESSION  # recorded (T7)

@@ -159,6 +159,21 @@ class MiniTam:
         self.count = 0
         #: DAK thumbprint -> UEID of the devices this TAM knows (enrolment, in short)
         self.ueids: dict[bytes, bytes] = {}
+        #: token -> the Agent nonce of the last QueryResponse heard for it (``heard``), which
+        #: ``update`` echoes as ``edbp-agent-nonce`` (protocol.md 8.3.1)
+        self.nonces: dict[bytes, bytes] = {}
+
+    def heard(self, response: bytes) -> bytes:
+        """Note the Agent nonce of a QueryResponse (read unverified: the tests check its
+        signature where it matters); returns the nonce."""
+        msg = teep.decode(cose.Sign1.decode(response).payload or b"")
+        assert isinstance(msg, teep.QueryResponse) and msg.token and msg.agent_nonce
+        self.nonces[msg.token] = msg.agent_nonce
+        return msg.agent_nonce
+
+    def nonce(self, token: bytes | None) -> bytes | None:
+        """The nonce an Update for ``token`` echoes (None: none heard)."""
+        return None if token is None else self.nonces.get(token)
 
     def _fresh(self, n: int) -> bytes:
         self.count += 1
@@ -266,13 +281,15 @@ class MiniTam:
         ueid: bytes | None = None,
         integrated: bool = True,
         info: EncryptionInfo | None = None,
+        nonce: bytes | None = None,
     ) -> bytes:
         """A TSK-signed Update for the device that owns ``dak`` (its UEID looked up)."""
         ueid = ueid if ueid is not None else self.ueids[dak.thumbprint()]
         info = info or self.delivery_info(package, dak)
         env = self.tam_envelope(package, info, integrated=integrated, ueid=ueid)
         manifests = (env,) if integrated else (env, package.envelope)
-        return self.signed(teep.Update(token=token, manifest_list=manifests))
+        echoed = nonce if nonce is not None else self.nonce(token)
+        return self.signed(teep.Update(token=token, manifest_list=manifests, agent_nonce=echoed))
 
 
 def world(seed: str = "device-tests") -> tuple[MiniAuthor, MiniTam]:

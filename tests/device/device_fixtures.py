@@ -33,6 +33,7 @@ class Device:
         request, token = tam.query()
         replies = self.broker.deliver(request)
         assert len(replies) == 1
+        tam.heard(replies[0])
         return token
 
     def install(self, tam: MiniTam, package: Package, **kw: Any) -> list[bytes]:

@@ -71,7 +71,7 @@ def test_install_v1_then_v2(w: World) -> None:
     dev = w.device()
     v1, v2 = w.publish(V1, 1), w.publish(V2, 2)
     request, token = w.tam.query()
-    dev.broker.deliver(request)
+    w.tam.heard(dev.broker.deliver(request)[0])
     update = w.tam.update(v1, dev.agent.keys.dak_public, token)
     (ok,) = dev.broker.deliver(update)
     msg = reply(ok)
@@ -205,7 +205,9 @@ def test_untrusted_signers(w: World) -> None:
         key=rogue,
         ueid=dev.agent.keys.ueid,
     )
-    upd = w.tam.signed(teep.Update(token=token, manifest_list=(env,)))
+    upd = w.tam.signed(
+        teep.Update(token=token, agent_nonce=w.tam.nonce(token), manifest_list=(env,))
+    )
     assert_refused(dev, dev.broker.deliver(upd), Code.SUIT_AUTH_FAILED)
     assert dev.agent.record().components == {}
 
@@ -367,6 +369,7 @@ def test_uninstall_keeps_the_floor(w: World) -> None:
     uninstall = w.tam.signed(
         teep.Update(
             token=token,
+            agent_nonce=w.tam.nonce(token),
             unneeded_manifest_list=(COMPONENT,),
             unneeded_device=dev.agent.keys.ueid,
             unneeded_sequence_numbers=(3,),
@@ -384,6 +387,7 @@ def test_uninstall_keeps_the_floor(w: World) -> None:
     other = w.tam.signed(
         teep.Update(
             token=token,
+            agent_nonce=w.tam.nonce(token),
             unneeded_manifest_list=((b"nope",),),
             unneeded_device=dev.agent.keys.ueid,
             unneeded_sequence_numbers=(4,),
@@ -415,6 +419,7 @@ def test_every_pair_outside_the_table_is_refused(w: World) -> None:
         if kind is AgentInput.UNINSTALL:
             upd = teep.Update(
                 token=token or b"t" * 16,
+                agent_nonce=w.tam.nonce(token),
                 unneeded_manifest_list=(COMPONENT,),
                 unneeded_device=dev.agent.keys.ueid,
                 unneeded_sequence_numbers=(1,),
@@ -477,7 +482,9 @@ def test_untagged_envelope_in_update_is_accepted(w: World) -> None:
         pkg, w.tam.delivery_info(pkg, dev.agent.keys.dak_public), ueid=dev.agent.keys.ueid
     )
     assert tagged[:2] == b"\xd8\x6b"
-    upd = w.tam.signed(teep.Update(token=token, manifest_list=(tagged[2:],)))
+    upd = w.tam.signed(
+        teep.Update(token=token, agent_nonce=w.tam.nonce(token), manifest_list=(tagged[2:],))
+    )
     assert isinstance(reply(dev.broker.deliver(upd)[0]), teep.Success)
 
 
@@ -488,7 +495,9 @@ def test_limits(w: World) -> None:
     env = w.tam.tam_envelope(
         pkg, w.tam.delivery_info(pkg, dev.agent.keys.dak_public), ueid=dev.agent.keys.ueid
     )
-    five = w.tam.signed(teep.Update(token=token, manifest_list=(env,) * 5))
+    five = w.tam.signed(
+        teep.Update(token=token, agent_nonce=w.tam.nonce(token), manifest_list=(env,) * 5)
+    )
     assert_refused(dev, dev.broker.deliver(five), Code.AGENT_RESOURCE_LIMIT)
     huge = w.tam.signed(teep.Update(token=b"t" * 16, manifest_list=(b"\x00" * 70_000,)))
     assert_refused(dev, dev.broker.deliver(huge), Code.CBOR_TOO_LARGE)
@@ -503,12 +512,16 @@ def test_layers_must_agree(w: World) -> None:
     info = w.tam.delivery_info(pkg, dev.agent.keys.dak_public)
     token = dev.query(w.tam)
     env = w.tam.tam_envelope(pkg, info, ueid=dev.agent.keys.ueid, sequence=4)
-    upd = w.tam.signed(teep.Update(token=token, manifest_list=(env,)))
+    upd = w.tam.signed(
+        teep.Update(token=token, agent_nonce=w.tam.nonce(token), manifest_list=(env,))
+    )
     assert_refused(dev, dev.broker.deliver(upd), Code.SUIT_DEPENDENCY_FAILED)
     other = attrs.evolve(pkg, plaintext=V2)  # the device manifest names another image
     token = dev.query(w.tam)
     env = w.tam.tam_envelope(other, info, ueid=dev.agent.keys.ueid)
-    upd = w.tam.signed(teep.Update(token=token, manifest_list=(env,)))
+    upd = w.tam.signed(
+        teep.Update(token=token, agent_nonce=w.tam.nonce(token), manifest_list=(env,))
+    )
     assert_refused(dev, dev.broker.deliver(upd), Code.SUIT_DEPENDENCY_FAILED)
 
 
@@ -524,24 +537,37 @@ def test_content_algorithm_outside_the_offered_profiles(w: World) -> None:
 def test_replayed_old_uninstall_never_removes_a_later_install(w: World) -> None:
     """Issue 19: the TAM's QueryRequest and uninstall Update for sequence 2 are captured and
     replayed after sequence 3 was deployed. The replayed QueryRequest reopens the exchange with
-    the old token, so the token matches; the sequence number the Update names (2) is not the
-    one installed (3): SUIT_UNINSTALL_STALE, nothing removed."""
+    the old token, so the token matches; but the Agent drew a fresh nonce for it and the old
+    Update echoes the first exchange's (TEEP_AGENT_NONCE_MISMATCH, P-9.7c). Defence in depth
+    (P-9.10c): the same removal echoing the new exchange's nonce names sequence 2, not the
+    installed 3: SUIT_UNINSTALL_STALE. Nothing is removed either way."""
     dev = w.device()
     dev.install(w.tam, w.publish(V1, 2))
     request, token = w.tam.query()
-    dev.broker.deliver(request)
-    uninstall = w.tam.signed(
-        teep.Update(
-            token=token,
-            unneeded_manifest_list=(COMPONENT,),
-            unneeded_device=dev.agent.keys.ueid,
-            unneeded_sequence_numbers=(2,),
+    first = w.tam.heard(dev.broker.deliver(request)[0])
+
+    def uninstall(nonce: bytes) -> bytes:
+        return w.tam.signed(
+            teep.Update(
+                token=token,
+                agent_nonce=nonce,
+                unneeded_manifest_list=(COMPONENT,),
+                unneeded_device=dev.agent.keys.ueid,
+                unneeded_sequence_numbers=(2,),
+            )
         )
-    )
-    assert isinstance(reply(dev.broker.deliver(uninstall)[0]), teep.Success)
+
+    old = uninstall(first)
+    assert isinstance(reply(dev.broker.deliver(old)[0]), teep.Success)
     assert isinstance(reply(dev.install(w.tam, w.publish(V2, 3))[0]), teep.Success)
-    assert isinstance(reply(dev.broker.deliver(request)[0]), teep.QueryResponse)  # reopened
-    assert_refused(dev, dev.broker.deliver(uninstall), Code.SUIT_UNINSTALL_STALE)
+    reopened = dev.broker.deliver(request)  # the replayed QueryRequest: a fresh nonce
+    assert isinstance(reply(reopened[0]), teep.QueryResponse)
+    again = w.tam.heard(reopened[0])
+    assert again != first
+    assert_refused(dev, dev.broker.deliver(old), Code.TEEP_AGENT_NONCE_MISMATCH)
+    assert dev.agent.installed_image(COMPONENT) == V2 and dev.agent.floor(COMPONENT) == 3
+    again = w.tam.heard(dev.broker.deliver(request)[0])
+    assert_refused(dev, dev.broker.deliver(uninstall(again)), Code.SUIT_UNINSTALL_STALE)
     assert dev.agent.installed_image(COMPONENT) == V2 and dev.agent.floor(COMPONENT) == 3
 
 
@@ -556,6 +582,7 @@ def test_uninstall_must_name_the_installed_sequence(
     token = dev.query(w.tam)
     update = teep.Update(
         token=token,
+        agent_nonce=w.tam.nonce(token),
         unneeded_manifest_list=(COMPONENT,),
         unneeded_device=dev.agent.keys.ueid,
         unneeded_sequence_numbers=named,
@@ -570,29 +597,41 @@ def test_uninstall_must_name_the_installed_sequence(
 
 def test_uninstall_for_another_device_removes_nothing(w: World) -> None:
     """Issue 19 (found by the model, P4): device A's QueryRequest replayed to device B, then
-    the uninstall the TAM made for A handed to B. Same component, same sequence number: only
-    the UEID the uninstall names tells them apart (602); naming none is 400."""
+    the uninstall the TAM made for A handed to B. It echoes A's nonce, not B's: 409 (P-9.7c).
+    Defence in depth (P-9.10d): with B's nonce, same component, same sequence number, only the
+    UEID the uninstall names tells them apart (602); naming none is 400."""
     a, b = w.device(), w.device()
     a.install(w.tam, w.publish(V1, 2))
     b.install(w.tam, w.publish(V1, 2))
     request, token = w.tam.query()
-    a.broker.deliver(request)
-    assert isinstance(reply(b.broker.deliver(request)[0]), teep.QueryResponse)
-    for_a = teep.Update(
-        token=token,
-        unneeded_manifest_list=(COMPONENT,),
-        unneeded_sequence_numbers=(2,),
-        unneeded_device=a.agent.keys.ueid,
-    )
-    assert_refused(b, b.broker.deliver(w.tam.signed(for_a)), Code.AGENT_NOT_FOR_THIS_DEVICE)
+    nonce_a = w.tam.heard(a.broker.deliver(request)[0])
+    replayed = b.broker.deliver(request)
+    assert isinstance(reply(replayed[0]), teep.QueryResponse)
+    nonce_b = w.tam.heard(replayed[0])
+
+    def uninstall(nonce: bytes, ueid: bytes | None) -> bytes:
+        return w.tam.signed(
+            teep.Update(
+                token=token,
+                agent_nonce=nonce,
+                unneeded_manifest_list=(COMPONENT,),
+                unneeded_sequence_numbers=(2,),
+                unneeded_device=ueid,
+            )
+        )
+
+    for_a = uninstall(nonce_a, a.agent.keys.ueid)
+    assert_refused(b, b.broker.deliver(for_a), Code.TEEP_AGENT_NONCE_MISMATCH)
     assert b.agent.installed_image(COMPONENT) == V1
-    b.broker.deliver(request)
-    unnamed = teep.Update(
-        token=token, unneeded_manifest_list=(COMPONENT,), unneeded_sequence_numbers=(2,)
+    nonce_b = w.tam.heard(b.broker.deliver(request)[0])
+    assert_refused(
+        b, b.broker.deliver(uninstall(nonce_b, a.agent.keys.ueid)), Code.AGENT_NOT_FOR_THIS_DEVICE
     )
-    assert_refused(b, b.broker.deliver(w.tam.signed(unnamed)), Code.TEEP_MALFORMED)
     assert b.agent.installed_image(COMPONENT) == V1
-    assert isinstance(reply(a.broker.deliver(w.tam.signed(for_a))[0]), teep.Success)
+    nonce_b = w.tam.heard(b.broker.deliver(request)[0])
+    assert_refused(b, b.broker.deliver(uninstall(nonce_b, None)), Code.TEEP_MALFORMED)
+    assert b.agent.installed_image(COMPONENT) == V1
+    assert isinstance(reply(a.broker.deliver(for_a)[0]), teep.Success)
     assert a.agent.record().components == {}
 
 
@@ -604,6 +643,7 @@ def test_uninstall_checks_every_component_before_removing_any(w: World) -> None:
     token = dev.query(w.tam)
     update = teep.Update(
         token=token,
+        agent_nonce=w.tam.nonce(token),
         unneeded_manifest_list=(OTHER, COMPONENT),
         unneeded_device=dev.agent.keys.ueid,
         unneeded_sequence_numbers=(2, 2),
@@ -636,6 +676,7 @@ def _uninstall(w: World, dev: Device, *components: tuple[bytes, ...]) -> list[by
     )
     update = teep.Update(
         token=token,
+        agent_nonce=w.tam.nonce(token),
         unneeded_manifest_list=listed,
         unneeded_device=dev.agent.keys.ueid,
         unneeded_sequence_numbers=named,
@@ -734,3 +775,100 @@ def test_expired_code_travels_as_a_temporary_teep_error() -> None:
 
     assert teep_err_code(Code.TEEP_EXCHANGE_EXPIRED) is TeepErr.ERR_TEMPORARY_ERROR
     assert teep.UPDATE_HOLD >= teep.EXCHANGE_LIFETIME * (1 + teep.CLOCK_DRIFT)
+
+
+# ------------------------------------------------ the Agent nonce (issue 19, P-9.7c)
+
+
+def test_every_accepted_query_request_draws_a_fresh_agent_nonce(w: World) -> None:
+    """protocol.md 8.3.1: each accepted QueryRequest, a replayed one included, gets a nonce of
+    its own (16 bytes from the TEE's RNG) in the DSK-signed QueryResponse."""
+    dev = w.device()
+    request, token = w.tam.query()
+    seen = []
+    for _ in range(3):  # the same signed QueryRequest, delivered three times
+        (response,) = dev.broker.deliver(request)
+        msg = teep.verify(response, dev.agent.keys.dsk_public)
+        assert isinstance(msg, teep.QueryResponse) and msg.token == token
+        assert msg.agent_nonce is not None and len(msg.agent_nonce) == teep.AGENT_NONCE_BYTES
+        seen.append(msg.agent_nonce)
+    assert len(set(seen)) == 3
+
+
+def test_update_echoing_another_exchanges_nonce_is_refused(w: World) -> None:
+    """The Update withheld from an earlier exchange of the same token carries that exchange's
+    nonce: TEEP_AGENT_NONCE_MISMATCH (a permanent TEEP error), the exchange closes (a retry
+    of the right Update is then a replay), nothing installed; an Update echoing the open
+    exchange's nonce installs."""
+    dev = w.device()
+    v1 = w.publish(V1, 1)
+    request, token = w.tam.query()
+    first = w.tam.heard(dev.broker.deliver(request)[0])
+    held = w.tam.update(v1, dev.agent.keys.dak_public, token, nonce=first)
+    second = w.tam.heard(dev.broker.deliver(request)[0])  # the replayed QueryRequest
+    replies = dev.broker.deliver(held)
+    assert_refused(dev, replies, Code.TEEP_AGENT_NONCE_MISMATCH)
+    error = reply(replies[0])
+    assert isinstance(error, teep.Error) and error.token == token
+    assert error.err_code == int(TeepErr.ERR_PERMANENT_ERROR)
+    assert dev.agent.record().components == {}
+    fresh = w.tam.update(v1, dev.agent.keys.dak_public, token, nonce=second)
+    assert_refused(dev, dev.broker.deliver(fresh), Code.AGENT_REPLAY)  # the exchange closed
+    dev.broker.deliver(request)
+    (ok,) = dev.install(w.tam, v1)
+    assert isinstance(reply(ok), teep.Success) and dev.agent.installed_image(COMPONENT) == V1
+
+
+@pytest.mark.parametrize("kind", ["install", "uninstall"])
+def test_update_without_the_agent_nonce_is_malformed(w: World, kind: str) -> None:
+    """The edbp profile requires edbp-agent-nonce in every Update: absent is TEEP_MALFORMED;
+    a value of another size does not decode (400 as well); nothing changes."""
+    dev = w.device()
+    dev.install(w.tam, w.publish(V1, 1))
+    pkg = w.publish(V2, 2)
+    for nonce in (None, b"n" * 15):
+        token = dev.query(w.tam)
+        if kind == "install":
+            env = w.tam.tam_envelope(
+                pkg, w.tam.delivery_info(pkg, dev.agent.keys.dak_public), ueid=dev.agent.keys.ueid
+            )
+            msg = teep.Update(token=token, manifest_list=(env,), agent_nonce=nonce)
+        else:
+            msg = teep.Update(
+                token=token,
+                agent_nonce=nonce,
+                unneeded_manifest_list=(COMPONENT,),
+                unneeded_device=dev.agent.keys.ueid,
+                unneeded_sequence_numbers=(1,),
+            )
+        assert_refused(dev, dev.broker.deliver(w.tam.signed(msg)), Code.TEEP_MALFORMED)
+        assert dev.agent.installed_image(COMPONENT) == V1 and dev.agent.floor(COMPONENT) == 1
+
+
+def test_uninstall_echoing_another_exchanges_nonce_is_refused(w: World) -> None:
+    dev = w.device()
+    dev.install(w.tam, w.publish(V1, 1))
+    request, token = w.tam.query()
+    first = w.tam.heard(dev.broker.deliver(request)[0])
+    dev.broker.deliver(request)
+    uninstall = teep.Update(
+        token=token,
+        agent_nonce=first,
+        unneeded_manifest_list=(COMPONENT,),
+        unneeded_device=dev.agent.keys.ueid,
+        unneeded_sequence_numbers=(1,),
+    )
+    assert_refused(dev, dev.broker.deliver(w.tam.signed(uninstall)), Code.TEEP_AGENT_NONCE_MISMATCH)
+    assert dev.agent.installed_image(COMPONENT) == V1
+
+
+def test_agent_nonces_replay_from_the_seed_and_differ_between_devices(w: World) -> None:
+    """The nonce comes from the Agent's RandomSource (a fork of its own), so vectors replay
+    byte for byte, and two devices never share one."""
+    from edbp.reference.rand import SeededRandom
+
+    a, b = w.device(), w.device()
+    request, _ = w.tam.query()
+    nonce_a = w.tam.heard(a.broker.deliver(request)[0])
+    assert nonce_a == SeededRandom(a.name).fork("agent-nonce").random_bytes(16)
+    assert nonce_a != w.tam.heard(b.broker.deliver(request)[0])

@@ -231,9 +231,11 @@ def deliver_to_agent(
     (answer,) = broker.deliver(
         signed(teep.QueryRequest(token=token, challenge=rng.fork("challenge").random_bytes(32)))
     )
-    assert isinstance(_reply(answer), teep.QueryResponse)
+    heard = _reply(answer)
+    assert isinstance(heard, teep.QueryResponse)
     envelope = device_envelope(author_bytes, tsk, agent.keys.ueid)
-    (final,) = broker.deliver(signed(teep.Update(token=token, manifest_list=(envelope,))))
+    update = teep.Update(token=token, manifest_list=(envelope,), agent_nonce=heard.agent_nonce)
+    (final,) = broker.deliver(signed(update))
     message = _reply(final)
     if isinstance(message, teep.Success):
         return AgentOutcome(True, None, "", tuple(fetched), anchor == draft_author_key())

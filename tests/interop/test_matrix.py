@@ -344,21 +344,31 @@ def _tam_answer(payload: bytes) -> str:
         state = tam.state(device.ueid).value
         last = list(world.devices_db.entries())[-1]
         # the same example with the device's real evidence for a new session spliced into
-        # attestation-payload, every other option (and the unsorted key order) as published
+        # attestation-payload, every other option (and the unsorted key order) as published:
+        # still no edbp-agent-nonce (the edbp profile requires it, protocol.md 8.3.1)
         reopened = tam.begin(device.ueid, Intent(package=(TA_UUID, 1)))
         (answer,) = device.broker.deliver(reopened.send or b"")
-        evidence = teep.verify(answer, device.agent.keys.dsk_public).attestation_payload
+        heard = teep.verify(answer, device.agent.keys.dsk_public)
         items = cbor2.loads(payload)
-        items[1][7] = evidence
+        items[1][7] = heard.attestation_payload
         spliced = device.agent.keys.sign(cbor2.dumps(items)).encode()
-        out = tam.receive(spliced)
+        without_nonce = _try(lambda: tam.receive(spliced))[1]
+        # and with the device's Agent nonce (option 258) added as well
+        reopened = tam.begin(device.ueid, Intent(package=(TA_UUID, 1)))
+        (answer,) = device.broker.deliver(reopened.send or b"")
+        heard = teep.verify(answer, device.agent.keys.dsk_public)
+        items[1][7] = heard.attestation_payload
+        items[1][teep.EDBP_AGENT_NONCE] = heard.agent_nonce
+        out = tam.receive(device.agent.keys.sign(cbor2.dumps(items)).encode())
         update = type(teep.peek(out.send)).__name__ if out.send else "nothing"
     return (
         f"TAM, no open session: {no_session}; TAM, in a deploy session opened with the "
         f"draft's token: matched by token, DSK signature verifies, evidence appraised: "
         f"{matched}, session {state}, audit `{last.event}` code {last.error}; with the "
-        f"device's evidence in attestation-payload (keys still unsorted): {update}, session "
-        f"{out.state.value}"
+        f"device's evidence in attestation-payload (keys still unsorted): {without_nonce} "
+        f"(the edbp profile requires edbp-agent-nonce, option 258, which the draft's example "
+        f"does not carry: protocol.md 8.3.1, 14 item 20); with the device's evidence and its "
+        f"Agent nonce added (keys still unsorted): {update}, session {out.state.value}"
     )
 
 

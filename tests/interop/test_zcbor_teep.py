@@ -94,6 +94,7 @@ def _agent_replies() -> list[tuple[str, bytes]]:
         tam.signed(
             teep.Update(
                 token=token,
+                agent_nonce=tam.nonce(token),
                 unneeded_manifest_list=(COMPONENT,),
                 unneeded_device=dev.agent.keys.ueid,
                 unneeded_sequence_numbers=(3,),
@@ -137,6 +138,10 @@ def zcbor_types() -> Any:
         # edbp's Update extension (spec/protocol.md section 14 item 19) in TEEP's own socket
         "$$update-extensions //= (256 => [+ uint .size 8])\n",
         "$$update-extensions //= (257 => bstr .size (7..33))\n",
+        # the Agent nonce (protocol.md section 8.3.1, section 14 item 20): in the QueryResponse,
+        # echoed in every Update
+        "$$query-response-extensions //= (258 => bstr .size 16)\n",
+        "$$update-extensions //= (258 => bstr .size 16)\n",
     ]
     return zcbor_mod.DataTranslator.from_cddl("\n".join(parts), 100).my_types
 

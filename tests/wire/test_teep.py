@@ -116,6 +116,7 @@ query_response = st.builds(
     ),
     unneeded_manifest_list=opt_list(cid),
     ext_list=opt_list(st.integers(0, 9)),
+    agent_nonce=st.none() | st.binary(min_size=16, max_size=16),
     unknown_options=unknown,
 )
 update = st.builds(
@@ -123,6 +124,7 @@ update = st.builds(
     token=token,
     manifest_list=opt_list(st.binary(max_size=30)),
     unneeded_manifest_list=opt_list(cid),
+    agent_nonce=st.none() | st.binary(min_size=16, max_size=16),
     err_code=st.none() | st.integers(0, 23),
     err_msg=text128,
     err_lang=st.none() | st.just("en"),
@@ -211,6 +213,12 @@ def test_unknown_options_are_ignored_but_kept() -> None:
         ([2, {8: [{1: b""}]}], Code.TEEP_MALFORMED),
         ([3, {10: []}], Code.TEEP_MALFORMED),
         ([5, {-1: 0}], Code.TEEP_MALFORMED),
+        # edbp-agent-nonce (258): exactly 16 bytes, in a QueryResponse and an Update
+        ([2, {258: b"n" * 15}], Code.TEEP_MALFORMED),
+        ([2, {258: b"n" * 17}], Code.TEEP_MALFORMED),
+        ([3, {258: b""}], Code.TEEP_MALFORMED),
+        ([3, {258: "n" * 16}], Code.TEEP_MALFORMED),
+        ([3, {258: [b"n" * 16]}], Code.TEEP_MALFORMED),
     ],
 )
 def test_refusals(items: object, code: Code) -> None:
@@ -317,3 +325,22 @@ def test_encode_is_the_encoding_of_to_cbor_with_the_constant_offers() -> None:
         teep.QueryRequest(challenge=b"c" * 8, supported_suit_cose_profiles=(True, 1)),
     ):
         assert msg.encode() == cbor.dumps(msg.to_cbor())
+
+
+def test_agent_nonce_is_option_258_of_the_query_response_and_the_update() -> None:
+    """spec/messages.cddl: edbp-agent-nonce = 258, a 16-byte bstr in TEEP's
+    $$query-response-extensions and $$update-extensions sockets; other messages ignore it
+    (kept as an unknown option, as TEEP requires)."""
+    from edbp.reference.wire.names import TEEP_OPTION_NAMES
+
+    nonce = bytes(range(16))
+    assert teep.EDBP_AGENT_NONCE == 258 and TEEP_OPTION_NAMES[258] == "edbp-agent-nonce"
+    for msg in (
+        teep.QueryResponse(token=b"t" * 16, agent_nonce=nonce),
+        teep.Update(token=b"t" * 16, manifest_list=(b"\xa0",), agent_nonce=nonce),
+    ):
+        items = cbor.loads(msg.encode())
+        assert items[1][258] == nonce
+        assert teep.decode(msg.encode()) == msg
+    success = teep.decode(cbor.dumps([5, {20: b"t" * 16, 258: nonce}]))
+    assert isinstance(success, teep.Success) and success.unknown_options == {258: nonce}

@@ -11,6 +11,7 @@ the one the software and PKCS#11 backends produce for the same key.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -33,7 +34,7 @@ from edbp.reference.wire import cbor, teep
 from edbp.reference.wire.cose_algs import Alg, Curve
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.suit_commands import CommandSequence
-from edbp.vectorgen.format import Step, error, message
+from edbp.vectorgen.format import Step, TestCase, error, message
 from edbp.vectorgen.replay import DeviceTarget, ReferenceTarget, device_state_view
 
 __all__ = [
@@ -222,7 +223,46 @@ class DeviceHandle:
                 {"component": [c.hex() for c in comp], "sequence": seq}
                 for comp, seq in sorted((floors or {}).items())
             ],
+            "agentNonces": [n.hex() for n in agent_nonces(kit, self.label)],
         }
+
+
+#: Agent nonces scripted per test device while a flow is generated: more than any flow's
+#: accepted QueryRequests on one device
+AGENT_NONCES = 16
+
+
+def agent_nonces(kit: Kit, label: str) -> list[bytes]:
+    """The Agent nonces test device ``label`` draws, in order, for the QueryRequests it
+    accepts while its flows are generated (adapter capability ``agent-nonces``), so that the
+    Updates a flow records are the same bytes on every run. A function of the label only:
+    each flow's target starts from the same list. A test's own ``agentNonces`` are then made
+    by ``Kit.with_agent_nonces`` from what its steps need."""
+    rng = kit.rng.fork(f"agent-nonces/{label}")
+    return [rng.random_bytes(16) for _ in range(AGENT_NONCES)]
+
+
+class _Recorder:
+    """A generation target that notes the Agent nonce of each QueryResponse its device sends:
+    ``Kit.drawn[(ueid, QueryRequest bytes)]``, in delivery order."""
+
+    def __init__(self, target: DeviceTarget, ueid: bytes, drawn: dict[Any, list[bytes]]) -> None:
+        self.target = target
+        self.ueid = ueid
+        self.drawn = drawn
+
+    def call(self, req: str, args: dict[str, Any], fetch: Any = None) -> Any:
+        result = self.target.call(req, args, fetch)
+        if req == "deliver" and isinstance(result, dict):
+            for reply in result.get("replies", []):
+                try:
+                    msg = teep.peek(bytes(reply))
+                except EdbpError:
+                    continue
+                if isinstance(msg, teep.QueryResponse) and msg.agent_nonce is not None:
+                    key = (self.ueid, bytes(args["message"]))
+                    self.drawn.setdefault(key, []).append(msg.agent_nonce)
+        return result
 
 
 class Kit:
@@ -258,6 +298,8 @@ class Kit:
             self.vault, self.registry, self.tsk, suite.sig_alg, rng.fork("tam-author")
         )
         self.tam = self.new_tam(self.tsk, "tam")
+        #: (UEID, QueryRequest bytes) -> the Agent nonces drawn for it while generating
+        self.drawn: dict[tuple[bytes, bytes], list[bytes]] = {}
         self.devices: dict[str, DeviceHandle] = {}
         #: every package published, with its label ("" for the honest packages of the class)
         self.published: list[tuple[str, Published]] = []
@@ -377,7 +419,55 @@ class Kit:
         else:
             target = ReferenceTarget()
         _setup_device(target, state)
-        return target
+        return _Recorder(target, bytes.fromhex(state["ueid"]), self.drawn)
+
+    def nonce_for(self, handle: DeviceHandle, query_request: bytes) -> bytes:
+        """The Agent nonce of ``handle``'s exchange opened by ``query_request`` (its first
+        delivery), for an Update made by hand: the one drawn while generating or, when the flow
+        never delivered it, a fresh value recorded as drawn (``with_agent_nonces`` then
+        scripts it for the tests that deliver it)."""
+        drawn = self.drawn.setdefault((handle.ueid, query_request), [])
+        if not drawn:
+            drawn.append(self._fresh_nonce(handle.ueid, query_request, 0))
+        return drawn[0]
+
+    def _fresh_nonce(self, ueid: bytes, query_request: bytes, k: int) -> bytes:
+        digest = hashlib.sha256(query_request).hexdigest()
+        return self.rng.fork(f"agent-nonce/{ueid.hex()}/{digest}/{k}").random_bytes(16)
+
+    def with_agent_nonces(self, tests: Iterator[TestCase] | tuple[TestCase, ...] | list[TestCase]
+                          ) -> list[TestCase]:
+        """Each test with the ``agentNonces`` its steps need (spec/vectors.md): for the k-th
+        accepted delivery of a QueryRequest in the test, the nonce the device drew at the k-th
+        delivery of the same bytes while the flow was generated, so that an Update made in that
+        exchange echoes it; a delivery with no such counterpart (a replay the generator never
+        made) gets a fresh value. Why per test: a test replays from ``reset``, and its
+        QueryRequests are not always the first its device accepted while generating."""
+        out = []
+        for test in tests:
+            device = test.device
+            if not device or "agentNonces" not in device:
+                out.append(test)
+                continue
+            ueid = bytes.fromhex(device["ueid"])
+            seen: dict[bytes, int] = {}
+            nonces: list[bytes] = []
+            for step in test.steps:
+                expect = step.expect
+                if step.op != "agent.deliver" or expect.get("result") != "ok" or expect.get(
+                    "replies"
+                ) != ["QueryResponse"]:
+                    continue
+                data = bytes.fromhex(step.input["message"]["cbor"])
+                k = seen.get(data, 0)
+                seen[data] = k + 1
+                drawn = self.drawn.get((ueid, data), [])
+                nonces.append(drawn[k] if k < len(drawn) else self._fresh_nonce(ueid, data, k))
+            state = {k: v for k, v in device.items() if k != "agentNonces"}
+            if nonces:
+                state["agentNonces"] = [n.hex() for n in nonces]
+            out.append(attrs.evolve(test, device=state))
+        return out
 
 
 def deliver(

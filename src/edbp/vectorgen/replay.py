@@ -157,6 +157,8 @@ def _setup_device(target: DeviceTarget, state: dict[str, Any]) -> None:
             {"component": _hexes(f["component"]), "sequence": f["sequence"]}
             for f in state["floors"]
         ]
+    if state.get("agentNonces"):
+        args["agent_nonces"] = _hexes(state["agentNonces"])
     target.call("provision", args)
     identity = target.call("identity", {})
     for name in ("dak", "dsk"):

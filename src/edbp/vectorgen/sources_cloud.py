@@ -85,6 +85,12 @@ NOTES = {
         "evidence without a claim protocol.md requires (eat_nonce, ueid, oemid, hwmodel, cnf)",
         ("P3",),
     ),
+    "MissingAgentNonce": Note(
+        "Replay",
+        "a QueryResponse without edbp-agent-nonce: the TAM would have no Agent nonce to echo, "
+        "so its Update could not be told from one of an earlier exchange (protocol.md 8.3.1)",
+        ("P6",),
+    ),
     "WrongTag": Note("Malleability", "a structure under another CBOR tag", ("P5", "P10")),
     "UnknownMember": Note(
         "FailClosed", "a signed manifest with a member the processor does not know", ("P10",)
@@ -456,7 +462,13 @@ def _tam(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
         keys = dev.keys
         other = DeviceKeys.generate(suite.keys, kit.rng.fork("other-device"))
 
-        def forged(claims_edit: dict[str, Any], signer: DeviceKeys = keys) -> bytes:
+        agent_nonce = teep.peek(resp).agent_nonce
+
+        def forged(
+            claims_edit: dict[str, Any],
+            signer: DeviceKeys = keys,
+            nonce: bytes | None = agent_nonce,
+        ) -> bytes:
             base = dict(
                 ueid=keys.ueid,
                 cnf=keys.dak_public,
@@ -472,6 +484,7 @@ def _tam(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
                 selected_version=0,
                 attestation_payload_format="application/eat+cwt",
                 attestation_payload=evidence,
+                agent_nonce=nonce,
             )
             return signer.sign(response.encode()).encode()
 
@@ -556,6 +569,15 @@ def _tam(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
                         {"result": "ok", "sends": "Update"},
                     )
                 ],
+            ),
+            _case(
+                p,
+                "evidence-no-agent-nonce",
+                "invalid",
+                "a QueryResponse without edbp-agent-nonce (option 258), evidence otherwise "
+                "honest: the edbp profile requires it (errors.md 400)",
+                ("MissingAgentNonce",),
+                [step(forged({}, nonce=None), error(Code.TEEP_MALFORMED))],
             ),
             _case(
                 p,

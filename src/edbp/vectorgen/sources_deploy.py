@@ -192,9 +192,23 @@ NOTES = {
     ),
     "StaleUninstall": Note(
         "Replay",
-        "an old uninstall, replayed in an exchange reopened by its old QueryRequest after a "
-        "newer version was installed: it names another install (protocol.md 9 [P-9.10c])",
+        "an old uninstall, echoing the nonce of an exchange reopened by its old QueryRequest "
+        "after a newer version was installed: it names another install (protocol.md 9 "
+        "[P-9.10c])",
         ("P6", "P7"),
+    ),
+    "MissingAgentNonce": Note(
+        "Replay",
+        "an Update without edbp-agent-nonce: nothing tells it from an Update of an earlier "
+        "exchange of the same token (protocol.md 8.3.1, 9 [P-9.7c])",
+        ("P6",),
+    ),
+    "ReplayedQueryRequest": Note(
+        "Replay",
+        "an Update withheld from an exchange, delivered after the exchange's QueryRequest was "
+        "replayed: it echoes the first exchange's Agent nonce, not the one the reopened "
+        "exchange drew (protocol.md 8.3.1, 9 [P-9.7c])",
+        ("P6",),
     ),
     "StaleChallenge": Note(
         "Replay", "an Update bound to an earlier challenge than the open one", ("P6", "P3")
@@ -494,6 +508,15 @@ def honest(c: Ctx) -> None:
         )
 
     pay = {uri: payload}
+    one(
+        "update-without-agent-nonce",
+        "invalid",
+        "the honest Update without edbp-agent-nonce (option 258), re-signed by the TSK",
+        ("MissingAgentNonce",),
+        teep.sign(attrs.evolve(teep.peek(upd), agent_nonce=None), kit.tsk, c.suite.sig_alg),
+        Code.TEEP_MALFORMED,
+        pay,
+    )
     one(
         "update-signature-flipped",
         "invalid",
@@ -972,7 +995,11 @@ def recipients(c: Ctx) -> None:
             package, record, kit.vault, kit.tsk, c.suite.sig_alg, kit.rng.fork(f"faulty/{name}")
         )
         upd = teep.sign(
-            teep.Update(token=token, manifest_list=(_as_listed(delivery.envelope),)),
+            teep.Update(
+                token=token,
+                manifest_list=(_as_listed(delivery.envelope),),
+                agent_nonce=kit.nonce_for(b, qr),
+            ),
             kit.tsk,
             c.suite.sig_alg,
         )
@@ -1075,27 +1102,42 @@ def lifecycle(c: Ctx) -> None:
     tam_s.receive(deliver(t_stale, un_old)[0])
     qs3, _, us3 = open_session(kit, tam_s, dev_s, t_stale, Intent(package=(TA_UUID, 5)))
     assert us3 is not None
+    tam_s.receive(deliver(t_stale, us3, {uri5: pay5})[0])
+    history = [
+        deliver_step(qs1, ok("QueryResponse")),
+        deliver_step(us1, ok("Success"), {uri: pay}),
+        deliver_step(qs2, ok("QueryResponse")),
+        deliver_step(un_old, ok("Success")),
+        deliver_step(qs3, ok("QueryResponse")),
+        deliver_step(us3, ok("Success"), {uri5: pay5}),
+        deliver_step(qs2, ok("QueryResponse")),
+    ]
+    kept = state_after("IDLE", {COMPONENT: 5}, floors={COMPONENT: 5})
+    # issue 19 (Agent nonce): the replayed QueryRequest drew a fresh nonce, the old uninstall
+    # echoes the one of its own exchange (P-9.7c refuses it before P-9.10c is reached)
     c.add(
         "uninstall-stale-replayed",
         "invalid",
         "install 3, uninstall it, install 5; then the old QueryRequest and uninstall replayed: "
-        "the uninstall names sequence 3, not the installed 5 (SUIT_UNINSTALL_STALE)",
+        "the uninstall echoes the first exchange's Agent nonce (TEEP_AGENT_NONCE_MISMATCH)",
+        ("ReplayedQueryRequest",),
+        [*history, deliver_step(un_old, refused(Code.TEEP_AGENT_NONCE_MISMATCH), None, kept)],
+        s_stale,
+    )
+    # defence in depth: the same removal echoing the reopened exchange's nonce (a TSK-signed
+    # uninstall no honest TAM sends) still names sequence 3, not the installed 5
+    reopened = teep.peek(deliver(t_stale, qs2)[0]).agent_nonce
+    stale = teep.sign(
+        attrs.evolve(teep.peek(un_old), agent_nonce=reopened), kit.tsk, c.suite.sig_alg
+    )
+    c.add(
+        "uninstall-stale",
+        "invalid",
+        "install 3, uninstall it, install 5; then the old QueryRequest replayed and an uninstall "
+        "echoing the reopened exchange's nonce but naming sequence 3, not the installed 5 "
+        "(SUIT_UNINSTALL_STALE)",
         ("StaleUninstall",),
-        [
-            deliver_step(qs1, ok("QueryResponse")),
-            deliver_step(us1, ok("Success"), {uri: pay}),
-            deliver_step(qs2, ok("QueryResponse")),
-            deliver_step(un_old, ok("Success")),
-            deliver_step(qs3, ok("QueryResponse")),
-            deliver_step(us3, ok("Success"), {uri5: pay5}),
-            deliver_step(qs2, ok("QueryResponse")),
-            deliver_step(
-                un_old,
-                refused(Code.SUIT_UNINSTALL_STALE),
-                None,
-                state_after("IDLE", {COMPONENT: 5}, floors={COMPONENT: 5}),
-            ),
-        ],
+        [*history, deliver_step(stale, refused(Code.SUIT_UNINSTALL_STALE), None, kept)],
         s_stale,
     )
 
@@ -1115,25 +1157,63 @@ def lifecycle(c: Ctx) -> None:
     qh, _, uh = open_session(kit, tam_o, dev_h, t_h2, Intent(package=(TA_UUID, 3)))
     qg, _, un_g = open_session(kit, tam_o, dev_g, t_g, Intent(uninstall=COMPONENT))
     assert uh is not None and un_g is not None
+    tam_o.receive(deliver(t_h2, uh, {uri: pay})[0])
+    relayed = [
+        deliver_step(qh, ok("QueryResponse")),
+        deliver_step(uh, ok("Success"), {uri: pay}),
+        deliver_step(qg, ok("QueryResponse")),
+    ]
+    held = state_after("IDLE", {COMPONENT: 3}, floors={COMPONENT: 3})
     c.add(
         "uninstall-other-device",
         "invalid",
         "install 3; then another device's QueryRequest relayed here and the uninstall the TAM "
-        "made for that device, same component and sequence: it names the other UEID "
+        "made for that device, same component and sequence: it echoes the other device's Agent "
+        "nonce, not the one this device drew (TEEP_AGENT_NONCE_MISMATCH)",
+        ("ReplayedQueryRequest",),
+        [*relayed, deliver_step(un_g, refused(Code.TEEP_AGENT_NONCE_MISMATCH), None, held)],
+        s_h,
+    )
+    # defence in depth: the other device's uninstall echoing this device's nonce (no honest
+    # TAM sends it) still names the other UEID
+    own = teep.peek(deliver(t_h2, qg)[0]).agent_nonce
+    foreign = teep.sign(attrs.evolve(teep.peek(un_g), agent_nonce=own), kit.tsk, c.suite.sig_alg)
+    c.add(
+        "uninstall-other-device-own-nonce",
+        "invalid",
+        "install 3; then another device's QueryRequest relayed here and the uninstall the TAM "
+        "made for that device, echoing this device's nonce: it names the other UEID "
         "(AGENT_NOT_FOR_THIS_DEVICE)",
         ("OtherDeviceUninstall",),
+        [*relayed, deliver_step(foreign, refused(Code.AGENT_NOT_FOR_THIS_DEVICE), None, held)],
+        s_h,
+    )
+
+    # issue 19 (P6(a)): session 1's QueryRequest captured and its Update withheld; the
+    # QueryRequest replayed reopens an exchange with its token, and the withheld Update,
+    # delivered in it, echoes the first exchange's Agent nonce (own TAM and device, as above)
+    tam_r = kit.new_tam(kit.tsk, "tam-replayed-query")
+    dev_r = kit.device("device-r", tams=(tam_r,))
+    tam_r.add_package(pub.envelope)
+    s_r = dev_r.state(kit)
+    t_r = kit.target(s_r)
+    q1, _, u1 = open_session(kit, tam_r, dev_r, t_r, Intent(package=(TA_UUID, 3)))
+    assert u1 is not None
+    c.add(
+        "update-from-replayed-query",
+        "invalid",
+        "exchange 1's Update withheld, its QueryRequest replayed (exchange 2, a fresh Agent "
+        "nonce), then the withheld Update delivered: TEEP_AGENT_NONCE_MISMATCH, nothing "
+        "installed",
+        ("ReplayedQueryRequest",),
         [
-            deliver_step(qh, ok("QueryResponse")),
-            deliver_step(uh, ok("Success"), {uri: pay}),
-            deliver_step(qg, ok("QueryResponse")),
+            deliver_step(q1, ok("QueryResponse")),
+            deliver_step(q1, ok("QueryResponse")),
             deliver_step(
-                un_g,
-                refused(Code.AGENT_NOT_FOR_THIS_DEVICE),
-                None,
-                state_after("IDLE", {COMPONENT: 3}, floors={COMPONENT: 3}),
+                u1, refused(Code.TEEP_AGENT_NONCE_MISMATCH), {uri: pay}, state_after("IDLE")
             ),
         ],
-        s_h,
+        s_r,
     )
 
     # TAM key rotation: the device now trusts only the rotated key
@@ -1281,7 +1361,11 @@ def exposure(c: Ctx) -> None:
     record = kit.tam.registry.get(dev.ueid)
     env = class_layer_delivery(pub.package, record, kit.tsk, c.suite.sig_alg)
     upd = teep.sign(
-        teep.Update(token=token, manifest_list=(_as_listed(env),)), kit.tsk, c.suite.sig_alg
+        teep.Update(
+            token=token, manifest_list=(_as_listed(env),), agent_nonce=kit.nonce_for(dev, qr)
+        ),
+        kit.tsk,
+        c.suite.sig_alg,
     )
     c.add(
         "class-key-layer-forwarded",
@@ -1359,7 +1443,11 @@ def author_of_another_ta(c: Ctx) -> None:
         manifest, kit.tsk, c.suite.sig_alg, integrated={AUTHOR_KEY: other.package.envelope}
     ).encode()
     upd = teep.sign(
-        teep.Update(token=token, manifest_list=(_as_listed(env),)), kit.tsk, c.suite.sig_alg
+        teep.Update(
+            token=token, manifest_list=(_as_listed(env),), agent_nonce=kit.nonce_for(dev, qr)
+        ),
+        kit.tsk,
+        c.suite.sig_alg,
     )
     c.add(
         "update-author-of-another-ta",
@@ -1403,7 +1491,11 @@ def two_recipients(c: Ctx) -> None:
         manifest, kit.tsk, c.suite.sig_alg, integrated={AUTHOR_KEY: pub.package.envelope}
     ).encode()
     upd = teep.sign(
-        teep.Update(token=token, manifest_list=(_as_listed(env),)), kit.tsk, c.suite.sig_alg
+        teep.Update(
+            token=token, manifest_list=(_as_listed(env),), agent_nonce=kit.nonce_for(dev, qr)
+        ),
+        kit.tsk,
+        c.suite.sig_alg,
     )
     c.add(
         "update-two-recipients",
@@ -1466,7 +1558,11 @@ def boot_in_delivery(c: Ctx) -> None:
             manifest, kit.tsk, c.suite.sig_alg, integrated={AUTHOR_KEY: pub.package.envelope}
         ).encode()
         upd = teep.sign(
-            teep.Update(token=token, manifest_list=(_as_listed(env),)), kit.tsk, c.suite.sig_alg
+            teep.Update(
+                token=token, manifest_list=(_as_listed(env),), agent_nonce=kit.nonce_for(dev, qr)
+            ),
+            kit.tsk,
+            c.suite.sig_alg,
         )
         c.add(
             name,
@@ -1525,8 +1621,9 @@ def _suite_file(suite: Suite) -> Callable[[SeededRandom], VectorFile]:
         c = Ctx(kit)
         for scenario in SCENARIOS:
             scenario(c)
-        valid = tuple(t for t in c.tests if t.result == "valid")
-        invalid = tuple(t for t in c.tests if t.result != "valid")
+        tests = kit.with_agent_nonces(c.tests)
+        valid = tuple(t for t in tests if t.result == "valid")
+        invalid = tuple(t for t in tests if t.result != "valid")
         keys = {
             "tsk": kit.tsk.public().encode().hex(),
             "tskRotated": kit.tsk_rotated.public().encode().hex(),

@@ -214,7 +214,7 @@ def deploy_file(rng: SeededRandom) -> VectorFile:
     store = PinStore(DEPLOY_PATH)
     with pq.pinned(store.pins()):
         kit = Kit(rng, PQ_SUITE)
-        tests = _deploy_tests(kit, store)
+        tests = kit.with_agent_nonces(_deploy_tests(kit, store))
     keys = {"tsk": kit.tsk.public().encode().hex(), "ask": kit.ask.public().encode().hex(),
             "mrk": kit.mrk.public().encode().hex(), "suitCoseProfile": list(PQ_SUITE.profile)}
     valid = tuple(t for t in tests if t.result == "valid")
