@@ -388,15 +388,20 @@ class FaultyAgent(Agent):
         return [FetchPayload(plan.uri, plan.ciphertext_size, plan.ciphertext_digest.digest)]
 
     def _bound_challenge(self, session: Any, update: teep.Update) -> bytes:
-        if "accept-stale-challenge" in self.flags and update.token is not None:
+        expected = None if session is None else (session.token or session.challenge)
+        current = expected is not None and update.token is not None and _eq(update.token, expected)
+        if "accept-stale-challenge" in self.flags and update.token is not None and not current:
+            # an earlier exchange's token is taken; the open exchange's is checked in full
             for challenge, token in reversed(self._history):
                 if _eq(update.token, token or challenge):
                     return challenge
-        expected = None if session is None else (session.token or session.challenge)
-        if "token-prefix-compare" in self.flags and expected is not None and update.token:
-            if _eq(update.token[:8], expected[:8]):  # a near-miss compare: 8 of 16 bytes
-                return bytes(session.challenge)
-        if expected is None or update.token is None or not _eq(update.token, expected):
+        near_miss = (
+            "token-prefix-compare" in self.flags
+            and expected is not None
+            and update.token is not None
+            and _eq(update.token[:8], expected[:8])  # a near-miss compare: 8 of 16 bytes
+        )
+        if not (current or near_miss):
             raise ProtocolError(Code.AGENT_REPLAY, "Update not bound to the open challenge")
         self._check_lifetime(session)
         from edbp.reference.device import agent as agent_module
