@@ -195,7 +195,7 @@ def lemmas(s: State) -> dict[str, z3.BoolRef]:
                                       s["pgen"][c_, v_] == s["gen"]))),
         "L14 a TA-version floor never falls below the highest TA build installed": _all(
             [d_, c_], s["tfl"][d_, c_] >= s["thi"][d_, c_]),
-        "L15 a first-time exchange outlives no expired session's Update": timing.lemma(s),
+        "L15 an exchange outlives no expired session's Update it answers": timing.lemma(s),
         "L7 the TAM holds no session with a revoked device": _all(
             [d_], z3.Implies(s["rev"][d_], z3.And(z3.Not(s["sch"][d_]), z3.Not(s["sus"][d_])))),
     }
@@ -247,9 +247,8 @@ def _t_query_response(s: State, R: Rules) -> Built:
                    n >= 0, n < s["issued"])
     up = {"agq": _upd(s["agq"], (d,), True), "tok": _upd(s["tok"], (d,), n),
           "ev": _upd(s["ev"], (d, n), True),
-          # the exchange's clock starts; first time d answers this token?
-          "aage": _upd(s["aage"], (d,), z3.IntVal(0)),
-          "qfirst": _upd(s["qfirst"], (d,), z3.Not(s["ev"][d, n]))}
+          # a fresh Agent nonce, bound to n by the QueryResponse; the exchange's clock starts
+          **timing.draw(s, R, d, n)}
     return [d, n], guard, up
 
 
@@ -261,8 +260,9 @@ def _t_deliver(s: State, R: Rules) -> Built:
     attacker's key instead. The TAM's check is ``R.evidence_ok``; the ghosts record the truth.
     """
     d, n, c, v = z3.Const("p_d", Dev), z3.Int("p_n"), z3.Const("p_c", Comp), z3.Int("p_v")
-    toatt = z3.Bool("p_to_attacker_key")
-    genuine = z3.And(z3.Or(s["ev"][d, n], s["comp"][d]), z3.Not(toatt))
+    toatt, k = z3.Bool("p_to_attacker_key"), z3.Int("p_agent_nonce")
+    # genuine: the device's own QueryResponse for n with Agent nonce k (or its key is known)
+    genuine = z3.And(z3.Or(timing.answered_with(s, R, d, n, k), s["comp"][d]), z3.Not(toatt))
     fresh_ok = z3.And(genuine, n == s["snonce"][d], z3.Not(s["rev"][d]))
     guard = z3.And(s["sch"][d], v >= 1, v <= s["pub"][c], n >= 0, n < s["issued"],
                    R.evidence_ok(genuine, n, s["snonce"][d], s["issued"]),
@@ -278,6 +278,7 @@ def _t_deliver(s: State, R: Rules) -> Built:
         "sc": _upd(s["sc"], (d,), c), "sv": _upd(s["sv"], (d,), v),
         "uage": _upd(s["uage"], (d,), z3.IntVal(0)),  # the TAM's hold starts at the Update
         "usent": _upd(s["usent"], (d, n), z3.BoolVal(True)),
+        "uan": _upd(s["uan"], (d, n), k),  # the Update echoes the verified Agent nonce
         "bad_dlv": z3.Or(s["bad_dlv"], z3.Not(fresh_ok), s["answered"][n]),
         "answered": _upd(s["answered"], (n,), True),
         "revdlv": z3.Or(s["revdlv"], s["rev"][d]),
@@ -285,7 +286,7 @@ def _t_deliver(s: State, R: Rules) -> Built:
         # the KeyVault unwraps the record's CEK under the record's generation
         "retuse": z3.Or(s["retuse"], s["pgen"][c, v] < s["gen"]),
     }
-    return [d, n, c, v, toatt], guard, up
+    return [d, n, c, v, toatt, k], guard, up
 
 
 def _t_verify_update(s: State, R: Rules) -> Built:
@@ -299,9 +300,11 @@ def _t_verify_update(s: State, R: Rules) -> Built:
     d, named, n = z3.Const("p_d", Dev), z3.Const("p_named", Dev), z3.Int("p_n")
     c, v, dg = z3.Const("p_c", Comp), z3.Int("p_v"), z3.Int("p_digest")
     tsig, asig = z3.Bool("p_tam_signed"), z3.Bool("p_author_signed")
+    echo = timing.echoed(s, tsig, named, n, z3.Int("p_echo"))
     avail = z3.If(tsig, z3.And(s["upd"][named, n, c, v], asig, dg == v),
                   z3.Implies(asig, z3.And(dg == v, v >= 1, v <= s["pub"][c])))
     checks = z3.And(R.sigs_ok(tsig, asig), R.binding_ok(named, d), R.token_ok(n, s["tok"][d]),
+                    R.agent_nonce_ok(echo, s["anon"][d]),
                     R.seq_ok(v, s["fl"][d, c], s["ins"][d, c]),
                     R.exchange_live(s["aage"][d]))
     proceed = z3.Or(checks, z3.BoolVal(not R.verify_before_decrypt))
@@ -321,13 +324,14 @@ def _t_verify_update(s: State, R: Rules) -> Built:
         "revtee": z3.Or(s["revtee"], z3.And(unwraps, tsig, s["rev"][d],
                                             z3.Not(s["dlv"][d, c, v]))),
         "htok": _upd(s["htok"], (d,), s["tok"][d]),
-        # P6(a): the Update of a session that expired, consumed by its first-time exchange
-        # (the explorer states it as "no longer current, not revoked": a session that ended
-        # by a record had an install under its token, so it has no first-time exchange)
+        # P6(a): the Update of a session that expired, consumed by an exchange with its
+        # token, whichever QueryRequest opened it (the explorer states it as "no longer
+        # current, not revoked"; a session that ended by a record is the other way it stops
+        # being current, which the explorer's ghost covers too)
         "late": z3.Or(s["late"], z3.And(unwraps, tsig, named == d, n == s["tok"][d],
-                                        s["qfirst"][d], s["usent"][d, n], s["tout"][d, n])),
+                                        s["usent"][d, n], s["tout"][d, n])),
     }
-    return [d, named, n, c, v, tsig, asig, dg], guard, up
+    return [d, named, n, c, v, tsig, asig, dg, z3.Int("p_echo")], guard, up
 
 
 def _t_install(s: State, R: Rules) -> Built:

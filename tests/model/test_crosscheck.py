@@ -54,9 +54,10 @@ def test_a_cross_device_step_the_z3_relation_forbids_is_reported() -> None:
     assert any((("foreign", ()), False, True) in m.changed for m in mismatches)
 
 
-#: one device, an uninstall Update on the network (issue 19: uninstall the attacker replays)
+#: one device, an uninstall Update on the network (issue 19: uninstall the attacker replays),
+#: and a replayed QueryRequest answered (a re-opened exchange with a fresh Agent nonce)
 UNINSTALL = Instance(devices=1, versions=2, sessions=2, compromises=0, revocations=0,
-                     uninstalls=1)
+                     uninstalls=1, requeries=1)
 
 
 def test_every_explored_uninstall_step_is_a_z3_step() -> None:
