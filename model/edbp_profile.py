@@ -77,7 +77,9 @@ class Session:
     phase: str = "NO_SESSION"
     nonce: int = -1
     job: tuple[Any, ...] = ()
-    age: int = 0  # UPDATE_SENT: ticks since the Update was sent (timing.py)
+    # ticks (timing.py) since the Update was sent (UPDATE_SENT), or since the QueryRequest was
+    # sent, on the TAM's clock (CHALLENGED: the challenge's age)
+    age: int = 0
     anonce: Any = None  # the verified QueryResponse's Agent nonce term (an Update was sent)
 
 
@@ -440,6 +442,8 @@ def _tam_accepts_evidence(cfg: Config, w: World, d: int, term: Term) -> Term | N
     """The key the TAM would wrap to, or None when it refuses the evidence."""
     if not (isinstance(term, tuple) and term[0] == "sig" and term[2][0] == "ev"):
         return None
+    if not cfg.rules.challenge_live(w.sessions[d].age):
+        return None  # EAT_STALE: the challenge is older than the session lifetime
     signer, (_, n, named, cnf, _an) = term[1], term[2]
     genuine = signer == dsk_of(d) and named == d and cnf == pub(dak_of(cfg, d))
     if not cfg.rules.evidence_ok(genuine, n[1], w.sessions[d].nonce, w.issued):
@@ -506,6 +510,7 @@ def _tam_steps(w: World, cfg: Config, d: int,
         yield Event(("deploy.record",), "TAM", "TAM", f"session with device {d} expires",
                     ("expire", d)), nw
     if s.phase == "CHALLENGED":
+        yield from timing.challenge_ages(w, cfg, d)
         yield from _uninstall.tam_steps(w, cfg, d, know)
         honest_ev = evidence(cfg, d, s.nonce, agent_nonce(d))
         for term in _evidence_candidates(cfg, w.issued, know):
@@ -571,6 +576,8 @@ def _deliver(w: World, cfg: Config, d: int, ev: Term, ev_nonce: Term, kek: Term,
         reasons.append("device revoked")
     if ev_nonce[1] in g.answered:
         reasons.append("challenge already used for a delivery")
+    if w.sessions[d].age >= timing.CAP:
+        reasons.append("challenge older than the session lifetime (stale evidence)")
     # the KeyVault unwraps the CEK from the package record, under the record's generation
     gen, build = record(w, c, v)
     if gen < len(w.ck_retired):
@@ -590,7 +597,7 @@ def _deliver(w: World, cfg: Config, d: int, ev: Term, ev_nonce: Term, kek: Term,
     # T4: the session leaves CHALLENGED, so its challenge answers no second delivery
     # the session keeps the verified QueryResponse's Agent nonce, which its Update echoes
     after = (Session("UPDATE_SENT", n, (c, v), anonce=ev[2][4]) if cfg.rules.tam_closes_challenge
-             else Session("CHALLENGED", n))
+             else w.sessions[d])
     nw = _evolve(w, sessions=_set(w.sessions, d, after), seen=_learn(w, upd), ghost=g)
     steps: tuple[str, ...] = ("deploy.verify_evidence", "deploy.update")
     if ev != honest_ev:

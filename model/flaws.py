@@ -53,6 +53,10 @@ FLAWS: tuple[Flaw, ...] = (
     Flaw("tam-wraps-without-fresh-evidence", "P3",
          "TAM accepts evidence carrying any challenge it ever issued (stale evidence replays)",
          True, rules=attrs.evolve(_, evidence_ok=lambda g, n, sn, i: AND(g, n >= 0, n < i))),
+    Flaw("tam-accepts-stale-evidence", "P3",
+         "TAM accepts evidence for a challenge it issued more than the session lifetime ago "
+         "(no EAT_STALE: evidence the attacker held back past 300 s is still answered)", True,
+         rules=attrs.evolve(_, challenge_live=TRUE)),
     Flaw("publish-wraps-under-retired-class-key", "P2",
          "after rotate.class_key the Author's pipeline keeps wrapping new CEKs under the retired "
          "class-key generation, so whoever learns that generation reads every newer package",

@@ -237,7 +237,8 @@ def _t_query_request(s: State, R: Rules) -> Built:
     d = z3.Const("p_d", Dev)
     guard = z3.And(z3.Not(s["sch"][d]), z3.Not(s["sus"][d]), R.serves(s["rev"][d]))
     up = {"sch": _upd(s["sch"], (d,), True), "snonce": _upd(s["snonce"], (d,), s["issued"]),
-          "issued": s["issued"] + 1}
+          "issued": s["issued"] + 1,
+          "cage": _upd(s["cage"], (d,), z3.IntVal(0))}  # the challenge's clock starts
     return [d], guard, up
 
 
@@ -266,7 +267,7 @@ def _t_deliver(s: State, R: Rules) -> Built:
     fresh_ok = z3.And(genuine, n == s["snonce"][d], z3.Not(s["rev"][d]))
     guard = z3.And(s["sch"][d], v >= 1, v <= s["pub"][c], n >= 0, n < s["issued"],
                    R.evidence_ok(genuine, n, s["snonce"][d], s["issued"]),
-                   R.serves(s["rev"][d]))
+                   R.challenge_live(s["cage"][d]), R.serves(s["rev"][d]))
     up = {
         "dlv": _upd(s["dlv"], (d, c, v), True),
         "wrapnet": z3.If(toatt, s["wrapnet"], _upd(s["wrapnet"], (d, c, v), True)),
@@ -279,7 +280,10 @@ def _t_deliver(s: State, R: Rules) -> Built:
         "uage": _upd(s["uage"], (d,), z3.IntVal(0)),  # the TAM's hold starts at the Update
         "usent": _upd(s["usent"], (d, n), z3.BoolVal(True)),
         "uan": _upd(s["uan"], (d, n), k),  # the Update echoes the verified Agent nonce
-        "bad_dlv": z3.Or(s["bad_dlv"], z3.Not(fresh_ok), s["answered"][n]),
+        # P3: not the device's evidence for the session's challenge, the challenge answered
+        # before, or older than the session lifetime on the TAM's clock (stale evidence)
+        "bad_dlv": z3.Or(s["bad_dlv"], z3.Not(fresh_ok), s["answered"][n],
+                         s["cage"][d] >= timing.CAP),
         "answered": _upd(s["answered"], (n,), True),
         "revdlv": z3.Or(s["revdlv"], s["rev"][d]),
         "ckout": z3.Or(s["ckout"], z3.BoolVal(not R.wrap_to_device_key)),
@@ -482,6 +486,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("attack.compromise_device", _t_compromise),
     Transition("attack.intercept", _t_intercept),
     Transition("time.tick", timing.t_tick),
+    Transition("time.challenge_lifetime", timing.t_challenge_ages),
 )
 
 

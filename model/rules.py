@@ -1,8 +1,8 @@
 """The checks and behaviours of the `edbp` profile, as one overridable definition.
 
-Every check the spec puts on a party (the TAM's evidence and report checks, the Agent's
-signature, binding, token, Agent-nonce, sequence and payload checks, revocation) is a field of
-``Rules`` holding a plain function. The same function is applied by the explorer to concrete values
+Every check the spec puts on a party (the TAM's evidence, challenge-age and report checks, the
+Agent's signature, binding, token, Agent-nonce, sequence and payload checks, revocation) is a
+field of ``Rules`` holding a plain function. The same function is applied by the explorer to concrete values
 (ints, bools) and by the z3 encoding to symbolic ones (``z3.ArithRef``/``z3.BoolRef``), so both
 encodings take their guards from one definition. The boolean helpers ``AND``, ``OR`` and ``NOT``
 work on both kinds of value.
@@ -128,6 +128,15 @@ def agent_nonce_ok(echoed: Any, mine: Any) -> Any:
     return echoed == mine
 
 
+def challenge_live(age: Any) -> Any:
+    """deploy.verify_evidence (protocol.md 8.3 step 3, T5; ``EAT_STALE`` 426): the TAM accepts
+    evidence only for a challenge it issued no more than the session lifetime ago (300 s),
+    measured on its own clock from the QueryRequest. The EAT's ``iat`` is informative only: the
+    device has no clock the TAM can trust. ``age`` counts abstract ticks of the challenge's
+    clock (``timing.py``): 0 within the lifetime, 1 past it."""
+    return age < 1
+
+
 def exchange_live(age: Any) -> Any:
     """deploy.verify_update (protocol.md 8.3.1): the Agent's exchange is within its lifetime
     L_a, measured on the TEE's own monotonic clock from when it accepted the QueryRequest.
@@ -172,6 +181,7 @@ class Rules:
     uninstall_ok: Callable[[Any, Any], Any] = uninstall_ok
     ta_version_ok: Callable[[Any, Any, Any, Any], Any] = ta_version_ok
     agent_nonce_ok: Callable[[Any, Any], Any] = agent_nonce_ok  # the Update echoes the exchange's
+    challenge_live: Callable[[Any], Any] = challenge_live  # the TAM's challenge lifetime
     exchange_live: Callable[[Any], Any] = exchange_live  # the Agent's exchange lifetime
     tam_may_expire: Callable[[Any], Any] = tam_may_expire  # the TAM's hold after the Update
     # behaviours (what a party does, not a check it makes)

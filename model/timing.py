@@ -27,9 +27,14 @@ Whether a party honours its bound is a check of ``rules.Rules`` (``exchange_live
 ``tam_may_expire``), so a seeded flaw or a held-out mutation changes it like any other
 check.
 
+A third clock is the TAM's challenge (P3's fresh evidence, ``EAT_STALE``): the age of a
+challenged session's challenge since the QueryRequest, bounded by the session lifetime
+(``Rules.challenge_live``). It passes its bound by a step of its own, at any moment
+(``challenge_ages``).
+
 This module holds the explorer's tick, the z3 state variables, transition and strengthening
-lemma (L15) for time, and the cross-check's abstraction of the new variables; the profile,
-``proofs`` and ``crosscheck`` call it through small hooks.
+lemma (L15) for time and the Agent nonce, and the cross-check's abstraction of the new
+variables; the profile, ``proofs`` and ``crosscheck`` call it through small hooks.
 """
 
 from __future__ import annotations
@@ -48,6 +53,28 @@ CAP = 1
 
 def _older(age: int) -> int:
     return min(CAP, age + 1)
+
+
+def challenge_ages(w: World, cfg: Config, d: int) -> Iterator[tuple[Event, World]]:
+    """``time.challenge_lifetime``: device ``d``'s challenged session passes the session
+    lifetime on the TAM's clock (300 s from the QueryRequest; protocol.md 8.3 step 3, T5).
+
+    The challenge's clock is independent of the ticks above: it started when the TAM sent the
+    QueryRequest, before or after any other clock, and its bound is not theirs, so the model
+    lets it pass at any moment (every ordering of its expiry against the other clocks is
+    explored). A TAM that honours the bound (``Rules.challenge_live``) refuses evidence from
+    then on, so the session ends at once (T5): that successor is the expiry edge the session
+    already has, and is not yielded twice. A TAM that accepts stale evidence keeps the session
+    open, past its lifetime."""
+    from edbp.model.edbp_profile import Event, _evolve, _set
+
+    s = w.sessions[d]
+    if s.age >= CAP or not cfg.rules.challenge_live(_older(s.age)):
+        return
+    nw = _evolve(w, sessions=_set(w.sessions, d, _evolve(s, age=_older(s.age))))
+    yield Event(("time.challenge_lifetime",), "Clock", "TAM",
+                f"the challenge n{s.nonce} of device {d} passes the session lifetime",
+                ("challenge_aged", d)), nw
 
 
 def tick(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
@@ -94,6 +121,8 @@ VARS: dict[str, tuple[z3.SortRef, ...]] = {
     "tout": (Dev, INT, B), "late": (B,),
     "anon": (Dev, INT), "adrawn": (INT,), "kdev": (INT, Dev), "ktok": (INT, INT),
     "uan": (Dev, INT, INT),
+    # the age of d's challenge on the TAM's clock (CHALLENGED; EAT staleness, P3)
+    "cage": (Dev, INT),
 }
 
 #: the one nonce of each device whose Agent draws no fresh one (``Rules.fresh_agent_nonce``
@@ -157,6 +186,16 @@ def t_tick(s: dict[str, Any], R: Any) -> tuple[list[z3.ExprRef], z3.BoolRef, dic
     }
 
 
+def t_challenge_ages(s: dict[str, Any], R: Any) -> tuple[list[z3.ExprRef], z3.BoolRef,
+                                                         dict[str, Any]]:
+    """time.challenge_lifetime: d's challenge passes the session lifetime on the TAM's clock;
+    a TAM that then refuses its evidence ends the session (T5)."""
+    d = z3.Const("p_d", Dev)
+    older = _z3_older(s["cage"][d])
+    return [d], s["sch"][d], {"cage": z3.Store(s["cage"], d, older),
+                              "sch": z3.Store(s["sch"], d, R.challenge_live(older))}
+
+
 def lemma(s: dict[str, Any]) -> z3.BoolRef:
     """L15: an exchange whose Agent nonce the TAM's Update echoes is at least as old as that
     Update, so once the TAM let the session expire (L_u after the Update) the exchange is past
@@ -213,4 +252,6 @@ def alpha(w: World, cfg: Config, out: dict[Any, Any]) -> None:
             out[("aage", (d,))] = a.age
         if s.phase == "UPDATE_SENT":
             out[("uage", (d,))] = s.age
+        if s.phase == "CHALLENGED":
+            out[("cage", (d,))] = s.age
     out[("late", ())] = bool(g.late_accepts)

@@ -142,7 +142,7 @@ def t_send(s: pf.State, R: Any) -> pf.Built:
     genuine = z3.Or(timing.answered_with(s, R, d, n, k), s["comp"][d])
     guard = z3.And(s["sch"][d], v >= 1, v <= s["pub"][c], n >= 0, n < s["issued"],
                    R.evidence_ok(genuine, n, s["snonce"][d], s["issued"]),
-                   R.serves(s["rev"][d]))
+                   R.challenge_live(s["cage"][d]), R.serves(s["rev"][d]))
     up = {"unupd": pf._upd(s["unupd"], (d, s["snonce"][d], c, v), True),
           "uan": pf._upd(s["uan"], (d, s["snonce"][d]), k),  # echoes the verified nonce
           "sch": pf._upd(s["sch"], (d,), False)}

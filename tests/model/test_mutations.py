@@ -85,6 +85,9 @@ MUTATIONS = [
     # the Agent drew, not only the open exchange's
     ("Agent accepts an echoed nonce it drew for an earlier exchange",
      attrs.evolve(_, agent_nonce_ok=lambda echoed, mine: echoed <= mine), "P6", REQUERY),
+    # P3's fresh evidence (EAT staleness): an off-by-one in the TAM's challenge lifetime
+    ("TAM's challenge lifetime compared with <= instead of <",
+     attrs.evolve(_, challenge_live=lambda age: age <= 1), "P3", BASE),
 ]
 
 #: what the exploration's violation must say, where the property has several clauses and the
@@ -101,6 +104,7 @@ CLAUSE = {
     "Agent's exchange lifetime compared with <= instead of <": "after that session had ended",
     "Agent accepts an echoed nonce it drew for an earlier exchange":
         "after that session had ended",
+    "TAM's challenge lifetime compared with <= instead of <": "older than the session lifetime",
 }
 
 

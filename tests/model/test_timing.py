@@ -134,3 +134,50 @@ def test_honest_small_instance_has_no_late_accept() -> None:
     res = explore(EDBP, Config(attrs.evolve(ONE, compromises=1, revocations=1, requeries=2)),
                   build_graph=False)
     assert not res.truncated and "P6" not in res.violations
+
+
+# ---------------------------------------------------------------- EAT staleness (P3)
+
+
+def _challenged(rules: Rules) -> tuple[World, Config]:
+    """publish, QueryRequest, QueryResponse: the TAM's session holds the challenge and the
+    device's evidence for it is on the network."""
+    cfg = Config(ONE, rules=rules)
+    w = initial(cfg)
+    w = _step(w, cfg, lambda e: "publish.push" in e.steps)
+    w = _step(w, cfg, lambda e: e.steps == ("deploy.query_request",))
+    w = _step(w, cfg, lambda e: e.steps == ("deploy.query_response",))
+    return w, cfg
+
+
+def test_evidence_for_a_challenge_past_its_lifetime_is_refused() -> None:
+    """The reference's EAT_STALE (426): the TAM answers evidence only while its challenge is
+    within the session lifetime on its own clock. The honest TAM ends a session whose
+    challenge passed it (T5), so the model's step for that is the expiry edge itself; a
+    session held open past it (as a variant would) delivers nothing."""
+    w, cfg = _challenged(HONEST)
+    assert not any(e.steps == ("time.challenge_lifetime",) for e, _ in successors(w, cfg))
+    stale = attrs.evolve(w, sessions=(attrs.evolve(w.sessions[0], age=timing.CAP),))
+    assert not any(e.data[:1] == ("deliver",) for e, _ in successors(stale, cfg))
+    assert any(e.data[:1] == ("deliver",) for e, _ in successors(w, cfg))
+
+
+def test_the_staleness_flaw_delivers_on_stale_evidence() -> None:
+    w, cfg = _challenged(flaw("tam-accepts-stale-evidence").rules)
+    w = _step(w, cfg, lambda e: e.steps == ("time.challenge_lifetime",))
+    assert w.sessions[0].phase == "CHALLENGED" and w.sessions[0].age == timing.CAP
+    late = [nw for e, nw in successors(w, cfg) if e.data[:1] == ("deliver",)]
+    assert late
+    from edbp.model.properties import p3
+
+    assert "older than the session lifetime" in (p3(late[0], cfg) or "")
+
+
+def test_the_staleness_flaw_is_caught_by_exploration_and_z3() -> None:
+    f = flaw("tam-accepts-stale-evidence")
+    res = explore(EDBP, Config(Instance(), rules=f.rules), stop_on=frozenset({"P3"}),
+                  build_graph=False)
+    assert "older than the session lifetime" in res.violations["P3"][1]
+    assert "time.challenge_lifetime" in res.trace(res.violations["P3"][0]).steps
+    ob = prove(f.rules, props=("P3",))[0]
+    assert not ob.proved and "deploy.verify_evidence" in ob.failure
