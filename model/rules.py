@@ -4,8 +4,8 @@ Every check the spec puts on a party (the TAM's evidence, challenge-age and repo
 Agent's signature, binding, token, Agent-nonce, sequence and payload checks, revocation) is a
 field of ``Rules`` holding a plain function. The same function is applied by the explorer to
 concrete values (ints, bools) and by the z3 encoding to symbolic ones (``z3.ArithRef``,
-``z3.BoolRef``), so both encodings take their guards from one definition. The boolean helpers ``AND``, ``OR`` and ``NOT``
-work on both kinds of value.
+``z3.BoolRef``), so both encodings take their guards from one definition. The boolean helpers
+``AND``, ``OR`` and ``NOT`` work on both kinds of value.
 
 A seeded flaw, a held-out mutation and a "guard removed" vacuity probe are all the same thing:
 ``attrs.evolve(HONEST, <field>=<other function>)``. Nothing in the model looks at a flaw's
