@@ -24,6 +24,7 @@ from edbp.model import edbp_profile as ep
 from edbp.model.instance import Instance
 from edbp.model.properties import PROPERTIES
 from edbp.model.rules import HONEST, Rules
+from edbp.model.terms import Term
 
 from edbp.errors import Code
 
@@ -152,7 +153,7 @@ class ModelDriver:
                 out[e.data[1]].append(e.data[3])
         return tuple(tuple(x) for x in out)
 
-    def deploy_dropped(self, d: int, v: int, c: int = 0) -> ep.Term:
+    def deploy_dropped(self, d: int, v: int, c: int = 0) -> Term:
         """A Deploy whose Update the attacker drops (the Agent times out); returns that Update,
         which the attacker keeps for later."""
         self._close_session(d)
@@ -166,7 +167,7 @@ class ModelDriver:
         self._close_session(d)
         return ep.update(self.config, d, n, c, v, None, *ep.record(self.state, c, v), an)
 
-    def replay_in_exchange(self, d: int, term: ep.Term) -> Prediction:
+    def replay_in_exchange(self, d: int, term: Term) -> Prediction:
         """attack.replay: inside a fresh exchange of device ``d``, the attacker hands the Agent
         an old Update instead of the TAM's."""
         self._close_session(d)
@@ -192,7 +193,7 @@ class ModelDriver:
         self._close_session(d)
         return Prediction(done is not None, None, (accepted[0].label,))
 
-    def replay_in_reopened_exchange(self, d: int, term: ep.Term) -> Prediction:
+    def replay_in_reopened_exchange(self, d: int, term: Term) -> Prediction:
         """attack.replay of a QueryRequest, then of an Update withheld from its session: the
         attacker hands device ``d`` the QueryRequest whose token ``term`` carries (the Agent
         answers it, with a fresh Agent nonce), then ``term`` itself. The Agent-nonce check
@@ -218,17 +219,17 @@ class ModelDriver:
         self._close_session(d)
         return Prediction(False, None, ("attack.replay",))
 
-    def _as_held(self, term: ep.Term) -> ep.Term:
+    def _as_held(self, term: Term) -> Term:
         """``term`` as the attacker holds it now: the model keeps two Agent nonces per device
         (``ep.anonce``), so once the device named in an Update captured earlier has drawn a new
         one, the Update's echo reads "drawn before" in the model's observations."""
         if term in ep.knowledge(self.state.seen):
             return term
         named = term[2][1]
-        aged: ep.Term = ep._older_nonce(term, ep.anonce(named), ep.anonce(named, False))
+        aged: Term = ep._older_nonce(term, ep.anonce(named), ep.anonce(named, False))
         return aged if aged in ep.knowledge(self.state.seen) else term
 
-    def _refusal_code(self, d: int, a: ep.Agent, term: ep.Term) -> Code:
+    def _refusal_code(self, d: int, a: ep.Agent, term: Term) -> Code:
         """The code of the first of the Agent's checks (protocol.md section 9 order: signer,
         device binding, session token, rollback) that ``term`` fails, by the model's rules."""
         r = self.config.rules

@@ -59,7 +59,7 @@ class Agent:
 
     phase: str
     token: int
-    job: tuple
+    job: tuple[Any, ...]
     floor: tuple[int, ...]
     installed: tuple[int, ...]
     kept: frozenset[Any] = frozenset()
@@ -266,7 +266,7 @@ def nonce_value(t: Term, devices: int) -> int:
     the attacker's made-up nonce is -1."""
     if t[1] < 0:
         return -1
-    return t[2] * devices + t[1]
+    return int(t[2]) * devices + int(t[1])
 
 
 @lru_cache(maxsize=50_000)
@@ -287,7 +287,8 @@ def _renew_nonce(w: World, cfg: Config, d: int) -> World:
         return w
     seen = intern(frozenset(_older_nonce(t, cur, old) for t in w.seen))
     sessions = tuple(_evolve(s, anonce=old) if s.anonce == cur else s for s in w.sessions)
-    return _evolve(w, seen=seen, sessions=sessions)
+    out: World = _evolve(w, seen=seen, sessions=sessions)
+    return out
 
 
 @lru_cache(maxsize=4096)
@@ -371,7 +372,8 @@ def initial(cfg: Config) -> World:
 @lru_cache(maxsize=200_000)
 def knowledge(seen: frozenset[Any]) -> frozenset[Any]:
     """The attacker's closed knowledge for a set of observations (memoised)."""
-    return analyze(seen)
+    out: frozenset[Any] = analyze(seen)
+    return out
 
 
 # ---------------------------------------------------------------- transitions
@@ -384,7 +386,8 @@ def _set(t: tuple[Any, ...], i: int, x: object) -> tuple[Any, ...]:
 def _learn(w: World, *terms: Term) -> frozenset[Any]:
     if not terms:
         return w.seen
-    return intern(w.seen.union(terms))
+    out: frozenset[Any] = intern(w.seen.union(terms))
+    return out
 
 
 def successors(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
@@ -448,7 +451,8 @@ def _tam_accepts_evidence(cfg: Config, w: World, d: int, term: Term) -> Term | N
     genuine = signer == dsk_of(d) and named == d and cnf == pub(dak_of(cfg, d))
     if not cfg.rules.evidence_ok(genuine, n[1], w.sessions[d].nonce, w.issued):
         return None
-    return cnf
+    key: Term = cnf
+    return key
 
 
 def latest_anonces(know: frozenset[Any]) -> tuple[Term, ...]:
@@ -666,7 +670,8 @@ def _seen_updates(know: frozenset[Any]) -> frozenset[Any]:
 
 
 def _with_agent(w: World, d: int, a: Agent, g: Ghost, *sent: Term) -> World:
-    return _evolve(w, agents=_set(w.agents, d, a), ghost=g, seen=_learn(w, *sent))
+    out: World = _evolve(w, agents=_set(w.agents, d, a), ghost=g, seen=_learn(w, *sent))
+    return out
 
 
 def _agent_error(w: World, cfg: Config, d: int, a: Agent, why: str,

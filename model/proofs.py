@@ -87,7 +87,7 @@ c_ = z3.Const("c", Comp)
 v_, n_ = z3.Ints("v n")
 
 
-def _all(vs: list, body: z3.BoolRef) -> z3.BoolRef:
+def _all(vs: list[Any], body: z3.BoolRef) -> z3.BoolRef:
     return z3.ForAll(vs, body)
 
 
@@ -130,8 +130,9 @@ def init(s: State) -> z3.BoolRef:
 
 
 def properties(s: State) -> dict[str, z3.BoolRef]:
-    delivered_to_compromised = lambda c, v: z3.Exists([e_], z3.And(s["comp"][e_],  # noqa: E731
-                                                                   s["dlv"][e_, c, v]))
+    def delivered_to_compromised(c: Any, v: Any) -> z3.BoolRef:
+        return z3.Exists([e_], z3.And(s["comp"][e_], s["dlv"][e_, c, v]))
+
     return {
         "P1": _all([c_, v_], z3.Implies(s["kcek"][c_, v_], delivered_to_compromised(c_, v_))),
         "P2": z3.And(z3.Not(s["kck"]), z3.Not(s["ckout"]), z3.Not(s["staleck"]),
@@ -445,9 +446,11 @@ def _t_compromise(s: State, R: Rules) -> Built:
     d = z3.Const("p_d", Dev)
     shared = not R.device_keys_per_device
     kdak = z3.Lambda([e_], z3.BoolVal(True)) if shared else _upd(s["kdak"], (d,), True)
-    held = lambda c, v: z3.Or(s["wrapnet"][d, c, v],  # noqa: E731
-                              z3.And(s["hold"][d], s["hc"][d] == c, s["hv"][d] == v),
-                              z3.And(s["ins"][d, c] == v, v > 0))
+    def held(c: Any, v: Any) -> z3.BoolRef:
+        return z3.Or(s["wrapnet"][d, c, v],
+                     z3.And(s["hold"][d], s["hc"][d] == c, s["hv"][d] == v),
+                     z3.And(s["ins"][d, c] == v, v > 0))
+
     up = {
         "comp": _upd(s["comp"], (d,), True), "kdak": kdak,
         "kcek": z3.Lambda([c_, v_], z3.Or(s["kcek"][c_, v_], held(c_, v_))),
@@ -531,7 +534,7 @@ def lemma_titles() -> dict[str, str]:
 
 
 def _obligation(name: str, pre_f: dict[str, z3.BoolRef], post_f: dict[str, z3.BoolRef],
-                steps: list, timeout_ms: int, pre: State, post: State) -> tuple[bool, str]:
+                steps: list[Any], timeout_ms: int, pre: State, post: State) -> tuple[bool, str]:
     hyp = z3.And(pre_f[name], *(pre_f[x] for x in SUPPORT.get(name, ())))
     for tname, params, step in steps:
         # quantified array formulas can send z3's model-based instantiation into a long
@@ -560,11 +563,14 @@ _FLAGS = ("bad_dlv", "foreign", "badinst", "stale", "late", "badrec", "rollback"
           "ckout")
 
 
-def _counterexample(model: z3.ModelRef, tname: str, params: list, name: str, pre: State,
+def _counterexample(model: z3.ModelRef, tname: str, params: list[Any], name: str, pre: State,
                     post: State) -> str:
     """The counterexample to induction as a readable before/after state of the devices and
     components the step touches."""
-    ev = lambda e: _readable(model.eval(e, model_completion=True))  # noqa: E731
+
+    def ev(e: Any) -> str:
+        return _readable(model.eval(e, model_completion=True))
+
     params = [p for p in params if p.decl().kind() == z3.Z3_OP_UNINTERPRETED]
     shown = ", ".join(f"{str(p).removeprefix('p_')}={ev(p)}" for p in params)
     lines = [f"{name} is not preserved by {tname}({shown}):"]
