@@ -52,9 +52,9 @@ class BWorld:
     """A global state of the `blueprint` profile."""
 
     gen: tuple[int, ...]  # per app: current class-key generation in the vault
-    built: frozenset  # (app, version, gen) packages built and pushed
-    reported: tuple  # per device: public key term the twin reports, or None
-    desired: tuple  # per device: the desired-property term last written, or None
+    built: frozenset[Any]  # (app, version, gen) packages built and pushed
+    reported: tuple[Any, ...]  # per device: public key term the twin reports, or None
+    desired: tuple[Any, ...]  # per device: the desired-property term last written, or None
     cpms: tuple[Cpm, ...]
     revoked: frozenset[int]
     compromised: frozenset[int]
@@ -257,7 +257,7 @@ def _cpm_steps(w: BWorld, cfg: Config, d: int,
 # ---------------------------------------------------------------- P1–P13 where they apply
 
 
-def _installed_pairs(w: BWorld, d: int) -> set:
+def _installed_pairs(w: BWorld, d: int) -> set[tuple[Any, Any]]:
     return {(p[1], p[2]) for (_a, _v, p) in w.cpms[d].installed if p[0] == "pt"}
 
 

@@ -35,11 +35,18 @@ SUBMODELS: dict[str, Profile] = {downgrade.PROPERTY: downgrade.PROFILE}
 #: instances explored besides the main one, for steps the main one leaves out to stay small
 #: (``uninstall.component``: one device, two versions, one uninstall; ``rotate.class_key``:
 #: one rotation between or around two publications; TA builds numbered apart from the
-#: sequence, so that a newer manifest may carry an older TA build)
+#: sequence, so that a newer manifest may carry an older TA build; replayed QueryRequests
+#: answered, ``Instance.requeries``)
 SUPPLEMENTARY: tuple[Instance, ...] = (
-    Instance(devices=1, versions=2, sessions=3, compromises=1, revocations=0, uninstalls=1),
+    Instance(devices=1, versions=2, sessions=3, compromises=1, revocations=0, uninstalls=1,
+             requeries=1),
     Instance(devices=1, versions=2, sessions=2, compromises=1, revocations=0, ck_rotations=1),
     Instance(devices=1, versions=2, sessions=3, compromises=0, revocations=0, ta_builds=2),
+    # replayed QueryRequests answered (re-opened exchanges, each with a fresh Agent nonce:
+    # P6(a) for every exchange): beside a second device and revocation; twice on one device
+    # beside its compromise
+    Instance(devices=2, versions=1, sessions=2, compromises=0, revocations=1, requeries=1),
+    Instance(devices=1, versions=2, sessions=2, compromises=1, revocations=0, requeries=2),
 )
 
 

@@ -24,6 +24,7 @@ from edbp.model import edbp_profile as ep
 from edbp.model.instance import Instance
 from edbp.model.properties import PROPERTIES
 from edbp.model.rules import HONEST, Rules
+from edbp.model.terms import Term
 
 from edbp.errors import Code
 
@@ -152,7 +153,7 @@ class ModelDriver:
                 out[e.data[1]].append(e.data[3])
         return tuple(tuple(x) for x in out)
 
-    def deploy_dropped(self, d: int, v: int, c: int = 0) -> ep.Term:
+    def deploy_dropped(self, d: int, v: int, c: int = 0) -> Term:
         """A Deploy whose Update the attacker drops (the Agent times out); returns that Update,
         which the attacker keeps for later."""
         self._close_session(d)
@@ -162,10 +163,11 @@ class ModelDriver:
         self.take(lambda e, w: _honest(e) and "deploy.query_response" in e.steps
                   and w.agents[d].token == n and e.src == f"Agent{d}")
         self.take(lambda e, w: _honest(e) and e.data == ("deliver", d, c, v))
+        an = self.state.sessions[d].anonce  # the Agent nonce the Update echoes
         self._close_session(d)
-        return ep.update(self.config, d, n, c, v, None, *ep.record(self.state, c, v))
+        return ep.update(self.config, d, n, c, v, None, *ep.record(self.state, c, v), an)
 
-    def replay_in_exchange(self, d: int, term: ep.Term) -> Prediction:
+    def replay_in_exchange(self, d: int, term: Term) -> Prediction:
         """attack.replay: inside a fresh exchange of device ``d``, the attacker hands the Agent
         an old Update instead of the TAM's."""
         self._close_session(d)
@@ -175,6 +177,7 @@ class ModelDriver:
         self.take(lambda e, w: _honest(e) and "deploy.query_response" in e.steps
                   and w.agents[d].token == n and e.src == f"Agent{d}")
         a = self.state.agents[d]
+        term = self._as_held(term)
         accepted = None
         for ev, nw in ep._verify_update(self.state, self.config, d, a, term):
             if nw.agents[d].phase == "FETCHING":
@@ -190,11 +193,47 @@ class ModelDriver:
         self._close_session(d)
         return Prediction(done is not None, None, (accepted[0].label,))
 
-    def _refusal_code(self, d: int, a: ep.Agent, term: ep.Term) -> Code:
+    def replay_in_reopened_exchange(self, d: int, term: Term) -> Prediction:
+        """attack.replay of a QueryRequest, then of an Update withheld from its session: the
+        attacker hands device ``d`` the QueryRequest whose token ``term`` carries (the Agent
+        answers it, with a fresh Agent nonce), then ``term`` itself. The Agent-nonce check
+        (protocol.md 8.3.1) refuses it; the refusal's code is the reference's
+        TEEP_AGENT_NONCE_MISMATCH (409). Needs ``Instance.requeries`` > 0 when ``d`` answered
+        that token before."""
+        token = term[2][2][1]
+        self._close_session(d)
+        qr = ep.query_request(token)
+        if self.take(lambda e, w: "deploy.query_response" in e.steps and e.src == f"Agent{d}"
+                     and w.agents[d].token == token and qr in self.state.seen) is None:
+            raise ValueError("the QueryRequest was never sent, or the requeries bound is spent")
+        a = self.state.agents[d]
+        term = self._as_held(term)
+        for ev, nw in ep._verify_update(self.state, self.config, d, a, term):
+            if nw.agents[d].phase == "FETCHING":
+                self.state = nw
+                self.log.append(ev)
+                done = self.take(lambda e, w: "deploy.success" in e.steps
+                                 and e.src == f"Agent{d}" and "attack.control_ree" not in e.steps)
+                self._close_session(d)
+                return Prediction(done is not None, None, (ev.label,))
+        self._close_session(d)
+        return Prediction(False, None, ("attack.replay",))
+
+    def _as_held(self, term: Term) -> Term:
+        """``term`` as the attacker holds it now: the model keeps two Agent nonces per device
+        (``ep.anonce``), so once the device named in an Update captured earlier has drawn a new
+        one, the Update's echo reads "drawn before" in the model's observations."""
+        if term in ep.knowledge(self.state.seen):
+            return term
+        named = term[2][1]
+        aged: Term = ep._older_nonce(term, ep.anonce(named), ep.anonce(named, False))
+        return aged if aged in ep.knowledge(self.state.seen) else term
+
+    def _refusal_code(self, d: int, a: ep.Agent, term: Term) -> Code:
         """The code of the first of the Agent's checks (protocol.md section 9 order: signer,
         device binding, session token, rollback) that ``term`` fails, by the model's rules."""
         r = self.config.rules
-        _, named, tok, am, _wrapped = term[2]
+        _, named, tok, am, _wrapped, _echo = term[2]  # the echo: see the note below
         c, v = am[2][1], am[2][2]
         if not r.sigs_ok(term[1] == ep.TSK, am[1] == ep.ASK):
             return Code.AGENT_UNTRUSTED_SIGNER
@@ -202,6 +241,10 @@ class ModelDriver:
             return Code.AGENT_NOT_FOR_THIS_DEVICE
         if not r.token_ok(tok[1], a.token):
             return Code.AGENT_REPLAY
+        # the Agent-nonce check (``ep.agent_nonce_ok``) follows the token's; an Update that
+        # fails it alone (one withheld, then replayed into an exchange a replayed QueryRequest
+        # re-opened) is refused with the reference's TEEP_AGENT_NONCE_MISMATCH (409), which
+        # this code's table gains with the reference's Agent nonce
         if not r.seq_ok(v, a.floor[c], a.installed[c]):
             return Code.AGENT_ROLLBACK
         return Code.AGENT_DECRYPT_FAILED

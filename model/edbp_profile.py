@@ -59,23 +59,28 @@ class Agent:
 
     phase: str
     token: int
-    job: tuple
+    job: tuple[Any, ...]
     floor: tuple[int, ...]
     installed: tuple[int, ...]
     kept: frozenset[Any] = frozenset()
     ta_floor: tuple[int, ...] = ()
     age: int = 0  # QUERIED: ticks since the QueryRequest was accepted (timing.py)
-    first: bool = True  # QUERIED: the exchange's token was answered for the first time
 
 
 @attrs.frozen(cache_hash=True)
 class Session:
-    """The TAM's session with one device: NO_SESSION, CHALLENGED(nonce), UPDATE_SENT(job)."""
+    """The TAM's session with one device: NO_SESSION, CHALLENGED(nonce), UPDATE_SENT(job).
+
+    ``anonce`` is the Agent nonce of the QueryResponse whose evidence the session verified,
+    which every Update of the session echoes (protocol.md 8.3.1)."""
 
     phase: str = "NO_SESSION"
     nonce: int = -1
     job: tuple[Any, ...] = ()
-    age: int = 0  # UPDATE_SENT: ticks since the Update was sent (timing.py)
+    # ticks (timing.py) since the Update was sent (UPDATE_SENT), or since the QueryRequest was
+    # sent, on the TAM's clock (CHALLENGED: the challenge's age)
+    age: int = 0
+    anonce: Any = None  # the verified QueryResponse's Agent nonce term (an Update was sent)
 
 
 @attrs.frozen(cache_hash=True)
@@ -102,8 +107,8 @@ class Ghost:
     retired_uses: frozenset[Any] = frozenset()  # (d, c, v, g): a delivery whose CEK the
     # KeyVault unwrapped under a retired generation (P2)
     late_accepts: frozenset[Any] = frozenset()  # (d, n): d consumed the Update of session n
-    # after that session had ended (not by revocation), in an exchange opened by n's first
-    # QueryRequest (P6(a))
+    # after that session had ended (not by revocation), in any exchange with n's token, one
+    # re-opened by a replayed QueryRequest included (P6(a))
 
 
 @attrs.frozen(cache_hash=True)
@@ -119,6 +124,7 @@ class World:
     seen: frozenset[Any]
     ghost: Ghost
     uninstalls: int = 0  # uninstall Updates the TAM sent (bounded by the instance)
+    requeries: int = 0  # QueryRequests an Agent answered again (bounded by the instance)
     # rotate.class_key (rotation.py): per retired class-key generation g, ``published`` as it
     # was when g was retired (the current generation is ``len(ck_retired)``)
     ck_retired: tuple[tuple[int, ...], ...] = ()
@@ -228,6 +234,63 @@ def nonce(n: int) -> Term:
     return ("nonce", n)
 
 
+#: the Agent nonce the attacker makes up when it knows none (for evidence it signs itself)
+ATTACKER_ANONCE: Term = ("anonce", -1, 0)
+
+
+def anonce(d: int, current: bool = True) -> Term:
+    """An Agent nonce of device ``d`` (protocol.md 8.3.1): drawn fresh per accepted
+    QueryRequest, sent in the DSK-signed QueryResponse, echoed by the TAM in every Update of
+    the session that verified that QueryResponse.
+
+    The model keeps two of them per device: the one its Agent drew last (``current``) and
+    "one drawn before" (every older nonce, merged). A check depends on a nonce only through
+    its equality with, or its order against, the open exchange's nonce, which is always the
+    last one drawn; nonces older than that are equal to no present or future exchange's and
+    all older than it, so merging them changes no check's outcome (a bisimulation for the
+    honest check and for every variant that compares against the current nonce), and the
+    state space stays finite however often the attacker replays a QueryRequest. When the
+    device draws again, ``_renew_nonce`` turns its current nonce into an older one
+    everywhere it occurs."""
+    return ("anonce", d, 1 if current else 0)
+
+
+def agent_nonce(d: int) -> Term:
+    """The Agent nonce of device ``d``'s open exchange (the last one it drew)."""
+    return anonce(d)
+
+
+def nonce_value(t: Term, devices: int) -> int:
+    """An Agent nonce term as the integer the rules compare (``Rules.agent_nonce_ok``):
+    distinct terms give distinct integers, a device's older nonce is below its current one;
+    the attacker's made-up nonce is -1."""
+    if t[1] < 0:
+        return -1
+    return int(t[2]) * devices + int(t[1])
+
+
+@lru_cache(maxsize=50_000)
+def _older_nonce(t: Any, cur: Term, old: Term) -> Any:
+    if t == cur:
+        return old
+    if not isinstance(t, tuple) or not any(isinstance(x, tuple) for x in t):
+        return t
+    return tuple(_older_nonce(x, cur, old) if isinstance(x, tuple) else x for x in t)
+
+
+def _renew_nonce(w: World, cfg: Config, d: int) -> World:
+    """Device ``d`` draws a fresh Agent nonce: its previous one becomes "drawn before" in every
+    message observed and every TAM session that stored it (see ``anonce``). An Agent whose
+    nonce is a constant (``Rules.fresh_agent_nonce`` off) draws nothing new."""
+    cur, old = anonce(d), anonce(d, False)
+    if not cfg.rules.fresh_agent_nonce or cur not in knowledge(w.seen):
+        return w
+    seen = intern(frozenset(_older_nonce(t, cur, old) for t in w.seen))
+    sessions = tuple(_evolve(s, anonce=old) if s.anonce == cur else s for s in w.sessions)
+    out: World = _evolve(w, seen=seen, sessions=sessions)
+    return out
+
+
 @lru_cache(maxsize=4096)
 def author_manifest(cfg: Config, c: int, v: int, gen: int = 0,
                     build: int | None = None) -> Term:
@@ -251,8 +314,10 @@ def query_request(n: int) -> Term:
 
 
 @lru_cache(maxsize=4096)
-def evidence(cfg: Config, d: int, n: int) -> Term:
-    return sig(dsk_of(d), ("ev", nonce(n), d, pub(dak_of(cfg, d))))
+def evidence(cfg: Config, d: int, n: int, an: Term = ATTACKER_ANONCE) -> Term:
+    """The QueryResponse: EAT evidence for challenge ``n`` and the Agent nonce ``an``, signed
+    by the device's DSK."""
+    return sig(dsk_of(d), ("ev", nonce(n), d, pub(dak_of(cfg, d)), an))
 
 
 @lru_cache(maxsize=4096)
@@ -265,11 +330,12 @@ def delivery_wrap(cfg: Config, d: int, c: int, v: int) -> Term:
 
 @lru_cache(maxsize=4096)
 def update(cfg: Config, d: int, n: int, c: int, v: int, kek: Term | None = None, gen: int = 0,
-           build: int | None = None) -> Term:
+           build: int | None = None, an: Term = ATTACKER_ANONCE) -> Term:
     """The TAM-signed per-device Update (TEEP Update carrying the two-layer SUIT manifest);
-    ``gen``, ``build``: the package record's (``record``)."""
+    ``gen``, ``build``: the package record's (``record``); ``an``: the Agent nonce it echoes
+    (the session's, ``Session.anonce``)."""
     wrapped = delivery_wrap(cfg, d, c, v) if kek is None else wrap(kek, cek_of(cfg, c, v))
-    return sig(TSK, ("upd", d, nonce(n), author_manifest(cfg, c, v, gen, build), wrapped))
+    return sig(TSK, ("upd", d, nonce(n), author_manifest(cfg, c, v, gen, build), wrapped, an))
 
 
 @lru_cache(maxsize=4096)
@@ -306,7 +372,8 @@ def initial(cfg: Config) -> World:
 @lru_cache(maxsize=200_000)
 def knowledge(seen: frozenset[Any]) -> frozenset[Any]:
     """The attacker's closed knowledge for a set of observations (memoised)."""
-    return analyze(seen)
+    out: frozenset[Any] = analyze(seen)
+    return out
 
 
 # ---------------------------------------------------------------- transitions
@@ -319,7 +386,8 @@ def _set(t: tuple[Any, ...], i: int, x: object) -> tuple[Any, ...]:
 def _learn(w: World, *terms: Term) -> frozenset[Any]:
     if not terms:
         return w.seen
-    return intern(w.seen.union(terms))
+    out: frozenset[Any] = intern(w.seen.union(terms))
+    return out
 
 
 def successors(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
@@ -377,16 +445,36 @@ def _tam_accepts_evidence(cfg: Config, w: World, d: int, term: Term) -> Term | N
     """The key the TAM would wrap to, or None when it refuses the evidence."""
     if not (isinstance(term, tuple) and term[0] == "sig" and term[2][0] == "ev"):
         return None
-    signer, (_, n, named, cnf) = term[1], term[2]
+    if not cfg.rules.challenge_live(w.sessions[d].age):
+        return None  # EAT_STALE: the challenge is older than the session lifetime
+    signer, (_, n, named, cnf, _an) = term[1], term[2]
     genuine = signer == dsk_of(d) and named == d and cnf == pub(dak_of(cfg, d))
     if not cfg.rules.evidence_ok(genuine, n[1], w.sessions[d].nonce, w.issued):
         return None
-    return cnf
+    key: Term = cnf
+    return key
+
+
+def latest_anonces(know: frozenset[Any]) -> tuple[Term, ...]:
+    """The Agent nonces worth putting in a message the attacker builds: per device, the last
+    one it has seen (from a QueryResponse), or its own made-up one when it has seen none.
+
+    An Update's echoed nonce matters only through its equality with the receiving Agent's
+    open exchange's nonce, which is the newest that device drew; an older one is never drawn
+    again, so a message built with it is refused wherever the newest is refused and accepted
+    (by an Agent that ignores the nonce) wherever the newest is: the newest simulates every
+    older choice, and a nonce not yet drawn cannot be known."""
+    last: dict[int, Term] = {}
+    for t in know:
+        if t[0] == "anonce" and t[1] >= 0 and (t[1] not in last or t[2] > last[t[1]][2]):
+            last[t[1]] = t
+    return tuple(last[x] for x in sorted(last)) or (ATTACKER_ANONCE,)
 
 
 @lru_cache(maxsize=50_000)
 def _evidence_candidates(cfg: Config, issued: int, know: frozenset[Any]) -> tuple[Term, ...]:
-    """Evidence terms the attacker can hand the TAM: every one seen, and every one it can sign.
+    """Evidence terms the attacker can hand the TAM: every one seen, and every one it can sign
+    (with the Agent nonces ``latest_anonces`` picks).
 
     Sorted (by ``repr``) so that the search order, hence every reported trace, is the same in
     every run whatever the interpreter's hash seed; memoised because it depends only on the
@@ -394,11 +482,13 @@ def _evidence_candidates(cfg: Config, issued: int, know: frozenset[Any]) -> tupl
     cands = {t for t in know if t[0] == "sig" and t[2][0] == "ev"}
     signers = [k for k in know if k[0] in ("dsk", "atk")]
     keys = [pub(dak_of(cfg, x)) for x in range(cfg.instance.devices)] + [pub(ATTACKER_KEY)]
+    ans = latest_anonces(know) if signers else ()
     for s in signers:
         for n in range(issued):
             for x in range(cfg.instance.devices):
                 for cnf in keys:
-                    cands.add(sig(s, ("ev", nonce(n), x, cnf)))
+                    for an in ans:
+                        cands.add(sig(s, ("ev", nonce(n), x, cnf, an)))
     return tuple(sorted(cands, key=repr))
 
 
@@ -424,8 +514,9 @@ def _tam_steps(w: World, cfg: Config, d: int,
         yield Event(("deploy.record",), "TAM", "TAM", f"session with device {d} expires",
                     ("expire", d)), nw
     if s.phase == "CHALLENGED":
+        yield from timing.challenge_ages(w, cfg, d)
         yield from _uninstall.tam_steps(w, cfg, d, know)
-        honest_ev = evidence(cfg, d, s.nonce)
+        honest_ev = evidence(cfg, d, s.nonce, agent_nonce(d))
         for term in _evidence_candidates(cfg, w.issued, know):
             kek = _tam_accepts_evidence(cfg, w, d, term)
             if kek is None or revoked:
@@ -489,14 +580,17 @@ def _deliver(w: World, cfg: Config, d: int, ev: Term, ev_nonce: Term, kek: Term,
         reasons.append("device revoked")
     if ev_nonce[1] in g.answered:
         reasons.append("challenge already used for a delivery")
+    if w.sessions[d].age >= timing.CAP:
+        reasons.append("challenge older than the session lifetime (stale evidence)")
     # the KeyVault unwraps the CEK from the package record, under the record's generation
     gen, build = record(w, c, v)
     if gen < len(w.ck_retired):
         g = _evolve(g, retired_uses=g.retired_uses | {(d, c, v, gen)})
+    an = ev[2][4]  # the Agent nonce of the QueryResponse verified, echoed in the Update
     if kek == pub(dak_of(cfg, d)):
-        upd = update(cfg, d, n, c, v, gen=gen, build=build)
+        upd = update(cfg, d, n, c, v, gen=gen, build=build, an=an)
     else:
-        upd = update(cfg, d, n, c, v, kek=kek, gen=gen, build=build)
+        upd = update(cfg, d, n, c, v, kek=kek, gen=gen, build=build, an=an)
     g = _evolve(
         g,
         delivered=g.delivered | {(d, c, v)},
@@ -505,8 +599,9 @@ def _deliver(w: World, cfg: Config, d: int, ev: Term, ev_nonce: Term, kek: Term,
         revoked_deliveries=g.revoked_deliveries | ({(d, c, v)} if d in w.revoked else set()),
     )
     # T4: the session leaves CHALLENGED, so its challenge answers no second delivery
-    after = (Session("UPDATE_SENT", n, (c, v)) if cfg.rules.tam_closes_challenge
-             else Session("CHALLENGED", n))
+    # the session keeps the verified QueryResponse's Agent nonce, which its Update echoes
+    after = (Session("UPDATE_SENT", n, (c, v), anonce=ev[2][4]) if cfg.rules.tam_closes_challenge
+             else w.sessions[d])
     nw = _evolve(w, sessions=_set(w.sessions, d, after), seen=_learn(w, upd), ghost=g)
     steps: tuple[str, ...] = ("deploy.verify_evidence", "deploy.update")
     if ev != honest_ev:
@@ -529,14 +624,22 @@ def _agent_steps(w: World, cfg: Config, d: int,
                  know: frozenset[Any]) -> Iterator[tuple[Event, World]]:
     a = w.agents[d]
     if a.phase == "IDLE":
+        renewed = None
         for term in _query_requests(know):
             if term[1] != TSK:
                 continue
             n = term[2][1][1]
-            ev = evidence(cfg, d, n)
-            first = ev not in w.seen  # d never answered this token before (ground truth)
-            na = _evolve(a, phase="QUERIED", token=n, age=0, first=first)
-            nw = _with_agent(w, d, na, w.ghost, ev)
+            again = (evidence(cfg, d, n, anonce(d)) in w.seen
+                     or evidence(cfg, d, n, anonce(d, False)) in w.seen)
+            if again and w.requeries >= cfg.instance.requeries:
+                continue  # the instance's bound on replayed QueryRequests answered
+            # a fresh Agent nonce per accepted QueryRequest, a replayed one included
+            if renewed is None:
+                renewed = _renew_nonce(w, cfg, d)
+            base = _evolve(renewed, requeries=w.requeries + 1) if again else renewed
+            na = _evolve(a, phase="QUERIED", token=n, age=0)
+            ev = evidence(cfg, d, n, agent_nonce(d))
+            nw = _with_agent(base, d, na, w.ghost, ev)
             s = w.sessions[d]
             honest = s.phase == "CHALLENGED" and s.nonce == n
             steps = ("deploy.query_response",) if honest else ("attack.replay",
@@ -548,7 +651,7 @@ def _agent_steps(w: World, cfg: Config, d: int,
         # timeout or unexpected input: Error, back to IDLE (nothing held)
         yield _agent_error(w, cfg, d, a, "exchange abandoned (timeout or junk input)",
                            ("deploy.error",))
-        for term in _update_candidates(cfg, w.agents[d].token, d, know):
+        for term in _update_candidates(cfg, a.token, d, agent_nonce(d), know):
             yield from _verify_update(w, cfg, d, a, term)
         yield from _uninstall.agent_steps(w, cfg, d, a, know)
         return
@@ -567,7 +670,8 @@ def _seen_updates(know: frozenset[Any]) -> frozenset[Any]:
 
 
 def _with_agent(w: World, d: int, a: Agent, g: Ghost, *sent: Term) -> World:
-    return _evolve(w, agents=_set(w.agents, d, a), ghost=g, seen=_learn(w, *sent))
+    out: World = _evolve(w, agents=_set(w.agents, d, a), ghost=g, seen=_learn(w, *sent))
+    return out
 
 
 def _agent_error(w: World, cfg: Config, d: int, a: Agent, why: str,
@@ -586,19 +690,32 @@ def _agent_error(w: World, cfg: Config, d: int, a: Agent, why: str,
             kept = kept | {cek}
         if not cfg.rules.install_after_check and job_failed:
             installed = _set(installed, c, -v)
-    na = Agent("IDLE", -1, (), a.floor, installed, kept, a.ta_floor)
+    na = idle(a, installed=installed, kept=kept)
     data = ("error", d, a.phase == "FETCHING")
     return Event(steps, f"Agent{d}", "TAM", f"Error: {why}", data), _with_agent(w, d, na, g)
 
 
+def idle(a: Agent, **changes: Any) -> Agent:
+    """``a`` back in IDLE: no exchange, token and job forgotten; what persists across
+    exchanges (floors, installs, kept CEKs, TA floors, the count of Agent nonces drawn) is
+    kept unless ``changes`` says otherwise."""
+    out: Agent = _evolve(a, phase="IDLE", token=-1, job=(), age=0, **changes)
+    return out
+
+
 @lru_cache(maxsize=50_000)
-def _update_candidates(cfg: Config, token: int, d: int, know: frozenset[Any]) -> tuple[Term, ...]:
+def _update_candidates(cfg: Config, token: int, d: int, an: Term,
+                       know: frozenset[Any]) -> tuple[Term, ...]:
     """Every Update the attacker can hand Agent ``d``: seen ones and ones it signs itself."""
-    return tuple(sorted(_seen_updates(know) | _forged_updates(cfg, token, d, know), key=repr))
+    return tuple(sorted(_seen_updates(know) | _forged_updates(cfg, token, d, an, know),
+                        key=repr))
 
 
-def _forged_updates(cfg: Config, token: int, d: int, know: frozenset[Any]) -> set[Term]:
-    """Updates the attacker can sign itself, aimed at device ``d``'s open exchange."""
+def _forged_updates(cfg: Config, token: int, d: int, an: Term,
+                    know: frozenset[Any]) -> set[Term]:
+    """Updates the attacker can sign itself, aimed at device ``d``'s open exchange (its token
+    and its Agent nonce ``an``, both of which the attacker read in the QueryRequest and the
+    QueryResponse)."""
     out: set[Term] = set()
     signers = [k for k in know if k[0] in ("dsk", "atk")]
     ams = [t for t in know if t[0] == "sig" and t[2][0] == "am"]
@@ -608,22 +725,30 @@ def _forged_updates(cfg: Config, token: int, d: int, know: frozenset[Any]) -> se
     for s in signers:
         for am in ams:
             for k in syms:
-                out.add(sig(s, ("upd", d, tok, am, wrap(pub(dak_of(cfg, d)), k))))
+                out.add(sig(s, ("upd", d, tok, am, wrap(pub(dak_of(cfg, d)), k), an)))
     return out
+
+
+def agent_nonce_ok(cfg: Config, echo: Term, a: Agent, d: int) -> bool:
+    """deploy.verify_update (protocol.md 8.3.1): the Update echoes the Agent nonce of the open
+    exchange (``Rules.agent_nonce_ok`` on the nonces' integer values)."""
+    n = cfg.instance.devices
+    ok: bool = cfg.rules.agent_nonce_ok(nonce_value(echo, n), nonce_value(agent_nonce(d), n))
+    return ok
 
 
 def _verify_update(w: World, cfg: Config, d: int, a: Agent,
                    term: Term) -> Iterator[tuple[Event, World]]:
     """deploy.verify_update + deploy.unwrap_cek (both in the TEE, no input in between)."""
     body = term[2]
-    _, named, tok, am, wrapped = body
+    _, named, tok, am, wrapped, echo = body
     c, v = am[2][1], am[2][2]
     if c >= cfg.instance.components:
         return
     rules = cfg.rules
     sigs_ok = rules.sigs_ok(term[1] == TSK, am[1] == ASK)
     binding_ok = rules.binding_ok(named, d)
-    token_ok = rules.token_ok(tok[1], a.token)
+    token_ok = rules.token_ok(tok[1], a.token) and agent_nonce_ok(cfg, echo, a, d)
     live = rules.exchange_live(a.age)
     seq_ok = rules.seq_ok(v, a.floor[c], a.installed[c])
     # unwrap with the device's own keys
@@ -636,7 +761,7 @@ def _verify_update(w: World, cfg: Config, d: int, a: Agent,
     ck_use = cek is not None and wrapped[1][0] == "ck"
     s = w.sessions[d]
     honest = (s.phase == "UPDATE_SENT"
-              and term == update(cfg, d, s.nonce, *s.job, None, *record(w, *s.job)))
+              and term == update(cfg, d, s.nonce, *s.job, None, *record(w, *s.job), s.anonce))
     prefix: tuple[str, ...] = ()
     if not honest:
         prefix = ("attack.replay",) if term in w.seen else ("attack.inject",)
@@ -651,13 +776,13 @@ def _verify_update(w: World, cfg: Config, d: int, a: Agent,
         if term[1] == TSK and d in w.revoked and (d, c, v) not in g.delivered:
             # P13, second clause: a TAM-released CEK d was never delivered, in a revoked TEE
             g = _evolve(g, revoked_tee=g.revoked_tee | {(d, c, v)})
-        if (term[1] == TSK and named == d and tok == nonce(a.token) and a.first
+        if (term[1] == TSK and named == d and tok == nonce(a.token)
                 and d not in w.revoked and (s.phase == "NO_SESSION" or s.nonce != a.token)):
-            # P6(a): the TAM session this Update came from is no longer the current one (it
-            # ended by expiry: a recorded session needs an install, so no first-time exchange)
+            # P6(a): the TAM session this Update came from (its token is the exchange's) is
+            # no longer the current one, whichever QueryRequest opened the exchange
             g = _evolve(g, late_accepts=g.late_accepts | {(d, a.token)})
         job = (c, v, cek, tok, checks_ok, am[2][3])
-        na = _evolve(a, phase="FETCHING", job=job, age=0, first=True)
+        na = _evolve(a, phase="FETCHING", job=job, age=0)
         yield Event((*prefix, "deploy.verify_update", "deploy.unwrap_cek"), f"Broker{d}",
                     f"Agent{d}", f"Update c{c} v{v} for device {named} accepted"
                     + ("" if checks_ok else " (unverified)")), _with_agent(w, d, na, g)
@@ -742,8 +867,8 @@ def _fetch(w: World, cfg: Config, d: int, a: Agent,
         installs = _set(g.installs, d, (*g.installs[d], (c, v, m, fresh, tok, nonce(a.token))))
         g = _evolve(g, installs=installs)
         rc = receipt(cfg, d, a.token, c, v, OK)
-        na = Agent("IDLE", -1, (), _set(a.floor, c, max(v, a.floor[c])), _set(a.installed, c, v),
-                   a.kept, ta_floor)
+        na = idle(a, floor=_set(a.floor, c, max(v, a.floor[c])), installed=_set(a.installed, c, v),
+                  ta_floor=ta_floor)
         yield Event((*prefix, "deploy.fetch", "deploy.check_payload", "deploy.decrypt",
                      "deploy.install", "deploy.raise_floor", "deploy.erase_cek",
                      "deploy.success"), f"Agent{d}", "TAM",

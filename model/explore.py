@@ -15,7 +15,7 @@ import time
 import weakref
 from array import array
 from collections import deque
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from operator import attrgetter, is_
 from typing import Any, overload
 
@@ -33,7 +33,7 @@ class Profile:
     name: str
     initial: Callable[[Config], Any]
     successors: Callable[[Any, Config], Iterator[tuple[Event, Any]]]
-    properties: dict[str, Callable[[Any, Config], str | None]]
+    properties: Mapping[str, Callable[[Any, Config], str | None]]
     witnesses: dict[str, tuple[str, Callable[[Any, Config], bool]]]
     goals: dict[str, tuple[str, Callable[[Any, Config], bool]]]
     event_witnesses: dict[str, tuple[str, Callable[[Any, Event, Config], bool]]]

@@ -28,10 +28,14 @@ class Flaw:
     z3: bool  # whether the z3 encoding models this flaw (the proof must then fail)
     rules: Rules = HONEST  # the variant itself
     needs: tuple[tuple[str, int], ...] = ()  # instance parameters raised to at least this
+    caps: tuple[tuple[str, int], ...] = ()  # instance parameters lowered to at most this
 
     def instance_for(self, base: Instance) -> Instance:
-        """``base`` with the parameters this flaw needs raised (e.g. an uninstall step)."""
+        """``base`` with the parameters this flaw needs raised (e.g. an uninstall step) and
+        those it caps lowered (a long attack on one device, found before the breadth-first
+        search of two devices' interleavings reaches its depth)."""
         changes = {k: max(getattr(base, k), v) for k, v in self.needs}
+        changes.update({k: min(getattr(base, k), v) for k, v in self.caps})
         return attrs.evolve(base, **changes) if changes else base
 
 
@@ -49,6 +53,10 @@ FLAWS: tuple[Flaw, ...] = (
     Flaw("tam-wraps-without-fresh-evidence", "P3",
          "TAM accepts evidence carrying any challenge it ever issued (stale evidence replays)",
          True, rules=attrs.evolve(_, evidence_ok=lambda g, n, sn, i: AND(g, n >= 0, n < i))),
+    Flaw("tam-accepts-stale-evidence", "P3",
+         "TAM accepts evidence for a challenge it issued more than the session lifetime ago "
+         "(no EAT_STALE: evidence the attacker held back past 300 s is still answered)", True,
+         rules=attrs.evolve(_, challenge_live=TRUE)),
     Flaw("publish-wraps-under-retired-class-key", "P2",
          "after rotate.class_key the Author's pipeline keeps wrapping new CEKs under the retired "
          "class-key generation, so whoever learns that generation reads every newer package",
@@ -61,8 +69,19 @@ FLAWS: tuple[Flaw, ...] = (
          "Agent installs whatever decrypts under the CEK, without the manifest's digest check",
          True, rules=attrs.evolve(_, payload_ok=TRUE)),
     Flaw("agent-skips-token-check", "P6",
-         "Agent accepts an Update whose token is not the one of its open exchange", True,
-         rules=attrs.evolve(_, token_ok=TRUE)),
+         "Agent accepts an Update whose token is not the one of its open exchange, nor checks "
+         "the Agent nonce it echoes (either check alone stops an old session's Update: the "
+         "nonce a TAM echoes comes from a QueryResponse that carried that session's token)",
+         True, rules=attrs.evolve(_, token_ok=TRUE, agent_nonce_ok=TRUE)),
+    Flaw("agent-ignores-agent-nonce", "P6",
+         "Agent does not check the Agent nonce an Update echoes, so after a replayed "
+         "QueryRequest re-opens an exchange with the old token, the Update the attacker "
+         "withheld until the TAM's session had expired installs", True,
+         rules=attrs.evolve(_, agent_nonce_ok=TRUE), needs=(("requeries", 1),)),
+    Flaw("agent-nonce-constant", "P6",
+         "Agent sends one constant nonce per device instead of a fresh one per accepted "
+         "QueryRequest, so a re-opened exchange matches the withheld Update's echo", True,
+         rules=attrs.evolve(_, fresh_agent_nonce=False), needs=(("requeries", 1),)),
     Flaw("agent-reuses-report-nonce", "P6",
          "Agent signs install reports without the session's challenge, so old reports replay",
          True, rules=attrs.evolve(_, report_binds_nonce=False,
@@ -86,7 +105,11 @@ FLAWS: tuple[Flaw, ...] = (
          True, rules=attrs.evolve(_, seq_ok=lambda v, fl, ins: v >= fl)),
     Flaw("uninstall-resets-floor", "P7",
          "Agent forgets a component's floor when it is uninstalled (old versions reinstallable)",
-         True, rules=attrs.evolve(_, uninstall_keeps_floor=False), needs=(("uninstalls", 1),)),
+         True, rules=attrs.evolve(_, uninstall_keeps_floor=False),
+         # install, uninstall, install an older version: three sessions of one device (an
+         # old Update replayed into a re-opened exchange carries a stale Agent nonce)
+         needs=(("uninstalls", 1), ("sessions", 3)),
+         caps=(("devices", 1), ("compromises", 0), ("revocations", 0))),
     Flaw("agent-uninstall-ignores-version", "P7",
          "Agent removes the component an uninstall Update lists whatever version it names, so an "
          "old uninstall, replayed into a re-opened exchange after a newer install, removes it",

@@ -26,6 +26,12 @@ class Instance:
     revocations: int = 1
     compromises: int = 1
     uninstalls: int = 0  # uninstall.component steps (TAM-authorised) over the whole run
+    # edbp profile: QueryRequests an Agent answers again (a replay, which opens an exchange
+    # with a fresh Agent nonce and the old token) over the whole run; first answers to each
+    # token are bounded by ``sessions``. Each replay answered multiplies the graph (fresh
+    # nonces keep the exchanges apart), so the default instance has none and a supplementary
+    # one (``check.SUPPLEMENTARY``) explores them
+    requeries: int = 0
     ck_rotations: int = 0  # edbp profile: rotate.class_key steps (KeyVault) over the whole run
     ta_builds: int = 0  # edbp profile: 0 = images carry no TA version; n = the Author numbers
     # each package's TA build 1..n (an older build may ship under a newer sequence number)
@@ -37,6 +43,7 @@ class Instance:
             "devices": (1, 4), "classes": (1, 2), "components": (1, 2), "versions": (1, 4),
             "sessions": (1, 64), "revocations": (0, 2), "compromises": (0, 2), "apps": (1, 3),
             "uninstalls": (0, 2), "ck_rotations": (0, 2), "ta_builds": (0, 3),
+            "requeries": (0, 3),
             "rotations": (0, 2),
         }
         for name, (lo, hi) in limits.items():

@@ -68,14 +68,14 @@ class ReferenceTarget:
         from edbp.reference.device import world as world_mod
 
         self._world_mod = world_mod
-        original = world_mod.Agent
+        original = world_mod.Agent  # type: ignore[attr-defined]
         if agent_class is not None:
-            world_mod.Agent = agent_class  # type: ignore[misc]
+            world_mod.Agent = agent_class  # type: ignore[attr-defined,assignment]
         try:
             self.w = world_mod.World(root, seed="lockstep")
             self.devs = [self.w.enrol(f"d{i}", "gw") for i in range(DEVICES)]
         finally:
-            world_mod.Agent = original  # type: ignore[misc]
+            world_mod.Agent = original  # type: ignore[attr-defined]
         self.ta = uuid.uuid5(uuid.NAMESPACE_URL, "urn:edbp:model:lockstep").bytes
         self.comp = ta_component(self.ta)
         self.images: dict[int, bytes] = {}
@@ -106,6 +106,7 @@ class ReferenceTarget:
         dev = self.devs[d]
         before = self.observe()
         out = self.w.tam.begin(dev.ueid, Intent(package=(self.ta, max(self.images))))
+        assert out.send is not None  # a new session always opens with a QueryRequest
         for reply in dev.broker.deliver(out.send):
             try:
                 self.w.tam.receive(reply)
@@ -176,7 +177,7 @@ class ReferenceTarget:
     def image_digests(self) -> tuple[tuple[int, bytes | None, bytes | None], ...]:
         """Per device: (installed version, digest of the installed image, digest of the
         plaintext published as that version)."""
-        out = []
+        out: list[tuple[int, bytes | None, bytes | None]] = []
         installed, _ = self.observe()
         for dev, v in zip(self.devs, installed, strict=True):
             if v <= 0:

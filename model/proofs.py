@@ -87,7 +87,7 @@ c_ = z3.Const("c", Comp)
 v_, n_ = z3.Ints("v n")
 
 
-def _all(vs: list, body: z3.BoolRef) -> z3.BoolRef:
+def _all(vs: list[Any], body: z3.BoolRef) -> z3.BoolRef:
     return z3.ForAll(vs, body)
 
 
@@ -130,8 +130,9 @@ def init(s: State) -> z3.BoolRef:
 
 
 def properties(s: State) -> dict[str, z3.BoolRef]:
-    delivered_to_compromised = lambda c, v: z3.Exists([e_], z3.And(s["comp"][e_],  # noqa: E731
-                                                                   s["dlv"][e_, c, v]))
+    def delivered_to_compromised(c: Any, v: Any) -> z3.BoolRef:
+        return z3.Exists([e_], z3.And(s["comp"][e_], s["dlv"][e_, c, v]))
+
     return {
         "P1": _all([c_, v_], z3.Implies(s["kcek"][c_, v_], delivered_to_compromised(c_, v_))),
         "P2": z3.And(z3.Not(s["kck"]), z3.Not(s["ckout"]), z3.Not(s["staleck"]),
@@ -195,7 +196,7 @@ def lemmas(s: State) -> dict[str, z3.BoolRef]:
                                       s["pgen"][c_, v_] == s["gen"]))),
         "L14 a TA-version floor never falls below the highest TA build installed": _all(
             [d_, c_], s["tfl"][d_, c_] >= s["thi"][d_, c_]),
-        "L15 a first-time exchange outlives no expired session's Update": timing.lemma(s),
+        "L15 an exchange outlives no expired session's Update it answers": timing.lemma(s),
         "L7 the TAM holds no session with a revoked device": _all(
             [d_], z3.Implies(s["rev"][d_], z3.And(z3.Not(s["sch"][d_]), z3.Not(s["sus"][d_])))),
     }
@@ -237,7 +238,8 @@ def _t_query_request(s: State, R: Rules) -> Built:
     d = z3.Const("p_d", Dev)
     guard = z3.And(z3.Not(s["sch"][d]), z3.Not(s["sus"][d]), R.serves(s["rev"][d]))
     up = {"sch": _upd(s["sch"], (d,), True), "snonce": _upd(s["snonce"], (d,), s["issued"]),
-          "issued": s["issued"] + 1}
+          "issued": s["issued"] + 1,
+          "cage": _upd(s["cage"], (d,), z3.IntVal(0))}  # the challenge's clock starts
     return [d], guard, up
 
 
@@ -247,9 +249,8 @@ def _t_query_response(s: State, R: Rules) -> Built:
                    n >= 0, n < s["issued"])
     up = {"agq": _upd(s["agq"], (d,), True), "tok": _upd(s["tok"], (d,), n),
           "ev": _upd(s["ev"], (d, n), True),
-          # the exchange's clock starts; first time d answers this token?
-          "aage": _upd(s["aage"], (d,), z3.IntVal(0)),
-          "qfirst": _upd(s["qfirst"], (d,), z3.Not(s["ev"][d, n]))}
+          # a fresh Agent nonce, bound to n by the QueryResponse; the exchange's clock starts
+          **timing.draw(s, R, d, n)}
     return [d, n], guard, up
 
 
@@ -261,12 +262,13 @@ def _t_deliver(s: State, R: Rules) -> Built:
     attacker's key instead. The TAM's check is ``R.evidence_ok``; the ghosts record the truth.
     """
     d, n, c, v = z3.Const("p_d", Dev), z3.Int("p_n"), z3.Const("p_c", Comp), z3.Int("p_v")
-    toatt = z3.Bool("p_to_attacker_key")
-    genuine = z3.And(z3.Or(s["ev"][d, n], s["comp"][d]), z3.Not(toatt))
+    toatt, k = z3.Bool("p_to_attacker_key"), z3.Int("p_agent_nonce")
+    # genuine: the device's own QueryResponse for n with Agent nonce k (or its key is known)
+    genuine = z3.And(z3.Or(timing.answered_with(s, R, d, n, k), s["comp"][d]), z3.Not(toatt))
     fresh_ok = z3.And(genuine, n == s["snonce"][d], z3.Not(s["rev"][d]))
     guard = z3.And(s["sch"][d], v >= 1, v <= s["pub"][c], n >= 0, n < s["issued"],
                    R.evidence_ok(genuine, n, s["snonce"][d], s["issued"]),
-                   R.serves(s["rev"][d]))
+                   R.challenge_live(s["cage"][d]), R.serves(s["rev"][d]))
     up = {
         "dlv": _upd(s["dlv"], (d, c, v), True),
         "wrapnet": z3.If(toatt, s["wrapnet"], _upd(s["wrapnet"], (d, c, v), True)),
@@ -278,14 +280,18 @@ def _t_deliver(s: State, R: Rules) -> Built:
         "sc": _upd(s["sc"], (d,), c), "sv": _upd(s["sv"], (d,), v),
         "uage": _upd(s["uage"], (d,), z3.IntVal(0)),  # the TAM's hold starts at the Update
         "usent": _upd(s["usent"], (d, n), z3.BoolVal(True)),
-        "bad_dlv": z3.Or(s["bad_dlv"], z3.Not(fresh_ok), s["answered"][n]),
+        "uan": _upd(s["uan"], (d, n), k),  # the Update echoes the verified Agent nonce
+        # P3: not the device's evidence for the session's challenge, the challenge answered
+        # before, or older than the session lifetime on the TAM's clock (stale evidence)
+        "bad_dlv": z3.Or(s["bad_dlv"], z3.Not(fresh_ok), s["answered"][n],
+                         s["cage"][d] >= timing.CAP),
         "answered": _upd(s["answered"], (n,), True),
         "revdlv": z3.Or(s["revdlv"], s["rev"][d]),
         "ckout": z3.Or(s["ckout"], z3.BoolVal(not R.wrap_to_device_key)),
         # the KeyVault unwraps the record's CEK under the record's generation
         "retuse": z3.Or(s["retuse"], s["pgen"][c, v] < s["gen"]),
     }
-    return [d, n, c, v, toatt], guard, up
+    return [d, n, c, v, toatt, k], guard, up
 
 
 def _t_verify_update(s: State, R: Rules) -> Built:
@@ -299,9 +305,11 @@ def _t_verify_update(s: State, R: Rules) -> Built:
     d, named, n = z3.Const("p_d", Dev), z3.Const("p_named", Dev), z3.Int("p_n")
     c, v, dg = z3.Const("p_c", Comp), z3.Int("p_v"), z3.Int("p_digest")
     tsig, asig = z3.Bool("p_tam_signed"), z3.Bool("p_author_signed")
+    echo = timing.echoed(s, tsig, named, n, z3.Int("p_echo"))
     avail = z3.If(tsig, z3.And(s["upd"][named, n, c, v], asig, dg == v),
                   z3.Implies(asig, z3.And(dg == v, v >= 1, v <= s["pub"][c])))
     checks = z3.And(R.sigs_ok(tsig, asig), R.binding_ok(named, d), R.token_ok(n, s["tok"][d]),
+                    R.agent_nonce_ok(echo, s["anon"][d]),
                     R.seq_ok(v, s["fl"][d, c], s["ins"][d, c]),
                     R.exchange_live(s["aage"][d]))
     proceed = z3.Or(checks, z3.BoolVal(not R.verify_before_decrypt))
@@ -321,13 +329,14 @@ def _t_verify_update(s: State, R: Rules) -> Built:
         "revtee": z3.Or(s["revtee"], z3.And(unwraps, tsig, s["rev"][d],
                                             z3.Not(s["dlv"][d, c, v]))),
         "htok": _upd(s["htok"], (d,), s["tok"][d]),
-        # P6(a): the Update of a session that expired, consumed by its first-time exchange
-        # (the explorer states it as "no longer current, not revoked": a session that ended
-        # by a record had an install under its token, so it has no first-time exchange)
+        # P6(a): the Update of a session that expired, consumed by an exchange with its
+        # token, whichever QueryRequest opened it (the explorer states it as "no longer
+        # current, not revoked"; a session that ended by a record is the other way it stops
+        # being current, which the explorer's ghost covers too)
         "late": z3.Or(s["late"], z3.And(unwraps, tsig, named == d, n == s["tok"][d],
-                                        s["qfirst"][d], s["usent"][d, n], s["tout"][d, n])),
+                                        s["usent"][d, n], s["tout"][d, n])),
     }
-    return [d, named, n, c, v, tsig, asig, dg], guard, up
+    return [d, named, n, c, v, tsig, asig, dg, z3.Int("p_echo")], guard, up
 
 
 def _t_install(s: State, R: Rules) -> Built:
@@ -437,9 +446,11 @@ def _t_compromise(s: State, R: Rules) -> Built:
     d = z3.Const("p_d", Dev)
     shared = not R.device_keys_per_device
     kdak = z3.Lambda([e_], z3.BoolVal(True)) if shared else _upd(s["kdak"], (d,), True)
-    held = lambda c, v: z3.Or(s["wrapnet"][d, c, v],  # noqa: E731
-                              z3.And(s["hold"][d], s["hc"][d] == c, s["hv"][d] == v),
-                              z3.And(s["ins"][d, c] == v, v > 0))
+    def held(c: Any, v: Any) -> z3.BoolRef:
+        return z3.Or(s["wrapnet"][d, c, v],
+                     z3.And(s["hold"][d], s["hc"][d] == c, s["hv"][d] == v),
+                     z3.And(s["ins"][d, c] == v, v > 0))
+
     up = {
         "comp": _upd(s["comp"], (d,), True), "kdak": kdak,
         "kcek": z3.Lambda([c_, v_], z3.Or(s["kcek"][c_, v_], held(c_, v_))),
@@ -478,6 +489,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("attack.compromise_device", _t_compromise),
     Transition("attack.intercept", _t_intercept),
     Transition("time.tick", timing.t_tick),
+    Transition("time.challenge_lifetime", timing.t_challenge_ages),
 )
 
 
@@ -522,7 +534,7 @@ def lemma_titles() -> dict[str, str]:
 
 
 def _obligation(name: str, pre_f: dict[str, z3.BoolRef], post_f: dict[str, z3.BoolRef],
-                steps: list, timeout_ms: int, pre: State, post: State) -> tuple[bool, str]:
+                steps: list[Any], timeout_ms: int, pre: State, post: State) -> tuple[bool, str]:
     hyp = z3.And(pre_f[name], *(pre_f[x] for x in SUPPORT.get(name, ())))
     for tname, params, step in steps:
         # quantified array formulas can send z3's model-based instantiation into a long
@@ -551,11 +563,14 @@ _FLAGS = ("bad_dlv", "foreign", "badinst", "stale", "late", "badrec", "rollback"
           "ckout")
 
 
-def _counterexample(model: z3.ModelRef, tname: str, params: list, name: str, pre: State,
+def _counterexample(model: z3.ModelRef, tname: str, params: list[Any], name: str, pre: State,
                     post: State) -> str:
     """The counterexample to induction as a readable before/after state of the devices and
     components the step touches."""
-    ev = lambda e: _readable(model.eval(e, model_completion=True))  # noqa: E731
+
+    def ev(e: Any) -> str:
+        return _readable(model.eval(e, model_completion=True))
+
     params = [p for p in params if p.decl().kind() == z3.Z3_OP_UNINTERPRETED]
     shown = ", ".join(f"{str(p).removeprefix('p_')}={ev(p)}" for p in params)
     lines = [f"{name} is not preserved by {tname}({shown}):"]

@@ -231,7 +231,7 @@ def reset_caches() -> None:
     _knows_a_cek.cache_clear()
     for fn in (ep.knowledge, ep._evidence_candidates, ep._report_candidates, ep._query_requests,
                ep._seen_updates, ep._update_candidates, ep._payload_candidates,
-               _uninstall._candidates, _rotation._newer_under_retired):
+               _uninstall._candidates, _rotation._newer_under_retired, ep._older_nonce):
         fn.cache_clear()
 
 

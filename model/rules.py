@@ -1,11 +1,11 @@
 """The checks and behaviours of the `edbp` profile, as one overridable definition.
 
-Every check the spec puts on a party (the TAM's evidence and report checks, the Agent's
-signature, binding, token, sequence and payload checks, revocation) is a field of ``Rules``
-holding a plain function. The same function is applied by the explorer to concrete values
-(ints, bools) and by the z3 encoding to symbolic ones (``z3.ArithRef``/``z3.BoolRef``), so both
-encodings take their guards from one definition. The boolean helpers ``AND``, ``OR`` and ``NOT``
-work on both kinds of value.
+Every check the spec puts on a party (the TAM's evidence, challenge-age and report checks, the
+Agent's signature, binding, token, Agent-nonce, sequence and payload checks, revocation) is a
+field of ``Rules`` holding a plain function. The same function is applied by the explorer to
+concrete values (ints, bools) and by the z3 encoding to symbolic ones (``z3.ArithRef``,
+``z3.BoolRef``), so both encodings take their guards from one definition. The boolean helpers
+``AND``, ``OR`` and ``NOT`` work on both kinds of value.
 
 A seeded flaw, a held-out mutation and a "guard removed" vacuity probe are all the same thing:
 ``attrs.evolve(HONEST, <field>=<other function>)``. Nothing in the model looks at a flaw's
@@ -120,6 +120,23 @@ def report_ok(device_signed: Any, report_nonce: Any, session_nonce: Any) -> Any:
     return AND(device_signed, report_nonce == session_nonce)
 
 
+def agent_nonce_ok(echoed: Any, mine: Any) -> Any:
+    """deploy.verify_update (protocol.md 8.3.1, ``TEEP_AGENT_NONCE_MISMATCH``): the Update
+    echoes the Agent nonce the Agent drew for its open exchange and sent in that exchange's
+    QueryResponse. The token alone cannot tell an exchange re-opened by a replayed
+    QueryRequest from the one the TAM answered; the Agent's own fresh value can."""
+    return echoed == mine
+
+
+def challenge_live(age: Any) -> Any:
+    """deploy.verify_evidence (protocol.md 8.3 step 3, T5; ``EAT_STALE`` 426): the TAM accepts
+    evidence only for a challenge it issued no more than the session lifetime ago (300 s),
+    measured on its own clock from the QueryRequest. The EAT's ``iat`` is informative only: the
+    device has no clock the TAM can trust. ``age`` counts abstract ticks of the challenge's
+    clock (``timing.py``): 0 within the lifetime, 1 past it."""
+    return age < 1
+
+
 def exchange_live(age: Any) -> Any:
     """deploy.verify_update (protocol.md 8.3.1): the Agent's exchange is within its lifetime
     L_a, measured on the TEE's own monotonic clock from when it accepted the QueryRequest.
@@ -163,6 +180,8 @@ class Rules:
     report_ok: Callable[[Any, Any, Any], Any] = report_ok
     uninstall_ok: Callable[[Any, Any], Any] = uninstall_ok
     ta_version_ok: Callable[[Any, Any, Any, Any], Any] = ta_version_ok
+    agent_nonce_ok: Callable[[Any, Any], Any] = agent_nonce_ok  # the Update echoes the exchange's
+    challenge_live: Callable[[Any], Any] = challenge_live  # the TAM's challenge lifetime
     exchange_live: Callable[[Any], Any] = exchange_live  # the Agent's exchange lifetime
     tam_may_expire: Callable[[Any], Any] = tam_may_expire  # the TAM's hold after the Update
     # behaviours (what a party does, not a check it makes)
@@ -177,6 +196,7 @@ class Rules:
     install_after_check: bool = True  # False: write the component first, leave it on failure
     report_binds_nonce: bool = True  # False: the Agent leaves the challenge out of reports
     uninstall_keeps_floor: bool = True
+    fresh_agent_nonce: bool = True  # False: the Agent's nonce is one constant per device
     tam_closes_challenge: bool = True  # False: a delivery leaves the session CHALLENGED
     # rotate.class_key (rotation.py)
     publish_under_current_ck: bool = True  # False: new CEKs wrapped under a retired generation

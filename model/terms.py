@@ -9,7 +9,8 @@ Constructors (tag, fields):
 
 - atoms: ``("cek", c, v)``, ``("ck", cls)``, ``("dak", d)``, ``("dsk", d)``, ``("ask",)``,
   ``("tsk",)``, ``("atk",)`` (the attacker's own key), ``("nonce", i)``, ``("pt", c, v)``
-  (plaintext of a package), ``("pt_att", c)`` (the attacker's own code), ints and strings
+  (plaintext of a package), ``("pt_att", c)`` (the attacker's own code), ``("anonce", d, k)``
+  (device d's k-th Agent nonce, protocol.md 8.3.1), ints and strings
   (public constants);
 - ``("pub", k)``: the public half of private key ``k`` (public knowledge);
 - ``("enc", k, m)``: authenticated encryption of ``m`` under symmetric key ``k`` (AES-GCM);
@@ -36,7 +37,7 @@ SECRET_TAGS = frozenset({"cek", "ck", "dak", "dsk", "ask", "tsk", "atk", "pt", "
 #: (a message body such as ``("upd", ...)``) that splits into its fields like ``tup``
 CRYPTO_TAGS = frozenset({"pub", "enc", "wrap", "sig", "h"})
 ATOM_TAGS = frozenset({"cek", "ck", "dak", "dsk", "ask", "tsk", "atk", "ak", "nonce", "pt",
-                       "pt_att", "kid", "nothing", "ver", "app"})
+                       "pt_att", "kid", "nothing", "ver", "app", "anonce"})
 
 
 def pub(k: Term) -> Term:
@@ -150,9 +151,9 @@ def render(t: object) -> str:
     if not t:
         return "()"
     tag, rest = t[0], t[1:]
-    if tag in ("cek", "ck", "dak", "dsk", "pt", "pt_att", "nonce", "kid", "ver"):
+    if tag in ("cek", "ck", "dak", "dsk", "pt", "pt_att", "nonce", "kid", "ver", "anonce"):
         names = {"cek": "CEK", "ck": "CK", "dak": "DAK", "dsk": "DSK", "pt": "P",
-                 "pt_att": "P_att", "nonce": "n", "kid": "DK", "ver": "v"}
+                 "pt_att": "P_att", "nonce": "n", "kid": "DK", "ver": "v", "anonce": "a"}
         return f"{names[tag]}{'.'.join(str(x) for x in rest)}"
     if tag in ("ask", "tsk", "atk"):
         return {"ask": "ASK", "tsk": "TSK", "atk": "ATK"}[tag]

@@ -30,14 +30,16 @@ from typing import Any
 import z3
 from edbp.model import edbp_profile as ep
 from edbp.model import proofs as pf
+from edbp.model import timing
 from edbp.model.terms import Term, sig
 
 
 @lru_cache(maxsize=4096)
-def uninstall_update(d: int, n: int, c: int, v: int) -> Term:
+def uninstall_update(d: int, n: int, c: int, v: int, an: Term = ep.ATTACKER_ANONCE) -> Term:
     """The TAM-signed uninstall Update for device ``d`` in the exchange of challenge ``n``:
-    remove component ``c``, installed at version ``v``."""
-    return sig(ep.TSK, ("uni", d, ep.nonce(n), c, v))
+    remove component ``c``, installed at version ``v``; it echoes the Agent nonce ``an`` of the
+    QueryResponse the session verified (protocol.md 8.3.1)."""
+    return sig(ep.TSK, ("uni", d, ep.nonce(n), c, v, an))
 
 
 # ---------------------------------------------------------------- explorer: the TAM
@@ -51,15 +53,21 @@ def tam_steps(w: ep.World, cfg: ep.Config, d: int,
     s = w.sessions[d]
     if w.uninstalls >= inst.uninstalls or not cfg.rules.serves(d in w.revoked):
         return
-    if not any(ep._tam_accepts_evidence(cfg, w, d, t) is not None
-               for t in ep._evidence_candidates(cfg, w.issued, know)):
-        return
-    for c in range(inst.components):
+    # the Agent nonces of the evidence the TAM accepts (each is echoed by the Update)
+    ans = sorted({t[2][4] for t in ep._evidence_candidates(cfg, w.issued, know)
+                  if ep._tam_accepts_evidence(cfg, w, d, t) is not None}, key=repr)
+    for an in ans:
+        yield from _send(w, d, s, an, inst.components)
+
+
+def _send(w: ep.World, d: int, s: ep.Session, an: Term,
+          components: int) -> Iterator[tuple[ep.Event, ep.World]]:
+    for c in range(components):
         for v in range(1, w.published[c] + 1):
-            msg = uninstall_update(d, s.nonce, c, v)
+            msg = uninstall_update(d, s.nonce, c, v, an)
             # the closed session remembers its last Update, so that only that one is labelled
             # honest when it reaches the Agent (a trace shows the replays as such)
-            closed = ep.Session("NO_SESSION", s.nonce, ("uni", c, v))
+            closed = ep.Session("NO_SESSION", s.nonce, ("uni", c, v), anonce=an)
             nw = ep._evolve(w, sessions=ep._set(w.sessions, d, closed),
                             uninstalls=w.uninstalls + 1, seen=ep._learn(w, msg))
             yield ep.Event(("deploy.verify_evidence", "uninstall.component"), "TAM",
@@ -71,14 +79,15 @@ def tam_steps(w: ep.World, cfg: ep.Config, d: int,
 
 
 @lru_cache(maxsize=50_000)
-def _candidates(cfg: ep.Config, token: int, d: int, know: frozenset[Any]) -> tuple[Term, ...]:
+def _candidates(cfg: ep.Config, token: int, d: int, an: Term,
+                know: frozenset[Any]) -> tuple[Term, ...]:
     """Uninstall Updates the attacker can hand Agent ``d``: every one seen (for any device, any
-    token) and every one it can sign itself for ``d``'s open exchange."""
+    token) and every one it can sign itself for ``d``'s open exchange (token, Agent nonce)."""
     out = {t for t in know if t[0] == "sig" and t[2][0] == "uni"}
     for s in (k for k in know if k[0] in ("dsk", "atk")):
         for c in range(cfg.instance.components):
             for v in range(1, cfg.instance.versions + 1):
-                out.add(sig(s, ("uni", d, ep.nonce(token), c, v)))
+                out.add(sig(s, ("uni", d, ep.nonce(token), c, v, an)))
     return tuple(sorted(out, key=repr))
 
 
@@ -88,16 +97,18 @@ def agent_steps(w: ep.World, cfg: ep.Config, d: int, a: ep.Agent,
     the binding, lifetime (protocol.md section 8.3.1) and version checks, then the atomic
     removal (floor kept)."""
     rules = cfg.rules
-    for term in _candidates(cfg, a.token, d, know):
-        _, named, tok, c, v = term[2]
+    for term in _candidates(cfg, a.token, d, ep.agent_nonce(d), know):
+        _, named, tok, c, v, echo = term[2]
         tam_signed = term[1] == ep.TSK
         installed = a.installed[c]
         ok = (rules.sigs_ok(tam_signed, True) and rules.binding_ok(named, d)
-              and rules.token_ok(tok[1], a.token) and rules.exchange_live(a.age)
+              and rules.token_ok(tok[1], a.token) and ep.agent_nonce_ok(cfg, echo, a, d)
+              and rules.exchange_live(a.age)
               and installed > 0 and rules.uninstall_ok(v, installed))
         s = w.sessions[d]
         honest = (s.phase == "NO_SESSION" and s.job == ("uni", c, v)
-                  and term == uninstall_update(d, s.nonce, c, v) and s.nonce == a.token)
+                  and term == uninstall_update(d, s.nonce, c, v, s.anonce)
+                  and s.nonce == a.token)
         prefix: tuple[str, ...] = ()
         if not honest:
             prefix = ("attack.replay",) if term in w.seen else ("attack.inject",)
@@ -111,8 +122,7 @@ def agent_steps(w: ep.World, cfg: ep.Config, d: int, a: ep.Agent,
         if named != d:
             g = ep._evolve(g, foreign_accepts=g.foreign_accepts | {(d, named)})
         floor = a.floor[c] if rules.uninstall_keeps_floor else 0
-        na = ep.Agent("IDLE", -1, (), ep._set(a.floor, c, floor), ep._set(a.installed, c, 0),
-                      a.kept, a.ta_floor)
+        na = ep.idle(a, floor=ep._set(a.floor, c, floor), installed=ep._set(a.installed, c, 0))
         yield ep.Event((*prefix, "deploy.verify_update", "uninstall.component",
                         "deploy.success"), f"Broker{d}", f"Agent{d}",
                        f"uninstall of c{c} v{v} for device {named} accepted: v{installed} "
@@ -128,13 +138,15 @@ def t_send(s: pf.State, R: Any) -> pf.Built:
     uninstall Update (d, the session's challenge, c, any published version v); the session
     closes."""
     d, n, c, v = z3.Const("p_d", pf.Dev), z3.Int("p_n"), z3.Const("p_c", pf.Comp), z3.Int("p_v")
-    genuine = z3.Or(s["ev"][d, n], s["comp"][d])
+    k = z3.Int("p_agent_nonce")
+    genuine = z3.Or(timing.answered_with(s, R, d, n, k), s["comp"][d])
     guard = z3.And(s["sch"][d], v >= 1, v <= s["pub"][c], n >= 0, n < s["issued"],
                    R.evidence_ok(genuine, n, s["snonce"][d], s["issued"]),
-                   R.serves(s["rev"][d]))
+                   R.challenge_live(s["cage"][d]), R.serves(s["rev"][d]))
     up = {"unupd": pf._upd(s["unupd"], (d, s["snonce"][d], c, v), True),
+          "uan": pf._upd(s["uan"], (d, s["snonce"][d]), k),  # echoes the verified nonce
           "sch": pf._upd(s["sch"], (d,), False)}
-    return [d, n, c, v], guard, up
+    return [d, n, c, v, k], guard, up
 
 
 def t_remove(s: pf.State, R: Any) -> pf.Built:
@@ -144,8 +156,10 @@ def t_remove(s: pf.State, R: Any) -> pf.Built:
     d, named, n = z3.Const("p_d", pf.Dev), z3.Const("p_named", pf.Dev), z3.Int("p_n")
     c, v, tsig = z3.Const("p_c", pf.Comp), z3.Int("p_v"), z3.Bool("p_tam_signed")
     ins = s["ins"][d, c]
+    own = z3.Int("p_echo")
     avail = z3.Implies(tsig, s["unupd"][named, n, c, v])
     checks = z3.And(R.sigs_ok(tsig, True), R.binding_ok(named, d), R.token_ok(n, s["tok"][d]),
+                    R.agent_nonce_ok(timing.echoed(s, tsig, named, n, own), s["anon"][d]),
                     R.exchange_live(s["aage"][d]), ins > 0, R.uninstall_ok(v, ins))
     guard = z3.And(z3.Not(s["comp"][d]), s["agq"][d], z3.Not(s["hold"][d]), avail, checks)
     up = {"agq": pf._upd(s["agq"], (d,), False),
@@ -154,4 +168,4 @@ def t_remove(s: pf.State, R: Any) -> pf.Built:
           "baduni": z3.Or(s["baduni"], z3.Not(tsig), v != ins)}
     if not R.uninstall_keeps_floor:
         up["fl"] = pf._upd(s["fl"], (d, c), 0)
-    return [d, named, n, c, v, tsig], guard, up
+    return [d, named, n, c, v, tsig, own], guard, up

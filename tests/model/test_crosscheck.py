@@ -54,9 +54,10 @@ def test_a_cross_device_step_the_z3_relation_forbids_is_reported() -> None:
     assert any((("foreign", ()), False, True) in m.changed for m in mismatches)
 
 
-#: one device, an uninstall Update on the network (issue 19: uninstall the attacker replays)
+#: one device, an uninstall Update on the network (issue 19: uninstall the attacker replays),
+#: and a replayed QueryRequest answered (a re-opened exchange with a fresh Agent nonce)
 UNINSTALL = Instance(devices=1, versions=2, sessions=2, compromises=0, revocations=0,
-                     uninstalls=1)
+                     uninstalls=1, requeries=1)
 
 
 def test_every_explored_uninstall_step_is_a_z3_step() -> None:
@@ -99,3 +100,18 @@ def test_a_rotation_the_z3_relation_forbids_is_reported() -> None:
     res = explore(EDBP, Config(tiny, rules=attrs.evolve(HONEST, rewrap_on_rotation=False)))
     _, mismatches = crosscheck(res, HONEST)
     assert any(m.label == "rotate.class_key" for m in mismatches)
+
+
+def test_the_challenge_lifetime_step_is_a_z3_step() -> None:
+    """A TAM that keeps a challenge past its lifetime (the only variant in which the step
+    leaves the session open) explores ``time.challenge_lifetime``: each such step, and the
+    stale delivery after it, is a step of the same variant's z3 relation, and the honest z3
+    relation forbids the stale delivery (the P3 ghost)."""
+    flawed = attrs.evolve(HONEST, challenge_live=lambda age: True)
+    res = explore(EDBP, Config(TINY, rules=flawed))
+    _, mismatches = crosscheck(res)
+    assert mismatches == []
+    assert any("time.challenge_lifetime" in d["event"].steps
+               for _a, _b, d in res.graph.edges(data=True))
+    _, against_honest = crosscheck(res, HONEST)
+    assert any((("bad_dlv", ()), False, True) in m.changed for m in against_honest)

@@ -58,3 +58,22 @@ def test_cli_check_fails_on_a_vacuous_instance(tmp_path) -> None:  # type: ignor
 def test_cli_rejects_bad_instances() -> None:
     res = CliRunner().invoke(command, ["check", "--instance", "devices=99"])
     assert res.exit_code != 0
+
+
+def test_driver_predicts_the_reopened_exchange_refusal() -> None:
+    """protocol.md 8.3.1: an Update withheld from its session, replayed after the attacker
+    replays that session's QueryRequest, is refused (the re-opened exchange's Agent nonce is
+    fresh); an Agent without the Agent-nonce check installs it (the lockstep rule a reference
+    with the Agent nonce is compared on)."""
+    import attrs
+    from edbp.model.instance import Instance
+    from edbp.model.rules import HONEST, TRUE
+
+    inst = Instance(devices=2, versions=3, sessions=64, compromises=0, requeries=3)
+    for rules, installs in ((HONEST, False), (attrs.evolve(HONEST, agent_nonce_ok=TRUE), True)):
+        m = ModelDriver(inst, rules=rules)
+        m.publish()
+        term = m.deploy_dropped(0, 1)
+        assert m.replay_in_reopened_exchange(0, term).installed is installs
+        assert m.observe().installed[0] == ((1,) if installs else (0,))
+        assert ("P6" in m.violations()) is installs

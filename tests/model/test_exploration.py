@@ -90,7 +90,10 @@ def test_mermaid_marks_attacker_steps(small) -> None:  # type: ignore[no-untyped
 
 
 def test_uninstall_keeps_the_floor() -> None:
-    inst = Instance(devices=1, versions=2, sessions=2, compromises=0, revocations=0, uninstalls=1)
+    # install, uninstall, install an older version: three sessions (an old Update replayed
+    # into a re-opened exchange carries a stale Agent nonce, so the TAM's own third session
+    # is what offers the older version)
+    inst = Instance(devices=1, versions=2, sessions=3, compromises=0, revocations=0, uninstalls=1)
     res = explore(EDBP, Config(inst), build_graph=False)
     assert res.violations == {}
     assert any(p and p[1].data[:1] == ("uninstall",) for p in res.parent)

@@ -32,18 +32,26 @@ UNINSTALL_REPLAY = Instance(devices=1, sessions=3, compromises=0, revocations=0,
 ROTATION = Instance(ck_rotations=1)
 #: TA builds numbered apart from the sequence (a newer manifest may carry an older build)
 TA_BUILDS = Instance(devices=1, sessions=2, compromises=0, revocations=0, ta_builds=2)
+#: one replayed QueryRequest answered: an exchange re-opened with an old token
+REQUERY = Instance(requeries=1)
 
 #: (id, variant, property it must break, instance)
 MUTATIONS = [
     ("equal-sequence, spelled v+1>floor", attrs.evolve(_, seq_ok=lambda v, fl, ins: v + 1 > fl),
      "P7", BASE),
+    # install, uninstall, then the TAM's third session offers the older version (an old Update
+    # replayed into a re-opened exchange echoes a stale Agent nonce)
     ("rollback checked against the installed version",
-     attrs.evolve(_, seq_ok=lambda v, fl, ins: v > ins), "P7", UNINSTALL),
+     attrs.evolve(_, seq_ok=lambda v, fl, ins: v > ins), "P7", UNINSTALL_REPLAY),
     ("TAM ignores the report's challenge", attrs.evolve(_, report_ok=lambda s, rn, sn: s),
      "P6", BASE),
     ("TAM takes a report that is signed or names the challenge",
      attrs.evolve(_, report_ok=lambda s, rn, sn: OR(s, rn == sn)), "P6", BASE),
-    ("Agent takes any issued token", attrs.evolve(_, token_ok=lambda t, o: t >= 0), "P6", BASE),
+    # the token check alone is redundant against an honest TAM (the Agent nonce it echoes was
+    # bound to that token by the QueryResponse): a weakened token check shows once the Agent
+    # nonce is a constant too
+    ("Agent takes any issued token, and its nonce is a constant",
+     attrs.evolve(_, token_ok=lambda t, o: t >= 0, fresh_agent_nonce=False), "P6", BASE),
     ("TAM ignores the evidence's challenge", attrs.evolve(_, evidence_ok=lambda g, n, sn, i: g),
      "P3", BASE),
     ("TAM ignores who signed the evidence",
@@ -73,6 +81,13 @@ MUTATIONS = [
     # P6(a), "the TAM's current session": an off-by-one in the Agent's lifetime comparison
     ("Agent's exchange lifetime compared with <= instead of <",
      attrs.evolve(_, exchange_live=lambda age: age <= 1), "P6", BASE),
+    # P6(a) for every exchange (protocol.md 8.3.1): the Agent nonce compared with any nonce
+    # the Agent drew, not only the open exchange's
+    ("Agent accepts an echoed nonce it drew for an earlier exchange",
+     attrs.evolve(_, agent_nonce_ok=lambda echoed, mine: echoed <= mine), "P6", REQUERY),
+    # P3's fresh evidence (EAT staleness): an off-by-one in the TAM's challenge lifetime
+    ("TAM's challenge lifetime compared with <= instead of <",
+     attrs.evolve(_, challenge_live=lambda age: age <= 1), "P3", BASE),
 ]
 
 #: what the exploration's violation must say, where the property has several clauses and the
@@ -87,6 +102,9 @@ CLAUSE = {
     "KeyVault rotates without re-wrapping the older records": "unwrap under retired",
     "Agent checks the SUIT sequence in place of the TA-version floor": "TA version",
     "Agent's exchange lifetime compared with <= instead of <": "after that session had ended",
+    "Agent accepts an echoed nonce it drew for an earlier exchange":
+        "after that session had ended",
+    "TAM's challenge lifetime compared with <= instead of <": "older than the session lifetime",
 }
 
 

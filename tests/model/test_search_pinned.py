@@ -44,10 +44,13 @@ def _order(res: Exploration) -> str:
 
 @pytest.mark.slow
 def test_default_instance_states_and_transitions() -> None:
-    """What `edbp model check` explores: 252,730 states, 1,388,725 transitions (103,951 and
-    537,195 before issue 19's abstract time, model/timing.py; the witnesses' depths stayed)."""
+    """What `edbp model check` explores: 191,135 states, 824,476 transitions (252,730 and
+    1,388,725 before the Agent nonce, when replayed QueryRequests were answered without bound
+    and collapsed into one state; the default instance now answers none, ``requeries=0``, and
+    a supplementary instance explores them; 103,951 and 537,195 before issue 19's abstract
+    time, model/timing.py; the witnesses' depths stayed)."""
     res = _run(EDBP, Instance())
-    assert (res.state_count, res.edges) == (252_730, 1_388_725)
+    assert (res.state_count, res.edges) == (191_135, 824_476)
     depth = {name: len(res.witness_trace(name)) for name in res.witnesses}
     assert depth == {"P1": 4, "P2": 2, "P3": 4, "P4": 11, "P5": 9, "P6": 8, "P7": 13, "P8": 6,
                      "P9": 6, "P10": 6, "P11": 2, "P12": 5, "P13": 5, "installs_latest": 7,
@@ -56,20 +59,24 @@ def test_default_instance_states_and_transitions() -> None:
 
 def test_small_instance_search_order() -> None:
     res = _run(EDBP, SMALL, build_graph=True)
-    # 1 665 / 6 690 / 6 411 edges / order 94a9a519b1c9aeb2 before abstract time (model/timing.py)
-    assert (res.state_count, res.edges) == (3_114, 13_361)
-    assert res.graph.number_of_nodes() == 3_114
-    assert res.graph.number_of_edges() == 12_797  # distinct (source, target) pairs
-    assert _order(res) == "8a7de91d6a7672b0"
+    # 3 114 / 13 361 / 12 797 edges / order 8a7de91d6a7672b0 before the Agent nonce (no
+    # replayed QueryRequest answered since, ``requeries=0``); 1 665 / 6 690 / 6 411 edges /
+    # order 94a9a519b1c9aeb2 before abstract time (model/timing.py)
+    assert (res.state_count, res.edges) == (1_719, 6_078)
+    assert res.graph.number_of_nodes() == 1_719
+    assert res.graph.number_of_edges() == 5_763  # distinct (source, target) pairs
+    assert _order(res) == "2675400df4df1531"
     assert {k: v[0] for k, v in res.witnesses.items()} == {
-        "P11": 7, "P2": 12, "P3": 85, "P1": 109, "P12": 190, "P13": 89,
-        "revoked_gets_nothing": 89, "P10": 186, "P8": 376, "P9": 376, "installs_latest": 551}
+        "P11": 7, "P2": 12, "P3": 85, "P1": 109, "P12": 186, "P13": 89,
+        "revoked_gets_nothing": 89, "P10": 182, "P8": 346, "P9": 346, "installs_latest": 475}
 
 
 @pytest.mark.parametrize(("profile", "inst", "counts"), [
-    # 16 037 / 36 445 before issue 19's third pass made uninstall a message (model/uninstall.py),
-    # 19 277 / 41 982 before abstract time (model/timing.py)
-    (EDBP, SUPPLEMENTARY[0], (28_838, 67_094)),
+    # 28 838 / 67 094 before the Agent nonce (this instance now answers one replayed
+    # QueryRequest, ``requeries=1``, with a fresh Agent nonce); 16 037 / 36 445 before issue 19's
+    # third pass made uninstall a message (model/uninstall.py), 19 277 / 41 982 before abstract
+    # time (model/timing.py)
+    (EDBP, SUPPLEMENTARY[0], (64_400, 129_512)),
     (downgrade.PROFILE, Instance(), (2_911, 14_524)),
 ], ids=["supplementary", "negotiation"])
 def test_other_explored_instances(profile, inst: Instance, counts: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]

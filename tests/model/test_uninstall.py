@@ -2,9 +2,11 @@
 
 The TAM's uninstall Update goes over the network like an install. A replayed QueryRequest
 re-opens an old exchange (the token is echoed), so the old uninstall Update then passes the
-token check; what keeps it from removing a newer install is the Agent's check that the Update
-names the version installed now (``Rules.uninstall_ok``), and what keeps another device's
-uninstall out is the device binding.
+token check; two checks then keep it from removing a newer install, each on its own: the Agent
+nonce it echoes is the old exchange's, not the re-opened one's (``Rules.agent_nonce_ok``,
+protocol.md 8.3.1), and it names a version other than the one installed now
+(``Rules.uninstall_ok``). Another device's uninstall is kept out by the device binding and, again,
+by the Agent nonce (the other device's).
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ from edbp.model.proofs import prove
 from edbp.model.rules import HONEST, TRUE
 from edbp.model.uninstall import uninstall_update
 
-ONE = Instance(devices=1, versions=2, sessions=8, compromises=0, revocations=0, uninstalls=1)
+ONE = Instance(devices=1, versions=2, sessions=8, compromises=0, revocations=0, uninstalls=1,
+               requeries=1)
+#: the Agent without its Agent-nonce check: the replays below then reach the checks after it
+NO_NONCE_CHECK = attrs.evolve(HONEST, agent_nonce_ok=TRUE)
 
 
 def _replay_old_uninstall(rules: object) -> tuple[ModelDriver, int]:
@@ -44,16 +49,19 @@ def _replay_old_uninstall(rules: object) -> tuple[ModelDriver, int]:
 
 
 def test_an_old_uninstall_replayed_after_a_newer_install_removes_nothing() -> None:
-    m, token = _replay_old_uninstall(HONEST)
-    old = uninstall_update(0, token, 0, 1)
-    assert old in m.state.seen and m.state.agents[0].token == token
-    taken = m.take(lambda e, w: e.data == ("uninstall", 0, 0))
-    assert taken is None, "the honest Agent removed v2 on the uninstall issued for v1"
-    assert m.state.agents[0].installed == (2,) and m.violations() == {}
+    # either check alone refuses it: the honest Agent, one without the nonce check (the
+    # version check stops it), one without the version check (the nonce check stops it)
+    for rules in (HONEST, NO_NONCE_CHECK, attrs.evolve(HONEST, uninstall_ok=TRUE)):
+        m, token = _replay_old_uninstall(rules)
+        old = uninstall_update(0, token, 0, 1, ep.anonce(0, current=False))
+        assert old in m.state.seen and m.state.agents[0].token == token
+        taken = m.take(lambda e, w: e.data == ("uninstall", 0, 0))
+        assert taken is None, "the Agent removed v2 on the uninstall issued for v1"
+        assert m.state.agents[0].installed == (2,) and m.violations() == {}
 
 
 def test_the_agent_without_the_version_check_removes_the_newer_install() -> None:
-    m, _ = _replay_old_uninstall(attrs.evolve(HONEST, uninstall_ok=TRUE))
+    m, _ = _replay_old_uninstall(attrs.evolve(NO_NONCE_CHECK, uninstall_ok=TRUE))
     taken = m.take(lambda e, w: e.data == ("uninstall", 0, 0))
     assert taken is not None and "attack.replay" in taken.steps
     assert m.state.agents[0].installed == (0,) and m.state.agents[0].floor == (2,)
@@ -79,11 +87,13 @@ def _redirect(rules: object) -> ModelDriver:
 
 def test_another_devices_uninstall_is_refused_and_caught_without_binding() -> None:
     """The TAM's uninstall for device 0, handed to device 1 in an exchange re-opened with the
-    same token: refused by the honest Agent; accepted (a P4 breach) without the binding."""
-    m = _redirect(HONEST)
-    assert m.take(lambda e, w: e.data == ("uninstall", 1, 0)) is None
-    assert m.state.agents[1].installed == (1,) and m.violations() == {}
-    bad = _redirect(attrs.evolve(HONEST, binding_ok=TRUE))
+    same token: refused by the honest Agent (by the binding, and by the Agent nonce, device
+    0's); accepted (a P4 breach) without both."""
+    for rules in (HONEST, NO_NONCE_CHECK, attrs.evolve(HONEST, binding_ok=TRUE)):
+        m = _redirect(rules)
+        assert m.take(lambda e, w: e.data == ("uninstall", 1, 0)) is None
+        assert m.state.agents[1].installed == (1,) and m.violations() == {}
+    bad = _redirect(attrs.evolve(NO_NONCE_CHECK, binding_ok=TRUE))
     taken = bad.take(lambda e, w: e.data == ("uninstall", 1, 0))
     assert taken is not None and "attack.replay" in taken.steps
     assert bad.state.agents[1].installed == (0,)
