@@ -11,6 +11,8 @@ from __future__ import annotations
 #: model flaw name -> the vector flags whose tests a device with that flaw fails
 FLAW_FLAGS: dict[str, tuple[str, ...]] = {
     "agent-uninstall-ignores-version": ("StaleUninstall",),
+    "agent-ignores-agent-nonce": ("ReplayedQueryRequest",),
+    "agent-nonce-constant": ("ReplayedQueryRequest",),
     "tam-trusts-evidence-key": ("WrongCnf", "EvidenceWrongSigner"),
     "cek-sent-under-class-key": ("ClassKeyRecipient",),
     "class-key-exported": ("WrongClassKey", "ClassKeyUnwrap"),
@@ -45,6 +47,8 @@ UNREALISED: dict[str, str] = {
     "freshness.update-after-exchange-lifetime (fault exchange-never-expires) realises it",
     "tam-session-shorter-than-agent": "a TAM duty over time; tests/cloud/test_tam.py checks "
     "the TAM's hold L_u",
+    "tam-accepts-stale-evidence": "a TAM duty over time (the challenge ages on the TAM's "
+    "clock); tests/cloud checks EAT_STALE (426) on evidence for a challenge past its lifetime",
 }
 
 #: blueprint attack of the model's catalogue (``edbp.model.attacks``) -> the CPK vectors that
