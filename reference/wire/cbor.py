@@ -99,7 +99,7 @@ class Undefined:
 UNDEFINED = Undefined()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # a memo key of the COSE header checks: hashed per message
 class Limits:
     """Bounds for decoding untrusted input (spec/protocol.md §5 and §6).
 
@@ -234,9 +234,18 @@ def _encode_map(obj: Mapping[Any, Any], out: list[bytes]) -> None:
         if k1 == k2:
             raise WireError(Code.CBOR_DUPLICATE_KEY, "two map keys encode identically")
     out.append(_head(5, len(pairs)))
+    append = out.append
     for k, v in pairs:
-        out.append(k)
-        _encode(v, out)
+        append(k)
+        # the leaves protocol maps hold most (``_encode``'s own first two rules), inline
+        t = type(v)
+        if t is bytes and len(v) < 24:
+            append(_SMALL_BSTR[len(v)])
+            append(v)
+        elif t is int and 0 <= v < 24:
+            append(_SMALL_UINT[v])
+        else:
+            _encode(v, out)
 
 
 #: the sort key of ``_encode_map``'s (key bytes, value) pairs (C-level, not a Python call)
@@ -254,6 +263,11 @@ def _key_bytes(key: Any) -> bytes:
 
 #: one-byte heads (argument < 24) by major type, and the one-byte encodings of 0..23, -1..-24
 _SMALL = tuple(tuple(bytes([(major << 5) | i]) for i in range(24)) for major in range(8))
+_SMALL_UINT = _SMALL[0]
+_SMALL_BSTR = _SMALL[2]
+#: two-byte heads (argument 24..255) of uints and byte strings, made once
+_ONE_BYTE_UINT = tuple(bytes((0x18, i)) for i in range(256))
+_ONE_BYTE_BSTR = tuple(bytes((0x58, i)) for i in range(256))
 
 
 def _encode(obj: Any, out: list[bytes]) -> None:
@@ -267,7 +281,7 @@ def _encode(obj: Any, out: list[bytes]) -> None:
         elif -24 <= obj < 0:
             out.append(_SMALL[1][-1 - obj])
         elif 0 <= obj < 0x100:
-            out.append(bytes((0x18, obj)))
+            out.append(_ONE_BYTE_UINT[obj])
         else:
             out.append(_head(0, obj) if obj >= 0 else _head(1, -1 - obj))
     elif t is bytes:
@@ -275,7 +289,7 @@ def _encode(obj: Any, out: list[bytes]) -> None:
         if n < 24:
             out.append(_SMALL[2][n])
         elif n < 0x100:
-            out.append(bytes((0x58, n)))  # major 2, one-byte length (_head's bytes)
+            out.append(_ONE_BYTE_BSTR[n])  # major 2, one-byte length (_head's bytes)
         else:
             out.append(_head(2, n))
         out.append(obj)
@@ -286,9 +300,19 @@ def _encode(obj: Any, out: list[bytes]) -> None:
         out.append(data)
     elif t is list or t is tuple:
         n = len(obj)
-        out.append(_SMALL[4][n] if n < 24 else _head(4, n))
+        append = out.append
+        append(_SMALL[4][n] if n < 24 else _head(4, n))
         for item in obj:
-            _encode(item, out)
+            # the leaves of protocol arrays (short byte strings, small uints), inline: the
+            # same bytes as the rules above, without a call per item
+            ti = type(item)
+            if ti is bytes and len(item) < 24:
+                append(_SMALL_BSTR[len(item)])
+                append(item)
+            elif ti is int and 0 <= item < 24:
+                append(_SMALL_UINT[item])
+            else:
+                _encode(item, out)
     elif t is dict:
         _encode_map(obj, out)
     else:
@@ -309,6 +333,8 @@ def dumps(obj: Any) -> bytes:
 
 
 _ONE_BYTE = tuple(bytes([i]) for i in range(256))
+#: ``_Decoder._leaf``'s "not a leaf it reads" (no decoded value is this object)
+_NOT_LEAF = object()
 
 
 def _minimal_info(value: int) -> int:
@@ -433,8 +459,7 @@ class _Decoder:
                             Code.CBOR_INVALID_UTF8, "text string is not UTF-8"
                         ) from None
             if major == 4:
-                short = [self.item(depth + 1, as_key) for _ in range(self._count(info))]
-                return tuple(short) if as_key else short
+                return self._array(self._count(info), depth, as_key)
             if major == 5 and not as_key:
                 return self._map(info, depth)
         elif info == 24 and major == 2 and pos + 2 <= len(data):
@@ -477,8 +502,7 @@ class _Decoder:
                     if len(items) > self.limits.max_items:
                         raise WireError(Code.CBOR_TOO_LARGE, "array too long")
             else:
-                for _ in range(self._count(arg)):
-                    items.append(self.item(depth + 1, as_key))
+                return self._array(self._count(arg), depth, as_key)
             return tuple(items) if as_key else items
         if major == 5:
             if as_key:
@@ -492,6 +516,48 @@ class _Decoder:
             # keys differently (tag kept or dropped), a duplicate-key differential
             raise WireError(Code.CBOR_UNEXPECTED_TAG, f"tag {arg} inside a map key")
         return Tag(arg, self.item(depth + 1, as_key))
+
+    def _leaf(self, depth: int) -> Any:
+        """The item at ``self.pos`` when it is a leaf protocol structures are made of (an int
+        of one byte, a byte string of fewer than 256 bytes), read inline by the array and map
+        loops with ``item``'s checks and accounting; ``_NOT_LEAF`` (nothing consumed) for
+        anything else, or when a check would fail (``item`` then raises its own refusal)."""
+        pos = self.pos
+        data = self.data
+        if pos >= len(data) or depth > self.limits.max_depth:
+            return _NOT_LEAF
+        ib = data[pos]
+        if ib < 0x38 and (ib & 0x1F) < 24:  # 0..23, -1..-24
+            end = pos + 1
+            value: Any = ib if ib < 0x20 else 0x1F - ib
+        elif 0x40 <= ib < 0x58:  # a byte string of 0..23 bytes
+            end = pos + 1 + (ib - 0x40)
+            if end > len(data):
+                return _NOT_LEAF
+            value = data[pos + 1 : end]
+        elif ib == 0x58 and pos + 2 <= len(data):  # 24..255 bytes (shortest when n >= 24)
+            n = data[pos + 1]
+            end = pos + 2 + n
+            if end > len(data) or (n < 24 and self.limits.deterministic):
+                return _NOT_LEAF
+            value = data[pos + 2 : end]
+        else:
+            return _NOT_LEAF
+        self.work += 1
+        if self.work > self.limits.max_work:
+            raise WireError(Code.CBOR_TOO_LARGE, f"more than {self.limits.max_work} items")
+        self.pos = end
+        return value
+
+    def _array(self, n: int, depth: int, as_key: bool) -> list[Any] | tuple[Any, ...]:
+        """``n`` items at ``depth + 1`` (a tuple for a map key), leaves read by ``_leaf``."""
+        items: list[Any] = []
+        append = items.append
+        leaf = self._leaf
+        for _ in range(n):
+            value = leaf(depth + 1)
+            append(self.item(depth + 1, as_key) if value is _NOT_LEAF else value)
+        return tuple(items) if as_key else items
 
     def _map(self, arg: int | None, depth: int) -> dict[Any, Any]:
         limits = self.limits
@@ -541,7 +607,8 @@ class _Decoder:
             if self.limits.deterministic and last_key is not None and key_bytes <= last_key:
                 raise WireError(Code.CBOR_UNSORTED_KEYS, f"map keys out of order at {start}")
             last_key = key_bytes
-            result[key] = self.item(depth + 1)
+            value = self._leaf(depth + 1)
+            result[key] = self.item(depth + 1) if value is _NOT_LEAF else value
         return result
 
     def _simple(self, info: int) -> Any:

@@ -126,14 +126,40 @@ class Headers:
 
     @classmethod
     def parse(cls, protected_raw: Any, unprotected: Any, *, lenient: bool = False) -> Headers:
-        """Validate both buckets as received (untrusted)."""
+        """Validate both buckets as received (untrusted).
+
+        The protected bucket's own checks (it decodes to a map of labels, its values have the
+        right types, its ``crit`` is well-formed) depend on its bytes and the limits only, so a
+        bucket that passed them is remembered (``_checked_protected``) and only the checks
+        involving the unprotected bucket run again. A bucket that fails them takes the full
+        path below, so every refusal, and which one comes first, is as before."""
         if not isinstance(protected_raw, bytes):
             raise _malformed("protected header is not a byte string")
+        limits = cbor.LENIENT if lenient else cbor.receive_limits()
+        checked = _checked_protected(protected_raw, limits)
+        if checked is None:
+            return cls._parse_full(protected_raw, unprotected, limits)
+        protected, protected_ivs = checked
+        if type(unprotected) is dict and not unprotected:  # the common case: nothing to check
+            return cls(protected_raw=protected_raw, protected=dict(protected), unprotected={})
+        # the full path's order, minus what the protected bucket alone already passed
+        unprot = _check_bucket(unprotected, "unprotected")
+        both = set(protected) & set(unprot)
+        if both:
+            raise WireError(Code.COSE_DUPLICATE_HEADER, f"labels {sorted(map(str, both))} twice")
+        _check_types(unprot)
+        if HeaderLabel.CRIT in unprot:
+            raise _malformed("crit in the unprotected bucket")
+        if protected_ivs + sum(1 for lbl in _IV_LABELS if lbl in unprot) > 1:
+            raise WireError(Code.COSE_BAD_IV, "IV and Partial IV both present")
+        return cls(protected_raw=protected_raw, protected=dict(protected), unprotected=unprot)
+
+    @classmethod
+    def _parse_full(cls, protected_raw: bytes, unprotected: Any, limits: cbor.Limits) -> Headers:
+        """Every check of ``parse``, in its order, with nothing remembered."""
         protected: dict[Label, Any] = {}
         if protected_raw:
-            protected = _protected_map(
-                protected_raw, cbor.LENIENT if lenient else cbor.receive_limits()
-            )
+            protected = _check_bucket(cbor.loads(protected_raw, limits), "protected")
         unprot = _check_bucket(unprotected, "unprotected")
         both = set(protected) & set(unprot)
         if both:
@@ -142,17 +168,8 @@ class Headers:
             _check_types(bucket)
         if HeaderLabel.CRIT in unprot:
             raise _malformed("crit in the unprotected bucket")
-        crit = protected.get(HeaderLabel.CRIT)
-        if crit is not None:
-            if not isinstance(crit, list) or not crit or not all(_is_label(c) for c in crit):
-                raise _malformed("crit is not a non-empty array of labels")
-            for c in crit:
-                if c not in protected:
-                    raise _malformed(f"critical label {c!r} not in the protected bucket")
-        iv_count = sum(
-            1 for b in (protected, unprot) for lbl in (HeaderLabel.IV, HeaderLabel.PARTIAL_IV)
-            if lbl in b
-        )
+        _check_crit(protected)
+        iv_count = sum(1 for b in (protected, unprot) for lbl in _IV_LABELS if lbl in b)
         if iv_count > 1:
             raise WireError(Code.COSE_BAD_IV, "IV and Partial IV both present")
         return cls(protected_raw=protected_raw, protected=protected, unprotected=unprot)
@@ -222,27 +239,49 @@ class Headers:
         return [self.protected_raw, dict(self.unprotected)]
 
 
-#: decoded protected buckets by (bytes, limits): a signer's protected header is the same few
-#: bytes in every message it sends, and decoding them is a pure function of the bytes and the
-#: limits. Only buckets that decoded and passed ``_check_bucket`` are kept (a refusal is
-#: decided afresh every time), only small ones, and the memo is bounded.
-_PROTECTED_MEMO: dict[tuple[bytes, cbor.Limits], dict[Label, Any]] = {}
+#: protected buckets that passed their own checks, by (bytes, limits): a signer's protected
+#: header is the same few bytes in every message it sends, and those checks are a pure function
+#: of the bytes and the limits. Only buckets that passed are kept (a refusal is decided afresh,
+#: on the full path, every time), only small ones, and the memo is bounded. The value is the
+#: decoded map (copied out, never handed out itself) and how many IV labels it holds.
+_PROTECTED_MEMO: dict[tuple[bytes, cbor.Limits], tuple[dict[Label, Any], int]] = {}
 _PROTECTED_MEMO_ENTRIES = 1024
 _PROTECTED_MEMO_BYTES = 256
+_IV_LABELS = (HeaderLabel.IV.value, HeaderLabel.PARTIAL_IV.value)
 
 
-def _protected_map(raw: bytes, limits: cbor.Limits) -> dict[Label, Any]:
-    """The protected bucket ``raw`` decoded under ``limits`` and checked (``_check_bucket``);
-    a fresh dict each time (its values are never mutated by edbp)."""
+def _checked_protected(raw: bytes, limits: cbor.Limits) -> tuple[dict[Label, Any], int] | None:
+    """The protected bucket ``raw`` decoded under ``limits`` with its own checks passed (a map
+    of labels, value types, ``crit``), and its count of IV labels; None when any of that
+    fails (the caller then runs the full path, which raises the refusal in its order)."""
     key = (raw, limits)
     found = _PROTECTED_MEMO.get(key)
-    if found is None:
-        found = _check_bucket(cbor.loads(raw, limits), "protected")
-        if len(raw) <= _PROTECTED_MEMO_BYTES:
-            if len(_PROTECTED_MEMO) >= _PROTECTED_MEMO_ENTRIES:
-                _PROTECTED_MEMO.clear()
-            _PROTECTED_MEMO[key] = found
-    return dict(found)
+    if found is not None:
+        return found
+    try:
+        protected = _check_bucket(cbor.loads(raw, limits), "protected") if raw else {}
+        _check_types(protected)
+        _check_crit(protected)
+    except WireError:
+        return None
+    found = (protected, sum(1 for lbl in _IV_LABELS if lbl in protected))
+    if len(raw) <= _PROTECTED_MEMO_BYTES:
+        if len(_PROTECTED_MEMO) >= _PROTECTED_MEMO_ENTRIES:
+            _PROTECTED_MEMO.clear()
+        _PROTECTED_MEMO[key] = found
+    return found
+
+
+def _check_crit(protected: Mapping[Label, Any]) -> None:
+    """``crit``, when present: a non-empty array of labels, each present in the protected
+    bucket (RFC 9052 section 3.1)."""
+    crit = protected.get(HeaderLabel.CRIT)
+    if crit is not None:
+        if not isinstance(crit, list) or not crit or not all(_is_label(c) for c in crit):
+            raise _malformed("crit is not a non-empty array of labels")
+        for c in crit:
+            if c not in protected:
+                raise _malformed(f"critical label {c!r} not in the protected bucket")
 
 
 def _check_types(bucket: Mapping[Label, Any]) -> None:
