@@ -63,8 +63,10 @@ _BSTR_LABELS = (
 )
 
 
-#: every registered alg value (built once: ``set(Alg)`` per message was measurable)
+#: every registered alg value (built once: ``set(Alg)`` per message was measurable), and the
+#: member for each (a dict lookup: ``Alg(raw)`` goes through the enum machinery)
 _ALG_VALUES = frozenset(Alg)
+_ALG_BY_VALUE: dict[int, Alg] = {int(a): a for a in Alg}
 
 def require_bytes(**values: Any) -> None:
     """Refuse (COSE_MALFORMED) a caller argument that should be bytes (or None) and is not, so
@@ -212,7 +214,7 @@ class Headers:
             raise _malformed("no alg header")
         if isinstance(raw, str) or raw not in _ALG_VALUES:
             raise WireError(Code.COSE_UNKNOWN_ALG, f"alg {raw!r}")
-        alg = Alg(raw)
+        alg = _ALG_BY_VALUE[raw]
         if alg in RECEIVE_ONLY_ALGS and alg not in allowed:
             # outside every delivery profile: refused as before edbp knew it (cose_algs)
             raise WireError(Code.COSE_UNKNOWN_ALG, f"alg {raw!r}")

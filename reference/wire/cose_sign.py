@@ -32,7 +32,6 @@ from .cose_algs import (
     CoseTag,
     Curve,
     HeaderLabel,
-    alg_info,
     as_alg,
 )
 from .cose_headers import Headers, Label, require_bytes
@@ -164,7 +163,7 @@ class Sign1:
         require_bytes(external_aad=external_aad, detached_payload=detached_payload)
         self.headers.check_critical(understood)
         self.headers.check_alg_protected()
-        allowed = frozenset(algorithms) & SIGNATURE_ALGS
+        allowed = _signature_allow_list(algorithms)
         alg = self.headers.alg(allowed)
         if alg == Alg.EDDSA and key.crv == Curve.ED448 and Alg.ED448 in allowed:
             alg = Alg.ED448  # EdDSA on Ed448 only for a caller that allows Ed448 (receive side)
@@ -177,11 +176,19 @@ class Sign1:
         return payload
 
 
+def _signature_allow_list(algorithms: Collection[Alg]) -> frozenset[Alg]:
+    """The caller's allow-list restricted to signature algorithms (the same set as
+    ``frozenset(algorithms) & SIGNATURE_ALGS``; a frozenset already inside it is that set)."""
+    if isinstance(algorithms, frozenset) and algorithms <= SIGNATURE_ALGS:
+        return algorithms
+    return frozenset(algorithms) & SIGNATURE_ALGS
+
+
 def _signature_alg(headers: Headers, key: CoseKey, algorithms: Collection[Alg]) -> Alg:
     """The checked alg of one signature layer: protected, in the caller's allow-list, fitting
     the key (EdDSA on Ed448 only where the list names Ed448: the receive side)."""
     headers.check_alg_protected()
-    allowed = frozenset(algorithms) & SIGNATURE_ALGS
+    allowed = _signature_allow_list(algorithms)
     alg = headers.alg(allowed)
     if alg == Alg.EDDSA and key.crv == Curve.ED448 and Alg.ED448 in allowed:
         alg = Alg.ED448
@@ -304,7 +311,7 @@ def _payload_of(payload: bytes | None, detached_payload: bytes | None) -> bytes:
 
 
 def _verify_raw(key: CoseKey, alg: Alg, tbs: bytes, signature: bytes) -> None:
-    if alg_info(alg).family == "mldsa":
+    if alg == Alg.ML_DSA_65:
         from . import pq  # guarded: the classical kit runs without the PQ primitives
 
         assert key.x is not None
@@ -312,7 +319,7 @@ def _verify_raw(key: CoseKey, alg: Alg, tbs: bytes, signature: bytes) -> None:
         return
     pub = key.public_key()
     try:
-        if alg_info(alg).family == "ecdsa":
+        if alg in _ECDSA:
             assert isinstance(pub, ec.EllipticCurvePublicKey)
             ecdsa, size = _ECDSA[alg]
             if len(signature) != 2 * size:
@@ -332,20 +339,31 @@ def sign_bytes(key: CoseKey, alg: Alg, tbs: bytes) -> bytes:
     if alg in RECEIVE_ONLY_ALGS:
         raise WireError(Code.COSE_ALG_NOT_ALLOWED, f"{alg.name} is verified, never made, here")
     key.check_alg(alg)
-    if alg_info(alg).family == "mldsa":
+    if alg == Alg.ML_DSA_65:
         from . import pq
 
         if key.d is None:
             raise WireError(Code.COSE_BAD_KEY, "key has no private part")
         return pq.mldsa65_sign(key.d, tbs)
     priv = key.private_key()
-    if alg_info(alg).family == "ecdsa":
+    if alg in _ECDSA:
         assert isinstance(priv, ec.EllipticCurvePrivateKey)
         der = priv.sign(tbs, _ECDSA_SHA256_RFC6979)
         r, s = decode_dss_signature(der)
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     assert isinstance(priv, ed25519.Ed25519PrivateKey)
     return priv.sign(tbs)
+
+
+#: the deterministic encoding of {1: alg} per signature alg (``sign1``'s usual protected bucket)
+_ALG_ONLY_PROTECTED: dict[Alg, bytes] = {}
+
+
+def _alg_only_protected(alg: Alg) -> bytes:
+    found = _ALG_ONLY_PROTECTED.get(alg)
+    if found is None:
+        found = _ALG_ONLY_PROTECTED[alg] = cbor.dumps({HeaderLabel.ALG.value: int(alg)})
+    return found
 
 
 def sign1(
@@ -377,7 +395,10 @@ def sign1(
     prot = dict(protected or {})
     unprot = dict(unprotected or {})
     if protected_raw is None and HeaderLabel.ALG not in prot and HeaderLabel.ALG not in unprot:
-        prot = {HeaderLabel.ALG.value: int(alg), **prot}
+        if not prot:  # the usual protected bucket, {1: alg}: its bytes are made once per alg
+            protected_raw = _alg_only_protected(alg)
+        else:
+            prot = {HeaderLabel.ALG.value: int(alg), **prot}
     headers = Headers.make(
         prot if protected_raw is None else None, unprot, protected_raw=protected_raw
     )
