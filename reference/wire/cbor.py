@@ -233,7 +233,8 @@ def _encode_map(obj: Mapping[Any, Any], out: list[bytes]) -> None:
     for (k1, _), (k2, _) in itertools.pairwise(pairs):
         if k1 == k2:
             raise WireError(Code.CBOR_DUPLICATE_KEY, "two map keys encode identically")
-    out.append(_head(5, len(pairs)))
+    n = len(pairs)
+    out.append(_SMALL[5][n] if n < 24 else _head(5, n))
     append = out.append
     for k, v in pairs:
         append(k)
@@ -315,6 +316,8 @@ def _encode(obj: Any, out: list[bytes]) -> None:
                 _encode(item, out)
     elif t is dict:
         _encode_map(obj, out)
+    elif t is Raw:  # pre-encoded parts (a signed structure kept, a constant made once)
+        out.append(obj.data)
     else:
         _encode_other(obj, out)
 

@@ -877,7 +877,9 @@ def _build(
         if i not in built:
             make(i, cek)
     ciphertext = None
-    aad = enc_structure("Encrypt", headers.protected_for_crypto, external_aad)
+    aad = b""
+    if plaintext is not None or trace is not None:  # (encryption info only: no content AAD)
+        aad = enc_structure("Encrypt", headers.protected_for_crypto, external_aad)
     if plaintext is not None:
         ciphertext = encrypt_content(alg, cek, iv, plaintext, aad)
     if trace is not None:

@@ -23,7 +23,7 @@ from edbp.errors import Code, WireError
 from . import cbor
 from .cose_algs import RECEIVE_ONLY_ALGS, Alg, HeaderLabel
 
-__all__ = ["UNDERSTOOD_LABELS", "Headers", "Label", "require_bytes"]
+__all__ = ["UNDERSTOOD_LABELS", "Headers", "Label", "alg_only_protected", "require_bytes"]
 
 Label = int | str
 
@@ -67,6 +67,22 @@ _BSTR_LABELS = (
 #: member for each (a dict lookup: ``Alg(raw)`` goes through the enum machinery)
 _ALG_VALUES = frozenset(Alg)
 _ALG_BY_VALUE: dict[int, Alg] = {int(a): a for a in Alg}
+
+#: the deterministic encoding of {1: alg} per alg: the usual protected bucket of what edbp
+#: signs and encrypts (one alg, nothing else), made once per alg
+_ALG_ONLY_PROTECTED: dict[int, bytes] = {}
+
+
+def alg_only_protected(alg: int) -> bytes:
+    """The protected bucket ``{1: alg}`` as deterministic CBOR (the bytes ``cbor.dumps`` gives
+    for that map), made once per alg."""
+    found = _ALG_ONLY_PROTECTED.get(alg)
+    if found is None:
+        if len(_ALG_ONLY_PROTECTED) >= 64:  # bounded: only registered algs recur
+            _ALG_ONLY_PROTECTED.clear()
+        found = _ALG_ONLY_PROTECTED[int(alg)] = cbor.dumps({HeaderLabel.ALG.value: int(alg)})
+    return found
+
 
 def require_bytes(**values: Any) -> None:
     """Refuse (COSE_MALFORMED) a caller argument that should be bytes (or None) and is not, so
@@ -121,7 +137,11 @@ class Headers:
         generation: ``h'A0'``, non-deterministic orderings)."""
         if protected_raw is None:
             p = _check_bucket(protected or {}, "protected")
-            protected_raw = cbor.dumps(p) if p else b""
+            alg = p.get(HeaderLabel.ALG) if len(p) == 1 else None
+            if isinstance(alg, int) and not isinstance(alg, bool):
+                protected_raw = alg_only_protected(alg)  # {1: alg}, the usual bucket
+            else:
+                protected_raw = cbor.dumps(p) if p else b""
         elif protected:
             raise _malformed("give the protected map or protected_raw, not both")
         return cls.parse(protected_raw, dict(unprotected or {}), lenient=True)

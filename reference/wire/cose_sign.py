@@ -355,17 +355,6 @@ def sign_bytes(key: CoseKey, alg: Alg, tbs: bytes) -> bytes:
     return priv.sign(tbs)
 
 
-#: the deterministic encoding of {1: alg} per signature alg (``sign1``'s usual protected bucket)
-_ALG_ONLY_PROTECTED: dict[Alg, bytes] = {}
-
-
-def _alg_only_protected(alg: Alg) -> bytes:
-    found = _ALG_ONLY_PROTECTED.get(alg)
-    if found is None:
-        found = _ALG_ONLY_PROTECTED[alg] = cbor.dumps({HeaderLabel.ALG.value: int(alg)})
-    return found
-
-
 def sign1(
     payload: bytes,
     key: CoseKey,
@@ -395,10 +384,7 @@ def sign1(
     prot = dict(protected or {})
     unprot = dict(unprotected or {})
     if protected_raw is None and HeaderLabel.ALG not in prot and HeaderLabel.ALG not in unprot:
-        if not prot:  # the usual protected bucket, {1: alg}: its bytes are made once per alg
-            protected_raw = _alg_only_protected(alg)
-        else:
-            prot = {HeaderLabel.ALG.value: int(alg), **prot}
+        prot = {HeaderLabel.ALG.value: int(alg), **prot}
     headers = Headers.make(
         prot if protected_raw is None else None, unprot, protected_raw=protected_raw
     )
