@@ -46,6 +46,7 @@ __all__ = [
     "Simple",
     "Tag",
     "Undefined",
+    "bstr",
     "diag",
     "dumps",
     "is_deterministic",
@@ -322,6 +323,17 @@ def _encode(obj: Any, out: list[bytes]) -> None:
         _encode_other(obj, out)
 
 
+def bstr(data: bytes) -> bytes:
+    """The encoding of one byte string (``dumps(data)`` for ``bytes``), for encoders that
+    assemble a fixed structure from its parts."""
+    n = len(data)
+    if n < 24:
+        return _SMALL_BSTR[n] + data
+    if n < 0x100:
+        return _ONE_BYTE_BSTR[n] + data
+    return _head(2, n) + data
+
+
 def dumps(obj: Any) -> bytes:
     """Encode ``obj`` in RFC 8949 §4.2.1 core deterministic encoding."""
     out: list[bytes] = []
@@ -556,10 +568,16 @@ class _Decoder:
         """``n`` items at ``depth + 1`` (a tuple for a map key), leaves read by ``_leaf``."""
         items: list[Any] = []
         append = items.append
-        leaf = self._leaf
+        data = self.data
         for _ in range(n):
-            value = leaf(depth + 1)
-            append(self.item(depth + 1, as_key) if value is _NOT_LEAF else value)
+            pos = self.pos
+            # only a head byte ``_leaf`` reads is worth its call (ints, short byte strings)
+            if pos < len(data) and (data[pos] < 0x38 or 0x40 <= data[pos] <= 0x58):
+                value = self._leaf(depth + 1)
+                if value is not _NOT_LEAF:
+                    append(value)
+                    continue
+            append(self.item(depth + 1, as_key))
         return tuple(items) if as_key else items
 
     def _map(self, arg: int | None, depth: int) -> dict[Any, Any]:
@@ -610,8 +628,13 @@ class _Decoder:
             if self.limits.deterministic and last_key is not None and key_bytes <= last_key:
                 raise WireError(Code.CBOR_UNSORTED_KEYS, f"map keys out of order at {start}")
             last_key = key_bytes
-            value = self._leaf(depth + 1)
-            result[key] = self.item(depth + 1) if value is _NOT_LEAF else value
+            pos = self.pos
+            if pos < len(data) and (data[pos] < 0x38 or 0x40 <= data[pos] <= 0x58):
+                value = self._leaf(depth + 1)
+                if value is not _NOT_LEAF:
+                    result[key] = value
+                    continue
+            result[key] = self.item(depth + 1)
         return result
 
     def _simple(self, info: int) -> Any:

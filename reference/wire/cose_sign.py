@@ -56,7 +56,22 @@ def sig_structure(
     body_protected: bytes, external_aad: bytes, payload: bytes, *, context: str = "Signature1"
 ) -> bytes:
     """The ToBeSigned bytes: ``["Signature1", body_protected, external_aad, payload]``."""
+    if type(body_protected) is bytes and type(external_aad) is bytes and type(payload) is bytes:
+        # the same bytes as ``dumps`` of the array, assembled from its four parts
+        return b"".join(
+            (_SIG_CONTEXTS.get(context) or _array4_text(context), cbor.bstr(body_protected),
+             cbor.bstr(external_aad), cbor.bstr(payload))
+        )
     return cbor.dumps([context, body_protected, external_aad, payload])
+
+
+def _array4_text(text: str) -> bytes:
+    """The head of a four-item array followed by ``text``, encoded."""
+    return b"\x84" + cbor.dumps(text)
+
+
+#: that prefix for the Sig_structure contexts (RFC 9052 section 4.4)
+_SIG_CONTEXTS = {c: _array4_text(c) for c in ("Signature1", "Signature", "CounterSignature")}
 
 
 def _unwrap_tag(obj: Any, tag: int, tagged: bool | None, what: str) -> tuple[Any, bool]:
@@ -104,6 +119,22 @@ class Sign1:
 
     def encode(self) -> bytes:
         """Deterministic CBOR (the protected bytes are kept as they are)."""
+        h = self.headers
+        if (
+            type(h.protected_raw) is bytes
+            and type(self.signature) is bytes
+            and (self.payload is None or type(self.payload) is bytes)
+        ):
+            # ``dumps(self.to_obj())``'s bytes, assembled from the parts
+            return b"".join(
+                (
+                    b"\xd2\x84" if self.tagged else b"\x84",  # tag 18, array of 4
+                    cbor.bstr(h.protected_raw),
+                    cbor.dumps(dict(h.unprotected)) if h.unprotected else b"\xa0",
+                    b"\xf6" if self.payload is None else cbor.bstr(self.payload),
+                    cbor.bstr(self.signature),
+                )
+            )
         return cbor.dumps(self.to_obj())
 
     @classmethod
