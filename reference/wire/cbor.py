@@ -230,10 +230,19 @@ def _encode_other(obj: Any, out: list[bytes]) -> None:
 def _encode_map(obj: Mapping[Any, Any], out: list[bytes]) -> None:
     """Entries sorted by their keys' encoded bytes (RFC 8949 §4.2.1); two keys that encode
     identically are refused (the map could not be decoded back)."""
-    pairs = sorted([(_key_bytes(k), v) for k, v in obj.items()], key=_first)
-    for (k1, _), (k2, _) in itertools.pairwise(pairs):
-        if k1 == k2:
-            raise WireError(Code.CBOR_DUPLICATE_KEY, "two map keys encode identically")
+    pairs = []
+    only_ints = True
+    for k, v in obj.items():
+        if type(k) is int and 0 <= k < 24:  # the labels of COSE, SUIT, TEEP and EAT maps
+            pairs.append((_SMALL_UINT[k], v))
+        else:
+            only_ints = only_ints and type(k) is int
+            pairs.append((_key_bytes(k), v))
+    pairs.sort(key=_first)
+    if not only_ints:  # distinct int keys never encode alike; other keys may (1 and Raw(01))
+        for (k1, _), (k2, _) in itertools.pairwise(pairs):
+            if k1 == k2:
+                raise WireError(Code.CBOR_DUPLICATE_KEY, "two map keys encode identically")
     n = len(pairs)
     out.append(_SMALL[5][n] if n < 24 else _head(5, n))
     append = out.append
