@@ -101,10 +101,10 @@ def _is_label(k: Any) -> bool:
 
 
 def _check_bucket(m: Any, which: str) -> dict[Label, Any]:
-    if not isinstance(m, Mapping):
+    if type(m) is not dict and not isinstance(m, Mapping):  # (a dict: no ABC check)
         raise _malformed(f"{which} header is not a map")
     for k in m:
-        if not _is_label(k):
+        if not (type(k) is int or _is_label(k)):
             raise _malformed(f"{which} header label {k!r} is neither int nor text")
     return dict(m)
 
@@ -166,7 +166,7 @@ class Headers:
             return cls(protected_raw=protected_raw, protected=dict(protected), unprotected={})
         # the full path's order, minus what the protected bucket alone already passed
         unprot = _check_bucket(unprotected, "unprotected")
-        both = set(protected) & set(unprot)
+        both = protected.keys() & unprot.keys()
         if both:
             raise WireError(Code.COSE_DUPLICATE_HEADER, f"labels {sorted(map(str, both))} twice")
         _check_types(unprot)
@@ -306,8 +306,22 @@ def _check_crit(protected: Mapping[Label, Any]) -> None:
                 raise _malformed(f"critical label {c!r} not in the protected bucket")
 
 
+#: every label ``_check_types`` has a rule for
+_TYPED_LABELS = frozenset(
+    {
+        HeaderLabel.ALG,
+        *_BSTR_LABELS,
+        HeaderLabel.CONTENT_TYPE,
+        HeaderLabel.EPHEMERAL_KEY,
+        HeaderLabel.STATIC_KEY,
+        HeaderLabel.PARTY_U_NONCE,
+        HeaderLabel.PARTY_V_NONCE,
+    }
+)
+
+
 def _check_types(bucket: Mapping[Label, Any]) -> None:
-    if not bucket:  # most unprotected buckets: nothing to check
+    if not bucket or not _TYPED_LABELS & bucket.keys():  # no label with a type rule
         return
     alg = bucket.get(HeaderLabel.ALG)
     if HeaderLabel.ALG in bucket and (isinstance(alg, bool) or not isinstance(alg, int | str)):
