@@ -248,9 +248,9 @@ class CoseKey:
         if not isinstance(x, bytes):
             raise _bad("x missing or not a byte string")
         if kty == KeyType.EC2:
-            if not _is_int(crv) or crv not in set(_EC_CURVES):
+            if not _is_int(crv) or crv not in _EC_CURVES:
                 raise _bad(f"unsupported EC2 curve {crv!r}")
-            size = _EC_CURVES[Curve(crv)][1]
+            size = _EC_CURVES[crv][1]
             y = m.get(KeyParam.Y)
             if not (isinstance(y, bool) or (isinstance(y, bytes) and len(y) == size)):
                 raise _bad("y missing or of the wrong size")
