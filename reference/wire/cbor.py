@@ -578,14 +578,26 @@ class _Decoder:
         items: list[Any] = []
         append = items.append
         data = self.data
+        size = len(data)
+        limits = self.limits
+        inline = depth + 1 <= limits.max_depth
         for _ in range(n):
             pos = self.pos
-            # only a head byte ``_leaf`` reads is worth its call (ints, short byte strings)
-            if pos < len(data) and (data[pos] < 0x38 or 0x40 <= data[pos] <= 0x58):
-                value = self._leaf(depth + 1)
-                if value is not _NOT_LEAF:
-                    append(value)
+            if pos < size:
+                ib = data[pos]
+                if inline and ib < 0x38 and (ib & 0x1F) < 24:
+                    # 0..23, -1..-24: ``_leaf``'s reading (and accounting), without its call
+                    self.work += 1
+                    if self.work > limits.max_work:
+                        raise WireError(Code.CBOR_TOO_LARGE, f"more than {limits.max_work} items")
+                    self.pos = pos + 1
+                    append(ib if ib < 0x20 else 0x1F - ib)
                     continue
+                if 0x40 <= ib <= 0x58:  # a short byte string: ``_leaf``
+                    value = self._leaf(depth + 1)
+                    if value is not _NOT_LEAF:
+                        append(value)
+                        continue
             append(self.item(depth + 1, as_key))
         return tuple(items) if as_key else items
 
@@ -638,11 +650,21 @@ class _Decoder:
                 raise WireError(Code.CBOR_UNSORTED_KEYS, f"map keys out of order at {start}")
             last_key = key_bytes
             pos = self.pos
-            if pos < len(data) and (data[pos] < 0x38 or 0x40 <= data[pos] <= 0x58):
-                value = self._leaf(depth + 1)
-                if value is not _NOT_LEAF:
-                    result[key] = value
+            if pos < len(data):
+                ib = data[pos]
+                if ib < 0x38 and (ib & 0x1F) < 24 and depth < max_depth:
+                    # 0..23, -1..-24: ``_leaf``'s reading (and accounting), without its call
+                    self.work += 1
+                    if self.work > limits.max_work:
+                        raise WireError(Code.CBOR_TOO_LARGE, f"more than {limits.max_work} items")
+                    self.pos = pos + 1
+                    result[key] = ib if ib < 0x20 else 0x1F - ib
                     continue
+                if 0x40 <= ib <= 0x58:  # a short byte string: ``_leaf``
+                    value = self._leaf(depth + 1)
+                    if value is not _NOT_LEAF:
+                        result[key] = value
+                        continue
             result[key] = self.item(depth + 1)
         return result
 

@@ -78,3 +78,30 @@ def test_inline_leaves_round_trip(value: object) -> None:
     data = cbor.dumps(value)
     assert cbor.loads(data) == value
     assert cbor.loads(data, cbor.STRICT) == value
+
+
+def test_inline_leaves_count_against_the_work_budget_and_depth() -> None:
+    """A leaf read inline costs one unit of work and one level of depth, as ``item`` does."""
+    from edbp.errors import Code, WireError
+
+    for value in ([1] * 10, [b"ab"] * 10, {i: -1 for i in range(10)}, {i: b"x" for i in range(10)}):
+        data = cbor.dumps(value)
+        work = 1 + len(value) * (1 if isinstance(value, list) else 2)
+        assert cbor.loads(data, cbor.Limits(max_work=work)) == value
+        try:
+            cbor.loads(data, cbor.Limits(max_work=work - 1))
+        except WireError as e:
+            assert e.code is Code.CBOR_TOO_LARGE
+        else:
+            raise AssertionError("the work budget did not count the inline leaves")
+    nested: object = 7
+    for _ in range(3):
+        nested = [nested]
+    data = cbor.dumps(nested)  # the 7 sits at depth 4
+    assert cbor.loads(data, cbor.Limits(max_depth=4)) == nested
+    try:
+        cbor.loads(data, cbor.Limits(max_depth=3))
+    except WireError as e:
+        assert e.code is Code.CBOR_TOO_DEEP
+    else:
+        raise AssertionError("an inline leaf escaped the depth limit")
