@@ -248,13 +248,14 @@ def _encode_map(obj: Mapping[Any, Any], out: list[bytes]) -> None:
     append = out.append
     for k, v in pairs:
         append(k)
-        # the leaves protocol maps hold most (``_encode``'s own first two rules), inline
+        # the leaves protocol maps hold most (``_encode``'s byte string and small int rules)
         t = type(v)
-        if t is bytes and len(v) < 24:
-            append(_SMALL_BSTR[len(v)])
+        if t is bytes:
+            n = len(v)
+            append(_SMALL_BSTR[n] if n < 24 else _ONE_BYTE_BSTR[n] if n < 0x100 else _head(2, n))
             append(v)
-        elif t is int and 0 <= v < 24:
-            append(_SMALL_UINT[v])
+        elif t is int and -24 <= v < 24:
+            append(_SMALL_UINT[v] if v >= 0 else _SMALL_NINT[-1 - v])
         else:
             _encode(v, out)
 
@@ -275,6 +276,7 @@ def _key_bytes(key: Any) -> bytes:
 #: one-byte heads (argument < 24) by major type, and the one-byte encodings of 0..23, -1..-24
 _SMALL = tuple(tuple(bytes([(major << 5) | i]) for i in range(24)) for major in range(8))
 _SMALL_UINT = _SMALL[0]
+_SMALL_NINT = _SMALL[1]
 _SMALL_BSTR = _SMALL[2]
 #: two-byte heads (argument 24..255) of uints and byte strings, made once
 _ONE_BYTE_UINT = tuple(bytes((0x18, i)) for i in range(256))
@@ -317,11 +319,14 @@ def _encode(obj: Any, out: list[bytes]) -> None:
             # the leaves of protocol arrays (short byte strings, small uints), inline: the
             # same bytes as the rules above, without a call per item
             ti = type(item)
-            if ti is bytes and len(item) < 24:
-                append(_SMALL_BSTR[len(item)])
+            if ti is bytes:
+                m = len(item)
+                append(
+                    _SMALL_BSTR[m] if m < 24 else _ONE_BYTE_BSTR[m] if m < 0x100 else _head(2, m)
+                )
                 append(item)
-            elif ti is int and 0 <= item < 24:
-                append(_SMALL_UINT[item])
+            elif ti is int and -24 <= item < 24:
+                append(_SMALL_UINT[item] if item >= 0 else _SMALL_NINT[-1 - item])
             else:
                 _encode(item, out)
     elif t is dict:
