@@ -378,10 +378,11 @@ def _minimal_info(value: int) -> int:
 
 
 class _Decoder:
-    __slots__ = ("data", "limits", "pos", "work")
+    __slots__ = ("data", "limits", "pos", "size", "work")
 
     def __init__(self, data: bytes, limits: Limits) -> None:
         self.data = data
+        self.size = len(data)  # (the input never changes: its length, read once)
         self.limits = limits
         self.pos = 0
         self.work = 0
@@ -394,7 +395,7 @@ class _Decoder:
 
     def _take(self, n: int) -> bytes:
         end = self.pos + n
-        if end > len(self.data):
+        if end > self.size:
             raise WireError(Code.CBOR_TRUNCATED, f"needs {n} bytes at offset {self.pos}")
         chunk = self.data[self.pos : end]
         self.pos = end
@@ -415,7 +416,7 @@ class _Decoder:
         return value
 
     def _length(self, n: int) -> int:
-        if n > len(self.data) - self.pos:
+        if n > self.size - self.pos:
             raise WireError(Code.CBOR_TRUNCATED, f"length {n} exceeds remaining input")
         return n
 
@@ -426,12 +427,12 @@ class _Decoder:
     def _count(self, n: int) -> int:
         if n > self.limits.max_items:
             raise WireError(Code.CBOR_TOO_LARGE, f"container of {n} items")
-        if n > len(self.data) - self.pos:  # every item takes at least one byte
+        if n > self.size - self.pos:  # every item takes at least one byte
             raise WireError(Code.CBOR_TRUNCATED, f"container of {n} items exceeds input")
         return n
 
     def _is_break(self) -> bool:
-        if self.pos >= len(self.data):
+        if self.pos >= self.size:
             raise WireError(Code.CBOR_TRUNCATED, "missing break")
         if self.data[self.pos] == 0xFF:
             self.pos += 1
@@ -464,7 +465,7 @@ class _Decoder:
             raise WireError(Code.CBOR_TOO_LARGE, f"more than {limits.max_work} items")
         pos = self.pos
         data = self.data
-        if pos >= len(data):
+        if pos >= self.size:
             raise WireError(Code.CBOR_TRUNCATED, f"needs 1 bytes at offset {pos}")
         ib = data[pos]
         self.pos = pos + 1
@@ -479,7 +480,7 @@ class _Decoder:
                 return self._take(self._length(info))
             if major == 3:
                 end = pos + 1 + info
-                if end <= len(data):
+                if end <= self.size:
                     self.pos = end
                     try:
                         return data[pos + 1 : end].decode("utf-8")
@@ -491,12 +492,12 @@ class _Decoder:
                 return self._array(self._count(info), depth, as_key)
             if major == 5 and not as_key:
                 return self._map(info, depth)
-        elif info == 24 and major == 2 and pos + 2 <= len(data):
+        elif info == 24 and major == 2 and pos + 2 <= self.size:
             # a byte string of 24..255 bytes (keys, nonces, digests, signatures): the general
             # path's checks and result, without its calls
             n = data[pos + 1]
             end = pos + 2 + n
-            if end <= len(data) and (n >= 24 or not limits.deterministic):
+            if end <= self.size and (n >= 24 or not limits.deterministic):
                 self.pos = end
                 return data[pos + 2 : end]
         if major == 7:
@@ -553,7 +554,7 @@ class _Decoder:
         anything else, or when a check would fail (``item`` then raises its own refusal)."""
         pos = self.pos
         data = self.data
-        if pos >= len(data) or depth > self.limits.max_depth:
+        if pos >= self.size or depth > self.limits.max_depth:
             return _NOT_LEAF
         ib = data[pos]
         if ib < 0x38 and (ib & 0x1F) < 24:  # 0..23, -1..-24
@@ -561,13 +562,13 @@ class _Decoder:
             value: Any = ib if ib < 0x20 else 0x1F - ib
         elif 0x40 <= ib < 0x58:  # a byte string of 0..23 bytes
             end = pos + 1 + (ib - 0x40)
-            if end > len(data):
+            if end > self.size:
                 return _NOT_LEAF
             value = data[pos + 1 : end]
-        elif ib == 0x58 and pos + 2 <= len(data):  # 24..255 bytes (shortest when n >= 24)
+        elif ib == 0x58 and pos + 2 <= self.size:  # 24..255 bytes (shortest when n >= 24)
             n = data[pos + 1]
             end = pos + 2 + n
-            if end > len(data) or (n < 24 and self.limits.deterministic):
+            if end > self.size or (n < 24 and self.limits.deterministic):
                 return _NOT_LEAF
             value = data[pos + 2 : end]
         else:
@@ -583,7 +584,7 @@ class _Decoder:
         items: list[Any] = []
         append = items.append
         data = self.data
-        size = len(data)
+        size = self.size
         limits = self.limits
         inline = depth + 1 <= limits.max_depth
         for _ in range(n):
@@ -618,7 +619,7 @@ class _Decoder:
         else:
             if arg > self.limits.max_items:
                 raise WireError(Code.CBOR_TOO_LARGE, f"map of {arg} entries")
-            if arg * 2 > len(self.data) - self.pos:  # every key and value takes a byte
+            if arg * 2 > self.size - self.pos:  # every key and value takes a byte
                 raise WireError(Code.CBOR_TRUNCATED, f"map of {arg} entries exceeds input")
         while True:
             if arg is None:
@@ -629,7 +630,7 @@ class _Decoder:
             elif len(result) == arg:
                 break
             start = self.pos
-            ib = data[start] if start < len(data) else 0xFF
+            ib = data[start] if start < self.size else 0xFF
             if ib < 0x38 and (ib & 0x1F) < 24 and depth < max_depth:
                 # a one-byte integer key (the labels of COSE, SUIT, TEEP and EAT maps): what
                 # item() would do for it, inlined, with the same accounting
@@ -655,7 +656,7 @@ class _Decoder:
                 raise WireError(Code.CBOR_UNSORTED_KEYS, f"map keys out of order at {start}")
             last_key = key_bytes
             pos = self.pos
-            if pos < len(data):
+            if pos < self.size:
                 ib = data[pos]
                 if ib < 0x38 and (ib & 0x1F) < 24 and depth < max_depth:
                     # 0..23, -1..-24: ``_leaf``'s reading (and accounting), without its call
