@@ -69,7 +69,11 @@ class SeededRandom:
 
 
 def p256_private_key(rng: RandomSource) -> ec.EllipticCurvePrivateKey:
-    """A P-256 key from ``rng`` (rejection sampling, so it is uniform and reproducible)."""
+    """A P-256 key from ``rng`` (rejection sampling, so it is uniform and reproducible). From
+    the OS CSPRNG, OpenSSL's own key generation (the same distribution, without deriving the
+    key from a scalar first: about half the time)."""
+    if isinstance(rng, SystemRandom):
+        return ec.generate_private_key(ec.SECP256R1())
     while True:
         d = int.from_bytes(rng.random_bytes(32), "big")
         if 0 < d < _P256_ORDER:

@@ -106,6 +106,10 @@ class DeviceStatus(enum.Enum):
     REVOKED = "revoked"
 
 
+#: the status column's values (the table's CHECK admits these two only)
+_STATUS = {s.value: s for s in DeviceStatus}
+
+
 @attrs.frozen
 class DeviceRecord:
     """One enrolled device as the registry holds it."""
@@ -483,11 +487,11 @@ class DeviceRegistry:
                 dak=_decode_key(bytes(row[3])),
                 dsk=_decode_key(bytes(row[4])),
                 endorsement=bytes(row[5]),
-                status=DeviceStatus(row[6]),
+                status=_STATUS[row[6]],
                 registered_at=int(row[7]),
                 revoked_at=row[8],
             )
-        except (EdbpError, ValueError):
+        except (EdbpError, ValueError, KeyError, TypeError):
             raise VerificationError(Code.TAM_AUDIT_TAMPERED, "device row does not decode") from None
 
     def devices(self) -> list[bytes]:

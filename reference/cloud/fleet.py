@@ -27,7 +27,7 @@ from edbp.reference.cloud.device_registry import DeviceRegistry
 from edbp.reference.cloud.endorsement import Endorsement, sign_endorsement
 from edbp.reference.cloud.keyvault import KeyVault
 from edbp.reference.cloud.tam import Intent, Tam
-from edbp.reference.rand import RandomSource, SeededRandom
+from edbp.reference.rand import DEFAULT_RANDOM, RandomSource, SeededRandom
 from edbp.reference.wire.cose_algs import Curve
 from edbp.reference.wire.cose_key import CoseKey
 
@@ -71,6 +71,7 @@ class Fleet:
         rng: RandomSource | None = None,
         class_key_id: str = "bench.sample-ta/gateway",
         group: int = 256,
+        tam_rng: RandomSource = DEFAULT_RANDOM,
     ) -> None:
         from edbp.reference.device.agent import Agent
         from edbp.reference.device.broker import Broker, RegistryFetcher
@@ -91,9 +92,12 @@ class Fleet:
         if not vault.exists(class_key_id):
             vault.create_class_key(class_key_id)
         self.registry = registry or DirectoryRegistry(workdir / "registry")
+        # the TAM draws its tokens, challenges and ephemeral keys from the OS CSPRNG, as a TAM
+        # in service does (``tam_rng``: a seeded source to replay them; the keys and devices of
+        # the world above come from ``rng`` either way)
         self.tam = Tam(
             DeviceRegistry(workdir / "tam.sqlite"), vault, tsk, mrk.public(), [ask.public()],
-            rng=rng.fork("tam"),
+            rng=tam_rng,
         )
         self.author = Author(vault, self.registry, ask, rng=rng.fork("author"))
         # the payload is an OP-TEE TA image the devices check as OP-TEE's loader does

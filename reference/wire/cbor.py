@@ -46,6 +46,7 @@ __all__ = [
     "Simple",
     "Tag",
     "Undefined",
+    "bstr",
     "diag",
     "dumps",
     "is_deterministic",
@@ -99,7 +100,7 @@ class Undefined:
 UNDEFINED = Undefined()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # a memo key of the COSE header checks: hashed per message
 class Limits:
     """Bounds for decoding untrusted input (spec/protocol.md §5 and §6).
 
@@ -229,14 +230,34 @@ def _encode_other(obj: Any, out: list[bytes]) -> None:
 def _encode_map(obj: Mapping[Any, Any], out: list[bytes]) -> None:
     """Entries sorted by their keys' encoded bytes (RFC 8949 §4.2.1); two keys that encode
     identically are refused (the map could not be decoded back)."""
-    pairs = sorted([(_key_bytes(k), v) for k, v in obj.items()], key=_first)
-    for (k1, _), (k2, _) in itertools.pairwise(pairs):
-        if k1 == k2:
-            raise WireError(Code.CBOR_DUPLICATE_KEY, "two map keys encode identically")
-    out.append(_head(5, len(pairs)))
+    pairs = []
+    only_ints = True
+    for k, v in obj.items():
+        if type(k) is int and 0 <= k < 24:  # the labels of COSE, SUIT, TEEP and EAT maps
+            pairs.append((_SMALL_UINT[k], v))
+        else:
+            only_ints = only_ints and type(k) is int
+            pairs.append((_key_bytes(k), v))
+    pairs.sort(key=_first)
+    if not only_ints:  # distinct int keys never encode alike; other keys may (1 and Raw(01))
+        for (k1, _), (k2, _) in itertools.pairwise(pairs):
+            if k1 == k2:
+                raise WireError(Code.CBOR_DUPLICATE_KEY, "two map keys encode identically")
+    n = len(pairs)
+    out.append(_SMALL[5][n] if n < 24 else _head(5, n))
+    append = out.append
     for k, v in pairs:
-        out.append(k)
-        _encode(v, out)
+        append(k)
+        # the leaves protocol maps hold most (``_encode``'s byte string and small int rules)
+        t = type(v)
+        if t is bytes:
+            n = len(v)
+            append(_SMALL_BSTR[n] if n < 24 else _ONE_BYTE_BSTR[n] if n < 0x100 else _head(2, n))
+            append(v)
+        elif t is int and -24 <= v < 24:
+            append(_SMALL_UINT[v] if v >= 0 else _SMALL_NINT[-1 - v])
+        else:
+            _encode(v, out)
 
 
 #: the sort key of ``_encode_map``'s (key bytes, value) pairs (C-level, not a Python call)
@@ -254,6 +275,12 @@ def _key_bytes(key: Any) -> bytes:
 
 #: one-byte heads (argument < 24) by major type, and the one-byte encodings of 0..23, -1..-24
 _SMALL = tuple(tuple(bytes([(major << 5) | i]) for i in range(24)) for major in range(8))
+_SMALL_UINT = _SMALL[0]
+_SMALL_NINT = _SMALL[1]
+_SMALL_BSTR = _SMALL[2]
+#: two-byte heads (argument 24..255) of uints and byte strings, made once
+_ONE_BYTE_UINT = tuple(bytes((0x18, i)) for i in range(256))
+_ONE_BYTE_BSTR = tuple(bytes((0x58, i)) for i in range(256))
 
 
 def _encode(obj: Any, out: list[bytes]) -> None:
@@ -267,7 +294,7 @@ def _encode(obj: Any, out: list[bytes]) -> None:
         elif -24 <= obj < 0:
             out.append(_SMALL[1][-1 - obj])
         elif 0 <= obj < 0x100:
-            out.append(bytes((0x18, obj)))
+            out.append(_ONE_BYTE_UINT[obj])
         else:
             out.append(_head(0, obj) if obj >= 0 else _head(1, -1 - obj))
     elif t is bytes:
@@ -275,7 +302,7 @@ def _encode(obj: Any, out: list[bytes]) -> None:
         if n < 24:
             out.append(_SMALL[2][n])
         elif n < 0x100:
-            out.append(bytes((0x58, n)))  # major 2, one-byte length (_head's bytes)
+            out.append(_ONE_BYTE_BSTR[n])  # major 2, one-byte length (_head's bytes)
         else:
             out.append(_head(2, n))
         out.append(obj)
@@ -286,13 +313,39 @@ def _encode(obj: Any, out: list[bytes]) -> None:
         out.append(data)
     elif t is list or t is tuple:
         n = len(obj)
-        out.append(_SMALL[4][n] if n < 24 else _head(4, n))
+        append = out.append
+        append(_SMALL[4][n] if n < 24 else _head(4, n))
         for item in obj:
-            _encode(item, out)
+            # the leaves of protocol arrays (short byte strings, small uints), inline: the
+            # same bytes as the rules above, without a call per item
+            ti = type(item)
+            if ti is bytes:
+                m = len(item)
+                append(
+                    _SMALL_BSTR[m] if m < 24 else _ONE_BYTE_BSTR[m] if m < 0x100 else _head(2, m)
+                )
+                append(item)
+            elif ti is int and -24 <= item < 24:
+                append(_SMALL_UINT[item] if item >= 0 else _SMALL_NINT[-1 - item])
+            else:
+                _encode(item, out)
     elif t is dict:
         _encode_map(obj, out)
+    elif t is Raw:  # pre-encoded parts (a signed structure kept, a constant made once)
+        out.append(obj.data)
     else:
         _encode_other(obj, out)
+
+
+def bstr(data: bytes) -> bytes:
+    """The encoding of one byte string (``dumps(data)`` for ``bytes``), for encoders that
+    assemble a fixed structure from its parts."""
+    n = len(data)
+    if n < 24:
+        return _SMALL_BSTR[n] + data
+    if n < 0x100:
+        return _ONE_BYTE_BSTR[n] + data
+    return _head(2, n) + data
 
 
 def dumps(obj: Any) -> bytes:
@@ -309,6 +362,8 @@ def dumps(obj: Any) -> bytes:
 
 
 _ONE_BYTE = tuple(bytes([i]) for i in range(256))
+#: ``_Decoder._leaf``'s "not a leaf it reads" (no decoded value is this object)
+_NOT_LEAF = object()
 
 
 def _minimal_info(value: int) -> int:
@@ -323,10 +378,11 @@ def _minimal_info(value: int) -> int:
 
 
 class _Decoder:
-    __slots__ = ("data", "limits", "pos", "work")
+    __slots__ = ("data", "limits", "pos", "size", "work")
 
     def __init__(self, data: bytes, limits: Limits) -> None:
         self.data = data
+        self.size = len(data)  # (the input never changes: its length, read once)
         self.limits = limits
         self.pos = 0
         self.work = 0
@@ -339,7 +395,7 @@ class _Decoder:
 
     def _take(self, n: int) -> bytes:
         end = self.pos + n
-        if end > len(self.data):
+        if end > self.size:
             raise WireError(Code.CBOR_TRUNCATED, f"needs {n} bytes at offset {self.pos}")
         chunk = self.data[self.pos : end]
         self.pos = end
@@ -360,7 +416,7 @@ class _Decoder:
         return value
 
     def _length(self, n: int) -> int:
-        if n > len(self.data) - self.pos:
+        if n > self.size - self.pos:
             raise WireError(Code.CBOR_TRUNCATED, f"length {n} exceeds remaining input")
         return n
 
@@ -371,12 +427,12 @@ class _Decoder:
     def _count(self, n: int) -> int:
         if n > self.limits.max_items:
             raise WireError(Code.CBOR_TOO_LARGE, f"container of {n} items")
-        if n > len(self.data) - self.pos:  # every item takes at least one byte
+        if n > self.size - self.pos:  # every item takes at least one byte
             raise WireError(Code.CBOR_TRUNCATED, f"container of {n} items exceeds input")
         return n
 
     def _is_break(self) -> bool:
-        if self.pos >= len(self.data):
+        if self.pos >= self.size:
             raise WireError(Code.CBOR_TRUNCATED, "missing break")
         if self.data[self.pos] == 0xFF:
             self.pos += 1
@@ -409,7 +465,7 @@ class _Decoder:
             raise WireError(Code.CBOR_TOO_LARGE, f"more than {limits.max_work} items")
         pos = self.pos
         data = self.data
-        if pos >= len(data):
+        if pos >= self.size:
             raise WireError(Code.CBOR_TRUNCATED, f"needs 1 bytes at offset {pos}")
         ib = data[pos]
         self.pos = pos + 1
@@ -424,7 +480,7 @@ class _Decoder:
                 return self._take(self._length(info))
             if major == 3:
                 end = pos + 1 + info
-                if end <= len(data):
+                if end <= self.size:
                     self.pos = end
                     try:
                         return data[pos + 1 : end].decode("utf-8")
@@ -433,16 +489,15 @@ class _Decoder:
                             Code.CBOR_INVALID_UTF8, "text string is not UTF-8"
                         ) from None
             if major == 4:
-                short = [self.item(depth + 1, as_key) for _ in range(self._count(info))]
-                return tuple(short) if as_key else short
+                return self._array(self._count(info), depth, as_key)
             if major == 5 and not as_key:
                 return self._map(info, depth)
-        elif info == 24 and major == 2 and pos + 2 <= len(data):
+        elif info == 24 and major == 2 and pos + 2 <= self.size:
             # a byte string of 24..255 bytes (keys, nonces, digests, signatures): the general
             # path's checks and result, without its calls
             n = data[pos + 1]
             end = pos + 2 + n
-            if end <= len(data) and (n >= 24 or not limits.deterministic):
+            if end <= self.size and (n >= 24 or not limits.deterministic):
                 self.pos = end
                 return data[pos + 2 : end]
         if major == 7:
@@ -477,8 +532,7 @@ class _Decoder:
                     if len(items) > self.limits.max_items:
                         raise WireError(Code.CBOR_TOO_LARGE, "array too long")
             else:
-                for _ in range(self._count(arg)):
-                    items.append(self.item(depth + 1, as_key))
+                return self._array(self._count(arg), depth, as_key)
             return tuple(items) if as_key else items
         if major == 5:
             if as_key:
@@ -493,6 +547,66 @@ class _Decoder:
             raise WireError(Code.CBOR_UNEXPECTED_TAG, f"tag {arg} inside a map key")
         return Tag(arg, self.item(depth + 1, as_key))
 
+    def _leaf(self, depth: int) -> Any:
+        """The item at ``self.pos`` when it is a leaf protocol structures are made of (an int
+        of one byte, a byte string of fewer than 256 bytes), read inline by the array and map
+        loops with ``item``'s checks and accounting; ``_NOT_LEAF`` (nothing consumed) for
+        anything else, or when a check would fail (``item`` then raises its own refusal)."""
+        pos = self.pos
+        data = self.data
+        if pos >= self.size or depth > self.limits.max_depth:
+            return _NOT_LEAF
+        ib = data[pos]
+        if ib < 0x38 and (ib & 0x1F) < 24:  # 0..23, -1..-24
+            end = pos + 1
+            value: Any = ib if ib < 0x20 else 0x1F - ib
+        elif 0x40 <= ib < 0x58:  # a byte string of 0..23 bytes
+            end = pos + 1 + (ib - 0x40)
+            if end > self.size:
+                return _NOT_LEAF
+            value = data[pos + 1 : end]
+        elif ib == 0x58 and pos + 2 <= self.size:  # 24..255 bytes (shortest when n >= 24)
+            n = data[pos + 1]
+            end = pos + 2 + n
+            if end > self.size or (n < 24 and self.limits.deterministic):
+                return _NOT_LEAF
+            value = data[pos + 2 : end]
+        else:
+            return _NOT_LEAF
+        self.work += 1
+        if self.work > self.limits.max_work:
+            raise WireError(Code.CBOR_TOO_LARGE, f"more than {self.limits.max_work} items")
+        self.pos = end
+        return value
+
+    def _array(self, n: int, depth: int, as_key: bool) -> list[Any] | tuple[Any, ...]:
+        """``n`` items at ``depth + 1`` (a tuple for a map key), leaves read by ``_leaf``."""
+        items: list[Any] = []
+        append = items.append
+        data = self.data
+        size = self.size
+        limits = self.limits
+        inline = depth + 1 <= limits.max_depth
+        for _ in range(n):
+            pos = self.pos
+            if pos < size:
+                ib = data[pos]
+                if inline and ib < 0x38 and (ib & 0x1F) < 24:
+                    # 0..23, -1..-24: ``_leaf``'s reading (and accounting), without its call
+                    self.work += 1
+                    if self.work > limits.max_work:
+                        raise WireError(Code.CBOR_TOO_LARGE, f"more than {limits.max_work} items")
+                    self.pos = pos + 1
+                    append(ib if ib < 0x20 else 0x1F - ib)
+                    continue
+                if 0x40 <= ib <= 0x58:  # a short byte string: ``_leaf``
+                    value = self._leaf(depth + 1)
+                    if value is not _NOT_LEAF:
+                        append(value)
+                        continue
+            append(self.item(depth + 1, as_key))
+        return tuple(items) if as_key else items
+
     def _map(self, arg: int | None, depth: int) -> dict[Any, Any]:
         limits = self.limits
         data = self.data
@@ -505,7 +619,7 @@ class _Decoder:
         else:
             if arg > self.limits.max_items:
                 raise WireError(Code.CBOR_TOO_LARGE, f"map of {arg} entries")
-            if arg * 2 > len(self.data) - self.pos:  # every key and value takes a byte
+            if arg * 2 > self.size - self.pos:  # every key and value takes a byte
                 raise WireError(Code.CBOR_TRUNCATED, f"map of {arg} entries exceeds input")
         while True:
             if arg is None:
@@ -516,7 +630,7 @@ class _Decoder:
             elif len(result) == arg:
                 break
             start = self.pos
-            ib = data[start] if start < len(data) else 0xFF
+            ib = data[start] if start < self.size else 0xFF
             if ib < 0x38 and (ib & 0x1F) < 24 and depth < max_depth:
                 # a one-byte integer key (the labels of COSE, SUIT, TEEP and EAT maps): what
                 # item() would do for it, inlined, with the same accounting
@@ -541,6 +655,22 @@ class _Decoder:
             if self.limits.deterministic and last_key is not None and key_bytes <= last_key:
                 raise WireError(Code.CBOR_UNSORTED_KEYS, f"map keys out of order at {start}")
             last_key = key_bytes
+            pos = self.pos
+            if pos < self.size:
+                ib = data[pos]
+                if ib < 0x38 and (ib & 0x1F) < 24 and depth < max_depth:
+                    # 0..23, -1..-24: ``_leaf``'s reading (and accounting), without its call
+                    self.work += 1
+                    if self.work > limits.max_work:
+                        raise WireError(Code.CBOR_TOO_LARGE, f"more than {limits.max_work} items")
+                    self.pos = pos + 1
+                    result[key] = ib if ib < 0x20 else 0x1F - ib
+                    continue
+                if 0x40 <= ib <= 0x58:  # a short byte string: ``_leaf``
+                    value = self._leaf(depth + 1)
+                    if value is not _NOT_LEAF:
+                        result[key] = value
+                        continue
             result[key] = self.item(depth + 1)
         return result
 

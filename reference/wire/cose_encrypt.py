@@ -380,7 +380,24 @@ def _is_direct(alg: Alg) -> bool:
     )
 
 
+_PARTY_LABELS = frozenset(
+    {
+        HeaderLabel.PARTY_U_IDENTITY,
+        HeaderLabel.PARTY_U_NONCE,
+        HeaderLabel.PARTY_U_OTHER,
+        HeaderLabel.PARTY_V_IDENTITY,
+        HeaderLabel.PARTY_V_NONCE,
+        HeaderLabel.PARTY_V_OTHER,
+    }
+)
+_NO_PARTY_INFO = (PartyInfo(), PartyInfo())
+
+
 def _party_info(headers: Headers) -> tuple[PartyInfo, PartyInfo]:
+    if not (
+        _PARTY_LABELS & headers.protected.keys() or _PARTY_LABELS & headers.unprotected.keys()
+    ):
+        return _NO_PARTY_INFO  # (nil, nil, nil) twice: no party info header in either bucket
     return (
         PartyInfo(
             headers.get(HeaderLabel.PARTY_U_IDENTITY),
@@ -877,7 +894,9 @@ def _build(
         if i not in built:
             make(i, cek)
     ciphertext = None
-    aad = enc_structure("Encrypt", headers.protected_for_crypto, external_aad)
+    aad = b""
+    if plaintext is not None or trace is not None:  # (encryption info only: no content AAD)
+        aad = enc_structure("Encrypt", headers.protected_for_crypto, external_aad)
     if plaintext is not None:
         ciphertext = encrypt_content(alg, cek, iv, plaintext, aad)
     if trace is not None:

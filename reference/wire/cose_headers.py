@@ -23,7 +23,7 @@ from edbp.errors import Code, WireError
 from . import cbor
 from .cose_algs import RECEIVE_ONLY_ALGS, Alg, HeaderLabel
 
-__all__ = ["UNDERSTOOD_LABELS", "Headers", "Label", "require_bytes"]
+__all__ = ["UNDERSTOOD_LABELS", "Headers", "Label", "alg_only_protected", "require_bytes"]
 
 Label = int | str
 
@@ -63,8 +63,26 @@ _BSTR_LABELS = (
 )
 
 
-#: every registered alg value (built once: ``set(Alg)`` per message was measurable)
+#: every registered alg value (built once: ``set(Alg)`` per message was measurable), and the
+#: member for each (a dict lookup: ``Alg(raw)`` goes through the enum machinery)
 _ALG_VALUES = frozenset(Alg)
+_ALG_BY_VALUE: dict[int, Alg] = {int(a): a for a in Alg}
+
+#: the deterministic encoding of {1: alg} per alg: the usual protected bucket of what edbp
+#: signs and encrypts (one alg, nothing else), made once per alg
+_ALG_ONLY_PROTECTED: dict[int, bytes] = {}
+
+
+def alg_only_protected(alg: int) -> bytes:
+    """The protected bucket ``{1: alg}`` as deterministic CBOR (the bytes ``cbor.dumps`` gives
+    for that map), made once per alg."""
+    found = _ALG_ONLY_PROTECTED.get(alg)
+    if found is None:
+        if len(_ALG_ONLY_PROTECTED) >= 64:  # bounded: only registered algs recur
+            _ALG_ONLY_PROTECTED.clear()
+        found = _ALG_ONLY_PROTECTED[int(alg)] = cbor.dumps({HeaderLabel.ALG.value: int(alg)})
+    return found
+
 
 def require_bytes(**values: Any) -> None:
     """Refuse (COSE_MALFORMED) a caller argument that should be bytes (or None) and is not, so
@@ -83,10 +101,10 @@ def _is_label(k: Any) -> bool:
 
 
 def _check_bucket(m: Any, which: str) -> dict[Label, Any]:
-    if not isinstance(m, Mapping):
+    if type(m) is not dict and not isinstance(m, Mapping):  # (a dict: no ABC check)
         raise _malformed(f"{which} header is not a map")
     for k in m:
-        if not _is_label(k):
+        if not (type(k) is int or _is_label(k)):
             raise _malformed(f"{which} header label {k!r} is neither int nor text")
     return dict(m)
 
@@ -119,21 +137,51 @@ class Headers:
         generation: ``h'A0'``, non-deterministic orderings)."""
         if protected_raw is None:
             p = _check_bucket(protected or {}, "protected")
-            protected_raw = cbor.dumps(p) if p else b""
+            alg = p.get(HeaderLabel.ALG) if len(p) == 1 else None
+            if isinstance(alg, int) and not isinstance(alg, bool):
+                protected_raw = alg_only_protected(alg)  # {1: alg}, the usual bucket
+            else:
+                protected_raw = cbor.dumps(p) if p else b""
         elif protected:
             raise _malformed("give the protected map or protected_raw, not both")
         return cls.parse(protected_raw, dict(unprotected or {}), lenient=True)
 
     @classmethod
     def parse(cls, protected_raw: Any, unprotected: Any, *, lenient: bool = False) -> Headers:
-        """Validate both buckets as received (untrusted)."""
+        """Validate both buckets as received (untrusted).
+
+        The protected bucket's own checks (it decodes to a map of labels, its values have the
+        right types, its ``crit`` is well-formed) depend on its bytes and the limits only, so a
+        bucket that passed them is remembered (``_checked_protected``) and only the checks
+        involving the unprotected bucket run again. A bucket that fails them takes the full
+        path below, so every refusal, and which one comes first, is as before."""
         if not isinstance(protected_raw, bytes):
             raise _malformed("protected header is not a byte string")
+        limits = cbor.LENIENT if lenient else cbor.receive_limits()
+        checked = _checked_protected(protected_raw, limits)
+        if checked is None:
+            return cls._parse_full(protected_raw, unprotected, limits)
+        protected, protected_ivs = checked
+        if type(unprotected) is dict and not unprotected:  # the common case: nothing to check
+            return cls(protected_raw=protected_raw, protected=dict(protected), unprotected={})
+        # the full path's order, minus what the protected bucket alone already passed
+        unprot = _check_bucket(unprotected, "unprotected")
+        both = protected.keys() & unprot.keys()
+        if both:
+            raise WireError(Code.COSE_DUPLICATE_HEADER, f"labels {sorted(map(str, both))} twice")
+        _check_types(unprot)
+        if HeaderLabel.CRIT in unprot:
+            raise _malformed("crit in the unprotected bucket")
+        if protected_ivs + sum(1 for lbl in _IV_LABELS if lbl in unprot) > 1:
+            raise WireError(Code.COSE_BAD_IV, "IV and Partial IV both present")
+        return cls(protected_raw=protected_raw, protected=dict(protected), unprotected=unprot)
+
+    @classmethod
+    def _parse_full(cls, protected_raw: bytes, unprotected: Any, limits: cbor.Limits) -> Headers:
+        """Every check of ``parse``, in its order, with nothing remembered."""
         protected: dict[Label, Any] = {}
         if protected_raw:
-            protected = _protected_map(
-                protected_raw, cbor.LENIENT if lenient else cbor.receive_limits()
-            )
+            protected = _check_bucket(cbor.loads(protected_raw, limits), "protected")
         unprot = _check_bucket(unprotected, "unprotected")
         both = set(protected) & set(unprot)
         if both:
@@ -142,17 +190,8 @@ class Headers:
             _check_types(bucket)
         if HeaderLabel.CRIT in unprot:
             raise _malformed("crit in the unprotected bucket")
-        crit = protected.get(HeaderLabel.CRIT)
-        if crit is not None:
-            if not isinstance(crit, list) or not crit or not all(_is_label(c) for c in crit):
-                raise _malformed("crit is not a non-empty array of labels")
-            for c in crit:
-                if c not in protected:
-                    raise _malformed(f"critical label {c!r} not in the protected bucket")
-        iv_count = sum(
-            1 for b in (protected, unprot) for lbl in (HeaderLabel.IV, HeaderLabel.PARTIAL_IV)
-            if lbl in b
-        )
+        _check_crit(protected)
+        iv_count = sum(1 for b in (protected, unprot) for lbl in _IV_LABELS if lbl in b)
         if iv_count > 1:
             raise WireError(Code.COSE_BAD_IV, "IV and Partial IV both present")
         return cls(protected_raw=protected_raw, protected=protected, unprotected=unprot)
@@ -195,7 +234,7 @@ class Headers:
             raise _malformed("no alg header")
         if isinstance(raw, str) or raw not in _ALG_VALUES:
             raise WireError(Code.COSE_UNKNOWN_ALG, f"alg {raw!r}")
-        alg = Alg(raw)
+        alg = _ALG_BY_VALUE[raw]
         if alg in RECEIVE_ONLY_ALGS and alg not in allowed:
             # outside every delivery profile: refused as before edbp knew it (cose_algs)
             raise WireError(Code.COSE_UNKNOWN_ALG, f"alg {raw!r}")
@@ -222,31 +261,67 @@ class Headers:
         return [self.protected_raw, dict(self.unprotected)]
 
 
-#: decoded protected buckets by (bytes, limits): a signer's protected header is the same few
-#: bytes in every message it sends, and decoding them is a pure function of the bytes and the
-#: limits. Only buckets that decoded and passed ``_check_bucket`` are kept (a refusal is
-#: decided afresh every time), only small ones, and the memo is bounded.
-_PROTECTED_MEMO: dict[tuple[bytes, cbor.Limits], dict[Label, Any]] = {}
+#: protected buckets that passed their own checks, by (bytes, limits): a signer's protected
+#: header is the same few bytes in every message it sends, and those checks are a pure function
+#: of the bytes and the limits. Only buckets that passed are kept (a refusal is decided afresh,
+#: on the full path, every time), only small ones, and the memo is bounded. The value is the
+#: decoded map (copied out, never handed out itself) and how many IV labels it holds.
+_PROTECTED_MEMO: dict[tuple[bytes, cbor.Limits], tuple[dict[Label, Any], int]] = {}
 _PROTECTED_MEMO_ENTRIES = 1024
 _PROTECTED_MEMO_BYTES = 256
+_IV_LABELS = (HeaderLabel.IV.value, HeaderLabel.PARTIAL_IV.value)
 
 
-def _protected_map(raw: bytes, limits: cbor.Limits) -> dict[Label, Any]:
-    """The protected bucket ``raw`` decoded under ``limits`` and checked (``_check_bucket``);
-    a fresh dict each time (its values are never mutated by edbp)."""
+def _checked_protected(raw: bytes, limits: cbor.Limits) -> tuple[dict[Label, Any], int] | None:
+    """The protected bucket ``raw`` decoded under ``limits`` with its own checks passed (a map
+    of labels, value types, ``crit``), and its count of IV labels; None when any of that
+    fails (the caller then runs the full path, which raises the refusal in its order)."""
     key = (raw, limits)
     found = _PROTECTED_MEMO.get(key)
-    if found is None:
-        found = _check_bucket(cbor.loads(raw, limits), "protected")
-        if len(raw) <= _PROTECTED_MEMO_BYTES:
-            if len(_PROTECTED_MEMO) >= _PROTECTED_MEMO_ENTRIES:
-                _PROTECTED_MEMO.clear()
-            _PROTECTED_MEMO[key] = found
-    return dict(found)
+    if found is not None:
+        return found
+    try:
+        protected = _check_bucket(cbor.loads(raw, limits), "protected") if raw else {}
+        _check_types(protected)
+        _check_crit(protected)
+    except WireError:
+        return None
+    found = (protected, sum(1 for lbl in _IV_LABELS if lbl in protected))
+    if len(raw) <= _PROTECTED_MEMO_BYTES:
+        if len(_PROTECTED_MEMO) >= _PROTECTED_MEMO_ENTRIES:
+            _PROTECTED_MEMO.clear()
+        _PROTECTED_MEMO[key] = found
+    return found
+
+
+def _check_crit(protected: Mapping[Label, Any]) -> None:
+    """``crit``, when present: a non-empty array of labels, each present in the protected
+    bucket (RFC 9052 section 3.1)."""
+    crit = protected.get(HeaderLabel.CRIT)
+    if crit is not None:
+        if not isinstance(crit, list) or not crit or not all(_is_label(c) for c in crit):
+            raise _malformed("crit is not a non-empty array of labels")
+        for c in crit:
+            if c not in protected:
+                raise _malformed(f"critical label {c!r} not in the protected bucket")
+
+
+#: every label ``_check_types`` has a rule for
+_TYPED_LABELS = frozenset(
+    {
+        HeaderLabel.ALG,
+        *_BSTR_LABELS,
+        HeaderLabel.CONTENT_TYPE,
+        HeaderLabel.EPHEMERAL_KEY,
+        HeaderLabel.STATIC_KEY,
+        HeaderLabel.PARTY_U_NONCE,
+        HeaderLabel.PARTY_V_NONCE,
+    }
+)
 
 
 def _check_types(bucket: Mapping[Label, Any]) -> None:
-    if not bucket:  # most unprotected buckets: nothing to check
+    if not bucket or not _TYPED_LABELS & bucket.keys():  # no label with a type rule
         return
     alg = bucket.get(HeaderLabel.ALG)
     if HeaderLabel.ALG in bucket and (isinstance(alg, bool) or not isinstance(alg, int | str)):

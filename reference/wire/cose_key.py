@@ -96,7 +96,7 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # the key of the public-key, private-key and thumbprint memos
 class CoseKey:
     """One COSE_Key. Construct with ``from_map``/``decode``/``from_cryptography``/``from_jwk``
     or ``symmetric``/``generate``; fields follow the COSE_Key labels.
@@ -248,9 +248,9 @@ class CoseKey:
         if not isinstance(x, bytes):
             raise _bad("x missing or not a byte string")
         if kty == KeyType.EC2:
-            if not _is_int(crv) or crv not in set(_EC_CURVES):
+            if not _is_int(crv) or crv not in _EC_CURVES:
                 raise _bad(f"unsupported EC2 curve {crv!r}")
-            size = _EC_CURVES[Curve(crv)][1]
+            size = _EC_CURVES[crv][1]
             y = m.get(KeyParam.Y)
             if not (isinstance(y, bool) or (isinstance(y, bytes) and len(y) == size)):
                 raise _bad("y missing or of the wrong size")
@@ -527,7 +527,24 @@ class CoseKey:
         ESP256/ES256 need EC2 P-256, Ed25519/EdDSA need OKP Ed25519, ECDH needs P-256, P-384,
         P-521 or X25519, MACs a symmetric key of their size (HMAC: 256 bits at least),
         key wraps, content algorithms and direct+HKDF-AES need a symmetric key of the exact
-        size."""
+        size.
+
+        The answer depends on the key's type, curve, ``alg`` parameter and symmetric key
+        length only (never on a key value), so the combinations that fit are remembered by
+        those; a refusal is decided afresh every time."""
+        shape = (self.kty, self.crv, self.alg, None if self.k is None else len(self.k), alg)
+        try:
+            if shape in _FITS:
+                return
+        except TypeError:  # an unhashable ``alg`` parameter: no memo
+            self._check_alg(alg)
+            return
+        self._check_alg(alg)
+        if len(_FITS) >= 256:
+            _FITS.clear()
+        _FITS.add(shape)
+
+    def _check_alg(self, alg: Alg) -> None:
         info = alg_info(alg)
         ok = False
         if info.family in ("mldsa", "hpke"):
@@ -561,6 +578,10 @@ class CoseKey:
             raise WireError(Code.COSE_ALG_KEY_MISMATCH, f"key does not fit {alg.name}")
         if self.alg is not None and self.alg != alg and not _same_family(self.alg, alg):
             raise WireError(Code.COSE_ALG_KEY_MISMATCH, f"key is restricted to alg {self.alg!r}")
+
+
+#: (kty, crv, alg parameter, symmetric key length, alg) combinations ``check_alg`` accepted
+_FITS: set[tuple[Any, ...]] = set()
 
 
 @functools.lru_cache(maxsize=4096)

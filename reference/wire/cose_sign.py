@@ -32,7 +32,6 @@ from .cose_algs import (
     CoseTag,
     Curve,
     HeaderLabel,
-    alg_info,
     as_alg,
 )
 from .cose_headers import Headers, Label, require_bytes
@@ -57,7 +56,22 @@ def sig_structure(
     body_protected: bytes, external_aad: bytes, payload: bytes, *, context: str = "Signature1"
 ) -> bytes:
     """The ToBeSigned bytes: ``["Signature1", body_protected, external_aad, payload]``."""
+    if type(body_protected) is bytes and type(external_aad) is bytes and type(payload) is bytes:
+        # the same bytes as ``dumps`` of the array, assembled from its four parts
+        return b"".join(
+            (_SIG_CONTEXTS.get(context) or _array4_text(context), cbor.bstr(body_protected),
+             cbor.bstr(external_aad), cbor.bstr(payload))
+        )
     return cbor.dumps([context, body_protected, external_aad, payload])
+
+
+def _array4_text(text: str) -> bytes:
+    """The head of a four-item array followed by ``text``, encoded."""
+    return b"\x84" + cbor.dumps(text)
+
+
+#: that prefix for the Sig_structure contexts (RFC 9052 section 4.4)
+_SIG_CONTEXTS = {c: _array4_text(c) for c in ("Signature1", "Signature", "CounterSignature")}
 
 
 def _unwrap_tag(obj: Any, tag: int, tagged: bool | None, what: str) -> tuple[Any, bool]:
@@ -105,6 +119,22 @@ class Sign1:
 
     def encode(self) -> bytes:
         """Deterministic CBOR (the protected bytes are kept as they are)."""
+        h = self.headers
+        if (
+            type(h.protected_raw) is bytes
+            and type(self.signature) is bytes
+            and (self.payload is None or type(self.payload) is bytes)
+        ):
+            # ``dumps(self.to_obj())``'s bytes, assembled from the parts
+            return b"".join(
+                (
+                    b"\xd2\x84" if self.tagged else b"\x84",  # tag 18, array of 4
+                    cbor.bstr(h.protected_raw),
+                    cbor.dumps(dict(h.unprotected)) if h.unprotected else b"\xa0",
+                    b"\xf6" if self.payload is None else cbor.bstr(self.payload),
+                    cbor.bstr(self.signature),
+                )
+            )
         return cbor.dumps(self.to_obj())
 
     @classmethod
@@ -164,7 +194,7 @@ class Sign1:
         require_bytes(external_aad=external_aad, detached_payload=detached_payload)
         self.headers.check_critical(understood)
         self.headers.check_alg_protected()
-        allowed = frozenset(algorithms) & SIGNATURE_ALGS
+        allowed = _signature_allow_list(algorithms)
         alg = self.headers.alg(allowed)
         if alg == Alg.EDDSA and key.crv == Curve.ED448 and Alg.ED448 in allowed:
             alg = Alg.ED448  # EdDSA on Ed448 only for a caller that allows Ed448 (receive side)
@@ -177,11 +207,19 @@ class Sign1:
         return payload
 
 
+def _signature_allow_list(algorithms: Collection[Alg]) -> frozenset[Alg]:
+    """The caller's allow-list restricted to signature algorithms (the same set as
+    ``frozenset(algorithms) & SIGNATURE_ALGS``; a frozenset already inside it is that set)."""
+    if isinstance(algorithms, frozenset) and algorithms <= SIGNATURE_ALGS:
+        return algorithms
+    return frozenset(algorithms) & SIGNATURE_ALGS
+
+
 def _signature_alg(headers: Headers, key: CoseKey, algorithms: Collection[Alg]) -> Alg:
     """The checked alg of one signature layer: protected, in the caller's allow-list, fitting
     the key (EdDSA on Ed448 only where the list names Ed448: the receive side)."""
     headers.check_alg_protected()
-    allowed = frozenset(algorithms) & SIGNATURE_ALGS
+    allowed = _signature_allow_list(algorithms)
     alg = headers.alg(allowed)
     if alg == Alg.EDDSA and key.crv == Curve.ED448 and Alg.ED448 in allowed:
         alg = Alg.ED448
@@ -304,7 +342,7 @@ def _payload_of(payload: bytes | None, detached_payload: bytes | None) -> bytes:
 
 
 def _verify_raw(key: CoseKey, alg: Alg, tbs: bytes, signature: bytes) -> None:
-    if alg_info(alg).family == "mldsa":
+    if alg == Alg.ML_DSA_65:
         from . import pq  # guarded: the classical kit runs without the PQ primitives
 
         assert key.x is not None
@@ -312,7 +350,7 @@ def _verify_raw(key: CoseKey, alg: Alg, tbs: bytes, signature: bytes) -> None:
         return
     pub = key.public_key()
     try:
-        if alg_info(alg).family == "ecdsa":
+        if alg in _ECDSA:
             assert isinstance(pub, ec.EllipticCurvePublicKey)
             ecdsa, size = _ECDSA[alg]
             if len(signature) != 2 * size:
@@ -332,14 +370,14 @@ def sign_bytes(key: CoseKey, alg: Alg, tbs: bytes) -> bytes:
     if alg in RECEIVE_ONLY_ALGS:
         raise WireError(Code.COSE_ALG_NOT_ALLOWED, f"{alg.name} is verified, never made, here")
     key.check_alg(alg)
-    if alg_info(alg).family == "mldsa":
+    if alg == Alg.ML_DSA_65:
         from . import pq
 
         if key.d is None:
             raise WireError(Code.COSE_BAD_KEY, "key has no private part")
         return pq.mldsa65_sign(key.d, tbs)
     priv = key.private_key()
-    if alg_info(alg).family == "ecdsa":
+    if alg in _ECDSA:
         assert isinstance(priv, ec.EllipticCurvePrivateKey)
         der = priv.sign(tbs, _ECDSA_SHA256_RFC6979)
         r, s = decode_dss_signature(der)

@@ -120,6 +120,10 @@ def _uuid(value: Any, what: str, lenient: bool) -> bytes:
     return data
 
 
+#: each parameter's name as its refusals spell it (made once, not per value read)
+_PARAM_NAMES = {int(p): p.name.lower() for p in SuitParam}
+
+
 def _param_from_cbor(label: int, value: Any, lenient: bool) -> Any:
     """Check one parameter value against its CDDL type; returns the typed value."""
     p = SuitParam
@@ -135,18 +139,18 @@ def _param_from_cbor(label: int, value: Any, lenient: bool) -> Any:
         data = expect_bstr(value, "image-digest")
         return SuitDigest.decode(data, lenient)
     if label in (p.IMAGE_SIZE, p.COMPONENT_SLOT, p.SOURCE_COMPONENT):
-        return expect_uint(value, SuitParam(label).name.lower())
+        return expect_uint(value, _PARAM_NAMES[label])
     if label == p.URI:
         if not isinstance(value, str):
             raise bad("uri: expected a text string")
         return value
     if label in (p.CONTENT, p.INVOKE_ARGS, p.FETCH_ARGUMENTS):
-        return expect_bstr(value, SuitParam(label).name.lower())
+        return expect_bstr(value, _PARAM_NAMES[label])
     if label == p.ENCRYPTION_INFO:
         return EncryptionInfo.from_cbor(value, lenient)
     if label in (p.STRICT_ORDER, p.SOFT_FAILURE):
         if not isinstance(value, bool):
-            raise bad(f"{SuitParam(label).name.lower()}: expected a boolean")
+            raise bad(f"{_PARAM_NAMES[label]}: expected a boolean")
         return value
     # custom parameter (nint): int / bool / tstr / bstr
     if isinstance(value, bool | int | str | bytes):

@@ -38,6 +38,8 @@ __all__ = [
 ComponentId = tuple[bytes, ...]
 
 _HASHES = {SHA256: "sha256", SHA384: "sha384", SHA512: "sha512"}
+#: their digest sizes (known once, not by making a hash object per digest read)
+_DIGEST_SIZES = {alg: hashlib.new(name).digest_size for alg, name in _HASHES.items()}
 #: The edbp profile digests with SHA-256 only; the lenient decoder also accepts SHA-384/512.
 EDBP_DIGEST_ALGS = frozenset({SHA256})
 
@@ -138,7 +140,7 @@ class SuitDigest:
         allowed = _HASHES if lenient else EDBP_DIGEST_ALGS
         if alg not in allowed:
             raise bad(f"SUIT_Digest algorithm {alg} not supported", Code.SUIT_UNSUPPORTED_PARAMETER)
-        if len(digest) != hashlib.new(_HASHES[alg]).digest_size:
+        if len(digest) != _DIGEST_SIZES[alg]:
             raise bad("SUIT_Digest: digest length does not fit the algorithm")
         return cls(alg, digest)
 

@@ -158,6 +158,11 @@ class SuitResult(CborItem):
 Record = SuitRecord | SystemProperties
 
 
+#: the members a SUIT_Report must have, and every member edbp reads
+_REPORT_REQUIRED = (ReportKey.REFERENCE, ReportKey.RECORDS, ReportKey.RESULT)
+_REPORT_KNOWN = frozenset({*_REPORT_REQUIRED, ReportKey.NONCE})
+
+
 @attrs.frozen
 class SuitReport:
     """SUIT_Report. ``result`` is ``True`` for success or a ``SuitResult`` for failure."""
@@ -204,11 +209,10 @@ class SuitReport:
         value = load_cbor(data, "SUIT_Report", lenient)
         if not isinstance(value, dict):
             raise bad("SUIT_Report: expected a map")
-        for key in (ReportKey.REFERENCE, ReportKey.RECORDS, ReportKey.RESULT):
+        for key in _REPORT_REQUIRED:
             if key not in value:
                 raise bad(f"SUIT_Report: {key.name.lower()} missing")
-        known = {ReportKey.REFERENCE, ReportKey.NONCE, ReportKey.RECORDS, ReportKey.RESULT}
-        extensions = {k: v for k, v in value.items() if k not in known}
+        extensions = {k: v for k, v in value.items() if k not in _REPORT_KNOWN}
         if extensions and not lenient:
             raise bad(f"SUIT_Report: unsupported members {sorted(extensions, key=repr)}")
         records_value = value[ReportKey.RECORDS]

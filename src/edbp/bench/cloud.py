@@ -30,7 +30,9 @@ Two rows per size, because the TAM and the simulated devices share one process:
   its bytes, so it is not a per-deploy cost);
 - 1 P-256 key generation and 1 ECDH with the device's DAK (the ECDH-ES+A128KW recipient's
   ephemeral key), 1 HKDF-SHA256 (the KEK), 1 A256KW unwrap of the CEK under the class key
-  (the software KeyVault) and 1 A128KW wrap of it under the KEK;
+  (the software KeyVault) and 1 A128KW wrap of it under the KEK (the fleet's TAM draws its
+  tokens, challenges and ephemeral keys from the OS CSPRNG, as a TAM in service does, so its
+  key generation is OpenSSL's, the floor's; the simulated world's own keys stay seeded);
 - 4 SHA-256 of a few hundred bytes: the device manifest's digest and the three audit entries
   of the session (each entry is hashed once, for the chain).
 

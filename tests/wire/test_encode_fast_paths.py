@@ -1,0 +1,107 @@
+"""The encoders' fast paths give the bytes of the general rule they stand in for.
+
+Why: the TAM's hot path assembles some fixed structures from their parts (``cbor.bstr``,
+``sig_structure``, ``Sign1.encode``) and reads protocol leaves inline; a signature or a digest
+over different bytes would break interoperability silently, so each path is checked against
+``cbor.dumps`` / ``cbor.loads`` of the same value, at every length boundary of a head.
+"""
+
+from __future__ import annotations
+
+from edbp.reference.wire import cbor
+from edbp.reference.wire.cose_headers import Headers, alg_only_protected
+from edbp.reference.wire.cose_sign import Sign1, sig_structure
+from hypothesis import given
+from hypothesis import strategies as st
+
+_LENGTHS = st.sampled_from([0, 1, 23, 24, 25, 255, 256, 257, 65535, 65536])
+
+
+@given(st.one_of(st.binary(max_size=300), _LENGTHS.map(bytes)))
+def test_bstr_is_dumps(data: bytes) -> None:
+    assert cbor.bstr(data) == cbor.dumps(data)
+
+
+@given(
+    st.binary(max_size=40),
+    st.binary(max_size=40),
+    st.one_of(st.binary(max_size=300), _LENGTHS.map(bytes)),
+    st.sampled_from(["Signature1", "Signature", "CounterSignature", "other context"]),
+)
+def test_sig_structure_is_dumps(prot: bytes, aad: bytes, payload: bytes, context: str) -> None:
+    expected = cbor.dumps([context, prot, aad, payload])
+    assert sig_structure(prot, aad, payload, context=context) == expected
+
+
+@given(
+    st.sampled_from([b"", alg_only_protected(-9), alg_only_protected(-19)]),
+    st.sampled_from([{}, {4: b"kid"}, {4: bytes(40), 33: b"x"}]),
+    st.one_of(st.none(), st.binary(max_size=300)),
+    st.binary(min_size=0, max_size=70),
+    st.booleans(),
+)
+def test_sign1_encode_is_dumps_of_its_object(
+    prot: bytes, unprot: dict[int, bytes], payload: bytes | None, sig: bytes, tagged: bool
+) -> None:
+    msg = Sign1(Headers.parse(prot, unprot), payload, sig, tagged)
+    assert msg.encode() == cbor.dumps(msg.to_obj())
+    assert Sign1.decode(msg.encode(), tagged=tagged) == msg
+
+
+def test_alg_only_protected_is_the_map() -> None:
+    for alg in (-9, -7, -19, 1, 3, -29, -65534):
+        assert alg_only_protected(alg) == cbor.dumps({1: alg})
+        made = Headers.make({1: alg})
+        assert made.protected_raw == cbor.dumps({1: alg}) and made.protected == {1: alg}
+
+
+_LEAVES = st.one_of(
+    st.integers(min_value=-30, max_value=300),
+    st.binary(max_size=260),
+    st.text(max_size=5),
+    st.booleans(),
+    st.none(),
+)
+_VALUES = st.recursive(
+    _LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=6),
+        st.dictionaries(st.integers(min_value=-30, max_value=30), inner, max_size=6),
+    ),
+    max_leaves=30,
+)
+
+
+@given(_VALUES)
+def test_inline_leaves_round_trip(value: object) -> None:
+    """Arrays and maps of leaves (read inline) decode to what was encoded, strictly too."""
+    data = cbor.dumps(value)
+    assert cbor.loads(data) == value
+    assert cbor.loads(data, cbor.STRICT) == value
+
+
+def test_inline_leaves_count_against_the_work_budget_and_depth() -> None:
+    """A leaf read inline costs one unit of work and one level of depth, as ``item`` does."""
+    from edbp.errors import Code, WireError
+
+    for value in ([1] * 10, [b"ab"] * 10, {i: -1 for i in range(10)}, {i: b"x" for i in range(10)}):
+        data = cbor.dumps(value)
+        work = 1 + len(value) * (1 if isinstance(value, list) else 2)
+        assert cbor.loads(data, cbor.Limits(max_work=work)) == value
+        try:
+            cbor.loads(data, cbor.Limits(max_work=work - 1))
+        except WireError as e:
+            assert e.code is Code.CBOR_TOO_LARGE
+        else:
+            raise AssertionError("the work budget did not count the inline leaves")
+    nested: object = 7
+    for _ in range(3):
+        nested = [nested]
+    data = cbor.dumps(nested)  # the 7 sits at depth 4
+    assert cbor.loads(data, cbor.Limits(max_depth=4)) == nested
+    try:
+        cbor.loads(data, cbor.Limits(max_depth=3))
+    except WireError as e:
+        assert e.code is Code.CBOR_TOO_DEEP
+    else:
+        raise AssertionError("an inline leaf escaped the depth limit")
