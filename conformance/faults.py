@@ -104,7 +104,7 @@ class FaultyAgent(Agent):
                 dsk=self.keys._dsk,
             )
         layered = sorted(f for f in self.flags if f in _EMIT_FAULTS)
-        if layered:
+        if layered and not self.keys.suite.is_pq:  # ES256/ES384 cannot sign with an ML-DSA key
             layer, mode = _EMIT_FAULTS[layered[0]]
             keys_class = type("Keys", (LayerKeys,), {"layer": layer, "mode": mode})
             self.keys = keys_class(

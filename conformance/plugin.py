@@ -370,8 +370,13 @@ def _record(
         # case's own clauses; a defect of the harness itself shows nothing about the device
         if isinstance(exc, CaseFailure):
             broken = exc.violates(clauses)
+        elif isinstance(exc, EdbpError):
+            # a frame that is no reply to the open request breaks the adapter's ordering rule
+            # (adapter.md section 3) whatever the case was checking
+            framing = ["A-3a"] if exc.code == Code.ADAPTER_MALFORMED_FRAME else []
+            broken = list(dict.fromkeys([*framing, *clauses]))
         else:
-            broken = list(clauses) if isinstance(exc, EdbpError) else []
+            broken = []
         if broken:
             entry["violates"] = broken
         if isinstance(exc, CaseFailure):
