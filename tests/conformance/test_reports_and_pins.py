@@ -72,7 +72,7 @@ def test_wrong_code_breaks_the_order_and_the_case(tmp_path: Path, suite: Any) ->
     name the expected code (AGENT_ROLLBACK: the rollback check, P-9.8a) and the case's own."""
     code, report = suite(tmp_path, "builtin:wrong-error-code", cases=("rollback.older-sequence",))
     (case,) = report["cases"]
-    assert case["outcome"] == "failed"
+    assert code == 1 and case["outcome"] == "failed"
     assert case["violates"][0] == "E-3a" and "P-9.8a" in case["violates"]
     assert set(case["clauses"]) <= set(case["violates"])
 
