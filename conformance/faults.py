@@ -115,7 +115,11 @@ class FaultyAgent(Agent):
                 suite=self.keys.suite, ueid=self.keys.ueid, dak=self.keys._dak, dsk=self.keys._dsk
             )
         if "skip-rollback" in self.flags:
-            self.installer.check_floor = lambda record, cid, seq: None  # type: ignore[method-assign]
+
+            def no_floor(record: AgentRecord, cid: tuple[bytes, ...], seq: int) -> None:
+                return None  # any sequence number installs
+
+            self.installer.check_floor = no_floor  # type: ignore[method-assign,assignment]
         elif "equal-sequence" in self.flags:
 
             def below_only(record: AgentRecord, cid: tuple[bytes, ...], seq: int) -> None:
@@ -123,7 +127,7 @@ class FaultyAgent(Agent):
                 if floor is not None and seq < floor:
                     raise ProtocolError(Code.AGENT_ROLLBACK, f"sequence {seq} < floor {floor}")
 
-            self.installer.check_floor = below_only  # type: ignore[method-assign]
+            self.installer.check_floor = below_only  # type: ignore[method-assign,assignment]
         if "device-wide-floor" in self.flags:
 
             def device_wide(record: AgentRecord, cid: tuple[bytes, ...], seq: int) -> None:
@@ -133,7 +137,7 @@ class FaultyAgent(Agent):
                 if floor is not None and seq <= floor:
                     raise ProtocolError(Code.AGENT_ROLLBACK, f"sequence {seq} <= floor {floor}")
 
-            self.installer.check_floor = device_wide  # type: ignore[method-assign]
+            self.installer.check_floor = device_wide  # type: ignore[method-assign,assignment]
         if "sequence-vs-ta-floor" in self.flags:
             suit_floor = self.installer.check_floor
 
@@ -143,7 +147,7 @@ class FaultyAgent(Agent):
                 if ta_floor is not None and seq <= ta_floor:  # the other counter's floor
                     raise ProtocolError(Code.AGENT_ROLLBACK, f"sequence {seq} <= {ta_floor}")
 
-            self.installer.check_floor = both_floors  # type: ignore[method-assign]
+            self.installer.check_floor = both_floors  # type: ignore[method-assign,assignment]
         if "skip-ta-check" in self.flags:
             self.image_check = None  # installs TA payloads without OP-TEE's loader checks
         if "decrypt-first" in self.flags:
@@ -443,7 +447,9 @@ class FaultyAgent(Agent):
             )
         outputs = super()._on_payload(event, _)
         if "cek-in-success" in self.flags:
-            success = teep.peek(outputs[0].data)
+            reply = outputs[0]
+            assert isinstance(reply, SendMessage)
+            success = teep.peek(reply.data)
             assert isinstance(success, teep.Success)
             leaky = attrs.evolve(success, msg="installed; key " + cek.hex())
             return [self._send(leaky)]

@@ -133,7 +133,6 @@ def identity_for(vendor_domain: str, class_name: str) -> tuple[bytes, bytes]:
 MAX_PAYLOAD = 16 << 20
 
 
-
 class ScriptedNonces:
     """The Agent's nonce source on the reference device: the nonces ``provision`` scripted
     (``agent_nonces``, capability ``agent-nonces``) first, in order, then the device's own RNG.
@@ -152,6 +151,7 @@ class ScriptedNonces:
 
     def fork(self, label: str) -> RandomSource:
         return self._fallback.fork(label)
+
 
 class PowerLoss(BaseException):
     """The simulated power loss: a BaseException so that no handler in the Agent (which maps
@@ -230,6 +230,7 @@ class ReferenceDevice(DeviceBackend):
 
     name = "edbp reference device"
     agent_class: type[Agent] = Agent
+    tee: PowerCutStorage  # set by factory_reset, which runs first
 
     def __init__(self, rng: RandomSource = DEFAULT_RANDOM) -> None:
         self.rng = rng
@@ -546,4 +547,6 @@ def make_backend(fault: str | None = None, own_keys: bool = False) -> DeviceBack
         return ReferenceDevice()
     from edbp.conformance.faults import check_fault
 
-    return check_fault(fault).make()
+    found = check_fault(fault)
+    assert found is not None  # a name was given
+    return found.make()

@@ -47,7 +47,7 @@ case = pytest.mark.edbp_case
 UNKNOWN_LABEL = 99
 
 
-def _headers(kind: str, kid: bytes) -> tuple[dict[int, Any], dict[int, Any]]:
+def _headers(kind: str, kid: bytes) -> tuple[dict[int | str, Any], dict[int | str, Any]]:
     """(protected, unprotected) of ``kind``, for a signature by the key ``kid`` names."""
     if kind == "alg-unprotected":
         return {}, {1: int(Alg.ESP256), 4: kid}

@@ -11,7 +11,7 @@ device that runs the check the spec names, with the code it names.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pytest
 from edbp.conformance.harness import Harness
@@ -96,7 +96,7 @@ def test_strict_cbor(harness: Harness, kind: str) -> None:
     harness.query(step=f"after {kind}: deploy.query_request")
 
 
-def _cose_with(harness: Harness, protected: dict[int, object], *, resign: bool) -> bytes:
+def _cose_with(harness: Harness, protected: Mapping[int, object], *, resign: bool) -> bytes:
     """A QueryRequest whose protected header is ``protected`` (signed with the run's TSK when
     ``resign``, else carrying a 64-byte dummy signature)."""
     _, _, signed = harness.query_request()
