@@ -460,7 +460,7 @@ def _accepted_evidence(cfg: Config, d: int, s: Session, issued: int,
     """The evidence candidates (in order) the TAM accepts in session ``s`` with device ``d``,
     each with the key it would wrap to: ``_tam_accepts_evidence`` reads only the session, the
     challenges issued and the term, so one answer serves every state that shares them."""
-    out = []
+    out: list[tuple[Term, Term]] = []
     for term in _evidence_candidates(cfg, issued, know):
         kek = _evidence_key(cfg, d, s, issued, term)
         if kek is not None:
@@ -750,7 +750,7 @@ def _update_verdicts(cfg: Config, d: int, a: Agent,
     every state with the same Agent and attacker knowledge (most of the candidates the
     attacker can build are refused, and re-checking each in every state was a large share of
     the exploration's time)."""
-    out = []
+    out: list[tuple[Term, bool]] = []
     for term in _update_candidates(cfg, a.token, d, agent_nonce(d), know):
         chk = _update_checks(cfg, d, a, term)
         out.append((term, chk is not None and (chk[0] or (chk[1] is not None
