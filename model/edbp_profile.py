@@ -278,6 +278,14 @@ def _older_nonce(t: Any, cur: Term, old: Term) -> Any:
     return tuple(_older_nonce(x, cur, old) if isinstance(x, tuple) else x for x in t)
 
 
+@lru_cache(maxsize=50_000)
+def _renewed_seen(seen: frozenset[Any], cur: Term, old: Term) -> frozenset[Any]:
+    """``seen`` with nonce ``cur`` turned into ``old`` in every term (memoised: many states
+    share their observations, and the rewrite visits every term of them)."""
+    out: frozenset[Any] = intern(frozenset(_older_nonce(t, cur, old) for t in seen))
+    return out
+
+
 def _renew_nonce(w: World, cfg: Config, d: int) -> World:
     """Device ``d`` draws a fresh Agent nonce: its previous one becomes "drawn before" in every
     message observed and every TAM session that stored it (see ``anonce``). An Agent whose
@@ -285,7 +293,7 @@ def _renew_nonce(w: World, cfg: Config, d: int) -> World:
     cur, old = anonce(d), anonce(d, False)
     if not cfg.rules.fresh_agent_nonce or cur not in knowledge(w.seen):
         return w
-    seen = intern(frozenset(_older_nonce(t, cur, old) for t in w.seen))
+    seen = _renewed_seen(w.seen, cur, old)
     sessions = tuple(_evolve(s, anonce=old) if s.anonce == cur else s for s in w.sessions)
     out: World = _evolve(w, seen=seen, sessions=sessions)
     return out
@@ -443,13 +451,32 @@ def _publish(w: World, cfg: Config) -> Iterator[tuple[Event, World]]:
 
 def _tam_accepts_evidence(cfg: Config, w: World, d: int, term: Term) -> Term | None:
     """The key the TAM would wrap to, or None when it refuses the evidence."""
+    return _evidence_key(cfg, d, w.sessions[d], w.issued, term)
+
+
+@lru_cache(maxsize=50_000)
+def _accepted_evidence(cfg: Config, d: int, s: Session, issued: int,
+                       know: frozenset[Any]) -> tuple[tuple[Term, Term], ...]:
+    """The evidence candidates (in order) the TAM accepts in session ``s`` with device ``d``,
+    each with the key it would wrap to: ``_tam_accepts_evidence`` reads only the session, the
+    challenges issued and the term, so one answer serves every state that shares them."""
+    out: list[tuple[Term, Term]] = []
+    for term in _evidence_candidates(cfg, issued, know):
+        kek = _evidence_key(cfg, d, s, issued, term)
+        if kek is not None:
+            out.append((term, kek))
+    return tuple(out)
+
+
+def _evidence_key(cfg: Config, d: int, s: Session, issued: int, term: Term) -> Term | None:
+    """``_tam_accepts_evidence`` on the parts of the state it reads."""
     if not (isinstance(term, tuple) and term[0] == "sig" and term[2][0] == "ev"):
         return None
-    if not cfg.rules.challenge_live(w.sessions[d].age):
+    if not cfg.rules.challenge_live(s.age):
         return None  # EAT_STALE: the challenge is older than the session lifetime
     signer, (_, n, named, cnf, _an) = term[1], term[2]
     genuine = signer == dsk_of(d) and named == d and cnf == pub(dak_of(cfg, d))
-    if not cfg.rules.evidence_ok(genuine, n[1], w.sessions[d].nonce, w.issued):
+    if not cfg.rules.evidence_ok(genuine, n[1], s.nonce, issued):
         return None
     key: Term = cnf
     return key
@@ -517,10 +544,7 @@ def _tam_steps(w: World, cfg: Config, d: int,
         yield from timing.challenge_ages(w, cfg, d)
         yield from _uninstall.tam_steps(w, cfg, d, know)
         honest_ev = evidence(cfg, d, s.nonce, agent_nonce(d))
-        for term in _evidence_candidates(cfg, w.issued, know):
-            kek = _tam_accepts_evidence(cfg, w, d, term)
-            if kek is None or revoked:
-                continue
+        for term, kek in (() if revoked else _accepted_evidence(cfg, d, s, w.issued, know)):
             ev_nonce = term[2][1]
             for c in range(inst.components):
                 for v in range(1, w.published[c] + 1):
@@ -651,8 +675,14 @@ def _agent_steps(w: World, cfg: Config, d: int,
         # timeout or unexpected input: Error, back to IDLE (nothing held)
         yield _agent_error(w, cfg, d, a, "exchange abandoned (timeout or junk input)",
                            ("deploy.error",))
-        for term in _update_candidates(cfg, a.token, d, agent_nonce(d), know):
-            yield from _verify_update(w, cfg, d, a, term)
+        s = w.sessions[d]
+        honest = (update(cfg, d, s.nonce, *s.job, None, *record(w, *s.job), s.anonce)
+                  if s.phase == "UPDATE_SENT" else None)
+        for term, takes in _update_verdicts(cfg, d, a, know):
+            # a candidate the Agent refuses leads nowhere unless it is the honest Update (the
+            # "Update refused" error edge): ``_verify_update`` would yield nothing for it
+            if takes or term == honest:
+                yield from _verify_update(w, cfg, d, a, term)
         yield from _uninstall.agent_steps(w, cfg, d, a, know)
         return
     if a.phase == "FETCHING":
@@ -711,6 +741,47 @@ def _update_candidates(cfg: Config, token: int, d: int, an: Term,
                         key=repr))
 
 
+@lru_cache(maxsize=50_000)
+def _update_verdicts(cfg: Config, d: int, a: Agent,
+                     know: frozenset[Any]) -> tuple[tuple[Term, bool], ...]:
+    """``_update_candidates`` in order, each with whether Agent ``a`` of device ``d`` takes it
+    past ``deploy.verify_update`` (its checks pass, or it decrypts before checking): what
+    ``_update_checks`` computes depends on the Agent and the term only, so one answer serves
+    every state with the same Agent and attacker knowledge (most of the candidates the
+    attacker can build are refused, and re-checking each in every state was a large share of
+    the exploration's time)."""
+    out: list[tuple[Term, bool]] = []
+    for term in _update_candidates(cfg, a.token, d, agent_nonce(d), know):
+        chk = _update_checks(cfg, d, a, term)
+        out.append((term, chk is not None and (chk[0] or (chk[1] is not None
+                                                         and not cfg.rules.verify_before_decrypt))))
+    return tuple(out)
+
+
+def _update_checks(cfg: Config, d: int, a: Agent,
+                   term: Term) -> tuple[bool, Term | None] | None:
+    """Agent ``a`` of device ``d`` checks Update ``term`` (deploy.verify_update) and unwraps its
+    CEK with the device's own keys (deploy.unwrap_cek): (every check passes, the CEK or None),
+    or None when the Update names a component the instance does not have."""
+    _, named, tok, am, wrapped, echo = term[2]
+    c, v = am[2][1], am[2][2]
+    if c >= cfg.instance.components:
+        return None
+    rules = cfg.rules
+    sigs_ok = rules.sigs_ok(term[1] == TSK, am[1] == ASK)
+    binding_ok = rules.binding_ok(named, d)
+    token_ok = rules.token_ok(tok[1], a.token) and agent_nonce_ok(cfg, echo, a, d)
+    live = rules.exchange_live(a.age)
+    seq_ok = rules.seq_ok(v, a.floor[c], a.installed[c])
+    cek = None
+    if wrapped[0] == "wrap":
+        kek = wrapped[1]
+        if kek == pub(dak_of(cfg, d)) or (kek == ck_of(cfg.instance.class_of(d))
+                                          and not rules.wrap_to_device_key):
+            cek = wrapped[2]
+    return sigs_ok and binding_ok and token_ok and seq_ok and live, cek
+
+
 def _forged_updates(cfg: Config, token: int, d: int, an: Term,
                     know: frozenset[Any]) -> set[Term]:
     """Updates the attacker can sign itself, aimed at device ``d``'s open exchange (its token
@@ -740,24 +811,13 @@ def agent_nonce_ok(cfg: Config, echo: Term, a: Agent, d: int) -> bool:
 def _verify_update(w: World, cfg: Config, d: int, a: Agent,
                    term: Term) -> Iterator[tuple[Event, World]]:
     """deploy.verify_update + deploy.unwrap_cek (both in the TEE, no input in between)."""
-    body = term[2]
-    _, named, tok, am, wrapped, echo = body
-    c, v = am[2][1], am[2][2]
-    if c >= cfg.instance.components:
+    chk = _update_checks(cfg, d, a, term)
+    if chk is None:
         return
+    checks_ok, cek = chk
     rules = cfg.rules
-    sigs_ok = rules.sigs_ok(term[1] == TSK, am[1] == ASK)
-    binding_ok = rules.binding_ok(named, d)
-    token_ok = rules.token_ok(tok[1], a.token) and agent_nonce_ok(cfg, echo, a, d)
-    live = rules.exchange_live(a.age)
-    seq_ok = rules.seq_ok(v, a.floor[c], a.installed[c])
-    # unwrap with the device's own keys
-    cek = None
-    if wrapped[0] == "wrap":
-        kek = wrapped[1]
-        if kek == pub(dak_of(cfg, d)) or (kek == ck_of(cfg.instance.class_of(d))
-                                          and not rules.wrap_to_device_key):
-            cek = wrapped[2]
+    _, named, tok, am, wrapped, _echo = term[2]
+    c, v = am[2][1], am[2][2]
     ck_use = cek is not None and wrapped[1][0] == "ck"
     s = w.sessions[d]
     honest = (s.phase == "UPDATE_SENT"
@@ -765,7 +825,6 @@ def _verify_update(w: World, cfg: Config, d: int, a: Agent,
     prefix: tuple[str, ...] = ()
     if not honest:
         prefix = ("attack.replay",) if term in w.seen else ("attack.inject",)
-    checks_ok = sigs_ok and binding_ok and token_ok and seq_ok and live
     early = not rules.verify_before_decrypt and cek is not None
     if (checks_ok and cek is not None) or early:
         g = w.ghost

@@ -230,8 +230,10 @@ def reset_caches() -> None:
     _p12.cache_clear()
     _knows_a_cek.cache_clear()
     for fn in (ep.knowledge, ep._evidence_candidates, ep._report_candidates, ep._query_requests,
-               ep._seen_updates, ep._update_candidates, ep._payload_candidates,
-               _uninstall._candidates, _rotation._newer_under_retired, ep._older_nonce):
+               ep._seen_updates, ep._update_candidates, ep._update_verdicts,
+               ep._payload_candidates, ep._accepted_evidence,
+               _uninstall._candidates, _rotation._newer_under_retired, ep._older_nonce,
+               ep._renewed_seen):
         fn.cache_clear()
 
 
