@@ -218,11 +218,17 @@ class _Unit:
 
     def __enter__(self) -> None:
         r = self._registry
-        r._db.execute("SAVEPOINT unit" if r._group_depth else "BEGIN IMMEDIATE")
+        if r._group_depth:
+            r._flush()  # a unit's rollback must undo its own writes only
+            r._db.execute("SAVEPOINT unit")
+            r._units += 1
+        else:
+            r._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         r = self._registry
         if r._group_depth:
+            r._units -= 1
             if exc_type:
                 r._db.execute("ROLLBACK TO unit")
                 r._group_head = None  # what this unit appended is gone: read the head again
@@ -254,6 +260,10 @@ class DeviceRegistry:
         self._group_depth = 0
         #: the audit chain's head while a group holds the write lock (see ``_append``)
         self._group_head: tuple[int, bytes] | None = None
+        #: a group's audit rows not yet inserted (see ``record``), in chain order
+        self._pending: list[tuple[int, bytes, bytes]] = []
+        #: savepoint units open inside the group (their appends are never queued)
+        self._units = 0
 
     def close(self) -> None:
         self._db.close()
@@ -264,7 +274,12 @@ class DeviceRegistry:
     # ------------------------------------------------------------------ audit log
 
     def _append(
-        self, event: str, ueid: bytes | None, body: bytes | None, error: int | None
+        self,
+        event: str,
+        ueid: bytes | None,
+        body: bytes | None,
+        error: int | None,
+        defer: bool = False,
     ) -> AuditEntry:
         """Append within the caller's transaction.
 
@@ -272,10 +287,15 @@ class DeviceRegistry:
         ``group_commit``: that transaction holds SQLite's write lock from its first statement
         to its COMMIT, so no other connection can append meanwhile and the head this
         connection last wrote is the table's; it is kept in memory until the group ends (or a
-        unit inside it rolls back, which forgets it)."""
+        unit inside it rolls back, which forgets it).
+
+        ``defer`` (a bare ``record`` inside a group): the row is queued and inserted with the
+        group's other queued rows in one ``executemany`` (``_flush``), before the group's COMMIT
+        and before anything else touches the database inside the group."""
         # (a group whose transaction SQLite rolled back on an I/O error has no head to trust)
         head = self._group_head if self._db.in_transaction else None
         if head is None:
+            self._flush()
             row = self._db.execute(
                 "SELECT idx, hash FROM audit ORDER BY idx DESC LIMIT 1"
             ).fetchone()
@@ -284,6 +304,10 @@ class DeviceRegistry:
         entry = AuditEntry(index, prev, self._clock(), event, ueid, body, error)
         data = entry.encode()
         digest = hashlib.sha256(data).digest()
+        if defer:
+            self._pending.append((index, data, digest))
+            self._group_head = (index, digest)
+            return entry
         self._group_head = None
         self._db.execute(
             "INSERT INTO audit (idx, entry, hash) VALUES (?, ?, ?)", (index, data, digest)
@@ -291,6 +315,14 @@ class DeviceRegistry:
         if self._group_depth:
             self._group_head = (index, digest)
         return entry
+
+    def _flush(self) -> None:
+        """Insert the group's queued audit rows (one statement for them all, in chain order)."""
+        if self._pending:
+            rows, self._pending = self._pending, []
+            if not self._db.in_transaction:
+                return  # SQLite rolled the group back (I/O error): its queued rows go with it
+            self._db.executemany("INSERT INTO audit (idx, entry, hash) VALUES (?, ?, ?)", rows)
 
     def record(
         self,
@@ -302,10 +334,10 @@ class DeviceRegistry:
         """Append one audit entry (``deploy.*``, ``rotate.class_key``, ``publish.push`` ...)."""
         if event not in AUDIT_EVENTS:
             raise ProtocolError(Code.TAM_UNEXPECTED_MESSAGE, f"unknown audit event {event!r}")
-        if self._group_depth:
-            # one INSERT, atomic by itself (SQLite rolls back a failed statement): no savepoint
-            # needed inside the group's transaction; durable when the group commits
-            return self._append(event, ueid, body, error)
+        if self._group_depth and not self._units:
+            # queued, inserted with the group's other entries in one statement (``_flush``)
+            # and durable when the group commits; no savepoint needed for an append alone
+            return self._append(event, ueid, body, error, defer=True)
         with self._transaction():
             return self._append(event, ueid, body, error)
 
@@ -343,8 +375,15 @@ class DeviceRegistry:
         finally:
             self._group_depth = 0
             self._group_head = None
+            self._units = 0
             try:
-                self._db.execute("COMMIT")
+                # the queued entries are a suffix of the chain in order: should inserting them
+                # fail part way, what is committed is still a whole chain, only shorter
+                try:
+                    self._flush()
+                finally:
+                    self._pending = []
+                    self._db.execute("COMMIT")
             except sqlite3.Error as e:
                 raise ProtocolError(
                     Code.TAM_STORAGE_FAILED, f"audit log commit: {type(e).__name__}"
@@ -352,17 +391,20 @@ class DeviceRegistry:
 
     def entries(self) -> Iterator[AuditEntry]:
         """Decoded entries in order (for display; ``verify`` is the check)."""
+        self._flush()
         for (data,) in self._db.execute("SELECT entry FROM audit ORDER BY idx"):
             yield AuditEntry.decode(bytes(data))
 
     def head(self) -> tuple[int, bytes]:
         """(index of the last entry, its hash): keep it outside to detect tail truncation."""
+        self._flush()
         row = self._db.execute("SELECT idx, hash FROM audit ORDER BY idx DESC LIMIT 1").fetchone()
         return (-1, GENESIS) if row is None else (int(row[0]), bytes(row[1]))
 
     def verify(self, expected_head: tuple[int, bytes] | None = None) -> int:
         """Walk the chain; raise TAM_AUDIT_TAMPERED naming the first bad entry (the exception's
         ``first_bad_index``). Returns the number of entries. See the module docstring."""
+        self._flush()
         prev = GENESIS
         expected = 0
         enrolled: dict[bytes, dict[int, Any]] = {}

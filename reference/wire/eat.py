@@ -10,7 +10,7 @@ a COSE_Key, RFC 8747). Other claims are kept verbatim in ``extra`` (lenient) or 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import attrs
@@ -223,6 +223,8 @@ class EatClaims:
 
 #: Algorithms the Device Signing Key may use (ESP256 / Ed25519; older ids accepted on verify)
 EAT_SIGNATURE_ALGS = frozenset({-9, -7, -19, -8, -49})
+#: the default's ``Alg`` members, made once (``verify`` runs for every device's evidence)
+_DEFAULT_ALLOWED = frozenset(Alg(a) for a in EAT_SIGNATURE_ALGS)
 
 
 def sign(claims: EatClaims, key: CoseKey, alg: int = -9, *, kid: bytes | None = None) -> bytes:
@@ -254,7 +256,10 @@ def verify(
     cose = Sign1.from_obj(obj, lenient=lenient, tagged=None)
     if cose.payload is None:
         raise _bad("evidence is signed with an attached payload")
-    allowed = {Alg(a) for a in algorithms if a in EAT_SIGNATURE_ALGS}
+    if algorithms is EAT_SIGNATURE_ALGS:
+        allowed: Collection[Alg] = _DEFAULT_ALLOWED
+    else:
+        allowed = {Alg(a) for a in algorithms if a in EAT_SIGNATURE_ALGS}
     try:
         payload = cose.verify(key, algorithms=allowed)
     except VerificationError:

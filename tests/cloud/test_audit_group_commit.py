@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -185,3 +186,60 @@ def test_another_writer_between_groups_is_linked_to(tmp_path: Path) -> None:
         other.record("publish.push", None, b"theirs")
     assert [e.body for e in reg.entries()] == [b"mine", b"mine", b"theirs"] * 3
     assert reg.verify() == 9
+
+
+class _Counting:
+    """The registry's connection, counting the audit INSERT calls (execute or executemany)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self.calls: list[str] = []
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql.startswith("INSERT INTO audit"):
+            self.calls.append("execute")
+        return self._db.execute(sql, *args)
+
+    def executemany(self, sql: str, rows: list[tuple[int, bytes, bytes]]) -> sqlite3.Cursor:
+        if sql.startswith("INSERT INTO audit"):
+            self.calls.append(f"executemany x{len(rows)}")
+        return self._db.executemany(sql, rows)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._db, name)
+
+
+def test_a_group_inserts_its_entries_in_one_statement(tmp_path: Path) -> None:
+    # the group's bare records are queued and inserted together before its COMMIT; the
+    # entries are the very bytes one-by-one appends write (same clock, same chain)
+    grouped = DeviceRegistry(tmp_path / "grouped.sqlite", clock=lambda: 1_800_000_000)
+    single = DeviceRegistry(tmp_path / "single.sqlite", clock=lambda: 1_800_000_000)
+    counting = _Counting(grouped._db)
+    grouped._db = counting  # type: ignore[assignment]
+    with grouped.group_commit():
+        for i in range(10):
+            grouped.record("deploy.update", bytes([i]) * 16, b"x")
+    for i in range(10):
+        single.record("deploy.update", bytes([i]) * 16, b"x")
+    assert counting.calls == ["executemany x10"]
+    assert [e.encode() for e in grouped.entries()] == [e.encode() for e in single.entries()]
+    assert grouped.head() == single.head()
+    # durable: another connection sees all ten, the chain whole
+    assert DeviceRegistry(tmp_path / "grouped.sqlite").verify() == 10
+
+
+def test_queued_entries_survive_a_unit_rolled_back_after_them(tmp_path: Path) -> None:
+    from test_device_registry import endorsed
+
+    reg = DeviceRegistry(tmp_path / "tam.sqlite")
+    e, data = endorsed("dev-queued")
+    with reg.group_commit():
+        reg.record("publish.push", None, b"queued")
+        reg.register(e, data)
+        reg.record("deploy.update", e.ueid, b"queued too")
+        with pytest.raises(ProtocolError):
+            reg.register(e, data)  # rolls back to its savepoint: the queued entries stay
+        reg.record("deploy.record", e.ueid, b"after")
+        assert reg.verify() == 4  # a read inside the group sees the queued entries
+    events = [x.event for x in DeviceRegistry(tmp_path / "tam.sqlite").entries()]
+    assert events == ["publish.push", "enrol.register", "deploy.update", "deploy.record"]

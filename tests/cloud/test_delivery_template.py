@@ -1,0 +1,103 @@
+"""The per-package delivery template (``DeliveryTemplate``) writes the bytes the general path
+writes: same randomness in, same device envelope out, for every key suite a device may have,
+and a delivery the template does not fit still gets the general path's bytes."""
+
+from __future__ import annotations
+
+import uuid
+
+import attrs
+import pytest
+from edbp.reference.build.package import AuthorPackage
+from edbp.reference.cloud import delivery as delivery_mod
+from edbp.reference.cloud.delivery import (
+    DeliveryTemplate,
+    build_delivery,
+    build_delivery_general,
+    delivery_for,
+    device_encryption_info,
+    general_delivery_for,
+)
+from edbp.reference.cloud.device_registry import DeviceRecord
+from edbp.reference.device.keys import KeySuite
+from edbp.reference.device.world import World
+from edbp.reference.rand import SeededRandom
+from edbp.reference.wire.cose_sign import Sign1
+from edbp.reference.wire.suit_envelope import Envelope
+
+TA = uuid.UUID("8aaaf200-2450-11e4-abe2-0002a5d5c51b").bytes
+IMAGE = b"\x7fELF template payload " * 64
+
+
+@pytest.fixture
+def world(tmp_path) -> World:  # type: ignore[no-untyped-def]
+    return World(tmp_path, seed="delivery-template", pq=True)
+
+
+def _package(world: World, *, pq: bool = False) -> AuthorPackage:
+    sequence = 2 if pq else 1
+    ta = world.build_ta(IMAGE, TA, sequence)
+    world.publish(ta, ta_uuid=TA, sequence=sequence, class_name="gw", pq=pq)
+    return world.tam.package(TA, sequence)
+
+
+def _record(world: World, name: str, suite: KeySuite) -> DeviceRecord:
+    return world.device_registry.get(world.enrol(name, "gw", suite=suite).ueid)
+
+
+@pytest.mark.parametrize("suite", list(KeySuite))
+def test_template_bytes_equal_the_general_path(world: World, suite: KeySuite) -> None:
+    package = _package(world, pq=suite.is_pq)
+    for n in range(3):  # the first delivery makes the template; the later ones use it
+        record = _record(world, f"dev{n}", suite)
+        tsk, alg = world.tam._signer(record)  # the suite the endorsement pins
+        enc = device_encryption_info(package, record.dak, world.vault, SeededRandom(f"d{n}"))
+        fast = delivery_for(package, record, enc, tsk, alg)
+        slow = general_delivery_for(package, record, enc, tsk, alg)
+        assert fast.manifest_digest == slow.manifest_digest
+        fast_env, slow_env = Envelope.decode(fast.envelope), Envelope.decode(slow.envelope)
+        assert fast_env.manifest.encode() == slow_env.manifest.encode()
+        assert fast_env.digest_matches()
+        if not suite.is_pq:  # ECDSA here is deterministic (RFC 6979): the very same bytes
+            assert fast == slow
+        else:  # ML-DSA signs hedged: the same envelope but for the signature's bytes
+            assert fast_env.integrated == slow_env.integrated
+            assert fast_env.authentication.digest == slow_env.authentication.digest
+            block = Sign1.decode(fast_env.authentication.blocks[0])
+            block.verify(
+                tsk.public(),
+                algorithms=[alg],
+                detached_payload=fast_env.authentication.signed_payload,
+            )
+        # and the general path's own entry point agrees with the one the TAM calls
+        rng_a, rng_b = SeededRandom(f"e{n}"), SeededRandom(f"e{n}")
+        a = build_delivery(package, record, world.vault, tsk, alg, rng_a)
+        b = build_delivery_general(package, record, world.vault, tsk, alg, rng_b)
+        if not suite.is_pq:
+            assert a == b
+    assert delivery_mod._TEMPLATES[package] is not None
+
+
+def test_template_cut_from_the_general_encoding(world: World) -> None:
+    package = _package(world)
+    template = DeliveryTemplate.of(package)
+    assert template is not None
+    assert template.encrypt_head == b""  # taken from the first real delivery
+    assert package.envelope in template.envelope_tail
+
+
+def test_a_delivery_the_template_does_not_fit_takes_the_general_path(world: World) -> None:
+    package = _package(world)
+    record = _record(world, "dev", KeySuite.P256)
+    build_delivery(package, record, world.vault, world.tsk, rng=SeededRandom("first"))
+    template = delivery_mod._TEMPLATES[package]
+    assert template is not None
+    # a template whose content headers differ from the delivery's refuses to splice it ...
+    delivery_mod._TEMPLATES[package] = attrs.evolve(template, content_unprotected={5: b"other"})
+    try:
+        fast = build_delivery(package, record, world.vault, world.tsk, rng=SeededRandom("x"))
+    finally:
+        delivery_mod._TEMPLATES[package] = template
+    # ... and the delivery is the general path's, byte for byte
+    slow = build_delivery_general(package, record, world.vault, world.tsk, rng=SeededRandom("x"))
+    assert fast.envelope == slow.envelope
