@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from typing import Any, Protocol
 
 import attrs
 from edbp.reference.build.package import (
@@ -44,7 +45,6 @@ from edbp.reference.build.package import (
     staging_component,
     ta_component,
 )
-from edbp.reference.cloud.device_registry import DeviceRecord
 from edbp.reference.cloud.keyvault import KeyVault
 from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
 from edbp.reference.wire.cbor import bstr, dumps
@@ -212,7 +212,7 @@ class DeliveryTemplate:
 
     #: the tagged COSE_Encrypt up to its one recipient (author's content headers, nil ciphertext)
     encrypt_head: bytes
-    content_unprotected: dict[object, object] = attrs.field(repr=False)
+    content_unprotected: dict[int | str, Any] = attrs.field(repr=False)
     #: the install sequence around the encryption-info bstr
     install_head: bytes
     install_tail: bytes
@@ -312,9 +312,21 @@ def _with_encrypt_head(template: DeliveryTemplate, enc: Encrypt) -> DeliveryTemp
     )
 
 
+class DeliveryTarget(Protocol):
+    """What a delivery needs of the device it is for: its UEID (the device binding) and its
+    DAK (the recipient). The TAM's ``DeviceRecord`` has both; so does a conformance harness
+    playing the TAM for a device it never enrolled."""
+
+    @property
+    def ueid(self) -> bytes: ...
+
+    @property
+    def dak(self) -> CoseKey: ...
+
+
 def build_delivery(
     package: AuthorPackage,
-    device: DeviceRecord,
+    device: DeliveryTarget,
     vault: KeyVault,
     tsk: CoseKey,
     tsk_alg: Alg = Alg.ESP256,
@@ -330,7 +342,7 @@ def build_delivery(
 
 
 def delivery_for(
-    package: AuthorPackage, device: DeviceRecord, enc: Encrypt, tsk: CoseKey, tsk_alg: Alg
+    package: AuthorPackage, device: DeliveryTarget, enc: Encrypt, tsk: CoseKey, tsk_alg: Alg
 ) -> Delivery:
     """The signed device envelope around ``enc`` (the device's encryption info): spliced from
     the package's template when ``enc`` fits it, else built by the general path."""
@@ -374,7 +386,7 @@ def _template_for(package: AuthorPackage, enc: Encrypt) -> DeliveryTemplate | No
 
 def build_delivery_general(
     package: AuthorPackage,
-    device: DeviceRecord,
+    device: DeliveryTarget,
     vault: KeyVault,
     tsk: CoseKey,
     tsk_alg: Alg = Alg.ESP256,
@@ -386,7 +398,7 @@ def build_delivery_general(
 
 
 def general_delivery_for(
-    package: AuthorPackage, device: DeviceRecord, enc: Encrypt, tsk: CoseKey, tsk_alg: Alg
+    package: AuthorPackage, device: DeliveryTarget, enc: Encrypt, tsk: CoseKey, tsk_alg: Alg
 ) -> Delivery:
     """``delivery_for`` by the general path: every structure built and encoded."""
     manifest = device_manifest(package, device.ueid, EncryptionInfo.from_cose(enc))
