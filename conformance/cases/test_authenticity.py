@@ -111,6 +111,26 @@ def test_update_signed_without_kid_by_untrusted_key(harness: Harness) -> None:
     harness.expect_unchanged(before, "unnamed signer")
 
 
+@case(
+    id="auth.unnamed-tam",
+    clauses=("P-2c", "P-9.2a"),
+    properties=("P5",),
+    flow="deploy",
+    tags=("signature",),
+)
+def test_update_signed_without_kid_by_trusted_key(harness: Harness) -> None:
+    """A kid is optional (protocol.md section 2): an Update the trusted TSK signed without a
+    kid is verified under the role's keys and installs like any other."""
+    from edbp.reference.wire import teep
+
+    published = harness.publish(1)
+    q = harness.query(step="deploy.query_request")
+    envelope = harness.delivery(published).envelope
+    msg = teep.Update(token=q.token, manifest_list=(envelope,), agent_nonce=q.nonce)
+    got = harness.deliver(harness.sign(msg, harness.cloud.tsk, kid=False), "kid-less Update")
+    harness.expect_success(got, q, published, "kid-less Update: deploy.success")
+
+
 @pytest.mark.parametrize("layer", ["device", "author"])
 @case(
     id="auth.manifest-algorithms",

@@ -146,7 +146,9 @@ def test_unexpected_message(harness: Harness) -> None:
     before = harness.state()
     published = harness.publish(1)
     q = harness.query(step="deploy.query_request")
-    msg = teep.sign(teep.Success(token=q.token), harness.cloud.tsk, -9)
+    # signed as the TAM signs (kid = its TSK): the case is about the message type, not the
+    # kid-less path of protocol.md section 2 (auth.unnamed-signer and auth.unnamed-tam cover it)
+    msg = harness.sign(teep.Success(token=q.token), harness.cloud.tsk)
     got = harness.deliver(msg)
     harness.expect_refusal(got, Code.AGENT_UNEXPECTED_MESSAGE, "unexpected message")
     harness.expect_unchanged(before, "unexpected message")

@@ -39,7 +39,9 @@ def test_revoked_tam_key(harness: Harness) -> None:
 
 @case(
     id="revocation.author-key",
-    clauses=("A-4d",),
+    # the refusal is the author layer's (step 5: the author envelope passes step 4 under the
+    # ASKs now trusted), besides the adapter's provision that changed them
+    clauses=("A-4d", "P-9.5a"),
     properties=("P13", "P5"),
     flow="lifecycle",
     tags=("revocation",),
