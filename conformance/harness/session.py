@@ -626,8 +626,15 @@ class Harness:
         the challenge or token), naming the manifest sent; then ``state`` shows the image
         (``image``, default the honest image of the package's sequence)."""
         if got.code is not None or len(got.replies) != 1:
+            # refused with a code: the clauses saying when that code is due are broken too
+            # (the check answering it fired on an Update it must pass), beside the case's own
+            refused = _code_clauses().get(int(got.code), ()) if got.code is not None else ()
             raise CaseFailure(
-                step, "one Success", f"{len(got.replies)} replies, {_code_name(got.code)}", got.code
+                step,
+                "one Success",
+                f"{len(got.replies)} replies, {_code_name(got.code)}",
+                got.code,
+                clauses=(CASE, *refused),
             )
         msg = self.open_reply(got.replies[0], step)
         if not isinstance(msg, teep.Success):
