@@ -44,6 +44,7 @@ class FaultSpecificity:
     failed: int  # failing cases
     collateral: tuple[tuple[str, tuple[str, ...]], ...]  # (case id, clauses it shows broken)
     unattributed: tuple[str, ...] = ()  # failed without naming any clause (device errors)
+    caught_by: tuple[str, ...] = ()  # the failing cases naming one of the fault's clauses
 
     @property
     def caught(self) -> bool:
@@ -61,6 +62,7 @@ class FaultSpecificity:
             "failed": self.failed,
             "caught": self.caught,
             "specific": self.specific,
+            "caught_by": list(self.caught_by),
             "collateral": [{"case": c, "violates": list(v)} for c, v in self.collateral],
             "unattributed": list(self.unattributed),
         }
@@ -98,6 +100,7 @@ def classify(fault: str, clauses: tuple[str, ...], report: dict[str, Any]) -> Fa
     failed = 0
     collateral: list[tuple[str, tuple[str, ...]]] = []
     unattributed: list[str] = []
+    caught_by: list[str] = []
     cases = report.get("cases")
     for case in cases if isinstance(cases, list) else []:
         if case.get("outcome") not in ("failed", "error"):
@@ -108,12 +111,15 @@ def classify(fault: str, clauses: tuple[str, ...], report: dict[str, Any]) -> Fa
             unattributed.append(str(case["id"]))
         elif not own & set(broken):
             collateral.append((str(case["id"]), broken))
+        else:
+            caught_by.append(str(case["id"]))
     return FaultSpecificity(
         fault=fault,
         clauses=clauses,
         failed=failed,
         collateral=tuple(collateral),
         unattributed=tuple(unattributed),
+        caught_by=tuple(caught_by),
     )
 
 
