@@ -549,8 +549,8 @@ def _generic_ecdsa_open(cose: Sign1, keys: Any, payload: bytes | None) -> bytes 
 def _open_by_key_type(cose: Sign1, keys: Any) -> bytes:
     """A TEEP verifier that never reads ``alg``: the header checks, then the trusted key the
     ``kid`` names verifies with its own algorithm (ESP256 for P-256, ML-DSA-65 for an AKP key,
-    Ed25519 otherwise), so
-    any label passes over a valid signature (EdDSA or a private-use id on a P-256 key)."""
+    Ed25519 otherwise), so any label passes over a valid signature (EdDSA or a private-use id
+    on a P-256 key)."""
     from edbp.reference.wire.cose_sign import _verify_raw
 
     cose.headers.check_critical(())
@@ -1471,13 +1471,13 @@ FAULTS: dict[str, Fault] = {
         clauses=("P-9.1a",),
     ),
     "skip-device-manifest-signature": Fault(
-        "checks the device manifest's digest but not its TSK signature",
+        "checks the device manifest's digest, alg, headers and kid but not its TSK signature",
         ("P5",),
         _agent_fault("skip-device-manifest-signature"),
         clauses=("P-9.4a",),
     ),
     "skip-author-signature": Fault(
-        "checks the author manifest's digest but not its ASK signature",
+        "checks the author manifest's digest, alg, headers and kid but not its ASK signature",
         ("P5",),
         _agent_fault("skip-author-signature"),
         clauses=("P-9.5a",),

@@ -24,9 +24,34 @@ def test_a_fault_seen_in_every_case_is_attributed_to_its_clause(tmp_path: Path) 
     assert len(wrong.collateral) == wrong.failed
 
 
+#: sequence-vs-ta-floor refuses every upgrade after a TA install (its defect shows in most
+#: flows): it stays specific only because an install refused with 603 names the clauses that
+#: say when 603 is due, P-13c among them
 @pytest.mark.parametrize(
-    "fault", ["wrong-error-code", "report-nonce-reuse", "skip-rollback", "unknown-kid-tries-all"]
+    "fault",
+    ["wrong-error-code", "report-nonce-reuse", "sequence-vs-ta-floor", "unknown-kid-tries-all"],
 )
 def test_faults_break_only_their_clause(fault: str) -> None:
     res = measure(fault)
     assert res.specific, res.to_json()
+    assert res.caught_by and len(res.caught_by) == res.failed - len(res.unattributed)
+
+
+def test_failures_are_sorted_by_the_clauses_they_name() -> None:
+    """Each failed case is caught (names a clause of the fault), collateral (names others
+    only) or unattributed (names none); passed cases are not counted."""
+    report = {
+        "cases": [
+            {"id": "a", "outcome": "failed", "violates": ["P-13c", "P-9.8a"]},
+            {"id": "b", "outcome": "failed", "violates": ["P-8.3a"]},
+            {"id": "c", "outcome": "error", "violates": []},
+            {"id": "d", "outcome": "passed", "violates": ["P-13c"]},
+        ]
+    }
+    res = classify("f", ("P-13c",), report)
+    assert (res.failed, res.caught_by, res.unattributed) == (3, ("a",), ("c",))
+    assert res.collateral == (("b", ("P-8.3a",)),)
+    assert res.caught and not res.specific
+    assert res.to_json()["caught_by"] == ["a"]
+    only_own = classify("f", ("P-13c",), {"cases": report["cases"][:1]})
+    assert only_own.specific
