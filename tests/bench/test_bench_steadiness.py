@@ -128,7 +128,7 @@ def test_sweep_rows_pair_every_sample_with_their_baseline() -> None:
         base = REGISTRY[bench.baseline or ""]
         assert bench.samples == base.samples, bench.name  # no sample without a partner
         assert bench.samples is not None and bench.samples >= 3, bench.name
-    assert REGISTRY["device.install_process[1GiB]"].samples == 5
+    assert REGISTRY["device.install_process[1GiB]"].samples == 7
 
 
 def test_a_sign_row_times_the_child_and_removes_its_output_after(tmp_path: Path) -> None:
@@ -140,3 +140,16 @@ def test_a_sign_row_times_the_child_and_removes_its_output_after(tmp_path: Path)
     got = sweep._run_and_remove("script", str(script), [str(out)], out)
     assert isinstance(got["wall"], float) and got["seconds"] == got["wall"] > 0
     assert not out.exists()
+
+
+def test_a_heavy_benchmark_takes_its_own_count_and_quick_caps_it(clean_registry: None) -> None:
+    calls: list[int] = []
+
+    @benchmark("t.big[1GiB]", samples=7, quick=False)
+    def big() -> None:
+        calls.append(1)
+
+    (full,) = run(select("t.big*"), RunConfig(samples=5), memory=False, settle=lambda: None)
+    assert full.timing is not None and len(full.timing.samples) == 7 == len(calls)
+    (quick,) = run(select("t.big*"), RunConfig.quick(), memory=False, settle=lambda: None)
+    assert quick.timing is not None and len(quick.timing.samples) == 3

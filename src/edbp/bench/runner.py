@@ -38,22 +38,35 @@ import attrs
 
 from edbp.bench import REGISTRY, Benchmark, Skip
 
-__all__ = ["Result", "RunConfig", "Timing", "results_to_json", "run"]
+__all__ = [
+    "Result",
+    "RunConfig",
+    "Timing",
+    "pair_ratios",
+    "results_to_json",
+    "run",
+    "sync_writeback",
+]
 
 MIB = 1 << 20
 
 
 @attrs.frozen
 class RunConfig:
-    """How long to measure. ``quick`` is the short profile of ``edbp bench --quick``."""
+    """How long to measure. ``quick`` is the short profile of ``edbp bench --quick``.
+
+    ``samples`` is the count of a benchmark that sets none; a heavy benchmark (one that sets
+    ``samples``) takes its own count, chosen for what one call costs, capped at
+    ``heavy_samples`` when that is set (the quick profile's)."""
 
     samples: int = 5
     min_sample: float = 0.2
     max_loops: int = 10_000
+    heavy_samples: int | None = None
 
     @classmethod
     def quick(cls) -> RunConfig:
-        return cls(samples=3, min_sample=0.02)
+        return cls(samples=3, min_sample=0.02, heavy_samples=3)
 
 
 @attrs.frozen
@@ -207,7 +220,10 @@ def _timing(
 
 
 def _samples(bench: Benchmark, config: RunConfig) -> int:
-    return config.samples if bench.samples is None else max(1, min(config.samples, bench.samples))
+    if bench.samples is None:
+        return config.samples
+    cap = bench.samples if config.heavy_samples is None else config.heavy_samples
+    return max(1, min(cap, bench.samples))
 
 
 def run(
