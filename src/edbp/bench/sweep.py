@@ -19,21 +19,23 @@ starts and at exit; the ELF is a sparse file, so only outputs take disk space.
   its start-up is not part of an install); both run under ``tracemalloc`` there, and report
   its peak as ``py_peak``, the figure the device's ``MemoryBudget.limit`` is about.
 
-Steadiness (these rows last seconds each on a shared machine, where another process taking a
-core for a moment moves one sample by tens of percent): every row takes several samples,
-each paired with one of its baseline, and the runner reports the median of the per-pair
+Steadiness. One call here lasts seconds, and on a shared machine another process taking a
+core for part of it moves that one sample by tens of percent: at 1 GiB the install and its
+floor each spend about 2.4 s on the CPU and 0.4 s in their fsync, steady from run to run,
+while the time spent waiting for a CPU held by someone else ranged from 0 to 2 s per sample.
+With one sample a side, that wait alone made the ratio. So every row takes several samples,
+each paired with one of its baseline's, and the runner reports the median of the per-pair
 ratios (``edbp.bench.runner``): 5 pairs, 7 at 1 GiB where the targets are read; the ``sign``
 rows take 3 from 256 MiB up, as OP-TEE's script needs 12 s and three times the image in
-memory at 1 GiB. Before each sample, outside
-the timed window, the previous sample's output is gone (the children remove their sealed
-storage after their clock stops, the ``sign`` rows their image after the child exits) and the
-runner has waited for the writeback of every dirty page (inputs written by a setup
-included), so no sample pays for the files of the one before it, the other side's included.
-Each side's one output is written the same way as its partner's: the install and its floor
-both fsync their sealed file once it is written (the install also its directory and its
-state record, which are part of an install); ``edbp ta sign`` and OP-TEE's script both
-write their image without an fsync. The ``ta`` rows time the child process from start to
-exit (``wall`` from ``edbp.bench._proc``), nothing of the parent's around it.
+memory at 1 GiB. Before each sample, outside the timed window, the previous sample's output
+is gone (the children remove their sealed storage after their clock stops, the ``sign`` rows
+their image after the child exits) and the runner has waited for the writeback of every
+dirty page (a setup's inputs included), so no sample pays for the files of the one before
+it, the other side's included. Each side's one output is written the same way as its
+partner's: the install and its floor both fsync their sealed file (the install also its
+directory and its state record, which are part of an install); ``edbp ta sign`` and OP-TEE's
+script both write their image without an fsync. The ``ta`` rows time the child process from
+start to exit (``wall`` from ``edbp.bench._proc``), nothing of the parent's around it.
 """
 
 from __future__ import annotations
