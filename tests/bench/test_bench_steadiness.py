@@ -153,3 +153,42 @@ def test_a_heavy_benchmark_takes_its_own_count_and_quick_caps_it(clean_registry:
     assert full.timing is not None and len(full.timing.samples) == 7 == len(calls)
     (quick,) = run(select("t.big*"), RunConfig.quick(), memory=False, settle=lambda: None)
     assert quick.timing is not None and len(quick.timing.samples) == 3
+
+
+def test_the_page_says_how_ratios_are_made_and_shows_the_pairs() -> None:
+    from edbp.bench._report import render
+
+    def timing(name: str, samples: list[float]) -> dict[str, object]:
+        return {
+            "name": name,
+            "seconds": sorted(samples)[1],
+            "best": min(samples),
+            "samples": samples,
+            "loops": 1,
+            "nbytes": 1 << 30,
+            "mib_per_s": 300.0,
+            "peak_bytes": None,
+            "metrics": {"py_peak": 1000},
+        }
+
+    row = {
+        "name": "device.install_process[1GiB]",
+        "module": "edbp.bench.sweep",
+        "timing": timing("device.install_process[1GiB]", [3.0, 4.4, 3.3]),
+        "baseline": timing("crypto.install_floor_process[1GiB]", [3.0, 4.0, 3.0]),
+        "ratio": 1.1,
+        "pair_ratios": [1.0, 1.1, 1.1],
+        "error": None,
+        "skipped": None,
+        "baseline_skipped": None,
+    }
+    page = render({"schema": "edbp-bench/1", "quick": False, "results": [row]}, "edbp bench")
+    assert "median of per-pair ratios" in page and "`os.sync`" in page
+    target = next(line for line in page.splitlines() if "Agent install vs" in line)
+    assert "1.10× (`device.install_process[1GiB]`; 3 pairs 1.00–1.10)" in target
+    sweep = next(line for line in page.splitlines() if line.startswith("| `device.install_p"))
+    assert "| 1.10× (3 pairs 1.00–1.10) |" in sweep
+    # a report without pairs (an older one) renders as before
+    del row["pair_ratios"]
+    page = render({"schema": "edbp-bench/1", "quick": False, "results": [row]}, "edbp bench")
+    assert "1.10× (`device.install_process[1GiB]`)" in page
