@@ -26,8 +26,10 @@ Registering a benchmark (the public API; one module per area, ``edbp/bench/<area
   baseline.
 - ``nbytes``: bytes processed per call, for a MiB/s column.
 - ``quick``: included in ``edbp bench --quick`` (small sizes only; keep those under a second).
-- ``samples``: for a heavy benchmark (seconds per call, a child process, a 1 GiB file): at most
-  this many samples of one call each, and no calibration call.
+- ``samples``: for a heavy benchmark (seconds per call, a child process, a 1 GiB file): this
+  many samples of one call each (``edbp bench --quick`` takes at most 3), and no calibration
+  call. A benchmark and its baseline should take the same count: the ratio is the median of
+  per-pair ratios, and a sample without a partner makes no pair.
 
 Memory: the runner measures every benchmark's peak memory too. By default it makes one more,
 untimed call under ``tracemalloc`` (the peak of Python allocations during the call). A

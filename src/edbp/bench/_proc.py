@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ def _run(kind: str, target: str, args: tuple[str, ...], report: bool) -> dict[st
         argv = [sys.executable, _HWM, str(hwm), kind]
         if target:
             argv.append(target)
+        t0 = time.perf_counter()
         proc = subprocess.run(
             [*argv, *args],
             stdout=subprocess.DEVNULL,
@@ -49,10 +51,14 @@ def _run(kind: str, target: str, args: tuple[str, ...], report: bool) -> dict[st
             env=env,
             check=False,
         )
+        wall = time.perf_counter() - t0
         if proc.returncode != 0:
             tail = proc.stderr.decode(errors="replace")[-_TAIL:]
             raise RuntimeError(f"{target or kind} exited with {proc.returncode}: {tail}")
-        result: dict[str, Any] = {"peak_rss": json.loads(hwm.read_text())["vm_hwm"]}
+        result: dict[str, Any] = {
+            "peak_rss": json.loads(hwm.read_text())["vm_hwm"],
+            "wall": wall,
+        }
         if extra is not None:
             result.update(json.loads(extra.read_text()))
         return result
@@ -64,11 +70,12 @@ def _run(kind: str, target: str, args: tuple[str, ...], report: bool) -> dict[st
 
 def run_child(kind: str, target: str, *args: str, report: bool = False) -> dict[str, Any]:
     """Run a Python program (``kind`` ``script`` PATH, ``module`` NAME, ``call`` MOD:FUNC) to
-    completion; its peak RSS, and that peak above a bare interpreter's (``rss_above_start``).
-    With ``report``, the child (an ``edbp.bench._floors`` task) also writes its own
-    measurements as JSON to the file named by ``EDBP_BENCH_REPORT``, merged in (``seconds``:
-    the work alone, without interpreter start and imports). A non-zero exit is a
-    ``RuntimeError`` naming the end of its stderr."""
+    completion; its peak RSS, that peak above a bare interpreter's (``rss_above_start``), and
+    ``wall``: the child's whole life (start-up, work, exit) as this process saw it, without
+    this function's own temporary files around it. With ``report``, the child (an
+    ``edbp.bench._floors`` task) also writes its own measurements as JSON to the file named by
+    ``EDBP_BENCH_REPORT``, merged in (``seconds``: the work alone, without interpreter start
+    and imports). A non-zero exit is a ``RuntimeError`` naming the end of its stderr."""
     result = _run(kind, target, args, report)
     result["rss_above_start"] = result["peak_rss"] - bare_interpreter_rss()
     return result

@@ -58,7 +58,16 @@ def _ratio(r: dict[str, Any] | None) -> str:
     if r.get("ratio") is None:
         why = r.get("error") or r.get("skipped") or r.get("baseline_skipped") or "no baseline"
         return f"no ratio ({why})"
-    return f"{r['ratio']:.2f}× (`{r['name']}`)"
+    pairs = _pairs(r)
+    return f"{r['ratio']:.2f}× (`{r['name']}`" + (f"; {pairs})" if pairs else ")")
+
+
+def _pairs(r: dict[str, Any]) -> str | None:
+    """The text ``N pairs LOW–HIGH`` when a ratio is the median of more than one pair."""
+    pairs = r.get("pair_ratios") or []
+    if len(pairs) < 2:
+        return None
+    return f"{len(pairs)} pairs {min(pairs):.2f}–{max(pairs):.2f}"
 
 
 def _met(ok: bool | None) -> str:
@@ -183,7 +192,9 @@ def _sweep(res: dict[str, dict[str, Any]]) -> list[str]:
             why = r.get("skipped") or r.get("error") or ""
             rows.append(f"| `{n}` | {_mib(_size_of(n))} | - | - | - | - | - | {why} |")
             continue
+        pairs = _pairs(r)
         ratio = f"{r['ratio']:.2f}×" if r.get("ratio") is not None else "-"
+        ratio += f" ({pairs})" if pairs and r.get("ratio") is not None else ""
         base = (r.get("baseline") or {}).get("name") or r.get("baseline_skipped") or "-"
         mibs = f"{t['mib_per_s']:.0f}" if t.get("mib_per_s") else "-"
         rows.append(
@@ -227,8 +238,14 @@ def render(doc: dict[str, Any], command: str) -> str:
         f"Measured with `{command}` on {doc.get('system', '?')} {doc.get('machine', '?')}, "
         f"{doc.get('implementation', 'Python')} {doc.get('python', '?')}, cryptography "
         f"{doc.get('cryptography', '?')}" + (" (quick profile)" if doc.get("quick") else "") + ".",
-        "Every ratio is a time over its baseline's, both measured in this one run, interleaved "
-        "(the machine is shared, so absolute times move; ratios are what compare).",
+        "Every ratio is the median of per-pair ratios: each sample of a benchmark is paired "
+        "with a sample of its baseline taken next to it in this one run (which of the two goes "
+        "first alternates from pair to pair), and each pair gives one time over the other; "
+        "before every sample, outside the timed window, the runner waits for the writeback of "
+        "every dirty page (`os.sync`), so no sample pays for an earlier one's writes. The "
+        "machine is shared, so absolute times move; ratios are what compare. The lowest and "
+        "highest pair are shown next to a target's ratio and in the size sweep, and the JSON "
+        "report keeps every sample and every pair's ratio.",
         "Peak memory: a child process's own peak resident set (`VmHWM`) for the benchmarks that "
         'run one, and "above start" subtracts a bare interpreter\'s; otherwise the `tracemalloc` '
         "peak of one more untimed call.",

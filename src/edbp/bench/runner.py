@@ -1,9 +1,18 @@
 """Time registered benchmarks against their baselines in the same run, and report ratios.
 
-Each benchmark and its baseline are sampled alternately (bench, baseline, bench, ...), so a
-machine that speeds up or slows down during the run moves both. A sample repeats the call
-enough times to last at least ``min_sample`` seconds; the reported time per call is the
-median over the samples. No assertion is ever made on a time: this module only measures.
+Each benchmark and its baseline are sampled in pairs, one sample of each next to the other,
+the order alternating from pair to pair (bench then baseline, baseline then bench, ...), so a
+machine that speeds up or slows down during the run moves both members of a pair and neither
+side always runs right after the other. The ratio is the median of the per-pair ratios (a
+burst of load from another process spoils one pair, not the ratio); the reported time per
+call is the median over the samples, and the JSON report keeps every sample and every pair's
+ratio. A sample repeats the call enough times to last at least ``min_sample`` seconds.
+
+Before every sample, of either side, and outside the timed window, the runner waits for the
+writeback of every dirty page (``os.sync``): a sample that writes a file (the 1 GiB installs
+write and fsync a sealed copy of the payload; a setup writes the inputs) must not hand its
+writeback, or the freeing of its deleted output, to the next sample, which may be the other
+side's. No assertion is ever made on a time: this module only measures.
 
 Peak memory: after the samples, one more untimed call runs under ``tracemalloc`` and its peak
 (Python allocations during the call, above what was allocated before) is reported; a
@@ -15,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import statistics
 import sys
@@ -28,22 +38,35 @@ import attrs
 
 from edbp.bench import REGISTRY, Benchmark, Skip
 
-__all__ = ["Result", "RunConfig", "Timing", "results_to_json", "run"]
+__all__ = [
+    "Result",
+    "RunConfig",
+    "Timing",
+    "pair_ratios",
+    "results_to_json",
+    "run",
+    "sync_writeback",
+]
 
 MIB = 1 << 20
 
 
 @attrs.frozen
 class RunConfig:
-    """How long to measure. ``quick`` is the short profile of ``edbp bench --quick``."""
+    """How long to measure. ``quick`` is the short profile of ``edbp bench --quick``.
+
+    ``samples`` is the count of a benchmark that sets none; a heavy benchmark (one that sets
+    ``samples``) takes its own count, chosen for what one call costs, capped at
+    ``heavy_samples`` when that is set (the quick profile's)."""
 
     samples: int = 5
     min_sample: float = 0.2
     max_loops: int = 10_000
+    heavy_samples: int | None = None
 
     @classmethod
     def quick(cls) -> RunConfig:
-        return cls(samples=3, min_sample=0.02)
+        return cls(samples=3, min_sample=0.02, heavy_samples=3)
 
 
 @attrs.frozen
@@ -77,6 +100,12 @@ class Timing:
         }
 
 
+def pair_ratios(mine: Iterable[float], theirs: Iterable[float]) -> tuple[float, ...]:
+    """Per-pair ratios: the i-th sample of a benchmark over the i-th of its baseline (taken
+    next to it); samples without a partner, or with a baseline time of zero, make no pair."""
+    return tuple(m / t for m, t in zip(mine, theirs, strict=False) if t > 0)
+
+
 @attrs.frozen
 class Result:
     name: str
@@ -88,10 +117,17 @@ class Result:
     baseline_skipped: str | None = None  # why its baseline did not run (timed alone)
 
     @property
+    def pairs(self) -> tuple[float, ...]:
+        """The per-pair ratios (``pair_ratios`` of the two sides' samples)."""
+        if self.timing is None or self.baseline is None:
+            return ()
+        return pair_ratios(self.timing.samples, self.baseline.samples)
+
+    @property
     def ratio(self) -> float | None:
-        if self.timing is None or self.baseline is None or self.baseline.seconds <= 0:
-            return None
-        return self.timing.seconds / self.baseline.seconds
+        """The median of the per-pair ratios (see the module docstring)."""
+        pairs = self.pairs
+        return statistics.median(pairs) if pairs else None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -100,17 +136,30 @@ class Result:
             "timing": self.timing.to_json() if self.timing else None,
             "baseline": self.baseline.to_json() if self.baseline else None,
             "ratio": self.ratio,
+            "pair_ratios": list(self.pairs),
             "error": self.error,
             "skipped": self.skipped,
             "baseline_skipped": self.baseline_skipped,
         }
 
 
+def sync_writeback() -> None:
+    """Write every dirty page back and wait for it (``os.sync``; nothing where there is none)."""
+    sync = getattr(os, "sync", None)
+    if sync is not None:
+        sync()
+
+
 def _loops_for(
-    bench: Benchmark, call: Callable[[], object], cfg: RunConfig, clock: Callable[[], float]
+    bench: Benchmark,
+    call: Callable[[], object],
+    cfg: RunConfig,
+    clock: Callable[[], float],
+    settle: Callable[[], None],
 ) -> int:
     if bench.samples is not None:
         return 1  # heavy: no calibration call
+    settle()
     t0 = clock()
     call()  # also warms caches
     once = clock() - t0
@@ -120,9 +169,13 @@ def _loops_for(
 
 
 def _sample(
-    call: Callable[[], object], loops: int, clock: Callable[[], float]
+    call: Callable[[], object],
+    loops: int,
+    clock: Callable[[], float],
+    settle: Callable[[], None],
 ) -> tuple[float, object]:
     out: object = None
+    settle()  # outside the timed window
     t0 = clock()
     for _ in range(loops):
         out = call()
@@ -167,7 +220,10 @@ def _timing(
 
 
 def _samples(bench: Benchmark, config: RunConfig) -> int:
-    return config.samples if bench.samples is None else max(1, min(config.samples, bench.samples))
+    if bench.samples is None:
+        return config.samples
+    cap = bench.samples if config.heavy_samples is None else config.heavy_samples
+    return max(1, min(cap, bench.samples))
 
 
 def run(
@@ -177,11 +233,13 @@ def run(
     clock: Callable[[], float] = time.perf_counter,
     progress: Callable[[str], None] | None = None,
     memory: bool = True,
+    settle: Callable[[], None] = sync_writeback,
 ) -> list[Result]:
-    """Measure each benchmark (and its baseline, interleaved). A benchmark that raises, or
+    """Measure each benchmark (and its baseline, in pairs). A benchmark that raises, or
     names an unknown baseline, gives a ``Result`` with ``error`` set; one that raises ``Skip``
     a ``Result`` with ``skipped`` set; the others still run. ``memory=False`` leaves out the
-    extra peak-memory call (for tests driven by a fake clock)."""
+    extra peak-memory call (for tests driven by a fake clock). ``settle`` runs before every
+    sample, untimed (``sync_writeback``: see the module docstring)."""
     results = []
     for bench in benchmarks:
         if progress:
@@ -201,27 +259,31 @@ def run(
                     base_call = base.prepare()
                 except Skip as why:
                     base_skipped = str(why)
-            loops = _loops_for(bench, call, config, clock)
+            loops = _loops_for(bench, call, config, clock, settle)
             base_loops = 0
             if base_call is not None and base is not None:
                 try:
-                    base_loops = _loops_for(base, base_call, config, clock)
+                    base_loops = _loops_for(base, base_call, config, clock, settle)
                 except Skip as why:
                     base_call, base_skipped = None, str(why)
             mine: list[float] = []
             theirs: list[float] = []
             last: object = None
             base_last: object = None
+            base_n = _samples(base, config) if base is not None else 0
             for i in range(_samples(bench, config)):
-                t, last = _sample(call, loops, clock)
-                mine.append(t)
-                if base_call is not None and base is not None and i < _samples(base, config):
-                    try:
-                        t, base_last = _sample(base_call, base_loops, clock)
-                    except Skip as why:
-                        base_call, base_skipped = None, str(why)
-                        continue
-                    theirs.append(t)
+                # pair i: bench then baseline when i is even, baseline then bench when odd
+                for side in ("bench", "base") if i % 2 == 0 else ("base", "bench"):
+                    if side == "bench":
+                        t, last = _sample(call, loops, clock, settle)
+                        mine.append(t)
+                    elif base_call is not None and i < base_n:
+                        try:
+                            t, base_last = _sample(base_call, base_loops, clock, settle)
+                        except Skip as why:
+                            base_call, base_skipped = None, str(why)
+                        else:
+                            theirs.append(t)
             peak, metrics = _peak(call, last) if memory else (None, {})
             base_peak, base_metrics = (
                 _peak(base_call, base_last) if memory and base_call is not None else (None, {})
