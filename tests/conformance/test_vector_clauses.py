@@ -119,3 +119,12 @@ def test_a_vector_failure_outside_an_expected_refusal_names_the_flags_clause(
     assert pytest.main(args) == 1
     (entry,) = json.loads(out.read_text())["cases"]
     assert entry["outcome"] == "failed" and entry["violates"] == ["P-5c"]
+
+
+def test_specificity_attributes_vector_failures_when_asked() -> None:
+    """``measure`` with the vector replays selected: the rollback vectors a device without its
+    floor check fails all name the fault's clause (P-9.8a), none is collateral."""
+    from edbp.conformance.specificity import measure
+
+    res = measure("skip-rollback", keyword="vector and rollback")
+    assert res.failed >= 3 and res.specific and not res.unattributed, res.to_json()
