@@ -406,22 +406,22 @@ def make_machine(target_factory: Callable[[], Target], devices: int = DEVICES,
             Agent nonce), then the Update itself. Its token matches the exchange so opened; on
             its own device its Agent nonce does not (409), on the other its binding (602)."""
             k = len(self.captured_terms) - 1
-            term = self.captured_terms[k][1]
+            owner, term = self.captured_terms[k]
             if d in self.model.state.revoked:
                 return  # the TAM addresses a revoked device no more; nor does this attacker
             predicted = self.model.replay_in_reopened_exchange(d, term)
             changed, code = self.target.replay_in_reopened_exchange(d, k)
             pinned = (f"{predicted.code.name} {int(predicted.code)}"
                       if predicted.code is not None else "no code")
+            what = (f"Update withheld from device {owner}'s exchange, replayed to device {d} "
+                    f"after its replayed QueryRequest re-opened that exchange")
             assert changed == predicted.installed, (
-                f"Update withheld from device {d}'s exchange, replayed after its replayed "
-                f"QueryRequest re-opened that exchange: model predicts "
+                f"{what}: model predicts "
                 f"{'install' if predicted.installed else f'refusal ({pinned})'}, implementation "
                 f"{'changed its state' if changed else 'refused'} (code {code})")
             if predicted.code is not None:
                 assert code == int(predicted.code), (
-                    f"Update withheld from device {d}'s exchange, replayed in the re-opened "
-                    f"exchange, refused with code {code}, model pins {pinned}")
+                    f"{what}: refused with code {code}, model pins {pinned}")
 
         @precondition(lambda self: self.model.state.uninstalls < UNINSTALLS and any(
             a.installed[0] > 0 for a in self.model.state.agents))
