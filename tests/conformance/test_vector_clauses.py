@@ -76,15 +76,15 @@ def test_a_vector_case_names_its_flags_and_its_expected_codes_clauses() -> None:
 
 
 def test_a_failed_vector_replay_names_its_clauses_in_every_report(tmp_path: Path) -> None:
-    """Against a device without its floor check the rollback vector fails, and the JSON and
-    JUnit reports say it breaks the rollback clause (which ``edbp conformance specificity``
+    """Against a device without its floor check the rollback vector fails, and the JSON, JUnit
+    and HTML reports say it breaks the rollback clause (which ``edbp conformance specificity``
     reads); the same run against the reference passes."""
     from edbp.cli.conformance import build_pytest_args
 
     case = "vector.deploy.esp256-a128gcm.invalid.update-rollback"
-    out, junit = tmp_path / "r.json", tmp_path / "r.xml"
+    out, junit, html = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "r.html"
     args = build_pytest_args(["builtin:skip-rollback"], json_out=str(out), junit=str(junit),
-                             cases=(case,))
+                             html=str(html), cases=(case,))
     assert pytest.main(args) == 1
     (entry,) = json.loads(out.read_text())["cases"]
     assert entry["outcome"] == "failed"
@@ -92,6 +92,7 @@ def test_a_failed_vector_replay_names_its_clauses_in_every_report(tmp_path: Path
     props = [p.get("value") for p in ET.parse(junit).iter("property")
              if p.get("name") == "violates"]
     assert "P-9.8a" in props
+    assert ">P-9.8a</a>" in html.read_text()  # the HTML report links the clause
 
     from edbp.conformance.faults import check_fault
     from edbp.conformance.specificity import classify
