@@ -39,7 +39,7 @@ FLAG_CLAUSES: dict[str, tuple[str, ...]] = {
     "NonCanonicalCBOR": ("P-5c",),
     "ReservedEncoding": ("P-5b",),
     "TaggedMapKey": ("P-5b",),
-    "TooDeep": ("P-5b",),
+    "TooDeep": ("P-5b", "P-6a"),  # coarse: the receive rule's row and the limits' table
     "TrailingBytes": ("P-5b",),
     "UnsortedMapKeys": ("P-5c",),
     "WrongTag": ("P-5b",),  # a SUIT envelope under another tag: CBOR_UNEXPECTED_TAG's row
@@ -50,7 +50,9 @@ FLAG_CLAUSES: dict[str, tuple[str, ...]] = {
     "ChangeAuthTag": ("P-9.9a",),
     "ChangeEk": ("P-9.9a",),
     "ChangeProtected": ("P-5a",),
-    "ChangeSignature": ("P-9.2a", "P-9.4a", "P-9.5a"),  # coarse: TEEP message, manifests
+    # coarse: a TEEP message, a device or author manifest (an enrolment endorsement, which it
+    # also flags, is a TAM duty without a clause id)
+    "ChangeSignature": ("P-9.2a", "P-9.4a", "P-9.5a"),
     "ChangeTag": ("P-9.1a",),
     "IvWrongSize": ("P-9.4b",),
     "TamperedProtected": ("P-9.2a",),
@@ -89,12 +91,12 @@ FLAG_CLAUSES: dict[str, tuple[str, ...]] = {
     "BootInDelivery": ("P-9.4b",),
     "TwoRecipients": ("P-9.4b",),
     "UnknownMember": ("P-9.4b",),
-    "TamperedManifest": ("P-9.4a",),
+    "TamperedManifest": ("P-9.4a",),  # and an endorsement's body (no clause id, as above)
     "AuthorEnvelope": ("P-9.5a",),
     "TamKeyAsAuthor": ("P-9.5a",),
     "TamperedAuthorSignature": ("P-9.5a",),
     "UntrustedAuthor": ("P-9.5a",),
-    "WrongSigner": ("P-9.5a",),
+    "WrongSigner": ("P-9.5a",),  # and an endorsement's signer (no clause id, as above)
     "AuthorOfAnotherTa": ("P-9.5b",),
     "ClassKeyRecipient": ("P-9.5b",),
     "WrongClass": ("P-9.5b",),
