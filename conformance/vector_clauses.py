@@ -31,7 +31,8 @@ __all__ = ["FLAG_CLAUSES", "UNCLAUSED", "expected_codes", "flag_clauses", "vecto
 #: flag -> the clause ids its vectors check (coarse: a set, several layers or checks)
 FLAG_CLAUSES: dict[str, tuple[str, ...]] = {
     # -- CBOR receive rule (protocol.md section 5) and limits (section 6)
-    "ChunkBomb": ("P-5b",),
+    "ChunkBomb": ("P-5b", "P-5c"),  # coarse: the chunk bound, reached only by a receiver
+    # that takes indefinite-length strings as the receive rule says
     "Deterministic": ("P-5c",),
     "DuplicateMapKey": ("P-5b",),
     "IndefiniteLength": ("P-5c",),
