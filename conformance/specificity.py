@@ -7,11 +7,12 @@ A fault that changes more than its clause (a "skip the TA check" that also skips
 floor, a "tries every key" that also changes every signature error's code) inflates the
 score and hides gaps: the case that should catch the narrow defect is never shown to.
 
-This runs the whole suite (every clause-bearing case; the vector replays carry no clause)
-against one faulty device and reads, for every failure, the clauses the failure shows broken
-(``violates`` in the JSON report, see ``CaseFailure.clauses``). A failure naming none of the
-fault's clauses is *collateral*: either the fault does more than its clause, or the failing
-case checks a requirement its metadata does not name. Both are defects of the suite.
+This runs the whole suite (by default without the vector replays, ``NOT_VECTORS``; they
+name clauses too and ``ALL_CASES`` takes them in) against one faulty device and reads, for
+every failure, the clauses the failure shows broken (``violates`` in the JSON report, see
+``CaseFailure.clauses``). A failure naming none of the fault's clauses is *collateral*:
+either the fault does more than its clause, or the failing case checks a requirement its
+metadata does not name. Both are defects of the suite.
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ from edbp.errors import Code, ConfigError
 
 __all__ = ["FaultSpecificity", "classify", "measure", "measure_all", "run_suite"]
 
-#: the vector replays carry no clause (their flags name bug classes, not clauses)
+#: the default selection: the vector replays left out. They name clauses now (their flags'
+#: and their expected codes', ``vector_clauses``); ``ALL_CASES`` takes them in
 NOT_VECTORS = "not vector"
+#: no selection: every case, the vector replays included
+ALL_CASES = ""
 
 
 @attrs.frozen
@@ -81,8 +85,7 @@ def run_suite(fault: str, report: Path, keyword: str = NOT_VECTORS) -> dict[str,
         f"builtin:{fault}",
         "--json",
         str(report),
-        "-k",
-        keyword,
+        *(["-k", keyword] if keyword else []),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=os.environ.copy())
     if proc.returncode not in (0, 1) or not report.exists():

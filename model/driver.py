@@ -196,10 +196,11 @@ class ModelDriver:
     def replay_in_reopened_exchange(self, d: int, term: Term) -> Prediction:
         """attack.replay of a QueryRequest, then of an Update withheld from its session: the
         attacker hands device ``d`` the QueryRequest whose token ``term`` carries (the Agent
-        answers it, with a fresh Agent nonce), then ``term`` itself. The Agent-nonce check
-        (protocol.md 8.3.1) refuses it; the refusal's code is the reference's
-        TEEP_AGENT_NONCE_MISMATCH (409). Needs ``Instance.requeries`` > 0 when ``d`` answered
-        that token before."""
+        answers it, with a fresh Agent nonce), then ``term`` itself. The token matches the
+        re-opened exchange's, so the Agent-nonce check (protocol.md 8.3.1, section 9 step 7)
+        is what refuses it: ``_refusal_code`` pins TEEP_AGENT_NONCE_MISMATCH (409) when the
+        model's ``agent_nonce_ok`` fails. Needs ``Instance.requeries`` > 0 when ``d`` answered
+        that token before (every call answers the QueryRequest once more)."""
         token = term[2][2][1]
         self._close_session(d)
         qr = ep.query_request(token)
@@ -217,7 +218,7 @@ class ModelDriver:
                 self._close_session(d)
                 return Prediction(done is not None, None, (ev.label,))
         self._close_session(d)
-        return Prediction(False, None, ("attack.replay",))
+        return Prediction(False, self._refusal_code(d, a, term), ("attack.replay",))
 
     def _as_held(self, term: Term) -> Term:
         """``term`` as the attacker holds it now: the model keeps two Agent nonces per device
@@ -231,9 +232,10 @@ class ModelDriver:
 
     def _refusal_code(self, d: int, a: ep.Agent, term: Term) -> Code:
         """The code of the first of the Agent's checks (protocol.md section 9 order: signer,
-        device binding, session token, rollback) that ``term`` fails, by the model's rules."""
+        device binding, session token, exchange lifetime, Agent nonce, rollback) that ``term``
+        fails, by the model's rules."""
         r = self.config.rules
-        _, named, tok, am, _wrapped, _echo = term[2]  # the echo: see the note below
+        _, named, tok, am, _wrapped, echo = term[2]
         c, v = am[2][1], am[2][2]
         if not r.sigs_ok(term[1] == ep.TSK, am[1] == ep.ASK):
             return Code.AGENT_UNTRUSTED_SIGNER
@@ -241,10 +243,13 @@ class ModelDriver:
             return Code.AGENT_NOT_FOR_THIS_DEVICE
         if not r.token_ok(tok[1], a.token):
             return Code.AGENT_REPLAY
-        # the Agent-nonce check (``ep.agent_nonce_ok``) follows the token's; an Update that
-        # fails it alone (one withheld, then replayed into an exchange a replayed QueryRequest
-        # re-opened) is refused with the reference's TEEP_AGENT_NONCE_MISMATCH (409), which
-        # this code's table gains with the reference's Agent nonce
+        if not r.exchange_live(a.age):
+            return Code.TEEP_EXCHANGE_EXPIRED
+        # the echo of an Update withheld from an exchange, replayed into one a replayed
+        # QueryRequest re-opened with the same token: only the Agent nonce tells them apart
+        # (P-9.7c). The model's Updates always echo a nonce, so 400 (none echoed) is not pinned
+        if not ep.agent_nonce_ok(self.config, echo, a, d):
+            return Code.TEEP_AGENT_NONCE_MISMATCH
         if not r.seq_ok(v, a.floor[c], a.installed[c]):
             return Code.AGENT_ROLLBACK
         return Code.AGENT_DECRYPT_FAILED

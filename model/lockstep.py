@@ -2,7 +2,8 @@
 
 A Hypothesis ``RuleBasedStateMachine`` whose rules are whole exchanges built from the model's
 transitions (publish, deploy, a deploy whose Update the attacker drops, the replay of a dropped
-Update inside a later exchange, revocation). Each rule is applied to the model through
+Update inside a later exchange, the replay of its QueryRequest and then of the dropped Update,
+uninstall, revocation). Each rule is applied to the model through
 ``ModelDriver`` and to the implementation through a ``Target``; after every rule the
 implementation's observable state must equal the model's: installed version and floor of
 every device, the Agent's state (the model's Agents are ``IDLE`` between exchanges), the
@@ -26,6 +27,7 @@ from typing import Any, Protocol
 from edbp.model import edbp_profile as ep
 from edbp.model.driver import ModelDriver
 from edbp.model.instance import Instance
+from edbp.model.rules import HONEST, Rules
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -35,6 +37,9 @@ DEVICES = 2
 VERSIONS = 3
 UNINSTALLS = 2  # uninstall.component sessions per run: after one, an old version reaches the
 # device's own floor check (the TAM sends it: the device reports nothing installed)
+REQUERIES = 2  # replayed QueryRequests a device answers per run (``Instance.requeries``): each
+# re-opens an exchange with a dropped Update's token and a fresh Agent nonce, so that Update
+# reaches the Agent-nonce check (protocol.md 8.3.1, section 9 step 7)
 
 
 class Target(Protocol):
@@ -43,6 +48,7 @@ class Target(Protocol):
     def publish(self, v: int) -> None: ...
     def deploy(self, d: int, v: int, drop_update: bool = False) -> tuple[bool, int | None]: ...
     def replay_in_exchange(self, d: int, k: int) -> tuple[bool, int | None]: ...
+    def replay_in_reopened_exchange(self, d: int, k: int) -> tuple[bool, int | None]: ...
     def revoke(self, d: int) -> None: ...
     def observe(self) -> tuple[tuple[int, ...], tuple[int, ...]]: ...
     def leaked_ceks(self) -> list[str]: ...
@@ -79,7 +85,8 @@ class ReferenceTarget:
         self.ta = uuid.uuid5(uuid.NAMESPACE_URL, "urn:edbp:model:lockstep").bytes
         self.comp = ta_component(self.ta)
         self.images: dict[int, bytes] = {}
-        self.captured: list[bytes] = []
+        self.captured: list[bytes] = []  # the dropped Updates, in order
+        self.captured_queries: list[bytes] = []  # the QueryRequest of each, at the same index
 
     def publish(self, v: int) -> None:
         image = self.w.build_ta(b"\x7fELF lockstep " + bytes([v]) * 48, self.ta, ta_version=v)
@@ -92,6 +99,7 @@ class ReferenceTarget:
         def intercept(msg: bytes) -> bytes | None:
             seen.append(msg)
             if drop_update and len(seen) == 2:
+                self.captured_queries.append(seen[0])
                 self.captured.append(msg)
                 return b"\xa0"  # the attacker replaces the Update by junk
             return None
@@ -118,6 +126,26 @@ class ReferenceTarget:
             try:
                 self.w.tam.receive(reply)
             except Exception:  # noqa: S110
+                pass
+        return self.observe() != before, code
+
+    def replay_in_reopened_exchange(self, d: int, k: int) -> tuple[bool, int | None]:
+        """The attacker (the Broker) hands device ``d`` the QueryRequest of the ``k``-th
+        dropped Update again, keeps the QueryResponse (the TAM never sees the re-opened
+        exchange), then hands it that Update; the device's answer to it is relayed."""
+        from edbp.reference.device.world import _device_code
+
+        dev = self.devs[d]
+        before = self.observe()
+        for reply in dev.broker.deliver(self.captured_queries[k]):
+            if _device_code(reply) is not None:  # the QueryRequest itself refused
+                return self.observe() != before, _device_code(reply)
+        code = None
+        for reply in dev.broker.deliver(self.captured[k]):
+            code = code or _device_code(reply)
+            try:
+                self.w.tam.receive(reply)
+            except Exception:  # noqa: S110 - the TAM may refuse; the device matters here
                 pass
         return self.observe() != before, code
 
@@ -218,7 +246,8 @@ class AdapterTarget:
         self.h = Harness(self.client, self.cloud, label="lockstep")
         self.h.provision()
         self.published: dict[int, Any] = {}
-        self.captured: list[bytes] = []
+        self.captured: list[bytes] = []  # the dropped Updates, in order
+        self.captured_queries: list[Any] = []  # the exchange (``Query``) of each
         self.revoked: set[int] = set()
 
     def close(self) -> None:
@@ -239,6 +268,7 @@ class AdapterTarget:
             return False, int(Code.TAM_DEVICE_REVOKED)
         if drop_update:
             def dropped(q: Any) -> bytes:
+                self.captured_queries.append(q)
                 self.captured.append(self.h.update(self.published[v], q))
                 return b"\xa0"  # the attacker replaces the Update by junk
 
@@ -247,6 +277,14 @@ class AdapterTarget:
 
     def replay_in_exchange(self, d: int, k: int) -> tuple[bool, int | None]:
         return self._exchange(lambda q: self.captured[k])
+
+    def replay_in_reopened_exchange(self, d: int, k: int) -> tuple[bool, int | None]:
+        """The ``k``-th dropped Update's signed QueryRequest replayed (``Harness.requery``: the
+        device's evidence for it is checked as for any QueryResponse), then that Update."""
+        before = self.observe()
+        self.h.requery(self.captured_queries[k], "lockstep: attack.replay (QueryRequest)")
+        got = self.h.deliver(self.captured[k], "lockstep: attack.replay (withheld Update)")
+        return self.observe() != before, got.code
 
     def revoke(self, d: int) -> None:
         self.revoked.add(d)
@@ -291,9 +329,10 @@ class AdapterTarget:
                 if contains(frames, self.cloud.cek_of(p))]
 
 
-def make_machine(target_factory: Callable[[], Target],
-                 devices: int = DEVICES) -> type[RuleBasedStateMachine]:
-    """A lockstep state machine class for targets made by ``target_factory``."""
+def make_machine(target_factory: Callable[[], Target], devices: int = DEVICES,
+                 rules: Rules = HONEST) -> type[RuleBasedStateMachine]:
+    """A lockstep state machine class for targets made by ``target_factory``, against the
+    model with ``rules`` (the honest ones; a seeded flaw's to show lockstep tells them apart)."""
     DEVICES = devices  # the rules below read the machine's device count
 
     class Lockstep(RuleBasedStateMachine):
@@ -301,7 +340,8 @@ def make_machine(target_factory: Callable[[], Target],
         def start(self) -> None:
             self.model = ModelDriver(Instance(devices=DEVICES, versions=VERSIONS, sessions=64,
                                               compromises=0, revocations=1,
-                                              uninstalls=UNINSTALLS))
+                                              uninstalls=UNINSTALLS, requeries=REQUERIES),
+                                     rules=rules)
             self.target = target_factory()
             self.captured_terms: list[tuple[int, Any]] = []
 
@@ -356,6 +396,32 @@ def make_machine(target_factory: Callable[[], Target],
                 assert code == int(predicted.code), (
                     f"replayed Update to device {d} refused with code {code}, model pins "
                     f"{int(predicted.code)} ({predicted.code.name})")
+
+        @precondition(lambda self: bool(self.captured_terms)
+                      and self.model.state.requeries < REQUERIES)
+        @rule(d=st.integers(0, DEVICES - 1))
+        def replay_in_reopened_exchange(self, d: int) -> None:
+            """attack.replay twice: the last dropped Update's QueryRequest to device ``d`` (a
+            device answers it, again when it is the one the Update was made for, drawing a fresh
+            Agent nonce), then the Update itself. Its token matches the exchange so opened; on
+            its own device its Agent nonce does not (409), on the other its binding (602)."""
+            k = len(self.captured_terms) - 1
+            owner, term = self.captured_terms[k]
+            if d in self.model.state.revoked:
+                return  # the TAM addresses a revoked device no more; nor does this attacker
+            predicted = self.model.replay_in_reopened_exchange(d, term)
+            changed, code = self.target.replay_in_reopened_exchange(d, k)
+            pinned = (f"{predicted.code.name} {int(predicted.code)}"
+                      if predicted.code is not None else "no code")
+            what = (f"Update withheld from device {owner}'s exchange, replayed to device {d} "
+                    f"after its replayed QueryRequest re-opened that exchange")
+            assert changed == predicted.installed, (
+                f"{what}: model predicts "
+                f"{'install' if predicted.installed else f'refusal ({pinned})'}, implementation "
+                f"{'changed its state' if changed else 'refused'} (code {code})")
+            if predicted.code is not None:
+                assert code == int(predicted.code), (
+                    f"{what}: refused with code {code}, model pins {pinned}")
 
         @precondition(lambda self: self.model.state.uninstalls < UNINSTALLS and any(
             a.installed[0] > 0 for a in self.model.state.agents))

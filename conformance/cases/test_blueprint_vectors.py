@@ -34,7 +34,8 @@ def _meta(case_id: str, found: VectorCase) -> CaseMeta:
         tags=("blueprint", *found.meta.tags),
         needs=("test-keys",),
         profile="blueprint",
-        clauses=("B-7a",),
+        # the CPM's code table, and what the vector's flags name (``vector_clauses``)
+        clauses=tuple(dict.fromkeys(("B-7a", *found.meta.clauses))),
     )
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 from edbp.conformance.harness.session import EVIDENCE, KEYGEN, NO_SECRET, REPORT, Harness
 from edbp.conformance.outcome import CaseFailure, CaseMeta
+from edbp.conformance.vector_clauses import vector_clauses
 
 from edbp.errors import Code
 from edbp.vectorgen.rederive import (
@@ -309,6 +310,7 @@ def load_vector_cases(include_unrunnable: bool = False) -> Iterator[VectorCase]:
                 missing = next((op for op in ops if op not in OP_RUNNERS), None)
                 if missing is not None and not include_unrunnable:
                     continue  # a library-level vector (TAM, KeyVault, COSE, TA loader)
+                profile = group.get("profile", "edbp")
                 yield VectorCase(
                     CaseMeta(
                         id="vector." + test["tcId"],
@@ -316,7 +318,10 @@ def load_vector_cases(include_unrunnable: bool = False) -> Iterator[VectorCase]:
                         flow=group.get("flow", "-"),
                         suite=group.get("suite", "-"),
                         tags=("vector", *test.get("flags", ())),
-                        profile=group.get("profile", "edbp"),
+                        profile=profile,
+                        # what its failure shows broken: its flags' clauses and those naming
+                        # a code it expects (spec/README.md "What a failure shows broken")
+                        clauses=vector_clauses(test, profile, group.get("flow", "-")),
                     ),
                     entry["path"],
                     test,

@@ -70,10 +70,32 @@ def test_driver_predicts_the_reopened_exchange_refusal() -> None:
     from edbp.model.rules import HONEST, TRUE
 
     inst = Instance(devices=2, versions=3, sessions=64, compromises=0, requeries=3)
-    for rules, installs in ((HONEST, False), (attrs.evolve(HONEST, agent_nonce_ok=TRUE), True)):
+    cases = ((HONEST, False), (attrs.evolve(HONEST, agent_nonce_ok=TRUE), True),
+             (attrs.evolve(HONEST, fresh_agent_nonce=False), True))
+    for rules, installs in cases:
         m = ModelDriver(inst, rules=rules)
         m.publish()
         term = m.deploy_dropped(0, 1)
-        assert m.replay_in_reopened_exchange(0, term).installed is installs
+        got = m.replay_in_reopened_exchange(0, term)
+        assert got.installed is installs
+        # the token matches the re-opened exchange's: the refusal is the Agent-nonce check's
+        assert got.code is (None if installs else Code.TEEP_AGENT_NONCE_MISMATCH)
         assert m.observe().installed[0] == ((1,) if installs else (0,))
         assert ("P6" in m.violations()) is installs
+        assert m.state.requeries == 1
+
+
+def test_driver_pins_the_first_failed_check_in_section_9_order() -> None:
+    """The same withheld Update, replayed into a fresh TAM exchange (another token), is the
+    token check's (612), not the Agent nonce's; replayed into the re-opened exchange of the
+    other device it is the device binding's (602), which comes first."""
+    from edbp.model.instance import Instance
+
+    m = ModelDriver(Instance(devices=2, versions=3, sessions=64, compromises=0, requeries=2))
+    m.publish()
+    term = m.deploy_dropped(0, 1)
+    assert m.replay_in_exchange(0, term).code is Code.AGENT_REPLAY
+    assert m.replay_in_reopened_exchange(1, term).code is Code.AGENT_NOT_FOR_THIS_DEVICE
+    assert m.state.requeries == 0  # device 1 answered that QueryRequest for the first time
+    assert m.replay_in_reopened_exchange(0, term).code is Code.TEEP_AGENT_NONCE_MISMATCH
+    assert m.state.requeries == 1

@@ -13,24 +13,114 @@ pytest.importorskip("edbp.reference.device.world")
 
 from edbp.model.lockstep import ReferenceTarget, make_machine
 
+from edbp.errors import Code
+
 SETTINGS = settings(max_examples=12, stateful_step_count=8, deadline=None, derandomize=True,
                     database=None, suppress_health_check=list(HealthCheck))
 
 
-def _factory(base: Path, agent_class: type | None = None):  # type: ignore[no-untyped-def]
+def _factory(base: Path, agent_class: type | None = None,  # type: ignore[no-untyped-def]
+             target: type[ReferenceTarget] = ReferenceTarget):
     counter = itertools.count()
 
     def make() -> ReferenceTarget:
         root = base / f"run{next(counter)}"
         root.mkdir()
-        return ReferenceTarget(root, agent_class)
+        return target(root, agent_class)
 
     return make
 
 
-def test_reference_agrees_with_the_model(tmp_path: Path) -> None:
-    machine = make_machine(_factory(tmp_path))
+class _Recording(ReferenceTarget):
+    """The reference, recording what each re-opened-exchange replay ended in."""
+
+    reopened: list[tuple[bool, int | None]] = []
+
+    def replay_in_reopened_exchange(self, d: int, k: int) -> tuple[bool, int | None]:
+        got = super().replay_in_reopened_exchange(d, k)
+        self.reopened.append(got)
+        return got
+
+
+def test_reference_agrees_with_the_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_Recording, "reopened", [])
+    machine = make_machine(_factory(tmp_path, target=_Recording))
     run_state_machine_as_test(machine, settings=SETTINGS)
+    # the search reaches the Agent-nonce check (a replayed QueryRequest, then the withheld
+    # Update), and the reference refuses each such Update
+    assert _Recording.reopened
+    assert not any(changed for changed, _ in _Recording.reopened)
+
+
+def _walk_reopened(machine: type, d: int) -> None:
+    """publish, a deploy to device 0 whose Update is dropped, then its QueryRequest and that
+    Update replayed to device ``d``; the invariants checked after each rule, as Hypothesis
+    does."""
+    m = machine()
+    try:
+        m.start()
+        for step in (m.publish, lambda: m.deploy_update_dropped(0),
+                     lambda: m.replay_in_reopened_exchange(d)):
+            step()
+            m.same_observable_state()
+            m.same_agent_state_and_image()
+            m.same_tam_records()
+            m.no_cek_outside_tee_or_hsm()
+            m.model_properties_hold()
+    finally:
+        m.teardown()
+
+
+def test_lockstep_drives_the_agent_nonce_check(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """protocol.md 8.3.1, section 9 step 7 (P-8.3f, P-9.7c): the rule that replays a dropped
+    Update's QueryRequest and then the Update. On its own device the token matches the
+    re-opened exchange and the Agent nonce does not: the model pins 409 and the reference
+    answers it; on the other device the binding check refuses first (602)."""
+    monkeypatch.setattr(_Recording, "reopened", [])
+    machine = make_machine(_factory(tmp_path, target=_Recording))
+    _walk_reopened(machine, 0)
+    _walk_reopened(machine, 1)
+    assert _Recording.reopened == [(False, int(Code.TEEP_AGENT_NONCE_MISMATCH)),
+                                   (False, int(Code.AGENT_NOT_FOR_THIS_DEVICE))]
+
+
+#: the divergence the rule names: the model pins 409, the device installs or answers another code
+#: (an Agent that skips the nonce check refuses an old version at its floor check: 603)
+REOPENED = (r"Update withheld from device (\d)'s exchange, replayed to device \1 after its "
+            r"replayed QueryRequest re-opened that exchange: (model predicts refusal "
+            r"\(TEEP_AGENT_NONCE_MISMATCH 409\), implementation changed its state|refused with "
+            r"code \d+, model pins TEEP_AGENT_NONCE_MISMATCH 409)")
+INSTALLED = (r"Update withheld from device 0's exchange, replayed to device 0 after its "
+             r"replayed QueryRequest re-opened that exchange: model predicts refusal "
+             r"\(TEEP_AGENT_NONCE_MISMATCH 409\), implementation changed its state")
+
+
+@pytest.mark.parametrize("fault", ["agent-ignores-agent-nonce", "constant-agent-nonce"])
+def test_lockstep_catches_an_agent_without_a_working_agent_nonce(tmp_path: Path,
+                                                                 fault: str) -> None:
+    """An Agent that never compares the echoed nonce, or draws the same one every time, installs
+    the withheld Update in the re-opened exchange; the model refuses it there with 409."""
+    faults = pytest.importorskip("edbp.conformance.faults")
+    broken = type("Agent", (faults.FaultyAgent,), {"flags": frozenset({fault})})
+    machine = make_machine(_factory(tmp_path, broken))
+    with pytest.raises(AssertionError, match=INSTALLED):
+        _walk_reopened(machine, 0)
+    # and the search finds it within the suite's budget (generation only: see above)
+    quick = settings(SETTINGS, max_examples=40, phases=[Phase.explicit, Phase.generate])
+    with pytest.raises(AssertionError, match=REOPENED):
+        run_state_machine_as_test(machine, settings=quick)
+
+
+def test_lockstep_tells_the_honest_reference_from_the_flawed_model(tmp_path: Path) -> None:
+    """The other way round: the model with the seeded flaw ``agent-ignores-agent-nonce``
+    predicts the install, the reference refuses with 409, and lockstep names the divergence."""
+    from edbp.model.flaws import flaw
+
+    machine = make_machine(_factory(tmp_path), rules=flaw("agent-ignores-agent-nonce").rules)
+    with pytest.raises(AssertionError, match=r"re-opened that exchange: model predicts install, "
+                                             r"implementation refused \(code 409\)"):
+        _walk_reopened(machine, 0)
 
 
 def test_lockstep_catches_a_device_that_accepts_stale_updates(tmp_path: Path) -> None:
@@ -50,6 +140,16 @@ def test_a_device_behind_the_adapter_agrees_with_the_model() -> None:
 
     machine = make_machine(lambda: AdapterTarget("builtin"), devices=1)
     run_state_machine_as_test(machine, settings=settings(SETTINGS, max_examples=8))
+
+
+def test_lockstep_catches_a_device_behind_the_adapter_that_ignores_the_agent_nonce() -> None:
+    pytest.importorskip("edbp.conformance.harness")
+    from edbp.model.lockstep import AdapterTarget
+
+    machine = make_machine(lambda: AdapterTarget("builtin:agent-ignores-agent-nonce"), devices=1)
+    quick = settings(SETTINGS, max_examples=40, phases=[Phase.explicit, Phase.generate])
+    with pytest.raises(AssertionError, match=REOPENED):
+        run_state_machine_as_test(machine, settings=quick)
 
 
 def test_lockstep_catches_a_device_without_rollback_check() -> None:
