@@ -22,7 +22,7 @@ import attrs
 from cryptography.hazmat.primitives.asymmetric import ec
 from edbp.conformance.adapter.server import DeviceBackend
 from edbp.conformance.foreign_algs import GENERIC_ECDSA_HASHES, foreign_sign1, generic_ecdsa_verify
-from edbp.conformance.reference_device import PowerLoss, ReferenceDevice
+from edbp.conformance.reference_device import PowerLoss, ReferenceDevice, ScriptedNonces
 from edbp.reference.device.agent import (
     MAX_TEEP_MESSAGE,
     TEEP_SIGNATURE_ALGS,
@@ -94,7 +94,14 @@ class FaultyAgent(Agent):
         self._first_challenge: bytes | None = None
         self._throwaway = CoseKey.generate(Curve.P256, SeededRandom("throwaway"))
         if "constant-agent-nonce" in self.flags:
-            self._rng = _ConstantNonce()
+            # the defect is the generator: nonces a vector scripts (provision ``agent_nonces``)
+            # still come first, so recorded Updates replay and only the live flows meet it
+            rng = self._rng
+            self._rng = (
+                rng.with_fallback(_ConstantNonce())
+                if isinstance(rng, ScriptedNonces)
+                else _ConstantNonce()
+            )
         if "ecdsa-fixed-k" in self.flags and not self.keys.suite.is_pq:  # ML-DSA has no k
             self.keys = FixedNonceKeys(
                 suite=self.keys.suite,
@@ -348,8 +355,11 @@ class FaultyAgent(Agent):
         session, self._session = self._session, None
         if update.token is not None and len(update.token) != TOKEN_BYTES:
             raise WireError(Code.TEEP_MALFORMED, "token: 16 bytes")
+        if update.unneeded_manifest_list is not None:
+            raise WireError(Code.TEEP_MALFORMED, "manifest-list and unneeded-manifest-list")
         self._report_to = _reference_of(update, session)
         manifests = update.manifest_list or ()
+        offered = None if session is None else session.offered
         identity, anchors = self.identity, self.anchors
         if "tam-key-as-author" in flags:
             anchors = TrustAnchors(anchors.tam, anchors.author + anchors.tam, anchors.ta_signers)
@@ -367,9 +377,9 @@ class FaultyAgent(Agent):
                 identity = attrs.evolve(identity, ueid=mid[3])  # compares all but the last byte
         if "class-key-profile" in flags:
             with _class_wraps_allowed():
-                plan = verify_update(manifests, identity, anchors)
+                plan = verify_update(manifests, identity, anchors, offered)
         else:
-            plan = verify_update(manifests, identity, anchors)
+            plan = verify_update(manifests, identity, anchors, offered)
         class_wrap = "class-key-profile" in flags and any(
             r.headers.raw_alg == int(Alg.A256KW) for r in plan.encryption.recipients
         )

@@ -152,6 +152,11 @@ class ScriptedNonces:
     def fork(self, label: str) -> RandomSource:
         return self._fallback.fork(label)
 
+    def with_fallback(self, fallback: RandomSource) -> ScriptedNonces:
+        """The same script (shared, not copied) in front of another source: a faulty device's
+        broken nonce generator stands behind the test hook, as a real one would."""
+        return ScriptedNonces(self._script, fallback)
+
 
 class PowerLoss(BaseException):
     """The simulated power loss: a BaseException so that no handler in the Agent (which maps
