@@ -105,3 +105,48 @@ def test_inline_leaves_count_against_the_work_budget_and_depth() -> None:
         assert e.code is Code.CBOR_TOO_DEEP
     else:
         raise AssertionError("an inline leaf escaped the depth limit")
+
+
+def _ecdh_es_info(seed: str, traced: bool, **spec_extra: object) -> tuple[bytes, bytes]:
+    """An ECDH-ES+A128KW encryption info from a seeded source, with or without a trace (the
+    trace takes the general path: ``CoseKey.generate`` and ``ecdh_shared_secret``), and the CEK
+    its recipient delivers to the recipient's private key."""
+    from edbp.reference.rand import SeededRandom
+    from edbp.reference.wire.cose_algs import Alg, Curve, HeaderLabel
+    from edbp.reference.wire.cose_encrypt import RecipientSpec, encryption_info
+    from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
+    from edbp.reference.wire.cose_key import CoseKey
+    from edbp.reference.wire.cose_trace import Trace
+
+    dak = CoseKey.generate(Curve.P256, SeededRandom("dak"))
+    spec = RecipientSpec(
+        alg=Alg.ECDH_ES_A128KW,
+        key=dak.public(),
+        unprotected={HeaderLabel.KID.value: dak.public().thumbprint()},
+        supp_pub_other=SUIT_KDF_OTHER,
+        **spec_extra,  # type: ignore[arg-type]
+    )
+    enc = encryption_info(
+        [spec], Alg.A128GCM, cek=bytes(range(16)), iv=bytes(12), rng=SeededRandom(seed),
+        trace=Trace() if traced else None,
+    )
+    cek = enc.unwrap_cek(
+        dak, algorithms={Alg.A128GCM}, recipient_algorithms={Alg.ECDH_ES_A128KW},
+        supp_pub_other=SUIT_KDF_OTHER,
+    )
+    return enc.encode(), cek
+
+
+def test_ecdh_es_p256_fast_recipient_is_the_general_one() -> None:
+    """The P-256 ephemeral-key path (key object kept, point read from its encoding, KDF context
+    and content headers remembered) writes the bytes the general path writes for the same draw,
+    and the recipient's key unwraps the CEK; with party info the context is not remembered."""
+    for seed in ("a", "b", "c"):
+        fast, cek = _ecdh_es_info(seed, traced=False)
+        general, cek_general = _ecdh_es_info(seed, traced=True)
+        assert fast == general and cek == cek_general == bytes(range(16))
+        again, _ = _ecdh_es_info(seed, traced=False)  # the memos' answer: the same bytes
+        assert again == fast
+    with_party, cek = _ecdh_es_info("a", traced=False, party_u_identity=b"tam")
+    assert with_party != _ecdh_es_info("a", traced=False)[0] and cek == bytes(range(16))
+    assert with_party == _ecdh_es_info("a", traced=True, party_u_identity=b"tam")[0]
