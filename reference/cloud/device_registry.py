@@ -101,6 +101,10 @@ def _decode_key(data: bytes) -> CoseKey:
     return CoseKey.decode(data)
 
 
+#: device records ``DeviceRegistry.get`` keeps with their rows (one per device it serves)
+_RECORDS_MAX = 1 << 16
+
+
 class DeviceStatus(enum.Enum):
     ACTIVE = "active"
     REVOKED = "revoked"
@@ -264,6 +268,8 @@ class DeviceRegistry:
         self._pending: list[tuple[int, bytes, bytes]] = []
         #: savepoint units open inside the group (their appends are never queued)
         self._units = 0
+        #: the record last made from each device's row, with that row (see ``get``)
+        self._records: dict[bytes, tuple[tuple[Any, ...], DeviceRecord]] = {}
 
     def close(self) -> None:
         self._db.close()
@@ -521,8 +527,13 @@ class DeviceRegistry:
         ).fetchone()
         if row is None:
             raise ProtocolError(Code.TAM_UNKNOWN_DEVICE, "device is not enrolled")
+        # the row is read afresh every time (a revocation or a changed row is seen at once);
+        # the record made from an identical row is the same frozen value, so it is reused
+        known = self._records.get(row[0])
+        if known is not None and known[0] == row:
+            return known[1]
         try:
-            return DeviceRecord(
+            record = DeviceRecord(
                 ueid=bytes(row[0]),
                 class_id=bytes(row[1]),
                 vendor_id=bytes(row[2]),
@@ -535,6 +546,10 @@ class DeviceRegistry:
             )
         except (EdbpError, ValueError, KeyError, TypeError):
             raise VerificationError(Code.TAM_AUDIT_TAMPERED, "device row does not decode") from None
+        if len(self._records) >= _RECORDS_MAX:
+            self._records.clear()
+        self._records[row[0]] = (row, record)
+        return record
 
     def devices(self) -> list[bytes]:
         return [bytes(r[0]) for r in self._db.execute("SELECT ueid FROM devices ORDER BY ueid")]

@@ -295,6 +295,11 @@ _CODECS: dict[int, tuple[str, Callable[[Any, str], Any]]] = {
     TeepOption.SUPPORTED_SUIT_COSE_PROFILES: ("suit_cose_profiles", _nonempty(_profile)),
 }
 
+#: ``_CODECS`` with each attribute's name as errors spell it (made once, not per option read)
+_OPTION_CODECS: dict[int, tuple[str, Callable[[Any, str], Any], str]] = {
+    label: (attr, check, attr.replace("_", "-")) for label, (attr, check) in _CODECS.items()
+}
+
 
 def _opt(default: Any = None) -> Any:
     return attrs.field(default=default, kw_only=True)
@@ -353,8 +358,8 @@ class TeepMessage:
             if not _is_int(label) or label < 0:
                 raise _bad(f"{cls.__name__}: option labels are unsigned integers")
             if label in cls.OPTIONS:
-                attr, check = _CODECS[label]
-                kwargs[attr] = check(value, attr.replace("_", "-"))
+                attr, check, wire_name = _OPTION_CODECS[label]
+                kwargs[attr] = check(value, wire_name)
             else:
                 unknown[label] = value  # ignored, as the draft requires; kept for re-encoding
         for (attr, check), value in zip(cls.POSITIONAL, items[2:], strict=True):

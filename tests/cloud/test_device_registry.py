@@ -211,3 +211,21 @@ def test_device_rows_are_checked_against_the_log(tmp_path) -> None:  # type: ign
     )
     with pytest.raises(VerificationError):
         reg.verify()
+
+
+def test_get_reads_the_row_afresh_every_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``get`` reuses the record of an unchanged row only: a row another connection changed
+    (revoked, tampered into something that does not decode) is what the next ``get`` answers."""
+    reg = DeviceRegistry(tmp_path / "tam.sqlite", clock=lambda: 5)
+    e, data = endorsed("fresh")
+    reg.register(verify_endorsement(data, MRK.public()), data)
+    first = reg.get(e.ueid)
+    assert reg.get(e.ueid) is first and first.active
+    path = str(tmp_path / "tam.sqlite")
+    _tamper(path, "UPDATE devices SET status = 'revoked', revoked_at = 9 WHERE ueid = ?", e.ueid)
+    again = reg.get(e.ueid)
+    assert not again.active and again.revoked_at == 9
+    _tamper(path, "UPDATE devices SET dsk = ? WHERE ueid = ?", b"\xa0", e.ueid)
+    with pytest.raises(VerificationError) as exc:
+        reg.get(e.ueid)
+    assert exc.value.code == Code.TAM_AUDIT_TAMPERED
