@@ -119,7 +119,10 @@ def device_encryption_info(
         pq_dak = CoseKey(kty=dak.kty, x=dak.x, alg=dak.alg, kid=dak.thumbprint())
         spec = RecipientSpec(alg=Alg.EDBP_HPKE_XWING_KE, key=pq_dak)
     else:
-        dak_public, kid = _recipient_key(dak)
+        try:
+            dak_public, kid = _recipient_key(dak)
+        except TypeError:  # an unhashable field (a list where a tuple belongs): no memo
+            dak_public, kid = _recipient_key.__wrapped__(dak)
         spec = RecipientSpec(
             alg=Alg.ECDH_ES_A128KW,
             key=dak_public,

@@ -657,7 +657,11 @@ def _kdf_context(
     received, and the shared values the application supplies (never sent)."""
     party_u, party_v = _party_info(h)
     memo_key = None
-    if party_u is _NO_PARTY_INFO[0] and supp_priv_info is None:
+    if (
+        party_u is _NO_PARTY_INFO[0]
+        and supp_priv_info is None
+        and (supp_pub_other is None or type(supp_pub_other) is bytes)
+    ):
         # no party info and no private info: the context is a function of these four public
         # values alone, the same for every recipient of one shape (SUIT's ECDH-ES+A128KW)
         memo_key = (alg, key_len, h.protected_for_crypto, supp_pub_other)
