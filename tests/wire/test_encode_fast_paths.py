@@ -150,3 +150,63 @@ def test_ecdh_es_p256_fast_recipient_is_the_general_one() -> None:
     with_party, cek = _ecdh_es_info("a", traced=False, party_u_identity=b"tam")
     assert with_party != _ecdh_es_info("a", traced=False)[0] and cek == bytes(range(16))
     assert with_party == _ecdh_es_info("a", traced=True, party_u_identity=b"tam")[0]
+
+
+def _general_sign1(data: bytes, tagged: bool | None, lenient: bool) -> object:
+    """``Sign1.decode`` by the general path (``loads`` then ``from_obj``): the message, or the
+    refusal's code."""
+    from edbp.errors import EdbpError
+
+    try:
+        obj = cbor.loads(data, cbor.LENIENT if lenient else cbor.receive_limits())
+        return Sign1.from_obj(obj, lenient=lenient, tagged=tagged)
+    except EdbpError as e:
+        return e.code
+
+
+def _decoded_sign1(data: bytes, tagged: bool | None, lenient: bool) -> object:
+    from edbp.errors import EdbpError
+
+    try:
+        return Sign1.decode(data, lenient=lenient, tagged=tagged)
+    except EdbpError as e:
+        return e.code
+
+
+@given(
+    st.sampled_from([b"", alg_only_protected(-9), alg_only_protected(-7), b"\xa0"]),
+    st.sampled_from([{}, {4: b"kid"}, {4: bytes(32)}, {4: bytes(300)}, {33: b"x"}, {4: 5}]),
+    st.one_of(st.none(), _LENGTHS.map(bytes), st.binary(max_size=300)),
+    st.sampled_from([bytes(64), bytes(23), bytes(24), b""]),
+    st.booleans(),
+    st.integers(min_value=0, max_value=10**6),
+)
+def test_sign1_decode_reads_what_the_general_decoder_reads(
+    prot: bytes, unprot: dict[int, object], payload: bytes | None, sig: bytes, tagged: bool,
+    cut: int,
+) -> None:
+    """``Sign1.decode``'s direct reading of the usual layout gives the general path's message,
+    and every other input (truncated, a byte changed, other tag expectations, strict decoding)
+    the general path's answer, refusal code included."""
+    data = cbor.dumps(Sign1(Headers(prot, {}, unprot), payload, sig, tagged).to_obj())
+    flipped = bytearray(data)
+    flipped[cut % len(data)] ^= 1 << (cut % 8)
+    for candidate in (data, data[: cut % len(data)], bytes(flipped), data + b"\x00"):
+        for expect in (True, False, None):
+            for lenient in (False, True):
+                general = _general_sign1(candidate, expect, lenient)
+                assert _decoded_sign1(candidate, expect, lenient) == general
+                with cbor.strict_decoding():
+                    general = _general_sign1(candidate, expect, lenient)
+                    assert _decoded_sign1(candidate, expect, lenient) == general
+
+
+def test_sign1_decode_non_shortest_heads_take_the_general_path() -> None:
+    """A byte string head longer than needed is read by the general decoder (accepted under the
+    receive rule, refused under strict decoding), never by the direct reading."""
+    data = b"\xd2\x84" + b"\x58\x03" + alg_only_protected(-9) + b"\xa0" + b"\x41x" + b"\x40"
+    assert _decoded_sign1(data, True, False) == _general_sign1(data, True, False)
+    assert isinstance(_decoded_sign1(data, True, False), Sign1)
+    with cbor.strict_decoding():
+        assert _decoded_sign1(data, True, False) == _general_sign1(data, True, False)
+        assert not isinstance(_decoded_sign1(data, True, False), Sign1)
