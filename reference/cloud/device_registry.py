@@ -38,7 +38,7 @@ from typing import Any
 
 import attrs
 from edbp.reference.cloud.endorsement import Endorsement
-from edbp.reference.wire.cbor import dumps, loads
+from edbp.reference.wire.cbor import bstr, dumps, loads, text, uint
 from edbp.reference.wire.cose_key import CoseKey
 
 from edbp.errors import Code, EdbpError, ProtocolError, VerificationError
@@ -103,6 +103,8 @@ def _decode_key(data: bytes) -> CoseKey:
 
 #: device records ``DeviceRegistry.get`` keeps with their rows (one per device it serves)
 _RECORDS_MAX = 1 << 16
+#: the heads of maps of 0..7 entries
+_MAP_HEADS = tuple(bytes([0xA0 | n]) for n in range(8))
 
 
 class DeviceStatus(enum.Enum):
@@ -171,7 +173,33 @@ class AuditEntry:
         return out
 
     def encode(self) -> bytes:
-        return dumps(self.to_cbor())
+        """``dumps(self.to_cbor())``; an entry of the usual types (what ``_append`` makes) is
+        assembled from its parts (keys 1..7 are in deterministic order as written)."""
+        index, prev, at, event, ueid, body, error = (
+            self.index, self.prev_hash, self.time, self.event, self.ueid, self.body, self.error
+        )
+        if not (
+            type(index) is int
+            and index >= 0
+            and type(prev) is bytes
+            and type(at) is int
+            and at >= 0
+            and type(event) is str
+            and (ueid is None or type(ueid) is bytes)
+            and (body is None or type(body) is bytes)
+            and (error is None or (type(error) is int and error >= 0))
+        ):
+            return dumps(self.to_cbor())
+        parts = [b"", b"\x01", uint(index), b"\x02", bstr(prev), b"\x03", uint(at), b"\x04"]
+        parts.append(text(event))
+        if ueid is not None:
+            parts += (b"\x05", bstr(ueid))
+        if body is not None:
+            parts += (b"\x06", bstr(body))
+        if error is not None:
+            parts += (b"\x07", uint(error))
+        parts[0] = _MAP_HEADS[(len(parts) - 1) // 2]
+        return b"".join(parts)
 
     @classmethod
     def decode(cls, data: bytes) -> AuditEntry:

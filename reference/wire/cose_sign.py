@@ -233,13 +233,26 @@ class Sign1:
         """Decode untrusted bytes under the receive rule (spec/protocol.md §5: any well-formed
         encoding; the signature is checked over the protected and payload bytes as received).
         ``lenient`` also admits what only published interop data needs (deeper nesting)."""
+        found = cls.decode_usual(data, lenient=lenient, tagged=tagged)
+        if found is not None:
+            return found
+        limits = cbor.LENIENT if lenient else cbor.receive_limits()
+        return cls.from_obj(cbor.loads(data, limits), lenient=lenient, tagged=tagged)
+
+    @classmethod
+    def decode_usual(
+        cls, data: bytes, *, lenient: bool = False, tagged: bool | None = True
+    ) -> Sign1 | None:
+        """``decode``'s answer for bytes in the usual layout (``_sign1_parts``), read directly;
+        None for any other bytes (the caller decodes them its general way)."""
         limits = cbor.LENIENT if lenient else cbor.receive_limits()
         parts = _sign1_parts(data, limits, tagged)
-        if parts is not None:  # ``from_obj`` of what ``loads`` gives for these bytes
-            was_tagged, protected, unprotected, payload, signature = parts
-            headers = Headers.parse(protected, unprotected, lenient=lenient)
-            return cls(headers=headers, payload=payload, signature=signature, tagged=was_tagged)
-        return cls.from_obj(cbor.loads(data, limits), lenient=lenient, tagged=tagged)
+        if parts is None:
+            return None
+        # ``from_obj`` of what ``loads`` gives for these bytes
+        was_tagged, protected, unprotected, payload, signature = parts
+        headers = Headers.parse(protected, unprotected, lenient=lenient)
+        return cls(headers=headers, payload=payload, signature=signature, tagged=was_tagged)
 
     # ------------------------------------------------------------------ verification
 

@@ -259,10 +259,13 @@ def verify(
     decode it.
     With ``challenge``, ``eat_nonce`` must carry it (EAT_NONCE_MISMATCH)."""
 
-    obj = loads(data, LENIENT if lenient else receive_limits())
-    if isinstance(obj, Tag) and obj.tag == CWT_TAG:
-        obj = obj.value
-    cose = Sign1.from_obj(obj, lenient=lenient, tagged=None)
+    # the usual layout (a COSE_Sign1, tagged or not, no CWT tag) read directly; else decoded
+    cose = Sign1.decode_usual(data, lenient=lenient, tagged=None)
+    if cose is None:
+        obj = loads(data, LENIENT if lenient else receive_limits())
+        if isinstance(obj, Tag) and obj.tag == CWT_TAG:
+            obj = obj.value
+        cose = Sign1.from_obj(obj, lenient=lenient, tagged=None)
     if cose.payload is None:
         raise _bad("evidence is signed with an attached payload")
     if algorithms is EAT_SIGNATURE_ALGS:

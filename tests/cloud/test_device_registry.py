@@ -229,3 +229,21 @@ def test_get_reads_the_row_afresh_every_time(tmp_path) -> None:  # type: ignore[
     with pytest.raises(VerificationError) as exc:
         reg.get(e.ueid)
     assert exc.value.code == Code.TAM_AUDIT_TAMPERED
+
+
+def test_audit_entry_encoding_is_dumps_of_its_map() -> None:
+    """``AuditEntry.encode``'s assembly from parts writes ``dumps(to_cbor())`` for every field
+    combination and at every head-length boundary (and the general rule for other types)."""
+    from edbp.reference.cloud.device_registry import AuditEntry
+
+    lengths = (0, 1, 23, 24, 255, 256, 65535, 65536)
+    numbers = (0, 1, 23, 24, 255, 256, 65535, 65536, 2**32, 2**63)
+    for i, n in enumerate(numbers):
+        for ueid in (None, bytes(lengths[i % len(lengths)])):
+            for body in (None, bytes(lengths[(i + 3) % len(lengths)])):
+                for error in (None, 0, n, -5):
+                    event = "deploy.record" * (i % 3)
+                    entry = AuditEntry(n, bytes(32), n, event, ueid, body, error)
+                    assert entry.encode() == dumps(entry.to_cbor())
+    odd = AuditEntry(1, bytes(32), 2.5, "deploy.record")  # type: ignore[arg-type]
+    assert odd.encode() == dumps(odd.to_cbor())
