@@ -526,27 +526,33 @@ def _make_recipient(
             # (so the same key from a seeded source), its public half read as the point
             # encoding, and its private scalar never copied out of the key object
             ephemeral = rand.p256_private_key(rng)
-            own = _p256_public(ephemeral)
         else:
             assert spec.key.crv is not None  # check_alg: an ECDH recipient key is EC2/OKP
             own = CoseKey.generate(Curve(spec.key.crv), rng)
-        extra[HeaderLabel.EPHEMERAL_KEY.value] = _bare_public(own).to_map()
+        if ephemeral is not None:
+            # ``_bare_public(own).to_map()`` of the key, from its uncompressed point encoding
+            point = ephemeral.public_key().public_bytes(
+                Encoding.X962, PublicFormat.UncompressedPoint
+            )
+            extra[_EPHEMERAL_KEY] = {1: _EC2, -1: _P256, -2: point[1:33], -3: point[33:65]}
+        else:
+            extra[_EPHEMERAL_KEY] = _bare_public(own).to_map()
         if rtrace is not None:
             rtrace.ephemeral_key = own
     nonce = spec.party_u_nonce
     if isinstance(nonce, int):
         nonce = rng.random_bytes(nonce)
     for label, value in (
-        (HeaderLabel.SALT, spec.salt),
-        (HeaderLabel.PARTY_U_IDENTITY, spec.party_u_identity),
-        (HeaderLabel.PARTY_U_NONCE, nonce),
-        (HeaderLabel.PARTY_U_OTHER, spec.party_u_other),
-        (HeaderLabel.PARTY_V_IDENTITY, spec.party_v_identity),
-        (HeaderLabel.PARTY_V_NONCE, spec.party_v_nonce),
-        (HeaderLabel.PARTY_V_OTHER, spec.party_v_other),
+        (_SALT, spec.salt),
+        (_PARTY_U_IDENTITY, spec.party_u_identity),
+        (_PARTY_U_NONCE, nonce),
+        (_PARTY_U_OTHER, spec.party_u_other),
+        (_PARTY_V_IDENTITY, spec.party_v_identity),
+        (_PARTY_V_NONCE, spec.party_v_nonce),
+        (_PARTY_V_OTHER, spec.party_v_other),
     ):
         if value is not None:
-            extra[label.value] = value
+            extra[label] = value
     headers = Headers.make(prot, {**extra, **unprot})
     target_alg, key_len = _ecdh_key_target(alg, content_alg)
     context = _kdf_context(
@@ -573,11 +579,18 @@ def _bare_public(key: CoseKey) -> CoseKey:
     return CoseKey(kty=key.kty, crv=key.crv, x=key.x, y=key.y)
 
 
-def _p256_public(key: ec.EllipticCurvePrivateKey) -> CoseKey:
-    """The public half of a P-256 key object as a COSE_Key (the x and y ``from_cryptography``
-    gives, from the uncompressed point encoding)."""
-    point = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-    return CoseKey(kty=KeyType.EC2, crv=Curve.P256, x=point[1:33], y=point[33:65])
+#: the header labels and key parameters ``_make_recipient`` writes, as plain ints (the
+#: enum's attribute lookup costs more than the rest of an entry)
+_EPHEMERAL_KEY = HeaderLabel.EPHEMERAL_KEY.value
+_SALT = HeaderLabel.SALT.value
+_PARTY_U_IDENTITY = HeaderLabel.PARTY_U_IDENTITY.value
+_PARTY_U_NONCE = HeaderLabel.PARTY_U_NONCE.value
+_PARTY_U_OTHER = HeaderLabel.PARTY_U_OTHER.value
+_PARTY_V_IDENTITY = HeaderLabel.PARTY_V_IDENTITY.value
+_PARTY_V_NONCE = HeaderLabel.PARTY_V_NONCE.value
+_PARTY_V_OTHER = HeaderLabel.PARTY_V_OTHER.value
+_EC2 = int(KeyType.EC2)
+_P256 = int(Curve.P256)
 
 
 def _recipient_cek(
