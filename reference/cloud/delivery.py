@@ -119,11 +119,14 @@ def device_encryption_info(
         pq_dak = CoseKey(kty=dak.kty, x=dak.x, alg=dak.alg, kid=dak.thumbprint())
         spec = RecipientSpec(alg=Alg.EDBP_HPKE_XWING_KE, key=pq_dak)
     else:
-        dak_public = CoseKey(kty=dak.kty, crv=dak.crv, x=dak.x, y=dak.y)
+        try:
+            dak_public, kid = _recipient_key(dak)
+        except TypeError:  # an unhashable field (a list where a tuple belongs): no memo
+            dak_public, kid = _recipient_key.__wrapped__(dak)
         spec = RecipientSpec(
             alg=Alg.ECDH_ES_A128KW,
             key=dak_public,
-            unprotected={HeaderLabel.KID.value: dak.thumbprint()},
+            unprotected={HeaderLabel.KID.value: kid},
             supp_pub_other=SUIT_KDF_OTHER,
         )
 
@@ -135,6 +138,14 @@ def device_encryption_info(
         # the AEAD authenticates the protected bytes: they must be the author's exactly
         raise WireError(Code.SUIT_ENCRYPTION_INFO, "content headers differ from the author's")
     return enc
+
+
+@functools.lru_cache(maxsize=4096)
+def _recipient_key(dak: CoseKey) -> tuple[CoseKey, bytes]:
+    """The DAK as the ECDH recipient key (kty, crv, x, y only) and its thumbprint (the kid):
+    made once per device key rather than per delivery (one object per DAK, so that its
+    ``public_key`` memo is found by identity)."""
+    return CoseKey(kty=dak.kty, crv=dak.crv, x=dak.x, y=dak.y), dak.thumbprint()
 
 
 def device_manifest(

@@ -38,7 +38,7 @@ from typing import Any
 
 import attrs
 from edbp.reference.cloud.endorsement import Endorsement
-from edbp.reference.wire.cbor import dumps, loads
+from edbp.reference.wire.cbor import bstr, dumps, loads, text, uint
 from edbp.reference.wire.cose_key import CoseKey
 
 from edbp.errors import Code, EdbpError, ProtocolError, VerificationError
@@ -99,6 +99,12 @@ def _decode_key(data: bytes) -> CoseKey:
     session looks the device up again, and the row is read fresh each time (so a revocation
     is seen at once), but decoding the same key bytes gives the same frozen value."""
     return CoseKey.decode(data)
+
+
+#: device records ``DeviceRegistry.get`` keeps with their rows (one per device it serves)
+_RECORDS_MAX = 1 << 16
+#: the heads of maps of 0..7 entries
+_MAP_HEADS = tuple(bytes([0xA0 | n]) for n in range(8))
 
 
 class DeviceStatus(enum.Enum):
@@ -167,7 +173,33 @@ class AuditEntry:
         return out
 
     def encode(self) -> bytes:
-        return dumps(self.to_cbor())
+        """``dumps(self.to_cbor())``; an entry of the usual types (what ``_append`` makes) is
+        assembled from its parts (keys 1..7 are in deterministic order as written)."""
+        index, prev, at, event, ueid, body, error = (
+            self.index, self.prev_hash, self.time, self.event, self.ueid, self.body, self.error
+        )
+        if not (
+            type(index) is int
+            and index >= 0
+            and type(prev) is bytes
+            and type(at) is int
+            and at >= 0
+            and type(event) is str
+            and (ueid is None or type(ueid) is bytes)
+            and (body is None or type(body) is bytes)
+            and (error is None or (type(error) is int and error >= 0))
+        ):
+            return dumps(self.to_cbor())
+        parts = [b"", b"\x01", uint(index), b"\x02", bstr(prev), b"\x03", uint(at), b"\x04"]
+        parts.append(text(event))
+        if ueid is not None:
+            parts += (b"\x05", bstr(ueid))
+        if body is not None:
+            parts += (b"\x06", bstr(body))
+        if error is not None:
+            parts += (b"\x07", uint(error))
+        parts[0] = _MAP_HEADS[(len(parts) - 1) // 2]
+        return b"".join(parts)
 
     @classmethod
     def decode(cls, data: bytes) -> AuditEntry:
@@ -264,6 +296,8 @@ class DeviceRegistry:
         self._pending: list[tuple[int, bytes, bytes]] = []
         #: savepoint units open inside the group (their appends are never queued)
         self._units = 0
+        #: the record last made from each device's row, with that row (see ``get``)
+        self._records: dict[bytes, tuple[tuple[Any, ...], DeviceRecord]] = {}
 
     def close(self) -> None:
         self._db.close()
@@ -521,8 +555,13 @@ class DeviceRegistry:
         ).fetchone()
         if row is None:
             raise ProtocolError(Code.TAM_UNKNOWN_DEVICE, "device is not enrolled")
+        # the row is read afresh every time (a revocation or a changed row is seen at once);
+        # the record made from an identical row is the same frozen value, so it is reused
+        known = self._records.get(row[0])
+        if known is not None and known[0] == row:
+            return known[1]
         try:
-            return DeviceRecord(
+            record = DeviceRecord(
                 ueid=bytes(row[0]),
                 class_id=bytes(row[1]),
                 vendor_id=bytes(row[2]),
@@ -535,6 +574,10 @@ class DeviceRegistry:
             )
         except (EdbpError, ValueError, KeyError, TypeError):
             raise VerificationError(Code.TAM_AUDIT_TAMPERED, "device row does not decode") from None
+        if len(self._records) >= _RECORDS_MAX:
+            self._records.clear()
+        self._records[row[0]] = (row, record)
+        return record
 
     def devices(self) -> list[bytes]:
         return [bytes(r[0]) for r in self._db.execute("SELECT ueid FROM devices ORDER BY ueid")]

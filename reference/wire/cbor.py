@@ -54,6 +54,8 @@ __all__ = [
     "loads_prefix",
     "receive_limits",
     "strict_decoding",
+    "text",
+    "uint",
 ]
 
 
@@ -346,6 +348,22 @@ def bstr(data: bytes) -> bytes:
     if n < 0x100:
         return _ONE_BYTE_BSTR[n] + data
     return _head(2, n) + data
+
+
+def uint(value: int) -> bytes:
+    """The encoding of one unsigned integer (``dumps(value)`` for an ``int`` >= 0)."""
+    if value < 24:
+        return _SMALL_UINT[value]
+    if value < 0x100:
+        return _ONE_BYTE_UINT[value]
+    return _head(0, value)
+
+
+def text(value: str) -> bytes:
+    """The encoding of one text string (``dumps(value)`` for a ``str``)."""
+    data = value.encode("utf-8")
+    n = len(data)
+    return (_SMALL[3][n] if n < 24 else _head(3, n)) + data
 
 
 def dumps(obj: Any) -> bytes:

@@ -22,9 +22,11 @@ from typing import Any, Self, cast
 
 import attrs
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from edbp.reference import rand
 
 from edbp.errors import Code, DecryptionFailed, EdbpError, WireError
@@ -47,7 +49,14 @@ from .cose_algs import (
     as_alg,
 )
 from .cose_headers import Headers, Label, require_bytes
-from .cose_kdf import KdfContext, PartyInfo, ecdh_shared_secret, hkdf_aes_expand, hkdf_sha256
+from .cose_kdf import (
+    KdfContext,
+    PartyInfo,
+    ecdh_exchange,
+    ecdh_shared_secret,
+    hkdf_aes_expand,
+    hkdf_sha256,
+)
 from .cose_key import CoseKey, require_key
 from .cose_sign import _unwrap_tag
 from .cose_trace import RecipientTrace, Trace
@@ -164,7 +173,42 @@ def _content_headers(
     protected_raw: bytes | None,
 ) -> Headers:
     """alg in protected for AEAD, in unprotected with an empty protected bucket for CTR
-    (RFC 9459 §4 / the SUIT examples); IV unprotected."""
+    (RFC 9459 §4 / the SUIT examples); IV unprotected.
+
+    Without extra headers (the TAM re-wrapping a package's CEK: the author's content headers
+    again for every device) the result is a function of (alg, iv, protected bytes or None):
+    headers that passed are remembered by those and handed out as fresh copies."""
+    if (
+        protected is None
+        and unprotected is None
+        and (protected_raw is None or type(protected_raw) is bytes)
+        and type(iv) is bytes
+    ):
+        memo_key = (alg, iv, protected_raw)
+        found = _CONTENT_HEADERS.get(memo_key)
+        if found is None:
+            found = _content_headers_checked(alg, iv, None, None, protected_raw)
+            if len(protected_raw or b"") <= 64 and len(iv) <= 32:
+                if len(_CONTENT_HEADERS) >= 64:
+                    _CONTENT_HEADERS.clear()
+                _CONTENT_HEADERS[memo_key] = found
+        return Headers(found.protected_raw, dict(found.protected), dict(found.unprotected))
+    return _content_headers_checked(alg, iv, protected, unprotected, protected_raw)
+
+
+#: content headers ``_content_headers`` made from (alg, iv, protected bytes) alone (public
+#: values: the IV and the protected bucket travel in the clear), bounded
+_CONTENT_HEADERS: dict[tuple[Alg, bytes, bytes | None], Headers] = {}
+
+
+def _content_headers_checked(
+    alg: Alg,
+    iv: bytes,
+    protected: Mapping[Label, Any] | None,
+    unprotected: Mapping[Label, Any] | None,
+    protected_raw: bytes | None,
+) -> Headers:
+    """``_content_headers`` made and checked afresh."""
     prot = dict(protected or {})
     unprot = dict(unprotected or {})
     if HeaderLabel.ALG not in prot and HeaderLabel.ALG not in unprot and protected_raw is None:
@@ -465,6 +509,7 @@ def _make_recipient(
 
     # ECDH
     extra: dict[Label, Any] = {}
+    ephemeral: ec.EllipticCurvePrivateKey | None = None
     if info.static:
         if spec.sender_key is None:
             raise WireError(Code.COSE_BAD_KEY, "ECDH-SS needs the sender's static key")
@@ -476,32 +521,47 @@ def _make_recipient(
     else:
         if spec.ephemeral_key is not None:
             own = spec.ephemeral_key
+        elif rtrace is None and spec.key.kty == KeyType.EC2 and spec.key.crv == Curve.P256:
+            # a P-256 ephemeral key used once, here: the same draw as ``CoseKey.generate``
+            # (so the same key from a seeded source), its public half read as the point
+            # encoding, and its private scalar never copied out of the key object
+            ephemeral = rand.p256_private_key(rng)
         else:
             assert spec.key.crv is not None  # check_alg: an ECDH recipient key is EC2/OKP
             own = CoseKey.generate(Curve(spec.key.crv), rng)
-        extra[HeaderLabel.EPHEMERAL_KEY.value] = _bare_public(own).to_map()
+        if ephemeral is not None:
+            # ``_bare_public(own).to_map()`` of the key, from its uncompressed point encoding
+            point = ephemeral.public_key().public_bytes(
+                Encoding.X962, PublicFormat.UncompressedPoint
+            )
+            extra[_EPHEMERAL_KEY] = {1: _EC2, -1: _P256, -2: point[1:33], -3: point[33:65]}
+        else:
+            extra[_EPHEMERAL_KEY] = _bare_public(own).to_map()
         if rtrace is not None:
             rtrace.ephemeral_key = own
     nonce = spec.party_u_nonce
     if isinstance(nonce, int):
         nonce = rng.random_bytes(nonce)
     for label, value in (
-        (HeaderLabel.SALT, spec.salt),
-        (HeaderLabel.PARTY_U_IDENTITY, spec.party_u_identity),
-        (HeaderLabel.PARTY_U_NONCE, nonce),
-        (HeaderLabel.PARTY_U_OTHER, spec.party_u_other),
-        (HeaderLabel.PARTY_V_IDENTITY, spec.party_v_identity),
-        (HeaderLabel.PARTY_V_NONCE, spec.party_v_nonce),
-        (HeaderLabel.PARTY_V_OTHER, spec.party_v_other),
+        (_SALT, spec.salt),
+        (_PARTY_U_IDENTITY, spec.party_u_identity),
+        (_PARTY_U_NONCE, nonce),
+        (_PARTY_U_OTHER, spec.party_u_other),
+        (_PARTY_V_IDENTITY, spec.party_v_identity),
+        (_PARTY_V_NONCE, spec.party_v_nonce),
+        (_PARTY_V_OTHER, spec.party_v_other),
     ):
         if value is not None:
-            extra[label.value] = value
+            extra[label] = value
     headers = Headers.make(prot, {**extra, **unprot})
     target_alg, key_len = _ecdh_key_target(alg, content_alg)
     context = _kdf_context(
         headers, target_alg, key_len, spec.supp_pub_other, spec.supp_priv_info
     )
-    secret = ecdh_shared_secret(own, spec.key)
+    if ephemeral is not None:
+        secret = ecdh_exchange(ephemeral, spec.key)
+    else:
+        secret = ecdh_shared_secret(own, spec.key)
     derived = hkdf_sha256(secret, context, key_len, spec.salt, sha512=info.kdf_sha512)
     if rtrace is not None:
         rtrace.kdf_context, rtrace.shared_secret = context, secret
@@ -517,6 +577,20 @@ def _make_recipient(
 def _bare_public(key: CoseKey) -> CoseKey:
     """The public key as sent in -1/-2: kty, crv, x (, y); no kid/alg."""
     return CoseKey(kty=key.kty, crv=key.crv, x=key.x, y=key.y)
+
+
+#: the header labels and key parameters ``_make_recipient`` writes, as plain ints (the
+#: enum's attribute lookup costs more than the rest of an entry)
+_EPHEMERAL_KEY = HeaderLabel.EPHEMERAL_KEY.value
+_SALT = HeaderLabel.SALT.value
+_PARTY_U_IDENTITY = HeaderLabel.PARTY_U_IDENTITY.value
+_PARTY_U_NONCE = HeaderLabel.PARTY_U_NONCE.value
+_PARTY_U_OTHER = HeaderLabel.PARTY_U_OTHER.value
+_PARTY_V_IDENTITY = HeaderLabel.PARTY_V_IDENTITY.value
+_PARTY_V_NONCE = HeaderLabel.PARTY_V_NONCE.value
+_PARTY_V_OTHER = HeaderLabel.PARTY_V_OTHER.value
+_EC2 = int(KeyType.EC2)
+_P256 = int(Curve.P256)
 
 
 def _recipient_cek(
@@ -595,7 +669,19 @@ def _kdf_context(
     key is for and its length, the party info headers, this layer's protected bytes as
     received, and the shared values the application supplies (never sent)."""
     party_u, party_v = _party_info(h)
-    return KdfContext(
+    memo_key = None
+    if (
+        party_u is _NO_PARTY_INFO[0]
+        and supp_priv_info is None
+        and (supp_pub_other is None or type(supp_pub_other) is bytes)
+    ):
+        # no party info and no private info: the context is a function of these four public
+        # values alone, the same for every recipient of one shape (SUIT's ECDH-ES+A128KW)
+        memo_key = (alg, key_len, h.protected_for_crypto, supp_pub_other)
+        found = _KDF_CONTEXTS.get(memo_key)
+        if found is not None:
+            return found
+    context = KdfContext(
         alg=alg,
         key_data_length=key_len * 8,
         protected=h.protected_for_crypto,
@@ -604,6 +690,16 @@ def _kdf_context(
         supp_pub_other=supp_pub_other,
         supp_priv_info=supp_priv_info,
     ).encode()
+    if memo_key is not None and len(memo_key[2]) <= 64 and len(memo_key[3] or b"") <= 64:
+        if len(_KDF_CONTEXTS) >= 64:
+            _KDF_CONTEXTS.clear()
+        _KDF_CONTEXTS[memo_key] = context
+    return context
+
+
+#: COSE_KDF_Context encodings without party or private info, by (alg, key length, protected
+#: bytes, SuppPubInfo.other): small public values, bounded
+_KDF_CONTEXTS: dict[tuple[int, int, bytes, bytes | None], bytes] = {}
 
 
 def _hkdf_aes_cek(

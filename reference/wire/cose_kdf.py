@@ -18,12 +18,13 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from edbp.errors import Code, WireError
 
 from . import cbor
-from .cose_key import CoseKey
+from .cose_key import CoseKey, PrivateKey
 
 __all__ = [
     "SUIT_KDF_OTHER",
     "KdfContext",
     "PartyInfo",
+    "ecdh_exchange",
     "ecdh_shared_secret",
     "hkdf_aes_expand",
     "hkdf_sha256",
@@ -114,7 +115,13 @@ def ecdh_shared_secret(private: CoseKey, public: CoseKey) -> bytes:
     """
     if private.kty != public.kty or private.crv != public.crv:
         raise WireError(Code.COSE_BAD_KEY, "ECDH keys on different curves")
-    priv = private.private_key()
+    return ecdh_exchange(private.private_key(), public)
+
+
+def ecdh_exchange(priv: PrivateKey, public: CoseKey) -> bytes:
+    """``ecdh_shared_secret`` with the private side already a ``cryptography`` key object
+    (an ephemeral key made for one exchange); the caller has checked that both keys are on
+    the same curve. The same refusals."""
     pub = public.public_key()
     try:
         if isinstance(priv, ec.EllipticCurvePrivateKey) and isinstance(

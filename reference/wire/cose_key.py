@@ -96,6 +96,22 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+#: COSE_Key labels ``from_map`` reads, as module names (the same members, without the enum's
+#: attribute lookup per read)
+_KP_ALG = KeyParam.ALG
+_KP_BASE_IV = KeyParam.BASE_IV
+_KP_CRV = KeyParam.CRV
+_KP_D = KeyParam.D
+_KP_KEY_OPS = KeyParam.KEY_OPS
+_KP_KID = KeyParam.KID
+_KP_KTY = KeyParam.KTY
+_KP_X = KeyParam.X
+_KP_Y = KeyParam.Y
+_KT_AKP, _KT_SYMMETRIC, _KT_EC2 = KeyType.AKP, KeyType.SYMMETRIC, KeyType.EC2
+_KEY_TYPE_BY_VALUE = {int(t): t for t in KeyType}
+_CURVE_BY_VALUE = {int(c): c for c in Curve}
+
+
 @attrs.frozen(cache_hash=True)  # the key of the public-key, private-key and thumbprint memos
 class CoseKey:
     """One COSE_Key. Construct with ``from_map``/``decode``/``from_cryptography``/``from_jwk``
@@ -212,60 +228,60 @@ class CoseKey:
         """
         if not isinstance(m, Mapping):
             raise _bad("COSE_Key is not a map")
-        kty = m.get(KeyParam.KTY)
+        kty = m.get(_KP_KTY)
         if not _is_int(kty) or kty not in _KEY_TYPES:
             raise _bad(f"unsupported kty {kty!r}")
-        kty = KeyType(kty)
-        kid = m.get(KeyParam.KID)
+        kty = _KEY_TYPE_BY_VALUE[kty]
+        kid = m.get(_KP_KID)
         if kid is not None and not isinstance(kid, bytes):
             raise _bad("kid is not a byte string")
-        alg = m.get(KeyParam.ALG)
+        alg = m.get(_KP_ALG)
         if alg is not None and (isinstance(alg, bool) or not isinstance(alg, int | str)):
             raise _bad("alg is not an int or text")
-        ops = m.get(KeyParam.KEY_OPS)
+        ops = m.get(_KP_KEY_OPS)
         if ops is not None:
             if not isinstance(ops, list) or not all(
                 isinstance(o, int | str) and not isinstance(o, bool) for o in ops
             ):
                 raise _bad("key_ops is not an array of int/text")
             ops = tuple(ops)
-        base_iv = m.get(KeyParam.BASE_IV)
+        base_iv = m.get(_KP_BASE_IV)
         if base_iv is not None and not isinstance(base_iv, bytes):
             raise _bad("Base IV is not a byte string")
         common: dict[str, Any] = {"kid": kid, "alg": alg, "key_ops": ops, "base_iv": base_iv}
-        if kty == KeyType.AKP:
+        if kty is _KT_AKP:
             return cls._akp_from_map(m, common)
-        if kty == KeyType.SYMMETRIC:
+        if kty is _KT_SYMMETRIC:
             k = m.get(-1)
             if not isinstance(k, bytes) or not k:
                 raise _bad("symmetric key without k")
             return cls(kty=kty, k=k, **common)
-        crv = m.get(KeyParam.CRV)
-        d = m.get(KeyParam.D)
-        x = m.get(KeyParam.X)
+        crv = m.get(_KP_CRV)
+        d = m.get(_KP_D)
+        x = m.get(_KP_X)
         if d is not None and not isinstance(d, bytes):
             raise _bad("d is not a byte string")
         if not isinstance(x, bytes):
             raise _bad("x missing or not a byte string")
-        if kty == KeyType.EC2:
+        if kty is _KT_EC2:
             if not _is_int(crv) or crv not in _EC_CURVES:
                 raise _bad(f"unsupported EC2 curve {crv!r}")
             size = _EC_CURVES[crv][1]
-            y = m.get(KeyParam.Y)
+            y = m.get(_KP_Y)
             if not (isinstance(y, bool) or (isinstance(y, bytes) and len(y) == size)):
                 raise _bad("y missing or of the wrong size")
             if len(x) != size or (d is not None and len(d) != size):
                 raise _bad("coordinate or private key of the wrong size")
-            key = cls(kty=kty, crv=Curve(crv), x=x, y=y, d=d, **common)
+            key = cls(kty=kty, crv=_CURVE_BY_VALUE[crv], x=x, y=y, d=d, **common)
             if check_point:
                 key.public_key()  # COSE_BAD_KEY when (x, y) is not a point of the curve
             return key
-        if not _is_int(crv) or crv not in set(_OKP_SIZES):
+        if not _is_int(crv) or crv not in _OKP_SIZES:
             raise _bad(f"unsupported OKP curve {crv!r}")
         size = _OKP_SIZES[Curve(crv)]
         if len(x) != size or (d is not None and len(d) != size):
             raise _bad("OKP key of the wrong size")
-        if KeyParam.Y in m:
+        if _KP_Y in m:
             raise _bad("OKP key with y")
         return cls(kty=kty, crv=Curve(crv), x=x, d=d, **common)
 

@@ -88,6 +88,87 @@ def _unwrap_tag(obj: Any, tag: int, tagged: bool | None, what: str) -> tuple[Any
     return obj, False
 
 
+def _bstr_at(data: bytes, pos: int) -> tuple[bytes | None, int]:
+    """The definite-length byte string at ``pos`` with its head in the shortest form, and the
+    offset after it; (None, pos) for anything else."""
+    size = len(data)
+    if pos >= size:
+        return None, pos
+    ib = data[pos]
+    if 0x40 <= ib <= 0x57:
+        start, length = pos + 1, ib - 0x40
+    elif ib == 0x58 and pos + 2 <= size and data[pos + 1] >= 24:
+        start, length = pos + 2, data[pos + 1]
+    elif ib == 0x59 and pos + 3 <= size:
+        start, length = pos + 3, int.from_bytes(data[pos + 1 : pos + 3], "big")
+        if length < 0x100:
+            return None, pos
+    elif ib == 0x5A and pos + 5 <= size:
+        start, length = pos + 5, int.from_bytes(data[pos + 1 : pos + 5], "big")
+        if length < 0x10000:
+            return None, pos
+    else:
+        return None, pos
+    end = start + length
+    if end > size:
+        return None, pos
+    return data[start:end], end
+
+
+def _sign1_parts(
+    data: Any, limits: cbor.Limits, tagged: bool | None
+) -> tuple[bool, bytes, dict[Label, Any], bytes, bytes] | None:
+    """A COSE_Sign1 encoded as edbp's parties write it, read directly: tag 18 (where
+    ``tagged`` admits it, absent where it admits that), a definite array of four, a byte
+    string protected bucket, an unprotected map that is empty or holds only a kid, an attached
+    payload and the signature, every head in its shortest form, nothing after. The result is
+    the values ``cbor.loads`` gives for those bytes (any limits that admit them: the size, the
+    depth and the work of nine items are checked). None for any other encoding: the general
+    decoder reads it, and refuses what it refuses, as before."""
+    if (
+        type(data) is not bytes
+        or not data
+        or len(data) > limits.max_size
+        or limits.max_depth < 4
+        or limits.max_work < 16
+        or limits.max_items < 4
+    ):
+        return None
+    pos = 0
+    was_tagged = data[0] == 0xD2  # tag 18, shortest head
+    if was_tagged:
+        if tagged is False:
+            return None
+        pos = 1
+    elif tagged is True:
+        return None
+    if pos >= len(data) or data[pos] != 0x84:
+        return None
+    protected, pos = _bstr_at(data, pos + 1)
+    if protected is None or pos >= len(data):
+        return None
+    unprotected: dict[Label, Any]
+    if data[pos] == 0xA0:
+        unprotected, pos = {}, pos + 1
+    elif data[pos] == 0xA1 and pos + 1 < len(data) and data[pos + 1] == 0x04:
+        kid, pos = _bstr_at(data, pos + 2)
+        if kid is None:
+            return None
+        unprotected = {_KID: kid}
+    else:
+        return None
+    payload, pos = _bstr_at(data, pos)
+    if payload is None:
+        return None
+    signature, pos = _bstr_at(data, pos)
+    if signature is None or pos != len(data):
+        return None
+    return was_tagged, protected, unprotected, payload, signature
+
+
+_KID = HeaderLabel.KID.value
+
+
 def _parse_head(body: Any, size: int, what: str, lenient: bool) -> tuple[Headers, bytes | None]:
     """The part every COSE message body shares: an array of ``size``, the two header buckets,
     a bstr or nil payload. The caller checks what follows (signature, tag, signatures,
@@ -152,8 +233,26 @@ class Sign1:
         """Decode untrusted bytes under the receive rule (spec/protocol.md §5: any well-formed
         encoding; the signature is checked over the protected and payload bytes as received).
         ``lenient`` also admits what only published interop data needs (deeper nesting)."""
-        obj = cbor.loads(data, cbor.LENIENT if lenient else cbor.receive_limits())
-        return cls.from_obj(obj, lenient=lenient, tagged=tagged)
+        found = cls.decode_usual(data, lenient=lenient, tagged=tagged)
+        if found is not None:
+            return found
+        limits = cbor.LENIENT if lenient else cbor.receive_limits()
+        return cls.from_obj(cbor.loads(data, limits), lenient=lenient, tagged=tagged)
+
+    @classmethod
+    def decode_usual(
+        cls, data: bytes, *, lenient: bool = False, tagged: bool | None = True
+    ) -> Sign1 | None:
+        """``decode``'s answer for bytes in the usual layout (``_sign1_parts``), read directly;
+        None for any other bytes (the caller decodes them its general way)."""
+        limits = cbor.LENIENT if lenient else cbor.receive_limits()
+        parts = _sign1_parts(data, limits, tagged)
+        if parts is None:
+            return None
+        # ``from_obj`` of what ``loads`` gives for these bytes
+        was_tagged, protected, unprotected, payload, signature = parts
+        headers = Headers.parse(protected, unprotected, lenient=lenient)
+        return cls(headers=headers, payload=payload, signature=signature, tagged=was_tagged)
 
     # ------------------------------------------------------------------ verification
 

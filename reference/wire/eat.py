@@ -45,6 +45,15 @@ COSE_KEY_CNF_LABEL = 1  # cnf = {1: COSE_Key}
 
 
 _CLAIMS = frozenset(Claim)
+#: the claim keys ``EatClaims.from_cbor`` reads, as module names (the same members: reading
+#: ``Claim.X`` goes through the enum's attribute machinery, once per claim per message)
+_UEID, _CNF, _EAT_NONCE, _OEMID, _HWMODEL = (
+    Claim.UEID, Claim.CNF, Claim.EAT_NONCE, Claim.OEMID, Claim.HWMODEL
+)
+_HWVERSION, _EAT_PROFILE, _MANIFESTS, _IAT = (
+    Claim.HWVERSION, Claim.EAT_PROFILE, Claim.MANIFESTS, Claim.IAT
+)
+_REQUIRED_CLAIMS = (Claim.UEID, Claim.CNF)
 _UEID_TYPES = frozenset(UeidType)
 
 
@@ -153,42 +162,42 @@ class EatClaims:
             value = value.value
         if not isinstance(value, dict):
             raise _bad("claims-set: expected a map")
-        for claim in (Claim.UEID, Claim.CNF):
+        for claim in _REQUIRED_CLAIMS:
             if claim not in value:
                 raise WireError(Code.EAT_MISSING_CLAIM, f"claim {claim.name.lower()} missing")
         known = _CLAIMS
         extra = {k: v for k, v in value.items() if k not in known}
         if extra and not lenient:
             raise _bad(f"claims not in the edbp profile: {sorted(extra, key=repr)}")
-        ueid = value[Claim.UEID]
+        ueid = value[_UEID]
         if not isinstance(ueid, bytes) or not 7 <= len(ueid) <= 33:
             raise _bad("ueid: byte string of 7..33 bytes")
         if ueid[0] not in _UEID_TYPES and not lenient:
             raise _bad(f"ueid: unknown type byte {ueid[0]}")
-        cnf = value[Claim.CNF]
+        cnf = value[_CNF]
         if not isinstance(cnf, dict) or set(cnf) != {COSE_KEY_CNF_LABEL}:
             raise _bad("cnf: expected {1: COSE_Key}")
         key = CoseKey.from_map(cnf[COSE_KEY_CNF_LABEL])
         if key.has_private:
             raise _bad("cnf: a confirmation key must not carry a private part")
         kwargs: dict[str, Any] = {}
-        if Claim.EAT_NONCE in value:
-            kwargs["nonce"] = _check_nonce(value[Claim.EAT_NONCE])
-        if Claim.OEMID in value:
-            oemid = value[Claim.OEMID]
+        if _EAT_NONCE in value:
+            kwargs["nonce"] = _check_nonce(value[_EAT_NONCE])
+        if _OEMID in value:
+            oemid = value[_OEMID]
             if isinstance(oemid, bool) or not (
                 (isinstance(oemid, bytes) and len(oemid) in (3, 16))
                 or (isinstance(oemid, int) and oemid >= 0)
             ):
                 raise _bad("oemid: 3- or 16-byte string, or a PEN")
             kwargs["oemid"] = oemid
-        if Claim.HWMODEL in value:
-            hw = value[Claim.HWMODEL]
+        if _HWMODEL in value:
+            hw = value[_HWMODEL]
             if not isinstance(hw, bytes) or not 1 <= len(hw) <= 32:
                 raise _bad("hwmodel: byte string of 1..32 bytes")
             kwargs["hwmodel"] = hw
-        if Claim.HWVERSION in value:
-            hv = value[Claim.HWVERSION]
+        if _HWVERSION in value:
+            hv = value[_HWVERSION]
             if (
                 not isinstance(hv, list)
                 or len(hv) not in (1, 2)
@@ -197,18 +206,18 @@ class EatClaims:
             ):
                 raise _bad("hwversion: [version text, ? scheme int]")
             kwargs["hwversion"] = (hv[0], hv[1] if len(hv) == 2 else None)
-        if Claim.EAT_PROFILE in value:
-            prof = value[Claim.EAT_PROFILE]
+        if _EAT_PROFILE in value:
+            prof = value[_EAT_PROFILE]
             if not isinstance(prof, str):
                 raise _bad("eat_profile: a URI text (OID profiles are not used by edbp)")
             kwargs["profile"] = prof
-        if Claim.MANIFESTS in value:
-            ms = value[Claim.MANIFESTS]
+        if _MANIFESTS in value:
+            ms = value[_MANIFESTS]
             if not isinstance(ms, list) or not ms:
                 raise _bad("manifests: non-empty array")
             kwargs["manifests"] = tuple(EatManifest.from_cbor(m) for m in ms)
-        if Claim.IAT in value:
-            iat = value[Claim.IAT]
+        if _IAT in value:
+            iat = value[_IAT]
             if isinstance(iat, bool) or not isinstance(iat, int):
                 raise _bad("iat: integer seconds")
             kwargs["iat"] = iat
@@ -250,10 +259,13 @@ def verify(
     decode it.
     With ``challenge``, ``eat_nonce`` must carry it (EAT_NONCE_MISMATCH)."""
 
-    obj = loads(data, LENIENT if lenient else receive_limits())
-    if isinstance(obj, Tag) and obj.tag == CWT_TAG:
-        obj = obj.value
-    cose = Sign1.from_obj(obj, lenient=lenient, tagged=None)
+    # the usual layout (a COSE_Sign1, tagged or not, no CWT tag) read directly; else decoded
+    cose = Sign1.decode_usual(data, lenient=lenient, tagged=None)
+    if cose is None:
+        obj = loads(data, LENIENT if lenient else receive_limits())
+        if isinstance(obj, Tag) and obj.tag == CWT_TAG:
+            obj = obj.value
+        cose = Sign1.from_obj(obj, lenient=lenient, tagged=None)
     if cose.payload is None:
         raise _bad("evidence is signed with an attached payload")
     if algorithms is EAT_SIGNATURE_ALGS:

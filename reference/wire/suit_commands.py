@@ -124,31 +124,48 @@ def _uuid(value: Any, what: str, lenient: bool) -> bytes:
 _PARAM_NAMES = {int(p): p.name.lower() for p in SuitParam}
 
 
+#: the parameter labels ``_param_from_cbor`` compares with, as module names (the same members,
+#: without the enum's attribute lookup per comparison)
+_P_CLASS_IDENTIFIER = SuitParam.CLASS_IDENTIFIER
+_P_COMPONENT_SLOT = SuitParam.COMPONENT_SLOT
+_P_CONTENT = SuitParam.CONTENT
+_P_DEVICE_IDENTIFIER = SuitParam.DEVICE_IDENTIFIER
+_P_ENCRYPTION_INFO = SuitParam.ENCRYPTION_INFO
+_P_FETCH_ARGUMENTS = SuitParam.FETCH_ARGUMENTS
+_P_IMAGE_DIGEST = SuitParam.IMAGE_DIGEST
+_P_IMAGE_SIZE = SuitParam.IMAGE_SIZE
+_P_INVOKE_ARGS = SuitParam.INVOKE_ARGS
+_P_SOFT_FAILURE = SuitParam.SOFT_FAILURE
+_P_SOURCE_COMPONENT = SuitParam.SOURCE_COMPONENT
+_P_STRICT_ORDER = SuitParam.STRICT_ORDER
+_P_URI = SuitParam.URI
+_P_VENDOR_IDENTIFIER = SuitParam.VENDOR_IDENTIFIER
+
+
 def _param_from_cbor(label: int, value: Any, lenient: bool) -> Any:
     """Check one parameter value against its CDDL type; returns the typed value."""
-    p = SuitParam
-    if label == p.VENDOR_IDENTIFIER:
+    if label == _P_VENDOR_IDENTIFIER:
         if isinstance(value, Tag):
             if value.tag != CBOR_PEN_TAG:
                 raise WireError(Code.CBOR_UNEXPECTED_TAG, "vendor-id: only tag 112 (PEN) allowed")
             return Tag(CBOR_PEN_TAG, expect_bstr(value.value, "vendor-id PEN"))
         return _uuid(value, "vendor-id", lenient)
-    if label in (p.CLASS_IDENTIFIER, p.DEVICE_IDENTIFIER):
-        return _uuid(value, "class-id" if label == p.CLASS_IDENTIFIER else "device-id", lenient)
-    if label == p.IMAGE_DIGEST:
+    if label in (_P_CLASS_IDENTIFIER, _P_DEVICE_IDENTIFIER):
+        return _uuid(value, "class-id" if label == _P_CLASS_IDENTIFIER else "device-id", lenient)
+    if label == _P_IMAGE_DIGEST:
         data = expect_bstr(value, "image-digest")
         return SuitDigest.decode(data, lenient)
-    if label in (p.IMAGE_SIZE, p.COMPONENT_SLOT, p.SOURCE_COMPONENT):
+    if label in (_P_IMAGE_SIZE, _P_COMPONENT_SLOT, _P_SOURCE_COMPONENT):
         return expect_uint(value, _PARAM_NAMES[label])
-    if label == p.URI:
+    if label == _P_URI:
         if not isinstance(value, str):
             raise bad("uri: expected a text string")
         return value
-    if label in (p.CONTENT, p.INVOKE_ARGS, p.FETCH_ARGUMENTS):
+    if label in (_P_CONTENT, _P_INVOKE_ARGS, _P_FETCH_ARGUMENTS):
         return expect_bstr(value, _PARAM_NAMES[label])
-    if label == p.ENCRYPTION_INFO:
+    if label == _P_ENCRYPTION_INFO:
         return EncryptionInfo.from_cbor(value, lenient)
-    if label in (p.STRICT_ORDER, p.SOFT_FAILURE):
+    if label in (_P_STRICT_ORDER, _P_SOFT_FAILURE):
         if not isinstance(value, bool):
             raise bad(f"{_PARAM_NAMES[label]}: expected a boolean")
         return value

@@ -161,6 +161,11 @@ Record = SuitRecord | SystemProperties
 #: the members a SUIT_Report must have, and every member edbp reads
 _REPORT_REQUIRED = (ReportKey.REFERENCE, ReportKey.RECORDS, ReportKey.RESULT)
 _REPORT_KNOWN = frozenset({*_REPORT_REQUIRED, ReportKey.NONCE})
+#: the report keys ``SuitReport.decode`` reads, as module names (the same members)
+_RK_NONCE = ReportKey.NONCE
+_RK_RECORDS = ReportKey.RECORDS
+_RK_REFERENCE = ReportKey.REFERENCE
+_RK_RESULT = ReportKey.RESULT
 
 
 @attrs.frozen
@@ -215,7 +220,7 @@ class SuitReport:
         extensions = {k: v for k, v in value.items() if k not in _REPORT_KNOWN}
         if extensions and not lenient:
             raise bad(f"SUIT_Report: unsupported members {sorted(extensions, key=repr)}")
-        records_value = value[ReportKey.RECORDS]
+        records_value = value[_RK_RECORDS]
         if not isinstance(records_value, list):
             raise bad("SUIT_Report: records is an array")
         records: list[Record] = []
@@ -225,16 +230,16 @@ class SuitReport:
                 if isinstance(r, dict)
                 else SuitRecord.from_cbor(r, lenient)
             )
-        result_value = value[ReportKey.RESULT]
+        result_value = value[_RK_RESULT]
         if result_value is True:
             result: Literal[True] | SuitResult = True
         else:
             result = SuitResult.from_cbor(result_value, lenient)
-        nonce = value.get(ReportKey.NONCE)
+        nonce = value.get(_RK_NONCE)
         if nonce is not None:
             expect_bstr(nonce, "report nonce")
         report = cls(
-            SuitReference.from_cbor(value[ReportKey.REFERENCE], lenient),
+            SuitReference.from_cbor(value[_RK_REFERENCE], lenient),
             records,
             result,
             nonce,

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Self, cast
 
 import attrs
 from edbp.reference.wire.cbor import LENIENT, Raw, dumps, loads, receive_limits
-from edbp.reference.wire.cose_algs import Alg, HeaderLabel
+from edbp.reference.wire.cose_algs import Alg, HeaderLabel, as_alg
 from edbp.reference.wire.cose_headers import Label
 from edbp.reference.wire.cose_sign import Sign1, sign1
 from edbp.reference.wire.suit_core import ComponentId, as_tuple
@@ -295,6 +295,13 @@ _CODECS: dict[int, tuple[str, Callable[[Any, str], Any]]] = {
     TeepOption.SUPPORTED_SUIT_COSE_PROFILES: ("suit_cose_profiles", _nonempty(_profile)),
 }
 
+#: each message class's options as (label, attribute), in ``OPTIONS``' order (made once)
+_OPTION_ATTRS: dict[type, tuple[tuple[int, str], ...]] = {}
+#: ``_CODECS`` with each attribute's name as errors spell it (made once, not per option read)
+_OPTION_CODECS: dict[int, tuple[str, Callable[[Any, str], Any], str]] = {
+    label: (attr, check, attr.replace("_", "-")) for label, (attr, check) in _CODECS.items()
+}
+
 
 def _opt(default: Any = None) -> Any:
     return attrs.field(default=default, kw_only=True)
@@ -323,11 +330,17 @@ class TeepMessage:
 
     def options_cbor(self) -> dict[int, Any]:
         out: dict[int, Any] = dict(self.unknown_options)
-        for label in self.OPTIONS:
-            attr = _CODECS[label][0]
+        attrs_of = _OPTION_ATTRS.get(type(self))
+        if attrs_of is None:
+            attrs_of = _OPTION_ATTRS[type(self)] = tuple(
+                (int(label), _CODECS[label][0]) for label in self.OPTIONS
+            )
+        for label, attr in attrs_of:
             value = getattr(self, attr)
             if value is not None:
-                out[label] = _enc(value)
+                t = type(value)
+                # leaves are their own CBOR value (``_enc``'s answer, without its checks)
+                out[label] = value if t is bytes or t is int or t is str else _enc(value)
         return out
 
     def to_cbor(self) -> list[Any]:
@@ -353,8 +366,8 @@ class TeepMessage:
             if not _is_int(label) or label < 0:
                 raise _bad(f"{cls.__name__}: option labels are unsigned integers")
             if label in cls.OPTIONS:
-                attr, check = _CODECS[label]
-                kwargs[attr] = check(value, attr.replace("_", "-"))
+                attr, check, wire_name = _OPTION_CODECS[label]
+                kwargs[attr] = check(value, wire_name)
             else:
                 unknown[label] = value  # ignored, as the draft requires; kept for re-encoding
         for (attr, check), value in zip(cls.POSITIONAL, items[2:], strict=True):
@@ -622,7 +635,7 @@ def sign(msg: TeepMessage, key: Any, alg: int = -9, *, kid: bytes | None = None)
     unprotected: dict[Label, Any] | None = None
     if kid is not None:
         unprotected = {HeaderLabel.KID.value: kid}
-    return sign1(msg.encode(), key, Alg(alg), unprotected=unprotected).encode()
+    return sign1(msg.encode(), key, as_alg(alg), unprotected=unprotected).encode()
 
 
 def verify(

@@ -211,3 +211,39 @@ def test_device_rows_are_checked_against_the_log(tmp_path) -> None:  # type: ign
     )
     with pytest.raises(VerificationError):
         reg.verify()
+
+
+def test_get_reads_the_row_afresh_every_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``get`` reuses the record of an unchanged row only: a row another connection changed
+    (revoked, tampered into something that does not decode) is what the next ``get`` answers."""
+    reg = DeviceRegistry(tmp_path / "tam.sqlite", clock=lambda: 5)
+    e, data = endorsed("fresh")
+    reg.register(verify_endorsement(data, MRK.public()), data)
+    first = reg.get(e.ueid)
+    assert reg.get(e.ueid) is first and first.active
+    path = str(tmp_path / "tam.sqlite")
+    _tamper(path, "UPDATE devices SET status = 'revoked', revoked_at = 9 WHERE ueid = ?", e.ueid)
+    again = reg.get(e.ueid)
+    assert not again.active and again.revoked_at == 9
+    _tamper(path, "UPDATE devices SET dsk = ? WHERE ueid = ?", b"\xa0", e.ueid)
+    with pytest.raises(VerificationError) as exc:
+        reg.get(e.ueid)
+    assert exc.value.code == Code.TAM_AUDIT_TAMPERED
+
+
+def test_audit_entry_encoding_is_dumps_of_its_map() -> None:
+    """``AuditEntry.encode``'s assembly from parts writes ``dumps(to_cbor())`` for every field
+    combination and at every head-length boundary (and the general rule for other types)."""
+    from edbp.reference.cloud.device_registry import AuditEntry
+
+    lengths = (0, 1, 23, 24, 255, 256, 65535, 65536)
+    numbers = (0, 1, 23, 24, 255, 256, 65535, 65536, 2**32, 2**63)
+    for i, n in enumerate(numbers):
+        for ueid in (None, bytes(lengths[i % len(lengths)])):
+            for body in (None, bytes(lengths[(i + 3) % len(lengths)])):
+                for error in (None, 0, n, -5):
+                    event = "deploy.record" * (i % 3)
+                    entry = AuditEntry(n, bytes(32), n, event, ueid, body, error)
+                    assert entry.encode() == dumps(entry.to_cbor())
+    odd = AuditEntry(1, bytes(32), 2.5, "deploy.record")  # type: ignore[arg-type]
+    assert odd.encode() == dumps(odd.to_cbor())

@@ -105,3 +105,108 @@ def test_inline_leaves_count_against_the_work_budget_and_depth() -> None:
         assert e.code is Code.CBOR_TOO_DEEP
     else:
         raise AssertionError("an inline leaf escaped the depth limit")
+
+
+def _ecdh_es_info(seed: str, traced: bool, **spec_extra: object) -> tuple[bytes, bytes]:
+    """An ECDH-ES+A128KW encryption info from a seeded source, with or without a trace (the
+    trace takes the general path: ``CoseKey.generate`` and ``ecdh_shared_secret``), and the CEK
+    its recipient delivers to the recipient's private key."""
+    from edbp.reference.rand import SeededRandom
+    from edbp.reference.wire.cose_algs import Alg, Curve, HeaderLabel
+    from edbp.reference.wire.cose_encrypt import RecipientSpec, encryption_info
+    from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
+    from edbp.reference.wire.cose_key import CoseKey
+    from edbp.reference.wire.cose_trace import Trace
+
+    dak = CoseKey.generate(Curve.P256, SeededRandom("dak"))
+    spec = RecipientSpec(
+        alg=Alg.ECDH_ES_A128KW,
+        key=dak.public(),
+        unprotected={HeaderLabel.KID.value: dak.public().thumbprint()},
+        supp_pub_other=SUIT_KDF_OTHER,
+        **spec_extra,  # type: ignore[arg-type]
+    )
+    enc = encryption_info(
+        [spec], Alg.A128GCM, cek=bytes(range(16)), iv=bytes(12), rng=SeededRandom(seed),
+        trace=Trace() if traced else None,
+    )
+    cek = enc.unwrap_cek(
+        dak, algorithms={Alg.A128GCM}, recipient_algorithms={Alg.ECDH_ES_A128KW},
+        supp_pub_other=SUIT_KDF_OTHER,
+    )
+    return enc.encode(), cek
+
+
+def test_ecdh_es_p256_fast_recipient_is_the_general_one() -> None:
+    """The P-256 ephemeral-key path (key object kept, point read from its encoding, KDF context
+    and content headers remembered) writes the bytes the general path writes for the same draw,
+    and the recipient's key unwraps the CEK; with party info the context is not remembered."""
+    for seed in ("a", "b", "c"):
+        fast, cek = _ecdh_es_info(seed, traced=False)
+        general, cek_general = _ecdh_es_info(seed, traced=True)
+        assert fast == general and cek == cek_general == bytes(range(16))
+        again, _ = _ecdh_es_info(seed, traced=False)  # the memos' answer: the same bytes
+        assert again == fast
+    with_party, cek = _ecdh_es_info("a", traced=False, party_u_identity=b"tam")
+    assert with_party != _ecdh_es_info("a", traced=False)[0] and cek == bytes(range(16))
+    assert with_party == _ecdh_es_info("a", traced=True, party_u_identity=b"tam")[0]
+
+
+def _general_sign1(data: bytes, tagged: bool | None, lenient: bool) -> object:
+    """``Sign1.decode`` by the general path (``loads`` then ``from_obj``): the message, or the
+    refusal's code."""
+    from edbp.errors import EdbpError
+
+    try:
+        obj = cbor.loads(data, cbor.LENIENT if lenient else cbor.receive_limits())
+        return Sign1.from_obj(obj, lenient=lenient, tagged=tagged)
+    except EdbpError as e:
+        return e.code
+
+
+def _decoded_sign1(data: bytes, tagged: bool | None, lenient: bool) -> object:
+    from edbp.errors import EdbpError
+
+    try:
+        return Sign1.decode(data, lenient=lenient, tagged=tagged)
+    except EdbpError as e:
+        return e.code
+
+
+@given(
+    st.sampled_from([b"", alg_only_protected(-9), alg_only_protected(-7), b"\xa0"]),
+    st.sampled_from([{}, {4: b"kid"}, {4: bytes(32)}, {4: bytes(300)}, {33: b"x"}, {4: 5}]),
+    st.one_of(st.none(), _LENGTHS.map(bytes), st.binary(max_size=300)),
+    st.sampled_from([bytes(64), bytes(23), bytes(24), b""]),
+    st.booleans(),
+    st.integers(min_value=0, max_value=10**6),
+)
+def test_sign1_decode_reads_what_the_general_decoder_reads(
+    prot: bytes, unprot: dict[int, object], payload: bytes | None, sig: bytes, tagged: bool,
+    cut: int,
+) -> None:
+    """``Sign1.decode``'s direct reading of the usual layout gives the general path's message,
+    and every other input (truncated, a byte changed, other tag expectations, strict decoding)
+    the general path's answer, refusal code included."""
+    data = cbor.dumps(Sign1(Headers(prot, {}, unprot), payload, sig, tagged).to_obj())
+    flipped = bytearray(data)
+    flipped[cut % len(data)] ^= 1 << (cut % 8)
+    for candidate in (data, data[: cut % len(data)], bytes(flipped), data + b"\x00"):
+        for expect in (True, False, None):
+            for lenient in (False, True):
+                general = _general_sign1(candidate, expect, lenient)
+                assert _decoded_sign1(candidate, expect, lenient) == general
+                with cbor.strict_decoding():
+                    general = _general_sign1(candidate, expect, lenient)
+                    assert _decoded_sign1(candidate, expect, lenient) == general
+
+
+def test_sign1_decode_non_shortest_heads_take_the_general_path() -> None:
+    """A byte string head longer than needed is read by the general decoder (accepted under the
+    receive rule, refused under strict decoding), never by the direct reading."""
+    data = b"\xd2\x84" + b"\x58\x03" + alg_only_protected(-9) + b"\xa0" + b"\x41x" + b"\x40"
+    assert _decoded_sign1(data, True, False) == _general_sign1(data, True, False)
+    assert isinstance(_decoded_sign1(data, True, False), Sign1)
+    with cbor.strict_decoding():
+        assert _decoded_sign1(data, True, False) == _general_sign1(data, True, False)
+        assert not isinstance(_decoded_sign1(data, True, False), Sign1)
