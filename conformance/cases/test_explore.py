@@ -1,7 +1,8 @@
 """Model-based exploration: the device and the formal model in lockstep (``--explore N``).
 
 Hypothesis draws whole exchanges from the model's transitions (publish, deploy, a deploy whose
-Update the attacker drops, the replay of a dropped Update in a later exchange, revocation),
+Update the attacker drops, the replay of a dropped Update in a later exchange, the replay of its
+QueryRequest re-opening that exchange (refused by the Agent nonce), revocation),
 applies each to the model and, through the adapter, to the device, and after every step
 compares the device's installed versions and floors with the model's prediction. A divergence
 shrinks to the shortest sequence of spec steps, which the failure reports.
@@ -17,7 +18,7 @@ from edbp.conformance.outcome import CaseFailure
 
 @pytest.mark.edbp_case(
     id="explore.lockstep",
-    clauses=("P-10.1a", "A-4b"),
+    clauses=("P-10.1a", "A-4b", "P-9.7c"),
     properties=("P6", "P7", "P13"),
     flow="deploy",
     tags=("explore", "model"),
