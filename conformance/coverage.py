@@ -135,9 +135,11 @@ def code_clauses(spec_dir: Path | None = None) -> dict[int, tuple[str, ...]]:
     found: dict[int, list[str]] = {}
     for letter, name in SPEC_FILES.items():
         text = (root / name).read_text(encoding="utf-8")
-        previous = 0
+        previous, scope = 0, ""
         for match in CLAUSE_RE.finditer(text):
-            scope = _scope(text, previous, match.start())
+            own = _scope(text, previous, match.start())
+            # ids written side by side ("[P-2b] [P-2c]") close the same requirement text
+            scope = own if own.strip() else scope
             previous = match.end()
             if match.group(3) is not None:  # untestable: no device answers it
                 continue

@@ -102,7 +102,10 @@ class FaultyAgent(Agent):
                 if isinstance(rng, ScriptedNonces)
                 else _ConstantNonce()
             )
-        if "ecdsa-fixed-k" in self.flags and not self.keys.suite.is_pq:  # ML-DSA has no k
+        # the ECDSA-only faults touch a device whose DSK is an EC2 key: an Ed25519 DSK (the
+        # ed25519 vectors' test keys) has no k and cannot sign ES256/ES384, an ML-DSA one neither
+        ecdsa = self.keys.dsk_public.kty == KeyType.EC2
+        if "ecdsa-fixed-k" in self.flags and ecdsa:
             self.keys = FixedNonceKeys(
                 suite=self.keys.suite,
                 ueid=self.keys.ueid,
@@ -110,13 +113,14 @@ class FaultyAgent(Agent):
                 dsk=self.keys._dsk,
             )
         layered = sorted(f for f in self.flags if f in _EMIT_FAULTS)
-        if layered and not self.keys.suite.is_pq:  # ES256/ES384 cannot sign with an ML-DSA key
+        unprotected = bool(layered) and _EMIT_FAULTS[layered[0]][1] == "alg-unprotected"
+        if layered and (ecdsa or (unprotected and not self.keys.suite.is_pq)):
             layer, mode = _EMIT_FAULTS[layered[0]]
             keys_class = type("Keys", (LayerKeys,), {"layer": layer, "mode": mode})
             self.keys = keys_class(
                 suite=self.keys.suite, ueid=self.keys.ueid, dak=self.keys._dak, dsk=self.keys._dsk
             )
-        if "emits-es256" in self.flags and not self.keys.suite.is_pq:  # no ES256 with ML-DSA
+        if "emits-es256" in self.flags and ecdsa:
             self.keys = Es256Keys(
                 suite=self.keys.suite, ueid=self.keys.ueid, dak=self.keys._dak, dsk=self.keys._dsk
             )

@@ -21,11 +21,19 @@ from importlib import resources
 from typing import Any
 
 import attrs
-from edbp.conformance.harness.session import EVIDENCE, KEYGEN, NO_SECRET, REPORT, Harness
-from edbp.conformance.outcome import CaseFailure, CaseMeta
+from edbp.conformance.harness.session import (
+    DELIVER_CODE,
+    EVIDENCE,
+    KEYGEN,
+    NO_SECRET,
+    REPORT,
+    Harness,
+    _code_clauses,
+)
+from edbp.conformance.outcome import CASE, CaseFailure, CaseMeta
 from edbp.conformance.vector_clauses import vector_clauses
 
-from edbp.errors import Code
+from edbp.errors import Code, EdbpError
 from edbp.vectorgen.rederive import (
     BYTE_EXACT,
     RE_DERIVED,
@@ -72,6 +80,8 @@ def _message(step: dict[str, Any]) -> bytes:
 
 def run_decode(harness: Harness, test: dict[str, Any], step: dict[str, Any]) -> None:
     """``decode`` through ``deliver``: refusal with the expected code, state unchanged."""
+    from edbp.reference.wire import teep
+
     before = harness.state()
     got = harness.deliver(_message(step), "deliver")
     expect = step.get("expect", {})
@@ -79,6 +89,14 @@ def run_decode(harness: Harness, test: dict[str, Any], step: dict[str, Any]) -> 
         harness.expect_refusal(got, Code(int(expect["error"])), "decode")
     else:
         if got.code is None:
+            if len(got.replies) == 1 and isinstance(harness._peek(got.replies[0]), teep.Error):
+                # refused, but the deliver result does not say so (errors.md section 2)
+                raise CaseFailure(
+                    "decode (deliver result code)",
+                    "a refusal's code",
+                    "no code beside a TEEP Error",
+                    clauses=DELIVER_CODE,
+                )
             raise CaseFailure("decode", "a refusal (not a signed TEEP message)", "accepted")
         if got.code in CBOR_CODES:
             raise CaseFailure(
@@ -190,7 +208,12 @@ def run_agent_deliver(harness: Harness, test: dict[str, Any], step: dict[str, An
     if "error" in expect:
         harness.expect_refusal(got, Code(int(expect["error"])), "agent.deliver")
     elif got.code is not None:
-        raise CaseFailure("agent.deliver", "accepted", f"error {got.code}", got.code)
+        # refused with a code: the clauses saying when that code is due are broken too, as
+        # ``Harness.expect_success`` names them
+        refused = _code_clauses().get(int(got.code), ())
+        raise CaseFailure(
+            "agent.deliver", "accepted", f"error {got.code}", got.code, clauses=(CASE, *refused)
+        )
     names = []
     for data in got.replies:
         msg = harness.open_reply(data, "agent.deliver (reply signed by the DSK)")
@@ -198,7 +221,15 @@ def run_agent_deliver(harness: Harness, test: dict[str, Any], step: dict[str, An
         sigs = [_signed(data)]
         if isinstance(msg, teep.QueryResponse) and msg.attestation_payload:
             sigs.append(_signed(msg.attestation_payload))
-            claims = eat.verify(msg.attestation_payload, harness.dsk)
+            try:
+                claims = eat.verify(msg.attestation_payload, harness.dsk)
+            except EdbpError as exc:  # the harness's evidence check, whatever the vector
+                raise CaseFailure(
+                    "agent.deliver (evidence)",
+                    "an EAT signed by the DSK",
+                    exc.code.name,
+                    clauses=EVIDENCE,
+                ) from None
             if isinstance(sent, teep.QueryRequest) and sent.challenge is not None:
                 if not claims.nonce_matches(sent.challenge):
                     raise CaseFailure(
@@ -213,7 +244,15 @@ def run_agent_deliver(harness: Harness, test: dict[str, Any], step: dict[str, An
                 )
         for report in getattr(msg, "suit_reports", None) or ():
             sigs.append(_signed(report))
-            nonce = verify_report(report, harness.dsk).nonce
+            try:
+                nonce = verify_report(report, harness.dsk).nonce
+            except EdbpError as exc:  # the harness's report check, whatever the vector
+                raise CaseFailure(
+                    "agent.deliver (report)",
+                    "a SUIT report signed by the DSK",
+                    exc.code.name,
+                    clauses=REPORT,
+                ) from None
             if memory.challenge is not None and nonce not in (memory.challenge, memory.token):
                 raise CaseFailure(
                     "agent.deliver (report nonce)", "the open challenge", "another", clauses=REPORT

@@ -129,3 +129,33 @@ def test_specificity_attributes_vector_failures_when_asked() -> None:
 
     res = measure("skip-rollback", keyword="vector and rollback")
     assert res.failed >= 3 and res.specific and not res.unattributed, res.to_json()
+
+
+@pytest.mark.parametrize(
+    ("fault", "keyword"),
+    [
+        # the device's EAT fails the harness's evidence check: P-8.3a, not the vector's flags
+        ("evidence-signer", "vector and esp256-a128gcm and payload-swapped"),
+        # a kid-less TEEP message from a trusted key refused with 604: the clauses naming 604
+        # (P-2c among them), not only the vector's flags
+        ("no-kid-refused", "vector and esp256-a128gcm and package-other-class"),
+        # a refusal whose deliver result omits its code: E-2b, as in the protocol cases
+        ("deliver-omits-code", "vector and cbor and array-indefinite"),
+    ],
+)
+def test_vector_replays_attribute_the_harness_checks_to_their_clauses(
+    fault: str, keyword: str
+) -> None:
+    """A vector replay broken by a fault outside the vector's own subject names the clause of
+    the check that failed (the harness's evidence check, the refusal's code, the deliver
+    result), as the protocol cases do; without that each was collateral to its fault."""
+    from edbp.conformance.specificity import measure
+
+    res = measure(fault, keyword=keyword)
+    assert res.failed >= 1 and res.specific and not res.unattributed, res.to_json()
+
+
+def test_side_by_side_clause_ids_share_their_requirement_text() -> None:
+    """``[P-2b] [P-2c]`` close one paragraph: both name the codes it names (604 among them)."""
+    owed = code_clauses()[604]
+    assert "P-2b" in owed and "P-2c" in owed
