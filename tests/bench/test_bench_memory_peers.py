@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +18,6 @@ from edbp.bench.runner import RunConfig, results_to_json, run
 from edbp.cli import cli
 
 FAST = RunConfig(samples=2, min_sample=0.0, max_loops=1)
-
-
-@pytest.fixture
-def clean_registry() -> Iterator[None]:
-    discover()
-    saved = dict(REGISTRY)
-    try:
-        yield
-    finally:
-        REGISTRY.clear()
-        REGISTRY.update(saved)
 
 
 def test_skip_is_reported_with_its_reason(clean_registry: None) -> None:

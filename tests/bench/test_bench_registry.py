@@ -6,42 +6,16 @@ No timing is asserted: the runner is driven by a fake clock where numbers matter
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bench_support import FakeClock
 from click.testing import CliRunner
 
 from edbp import bench
 from edbp.bench import REGISTRY, Benchmark, benchmark, discover, select
 from edbp.bench.runner import RunConfig, results_to_json, run
 from edbp.cli import cli
-
-
-@pytest.fixture
-def clean_registry() -> Iterator[None]:
-    # import every area first: a discovery inside the test (the CLI runs one) would import them
-    # once, and the restore below would then drop their benchmarks for the rest of the worker
-    discover()
-    saved = dict(REGISTRY)
-    try:
-        yield
-    finally:
-        REGISTRY.clear()
-        REGISTRY.update(saved)
-
-
-class FakeClock:
-    """Each call to a timed function advances time by its cost."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def spend(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def test_registration_and_selection(clean_registry: None) -> None:
@@ -69,8 +43,10 @@ def test_registration_and_selection(clean_registry: None) -> None:
         def other() -> None: ...
 
 
-def test_runner_reports_ratio_from_the_same_run(clean_registry: None) -> None:
-    clock = FakeClock()
+def test_runner_reports_ratio_from_the_same_run(
+    clean_registry: None, fake_clock: FakeClock
+) -> None:
+    clock = fake_clock
 
     def setup() -> dict[str, float]:
         clock.spend(100.0)  # setup is never timed

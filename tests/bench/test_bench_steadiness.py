@@ -6,35 +6,13 @@ number here: no assertion is made on a real time."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bench_support import FakeClock
 
 from edbp.bench import REGISTRY, benchmark, discover, select
 from edbp.bench.runner import RunConfig, pair_ratios, results_to_json, run
-
-
-@pytest.fixture
-def clean_registry() -> Iterator[None]:
-    discover()
-    saved = dict(REGISTRY)
-    try:
-        yield
-    finally:
-        REGISTRY.clear()
-        REGISTRY.update(saved)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def spend(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def test_pair_ratios() -> None:
@@ -43,8 +21,10 @@ def test_pair_ratios() -> None:
     assert pair_ratios([], [1.0]) == ()
 
 
-def test_ratio_is_the_median_of_pairs_taken_in_alternating_order(clean_registry: None) -> None:
-    clock = FakeClock()
+def test_ratio_is_the_median_of_pairs_taken_in_alternating_order(
+    clean_registry: None, fake_clock: FakeClock
+) -> None:
+    clock = fake_clock
     events: list[str] = []
     # one slow moment spoils pair 2 (the baseline) and pair 3 (both): the ratio of the
     # medians (2 / 4 = 0.5) would follow it, the median of the pairs does not
@@ -82,8 +62,10 @@ def test_ratio_is_the_median_of_pairs_taken_in_alternating_order(clean_registry:
     assert doc["timing"]["samples"] == [2.0, 2.0, 2.0, 6.0, 6.0]  # the raw samples stay
 
 
-def test_fewer_baseline_samples_pair_the_first_ones(clean_registry: None) -> None:
-    clock = FakeClock()
+def test_fewer_baseline_samples_pair_the_first_ones(
+    clean_registry: None, fake_clock: FakeClock
+) -> None:
+    clock = fake_clock
 
     @benchmark("t.peer[1]", samples=2)
     def peer() -> None:
