@@ -302,13 +302,18 @@ class Harness:
             return self.device.call(req, args)
         except DeviceError as exc:
             # a deliver the harness builds is well formed: an error reply to it is a refusal
-            # sent the wrong way (adapter.md section 3: a refused delivery is an ok reply)
+            # sent the wrong way (adapter.md section 3: a refused delivery is an ok reply);
+            # another request the harness builds is well formed too, so its refusal with code
+            # C also breaks the clauses saying when C is due
+            owed = (CASE,)
+            if req != "deliver" and isinstance(exc.raw_code, int):
+                owed = (CASE, *_code_clauses().get(exc.raw_code, ()))
             raise CaseFailure(
                 step,
                 f"{req} answered",
                 _code_name(exc.raw_code),
                 exc.raw_code,
-                clauses=DELIVER_REPLY if req == "deliver" else (CASE,),
+                clauses=DELIVER_REPLY if req == "deliver" else owed,
             ) from None
 
     def _fetch(self, uri: str) -> bytes:

@@ -27,6 +27,7 @@ from edbp.conformance.harness.session import (
     KEYGEN,
     NO_SECRET,
     REPORT,
+    STATE,
     Harness,
     _code_clauses,
 )
@@ -292,6 +293,10 @@ def _check_secrets(harness: Harness, test: dict[str, Any]) -> None:
             )
 
 
+#: the SUIT floor rule (protocol.md section 13), what a floor reported lower than due breaks
+FLOOR_KEPT = ("P-13a",)
+
+
 def _check_state(harness: Harness, after: dict[str, Any]) -> None:
     state = harness.state()
     if "agentState" in after and state.get("agent_state") != after["agentState"]:
@@ -304,7 +309,11 @@ def _check_state(harness: Harness, after: dict[str, Any]) -> None:
             (tuple(c.hex() for c in e["component"]), int(e["sequence"])) for e in state.get(key, [])
         )
         if want != have:
-            raise CaseFailure(f"stateAfter ({key})", want, have)
+            # what the state reply shows broken: the report itself (adapter.md A-4b: installed
+            # components, and floors also for uninstalled ones) and, for floors, the floor rule
+            # (P-13a: never lowered, not even by uninstall), beside the vector's own clauses
+            shown = (*STATE, *FLOOR_KEPT) if key == "floors" else STATE
+            raise CaseFailure(f"stateAfter ({key})", want, have, clauses=(CASE, *shown))
 
 
 def run_agent_provision(harness: Harness, test: dict[str, Any], step: dict[str, Any]) -> None:

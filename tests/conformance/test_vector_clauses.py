@@ -141,6 +141,11 @@ def test_specificity_attributes_vector_failures_when_asked() -> None:
         ("no-kid-refused", "vector and esp256-a128gcm and package-other-class"),
         # a refusal whose deliver result omits its code: E-2b, as in the protocol cases
         ("deliver-omits-code", "vector and cbor and array-indefinite"),
+        # a state reply without the floors of uninstalled components: the state report (A-4b)
+        ("state-without-retired-floors", "vector and esp256-a128gcm and update-rollback"),
+        # the vector's provision refused for a member the device does not know: the clauses
+        # naming that refusal's code (A-4e, receivers ignore unknown members)
+        ("refuses-unknown-members", "vector and esp256-a128gcm and package-other-class"),
     ],
 )
 def test_vector_replays_attribute_the_harness_checks_to_their_clauses(
