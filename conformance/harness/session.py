@@ -305,7 +305,7 @@ class Harness:
             # sent the wrong way (adapter.md section 3: a refused delivery is an ok reply);
             # another request the harness builds is well formed too, so its refusal with code
             # C also breaks the clauses saying when C is due
-            owed = (CASE,)
+            owed: tuple[str, ...] = (CASE,)
             if req != "deliver" and isinstance(exc.raw_code, int):
                 owed = (CASE, *_code_clauses().get(exc.raw_code, ()))
             raise CaseFailure(
