@@ -48,7 +48,7 @@ from .cose_algs import (
     alg_info,
     as_alg,
 )
-from .cose_headers import Headers, Label, require_bytes
+from .cose_headers import PARTY_INFO_LABELS, Headers, Label, require_bytes
 from .cose_kdf import (
     KdfContext,
     PartyInfo,
@@ -424,22 +424,13 @@ def _is_direct(alg: Alg) -> bool:
     )
 
 
-_PARTY_LABELS = frozenset(
-    {
-        HeaderLabel.PARTY_U_IDENTITY,
-        HeaderLabel.PARTY_U_NONCE,
-        HeaderLabel.PARTY_U_OTHER,
-        HeaderLabel.PARTY_V_IDENTITY,
-        HeaderLabel.PARTY_V_NONCE,
-        HeaderLabel.PARTY_V_OTHER,
-    }
-)
 _NO_PARTY_INFO = (PartyInfo(), PartyInfo())
 
 
 def _party_info(headers: Headers) -> tuple[PartyInfo, PartyInfo]:
     if not (
-        _PARTY_LABELS & headers.protected.keys() or _PARTY_LABELS & headers.unprotected.keys()
+        PARTY_INFO_LABELS & headers.protected.keys()
+        or PARTY_INFO_LABELS & headers.unprotected.keys()
     ):
         return _NO_PARTY_INFO  # (nil, nil, nil) twice: no party info header in either bucket
     return (

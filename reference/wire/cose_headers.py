@@ -23,23 +23,20 @@ from edbp.errors import Code, WireError
 from . import cbor
 from .cose_algs import RECEIVE_ONLY_ALGS, Alg, HeaderLabel
 
-__all__ = ["UNDERSTOOD_LABELS", "Headers", "Label", "alg_only_protected", "require_bytes"]
+__all__ = [
+    "PARTY_INFO_LABELS",
+    "UNDERSTOOD_LABELS",
+    "Headers",
+    "Label",
+    "alg_only_protected",
+    "require_bytes",
+]
 
 Label = int | str
 
-#: Labels the COSE layer itself processes, so they may be marked critical without the caller
-#: adding them to ``understood``.
-UNDERSTOOD_LABELS: frozenset[Label] = frozenset(
+#: The KDF party-info labels (RFC 9053 section 5.2), read by the ECDH-ES recipient's KDF context.
+PARTY_INFO_LABELS: frozenset[Label] = frozenset(
     {
-        HeaderLabel.ALG,
-        HeaderLabel.CRIT,
-        HeaderLabel.CONTENT_TYPE,
-        HeaderLabel.KID,
-        HeaderLabel.IV,
-        HeaderLabel.EPHEMERAL_KEY,
-        HeaderLabel.STATIC_KEY,
-        HeaderLabel.STATIC_KEY_ID,
-        HeaderLabel.SALT,
         HeaderLabel.PARTY_U_IDENTITY,
         HeaderLabel.PARTY_U_NONCE,
         HeaderLabel.PARTY_U_OTHER,
@@ -47,6 +44,25 @@ UNDERSTOOD_LABELS: frozenset[Label] = frozenset(
         HeaderLabel.PARTY_V_NONCE,
         HeaderLabel.PARTY_V_OTHER,
     }
+)
+
+#: Labels the COSE layer itself processes, so they may be marked critical without the caller
+#: adding them to ``understood``.
+UNDERSTOOD_LABELS: frozenset[Label] = (
+    frozenset(
+        {
+            HeaderLabel.ALG,
+            HeaderLabel.CRIT,
+            HeaderLabel.CONTENT_TYPE,
+            HeaderLabel.KID,
+            HeaderLabel.IV,
+            HeaderLabel.EPHEMERAL_KEY,
+            HeaderLabel.STATIC_KEY,
+            HeaderLabel.STATIC_KEY_ID,
+            HeaderLabel.SALT,
+        }
+    )
+    | PARTY_INFO_LABELS
 )
 
 _BSTR_LABELS = (
