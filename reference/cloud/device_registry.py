@@ -176,7 +176,13 @@ class AuditEntry:
         """``dumps(self.to_cbor())``; an entry of the usual types (what ``_append`` makes) is
         assembled from its parts (keys 1..7 are in deterministic order as written)."""
         index, prev, at, event, ueid, body, error = (
-            self.index, self.prev_hash, self.time, self.event, self.ueid, self.body, self.error
+            self.index,
+            self.prev_hash,
+            self.time,
+            self.event,
+            self.ueid,
+            self.body,
+            self.error,
         )
         if not (
             type(index) is int
@@ -264,8 +270,11 @@ class _Unit:
             if exc_type:
                 r._db.execute("ROLLBACK TO unit")
                 r._group_head = None  # what this unit appended is gone: read the head again
+                r._forget_current()  # and what it read after its own writes
             r._db.execute("RELEASE unit")
         else:
+            if exc_type:
+                r._forget_current()
             r._db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
@@ -298,6 +307,11 @@ class DeviceRegistry:
         self._units = 0
         #: the record last made from each device's row, with that row (see ``get``)
         self._records: dict[bytes, tuple[tuple[Any, ...], DeviceRecord]] = {}
+        #: records read inside groups, current while no other connection has committed since
+        #: (``PRAGMA data_version`` unchanged) and this one has not written the row (see ``get``)
+        self._current: dict[bytes, DeviceRecord] = {}
+        #: the ``data_version`` ``_current`` is valid for (None: nothing is known current)
+        self._current_version: int | None = None
 
     def close(self) -> None:
         self._db.close()
@@ -403,13 +417,22 @@ class DeviceRegistry:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:
             raise ProtocolError(Code.TAM_STORAGE_FAILED, f"audit log: {type(e).__name__}") from None
+        try:
+            self._check_current()
+        except sqlite3.Error:
+            self._forget_current()  # (a record is then read afresh by every get of this group)
         self._group_depth = 1
+        completed = False
         try:
             yield
+            completed = True
         finally:
             self._group_depth = 0
             self._group_head = None
             self._units = 0
+            if not completed:
+                # the block failed part way: whatever it read is not trusted past it
+                self._forget_current()
             try:
                 # the queued entries are a suffix of the chain in order: should inserting them
                 # fail part way, what is committed is still a whole chain, only shorter
@@ -419,6 +442,7 @@ class DeviceRegistry:
                     self._pending = []
                     self._db.execute("COMMIT")
             except sqlite3.Error as e:
+                self._forget_current()
                 raise ProtocolError(
                     Code.TAM_STORAGE_FAILED, f"audit log commit: {type(e).__name__}"
                 ) from None
@@ -522,6 +546,7 @@ class DeviceRegistry:
             status=DeviceStatus.ACTIVE,
             registered_at=self._clock(),
         )
+        self._forget(record.ueid)
         with self._transaction():
             if self._db.execute("SELECT 1 FROM devices WHERE ueid = ?", (record.ueid,)).fetchone():
                 raise ProtocolError(
@@ -545,8 +570,52 @@ class DeviceRegistry:
             self._append("enrol.register", record.ueid, record.enrolment_record(), None)
         return record
 
+    def _check_current(self) -> None:
+        """At a group's start, inside its write transaction: keep ``_current`` only if no other
+        connection committed anything since it was last checked. ``PRAGMA data_version``
+        changes exactly when another connection (or process) commits to the database; this
+        connection's own writes do not change it, so every write this class makes to a device
+        row drops that row from ``_current`` (``_forget``)."""
+        (version,) = self._db.execute("PRAGMA data_version").fetchone()
+        if version != self._current_version:
+            self._current.clear()
+            self._current_version = version
+
+    def _forget(self, ueid: bytes) -> None:
+        """This connection wrote (or is about to write) the device's row."""
+        self._current.pop(bytes(ueid), None)
+
+    def _forget_current(self) -> None:
+        """Nothing read so far is known current (a rolled back unit or group, a failed commit)."""
+        self._current.clear()
+        self._current_version = None
+
     def get(self, ueid: bytes) -> DeviceRecord:
-        """The device, or TAM_UNKNOWN_DEVICE."""
+        """The device, or TAM_UNKNOWN_DEVICE.
+
+        Outside a group the row is read afresh every call. Inside a group (``group_commit``)
+        this connection holds SQLite's write lock from the group's first statement to its
+        COMMIT, so no other connection can change a device row meanwhile; and a change another
+        connection committed between two groups moves ``PRAGMA data_version``, checked as each
+        group starts (``_check_current``). So inside a group, the record read for a device in
+        this or an earlier group is what a fresh read would return, unless this connection
+        wrote the row since, and each write here drops it (``_forget``): a revocation, through
+        this registry or any other connection, is seen by the next message all the same."""
+        key = ueid if type(ueid) is bytes else bytes(ueid)
+        grouped = self._group_depth and self._current_version is not None
+        if grouped:
+            known_current = self._current.get(key)
+            if known_current is not None:
+                return known_current
+        record = self._read(key)
+        if grouped:
+            if len(self._current) >= _RECORDS_MAX:
+                self._current.clear()
+            self._current[key] = record
+        return record
+
+    def _read(self, ueid: bytes) -> DeviceRecord:
+        """The device's row, read now, as a record."""
         row = self._db.execute(
             "SELECT ueid, class_id, vendor_id, dak, dsk, endorsement, status, registered_at,"
             " revoked_at"
@@ -589,6 +658,7 @@ class DeviceRegistry:
             if not record.active:
                 return record
             now = self._clock()
+            self._forget(record.ueid)
             self._db.execute(
                 "UPDATE devices SET status = 'revoked', revoked_at = ? WHERE ueid = ?",
                 (now, record.ueid),

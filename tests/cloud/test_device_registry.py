@@ -247,3 +247,62 @@ def test_audit_entry_encoding_is_dumps_of_its_map() -> None:
                     assert entry.encode() == dumps(entry.to_cbor())
     odd = AuditEntry(1, bytes(32), 2.5, "deploy.record")  # type: ignore[arg-type]
     assert odd.encode() == dumps(odd.to_cbor())
+
+
+def test_get_inside_groups_sees_every_change(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Inside a group ``get`` answers from what it read in this or an earlier group, and only
+    while that is what a fresh read would return: a row another connection changed between two
+    groups (revoked, tampered, undecodable), or one this registry revoked, is what the next
+    ``get`` answers; inside a group no other connection can write at all."""
+    path = tmp_path / "tam.sqlite"
+    reg = DeviceRegistry(path, clock=lambda: 5)
+    e, data = endorsed("grouped")
+    reg.register(verify_endorsement(data, MRK.public()), data)
+    with reg.group_commit():
+        first = reg.get(e.ueid)
+        assert reg.get(e.ueid) is first and first.active
+        # the group holds the write lock: another connection cannot change the row now
+        other = sqlite3.connect(path, timeout=0)
+        with pytest.raises(sqlite3.OperationalError):
+            other.execute("UPDATE devices SET status = 'revoked' WHERE ueid = ?", (e.ueid,))
+        other.close()
+    with reg.group_commit():
+        assert reg.get(e.ueid) is first  # nothing was committed since: no row read again
+    _tamper(
+        str(path), "UPDATE devices SET status = 'revoked', revoked_at = 9 WHERE ueid = ?", e.ueid
+    )
+    with reg.group_commit():
+        again = reg.get(e.ueid)
+        assert not again.active and again.revoked_at == 9
+    _tamper(
+        str(path), "UPDATE devices SET status = 'active', revoked_at = NULL WHERE ueid = ?", e.ueid
+    )
+    with reg.group_commit():
+        assert reg.get(e.ueid).active
+        reg.revoke(e.ueid)  # this connection's own write (data_version does not move)
+        assert not reg.get(e.ueid).active
+    with reg.group_commit():
+        assert not reg.get(e.ueid).active
+    _tamper(str(path), "UPDATE devices SET dsk = ? WHERE ueid = ?", b"\xa0", e.ueid)
+    with reg.group_commit(), pytest.raises(VerificationError) as exc:
+        reg.get(e.ueid)
+    assert exc.value.code == Code.TAM_AUDIT_TAMPERED
+
+
+def test_get_inside_groups_reads_once_per_device(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """What the rule above buys: with no other writer, a device's row is read by the first
+    ``get`` of the first group that asks for it, and not again (one SELECT, not one per
+    message); outside groups every ``get`` still reads it."""
+    reg = DeviceRegistry(tmp_path / "tam.sqlite", clock=lambda: 5)
+    e, data = endorsed("counted")
+    reg.register(verify_endorsement(data, MRK.public()), data)
+    reads: list[str] = []
+    reg._db.set_trace_callback(lambda sql: reads.append(sql) if "FROM devices" in sql else None)
+    for _ in range(3):
+        with reg.group_commit():
+            reg.get(e.ueid)
+            reg.get(e.ueid)
+    assert len(reads) == 1
+    reg.get(e.ueid)
+    reg.get(e.ueid)
+    assert len(reads) == 3

@@ -47,6 +47,10 @@ unwrap, one AES-128-GCM decryption of the 16 KiB payload and one RSA-2048 PSS ve
 the TA image. (The earlier single floor mixed both sides and counted a key generation the
 device does not do; it was the baseline of a TAM target, so it compared unlike things.)
 
+Every timed deploy follows an untimed one on the same fleet (in the setup): the first session
+with a freshly enrolled device verifies its endorsement once, an enrolment cost. The 1,000-device
+rows and their floors take 7 samples of one call each (7 pairs).
+
 Each deploy result keeps, in the JSON report, ``tam_seconds`` and ``loop_seconds`` of its last
 sample's call and ``tam_share`` (TAM time over the whole loop).
 
@@ -99,7 +103,12 @@ def _fleet(n: int, backend: str, tag: str = "") -> Fleet:
         from edbp.reference.cloud.softhsm import process_token
 
         vault = process_token(_workdir() / "softhsm").open_vault(namespace=f"bench{n}")
-    return Fleet(n, vault, root, payload_bytes=_PAYLOAD)
+    fleet = Fleet(n, vault, root, payload_bytes=_PAYLOAD)
+    # One untimed deploy first: the first session with each enrolled device verifies its
+    # endorsement under the MRK (then remembered by its bytes) and fills the per-key memos, an
+    # enrolment cost paid once per device, not per deploy. Every timed call is a later deploy.
+    _deploy(fleet, n)
+    return fleet
 
 
 @functools.lru_cache(maxsize=2)
@@ -214,9 +223,16 @@ def _deploy(fleet: Fleet, n: int) -> dict[str, float]:
 def _register(size: str, n: int, quick: bool) -> None:
     floor_name = f"crypto.delivery_floor[{size}]"
     fleet_floor_name = f"crypto.fleet_floor[{size}]"
-    benchmark(floor_name, setup=lambda: _floor_state(n), quick=quick)(_delivery_floor)
-    benchmark(fleet_floor_name, setup=lambda: _floor_state(n), quick=quick)(_fleet_floor)
-    samples = None if quick else 3  # a 1,000-device call lasts seconds
+    # a 1,000-device deploy lasts seconds: one call per sample, 7 pairs (the machine's load
+    # moves a single pair's ratio by +-15%); each floor takes the same count, so every sample
+    # has its partner
+    samples = None if quick else 7
+    benchmark(floor_name, setup=lambda: _floor_state(n), quick=quick, samples=samples)(
+        _delivery_floor
+    )
+    benchmark(fleet_floor_name, setup=lambda: _floor_state(n), quick=quick, samples=samples)(
+        _fleet_floor
+    )
     for backend in ("software", "pkcs11"):
 
         def run(fleet: Fleet, n: int = n) -> dict[str, float]:
