@@ -44,3 +44,20 @@ def test_the_tam_row_reports_the_tam_seconds(tmp_path: Path) -> None:
     state = cloud._floor_state(2)
     cloud._delivery_floor(state)
     cloud._fleet_floor(state)
+
+
+def test_timed_deploys_follow_an_untimed_one_and_pair_with_their_floor() -> None:
+    """The first session with a freshly enrolled device verifies its endorsement (an
+    enrolment cost): the setup deploys once, so every timed call is a later deploy. A heavy
+    row and its floor take the same sample count, so that every sample has a partner."""
+    from edbp.bench import cloud
+
+    discover()
+    fleet = cloud._fleet(2, "software", "-test")
+    assert fleet.sequence == 1
+    for size in ("50dev", "1000dev"):
+        floor = REGISTRY[f"crypto.delivery_floor[{size}]"]
+        assert REGISTRY[f"cloud.deploy[{size}-software]"].samples == floor.samples
+        loop_floor = REGISTRY[f"crypto.fleet_floor[{size}]"]
+        assert REGISTRY[f"cloud.deploy_loop[{size}-software]"].samples == loop_floor.samples
+    assert REGISTRY["cloud.deploy[1000dev-software]"].samples == 7
