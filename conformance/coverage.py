@@ -121,8 +121,17 @@ _CODE_NUMBER_RE = re.compile(r"(?:[(,;]\s?|`\s)([1-9]\d{2})(?=[),;])")
 
 def _scope(text: str, start: int, end: int) -> str:
     """The whole requirement an id closes: back to the previous id or the paragraph break
-    (not cut at a sentence like ``Clause.text``, which is for display)."""
-    return text[max(start, text.rfind("\n\n", 0, end)) : end]
+    (not cut at a sentence like ``Clause.text``, which is for display). A requirement that
+    says "this table" takes in the table right above it (its rows are the requirement)."""
+    begin = max(start, text.rfind("\n\n", 0, end))
+    scope = text[begin:end]
+    if "this table" in scope and begin > start:
+        above = text.rfind("\n\n", 0, begin)
+        block = text[above + 2 : begin] if above >= start else ""
+        rows = block.strip("\n").split("\n")
+        if block and all(row.startswith("|") for row in rows):
+            scope = block + scope
+    return scope
 
 
 def code_clauses(spec_dir: Path | None = None) -> dict[int, tuple[str, ...]]:

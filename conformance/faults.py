@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
+import hmac
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -436,14 +437,28 @@ class FaultyAgent(Agent):
     # -- the payload -------------------------------------------------------------------------
 
     def _decrypt_then_check(self, spec: Any, source: Any) -> None:
-        """Trial-decrypts the ciphertext before checking its signed digest (P9 broken)."""
+        """Trial-decrypts the ciphertext before checking its signed digest (P9 broken), with
+        the delivery's own content algorithm: an AEAD's tag, or for CTR (no integrity of its
+        own) the signed plaintext digest, decides, so a payload the digest check would pass
+        decrypts here too and only the order of the checks differs from the reference."""
         from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        from edbp.reference.wire.cose_algs import Alg
 
         data = b"".join(source.read_chunks(1 << 16))
         assert self._cek is not None
         try:
-            AESGCM(bytes(self._cek)).decrypt(spec.iv, data, spec.aad)
+            if spec.content_alg in (Alg.A128CTR, Alg.A256CTR):
+                plain = Cipher(algorithms.AES(bytes(self._cek)), modes.CTR(spec.iv)).decryptor()
+                digest = hashlib.sha256(plain.update(data) + plain.finalize()).digest()
+                if spec.plaintext_digest is None or not hmac.compare_digest(
+                    digest, spec.plaintext_digest
+                ):
+                    raise InvalidTag()
+            else:
+                AESGCM(bytes(self._cek)).decrypt(spec.iv, data, spec.aad)
         except (InvalidTag, ValueError):
             raise ProtocolError(Code.AGENT_DECRYPT_FAILED, "decryption failed") from None
         type(self.installer).check_payload(self.installer, spec, source)
@@ -1257,7 +1272,9 @@ FAULTS: dict[str, Fault] = {
         "accepts class keys at provisioning and unwraps class-key CEK wraps with them",
         ("P2",),
         HoldsClassKeys,
-        clauses=("P-9.4b",),
+        # to unwrap a class-key wrap it must accept A256KW as a device recipient, an algorithm
+        # of no device profile (``class-key-profile``): the profile rule P-9.5b, by construction
+        clauses=("P-9.4b", "P-9.5b"),
     ),
     "cek-to-ree": Fault(
         "leaks the CEK to the REE (appended to the payload fetch request)",
@@ -1377,7 +1394,9 @@ FAULTS: dict[str, Fault] = {
         ("P9",),
         _agent_fault("decrypt-first"),
         "decrypts before verifying",
-        clauses=("P-8.3c",),
+        # decryption moved ahead of the digest and size checks answers its own code for a
+        # payload those checks refuse: E-3a broken by construction, as for replay-check-first
+        clauses=("P-8.3c", "E-3a"),
     ),
     "early-floor": Fault(
         "raises the floor although the install failed (a partial state is left behind)",
@@ -1518,7 +1537,9 @@ FAULTS: dict[str, Fault] = {
         "checks the session binding before the device binding (612 where 602 is due)",
         ("P4",),
         _agent_fault("replay-check-first"),
-        clauses=("P-9.7b",),
+        # a check moved ahead of its rank answers for inputs an earlier row refuses: the
+        # precedence rule (E-3a) is broken by construction, beside the check's own clause
+        clauses=("P-9.7b", "E-3a"),
     ),
     "token-prefix-compare": Fault(
         "compares only the first 8 bytes of the Update's token with the open exchange's",

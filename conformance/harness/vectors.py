@@ -26,6 +26,7 @@ from edbp.conformance.harness.session import (
     EVIDENCE,
     KEYGEN,
     NO_SECRET,
+    REFUSAL,
     REPORT,
     STATE,
     Harness,
@@ -273,7 +274,7 @@ def run_agent_deliver(harness: Harness, test: dict[str, Any], step: dict[str, An
     _check_secrets(harness, test)
     after = step.get("stateAfter")
     if after is not None:
-        _check_state(harness, after)
+        _check_state(harness, after, refused="error" in expect)
 
 
 def _check_secrets(harness: Harness, test: dict[str, Any]) -> None:
@@ -295,12 +296,23 @@ def _check_secrets(harness: Harness, test: dict[str, Any]) -> None:
 
 #: the SUIT floor rule (protocol.md section 13), what a floor reported lower than due breaks
 FLOOR_KEPT = ("P-13a",)
+#: every transition into IDLE ends the exchange (protocol.md section 10): what an Agent that
+#: is not IDLE after a step ending there breaks
+EXCHANGE_CLOSED = ("P-10.1a",)
 
 
-def _check_state(harness: Harness, after: dict[str, Any]) -> None:
+def _check_state(harness: Harness, after: dict[str, Any], refused: bool = False) -> None:
+    """``stateAfter`` against the device's state reply. After a refusal (``refused``) a
+    changed component or floor is also a change made by a refusal (P-9a)."""
     state = harness.state()
     if "agentState" in after and state.get("agent_state") != after["agentState"]:
-        raise CaseFailure("stateAfter (agent_state)", after["agentState"], state.get("agent_state"))
+        shown = EXCHANGE_CLOSED if after["agentState"] == "IDLE" else ()
+        raise CaseFailure(
+            "stateAfter (agent_state)",
+            after["agentState"],
+            state.get("agent_state"),
+            clauses=(CASE, *STATE, *shown),
+        )
     for key in ("components", "floors"):
         if key not in after:
             continue
@@ -313,6 +325,8 @@ def _check_state(harness: Harness, after: dict[str, Any]) -> None:
             # components, and floors also for uninstalled ones) and, for floors, the floor rule
             # (P-13a: never lowered, not even by uninstall), beside the vector's own clauses
             shown = (*STATE, *FLOOR_KEPT) if key == "floors" else STATE
+            if refused:
+                shown = (*shown, *REFUSAL)
             raise CaseFailure(f"stateAfter ({key})", want, have, clauses=(CASE, *shown))
 
 

@@ -146,6 +146,16 @@ def test_specificity_attributes_vector_failures_when_asked() -> None:
         # the vector's provision refused for a member the device does not know: the clauses
         # naming that refusal's code (A-4e, receivers ignore unknown members)
         ("refuses-unknown-members", "vector and esp256-a128gcm and package-other-class"),
+        # a QueryRequest without a kid refused with 604 where the vector expects another
+        # refusal: the clauses naming the code answered (P-2c), not only E-3a and the flags'
+        ("no-kid-refused", "vector and esp256-a128gcm and query-no-challenge"),
+        # the floor raised by a refused install: stateAfter after a refusal names P-9a
+        ("early-floor", "vector and esp256-a128gcm and payload-fetch-failed"),
+        # the exchange kept after a refusal: stateAfter's IDLE names P-10.1a
+        ("unexpected-keeps-exchange", "vector and esp256-a128gcm and update-query-response"),
+        # decryption moved ahead of the digest check (E-3a by construction), in a CTR profile
+        # too (the fault decrypts with the delivery's own content algorithm)
+        ("decrypt-first", "vector and esp256-a128ctr and payload"),
     ],
 )
 def test_vector_replays_attribute_the_harness_checks_to_their_clauses(
@@ -164,3 +174,14 @@ def test_side_by_side_clause_ids_share_their_requirement_text() -> None:
     """``[P-2b] [P-2c]`` close one paragraph: both name the codes it names (604 among them)."""
     owed = code_clauses()[604]
     assert "P-2b" in owed and "P-2c" in owed
+
+
+def test_a_requirement_over_a_table_names_the_codes_of_its_rows() -> None:
+    """"Each row of this table is refused with its code. [P-5b]": the rows above it are the
+    requirement, so their codes name P-5b (a duplicate key's 103 among them); and the receive
+    rule [P-5c] names the strict option's codes, which a default receiver never answers."""
+    owed = code_clauses()
+    for code in (100, 101, 102, 103, 106, 108, 109, 110):
+        assert "P-5b" in owed[code], code
+    for code in (105, 111, 112):
+        assert owed[code] == ("P-5c",), code
