@@ -444,7 +444,6 @@ class FaultyAgent(Agent):
         from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
         from edbp.reference.wire.cose_algs import Alg
 
         data = b"".join(source.read_chunks(1 << 16))
