@@ -7,8 +7,9 @@ A fault that changes more than its clause (a "skip the TA check" that also skips
 floor, a "tries every key" that also changes every signature error's code) inflates the
 score and hides gaps: the case that should catch the narrow defect is never shown to.
 
-This runs the whole suite (by default without the vector replays, ``NOT_VECTORS``; they
-name clauses too and ``ALL_CASES`` takes them in) against one faulty device and reads, for
+This runs the whole suite (by default with the vector replays, ``ALL_CASES``: they name
+clauses like any case; ``NOT_VECTORS`` leaves them out, about half the time) against one
+faulty device and reads, for
 every failure, the clauses the failure shows broken (``violates`` in the JSON report, see
 ``CaseFailure.clauses``). A failure naming none of the fault's clauses is *collateral*:
 either the fault does more than its clause, or the failing case checks a requirement its
@@ -32,10 +33,10 @@ from edbp.errors import Code, ConfigError
 
 __all__ = ["FaultSpecificity", "classify", "measure", "measure_all", "run_suite"]
 
-#: the default selection: the vector replays left out. They name clauses now (their flags'
-#: and their expected codes', ``vector_clauses``); ``ALL_CASES`` takes them in
+#: the protocol cases only: the vector replays left out (``--without-vectors``)
 NOT_VECTORS = "not vector"
-#: no selection: every case, the vector replays included
+#: no selection, the default: every case, the vector replays included (their failures name
+#: their flags' clauses and their expected codes', ``vector_clauses``)
 ALL_CASES = ""
 
 
@@ -72,7 +73,7 @@ class FaultSpecificity:
         }
 
 
-def run_suite(fault: str, report: Path, keyword: str = NOT_VECTORS) -> dict[str, Any]:
+def run_suite(fault: str, report: Path, keyword: str = ALL_CASES) -> dict[str, Any]:
     """One suite run in a child process (each run starts from a clean interpreter, as a lab's
     run would), returning its JSON report."""
     cmd = [
@@ -126,7 +127,7 @@ def classify(fault: str, clauses: tuple[str, ...], report: dict[str, Any]) -> Fa
     )
 
 
-def measure(fault: str, *, keyword: str = NOT_VECTORS) -> FaultSpecificity:
+def measure(fault: str, *, keyword: str = ALL_CASES) -> FaultSpecificity:
     """Run the suite against ``fault`` and sort its failures by the clauses they name."""
     from edbp.conformance.faults import check_fault
 
@@ -138,7 +139,7 @@ def measure(fault: str, *, keyword: str = NOT_VECTORS) -> FaultSpecificity:
 
 
 def measure_all(
-    faults: Iterable[str] | None = None, *, keyword: str = NOT_VECTORS
+    faults: Iterable[str] | None = None, *, keyword: str = ALL_CASES
 ) -> list[FaultSpecificity]:
     """Every named fault, or every fault of the ``edbp`` profile."""
     from edbp.conformance.faults import FAULTS

@@ -55,3 +55,23 @@ def test_failures_are_sorted_by_the_clauses_they_name() -> None:
     assert res.to_json()["caught_by"] == ["a"]
     only_own = classify("f", ("P-13c",), {"cases": report["cases"][:1]})
     assert only_own.specific
+
+
+def test_the_command_takes_the_vector_replays_unless_told_not_to() -> None:
+    """``edbp conformance specificity`` measures over every case, vector replays included
+    (early-floor's defect shows in three fetch-failure vectors beside its protocol case);
+    ``--without-vectors`` runs the protocol cases only."""
+    from click.testing import CliRunner
+    from edbp.cli import cli
+
+    runner = CliRunner()
+    both = runner.invoke(cli, ["conformance", "specificity", "--fault", "early-floor"])
+    protocol = runner.invoke(
+        cli, ["conformance", "specificity", "--fault", "early-floor", "--without-vectors"]
+    )
+    assert both.exit_code == protocol.exit_code == 0, (both.output, protocol.output)
+
+    def failed(output: str) -> int:
+        return int(output.split("early-floor")[1].split()[1])
+
+    assert failed(both.output) > failed(protocol.output) >= 1

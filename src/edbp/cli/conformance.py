@@ -317,15 +317,21 @@ def coverage(write: bool, check: bool) -> None:
     multiple=True,
     help="only this faulty device (repeat); default every fault of the edbp profile",
 )
+@click.option(
+    "--without-vectors",
+    is_flag=True,
+    help="leave the vector replay cases out (about half the time; protocol cases only)",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="write the results")
-def specificity(faults: tuple[str, ...], json_out: str | None) -> None:
-    """Run the whole suite against each seeded faulty device and check that every failure
-    names a spec clause the fault breaks. Exit 1 when a fault also breaks something else
-    (collateral failures) or is not caught at all. Slow: one suite run per fault."""
+def specificity(faults: tuple[str, ...], without_vectors: bool, json_out: str | None) -> None:
+    """Run the whole suite, vector replays included, against each seeded faulty device and
+    check that every failure names a spec clause the fault breaks. Exit 1 when a fault also
+    breaks something else (collateral failures) or is not caught at all. Slow: one suite run
+    per fault."""
     import json
 
     from edbp.conformance.faults import FAULTS, check_fault
-    from edbp.conformance.specificity import measure
+    from edbp.conformance.specificity import ALL_CASES, NOT_VECTORS, measure
 
     try:
         names = list(faults) or [n for n, f in FAULTS.items() if f.profile == "edbp"]
@@ -333,7 +339,7 @@ def specificity(faults: tuple[str, ...], json_out: str | None) -> None:
             check_fault(name)
         results = []
         for name in names:
-            res = measure(name)
+            res = measure(name, keyword=NOT_VECTORS if without_vectors else ALL_CASES)
             results.append(res)
             verdict = "specific" if res.specific else ("NOT CAUGHT" if not res.caught else "BROAD")
             click.echo(
