@@ -62,6 +62,7 @@ def test_the_command_takes_the_vector_replays_unless_told_not_to() -> None:
     (early-floor's defect shows in three fetch-failure vectors beside its protocol case);
     ``--without-vectors`` runs the protocol cases only."""
     from click.testing import CliRunner
+
     from edbp.cli import cli
 
     runner = CliRunner()
