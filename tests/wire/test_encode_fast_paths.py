@@ -210,3 +210,93 @@ def test_sign1_decode_non_shortest_heads_take_the_general_path() -> None:
     with cbor.strict_decoding():
         assert _decoded_sign1(data, True, False) == _general_sign1(data, True, False)
         assert not isinstance(_decoded_sign1(data, True, False), Sign1)
+
+
+def test_ecdh_recipient_template_seals_the_general_recipient() -> None:
+    """``EcdhRecipientTemplate.seal`` writes the recipient the general path (``encryption_info``)
+    writes for the same key, kid, CEK and draw of the rng, for each ECDH-ES + key wrap and
+    content size; it draws what the general path draws (the rngs agree afterwards), and the
+    recipient's private key unwraps the CEK."""
+    from edbp.reference.rand import SeededRandom
+    from edbp.reference.wire.cose_algs import Alg, Curve, HeaderLabel
+    from edbp.reference.wire.cose_encrypt import (
+        EcdhRecipientTemplate,
+        RecipientSpec,
+        encryption_info,
+    )
+    from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
+    from edbp.reference.wire.cose_key import CoseKey
+
+    def spec(alg: Alg, key: CoseKey, other: bytes | None) -> RecipientSpec:
+        kid = key.thumbprint()
+        kid_header = {HeaderLabel.KID.value: kid}
+        return RecipientSpec(alg, key, unprotected=kid_header, supp_pub_other=other)
+
+    probe = CoseKey.generate(Curve.P256, SeededRandom("probe")).public()
+    for alg, content, other in (
+        (Alg.ECDH_ES_A128KW, Alg.A128GCM, SUIT_KDF_OTHER),
+        (Alg.ECDH_ES_A256KW, Alg.A256GCM, None),
+        (Alg.ECDH_ES_A192KW, Alg.A128GCM, b"other"),
+    ):
+        cek_len = {Alg.A128GCM: 16, Alg.A256GCM: 32}[content]
+        template = EcdhRecipientTemplate.of(spec(alg, probe, other), content, bytes(cek_len))
+        assert template is not None and template.cek_len == cek_len
+        for n in range(4):
+            dak = CoseKey.generate(Curve.P256, SeededRandom(f"dak{n}"))
+            public = CoseKey(kty=dak.kty, crv=dak.crv, x=dak.x, y=dak.y)
+            cek = SeededRandom(f"cek{n}").random_bytes(cek_len)
+            rng_a, rng_b = SeededRandom(f"r{n}"), SeededRandom(f"r{n}")
+            general = encryption_info(
+                [spec(alg, public, other)], content, cek=cek, iv=bytes(12), rng=rng_a
+            )
+            assert template.fits(public, public.thumbprint())
+            sealed = template.seal(public, public.thumbprint(), cek, rng_b)
+            assert sealed == cbor.dumps(general.recipients[0].to_obj())
+            assert rng_a.random_bytes(16) == rng_b.random_bytes(16)
+            assert (
+                general.unwrap_cek(
+                    dak, algorithms={content}, recipient_algorithms={alg}, supp_pub_other=other
+                )
+                == cek
+            )
+
+
+def test_ecdh_recipient_template_refuses_other_shapes() -> None:
+    """Only the one shape gets a template: party info, a salt, a static key, another curve, an
+    extra header, direct ECDH or a key wrap without ECDH keep the general path; and a template
+    fits only a key and kid of its shape."""
+    from edbp.reference.rand import SeededRandom
+    from edbp.reference.wire.cose_algs import Alg, Curve
+    from edbp.reference.wire.cose_encrypt import EcdhRecipientTemplate, RecipientSpec
+    from edbp.reference.wire.cose_key import CoseKey
+
+    p256 = CoseKey.generate(Curve.P256, SeededRandom("p")).public()
+    x25519 = CoseKey.generate(Curve.X25519, SeededRandom("x")).public()
+    sender = CoseKey.generate(Curve.P256, SeededRandom("s"))
+    kid = {4: p256.thumbprint()}
+    a = Alg.ECDH_ES_A128KW
+    refused = [
+        RecipientSpec(a, p256, unprotected=kid, party_u_identity=b"tam"),
+        RecipientSpec(a, p256, unprotected=kid, party_u_nonce=8),
+        RecipientSpec(a, p256, unprotected=kid, salt=b"salt"),
+        RecipientSpec(a, p256, unprotected=kid, supp_priv_info=b"priv"),
+        RecipientSpec(a, p256, unprotected=kid, alg_protected=False),
+        RecipientSpec(a, p256, unprotected={**kid, 33: b"x"}),
+        RecipientSpec(a, p256, protected={33: b"x"}, unprotected=kid),
+        RecipientSpec(a, p256),
+        RecipientSpec(a, x25519, unprotected=kid),
+        RecipientSpec(Alg.ECDH_SS_A128KW, p256, unprotected=kid, sender_key=sender),
+        RecipientSpec(Alg.ECDH_ES_HKDF_256, p256, unprotected=kid),
+        RecipientSpec(Alg.A128KW, CoseKey.symmetric(bytes(16)), unprotected=kid),
+        RecipientSpec(a, p256, unprotected=kid, ephemeral_key=sender),
+    ]
+    for spec in refused:
+        assert EcdhRecipientTemplate.of(spec, Alg.A128GCM, bytes(16)) is None, spec
+    fitting = RecipientSpec(a, p256, unprotected=kid)
+    template = EcdhRecipientTemplate.of(fitting, Alg.A128GCM, bytes(16))
+    assert template is not None
+    assert template.fits(p256, bytes(32))
+    assert not template.fits(p256, bytes(31))
+    assert not template.fits(x25519, bytes(32))
+    with_alg = CoseKey(kty=p256.kty, crv=p256.crv, x=p256.x, y=p256.y, alg=-29)
+    assert not template.fits(with_alg, bytes(32))
