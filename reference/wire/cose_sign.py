@@ -34,7 +34,7 @@ from .cose_algs import (
     HeaderLabel,
     as_alg,
 )
-from .cose_headers import Headers, Label, require_bytes
+from .cose_headers import Headers, Label, alg_only_protected, require_bytes
 from .cose_key import CoseKey, require_key
 from .cose_trace import Trace
 
@@ -167,6 +167,7 @@ def _sign1_parts(
 
 
 _KID = HeaderLabel.KID.value
+_ALG = HeaderLabel.ALG.value
 
 
 def _parse_head(body: Any, size: int, what: str, lenient: bool) -> tuple[Headers, bytes | None]:
@@ -511,6 +512,19 @@ def sign1(
     alg = as_alg(alg)
     if alg not in SIGNATURE_ALGS:
         raise WireError(Code.COSE_ALG_NOT_ALLOWED, f"{alg!r} is not a signature algorithm")
+    if protected is None and unprotected is None and protected_raw is None and trace is None:
+        # what edbp signs (TEEP messages, SUIT authentication blocks): the protected bucket is
+        # {1: alg} and nothing else, so the headers are the ones ``Headers.make`` gives for
+        # it (``alg_only_protected``'s bytes, their map), made without re-checking them
+        raw = alg_only_protected(int(alg))
+        headers = Headers(protected_raw=raw, protected={_ALG: int(alg)}, unprotected={})
+        signature = sign_bytes(key, alg, sig_structure(raw, external_aad, payload))
+        return Sign1(
+            headers=headers,
+            payload=None if detached else payload,
+            signature=signature,
+            tagged=tagged,
+        )
     prot = dict(protected or {})
     unprot = dict(unprotected or {})
     if protected_raw is None and HeaderLabel.ALG not in prot and HeaderLabel.ALG not in unprot:

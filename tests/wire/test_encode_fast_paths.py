@@ -300,3 +300,36 @@ def test_ecdh_recipient_template_refuses_other_shapes() -> None:
     assert not template.fits(x25519, bytes(32))
     with_alg = CoseKey(kty=p256.kty, crv=p256.crv, x=p256.x, y=p256.y, alg=-29)
     assert not template.fits(with_alg, bytes(32))
+
+
+@given(
+    st.one_of(st.binary(max_size=300), _LENGTHS.map(bytes)),
+    st.binary(max_size=30),
+    st.booleans(),
+    st.booleans(),
+)
+def test_sign1_without_headers_is_the_general_sign1(
+    payload: bytes, aad: bytes, detached: bool, tagged: bool
+) -> None:
+    """``sign1`` with no header arguments (the TAM's and the Agent's messages) makes the message
+    the general path makes with the protected bucket ``{1: alg}`` spelled out: the same headers,
+    the same signature (deterministic ECDSA and EdDSA), the same bytes."""
+    from edbp.reference.rand import SeededRandom
+    from edbp.reference.wire.cose_algs import Alg, Curve
+    from edbp.reference.wire.cose_key import CoseKey
+    from edbp.reference.wire.cose_sign import sign1
+
+    suites = ((Curve.P256, Alg.ESP256), (Curve.P256, Alg.ES256), (Curve.ED25519, Alg.EDDSA))
+    for curve, alg in suites:
+        key = CoseKey.generate(curve, SeededRandom(f"signer {curve}"))
+        fast = sign1(payload, key, alg, external_aad=aad, detached=detached, tagged=tagged)
+        general = sign1(
+            payload, key, alg, protected={1: int(alg)}, external_aad=aad, detached=detached,
+            tagged=tagged,
+        )
+        assert fast == general and fast.encode() == general.encode()
+        assert fast.headers == Headers.make({1: int(alg)})
+        assert fast.verify(
+            key.public(), algorithms={alg}, external_aad=aad,
+            detached_payload=payload if detached else None,
+        ) == payload
