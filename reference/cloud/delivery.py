@@ -48,7 +48,7 @@ from edbp.reference.build.package import (
 )
 from edbp.reference.cloud.keyvault import KeyVault
 from edbp.reference.rand import DEFAULT_RANDOM, RandomSource, SeededRandom
-from edbp.reference.wire.cbor import bstr, dumps
+from edbp.reference.wire.cbor import bstr, dumps, uint
 from edbp.reference.wire.cose_algs import Alg, Curve, HeaderLabel, KeyType, alg_info, as_alg
 from edbp.reference.wire.cose_encrypt import (
     CONTENT_ALGS,
@@ -61,7 +61,7 @@ from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import sign1
 from edbp.reference.wire.suit_commands import CommandSequence, EncryptionInfo, set_raw
-from edbp.reference.wire.suit_core import SuitDigest, wrap
+from edbp.reference.wire.suit_core import SHA256, SuitDigest
 from edbp.reference.wire.suit_crypto import sign_envelope
 from edbp.reference.wire.suit_envelope import (
     AuthenticationWrapper,
@@ -101,7 +101,35 @@ class Delivery:
     dak_thumbprint: bytes
 
     def binding(self, package: AuthorPackage, challenge: bytes, token: bytes) -> bytes:
-        """``edbp-delivery-binding``, as recorded in the audit log at ``deploy.update``."""
+        """``edbp-delivery-binding``, as recorded in the audit log at ``deploy.update``.
+
+        Assembled from the package's part (members 2, 4 and 5, encoded once per package) and
+        this delivery's values where those are the usual types; ``_general_binding``'s bytes
+        (a test compares them)."""
+        ueid, thumbprint, digest = self.ueid, self.dak_thumbprint, self.manifest_digest
+        if (
+            type(ueid) is bytes
+            and type(thumbprint) is bytes
+            and type(challenge) is bytes
+            and type(token) is bytes
+            and type(self.sequence) is int
+            and 0 <= self.sequence < 0x100000000
+            and digest.alg == SHA256
+            and type(digest.digest) is bytes
+            and len(digest.digest) == 32
+        ):
+            component, images = _binding_part(package)
+            return b"".join(
+                (
+                    b"\xa9\x01", bstr(ueid), component, b"\x03", uint(self.sequence), images,
+                    b"\x06", _DIGEST_HEAD, digest.digest,
+                    b"\x07", bstr(thumbprint), b"\x08", bstr(challenge), b"\x09", bstr(token),
+                )
+            )
+        return self._general_binding(package, challenge, token)
+
+    def _general_binding(self, package: AuthorPackage, challenge: bytes, token: bytes) -> bytes:
+        """``binding`` by the general encoder."""
         return dumps(
             {
                 1: self.ueid,
@@ -115,6 +143,17 @@ class Delivery:
                 9: token,
             }
         )
+
+
+@functools.lru_cache(maxsize=16)
+def _binding_part(package: AuthorPackage) -> tuple[bytes, bytes]:
+    """The delivery binding's members 2 (component id) and 4, 5 (image and author manifest
+    digests) of ``package``, with their keys, as the general encoder writes them."""
+    return (
+        b"\x02" + dumps(list(package.component_id)),
+        b"\x04" + dumps(package.image_digest.to_cbor())
+        + b"\x05" + dumps(package.manifest_digest.to_cbor()),
+    )
 
 
 def device_encryption_info(
@@ -460,9 +499,12 @@ def _spliced(
     """The signed delivery of the template filled with ``ueid`` and ``info`` (the encoded
     encryption info)."""
     manifest = template.manifest(ueid, info)
-    digest = SuitDigest.of(wrap(manifest))
-    block = sign1(digest.encode(), tsk, tsk_alg, detached=True).encode()
-    authentication = AuthenticationWrapper(digest, [block]).encode()
+    # SuitDigest.of(wrap(manifest)), its encoding, and AuthenticationWrapper(digest, [block])'s
+    # encoding, from their parts (cut from the general encodings at import, below)
+    digest = SuitDigest(SHA256, hashlib.sha256(bstr(manifest)).digest())
+    digest_bytes = _DIGEST_HEAD + digest.digest
+    block = sign1(digest_bytes, tsk, tsk_alg, detached=True).encode()
+    authentication = b"".join((_AUTH_HEAD, digest_bytes, _AUTH_MID, bstr(block)))
     return Delivery(
         envelope=template.envelope(authentication, manifest),
         manifest_digest=digest,
@@ -470,6 +512,25 @@ def _spliced(
         sequence=package.sequence,
         dak_thumbprint=dak_thumbprint,
     )
+
+
+def _split_once(data: bytes, mark: bytes) -> tuple[bytes, bytes]:
+    pieces = _cut(data, mark)
+    if pieces is None:
+        raise AssertionError("a placeholder occurs once in its probe encoding")
+    return pieces[0], pieces[1]
+
+
+#: a SHA-256 SUIT_Digest's encoding before its 32 bytes; the authentication wrapper of one
+#: block around the digest's encoding (the block's bstr follows)
+_DIGEST_HEAD = _split_once(SuitDigest(SHA256, _MARK_AUTH).encode(), _MARK_AUTH)[0]
+_AUTH_HEAD, _AUTH_MID = _split_once(
+    AuthenticationWrapper(SuitDigest(SHA256, _MARK_AUTH), [_MARK_INFO]).encode(),
+    _DIGEST_HEAD + _MARK_AUTH,
+)
+if not _AUTH_MID.endswith(bstr(_MARK_INFO)):
+    raise AssertionError("SUIT_Authentication is [digest, * blocks]")
+_AUTH_MID = _AUTH_MID[: -len(bstr(_MARK_INFO))]
 
 
 #: each package's template (None: the package keeps the general path). Keyed on the frozen

@@ -25,6 +25,7 @@ from edbp.reference.device.world import World
 from edbp.reference.rand import SeededRandom
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import Sign1
+from edbp.reference.wire.suit_core import SuitDigest
 from edbp.reference.wire.suit_envelope import Envelope
 
 from edbp.errors import EdbpError
@@ -175,3 +176,21 @@ def test_the_spliced_path_refuses_what_the_general_path_refuses(world: World) ->
 class Target:
     ueid: bytes
     dak: CoseKey
+
+
+def test_binding_is_the_general_encoding(world: World) -> None:
+    """``Delivery.binding`` assembled from the package's encoded part writes the general
+    encoder's bytes, for deliveries of the usual types and of others (general path)."""
+    package = _package(world)
+    record = _record(world, "dev", KeySuite.P256)
+    delivery = build_delivery(package, record, world.vault, world.tsk)
+    for challenge, token in ((bytes(8), bytes(16)), (bytes(300), bytes(24)), (b"", b"t")):
+        made = delivery.binding(package, challenge, token)
+        assert made == delivery._general_binding(package, challenge, token)
+    for sequence in (0, 23, 24, 255, 256, 65536, 2**32, 2**40):
+        other = attrs.evolve(delivery, sequence=sequence)
+        assert other.binding(package, b"c" * 8, b"t" * 16) == other._general_binding(
+            package, b"c" * 8, b"t" * 16
+        )
+    sha512 = attrs.evolve(delivery, manifest_digest=SuitDigest.of(b"m", -44))
+    assert sha512.binding(package, b"c", b"t") == sha512._general_binding(package, b"c", b"t")
