@@ -333,3 +333,36 @@ def test_sign1_without_headers_is_the_general_sign1(
             key.public(), algorithms={alg}, external_aad=aad,
             detached_payload=payload if detached else None,
         ) == payload
+
+
+@given(
+    st.integers(min_value=0, max_value=7),
+    st.one_of(
+        st.sampled_from([0, 23, 24, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**64 - 1]),
+        st.integers(min_value=0, max_value=2**64 - 1),
+    ),
+)
+def test_head_is_the_rfc_8949_rule(major: int, arg: int) -> None:
+    """A head's bytes (RFC 8949 section 3): the argument in the initial byte below 24, else in
+    the shortest of 1, 2, 4 or 8 following bytes; an int subclass (IntEnum) alike; a bool or a
+    negative argument refused."""
+    import enum
+
+    from edbp.errors import Code, WireError
+
+    if arg < 24:
+        expected = bytes([major << 5 | arg])
+    else:
+        size = next(n for n in (1, 2, 4, 8) if arg < 1 << (8 * n))
+        expected = bytes([major << 5 | {1: 24, 2: 25, 4: 26, 8: 27}[size]]) + arg.to_bytes(
+            size, "big"
+        )
+    assert cbor._head(major, arg) == expected
+    assert cbor._head(major, enum.IntEnum("E", {"V": arg}).V) == expected
+    for bad in (True, False, -1, -arg - 1):
+        try:
+            cbor._head(major, bad)
+        except WireError as e:
+            assert e.code is Code.CBOR_UNSUPPORTED_TYPE
+        else:
+            raise AssertionError(f"head of {bad!r}")
