@@ -11,7 +11,7 @@ deterministically (RFC 6979) so vectors replay byte for byte.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import attrs
 from cryptography.exceptions import InvalidSignature
@@ -451,18 +451,27 @@ def _verify_raw(key: CoseKey, alg: Alg, tbs: bytes, signature: bytes) -> None:
     pub = key.public_key()
     try:
         if alg in _ECDSA:
-            assert isinstance(pub, ec.EllipticCurvePublicKey)
+            if type(pub) not in _EC_PUBLIC_TYPES:
+                assert isinstance(pub, ec.EllipticCurvePublicKey)
+                _EC_PUBLIC_TYPES.add(type(pub))
             ecdsa, size = _ECDSA[alg]
             if len(signature) != 2 * size:
                 raise InvalidSignature
             r = int.from_bytes(signature[:size], "big")
             s = int.from_bytes(signature[size:], "big")
-            pub.verify(encode_dss_signature(r, s), tbs, ecdsa)
+            cast(ec.EllipticCurvePublicKey, pub).verify(encode_dss_signature(r, s), tbs, ecdsa)
         else:
             assert isinstance(pub, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey)
             pub.verify(signature, tbs)
     except (InvalidSignature, ValueError):
         raise VerificationError(Code.COSE_BAD_SIGNATURE) from None
+
+
+#: the concrete classes of the EC public and private keys the type assertions above and below
+#: passed (an ABC's isinstance walks its registry on every call: a measurable share of a
+#: verification)
+_EC_PUBLIC_TYPES: set[type] = set()
+_EC_PRIVATE_TYPES: set[type] = set()
 
 
 def sign_bytes(key: CoseKey, alg: Alg, tbs: bytes) -> bytes:
@@ -478,8 +487,10 @@ def sign_bytes(key: CoseKey, alg: Alg, tbs: bytes) -> bytes:
         return pq.mldsa65_sign(key.d, tbs)
     priv = key.private_key()
     if alg in _ECDSA:
-        assert isinstance(priv, ec.EllipticCurvePrivateKey)
-        der = priv.sign(tbs, _ECDSA_SHA256_RFC6979)
+        if type(priv) not in _EC_PRIVATE_TYPES:
+            assert isinstance(priv, ec.EllipticCurvePrivateKey)
+            _EC_PRIVATE_TYPES.add(type(priv))
+        der = cast(ec.EllipticCurvePrivateKey, priv).sign(tbs, _ECDSA_SHA256_RFC6979)
         r, s = decode_dss_signature(der)
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     assert isinstance(priv, ed25519.Ed25519PrivateKey)
