@@ -291,7 +291,10 @@ class Sign1:
         header/key problem and ``VerificationError(COSE_BAD_SIGNATURE)`` for a bad signature.
         """
         require_key(key)
-        require_bytes(external_aad=external_aad, detached_payload=detached_payload)
+        if type(external_aad) is not bytes or (
+            detached_payload is not None and type(detached_payload) is not bytes
+        ):  # (the usual arguments need no call)
+            require_bytes(external_aad=external_aad, detached_payload=detached_payload)
         self.headers.check_critical(understood)
         self.headers.check_alg_protected()
         allowed = _signature_allow_list(algorithms)
@@ -517,7 +520,8 @@ def sign1(
     it. ``protected_raw`` sets the protected bytes verbatim (vectors).
     """
     require_key(key)
-    require_bytes(payload=payload, external_aad=external_aad, protected_raw=protected_raw)
+    if type(payload) is not bytes or type(external_aad) is not bytes or protected_raw is not None:
+        require_bytes(payload=payload, external_aad=external_aad, protected_raw=protected_raw)
     if payload is None:
         raise WireError(Code.COSE_MALFORMED, "payload must be bytes")
     alg = as_alg(alg)
