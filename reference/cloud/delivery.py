@@ -61,7 +61,7 @@ from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import sign1
 from edbp.reference.wire.suit_commands import CommandSequence, EncryptionInfo, set_raw
-from edbp.reference.wire.suit_core import SHA256, SuitDigest
+from edbp.reference.wire.suit_core import SuitDigest
 from edbp.reference.wire.suit_crypto import sign_envelope
 from edbp.reference.wire.suit_envelope import (
     AuthenticationWrapper,
@@ -70,7 +70,7 @@ from edbp.reference.wire.suit_envelope import (
     Envelope,
     Manifest,
 )
-from edbp.reference.wire.suit_labels import SuitCommand
+from edbp.reference.wire.suit_labels import SHA256, SuitCommand
 
 from edbp.errors import Code, EdbpError, WireError
 
@@ -455,7 +455,14 @@ def build_delivery(
     template = _template_for(package)
     dak = device.dak
     recipient = template.recipient if template is not None else None
-    if template is None or recipient is None or dak.kty != KeyType.EC2:
+    if (
+        template is None
+        or recipient is None
+        or dak.kty != KeyType.EC2
+        # a vault whose ``rewrap`` is not the KeyVault one (a wrapper, an HSM that builds the
+        # recipient itself) is handed the general path's ``seal``, as it always was
+        or getattr(type(vault), "rewrap", None) is not KeyVault.rewrap
+    ):
         enc = device_encryption_info(package, dak, vault, rng)
         return delivery_for(package, device, enc, tsk, tsk_alg)
     dak_public, kid = _recipient_key_of(dak)

@@ -23,6 +23,7 @@ from edbp.reference.cloud.device_registry import DeviceRecord
 from edbp.reference.device.keys import KeySuite
 from edbp.reference.device.world import World
 from edbp.reference.rand import SeededRandom
+from edbp.reference.wire.cose_encrypt import Encrypt
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import Sign1
 from edbp.reference.wire.suit_core import SuitDigest
@@ -194,3 +195,27 @@ def test_binding_is_the_general_encoding(world: World) -> None:
         )
     sha512 = attrs.evolve(delivery, manifest_digest=SuitDigest.of(b"m", -44))
     assert sha512.binding(package, b"c", b"t") == sha512._general_binding(package, b"c", b"t")
+
+
+def test_a_vault_with_its_own_rewrap_gets_the_general_seal(world: World) -> None:
+    """A vault that is not the KeyVault ``rewrap`` (a wrapper, an HSM building the recipient
+    itself) is handed the general path's ``seal``, which returns the COSE_Encrypt, as before;
+    the delivery's bytes are the general path's."""
+    package = _package(world)
+    record = _record(world, "dev", KeySuite.P256)
+    build_delivery(package, record, world.vault, world.tsk)  # the template exists
+    seen: list[object] = []
+
+    class Wrapper:
+        def rewrap(self, wrapped: object, seal: Callable[[bytearray], object]) -> object:
+            def spy(cek: bytearray) -> object:
+                out = seal(cek)
+                seen.append(out)
+                return out
+
+            return world.vault.rewrap(wrapped, spy)  # type: ignore[arg-type]
+
+    fast = build_delivery(package, record, Wrapper(), world.tsk, rng=SeededRandom("w"))  # type: ignore[arg-type]
+    slow = build_delivery_general(package, record, world.vault, world.tsk, rng=SeededRandom("w"))
+    assert fast == slow
+    assert len(seen) == 1 and isinstance(seen[0], Encrypt)
