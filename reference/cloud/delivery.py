@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import attrs
@@ -46,15 +47,21 @@ from edbp.reference.build.package import (
     ta_component,
 )
 from edbp.reference.cloud.keyvault import KeyVault
-from edbp.reference.rand import DEFAULT_RANDOM, RandomSource
-from edbp.reference.wire.cbor import bstr, dumps
-from edbp.reference.wire.cose_algs import Alg, HeaderLabel, KeyType
-from edbp.reference.wire.cose_encrypt import Encrypt, RecipientSpec, encryption_info
+from edbp.reference.rand import DEFAULT_RANDOM, RandomSource, SeededRandom
+from edbp.reference.wire.cbor import bstr, dumps, uint
+from edbp.reference.wire.cose_algs import Alg, Curve, HeaderLabel, KeyType, alg_info, as_alg
+from edbp.reference.wire.cose_encrypt import (
+    CONTENT_ALGS,
+    EcdhRecipientTemplate,
+    Encrypt,
+    RecipientSpec,
+    encryption_info,
+)
 from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
 from edbp.reference.wire.cose_key import CoseKey
 from edbp.reference.wire.cose_sign import sign1
 from edbp.reference.wire.suit_commands import CommandSequence, EncryptionInfo, set_raw
-from edbp.reference.wire.suit_core import SuitDigest, wrap
+from edbp.reference.wire.suit_core import SuitDigest
 from edbp.reference.wire.suit_crypto import sign_envelope
 from edbp.reference.wire.suit_envelope import (
     AuthenticationWrapper,
@@ -63,9 +70,9 @@ from edbp.reference.wire.suit_envelope import (
     Envelope,
     Manifest,
 )
-from edbp.reference.wire.suit_labels import SuitCommand
+from edbp.reference.wire.suit_labels import SHA256, SuitCommand
 
-from edbp.errors import Code, WireError
+from edbp.errors import Code, EdbpError, WireError
 
 __all__ = [
     "AUTHOR_KEY",
@@ -94,7 +101,35 @@ class Delivery:
     dak_thumbprint: bytes
 
     def binding(self, package: AuthorPackage, challenge: bytes, token: bytes) -> bytes:
-        """``edbp-delivery-binding``, as recorded in the audit log at ``deploy.update``."""
+        """``edbp-delivery-binding``, as recorded in the audit log at ``deploy.update``.
+
+        Assembled from the package's part (members 2, 4 and 5, encoded once per package) and
+        this delivery's values where those are the usual types; ``_general_binding``'s bytes
+        (a test compares them)."""
+        ueid, thumbprint, digest = self.ueid, self.dak_thumbprint, self.manifest_digest
+        if (
+            type(ueid) is bytes
+            and type(thumbprint) is bytes
+            and type(challenge) is bytes
+            and type(token) is bytes
+            and type(self.sequence) is int
+            and 0 <= self.sequence < 0x100000000
+            and digest.alg == SHA256
+            and type(digest.digest) is bytes
+            and len(digest.digest) == 32
+        ):
+            component, images = _binding_part(package)
+            return b"".join(
+                (
+                    b"\xa9\x01", bstr(ueid), component, b"\x03", uint(self.sequence), images,
+                    b"\x06", _DIGEST_HEAD, digest.digest,
+                    b"\x07", bstr(thumbprint), b"\x08", bstr(challenge), b"\x09", bstr(token),
+                )
+            )
+        return self._general_binding(package, challenge, token)
+
+    def _general_binding(self, package: AuthorPackage, challenge: bytes, token: bytes) -> bytes:
+        """``binding`` by the general encoder."""
         return dumps(
             {
                 1: self.ueid,
@@ -110,34 +145,66 @@ class Delivery:
         )
 
 
+@functools.lru_cache(maxsize=16)
+def _binding_part(package: AuthorPackage) -> tuple[bytes, bytes]:
+    """The delivery binding's members 2 (component id) and 4, 5 (image and author manifest
+    digests) of ``package``, with their keys, as the general encoder writes them."""
+    return (
+        b"\x02" + dumps(list(package.component_id)),
+        b"\x04" + dumps(package.image_digest.to_cbor())
+        + b"\x05" + dumps(package.manifest_digest.to_cbor()),
+    )
+
+
 def device_encryption_info(
     package: AuthorPackage, dak: CoseKey, vault: KeyVault, rng: RandomSource = DEFAULT_RANDOM
 ) -> Encrypt:
     """The CEK re-wrapped from the class key to ``dak`` (ECDH-ES+A128KW, or COSE-HPKE for a PQ
     DAK), content headers kept."""
+    return _checked_content(vault.rewrap(package.wrapped_cek, _sealer(package, dak, rng)), package)
+
+
+def _sealer(
+    package: AuthorPackage, dak: CoseKey, rng: RandomSource
+) -> Callable[[bytearray], Encrypt]:
+    """The general path's ``seal`` for ``KeyVault.rewrap``: the COSE_Encrypt delivering the CEK
+    it is given to ``dak``."""
     if dak.kty == KeyType.AKP:
         pq_dak = CoseKey(kty=dak.kty, x=dak.x, alg=dak.alg, kid=dak.thumbprint())
         spec = RecipientSpec(alg=Alg.EDBP_HPKE_XWING_KE, key=pq_dak)
     else:
-        try:
-            dak_public, kid = _recipient_key(dak)
-        except TypeError:  # an unhashable field (a list where a tuple belongs): no memo
-            dak_public, kid = _recipient_key.__wrapped__(dak)
-        spec = RecipientSpec(
-            alg=Alg.ECDH_ES_A128KW,
-            key=dak_public,
-            unprotected={HeaderLabel.KID.value: kid},
-            supp_pub_other=SUIT_KDF_OTHER,
-        )
+        spec = _ecdh_spec(*_recipient_key_of(dak))
 
     def seal(cek: bytearray) -> Encrypt:
         return encryption_info([spec], package.content_alg, cek=bytes(cek), iv=package.iv, rng=rng)
 
-    enc: Encrypt = vault.rewrap(package.wrapped_cek, seal)
+    return seal
+
+
+def _ecdh_spec(dak_public: CoseKey, kid: bytes) -> RecipientSpec:
+    """The ECDH-ES+A128KW recipient of a classical DAK: kid = its RFC 9679 thumbprint, SUIT's
+    KDF context."""
+    return RecipientSpec(
+        alg=Alg.ECDH_ES_A128KW,
+        key=dak_public,
+        unprotected={HeaderLabel.KID.value: kid},
+        supp_pub_other=SUIT_KDF_OTHER,
+    )
+
+
+def _checked_content(enc: Encrypt, package: AuthorPackage) -> Encrypt:
     if enc.headers.protected_raw != package.content_protected:
         # the AEAD authenticates the protected bytes: they must be the author's exactly
         raise WireError(Code.SUIT_ENCRYPTION_INFO, "content headers differ from the author's")
     return enc
+
+
+def _recipient_key_of(dak: CoseKey) -> tuple[CoseKey, bytes]:
+    """``_recipient_key``, memoized where ``dak`` is hashable."""
+    try:
+        return _recipient_key(dak)
+    except TypeError:  # an unhashable field (a list where a tuple belongs): no memo
+        return _recipient_key.__wrapped__(dak)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -216,14 +283,18 @@ class DeliveryTemplate:
     Why: every device of a package gets the same manifest but for its UEID (in the manifest
     component id), its encryption info (one fresh recipient) and so its digest and signature.
     The template is cut out of the general path's own encoding (``device_manifest``,
-    ``Envelope.encode``) of a probe delivery, at placeholders, so its pieces are exactly the
-    bytes that path writes; per device only the varying items are encoded and spliced in.
-    A delivery the template does not fit (a COSE_Encrypt not of the one-recipient, author-header
-    shape) takes the general path."""
+    ``Envelope.encode``, ``encryption_info``) of a probe delivery, at placeholders, so its
+    pieces are exactly the bytes that path writes; per device only the varying items are made
+    and spliced in. A delivery the template does not fit (a COSE_Encrypt not of the
+    one-recipient, author-header shape; a DAK other than P-256) takes the general path."""
 
-    #: the tagged COSE_Encrypt up to its one recipient (author's content headers, nil ciphertext)
+    #: the tagged COSE_Encrypt up to its one recipient (author's content headers, nil
+    #: ciphertext), and those headers; empty when the probe's could not be cut
     encrypt_head: bytes
+    content_protected: bytes
     content_unprotected: dict[int | str, Any] = attrs.field(repr=False)
+    #: the device's ECDH-ES+A128KW recipient, pre-encoded (None: the general path makes it)
+    recipient: EcdhRecipientTemplate | None
     #: the install sequence around the encryption-info bstr
     install_head: bytes
     install_tail: bytes
@@ -237,8 +308,7 @@ class DeliveryTemplate:
 
     @classmethod
     def of(cls, package: AuthorPackage) -> DeliveryTemplate | None:
-        """The template (its COSE_Encrypt head still to come, see ``_template_for``), or None
-        when the probe encoding cannot be cut (general path)."""
+        """The template, or None when the probe encoding cannot be cut (general path)."""
         install = device_manifest(package, b"", EncryptionInfo(_MARK_INFO)).install
         if not isinstance(install, CommandSequence):
             return None
@@ -257,9 +327,11 @@ class DeliveryTemplate:
         manifest_head, manifest_mid, manifest_end = manifest_cut
         if manifest_end:
             return None  # the install member is the manifest's last (largest key)
-        return cls(
+        template = cls(
             encrypt_head=b"",
+            content_protected=b"",
             content_unprotected={},
+            recipient=None,
             install_head=seq_cut[0],
             install_tail=seq_cut[1],
             manifest_head=manifest_head,
@@ -268,6 +340,7 @@ class DeliveryTemplate:
             envelope_mid=envelope_cut[1],
             envelope_tail=envelope_cut[2],
         )
+        return _with_encryption(template, package)
 
     def encryption_info(self, enc: Encrypt) -> bytes | None:
         """``enc``'s tagged encoding from the template, or None when its shape differs."""
@@ -276,6 +349,7 @@ class DeliveryTemplate:
             or not enc.tagged
             or enc.ciphertext is not None
             or len(enc.recipients) != 1
+            or enc.headers.protected_raw != self.content_protected
             or enc.headers.unprotected != self.content_unprotected
         ):
             return None
@@ -307,19 +381,48 @@ def _cut(data: bytes, *marks: bytes) -> list[bytes] | None:
     return [*pieces, rest]
 
 
-def _with_encrypt_head(template: DeliveryTemplate, enc: Encrypt) -> DeliveryTemplate | None:
-    """The template with the COSE_Encrypt head cut from ``enc``'s general encoding (the
-    author's content headers, which every device's encryption info repeats)."""
-    if not enc.tagged or enc.ciphertext is not None or len(enc.recipients) != 1:
-        return None
+#: the probe delivery's randomness and DAK (public, fixed values: the probe's output is only
+#: cut into pieces, never sent)
+_PROBE_SEED = "edbp delivery template: probe"
+
+
+def _with_encryption(template: DeliveryTemplate, package: AuthorPackage) -> DeliveryTemplate:
+    """The template with the COSE_Encrypt head and the recipient template cut from the general
+    path's encryption info (``encryption_info`` with ``_ecdh_spec``, as ``device_encryption_info``
+    calls it) for a probe DAK and a probe CEK: the author's content headers, which every
+    device's encryption info repeats, and the recipient every P-256 device gets. Where that
+    probe fails or does not cut, the template keeps the general path for that part (which
+    refuses what it refuses)."""
+    rng = SeededRandom(_PROBE_SEED)
+    try:
+        alg = as_alg(package.content_alg)
+        if alg not in CONTENT_ALGS:
+            return template
+        probe_cek = rng.fork("cek").random_bytes(alg_info(alg).key_bytes)
+        probe_dak = CoseKey.generate(Curve.P256, rng.fork("dak")).public()
+        spec = _ecdh_spec(*_recipient_key.__wrapped__(probe_dak))
+        enc = encryption_info(
+            [spec], package.content_alg, cek=probe_cek, iv=package.iv, rng=rng.fork("ephemeral")
+        )
+    except EdbpError:
+        return template
+    if (
+        enc.headers.protected_raw != package.content_protected
+        or not enc.tagged
+        or enc.ciphertext is not None
+        or len(enc.recipients) != 1
+    ):
+        return template
     full = enc.encode()
     recipient = dumps(enc.recipients[0].to_obj())
     if not full.endswith(recipient):
-        return None
+        return template
     return attrs.evolve(
         template,
         encrypt_head=full[: -len(recipient)],
+        content_protected=enc.headers.protected_raw,
         content_unprotected=dict(enc.headers.unprotected),
+        recipient=EcdhRecipientTemplate.of(spec, alg, probe_cek),
     )
 
 
@@ -346,10 +449,37 @@ def build_delivery(
     """``deploy.update`` (manifest part): the TSK-signed device envelope for ``device``.
 
     The per-package template (``DeliveryTemplate``) gives the same bytes as the general path
-    (``build_delivery_general``) at a fraction of the encoding work; a delivery it does not fit
-    takes the general path."""
-    enc = device_encryption_info(package, device.dak, vault, rng)
-    return delivery_for(package, device, enc, tsk, tsk_alg)
+    (``build_delivery_general``), from the same draws of ``rng``, at a fraction of the
+    encoding work: for a P-256 DAK the encryption info too is spliced (its recipient made by
+    ``EcdhRecipientTemplate.seal``); a delivery it does not fit takes the general path."""
+    template = _template_for(package)
+    dak = device.dak
+    recipient = template.recipient if template is not None else None
+    if (
+        template is None
+        or recipient is None
+        or dak.kty != KeyType.EC2
+        # a vault whose ``rewrap`` is not the KeyVault one (a wrapper, an HSM that builds the
+        # recipient itself) is handed the general path's ``seal``, as it always was
+        or getattr(type(vault), "rewrap", None) is not KeyVault.rewrap
+    ):
+        enc = device_encryption_info(package, dak, vault, rng)
+        return delivery_for(package, device, enc, tsk, tsk_alg)
+    dak_public, kid = _recipient_key_of(dak)
+    if not recipient.fits(dak_public, kid):
+        enc = device_encryption_info(package, dak, vault, rng)
+        return delivery_for(package, device, enc, tsk, tsk_alg)
+    head = template.encrypt_head
+
+    def seal(cek: bytearray) -> bytes | Encrypt:
+        if len(cek) != recipient.cek_len:  # the general path refuses it (the CEK's length)
+            return _sealer(package, dak, rng)(cek)
+        return head + recipient.seal(dak_public, kid, bytes(cek), rng)
+
+    info = vault.rewrap(package.wrapped_cek, seal)
+    if not isinstance(info, bytes):
+        return delivery_for(package, device, _checked_content(info, package), tsk, tsk_alg)
+    return _spliced(template, package, device.ueid, kid, info, tsk, tsk_alg)
 
 
 def delivery_for(
@@ -357,21 +487,57 @@ def delivery_for(
 ) -> Delivery:
     """The signed device envelope around ``enc`` (the device's encryption info): spliced from
     the package's template when ``enc`` fits it, else built by the general path."""
-    template = _template_for(package, enc)
+    template = _template_for(package)
     info = template.encryption_info(enc) if template is not None else None
     if template is None or info is None:
         return general_delivery_for(package, device, enc, tsk, tsk_alg)
-    manifest = template.manifest(device.ueid, info)
-    digest = SuitDigest.of(wrap(manifest))
-    block = sign1(digest.encode(), tsk, tsk_alg, detached=True).encode()
-    authentication = AuthenticationWrapper(digest, [block]).encode()
+    return _spliced(template, package, device.ueid, device.dak.thumbprint(), info, tsk, tsk_alg)
+
+
+def _spliced(
+    template: DeliveryTemplate,
+    package: AuthorPackage,
+    ueid: bytes,
+    dak_thumbprint: bytes,
+    info: bytes,
+    tsk: CoseKey,
+    tsk_alg: Alg,
+) -> Delivery:
+    """The signed delivery of the template filled with ``ueid`` and ``info`` (the encoded
+    encryption info)."""
+    manifest = template.manifest(ueid, info)
+    # SuitDigest.of(wrap(manifest)), its encoding, and AuthenticationWrapper(digest, [block])'s
+    # encoding, from their parts (cut from the general encodings at import, below)
+    digest = SuitDigest(SHA256, hashlib.sha256(bstr(manifest)).digest())
+    digest_bytes = _DIGEST_HEAD + digest.digest
+    block = sign1(digest_bytes, tsk, tsk_alg, detached=True).encode()
+    authentication = b"".join((_AUTH_HEAD, digest_bytes, _AUTH_MID, bstr(block)))
     return Delivery(
         envelope=template.envelope(authentication, manifest),
         manifest_digest=digest,
-        ueid=device.ueid,
+        ueid=ueid,
         sequence=package.sequence,
-        dak_thumbprint=device.dak.thumbprint(),
+        dak_thumbprint=dak_thumbprint,
     )
+
+
+def _split_once(data: bytes, mark: bytes) -> tuple[bytes, bytes]:
+    pieces = _cut(data, mark)
+    if pieces is None:
+        raise AssertionError("a placeholder occurs once in its probe encoding")
+    return pieces[0], pieces[1]
+
+
+#: a SHA-256 SUIT_Digest's encoding before its 32 bytes; the authentication wrapper of one
+#: block around the digest's encoding (the block's bstr follows)
+_DIGEST_HEAD = _split_once(SuitDigest(SHA256, _MARK_AUTH).encode(), _MARK_AUTH)[0]
+_AUTH_HEAD, _AUTH_MID = _split_once(
+    AuthenticationWrapper(SuitDigest(SHA256, _MARK_AUTH), [_MARK_INFO]).encode(),
+    _DIGEST_HEAD + _MARK_AUTH,
+)
+if not _AUTH_MID.endswith(bstr(_MARK_INFO)):
+    raise AssertionError("SUIT_Authentication is [digest, * blocks]")
+_AUTH_MID = _AUTH_MID[: -len(bstr(_MARK_INFO))]
 
 
 #: each package's template (None: the package keeps the general path). Keyed on the frozen
@@ -380,15 +546,13 @@ _TEMPLATES: dict[AuthorPackage, DeliveryTemplate | None] = {}
 _TEMPLATES_MAX = 16
 
 
-def _template_for(package: AuthorPackage, enc: Encrypt) -> DeliveryTemplate | None:
-    """The package's template, made at its first delivery (whose general COSE_Encrypt encoding
-    gives the head every later one shares: the author's content headers, nil ciphertext)."""
+def _template_for(package: AuthorPackage) -> DeliveryTemplate | None:
+    """The package's template, made at its first delivery."""
     try:
         return _TEMPLATES[package]
     except KeyError:
         pass
-    base = DeliveryTemplate.of(package)
-    template = _with_encrypt_head(base, enc) if base is not None else None
+    template = DeliveryTemplate.of(package)
     if len(_TEMPLATES) >= _TEMPLATES_MAX:
         _TEMPLATES.clear()
     _TEMPLATES[package] = template

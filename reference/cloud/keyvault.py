@@ -72,8 +72,7 @@ def check_key_id(key_id: object) -> str:
 
 def wipe(buf: bytearray) -> None:
     """Overwrite ``buf`` with zeros in place (best effort; see the module docstring)."""
-    for i in range(len(buf)):
-        buf[i] = 0
+    buf[:] = bytes(len(buf))  # same length: CPython overwrites the buffer in place
 
 
 @attrs.frozen
@@ -131,6 +130,11 @@ class KeyVault(abc.ABC):
     def _destroy(self, key_id: str, versions: tuple[int, ...]) -> None:
         """Destroy the given versions of ``key_id``."""
 
+    def _has_version(self, key_id: str, version: int) -> bool:
+        """Whether ``version`` of ``key_id`` exists (``version in self.versions(key_id)``; a
+        backend may answer it more directly). ``key_id`` is a checked one (a ``WrappedCek``'s)."""
+        return version in self.versions(key_id)
+
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release the backend's resources (sessions, file handles)."""
 
@@ -180,7 +184,7 @@ class KeyVault(abc.ABC):
         """
         if not isinstance(wrapped, WrappedCek):
             raise KeyVaultError(Code.KEYVAULT_OPERATION_FAILED, "expected a WrappedCek")
-        if wrapped.version not in self.versions(wrapped.key_id):
+        if not self._has_version(wrapped.key_id, wrapped.version):
             raise KeyVaultError(
                 Code.KEYVAULT_NO_SUCH_KEY, f"no class key {wrapped.key_id!r} v{wrapped.version}"
             )

@@ -164,6 +164,9 @@ class SoftwareKeyVault(KeyVault):
     def versions(self, key_id: str) -> tuple[int, ...]:
         return tuple(sorted(self._store.keys.get(check_key_id(key_id), {})))
 
+    def _has_version(self, key_id: str, version: int) -> bool:
+        return version in self._store.keys.get(key_id, ())
+
     def _key(self, key_id: str, version: int) -> bytearray:
         try:
             return self._store.keys[key_id][version]

@@ -158,14 +158,15 @@ def strict_decoding(limits: Limits = STRICT) -> Iterator[None]:
 
 
 def _head(major: int, arg: int) -> bytes:
-    if not isinstance(arg, int) or isinstance(arg, bool) or arg < 0:
-        raise WireError(Code.CBOR_UNSUPPORTED_TYPE, "negative head argument (tag number?)")
+    if type(arg) is not int or arg < 0:  # (a plain int >= 0 needs no further check)
+        if not isinstance(arg, int) or isinstance(arg, bool) or arg < 0:
+            raise WireError(Code.CBOR_UNSUPPORTED_TYPE, "negative head argument (tag number?)")
     if arg < 24:
-        return bytes([(major << 5) | arg])
+        return bytes(((major << 5) | arg,))
     if arg < 0x100:
-        return bytes([(major << 5) | 24, arg])
-    if arg < 0x10000:
-        return bytes([(major << 5) | 25]) + arg.to_bytes(2, "big")
+        return bytes(((major << 5) | 24, arg))
+    if arg < 0x10000:  # the length of most messages and of the envelopes in them
+        return bytes(((major << 5) | 25, arg >> 8, arg & 0xFF))
     if arg < 0x100000000:
         return bytes([(major << 5) | 26]) + arg.to_bytes(4, "big")
     if arg < 0x10000000000000000:

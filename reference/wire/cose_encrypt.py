@@ -64,6 +64,7 @@ from .cose_trace import RecipientTrace, Trace
 __all__ = [
     "CONTENT_ALGS",
     "RECIPIENT_ALGS",
+    "EcdhRecipientTemplate",
     "Encrypt",
     "Encrypt0",
     "Recipient",
@@ -563,6 +564,136 @@ def _make_recipient(
     if rtrace is not None:
         rtrace.kek, rtrace.wrapped_cek = derived, wrapped
     return Recipient(headers, wrapped), cek
+
+
+@attrs.frozen
+class EcdhRecipientTemplate:
+    """An ECDH-ES + AES key wrap recipient to a P-256 key, already encoded but for the values
+    that differ per recipient: the kid, the ephemeral key's coordinates and the wrapped CEK.
+
+    Why: a TAM re-wraps one package's CEK to thousands of devices, every recipient of the same
+    shape (the alg protected; the ephemeral key and the device key's kid unprotected; the same
+    KDF context). The template is cut out of the encoding of a recipient the general path
+    (``_make_recipient``) built for a probe key, so its pieces are the bytes that path writes;
+    ``seal`` runs that path's cryptography in its order (one draw from the rng: the ephemeral
+    key, as ``rand.p256_private_key`` draws it there) and splices the fresh values in.
+    ``of`` gives None for a spec of any other shape (its caller keeps the general path)."""
+
+    alg: Alg
+    #: the KEK's and the CEK's sizes, and the kid's: the pieces hold the heads of these lengths
+    kek_len: int
+    cek_len: int
+    kid_len: int
+    sha512: bool
+    #: the COSE_KDF_Context: the same for every recipient of the shape (no party info)
+    context: bytes
+    #: the recipient's encoding around the kid, x, y and the wrapped CEK
+    pieces: tuple[bytes, bytes, bytes, bytes, bytes]
+
+    @classmethod
+    def of(
+        cls, spec: RecipientSpec, content_alg: Alg, cek: bytes
+    ) -> EcdhRecipientTemplate | None:
+        """The template of ``spec``'s shape, cut from the recipient the general path makes for
+        it (``spec.key`` a probe key, its kid a probe value; ``cek`` a probe CEK, never a real
+        one). None when ``spec`` is not an ECDH-ES + key wrap recipient to a P-256 key whose
+        only header besides the alg is a kid, or the cut fails."""
+        try:
+            alg = as_alg(spec.alg)
+            info = alg_info(alg)
+        except (WireError, KeyError):
+            return None
+        key = spec.key
+        kid = spec.unprotected.get(HeaderLabel.KID.value) if len(spec.unprotected) == 1 else None
+        if (
+            alg not in ECDH_ALGS
+            or info.static
+            or info.wrap is None
+            or not isinstance(key, CoseKey)
+            or not _fits_template(key)
+            or type(kid) is not bytes
+            or spec.protected
+            or spec.ephemeral_key is not None
+            or spec.sender_key is not None
+            or spec.sender_key_id is not None
+            or spec.salt is not None
+            or spec.supp_priv_info is not None
+            or spec.alg_protected is not None
+            or any(
+                v is not None
+                for v in (
+                    spec.party_u_nonce, spec.party_u_identity, spec.party_u_other,
+                    spec.party_v_identity, spec.party_v_nonce, spec.party_v_other,
+                )
+            )
+        ):
+            return None
+        try:
+            probe_rng = rand.SeededRandom(_PROBE_SEED)
+            recipient, _ = _make_recipient(spec, as_alg(content_alg), cek, probe_rng, None)
+        except (WireError, KeyError, ValueError):
+            return None
+        epk = recipient.headers.unprotected.get(_EPHEMERAL_KEY)
+        if not isinstance(epk, dict) or set(epk) != {1, -1, -2, -3}:
+            return None
+        encoding = cbor.dumps(recipient.to_obj())
+        values = (kid, epk[-2], epk[-3], recipient.ciphertext)
+        if len(epk[-2]) != 32 or len(epk[-3]) != 32:
+            return None
+        pieces: list[bytes] = []
+        rest = encoding
+        for value in values:
+            if encoding.count(value) != 1:
+                return None
+            head, rest = rest.split(value)
+            pieces.append(head)
+        target_alg, kek_len = _ecdh_key_target(alg, content_alg)
+        context = _kdf_context(recipient.headers, target_alg, kek_len, spec.supp_pub_other, None)
+        return cls(
+            alg=alg,
+            kek_len=kek_len,
+            cek_len=len(cek),
+            kid_len=len(kid),
+            sha512=info.kdf_sha512,
+            context=context,
+            pieces=(pieces[0], pieces[1], pieces[2], pieces[3], rest),
+        )
+
+    def fits(self, key: CoseKey, kid: bytes) -> bool:
+        """True when a recipient to ``key`` with ``kid`` has this template's shape (the general
+        path's checks on it pass as they did for the probe key: they depend on the key's type,
+        curve and ``alg`` only). The CEK's length is the caller's to check (``cek_len``)."""
+        return _fits_template(key) and type(kid) is bytes and len(kid) == self.kid_len
+
+    def seal(self, key: CoseKey, kid: bytes, cek: bytes, rng: rand.RandomSource) -> bytes:
+        """The encoded recipient delivering ``cek`` to ``key`` (the caller checked ``fits``
+        and the CEK's length): a fresh ephemeral key, ECDH, HKDF over the context, the key
+        wrap."""
+        ephemeral = rand.p256_private_key(rng)
+        point = ephemeral.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        secret = ecdh_exchange(ephemeral, key)
+        kek = hkdf_sha256(secret, self.context, self.kek_len, None, sha512=self.sha512)
+        wrapped = aes_key_wrap(kek, cek)
+        p = self.pieces
+        return b"".join((p[0], kid, p[1], point[1:33], p[2], point[33:65], p[3], wrapped, p[4]))
+
+
+def _fits_template(key: CoseKey) -> bool:
+    """A P-256 public key the template path serves: EC2, P-256, no ``alg`` parameter, no
+    symmetric part (so ``check_alg`` answers as it did for the probe key)."""
+    return (
+        key.kty == KeyType.EC2
+        and key.crv == Curve.P256
+        and key.alg is None
+        and key.k is None
+        and type(key.x) is bytes
+        and type(key.y) is bytes
+    )
+
+
+#: the probe recipient's randomness (a public, fixed stream: the probe's ephemeral key and
+#: output are thrown away once cut)
+_PROBE_SEED = "edbp ecdh recipient template probe"
 
 
 def _bare_public(key: CoseKey) -> CoseKey:

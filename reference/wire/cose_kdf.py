@@ -8,7 +8,7 @@ cose-wg's ``Context_hex``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import attrs
 from cryptography.hazmat.primitives import hashes
@@ -118,16 +118,26 @@ def ecdh_shared_secret(private: CoseKey, public: CoseKey) -> bytes:
     return ecdh_exchange(private.private_key(), public)
 
 
+#: the (private, public) concrete classes found to be EC keys (an ABC's isinstance walks its
+#: registry on every call); the ECDH algorithm object, made once (immutable)
+_EC_PAIRS: set[tuple[type, type]] = set()
+_ECDH = ec.ECDH()
+
+
 def ecdh_exchange(priv: PrivateKey, public: CoseKey) -> bytes:
     """``ecdh_shared_secret`` with the private side already a ``cryptography`` key object
     (an ephemeral key made for one exchange); the caller has checked that both keys are on
     the same curve. The same refusals."""
     pub = public.public_key()
     try:
-        if isinstance(priv, ec.EllipticCurvePrivateKey) and isinstance(
-            pub, ec.EllipticCurvePublicKey
+        if (type(priv), type(pub)) in _EC_PAIRS or (
+            isinstance(priv, ec.EllipticCurvePrivateKey)
+            and isinstance(pub, ec.EllipticCurvePublicKey)
         ):
-            return priv.exchange(ec.ECDH(), pub)
+            _EC_PAIRS.add((type(priv), type(pub)))
+            return cast(ec.EllipticCurvePrivateKey, priv).exchange(
+                _ECDH, cast(ec.EllipticCurvePublicKey, pub)
+            )
         if isinstance(priv, x25519.X25519PrivateKey) and isinstance(pub, x25519.X25519PublicKey):
             return priv.exchange(pub)
     except ValueError:

@@ -11,7 +11,7 @@ deterministically (RFC 6979) so vectors replay byte for byte.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import attrs
 from cryptography.exceptions import InvalidSignature
@@ -34,7 +34,7 @@ from .cose_algs import (
     HeaderLabel,
     as_alg,
 )
-from .cose_headers import Headers, Label, require_bytes
+from .cose_headers import Headers, Label, alg_only_protected, require_bytes
 from .cose_key import CoseKey, require_key
 from .cose_trace import Trace
 
@@ -167,6 +167,7 @@ def _sign1_parts(
 
 
 _KID = HeaderLabel.KID.value
+_ALG = HeaderLabel.ALG.value
 
 
 def _parse_head(body: Any, size: int, what: str, lenient: bool) -> tuple[Headers, bytes | None]:
@@ -290,7 +291,10 @@ class Sign1:
         header/key problem and ``VerificationError(COSE_BAD_SIGNATURE)`` for a bad signature.
         """
         require_key(key)
-        require_bytes(external_aad=external_aad, detached_payload=detached_payload)
+        if type(external_aad) is not bytes or (
+            detached_payload is not None and type(detached_payload) is not bytes
+        ):  # (the usual arguments need no call)
+            require_bytes(external_aad=external_aad, detached_payload=detached_payload)
         self.headers.check_critical(understood)
         self.headers.check_alg_protected()
         allowed = _signature_allow_list(algorithms)
@@ -450,18 +454,27 @@ def _verify_raw(key: CoseKey, alg: Alg, tbs: bytes, signature: bytes) -> None:
     pub = key.public_key()
     try:
         if alg in _ECDSA:
-            assert isinstance(pub, ec.EllipticCurvePublicKey)
+            if type(pub) not in _EC_PUBLIC_TYPES:
+                assert isinstance(pub, ec.EllipticCurvePublicKey)
+                _EC_PUBLIC_TYPES.add(type(pub))
             ecdsa, size = _ECDSA[alg]
             if len(signature) != 2 * size:
                 raise InvalidSignature
             r = int.from_bytes(signature[:size], "big")
             s = int.from_bytes(signature[size:], "big")
-            pub.verify(encode_dss_signature(r, s), tbs, ecdsa)
+            cast(ec.EllipticCurvePublicKey, pub).verify(encode_dss_signature(r, s), tbs, ecdsa)
         else:
             assert isinstance(pub, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey)
             pub.verify(signature, tbs)
     except (InvalidSignature, ValueError):
         raise VerificationError(Code.COSE_BAD_SIGNATURE) from None
+
+
+#: the concrete classes of the EC public and private keys the type assertions above and below
+#: passed (an ABC's isinstance walks its registry on every call: a measurable share of a
+#: verification)
+_EC_PUBLIC_TYPES: set[type] = set()
+_EC_PRIVATE_TYPES: set[type] = set()
 
 
 def sign_bytes(key: CoseKey, alg: Alg, tbs: bytes) -> bytes:
@@ -477,8 +490,10 @@ def sign_bytes(key: CoseKey, alg: Alg, tbs: bytes) -> bytes:
         return pq.mldsa65_sign(key.d, tbs)
     priv = key.private_key()
     if alg in _ECDSA:
-        assert isinstance(priv, ec.EllipticCurvePrivateKey)
-        der = priv.sign(tbs, _ECDSA_SHA256_RFC6979)
+        if type(priv) not in _EC_PRIVATE_TYPES:
+            assert isinstance(priv, ec.EllipticCurvePrivateKey)
+            _EC_PRIVATE_TYPES.add(type(priv))
+        der = cast(ec.EllipticCurvePrivateKey, priv).sign(tbs, _ECDSA_SHA256_RFC6979)
         r, s = decode_dss_signature(der)
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     assert isinstance(priv, ed25519.Ed25519PrivateKey)
@@ -505,12 +520,26 @@ def sign1(
     it. ``protected_raw`` sets the protected bytes verbatim (vectors).
     """
     require_key(key)
-    require_bytes(payload=payload, external_aad=external_aad, protected_raw=protected_raw)
+    if type(payload) is not bytes or type(external_aad) is not bytes or protected_raw is not None:
+        require_bytes(payload=payload, external_aad=external_aad, protected_raw=protected_raw)
     if payload is None:
         raise WireError(Code.COSE_MALFORMED, "payload must be bytes")
     alg = as_alg(alg)
     if alg not in SIGNATURE_ALGS:
         raise WireError(Code.COSE_ALG_NOT_ALLOWED, f"{alg!r} is not a signature algorithm")
+    if protected is None and unprotected is None and protected_raw is None and trace is None:
+        # what edbp signs (TEEP messages, SUIT authentication blocks): the protected bucket is
+        # {1: alg} and nothing else, so the headers are the ones ``Headers.make`` gives for
+        # it (``alg_only_protected``'s bytes, their map), made without re-checking them
+        raw = alg_only_protected(int(alg))
+        headers = Headers(protected_raw=raw, protected={_ALG: int(alg)}, unprotected={})
+        signature = sign_bytes(key, alg, sig_structure(raw, external_aad, payload))
+        return Sign1(
+            headers=headers,
+            payload=None if detached else payload,
+            signature=signature,
+            tagged=tagged,
+        )
     prot = dict(protected or {})
     unprot = dict(unprotected or {})
     if protected_raw is None and HeaderLabel.ALG not in prot and HeaderLabel.ALG not in unprot:

@@ -290,3 +290,18 @@ def test_pkcs11_unavailable_backend_is_a_typed_error(tmp_path) -> None:  # type:
     with pytest.raises(KeyVaultError) as e:
         Pkcs11KeyVault(str(tmp_path / "no-such-module.so"), "x", "1234")
     assert e.value.code == Code.KEYVAULT_BACKEND_UNAVAILABLE
+
+
+def test_has_version_answers_as_versions(vault: KeyVault) -> None:
+    """``rewrap``'s version check (``_has_version``, answered directly by a backend) says what
+    ``versions`` says, before and after a rotation and a deletion, for a key that is absent."""
+    vault.create_class_key("hv")
+    vault.rotate("hv")
+    vault.delete("hv", 1)
+    for key_id in ("hv", "absent"):
+        for version in (1, 2, 3):
+            assert vault._has_version(key_id, version) == (version in vault.versions(key_id))
+    w = vault.wrap_cek("hv", CEK)
+    with pytest.raises(KeyVaultError) as e:
+        vault.rewrap(WrappedCek("hv", 1, w.wrapped), bytes)
+    assert e.value.code is Code.KEYVAULT_NO_SUCH_KEY

@@ -210,3 +210,159 @@ def test_sign1_decode_non_shortest_heads_take_the_general_path() -> None:
     with cbor.strict_decoding():
         assert _decoded_sign1(data, True, False) == _general_sign1(data, True, False)
         assert not isinstance(_decoded_sign1(data, True, False), Sign1)
+
+
+def test_ecdh_recipient_template_seals_the_general_recipient() -> None:
+    """``EcdhRecipientTemplate.seal`` writes the recipient the general path (``encryption_info``)
+    writes for the same key, kid, CEK and draw of the rng, for each ECDH-ES + key wrap and
+    content size; it draws what the general path draws (the rngs agree afterwards), and the
+    recipient's private key unwraps the CEK."""
+    from edbp.reference.rand import SeededRandom
+    from edbp.reference.wire.cose_algs import Alg, Curve, HeaderLabel
+    from edbp.reference.wire.cose_encrypt import (
+        EcdhRecipientTemplate,
+        RecipientSpec,
+        encryption_info,
+    )
+    from edbp.reference.wire.cose_kdf import SUIT_KDF_OTHER
+    from edbp.reference.wire.cose_key import CoseKey
+
+    def spec(alg: Alg, key: CoseKey, other: bytes | None) -> RecipientSpec:
+        kid = key.thumbprint()
+        kid_header = {HeaderLabel.KID.value: kid}
+        return RecipientSpec(alg, key, unprotected=kid_header, supp_pub_other=other)
+
+    probe = CoseKey.generate(Curve.P256, SeededRandom("probe")).public()
+    for alg, content, other in (
+        (Alg.ECDH_ES_A128KW, Alg.A128GCM, SUIT_KDF_OTHER),
+        (Alg.ECDH_ES_A256KW, Alg.A256GCM, None),
+        (Alg.ECDH_ES_A192KW, Alg.A128GCM, b"other"),
+    ):
+        cek_len = {Alg.A128GCM: 16, Alg.A256GCM: 32}[content]
+        template = EcdhRecipientTemplate.of(spec(alg, probe, other), content, bytes(cek_len))
+        assert template is not None and template.cek_len == cek_len
+        for n in range(4):
+            dak = CoseKey.generate(Curve.P256, SeededRandom(f"dak{n}"))
+            public = CoseKey(kty=dak.kty, crv=dak.crv, x=dak.x, y=dak.y)
+            cek = SeededRandom(f"cek{n}").random_bytes(cek_len)
+            rng_a, rng_b = SeededRandom(f"r{n}"), SeededRandom(f"r{n}")
+            general = encryption_info(
+                [spec(alg, public, other)], content, cek=cek, iv=bytes(12), rng=rng_a
+            )
+            assert template.fits(public, public.thumbprint())
+            sealed = template.seal(public, public.thumbprint(), cek, rng_b)
+            assert sealed == cbor.dumps(general.recipients[0].to_obj())
+            assert rng_a.random_bytes(16) == rng_b.random_bytes(16)
+            assert (
+                general.unwrap_cek(
+                    dak, algorithms={content}, recipient_algorithms={alg}, supp_pub_other=other
+                )
+                == cek
+            )
+
+
+def test_ecdh_recipient_template_refuses_other_shapes() -> None:
+    """Only the one shape gets a template: party info, a salt, a static key, another curve, an
+    extra header, direct ECDH or a key wrap without ECDH keep the general path; and a template
+    fits only a key and kid of its shape."""
+    from edbp.reference.rand import SeededRandom
+    from edbp.reference.wire.cose_algs import Alg, Curve
+    from edbp.reference.wire.cose_encrypt import EcdhRecipientTemplate, RecipientSpec
+    from edbp.reference.wire.cose_key import CoseKey
+
+    p256 = CoseKey.generate(Curve.P256, SeededRandom("p")).public()
+    x25519 = CoseKey.generate(Curve.X25519, SeededRandom("x")).public()
+    sender = CoseKey.generate(Curve.P256, SeededRandom("s"))
+    kid = {4: p256.thumbprint()}
+    a = Alg.ECDH_ES_A128KW
+    refused = [
+        RecipientSpec(a, p256, unprotected=kid, party_u_identity=b"tam"),
+        RecipientSpec(a, p256, unprotected=kid, party_u_nonce=8),
+        RecipientSpec(a, p256, unprotected=kid, salt=b"salt"),
+        RecipientSpec(a, p256, unprotected=kid, supp_priv_info=b"priv"),
+        RecipientSpec(a, p256, unprotected=kid, alg_protected=False),
+        RecipientSpec(a, p256, unprotected={**kid, 33: b"x"}),
+        RecipientSpec(a, p256, protected={33: b"x"}, unprotected=kid),
+        RecipientSpec(a, p256),
+        RecipientSpec(a, x25519, unprotected=kid),
+        RecipientSpec(Alg.ECDH_SS_A128KW, p256, unprotected=kid, sender_key=sender),
+        RecipientSpec(Alg.ECDH_ES_HKDF_256, p256, unprotected=kid),
+        RecipientSpec(Alg.A128KW, CoseKey.symmetric(bytes(16)), unprotected=kid),
+        RecipientSpec(a, p256, unprotected=kid, ephemeral_key=sender),
+    ]
+    for spec in refused:
+        assert EcdhRecipientTemplate.of(spec, Alg.A128GCM, bytes(16)) is None, spec
+    fitting = RecipientSpec(a, p256, unprotected=kid)
+    template = EcdhRecipientTemplate.of(fitting, Alg.A128GCM, bytes(16))
+    assert template is not None
+    assert template.fits(p256, bytes(32))
+    assert not template.fits(p256, bytes(31))
+    assert not template.fits(x25519, bytes(32))
+    with_alg = CoseKey(kty=p256.kty, crv=p256.crv, x=p256.x, y=p256.y, alg=-29)
+    assert not template.fits(with_alg, bytes(32))
+
+
+@given(
+    st.one_of(st.binary(max_size=300), _LENGTHS.map(bytes)),
+    st.binary(max_size=30),
+    st.booleans(),
+    st.booleans(),
+)
+def test_sign1_without_headers_is_the_general_sign1(
+    payload: bytes, aad: bytes, detached: bool, tagged: bool
+) -> None:
+    """``sign1`` with no header arguments (the TAM's and the Agent's messages) makes the message
+    the general path makes with the protected bucket ``{1: alg}`` spelled out: the same headers,
+    the same signature (deterministic ECDSA and EdDSA), the same bytes."""
+    from edbp.reference.rand import SeededRandom
+    from edbp.reference.wire.cose_algs import Alg, Curve
+    from edbp.reference.wire.cose_key import CoseKey
+    from edbp.reference.wire.cose_sign import sign1
+
+    suites = ((Curve.P256, Alg.ESP256), (Curve.P256, Alg.ES256), (Curve.ED25519, Alg.EDDSA))
+    for curve, alg in suites:
+        key = CoseKey.generate(curve, SeededRandom(f"signer {curve}"))
+        fast = sign1(payload, key, alg, external_aad=aad, detached=detached, tagged=tagged)
+        general = sign1(
+            payload, key, alg, protected={1: int(alg)}, external_aad=aad, detached=detached,
+            tagged=tagged,
+        )
+        assert fast == general and fast.encode() == general.encode()
+        assert fast.headers == Headers.make({1: int(alg)})
+        assert fast.verify(
+            key.public(), algorithms={alg}, external_aad=aad,
+            detached_payload=payload if detached else None,
+        ) == payload
+
+
+@given(
+    st.integers(min_value=0, max_value=7),
+    st.one_of(
+        st.sampled_from([0, 23, 24, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**64 - 1]),
+        st.integers(min_value=0, max_value=2**64 - 1),
+    ),
+)
+def test_head_is_the_rfc_8949_rule(major: int, arg: int) -> None:
+    """A head's bytes (RFC 8949 section 3): the argument in the initial byte below 24, else in
+    the shortest of 1, 2, 4 or 8 following bytes; an int subclass (IntEnum) alike; a bool or a
+    negative argument refused."""
+    import enum
+
+    from edbp.errors import Code, WireError
+
+    if arg < 24:
+        expected = bytes([major << 5 | arg])
+    else:
+        size = next(n for n in (1, 2, 4, 8) if arg < 1 << (8 * n))
+        expected = bytes([major << 5 | {1: 24, 2: 25, 4: 26, 8: 27}[size]]) + arg.to_bytes(
+            size, "big"
+        )
+    assert cbor._head(major, arg) == expected
+    assert cbor._head(major, enum.IntEnum("E", {"V": arg}).V) == expected
+    for bad in (True, False, -1, -arg - 1):
+        try:
+            cbor._head(major, bad)
+        except WireError as e:
+            assert e.code is Code.CBOR_UNSUPPORTED_TYPE
+        else:
+            raise AssertionError(f"head of {bad!r}")
