@@ -193,8 +193,18 @@ class Headers:
         if checked is None:
             return cls._parse_full(protected_raw, unprotected, limits)
         protected, protected_ivs = checked
-        if type(unprotected) is dict and not unprotected:  # the common case: nothing to check
-            return cls(protected_raw=protected_raw, protected=dict(protected), unprotected={})
+        if type(unprotected) is dict and protected_ivs <= 1:
+            # (IV and Partial IV both in the protected bucket: the full order below refuses it)
+            if not unprotected:  # the common case: nothing to check
+                return cls(protected_raw=protected_raw, protected=dict(protected), unprotected={})
+            if len(unprotected) == 1 and _KID not in protected:
+                # the other usual case, a kid alone (what edbp's parties put in a Sign1): an
+                # int label, a byte string, not in the protected bucket, so every check below
+                # passes (no duplicate, its type right, no crit, no IV)
+                ((label, kid),) = unprotected.items()
+                if type(label) is int and label == _KID and type(kid) is bytes:
+                    unprot = {_KID: kid}
+                    return cls(protected_raw, dict(protected), unprot)
         # the full path's order, minus what the protected bucket alone already passed
         unprot = _check_bucket(unprotected, "unprotected")
         both = protected.keys() & unprot.keys()

@@ -1,0 +1,274 @@
+"""The receive side's fast paths give the general path's answer: the same value, or the same
+refusal code.
+
+Why: the TAM decodes and checks every message a device sends; the hot path reads the usual
+encodings with fewer calls (``cbor._usual_prefix``, the kid-only unprotected bucket of
+``Headers.parse``, ...). A fast path that accepted what the general path refuses, or decoded a
+value of another type (``True`` for ``1``), would be a parser differential, so each one is fed
+the inputs the general path is fed (valid, truncated, bit-flipped, with trailing bytes, of the
+wrong types, under every set of limits) and must answer alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edbp.reference.wire import cbor
+from edbp.reference.wire.cose_headers import Headers, alg_only_protected
+from hypothesis import given
+from hypothesis import strategies as st
+
+from edbp.errors import EdbpError
+
+# ------------------------------------------------------------------------------- CBOR items
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with every type made explicit (``==`` alone takes True for 1 and 1.0 for 1)."""
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, tuple(_typed(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", tuple((_typed(k), _typed(v)) for k, v in value.items()))
+    if isinstance(value, cbor.Tag):
+        return ("Tag", value.tag, _typed(value.value))
+    if isinstance(value, float) and value != value:
+        return ("float", "nan")
+    return (type(value).__name__, value)
+
+
+def _answer(read: Any, data: bytes, limits: cbor.Limits) -> Any:
+    try:
+        value, used = read(data, limits)
+    except EdbpError as e:
+        return ("refused", e.code)
+    return ("value", _typed(value), used)
+
+
+def _general(data: bytes, limits: cbor.Limits) -> Any:
+    """``loads_prefix`` by the general decoder alone (its own checks before decoding kept)."""
+    if len(data) > limits.max_size:
+        return ("refused", cbor.Code.CBOR_TOO_LARGE)
+    if not data:
+        return ("refused", cbor.Code.CBOR_TRUNCATED)
+    return _answer(cbor._general_prefix, data, limits)
+
+
+_LIMITS = (
+    cbor.RECEIVE,
+    cbor.STRICT,
+    cbor.LENIENT,
+    cbor.Limits(max_depth=1),
+    cbor.Limits(max_depth=2),
+    cbor.Limits(max_depth=3, deterministic=True),
+    cbor.Limits(max_items=2),
+    cbor.Limits(max_work=4),
+    cbor.Limits(max_work=9),
+    cbor.Limits(max_depth=0),
+)
+
+_KEYS = st.one_of(
+    st.integers(min_value=-300, max_value=70000),
+    st.binary(max_size=30),
+    st.text(max_size=4),
+    st.booleans(),
+    st.none(),
+)
+_LEAVES = st.one_of(
+    st.integers(min_value=-(2**64), max_value=2**64 - 1),
+    st.sampled_from([0, 23, 24, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**64 - 1, -1, -24, -25,
+                     -256, -257, -(2**64)]),
+    st.binary(max_size=300),
+    st.sampled_from([bytes(n) for n in (23, 24, 255, 256, 65535)]),
+    st.text(max_size=30),
+    st.sampled_from(["", "é", "a" * 24, "\U0001f600" * 70]),
+    st.booleans(),
+    st.none(),
+    st.just(cbor.UNDEFINED),
+    st.floats(allow_nan=True),
+    st.builds(cbor.Simple, st.sampled_from([0, 19, 32, 255])),
+)
+_VALUES = st.recursive(
+    _LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=5),
+        st.dictionaries(_KEYS, inner, max_size=5),
+        st.builds(cbor.Tag, st.sampled_from([0, 18, 23, 24, 61, 112, 300]), inner),
+    ),
+    max_leaves=25,
+)
+
+#: non-shortest, indefinite and odd encodings: the general decoder's business alone
+_ODD = [
+    b"\x18\x05",  # 5 in two bytes
+    b"\x19\x00\x05",
+    b"\x1a\x00\x00\x01\x00",
+    b"\x1b\x00\x00\x00\x00\x00\x00\x01\x00",
+    b"\x38\x05",
+    b"\x58\x03abc",  # a short byte string with a long head
+    b"\x59\x00\x03abc",
+    b"\x78\x01a",
+    b"\x98\x01\x01",  # an array of one with a long head
+    b"\xb8\x01\x01\x02",
+    b"\x5f\x41a\x41b\xff",  # indefinite byte string
+    b"\x9f\x01\x02\xff",
+    b"\xbf\x01\x02\xff",
+    b"\xa2\x01\x01\x01\x02",  # duplicate key
+    b"\xa2\x02\x01\x01\x02",  # keys out of order
+    b"\xa2\x01\x01\xf5\x02",  # 1 and true: equal in Python
+    b"\xa2\x01\x01\xf9\x3c\x00\x02",  # 1 and 1.0
+    b"\xa1\x81\x01\x02",  # an array as a key (a tuple)
+    b"\xa1\xa0\x01",  # a map as a key
+    b"\xa1\xc1\x01\x02",  # a tagged key
+    b"\x62\xc3\x28",  # invalid UTF-8
+    b"\xa1\x62\xc3\x28\x01",  # invalid UTF-8 in a key
+    b"\xf8\x10",  # two-byte simple value below 32
+    b"\xf8\x20",
+    b"\xff",
+    b"\x1c",  # reserved additional information
+    b"\x3f",  # indefinite integer
+    b"\xa1\x19\x00\x05\x01",  # a key of 5 in three bytes
+    b"\x83\x58\x03abc\x01\x02",
+    b"\xa1\x01\x58\x05abcde",
+    b"\xa1\x01\x58\x20" + bytes(31),  # truncated
+    b"\x9a\xff\xff\xff\xff",  # a huge count
+    b"\xba\xff\xff\xff\xff",
+    b"\x81" * 70 + b"\x01",  # deeper than any limit
+]
+
+
+def _candidates(data: bytes, cut: int) -> list[bytes]:
+    flipped = bytearray(data)
+    flipped[cut % len(data)] ^= 1 << (cut % 8)
+    return [data, data[: cut % len(data)], bytes(flipped), data + b"\x00", data + b"\xff"]
+
+
+def _same(data: bytes) -> None:
+    for limits in _LIMITS:
+        assert _answer(cbor.loads_prefix, data, limits) == _general(data, limits), (data, limits)
+
+
+@given(_VALUES, st.integers(min_value=0, max_value=10**6))
+def test_usual_subset_reads_what_the_general_decoder_reads(value: Any, cut: int) -> None:
+    """Every well-formed item, and every damaged copy of it, decodes to the general decoder's
+    value (types included) or is refused with its code, under every set of limits."""
+    for candidate in _candidates(cbor.dumps(value), cut):
+        _same(candidate)
+
+
+@given(st.binary(min_size=1, max_size=60))
+def test_arbitrary_bytes_read_alike(data: bytes) -> None:
+    _same(data)
+
+
+def test_odd_encodings_read_alike() -> None:
+    for data in _ODD:
+        for cut in range(len(data) + 1):
+            for candidate in _candidates(data, cut):
+                _same(candidate)
+
+
+def test_usual_subset_is_taken_for_protocol_values() -> None:
+    """The messages the TAM receives are in the subset (else the fast path would be dead code)
+    and the subset refuses to decide anything outside it."""
+    usual = [
+        [2, {6: 0, 7: bytes(444), 13: "application/eat+cwt", 20: bytes(16), 258: bytes(16)}],
+        {8: {1: {1: 2, 2: bytes(32), -1: 1, -2: bytes(32), -3: bytes(32)}}, 256: bytes(17),
+         265: "tag:x", 272: [[60, bytes(78)]]},
+        {2: bytes(32), 3: [[[0, 1], 20, 0, 0, {3: bytes(36), 14: 16712}]], 4: True,
+         99: ["", [-16, bytes(32)]]},
+        [None, False, cbor.UNDEFINED, -(2**64), 2**64 - 1, "é", bytes(24), bytes(255)],
+    ]
+    for value in usual:
+        data = cbor.dumps(value)
+        found = cbor._usual_prefix(data, cbor.RECEIVE)
+        assert found is not None and _typed(found[0]) == _typed(value) and found[1] == len(data)
+    for data in _ODD:  # each is refused, or accepted only in a form the subset leaves out
+        assert cbor._usual_prefix(data, cbor.STRICT) is None
+
+
+# --------------------------------------------------------------------------- COSE headers
+
+
+def _parsed(read: Any, protected_raw: Any, unprotected: Any, lenient: bool) -> Any:
+    try:
+        h = read(protected_raw, unprotected, lenient)
+    except EdbpError as e:
+        return ("refused", e.code)
+    return (
+        h.protected_raw,
+        _typed(dict(h.protected)),
+        _typed(dict(h.unprotected)),
+        type(h.protected),
+        type(h.unprotected),
+    )
+
+
+def _parse(protected_raw: Any, unprotected: Any, lenient: bool) -> Headers:
+    return Headers.parse(protected_raw, unprotected, lenient=lenient)
+
+
+def _parse_full(protected_raw: Any, unprotected: Any, lenient: bool) -> Headers:
+    if not isinstance(protected_raw, bytes):
+        return Headers.parse(protected_raw, unprotected, lenient=lenient)  # refused alike
+    limits = cbor.LENIENT if lenient else cbor.receive_limits()
+    return Headers._parse_full(protected_raw, unprotected, limits)
+
+
+_PROTECTED = [
+    b"",
+    b"\xa0",
+    alg_only_protected(-9),
+    alg_only_protected(-7),
+    cbor.dumps({1: -9, 4: b"k"}),  # a kid in the protected bucket
+    cbor.dumps({1: -9, 5: bytes(12), 6: b"p"}),  # IV and Partial IV
+    cbor.dumps({1: -9, 5: bytes(12)}),
+    cbor.dumps({1: -9, 2: [4], 4: b"k"}),
+    cbor.dumps({1: True}),
+    cbor.dumps({1: -9, 2: [99]}),
+    b"\x01",
+    b"\xa1\x01",
+]
+_UNPROTECTED: list[Any] = [
+    {},
+    {4: b"kid"},
+    {4: b""},
+    {4: bytes(32)},
+    {4: "kid"},
+    {4: 5},
+    {4: bytearray(b"kid")},
+    {4.0: b"kid"},
+    {True: b"kid"},
+    {"4": b"kid"},
+    {6: b"p"},
+    {5: bytes(12)},
+    {2: [4]},
+    {1: -9},
+    {4: b"kid", 33: b"x"},
+    [],
+    None,
+    b"\xa0",
+]
+
+
+@given(
+    st.sampled_from(_PROTECTED),
+    st.sampled_from(_UNPROTECTED),
+    st.booleans(),
+)
+def test_headers_parse_is_the_full_path(prot: bytes, unprot: Any, lenient: bool) -> None:
+    """``Headers.parse`` (remembered protected bucket, the empty and kid-only unprotected
+    buckets read directly) gives ``_parse_full``'s headers or refusal, for every bucket pair,
+    twice (the second time from the memo)."""
+    for _ in range(2):
+        fast = _parsed(_parse, prot, unprot, lenient)
+        assert fast == _parsed(_parse_full, prot, unprot, lenient), (prot, unprot)
+        with cbor.strict_decoding():
+            fast = _parsed(_parse, prot, unprot, lenient)
+            assert fast == _parsed(_parse_full, prot, unprot, lenient), (prot, unprot)
+
+
+def test_headers_kid_bucket_is_a_copy() -> None:
+    """The kid-only bucket read directly is the caller's own dict copied, as the full path's."""
+    unprot = {4: b"kid"}
+    h = Headers.parse(alg_only_protected(-9), unprot)
+    assert h.unprotected == unprot and h.unprotected is not unprot
