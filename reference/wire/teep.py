@@ -362,16 +362,19 @@ class TeepMessage:
             raise _bad(f"{cls.__name__}: options must be a map")
         kwargs: dict[str, Any] = {}
         unknown: dict[int, Any] = {}
+        known = cls.OPTIONS
         for label, value in options.items():
-            if not _is_int(label) or label < 0:
+            # (an exact int needs no further type check: ``_is_int``'s answer for it is True)
+            if (type(label) is not int and not _is_int(label)) or label < 0:
                 raise _bad(f"{cls.__name__}: option labels are unsigned integers")
-            if label in cls.OPTIONS:
+            if label in known:
                 attr, check, wire_name = _OPTION_CODECS[label]
                 kwargs[attr] = check(value, wire_name)
             else:
                 unknown[label] = value  # ignored, as the draft requires; kept for re-encoding
-        for (attr, check), value in zip(cls.POSITIONAL, items[2:], strict=True):
-            kwargs[attr] = check(value, attr.replace("_", "-"))
+        if cls.POSITIONAL:
+            for (attr, check), value in zip(cls.POSITIONAL, items[2:], strict=True):
+                kwargs[attr] = check(value, attr.replace("_", "-"))
         # the attrs subclasses' __init__ takes the option/positional attributes as keywords
         message: Self = cast(Any, cls)(unknown_options=unknown, **kwargs)
         return message

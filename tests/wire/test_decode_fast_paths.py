@@ -15,6 +15,7 @@ from typing import Any
 
 from edbp.reference.wire import cbor
 from edbp.reference.wire.cose_headers import Headers, alg_only_protected
+from edbp.reference.wire.cose_key import CoseKey
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -272,3 +273,66 @@ def test_headers_kid_bucket_is_a_copy() -> None:
     unprot = {4: b"kid"}
     h = Headers.parse(alg_only_protected(-9), unprot)
     assert h.unprotected == unprot and h.unprotected is not unprot
+
+
+# ------------------------------------------------------------------------------- COSE_Key
+
+
+def _key_answer(read: Any, m: Any) -> Any:
+    try:
+        return ("key", read(m))
+    except EdbpError as e:
+        return ("refused", e.code)
+
+
+def _cose_key_maps() -> list[Any]:
+    from edbp.reference.rand import SeededRandom
+    from edbp.reference.wire.cose_algs import Curve
+
+    maps: list[Any] = []
+    for crv in (Curve.P256, Curve.X25519, Curve.ED25519):
+        key = CoseKey.generate(crv, SeededRandom(f"memo/{crv.name}"), kid=b"k", alg=-9)
+        public, private = key.public().to_map(), key.to_map()
+        maps += [public, private, {k: v for k, v in public.items() if k != 2}]
+        maps.append({**public, 1: True})  # kty true: refused, never the key of kty 1
+        maps.append({**public, -1: True} if crv != Curve.P256 else {**public, -1: 1.0})
+        maps.append({**public, 4: [1, 2]})  # key_ops: a list, left to the general path
+        maps.append({**public, 3: "ES256"})
+        maps.append({**public, -2: public[-2][:-1]})  # a coordinate too short
+        maps.append({k: v for k, v in public.items() if k != -2})
+        flipped = bytearray(public[-2])
+        flipped[5] ^= 1
+        maps.append({**public, -2: bytes(flipped)})  # off the curve (EC2) or another key (OKP)
+        maps.append(dict(reversed(list(public.items()))))
+        maps.append({float(k) if k == 1 else k: v for k, v in public.items()})
+    maps += [{1: 4, -1: bytes(16)}, {1: 2}, {}, [], None, {1: 2, -1: 1, -2: 7, -3: 7}]
+    return maps
+
+
+def test_cose_key_from_map_memo_is_the_parse() -> None:
+    """``CoseKey.from_map`` (public keys remembered by their entries) gives the unremembered
+    parse's key or refusal for every map, the first time and from the memo, and never keeps a
+    private key."""
+    from edbp.reference.wire import cose_key
+
+    for m in _cose_key_maps():
+        general = _key_answer(lambda m: CoseKey._from_map(m, check_point=True), m)
+        for _ in range(2):
+            assert _key_answer(CoseKey.from_map, m) == general, m
+        assert _key_answer(
+            lambda m: CoseKey.from_map(m, check_point=False), m
+        ) == _key_answer(lambda m: CoseKey._from_map(m, check_point=False), m)
+    for key in cose_key._FROM_MAP_MEMO.values():
+        assert not key.has_private
+
+
+def test_cose_key_memo_answers_equal_maps_only() -> None:
+    """A map equal to a remembered one only by Python's ``==`` (``True`` for ``1``) is parsed
+    afresh: the remembered key of the first is never the answer for the second."""
+    from edbp.reference.rand import SeededRandom
+    from edbp.reference.wire.cose_algs import Curve
+
+    public = CoseKey.generate(Curve.P256, SeededRandom("memo/eq")).public().to_map()
+    assert isinstance(CoseKey.from_map(public), CoseKey)
+    for odd in ({**public, 1: 2.0}, {**public, -1: True}):
+        assert _key_answer(CoseKey.from_map, odd)[0] == "refused"
