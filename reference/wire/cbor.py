@@ -827,6 +827,15 @@ def _usual_array(
                 raise _DEFER
             append(data[pos + 2 : end])
             pos = end
+        elif ib == 0x18 and data[pos + 1] >= 24:  # 24..255
+            append(data[pos + 1])
+            pos += 2
+        elif 0x80 <= ib < 0x98:  # an array of fewer than 24 items: ``_usual_item``'s call
+            value, pos = _usual_array(data, pos + 1, ib - 0x80, child, state)
+            append(value)
+        elif 0xA0 <= ib < 0xB8:  # a map of fewer than 24 entries
+            value, pos = _usual_map(data, pos + 1, ib - 0xA0, child, state)
+            append(value)
         else:
             value, pos = _usual_item(data, pos, child, state)
             append(value)
@@ -855,6 +864,9 @@ def _usual_map(
         elif 0x20 <= ib < 0x38:
             key = 0x1F - ib
             pos += 1
+        elif ib == 0x18 and data[pos + 1] >= 24:  # the labels 24..255 (SUIT_Report's 99)
+            key = data[pos + 1]
+            pos += 2
         elif ib == 0x19:  # the labels 256..65535 (EAT claims)
             key = (data[pos + 1] << 8) | data[pos + 2]
             if key < 0x100:
@@ -890,6 +902,13 @@ def _usual_map(
                 raise _DEFER
             result[key] = data[pos + 2 : end]
             pos = end
+        elif ib == 0x18 and data[pos + 1] >= 24:
+            result[key] = data[pos + 1]
+            pos += 2
+        elif 0x80 <= ib < 0x98:
+            result[key], pos = _usual_array(data, pos + 1, ib - 0x80, child, state)
+        elif 0xA0 <= ib < 0xB8:
+            result[key], pos = _usual_map(data, pos + 1, ib - 0xA0, child, state)
         else:
             result[key], pos = _usual_item(data, pos, child, state)
     return result, pos

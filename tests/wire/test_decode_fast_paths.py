@@ -336,3 +336,46 @@ def test_cose_key_memo_answers_equal_maps_only() -> None:
     assert isinstance(CoseKey.from_map(public), CoseKey)
     for odd in ({**public, 1: 2.0}, {**public, -1: True}):
         assert _key_answer(CoseKey.from_map, odd)[0] == "refused"
+
+
+# ------------------------------------------------------------------------------ SUIT_Digest
+
+
+def _digest_answer(read: Any, data: Any, lenient: bool) -> Any:
+    try:
+        return ("digest", read(data, lenient))
+    except EdbpError as e:
+        return ("refused", e.code)
+
+
+def _digest_general(data: Any, lenient: bool) -> Any:
+    from edbp.reference.wire.suit_core import SuitDigest, load_cbor
+
+    return SuitDigest.from_cbor(load_cbor(data, "SUIT_Digest", lenient), lenient)
+
+
+@given(
+    st.sampled_from([-16, -43, -44, -17, 1, True]),
+    st.sampled_from([32, 48, 64, 31, 0]),
+    st.sampled_from([b"", b"\x00", b"\xff"]),
+    st.integers(min_value=0, max_value=200),
+    st.booleans(),
+)
+def test_suit_digest_memo_is_the_decode(
+    alg: int, size: int, extra: bytes, cut: int, lenient: bool
+) -> None:
+    """``SuitDigest.decode`` (remembered by bytes, lenient and limits) gives the general
+    decode's digest or refusal: valid, truncated, bit-flipped, with trailing bytes, a third
+    element, non-shortest heads (refused only under strict decoding), twice over."""
+    from edbp.reference.wire.suit_core import SuitDigest
+
+    data = cbor.dumps([alg, bytes(range(size))])
+    third = cbor.dumps([alg, bytes(range(size)), 0])
+    long_head = b"\x82" + cbor.dumps(alg) + b"\x59\x00" + bytes([size]) + bytes(range(size))
+    for candidate in [*_candidates(data, cut), data + extra, third, long_head, bytearray(data)]:
+        for _ in range(2):
+            general = _digest_answer(_digest_general, candidate, lenient)
+            assert _digest_answer(SuitDigest.decode, candidate, lenient) == general
+            with cbor.strict_decoding():
+                general = _digest_answer(_digest_general, candidate, lenient)
+                assert _digest_answer(SuitDigest.decode, candidate, lenient) == general
