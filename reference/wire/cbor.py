@@ -804,6 +804,7 @@ def _usual_array(
         if n > state[1] or n > len(data) - pos or depth >= state[0]:
             raise _DEFER
         state[2] += n
+    size = len(data)
     items: list[Any] = []
     append = items.append
     child = depth + 1
@@ -817,13 +818,13 @@ def _usual_array(
             pos += 1
         elif 0x40 <= ib < 0x58:
             end = pos + ib - 0x3F
-            if end > len(data):
+            if end > size:
                 raise _DEFER
             append(data[pos + 1 : end])
             pos = end
         elif ib == 0x58 and data[pos + 1] >= 24:  # 24..255 bytes (keys, digests, signatures)
             end = pos + 2 + data[pos + 1]
-            if end > len(data):
+            if end > size:
                 raise _DEFER
             append(data[pos + 2 : end])
             pos = end
@@ -851,6 +852,7 @@ def _usual_map(
         if n > state[1] or 2 * n > len(data) - pos or depth >= state[0]:
             raise _DEFER
         state[2] += 2 * n
+    size = len(data)
     result: dict[Any, Any] = {}
     child = depth + 1
     deterministic = state[3]
@@ -892,13 +894,13 @@ def _usual_map(
             pos += 1
         elif 0x40 <= ib < 0x58:
             end = pos + ib - 0x3F
-            if end > len(data):
+            if end > size:
                 raise _DEFER
             result[key] = data[pos + 1 : end]
             pos = end
         elif ib == 0x58 and data[pos + 1] >= 24:
             end = pos + 2 + data[pos + 1]
-            if end > len(data):
+            if end > size:
                 raise _DEFER
             result[key] = data[pos + 2 : end]
             pos = end

@@ -618,7 +618,7 @@ class CoseKey:
 
 #: ``from_map``'s public keys by their entries (``_public_entries``)
 _FROM_MAP_MEMO: dict[tuple[tuple[int, int | bytes], ...], CoseKey] = {}
-_FROM_MAP_MEMO_ENTRIES = 1024
+_FROM_MAP_MEMO_ENTRIES = 4096  # as many as the public-key memo: a fleet of devices
 _KTY_OKP_EC2 = (int(KeyType.OKP), int(KeyType.EC2))
 _D_LABEL = int(KeyParam.D)
 
