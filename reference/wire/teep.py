@@ -150,8 +150,10 @@ def _text(lo: int, hi: int | None) -> Callable[[Any, str], str]:
 
 
 def _uint(bits: int) -> Callable[[Any, str], int]:
+    limit = 1 << bits
+
     def check(v: Any, what: str) -> int:
-        if not _is_int(v) or not 0 <= v < (1 << bits):
+        if (type(v) is not int and not _is_int(v)) or not 0 <= v < limit:
             raise _bad(f"{what}: expected an unsigned integer of {bits} bits")
         return int(v)
 
@@ -599,7 +601,7 @@ def from_cbor(items: Any) -> TeepMessage:
     if not isinstance(items, list) or len(items) < 2:
         raise _bad("a TEEP message is [type, options, ...]")
     msg_type = items[0]
-    if not _is_int(msg_type) or not 0 <= msg_type <= 255:
+    if (type(msg_type) is not int and not _is_int(msg_type)) or not 0 <= msg_type <= 255:
         raise _bad("TEEP message type must be a small unsigned integer")
     cls = MESSAGE_CLASSES.get(msg_type)
     if cls is None:

@@ -379,3 +379,66 @@ def test_suit_digest_memo_is_the_decode(
             with cbor.strict_decoding():
                 general = _digest_answer(_digest_general, candidate, lenient)
                 assert _digest_answer(SuitDigest.decode, candidate, lenient) == general
+
+
+# ------------------------------------------------------------------------------- SUIT_Record
+
+
+def _record_general(value: Any, lenient: bool) -> Any:
+    """``SuitRecord.from_cbor`` by ``expect_uint`` / ``expect_int`` for every field (the
+    checks' order: shape, manifest id, section, offset, component index, properties)."""
+    from edbp.reference.wire.suit_commands import Parameters
+    from edbp.reference.wire.suit_core import bad, expect_int, expect_uint
+    from edbp.reference.wire.suit_report import SuitRecord
+
+    if not isinstance(value, list) or len(value) < 5 or (len(value) > 5 and not lenient):
+        raise bad("SUIT_Record: expected five elements")
+    ids = value[0]
+    if not isinstance(ids, list):
+        raise bad("SUIT_Record: manifest id is an array")
+    props = value[4]
+    if not isinstance(props, dict):
+        raise bad("SUIT_Record: properties is a map")
+    return SuitRecord(
+        tuple(expect_uint(i, "record manifest id") for i in ids),
+        expect_int(value[1], "record section"),
+        expect_uint(value[2], "record offset"),
+        expect_uint(value[3], "record component index"),
+        Parameters.from_cbor(props, lenient) if props else Parameters(),
+    )
+
+
+_RECORD_INTS = st.sampled_from(
+    [0, 1, 20, 2**64 - 1, 2**64, -1, True, False, 1.0, "1", None, cbor.Code.CBOR_MALFORMED]
+)
+
+
+@given(
+    st.lists(_RECORD_INTS, max_size=3),
+    _RECORD_INTS,
+    _RECORD_INTS,
+    _RECORD_INTS,
+    st.sampled_from([{}, {14: 16712}, {14: -1}, {3: b"\x00"}, {"x": 1}, [], None]),
+    st.sampled_from([0, 1, -1]),
+    st.booleans(),
+)
+def test_suit_record_checks_are_the_expect_helpers(
+    ids: list[Any], section: Any, offset: Any, index: Any, props: Any, more: int, lenient: bool
+) -> None:
+    """``SuitRecord.from_cbor`` (exact ints in range read directly) gives what the
+    ``expect_*`` helpers give for every field, value and type (ints, an IntEnum member, the
+    same refusal for bools, floats, negative or oversized numbers), in the same order."""
+    from edbp.reference.wire.suit_report import SuitRecord
+
+    value: Any = [ids, section, offset, index, props]
+    value = value[:4] if more < 0 else value + [0] * more
+    for shape in (value, ids, None):
+        try:
+            general: Any = ("record", _typed(_record_general(shape, lenient).to_cbor()))
+        except EdbpError as e:
+            general = ("refused", e.code, e.detail)
+        try:
+            fast: Any = ("record", _typed(SuitRecord.from_cbor(shape, lenient).to_cbor()))
+        except EdbpError as e:
+            fast = ("refused", e.code, e.detail)
+        assert fast == general
