@@ -442,3 +442,52 @@ def test_suit_record_checks_are_the_expect_helpers(
         except EdbpError as e:
             fast = ("refused", e.code, e.detail)
         assert fast == general
+
+
+# ----------------------------------------------------------------------- header value types
+
+
+_TYPED = [1, 3, 4, 5, 6, -1, -2, -3, -22, -24, -25, -26, -27, -20, -21, 10, 33]
+_HEADER_VALUES: list[Any] = [
+    b"x", b"", bytearray(b"x"), "t", "", 0, 7, -1, -7, True, False, None, [1], {1: 2},
+    __import__("types").MappingProxyType({1: 2}), cbor.Code.CBOR_MALFORMED, 1.5,
+]
+
+
+def _types_answer(check: Any, bucket: dict[Any, Any]) -> Any:
+    from edbp.reference.wire import cose_headers
+
+    try:
+        getattr(cose_headers, check)(bucket)
+    except EdbpError as e:
+        return ("refused", e.code, e.detail)
+    return "passes"
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from([*_TYPED, "4"]), st.sampled_from(_HEADER_VALUES), max_size=5
+    )
+)
+def test_header_type_rules_quick_pass_is_the_ordered_rules(bucket: dict[Any, Any]) -> None:
+    """``_check_types`` (each present label's exact type read once) passes what the rules in
+    their order pass and otherwise raises the same first refusal, detail included."""
+    assert _types_answer("_check_types", bucket) == _types_answer(
+        "_check_types_in_order", bucket
+    )
+
+
+def test_remembered_protected_bucket_with_iv_and_partial_iv_is_refused() -> None:
+    """A protected bucket holding both IV and Partial IV is refused (COSE_BAD_IV) however the
+    unprotected bucket looks, the second time (from the memo) as the first: the empty-bucket
+    shortcut once skipped that check."""
+    from edbp.errors import Code
+
+    prot = cbor.dumps({1: 1, 5: bytes(12), 6: b"p"})
+    for unprot in ({}, {}, {4: b"kid"}, {4: b"kid"}):
+        try:
+            Headers.parse(prot, unprot)
+        except EdbpError as e:
+            assert e.code is Code.COSE_BAD_IV
+        else:
+            raise AssertionError("IV and Partial IV accepted together")
