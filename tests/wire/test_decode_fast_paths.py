@@ -491,3 +491,57 @@ def test_remembered_protected_bucket_with_iv_and_partial_iv_is_refused() -> None
             assert e.code is Code.COSE_BAD_IV
         else:
             raise AssertionError("IV and Partial IV accepted together")
+
+
+# ------------------------------------------------------------------------------------ TEEP
+
+
+def _teep_answer(items: Any) -> Any:
+    from edbp.reference.wire import teep
+
+    try:
+        msg = teep.from_cbor(items)
+    except EdbpError as e:
+        return ("refused", e.code)
+    return ("message", type(msg).__name__, msg)
+
+
+_TEEP_INTS: list[Any] = [
+    0, 1, 2, 5, 23, 255, 256, 2**32 - 1, 2**32, 2**64, -1, True, False, 1.0, 5.0, "5", None,
+    b"\x05",
+]
+
+
+def test_teep_exact_int_shortcuts_keep_the_int_rule() -> None:
+    """A message type, an option label and a uint option value that are exact ints skip the
+    ``_is_int`` call; every value is still judged by the rule ``_is_int`` states (an int and not
+    a bool, an IntEnum member included) and its range."""
+    from edbp.reference.wire import teep
+    from edbp.reference.wire.teep_labels import TeepOption, TeepType
+
+    from edbp.errors import Code
+
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    for v in [*_TEEP_INTS, TeepType.SUCCESS, TeepOption.TOKEN]:
+        got = _teep_answer([v, {}])
+        if not is_int(v) or not 0 <= v <= 255:
+            assert got == ("refused", Code.TEEP_MALFORMED), v
+        elif v in teep.MESSAGE_CLASSES:
+            assert got[0] == "message" or got == ("refused", Code.TEEP_MALFORMED), v
+        else:
+            assert got == ("refused", Code.TEEP_UNKNOWN_TYPE), v
+        got = _teep_answer([5, {v: 0}])
+        if not is_int(v) or v < 0:
+            assert got == ("refused", Code.TEEP_MALFORMED), v
+        else:
+            assert got[0] == "message" or got == ("refused", Code.TEEP_MALFORMED), v
+            if v not in teep.Success.OPTIONS:
+                assert got[2].unknown_options == {v: 0}
+        got = _teep_answer([2, {int(TeepOption.SELECTED_VERSION): v}])
+        if is_int(v) and 0 <= v < 2**32:
+            assert got[0] == "message" and got[2].selected_version == v, v
+            assert type(got[2].selected_version) is int
+        else:
+            assert got == ("refused", Code.TEEP_MALFORMED), v
