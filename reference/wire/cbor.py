@@ -807,6 +807,7 @@ def _usual_array(
     size = len(data)
     items: list[Any] = []
     append = items.append
+    value: Any
     child = depth + 1
     for _ in range(n):
         ib = data[pos]

@@ -203,8 +203,8 @@ class Headers:
                 # passes (no duplicate, its type right, no crit, no IV)
                 ((label, kid),) = unprotected.items()
                 if type(label) is int and label == _KID and type(kid) is bytes:
-                    unprot = {_KID: kid}
-                    return cls(protected_raw, dict(protected), unprot)
+                    kid_only: dict[Label, Any] = {_KID: kid}
+                    return cls(protected_raw, dict(protected), kid_only)
         # the full path's order, minus what the protected bucket alone already passed
         unprot = _check_bucket(unprotected, "unprotected")
         both = protected.keys() & unprot.keys()
