@@ -726,10 +726,10 @@ class _Decoder:
 
 
 class _Defer(Exception):
-    """``_usual_prefix`` meets something outside its subset: the general decoder decides."""
+    """``_usual_prefix`` meets something outside its subset: the general decoder decides.
+    Raised as the class, a fresh instance each time: re-raising one shared instance would
+    chain every traceback (and the frames, with their input bytes) onto it for good."""
 
-
-_DEFER = _Defer()
 #: the simple values ``_usual_prefix`` reads (``_Decoder._simple``'s answers for them)
 _USUAL_SIMPLE: dict[int, Any] = {0xF4: False, 0xF5: True, 0xF6: None, 0xF7: UNDEFINED}
 
@@ -740,22 +740,22 @@ def _usual_argument(data: bytes, pos: int, info: int) -> tuple[int, int]:
     if info == 24:
         value = data[pos]
         if value < 24:
-            raise _DEFER
+            raise _Defer
         return value, pos + 1
     if info == 25:
         value = (data[pos] << 8) | data[pos + 1]
         if value < 0x100:
-            raise _DEFER
+            raise _Defer
         return value, pos + 2
     if info == 26 or info == 27:
         end = pos + (4 if info == 26 else 8)
         if end > len(data):
-            raise _DEFER
+            raise _Defer
         value = int.from_bytes(data[pos:end], "big")
         if value < (0x10000 if info == 26 else 0x100000000):
-            raise _DEFER
+            raise _Defer
         return value, end
-    raise _DEFER
+    raise _Defer
 
 
 def _usual_item(data: bytes, pos: int, depth: int, state: list[Any]) -> tuple[Any, int]:
@@ -768,7 +768,7 @@ def _usual_item(data: bytes, pos: int, depth: int, state: list[Any]) -> tuple[An
     if info < 24:
         arg = info
     elif major == 7:  # floats, two-byte simple values, break
-        raise _DEFER
+        raise _Defer
     else:
         arg, pos = _usual_argument(data, pos, info)
     if major == 0:
@@ -778,20 +778,20 @@ def _usual_item(data: bytes, pos: int, depth: int, state: list[Any]) -> tuple[An
     if major == 2 or major == 3:
         end = pos + arg
         if end > len(data):
-            raise _DEFER
+            raise _Defer
         if major == 2:
             return data[pos:end], end
         try:
             return data[pos:end].decode("utf-8"), end
         except UnicodeDecodeError:
-            raise _DEFER from None
+            raise _Defer from None
     if major == 4:
         return _usual_array(data, pos, arg, depth, state)
     if major == 5:
         return _usual_map(data, pos, arg, depth, state)
     if major == 7 and ib in _USUAL_SIMPLE:
         return _USUAL_SIMPLE[ib], pos
-    raise _DEFER  # tags, Simple(n)
+    raise _Defer  # tags, Simple(n)
 
 
 def _usual_array(
@@ -802,7 +802,7 @@ def _usual_array(
     if n:
         # the general decoder's refusals (too many items, more items than bytes, too deep)
         if n > state[1] or n > len(data) - pos or depth >= state[0]:
-            raise _DEFER
+            raise _Defer
         state[2] += n
     size = len(data)
     items: list[Any] = []
@@ -820,13 +820,13 @@ def _usual_array(
         elif 0x40 <= ib < 0x58:
             end = pos + ib - 0x3F
             if end > size:
-                raise _DEFER
+                raise _Defer
             append(data[pos + 1 : end])
             pos = end
         elif ib == 0x58 and data[pos + 1] >= 24:  # 24..255 bytes (keys, digests, signatures)
             end = pos + 2 + data[pos + 1]
             if end > size:
-                raise _DEFER
+                raise _Defer
             append(data[pos + 2 : end])
             pos = end
         elif ib == 0x18 and data[pos + 1] >= 24:  # 24..255
@@ -851,7 +851,7 @@ def _usual_map(
     other key, a duplicate, or under ``deterministic`` keys out of order: ``_Defer``)."""
     if n:
         if n > state[1] or 2 * n > len(data) - pos or depth >= state[0]:
-            raise _DEFER
+            raise _Defer
         state[2] += 2 * n
     size = len(data)
     result: dict[Any, Any] = {}
@@ -873,18 +873,18 @@ def _usual_map(
         elif ib == 0x19:  # the labels 256..65535 (EAT claims)
             key = (data[pos + 1] << 8) | data[pos + 2]
             if key < 0x100:
-                raise _DEFER
+                raise _Defer
             pos += 3
         elif ib < 0x80 and ib & 0x1F != 31:  # another int, a byte or a text string
             key, pos = _usual_item(data, pos, child, state)
         else:
-            raise _DEFER
+            raise _Defer
         if key in result:
-            raise _DEFER
+            raise _Defer
         if deterministic:
             key_bytes = data[start:pos]
             if last is not None and key_bytes <= last:
-                raise _DEFER
+                raise _Defer
             last = key_bytes
         ib = data[pos]
         if ib < 0x18:
@@ -896,13 +896,13 @@ def _usual_map(
         elif 0x40 <= ib < 0x58:
             end = pos + ib - 0x3F
             if end > size:
-                raise _DEFER
+                raise _Defer
             result[key] = data[pos + 1 : end]
             pos = end
         elif ib == 0x58 and data[pos + 1] >= 24:
             end = pos + 2 + data[pos + 1]
             if end > size:
-                raise _DEFER
+                raise _Defer
             result[key] = data[pos + 2 : end]
             pos = end
         elif ib == 0x18 and data[pos + 1] >= 24:

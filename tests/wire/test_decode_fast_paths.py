@@ -545,3 +545,26 @@ def test_teep_exact_int_shortcuts_keep_the_int_rule() -> None:
             assert type(got[2].selected_version) is int
         else:
             assert got == ("refused", Code.TEEP_MALFORMED), v
+
+
+def test_deferring_to_the_general_decoder_keeps_nothing() -> None:
+    """An input the usual subset leaves to the general decoder (a tag) leaves no memory
+    behind: each deferral is its own exception, not a shared one that chains every traceback
+    (and the frames holding the input) onto itself."""
+    import gc
+    import tracemalloc
+
+    data = cbor.dumps([cbor.Tag(24, bytes(300)), {1: bytes(500)}])
+    for _ in range(10):
+        cbor.loads(data)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for _ in range(2000):
+            cbor.loads(data)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert grown < 200_000, grown  # a leak keeps about 3 KB per call: 6 MB here
