@@ -723,6 +723,223 @@ class _Decoder:
         raise WireError(Code.CBOR_MALFORMED, f"reserved simple encoding {info}")
 
 
+# ------------------------------------------------------------------- the usual-subset reader
+
+
+class _Defer(Exception):
+    """``_usual_prefix`` meets something outside its subset: the general decoder decides.
+    Raised as the class, a fresh instance each time: re-raising one shared instance would
+    chain every traceback (and the frames, with their input bytes) onto it for good."""
+
+#: the simple values ``_usual_prefix`` reads (``_Decoder._simple``'s answers for them)
+_USUAL_SIMPLE: dict[int, Any] = {0xF4: False, 0xF5: True, 0xF6: None, 0xF7: UNDEFINED}
+
+
+def _usual_argument(data: bytes, pos: int, info: int) -> tuple[int, int]:
+    """The argument of a head with additional information 24..27 that starts before ``pos``,
+    and the offset after it, when the head is in its shortest form; ``_Defer`` otherwise."""
+    if info == 24:
+        value = data[pos]
+        if value < 24:
+            raise _Defer
+        return value, pos + 1
+    if info == 25:
+        value = (data[pos] << 8) | data[pos + 1]
+        if value < 0x100:
+            raise _Defer
+        return value, pos + 2
+    if info == 26 or info == 27:
+        end = pos + (4 if info == 26 else 8)
+        if end > len(data):
+            raise _Defer
+        value = int.from_bytes(data[pos:end], "big")
+        if value < (0x10000 if info == 26 else 0x100000000):
+            raise _Defer
+        return value, end
+    raise _Defer
+
+
+def _usual_item(data: bytes, pos: int, depth: int, state: list[Any]) -> tuple[Any, int]:
+    """The item at ``pos`` (at ``depth``, already within the depth limit) and the offset after
+    it; ``_Defer`` for anything outside the subset."""
+    ib = data[pos]
+    pos += 1
+    major = ib >> 5
+    info = ib & 0x1F
+    if info < 24:
+        arg = info
+    elif major == 7:  # floats, two-byte simple values, break
+        raise _Defer
+    else:
+        arg, pos = _usual_argument(data, pos, info)
+    if major == 0:
+        return arg, pos
+    if major == 1:
+        return -1 - arg, pos
+    if major == 2 or major == 3:
+        end = pos + arg
+        if end > len(data):
+            raise _Defer
+        if major == 2:
+            return data[pos:end], end
+        try:
+            return data[pos:end].decode("utf-8"), end
+        except UnicodeDecodeError:
+            raise _Defer from None
+    if major == 4:
+        return _usual_array(data, pos, arg, depth, state)
+    if major == 5:
+        return _usual_map(data, pos, arg, depth, state)
+    if major == 7 and ib in _USUAL_SIMPLE:
+        return _USUAL_SIMPLE[ib], pos
+    raise _Defer  # tags, Simple(n)
+
+
+def _usual_array(
+    data: bytes, pos: int, n: int, depth: int, state: list[Any]
+) -> tuple[list[Any], int]:
+    """An array of ``n`` items from ``pos``; the leaves protocol arrays are made of (one-byte
+    ints, byte strings of fewer than 24 bytes) read inline."""
+    if n:
+        # the general decoder's refusals (too many items, more items than bytes, too deep)
+        if n > state[1] or n > len(data) - pos or depth >= state[0]:
+            raise _Defer
+        state[2] += n
+    size = len(data)
+    items: list[Any] = []
+    append = items.append
+    value: Any
+    child = depth + 1
+    for _ in range(n):
+        ib = data[pos]
+        if ib < 0x18:
+            append(ib)
+            pos += 1
+        elif 0x20 <= ib < 0x38:
+            append(0x1F - ib)
+            pos += 1
+        elif 0x40 <= ib < 0x58:
+            end = pos + ib - 0x3F
+            if end > size:
+                raise _Defer
+            append(data[pos + 1 : end])
+            pos = end
+        elif ib == 0x58 and data[pos + 1] >= 24:  # 24..255 bytes (keys, digests, signatures)
+            end = pos + 2 + data[pos + 1]
+            if end > size:
+                raise _Defer
+            append(data[pos + 2 : end])
+            pos = end
+        elif ib == 0x18 and data[pos + 1] >= 24:  # 24..255
+            append(data[pos + 1])
+            pos += 2
+        elif 0x80 <= ib < 0x98:  # an array of fewer than 24 items: ``_usual_item``'s call
+            value, pos = _usual_array(data, pos + 1, ib - 0x80, child, state)
+            append(value)
+        elif 0xA0 <= ib < 0xB8:  # a map of fewer than 24 entries
+            value, pos = _usual_map(data, pos + 1, ib - 0xA0, child, state)
+            append(value)
+        else:
+            value, pos = _usual_item(data, pos, child, state)
+            append(value)
+    return items, pos
+
+
+def _usual_map(
+    data: bytes, pos: int, n: int, depth: int, state: list[Any]
+) -> tuple[dict[Any, Any], int]:
+    """A map of ``n`` entries from ``pos``: keys are ints, byte strings or text strings (every
+    other key, a duplicate, or under ``deterministic`` keys out of order: ``_Defer``)."""
+    if n:
+        if n > state[1] or 2 * n > len(data) - pos or depth >= state[0]:
+            raise _Defer
+        state[2] += 2 * n
+    size = len(data)
+    result: dict[Any, Any] = {}
+    child = depth + 1
+    deterministic = state[3]
+    last: bytes | None = None
+    for _ in range(n):
+        start = pos
+        ib = data[pos]
+        if ib < 0x18:
+            key: Any = ib
+            pos += 1
+        elif 0x20 <= ib < 0x38:
+            key = 0x1F - ib
+            pos += 1
+        elif ib == 0x18 and data[pos + 1] >= 24:  # the labels 24..255 (SUIT_Report's 99)
+            key = data[pos + 1]
+            pos += 2
+        elif ib == 0x19:  # the labels 256..65535 (EAT claims)
+            key = (data[pos + 1] << 8) | data[pos + 2]
+            if key < 0x100:
+                raise _Defer
+            pos += 3
+        elif ib < 0x80 and ib & 0x1F != 31:  # another int, a byte or a text string
+            key, pos = _usual_item(data, pos, child, state)
+        else:
+            raise _Defer
+        if key in result:
+            raise _Defer
+        if deterministic:
+            key_bytes = data[start:pos]
+            if last is not None and key_bytes <= last:
+                raise _Defer
+            last = key_bytes
+        ib = data[pos]
+        if ib < 0x18:
+            result[key] = ib
+            pos += 1
+        elif 0x20 <= ib < 0x38:
+            result[key] = 0x1F - ib
+            pos += 1
+        elif 0x40 <= ib < 0x58:
+            end = pos + ib - 0x3F
+            if end > size:
+                raise _Defer
+            result[key] = data[pos + 1 : end]
+            pos = end
+        elif ib == 0x58 and data[pos + 1] >= 24:
+            end = pos + 2 + data[pos + 1]
+            if end > size:
+                raise _Defer
+            result[key] = data[pos + 2 : end]
+            pos = end
+        elif ib == 0x18 and data[pos + 1] >= 24:
+            result[key] = data[pos + 1]
+            pos += 2
+        elif 0x80 <= ib < 0x98:
+            result[key], pos = _usual_array(data, pos + 1, ib - 0x80, child, state)
+        elif 0xA0 <= ib < 0xB8:
+            result[key], pos = _usual_map(data, pos + 1, ib - 0xA0, child, state)
+        else:
+            result[key], pos = _usual_item(data, pos, child, state)
+    return result, pos
+
+
+def _usual_prefix(data: bytes, limits: Limits) -> tuple[Any, int] | None:
+    """``_Decoder``'s answer for ``data`` when every item of it lies in the usual subset, read
+    with fewer calls: definite lengths, every head in its shortest form, ints, byte and text
+    strings, arrays, maps keyed by ints or strings, false, true, null and undefined, no tag,
+    no float. None for anything else (an item outside the subset, a limit reached, a duplicate
+    key, bytes missing, invalid UTF-8, keys out of order under ``deterministic``): then the
+    general decoder reads ``data`` from the start and gives its value or its refusal, so the
+    subset never decides a refusal, and what it accepts is what ``_Decoder`` gives (the same
+    values, the same depth and work accounting: one unit per item)."""
+    if limits.max_depth < 1:
+        return None
+    # [max_depth, max_items, work so far (the root item counts one), deterministic]
+    state: list[Any] = [limits.max_depth, limits.max_items, 1, limits.deterministic]
+    try:
+        value, pos = _usual_item(data, 0, 1, state)
+    except (_Defer, IndexError, RecursionError):
+        return None
+    if state[2] > limits.max_work:
+        return None
+    return value, pos
+
+
 def loads_prefix(data: bytes, limits: Limits | None = None) -> tuple[Any, int]:
     """Decode one item from the front of ``data``; returns it and the bytes consumed.
     ``limits`` defaults to ``receive_limits()`` (the receive rule)."""
@@ -735,6 +952,14 @@ def loads_prefix(data: bytes, limits: Limits | None = None) -> tuple[Any, int]:
         raise WireError(Code.CBOR_TOO_LARGE, f"input of {len(data)} bytes")
     if not data:
         raise WireError(Code.CBOR_TRUNCATED, "empty input")
+    found = _usual_prefix(data, limits)
+    if found is not None:
+        return found
+    return _general_prefix(data, limits)
+
+
+def _general_prefix(data: bytes, limits: Limits) -> tuple[Any, int]:
+    """``loads_prefix`` by ``_Decoder`` alone (non-empty bytes within ``max_size``)."""
     decoder = _Decoder(data, limits)
     try:
         value = decoder.item(1)

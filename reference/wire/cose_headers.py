@@ -193,8 +193,18 @@ class Headers:
         if checked is None:
             return cls._parse_full(protected_raw, unprotected, limits)
         protected, protected_ivs = checked
-        if type(unprotected) is dict and not unprotected:  # the common case: nothing to check
-            return cls(protected_raw=protected_raw, protected=dict(protected), unprotected={})
+        if type(unprotected) is dict and protected_ivs <= 1:
+            # (IV and Partial IV both in the protected bucket: the full order below refuses it)
+            if not unprotected:  # the common case: nothing to check
+                return cls(protected_raw=protected_raw, protected=dict(protected), unprotected={})
+            if len(unprotected) == 1 and _KID not in protected:
+                # the other usual case, a kid alone (what edbp's parties put in a Sign1): an
+                # int label, a byte string, not in the protected bucket, so every check below
+                # passes (no duplicate, its type right, no crit, no IV)
+                ((label, kid),) = unprotected.items()
+                if type(label) is int and label == _KID and type(kid) is bytes:
+                    kid_only: dict[Label, Any] = {_KID: kid}
+                    return cls(protected_raw, dict(protected), kid_only)
         # the full path's order, minus what the protected bucket alone already passed
         unprot = _check_bucket(unprotected, "unprotected")
         both = protected.keys() & unprot.keys()
@@ -203,7 +213,7 @@ class Headers:
         _check_types(unprot)
         if _CRIT in unprot:
             raise _malformed("crit in the unprotected bucket")
-        if protected_ivs + sum(1 for lbl in _IV_LABELS if lbl in unprot) > 1:
+        if protected_ivs + (_IV_LABELS[0] in unprot) + (_IV_LABELS[1] in unprot) > 1:
             raise WireError(Code.COSE_BAD_IV, "IV and Partial IV both present")
         return cls(protected_raw=protected_raw, protected=dict(protected), unprotected=unprot)
 
@@ -351,9 +361,44 @@ _TYPED_LABELS = frozenset(
 )
 
 
+#: the exact value types that pass each typed label's rule (``_check_types_in_order``): a
+#: byte string; alg an int or text; content type an int (>= 0, checked) or text; a COSE_Key
+#: map; a PartyU / PartyV nonce a byte string or an int
+_EXACT_OK: dict[int, tuple[type, ...]] = {
+    **{lbl.value: (bytes,) for lbl in _BSTR_LABELS},
+    _ALG: (int, str),
+    _CONTENT_TYPE: (int, str),
+    HeaderLabel.EPHEMERAL_KEY.value: (dict,),
+    HeaderLabel.STATIC_KEY.value: (dict,),
+    _PARTY_U_NONCE: (bytes, int),
+    _PARTY_V_NONCE: (bytes, int),
+}
+
+
 def _check_types(bucket: Mapping[Label, Any]) -> None:
-    if not bucket or not _TYPED_LABELS & bucket.keys():  # no label with a type rule
+    """Each label with a type rule holds a value of its type (COSE_MALFORMED otherwise).
+
+    The labels present are looked at once each: a value of one of its rule's exact types
+    passes (a negative content type does not); anything else (a subclass, a wrong type) is
+    left to ``_check_types_in_order``, the rules in their order, which decides it and raises
+    the first refusal, as it always has."""
+    if not bucket:
         return
+    typed = _TYPED_LABELS & bucket.keys()
+    if not typed:  # no label with a type rule
+        return
+    for lbl in typed:
+        value = bucket[lbl]
+        if type(value) not in _EXACT_OK[lbl] or (
+            lbl == _CONTENT_TYPE and type(value) is int and value < 0
+        ):
+            break
+    else:
+        return
+    _check_types_in_order(bucket)
+
+
+def _check_types_in_order(bucket: Mapping[Label, Any]) -> None:
     alg = bucket.get(_ALG)
     if _ALG in bucket and (isinstance(alg, bool) or not isinstance(alg, int | str)):
         raise _malformed("alg is neither int nor text")

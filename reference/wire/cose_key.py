@@ -225,8 +225,28 @@ class CoseKey:
         refused where it enters (a provisioned trust anchor), not at its first use.
         ``check_point=False`` is for an ECDH peer key inside a COSE recipient: there a bad
         point must fail like any other decryption (DecryptionFailed), not as a distinct error.
+
+        A public EC2 or OKP key read with the point check is remembered by its entries
+        (``_public_entries``): a device's confirmation key arrives in every evidence it sends,
+        and parsing it (the point check included) is a pure function of those entries. Only
+        keys that parsed are kept, never a private part, and the memo is bounded.
         """
-        if not isinstance(m, Mapping):
+        if check_point and type(m) is dict:
+            entries = _public_entries(m)
+            if entries is not None:
+                found = _FROM_MAP_MEMO.get(entries)
+                if found is None:
+                    found = cls._from_map(m, check_point=True)
+                    if len(_FROM_MAP_MEMO) >= _FROM_MAP_MEMO_ENTRIES:
+                        _FROM_MAP_MEMO.clear()
+                    _FROM_MAP_MEMO[entries] = found
+                return found
+        return cls._from_map(m, check_point=check_point)
+
+    @classmethod
+    def _from_map(cls, m: Any, *, check_point: bool) -> CoseKey:
+        """``from_map`` with nothing remembered."""
+        if type(m) is not dict and not isinstance(m, Mapping):  # (a dict: no ABC check)
             raise _bad("COSE_Key is not a map")
         kty = m.get(_KP_KTY)
         if not _is_int(kty) or kty not in _KEY_TYPES:
@@ -594,6 +614,27 @@ class CoseKey:
             raise WireError(Code.COSE_ALG_KEY_MISMATCH, f"key does not fit {alg.name}")
         if self.alg is not None and self.alg != alg and not _same_family(self.alg, alg):
             raise WireError(Code.COSE_ALG_KEY_MISMATCH, f"key is restricted to alg {self.alg!r}")
+
+
+#: ``from_map``'s public keys by their entries (``_public_entries``)
+_FROM_MAP_MEMO: dict[tuple[tuple[int, int | bytes], ...], CoseKey] = {}
+_FROM_MAP_MEMO_ENTRIES = 4096  # as many as the public-key memo: a fleet of devices
+_KTY_OKP_EC2 = (int(KeyType.OKP), int(KeyType.EC2))
+_D_LABEL = int(KeyParam.D)
+
+
+def _public_entries(m: dict[Any, Any]) -> tuple[tuple[int, int | bytes], ...] | None:
+    """The entries of a COSE_Key map as a memo key, when they decide ``from_map``'s answer by
+    value alone: an OKP or EC2 key without ``d``, every label an ``int`` and every value an
+    ``int`` or ``bytes``, exactly (so that equal keys are equal maps: ``True`` never stands in
+    for ``1``, nor a list for anything). None for any other map."""
+    kty = m.get(1)
+    if type(kty) is not int or kty not in _KTY_OKP_EC2 or _D_LABEL in m:
+        return None
+    for label, value in m.items():
+        if type(label) is not int or (type(value) is not bytes and type(value) is not int):
+            return None
+    return tuple(m.items())
 
 
 #: (kty, crv, alg parameter, symmetric key length, alg) combinations ``check_alg`` accepted

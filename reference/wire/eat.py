@@ -10,6 +10,7 @@ a COSE_Key, RFC 8747). Other claims are kept verbatim in ``extra`` (lenient) or 
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -151,9 +152,10 @@ class EatClaims:
         return dumps(self.to_cbor())
 
     def nonce_matches(self, challenge: bytes) -> bool:
-        import hmac
-
-        nonces = self.nonce if isinstance(self.nonce, tuple) else (self.nonce,)
+        nonce = self.nonce
+        if type(nonce) is bytes:  # the usual single nonce: the loop below, for one
+            return hmac.compare_digest(nonce, challenge)
+        nonces = nonce if isinstance(nonce, tuple) else (nonce,)
         return any(n is not None and hmac.compare_digest(n, challenge) for n in nonces)
 
     @classmethod
@@ -175,7 +177,8 @@ class EatClaims:
         if ueid[0] not in _UEID_TYPES and not lenient:
             raise _bad(f"ueid: unknown type byte {ueid[0]}")
         cnf = value[_CNF]
-        if not isinstance(cnf, dict) or set(cnf) != {COSE_KEY_CNF_LABEL}:
+        # (one key, equal to 1: ``set(cnf) == {1}``, without building the two sets)
+        if not isinstance(cnf, dict) or len(cnf) != 1 or COSE_KEY_CNF_LABEL not in cnf:
             raise _bad("cnf: expected {1: COSE_Key}")
         key = CoseKey.from_map(cnf[COSE_KEY_CNF_LABEL])
         if key.has_private:
@@ -215,7 +218,7 @@ class EatClaims:
             ms = value[_MANIFESTS]
             if not isinstance(ms, list) or not ms:
                 raise _bad("manifests: non-empty array")
-            kwargs["manifests"] = tuple(EatManifest.from_cbor(m) for m in ms)
+            kwargs["manifests"] = tuple([EatManifest.from_cbor(m) for m in ms])
         if _IAT in value:
             iat = value[_IAT]
             if isinstance(iat, bool) or not isinstance(iat, int):

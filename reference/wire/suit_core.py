@@ -146,7 +146,29 @@ class SuitDigest:
 
     @classmethod
     def decode(cls, data: bytes, lenient: bool = False) -> SuitDigest:
+        """A SUIT_Digest from its encoding (untrusted). Remembered by (bytes, lenient, limits):
+        the same image digest comes back in every device's SUIT report and manifest, and the
+        answer is a function of those three alone. Only digests that decoded are kept (a
+        refusal is decided afresh), only exact ``bytes`` of a digest's size, and the memo is
+        bounded."""
+        if type(data) is bytes and len(data) <= _DIGEST_MEMO_BYTES:
+            key = (data, lenient, limits_for(lenient))
+            found = _DIGEST_MEMO.get(key)
+            if found is None:
+                found = cls.from_cbor(load_cbor(data, "SUIT_Digest", lenient), lenient)
+                if len(_DIGEST_MEMO) >= _DIGEST_MEMO_ENTRIES:
+                    _DIGEST_MEMO.clear()
+                _DIGEST_MEMO[key] = found
+            return found
         return cls.from_cbor(load_cbor(data, "SUIT_Digest", lenient), lenient)
+
+
+#: ``SuitDigest.decode``'s digests by (bytes, lenient, limits)
+_DIGEST_MEMO: dict[tuple[bytes, bool, Limits], SuitDigest] = {}
+_DIGEST_MEMO_ENTRIES = 1024
+#: the encoding of the largest digest the lenient decoder reads (SHA-512) with room for its
+#: algorithm id and heads
+_DIGEST_MEMO_BYTES = 80
 
 
 class CborItem:

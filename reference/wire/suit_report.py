@@ -66,6 +66,9 @@ class SuitReference(CborItem):
         return cls(SuitDigest.from_cbor(value[-1], lenient), uri)
 
 
+_U64 = 1 << 64
+
+
 @attrs.frozen
 class SuitRecord(CborItem):
     """SUIT_Record: where in which manifest a command ran, and the parameters it saw."""
@@ -95,11 +98,24 @@ class SuitRecord(CborItem):
         props = value[4]
         if not isinstance(props, dict):
             raise bad("SUIT_Record: properties is a map")
+        # ``expect_uint`` / ``expect_int`` in this order, called only for a value that is not
+        # an exact int in range (the one that refuses, or converts an int subclass)
+        manifest_id = tuple(
+            [i if type(i) is int and 0 <= i < _U64 else expect_uint(i, "record manifest id")
+             for i in ids]
+        )
+        section, offset, index = value[1], value[2], value[3]
+        if type(section) is not int:
+            section = expect_int(section, "record section")
+        if type(offset) is not int or not 0 <= offset < _U64:
+            offset = expect_uint(offset, "record offset")
+        if type(index) is not int or not 0 <= index < _U64:
+            index = expect_uint(index, "record component index")
         return cls(
-            tuple(expect_uint(i, "record manifest id") for i in ids),
-            expect_int(value[1], "record section"),
-            expect_uint(value[2], "record offset"),
-            expect_uint(value[3], "record component index"),
+            manifest_id,
+            section,
+            offset,
+            index,
             Parameters.from_cbor(props, lenient) if props else Parameters(),
         )
 

@@ -150,8 +150,10 @@ def _text(lo: int, hi: int | None) -> Callable[[Any, str], str]:
 
 
 def _uint(bits: int) -> Callable[[Any, str], int]:
+    limit = 1 << bits
+
     def check(v: Any, what: str) -> int:
-        if not _is_int(v) or not 0 <= v < (1 << bits):
+        if (type(v) is not int and not _is_int(v)) or not 0 <= v < limit:
             raise _bad(f"{what}: expected an unsigned integer of {bits} bits")
         return int(v)
 
@@ -362,16 +364,19 @@ class TeepMessage:
             raise _bad(f"{cls.__name__}: options must be a map")
         kwargs: dict[str, Any] = {}
         unknown: dict[int, Any] = {}
+        known = cls.OPTIONS
         for label, value in options.items():
-            if not _is_int(label) or label < 0:
+            # (an exact int needs no further type check: ``_is_int``'s answer for it is True)
+            if (type(label) is not int and not _is_int(label)) or label < 0:
                 raise _bad(f"{cls.__name__}: option labels are unsigned integers")
-            if label in cls.OPTIONS:
+            if label in known:
                 attr, check, wire_name = _OPTION_CODECS[label]
                 kwargs[attr] = check(value, wire_name)
             else:
                 unknown[label] = value  # ignored, as the draft requires; kept for re-encoding
-        for (attr, check), value in zip(cls.POSITIONAL, items[2:], strict=True):
-            kwargs[attr] = check(value, attr.replace("_", "-"))
+        if cls.POSITIONAL:
+            for (attr, check), value in zip(cls.POSITIONAL, items[2:], strict=True):
+                kwargs[attr] = check(value, attr.replace("_", "-"))
         # the attrs subclasses' __init__ takes the option/positional attributes as keywords
         message: Self = cast(Any, cls)(unknown_options=unknown, **kwargs)
         return message
@@ -596,7 +601,7 @@ def from_cbor(items: Any) -> TeepMessage:
     if not isinstance(items, list) or len(items) < 2:
         raise _bad("a TEEP message is [type, options, ...]")
     msg_type = items[0]
-    if not _is_int(msg_type) or not 0 <= msg_type <= 255:
+    if (type(msg_type) is not int and not _is_int(msg_type)) or not 0 <= msg_type <= 255:
         raise _bad("TEEP message type must be a small unsigned integer")
     cls = MESSAGE_CLASSES.get(msg_type)
     if cls is None:
