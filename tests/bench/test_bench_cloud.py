@@ -61,3 +61,7 @@ def test_timed_deploys_follow_an_untimed_one_and_pair_with_their_floor() -> None
         loop_floor = REGISTRY[f"crypto.fleet_floor[{size}]"]
         assert REGISTRY[f"cloud.deploy_loop[{size}-software]"].samples == loop_floor.samples
     assert REGISTRY["cloud.deploy[1000dev-software]"].samples == 7
+    # each floor's setup has run its primitives once: the first timed pass is a warm one
+    runs: list[int] = []
+    cloud._warmed(lambda state: runs.append(state.n), 2)
+    assert runs == [2]

@@ -262,8 +262,9 @@ def render(doc: dict[str, Any], command: str) -> str:
         "else; `cloud.deploy_loop` times the whole loop against both sides' cryptography "
         "(`crypto.fleet_floor`). The primitives of each floor are listed in `edbp.bench.cloud`. "
         "Each fleet deploys once, untimed, before its first timed deploy (the first session "
-        "with a freshly enrolled device verifies its endorsement: an enrolment cost), and the "
-        "1,000-device rows take 7 pairs with their floor. "
+        "with a freshly enrolled device verifies its endorsement: an enrolment cost), each "
+        "floor runs once untimed before its samples, and the 1,000-device rows take 7 pairs "
+        "with their floor. "
         "Start-up: a fresh interpreter each time, with a warm bytecode cache of its own "
         "(`edbp.bench.cli`).",
         "",
