@@ -306,12 +306,12 @@ def _check_state(harness: Harness, after: dict[str, Any], refused: bool = False)
     changed component or floor is also a change made by a refusal (P-9a)."""
     state = harness.state()
     if "agentState" in after and state.get("agent_state") != after["agentState"]:
-        shown = EXCHANGE_CLOSED if after["agentState"] == "IDLE" else ()
+        closed: tuple[str, ...] = EXCHANGE_CLOSED if after["agentState"] == "IDLE" else ()
         raise CaseFailure(
             "stateAfter (agent_state)",
             after["agentState"],
             state.get("agent_state"),
-            clauses=(CASE, *STATE, *shown),
+            clauses=(CASE, *STATE, *closed),
         )
     for key in ("components", "floors"):
         if key not in after:
@@ -324,7 +324,7 @@ def _check_state(harness: Harness, after: dict[str, Any], refused: bool = False)
             # what the state reply shows broken: the report itself (adapter.md A-4b: installed
             # components, and floors also for uninstalled ones) and, for floors, the floor rule
             # (P-13a: never lowered, not even by uninstall), beside the vector's own clauses
-            shown = (*STATE, *FLOOR_KEPT) if key == "floors" else STATE
+            shown: tuple[str, ...] = (*STATE, *FLOOR_KEPT) if key == "floors" else STATE
             if refused:
                 shown = (*shown, *REFUSAL)
             raise CaseFailure(f"stateAfter ({key})", want, have, clauses=(CASE, *shown))
