@@ -73,6 +73,7 @@ def test_the_command_takes_the_vector_replays_unless_told_not_to() -> None:
     assert both.exit_code == protocol.exit_code == 0, (both.output, protocol.output)
 
     def failed(output: str) -> int:
-        return int(output.split("early-floor")[1].split()[1])
+        return int(output.split("early-floor [P-9a]: ")[1].split()[0])
 
     assert failed(both.output) > failed(protocol.output) >= 1
+    assert all(len(line) <= 80 for line in both.output.splitlines()), both.output

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -342,12 +343,21 @@ def specificity(faults: tuple[str, ...], without_vectors: bool, json_out: str | 
             res = measure(name, keyword=NOT_VECTORS if without_vectors else ALL_CASES)
             results.append(res)
             verdict = "specific" if res.specific else ("NOT CAUGHT" if not res.caught else "BROAD")
+            # within 80 columns: the verdict first (aligned), then what varies in length
             click.echo(
-                f"{name:<32} {','.join(res.clauses):<12} {res.failed:>4} failed  "
-                f"{len(res.collateral):>3} collateral  {verdict}"
+                f"{verdict:<10} {name} [{','.join(res.clauses)}]: {res.failed} failed, "
+                f"{len(res.collateral)} collateral"
             )
             for case, broken in res.collateral:
-                click.echo(f"    {case}: shows {', '.join(broken)} broken")
+                click.echo(
+                    textwrap.fill(
+                        f"{case}: shows {', '.join(broken)} broken",
+                        width=80,
+                        initial_indent="    ",
+                        subsequent_indent="      ",
+                        break_on_hyphens=False,
+                    )
+                )
     except EdbpError as exc:
         sys.exit(report_error(exc))
     good = sum(1 for r in results if r.specific)
