@@ -454,21 +454,18 @@ def build_delivery(
     ``EcdhRecipientTemplate.seal``); a delivery it does not fit takes the general path."""
     template = _template_for(package)
     dak = device.dak
-    recipient = template.recipient if template is not None else None
     if (
         template is None
-        or recipient is None
+        or (recipient := template.recipient) is None
         or dak.kty != KeyType.EC2
         # a vault whose ``rewrap`` is not the KeyVault one (a wrapper, an HSM that builds the
         # recipient itself) is handed the general path's ``seal``, as it always was
         or getattr(type(vault), "rewrap", None) is not KeyVault.rewrap
+        or not recipient.fits(*(recipient_key := _recipient_key_of(dak)))
     ):
         enc = device_encryption_info(package, dak, vault, rng)
         return delivery_for(package, device, enc, tsk, tsk_alg)
-    dak_public, kid = _recipient_key_of(dak)
-    if not recipient.fits(dak_public, kid):
-        enc = device_encryption_info(package, dak, vault, rng)
-        return delivery_for(package, device, enc, tsk, tsk_alg)
+    dak_public, kid = recipient_key
     head = template.encrypt_head
 
     def seal(cek: bytearray) -> bytes | Encrypt:
